@@ -1,0 +1,117 @@
+/*
+ * mtkd.h - C ABI of libmtkd_native, the CPU core of MtkdRl.
+ *
+ * Conventions (every export):
+ *   - names start with mtkd_;
+ *   - functions return an mtkd_status; on failure the reason is kept in a thread-local string that
+ *     mtkd_last_error() returns (valid until the next call on the same thread);
+ *   - no C++ exception ever crosses this boundary;
+ *   - shapes use B rows, K teachers, C classes, D[k] teacher embedding widths, F = sum D[k];
+ *     layouts are those of MtkdRl.Core.Distill.DistillShape (zt teacher-major [K,B,C];
+ *     fs/ft [B,F] with teacher k in columns [feat_off[k], feat_off[k+1]); stats [B,K]).
+ */
+#ifndef MTKD_H
+#define MTKD_H
+
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define MTKD_API __declspec(dllexport)
+#else
+#define MTKD_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mtkd_status {
+    MTKD_OK = 0,
+    MTKD_INVALID_ARGUMENT = 1, /* null pointer, bad shape, label out of range */
+    MTKD_UNSUPPORTED = 2,      /* e.g. a SIMD level this CPU lacks */
+    MTKD_OUT_OF_MEMORY = 3,
+    MTKD_INTERNAL = 4          /* an unexpected failure inside the library */
+} mtkd_status;
+
+/* SIMD level of a context. MTKD_SIMD_AUTO picks the best the CPU supports. */
+typedef enum mtkd_simd {
+    MTKD_SIMD_AUTO = 0,
+    MTKD_SIMD_SCALAR = 1,
+    MTKD_SIMD_AVX2 = 2,   /* AVX2 + FMA */
+    MTKD_SIMD_AVX512 = 3  /* AVX-512 F/BW/DQ/VL */
+} mtkd_simd;
+
+typedef struct mtkd_context mtkd_context; /* opaque: SIMD level, thread count, scratch memory */
+
+typedef struct mtkd_shape {
+    int32_t B, K, C;
+    const int32_t* D;        /* [K] teacher embedding widths, each >= 1 */
+    const int32_t* feat_off; /* [K+1] prefix sums of D; feat_off[K] = F */
+} mtkd_shape;
+
+typedef struct mtkd_hyper {
+    float temperature; /* T > 0 */
+    float a_ce, a_kd, beta;
+    float cos_eps;
+    float inv_counted_rows; /* 1/B' (rows with y >= 0), or 0 when every row is ignored */
+} mtkd_hyper;
+
+typedef struct mtkd_inputs {
+    const float* zs;   /* [B,C]   */
+    const float* zt;   /* [K,B,C] */
+    const float* fs;   /* [B,F]   */
+    const float* ft;   /* [B,F]   */
+    const int32_t* y;  /* [B], -1 = ignored row */
+    const float* wl;   /* [B,K], read by gradient and fused only (may be null for stats) */
+    const float* wf;   /* [B,K], likewise */
+} mtkd_inputs;
+
+/* Pass-1 outputs (written by stats and fused; read by gradient). */
+typedef struct mtkd_stats {
+    float *kl, *ce_t, *h_t, *conf, *hit, *cos, *mse, *lse_t; /* [B,K] */
+    float *ce_s, *lse_s1, *lse_st;                            /* [B]   */
+} mtkd_stats;
+
+/* Pass-2 outputs. */
+typedef struct mtkd_grads {
+    float* dzs;      /* [B,C] */
+    float* dfs;      /* [B,F] */
+    float* row_loss; /* [B], already divided by B' */
+} mtkd_grads;
+
+/* ---- library ---- */
+MTKD_API const char* mtkd_last_error(void);
+MTKD_API const char* mtkd_version(void);
+/* Bitmask of what this CPU supports: 1 = AVX2+FMA, 2 = AVX-512 (F/BW/DQ/VL). */
+MTKD_API int32_t mtkd_cpu_features(void);
+/* Short description of the build: compiler, BLAS found or not, OpenMP. */
+MTKD_API const char* mtkd_build_info(void);
+
+/* ---- contexts ---- */
+/* threads <= 0 means every available core. Fails with MTKD_UNSUPPORTED for a SIMD level the CPU lacks. */
+MTKD_API mtkd_status mtkd_context_create(int32_t simd, int32_t threads, mtkd_context** out);
+MTKD_API void mtkd_context_destroy(mtkd_context* ctx);
+/* The level and thread count actually in use. */
+MTKD_API mtkd_status mtkd_context_describe(const mtkd_context* ctx, int32_t* simd, int32_t* threads);
+
+/* ---- the fused multi-teacher distillation op (DESIGN §2) ---- */
+MTKD_API mtkd_status mtkd_distill_stats(mtkd_context* ctx, const mtkd_shape* shape, const mtkd_inputs* in,
+                                        const mtkd_hyper* hyper, const mtkd_stats* out);
+MTKD_API mtkd_status mtkd_distill_gradient(mtkd_context* ctx, const mtkd_shape* shape, const mtkd_inputs* in,
+                                           const mtkd_hyper* hyper, const mtkd_stats* stats,
+                                           const mtkd_grads* out);
+MTKD_API mtkd_status mtkd_distill_fused(mtkd_context* ctx, const mtkd_shape* shape, const mtkd_inputs* in,
+                                        const mtkd_hyper* hyper, const mtkd_stats* out_stats,
+                                        const mtkd_grads* out_grads);
+
+/* ---- GEMM (OpenBLAS when found at build time, else a blocked fallback) ----
+ * Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, op = transpose when trans_* != 0. */
+MTKD_API mtkd_status mtkd_sgemm(mtkd_context* ctx, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n,
+                                int32_t k, float alpha, const float* a, int32_t lda, const float* b,
+                                int32_t ldb, float beta, float* c, int32_t ldc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MTKD_H */

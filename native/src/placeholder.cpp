@@ -1,0 +1,1 @@
+extern "C" int mtkd_placeholder() { return 0; }

@@ -1,0 +1,1 @@
+namespace MtkdRl.Backends; internal static class Placeholder { }
