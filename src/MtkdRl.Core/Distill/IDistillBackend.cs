@@ -27,6 +27,11 @@ public interface IDistillBackend : IDisposable
 /// <para>Pass order: <see cref="Stats"/> then <see cref="Gradient"/> (the agent picks weights between
 /// them and calls <see cref="UploadWeights"/>), or <see cref="Fused"/> alone when the weights are known
 /// in advance. Every pass writes every element of its outputs.</para>
+/// <para>Non-finite inputs never crash a pass and are always visible afterwards, without a separate scan:
+/// a NaN or ±Inf anywhere in teacher k's logits of row b makes lse_t[b,k] NaN; one in teacher k's slice of
+/// fs or ft in row b makes cos[b,k] and mse[b,k] NaN; one in zs row b makes lse_s1[b] and lse_st[b] NaN.
+/// The other outputs of such a row are unspecified; every other row is computed normally.
+/// <see cref="DistillValidation.CheckStatsFinite"/> turns this into a one-line error naming teacher and row.</para>
 /// </summary>
 public interface IDistillSession : IDisposable
 {

@@ -97,8 +97,9 @@ public static class ReferenceDistill
                     tt += ft[j] * ft[j];
                     sq += (fs[j] - ft[j]) * (fs[j] - ft[j]);
                 }
-                r.Cos[i] = dot / (Math.Sqrt(ss) * Math.Sqrt(tt) + h.CosEps);
-                r.Mse[i] = sq / d;
+                bool finite = AllFinite(fs) && AllFinite(ft);
+                r.Cos[i] = finite ? dot / (Math.Sqrt(ss) * Math.Sqrt(tt) + h.CosEps) : double.NaN;
+                r.Mse[i] = finite ? sq / d : double.NaN;
             }
         }
         return r;
@@ -147,14 +148,24 @@ public static class ReferenceDistill
     /// <summary>The scalar loss L as a function of every input (for finite differences).</summary>
     public static double Loss(Inputs64 x, DistillHyper h) => ComputeGrads(x, ComputeStats(x, h), h).Loss;
 
-    /// <summary>log sum_c exp(z_c / t), shifted by the maximum so it cannot overflow.</summary>
+    /// <summary>
+    /// log sum_c exp(z_c / t), shifted by the maximum so it cannot overflow. NaN when any z is not finite:
+    /// that is the contract every backend keeps, so a bad input row always shows in lse_t / lse_s1.
+    /// </summary>
     public static double LogSumExp(ReadOnlySpan<double> z, double t)
     {
+        foreach (var v in z) if (!double.IsFinite(v)) return double.NaN;
         double m = double.NegativeInfinity;
         foreach (var v in z) m = Math.Max(m, v);
         double sum = 0;
         foreach (var v in z) sum += Math.Exp((v - m) / t);
         return m / t + Math.Log(sum);
+    }
+
+    private static bool AllFinite(ReadOnlySpan<double> v)
+    {
+        foreach (var x in v) if (!double.IsFinite(x)) return false;
+        return true;
     }
 
     public static double[] ToDouble(float[] a)

@@ -1,1 +1,0 @@
-namespace MtkdRl.Backends; internal static class Placeholder { }

@@ -1,0 +1,31 @@
+using MtkdRl.Core.Distill;
+
+namespace MtkdRl.Tests.Distill;
+
+/// <summary>One shape and input style for the backend matrix.</summary>
+/// <param name="Heavy">Too slow for the simulated backends (ILGPU CPU accelerator, CUDA emulator).</param>
+public sealed record AgreementCase(string Name, int B, int C, int[] D, LogitStyle Style, double Ignored, float Temperature, bool Heavy)
+{
+    public DistillShape Shape => new(B, C, D);
+    public DistillHyper Hyper => new(Temperature: Temperature, ACe: 0.9f, AKd: 1.1f, Beta: 5f, CosEps: 1e-8f);
+
+    public static readonly AgreementCase[] All =
+    [
+        new("B1-K1-C2-D1", 1, 2, [1], LogitStyle.Normal, 0, 4f, false),
+        new("primes-ragged", 7, 13, [5, 1, 9], LogitStyle.Normal, 0.15, 4f, false),
+        new("T1-odd-widths", 5, 31, [15, 33], LogitStyle.Normal, 0.15, 1f, false),
+        new("T0.5-sharp", 6, 17, [8, 8, 8], LogitStyle.Normal, 0.15, 0.5f, false),
+        new("extreme-logits", 9, 37, [17, 16], LogitStyle.Extreme, 0.15, 4f, false),
+        new("extreme-logits-T1", 4, 10, [3], LogitStyle.Extreme, 0.25, 1f, false),
+        new("all-rows-ignored", 3, 11, [4, 6], LogitStyle.Normal, 1.0, 4f, false),
+        new("C1000", 3, 1000, [64, 17], LogitStyle.Normal, 0.15, 4f, false),
+        new("K130", 2, 7, Enumerable.Range(0, 130).Select(k => 1 + k % 5).ToArray(), LogitStyle.Normal, 0.15, 4f, false),
+        new("C1009-K16", 11, 1009, Enumerable.Repeat(129, 16).ToArray(), LogitStyle.Normal, 0.15, 4f, true),
+        new("B67-K8-C100-D256", 67, 100, Enumerable.Repeat(256, 8).ToArray(), LogitStyle.Normal, 0.15, 4f, true),
+        new("K128-C1000", 5, 1000, Enumerable.Repeat(33, 128).ToArray(), LogitStyle.Normal, 0.15, 2f, true),
+        new("C2000-extreme", 4, 2003, [100, 7, 64], LogitStyle.Extreme, 0.15, 4f, true),
+        new("B257-K4-C100-D256", 257, 100, Enumerable.Repeat(256, 4).ToArray(), LogitStyle.Normal, 0.15, 4f, true),
+    ];
+
+    public override string ToString() => Name;
+}
