@@ -1,1 +1,74 @@
-return 0;
+using CommandLine;
+using MtkdRl.Cli;
+using MtkdRl.Cli.Verbs;
+
+return CliHost.Run(args);
+
+namespace MtkdRl.Cli
+{
+    using MtkdRl.Core;
+    using Spectre.Console;
+
+    /// <summary>Parses the verb, runs it, and turns every failure into one line and a non-zero exit code.</summary>
+    public static class CliHost
+    {
+        /// <summary>Exit code for bad input or an unavailable backend: the user can fix it.</summary>
+        public const int UserError = 1;
+        /// <summary>Exit code for a bug: something the program should have handled.</summary>
+        public const int InternalError = 70;
+        /// <summary>Exit code for unknown verbs or options.</summary>
+        public const int UsageError = 2;
+
+        public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
+        {
+            stderr ??= Console.Error;
+            var console = CreateConsole(stdout);
+            var parser = new Parser(s =>
+            {
+                s.HelpWriter = stdout ?? Console.Out;
+                s.CaseInsensitiveEnumValues = true;
+                s.AutoVersion = true;
+            });
+            var result = parser.ParseArguments<InfoVerb, BenchVerb, DemoVerb>(args);
+            try
+            {
+                return result.MapResult(
+                    (InfoVerb v) => v.Run(console),
+                    (BenchVerb v) => v.Run(console),
+                    (DemoVerb v) => v.Run(console),
+                    errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
+                        ? 0 : UsageError);
+            }
+            catch (MtkdException e)
+            {
+                stderr.WriteLine($"mtkd: error: {OneLine(e.Message)}");
+                return UserError;
+            }
+            catch (Exception e) when (Environment.GetEnvironmentVariable("MTKD_DEBUG") != "1")
+            {
+                stderr.WriteLine($"mtkd: internal error: {e.GetType().Name}: {OneLine(e.Message)} (set MTKD_DEBUG=1 for the stack trace)");
+                return InternalError;
+            }
+        }
+
+        /// <summary>
+        /// The console verbs write to: the terminal, or the given writer (tests). Output to a file or pipe gets a
+        /// fixed, generous width instead of a squeezed 80 columns.
+        /// </summary>
+        private static IAnsiConsole CreateConsole(TextWriter? stdout)
+        {
+            if (stdout is null && !Console.IsOutputRedirected) return AnsiConsole.Console;
+            var console = AnsiConsole.Create(new AnsiConsoleSettings
+            {
+                Out = new AnsiConsoleOutput(stdout ?? Console.Out),
+                Ansi = AnsiSupport.No,
+                ColorSystem = ColorSystemSupport.NoColors,
+                Interactive = InteractionSupport.No,
+            });
+            console.Profile.Width = 160;
+            return console;
+        }
+
+        private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+    }
+}

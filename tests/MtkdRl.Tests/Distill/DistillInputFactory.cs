@@ -1,3 +1,4 @@
+using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 
 namespace MtkdRl.Tests.Distill;
@@ -27,9 +28,9 @@ public static class DistillInputFactory
         FillLogits(x.Zt, s.C, rng, style);
         for (int i = 0; i < x.Fs.Length; i++)
         {
-            x.Ft[i] = (float)Gaussian(rng);
+            x.Ft[i] = (float)rng.NextGaussian();
             // Correlated with the teacher so cosines spread over (-1, 1) rather than clustering at 0.
-            x.Fs[i] = (float)(0.6 * x.Ft[i] + 0.8 * Gaussian(rng));
+            x.Fs[i] = (float)(0.6 * x.Ft[i] + 0.8 * rng.NextGaussian());
         }
         for (int b = 0; b < s.B; b++)
         {
@@ -43,7 +44,7 @@ public static class DistillInputFactory
     {
         if (style == LogitStyle.Normal)
         {
-            for (int i = 0; i < z.Length; i++) z[i] = (float)(3.0 * Gaussian(rng));
+            for (int i = 0; i < z.Length; i++) z[i] = (float)(3.0 * rng.NextGaussian());
             return;
         }
         for (int row = 0; row < z.Length / c; row++)
@@ -60,11 +61,5 @@ public static class DistillInputFactory
         double sum = 0;
         for (int k = 0; k < w.Length; k++) { w[k] = (float)(0.05 + rng.NextDouble()); sum += w[k]; }
         for (int k = 0; k < w.Length; k++) w[k] = (float)(w[k] / sum);
-    }
-
-    private static double Gaussian(Random rng)
-    {
-        double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
     }
 }

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(MtkdRl.Benchmarks.DistillOpBenchmarks).Assembly).Run(args);

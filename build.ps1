@@ -1,0 +1,83 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+  MtkdRl tasks beyond the README's two commands. PowerShell comes from the .NET tool manifest:
+    dotnet tool restore
+    dotnet pwsh build.ps1 <task> [options]
+
+.DESCRIPTION
+  build      dotnet build of the solution (native/ through CMake, kernels/ to PTX, all C#)
+  test       the README's test command
+  ptx        only compile kernels/*.cu to PTX (clang-14, or nvcc where present) into artifacts/ptx/
+  bench      kernel benchmarks: `mtkd bench kernels` on every backend, then the PyTorch step in the same
+             session (default and tuned malloc), with the speed-up table; results in artifacts/bench/
+  bench-dotnet  BenchmarkDotNet benchmarks of the managed API (benchmarks/MtkdRl.Benchmarks)
+  publish    self-contained single-file `mtkd` for linux-x64 with libmtkd_native.so beside it, into
+             artifacts/publish/ (or -Out DIR, e.g. artifacts/gpu for a GPU machine without .NET)
+  info       mtkd info
+#>
+param(
+  [Parameter(Position = 0)]
+  [ValidateSet('build', 'test', 'ptx', 'bench', 'bench-dotnet', 'publish', 'info')]
+  [string]$Task = 'build',
+  [string]$Configuration = 'Release',
+  [string]$Out = '',
+  [string]$Shapes = '256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128',
+  [int]$Repeat = 50,
+  [string]$Backend = 'all'
+)
+
+$ErrorActionPreference = 'Stop'
+$root = $PSScriptRoot
+Set-Location $root
+
+function Invoke-Checked([string]$exe, [string[]]$arguments) {
+  Write-Host "> $exe $($arguments -join ' ')" -ForegroundColor DarkGray
+  & $exe @arguments
+  if ($LASTEXITCODE -ne 0) { throw "$exe exited with code $LASTEXITCODE" }
+}
+
+$cli = Join-Path $root "src/MtkdRl.Cli/bin/$Configuration/net10.0/mtkd.dll"
+
+switch ($Task) {
+  'build' { Invoke-Checked dotnet @('build', 'MtkdRl.Native.sln', '-c', $Configuration) }
+  'test' { Invoke-Checked dotnet @('test', 'MtkdRl.Native.sln', '-c', $Configuration) }
+  'ptx' {
+    $bin = Join-Path $root 'artifacts/cmake/kernels'
+    Invoke-Checked cmake @('-S', (Join-Path $root 'kernels'), '-B', $bin, '-DCMAKE_BUILD_TYPE=Release', "-DMTKD_ARTIFACTS=$(Join-Path $root 'artifacts')/")
+    Invoke-Checked cmake @('--build', $bin, '--target', 'mtkd_ptx')
+    Get-ChildItem (Join-Path $root 'artifacts/ptx') -Filter *.ptx | ForEach-Object { Write-Host "  $($_.FullName) ($($_.Length) bytes)" }
+  }
+  'bench' {
+    Invoke-Checked dotnet @('build', 'src/MtkdRl.Cli', '-c', $Configuration)
+    $dir = Join-Path $root 'artifacts/bench'
+    New-Item -ItemType Directory -Force -Path $dir | Out-Null
+    $mtkdJson = Join-Path $dir 'kernels.json'
+    Invoke-Checked dotnet @($cli, 'bench', 'kernels', '--backend', $Backend, '--shape', $Shapes, '--repeat', "$Repeat", '--json', $mtkdJson)
+    $python = if (Test-Path /usr/bin/python3) { '/usr/bin/python3' } else { 'python3' }
+    $torchShapes = $Shapes -split ';'
+    Write-Host "`nPyTorch, default allocator:"
+    Invoke-Checked $python (@('benchmarks/torch_distill.py', '--repeat', "$Repeat", '--json', (Join-Path $dir 'torch.json'), '--mtkd-json', $mtkdJson, '--label', 'default-malloc', '--shape') + $torchShapes)
+    Write-Host "`nPyTorch, allocator tuned to keep freed memory (no page faults from returned temporaries):"
+    $env:MALLOC_MMAP_MAX_ = '0'; $env:MALLOC_TRIM_THRESHOLD_ = '1073741824'; $env:MALLOC_TOP_PAD_ = '268435456'
+    try {
+      Invoke-Checked $python (@('benchmarks/torch_distill.py', '--repeat', "$Repeat", '--json', (Join-Path $dir 'torch-tuned.json'), '--mtkd-json', $mtkdJson, '--label', 'tuned-malloc', '--shape') + $torchShapes)
+    }
+    finally {
+      Remove-Item Env:MALLOC_MMAP_MAX_, Env:MALLOC_TRIM_THRESHOLD_, Env:MALLOC_TOP_PAD_ -ErrorAction SilentlyContinue
+    }
+  }
+  'bench-dotnet' {
+    Invoke-Checked dotnet @('run', '--project', 'benchmarks/MtkdRl.Benchmarks', '-c', 'Release', '--', '--filter', '*')
+  }
+  'publish' {
+    $dest = if ($Out) { $Out } else { Join-Path $root 'artifacts/publish' }
+    Invoke-Checked dotnet @('publish', 'src/MtkdRl.Cli', '-c', 'Release', '-r', 'linux-x64', '--self-contained',
+      '-p:PublishSingleFile=true', '-p:EnableCompressionInSingleFile=true', '-o', $dest)
+    Get-ChildItem $dest | ForEach-Object { Write-Host "  $($_.Name) ($([math]::Round($_.Length / 1MB, 1)) MB)" }
+  }
+  'info' {
+    Invoke-Checked dotnet @('build', 'src/MtkdRl.Cli', '-c', $Configuration)
+    Invoke-Checked dotnet @($cli, 'info')
+  }
+}

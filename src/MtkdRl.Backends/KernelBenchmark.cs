@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using MtkdRl.Core;
+using MtkdRl.Core.Distill;
+
+namespace MtkdRl.Backends;
+
+/// <summary>One timed pass of one backend at one shape (the `mtkd bench kernels --json` record).</summary>
+public sealed record KernelBenchRecord(
+    string Op, string Backend, string Variant, string Device, int B, int K, int C, int D,
+    double MedianMs, double P20Ms, double P80Ms, long Bytes, double Gbps, double MaxRelErr, int Repeats);
+
+/// <summary>Options of a kernel benchmark run.</summary>
+/// <param name="Repeats">Timed repetitions per pass (after the warm-up); the median of these is reported.</param>
+/// <param name="Warmup">Untimed repetitions first (JIT, kernel compilation, caches, clocks).</param>
+/// <param name="Seed">Seed of the random inputs, so two runs time the same data.</param>
+/// <param name="MaxSeconds">Time budget per pass: a slow backend (the float64 reference at large shapes)
+/// gets fewer repetitions, never fewer than 3.</param>
+/// <param name="Hyper">Scalars of the op (T, a_ce, a_kd, beta).</param>
+public sealed record KernelBenchOptions(int Repeats = 50, int Warmup = 5, int Seed = 1234, double MaxSeconds = 20, DistillHyper Hyper = default)
+{
+    public DistillHyper EffectiveHyper => Hyper == default ? DistillHyper.Default : Hyper;
+}
+
+/// <summary>
+/// Times the three passes of the fused op per backend. Every pass is timed on its own, by wall clock
+/// around the pass and a synchronize, over many repeats; reported as median and the 20th/80th percentiles
+/// so one noisy neighbour cannot move the figure. Bytes are the minimum a pass must move
+/// (<see cref="DistillTraffic"/>), so GB/s is comparable across backends. Each pass's outputs are also
+/// compared with the float64 reference (max over outputs of max|got-ref|/max|ref|), so a fast wrong kernel
+/// shows as wrong right next to its time.
+/// </summary>
+public static class KernelBenchmark
+{
+    public static IEnumerable<KernelBenchRecord> Run(BackendEntry entry, IDistillBackend backend, DistillShape shape,
+        KernelBenchOptions options, Action<string>? progress = null)
+    {
+        var h = options.EffectiveHyper;
+        var x = RandomInputs(shape, options.Seed);
+        var x64 = ReferenceDistill.Inputs64.From(x);
+        progress?.Invoke($"{entry.Name} {shape}: float64 reference");
+        var refStats = ReferenceDistill.ComputeStats(x64, h);
+        var refGrads = ReferenceDistill.ComputeGrads(x64, refStats, h);
+
+        using var session = backend.CreateSession(shape);
+        session.Upload(x);
+        var stats = new DistillStats(shape);
+        var grads = new DistillGrads(shape);
+
+        // stats
+        progress?.Invoke($"{entry.Name} {shape}: stats");
+        var statsTimes = Time(() => session.Stats(h), session, options);
+        session.DownloadStats(stats);
+        DistillValidation.CheckStatsFinite(x, stats);
+        double statsErr = MaxRelErr(ReferenceDistill.Named(refStats), stats.Named());
+        yield return Record("stats", entry, backend, shape, statsTimes, DistillPass.Stats, statsErr);
+
+        // gradient (reads the statistics the stats pass just left in the session)
+        progress?.Invoke($"{entry.Name} {shape}: gradient");
+        var gradTimes = Time(() => session.Gradient(h), session, options);
+        session.DownloadGrads(grads);
+        double gradErr = MaxRelErr(ReferenceDistill.Named(refGrads), grads.Named());
+        yield return Record("gradient", entry, backend, shape, gradTimes, DistillPass.Gradient, gradErr);
+
+        // fused
+        progress?.Invoke($"{entry.Name} {shape}: fused");
+        session.PoisonOutputs();
+        var fusedTimes = Time(() => session.Fused(h), session, options);
+        session.DownloadStats(stats);
+        session.DownloadGrads(grads);
+        double fusedErr = Math.Max(MaxRelErr(ReferenceDistill.Named(refStats), stats.Named()),
+                                   MaxRelErr(ReferenceDistill.Named(refGrads), grads.Named()));
+        yield return Record("fused", entry, backend, shape, fusedTimes, DistillPass.Fused, fusedErr);
+    }
+
+    /// <summary>Fresh-looking but reproducible inputs: Gaussian logits and features, 10% ignored rows, normalised weights.</summary>
+    public static DistillInputs RandomInputs(DistillShape s, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new DistillInputs(s);
+        for (int i = 0; i < x.Zs.Length; i++) x.Zs[i] = (float)(3 * rng.NextGaussian());
+        for (int i = 0; i < x.Zt.Length; i++) x.Zt[i] = (float)(3 * rng.NextGaussian());
+        for (int i = 0; i < x.Fs.Length; i++) { x.Fs[i] = (float)rng.NextGaussian(); x.Ft[i] = (float)rng.NextGaussian(); }
+        for (int b = 0; b < s.B; b++)
+        {
+            x.Y[b] = rng.NextDouble() < 0.1 ? -1 : rng.Next(s.C);
+            float sumL = 0, sumF = 0;
+            for (int k = 0; k < s.K; k++)
+            {
+                sumL += x.Wl[b * s.K + k] = (float)(0.1 + rng.NextDouble());
+                sumF += x.Wf[b * s.K + k] = (float)(0.1 + rng.NextDouble());
+            }
+            for (int k = 0; k < s.K; k++) { x.Wl[b * s.K + k] /= sumL; x.Wf[b * s.K + k] /= sumF; }
+        }
+        return x;
+    }
+
+    private static double[] Time(Action pass, IDistillSession session, KernelBenchOptions o)
+    {
+        // The first call is timed on its own to size the run; it also serves as warm-up.
+        long first = Stopwatch.GetTimestamp();
+        pass();
+        session.Synchronize();
+        double firstSeconds = Stopwatch.GetElapsedTime(first).TotalSeconds;
+        int budget = (int)Math.Clamp(o.MaxSeconds / Math.Max(firstSeconds, 1e-9), 3, int.MaxValue);
+        int warmup = Math.Min(o.Warmup, budget / 4);
+        int repeats = Math.Min(o.Repeats, Math.Max(3, budget - warmup));
+
+        for (int i = 0; i < warmup; i++) pass();
+        session.Synchronize();
+        var ms = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            pass();
+            session.Synchronize();
+            ms[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        Array.Sort(ms);
+        return ms;
+    }
+
+    /// <summary>Linear-interpolated percentile of sorted values.</summary>
+    public static double Percentile(double[] sorted, double q)
+    {
+        if (sorted.Length == 1) return sorted[0];
+        double pos = q * (sorted.Length - 1);
+        int lo = (int)Math.Floor(pos), hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+    }
+
+    private static KernelBenchRecord Record(string op, BackendEntry entry, IDistillBackend backend, DistillShape s,
+        double[] sortedMs, DistillPass pass, double err)
+    {
+        double median = Percentile(sortedMs, 0.5);
+        long bytes = DistillTraffic.MinimumBytes(s, pass);
+        return new KernelBenchRecord(op, entry.Family, entry.Name, backend.Device, s.B, s.K, s.C, s.UniformWidth ? s.D[0] : -1,
+            median, Percentile(sortedMs, 0.2), Percentile(sortedMs, 0.8), bytes, bytes / (median * 1e-3) / 1e9, err, sortedMs.Length);
+    }
+
+    private static double MaxRelErr(IEnumerable<(string, double[])> want, IEnumerable<(string, float[])> got)
+    {
+        double worst = 0;
+        foreach (var ((_, w), (_, g)) in want.Zip(got))
+        {
+            double maxRef = 0, maxErr = 0;
+            for (int i = 0; i < w.Length; i++)
+            {
+                if (!double.IsFinite(w[i]) || !float.IsFinite(g[i])) return double.NaN;
+                maxRef = Math.Max(maxRef, Math.Abs(w[i]));
+                maxErr = Math.Max(maxErr, Math.Abs(g[i] - w[i]));
+            }
+            worst = Math.Max(worst, maxRef > 0 ? maxErr / maxRef : maxErr);
+        }
+        return worst;
+    }
+}
