@@ -5,7 +5,8 @@ namespace MtkdRl.Backends;
 
 /// <summary>
 /// The JSON form of kernel benchmark records: an array of
-/// {op, backend, B, K, C, D, median_ms, p20_ms, p80_ms, bytes, gbps, max_rel_err, variant, device, repeats}.
+/// {op, backend, B, K, C, D, median_ms, p20_ms, p80_ms, bytes, gbps, max_rel_err, variant, device, repeats,
+/// copy_gbps, roofline}.
 /// Written by hand rather than by reflection so the field names are a documented format, not an accident
 /// of C# naming.
 /// </summary>
@@ -36,6 +37,8 @@ public static class BenchJson
                 w.WriteString("variant", r.Variant);
                 w.WriteString("device", r.Device);
                 w.WriteNumber("repeats", r.Repeats);
+                w.WriteNumber("copy_gbps", Math.Round(r.CopyGbps, 3));
+                w.WriteNumber("roofline", Math.Round(r.Roofline, 4));
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -5,9 +5,12 @@ using MtkdRl.Core.Distill;
 namespace MtkdRl.Backends;
 
 /// <summary>One timed pass of one backend at one shape (the `mtkd bench kernels --json` record).</summary>
+/// <param name="CopyGbps">The memory's measured copy bandwidth (host RAM, or device memory for GPU backends).</param>
+/// <param name="Roofline">Gbps / CopyGbps: the fraction of what a plain copy of the same bytes achieves.</param>
 public sealed record KernelBenchRecord(
     string Op, string Backend, string Variant, string Device, int B, int K, int C, int D,
-    double MedianMs, double P20Ms, double P80Ms, long Bytes, double Gbps, double MaxRelErr, int Repeats);
+    double MedianMs, double P20Ms, double P80Ms, long Bytes, double Gbps, double MaxRelErr, int Repeats,
+    double CopyGbps, double Roofline);
 
 /// <summary>Options of a kernel benchmark run.</summary>
 /// <param name="Repeats">Timed repetitions per pass (after the warm-up); the median of these is reported.</param>
@@ -41,6 +44,9 @@ public static class KernelBenchmark
         var refStats = ReferenceDistill.ComputeStats(x64, h);
         var refGrads = ReferenceDistill.ComputeGrads(x64, refStats, h);
 
+        progress?.Invoke($"{entry.Name}: copy bandwidth");
+        double copyGbps = backend is ICopyBandwidthProbe device ? device.MeasureCopyGbps() : HostCopyBandwidth.MeasureGbps();
+
         using var session = backend.CreateSession(shape);
         session.Upload(x);
         var stats = new DistillStats(shape);
@@ -52,14 +58,14 @@ public static class KernelBenchmark
         session.DownloadStats(stats);
         DistillValidation.CheckStatsFinite(x, stats);
         double statsErr = MaxRelErr(ReferenceDistill.Named(refStats), stats.Named());
-        yield return Record("stats", entry, backend, shape, statsTimes, DistillPass.Stats, statsErr);
+        yield return Record("stats", entry, backend, shape, statsTimes, DistillPass.Stats, statsErr, copyGbps);
 
         // gradient (reads the statistics the stats pass just left in the session)
         progress?.Invoke($"{entry.Name} {shape}: gradient");
         var gradTimes = Time(() => session.Gradient(h), session, options);
         session.DownloadGrads(grads);
         double gradErr = MaxRelErr(ReferenceDistill.Named(refGrads), grads.Named());
-        yield return Record("gradient", entry, backend, shape, gradTimes, DistillPass.Gradient, gradErr);
+        yield return Record("gradient", entry, backend, shape, gradTimes, DistillPass.Gradient, gradErr, copyGbps);
 
         // fused
         progress?.Invoke($"{entry.Name} {shape}: fused");
@@ -69,7 +75,7 @@ public static class KernelBenchmark
         session.DownloadGrads(grads);
         double fusedErr = Math.Max(MaxRelErr(ReferenceDistill.Named(refStats), stats.Named()),
                                    MaxRelErr(ReferenceDistill.Named(refGrads), grads.Named()));
-        yield return Record("fused", entry, backend, shape, fusedTimes, DistillPass.Fused, fusedErr);
+        yield return Record("fused", entry, backend, shape, fusedTimes, DistillPass.Fused, fusedErr, copyGbps);
     }
 
     /// <summary>Fresh-looking but reproducible inputs: Gaussian logits and features, 10% ignored rows, normalised weights.</summary>
@@ -129,12 +135,14 @@ public static class KernelBenchmark
     }
 
     private static KernelBenchRecord Record(string op, BackendEntry entry, IDistillBackend backend, DistillShape s,
-        double[] sortedMs, DistillPass pass, double err)
+        double[] sortedMs, DistillPass pass, double err, double copyGbps)
     {
         double median = Percentile(sortedMs, 0.5);
         long bytes = DistillTraffic.MinimumBytes(s, pass);
+        double gbps = bytes / (median * 1e-3) / 1e9;
         return new KernelBenchRecord(op, entry.Family, entry.Name, backend.Device, s.B, s.K, s.C, s.UniformWidth ? s.D[0] : -1,
-            median, Percentile(sortedMs, 0.2), Percentile(sortedMs, 0.8), bytes, bytes / (median * 1e-3) / 1e9, err, sortedMs.Length);
+            median, Percentile(sortedMs, 0.2), Percentile(sortedMs, 0.8), bytes, gbps, err, sortedMs.Length,
+            copyGbps, gbps / copyGbps);
     }
 
     private static double MaxRelErr(IEnumerable<(string, double[])> want, IEnumerable<(string, float[])> got)
