@@ -7,8 +7,8 @@ namespace MtkdRl.Gpu.Ilgpu;
 /// <code>
 ///   1. the student row: cached in shared memory, M, Ss1, SsT (as in the stats pass); acc cleared;
 ///   2. each warp, per teacher k: the statistics of the stats pass (row and slice read once from memory),
-///      dL/dfs_k from the same feature loads, then acc[c] += wl_k ptT_k[c] from a second sweep of the
-///      row it has just read (served by L1/L2, not memory), using the lse_t it has just computed;
+///      dL/dfs_k from the same feature loads, and acc[c] += wl_k ptT_k[c] in the KL sweep (the second
+///      sweep of the row it has just read, served by L1/L2, not memory);
 ///   3. dL/dzs and row_loss exactly as in the gradient pass (see GradientKernel).
 /// </code>
 /// Ignored rows still get every statistic; their gradients and row_loss are zero.
@@ -32,18 +32,20 @@ public static class FusedKernel
         RowPhases.Clear(acc, c);
         float log2ET = a.Log2ET;
         var s = RowPhases.StudentRowStats(zs, student, scratch.CopiesStudentRow, c, log2ET);
-        float logSumT = s.LogST;
         var own = StudentStats.Compute(a, y, zs, s);
         if (Group.IsFirstThread) StudentStats.Write(a, b, own);
+        StudentRowFrame frame;
+        frame.Logits = student;
+        frame.Max = s.M;
+        frame.LogSumT = s.LogST;
 
         float loss = 0f, weightSum = 0f;
         for (int k = Warp.WarpIdx; k < a.K; k += RowPhases.WarpCount)
         {
-            var r = TeacherRow.Stats(a, b, k, y, student, s.M, logSumT, fused: true);
+            var r = TeacherRow.Stats(a, b, k, y, frame, fused: true, acc);
             if (y >= 0)
             {
                 float wl = a.Wl[b * a.K + k];
-                RowPhases.AccumulateTeacherProbabilities(a.Zt.SubView((k * a.B + b) * c, c), acc, c, wl, r.LseT, log2ET);
                 loss += a.AKd * wl * r.Kl + a.Beta * r.Wf * r.Mse;
                 weightSum += wl;
             }

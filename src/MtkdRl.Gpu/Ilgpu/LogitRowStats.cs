@@ -10,14 +10,12 @@ namespace MtkdRl.Gpu.Ilgpu;
 ///   X1 = sum_{c != a} e^{d_c}            S1 = 1 + X1: lse1 = M + log1p(X1), max prob = 1/S1
 ///   E  = sum_c e^{d_c} (-d_c)            entropy H = log S1 + E/S1 (no cancellation: both terms >= 0)
 ///   XT = sum_{c != a} e^{d_c/T}          ST = 1 + XT: lseT = M/T + log1p(XT)
-///   Q  = sum_c e^{d_c/T} (d_c - s_c)     with s_c = zs_c - Ms the shifted student row; then
-///        T^2 KL(pt^T || ps^T) = T Q/ST + T^2 (log SsT - log ST)
 ///   P  = sum_c (z_c - z_c)               0, or NaN when any z_c is NaN or ±Inf (the non-finite contract)
 /// </code>
 /// The sums leave out the maximum's own term (exactly 1) so that log S stays accurate when S is close to 1
 /// (a confident row: ce = log S1 is then tiny, and 1 + X rounded to float would lose it).
 /// When the maximum grows from M to M' (d0 = M - M' &lt; 0) every sum is rescaled in place and the old
-/// maximum joins the ordinary classes: X' = e^{d0} (X + 1), E' = e^{d0} (E - d0 S1), Q' = e^{d0/T} (Q + d0 ST).
+/// maximum joins the ordinary classes: X' = e^{d0} (X + 1), E' = e^{d0} (E - d0 S1).
 /// Two partial results over disjoint classes merge the same way, which is how lanes and warps combine.
 /// Exponentials are written base 2 (e^x = 2^{x log2 e}) because that is the hardware instruction on GPUs.
 /// </summary>
@@ -30,11 +28,11 @@ public struct LogitRowStats
     public float M;
     /// <summary>Class index of the first occurrence of <see cref="M"/> (int.MaxValue while empty).</summary>
     public int Argmax;
-    public float X1, E, XT, Q, P;
+    public float X1, E, XT, P;
 
     public static LogitRowStats Empty => new()
     {
-        M = float.NegativeInfinity, Argmax = int.MaxValue, X1 = 0, E = 0, XT = 0, Q = 0, P = 0,
+        M = float.NegativeInfinity, Argmax = int.MaxValue, X1 = 0, E = 0, XT = 0, P = 0,
     };
 
     /// <summary>log sum_c e^{z_c - M}.</summary>
@@ -57,7 +55,6 @@ public struct LogitRowStats
             float r1 = XMath.Exp2(d0 * Log2E);
             float rT = XMath.Exp2(d0 * log2ET);
             E = r1 * (E - d0 * (1f + X1));
-            Q = rT * (Q + d0 * (1f + XT));
             X1 = r1 * (X1 + 1f);
             XT = rT * (XT + 1f);
         }
@@ -65,8 +62,8 @@ public struct LogitRowStats
         Argmax = at;
     }
 
-    /// <summary>Adds class <paramref name="index"/>, whose logit is not above <see cref="M"/>; s is the shifted student logit.</summary>
-    public void Add(float z, int index, float s, float log2ET)
+    /// <summary>Adds class <paramref name="index"/>, whose logit is not above <see cref="M"/>.</summary>
+    public void Add(float z, int index, float log2ET)
     {
         float d = z - M;
         float e1 = XMath.Exp2(d * Log2E);
@@ -75,7 +72,6 @@ public struct LogitRowStats
         X1 += ordinary ? e1 : 0f;
         XT += ordinary ? eT : 0f;
         E -= e1 * d;
-        Q += eT * (d - s);
         P += z - z;
     }
 
@@ -97,7 +93,6 @@ public struct LogitRowStats
         r.X1 = w.X1 + r1 * (1f + l.X1);
         r.XT = w.XT + rT * (1f + l.XT);
         r.E = w.E + r1 * (l.E - d * (1f + l.X1));
-        r.Q = w.Q + rT * (l.Q + d * (1f + l.XT));
         r.P = p;
         return r;
     }

@@ -30,7 +30,7 @@ public static class RowPhases
             float z = row[i];
             if (copy) cache[i] = z;
             if (z > acc.M) acc.RaiseMax(z, i, log2ET);
-            acc.Add(z, i, 0f, log2ET);
+            acc.Add(z, i, log2ET);
         }
         acc = LogitRowStats.WarpAllReduce(acc, log2ET);
         if (Warp.IsFirstLane) partials[Warp.WarpIdx] = acc;
@@ -40,36 +40,81 @@ public static class RowPhases
         return total;
     }
 
+    /// <summary>Classes per lane per step of the logit-row sweeps (written out below): loads in flight per lane.</summary>
+    public const int Unroll = 4;
+
     /// <summary>
-    /// This lane's share of one teacher's logit row, read once: lanes take classes lane, lane+32, ...; four
-    /// classes per lane per step so four loads are in flight, with one rescale per step instead of one per class.
+    /// This lane's share of one teacher's logit row, read once: lanes take classes lane, lane+32, ...;
+    /// <see cref="Unroll"/> classes per lane per step (the last step masked), so several loads are in flight
+    /// even in the tail, and one rescale per step instead of one per class.
     /// </summary>
-    public static LogitRowStats TeacherRowPartial(ArrayView<float> row, ArrayView<float> student, float studentMax, int c, float log2ET)
+    public static LogitRowStats TeacherRowPartial(ArrayView<float> row, int c, float log2ET)
     {
         var acc = LogitRowStats.Empty;
-        int i = Warp.LaneIdx;
         int ws = Warp.WarpSize;
-        for (; i + 3 * ws < c; i += 4 * ws)
+        for (int i = Warp.LaneIdx; i < c; i += Unroll * ws)
         {
-            float z0 = row[i], z1 = row[i + ws], z2 = row[i + 2 * ws], z3 = row[i + 3 * ws];
+            int i1 = i + ws, i2 = i + 2 * ws, i3 = i + 3 * ws;
+            bool v1 = i1 < c, v2 = i2 < c, v3 = i3 < c;
+            float z0 = row[i];
+            float z1 = v1 ? row[i1] : float.NegativeInfinity;
+            float z2 = v2 ? row[i2] : float.NegativeInfinity;
+            float z3 = v3 ? row[i3] : float.NegativeInfinity;
             float m = z0;
             int at = i;
-            if (z1 > m) { m = z1; at = i + ws; }
-            if (z2 > m) { m = z2; at = i + 2 * ws; }
-            if (z3 > m) { m = z3; at = i + 3 * ws; }
+            if (z1 > m) { m = z1; at = i1; }
+            if (z2 > m) { m = z2; at = i2; }
+            if (z3 > m) { m = z3; at = i3; }
             if (m > acc.M) acc.RaiseMax(m, at, log2ET);
-            acc.Add(z0, i, student[i] - studentMax, log2ET);
-            acc.Add(z1, i + ws, student[i + ws] - studentMax, log2ET);
-            acc.Add(z2, i + 2 * ws, student[i + 2 * ws] - studentMax, log2ET);
-            acc.Add(z3, i + 3 * ws, student[i + 3 * ws] - studentMax, log2ET);
-        }
-        for (; i < c; i += ws)
-        {
-            float z = row[i];
-            if (z > acc.M) acc.RaiseMax(z, i, log2ET);
-            acc.Add(z, i, student[i] - studentMax, log2ET);
+            acc.Add(z0, i, log2ET);
+            if (v1) acc.Add(z1, i1, log2ET);
+            if (v2) acc.Add(z2, i2, log2ET);
+            if (v3) acc.Add(z3, i3, log2ET);
         }
         return acc;
+    }
+
+    /// <summary>
+    /// The second sweep of a teacher row the warp has just read (so it comes from L1/L2, not memory), once
+    /// its softmax normaliser is known: this lane's share of KL(pt^T || ps^T) (see <see cref="KlTerm"/>);
+    /// with <paramref name="accumulate"/> (fused pass) also acc[c] += wl pt^T[c] for dL/dzs.
+    /// </summary>
+    public static float TeacherKlPartial(ArrayView<float> row, ArrayView<float> student, int c, KlFrame frame,
+        bool accumulate, ArrayView<float> acc, float wl)
+    {
+        float kl = 0f;
+        int ws = Warp.WarpSize;
+        for (int i = Warp.LaneIdx; i < c; i += Unroll * ws)
+        {
+            int i1 = i + ws, i2 = i + 2 * ws, i3 = i + 3 * ws;
+            bool v1 = i1 < c, v2 = i2 < c, v3 = i3 < c;
+            float z0 = row[i];
+            float z1 = v1 ? row[i1] : 0f;
+            float z2 = v2 ? row[i2] : 0f;
+            float z3 = v3 ? row[i3] : 0f;
+            kl += KlStep(z0, student[i], frame, accumulate, acc, i, wl);
+            if (v1) kl += KlStep(z1, student[i1], frame, accumulate, acc, i1, wl);
+            if (v2) kl += KlStep(z2, student[i2], frame, accumulate, acc, i2, wl);
+            if (v3) kl += KlStep(z3, student[i3], frame, accumulate, acc, i3, wl);
+        }
+        return kl;
+    }
+
+    private static float KlStep(float z, float zs, KlFrame f, bool accumulate, ArrayView<float> acc, int i, float wl)
+    {
+        float pt = XMath.Exp2(((z - f.TeacherMax) * f.InvT - f.TeacherLogS) * LogitRowStats.Log2E);
+        float ps = XMath.Exp2(((zs - f.StudentMax) * f.InvT - f.StudentLogS) * LogitRowStats.Log2E);
+        if (accumulate) Atomic.Add(ref acc[i], wl * pt);
+        // z - zs first: small when teacher and student agree, which is when KL needs the precision.
+        float y = (z - zs) * f.InvT - f.LogRatio;
+        return KlTerm.Of(y, pt, ps);
+    }
+
+    /// <summary>Butterfly sum over the warp: every lane ends with the total (bit-identical in all lanes).</summary>
+    public static float WarpSum(float v)
+    {
+        for (int mask = 1; mask < Warp.WarpSize; mask <<= 1) v += Warp.ShuffleXor(v, mask);
+        return v;
     }
 
     /// <summary>
@@ -116,17 +161,19 @@ public static class RowPhases
     {
         float shift = lseT * LogitRowStats.Log2E;
         int ws = Warp.WarpSize;
-        int i = Warp.LaneIdx;
-        for (; i + 3 * ws < c; i += 4 * ws)
+        for (int i = Warp.LaneIdx; i < c; i += Unroll * ws)
         {
-            float z0 = row[i], z1 = row[i + ws], z2 = row[i + 2 * ws], z3 = row[i + 3 * ws];
+            int i1 = i + ws, i2 = i + 2 * ws, i3 = i + 3 * ws;
+            bool v1 = i1 < c, v2 = i2 < c, v3 = i3 < c;
+            float z0 = row[i];
+            float z1 = v1 ? row[i1] : 0f;
+            float z2 = v2 ? row[i2] : 0f;
+            float z3 = v3 ? row[i3] : 0f;
             Atomic.Add(ref acc[i], wl * XMath.Exp2(z0 * log2ET - shift));
-            Atomic.Add(ref acc[i + ws], wl * XMath.Exp2(z1 * log2ET - shift));
-            Atomic.Add(ref acc[i + 2 * ws], wl * XMath.Exp2(z2 * log2ET - shift));
-            Atomic.Add(ref acc[i + 3 * ws], wl * XMath.Exp2(z3 * log2ET - shift));
+            if (v1) Atomic.Add(ref acc[i1], wl * XMath.Exp2(z1 * log2ET - shift));
+            if (v2) Atomic.Add(ref acc[i2], wl * XMath.Exp2(z2 * log2ET - shift));
+            if (v3) Atomic.Add(ref acc[i3], wl * XMath.Exp2(z3 * log2ET - shift));
         }
-        for (; i < c; i += ws)
-            Atomic.Add(ref acc[i], wl * XMath.Exp2(row[i] * log2ET - shift));
     }
 
     /// <summary>Zeroes a warp-owned slice.</summary>

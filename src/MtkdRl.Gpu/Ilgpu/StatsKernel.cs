@@ -10,6 +10,7 @@ namespace MtkdRl.Gpu.Ilgpu;
 ///   student (T = 1 and T): M, Ss1 = sum e^{zs-M}, SsT = sum e^{(zs-M)/T}
 ///   lse_s1 = M + log Ss1, lse_st = M/T + log SsT, ce_s = (M - zs[y]) + log Ss1 (0 when y = -1)
 ///   KL needs log ps^T[c] = (zs[c] - M)/T - log SsT, hence the cached row and SsT before the teachers.
+/// Each teacher row is read once from memory and swept a second time from cache for KL (TeacherRow).
 /// </code>
 /// A NaN or ±Inf anywhere in a row adds a NaN through LogitRowStats.P, so lse_s1/lse_st (student) or
 /// lse_t (teacher) of exactly that row become NaN; other rows are untouched.
@@ -28,9 +29,12 @@ public static class StatsKernel
         var student = scratch.StudentRow(a.Zs, b, c, 0);
         var s = RowPhases.StudentRowStats(zs, student, scratch.CopiesStudentRow, c, a.Log2ET);
         int y = a.Y[b];
-        float logSumT = s.LogST;
         if (Group.IsFirstThread) StudentStats.Write(a, b, StudentStats.Compute(a, y, zs, s));
+        StudentRowFrame frame;
+        frame.Logits = student;
+        frame.Max = s.M;
+        frame.LogSumT = s.LogST;
         for (int k = Warp.WarpIdx; k < a.K; k += RowPhases.WarpCount)
-            TeacherRow.Stats(a, b, k, y, student, s.M, logSumT, fused: false);
+            TeacherRow.Stats(a, b, k, y, frame, fused: false, student);
     }
 }

@@ -26,31 +26,42 @@ public struct TeacherLanePartial
 /// <summary>What the fused pass needs from one teacher's statistics to go on to the gradient.</summary>
 public struct TeacherRowResult
 {
-    public float LseT, Kl, Mse, Wf;
+    public float Kl, Mse, Wf;
+}
+
+/// <summary>The student row's statistics every teacher of the row needs.</summary>
+public struct StudentRowFrame
+{
+    /// <summary>Student logits of the row (cached in shared memory, or in global memory for very large C).</summary>
+    public ArrayView<float> Logits;
+    /// <summary>Ms and log SsT: log ps^T = (zs - Ms)/T - log SsT.</summary>
+    public float Max, LogSumT;
 }
 
 /// <summary>
-/// The per-teacher half of the stats pass for one (b, k), run by one warp: the logit row and the feature
-/// slice are each read once; lane 0 writes the eight [B,K] statistics.
+/// The per-teacher half of the stats pass for one (b, k), run by one warp. The logit row and the feature
+/// slice are read once from memory; the logit row is swept a second time (from cache) for KL, which needs
+/// the row's normaliser first. Lane 0 writes the eight [B,K] statistics:
 /// <code>
-///   lse_t = M/T + log ST               kl   = T Q/ST + T^2 (log SsT - log ST)
+///   lse_t = M/T + log ST               kl   = T^2 sum_c ps^T f(log pt^T - log ps^T)   (see KlTerm)
 ///   h_t   = log S1 + E/S1              conf = 1/S1
 ///   ce_t  = (M - zt[y]) + log S1       hit  = [first argmax = y]        (both 0 when y = -1)
 ///   cos   = dot/(|fs||ft| + eps)       mse  = |fs - ft|^2 / D_k
 /// </code>
-/// (sums as in <see cref="LogitRowStats"/> and <see cref="FeatureRowStats"/>; SsT is the student's.)
+/// (sums as in <see cref="LogitRowStats"/> and <see cref="FeatureRowStats"/>.)
 /// </summary>
 public static class TeacherRow
 {
-    /// <param name="fused">Also write dL/dfs for this slice (needs wf, and the row's 1/B').</param>
-    public static TeacherRowResult Stats(DistillKernelArgs a, int b, int k, int y, ArrayView<float> student,
-        float studentMax, float logStudentSumT, bool fused)
+    /// <param name="fused">Also write dL/dfs for this slice and, on counted rows, add wl pt^T into
+    /// <paramref name="acc"/> during the KL sweep.</param>
+    public static TeacherRowResult Stats(DistillKernelArgs a, int b, int k, int y, StudentRowFrame student,
+        bool fused, ArrayView<float> acc)
     {
         int c = a.C;
-        float t = a.Temperature, log2ET = a.Log2ET;
+        float t = a.Temperature, invT = 1f / t, log2ET = a.Log2ET;
         var zt = a.Zt.SubView((k * a.B + b) * c, c);
         TeacherLanePartial lane;
-        lane.Logits = RowPhases.TeacherRowPartial(zt, student, studentMax, c, log2ET);
+        lane.Logits = RowPhases.TeacherRowPartial(zt, c, log2ET);
 
         int i = b * a.K + k;
         int d = a.Widths[k];
@@ -62,17 +73,27 @@ public static class TeacherRow
         var logits = total.Logits;
         var features = total.Features;
 
-        float logS1 = logits.LogS1;
         float logST = logits.LogST;
+        KlFrame frame;
+        frame.InvT = invT;
+        frame.TeacherMax = logits.M;
+        frame.TeacherLogS = logST;
+        frame.StudentMax = student.Max;
+        frame.StudentLogS = student.LogSumT;
+        frame.LogRatio = (logits.M - student.Max) * invT + (logST - student.LogSumT);
+        bool accumulate = fused && y >= 0;
+        float wl = accumulate ? a.Wl[i] : 0f;
+        float kl = RowPhases.WarpSum(RowPhases.TeacherKlPartial(zt, student.Logits, c, frame, accumulate, acc, wl));
+
+        float logS1 = logits.LogS1;
         float s1 = 1f + logits.X1;
         TeacherRowResult r;
-        r.LseT = logits.M / t + logST + logits.P;
-        r.Kl = t * logits.Q / (1f + logits.XT) + t * t * (logStudentSumT - logST);
+        r.Kl = t * t * kl;
         r.Mse = features.MeanSquare(d);
         r.Wf = wf;
         if (Warp.IsFirstLane)
         {
-            a.LseT[i] = r.LseT;
+            a.LseT[i] = logits.M / t + logST + logits.P;
             a.Kl[i] = r.Kl;
             a.Ht[i] = logS1 + logits.E / s1;
             a.Conf[i] = 1f / s1;
