@@ -21,13 +21,22 @@ public sealed class DistillKernels
     /// <summary>Warps per group at most: enough teachers in flight per row, small enough for many groups per SM.</summary>
     public const int MaxWarps = 8;
 
+    /// <summary>
+    /// Launch bounds for CUDA (.maxntid 256, .minnctapersm 4): ptxas keeps each kernel within 64 registers per
+    /// thread, so four full groups (32 warps) stay resident per SM and enough loads are in flight to saturate
+    /// memory. Without it ptxas may spend registers on the unrolled sweeps and halve the occupancy.
+    /// </summary>
+    public static KernelSpecialization CudaLaunchBounds => new(MaxWarps * 32, 4);
+
     private readonly Accelerator _accelerator;
+    private readonly KernelSpecialization _specialization;
     private readonly Lazy<Action<KernelConfig, DistillKernelArgs>>[] _kernels;
     private int _compiled;
 
     public DistillKernels(Accelerator accelerator, int? sharedRowBudgetBytes = null)
     {
         _accelerator = accelerator;
+        _specialization = accelerator.AcceleratorType == AcceleratorType.Cuda ? CudaLaunchBounds : KernelSpecialization.Empty;
         int hardware = (int)Math.Min(accelerator.MaxSharedMemoryPerGroup, DefaultSharedBytesPerGroup);
         SharedRowBudgetBytes = sharedRowBudgetBytes ?? hardware - StaticSharedReserveBytes;
         WarpSize = accelerator.WarpSize;
@@ -80,7 +89,7 @@ public sealed class DistillKernels
     private Lazy<Action<KernelConfig, DistillKernelArgs>> Loader(Action<DistillKernelArgs> kernel) =>
         new(() =>
         {
-            var loaded = _accelerator.LoadStreamKernel(kernel);
+            var loaded = _accelerator.LoadStreamKernel(kernel, _specialization);
             Interlocked.Increment(ref _compiled);
             return loaded;
         }, LazyThreadSafetyMode.ExecutionAndPublication);
