@@ -40,7 +40,7 @@ public sealed class DistillKernels
         int hardware = (int)Math.Min(accelerator.MaxSharedMemoryPerGroup, DefaultSharedBytesPerGroup);
         SharedRowBudgetBytes = sharedRowBudgetBytes ?? hardware - StaticSharedReserveBytes;
         WarpSize = accelerator.WarpSize;
-        MaxWarpsPerGroup = Math.Min(MaxWarps, Math.Min(RowPhases.MaxWarpsPerGroup, accelerator.MaxNumThreadsPerGroup / WarpSize));
+        MaxWarpsPerGroup = Math.Min(MaxWarps, Math.Min(GroupSync.MaxWarpsPerGroup, accelerator.MaxNumThreadsPerGroup / WarpSize));
         _kernels =
         [
             Loader(StatsKernel.Run<SharedRowScratch>), Loader(StatsKernel.Run<GlobalRowScratch>),

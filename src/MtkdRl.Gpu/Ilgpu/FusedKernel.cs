@@ -20,8 +20,8 @@ public static class FusedKernel
 
     public static void Run<TScratch>(DistillKernelArgs a) where TScratch : struct, IRowScratch
     {
-        var lossPartials = SharedMemory.Allocate<float>(RowPhases.MaxWarpsPerGroup);
-        var weightPartials = SharedMemory.Allocate<float>(RowPhases.MaxWarpsPerGroup);
+        var lossPartials = SharedMemory.Allocate<float>(GroupSync.MaxWarpsPerGroup);
+        var weightPartials = SharedMemory.Allocate<float>(GroupSync.MaxWarpsPerGroup);
         int b = Grid.IdxX;
         int c = a.C;
         int y = a.Y[b];
@@ -29,9 +29,9 @@ public static class FusedKernel
         var zs = a.Zs.SubView(b * c, c);
         var student = scratch.StudentRow(a.Zs, b, c, 0);
         var acc = scratch.Accumulator(a.Dzs, b, c, 1);
-        RowPhases.Clear(acc, c);
+        GroupSync.Clear(acc, c);
         float log2ET = a.Log2ET;
-        var s = RowPhases.StudentRowStats(zs, student, scratch.CopiesStudentRow, c, log2ET);
+        var s = StudentRow.Stats(zs, student, scratch.CopiesStudentRow, c, log2ET);
         var own = StudentStats.Compute(a, y, zs, s);
         if (Group.IsFirstThread) StudentStats.Write(a, b, own);
         StudentRowFrame frame;
@@ -40,7 +40,7 @@ public static class FusedKernel
         frame.LogSumT = s.LogST;
 
         float loss = 0f, weightSum = 0f;
-        for (int k = Warp.WarpIdx; k < a.K; k += RowPhases.WarpCount)
+        for (int k = Warp.WarpIdx; k < a.K; k += GroupSync.WarpCount)
         {
             var r = TeacherRow.Stats(a, b, k, y, frame, fused: true, acc);
             if (y >= 0)
@@ -58,9 +58,9 @@ public static class FusedKernel
         Group.Barrier();
 
         float invB = a.InvCountedRows;
-        RowPhases.StudentGradient(student, acc, a.Dzs.SubView(b * c, c), c, y, own.Lse1, own.LseT,
-            RowPhases.SumPartials(weightPartials), invB * a.ACe, invB * a.AKd * a.Temperature, 1f / a.Temperature);
+        StudentRow.Gradient(student, acc, a.Dzs.SubView(b * c, c), c, y, own.Lse1, own.LseT,
+            GroupSync.SumPartials(weightPartials), invB * a.ACe, invB * a.AKd * a.Temperature, 1f / a.Temperature);
         if (Group.IsFirstThread)
-            a.RowLoss[b] = y >= 0 ? invB * (a.ACe * own.Ce + RowPhases.SumPartials(lossPartials)) : 0f;
+            a.RowLoss[b] = y >= 0 ? invB * (a.ACe * own.Ce + GroupSync.SumPartials(lossPartials)) : 0f;
     }
 }

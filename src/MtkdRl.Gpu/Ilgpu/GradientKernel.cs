@@ -21,27 +21,27 @@ public static class GradientKernel
 
     public static void Run<TScratch>(DistillKernelArgs a) where TScratch : struct, IRowScratch
     {
-        var lossPartials = SharedMemory.Allocate<float>(RowPhases.MaxWarpsPerGroup);
-        var weightPartials = SharedMemory.Allocate<float>(RowPhases.MaxWarpsPerGroup);
+        var lossPartials = SharedMemory.Allocate<float>(GroupSync.MaxWarpsPerGroup);
+        var weightPartials = SharedMemory.Allocate<float>(GroupSync.MaxWarpsPerGroup);
         int b = Grid.IdxX;
         int c = a.C;
         int y = a.Y[b];
         var acc = default(TScratch).Accumulator(a.Dzs, b, c, 0);
-        RowPhases.Clear(acc, c);
+        GroupSync.Clear(acc, c);
         Group.Barrier();
 
         float loss = 0f, weightSum = 0f;
         if (y >= 0)
         {
             float log2ET = a.Log2ET;
-            for (int k = Warp.WarpIdx; k < a.K; k += RowPhases.WarpCount)
+            for (int k = Warp.WarpIdx; k < a.K; k += GroupSync.WarpCount)
             {
                 int i = b * a.K + k;
                 float wl = a.Wl[i], wf = a.Wf[i];
-                RowPhases.AccumulateTeacherProbabilities(a.Zt.SubView((k * a.B + b) * c, c), acc, c, wl, a.LseT[i], log2ET);
+                TeacherSweeps.Accumulate(a.Zt.SubView((k * a.B + b) * c, c), acc, c, wl, a.LseT[i], log2ET);
                 int d = a.Widths[k];
                 int off = b * a.F + a.Offsets[k];
-                RowPhases.FeatureGradient(a.Fs.SubView(off, d), a.Ft.SubView(off, d), d, a.Dfs.SubView(off, d),
+                FeatureSweeps.Gradient(a.Fs.SubView(off, d), a.Ft.SubView(off, d), d, a.Dfs.SubView(off, d),
                     a.InvCountedRows * a.Beta * wf * 2f / d);
                 loss += a.AKd * wl * a.Kl[i] + a.Beta * wf * a.Mse[i];
                 weightSum += wl;
@@ -49,10 +49,10 @@ public static class GradientKernel
         }
         else
         {
-            for (int k = Warp.WarpIdx; k < a.K; k += RowPhases.WarpCount)
+            for (int k = Warp.WarpIdx; k < a.K; k += GroupSync.WarpCount)
             {
                 int off = b * a.F + a.Offsets[k];
-                RowPhases.WarpClear(a.Dfs.SubView(off, a.Widths[k]), a.Widths[k]);
+                GroupSync.WarpClear(a.Dfs.SubView(off, a.Widths[k]), a.Widths[k]);
             }
         }
         if (Warp.IsFirstLane)
@@ -63,9 +63,9 @@ public static class GradientKernel
         Group.Barrier();
 
         float invB = a.InvCountedRows;
-        RowPhases.StudentGradient(a.Zs.SubView(b * c, c), acc, a.Dzs.SubView(b * c, c), c, y, a.LseS1[b], a.LseST[b],
-            RowPhases.SumPartials(weightPartials), invB * a.ACe, invB * a.AKd * a.Temperature, 1f / a.Temperature);
+        StudentRow.Gradient(a.Zs.SubView(b * c, c), acc, a.Dzs.SubView(b * c, c), c, y, a.LseS1[b], a.LseST[b],
+            GroupSync.SumPartials(weightPartials), invB * a.ACe, invB * a.AKd * a.Temperature, 1f / a.Temperature);
         if (Group.IsFirstThread)
-            a.RowLoss[b] = y >= 0 ? invB * (a.ACe * a.CeS[b] + RowPhases.SumPartials(lossPartials)) : 0f;
+            a.RowLoss[b] = y >= 0 ? invB * (a.ACe * a.CeS[b] + GroupSync.SumPartials(lossPartials)) : 0f;
     }
 }

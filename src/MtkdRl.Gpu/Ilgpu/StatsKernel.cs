@@ -27,14 +27,14 @@ public static class StatsKernel
         var scratch = default(TScratch);
         var zs = a.Zs.SubView(b * c, c);
         var student = scratch.StudentRow(a.Zs, b, c, 0);
-        var s = RowPhases.StudentRowStats(zs, student, scratch.CopiesStudentRow, c, a.Log2ET);
+        var s = StudentRow.Stats(zs, student, scratch.CopiesStudentRow, c, a.Log2ET);
         int y = a.Y[b];
         if (Group.IsFirstThread) StudentStats.Write(a, b, StudentStats.Compute(a, y, zs, s));
         StudentRowFrame frame;
         frame.Logits = student;
         frame.Max = s.M;
         frame.LogSumT = s.LogST;
-        for (int k = Warp.WarpIdx; k < a.K; k += RowPhases.WarpCount)
+        for (int k = Warp.WarpIdx; k < a.K; k += GroupSync.WarpCount)
             TeacherRow.Stats(a, b, k, y, frame, fused: false, student);
     }
 }

@@ -61,14 +61,14 @@ public static class TeacherRow
         float t = a.Temperature, invT = 1f / t, log2ET = a.Log2ET;
         var zt = a.Zt.SubView((k * a.B + b) * c, c);
         TeacherLanePartial lane;
-        lane.Logits = RowPhases.TeacherRowPartial(zt, c, log2ET);
+        lane.Logits = TeacherSweeps.Statistics(zt, c, log2ET);
 
         int i = b * a.K + k;
         int d = a.Widths[k];
         int off = b * a.F + a.Offsets[k];
         float wf = fused ? a.Wf[i] : 0f;
         float gradScale = fused && y >= 0 ? a.InvCountedRows * a.Beta * wf * 2f / d : 0f;
-        lane.Features = RowPhases.FeaturePartial(a.Fs.SubView(off, d), a.Ft.SubView(off, d), d, fused, a.Dfs.SubView(off, d), gradScale);
+        lane.Features = FeatureSweeps.Statistics(a.Fs.SubView(off, d), a.Ft.SubView(off, d), d, fused, a.Dfs.SubView(off, d), gradScale);
         var total = TeacherLanePartial.WarpAllReduce(lane, log2ET);
         var logits = total.Logits;
         var features = total.Features;
@@ -83,7 +83,7 @@ public static class TeacherRow
         frame.LogRatio = (logits.M - student.Max) * invT + (logST - student.LogSumT);
         bool accumulate = fused && y >= 0;
         float wl = accumulate ? a.Wl[i] : 0f;
-        float kl = RowPhases.WarpSum(RowPhases.TeacherKlPartial(zt, student.Logits, c, frame, accumulate, acc, wl));
+        float kl = GroupSync.WarpSum(TeacherSweeps.KlAndAccumulate(zt, student.Logits, c, frame, accumulate, acc, wl));
 
         float logS1 = logits.LogS1;
         float s1 = 1f + logits.X1;
