@@ -31,6 +31,7 @@ public sealed class DistillKernels
     private readonly Accelerator _accelerator;
     private readonly KernelSpecialization _specialization;
     private readonly Lazy<Action<KernelConfig, DistillKernelArgs>>[] _kernels;
+    private readonly Lock _compileGate = new();
     private int _compiled;
 
     public DistillKernels(Accelerator accelerator, int? sharedRowBudgetBytes = null)
@@ -89,8 +90,12 @@ public sealed class DistillKernels
     private Lazy<Action<KernelConfig, DistillKernelArgs>> Loader(Action<DistillKernelArgs> kernel) =>
         new(() =>
         {
-            var loaded = _accelerator.LoadStreamKernel(kernel, _specialization);
-            Interlocked.Increment(ref _compiled);
-            return loaded;
+            // One compilation at a time per accelerator: sessions on several threads may ask for different kernels.
+            lock (_compileGate)
+            {
+                var loaded = _accelerator.LoadStreamKernel(kernel, _specialization);
+                Interlocked.Increment(ref _compiled);
+                return loaded;
+            }
         }, LazyThreadSafetyMode.ExecutionAndPublication);
 }

@@ -1,5 +1,4 @@
 using ILGPU;
-using ILGPU.Algorithms;
 
 namespace MtkdRl.Gpu.Ilgpu;
 

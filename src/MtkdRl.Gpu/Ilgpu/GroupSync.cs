@@ -5,7 +5,8 @@ namespace MtkdRl.Gpu.Ilgpu;
 /// <summary>
 /// How the kernels divide a row among threads: a group owns one row b; "group" helpers are called by every
 /// thread of it, "warp" helpers by the 32 lanes of one warp, which owns one teacher at a time. Reductions use
-/// warp shuffles and per-warp slots in shared memory, never atomics on global memory.
+/// warp shuffles and per-warp slots in shared memory; atomics touch global memory only in the variant for
+/// class rows too long for shared memory (<see cref="GlobalRowScratch"/>).
 /// </summary>
 public static class GroupSync
 {
