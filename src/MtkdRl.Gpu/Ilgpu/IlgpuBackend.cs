@@ -3,14 +3,47 @@ using MtkdRl.Core.Distill;
 
 namespace MtkdRl.Gpu.Ilgpu;
 
-/// <summary>PLACEHOLDER: replaced by the ILGPU backend implementation.</summary>
+/// <summary>
+/// The fused distillation op as ILGPU kernels (see <see cref="StatsKernel"/>, <see cref="GradientKernel"/>,
+/// <see cref="FusedKernel"/>), on the CUDA accelerator or on ILGPU's CPU simulator. Owns the ILGPU context,
+/// the accelerator and the compiled kernels, which every session shares.
+/// </summary>
 public sealed class IlgpuBackend : IDistillBackend
 {
-    public IlgpuBackend(GpuDevice device) => throw new BackendUnavailableException("ilgpu backend not built yet");
-    public static BackendAvailability Probe(GpuDevice device) => BackendAvailability.No("ilgpu backend not built yet");
+    public IlgpuBackend(GpuDevice device) : this(device, sharedRowBudgetBytes: null) { }
+
+    /// <param name="sharedRowBudgetBytes">Shared memory a group may use for class rows; smaller values force the
+    /// global-memory variant (the one very large C uses), so it can be tested at small C.</param>
+    public IlgpuBackend(GpuDevice device, int? sharedRowBudgetBytes)
+    {
+        Runtime = GpuRuntime.Create(device);
+        try
+        {
+            Kernels = new DistillKernels(Runtime.Accelerator, sharedRowBudgetBytes);
+        }
+        catch
+        {
+            Runtime.Dispose();
+            throw;
+        }
+    }
+
+    public static BackendAvailability Probe(GpuDevice device) => GpuRuntime.Probe(device);
+
+    public GpuRuntime Runtime { get; }
+
+    public DistillKernels Kernels { get; }
+
     public string Name => "ilgpu";
-    public string Device => "";
-    public bool ApproximateMath => false;
-    public IDistillSession CreateSession(DistillShape shape) => throw new NotSupportedException();
-    public void Dispose() { }
+
+    public string Device => Runtime.Describe();
+
+    /// <summary>On CUDA, XMath's exp2/log2 become ex2.approx/lg2.approx; the CPU simulator uses exact MathF.</summary>
+    public bool ApproximateMath => Runtime.IsCuda;
+
+    public IlgpuDistillSession CreateSession(DistillShape shape) => new(Runtime.Accelerator, Kernels, shape);
+
+    IDistillSession IDistillBackend.CreateSession(DistillShape shape) => CreateSession(shape);
+
+    public void Dispose() => Runtime.Dispose();
 }
