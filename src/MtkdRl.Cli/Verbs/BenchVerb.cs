@@ -89,9 +89,9 @@ public sealed class BenchVerb
         foreach (var family in BackendCatalog.Families)
         {
             var entry = BackendCatalog.Find(family);
-            if (family == "ilgpu" && !BackendCatalog.Find("ilgpu-cuda").Probe().Available)
+            if (entry.Simulated)
             {
-                console.MarkupLine("[yellow]ilgpu: skipped (no CUDA device; only the CPU simulator is here: name ilgpu-cpu to time it)[/]");
+                console.MarkupLine($"[yellow]{entry.Name}: skipped (no device here, only a CPU simulator: name {entry.Name}-cpu to time it)[/]");
                 continue;
             }
             list.Add(entry);
