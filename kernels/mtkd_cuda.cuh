@@ -39,6 +39,8 @@
     } while (0)
 #define MTKD_EMU_KERNEL(name) MTKD_EMU_REGISTER_KERNEL(name)
 
+#define MTKD_INFINITY std::numeric_limits<float>::infinity()
+
 MTKD_DEVICE unsigned mtkd_dynamic_smem_bytes() { return ::mtkd_emu::dynamic_shared_bytes(); }
 /* Exact float math: the emulator checks indexing and reductions, not the GPU's approximations. */
 MTKD_DEVICE float mtkd_exp(float x) { return std::exp(x); }
@@ -111,12 +113,14 @@ MTKD_DEVICE unsigned mtkd_dynamic_smem_bytes() {
 #define MTKD_LOG2E 1.4426950408889634f
 #define MTKD_LN2 0.6931471805599453f
 #if defined(__NVCC__)
+#define MTKD_INFINITY __int_as_float(0x7f800000)
 MTKD_DEVICE float mtkd_exp(float x) { return exp2f(x * MTKD_LOG2E); }
 MTKD_DEVICE float mtkd_log(float x) { return __log2f(x) * MTKD_LN2; }
 MTKD_DEVICE float mtkd_sqrt(float x) { return sqrtf(x); }
 MTKD_DEVICE float mtkd_fmax(float a, float b) { return fmaxf(a, b); }
 MTKD_DEVICE float mtkd_fma(float a, float b, float c) { return fmaf(a, b, c); }
 #else
+#define MTKD_INFINITY __builtin_huge_valf()
 MTKD_DEVICE float mtkd_exp(float x) { return __nvvm_ex2_approx_ftz_f(x * MTKD_LOG2E); }
 MTKD_DEVICE float mtkd_log(float x) { return __nvvm_lg2_approx_ftz_f(x) * MTKD_LN2; }
 MTKD_DEVICE float mtkd_sqrt(float x) { return __builtin_sqrtf(x); }
@@ -128,7 +132,6 @@ MTKD_DEVICE float mtkd_fma(float a, float b, float c) { return __builtin_fmaf(a,
 /* ------------------------------------------------------------------ common to all three */
 #define MTKD_FULL_WARP 0xffffffffu
 #define MTKD_WARP_SIZE 32
-#define MTKD_INFINITY __builtin_huge_valf()
 
 /* Our own float4: no toolkit header is needed, and the 16-byte alignment makes clang and nvcc emit
  * one 128-bit load or store for it. */
@@ -137,7 +140,7 @@ struct __attribute__((aligned(16))) mtkd_f4 {
 };
 
 MTKD_DEVICE bool mtkd_aligned16(const void* p) {
-    return (reinterpret_cast<__UINTPTR_TYPE__>(p) & 15u) == 0;
+    return (reinterpret_cast<unsigned long long>(p) & 15u) == 0;
 }
 MTKD_DEVICE mtkd_f4 mtkd_load4(const float* p) { return *reinterpret_cast<const mtkd_f4*>(p); }
 MTKD_DEVICE void mtkd_store4(float* p, mtkd_f4 v) { *reinterpret_cast<mtkd_f4*>(p) = v; }

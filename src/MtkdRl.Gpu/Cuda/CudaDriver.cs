@@ -13,8 +13,11 @@ namespace MtkdRl.Gpu.Cuda;
 /// </summary>
 internal static unsafe partial class CudaDriver
 {
-    /// <summary>The library name in the imports below; <see cref="Resolve"/> maps it to the driver.</summary>
-    private const string Library = "cuda";
+    /// <summary>
+    /// The library name in the imports below: the driver's soname, which <see cref="Resolve"/> maps to the
+    /// handle <see cref="EnsureLoaded"/> opened (and which the runtime's own probing would also find).
+    /// </summary>
+    private const string Library = "libcuda.so.1";
 
     /// <summary>Where the driver library is looked for, in order.</summary>
     public static readonly IReadOnlyList<string> LibraryCandidates = ["libcuda.so.1", "libcuda.so"];
@@ -29,7 +32,17 @@ internal static unsafe partial class CudaDriver
     private static nint _handle;
     private static BackendUnavailableException? _loadFailure;
 
-    static CudaDriver() => NativeLibrary.SetDllImportResolver(typeof(CudaDriver).Assembly, Resolve);
+    static CudaDriver()
+    {
+        try
+        {
+            NativeLibrary.SetDllImportResolver(typeof(CudaDriver).Assembly, Resolve);
+        }
+        catch (InvalidOperationException)
+        {
+            // This assembly already has a resolver; the imports then bind by soname through the default probing.
+        }
+    }
 
     /// <summary>
     /// Loads the first library of <paramref name="candidates"/> that exists, or throws
@@ -237,13 +250,6 @@ internal static unsafe partial class CudaDriver
         Check(cuStreamSynchronize(stream), "cuStreamSynchronize");
     }
 
-    /// <summary>Fills <paramref name="count"/> 32-bit words at a device address, in stream order.</summary>
-    public static void MemsetD32Async(nint devicePointer, uint value, long count, nint stream)
-    {
-        EnsureLoaded();
-        Check(cuMemsetD32Async(devicePointer, value, (nuint)count, stream), "cuMemsetD32Async");
-    }
-
     public static nint CreateEvent()
     {
         EnsureLoaded();
@@ -284,7 +290,6 @@ internal static unsafe partial class CudaDriver
     private static partial int cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedBytes, nint stream, void** kernelParams, void** extra);
     [LibraryImport(Library)] private static partial int cuStreamSynchronize(nint stream);
-    [LibraryImport(Library)] private static partial int cuMemsetD32Async(nint devicePointer, uint value, nuint count, nint stream);
     [LibraryImport(Library)] private static partial int cuEventCreate(out nint e, uint flags);
     [LibraryImport(Library, EntryPoint = "cuEventDestroy_v2")] private static partial int cuEventDestroy(nint e);
     [LibraryImport(Library)] private static partial int cuEventRecord(nint e, nint stream);
