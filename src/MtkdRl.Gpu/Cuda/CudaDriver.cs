@@ -25,7 +25,8 @@ internal static unsafe partial class CudaDriver
     // CUjit_option, CUfunction_attribute and CUdevice_attribute values used here (cuda.h).
     private const int JitInfoLogBuffer = 3, JitInfoLogBufferSize = 4, JitErrorLogBuffer = 5, JitErrorLogBufferSize = 6,
         JitLogVerbose = 12;
-    public const int FuncAttributeSharedSizeBytes = 1, FuncAttributeNumRegs = 4, FuncAttributeMaxDynamicSharedSizeBytes = 8;
+    public const int FuncAttributeSharedSizeBytes = 1, FuncAttributeLocalSizeBytes = 3, FuncAttributeNumRegs = 4,
+        FuncAttributeMaxDynamicSharedSizeBytes = 8;
     public const int DeviceAttributeMultiprocessorCount = 16, DeviceAttributeMaxSharedMemoryPerBlockOptin = 97;
 
     private static readonly object LoadGate = new();
@@ -236,6 +237,15 @@ internal static unsafe partial class CudaDriver
         if (status != 0) throw Error(status, "cuFuncSetAttribute", $"kernel '{kernel}', attribute {attribute} = {value}");
     }
 
+    /// <summary>How many blocks of this size and shared memory one multiprocessor holds at once.</summary>
+    public static int OccupancyBlocksPerMultiprocessor(nint function, string kernel, int threads, int sharedBytes)
+    {
+        EnsureLoaded();
+        int status = cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, function, threads, (nuint)sharedBytes);
+        if (status != 0) throw Error(status, "cuOccupancyMaxActiveBlocksPerMultiprocessor", $"kernel '{kernel}'");
+        return blocks;
+    }
+
     public static void LaunchKernel(nint function, string kernel, uint gridX, uint blockX, uint sharedBytes, nint stream, void** arguments)
     {
         EnsureLoaded();
@@ -289,6 +299,7 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(Library)]
     private static partial int cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedBytes, nint stream, void** kernelParams, void** extra);
+    [LibraryImport(Library)] private static partial int cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, nint function, int blockSize, nuint dynamicSharedBytes);
     [LibraryImport(Library)] private static partial int cuStreamSynchronize(nint stream);
     [LibraryImport(Library)] private static partial int cuEventCreate(out nint e, uint flags);
     [LibraryImport(Library, EntryPoint = "cuEventDestroy_v2")] private static partial int cuEventDestroy(nint e);

@@ -111,6 +111,20 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
         }
     }
 
+    /// <summary>What the JIT made of a kernel, and how many blocks of a launch fit on one multiprocessor.</summary>
+    public string Resources(KernelSignature kernel, int threads, int sharedBytes)
+    {
+        lock (_gate)
+        {
+            Bind();
+            var (function, _) = Function(kernel);
+            int registers = CudaDriver.GetFunctionAttribute(function, CudaDriver.FuncAttributeNumRegs, kernel.Name);
+            int local = CudaDriver.GetFunctionAttribute(function, CudaDriver.FuncAttributeLocalSizeBytes, kernel.Name);
+            int blocks = CudaDriver.OccupancyBlocksPerMultiprocessor(function, kernel.Name, threads, sharedBytes);
+            return $"{kernel.Name}: {registers} registers, {local} B local; {threads} threads with {sharedBytes} B shared: {blocks} blocks/SM";
+        }
+    }
+
     /// <summary>A pair of CUDA events in this target's context.</summary>
     public CudaEventTimer CreateTimer()
     {

@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using MtkdRl.Core;
+using MtkdRl.Core.Distill;
 
 namespace MtkdRl.Gpu.Cuda;
 
@@ -99,13 +100,22 @@ public static class CudaSelfCheck
         return $"{rows} rows of {cols} read from ILGPU buffers, sums/maxes/atomic total written back (max error {worst:E1})";
     }
 
+    /// <summary>
+    /// Every kernel JIT-compiles and resolves; the detail gives registers, spills (local bytes) and blocks per
+    /// multiprocessor at the benchmark shape (B=4096, K=16, C=1000, D=512). The JIT's own log is empty when the
+    /// driver took the module from its cache, so the numbers come from the function attributes.
+    /// </summary>
     private static string JitReport(CudaDriverTarget target)
     {
-        foreach (var kernel in DistillKernels.All.Concat(SelftestKernels.InPtx)) target.Prepare(kernel);
-        var logs = target.JitLogs;
-        var missing = DistillKernels.All.Where(k => !logs["distill"].Contains(k.Name, StringComparison.Ordinal)).ToArray();
-        if (missing.Length > 0) throw new MtkdException($"the JIT report does not mention {string.Join(", ", missing.Select(k => k.Name))}");
-        return string.Join(" | ", logs.Select(l => $"{l.Key}: {l.Value.ReplaceLineEndings(" / ")}"));
+        foreach (var kernel in SelftestKernels.InPtx) target.Prepare(kernel);
+        var shape = new DistillShape(4096, 16, 1000, 512);
+        var lines = new[] { DistillPass.Stats, DistillPass.Gradient, DistillPass.Fused }.Select(pass =>
+        {
+            var plan = DistillKernels.PlanFor(pass, shape, target.MaxDynamicSharedBytes(DistillKernels.For(pass)));
+            return target.Resources(plan.Kernel, plan.Threads, plan.SharedBytes);
+        });
+        var log = string.Join(" / ", target.JitLogs.Values.Where(l => l.Length > 0)).ReplaceLineEndings(" / ");
+        return string.Join(" | ", lines) + (log.Length > 0 ? " | JIT: " + log : " | JIT log empty (modules from the driver's cache)");
     }
 
     private static string UnknownKernelIsNamed(CudaDriverTarget target)
