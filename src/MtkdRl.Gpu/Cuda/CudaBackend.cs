@@ -3,14 +3,59 @@ using MtkdRl.Core.Distill;
 
 namespace MtkdRl.Gpu.Cuda;
 
-/// <summary>PLACEHOLDER: replaced by the cuda backend implementation.</summary>
+/// <summary>
+/// The cuda backend: kernels/distill.cu, compiled to PTX at build time and embedded, JIT-loaded through our
+/// driver binding into ILGPU's CUDA context and launched on ILGPU's buffers and stream. exp/log are the
+/// GPU's approximate instructions, hence <see cref="ApproximateMath"/>.
+/// </summary>
 public sealed class CudaBackend : IDistillBackend
 {
-    public CudaBackend() => throw new BackendUnavailableException("cuda backend not built yet");
-    public static BackendAvailability Probe() => BackendAvailability.No("cuda backend not built yet");
+    private readonly GpuRuntime _runtime;
+    private readonly CudaDriverTarget _target;
+
+    public CudaBackend()
+    {
+        if (!PtxResources.Contains("distill"))
+            throw new BackendUnavailableException("the cuda kernels' PTX is not embedded (the build did not compile kernels/)");
+        _runtime = GpuRuntime.Create(GpuDevice.Cuda);
+        try
+        {
+            _target = new CudaDriverTarget(_runtime);
+            foreach (var kernel in DistillKernels.All) _target.Prepare(kernel);
+        }
+        catch
+        {
+            _target?.Dispose();
+            _runtime.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether a GPU, its driver and the embedded PTX are all here; says which is missing otherwise.</summary>
+    public static BackendAvailability Probe()
+    {
+        if (!PtxResources.Contains("distill"))
+            return BackendAvailability.No("the cuda kernels' PTX is not embedded (the build did not compile kernels/)");
+        var cuda = GpuRuntime.ProbeCuda();
+        return cuda.Available
+            ? BackendAvailability.Yes($"{cuda.Detail}; kernels/*.cu as PTX by {PtxResources.Producer("distill")}")
+            : cuda;
+    }
+
     public string Name => "cuda";
-    public string Device => "";
+    public string Device => _target.Description;
     public bool ApproximateMath => true;
-    public IDistillSession CreateSession(DistillShape shape) => throw new NotSupportedException();
-    public void Dispose() { }
+
+    /// <summary>The ILGPU runtime whose context, memory and stream the kernels share.</summary>
+    public GpuRuntime Runtime => _runtime;
+
+    internal CudaDriverTarget Target => _target;
+
+    public IDistillSession CreateSession(DistillShape shape) => new CudaDistillSession(_target, shape, Name);
+
+    public void Dispose()
+    {
+        _target.Dispose();
+        _runtime.Dispose();
+    }
 }

@@ -3,14 +3,31 @@ using MtkdRl.Core.Distill;
 
 namespace MtkdRl.Gpu.Cuda;
 
-/// <summary>PLACEHOLDER: replaced by the CUDA-emulator backend implementation.</summary>
+/// <summary>
+/// kernels/distill.cu compiled as C++ and run by the CPU emulator (libmtkd_cuemu), through the same session
+/// and launch code as the cuda backend. Exact float math, so the tight tolerances apply; slow, so tests give
+/// it small shapes. It exists to test the .cu code and its launcher on machines without a GPU.
+/// </summary>
 public sealed class CudaEmulatorBackend : IDistillBackend
 {
-    public CudaEmulatorBackend() => throw new BackendUnavailableException("cuda emulator not built yet");
-    public static BackendAvailability Probe() => BackendAvailability.No("cuda emulator not built yet");
+    private readonly CudaEmulatorTarget _target;
+
+    public CudaEmulatorBackend()
+    {
+        _target = new CudaEmulatorTarget();
+        foreach (var kernel in DistillKernels.All) _target.Prepare(kernel);
+    }
+
+    /// <summary>Whether libmtkd_cuemu is built and holds the kernels; says why not otherwise.</summary>
+    public static BackendAvailability Probe() => CudaEmulatorTarget.Probe();
+
     public string Name => "cuda-emu";
-    public string Device => "";
+    public string Device => _target.Description;
     public bool ApproximateMath => false;
-    public IDistillSession CreateSession(DistillShape shape) => throw new NotSupportedException();
-    public void Dispose() { }
+
+    internal CudaEmulatorTarget Target => _target;
+
+    public IDistillSession CreateSession(DistillShape shape) => new CudaDistillSession(_target, shape, Name);
+
+    public void Dispose() => _target.Dispose();
 }

@@ -1,0 +1,764 @@
+/*
+ * distill.cu - the fused multi-teacher distillation op (DESIGN §2) as three kernels:
+ * mtkd_distill_stats (pass 1), mtkd_distill_gradient (pass 2) and mtkd_distill_fused (both at once).
+ * Layouts are those of MtkdRl.Core.Distill.DistillShape; ReferenceDistill is the specification.
+ *
+ * ---------------------------------------------------------------------------------------------------
+ * The math, per row b (label y) and teacher k, with z = zt[k,b,:], s = zs[b,:], temperature T.
+ *
+ * Max-shifted sums, with the max's own term split off. With m = max_c z_c (one m serves every T > 0,
+ * dividing by T keeps order) and n = the number of columns equal to m:
+ *     R1 = sum_{z_c<m} e^{z_c - m} + (n - 1)         S1 = 1 + R1 = sum_c e^{z_c - m}
+ *     RT = sum_{z_c<m} e^{(z_c - m)/T} + (n - 1)     ST = 1 + RT
+ *     lse_1 = m + log1p(R1)          lse_t = m/T + log1p(RT)        (every exponent is <= 0)
+ * Keeping R = S - 1 instead of S keeps the digits of a confident row: with S = 1 + 1e-6 in float32,
+ * log S would be off by 6%; log1p(R) is exact to rounding.
+ * Competence at T = 1, p_c = e^{z_c - m} / S1:
+ *     H    = -sum_c p_c log p_c = log1p(R1) + E / S1,   E = sum_c e^{z_c - m} (m - z_c)   (terms >= 0)
+ *     conf = max_c p_c = 1 / S1
+ *     ce_t = lse_1 - z_y = (m - z_y) + log1p(R1),   hit = [first argmax of z == y]   (0 when y = -1)
+ * The student row likewise: ms, Rs1, RsT; lse_s1 = ms + log1p(Rs1), lse_st = ms/T + log1p(RsT),
+ * ce_s = (ms - s_y) + log1p(Rs1).
+ *
+ * Logit KD as a sum of non-negative terms. With r_c = log pt_c - log ps_c (temperature T) and
+ * phi(r) = e^-r - 1 + r >= 0:
+ *     KL/T^2 = sum_c pt_c r_c = sum_c pt_c phi(r_c)     because sum_c pt_c (e^-r_c - 1) = sum ps - sum pt = 0.
+ * The usual form E_pt[log pt] - E_pt[log ps] subtracts terms of size ~1 to get a KL that may be 1e-6;
+ * here every term is >= 0 and small where the two distributions agree, so the relative error stays
+ * at rounding level however small KL is. The pieces:
+ *     r_c = ((z_c - s_c) - K) / T,   K = (m - ms) + T (log1p(RT) - log1p(RsT)),
+ * z_c - s_c = hi + lo exactly (TwoSum), so r_c keeps its digits when teacher and student agree;
+ * an error in K shifts every r_c alike and moves the sum only at second order (d/dK = sum (pt - ps) = 0).
+ *     pt_c = w_c / ST with w_c = e^{(z_c - m)/T};  ps_c = v_c / SsT with v_c = e^{(s_c - ms)/T}.
+ * phi: a Taylor series for |r| < 1/2 (no cancellation), else w phi(r) = (ST/SsT) v_c - w_c + w_c r_c, where
+ * (ST/SsT) v_c = w_c e^-r_c needs no exponential and cannot overflow (it is ST ps_c <= ST); at |r| >= 1/2
+ * the three terms exceed the result by at most 22 times, so that form loses under 5 bits.
+ * Features, over teacher k's D_k columns: cos = <fs,ft> / (|fs| |ft| + eps), mse = sum (fs-ft)^2 / D_k.
+ *
+ * One read of a teacher row. A lane streams its share of the row once, keeping (m, n, R1, RT, E) for
+ * the columns it has seen. When its running max grows from m to m' = m + d (d > 0), the old maxima
+ * join the rest:  R1 <- e^-d (R1 + n),  RT <- e^{-d/T} (RT + n),  E <- e^-d (E + d (R1 + n)),  n <- 0.
+ * Lanes merge by the same rule (the side with the smaller max is re-based; equal maxima add their n),
+ * which is symmetric, so an xor butterfly leaves every lane with the whole row's state. The first
+ * argmax survives: a lane keeps the first column of its max, a merge keeps the larger max or, on a tie,
+ * the smaller column. While streaming, the row is copied into the warp's shared-memory stage; the KL
+ * sweep (which needs m and ST first) and the fused pass's gradient term read the stage, not DRAM.
+ * Rows are read as float4 when 16-byte aligned (C % 4 == 0), with one max check per four columns.
+ *
+ * Non-finite inputs. nf = sum_c (z_c - z_c) is 0 for finite rows and NaN as soon as one value is NaN
+ * or +-Inf; it is added to lse_t (to lse_s1 and lse_st for the student, to cos and mse for a feature
+ * slice). A plain max/exp-sum would let -Inf pass silently as a zero probability.
+ *
+ * Gradients (B' = counted rows, W = sum_k wl_k). Since d/ds_c sum_j pt_j log ps_j = (pt_c - ps_c)/T
+ * (softmax cross-entropy at temperature T, sum pt = 1), d(T^2 KL_k)/ds_c = T (ps^T_c - pt^T_c), so
+ *     dL/dzs_c  = (1/B') [ a_ce (ps1_c - [c == y]) + a_kd T (W ps^T_c - sum_k wl_k pt^T_{k,c}) ]
+ *     dL/dfs_kd = (1/B') beta wf_k (2/D_k) (fs_kd - ft_kd)
+ *     row_loss  = (1/B') [ a_ce ce_s + sum_k (a_kd wl_k KL_k + beta wf_k mse_k) ]
+ * The gradient pass takes pt^T_{k,c} = e^{z_c/T - lse_t}: the stats pass stored lse_t, so pass 2 needs
+ * no max/sum sweep. Ignored rows (y = -1) get zero gradients and row_loss; every statistic but ce_t,
+ * hit and ce_s is still computed for them.
+ *
+ * ---------------------------------------------------------------------------------------------------
+ * Kernels. One block per row b (grid = B), W warps (32 W threads, W <= K, W <= 8); warp w takes
+ * teachers w, w + W, ... . Each teacher row and each feature slice is swept from global memory by
+ * exactly one warp of exactly one block, once; second looks go to shared memory. So no pass reads a
+ * teacher row from DRAM twice. No global atomics: per-row results combine in registers and shared memory.
+ *
+ *   stats:    reads y[b], the zs row (into shared memory), each zt row, each fs/ft slice;
+ *             writes kl ce_t h_t conf hit cos mse lse_t [b,:] and ce_s lse_s1 lse_st [b].
+ *   gradient: reads y[b]; for counted rows each zt row, fs/ft slice, wl wf lse_t kl mse [b,:], the zs
+ *             row and ce_s lse_s1 lse_st [b]; writes dzs, dfs, row_loss. Ignored rows read only y[b].
+ *             Each warp adds wl_k pt_k into its own shared accumulator row; after one barrier the block
+ *             sums the W accumulators in warp order (deterministic) and writes dzs.
+ *   fused:    the stats pass, plus wl_k pt_k from the stage into the accumulators and dfs from the
+ *             feature sweep: reads each input once, writes stats and gradients.
+ * Shared memory layout and the launch contract: distill_layout.h.
+ */
+#include "distill_layout.h"
+#include "mtkd_cuda.cuh"
+#include "mtkd_reduce.cuh"
+
+namespace {
+
+typedef long long index_t;
+
+/* ------------------------------------------------------------------ generic sweeps */
+
+/* Warp sweep of one row of n floats. Lane l sees float4 tiles at columns 4(l + 32i) in increasing
+ * order, then the tail columns; misaligned rows are swept one column at a time (still coalesced). */
+template <class F>
+MTKD_DEVICE void warp_sweep(const float* row, int n, F& f) {
+    const int lane = mtkd_lane();
+    if (mtkd_aligned16(row)) {
+        const int n4 = n >> 2;
+        int i = lane;
+        /* Four independent 16-byte loads in flight per lane before any math. */
+        for (; i + 3 * MTKD_WARP_SIZE < n4; i += 4 * MTKD_WARP_SIZE) {
+            const mtkd_f4 v0 = mtkd_load4(row + 4 * i);
+            const mtkd_f4 v1 = mtkd_load4(row + 4 * (i + MTKD_WARP_SIZE));
+            const mtkd_f4 v2 = mtkd_load4(row + 4 * (i + 2 * MTKD_WARP_SIZE));
+            const mtkd_f4 v3 = mtkd_load4(row + 4 * (i + 3 * MTKD_WARP_SIZE));
+            f.tile(4 * i, v0);
+            f.tile(4 * (i + MTKD_WARP_SIZE), v1);
+            f.tile(4 * (i + 2 * MTKD_WARP_SIZE), v2);
+            f.tile(4 * (i + 3 * MTKD_WARP_SIZE), v3);
+        }
+        for (; i < n4; i += MTKD_WARP_SIZE) f.tile(4 * i, mtkd_load4(row + 4 * i));
+        for (int c = 4 * n4 + lane; c < n; c += MTKD_WARP_SIZE) f.one(c, row[c]);
+    } else {
+        for (int c = lane; c < n; c += MTKD_WARP_SIZE) f.one(c, row[c]);
+    }
+}
+
+/* Warp sweep of two equally offset slices a, b (and an output slice of the same offset). */
+template <class F>
+MTKD_DEVICE void warp_sweep_pair(const float* a, const float* b, const float* out, int n, F& f) {
+    const int lane = mtkd_lane();
+    if (mtkd_aligned16(a) && mtkd_aligned16(b) && mtkd_aligned16(out)) {
+        const int n4 = n >> 2;
+        int i = lane;
+        for (; i + MTKD_WARP_SIZE < n4; i += 2 * MTKD_WARP_SIZE) {
+            const mtkd_f4 a0 = mtkd_load4(a + 4 * i), b0 = mtkd_load4(b + 4 * i);
+            const mtkd_f4 a1 = mtkd_load4(a + 4 * (i + MTKD_WARP_SIZE)), b1 = mtkd_load4(b + 4 * (i + MTKD_WARP_SIZE));
+            f.tile(4 * i, a0, b0);
+            f.tile(4 * (i + MTKD_WARP_SIZE), a1, b1);
+        }
+        for (; i < n4; i += MTKD_WARP_SIZE) f.tile(4 * i, mtkd_load4(a + 4 * i), mtkd_load4(b + 4 * i));
+        for (int j = 4 * n4 + lane; j < n; j += MTKD_WARP_SIZE) f.one(j, a[j], b[j]);
+    } else {
+        for (int j = lane; j < n; j += MTKD_WARP_SIZE) f.one(j, a[j], b[j]);
+    }
+}
+
+/* Block sweep over n columns: f.tile(c) handles columns c..c+3 (only when vec), f.one(c) one column. */
+template <class F>
+MTKD_DEVICE void block_sweep(bool vec, int n, F& f) {
+    const int tid = static_cast<int>(threadIdx.x), threads = static_cast<int>(blockDim.x);
+    const int n4 = vec ? n >> 2 : 0;
+    for (int i = tid; i < n4; i += threads) f.tile(4 * i);
+    for (int c = 4 * n4 + tid; c < n; c += threads) f.one(c);
+}
+
+/* ------------------------------------------------------------------ accurate small quantities */
+
+/* log(1 + y): a series below |y| = 0.1, where 1 + y would drop y's low digits; truncation < 2e-9 relative. */
+MTKD_DEVICE float log1p_accurate(float y) {
+    if (y < 0.1f && y > -0.1f)
+        return y * (1.f + y * (-1.f / 2 + y * (1.f / 3 + y * (-1.f / 4 + y * (1.f / 5 + y * (-1.f / 6 + y * (1.f / 7 + y * (-1.f / 8))))))));
+    return mtkd_log(1.f + y);
+}
+
+/* phi(r) / r^2 = sum_{j>=0} (-r)^j / (j+2)! for |r| < 1/2; truncated after r^6: error < 6e-8 of phi. */
+MTKD_DEVICE float phi_series_over_r2(float r) {
+    return 1.f / 2 + r * (-1.f / 6 + r * (1.f / 24 + r * (-1.f / 120 + r * (1.f / 720 + r * (-1.f / 5040 + r * (1.f / 40320))))));
+}
+
+/* ------------------------------------------------------------------ streaming softmax state */
+
+struct SoftmaxState {
+    float m;   /* running max of z */
+    float n;   /* columns equal to m */
+    float r1;  /* sum over z < m of e^{z-m} */
+    float rt;  /* sum over z < m of e^{(z-m)/T} */
+    float e;   /* sum e^{z-m} (m-z) */
+    float nf;  /* sum (z-z): 0, or NaN once a value was not finite */
+    int arg;   /* first column holding m */
+};
+
+MTKD_DEVICE SoftmaxState softmax_empty() {
+    SoftmaxState s;
+    s.m = -MTKD_INFINITY;
+    s.n = s.r1 = s.rt = s.e = s.nf = 0.f;
+    s.arg = 0x7fffffff;
+    return s;
+}
+
+/* Moves the sums to the larger max m: the old maxima become ordinary terms. An empty state (m = -inf)
+ * has nothing to move, and moving it would compute inf * 0. */
+MTKD_DEVICE void softmax_rebase(SoftmaxState& s, float m, float inv_t) {
+    if (s.m != -MTKD_INFINITY) {
+        const float d = m - s.m;
+        const float k1 = mtkd_exp(-d), kt = mtkd_exp(-d * inv_t);
+        const float below1 = s.r1 + s.n;
+        s.e = k1 * mtkd_fma(d, below1, s.e);
+        s.r1 = k1 * below1;
+        s.rt = kt * (s.rt + s.n);
+        s.n = 0.f;
+    }
+    s.m = m;
+}
+
+/* Adds column value z <= s.m. */
+MTKD_DEVICE void softmax_add(SoftmaxState& s, float z, float inv_t) {
+    const float t = z - s.m;
+    const float e1 = mtkd_exp(t), et = mtkd_exp(t * inv_t);
+    const bool top = z == s.m;
+    s.n += top ? 1.f : 0.f;
+    s.r1 += top ? 0.f : e1;
+    s.rt += top ? 0.f : et;
+    s.e = mtkd_fma(-e1, t, s.e);
+    s.nf += z - z;
+}
+
+/* Side x's share of a merge at max m: itself if it holds m (or is empty), else re-based. */
+MTKD_DEVICE void softmax_share(const SoftmaxState& x, float m, float inv_t, float& n, float& r1, float& rt, float& e) {
+    if (x.m == m || x.m == -MTKD_INFINITY) {
+        n = x.n; r1 = x.r1; rt = x.rt; e = x.e;
+        return;
+    }
+    const float d = m - x.m;
+    const float k1 = mtkd_exp(-d), kt = mtkd_exp(-d * inv_t);
+    const float below1 = x.r1 + x.n;
+    n = 0.f;
+    r1 = k1 * below1;
+    rt = kt * (x.rt + x.n);
+    e = k1 * mtkd_fma(d, below1, x.e);
+}
+
+MTKD_DEVICE void softmax_merge(SoftmaxState& x, const SoftmaxState& y, float inv_t) {
+    const float m = mtkd_fmax(x.m, y.m);
+    float xn, xr1, xrt, xe, yn, yr1, yrt, ye;
+    softmax_share(x, m, inv_t, xn, xr1, xrt, xe);
+    softmax_share(y, m, inv_t, yn, yr1, yrt, ye);
+    x.arg = x.m > y.m ? x.arg : y.m > x.m ? y.arg : (x.arg < y.arg ? x.arg : y.arg);
+    x.m = m;
+    x.n = xn + yn;
+    x.r1 = xr1 + yr1;
+    x.rt = xrt + yrt;
+    x.e = xe + ye;
+    x.nf += y.nf;
+}
+
+MTKD_DEVICE void softmax_warp_reduce(SoftmaxState& s, float inv_t) {
+    for (int offset = MTKD_WARP_SIZE / 2; offset > 0; offset >>= 1) {
+        SoftmaxState o;
+        o.m = __shfl_xor_sync(MTKD_FULL_WARP, s.m, offset);
+        o.n = __shfl_xor_sync(MTKD_FULL_WARP, s.n, offset);
+        o.r1 = __shfl_xor_sync(MTKD_FULL_WARP, s.r1, offset);
+        o.rt = __shfl_xor_sync(MTKD_FULL_WARP, s.rt, offset);
+        o.e = __shfl_xor_sync(MTKD_FULL_WARP, s.e, offset);
+        o.nf = __shfl_xor_sync(MTKD_FULL_WARP, s.nf, offset);
+        o.arg = __shfl_xor_sync(MTKD_FULL_WARP, s.arg, offset);
+        softmax_merge(s, o, inv_t);
+    }
+}
+
+/* Sweep 1 of a teacher row: the streaming state, and a copy of the row in the warp's stage. */
+struct TeacherSweep {
+    SoftmaxState s;
+    float* stage;
+    float inv_t;
+
+    MTKD_DEVICE void tile(int c, mtkd_f4 v) {
+        mtkd_store4(stage + c, v);
+        float best = v.x;
+        int at = c;
+        if (v.y > best) { best = v.y; at = c + 1; }
+        if (v.z > best) { best = v.z; at = c + 2; }
+        if (v.w > best) { best = v.w; at = c + 3; }
+        if (best > s.m) {
+            softmax_rebase(s, best, inv_t);
+            s.arg = at;
+        }
+        softmax_add(s, v.x, inv_t);
+        softmax_add(s, v.y, inv_t);
+        softmax_add(s, v.z, inv_t);
+        softmax_add(s, v.w, inv_t);
+    }
+
+    MTKD_DEVICE void one(int c, float z) {
+        stage[c] = z;
+        if (z > s.m) {
+            softmax_rebase(s, z, inv_t);
+            s.arg = c;
+        }
+        softmax_add(s, z, inv_t);
+    }
+};
+
+/* Sweep 2 of a teacher row, over its stage: sum_c w_c phi(r_c) (= ST KL/T^2), and in the fused pass
+ * acc[c] (+)= scale w_c, i.e. wl pt_c. */
+struct KlSweep {
+    const float* s;   /* raw student row (shared) */
+    const float* v;   /* e^{(s - ms)/T} (shared) */
+    float* acc;       /* this warp's accumulator row, or null */
+    float m, k, inv_t, st_over_sst, scale;
+    bool first;
+    float phi;
+
+    MTKD_DEVICE float weight_and_term(float z, float sc, float vc, float& w) {
+        w = mtkd_exp((z - m) * inv_t);
+        /* z - sc = hi + lo exactly (Knuth's TwoSum; additions only, so no contraction can touch it). */
+        const float hi = z - sc, bb = hi - z;
+        const float lo = (z - (hi - bb)) + (-sc - bb);
+        const float r = ((hi - k) + lo) * inv_t;
+        const float series = w * (r * r) * phi_series_over_r2(r);
+        const float direct = mtkd_fma(w, r, st_over_sst * vc - w);
+        return (r < 0.5f && r > -0.5f) ? series : direct;
+    }
+
+    MTKD_DEVICE void tile(int c, mtkd_f4 z) {
+        const mtkd_f4 sc = mtkd_load4(s + c), vc = mtkd_load4(v + c);
+        mtkd_f4 w;
+        phi += weight_and_term(z.x, sc.x, vc.x, w.x) + weight_and_term(z.y, sc.y, vc.y, w.y) +
+               weight_and_term(z.z, sc.z, vc.z, w.z) + weight_and_term(z.w, sc.w, vc.w, w.w);
+        if (acc != nullptr) {
+            w.x *= scale; w.y *= scale; w.z *= scale; w.w *= scale;
+            if (!first) {
+                const mtkd_f4 old = mtkd_load4(acc + c);
+                w.x += old.x; w.y += old.y; w.z += old.z; w.w += old.w;
+            }
+            mtkd_store4(acc + c, w);
+        }
+    }
+
+    MTKD_DEVICE void one(int c, float z) {
+        float w;
+        phi += weight_and_term(z, s[c], v[c], w);
+        if (acc != nullptr) acc[c] = first ? scale * w : mtkd_fma(scale, w, acc[c]);
+    }
+};
+
+/* acc[c] (+)= w e^{z_c/T - lse}: teacher k's weighted probabilities at T (gradient pass). The first
+ * teacher of a warp stores, so the accumulator needs no clearing. */
+struct AddTeacherProbabilities {
+    float* acc;
+    float weight, inv_t, lse;
+    bool first;
+
+    MTKD_DEVICE float p(float z) const { return weight * mtkd_exp(mtkd_fma(z, inv_t, -lse)); }
+
+    MTKD_DEVICE void tile(int c, mtkd_f4 v) {
+        mtkd_f4 r;
+        r.x = p(v.x); r.y = p(v.y); r.z = p(v.z); r.w = p(v.w);
+        if (!first) {
+            const mtkd_f4 old = mtkd_load4(acc + c);
+            r.x += old.x; r.y += old.y; r.z += old.z; r.w += old.w;
+        }
+        mtkd_store4(acc + c, r);
+    }
+
+    MTKD_DEVICE void one(int c, float z) { acc[c] = first ? p(z) : acc[c] + p(z); }
+};
+
+/* Feature sweep: with Stats the dot/norm/distance sums, with Grad dfs = coef (fs - ft). */
+template <bool Stats, bool Grad>
+struct FeatureSweep {
+    float dot, ss, tt, sq, nf;
+    float* dfs;
+    float coef;
+
+    MTKD_DEVICE void add(float a, float b) {
+        const float d = a - b;
+        dot = mtkd_fma(a, b, dot);
+        ss = mtkd_fma(a, a, ss);
+        tt = mtkd_fma(b, b, tt);
+        sq = mtkd_fma(d, d, sq);
+        nf += (a - a) + (b - b);
+    }
+
+    MTKD_DEVICE void tile(int j, mtkd_f4 a, mtkd_f4 b) {
+        if (Stats) { add(a.x, b.x); add(a.y, b.y); add(a.z, b.z); add(a.w, b.w); }
+        if (Grad) {
+            mtkd_f4 g;
+            g.x = coef * (a.x - b.x); g.y = coef * (a.y - b.y); g.z = coef * (a.z - b.z); g.w = coef * (a.w - b.w);
+            mtkd_store4(dfs + j, g);
+        }
+    }
+
+    MTKD_DEVICE void one(int j, float a, float b) {
+        if (Stats) add(a, b);
+        if (Grad) dfs[j] = coef * (a - b);
+    }
+};
+
+/* ------------------------------------------------------------------ block-level pieces */
+
+struct RowParams {
+    int B, K, C, F;
+    index_t BK;
+};
+
+MTKD_DEVICE RowParams row_params(int B, int K, int C, int F) {
+    RowParams p;
+    p.B = B; p.K = K; p.C = C; p.F = F;
+    p.BK = static_cast<index_t>(B) * K;
+    return p;
+}
+
+MTKD_DEVICE int padded(int c) { return (c + 3) & ~3; }
+
+/* Scratch area i (one float per warp) inside the first MTKD_DISTILL_SCRATCH_FLOATS floats. */
+MTKD_DEVICE float* scratch_area(float* smem, int area) { return smem + area * MTKD_DISTILL_MAX_WARPS; }
+
+/* Student phase 1: copy the row into shared memory; max and non-finite flag. */
+struct StudentLoad {
+    const float* row;
+    float* s;
+    float m, nf;
+    MTKD_DEVICE void tile(int c) {
+        const mtkd_f4 v = mtkd_load4(row + c);
+        mtkd_store4(s + c, v);
+        m = mtkd_fmax(mtkd_fmax(m, v.x), mtkd_fmax(v.y, mtkd_fmax(v.z, v.w)));
+        nf += (v.x - v.x) + (v.y - v.y) + (v.z - v.z) + (v.w - v.w);
+    }
+    MTKD_DEVICE void one(int c) {
+        const float v = row[c];
+        s[c] = v;
+        m = mtkd_fmax(m, v);
+        nf += v - v;
+    }
+};
+
+/* Student phase 2: the split sums (as for a teacher, with the max known) and v = e^{(s - ms)/T}. */
+struct StudentSums {
+    const float* s;
+    float* v;
+    float m, inv_t, n, r1, rt;
+    MTKD_DEVICE float add(float sc) {
+        const float u = sc - m;
+        const float e1 = mtkd_exp(u), et = mtkd_exp(u * inv_t);
+        const bool top = sc == m;
+        n += top ? 1.f : 0.f;
+        r1 += top ? 0.f : e1;
+        rt += top ? 0.f : et;
+        return et;
+    }
+    MTKD_DEVICE void tile(int c) {
+        const mtkd_f4 x = mtkd_load4(s + c);
+        mtkd_f4 e;
+        e.x = add(x.x); e.y = add(x.y); e.z = add(x.z); e.w = add(x.w);
+        mtkd_store4(v + c, e);
+    }
+    MTKD_DEVICE void one(int c) { v[c] = add(s[c]); }
+};
+
+struct StudentRow {
+    float m;      /* ms */
+    float log_s1; /* log1p(Rs1) */
+    float log_st; /* log1p(RsT) */
+    float sum_t;  /* SsT = 1 + RsT */
+};
+
+/* Loads student row b into shared memory (s raw, v = e^{(s-ms)/T}) and writes ce_s, lse_s1, lse_st.
+ * Every thread of the block calls it (two barriers). It uses scratch areas 0-4; later code of the same
+ * block uses areas 5 and 6, so no barrier is needed to release them. */
+MTKD_DEVICE StudentRow student_stats(const float* zs_row, float* s, float* v, float* smem, int C, int y, float inv_t,
+                                     float* stats, const RowParams& p, int b) {
+    StudentLoad load = {zs_row, s, -MTKD_INFINITY, 0.f};
+    block_sweep(mtkd_aligned16(zs_row), C, load);
+    const float m = mtkd_block_max(load.m, scratch_area(smem, 0));
+
+    StudentSums sums = {s, v, m, inv_t, 0.f, 0.f, 0.f};
+    block_sweep(true, C, sums);
+    /* Four sums, one barrier. */
+    const float part[4] = {mtkd_warp_sum(sums.n), mtkd_warp_sum(sums.r1), mtkd_warp_sum(sums.rt), mtkd_warp_sum(load.nf)};
+    if (mtkd_lane() == 0)
+        for (int i = 0; i < 4; ++i) scratch_area(smem, 1 + i)[mtkd_warp()] = part[i];
+    __syncthreads();
+    /* Every thread has passed the barrier after writing v, so s and v are complete and visible. */
+    float total[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int w = 0; w < mtkd_warps(); ++w)
+        for (int i = 0; i < 4; ++i) total[i] += scratch_area(smem, 1 + i)[w];
+    const float nf = total[3];
+
+    StudentRow r;
+    r.m = m;
+    r.log_s1 = log1p_accurate(total[1] + (total[0] - 1.f));
+    const float rst = total[2] + (total[0] - 1.f);
+    r.log_st = log1p_accurate(rst);
+    r.sum_t = 1.f + rst;
+    if (threadIdx.x == 0) {
+        float* student = stats + MTKD_TEACHER_STATS * p.BK;
+        student[MTKD_STAT_LSE_S1 * p.B + b] = m + r.log_s1 + nf;
+        student[MTKD_STAT_LSE_ST * p.B + b] = m * inv_t + r.log_st + nf;
+        student[MTKD_STAT_CE_S * p.B + b] = y >= 0 ? (m - s[y]) + r.log_s1 : 0.f;
+    }
+    return r;
+}
+
+struct TeacherResult {
+    float lse_t;
+    float kl;
+};
+
+/* Teacher k of row b (one warp): sweep 1 from global memory into the stage, sweep 2 over the stage;
+ * writes the six logit statistics. With acc (fused pass, counted row) it also adds weight * pt into the
+ * warp's accumulator row. */
+MTKD_DEVICE TeacherResult teacher_stats(const float* zt_row, const float* s, const float* v, float* stage, float* acc,
+                                        float weight, bool first, int C, int y, float t, float inv_t,
+                                        const StudentRow& student, float* stats, index_t at, index_t BK) {
+    TeacherSweep sweep;
+    sweep.s = softmax_empty();
+    sweep.stage = stage;
+    sweep.inv_t = inv_t;
+    warp_sweep(zt_row, C, sweep);
+    SoftmaxState& st = sweep.s;
+    softmax_warp_reduce(st, inv_t);
+    /* Lanes read stage columns that other lanes wrote when the row was misaligned. */
+    __syncwarp(MTKD_FULL_WARP);
+
+    const float r1 = st.r1 + (st.n - 1.f), rt = st.rt + (st.n - 1.f);
+    const float log_s1 = log1p_accurate(r1), log_st = log1p_accurate(rt);
+    const float sum_t = 1.f + rt;
+
+    KlSweep kl;
+    kl.s = s;
+    kl.v = v;
+    kl.acc = acc;
+    kl.m = st.m;
+    kl.k = (st.m - student.m) + t * (log_st - student.log_st);
+    kl.inv_t = inv_t;
+    kl.st_over_sst = sum_t / student.sum_t;
+    kl.scale = weight / sum_t;
+    kl.first = first;
+    kl.phi = 0.f;
+    warp_sweep(stage, C, kl);
+    const float phi = mtkd_warp_sum(kl.phi);
+
+    TeacherResult r;
+    r.lse_t = st.m * inv_t + log_st + st.nf;
+    r.kl = t * t * (phi / sum_t);
+    if (mtkd_lane() == 0) {
+        stats[MTKD_STAT_KL * BK + at] = r.kl;
+        stats[MTKD_STAT_H_T * BK + at] = log_s1 + st.e / (1.f + r1);
+        stats[MTKD_STAT_CONF * BK + at] = 1.f / (1.f + r1);
+        stats[MTKD_STAT_LSE_T * BK + at] = r.lse_t;
+        stats[MTKD_STAT_CE_T * BK + at] = y >= 0 ? (st.m - stage[y]) + log_s1 : 0.f;
+        stats[MTKD_STAT_HIT * BK + at] = y >= 0 && st.arg == y ? 1.f : 0.f;
+    }
+    /* The next teacher overwrites the stage, and may touch other lanes' accumulator columns. */
+    __syncwarp(MTKD_FULL_WARP);
+    return r;
+}
+
+/* Teacher k's feature slice for row b (one warp): writes cos and mse, and with Grad dfs. */
+template <bool Grad>
+MTKD_DEVICE float feature_stats(const float* fs, const float* ft, float* dfs, int d, float coef, float eps, float* stats,
+                                index_t at, index_t BK) {
+    FeatureSweep<true, Grad> f = {0.f, 0.f, 0.f, 0.f, 0.f, dfs, coef};
+    warp_sweep_pair(fs, ft, Grad ? dfs : fs, d, f);
+    const float dot = mtkd_warp_sum(f.dot), ss = mtkd_warp_sum(f.ss), tt = mtkd_warp_sum(f.tt);
+    const float sq = mtkd_warp_sum(f.sq), nf = mtkd_warp_sum(f.nf);
+    const float mse = sq / static_cast<float>(d) + nf;
+    if (mtkd_lane() == 0) {
+        stats[MTKD_STAT_COS * BK + at] = dot / (mtkd_sqrt(ss) * mtkd_sqrt(tt) + eps) + nf;
+        stats[MTKD_STAT_MSE * BK + at] = mse;
+    }
+    return mse;
+}
+
+/* dzs for one row from the W accumulators. Student probabilities: ps1 = e^{x - log S1} and
+ * psT = e^{x/T - log ST} for the raw row x (gradient pass: the logs are lse_s1 and lse_st), or, in the
+ * fused pass, psT = v / SsT straight from shared memory. */
+struct StudentGradient {
+    const float* x;   /* student row */
+    const float* v;   /* fused: e^{(s-ms)/T}; gradient pass: null */
+    const float* acc; /* W rows of stride cp */
+    float* dzs;
+    int cp, warps, y;
+    float lse1, lse_t, inv_t, inv_sum_t, scale_ce, scale_kd, weight_sum;
+
+    MTKD_DEVICE float at(int c, float xc) const {
+        float pt = 0.f;
+        for (int w = 0; w < warps; ++w) pt += acc[w * cp + c];
+        const float ps1 = mtkd_exp(xc - lse1);
+        const float pst = v != nullptr ? v[c] * inv_sum_t : mtkd_exp(mtkd_fma(xc, inv_t, -lse_t));
+        return scale_ce * (ps1 - (c == y ? 1.f : 0.f)) + scale_kd * mtkd_fma(weight_sum, pst, -pt);
+    }
+    MTKD_DEVICE void tile(int c) {
+        const mtkd_f4 s = mtkd_load4(x + c);
+        mtkd_f4 g;
+        g.x = at(c, s.x); g.y = at(c + 1, s.y); g.z = at(c + 2, s.z); g.w = at(c + 3, s.w);
+        mtkd_store4(dzs + c, g);
+    }
+    MTKD_DEVICE void one(int c) { dzs[c] = at(c, x[c]); }
+};
+
+struct Zero {
+    float* out;
+    MTKD_DEVICE void tile(int c) {
+        mtkd_f4 z;
+        z.x = z.y = z.z = z.w = 0.f;
+        mtkd_store4(out + c, z);
+    }
+    MTKD_DEVICE void one(int c) { out[c] = 0.f; }
+};
+
+/* An ignored row's gradient: zeros everywhere (whole block). */
+MTKD_DEVICE void zero_row_gradient(float* dzs_row, float* dfs_row, float* row_loss, int C, int F, int b) {
+    Zero z1 = {dzs_row};
+    block_sweep(mtkd_aligned16(dzs_row), C, z1);
+    Zero z2 = {dfs_row};
+    block_sweep(mtkd_aligned16(dfs_row), F, z2);
+    if (threadIdx.x == 0) row_loss[b] = 0.f;
+}
+
+/* Sums the per-warp partials of areas 5 and 6 after the barrier the caller passed. */
+MTKD_DEVICE void block_partials(float* smem, float& weight_sum, float& loss) {
+    weight_sum = 0.f;
+    loss = 0.f;
+    for (int w = 0; w < mtkd_warps(); ++w) {
+        weight_sum += scratch_area(smem, 5)[w];
+        loss += scratch_area(smem, 6)[w];
+    }
+}
+
+MTKD_DEVICE bool launch_fits(int K, int C, int rows) {
+    const int warps = mtkd_warps();
+    const unsigned need = 4u * static_cast<unsigned>(MTKD_DISTILL_SCRATCH_FLOATS + padded(C) * rows);
+    return blockDim.x % MTKD_WARP_SIZE == 0 && warps >= 1 && warps <= MTKD_DISTILL_MAX_WARPS && warps <= K &&
+           blockDim.y == 1 && blockDim.z == 1 && mtkd_dynamic_smem_bytes() >= need;
+}
+
+}  // namespace
+
+/* ====================================================================== pass 1: statistics */
+
+extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
+    mtkd_distill_stats(const float* __restrict__ zs, const float* __restrict__ zt, const float* __restrict__ fs,
+                       const float* __restrict__ ft, const int* __restrict__ labels,
+                       const int* __restrict__ feature_offsets, float* __restrict__ stats, int B, int K, int C, int F,
+                       float t, float inv_t, float cos_eps) {
+    MTKD_DYNAMIC_SHARED(float, smem);
+    MTKD_KERNEL_REQUIRE(launch_fits(K, C, 2 + mtkd_warps()));
+    const RowParams p = row_params(B, K, C, F);
+    const int b = static_cast<int>(blockIdx.x);
+    const int y = labels[b];
+    const int cp = padded(C), warp = mtkd_warp(), warps = mtkd_warps();
+    float* s = smem + MTKD_DISTILL_SCRATCH_FLOATS;
+    float* v = s + cp;
+    float* stage = v + cp + warp * cp;
+
+    const StudentRow student = student_stats(zs + static_cast<index_t>(b) * C, s, v, smem, C, y, inv_t, stats, p, b);
+
+    for (int k = warp; k < K; k += warps) {
+        const index_t at = static_cast<index_t>(b) * K + k;
+        teacher_stats(zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage, nullptr, 0.f, false, C, y, t, inv_t,
+                      student, stats, at, p.BK);
+        const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
+        const index_t f0 = static_cast<index_t>(b) * F + off;
+        feature_stats<false>(fs + f0, ft + f0, nullptr, d, 0.f, cos_eps, stats, at, p.BK);
+    }
+}
+MTKD_EMU_KERNEL(mtkd_distill_stats)
+
+/* ====================================================================== pass 2: gradients */
+
+extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
+    mtkd_distill_gradient(const float* __restrict__ zs, const float* __restrict__ zt, const float* __restrict__ fs,
+                          const float* __restrict__ ft, const int* __restrict__ labels,
+                          const int* __restrict__ feature_offsets, const float* __restrict__ weights,
+                          const float* __restrict__ stats, float* __restrict__ dzs, float* __restrict__ dfs,
+                          float* __restrict__ row_loss, int B, int K, int C, int F, float t, float inv_t, float a_ce,
+                          float a_kd, float beta, float inv_counted_rows) {
+    MTKD_DYNAMIC_SHARED(float, smem);
+    MTKD_KERNEL_REQUIRE(launch_fits(K, C, mtkd_warps()));
+    const RowParams p = row_params(B, K, C, F);
+    const int b = static_cast<int>(blockIdx.x);
+    const int y = labels[b];
+    float* dzs_row = dzs + static_cast<index_t>(b) * C;
+    float* dfs_row = dfs + static_cast<index_t>(b) * F;
+    if (y < 0) {
+        zero_row_gradient(dzs_row, dfs_row, row_loss, C, F, b);
+        return;
+    }
+
+    const int cp = padded(C), warp = mtkd_warp(), warps = mtkd_warps();
+    float* acc = smem + MTKD_DISTILL_SCRATCH_FLOATS;
+    const float* student = stats + MTKD_TEACHER_STATS * p.BK;
+    float weight_sum = 0.f, loss = 0.f;
+    for (int k = warp; k < K; k += warps) {
+        const index_t at = static_cast<index_t>(b) * K + k;
+        const float wl = weights[at], wf = weights[p.BK + at];
+        AddTeacherProbabilities add = {acc + warp * cp, wl, inv_t, stats[MTKD_STAT_LSE_T * p.BK + at], k == warp};
+        warp_sweep(zt + (static_cast<index_t>(k) * B + b) * C, C, add);
+        /* The next teacher's row may be aligned differently, so other lanes may touch these columns. */
+        __syncwarp(MTKD_FULL_WARP);
+
+        const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
+        const index_t f0 = static_cast<index_t>(b) * F + off;
+        FeatureSweep<false, true> g = {0.f, 0.f, 0.f, 0.f, 0.f, dfs + f0,
+                                       inv_counted_rows * beta * wf * 2.f / static_cast<float>(d)};
+        warp_sweep_pair(fs + f0, ft + f0, dfs + f0, d, g);
+
+        weight_sum += wl;
+        loss += a_kd * wl * stats[MTKD_STAT_KL * p.BK + at] + beta * wf * stats[MTKD_STAT_MSE * p.BK + at];
+    }
+    if (mtkd_lane() == 0) {
+        scratch_area(smem, 5)[warp] = weight_sum;
+        scratch_area(smem, 6)[warp] = loss;
+    }
+    __syncthreads();
+    block_partials(smem, weight_sum, loss);
+
+    const float* zs_row = zs + static_cast<index_t>(b) * C;
+    StudentGradient g = {zs_row, nullptr, acc, dzs_row, cp, warps, y,
+                         student[MTKD_STAT_LSE_S1 * p.B + b], student[MTKD_STAT_LSE_ST * p.B + b], inv_t, 0.f,
+                         inv_counted_rows * a_ce, inv_counted_rows * a_kd * t, weight_sum};
+    block_sweep(mtkd_aligned16(zs_row) && mtkd_aligned16(dzs_row), C, g);
+    if (threadIdx.x == 0) row_loss[b] = inv_counted_rows * (a_ce * student[MTKD_STAT_CE_S * p.B + b] + loss);
+}
+MTKD_EMU_KERNEL(mtkd_distill_gradient)
+
+/* ====================================================================== both passes in one sweep */
+
+extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
+    mtkd_distill_fused(const float* __restrict__ zs, const float* __restrict__ zt, const float* __restrict__ fs,
+                       const float* __restrict__ ft, const int* __restrict__ labels,
+                       const int* __restrict__ feature_offsets, const float* __restrict__ weights,
+                       float* __restrict__ stats, float* __restrict__ dzs, float* __restrict__ dfs,
+                       float* __restrict__ row_loss, int B, int K, int C, int F, float t, float inv_t, float a_ce,
+                       float a_kd, float beta, float cos_eps, float inv_counted_rows) {
+    MTKD_DYNAMIC_SHARED(float, smem);
+    MTKD_KERNEL_REQUIRE(launch_fits(K, C, 2 + 2 * mtkd_warps()));
+    const RowParams p = row_params(B, K, C, F);
+    const int b = static_cast<int>(blockIdx.x);
+    const int y = labels[b];
+    const bool counted = y >= 0;
+    const int cp = padded(C), warp = mtkd_warp(), warps = mtkd_warps();
+    float* s = smem + MTKD_DISTILL_SCRATCH_FLOATS;
+    float* v = s + cp;
+    float* stage = v + cp + warp * cp;
+    float* acc = v + cp + warps * cp;
+
+    const StudentRow student = student_stats(zs + static_cast<index_t>(b) * C, s, v, smem, C, y, inv_t, stats, p, b);
+
+    float weight_sum = 0.f, loss = 0.f;
+    for (int k = warp; k < K; k += warps) {
+        const index_t at = static_cast<index_t>(b) * K + k;
+        const float wl = weights[at], wf = weights[p.BK + at];
+        const TeacherResult r = teacher_stats(zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage,
+                                              counted ? acc + warp * cp : nullptr, wl, k == warp, C, y, t, inv_t,
+                                              student, stats, at, p.BK);
+        const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
+        const index_t f0 = static_cast<index_t>(b) * F + off;
+        const float mse = counted ? feature_stats<true>(fs + f0, ft + f0, dfs + f0, d,
+                                                        inv_counted_rows * beta * wf * 2.f / static_cast<float>(d),
+                                                        cos_eps, stats, at, p.BK)
+                                  : feature_stats<false>(fs + f0, ft + f0, nullptr, d, 0.f, cos_eps, stats, at, p.BK);
+        weight_sum += wl;
+        loss += a_kd * wl * r.kl + beta * wf * mse;
+    }
+
+    float* dzs_row = dzs + static_cast<index_t>(b) * C;
+    if (!counted) {
+        zero_row_gradient(dzs_row, dfs + static_cast<index_t>(b) * F, row_loss, C, F, b);
+        return;
+    }
+    if (mtkd_lane() == 0) {
+        scratch_area(smem, 5)[warp] = weight_sum;
+        scratch_area(smem, 6)[warp] = loss;
+    }
+    __syncthreads();
+    block_partials(smem, weight_sum, loss);
+
+    StudentGradient g = {s, v, acc, dzs_row, cp, warps, y, student.m + student.log_s1, 0.f, inv_t,
+                         1.f / student.sum_t, inv_counted_rows * a_ce, inv_counted_rows * a_kd * t, weight_sum};
+    block_sweep(mtkd_aligned16(dzs_row), C, g);
+    if (threadIdx.x == 0) {
+        const float ce_s = (student.m - s[y]) + student.log_s1;
+        row_loss[b] = inv_counted_rows * (a_ce * ce_s + loss);
+    }
+}
+MTKD_EMU_KERNEL(mtkd_distill_fused)

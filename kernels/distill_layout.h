@@ -1,0 +1,37 @@
+/*
+ * distill_layout.h - the launch contract of distill.cu. The launcher (src/MtkdRl.Gpu/Cuda/DistillKernels.cs)
+ * mirrors every number here; the kernels check the dynamic shared-memory size they were given.
+ */
+#ifndef MTKD_DISTILL_LAYOUT_H
+#define MTKD_DISTILL_LAYOUT_H
+
+/* Threads per block = 32 * warps, warps in [1, MTKD_DISTILL_MAX_WARPS] and never more than K. */
+#define MTKD_DISTILL_MAX_WARPS 8
+#define MTKD_DISTILL_MAX_THREADS (32 * MTKD_DISTILL_MAX_WARPS)
+
+/* Dynamic shared memory, in floats: MTKD_DISTILL_SCRATCH_FLOATS, then rows of Cp = C rounded up to a
+ * multiple of 4 (so every row is 16-byte aligned):
+ *   stats:    2 + W rows   (student row s, v = e^{(s-ms)/T}, one teacher stage per warp)
+ *   gradient: W rows       (one accumulator per warp)
+ *   fused:    2 + 2W rows  (s, v, one stage and one accumulator per warp)                       */
+/* Eight scratch areas of one float per warp (block reductions and per-warp partial sums). */
+#define MTKD_DISTILL_SCRATCH_FLOATS (8 * MTKD_DISTILL_MAX_WARPS)
+
+/* The stats buffer: 8 planes [B,K], then 3 planes [B], in the order of DistillStats.Named(). */
+#define MTKD_STAT_KL 0
+#define MTKD_STAT_CE_T 1
+#define MTKD_STAT_H_T 2
+#define MTKD_STAT_CONF 3
+#define MTKD_STAT_HIT 4
+#define MTKD_STAT_COS 5
+#define MTKD_STAT_MSE 6
+#define MTKD_STAT_LSE_T 7
+#define MTKD_TEACHER_STATS 8
+#define MTKD_STAT_CE_S 0
+#define MTKD_STAT_LSE_S1 1
+#define MTKD_STAT_LSE_ST 2
+#define MTKD_STUDENT_STATS 3
+
+/* Weights buffer: wl [B,K] then wf [B,K]. */
+
+#endif /* MTKD_DISTILL_LAYOUT_H */
