@@ -73,7 +73,8 @@ public class BackendAgreementTests
             {
                 int width = want.Length / shape.B;
                 DistillAgreement.CompareOne($"{at} {name} row {b}", want.AsSpan(b * width, width).ToArray(),
-                    got.AsSpan(b * width, width).ToArray(), backend.ApproximateMath ? DistillAgreement.ApproximateTolerance : DistillAgreement.StatsTolerance);
+                    got.AsSpan(b * width, width).ToArray(), backend.ApproximateMath ? DistillAgreement.ApproximateTolerance : DistillAgreement.StatsTolerance,
+                    DistillAgreement.AbsoluteFloor);
             }
         }
 
