@@ -1,0 +1,51 @@
+// Vector traits for AVX-512 (F/BW/DQ/VL): 16 floats per register, k-register masks.
+// Included only by kernels_avx512.cpp, which CMake compiles with the matching -m flags.
+#pragma once
+
+#include <immintrin.h>
+
+namespace mtkd {
+namespace {  // one copy per SIMD translation unit (see distill_kernels.inl)
+
+struct VecAvx512 {
+    static constexpr int W = 16;
+    static constexpr const char* name = "AVX-512";
+    using F = __m512;
+    using M = __mmask16;
+
+    static F zero() { return _mm512_setzero_ps(); }
+    static F set1(float a) { return _mm512_set1_ps(a); }
+    static F load(const float* p) { return _mm512_loadu_ps(p); }
+    // Lanes outside the mask read as 0 and are not touched in memory.
+    static F load(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
+    static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
+    static void store(float* p, F v, M m) { _mm512_mask_storeu_ps(p, m, v); }
+    static M first(int n) { return static_cast<M>((1u << n) - 1u); }
+
+    static F add(F a, F b) { return _mm512_add_ps(a, b); }
+    static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+    static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+    static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }    // a*b + c
+    static F fnma(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a*b
+    // max/min return the second operand when either is NaN (as the x86 instructions do).
+    static F max(F a, F b) { return _mm512_max_ps(a, b); }
+    static F min(F a, F b) { return _mm512_min_ps(a, b); }
+    static F max(F acc, F x, M m) { return _mm512_mask_max_ps(acc, m, acc, x); }
+    static F keep(F x, M m) { return _mm512_maskz_mov_ps(m, x); }     // 0 outside m
+    static F add_where(F acc, F x, M m) { return _mm512_mask_add_ps(acc, m, acc, x); }
+    static F zero_where(F x, M m) { return _mm512_mask_mov_ps(x, m, _mm512_setzero_ps()); }
+    static M less(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+    static M equal(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+    static M both(M a, M b) { return static_cast<M>(a & b); }
+    static bool any(M m) { return m != 0; }
+
+    static float sum(F v) { return _mm512_reduce_add_ps(v); }
+    static float max_of(F v) { return _mm512_reduce_max_ps(v); }
+
+    static F round(F x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    // x * 2^n for integral n in [-126, 127].
+    static F scale2(F x, F n) { return _mm512_scalef_ps(x, n); }
+};
+
+}  // namespace
+}  // namespace mtkd

@@ -1,0 +1,121 @@
+// Vector traits without intrinsics: 8 floats in a plain array and a bitmask, written as ordinary loops that
+// any compiler maps onto whatever the baseline instruction set offers. This is the "scalar" level: it
+// runs on every x86-64 CPU, and its 8 partial sums keep rounding in line with the wider levels.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace mtkd {
+namespace {  // one copy per SIMD translation unit (see distill_kernels.inl)
+
+struct VecPortable {
+    static constexpr int W = 8;
+    static constexpr const char* name = "scalar";
+    struct F {
+        float v[W];
+    };
+    using M = std::uint32_t;
+
+    static F zero() { return set1(0.0f); }
+    static F set1(float a) {
+        F r;
+        for (int i = 0; i < W; ++i) r.v[i] = a;
+        return r;
+    }
+    static F load(const float* p) {
+        F r;
+        for (int i = 0; i < W; ++i) r.v[i] = p[i];
+        return r;
+    }
+    static F load(const float* p, M m) {
+        F r;
+        for (int i = 0; i < W; ++i) r.v[i] = (m >> i) & 1u ? p[i] : 0.0f;
+        return r;
+    }
+    static void store(float* p, F a) {
+        for (int i = 0; i < W; ++i) p[i] = a.v[i];
+    }
+    static void store(float* p, F a, M m) {
+        for (int i = 0; i < W; ++i)
+            if ((m >> i) & 1u) p[i] = a.v[i];
+    }
+    static M first(int n) { return (1u << n) - 1u; }
+
+    template <class Op>
+    static F map(F a, F b, Op op) {
+        F r;
+        for (int i = 0; i < W; ++i) r.v[i] = op(a.v[i], b.v[i]);
+        return r;
+    }
+    static F add(F a, F b) { return map(a, b, [](float x, float y) { return x + y; }); }
+    static F sub(F a, F b) { return map(a, b, [](float x, float y) { return x - y; }); }
+    static F mul(F a, F b) { return map(a, b, [](float x, float y) { return x * y; }); }
+    static F fma(F a, F b, F c) { return add(mul(a, b), c); }
+    static F fnma(F a, F b, F c) { return sub(c, mul(a, b)); }
+    // Same NaN rule as the x86 instructions: the second operand wins unless the first is strictly larger.
+    static F max(F a, F b) { return map(a, b, [](float x, float y) { return x > y ? x : y; }); }
+    static F min(F a, F b) { return map(a, b, [](float x, float y) { return x < y ? x : y; }); }
+    static F max(F acc, F x, M m) {
+        F r = acc;
+        for (int i = 0; i < W; ++i)
+            if ((m >> i) & 1u) r.v[i] = acc.v[i] > x.v[i] ? acc.v[i] : x.v[i];
+        return r;
+    }
+    static F keep(F x, M m) {
+        F r;
+        for (int i = 0; i < W; ++i) r.v[i] = (m >> i) & 1u ? x.v[i] : 0.0f;
+        return r;
+    }
+    static F zero_where(F x, M m) { return keep(x, ~m); }
+    static F add_where(F acc, F x, M m) { return add(acc, keep(x, m)); }
+    static M less(F a, F b) {
+        M m = 0;
+        for (int i = 0; i < W; ++i) m |= (a.v[i] < b.v[i] ? 1u : 0u) << i;
+        return m;
+    }
+    static M equal(F a, F b) {
+        M m = 0;
+        for (int i = 0; i < W; ++i) m |= (a.v[i] == b.v[i] ? 1u : 0u) << i;
+        return m;
+    }
+    static M both(M a, M b) { return a & b; }
+    static bool any(M m) { return m != 0; }
+
+    static float sum(F a) {
+        // Pairwise, like the wider levels' horizontal adds.
+        float s4[4], s2[2];
+        for (int i = 0; i < 4; ++i) s4[i] = a.v[i] + a.v[i + 4];
+        for (int i = 0; i < 2; ++i) s2[i] = s4[i] + s4[i + 2];
+        return s2[0] + s2[1];
+    }
+    static float max_of(F a) {
+        float m = a.v[0];
+        for (int i = 1; i < W; ++i) m = a.v[i] > m ? a.v[i] : m;
+        return m;
+    }
+
+    // Round to nearest even through the 1.5 * 2^23 trick: exact for |x| < 2^22, which exp's clamp ensures.
+    // (Without -ffast-math the compiler may not fold the add and subtract away.)
+    static F round(F x) {
+        F r;
+        for (int i = 0; i < W; ++i) r.v[i] = (x.v[i] + 12582912.0f) - 12582912.0f;
+        return r;
+    }
+    static F scale2(F x, F n) {
+        F r;
+        for (int i = 0; i < W; ++i) {
+            // A NaN n (from a NaN argument) must not reach the int conversion, where it is undefined.
+            std::int32_t exponent = n.v[i] == n.v[i] ? static_cast<std::int32_t>(n.v[i]) : 0;
+            std::uint32_t bits = static_cast<std::uint32_t>(exponent + 127) << 23;
+            float scale;
+            std::memcpy(&scale, &bits, sizeof scale);
+            r.v[i] = x.v[i] * scale;
+        }
+        return r;
+    }
+};
+
+}  // namespace
+}  // namespace mtkd
