@@ -57,6 +57,7 @@
 
 #include "kernels.h"
 #include "vector_exp.h"
+#include "vector_log.h"
 
 namespace mtkd {
 // Internal linkage: every SIMD level's translation unit must keep its own copy of each function here.
@@ -156,15 +157,15 @@ template <class V, int TK>
 inline void exp_pair(typename V::F w, typename V::F inv_T, typename V::F& u, typename V::F& e1, typename V::F& eT) {
     if constexpr (TK == 1) {
         u = w;
-        e1 = vexp<V>(w);
+        e1 = vexp_kernel<V>(w);
         eT = e1;
     } else if constexpr (TK == 0) {
         u = V::mul(w, inv_T);
-        e1 = vexp<V>(w);
-        eT = vexp<V>(u);
+        e1 = vexp_kernel<V>(w);
+        eT = vexp_kernel<V>(u);
     } else {
         u = V::mul(w, inv_T);
-        eT = vexp<V>(u);
+        eT = vexp_kernel<V>(u);
         e1 = vpow_int<V, TK>(eT);
     }
 }
@@ -229,9 +230,17 @@ inline TeacherSums teacher_sums(const float* z, const float* v_row, int C, float
     return {V::sum(S0), V::sum(R0), V::sum(Hs), V::sum(St), V::sum(A)};
 }
 
+// log(1 + x) to a few ulp for x >= 0 without libm's log1pf (several times slower than logf): with u = 1 + x
+// rounded, log(u) * x / (u - 1) corrects for the rounding of u (Goldberg, "What every computer scientist
+// should know about floating-point arithmetic", theorem 4).
+inline float log1p_fast(float x) {
+    float u = 1.0f + x;
+    return u == 1.0f ? x : std::log(u) * (x / (u - 1.0f));
+}
+
 // log S for S = (terms at the maximum, each exactly 1) + R: log1p(R) when the maximum is unique, which keeps
 // full relative precision for S barely above 1.
-inline float log_sum(float S, float R) { return S - R < 1.5f ? std::log1p(R) : std::log(S); }
+inline float log_sum(float S, float R) { return S - R < 1.5f ? log1p_fast(R) : std::log(S); }
 
 struct Block {
     int b0, rows;
@@ -289,49 +298,126 @@ inline void student_stats(const DistillProblem& p, const Block& blk, int r, floa
     }
 }
 
-// Teacher k's statistics for row b; with dz (fused pass, counted row) also its share of dzs.
+// Sums of (row, teacher) pairs waiting for their statistics. They are finished W at a time, so the logs and
+// divisions run as vector operations, and no row's sweeps wait on the previous row's scalar tail.
+template <class V>
+struct TeacherGroup {
+    alignas(64) float S0[V::W], R0[V::W], Hs[V::W], St[V::W], A[V::W], m[V::W], probe[V::W], Ss[V::W];
+    int b[V::W], k[V::W];
+    int n = 0;
+};
+
+template <class V>
+inline void finish_teachers(const DistillProblem& p, TeacherGroup<V>& g) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    if (g.n == 0) return;
+    for (int j = g.n; j < W; ++j) {  // padding that keeps every log finite
+        g.S0[j] = g.St[j] = g.Ss[j] = 1.0f;
+        g.R0[j] = g.Hs[j] = g.A[j] = g.m[j] = g.probe[j] = 0.0f;
+    }
+    const F S0 = V::load(g.S0), R0 = V::load(g.R0), St = V::load(g.St), one = V::set1(1.0f);
+    const F log_S0 = V::select(V::less(V::sub(S0, R0), V::set1(1.5f)), vlog1p<V>(R0), vlog<V>(S0));
+    const F log_St = vlog<V>(St);
+    alignas(64) float lse[W], kl[W], h[W], conf[W], logS0[W];
+    V::store(lse, V::add(V::fma(V::load(g.m), V::set1(p.inv_T), log_St), V::load(g.probe)));
+    V::store(kl, V::mul(V::set1(p.T * p.T), V::add(V::div(V::load(g.A), St), vlog<V>(V::div(V::load(g.Ss), St)))));
+    V::store(h, V::sub(log_S0, V::div(V::load(g.Hs), S0)));
+    V::store(conf, V::div(one, S0));
+    V::store(logS0, log_S0);
+    for (int j = 0; j < g.n; ++j) {
+        const int b = g.b[j];
+        const std::size_t i = stat_index(p, b, g.k[j]);
+        p.stats.lse_t[i] = lse[j];
+        p.stats.kl[i] = kl[j];
+        p.stats.h_t[i] = h[j];
+        p.stats.conf[i] = conf[j];
+        const int y = p.y[b];
+        if (y >= 0) {
+            const float* z = teacher_row(p, g.k[j], b);
+            p.stats.ce_t[i] = (g.m[j] - z[y]) + logS0[j];
+            p.stats.hit[i] = z[y] == g.m[j] && !occurs_before<V>(z, y, g.m[j]) ? 1.0f : 0.0f;
+        } else {
+            p.stats.ce_t[i] = 0.0f;
+            p.stats.hit[i] = 0.0f;
+        }
+    }
+    g.n = 0;
+}
+
+// Teacher k's sweeps for block row r (statistics follow in finish_teachers); with dz (fused pass, counted
+// row) also its share of dzs.
 template <class V, int TK>
-inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int r, float* dz) {
+inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int r, float* dz, TeacherGroup<V>& g) {
     const int b = blk.b0 + r, C = p.C;
     const float* z = teacher_row(p, k, b);
     RowScan scan = scan_row<V>(z, C);
     TeacherSums sums =
         teacher_sums<V, TK>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, dz != nullptr ? blk.spare : nullptr);
-    float log_S0 = log_sum(sums.S0, sums.R0), log_St = std::log(sums.St);
-    const std::size_t i = stat_index(p, b, k);
-    p.stats.lse_t[i] = scan.max * p.inv_T + log_St + scan.probe;
-    p.stats.kl[i] = p.T * p.T * (sums.A / sums.St + std::log(blk.student_sum_T[r] / sums.St));
-    p.stats.h_t[i] = log_S0 - sums.Hs / sums.S0;
-    p.stats.conf[i] = 1.0f / sums.S0;
-    int y = p.y[b];
-    if (y >= 0) {
-        p.stats.ce_t[i] = (scan.max - z[y]) + log_S0;
-        p.stats.hit[i] = z[y] == scan.max && !occurs_before<V>(z, y, scan.max) ? 1.0f : 0.0f;
-    } else {
-        p.stats.ce_t[i] = 0.0f;
-        p.stats.hit[i] = 0.0f;
-    }
+    const int j = g.n++;
+    g.S0[j] = sums.S0;
+    g.R0[j] = sums.R0;
+    g.Hs[j] = sums.Hs;
+    g.St[j] = sums.St;
+    g.A[j] = sums.A;
+    g.m[j] = scan.max;
+    g.probe[j] = scan.probe;
+    g.Ss[j] = blk.student_sum_T[r];
+    g.b[j] = b;
+    g.k[j] = k;
     if (dz != nullptr) {
         using F = typename V::F;
         // pt^T_c = e^{u_c} / St; a non-finite row leaves NaN here rather than a silently wrong gradient.
+        const std::size_t i = stat_index(p, b, k);
         float coef = p.a_kd * p.T * p.inv_counted_rows * p.wl[i] / sums.St + scan.probe;
         const F vc = V::set1(coef);
         for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
             constexpr bool is_tail = decltype(tail)::value;
-            F g = V::fnma(vc, load<is_tail, V>(blk.spare + c, t), load<is_tail, V>(dz + c, t));
-            store<is_tail, V>(dz + c, g, t);
+            F gz = V::fnma(vc, load<is_tail, V>(blk.spare + c, t), load<is_tail, V>(dz + c, t));
+            store<is_tail, V>(dz + c, gz, t);
         });
     }
+    if (g.n == V::W) finish_teachers(p, g);
 }
 
-// cos and mse of teacher k in row b; with grad_scale set (gradient or fused pass), also dfs.
+// Feature sums of (row, teacher) pairs waiting for cos and mse, finished W at a time like TeacherGroup.
+template <class V>
+struct FeatureGroup {
+    alignas(64) float dot[V::W], ss[V::W], tt[V::W], sq[V::W], width[V::W];
+    std::size_t i[V::W];
+    int n = 0;
+};
+
+template <class V>
+inline void finish_features(const DistillProblem& p, FeatureGroup<V>& g) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    if (g.n == 0) return;
+    for (int j = g.n; j < W; ++j) g.dot[j] = g.ss[j] = g.tt[j] = g.sq[j] = g.width[j] = 1.0f;
+    const F ss = V::load(g.ss), tt = V::load(g.tt), zero = V::zero();
+    // sum a^2 and sum t^2 are finite exactly when every a and t is (or the sums did not overflow).
+    const auto finite = V::both(V::equal(V::sub(ss, ss), zero), V::equal(V::sub(tt, tt), zero));
+    const F nan = V::set1(kNaN);
+    alignas(64) float cos[W], mse[W];
+    F norms = V::fma(V::sqrt(ss), V::sqrt(tt), V::set1(p.cos_eps));
+    V::store(cos, V::select(finite, V::div(V::load(g.dot), norms), nan));
+    V::store(mse, V::select(finite, V::div(V::load(g.sq), V::load(g.width)), nan));
+    for (int j = 0; j < g.n; ++j) {
+        p.stats.cos[g.i[j]] = cos[j];
+        p.stats.mse[g.i[j]] = mse[j];
+    }
+    g.n = 0;
+}
+
+// Sweep of teacher k's feature slice in row b: the sums for cos and mse (into the group) and, with
+// WithGrad, dfs = grad_scale * (fs - ft).
 template <class V, bool WithStats, bool WithGrad>
-inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale) {
+inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g) {
     using F = typename V::F;
     const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
     const float* a = p.fs + off;
     const float* t = p.ft + off;
-    float* g = WithGrad ? p.grads.dfs + off : nullptr;
+    float* out = WithGrad ? p.grads.dfs + off : nullptr;
     const int d = p.D[k];
     const F vg = V::set1(grad_scale);
     F dot = V::zero(), ss = V::zero(), tt = V::zero(), sq = V::zero();
@@ -345,18 +431,17 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale)
             tt = V::fma(u, u, tt);
             sq = V::fma(diff, diff, sq);
         }
-        if constexpr (WithGrad) store<is_tail, V>(g + c, V::mul(vg, diff), m);
+        if constexpr (WithGrad) store<is_tail, V>(out + c, V::mul(vg, diff), m);
     });
     if constexpr (WithStats) {
-        const std::size_t i = stat_index(p, b, k);
-        float sum_ss = V::sum(ss), sum_tt = V::sum(tt);
-        if (std::isfinite(sum_ss) && std::isfinite(sum_tt)) {
-            p.stats.cos[i] = V::sum(dot) / (std::sqrt(sum_ss) * std::sqrt(sum_tt) + p.cos_eps);
-            p.stats.mse[i] = V::sum(sq) / static_cast<float>(d);
-        } else {
-            p.stats.cos[i] = kNaN;
-            p.stats.mse[i] = kNaN;
-        }
+        const int j = g->n++;
+        g->dot[j] = V::sum(dot);
+        g->ss[j] = V::sum(ss);
+        g->tt[j] = V::sum(tt);
+        g->sq[j] = V::sum(sq);
+        g->width[j] = static_cast<float>(d);
+        g->i[j] = stat_index(p, b, k);
+        if (g->n == V::W) finish_features(p, *g);
     }
 }
 
@@ -377,33 +462,66 @@ inline void write_row_loss(const DistillProblem& p, int b) {
     p.grads.row_loss[b] = p.inv_counted_rows * loss;
 }
 
+// Asks for teacher k's feature slices of row b ahead of their sweep, so they stream in from memory while the
+// arithmetic-bound logit rows before them are processed.
+inline void prefetch_features(const DistillProblem& p, int b, int k) {
+    const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
+    const char* a = reinterpret_cast<const char*>(p.fs + off);
+    const char* t = reinterpret_cast<const char*>(p.ft + off);
+    const std::size_t bytes = static_cast<std::size_t>(p.D[k]) * sizeof(float);
+    for (std::size_t x = 0; x < bytes; x += 64) {
+        __builtin_prefetch(a + x);
+        __builtin_prefetch(t + x);
+    }
+}
+
+// Visits the block's (teacher, row) pairs teacher-major, prefetching each pair's feature slices one pair
+// ahead: body(k, r).
+template <class Body>
+inline void for_each_pair(const DistillProblem& p, int b0, int rows, Body&& body) {
+    for (int k = 0; k < p.K; ++k) {
+        for (int r = 0; r < rows; ++r) {
+            if (r + 1 < rows) prefetch_features(p, b0 + r + 1, k);
+            else if (k + 1 < p.K) prefetch_features(p, b0, k + 1);
+            body(k, r);
+        }
+    }
+}
+
 template <class V, int TK>
 void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     const Block blk = make_block(p, b0, b1, scratch);
     for (int r = 0; r < blk.rows; ++r) student_stats<V, TK>(p, blk, r, nullptr);
-    for (int k = 0; k < p.K; ++k)
-        for (int r = 0; r < blk.rows; ++r) teacher_stats<V, TK>(p, blk, k, r, nullptr);
-    for (int b = b0; b < b1; ++b)
-        for (int k = 0; k < p.K; ++k) feature_row<V, true, false>(p, b, k, 0.0f);
+    TeacherGroup<V> teachers;
+    FeatureGroup<V> features;
+    for_each_pair(p, b0, blk.rows, [&](int k, int r) {
+        teacher_stats<V, TK>(p, blk, k, r, nullptr, teachers);
+        feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features);
+    });
+    finish_teachers(p, teachers);
+    finish_features(p, features);
 }
 
 template <class V, int TK>
 void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     const Block blk = make_block(p, b0, b1, scratch);
-    auto counted = [&](int r) { return p.y[blk.b0 + r] >= 0; };
+    auto counted = [&](int r) { return p.y[b0 + r] >= 0; };
     for (int r = 0; r < blk.rows; ++r) {
         float* dz = gradient_row(p, b0 + r);
         if (!counted(r)) zero_row(dz, static_cast<std::size_t>(p.C));
         student_stats<V, TK>(p, blk, r, counted(r) ? dz : nullptr);
     }
-    for (int k = 0; k < p.K; ++k)
-        for (int r = 0; r < blk.rows; ++r)
-            teacher_stats<V, TK>(p, blk, k, r, counted(r) ? gradient_row(p, b0 + r) : nullptr);
+    TeacherGroup<V> teachers;
+    FeatureGroup<V> features;
+    for_each_pair(p, b0, blk.rows, [&](int k, int r) {
+        const int b = b0 + r;
+        teacher_stats<V, TK>(p, blk, k, r, counted(r) ? gradient_row(p, b) : nullptr, teachers);
+        feature_row<V, true, true>(p, b, k, counted(r) ? feature_grad_scale(p, b, k) : 0.0f, &features);
+    });
+    finish_teachers(p, teachers);
+    finish_features(p, features);
     for (int b = b0; b < b1; ++b) {
-        const bool row_counted = p.y[b] >= 0;
-        for (int k = 0; k < p.K; ++k)
-            feature_row<V, true, true>(p, b, k, row_counted ? feature_grad_scale(p, b, k) : 0.0f);
-        if (row_counted) write_row_loss(p, b);
+        if (p.y[b] >= 0) write_row_loss(p, b);
         else p.grads.row_loss[b] = 0.0f;
     }
 }
@@ -432,32 +550,28 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
         for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
             constexpr bool is_tail = decltype(tail)::value;
             F x = load<is_tail, V>(s + c, t);
-            F p1 = vexp<V>(V::add(x, neg_lse1));
-            F pT = vexp<V>(V::fma(x, it, neg_lseT));
+            F p1 = vexp_kernel<V>(V::add(x, neg_lse1));
+            F pT = vexp_kernel<V>(V::fma(x, it, neg_lseT));
             store<is_tail, V>(dz + c, V::fma(ce, p1, V::mul(kd, pT)), t);
         });
         dz[y] -= p.a_ce * p.inv_counted_rows;
         write_row_loss(p, b);
     }
-    for (int k = 0; k < p.K; ++k) {
-        for (int b = b0; b < b1; ++b) {
-            if (p.y[b] < 0) continue;
-            const std::size_t i = stat_index(p, b, k);
-            const float* z = teacher_row(p, k, b);
-            float* dz = gradient_row(p, b);
-            const F neg_lse = V::set1(-p.stats.lse_t[i]);
-            const F vc = V::set1(p.a_kd * p.T * p.inv_counted_rows * p.wl[i]);
-            for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
-                constexpr bool is_tail = decltype(tail)::value;
-                F pt = vexp<V>(V::fma(load<is_tail, V>(z + c, t), it, neg_lse));
-                store<is_tail, V>(dz + c, V::fnma(vc, pt, load<is_tail, V>(dz + c, t)), t);
-            });
-        }
-    }
-    for (int b = b0; b < b1; ++b) {
-        if (p.y[b] < 0) continue;
-        for (int k = 0; k < p.K; ++k) feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k));
-    }
+    for_each_pair(p, b0, b1 - b0, [&](int k, int r) {
+        const int b = b0 + r;
+        if (p.y[b] < 0) return;
+        const std::size_t i = stat_index(p, b, k);
+        const float* z = teacher_row(p, k, b);
+        float* dz = gradient_row(p, b);
+        const F neg_lse = V::set1(-p.stats.lse_t[i]);
+        const F vc = V::set1(p.a_kd * p.T * p.inv_counted_rows * p.wl[i]);
+        for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            F pt = vexp_kernel<V>(V::fma(load<is_tail, V>(z + c, t), it, neg_lse));
+            store<is_tail, V>(dz + c, V::fnma(vc, pt, load<is_tail, V>(dz + c, t)), t);
+        });
+        feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr);
+    });
 }
 
 template <class V>

@@ -8,6 +8,8 @@ namespace mtkd {
 namespace {  // one copy per SIMD translation unit (see distill_kernels.inl)
 
 struct VecAvx2 {
+    // Whether scale2 underflows to 0 by itself under flush-to-zero (see vexp_kernel).
+    static constexpr bool kScalefUnderflows = false;
     static constexpr int W = 8;
     static constexpr const char* name = "AVX2+FMA";
     using F = __m256;
@@ -28,6 +30,8 @@ struct VecAvx2 {
     static F add(F a, F b) { return _mm256_add_ps(a, b); }
     static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
     static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+    static F div(F a, F b) { return _mm256_div_ps(a, b); }
+    static F sqrt(F a) { return _mm256_sqrt_ps(a); }
     static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
     static F fnma(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }
     static F max(F a, F b) { return _mm256_max_ps(a, b); }
@@ -39,6 +43,7 @@ struct VecAvx2 {
     static M less(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
     static M equal(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
     static M both(M a, M b) { return _mm256_and_ps(a, b); }
+    static F select(M m, F if_true, F if_false) { return _mm256_blendv_ps(if_false, if_true, m); }
     static bool any(M m) { return _mm256_movemask_ps(m) != 0; }
 
     static float sum(F v) {
@@ -55,6 +60,14 @@ struct VecAvx2 {
     }
 
     static F round(F x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    // x = mant * 2^expo with mant in [1, 2), for positive normal x (read from the exponent field).
+    static void frexp1(F x, F& mant, F& expo) {
+        __m256i bits = _mm256_castps_si256(x);
+        __m256i biased = _mm256_srli_epi32(bits, 23);
+        expo = _mm256_cvtepi32_ps(_mm256_sub_epi32(biased, _mm256_set1_epi32(127)));
+        __m256i fraction = _mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff));
+        mant = _mm256_castsi256_ps(_mm256_or_si256(fraction, _mm256_set1_epi32(0x3f800000)));
+    }
     // x * 2^n for integral n in [-126, 127]: 2^n built directly in the exponent field.
     static F scale2(F x, F n) {
         __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);

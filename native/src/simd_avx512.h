@@ -8,6 +8,8 @@ namespace mtkd {
 namespace {  // one copy per SIMD translation unit (see distill_kernels.inl)
 
 struct VecAvx512 {
+    // Whether scale2 underflows to 0 by itself under flush-to-zero (see vexp_kernel).
+    static constexpr bool kScalefUnderflows = true;
     static constexpr int W = 16;
     static constexpr const char* name = "AVX-512";
     using F = __m512;
@@ -25,6 +27,8 @@ struct VecAvx512 {
     static F add(F a, F b) { return _mm512_add_ps(a, b); }
     static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
     static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+    static F div(F a, F b) { return _mm512_div_ps(a, b); }
+    static F sqrt(F a) { return _mm512_sqrt_ps(a); }
     static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }    // a*b + c
     static F fnma(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a*b
     // max/min return the second operand when either is NaN (as the x86 instructions do).
@@ -37,12 +41,18 @@ struct VecAvx512 {
     static M less(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
     static M equal(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
     static M both(M a, M b) { return static_cast<M>(a & b); }
+    static F select(M m, F if_true, F if_false) { return _mm512_mask_blend_ps(m, if_false, if_true); }
     static bool any(M m) { return m != 0; }
 
     static float sum(F v) { return _mm512_reduce_add_ps(v); }
     static float max_of(F v) { return _mm512_reduce_max_ps(v); }
 
     static F round(F x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    // x = mant * 2^expo with mant in [1, 2), for positive normal x.
+    static void frexp1(F x, F& mant, F& expo) {
+        mant = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+        expo = _mm512_getexp_ps(x);
+    }
     // x * 2^n for integral n in [-126, 127].
     static F scale2(F x, F n) { return _mm512_scalef_ps(x, n); }
 };

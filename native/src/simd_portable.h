@@ -11,6 +11,8 @@ namespace mtkd {
 namespace {  // one copy per SIMD translation unit (see distill_kernels.inl)
 
 struct VecPortable {
+    // Whether scale2 underflows to 0 by itself under flush-to-zero (see vexp_kernel).
+    static constexpr bool kScalefUnderflows = false;
     static constexpr int W = 8;
     static constexpr const char* name = "scalar";
     struct F {
@@ -52,6 +54,12 @@ struct VecPortable {
     static F add(F a, F b) { return map(a, b, [](float x, float y) { return x + y; }); }
     static F sub(F a, F b) { return map(a, b, [](float x, float y) { return x - y; }); }
     static F mul(F a, F b) { return map(a, b, [](float x, float y) { return x * y; }); }
+    static F div(F a, F b) { return map(a, b, [](float x, float y) { return x / y; }); }
+    static F sqrt(F a) {
+        F r;
+        for (int i = 0; i < W; ++i) r.v[i] = std::sqrt(a.v[i]);
+        return r;
+    }
     static F fma(F a, F b, F c) { return add(mul(a, b), c); }
     static F fnma(F a, F b, F c) { return sub(c, mul(a, b)); }
     // Same NaN rule as the x86 instructions: the second operand wins unless the first is strictly larger.
@@ -81,6 +89,11 @@ struct VecPortable {
         return m;
     }
     static M both(M a, M b) { return a & b; }
+    static F select(M m, F if_true, F if_false) {
+        F r;
+        for (int i = 0; i < W; ++i) r.v[i] = (m >> i) & 1u ? if_true.v[i] : if_false.v[i];
+        return r;
+    }
     static bool any(M m) { return m != 0; }
 
     static float sum(F a) {
@@ -102,6 +115,16 @@ struct VecPortable {
         F r;
         for (int i = 0; i < W; ++i) r.v[i] = (x.v[i] + 12582912.0f) - 12582912.0f;
         return r;
+    }
+    // x = mant * 2^expo with mant in [1, 2), for positive normal x (read from the exponent field).
+    static void frexp1(F x, F& mant, F& expo) {
+        for (int i = 0; i < W; ++i) {
+            std::uint32_t bits;
+            std::memcpy(&bits, &x.v[i], sizeof bits);
+            expo.v[i] = static_cast<float>(static_cast<std::int32_t>((bits >> 23) & 0xffu) - 127);
+            bits = (bits & 0x007fffffu) | 0x3f800000u;
+            std::memcpy(&mant.v[i], &bits, sizeof bits);
+        }
     }
     static F scale2(F x, F n) {
         F r;

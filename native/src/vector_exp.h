@@ -6,7 +6,7 @@
 //   e^r = 1 + r + r^2 * P(r),  P of degree 4: the Chebyshev fit of (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2].
 // P's own error (6.5e-8) times r^2 <= 0.121 is below 1e-8, a tenth of an ulp of e^r, so the result is
 // within about one ulp, set by float rounding in the evaluation.
-// Range: below ln(FLT_MIN) the result is exactly 0 (no subnormal results, which are slow and useless here);
+// Range (vexp): below ln(FLT_MIN) the result is exactly 0 (no subnormal results, slow and useless here);
 // arguments are clamped at 88 above (n <= 127, so 2^n stays a normal float). NaN propagates: the clamps
 // use max/min with x as the second operand, which x86 returns when either operand is NaN.
 #pragma once
@@ -25,21 +25,45 @@ constexpr float kExpP2 = 4.166655615e-02f;
 constexpr float kExpP3 = 8.363173343e-03f;
 constexpr float kExpP4 = 1.392617589e-03f;
 
+// e^r * 2^n given n = round(x / ln2): the part shared by both entry points below.
 template <class V>
-inline typename V::F vexp(typename V::F x) {
+inline typename V::F vexp_reduced(typename V::F x, typename V::F& n) {
     using F = typename V::F;
-    const F lowest = V::set1(kExpMinArg);
-    const auto underflows = V::less(x, lowest);
-    x = V::max(lowest, V::min(V::set1(kExpMaxArg), x));
-    F n = V::round(V::mul(x, V::set1(kLog2e)));
+    n = V::round(V::mul(x, V::set1(kLog2e)));
     F r = V::fnma(n, V::set1(kLn2Hi), x);
     r = V::fnma(n, V::set1(kLn2Lo), r);
     F p = V::fma(V::set1(kExpP4), r, V::set1(kExpP3));
     p = V::fma(p, r, V::set1(kExpP2));
     p = V::fma(p, r, V::set1(kExpP1));
     p = V::fma(p, r, V::set1(kExpP0));
-    F e = V::add(V::fma(V::mul(r, r), p, r), V::set1(1.0f));
+    return V::add(V::fma(V::mul(r, r), p, r), V::set1(1.0f));
+}
+
+template <class V>
+inline typename V::F vexp(typename V::F x) {
+    using F = typename V::F;
+    const F lowest = V::set1(kExpMinArg);
+    const auto underflows = V::less(x, lowest);
+    x = V::max(lowest, V::min(V::set1(kExpMaxArg), x));
+    F n;
+    F e = vexp_reduced<V>(x, n);
     return V::zero_where(V::scale2(e, n), underflows);
+}
+
+// exp(x) for x <= 88 (the kernels' arguments are <= 0 after the max shift), in the flush-to-zero mode the
+// kernels run in. Where V scales by 2^n with AVX-512's vscalefps, results below FLT_MIN underflow to 0 by
+// themselves, so only a floor at -104 (keeping n small enough for the exact n*ln2_hi) remains: three
+// instructions fewer per vector than vexp. Other levels build 2^n in the exponent field and use vexp.
+template <class V>
+inline typename V::F vexp_kernel(typename V::F x) {
+    if constexpr (V::kScalefUnderflows) {
+        using F = typename V::F;
+        F n;
+        F e = vexp_reduced<V>(V::max(V::set1(-104.0f), x), n);
+        return V::scale2(e, n);
+    } else {
+        return vexp<V>(x);
+    }
 }
 
 // e^(T*u) from e^u for a small integral temperature T, by repeated multiplication: two multiplies instead of
