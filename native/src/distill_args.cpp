@@ -9,8 +9,8 @@
 namespace mtkd {
 namespace {
 
-void require(const void* p, const char* name) {
-    if (p == nullptr) throw_invalid(format("%s is null", name));
+void require(const void* p, const char* name, const char* why = nullptr) {
+    if (p == nullptr) throw_invalid(why == nullptr ? format("%s is null", name) : format("%s is null (%s)", name, why));
 }
 
 void check_shape(const mtkd_shape& s) {
@@ -89,8 +89,8 @@ DistillProblem make_distill_problem(DistillPass pass, const mtkd_shape* shape, c
     require(in->ft, "in->ft");
     require(in->y, "in->y");
     if (pass != DistillPass::Stats) {
-        require(in->wl, "in->wl (the gradient and fused passes read the weights)");
-        require(in->wf, "in->wf (the gradient and fused passes read the weights)");
+        require(in->wl, "in->wl", "the gradient and fused passes read the weights");
+        require(in->wf, "in->wf", "the gradient and fused passes read the weights");
     }
     check_hyper(*hyper);
     const char* stats_name = pass == DistillPass::Fused ? "out_stats" : pass == DistillPass::Stats ? "out" : "stats";

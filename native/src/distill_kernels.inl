@@ -51,6 +51,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
@@ -67,6 +68,9 @@ namespace {
 namespace distill {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// dfs of at least this many bytes is written with non-temporal stores (see feature_row).
+constexpr std::size_t kStreamFeatureGradBytes = std::size_t{1} << 20;
 
 template <bool Tail, class V>
 inline typename V::F load(const float* p, typename V::M m) {
@@ -410,10 +414,12 @@ inline void finish_features(const DistillProblem& p, FeatureGroup<V>& g) {
 }
 
 // Sweep of teacher k's feature slice in row b: the sums for cos and mse (into the group) and, with
-// WithGrad, dfs = grad_scale * (fs - ft).
+// WithGrad, dfs = grad_scale * (fs - ft). With `stream`, whole aligned vectors of dfs are written with
+// non-temporal stores: a large dfs is not read before it is overwritten, and is not needed again by this op.
 template <class V, bool WithStats, bool WithGrad>
-inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g) {
+inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g, bool stream) {
     using F = typename V::F;
+    using M = typename V::M;
     const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
     const float* a = p.fs + off;
     const float* t = p.ft + off;
@@ -421,7 +427,7 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
     const int d = p.D[k];
     const F vg = V::set1(grad_scale);
     F dot = V::zero(), ss = V::zero(), tt = V::zero(), sq = V::zero();
-    for_each_vector<V>(d, [&](int c, typename V::M m, auto tail) {
+    auto step = [&](int c, M m, auto tail, auto streaming) {
         constexpr bool is_tail = decltype(tail)::value;
         F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);  // outside m: 0, adds nothing
         F diff = V::sub(x, u);
@@ -431,8 +437,23 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
             tt = V::fma(u, u, tt);
             sq = V::fma(diff, diff, sq);
         }
-        if constexpr (WithGrad) store<is_tail, V>(out + c, V::mul(vg, diff), m);
-    });
+        if constexpr (WithGrad) {
+            if constexpr (decltype(streaming)::value) V::stream(out + c, V::mul(vg, diff));
+            else store<is_tail, V>(out + c, V::mul(vg, diff), m);
+        }
+    };
+    if (WithGrad && stream) {
+        // A partial first vector up to the next W-float boundary of out, then aligned whole vectors.
+        const int misalign = static_cast<int>((reinterpret_cast<std::uintptr_t>(out) / sizeof(float)) % V::W);
+        const int head = misalign == 0 ? 0 : std::min(d, V::W - misalign);
+        if (head > 0) step(0, V::first(head), std::true_type{}, std::false_type{});
+        int c = head;
+        const M all = V::first(V::W);
+        for (; c + V::W <= d; c += V::W) step(c, all, std::false_type{}, std::true_type{});
+        if (c < d) step(c, V::first(d - c), std::true_type{}, std::false_type{});
+    } else {
+        for_each_vector<V>(d, [&](int c, M m, auto tail) { step(c, m, tail, std::false_type{}); });
+    }
     if constexpr (WithStats) {
         const int j = g->n++;
         g->dot[j] = V::sum(dot);
@@ -443,6 +464,11 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
         g->i[j] = stat_index(p, b, k);
         if (g->n == V::W) finish_features(p, *g);
     }
+}
+
+// Whether dfs is large enough to bypass the caches (see feature_row).
+inline bool stream_feature_grads(const DistillProblem& p) {
+    return static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kStreamFeatureGradBytes;
 }
 
 inline float feature_grad_scale(const DistillProblem& p, int b, int k) {
@@ -496,7 +522,7 @@ void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     FeatureGroup<V> features;
     for_each_pair(p, b0, blk.rows, [&](int k, int r) {
         teacher_stats<V, TK>(p, blk, k, r, nullptr, teachers);
-        feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features);
+        feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, false);
     });
     finish_teachers(p, teachers);
     finish_features(p, features);
@@ -513,11 +539,13 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     }
     TeacherGroup<V> teachers;
     FeatureGroup<V> features;
+    const bool stream = stream_feature_grads(p);
     for_each_pair(p, b0, blk.rows, [&](int k, int r) {
         const int b = b0 + r;
         teacher_stats<V, TK>(p, blk, k, r, counted(r) ? gradient_row(p, b) : nullptr, teachers);
-        feature_row<V, true, true>(p, b, k, counted(r) ? feature_grad_scale(p, b, k) : 0.0f, &features);
+        feature_row<V, true, true>(p, b, k, counted(r) ? feature_grad_scale(p, b, k) : 0.0f, &features, stream);
     });
+    if (stream) V::stream_fence();
     finish_teachers(p, teachers);
     finish_features(p, features);
     for (int b = b0; b < b1; ++b) {
@@ -532,6 +560,7 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
     using F = typename V::F;
     const int C = p.C;
     const F it = V::set1(p.inv_T);
+    const bool stream = stream_feature_grads(p);
     for (int b = b0; b < b1; ++b) {
         float* dz = gradient_row(p, b);
         const int y = p.y[b];
@@ -570,8 +599,9 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
             F pt = vexp_kernel<V>(V::fma(load<is_tail, V>(z + c, t), it, neg_lse));
             store<is_tail, V>(dz + c, V::fnma(vc, pt, load<is_tail, V>(dz + c, t)), t);
         });
-        feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr);
+        feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
     });
+    if (stream) V::stream_fence();
 }
 
 template <class V>

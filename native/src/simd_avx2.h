@@ -22,6 +22,9 @@ struct VecAvx2 {
     static F load(const float* p, M m) { return _mm256_maskload_ps(p, _mm256_castps_si256(m)); }
     static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
     static void store(float* p, F v, M m) { _mm256_maskstore_ps(p, _mm256_castps_si256(m), v); }
+    // Non-temporal store to a W-float-aligned address: no read-for-ownership of the line.
+    static void stream(float* p, F v) { _mm256_stream_ps(p, v); }
+    static void stream_fence() { _mm_sfence(); }
     static M first(int n) {
         const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane));

@@ -22,6 +22,9 @@ struct VecAvx512 {
     static F load(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
     static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
     static void store(float* p, F v, M m) { _mm512_mask_storeu_ps(p, m, v); }
+    // Non-temporal store to a W-float-aligned address: no read-for-ownership of the line.
+    static void stream(float* p, F v) { _mm512_stream_ps(p, v); }
+    static void stream_fence() { _mm_sfence(); }
     static M first(int n) { return static_cast<M>((1u << n) - 1u); }
 
     static F add(F a, F b) { return _mm512_add_ps(a, b); }

@@ -44,6 +44,9 @@ struct VecPortable {
             if ((m >> i) & 1u) p[i] = a.v[i];
     }
     static M first(int n) { return (1u << n) - 1u; }
+    // Plain stores here: streaming needs intrinsics.
+    static void stream(float* p, F a) { store(p, a); }
+    static void stream_fence() {}
 
     template <class Op>
     static F map(F a, F b, Op op) {
