@@ -86,7 +86,8 @@ MTKD_API const char* mtkd_version(void);
 MTKD_API int32_t mtkd_cpu_features(void);
 /* Short description of the build: compiler, BLAS found or not, OpenMP. */
 MTKD_API const char* mtkd_build_info(void);
-/* Which GEMM mtkd_sgemm runs, e.g. "OpenBLAS 0.3.21 (...)" or "built-in blocked GEMM". */
+/* The BLAS this build links: OpenBLAS's configuration string ("OpenBLAS 0.3.21 ... SkylakeX ...") or a note
+ * that only the built-in GEMM exists. Which one mtkd_sgemm runs is per context: mtkd_context_gemm_info. */
 MTKD_API const char* mtkd_gemm_info(void);
 /* Incremented whenever a declaration here changes incompatibly; bindings refuse another value. */
 #define MTKD_ABI_VERSION 1
@@ -102,6 +103,9 @@ MTKD_API mtkd_status mtkd_context_create_limited(int32_t simd, int32_t threads, 
                                                  mtkd_context** out);
 /* The level and thread count actually in use. */
 MTKD_API mtkd_status mtkd_context_describe(const mtkd_context* ctx, int32_t* simd, int32_t* threads);
+/* Which GEMM mtkd_sgemm runs for this context, e.g. "OpenBLAS 0.3.21 (SkylakeX kernels)"; "" for a null ctx.
+ * Valid while the context lives. */
+MTKD_API const char* mtkd_context_gemm_info(const mtkd_context* ctx);
 
 /* ---- the fused multi-teacher distillation op (DESIGN §2) ----
  * Calls on one context are serialised (it owns the per-thread scratch); use one context per caller thread
@@ -117,10 +121,17 @@ MTKD_API mtkd_status mtkd_distill_fused(mtkd_context* ctx, const mtkd_shape* sha
                                         const mtkd_grads* out_grads);
 
 /* ---- GEMM (OpenBLAS when found at build time, else a blocked fallback) ----
- * Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, op = transpose when trans_* != 0. */
+ * Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, op = transpose when trans_* != 0.
+ * mtkd_sgemm runs OpenBLAS unless OpenBLAS's kernels for this CPU are narrower than the context's SIMD level
+ * (OpenBLAS falls back to its generic Prescott kernels on CPUs it does not recognise, several times slower
+ * than the built-in AVX-512 GEMM); mtkd_context_gemm_info says which one a context uses. */
 MTKD_API mtkd_status mtkd_sgemm(mtkd_context* ctx, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n,
                                 int32_t k, float alpha, const float* a, int32_t lda, const float* b,
                                 int32_t ldb, float beta, float* c, int32_t ldc);
+/* Same contract as mtkd_sgemm, always through OpenBLAS; MTKD_UNSUPPORTED in a build without it. */
+MTKD_API mtkd_status mtkd_sgemm_openblas(mtkd_context* ctx, int32_t trans_a, int32_t trans_b, int32_t m,
+                                         int32_t n, int32_t k, float alpha, const float* a, int32_t lda,
+                                         const float* b, int32_t ldb, float beta, float* c, int32_t ldc);
 /* Same contract as mtkd_sgemm, always on the built-in blocked GEMM at the context's SIMD level
  * (so the fallback is tested on machines that have OpenBLAS). beta = 0 never reads C (NaN there is ignored). */
 MTKD_API mtkd_status mtkd_sgemm_blocked(mtkd_context* ctx, int32_t trans_a, int32_t trans_b, int32_t m,

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "boundary.h"
+#include "build_info.h"
 #include "context.h"
 #include "cpu_features.h"
 
@@ -43,6 +44,32 @@ mtkd_simd choose_level(int32_t simd, int32_t features) {
     }
 }
 
+int level_bits(mtkd_simd level) {
+    switch (level) {
+        case MTKD_SIMD_AVX512: return 512;
+        case MTKD_SIMD_AVX2: return 256;
+        default: return 0;
+    }
+}
+
+// OpenBLAS unless its kernels for this CPU are narrower than the context's own: OpenBLAS 0.3.21 does not
+// recognise some recent CPUs and then runs its generic SSE3 kernels, several times slower than ours.
+void choose_gemm(mtkd_context& ctx) {
+    const char* level = ctx.kernels->name;
+    if (!have_openblas()) {
+        ctx.use_openblas = false;
+        ctx.gemm_info = std::string("built-in ") + level + " GEMM (no OpenBLAS in this build)";
+        return;
+    }
+    ctx.use_openblas = openblas_vector_bits() >= level_bits(ctx.kernels->level);
+    if (ctx.use_openblas) {
+        ctx.gemm_info = std::string(openblas_version()) + " (" + openblas_core() + " kernels)";
+    } else {
+        ctx.gemm_info = std::string("built-in ") + level + " GEMM (" + openblas_version() + " has only its " +
+                        openblas_core() + " kernels for this CPU; OPENBLAS_CORETYPE can name a better one)";
+    }
+}
+
 void create(int32_t simd, int32_t threads, int32_t allowed_features, mtkd_context** out) {
     if (out == nullptr) throw_invalid("out is null");
     *out = nullptr;
@@ -50,6 +77,7 @@ void create(int32_t simd, int32_t threads, int32_t allowed_features, mtkd_contex
     auto ctx = std::make_unique<mtkd_context>();
     ctx->kernels = &kernels_for(level);
     ctx->threads = threads > 0 ? threads : available_cores();
+    choose_gemm(*ctx);
     *out = ctx.release();
 }
 
@@ -68,6 +96,10 @@ MTKD_API mtkd_status mtkd_context_create_limited(int32_t simd, int32_t threads, 
 }
 
 MTKD_API void mtkd_context_destroy(mtkd_context* ctx) { delete ctx; }
+
+MTKD_API const char* mtkd_context_gemm_info(const mtkd_context* ctx) {
+    return ctx != nullptr ? ctx->gemm_info.c_str() : "";
+}
 
 MTKD_API mtkd_status mtkd_context_describe(const mtkd_context* ctx, int32_t* simd, int32_t* threads) {
     return mtkd::guarded("mtkd_context_describe", [&] {

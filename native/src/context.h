@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "kernels.h"
@@ -14,6 +15,9 @@
 struct mtkd_context {
     const mtkd::Kernels* kernels = nullptr;
     int threads = 1;
+    // Whether mtkd_sgemm runs OpenBLAS (else the built-in GEMM), and that choice in words.
+    bool use_openblas = false;
+    std::string gemm_info;
     // Serialises calls on one context: the scratch below is shared by them.
     std::mutex mutex;
 

@@ -2,6 +2,7 @@
 // the context's.
 #include <cblas.h>
 
+#include <cstring>
 #include <string>
 
 #include "build_info.h"
@@ -22,6 +23,35 @@ const char* openblas_description() noexcept {
         }
     }();
     return text.c_str();
+}
+
+const char* openblas_version() noexcept {
+    static const std::string text = [] {
+        try {
+            // The first two words of the configuration: "OpenBLAS 0.3.21".
+            std::string config = openblas_description();
+            std::size_t first = config.find(' ');
+            std::size_t second = first == std::string::npos ? first : config.find(' ', first + 1);
+            return second == std::string::npos ? config : config.substr(0, second);
+        } catch (...) {
+            return std::string("OpenBLAS");
+        }
+    }();
+    return text.c_str();
+}
+
+const char* openblas_core() noexcept {
+    const char* core = openblas_get_corename();
+    return core != nullptr ? core : "unknown";
+}
+
+int openblas_vector_bits() noexcept {
+    const char* core = openblas_core();
+    for (const char* wide : {"SkylakeX", "Cooperlake", "SapphireRapids"})
+        if (std::strcmp(core, wide) == 0) return 512;
+    for (const char* avx2 : {"Haswell", "Zen", "Excavator"})
+        if (std::strcmp(core, avx2) == 0) return 256;
+    return 128;
 }
 
 void openblas_sgemm(int threads, const GemmArgs& g) {

@@ -28,15 +28,22 @@ public sealed class NativeBackend : IDistillBackend
         Context = NativeContextHandle.Create(simd, threads);
         (Simd, Threads) = Context.Describe();
         Device = $"{NativeInfo.Describe(Simd)}, {Threads} thread{(Threads == 1 ? "" : "s")}";
+        Gemm = NativeMethods.ContextGemmInfo(Context);
     }
 
-    /// <summary>Whether the level can run here: e.g. "AVX-512, 2 threads, OpenBLAS 0.3.21", or why not.</summary>
+    /// <summary>Which GEMM this backend's context runs, e.g. "OpenBLAS 0.3.21 (SkylakeX kernels)".</summary>
+    public string Gemm { get; }
+
+    /// <summary>
+    /// Whether the level can run here: e.g. "AVX-512, 2 threads, OpenBLAS 0.3.21" (or "..., built-in AVX-512 GEMM"
+    /// where OpenBLAS has no kernels as wide for this CPU), or why not.
+    /// </summary>
     public static BackendAvailability Probe(NativeSimd simd) => Probes.GetOrAdd(simd, static level =>
     {
         try
         {
             using var backend = new NativeBackend(level);
-            return BackendAvailability.Yes($"{backend.Device}, {NativeInfo.GemmSummary}");
+            return BackendAvailability.Yes($"{backend.Device}, {NativeInfo.ShortGemm(backend.Gemm)}");
         }
         catch (MtkdException e)
         {

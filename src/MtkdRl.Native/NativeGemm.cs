@@ -4,7 +4,8 @@ namespace MtkdRl.Native;
 
 /// <summary>
 /// Row-major single-precision GEMM on the CPU: C = alpha * op(A) * op(B) + beta * C, through OpenBLAS when the
-/// library was built with it, else the built-in blocked GEMM. beta = 0 never reads C.
+/// library was built with it and OpenBLAS has kernels for this CPU as wide as the built-in ones, else the
+/// built-in blocked GEMM (<see cref="Implementation"/> says which). beta = 0 never reads C.
 /// </summary>
 public sealed unsafe class NativeGemm : IDisposable
 {
@@ -16,13 +17,17 @@ public sealed unsafe class NativeGemm : IDisposable
     {
         _context = NativeContextHandle.Create(simd, threads);
         (Simd, Threads) = _context.Describe();
+        Implementation = NativeMethods.ContextGemmInfo(_context);
     }
+
+    /// <summary>Which GEMM <see cref="Sgemm"/> runs, e.g. "OpenBLAS 0.3.21 (SkylakeX kernels)".</summary>
+    public string Implementation { get; }
 
     public NativeSimd Simd { get; }
     public int Threads { get; }
 
     /// <summary>True when <see cref="Sgemm"/> runs OpenBLAS rather than the built-in GEMM.</summary>
-    public static bool UsesOpenBlas => NativeInfo.UsesOpenBlas;
+    public bool UsesOpenBlas => Implementation.StartsWith("OpenBLAS", StringComparison.Ordinal);
 
     /// <summary>
     /// C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C, row-major. A is stored [m,k] (or [k,m] when
@@ -30,12 +35,17 @@ public sealed unsafe class NativeGemm : IDisposable
     /// </summary>
     public void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
         ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
-        Run(useBlas: true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        Run(GemmChoice.Chosen, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>As <see cref="Sgemm"/>, always through OpenBLAS (BackendUnavailableException in a build without it).</summary>
+    public void SgemmOpenBlas(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+        ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
+        Run(GemmChoice.OpenBlas, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     /// <summary>As <see cref="Sgemm"/>, always on the built-in blocked GEMM.</summary>
     public void SgemmBlocked(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
         ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
-        Run(useBlas: false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        Run(GemmChoice.Blocked, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     /// <summary>C = A * B for dense row-major A [m,k], B [k,n], C [m,n].</summary>
     public void Multiply(int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c) =>
@@ -43,7 +53,9 @@ public sealed unsafe class NativeGemm : IDisposable
 
     public void Dispose() => _context.Dispose();
 
-    private void Run(bool useBlas, bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a,
+    private enum GemmChoice { Chosen, OpenBlas, Blocked }
+
+    private void Run(GemmChoice choice, bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a,
         int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
         if (m < 0 || n < 0 || k < 0) throw new MtkdInputException($"GEMM sizes must be >= 0 (got m={m}, n={n}, k={k})");
@@ -55,9 +67,12 @@ public sealed unsafe class NativeGemm : IDisposable
         fixed (float* pc = c)
         {
             int ta = transA ? 1 : 0, tb = transB ? 1 : 0;
-            var status = useBlas
-                ? NativeMethods.Sgemm(_context, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
-                : NativeMethods.SgemmBlocked(_context, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+            var status = choice switch
+            {
+                GemmChoice.Chosen => NativeMethods.Sgemm(_context, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc),
+                GemmChoice.OpenBlas => NativeMethods.SgemmOpenBlas(_context, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc),
+                _ => NativeMethods.SgemmBlocked(_context, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc),
+            };
             NativeErrors.ThrowIfFailed(status);
         }
     }

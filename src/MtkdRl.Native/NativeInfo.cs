@@ -9,15 +9,18 @@ public static class NativeInfo
     /// <summary>Compiler, build type, OpenMP, SIMD levels compiled and the GEMM in use.</summary>
     public static string BuildInfo => Loaded(NativeMethods.BuildInfo);
 
-    /// <summary>OpenBLAS's own configuration string, or a note that the built-in GEMM is used.</summary>
+    /// <summary>OpenBLAS's own configuration string, or a note that the build has only the built-in GEMM.</summary>
     public static string GemmInfo => Loaded(NativeMethods.GemmInfo);
 
-    /// <summary>True when mtkd_sgemm runs OpenBLAS.</summary>
-    public static bool UsesOpenBlas => GemmInfo.StartsWith("OpenBLAS", StringComparison.Ordinal);
+    /// <summary>True when the library was built with OpenBLAS (whether a context uses it: <see cref="NativeGemm.Implementation"/>).</summary>
+    public static bool HasOpenBlas => GemmInfo.StartsWith("OpenBLAS", StringComparison.Ordinal);
 
-    /// <summary>"OpenBLAS 0.3.21" or "built-in GEMM".</summary>
-    public static string GemmSummary =>
-        UsesOpenBlas ? string.Join(' ', GemmInfo.Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(2)) : "built-in GEMM";
+    /// <summary>A context's GEMM in two or three words: "OpenBLAS 0.3.21" or "built-in AVX-512 GEMM".</summary>
+    public static string ShortGemm(string contextGemmInfo)
+    {
+        int cut = contextGemmInfo.IndexOf(" (", StringComparison.Ordinal);
+        return cut < 0 ? contextGemmInfo : contextGemmInfo[..cut];
+    }
 
     public static NativeCpuFeatures CpuFeatures => Loaded(NativeMethods.CpuFeatures);
 

@@ -51,6 +51,13 @@ public static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "mtkd_context_describe")]
     public static partial MtkdStatus ContextDescribe(NativeContextHandle context, out NativeSimd simd, out int threads);
 
+    /// <summary>Which GEMM mtkd_sgemm runs for this context, in words.</summary>
+    public static string ContextGemmInfo(NativeContextHandle context) =>
+        Marshal.PtrToStringUTF8((nint)mtkd_context_gemm_info(context)) ?? "";
+
+    [LibraryImport(LibraryName)]
+    private static partial byte* mtkd_context_gemm_info(NativeContextHandle context);
+
     // ---- the fused distillation op ----
 
     [LibraryImport(LibraryName, EntryPoint = "mtkd_distill_stats")]
@@ -69,6 +76,10 @@ public static unsafe partial class NativeMethods
 
     [LibraryImport(LibraryName, EntryPoint = "mtkd_sgemm")]
     public static partial MtkdStatus Sgemm(NativeContextHandle context, int transA, int transB, int m, int n, int k,
+        float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);
+
+    [LibraryImport(LibraryName, EntryPoint = "mtkd_sgemm_openblas")]
+    public static partial MtkdStatus SgemmOpenBlas(NativeContextHandle context, int transA, int transB, int m, int n, int k,
         float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);
 
     [LibraryImport(LibraryName, EntryPoint = "mtkd_sgemm_blocked")]

@@ -65,7 +65,8 @@ public class NativeContextTests
         var probe = NativeBackend.Probe(level);
         Assert.True(probe.Available);
         using var every = new NativeBackend(level);
-        Assert.Equal($"{every.Device}, {NativeInfo.GemmSummary}", probe.Detail);
+        Assert.Equal($"{every.Device}, {NativeInfo.ShortGemm(every.Gemm)}", probe.Detail);
+        Assert.Matches(@"^(OpenBLAS \d+\.\d+\.\d+|built-in \S+ GEMM)$", NativeInfo.ShortGemm(every.Gemm));
     }
 
     [Fact]
@@ -76,8 +77,8 @@ public class NativeContextTests
         Assert.Contains(NativeInfo.GemmInfo, NativeInfo.BuildInfo);
         Assert.Contains("OpenMP", NativeInfo.BuildInfo);
         Assert.Equal(NativeMethods.AbiVersion, NativeMethods.AbiVersionOfLibrary());
-        if (NativeInfo.UsesOpenBlas) Assert.Matches(@"^OpenBLAS \d+\.\d+\.\d+$", NativeInfo.GemmSummary);
-        else Assert.Equal("built-in GEMM", NativeInfo.GemmSummary);
+        if (NativeInfo.HasOpenBlas) Assert.StartsWith("OpenBLAS ", NativeInfo.GemmInfo);
+        else Assert.StartsWith("built-in blocked GEMM", NativeInfo.GemmInfo);
     }
 
     [Fact]

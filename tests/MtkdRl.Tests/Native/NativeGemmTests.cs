@@ -5,15 +5,17 @@ using MtkdRl.Tests.Support;
 namespace MtkdRl.Tests.Native;
 
 /// <summary>
-/// mtkd_sgemm (OpenBLAS when built with it) and the built-in blocked GEMM at every SIMD level, against a naive
+/// mtkd_sgemm (whichever GEMM the context chose), OpenBLAS itself and the built-in blocked GEMM at every SIMD
+/// level, against a naive
 /// float64 product: every transpose combination, sizes that are 1, prime or not multiples of the tiles,
 /// alpha/beta, leading dimensions wider than the matrices, and C's padding left untouched.
 /// </summary>
 public class NativeGemmTests
 {
-    public enum Path { Library, BlockedScalar, BlockedAvx2, BlockedAvx512 }
+    public enum Path { Chosen, OpenBlas, BlockedScalar, BlockedAvx2, BlockedAvx512 }
 
-    public static TheoryData<Path> Paths() => new(Path.Library, Path.BlockedScalar, Path.BlockedAvx2, Path.BlockedAvx512);
+    public static TheoryData<Path> Paths() =>
+        new(Path.Chosen, Path.OpenBlas, Path.BlockedScalar, Path.BlockedAvx2, Path.BlockedAvx512);
 
     private static readonly (int M, int N, int K)[] Sizes =
     [
@@ -65,6 +67,22 @@ public class NativeGemmTests
         Run(gemm, path, true, true, m, n, 0, 1f, [], m, [], 1, 0f, c2, n);
         Assert.All(c2, v => Assert.Equal(0f, v));
         Run(gemm, path, false, false, 0, n, k, 1f, [], k, b, n, 0f, [], n);
+    }
+
+    [Fact]
+    public void The_chosen_gemm_is_described()
+    {
+        using var gemm = new NativeGemm(NativeSimd.Auto, 1);
+        if (!NativeInfo.HasOpenBlas)
+        {
+            Assert.StartsWith("built-in ", gemm.Implementation);
+            Assert.Throws<BackendUnavailableException>(() => gemm.SgemmOpenBlas(false, false, 1, 1, 1, 1f, [1f], 1, [1f], 1, 0f, new float[1], 1));
+            return;
+        }
+        // OpenBLAS unless its kernels are narrower than the context's level; the scalar level always takes it.
+        Assert.Matches(gemm.UsesOpenBlas ? @"^OpenBLAS \d+\.\d+\.\d+ \(\w+ kernels\)$" : @"^built-in AVX.* GEMM \(OpenBLAS .* kernels for this CPU", gemm.Implementation);
+        using var scalar = new NativeGemm(NativeSimd.Scalar, 1);
+        Assert.True(scalar.UsesOpenBlas, scalar.Implementation);
     }
 
     [Fact]
@@ -141,6 +159,7 @@ public class NativeGemmTests
             _ => NativeSimd.Auto,
         };
         Skip.IfNot(NativeInfo.Supports(level), $"this CPU lacks {NativeInfo.Describe(level)}");
+        Skip.If(path == Path.OpenBlas && !NativeInfo.HasOpenBlas, "this build has no OpenBLAS");
         // Three threads on any machine, so the tiles are shared unevenly.
         return new NativeGemm(level, 3);
     }
@@ -148,7 +167,8 @@ public class NativeGemmTests
     private static void Run(NativeGemm gemm, Path path, bool ta, bool tb, int m, int n, int k, float alpha, float[] a,
         int lda, float[] b, int ldb, float beta, float[] c, int ldc)
     {
-        if (path == Path.Library) gemm.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (path == Path.Chosen) gemm.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else if (path == Path.OpenBlas) gemm.SgemmOpenBlas(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else gemm.SgemmBlocked(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
