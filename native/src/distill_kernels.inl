@@ -99,14 +99,16 @@ inline void for_each_vector(int n, Body&& body) {
     if (c < n) body(c, V::first(n - c), std::true_type{});
 }
 
+template <class V>
 struct RowScan {
     float max;
-    float probe;  // 0 when every value is finite, NaN otherwise
+    typename V::F probe;  // lanes sum to 0 when every value is finite, to NaN otherwise
+    float probe_sum() const { return V::sum(probe); }
 };
 
 // First sweep of a row: the maximum and the non-finite probe. Two independent chains hide max latency.
 template <class V>
-inline RowScan scan_row(const float* z, int n) {
+inline RowScan<V> scan_row(const float* z, int n) {
     using F = typename V::F;
     constexpr int W = V::W;
     F m0 = V::set1(-std::numeric_limits<float>::infinity()), m1 = m0;
@@ -130,7 +132,7 @@ inline RowScan scan_row(const float* z, int n) {
         m1 = V::max(m1, a, t);
         p1 = V::add(p1, V::sub(a, a));
     }
-    return {V::max_of(V::max(m0, m1)), V::sum(V::add(p0, p1))};
+    return {V::max_of(V::max(m0, m1)), V::add(p0, p1)};
 }
 
 // Whether m occurs in z[0, end): decides "first argmax" ties without tracking indices in the hot sweep.
@@ -206,13 +208,15 @@ inline StudentSums student_sums(const float* s, int C, float m, float inv_T, flo
     return {V::sum(S1), V::sum(R1), V::sum(ST)};
 }
 
+// Per-lane partial sums of a teacher row; R0 is S0 without the terms at the maximum.
+template <class V>
 struct TeacherSums {
-    float S0, R0, Hs, St, A;  // R0: S0 without the terms at the maximum
+    typename V::F S0, R0, Hs, St, A;
 };
 
 // Second sweep of a teacher row (see the derivation above). eT_out, when given, receives e^{u}.
 template <class V, int TK>
-inline TeacherSums teacher_sums(const float* z, const float* v_row, int C, float m, float inv_T, float* eT_out) {
+inline TeacherSums<V> teacher_sums(const float* z, const float* v_row, int C, float m, float inv_T, float* eT_out) {
     using F = typename V::F;
     const F vm = V::set1(m), it = V::set1(inv_T);
     const F zero = V::zero();
@@ -231,7 +235,7 @@ inline TeacherSums teacher_sums(const float* z, const float* v_row, int C, float
         A = V::fma(eT, V::sub(u, load<is_tail, V>(v_row + c, t)), A);
         if (eT_out != nullptr) store<is_tail, V>(eT_out + c, eT, t);
     });
-    return {V::sum(S0), V::sum(R0), V::sum(Hs), V::sum(St), V::sum(A)};
+    return {S0, R0, Hs, St, A};
 }
 
 // log(1 + x) to a few ulp for x >= 0 without libm's log1pf (several times slower than logf): with u = 1 + x
@@ -278,14 +282,15 @@ template <class V, int TK>
 inline void student_stats(const DistillProblem& p, const Block& blk, int r, float* dz) {
     const int b = blk.b0 + r, C = p.C;
     const float* s = student_row(p, b);
-    RowScan scan = scan_row<V>(s, C);
+    RowScan<V> scan = scan_row<V>(s, C);
+    const float probe = scan.probe_sum();
     StudentSums sums = student_sums<V, TK>(s, C, scan.max, p.inv_T, blk.v_rows + blk.Cp * r, dz, blk.spare);
     float log_S1 = log_sum(sums.S1, sums.R1), log_ST = std::log(sums.ST);
     blk.student_sum_T[r] = sums.ST;
-    p.stats.lse_s1[b] = scan.max + log_S1 + scan.probe;
-    p.stats.lse_st[b] = scan.max * p.inv_T + log_ST + scan.probe;
+    p.stats.lse_s1[b] = scan.max + log_S1 + probe;
+    p.stats.lse_st[b] = scan.max * p.inv_T + log_ST + probe;
     int y = p.y[b];
-    p.stats.ce_s[b] = y >= 0 ? (scan.max - s[y]) + log_S1 + scan.probe : 0.0f;
+    p.stats.ce_s[b] = y >= 0 ? (scan.max - s[y]) + log_S1 + probe : 0.0f;
     if (dz != nullptr) {
         // dz holds e^{s-m} and spare e^{(s-m)/T}: scale them into probabilities and combine.
         using F = typename V::F;
@@ -302,11 +307,14 @@ inline void student_stats(const DistillProblem& p, const Block& blk, int r, floa
     }
 }
 
-// Sums of (row, teacher) pairs waiting for their statistics. They are finished W at a time, so the logs and
-// divisions run as vector operations, and no row's sweeps wait on the previous row's scalar tail.
+// Sums of (row, teacher) pairs waiting for their statistics, still as per-lane partial sums. They are finished
+// W at a time: V::sum_lanes reduces W vectors in one add tree (a third of the work of W separate horizontal
+// sums), the logs and divisions run as vector operations, and no row's sweeps wait on the previous row's tail.
 template <class V>
 struct TeacherGroup {
-    alignas(64) float S0[V::W], R0[V::W], Hs[V::W], St[V::W], A[V::W], m[V::W], probe[V::W], Ss[V::W];
+    enum { kS0, kR0, kHs, kSt, kA, kProbe, kSums };
+    typename V::F sums[kSums][V::W];
+    alignas(64) float m[V::W], Ss[V::W];
     int b[V::W], k[V::W];
     int n = 0;
 };
@@ -314,19 +322,24 @@ struct TeacherGroup {
 template <class V>
 inline void finish_teachers(const DistillProblem& p, TeacherGroup<V>& g) {
     using F = typename V::F;
+    using G = TeacherGroup<V>;
     constexpr int W = V::W;
     if (g.n == 0) return;
-    for (int j = g.n; j < W; ++j) {  // padding that keeps every log finite
-        g.S0[j] = g.St[j] = g.Ss[j] = 1.0f;
-        g.R0[j] = g.Hs[j] = g.A[j] = g.m[j] = g.probe[j] = 0.0f;
+    for (int j = g.n; j < W; ++j) {  // padding lanes: finite values, results discarded
+        for (auto& q : g.sums) q[j] = V::set1(1.0f);
+        g.m[j] = 0.0f;
+        g.Ss[j] = 1.0f;
     }
-    const F S0 = V::load(g.S0), R0 = V::load(g.R0), St = V::load(g.St), one = V::set1(1.0f);
+    const F S0 = V::sum_lanes(g.sums[G::kS0]), R0 = V::sum_lanes(g.sums[G::kR0]);
+    const F St = V::sum_lanes(g.sums[G::kSt]), one = V::set1(1.0f);
     const F log_S0 = V::select(V::less(V::sub(S0, R0), V::set1(1.5f)), vlog1p<V>(R0), vlog<V>(S0));
     const F log_St = vlog<V>(St);
+    const F probe = V::sum_lanes(g.sums[G::kProbe]);
     alignas(64) float lse[W], kl[W], h[W], conf[W], logS0[W];
-    V::store(lse, V::add(V::fma(V::load(g.m), V::set1(p.inv_T), log_St), V::load(g.probe)));
-    V::store(kl, V::mul(V::set1(p.T * p.T), V::add(V::div(V::load(g.A), St), vlog<V>(V::div(V::load(g.Ss), St)))));
-    V::store(h, V::sub(log_S0, V::div(V::load(g.Hs), S0)));
+    V::store(lse, V::add(V::fma(V::load(g.m), V::set1(p.inv_T), log_St), probe));
+    V::store(kl, V::mul(V::set1(p.T * p.T),
+                        V::add(V::div(V::sum_lanes(g.sums[G::kA]), St), vlog<V>(V::div(V::load(g.Ss), St)))));
+    V::store(h, V::sub(log_S0, V::div(V::sum_lanes(g.sums[G::kHs]), S0)));
     V::store(conf, V::div(one, S0));
     V::store(logS0, log_S0);
     for (int j = 0; j < g.n; ++j) {
@@ -355,17 +368,18 @@ template <class V, int TK>
 inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int r, float* dz, TeacherGroup<V>& g) {
     const int b = blk.b0 + r, C = p.C;
     const float* z = teacher_row(p, k, b);
-    RowScan scan = scan_row<V>(z, C);
-    TeacherSums sums =
+    RowScan<V> scan = scan_row<V>(z, C);
+    TeacherSums<V> sums =
         teacher_sums<V, TK>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, dz != nullptr ? blk.spare : nullptr);
+    using G = TeacherGroup<V>;
     const int j = g.n++;
-    g.S0[j] = sums.S0;
-    g.R0[j] = sums.R0;
-    g.Hs[j] = sums.Hs;
-    g.St[j] = sums.St;
-    g.A[j] = sums.A;
+    g.sums[G::kS0][j] = sums.S0;
+    g.sums[G::kR0][j] = sums.R0;
+    g.sums[G::kHs][j] = sums.Hs;
+    g.sums[G::kSt][j] = sums.St;
+    g.sums[G::kA][j] = sums.A;
+    g.sums[G::kProbe][j] = scan.probe;
     g.m[j] = scan.max;
-    g.probe[j] = scan.probe;
     g.Ss[j] = blk.student_sum_T[r];
     g.b[j] = b;
     g.k[j] = k;
@@ -373,7 +387,7 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
         using F = typename V::F;
         // pt^T_c = e^{u_c} / St; a non-finite row leaves NaN here rather than a silently wrong gradient.
         const std::size_t i = stat_index(p, b, k);
-        float coef = p.a_kd * p.T * p.inv_counted_rows * p.wl[i] / sums.St + scan.probe;
+        float coef = p.a_kd * p.T * p.inv_counted_rows * p.wl[i] / V::sum(sums.St) + scan.probe_sum();
         const F vc = V::set1(coef);
         for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
             constexpr bool is_tail = decltype(tail)::value;
@@ -387,7 +401,9 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
 // Feature sums of (row, teacher) pairs waiting for cos and mse, finished W at a time like TeacherGroup.
 template <class V>
 struct FeatureGroup {
-    alignas(64) float dot[V::W], ss[V::W], tt[V::W], sq[V::W], width[V::W];
+    enum { kDot, kSs, kTt, kSq, kSums };
+    typename V::F sums[kSums][V::W];
+    alignas(64) float width[V::W];
     std::size_t i[V::W];
     int n = 0;
 };
@@ -395,17 +411,21 @@ struct FeatureGroup {
 template <class V>
 inline void finish_features(const DistillProblem& p, FeatureGroup<V>& g) {
     using F = typename V::F;
+    using G = FeatureGroup<V>;
     constexpr int W = V::W;
     if (g.n == 0) return;
-    for (int j = g.n; j < W; ++j) g.dot[j] = g.ss[j] = g.tt[j] = g.sq[j] = g.width[j] = 1.0f;
-    const F ss = V::load(g.ss), tt = V::load(g.tt), zero = V::zero();
+    for (int j = g.n; j < W; ++j) {
+        for (auto& q : g.sums) q[j] = V::set1(1.0f);
+        g.width[j] = 1.0f;
+    }
+    const F ss = V::sum_lanes(g.sums[G::kSs]), tt = V::sum_lanes(g.sums[G::kTt]), zero = V::zero();
     // sum a^2 and sum t^2 are finite exactly when every a and t is (or the sums did not overflow).
     const auto finite = V::both(V::equal(V::sub(ss, ss), zero), V::equal(V::sub(tt, tt), zero));
     const F nan = V::set1(kNaN);
     alignas(64) float cos[W], mse[W];
     F norms = V::fma(V::sqrt(ss), V::sqrt(tt), V::set1(p.cos_eps));
-    V::store(cos, V::select(finite, V::div(V::load(g.dot), norms), nan));
-    V::store(mse, V::select(finite, V::div(V::load(g.sq), V::load(g.width)), nan));
+    V::store(cos, V::select(finite, V::div(V::sum_lanes(g.sums[G::kDot]), norms), nan));
+    V::store(mse, V::select(finite, V::div(V::sum_lanes(g.sums[G::kSq]), V::load(g.width)), nan));
     for (int j = 0; j < g.n; ++j) {
         p.stats.cos[g.i[j]] = cos[j];
         p.stats.mse[g.i[j]] = mse[j];
@@ -455,11 +475,12 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
         for_each_vector<V>(d, [&](int c, M m, auto tail) { step(c, m, tail, std::false_type{}); });
     }
     if constexpr (WithStats) {
+        using G = FeatureGroup<V>;
         const int j = g->n++;
-        g->dot[j] = V::sum(dot);
-        g->ss[j] = V::sum(ss);
-        g->tt[j] = V::sum(tt);
-        g->sq[j] = V::sum(sq);
+        g->sums[G::kDot][j] = dot;
+        g->sums[G::kSs][j] = ss;
+        g->sums[G::kTt][j] = tt;
+        g->sums[G::kSq][j] = sq;
         g->width[j] = static_cast<float>(d);
         g->i[j] = stat_index(p, b, k);
         if (g->n == V::W) finish_features(p, *g);

@@ -55,6 +55,18 @@ struct VecAvx2 {
         s = _mm_add_ss(s, _mm_movehdup_ps(s));
         return _mm_cvtss_f32(s);
     }
+    // Lane j of the result is the sum of the lanes of v[j], for W vectors at once (an add tree over 32-bit,
+    // 64-bit and 128-bit halves: 21 instructions instead of 8 separate reductions).
+    static F sum_lanes(const F* v) {
+        F t[4], u[2];
+        for (int i = 0; i < 4; ++i)
+            t[i] = _mm256_add_ps(_mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+        for (int i = 0; i < 2; ++i) {
+            __m256d a = _mm256_castps_pd(t[2 * i]), b = _mm256_castps_pd(t[2 * i + 1]);
+            u[i] = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(a, b)), _mm256_castpd_ps(_mm256_unpackhi_pd(a, b)));
+        }
+        return _mm256_add_ps(_mm256_permute2f128_ps(u[0], u[1], 0x20), _mm256_permute2f128_ps(u[0], u[1], 0x31));
+    }
     static float max_of(F v) {
         __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         s = _mm_max_ps(s, _mm_movehl_ps(s, s));

@@ -48,6 +48,21 @@ struct VecAvx512 {
     static bool any(M m) { return m != 0; }
 
     static float sum(F v) { return _mm512_reduce_add_ps(v); }
+    // Lane j of the result is the sum of the lanes of v[j], for W vectors at once: an add tree that pairs
+    // 32-bit, 64-bit, then 128-bit and 256-bit halves, 45 instructions instead of 16 separate reductions (128).
+    static F sum_lanes(const F* v) {
+        F t[8], u[4], w[2];
+        for (int i = 0; i < 8; ++i)
+            t[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+        for (int i = 0; i < 4; ++i) {
+            __m512d a = _mm512_castps_pd(t[2 * i]), b = _mm512_castps_pd(t[2 * i + 1]);
+            u[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+        }
+        for (int i = 0; i < 2; ++i)
+            w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], 0x88),
+                                 _mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], 0xDD));
+        return _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xDD));
+    }
     static float max_of(F v) { return _mm512_reduce_max_ps(v); }
 
     static F round(F x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }

@@ -106,6 +106,12 @@ struct VecPortable {
         for (int i = 0; i < 2; ++i) s2[i] = s4[i] + s4[i + 2];
         return s2[0] + s2[1];
     }
+    // Lane j of the result is the sum of the lanes of v[j].
+    static F sum_lanes(const F* v) {
+        F r;
+        for (int j = 0; j < W; ++j) r.v[j] = sum(v[j]);
+        return r;
+    }
     static float max_of(F a) {
         float m = a.v[0];
         for (int i = 1; i < W; ++i) m = a.v[i] > m ? a.v[i] : m;
