@@ -74,7 +74,6 @@ struct VecAvx2 {
         return _mm_cvtss_f32(s);
     }
 
-    static F round(F x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
     // x = mant * 2^expo with mant in [1, 2), for positive normal x (read from the exponent field).
     static void frexp1(F x, F& mant, F& expo) {
         __m256i bits = _mm256_castps_si256(x);

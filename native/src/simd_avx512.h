@@ -65,7 +65,6 @@ struct VecAvx512 {
     }
     static float max_of(F v) { return _mm512_reduce_max_ps(v); }
 
-    static F round(F x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
     // x = mant * 2^expo with mant in [1, 2), for positive normal x.
     static void frexp1(F x, F& mant, F& expo) {
         mant = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);

@@ -118,13 +118,6 @@ struct VecPortable {
         return m;
     }
 
-    // Round to nearest even through the 1.5 * 2^23 trick: exact for |x| < 2^22, which exp's clamp ensures.
-    // (Without -ffast-math the compiler may not fold the add and subtract away.)
-    static F round(F x) {
-        F r;
-        for (int i = 0; i < W; ++i) r.v[i] = (x.v[i] + 12582912.0f) - 12582912.0f;
-        return r;
-    }
     // x = mant * 2^expo with mant in [1, 2), for positive normal x (read from the exponent field).
     static void frexp1(F x, F& mant, F& expo) {
         for (int i = 0; i < W; ++i) {

@@ -29,7 +29,11 @@ constexpr float kExpP4 = 1.392617589e-03f;
 template <class V>
 inline typename V::F vexp_reduced(typename V::F x, typename V::F& n) {
     using F = typename V::F;
-    n = V::round(V::mul(x, V::set1(kLog2e)));
+    // n = round(x * log2e): adding 1.5 * 2^23 leaves no fraction bits, so the FMA itself rounds to the
+    // nearest integer (exact for |x * log2e| < 2^22). Two plain FP operations instead of a vrndscaleps,
+    // which occupies the one port many of the others also need.
+    const F shifter = V::set1(12582912.0f);
+    n = V::sub(V::fma(x, V::set1(kLog2e), shifter), shifter);
     F r = V::fnma(n, V::set1(kLn2Hi), x);
     r = V::fnma(n, V::set1(kLn2Lo), r);
     F p = V::fma(V::set1(kExpP4), r, V::set1(kExpP3));
