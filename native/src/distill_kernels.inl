@@ -49,16 +49,17 @@
 // student's v rows and the dzs rows of the block stay in L1/L2 while every teacher passes over them.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <type_traits>
 
+#include "distill_groups.inl"
+#include "distill_layout.inl"
+#include "distill_rows.inl"
 #include "kernels.h"
-#include "vector_exp.h"
-#include "vector_log.h"
+#include "vector_loops.inl"
 
 namespace mtkd {
 // Internal linkage: every SIMD level's translation unit must keep its own copy of each function here.
@@ -67,214 +68,8 @@ namespace mtkd {
 namespace {
 namespace distill {
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
 // dfs of at least this many bytes is written with non-temporal stores (see feature_row).
 constexpr std::size_t kStreamFeatureGradBytes = std::size_t{1} << 20;
-
-template <bool Tail, class V>
-inline typename V::F load(const float* p, typename V::M m) {
-    if constexpr (Tail) return V::load(p, m);
-    else return V::load(p);
-}
-
-template <bool Tail, class V>
-inline void store(float* p, typename V::F x, typename V::M m) {
-    if constexpr (Tail) V::store(p, x, m);
-    else V::store(p, x);
-}
-
-template <bool Tail, class V>
-inline typename V::F keep(typename V::F x, typename V::M m) {
-    if constexpr (Tail) return V::keep(x, m);
-    else return x;
-}
-
-// Calls body(c, mask, tail) for each vector of [0, n): full vectors first, then one masked tail.
-template <class V, class Body>
-inline void for_each_vector(int n, Body&& body) {
-    const typename V::M all = V::first(V::W);
-    int c = 0;
-    for (; c + V::W <= n; c += V::W) body(c, all, std::false_type{});
-    if (c < n) body(c, V::first(n - c), std::true_type{});
-}
-
-template <class V>
-struct RowScan {
-    float max;
-    typename V::F probe;  // lanes sum to 0 when every value is finite, to NaN otherwise
-    float probe_sum() const { return V::sum(probe); }
-};
-
-// First sweep of a row: the maximum and the non-finite probe. Two independent chains hide max latency.
-template <class V>
-inline RowScan<V> scan_row(const float* z, int n) {
-    using F = typename V::F;
-    constexpr int W = V::W;
-    F m0 = V::set1(-std::numeric_limits<float>::infinity()), m1 = m0;
-    F p0 = V::zero(), p1 = V::zero();
-    int c = 0;
-    for (; c + 2 * W <= n; c += 2 * W) {
-        F a = V::load(z + c), b = V::load(z + c + W);
-        m0 = V::max(m0, a);
-        m1 = V::max(m1, b);
-        p0 = V::add(p0, V::sub(a, a));
-        p1 = V::add(p1, V::sub(b, b));
-    }
-    for (; c + W <= n; c += W) {
-        F a = V::load(z + c);
-        m0 = V::max(m0, a);
-        p0 = V::add(p0, V::sub(a, a));
-    }
-    if (c < n) {
-        typename V::M t = V::first(n - c);
-        F a = V::load(z + c, t);  // lanes outside t read 0: finite, and excluded from the max below
-        m1 = V::max(m1, a, t);
-        p1 = V::add(p1, V::sub(a, a));
-    }
-    return {V::max_of(V::max(m0, m1)), V::add(p0, p1)};
-}
-
-// Whether m occurs in z[0, end): decides "first argmax" ties without tracking indices in the hot sweep.
-template <class V>
-inline bool occurs_before(const float* z, int end, float m) {
-    const typename V::F vm = V::set1(m);
-    bool found = false;
-    for_each_vector<V>(end, [&](int c, typename V::M t, auto tail) {
-        constexpr bool is_tail = decltype(tail)::value;
-        auto hits = V::equal(load<is_tail, V>(z + c, t), vm);
-        if constexpr (is_tail) hits = V::both(hits, t);
-        found = found || V::any(hits);
-    });
-    return found;
-}
-
-// Temperature kinds: 0 = general (two exps per teacher element), 1..4 = that integral T.
-inline int temperature_kind(float T) {
-    if (T == 1.0f) return 1;
-    if (T == 2.0f) return 2;
-    if (T == 3.0f) return 3;
-    if (T == 4.0f) return 4;
-    return 0;
-}
-
-// e^{w} and e^{u} (u = w/T) of one vector, sharing work when T is a small integer.
-template <class V, int TK>
-inline void exp_pair(typename V::F w, typename V::F inv_T, typename V::F& u, typename V::F& e1, typename V::F& eT) {
-    if constexpr (TK == 1) {
-        u = w;
-        e1 = vexp_kernel<V>(w);
-        eT = e1;
-    } else if constexpr (TK == 0) {
-        u = V::mul(w, inv_T);
-        e1 = vexp_kernel<V>(w);
-        eT = vexp_kernel<V>(u);
-    } else {
-        u = V::mul(w, inv_T);
-        eT = vexp_kernel<V>(u);
-        e1 = vpow_int<V, TK>(eT);
-    }
-}
-
-struct StudentSums {
-    float S1, R1, ST;  // R1: S1 without the terms at the maximum
-};
-
-// Second sweep of the student row: the sums at T = 1 and T, and v = (s - m)/T into v_row.
-// When e1_out/eT_out are given (fused pass) the exp values are kept for the gradient.
-template <class V, int TK>
-inline StudentSums student_sums(const float* s, int C, float m, float inv_T, float* v_row, float* e1_out,
-                                float* eT_out) {
-    using F = typename V::F;
-    const F vm = V::set1(m), it = V::set1(inv_T);
-    const F zero = V::zero();
-    F S1 = zero, R1 = zero, ST = zero;
-    for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
-        constexpr bool is_tail = decltype(tail)::value;
-        F w = V::sub(load<is_tail, V>(s + c, t), vm);
-        F u, e1, eT;
-        exp_pair<V, TK>(w, it, u, e1, eT);
-        e1 = keep<is_tail, V>(e1, t);
-        eT = keep<is_tail, V>(eT, t);
-        S1 = V::add(S1, e1);
-        R1 = V::add_where(R1, e1, V::less(w, zero));
-        ST = V::add(ST, eT);
-        store<is_tail, V>(v_row + c, u, t);
-        if (e1_out != nullptr) {
-            store<is_tail, V>(e1_out + c, e1, t);
-            store<is_tail, V>(eT_out + c, eT, t);
-        }
-    });
-    return {V::sum(S1), V::sum(R1), V::sum(ST)};
-}
-
-// Per-lane partial sums of a teacher row; R0 is S0 without the terms at the maximum.
-template <class V>
-struct TeacherSums {
-    typename V::F S0, R0, Hs, St, A;
-};
-
-// Second sweep of a teacher row (see the derivation above). eT_out, when given, receives e^{u}.
-template <class V, int TK>
-inline TeacherSums<V> teacher_sums(const float* z, const float* v_row, int C, float m, float inv_T, float* eT_out) {
-    using F = typename V::F;
-    const F vm = V::set1(m), it = V::set1(inv_T);
-    const F zero = V::zero();
-    F S0 = zero, R0 = zero, Hs = zero, St = zero, A = zero;
-    for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
-        constexpr bool is_tail = decltype(tail)::value;
-        F w = V::sub(load<is_tail, V>(z + c, t), vm);
-        F u, e1, eT;
-        exp_pair<V, TK>(w, it, u, e1, eT);
-        e1 = keep<is_tail, V>(e1, t);
-        eT = keep<is_tail, V>(eT, t);
-        S0 = V::add(S0, e1);
-        R0 = V::add_where(R0, e1, V::less(w, zero));
-        Hs = V::fma(e1, w, Hs);
-        St = V::add(St, eT);
-        A = V::fma(eT, V::sub(u, load<is_tail, V>(v_row + c, t)), A);
-        if (eT_out != nullptr) store<is_tail, V>(eT_out + c, eT, t);
-    });
-    return {S0, R0, Hs, St, A};
-}
-
-// log(1 + x) to a few ulp for x >= 0 without libm's log1pf (several times slower than logf): with u = 1 + x
-// rounded, log(u) * x / (u - 1) corrects for the rounding of u (Goldberg, "What every computer scientist
-// should know about floating-point arithmetic", theorem 4).
-inline float log1p_fast(float x) {
-    float u = 1.0f + x;
-    return u == 1.0f ? x : std::log(u) * (x / (u - 1.0f));
-}
-
-// log S for S = (terms at the maximum, each exactly 1) + R: log1p(R) when the maximum is unique, which keeps
-// full relative precision for S barely above 1.
-inline float log_sum(float S, float R) { return S - R < 1.5f ? log1p_fast(R) : std::log(S); }
-
-struct Block {
-    int b0, rows;
-    std::size_t Cp;  // padded row stride of the scratch rows
-    float* v_rows;   // [rows][Cp]
-    float* spare;    // [Cp]
-    float* student_sum_T;  // [rows]: Ss of each block row
-};
-
-inline Block make_block(const DistillProblem& p, int b0, int b1, float* scratch) {
-    Block k;
-    k.b0 = b0;
-    k.rows = b1 - b0;
-    k.Cp = padded_classes(p.C);
-    k.v_rows = scratch;
-    k.spare = scratch + k.Cp * static_cast<std::size_t>(k.rows);
-    k.student_sum_T = k.spare + k.Cp;
-    return k;
-}
-
-inline const float* student_row(const DistillProblem& p, int b) { return p.zs + static_cast<std::size_t>(b) * p.C; }
-inline const float* teacher_row(const DistillProblem& p, int k, int b) {
-    return p.zt + (static_cast<std::size_t>(k) * p.B + b) * p.C;
-}
-inline float* gradient_row(const DistillProblem& p, int b) { return p.grads.dzs + static_cast<std::size_t>(b) * p.C; }
-inline std::size_t stat_index(const DistillProblem& p, int b, int k) { return static_cast<std::size_t>(b) * p.K + k; }
 
 // Student part of the stats: lse_s1, lse_st, ce_s for row b, and its v row in the block scratch.
 // With dz (fused pass, counted row) it also initialises dzs row b with the student's share of the gradient.
@@ -305,61 +100,6 @@ inline void student_stats(const DistillProblem& p, const Block& blk, int r, floa
         });
         dz[y] -= p.a_ce * p.inv_counted_rows;
     }
-}
-
-// Sums of (row, teacher) pairs waiting for their statistics, still as per-lane partial sums. They are finished
-// W at a time: V::sum_lanes reduces W vectors in one add tree (a third of the work of W separate horizontal
-// sums), the logs and divisions run as vector operations, and no row's sweeps wait on the previous row's tail.
-template <class V>
-struct TeacherGroup {
-    enum { kS0, kR0, kHs, kSt, kA, kProbe, kSums };
-    typename V::F sums[kSums][V::W];
-    alignas(64) float m[V::W], Ss[V::W];
-    int b[V::W], k[V::W];
-    int n = 0;
-};
-
-template <class V>
-inline void finish_teachers(const DistillProblem& p, TeacherGroup<V>& g) {
-    using F = typename V::F;
-    using G = TeacherGroup<V>;
-    constexpr int W = V::W;
-    if (g.n == 0) return;
-    for (int j = g.n; j < W; ++j) {  // padding lanes: finite values, results discarded
-        for (auto& q : g.sums) q[j] = V::set1(1.0f);
-        g.m[j] = 0.0f;
-        g.Ss[j] = 1.0f;
-    }
-    const F S0 = V::sum_lanes(g.sums[G::kS0]), R0 = V::sum_lanes(g.sums[G::kR0]);
-    const F St = V::sum_lanes(g.sums[G::kSt]), one = V::set1(1.0f);
-    const F log_S0 = V::select(V::less(V::sub(S0, R0), V::set1(1.5f)), vlog1p<V>(R0), vlog<V>(S0));
-    const F log_St = vlog<V>(St);
-    const F probe = V::sum_lanes(g.sums[G::kProbe]);
-    alignas(64) float lse[W], kl[W], h[W], conf[W], logS0[W];
-    V::store(lse, V::add(V::fma(V::load(g.m), V::set1(p.inv_T), log_St), probe));
-    V::store(kl, V::mul(V::set1(p.T * p.T),
-                        V::add(V::div(V::sum_lanes(g.sums[G::kA]), St), vlog<V>(V::div(V::load(g.Ss), St)))));
-    V::store(h, V::sub(log_S0, V::div(V::sum_lanes(g.sums[G::kHs]), S0)));
-    V::store(conf, V::div(one, S0));
-    V::store(logS0, log_S0);
-    for (int j = 0; j < g.n; ++j) {
-        const int b = g.b[j];
-        const std::size_t i = stat_index(p, b, g.k[j]);
-        p.stats.lse_t[i] = lse[j];
-        p.stats.kl[i] = kl[j];
-        p.stats.h_t[i] = h[j];
-        p.stats.conf[i] = conf[j];
-        const int y = p.y[b];
-        if (y >= 0) {
-            const float* z = teacher_row(p, g.k[j], b);
-            p.stats.ce_t[i] = (g.m[j] - z[y]) + logS0[j];
-            p.stats.hit[i] = z[y] == g.m[j] && !occurs_before<V>(z, y, g.m[j]) ? 1.0f : 0.0f;
-        } else {
-            p.stats.ce_t[i] = 0.0f;
-            p.stats.hit[i] = 0.0f;
-        }
-    }
-    g.n = 0;
 }
 
 // Teacher k's sweeps for block row r (statistics follow in finish_teachers); with dz (fused pass, counted
@@ -396,41 +136,6 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
         });
     }
     if (g.n == V::W) finish_teachers(p, g);
-}
-
-// Feature sums of (row, teacher) pairs waiting for cos and mse, finished W at a time like TeacherGroup.
-template <class V>
-struct FeatureGroup {
-    enum { kDot, kSs, kTt, kSq, kSums };
-    typename V::F sums[kSums][V::W];
-    alignas(64) float width[V::W];
-    std::size_t i[V::W];
-    int n = 0;
-};
-
-template <class V>
-inline void finish_features(const DistillProblem& p, FeatureGroup<V>& g) {
-    using F = typename V::F;
-    using G = FeatureGroup<V>;
-    constexpr int W = V::W;
-    if (g.n == 0) return;
-    for (int j = g.n; j < W; ++j) {
-        for (auto& q : g.sums) q[j] = V::set1(1.0f);
-        g.width[j] = 1.0f;
-    }
-    const F ss = V::sum_lanes(g.sums[G::kSs]), tt = V::sum_lanes(g.sums[G::kTt]), zero = V::zero();
-    // sum a^2 and sum t^2 are finite exactly when every a and t is (or the sums did not overflow).
-    const auto finite = V::both(V::equal(V::sub(ss, ss), zero), V::equal(V::sub(tt, tt), zero));
-    const F nan = V::set1(kNaN);
-    alignas(64) float cos[W], mse[W];
-    F norms = V::fma(V::sqrt(ss), V::sqrt(tt), V::set1(p.cos_eps));
-    V::store(cos, V::select(finite, V::div(V::sum_lanes(g.sums[G::kDot]), norms), nan));
-    V::store(mse, V::select(finite, V::div(V::sum_lanes(g.sums[G::kSq]), V::load(g.width)), nan));
-    for (int j = 0; j < g.n; ++j) {
-        p.stats.cos[g.i[j]] = cos[j];
-        p.stats.mse[g.i[j]] = mse[j];
-    }
-    g.n = 0;
 }
 
 // Sweep of teacher k's feature slice in row b: the sums for cos and mse (into the group) and, with
