@@ -110,7 +110,10 @@ MTKD_API const char* mtkd_context_gemm_info(const mtkd_context* ctx);
 /* ---- the fused multi-teacher distillation op (DESIGN §2) ----
  * Calls on one context are serialised (it owns the per-thread scratch); use one context per caller thread
  * for concurrency. Every pointer named in mtkd_inputs/mtkd_stats/mtkd_grads that a pass reads or writes must
- * be non-null; gradient reads kl, mse, lse_t, ce_s, lse_s1 and lse_st from stats. */
+ * be non-null; gradient reads kl, mse, lse_t, ce_s, lse_s1 and lse_st from stats.
+ * Non-finite inputs never fail a pass: a NaN or +-Inf in teacher k's logits of row b makes lse_t[b,k] NaN, one in
+ * teacher k's slice of fs or ft makes cos[b,k] and mse[b,k] NaN, one in zs row b makes lse_s1[b] and lse_st[b]
+ * NaN; other rows are unaffected. Results do not depend on the thread count. */
 MTKD_API mtkd_status mtkd_distill_stats(mtkd_context* ctx, const mtkd_shape* shape, const mtkd_inputs* in,
                                         const mtkd_hyper* hyper, const mtkd_stats* out);
 MTKD_API mtkd_status mtkd_distill_gradient(mtkd_context* ctx, const mtkd_shape* shape, const mtkd_inputs* in,
