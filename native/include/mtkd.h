@@ -86,15 +86,34 @@ MTKD_API const char* mtkd_version(void);
 MTKD_API int32_t mtkd_cpu_features(void);
 /* Short description of the build: compiler, BLAS found or not, OpenMP. */
 MTKD_API const char* mtkd_build_info(void);
+/* The BLAS this build links: OpenBLAS's configuration string ("OpenBLAS 0.3.21 ... SkylakeX ...") or a note
+ * that only the built-in GEMM exists. Which one mtkd_sgemm runs is per context: mtkd_context_gemm_info. */
+MTKD_API const char* mtkd_gemm_info(void);
+/* Incremented whenever a declaration here changes incompatibly; bindings refuse another value. */
+#define MTKD_ABI_VERSION 1
+MTKD_API int32_t mtkd_abi_version(void);
 
 /* ---- contexts ---- */
 /* threads <= 0 means every available core. Fails with MTKD_UNSUPPORTED for a SIMD level the CPU lacks. */
 MTKD_API mtkd_status mtkd_context_create(int32_t simd, int32_t threads, mtkd_context** out);
 MTKD_API void mtkd_context_destroy(mtkd_context* ctx);
+/* As mtkd_context_create, but the context may only use the CPU features in allowed_features (the bitmask of
+ * mtkd_cpu_features): lets a caller cap the SIMD level, and tests see how a smaller CPU behaves. */
+MTKD_API mtkd_status mtkd_context_create_limited(int32_t simd, int32_t threads, int32_t allowed_features,
+                                                 mtkd_context** out);
 /* The level and thread count actually in use. */
 MTKD_API mtkd_status mtkd_context_describe(const mtkd_context* ctx, int32_t* simd, int32_t* threads);
+/* Which GEMM mtkd_sgemm runs for this context, e.g. "OpenBLAS 0.3.21 (SkylakeX kernels)"; "" for a null ctx.
+ * Valid while the context lives. */
+MTKD_API const char* mtkd_context_gemm_info(const mtkd_context* ctx);
 
-/* ---- the fused multi-teacher distillation op (DESIGN §2) ---- */
+/* ---- the fused multi-teacher distillation op (DESIGN §2) ----
+ * Calls on one context are serialised (it owns the per-thread scratch); use one context per caller thread
+ * for concurrency. Every pointer named in mtkd_inputs/mtkd_stats/mtkd_grads that a pass reads or writes must
+ * be non-null; gradient reads kl, mse, lse_t, ce_s, lse_s1 and lse_st from stats.
+ * Non-finite inputs never fail a pass: a NaN or +-Inf in teacher k's logits of row b makes lse_t[b,k] NaN, one in
+ * teacher k's slice of fs or ft makes cos[b,k] and mse[b,k] NaN, one in zs row b makes lse_s1[b] and lse_st[b]
+ * NaN; other rows are unaffected. Results do not depend on the thread count. */
 MTKD_API mtkd_status mtkd_distill_stats(mtkd_context* ctx, const mtkd_shape* shape, const mtkd_inputs* in,
                                         const mtkd_hyper* hyper, const mtkd_stats* out);
 MTKD_API mtkd_status mtkd_distill_gradient(mtkd_context* ctx, const mtkd_shape* shape, const mtkd_inputs* in,
@@ -105,10 +124,28 @@ MTKD_API mtkd_status mtkd_distill_fused(mtkd_context* ctx, const mtkd_shape* sha
                                         const mtkd_grads* out_grads);
 
 /* ---- GEMM (OpenBLAS when found at build time, else a blocked fallback) ----
- * Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, op = transpose when trans_* != 0. */
+ * Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C, op = transpose when trans_* != 0.
+ * mtkd_sgemm runs OpenBLAS unless OpenBLAS's kernels for this CPU are narrower than the context's SIMD level
+ * (OpenBLAS falls back to its generic Prescott kernels on CPUs it does not recognise, several times slower
+ * than the built-in AVX-512 GEMM); mtkd_context_gemm_info says which one a context uses. */
 MTKD_API mtkd_status mtkd_sgemm(mtkd_context* ctx, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n,
                                 int32_t k, float alpha, const float* a, int32_t lda, const float* b,
                                 int32_t ldb, float beta, float* c, int32_t ldc);
+/* Same contract as mtkd_sgemm, always through OpenBLAS; MTKD_UNSUPPORTED in a build without it. */
+MTKD_API mtkd_status mtkd_sgemm_openblas(mtkd_context* ctx, int32_t trans_a, int32_t trans_b, int32_t m,
+                                         int32_t n, int32_t k, float alpha, const float* a, int32_t lda,
+                                         const float* b, int32_t ldb, float beta, float* c, int32_t ldc);
+/* Same contract as mtkd_sgemm, always on the built-in blocked GEMM at the context's SIMD level
+ * (so the fallback is tested on machines that have OpenBLAS). beta = 0 never reads C (NaN there is ignored). */
+MTKD_API mtkd_status mtkd_sgemm_blocked(mtkd_context* ctx, int32_t trans_a, int32_t trans_b, int32_t m,
+                                        int32_t n, int32_t k, float alpha, const float* a, int32_t lda,
+                                        const float* b, int32_t ldb, float beta, float* c, int32_t ldc);
+
+/* ---- building blocks, exported for tests and benchmarks ----
+ * y[i] = exp(x[i]) with the kernels' vectorised exp at the context's SIMD level: within 2 ulp of the true
+ * value for x in [ln(FLT_MIN), 88]; exactly 0 below ln(FLT_MIN) (no subnormal results), e^88 above 88,
+ * NaN for NaN. */
+MTKD_API mtkd_status mtkd_vector_exp(mtkd_context* ctx, int64_t n, const float* x, float* y);
 
 #ifdef __cplusplus
 }

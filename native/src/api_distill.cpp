@@ -1,0 +1,50 @@
+// Exports of the fused multi-teacher distillation op.
+#include "boundary.h"
+#include "context.h"
+#include "distill_driver.h"
+
+namespace mtkd {
+namespace {
+
+mtkd_status run(const char* function, mtkd_context* ctx, DistillPass pass, const mtkd_shape* shape,
+                const mtkd_inputs* in, const mtkd_hyper* hyper, const mtkd_stats* stats, const mtkd_grads* grads) {
+    return guarded(function, [&] {
+        if (ctx == nullptr) throw_invalid("ctx is null");
+        DistillProblem p = make_distill_problem(pass, shape, in, hyper, stats, grads);
+        run_distill(*ctx, pass, p);
+    });
+}
+
+}  // namespace
+}  // namespace mtkd
+
+extern "C" {
+
+MTKD_API mtkd_status mtkd_distill_stats(mtkd_context* ctx, const mtkd_shape* shape, const mtkd_inputs* in,
+                                        const mtkd_hyper* hyper, const mtkd_stats* out) {
+    return mtkd::run("mtkd_distill_stats", ctx, mtkd::DistillPass::Stats, shape, in, hyper, out, nullptr);
+}
+
+MTKD_API mtkd_status mtkd_distill_gradient(mtkd_context* ctx, const mtkd_shape* shape, const mtkd_inputs* in,
+                                           const mtkd_hyper* hyper, const mtkd_stats* stats, const mtkd_grads* out) {
+    return mtkd::run("mtkd_distill_gradient", ctx, mtkd::DistillPass::Gradient, shape, in, hyper, stats, out);
+}
+
+MTKD_API mtkd_status mtkd_distill_fused(mtkd_context* ctx, const mtkd_shape* shape, const mtkd_inputs* in,
+                                        const mtkd_hyper* hyper, const mtkd_stats* out_stats,
+                                        const mtkd_grads* out_grads) {
+    return mtkd::run("mtkd_distill_fused", ctx, mtkd::DistillPass::Fused, shape, in, hyper, out_stats, out_grads);
+}
+
+MTKD_API mtkd_status mtkd_vector_exp(mtkd_context* ctx, int64_t n, const float* x, float* y) {
+    return mtkd::guarded("mtkd_vector_exp", [&] {
+        if (ctx == nullptr) mtkd::throw_invalid("ctx is null");
+        if (n < 0) mtkd::throw_invalid(mtkd::format("n = %lld (must be >= 0)", static_cast<long long>(n)));
+        if (n > 0 && x == nullptr) mtkd::throw_invalid("x is null");
+        if (n > 0 && y == nullptr) mtkd::throw_invalid("y is null");
+        mtkd::FlushDenormalsScope mode;
+        ctx->kernels->exp(n, x, y);
+    });
+}
+
+}  // extern "C"

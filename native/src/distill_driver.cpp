@@ -1,0 +1,47 @@
+#include "distill_driver.h"
+
+#include <algorithm>
+
+#include "context.h"
+#include "distill_refine.h"
+
+namespace mtkd {
+namespace {
+
+// Rows per block: the block's student rows (and, in the gradient passes, its dzs rows) stay in L1 while
+// every teacher sweeps over them, so rows * C is kept near 3K floats (12 KB per array). Then blocks are
+// evened out so every thread gets the same number.
+int rows_per_block(int B, int C, int threads) {
+    int rows = std::clamp(3072 / C, 1, 64);
+    int blocks = (B + rows - 1) / rows;
+    if (threads > 1) blocks = (blocks + threads - 1) / threads * threads;
+    return std::max(1, (B + blocks - 1) / blocks);
+}
+
+}  // namespace
+
+void run_distill(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
+    const Kernels& kern = *ctx.kernels;
+    auto kernel = pass == DistillPass::Stats ? kern.distill_stats
+                  : pass == DistillPass::Gradient ? kern.distill_gradient
+                                                  : kern.distill_fused;
+    const int rows = rows_per_block(p.B, p.C, ctx.threads);
+    const int blocks = (p.B + rows - 1) / rows;
+    const int threads = std::max(1, std::min(ctx.threads, blocks));
+
+    std::lock_guard<std::mutex> lock(ctx.mutex);
+    ctx.reserve_scratch(threads, distill_scratch_floats(p.C, rows));
+    parallel_region(threads, [&](int thread, int team) {
+        float* scratch = ctx.scratch(thread);
+        // Contiguous ranges of blocks per thread: each thread streams its own part of every teacher block.
+        const int first = static_cast<int>(static_cast<long long>(blocks) * thread / team);
+        const int last = static_cast<int>(static_cast<long long>(blocks) * (thread + 1) / team);
+        for (int block = first; block < last; ++block) {
+            const int b0 = block * rows, b1 = std::min(p.B, b0 + rows);
+            kernel(p, b0, b1, scratch);
+        }
+    });
+    refine_small_kl(ctx, pass, p);
+}
+
+}  // namespace mtkd

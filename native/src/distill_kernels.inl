@@ -1,0 +1,367 @@
+// The fused multi-teacher distillation op (DESIGN §2), written once over vector traits V and compiled
+// once per SIMD level (kernels_scalar.cpp, kernels_avx2.cpp, kernels_avx512.cpp).
+//
+// Notation for one row b: student logits s[c], teacher k's logits z[c], temperature T, label y.
+//
+// Log-sum-exp after a max shift. With m = max_c z and w_c = z_c - m <= 0:
+//   S0 = sum_c e^{w_c},  lse_1 = m + log S0;   u_c = w_c / T,  St = sum_c e^{u_c},  lse_T = m/T + log St.
+// Every e^{...} has an argument <= 0, so nothing overflows, and the largest term is exactly 1.
+//
+// Teacher statistics at T = 1, with p_c = e^{w_c} / S0:
+//   conf = max_c p_c = 1 / S0
+//   H    = -sum_c p_c log p_c = -sum_c p_c (w_c - log S0) = log S0 - (sum_c e^{w_c} w_c) / S0.
+//   The second form has no cancellation for near one-hot rows: both terms are small and positive.
+//   CE_t = lse_1 - z_y = (m - z_y) + log S0, summed in that order: m - z_y is exact when y is the argmax.
+//   For a confident teacher S0 = 1 + R with R tiny, and R is lost to rounding once the max's exact 1 is in
+//   the sum; so R (the sum over w < 0) is also kept apart, and log S0 = log1p(R) when the max is unique.
+//   CE_t and H then keep their relative precision however small they get.
+//   hit = 1 when y is the first index where z reaches m. CE_s likewise (with the student's S1).
+//
+// KL at temperature T. With the student's shift m_s, v_c = (s_c - m_s)/T and Ss = sum_c e^{v_c}:
+//   log pt_c = u_c - log St,  log ps_c = v_c - log Ss, so
+//   KL / T^2 = sum_c pt_c (log pt_c - log ps_c) = (sum_c e^{u_c} (u_c - v_c)) / St + log(Ss / St).
+//   The student's v row is computed once per row and reused by every teacher. log(Ss/St) is one log of a
+//   ratio in [1/C, C], not the difference of two logs of size log C, which would add an ulp of log C.
+//   Float32 still leaves an absolute error of a few 1e-7 (in units of T^2): distill_refine.cpp recomputes
+//   the KL in float64 when a whole batch's KL is so small that this would show.
+//   For T in {1, 2, 3, 4}, e^{w} = (e^{u})^T: two multiplies replace the second exp per element.
+//
+// Features of teacher k (width D): cos = <a,t> / (|a| |t| + eps), mse = sum_d (a_d - t_d)^2 / D.
+//
+// Non-finite inputs. x - x is 0 for every finite x and NaN for NaN and +-Inf, so the sum of x - x over a
+// row (the "probe") is 0 or NaN at the cost of one subtract and one add per vector; adding it to lse_t,
+// lse_s1 and lse_st makes them NaN exactly when the row holds a non-finite value, -Inf included (which a
+// plain max/exp-sum would accept as a masked class). For features, sum a^2 and sum t^2 are non-finite
+// whenever a or t holds one, so cos and mse are set to NaN from those sums at no extra cost.
+//
+// Gradient (only for counted rows, y >= 0; ignored rows get zeros), with 1/B' = inv_counted_rows:
+//   dL/ds_c = (1/B') [ a_ce (softmax(s)_c - [c = y]) + a_kd T sum_k wl_k (ps^T_c - pt^T_{k,c}) ]
+//           = (1/B') [ a_ce e^{s_c - lse_s1} + a_kd T (sum_k wl_k) e^{s_c/T - lse_sT}
+//                      - a_kd T sum_k wl_k e^{z_kc/T - lse_t,k} ] - (1/B') a_ce [c = y]
+//   dL/da_kd = (1/B') beta wf_k (2/D_k) (a_kd - t_kd)
+//   row_loss = (1/B') [ a_ce CE_s + sum_k (a_kd wl_k KL_k + beta wf_k mse_k) ].
+// The gradient pass needs one exp per teacher element, using lse_t from the stats pass. The fused pass
+// keeps e^{u_c} of the teacher row in flight (scratch, L1) and reuses it as St * pt^T, so it needs no
+// exp beyond those of the stats.
+//
+// Memory order. zt is [K,B,C]: for a block of rows the kernels visit teacher-major (for k: for b in block),
+// so each teacher's rows of the block are one contiguous run that the hardware prefetcher streams. The
+// student's v rows and the dzs rows of the block stay in L1/L2 while every teacher passes over them.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "distill_groups.inl"
+#include "distill_layout.inl"
+#include "distill_rows.inl"
+#include "kernels.h"
+#include "vector_loops.inl"
+
+namespace mtkd {
+// Internal linkage: every SIMD level's translation unit must keep its own copy of each function here.
+// A shared (inline) definition could be merged by the linker with one compiled for a wider
+// instruction set and then run on a CPU that lacks it.
+namespace {
+namespace distill {
+
+// dfs of at least this many bytes is written with non-temporal stores (see feature_row).
+constexpr std::size_t kStreamFeatureGradBytes = std::size_t{1} << 20;
+
+// Student part of the stats: lse_s1, lse_st, ce_s for row b, and its v row in the block scratch.
+// With dz (fused pass, counted row) it also initialises dzs row b with the student's share of the gradient.
+template <class V, int TK>
+inline void student_stats(const DistillProblem& p, const Block& blk, int r, float* dz) {
+    const int b = blk.b0 + r, C = p.C;
+    const float* s = student_row(p, b);
+    RowScan<V> scan = scan_row<V>(s, C);
+    const float probe = scan.probe_sum();
+    StudentSums sums = student_sums<V, TK>(s, C, scan.max, p.inv_T, blk.v_rows + blk.Cp * r, dz, blk.spare);
+    float log_S1 = log_sum(sums.S1, sums.R1), log_ST = std::log(sums.ST);
+    blk.student_sum_T[r] = sums.ST;
+    p.stats.lse_s1[b] = scan.max + log_S1 + probe;
+    p.stats.lse_st[b] = scan.max * p.inv_T + log_ST + probe;
+    int y = p.y[b];
+    p.stats.ce_s[b] = y >= 0 ? (scan.max - s[y]) + log_S1 + probe : 0.0f;
+    if (dz != nullptr) {
+        // dz holds e^{s-m} and spare e^{(s-m)/T}: scale them into probabilities and combine.
+        using F = typename V::F;
+        float wl_sum = 0.0f;
+        for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
+        const F ce = V::set1(p.a_ce * p.inv_counted_rows / sums.S1);
+        const F kd = V::set1(p.a_kd * p.T * p.inv_counted_rows * wl_sum / sums.ST);
+        for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            F g = V::fma(ce, load<is_tail, V>(dz + c, t), V::mul(kd, load<is_tail, V>(blk.spare + c, t)));
+            store<is_tail, V>(dz + c, g, t);
+        });
+        dz[y] -= p.a_ce * p.inv_counted_rows;
+    }
+}
+
+// Teacher k's sweeps for block row r (statistics follow in finish_teachers); with dz (fused pass, counted
+// row) also its share of dzs.
+template <class V, int TK>
+inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int r, float* dz, TeacherGroup<V>& g) {
+    const int b = blk.b0 + r, C = p.C;
+    const float* z = teacher_row(p, k, b);
+    RowScan<V> scan = scan_row<V>(z, C);
+    TeacherSums<V> sums =
+        teacher_sums<V, TK>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, dz != nullptr ? blk.spare : nullptr);
+    using G = TeacherGroup<V>;
+    const int j = g.n++;
+    g.sums[G::kS0][j] = sums.S0;
+    g.sums[G::kR0][j] = sums.R0;
+    g.sums[G::kHs][j] = sums.Hs;
+    g.sums[G::kSt][j] = sums.St;
+    g.sums[G::kA][j] = sums.A;
+    g.sums[G::kProbe][j] = scan.probe;
+    g.m[j] = scan.max;
+    g.Ss[j] = blk.student_sum_T[r];
+    g.b[j] = b;
+    g.k[j] = k;
+    if (dz != nullptr) {
+        using F = typename V::F;
+        // pt^T_c = e^{u_c} / St; a non-finite row leaves NaN here rather than a silently wrong gradient.
+        const std::size_t i = stat_index(p, b, k);
+        float coef = p.a_kd * p.T * p.inv_counted_rows * p.wl[i] / V::sum(sums.St) + scan.probe_sum();
+        const F vc = V::set1(coef);
+        for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            F gz = V::fnma(vc, load<is_tail, V>(blk.spare + c, t), load<is_tail, V>(dz + c, t));
+            store<is_tail, V>(dz + c, gz, t);
+        });
+    }
+    if (g.n == V::W) finish_teachers(p, g);
+}
+
+// Sweep of teacher k's feature slice in row b: the sums for cos and mse (into the group) and, with
+// WithGrad, dfs = grad_scale * (fs - ft). With `stream`, whole aligned vectors of dfs are written with
+// non-temporal stores: a large dfs is not read before it is overwritten, and is not needed again by this op.
+template <class V, bool WithStats, bool WithGrad>
+inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g, bool stream) {
+    using F = typename V::F;
+    using M = typename V::M;
+    const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
+    const float* a = p.fs + off;
+    const float* t = p.ft + off;
+    float* out = WithGrad ? p.grads.dfs + off : nullptr;
+    const int d = p.D[k];
+    const F vg = V::set1(grad_scale);
+    F dot = V::zero(), ss = V::zero(), tt = V::zero(), sq = V::zero();
+    auto step = [&](int c, M m, auto tail, auto streaming) {
+        constexpr bool is_tail = decltype(tail)::value;
+        F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);  // outside m: 0, adds nothing
+        F diff = V::sub(x, u);
+        if constexpr (WithStats) {
+            dot = V::fma(x, u, dot);
+            ss = V::fma(x, x, ss);
+            tt = V::fma(u, u, tt);
+            sq = V::fma(diff, diff, sq);
+        }
+        if constexpr (WithGrad) {
+            if constexpr (decltype(streaming)::value) V::stream(out + c, V::mul(vg, diff));
+            else store<is_tail, V>(out + c, V::mul(vg, diff), m);
+        }
+    };
+    if (WithGrad && stream) {
+        // A partial first vector up to the next W-float boundary of out, then aligned whole vectors.
+        const int misalign = static_cast<int>((reinterpret_cast<std::uintptr_t>(out) / sizeof(float)) % V::W);
+        const int head = misalign == 0 ? 0 : std::min(d, V::W - misalign);
+        if (head > 0) step(0, V::first(head), std::true_type{}, std::false_type{});
+        int c = head;
+        const M all = V::first(V::W);
+        for (; c + V::W <= d; c += V::W) step(c, all, std::false_type{}, std::true_type{});
+        if (c < d) step(c, V::first(d - c), std::true_type{}, std::false_type{});
+    } else {
+        for_each_vector<V>(d, [&](int c, M m, auto tail) { step(c, m, tail, std::false_type{}); });
+    }
+    if constexpr (WithStats) {
+        using G = FeatureGroup<V>;
+        const int j = g->n++;
+        g->sums[G::kDot][j] = dot;
+        g->sums[G::kSs][j] = ss;
+        g->sums[G::kTt][j] = tt;
+        g->sums[G::kSq][j] = sq;
+        g->width[j] = static_cast<float>(d);
+        g->i[j] = stat_index(p, b, k);
+        if (g->n == V::W) finish_features(p, *g);
+    }
+}
+
+// Whether dfs is large enough to bypass the caches (see feature_row).
+inline bool stream_feature_grads(const DistillProblem& p) {
+    return static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kStreamFeatureGradBytes;
+}
+
+inline float feature_grad_scale(const DistillProblem& p, int b, int k) {
+    return p.inv_counted_rows * p.beta * p.wf[stat_index(p, b, k)] * (2.0f / static_cast<float>(p.D[k]));
+}
+
+inline void zero_row(float* row, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) row[i] = 0.0f;
+}
+
+inline void write_row_loss(const DistillProblem& p, int b) {
+    float loss = p.a_ce * p.stats.ce_s[b];
+    for (int k = 0; k < p.K; ++k) {
+        const std::size_t i = stat_index(p, b, k);
+        loss += p.a_kd * p.wl[i] * p.stats.kl[i] + p.beta * p.wf[i] * p.stats.mse[i];
+    }
+    p.grads.row_loss[b] = p.inv_counted_rows * loss;
+}
+
+// Asks for teacher k's feature slices of row b ahead of their sweep, so they stream in from memory while the
+// arithmetic-bound logit rows before them are processed.
+inline void prefetch_features(const DistillProblem& p, int b, int k) {
+    const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
+    const char* a = reinterpret_cast<const char*>(p.fs + off);
+    const char* t = reinterpret_cast<const char*>(p.ft + off);
+    const std::size_t bytes = static_cast<std::size_t>(p.D[k]) * sizeof(float);
+    for (std::size_t x = 0; x < bytes; x += 64) {
+        __builtin_prefetch(a + x);
+        __builtin_prefetch(t + x);
+    }
+}
+
+// Visits the block's (teacher, row) pairs teacher-major, prefetching each pair's feature slices one pair
+// ahead: body(k, r).
+template <class Body>
+inline void for_each_pair(const DistillProblem& p, int b0, int rows, Body&& body) {
+    for (int k = 0; k < p.K; ++k) {
+        for (int r = 0; r < rows; ++r) {
+            if (r + 1 < rows) prefetch_features(p, b0 + r + 1, k);
+            else if (k + 1 < p.K) prefetch_features(p, b0, k + 1);
+            body(k, r);
+        }
+    }
+}
+
+template <class V, int TK>
+void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
+    const Block blk = make_block(p, b0, b1, scratch);
+    for (int r = 0; r < blk.rows; ++r) student_stats<V, TK>(p, blk, r, nullptr);
+    TeacherGroup<V> teachers;
+    FeatureGroup<V> features;
+    for_each_pair(p, b0, blk.rows, [&](int k, int r) {
+        teacher_stats<V, TK>(p, blk, k, r, nullptr, teachers);
+        feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, false);
+    });
+    finish_teachers(p, teachers);
+    finish_features(p, features);
+}
+
+template <class V, int TK>
+void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
+    const Block blk = make_block(p, b0, b1, scratch);
+    auto counted = [&](int r) { return p.y[b0 + r] >= 0; };
+    for (int r = 0; r < blk.rows; ++r) {
+        float* dz = gradient_row(p, b0 + r);
+        if (!counted(r)) zero_row(dz, static_cast<std::size_t>(p.C));
+        student_stats<V, TK>(p, blk, r, counted(r) ? dz : nullptr);
+    }
+    TeacherGroup<V> teachers;
+    FeatureGroup<V> features;
+    const bool stream = stream_feature_grads(p);
+    for_each_pair(p, b0, blk.rows, [&](int k, int r) {
+        const int b = b0 + r;
+        teacher_stats<V, TK>(p, blk, k, r, counted(r) ? gradient_row(p, b) : nullptr, teachers);
+        feature_row<V, true, true>(p, b, k, counted(r) ? feature_grad_scale(p, b, k) : 0.0f, &features, stream);
+    });
+    if (stream) V::stream_fence();
+    finish_teachers(p, teachers);
+    finish_features(p, features);
+    for (int b = b0; b < b1; ++b) {
+        if (p.y[b] >= 0) write_row_loss(p, b);
+        else p.grads.row_loss[b] = 0.0f;
+    }
+}
+
+// Gradient pass: inputs, weights and the stats pass's lse/kl/mse/ce_s in, dzs/dfs/row_loss out.
+template <class V>
+void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
+    using F = typename V::F;
+    const int C = p.C;
+    const F it = V::set1(p.inv_T);
+    const bool stream = stream_feature_grads(p);
+    for (int b = b0; b < b1; ++b) {
+        float* dz = gradient_row(p, b);
+        const int y = p.y[b];
+        if (y < 0) {
+            zero_row(dz, static_cast<std::size_t>(C));
+            zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F, static_cast<std::size_t>(p.F));
+            p.grads.row_loss[b] = 0.0f;
+            continue;
+        }
+        float wl_sum = 0.0f;
+        for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
+        const float* s = student_row(p, b);
+        const F neg_lse1 = V::set1(-p.stats.lse_s1[b]), neg_lseT = V::set1(-p.stats.lse_st[b]);
+        const F ce = V::set1(p.a_ce * p.inv_counted_rows);
+        const F kd = V::set1(p.a_kd * p.T * p.inv_counted_rows * wl_sum);
+        for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            F x = load<is_tail, V>(s + c, t);
+            F p1 = vexp_kernel<V>(V::add(x, neg_lse1));
+            F pT = vexp_kernel<V>(V::fma(x, it, neg_lseT));
+            store<is_tail, V>(dz + c, V::fma(ce, p1, V::mul(kd, pT)), t);
+        });
+        dz[y] -= p.a_ce * p.inv_counted_rows;
+        write_row_loss(p, b);
+    }
+    for_each_pair(p, b0, b1 - b0, [&](int k, int r) {
+        const int b = b0 + r;
+        if (p.y[b] < 0) return;
+        const std::size_t i = stat_index(p, b, k);
+        const float* z = teacher_row(p, k, b);
+        float* dz = gradient_row(p, b);
+        const F neg_lse = V::set1(-p.stats.lse_t[i]);
+        const F vc = V::set1(p.a_kd * p.T * p.inv_counted_rows * p.wl[i]);
+        for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            F pt = vexp_kernel<V>(V::fma(load<is_tail, V>(z + c, t), it, neg_lse));
+            store<is_tail, V>(dz + c, V::fnma(vc, pt, load<is_tail, V>(dz + c, t)), t);
+        });
+        feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
+    });
+    if (stream) V::stream_fence();
+}
+
+template <class V>
+void stats(const DistillProblem& p, int b0, int b1, float* scratch) {
+    switch (temperature_kind(p.T)) {
+        case 1: stats_block<V, 1>(p, b0, b1, scratch); break;
+        case 2: stats_block<V, 2>(p, b0, b1, scratch); break;
+        case 3: stats_block<V, 3>(p, b0, b1, scratch); break;
+        case 4: stats_block<V, 4>(p, b0, b1, scratch); break;
+        default: stats_block<V, 0>(p, b0, b1, scratch); break;
+    }
+}
+
+template <class V>
+void fused(const DistillProblem& p, int b0, int b1, float* scratch) {
+    switch (temperature_kind(p.T)) {
+        case 1: fused_block<V, 1>(p, b0, b1, scratch); break;
+        case 2: fused_block<V, 2>(p, b0, b1, scratch); break;
+        case 3: fused_block<V, 3>(p, b0, b1, scratch); break;
+        case 4: fused_block<V, 4>(p, b0, b1, scratch); break;
+        default: fused_block<V, 0>(p, b0, b1, scratch); break;
+    }
+}
+
+template <class V>
+void exp_array(std::int64_t n, const float* x, float* y) {
+    std::int64_t i = 0;
+    for (; i + V::W <= n; i += V::W) V::store(y + i, vexp<V>(V::load(x + i)));
+    if (i < n) {
+        typename V::M t = V::first(static_cast<int>(n - i));
+        V::store(y + i, vexp<V>(V::load(x + i, t)), t);
+    }
+}
+
+}  // namespace distill
+}  // namespace
+}  // namespace mtkd

@@ -1,0 +1,41 @@
+// Where a block of rows of the distillation op keeps its scratch, and where row b of each operand starts
+// (layouts of DistillShape: zs [B,C], zt [K,B,C] teacher-major, dzs [B,C], statistics [B,K]).
+#pragma once
+
+#include <cstddef>
+
+#include "kernels.h"
+
+namespace mtkd {
+namespace {  // compiled per SIMD level: see distill_kernels.inl
+namespace distill {
+
+struct Block {
+    int b0, rows;
+    std::size_t Cp;  // padded row stride of the scratch rows
+    float* v_rows;   // [rows][Cp]
+    float* spare;    // [Cp]
+    float* student_sum_T;  // [rows]: Ss of each block row
+};
+
+inline Block make_block(const DistillProblem& p, int b0, int b1, float* scratch) {
+    Block k;
+    k.b0 = b0;
+    k.rows = b1 - b0;
+    k.Cp = padded_classes(p.C);
+    k.v_rows = scratch;
+    k.spare = scratch + k.Cp * static_cast<std::size_t>(k.rows);
+    k.student_sum_T = k.spare + k.Cp;
+    return k;
+}
+
+inline const float* student_row(const DistillProblem& p, int b) { return p.zs + static_cast<std::size_t>(b) * p.C; }
+inline const float* teacher_row(const DistillProblem& p, int k, int b) {
+    return p.zt + (static_cast<std::size_t>(k) * p.B + b) * p.C;
+}
+inline float* gradient_row(const DistillProblem& p, int b) { return p.grads.dzs + static_cast<std::size_t>(b) * p.C; }
+inline std::size_t stat_index(const DistillProblem& p, int b, int k) { return static_cast<std::size_t>(b) * p.K + k; }
+
+}  // namespace distill
+}  // namespace
+}  // namespace mtkd

@@ -1,0 +1,172 @@
+// The sweeps over one logit row of the distillation op (derivation: distill_kernels.inl).
+//   scan_row:      m = max_c z_c and the non-finite probe sum_c (z_c - z_c).
+//   exp_pair:      e^{w} and e^{u} for w = z - m, u = w / T (for integral T <= 4, e^{w} = (e^{u})^T).
+//   student_sums:  S1 = sum e^{w}, R1 (S1 without the maxima), ST = sum e^{u}, and v = u stored for the teachers.
+//   teacher_sums:  S0, R0, Hs = sum e^{w} w, St = sum e^{u}, A = sum e^{u} (u - v), per vector lane.
+//   log_sum:       log S = log1p(R) when S = 1 + R with a unique maximum, which keeps tiny R exact.
+#pragma once
+
+#include <cmath>
+#include <limits>
+
+#include "vector_exp.h"
+#include "vector_loops.inl"
+
+namespace mtkd {
+namespace {  // compiled per SIMD level: see distill_kernels.inl
+namespace distill {
+
+template <class V>
+struct RowScan {
+    float max;
+    typename V::F probe;  // lanes sum to 0 when every value is finite, to NaN otherwise
+    float probe_sum() const { return V::sum(probe); }
+};
+
+// First sweep of a row: the maximum and the non-finite probe. Two independent chains hide max latency.
+template <class V>
+inline RowScan<V> scan_row(const float* z, int n) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    F m0 = V::set1(-std::numeric_limits<float>::infinity()), m1 = m0;
+    F p0 = V::zero(), p1 = V::zero();
+    int c = 0;
+    for (; c + 2 * W <= n; c += 2 * W) {
+        F a = V::load(z + c), b = V::load(z + c + W);
+        m0 = V::max(m0, a);
+        m1 = V::max(m1, b);
+        p0 = V::add(p0, V::sub(a, a));
+        p1 = V::add(p1, V::sub(b, b));
+    }
+    for (; c + W <= n; c += W) {
+        F a = V::load(z + c);
+        m0 = V::max(m0, a);
+        p0 = V::add(p0, V::sub(a, a));
+    }
+    if (c < n) {
+        typename V::M t = V::first(n - c);
+        F a = V::load(z + c, t);  // lanes outside t read 0: finite, and excluded from the max below
+        m1 = V::max(m1, a, t);
+        p1 = V::add(p1, V::sub(a, a));
+    }
+    return {V::max_of(V::max(m0, m1)), V::add(p0, p1)};
+}
+
+// Whether m occurs in z[0, end): decides "first argmax" ties without tracking indices in the hot sweep.
+template <class V>
+inline bool occurs_before(const float* z, int end, float m) {
+    const typename V::F vm = V::set1(m);
+    bool found = false;
+    for_each_vector<V>(end, [&](int c, typename V::M t, auto tail) {
+        constexpr bool is_tail = decltype(tail)::value;
+        auto hits = V::equal(load<is_tail, V>(z + c, t), vm);
+        if constexpr (is_tail) hits = V::both(hits, t);
+        found = found || V::any(hits);
+    });
+    return found;
+}
+
+// Temperature kinds: 0 = general (two exps per teacher element), 1..4 = that integral T.
+inline int temperature_kind(float T) {
+    if (T == 1.0f) return 1;
+    if (T == 2.0f) return 2;
+    if (T == 3.0f) return 3;
+    if (T == 4.0f) return 4;
+    return 0;
+}
+
+// e^{w} and e^{u} (u = w/T) of one vector, sharing work when T is a small integer.
+template <class V, int TK>
+inline void exp_pair(typename V::F w, typename V::F inv_T, typename V::F& u, typename V::F& e1, typename V::F& eT) {
+    if constexpr (TK == 1) {
+        u = w;
+        e1 = vexp_kernel<V>(w);
+        eT = e1;
+    } else if constexpr (TK == 0) {
+        u = V::mul(w, inv_T);
+        e1 = vexp_kernel<V>(w);
+        eT = vexp_kernel<V>(u);
+    } else {
+        u = V::mul(w, inv_T);
+        eT = vexp_kernel<V>(u);
+        e1 = vpow_int<V, TK>(eT);
+    }
+}
+
+struct StudentSums {
+    float S1, R1, ST;  // R1: S1 without the terms at the maximum
+};
+
+// Second sweep of the student row: the sums at T = 1 and T, and v = (s - m)/T into v_row.
+// When e1_out/eT_out are given (fused pass) the exp values are kept for the gradient.
+template <class V, int TK>
+inline StudentSums student_sums(const float* s, int C, float m, float inv_T, float* v_row, float* e1_out,
+                                float* eT_out) {
+    using F = typename V::F;
+    const F vm = V::set1(m), it = V::set1(inv_T);
+    const F zero = V::zero();
+    F S1 = zero, R1 = zero, ST = zero;
+    for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+        constexpr bool is_tail = decltype(tail)::value;
+        F w = V::sub(load<is_tail, V>(s + c, t), vm);
+        F u, e1, eT;
+        exp_pair<V, TK>(w, it, u, e1, eT);
+        e1 = keep<is_tail, V>(e1, t);
+        eT = keep<is_tail, V>(eT, t);
+        S1 = V::add(S1, e1);
+        R1 = V::add_where(R1, e1, V::less(w, zero));
+        ST = V::add(ST, eT);
+        store<is_tail, V>(v_row + c, u, t);
+        if (e1_out != nullptr) {
+            store<is_tail, V>(e1_out + c, e1, t);
+            store<is_tail, V>(eT_out + c, eT, t);
+        }
+    });
+    return {V::sum(S1), V::sum(R1), V::sum(ST)};
+}
+
+// Per-lane partial sums of a teacher row; R0 is S0 without the terms at the maximum.
+template <class V>
+struct TeacherSums {
+    typename V::F S0, R0, Hs, St, A;
+};
+
+// Second sweep of a teacher row (see the derivation above). eT_out, when given, receives e^{u}.
+template <class V, int TK>
+inline TeacherSums<V> teacher_sums(const float* z, const float* v_row, int C, float m, float inv_T, float* eT_out) {
+    using F = typename V::F;
+    const F vm = V::set1(m), it = V::set1(inv_T);
+    const F zero = V::zero();
+    F S0 = zero, R0 = zero, Hs = zero, St = zero, A = zero;
+    for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+        constexpr bool is_tail = decltype(tail)::value;
+        F w = V::sub(load<is_tail, V>(z + c, t), vm);
+        F u, e1, eT;
+        exp_pair<V, TK>(w, it, u, e1, eT);
+        e1 = keep<is_tail, V>(e1, t);
+        eT = keep<is_tail, V>(eT, t);
+        S0 = V::add(S0, e1);
+        R0 = V::add_where(R0, e1, V::less(w, zero));
+        Hs = V::fma(e1, w, Hs);
+        St = V::add(St, eT);
+        A = V::fma(eT, V::sub(u, load<is_tail, V>(v_row + c, t)), A);
+        if (eT_out != nullptr) store<is_tail, V>(eT_out + c, eT, t);
+    });
+    return {S0, R0, Hs, St, A};
+}
+
+// log(1 + x) to a few ulp for x >= 0 without libm's log1pf (several times slower than logf): with u = 1 + x
+// rounded, log(u) * x / (u - 1) corrects for the rounding of u (Goldberg, "What every computer scientist
+// should know about floating-point arithmetic", theorem 4).
+inline float log1p_fast(float x) {
+    float u = 1.0f + x;
+    return u == 1.0f ? x : std::log(u) * (x / (u - 1.0f));
+}
+
+// log S for S = (terms at the maximum, each exactly 1) + R: log1p(R) when the maximum is unique, which keeps
+// full relative precision for S barely above 1.
+inline float log_sum(float S, float R) { return S - R < 1.5f ? log1p_fast(R) : std::log(S); }
+
+}  // namespace distill
+}  // namespace
+}  // namespace mtkd

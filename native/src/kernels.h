@@ -1,0 +1,71 @@
+// The interface between the dispatching code (compiled for any x86-64) and the kernels, which are compiled
+// once per SIMD level in kernels_scalar.cpp, kernels_avx2.cpp and kernels_avx512.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "mtkd.h"
+
+namespace mtkd {
+
+// One validated call of the distillation op, flattened for the kernels.
+struct DistillProblem {
+    int B, K, C, F;
+    const int32_t* D;    // [K]
+    const int32_t* off;  // [K+1]
+    const float* zs;
+    const float* zt;
+    const float* fs;
+    const float* ft;
+    const int32_t* y;
+    const float* wl;
+    const float* wf;
+    float T, inv_T, a_ce, a_kd, beta, cos_eps, inv_counted_rows;
+    mtkd_stats stats;  // written by stats and fused, read by gradient
+    mtkd_grads grads;  // written by gradient and fused
+};
+
+// Per-thread scratch of the distillation kernels for a block of rows: one row of C floats per block row
+// (the student's scaled, shifted logits), one spare row (exp values of the row in flight) and a few
+// scalars per block row. Rows are padded to 16 floats so every level's vectors stay inside.
+inline std::size_t padded_classes(int C) { return (static_cast<std::size_t>(C) + 15) & ~static_cast<std::size_t>(15); }
+inline std::size_t distill_scratch_floats(int C, int rows) {
+    return padded_classes(C) * (static_cast<std::size_t>(rows) + 1) + 4 * static_cast<std::size_t>(rows) + 16;
+}
+
+// Row-major C[m,n] = alpha * op(A) * op(B) + beta * C (already validated).
+struct GemmArgs {
+    bool trans_a, trans_b;
+    int m, n, k;
+    float alpha;
+    const float* a;
+    int lda;
+    const float* b;
+    int ldb;
+    float beta;
+    float* c;
+    int ldc;
+};
+
+struct Kernels {
+    mtkd_simd level;
+    const char* name;
+    // Rows [b0, b1) of one pass; scratch holds distill_scratch_floats(C, b1 - b0) floats.
+    void (*distill_stats)(const DistillProblem&, int b0, int b1, float* scratch);
+    void (*distill_gradient)(const DistillProblem&, int b0, int b1, float* scratch);
+    void (*distill_fused)(const DistillProblem&, int b0, int b1, float* scratch);
+    void (*exp)(std::int64_t n, const float* x, float* y);
+    // GEMM micro-kernel: C[rows, cols] (rows <= gemm_mr, cols <= gemm_nr) = alpha * A_panel * B_panel
+    // + beta * C, where A_panel is packed [kc][gemm_mr] and B_panel [kc][gemm_nr]. beta = 0 never reads C.
+    int gemm_mr, gemm_nr;
+    void (*gemm_tile)(int kc, const float* a_panel, const float* b_panel, float alpha, float beta, float* c,
+                      int ldc, int rows, int cols);
+};
+
+const Kernels& kernels_scalar();
+const Kernels& kernels_avx2();
+const Kernels& kernels_avx512();
+const Kernels& kernels_for(mtkd_simd level);
+
+}  // namespace mtkd

@@ -1,1 +1,0 @@
-extern "C" int mtkd_placeholder() { return 0; }

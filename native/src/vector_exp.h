@@ -1,0 +1,90 @@
+// exp(x) for one vector of floats, written once over the vector traits V.
+//
+//   exp(x) = 2^n * e^r,  n = round(x / ln2),  r = x - n*ln2  in [-ln2/2, ln2/2].
+// r is formed in two steps with ln2 = ln2_hi + ln2_lo (Cody-Waite): ln2_hi has 9 significant bits, so
+// n*ln2_hi is exact for |n| <= 127 and r loses nothing to cancellation.
+//   e^r = 1 + r + r^2 * P(r),  P of degree 4: the Chebyshev fit of (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2].
+// P's own error (6.5e-8) times r^2 <= 0.121 is below 1e-8, a tenth of an ulp of e^r, so the result is
+// within about one ulp, set by float rounding in the evaluation.
+// Range (vexp): below ln(FLT_MIN) the result is exactly 0 (no subnormal results, slow and useless here);
+// arguments are clamped at 88 above (n <= 127, so 2^n stays a normal float). NaN propagates: the clamps
+// use max/min with x as the second operand, which x86 returns when either operand is NaN.
+#pragma once
+
+namespace mtkd {
+namespace {  // compiled per SIMD level: see distill_kernels.inl
+
+constexpr float kExpMinArg = -87.33654475f;  // ln(FLT_MIN)
+constexpr float kExpMaxArg = 88.0f;
+constexpr float kLog2e = 1.44269504089f;
+constexpr float kLn2Hi = 0.693359375f;
+constexpr float kLn2Lo = -2.12194440e-4f;
+constexpr float kExpP0 = 5.000000000e-01f;
+constexpr float kExpP1 = 1.666657776e-01f;
+constexpr float kExpP2 = 4.166655615e-02f;
+constexpr float kExpP3 = 8.363173343e-03f;
+constexpr float kExpP4 = 1.392617589e-03f;
+
+// e^r * 2^n given n = round(x / ln2): the part shared by both entry points below.
+template <class V>
+inline typename V::F vexp_reduced(typename V::F x, typename V::F& n) {
+    using F = typename V::F;
+    // n = round(x * log2e): adding 1.5 * 2^23 leaves no fraction bits, so the FMA itself rounds to the
+    // nearest integer (exact for |x * log2e| < 2^22). Two plain FP operations instead of a vrndscaleps,
+    // which occupies the one port many of the others also need.
+    const F shifter = V::set1(12582912.0f);
+    n = V::sub(V::fma(x, V::set1(kLog2e), shifter), shifter);
+    F r = V::fnma(n, V::set1(kLn2Hi), x);
+    r = V::fnma(n, V::set1(kLn2Lo), r);
+    F p = V::fma(V::set1(kExpP4), r, V::set1(kExpP3));
+    p = V::fma(p, r, V::set1(kExpP2));
+    p = V::fma(p, r, V::set1(kExpP1));
+    p = V::fma(p, r, V::set1(kExpP0));
+    return V::add(V::fma(V::mul(r, r), p, r), V::set1(1.0f));
+}
+
+template <class V>
+inline typename V::F vexp(typename V::F x) {
+    using F = typename V::F;
+    const F lowest = V::set1(kExpMinArg);
+    const auto underflows = V::less(x, lowest);
+    x = V::max(lowest, V::min(V::set1(kExpMaxArg), x));
+    F n;
+    F e = vexp_reduced<V>(x, n);
+    return V::zero_where(V::scale2(e, n), underflows);
+}
+
+// exp(x) for x <= 88 (the kernels' arguments are <= 0 after the max shift), in the flush-to-zero mode the
+// kernels run in. Where V scales by 2^n with AVX-512's vscalefps, results below FLT_MIN underflow to 0 by
+// themselves, so only a floor at -104 (keeping n small enough for the exact n*ln2_hi) remains: three
+// instructions fewer per vector than vexp. Other levels build 2^n in the exponent field and use vexp.
+template <class V>
+inline typename V::F vexp_kernel(typename V::F x) {
+    if constexpr (V::kScalefUnderflows) {
+        using F = typename V::F;
+        F n;
+        F e = vexp_reduced<V>(V::max(V::set1(-104.0f), x), n);
+        return V::scale2(e, n);
+    } else {
+        return vexp<V>(x);
+    }
+}
+
+// e^(T*u) from e^u for a small integral temperature T, by repeated multiplication: two multiplies instead of
+// a second exp. Each multiply adds at most half an ulp and doubles the relative error already there, so
+// for T <= 4 the result stays within about 10 ulp (1e-6), far inside the op's 1e-5 tolerance. Underflow
+// goes to 0 through the flush-to-zero mode the kernels run in.
+template <class V, int T>
+inline typename V::F vpow_int(typename V::F e) {
+    static_assert(T >= 1 && T <= 4, "integral temperatures 1..4 only");
+    if constexpr (T == 1) return e;
+    if constexpr (T == 2) return V::mul(e, e);
+    if constexpr (T == 3) return V::mul(V::mul(e, e), e);
+    if constexpr (T == 4) {
+        typename V::F e2 = V::mul(e, e);
+        return V::mul(e2, e2);
+    }
+}
+
+}  // namespace
+}  // namespace mtkd

@@ -1,0 +1,50 @@
+// log(x) for one vector of positive floats, written once over the vector traits V; used where many small
+// rows each need a few logs (the per-row statistics), so they are taken 8 or 16 at a time.
+//
+//   x = m * 2^e with m in [sqrt(1/2), sqrt(2)),  log x = e*ln2 + log m.
+//   log m = log((1+s)/(1-s)) = 2 atanh(s) = 2s (1 + s^2/3 + s^4/5 + ...),  s = (m-1)/(m+1), |s| <= 0.172.
+// m - 1 is exact (Sterbenz), s carries about one rounding, and the series to s^10/11 leaves 2e-9 relative,
+// so log m is within about 1 ulp; e*ln2 uses the same hi/lo split as vexp, keeping the sum within ~2 ulp.
+// Only positive normal arguments are meaningful (the sums of exp values it receives are >= 1); anything
+// else gives a finite or NaN result without trapping, which the callers' non-finite probes override.
+#pragma once
+
+#include "vector_exp.h"
+
+namespace mtkd {
+namespace {  // compiled per SIMD level: see distill_kernels.inl
+
+template <class V>
+inline typename V::F vlog(typename V::F x) {
+    using F = typename V::F;
+    F m, e;
+    V::frexp1(x, m, e);
+    const auto high = V::less(V::set1(1.41421356f), m);
+    m = V::select(high, V::mul(m, V::set1(0.5f)), m);
+    e = V::select(high, V::add(e, V::set1(1.0f)), e);
+    F f = V::sub(m, V::set1(1.0f));
+    F s = V::div(f, V::add(f, V::set1(2.0f)));
+    F z = V::mul(s, s);
+    F p = V::fma(V::set1(1.0f / 11.0f), z, V::set1(1.0f / 9.0f));
+    p = V::fma(p, z, V::set1(1.0f / 7.0f));
+    p = V::fma(p, z, V::set1(1.0f / 5.0f));
+    p = V::fma(p, z, V::set1(1.0f / 3.0f));
+    F two_s = V::add(s, s);
+    F log_m = V::fma(V::mul(two_s, z), p, two_s);
+    return V::fma(e, V::set1(kLn2Hi), V::fma(e, V::set1(kLn2Lo), log_m));
+}
+
+// log(1 + x) for x >= 0: log(u) * x / (u - 1) with u = 1 + x rounded corrects for that rounding (Goldberg,
+// "What every computer scientist should know about floating-point arithmetic", theorem 4); x where u == 1.
+template <class V>
+inline typename V::F vlog1p(typename V::F x) {
+    using F = typename V::F;
+    const F one = V::set1(1.0f);
+    F u = V::add(one, x);
+    F um1 = V::sub(u, one);
+    F r = V::mul(vlog<V>(u), V::div(x, V::select(V::equal(um1, V::zero()), one, um1)));
+    return V::select(V::equal(u, one), x, r);
+}
+
+}  // namespace
+}  // namespace mtkd

@@ -1,0 +1,187 @@
+using MtkdRl.Core.Distill;
+using MtkdRl.Native;
+using MtkdRl.Tests.Distill;
+using MtkdRl.Tests.Support;
+
+namespace MtkdRl.Tests.Native;
+
+/// <summary>
+/// What the generic backend matrix cannot see: masked vector tails at each SIMD level, results independent of
+/// the thread count, and the numerically delicate corners (tiny KL, confident teachers, tied maxima).
+/// </summary>
+public class NativeKernelTests
+{
+    private static DistillStats RunStats(NativeBackend backend, DistillInputs x, DistillHyper h)
+    {
+        using var session = backend.CreateSession(x.Shape);
+        session.Upload(x);
+        session.PoisonOutputs();
+        session.Stats(h);
+        var stats = new DistillStats(x.Shape);
+        session.DownloadStats(stats);
+        return stats;
+    }
+
+    private static (DistillStats Stats, DistillGrads Grads, DistillStats FusedStats, DistillGrads FusedGrads) RunAll(
+        NativeBackend backend, DistillInputs x, DistillHyper h)
+    {
+        using var session = backend.CreateSession(x.Shape);
+        session.Upload(x);
+        var r = (new DistillStats(x.Shape), new DistillGrads(x.Shape), new DistillStats(x.Shape), new DistillGrads(x.Shape));
+        session.PoisonOutputs();
+        session.Stats(h);
+        session.Gradient(h);
+        session.DownloadStats(r.Item1);
+        session.DownloadGrads(r.Item2);
+        session.PoisonOutputs();
+        session.Fused(h);
+        session.DownloadStats(r.Item3);
+        session.DownloadGrads(r.Item4);
+        return r;
+    }
+
+    private static NativeBackend Backend(NativeSimd level, int threads = 1)
+    {
+        Skip.IfNot(NativeInfo.Supports(level), $"this CPU lacks {NativeInfo.Describe(level)}");
+        return new NativeBackend(level, threads);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void Non_finite_values_in_the_last_partial_vector_are_caught(NativeSimd level)
+    {
+        using var backend = Backend(level);
+        int seed = TestSeeds.Next();
+        // C = 37 and D = 19 leave 5 and 3 elements in the last vector at every width (8 or 16).
+        var shape = new DistillShape(4, 37, [19, 16]);
+        var x = DistillInputFactory.Create(shape, seed, ignoredFraction: 0);
+        x.Zt[(1 * shape.B + 0) * shape.C + 36] = float.NegativeInfinity;
+        x.Zs[1 * shape.C + 36] = float.NaN;
+        x.Ft[2 * shape.F + shape.FeatureOffset[0] + 18] = float.PositiveInfinity;
+        var stats = RunStats(backend, x, DistillHyper.Default);
+
+        string at = $"{level} seed {seed}";
+        Assert.True(float.IsNaN(stats.LseT[0 * shape.K + 1]), $"{at}: lse_t[0,1]");
+        Assert.True(float.IsFinite(stats.LseT[0 * shape.K + 0]), $"{at}: lse_t[0,0] belongs to a finite row");
+        Assert.True(float.IsNaN(stats.LseS1[1]) && float.IsNaN(stats.LseST[1]), $"{at}: lse_s1/lse_st[1]");
+        Assert.True(float.IsNaN(stats.Cos[2 * shape.K + 0]) && float.IsNaN(stats.Mse[2 * shape.K + 0]), $"{at}: cos/mse[2,0]");
+        Assert.True(float.IsFinite(stats.Cos[2 * shape.K + 1]), $"{at}: cos[2,1] belongs to a finite slice");
+
+        var reference = ReferenceDistill.ComputeStats(ReferenceDistill.Inputs64.From(x), DistillHyper.Default);
+        foreach (var ((name, want), (_, got)) in ReferenceDistill.Named(reference).Zip(stats.Named()))
+        {
+            int width = want.Length / shape.B;
+            DistillAgreement.CompareOne($"{at} {name} row 3", want.AsSpan(3 * width, width).ToArray(),
+                got.AsSpan(3 * width, width).ToArray(), DistillAgreement.StatsTolerance);
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void Results_do_not_depend_on_the_thread_count(NativeSimd level)
+    {
+        var shape = new DistillShape(61, 53, [33, 8, 17]);
+        var x = DistillInputFactory.Create(shape, TestSeeds.Next());
+        var h = new DistillHyper(Temperature: 2.5f);
+        using var one = Backend(level, 1);
+        var baseline = RunAll(one, x, h);
+        foreach (int threads in new[] { 2, 3, 7 })
+        {
+            using var many = new NativeBackend(level, threads);
+            var r = RunAll(many, x, h);
+            foreach (var ((name, want), (_, got)) in baseline.Stats.Named().Zip(r.Stats.Named()))
+                Assert.True(want.AsSpan().SequenceEqual(got), $"{level}, {threads} threads: {name} differs");
+            foreach (var ((name, want), (_, got)) in baseline.Grads.Named().Zip(r.Grads.Named()))
+                Assert.True(want.AsSpan().SequenceEqual(got), $"{level}, {threads} threads: {name} differs");
+            foreach (var ((name, want), (_, got)) in baseline.FusedGrads.Named().Zip(r.FusedGrads.Named()))
+                Assert.True(want.AsSpan().SequenceEqual(got), $"{level}, {threads} threads: fused {name} differs");
+        }
+        // The fused pass computes its statistics with the same arithmetic as the stats pass.
+        foreach (var ((name, want), (_, got)) in baseline.Stats.Named().Zip(baseline.FusedStats.Named()))
+            Assert.True(want.AsSpan().SequenceEqual(got), $"{level}: fused {name} differs from the stats pass");
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void A_batch_of_tiny_divergences_keeps_its_relative_accuracy(NativeSimd level)
+    {
+        using var backend = Backend(level);
+        int seed = TestSeeds.Next();
+        var rng = new Random(seed);
+        foreach (int c in new[] { 2, 10, 100 })
+        {
+            // Teachers that are the student plus noise of 1e-3: every KL of the batch is around 1e-7.
+            var shape = new DistillShape(9, c, [4, 4]);
+            var x = DistillInputFactory.Create(shape, seed);
+            for (int k = 0; k < shape.K; k++)
+                for (int i = 0; i < shape.B * c; i++)
+                    x.Zt[k * shape.B * c + i] = x.Zs[i] + (float)(1e-3 * (rng.NextDouble() - 0.5));
+            foreach (float t in new[] { 1f, 4f })
+            {
+                var h = new DistillHyper(Temperature: t);
+                var reference = ReferenceDistill.ComputeStats(ReferenceDistill.Inputs64.From(x), h);
+                Assert.True(reference.Kl.Max() < 1e-5, "the batch should hold only tiny divergences");
+                var (stats, grads, fusedStats, fusedGrads) = RunAll(backend, x, h);
+                string at = $"{level} C={c} T={t} seed {seed}";
+                DistillAgreement.CompareOne($"{at} kl", reference.Kl, stats.Kl, DistillAgreement.StatsTolerance);
+                DistillAgreement.CompareOne($"{at} fused kl", reference.Kl, fusedStats.Kl, DistillAgreement.StatsTolerance);
+                var refGrads = ReferenceDistill.ComputeGrads(ReferenceDistill.Inputs64.From(x), reference, h);
+                DistillAgreement.CompareOne($"{at} row_loss", refGrads.RowLoss, grads.RowLoss, DistillAgreement.GradTolerance);
+                DistillAgreement.CompareOne($"{at} fused row_loss", refGrads.RowLoss, fusedGrads.RowLoss, DistillAgreement.GradTolerance);
+            }
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void Confident_teachers_keep_the_relative_precision_of_small_statistics(NativeSimd level)
+    {
+        using var backend = Backend(level);
+        int seed = TestSeeds.Next();
+        var shape = new DistillShape(8, 50, [3]);
+        var x = DistillInputFactory.Create(shape, seed, ignoredFraction: 0);
+        var rng = new Random(seed);
+        for (int b = 0; b < shape.B; b++)
+        {
+            // The teacher backs the label with a margin of 12 to 20: CE_t between 1e-9 and 1e-4.
+            for (int c = 0; c < shape.C; c++) x.Zt[b * shape.C + c] = (float)rng.NextDouble();
+            x.Zt[b * shape.C + x.Y[b]] = 12f + 8f * (float)rng.NextDouble();
+        }
+        var stats = RunStats(backend, x, DistillHyper.Default);
+        var reference = ReferenceDistill.ComputeStats(ReferenceDistill.Inputs64.From(x), DistillHyper.Default);
+        for (int b = 0; b < shape.B; b++)
+        {
+            // Element by element, not relative to the batch's largest value.
+            Assert.True(Math.Abs(stats.CeT[b] - reference.CeT[b]) <= 2e-6 * reference.CeT[b],
+                $"{level} seed {seed} row {b}: ce_t {stats.CeT[b]:R}, reference {reference.CeT[b]:R}");
+            Assert.True(Math.Abs(stats.Ht[b] - reference.Ht[b]) <= 1e-5 * reference.Ht[b],
+                $"{level} seed {seed} row {b}: h_t {stats.Ht[b]:R}, reference {reference.Ht[b]:R}");
+            Assert.Equal(1f, stats.Hit[b]);
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void Ties_for_the_maximum_go_to_the_first_index(NativeSimd level)
+    {
+        using var backend = Backend(level);
+        // 40 classes: the tied maxima sit in different vectors at both widths.
+        var shape = new DistillShape(3, 40, [2]);
+        var x = DistillInputFactory.Create(shape, TestSeeds.Next(), ignoredFraction: 0);
+        for (int b = 0; b < 3; b++)
+        {
+            var row = x.Zt.AsSpan(b * shape.C, shape.C);
+            row.Fill(-1f);
+            row[9] = row[17] = row[33] = 4f;
+        }
+        x.Y[0] = 9;
+        x.Y[1] = 17;
+        x.Y[2] = 33;
+        var stats = RunStats(backend, x, DistillHyper.Default);
+        Assert.Equal([1f, 0f, 0f], stats.Hit);
+        var reference = ReferenceDistill.ComputeStats(ReferenceDistill.Inputs64.From(x), DistillHyper.Default);
+        DistillAgreement.CompareOne($"{level} conf", reference.Conf, stats.Conf, DistillAgreement.StatsTolerance);
+        DistillAgreement.CompareOne($"{level} ce_t", reference.CeT, stats.CeT, DistillAgreement.StatsTolerance);
+        DistillAgreement.CompareOne($"{level} h_t", reference.Ht, stats.Ht, DistillAgreement.StatsTolerance);
+    }
+}
