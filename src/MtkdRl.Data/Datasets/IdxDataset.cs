@@ -6,8 +6,8 @@ namespace MtkdRl.Data.Datasets;
 /// <summary>
 /// A folder of MNIST-family IDX files: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
 /// t10k-labels-idx1-ubyte, each raw or gzip (".gz"), with '.' accepted before "idx" as some mirrors spell it.
-/// Ten classes named as Fashion-MNIST's when the folder's path mentions "fashion", else digits, unless a
-/// classes.txt says otherwise.
+/// Ten classes named as Fashion-MNIST's when the folder's name (or its parent's) mentions "fashion", else digits,
+/// unless a classes.txt says otherwise.
 /// </summary>
 public static class IdxDataset
 {
@@ -15,11 +15,13 @@ public static class IdxDataset
 
     public static ImageDataset Load(string dir)
     {
-        string full = Path.GetFullPath(dir);
-        bool fashion = full.Contains("fashion", StringComparison.OrdinalIgnoreCase);
+        // The folder and its parent name the dataset ("fashion-mnist", "FashionMNIST/raw"); higher folders say nothing.
+        var folder = new DirectoryInfo(Path.GetFullPath(dir));
+        string near = folder.Parent is null ? folder.Name : $"{folder.Parent.Name}/{folder.Name}";
+        bool fashion = near.Contains("fashion", StringComparison.OrdinalIgnoreCase);
         IReadOnlyList<string>? listed = ClassNames.TryReadFile(Path.Combine(dir, ClassNames.FileName));
         IReadOnlyList<string> names = listed ?? (fashion ? ClassNames.FashionMnist : ClassNames.Digits);
-        string name = fashion ? "fashion-mnist" : full.Contains("mnist", StringComparison.OrdinalIgnoreCase) ? "mnist" : Path.GetFileName(full.TrimEnd('/'));
+        string name = fashion ? "fashion-mnist" : near.Contains("mnist", StringComparison.OrdinalIgnoreCase) ? "mnist" : folder.Name;
 
         var train = LoadSplit(dir, "train", $"{name}/train", names, listed is not null);
         var test = LoadSplit(dir, "t10k", $"{name}/test", names, listed is not null);

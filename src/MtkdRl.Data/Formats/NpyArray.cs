@@ -89,6 +89,35 @@ public sealed class NpyArray
         }
     }
 
+    /// <summary>
+    /// A [rows, columns] matrix of finite float32 values, from a float16, float32 or float64 array (teacher outputs
+    /// computed elsewhere). <paramref name="what"/> names the content for messages, e.g. "train logits".
+    /// </summary>
+    public FloatMatrix ToFiniteMatrix(string what)
+    {
+        ExpectRank(2, what);
+        if (DType is not (NpyDType.Float16 or NpyDType.Float32 or NpyDType.Float64))
+            throw new MtkdInputException($"{Source}: {what} must be float16, float32 or float64, found {DType.Name()}");
+        float[] values = ToSingle();
+        int columns = _shape[1];
+        int bad = Array.FindIndex(values, v => !float.IsFinite(v));
+        if (bad >= 0)
+        {
+            // A finite float64 beyond float32's range turns infinite only in the conversion; the message tells the two apart.
+            string value = Data is double[] d && double.IsFinite(d[bad]) ? $"{d[bad]} (beyond float32)" : ValueText(bad);
+            throw new MtkdInputException($"{Source}: {what} value {value} at row {bad / columns}, column {bad % columns} is not finite");
+        }
+        return new FloatMatrix(values, _shape[0], columns, Source);
+    }
+
+    private string ValueText(int index) => Data switch
+    {
+        float[] f => f[index].ToString(),
+        Half[] h => h[index].ToString(),
+        double[] d => d[index].ToString(),
+        _ => "?",
+    };
+
     /// <summary>The elements as int32 (labels): integer dtypes only, every value checked to fit.</summary>
     public int[] ToInt32()
     {

@@ -52,6 +52,9 @@ public class DatasetLocatorTests : IDisposable
 
         File.WriteAllLines(Path.Combine(fashion, "classes.txt"), Enumerable.Range(0, 12).Select(i => $"k{i}"));
         Assert.Equal(12, DatasetLocator.Load(fashion).ClassCount);
+
+        ImageDataset plain = DatasetLocator.Load(WriteIdx("plain"));
+        Assert.Equal(("plain", "3"), (plain.Name, plain.ClassNames[3]));
     }
 
     [Fact]

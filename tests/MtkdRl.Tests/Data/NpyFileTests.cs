@@ -193,6 +193,25 @@ public class NpyFileTests : IDisposable
     }
 
     [Fact]
+    public void Teacher_outputs_convert_to_a_finite_float32_matrix()
+    {
+        var halves = NpyArray.Create(new Half[] { (Half)1, (Half)(-2), (Half)0.5, (Half)4, (Half)0, (Half)3 }, 3, 2);
+        FloatMatrix m = halves.ToFiniteMatrix("train logits");
+        Assert.Equal((3, 2), (m.Rows, m.Columns));
+        Assert.Equal([0.5f, 4f], m.Row(1).ToArray());
+
+        var withInf = NpyArray.Create(new[] { 1f, 2f, 3f, float.NegativeInfinity }, 2, 2);
+        Assert.Equal("array: train logits value -Infinity at row 1, column 1 is not finite",
+            Assert.Throws<MtkdInputException>(() => withInf.ToFiniteMatrix("train logits")).Message);
+        var withNaN = NpyArray.Create(new[] { 1.0, double.NaN }, 1, 2);
+        Assert.Contains("value NaN at row 0, column 1", Assert.Throws<MtkdInputException>(() => withNaN.ToFiniteMatrix("x")).Message);
+        var tooBig = NpyArray.Create(new[] { 1e300 }, 1, 1);
+        Assert.Contains("value 1E+300 (beyond float32) at row 0, column 0", Assert.Throws<MtkdInputException>(() => tooBig.ToFiniteMatrix("x")).Message);
+        Assert.Contains("must be float16, float32 or float64, found int32", Assert.Throws<MtkdInputException>(() => NpyArray.Create(new[] { 1 }, 1, 1).ToFiniteMatrix("x")).Message);
+        Assert.Contains("expected rank 2 for embeddings", Assert.Throws<MtkdInputException>(() => NpyArray.Create(new[] { 1f }, 1).ToFiniteMatrix("embeddings")).Message);
+    }
+
+    [Fact]
     public void An_inconsistent_shape_is_refused_and_leaves_the_previous_file_intact()
     {
         string path = _dir.File("x.npy");

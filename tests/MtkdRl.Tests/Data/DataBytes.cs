@@ -3,44 +3,7 @@ using System.IO.Compression;
 
 namespace MtkdRl.Tests.Data;
 
-/// <summary>A private temporary folder per test, deleted afterwards, plus helpers to write hostile files byte by byte.</summary>
-public sealed class TempFolder : IDisposable
-{
-    public TempFolder()
-    {
-        Root = Path.Combine(Path.GetTempPath(), "mtkd-data-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Root);
-    }
-
-    public string Root { get; }
-
-    public string File(string name)
-    {
-        string path = Path.Combine(Root, name);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        return path;
-    }
-
-    public string Write(string name, byte[] bytes)
-    {
-        string path = File(name);
-        System.IO.File.WriteAllBytes(path, bytes);
-        return path;
-    }
-
-    public string Sub(string name)
-    {
-        string path = Path.Combine(Root, name);
-        Directory.CreateDirectory(path);
-        return path;
-    }
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
-    }
-}
-
+/// <summary>Hand-built file contents, valid or hostile, for the reader tests.</summary>
 public static class DataBytes
 {
     /// <summary>An IDX header: two zero bytes, type, rank, then big-endian dimensions (any values, however hostile).</summary>
@@ -89,18 +52,5 @@ public static class DataBytes
         long before = GC.GetAllocatedBytesForCurrentThread();
         try { action(); } catch (Exception) { }
         return GC.GetAllocatedBytesForCurrentThread() - before;
-    }
-}
-
-public static class RepositoryPaths
-{
-    public static string Root
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-                if (System.IO.File.Exists(Path.Combine(dir.FullName, "MtkdRl.Native.sln"))) return dir.FullName;
-            throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
-        }
     }
 }
