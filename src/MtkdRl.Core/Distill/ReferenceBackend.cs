@@ -11,58 +11,39 @@ public sealed class ReferenceBackend : IDistillBackend
 
     public void Dispose() { }
 
-    private sealed class Session(DistillShape shape) : IDistillSession
+    private sealed class Session(DistillShape shape) : DistillSessionBase(shape)
     {
         private ReferenceDistill.Inputs64? _x;
         private ReferenceDistill.Stats64? _stats;
         private readonly DistillStats _statsOut = new(shape);
         private readonly DistillGrads _gradsOut = new(shape);
 
-        public DistillShape Shape { get; } = shape;
+        protected override void UploadInputs(DistillInputs inputs) => _x = ReferenceDistill.Inputs64.From(inputs);
 
-        public void Upload(DistillInputs inputs)
+        protected override void UploadWeightsOnly(float[] wl, float[] wf) =>
+            _x = _x! with { Wl = ReferenceDistill.ToDouble(wl), Wf = ReferenceDistill.ToDouble(wf) };
+
+        protected override void RunPass(DistillPass pass, in DistillHyper hyper)
         {
-            DistillSessionChecks.CheckUpload(Shape, inputs);
-            _x = ReferenceDistill.Inputs64.From(inputs);
+            if (pass != DistillPass.Gradient)
+            {
+                _stats = ReferenceDistill.ComputeStats(_x!, hyper);
+                ReferenceDistill.CopyTo(_stats, _statsOut);
+            }
+            if (pass != DistillPass.Stats)
+                ReferenceDistill.CopyTo(ReferenceDistill.ComputeGrads(_x!, _stats!, hyper), _gradsOut);
         }
 
-        public void UploadWeights(float[] wl, float[] wf)
-        {
-            DistillValidation.CheckWeights(Shape, wl, wf);
-            var x = _x ?? throw new InvalidOperationException("Upload a batch before its weights");
-            _x = x with { Wl = ReferenceDistill.ToDouble(wl), Wf = ReferenceDistill.ToDouble(wf) };
-        }
+        public override void Synchronize() { }
+        protected override void CopyStatsTo(DistillStats destination) => _statsOut.CopyTo(destination);
+        protected override void CopyGradsTo(DistillGrads destination) => _gradsOut.CopyTo(destination);
 
-        public void Stats(in DistillHyper hyper)
-        {
-            _stats = ReferenceDistill.ComputeStats(Current, hyper);
-            ReferenceDistill.CopyTo(_stats, _statsOut);
-        }
-
-        public void Gradient(in DistillHyper hyper)
-        {
-            var stats = _stats ?? throw new InvalidOperationException("Gradient needs the stats pass first");
-            ReferenceDistill.CopyTo(ReferenceDistill.ComputeGrads(Current, stats, hyper), _gradsOut);
-        }
-
-        public void Fused(in DistillHyper hyper)
-        {
-            Stats(hyper);
-            Gradient(hyper);
-        }
-
-        public void Synchronize() { }
-        public void DownloadStats(DistillStats destination) => _statsOut.CopyTo(destination);
-        public void DownloadGrads(DistillGrads destination) => _gradsOut.CopyTo(destination);
-
-        public void PoisonOutputs()
+        protected override void FillOutputsWithNaN()
         {
             _statsOut.Fill(float.NaN);
             _gradsOut.Fill(float.NaN);
         }
 
-        public void Dispose() { }
-
-        private ReferenceDistill.Inputs64 Current => _x ?? throw new InvalidOperationException("Upload a batch first");
+        protected override void ReleaseResources() { }
     }
 }

@@ -8,22 +8,17 @@ namespace MtkdRl.Gpu.Cuda;
 /// and the emulator run exactly this code. Buffers follow <see cref="DistillShape"/>'s layouts; the stats
 /// live in one buffer of 8 [B,K] planes then 3 [B] planes, the weights in one buffer [wl | wf].
 /// </summary>
-internal sealed class CudaDistillSession : IDistillSession
+internal sealed class CudaDistillSession : DistillSessionBase
 {
     private readonly IKernelTarget _target;
     private readonly DistillKernels.Plan _statsPlan, _gradientPlan, _fusedPlan;
     private readonly IDeviceBuffer<float> _zs, _zt, _fs, _ft, _weights, _stats, _dzs, _dfs, _rowLoss;
     private readonly IDeviceBuffer<int> _labels, _featureOffsets;
     private readonly List<IDisposable> _owned = [];
-    private float _inverseCountedRows;
-    private bool _uploaded, _statsValid;
 
-    public DistillShape Shape { get; }
-
-    public CudaDistillSession(IKernelTarget target, DistillShape shape, string backendName)
+    public CudaDistillSession(IKernelTarget target, DistillShape shape, string backendName) : base(shape)
     {
         _target = target;
-        Shape = shape;
         long maxShared = DistillKernels.All.Min(k => (long)target.MaxDynamicSharedBytes(k));
         int maxClasses = DistillKernels.MaxClasses(maxShared);
         if (shape.C > maxClasses)
@@ -64,71 +59,43 @@ internal sealed class CudaDistillSession : IDistillSession
 
     private long BK => (long)Shape.B * Shape.K;
 
-    public void Upload(DistillInputs inputs)
+    protected override void UploadInputs(DistillInputs inputs)
     {
-        DistillSessionChecks.CheckUpload(Shape, inputs);
-        _uploaded = false;
-        _statsValid = false;
         _zs.Upload(inputs.Zs);
         _zt.Upload(inputs.Zt);
         _fs.Upload(inputs.Fs);
         _ft.Upload(inputs.Ft);
         _labels.Upload(inputs.Y);
-        UploadWeightsUnchecked(inputs.Wl, inputs.Wf);
-        _inverseCountedRows = inputs.InverseCountedRows();
-        _uploaded = true;
+        UploadWeightsOnly(inputs.Wl, inputs.Wf);
     }
 
-    public void UploadWeights(float[] wl, float[] wf)
-    {
-        DistillValidation.CheckWeights(Shape, wl, wf);
-        if (!_uploaded) throw new InvalidOperationException("Upload a batch before its weights");
-        UploadWeightsUnchecked(wl, wf);
-    }
-
-    private void UploadWeightsUnchecked(float[] wl, float[] wf)
+    protected override void UploadWeightsOnly(float[] wl, float[] wf)
     {
         _weights.Upload(wl);
         _weights.Upload(wf, BK);
     }
 
-    public void Stats(in DistillHyper hyper)
+    protected override void RunPass(DistillPass pass, in DistillHyper hyper)
     {
-        hyper.Validate();
-        RequireUpload();
-        using var a = new KernelArguments(DistillKernels.Stats);
-        a.Pointer(_zs.Pointer).Pointer(_zt.Pointer).Pointer(_fs.Pointer).Pointer(_ft.Pointer).Pointer(_labels.Pointer)
-            .Pointer(_featureOffsets.Pointer).Pointer(_stats.Pointer);
-        ShapeArguments(a);
-        a.Float(hyper.Temperature).Float(1f / hyper.Temperature).Float(hyper.CosEps);
-        Launch(a, _statsPlan);
-        _statsValid = true;
-    }
-
-    public void Gradient(in DistillHyper hyper)
-    {
-        hyper.Validate();
-        RequireUpload();
-        if (!_statsValid) throw new InvalidOperationException("Gradient needs the stats pass of the current batch first");
-        using var a = new KernelArguments(DistillKernels.Gradient);
-        CommonPointers(a);
-        ShapeArguments(a);
-        a.Float(hyper.Temperature).Float(1f / hyper.Temperature).Float(hyper.ACe).Float(hyper.AKd).Float(hyper.Beta)
-            .Float(_inverseCountedRows);
-        Launch(a, _gradientPlan);
-    }
-
-    public void Fused(in DistillHyper hyper)
-    {
-        hyper.Validate();
-        RequireUpload();
-        using var a = new KernelArguments(DistillKernels.Fused);
-        CommonPointers(a);
-        ShapeArguments(a);
-        a.Float(hyper.Temperature).Float(1f / hyper.Temperature).Float(hyper.ACe).Float(hyper.AKd).Float(hyper.Beta)
-            .Float(hyper.CosEps).Float(_inverseCountedRows);
-        Launch(a, _fusedPlan);
-        _statsValid = true;
+        var plan = pass switch { DistillPass.Stats => _statsPlan, DistillPass.Gradient => _gradientPlan, _ => _fusedPlan };
+        using var a = new KernelArguments(plan.Kernel);
+        if (pass == DistillPass.Stats)
+        {
+            a.Pointer(_zs.Pointer).Pointer(_zt.Pointer).Pointer(_fs.Pointer).Pointer(_ft.Pointer).Pointer(_labels.Pointer)
+                .Pointer(_featureOffsets.Pointer).Pointer(_stats.Pointer);
+            ShapeArguments(a);
+            a.Float(hyper.Temperature).Float(1f / hyper.Temperature).Float(hyper.CosEps);
+        }
+        else
+        {
+            CommonPointers(a);
+            ShapeArguments(a);
+            a.Float(hyper.Temperature).Float(1f / hyper.Temperature).Float(hyper.ACe).Float(hyper.AKd).Float(hyper.Beta);
+            if (pass == DistillPass.Fused) a.Float(hyper.CosEps);
+            a.Float(InverseCountedRows);
+        }
+        a.EnsureComplete();
+        _target.Launch(a, plan.Blocks, plan.Threads, plan.SharedBytes);
     }
 
     private void CommonPointers(KernelArguments a) =>
@@ -138,22 +105,10 @@ internal sealed class CudaDistillSession : IDistillSession
 
     private void ShapeArguments(KernelArguments a) => a.Int(Shape.B).Int(Shape.K).Int(Shape.C).Int(Shape.F);
 
-    private void Launch(KernelArguments a, DistillKernels.Plan plan)
-    {
-        a.EnsureComplete();
-        _target.Launch(a, plan.Blocks, plan.Threads, plan.SharedBytes);
-    }
+    public override void Synchronize() => _target.Synchronize();
 
-    private void RequireUpload()
+    protected override void CopyStatsTo(DistillStats destination)
     {
-        if (!_uploaded) throw new InvalidOperationException("Upload a batch before running a pass");
-    }
-
-    public void Synchronize() => _target.Synchronize();
-
-    public void DownloadStats(DistillStats destination)
-    {
-        if (!DistillSessionChecks.SameShape(Shape, destination.Shape)) DistillSessionChecks.ShapeMismatch(Shape, destination.Shape);
         _target.Synchronize();
         long offset = 0;
         foreach (var (_, plane) in destination.Named())
@@ -163,22 +118,20 @@ internal sealed class CudaDistillSession : IDistillSession
         }
     }
 
-    public void DownloadGrads(DistillGrads destination)
+    protected override void CopyGradsTo(DistillGrads destination)
     {
-        if (!DistillSessionChecks.SameShape(Shape, destination.Shape)) DistillSessionChecks.ShapeMismatch(Shape, destination.Shape);
         _target.Synchronize();
         _dzs.Download(destination.Dzs);
         _dfs.Download(destination.Dfs);
         _rowLoss.Download(destination.RowLoss);
     }
 
-    public void PoisonOutputs()
+    protected override void FillOutputsWithNaN()
     {
         foreach (var buffer in new[] { _stats, _dzs, _dfs, _rowLoss }) buffer.FillBytes(0xFF);
-        _statsValid = false;
     }
 
-    public void Dispose()
+    protected override void ReleaseResources()
     {
         foreach (var buffer in _owned) buffer.Dispose();
         _owned.Clear();

@@ -9,7 +9,7 @@ namespace MtkdRl.Gpu.Ilgpu;
 /// The views are public so device code (a GPU training loop) can write zs and fs in place and read the
 /// gradients without a round trip through the host; sizes follow <see cref="DistillShape"/>'s layouts.
 /// </summary>
-public sealed class IlgpuDistillSession : IDistillSession
+public sealed class IlgpuDistillSession : DistillSessionBase
 {
     private readonly Accelerator _accelerator;
     private readonly DistillKernels _kernels;
@@ -18,14 +18,11 @@ public sealed class IlgpuDistillSession : IDistillSession
     private readonly MemoryBuffer1D<int, Stride1D.Dense> _y, _widths, _offsets;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _kl, _ceT, _hT, _conf, _hit, _cos, _mse, _lseT, _ceS, _lseS1, _lseST;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _dzs, _dfs, _rowLoss;
-    private float _invCountedRows;
-    private bool _uploaded, _statsCurrent;
 
-    internal IlgpuDistillSession(Accelerator accelerator, DistillKernels kernels, DistillShape shape)
+    internal IlgpuDistillSession(Accelerator accelerator, DistillKernels kernels, DistillShape shape) : base(shape)
     {
         _accelerator = accelerator;
         _kernels = kernels;
-        Shape = shape;
         int b = shape.B, k = shape.K, c = shape.C, f = shape.F, bk = b * k;
         try
         {
@@ -46,8 +43,6 @@ public sealed class IlgpuDistillSession : IDistillSession
         }
     }
 
-    public DistillShape Shape { get; }
-
     /// <summary>Student logits [B,C].</summary>
     public ArrayView<float> Zs => _zs.AsContiguous();
     /// <summary>Teacher logits [K,B,C].</summary>
@@ -56,7 +51,7 @@ public sealed class IlgpuDistillSession : IDistillSession
     public ArrayView<float> Fs => _fs.AsContiguous();
     /// <summary>Teacher embeddings [B,F].</summary>
     public ArrayView<float> Ft => _ft.AsContiguous();
-    /// <summary>Labels [B], -1 = ignored. <see cref="Upload"/> also derives 1/B' from them on the host.</summary>
+    /// <summary>Labels [B], -1 = ignored. <see cref="DistillSessionBase.Upload"/> also derives 1/B' from them on the host.</summary>
     public ArrayView<int> Y => _y.AsContiguous();
     /// <summary>Weights [B,K].</summary>
     public ArrayView<float> Wl => _wl.AsContiguous();
@@ -83,12 +78,8 @@ public sealed class IlgpuDistillSession : IDistillSession
     public ArrayView<float> Dfs => _dfs.AsContiguous();
     public ArrayView<float> RowLoss => _rowLoss.AsContiguous();
 
-    /// <summary>1/B' used by the gradient and fused passes; set by <see cref="Upload"/>.</summary>
-    public float InverseCountedRows => _invCountedRows;
-
-    public void Upload(DistillInputs inputs)
+    protected override void UploadInputs(DistillInputs inputs)
     {
-        DistillSessionChecks.CheckUpload(Shape, inputs);
         _zs.View.CopyFromCPU(inputs.Zs);
         _zt.View.CopyFromCPU(inputs.Zt);
         _fs.View.CopyFromCPU(inputs.Fs);
@@ -96,42 +87,20 @@ public sealed class IlgpuDistillSession : IDistillSession
         _y.View.CopyFromCPU(inputs.Y);
         _wl.View.CopyFromCPU(inputs.Wl);
         _wf.View.CopyFromCPU(inputs.Wf);
-        _invCountedRows = inputs.InverseCountedRows();
-        _uploaded = true;
-        _statsCurrent = false;
     }
 
-    public void UploadWeights(float[] wl, float[] wf)
+    protected override void UploadWeightsOnly(float[] wl, float[] wf)
     {
-        DistillValidation.CheckWeights(Shape, wl, wf);
-        if (!_uploaded) throw new InvalidOperationException("Upload a batch before its weights");
         _wl.View.CopyFromCPU(wl);
         _wf.View.CopyFromCPU(wf);
     }
 
-    public void Stats(in DistillHyper hyper)
-    {
-        Launch(DistillPass.Stats, hyper);
-        _statsCurrent = true;
-    }
+    protected override void RunPass(DistillPass pass, in DistillHyper hyper) => _kernels.Launch(pass, KernelArgs(hyper));
 
-    public void Gradient(in DistillHyper hyper)
-    {
-        if (!_statsCurrent) throw new InvalidOperationException("Gradient needs the stats pass first");
-        Launch(DistillPass.Gradient, hyper);
-    }
+    public override void Synchronize() => _accelerator.Synchronize();
 
-    public void Fused(in DistillHyper hyper)
+    protected override void CopyStatsTo(DistillStats destination)
     {
-        Launch(DistillPass.Fused, hyper);
-        _statsCurrent = true;
-    }
-
-    public void Synchronize() => _accelerator.Synchronize();
-
-    public void DownloadStats(DistillStats destination)
-    {
-        CheckShape(destination.Shape);
         Synchronize();
         _kl.View.CopyToCPU(destination.Kl); _ceT.View.CopyToCPU(destination.CeT); _hT.View.CopyToCPU(destination.Ht);
         _conf.View.CopyToCPU(destination.Conf); _hit.View.CopyToCPU(destination.Hit); _cos.View.CopyToCPU(destination.Cos);
@@ -139,22 +108,21 @@ public sealed class IlgpuDistillSession : IDistillSession
         _lseS1.View.CopyToCPU(destination.LseS1); _lseST.View.CopyToCPU(destination.LseST);
     }
 
-    public void DownloadGrads(DistillGrads destination)
+    protected override void CopyGradsTo(DistillGrads destination)
     {
-        CheckShape(destination.Shape);
         Synchronize();
         _dzs.View.CopyToCPU(destination.Dzs); _dfs.View.CopyToCPU(destination.Dfs); _rowLoss.View.CopyToCPU(destination.RowLoss);
     }
 
     /// <summary>Every output byte set to 0xFF, which reads as a NaN float, on the device's stream.</summary>
-    public void PoisonOutputs()
+    protected override void FillOutputsWithNaN()
     {
         var stream = _accelerator.DefaultStream;
         foreach (var buffer in new[] { _kl, _ceT, _hT, _conf, _hit, _cos, _mse, _lseT, _ceS, _lseS1, _lseST, _dzs, _dfs, _rowLoss })
             buffer.View.MemSet(stream, 0xFF);
     }
 
-    public void Dispose()
+    protected override void ReleaseResources()
     {
         foreach (var buffer in _owned) buffer.Dispose();
         _owned.Clear();
@@ -165,24 +133,12 @@ public sealed class IlgpuDistillSession : IDistillSession
     {
         B = Shape.B, K = Shape.K, C = Shape.C, F = Shape.F, Widths = Widths, Offsets = Offsets,
         Temperature = h.Temperature, ACe = h.ACe, AKd = h.AKd, Beta = h.Beta, CosEps = h.CosEps,
-        InvCountedRows = _invCountedRows,
+        InvCountedRows = InverseCountedRows,
         Zs = Zs, Zt = Zt, Fs = Fs, Ft = Ft, Wl = Wl, Wf = Wf, Y = Y,
         Kl = Kl, CeT = CeT, Ht = Ht, Conf = Conf, Hit = Hit, Cos = Cos, Mse = Mse, LseT = LseT,
         CeS = CeS, LseS1 = LseS1, LseST = LseST,
         Dzs = Dzs, Dfs = Dfs, RowLoss = RowLoss,
     };
-
-    private void Launch(DistillPass pass, in DistillHyper hyper)
-    {
-        hyper.Validate();
-        if (!_uploaded) throw new InvalidOperationException("Upload a batch first");
-        _kernels.Launch(pass, KernelArgs(hyper));
-    }
-
-    private void CheckShape(DistillShape other)
-    {
-        if (!DistillSessionChecks.SameShape(Shape, other)) DistillSessionChecks.ShapeMismatch(Shape, other);
-    }
 
     private MemoryBuffer1D<float, Stride1D.Dense> Floats(int n) => Track(_accelerator.Allocate1D<float>(n));
 
