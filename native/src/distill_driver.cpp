@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "context.h"
-#include "distill_refine.h"
 
 namespace mtkd {
 namespace {
@@ -41,7 +40,6 @@ void run_distill(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
             kernel(p, b0, b1, scratch);
         }
     });
-    refine_small_kl(ctx, pass, p);
 }
 
 }  // namespace mtkd

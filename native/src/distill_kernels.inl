@@ -22,8 +22,9 @@
 //   KL / T^2 = sum_c pt_c (log pt_c - log ps_c) = (sum_c e^{u_c} (u_c - v_c)) / St + log(Ss / St).
 //   The student's v row is computed once per row and reused by every teacher. log(Ss/St) is one log of a
 //   ratio in [1/C, C], not the difference of two logs of size log C, which would add an ulp of log C.
-//   Float32 still leaves an absolute error of a few 1e-7 (in units of T^2): distill_refine.cpp recomputes
-//   the KL in float64 when a whole batch's KL is so small that this would show.
+//   Float32 still leaves an absolute error of a few 1e-7 (in units of T^2), too much for a small KL: a pair
+//   whose KL / T^2 comes out below 0.1 is summed again as sum_c pt_c phi(r_c), phi(r) = r - 1 + e^{-r} >= 0
+//   (distill_kl.inl), from its teacher row, the student row and both rows of exponentials, still in L1 or L2.
 //   For T in {1, 2, 3, 4}, e^{w} = (e^{u})^T: two multiplies replace the second exp per element.
 //
 // Features of teacher k (width D): cos = <a,t> / (|a| |t| + eps), mse = sum_d (a_d - t_d)^2 / D.
@@ -79,15 +80,17 @@ inline void student_stats(const DistillProblem& p, const Block& blk, int r, floa
     const float* s = student_row(p, b);
     RowScan<V> scan = scan_row<V>(s, C);
     const float probe = scan.probe_sum();
-    StudentSums sums = student_sums<V, TK>(s, C, scan.max, p.inv_T, blk.v_rows + blk.Cp * r, dz, blk.spare);
+    float* ev = blk.ev_rows + blk.Cp * r;
+    StudentSums sums = student_sums<V, TK>(s, C, scan.max, p.inv_T, blk.v_rows + blk.Cp * r, ev, dz);
     float log_S1 = log_sum(sums.S1, sums.R1), log_ST = std::log(sums.ST);
     blk.student_sum_T[r] = sums.ST;
+    blk.student_max[r] = scan.max;
     p.stats.lse_s1[b] = scan.max + log_S1 + probe;
     p.stats.lse_st[b] = scan.max * p.inv_T + log_ST + probe;
     int y = p.y[b];
     p.stats.ce_s[b] = y >= 0 ? (scan.max - s[y]) + log_S1 + probe : 0.0f;
     if (dz != nullptr) {
-        // dz holds e^{s-m} and spare e^{(s-m)/T}: scale them into probabilities and combine.
+        // dz holds e^{s-m} and ev e^{(s-m)/T}: scale them into probabilities and combine.
         using F = typename V::F;
         float wl_sum = 0.0f;
         for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
@@ -95,7 +98,7 @@ inline void student_stats(const DistillProblem& p, const Block& blk, int r, floa
         const F kd = V::set1(p.a_kd * p.T * p.inv_counted_rows * wl_sum / sums.ST);
         for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
             constexpr bool is_tail = decltype(tail)::value;
-            F g = V::fma(ce, load<is_tail, V>(dz + c, t), V::mul(kd, load<is_tail, V>(blk.spare + c, t)));
+            F g = V::fma(ce, load<is_tail, V>(dz + c, t), V::mul(kd, load<is_tail, V>(ev + c, t)));
             store<is_tail, V>(dz + c, g, t);
         });
         dz[y] -= p.a_ce * p.inv_counted_rows;
@@ -109,10 +112,10 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
     const int b = blk.b0 + r, C = p.C;
     const float* z = teacher_row(p, k, b);
     RowScan<V> scan = scan_row<V>(z, C);
-    TeacherSums<V> sums =
-        teacher_sums<V, TK>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, dz != nullptr ? blk.spare : nullptr);
     using G = TeacherGroup<V>;
     const int j = g.n++;
+    float* eu = blk.pair_rows + blk.Cp * j;
+    TeacherSums<V> sums = teacher_sums<V, TK>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, eu);
     g.sums[G::kS0][j] = sums.S0;
     g.sums[G::kR0][j] = sums.R0;
     g.sums[G::kHs][j] = sums.Hs;
@@ -123,6 +126,7 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
     g.Ss[j] = blk.student_sum_T[r];
     g.b[j] = b;
     g.k[j] = k;
+    g.r[j] = r;
     if (dz != nullptr) {
         using F = typename V::F;
         // pt^T_c = e^{u_c} / St; a non-finite row leaves NaN here rather than a silently wrong gradient.
@@ -131,11 +135,11 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
         const F vc = V::set1(coef);
         for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
             constexpr bool is_tail = decltype(tail)::value;
-            F gz = V::fnma(vc, load<is_tail, V>(blk.spare + c, t), load<is_tail, V>(dz + c, t));
+            F gz = V::fnma(vc, load<is_tail, V>(eu + c, t), load<is_tail, V>(dz + c, t));
             store<is_tail, V>(dz + c, gz, t);
         });
     }
-    if (g.n == V::W) finish_teachers(p, g);
+    if (g.n == V::W) finish_teachers(p, blk, g);
 }
 
 // Sweep of teacher k's feature slice in row b: the sums for cos and mse (into the group) and, with
@@ -250,7 +254,7 @@ void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
         teacher_stats<V, TK>(p, blk, k, r, nullptr, teachers);
         feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, false);
     });
-    finish_teachers(p, teachers);
+    finish_teachers(p, blk, teachers);
     finish_features(p, features);
 }
 
@@ -272,7 +276,7 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
         feature_row<V, true, true>(p, b, k, counted(r) ? feature_grad_scale(p, b, k) : 0.0f, &features, stream);
     });
     if (stream) V::stream_fence();
-    finish_teachers(p, teachers);
+    finish_teachers(p, blk, teachers);
     finish_features(p, features);
     for (int b = b0; b < b1; ++b) {
         if (p.y[b] >= 0) write_row_loss(p, b);

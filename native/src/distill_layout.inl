@@ -12,10 +12,12 @@ namespace distill {
 
 struct Block {
     int b0, rows;
-    std::size_t Cp;  // padded row stride of the scratch rows
-    float* v_rows;   // [rows][Cp]
-    float* spare;    // [Cp]
+    std::size_t Cp;        // padded row stride of the scratch rows
+    float* v_rows;         // [rows][Cp]: v = (s - m_s)/T of each block row
+    float* ev_rows;        // [rows][Cp]: e^v
+    float* pair_rows;      // [kMaxPairsInGroup][Cp]: e^u of each (row, teacher) pair waiting in the group
     float* student_sum_T;  // [rows]: Ss of each block row
+    float* student_max;    // [rows]: m_s of each block row
 };
 
 inline Block make_block(const DistillProblem& p, int b0, int b1, float* scratch) {
@@ -23,9 +25,12 @@ inline Block make_block(const DistillProblem& p, int b0, int b1, float* scratch)
     k.b0 = b0;
     k.rows = b1 - b0;
     k.Cp = padded_classes(p.C);
+    const std::size_t rows = static_cast<std::size_t>(k.rows);
     k.v_rows = scratch;
-    k.spare = scratch + k.Cp * static_cast<std::size_t>(k.rows);
-    k.student_sum_T = k.spare + k.Cp;
+    k.ev_rows = k.v_rows + k.Cp * rows;
+    k.pair_rows = k.ev_rows + k.Cp * rows;
+    k.student_sum_T = k.pair_rows + k.Cp * kMaxPairsInGroup;
+    k.student_max = k.student_sum_T + rows;
     return k;
 }
 

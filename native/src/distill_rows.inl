@@ -1,8 +1,8 @@
 // The sweeps over one logit row of the distillation op (derivation: distill_kernels.inl).
 //   scan_row:      m = max_c z_c and the non-finite probe sum_c (z_c - z_c).
 //   exp_pair:      e^{w} and e^{u} for w = z - m, u = w / T (for integral T <= 4, e^{w} = (e^{u})^T).
-//   student_sums:  S1 = sum e^{w}, R1 (S1 without the maxima), ST = sum e^{u}, and v = u stored for the teachers.
-//   teacher_sums:  S0, R0, Hs = sum e^{w} w, St = sum e^{u}, A = sum e^{u} (u - v), per vector lane.
+//   student_sums:  S1 = sum e^{w}, R1 (S1 without the maxima), ST = sum e^{u}; v = u and e^v stored for the teachers.
+//   teacher_sums:  S0, R0, Hs = sum e^{w} w, St = sum e^{u}, A = sum e^{u} (u - v), per vector lane; e^u stored.
 //   log_sum:       log S = log1p(R) when S = 1 + R with a unique maximum, which keeps tiny R exact.
 #pragma once
 
@@ -97,11 +97,11 @@ struct StudentSums {
     float S1, R1, ST;  // R1: S1 without the terms at the maximum
 };
 
-// Second sweep of the student row: the sums at T = 1 and T, and v = (s - m)/T into v_row.
-// When e1_out/eT_out are given (fused pass) the exp values are kept for the gradient.
+// Second sweep of the student row: the sums at T = 1 and T, v = (s - m)/T into v_row and e^v into ev_row.
+// With e1_out (fused pass) e^{s-m} is kept for the gradient too.
 template <class V, int TK>
-inline StudentSums student_sums(const float* s, int C, float m, float inv_T, float* v_row, float* e1_out,
-                                float* eT_out) {
+inline StudentSums student_sums(const float* s, int C, float m, float inv_T, float* v_row, float* ev_row,
+                                float* e1_out) {
     using F = typename V::F;
     const F vm = V::set1(m), it = V::set1(inv_T);
     const F zero = V::zero();
@@ -117,10 +117,8 @@ inline StudentSums student_sums(const float* s, int C, float m, float inv_T, flo
         R1 = V::add_where(R1, e1, V::less(w, zero));
         ST = V::add(ST, eT);
         store<is_tail, V>(v_row + c, u, t);
-        if (e1_out != nullptr) {
-            store<is_tail, V>(e1_out + c, e1, t);
-            store<is_tail, V>(eT_out + c, eT, t);
-        }
+        store<is_tail, V>(ev_row + c, eT, t);
+        if (e1_out != nullptr) store<is_tail, V>(e1_out + c, e1, t);
     });
     return {V::sum(S1), V::sum(R1), V::sum(ST)};
 }
@@ -131,7 +129,7 @@ struct TeacherSums {
     typename V::F S0, R0, Hs, St, A;
 };
 
-// Second sweep of a teacher row (see the derivation above). eT_out, when given, receives e^{u}.
+// Second sweep of a teacher row (see the derivation above); eT_out receives e^{u}.
 template <class V, int TK>
 inline TeacherSums<V> teacher_sums(const float* z, const float* v_row, int C, float m, float inv_T, float* eT_out) {
     using F = typename V::F;
@@ -150,7 +148,7 @@ inline TeacherSums<V> teacher_sums(const float* z, const float* v_row, int C, fl
         Hs = V::fma(e1, w, Hs);
         St = V::add(St, eT);
         A = V::fma(eT, V::sub(u, load<is_tail, V>(v_row + c, t)), A);
-        if (eT_out != nullptr) store<is_tail, V>(eT_out + c, eT, t);
+        store<is_tail, V>(eT_out + c, eT, t);
     });
     return {S0, R0, Hs, St, A};
 }

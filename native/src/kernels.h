@@ -26,12 +26,14 @@ struct DistillProblem {
     mtkd_grads grads;  // written by gradient and fused
 };
 
-// Per-thread scratch of the distillation kernels for a block of rows: one row of C floats per block row
-// (the student's scaled, shifted logits), one spare row (exp values of the row in flight) and a few
-// scalars per block row. Rows are padded to 16 floats so every level's vectors stay inside.
+// Per-thread scratch of the distillation kernels for a block of rows: two rows of C floats per block row (the
+// student's scaled, shifted logits and their exponentials), one row per (row, teacher) pair waiting in a
+// group (its exponentials, kept for the accurate KL and the fused gradient), and a few scalars per block row.
+// Rows are padded to 16 floats so every level's vectors stay inside.
+constexpr int kMaxPairsInGroup = 16;  // the widest level's vector width
 inline std::size_t padded_classes(int C) { return (static_cast<std::size_t>(C) + 15) & ~static_cast<std::size_t>(15); }
 inline std::size_t distill_scratch_floats(int C, int rows) {
-    return padded_classes(C) * (static_cast<std::size_t>(rows) + 1) + 4 * static_cast<std::size_t>(rows) + 16;
+    return padded_classes(C) * (2 * static_cast<std::size_t>(rows) + kMaxPairsInGroup) + 4 * static_cast<std::size_t>(rows) + 16;
 }
 
 // Row-major C[m,n] = alpha * op(A) * op(B) + beta * C (already validated).

@@ -32,6 +32,7 @@ struct VecAvx512 {
     static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
     static F div(F a, F b) { return _mm512_div_ps(a, b); }
     static F sqrt(F a) { return _mm512_sqrt_ps(a); }
+    static F abs(F a) { return _mm512_abs_ps(a); }
     static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }    // a*b + c
     static F fnma(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a*b
     // max/min return the second operand when either is NaN (as the x86 instructions do).

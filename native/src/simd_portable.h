@@ -63,6 +63,11 @@ struct VecPortable {
         for (int i = 0; i < W; ++i) r.v[i] = std::sqrt(a.v[i]);
         return r;
     }
+    static F abs(F a) {
+        F r;
+        for (int i = 0; i < W; ++i) r.v[i] = std::fabs(a.v[i]);
+        return r;
+    }
     static F fma(F a, F b, F c) { return add(mul(a, b), c); }
     static F fnma(F a, F b, F c) { return sub(c, mul(a, b)); }
     // Same NaN rule as the x86 instructions: the second operand wins unless the first is strictly larger.
