@@ -1,6 +1,6 @@
 // Finishing the per-(row, teacher) statistics W pairs at a time (derivation: distill_kernels.inl).
-//   Teachers: from the lane sums S0, R0, Hs, St, A and the probe,
-//     lse_t = m/T + log St + probe,  KL = T^2 (A/St + log(Ss/St)),  H = log S0 - Hs/S0,  conf = 1/S0,
+//   Teachers: from the lane sums S0, R0, Hs, St, A,
+//     lse_t = m/T + log St + (Hs - Hs),  KL = T^2 (A/St + log(Ss/St)),  H = log S0 - Hs/S0,  conf = 1/S0,
 //     and for the pairs whose KL / T^2 comes out below kAccurateKlBelow, KL again from distill_kl.inl,
 //     CE_t = (m - z_y) + log S0,  hit = [z_y = m and no earlier class reaches m].
 //   Features: cos = dot / (sqrt(ss) sqrt(tt) + eps), mse = sq / D; NaN when ss or tt is not finite, which
@@ -33,7 +33,7 @@ constexpr float kAccurateKlBelow = 0.1f;
 // sums), the logs and divisions run as vector operations, and no row's sweeps wait on the previous row's tail.
 template <class V>
 struct TeacherGroup {
-    enum { kS0, kR0, kHs, kSt, kA, kProbe, kSums };
+    enum { kS0, kR0, kHs, kSt, kA, kSums };
     typename V::F sums[kSums][V::W];
     alignas(64) float m[V::W], Ss[V::W];
     int b[V::W], k[V::W], r[V::W];  // r: row within the block
@@ -55,7 +55,8 @@ inline void finish_teachers(const DistillProblem& p, const Block& blk, TeacherGr
     const F St = V::sum_lanes(g.sums[G::kSt]), one = V::set1(1.0f);
     const F log_S0 = V::select(V::less(V::sub(S0, R0), V::set1(1.5f)), vlog1p<V>(R0), vlog<V>(S0));
     const F log_St = vlog<V>(St);
-    const F probe = V::sum_lanes(g.sums[G::kProbe]);
+    const F Hs = V::sum_lanes(g.sums[G::kHs]);
+    const F probe = V::sub(Hs, Hs);  // NaN exactly for the pairs whose teacher row is not finite
     alignas(64) float lse[W], kl[W], h[W], conf[W], logS0[W];
     V::store(lse, V::add(V::fma(V::load(g.m), V::set1(p.inv_T), log_St), probe));
     const F kl_fast = V::add(V::div(V::sum_lanes(g.sums[G::kA]), St), vlog<V>(V::div(V::load(g.Ss), St)));
@@ -63,7 +64,7 @@ inline void finish_teachers(const DistillProblem& p, const Block& blk, TeacherGr
     alignas(64) float st[W], accurate[W];
     V::store(st, St);
     V::store(accurate, V::select(V::less(kl_fast, V::set1(kAccurateKlBelow)), V::set1(1.0f), V::zero()));
-    V::store(h, V::sub(log_S0, V::div(V::sum_lanes(g.sums[G::kHs]), S0)));
+    V::store(h, V::sub(log_S0, V::div(Hs, S0)));
     V::store(conf, V::div(one, S0));
     V::store(logS0, log_S0);
     for (int j = 0; j < g.n; ++j) {

@@ -30,9 +30,11 @@
 // Features of teacher k (width D): cos = <a,t> / (|a| |t| + eps), mse = sum_d (a_d - t_d)^2 / D.
 //
 // Non-finite inputs. x - x is 0 for every finite x and NaN for NaN and +-Inf, so the sum of x - x over a
-// row (the "probe") is 0 or NaN at the cost of one subtract and one add per vector; adding it to lse_t,
-// lse_s1 and lse_st makes them NaN exactly when the row holds a non-finite value, -Inf included (which a
-// plain max/exp-sum would accept as a masked class). For features, sum a^2 and sum t^2 are non-finite
+// row (the "probe") is 0 or NaN at the cost of one subtract and one add per vector; adding it to lse_s1 and
+// lse_st makes them NaN exactly when the student row holds a non-finite value, -Inf included (which a plain
+// max/exp-sum would accept as a masked class). A teacher row needs no probe of its own: its Hs = sum e^{w} w
+// is NaN exactly when the row holds a NaN or an infinity (a term is NaN, or 0 * inf for -Inf, or every w is
+// NaN after an m of +Inf), so Hs - Hs is the probe added to lse_t. For features, sum a^2 and sum t^2 are non-finite
 // whenever a or t holds one, so cos and mse are set to NaN from those sums at no extra cost.
 //
 // Gradient (only for counted rows, y >= 0; ignored rows get zeros), with 1/B' = inv_counted_rows:
@@ -78,7 +80,7 @@ template <class V, int TK>
 inline void student_stats(const DistillProblem& p, const Block& blk, int r, float* dz) {
     const int b = blk.b0 + r, C = p.C;
     const float* s = student_row(p, b);
-    RowScan<V> scan = scan_row<V>(s, C);
+    RowScan<V> scan = scan_row<V, true>(s, C);
     const float probe = scan.probe_sum();
     float* ev = blk.ev_rows + blk.Cp * r;
     StudentSums sums = student_sums<V, TK>(s, C, scan.max, p.inv_T, blk.v_rows + blk.Cp * r, ev, dz);
@@ -111,7 +113,7 @@ template <class V, int TK>
 inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int r, float* dz, TeacherGroup<V>& g) {
     const int b = blk.b0 + r, C = p.C;
     const float* z = teacher_row(p, k, b);
-    RowScan<V> scan = scan_row<V>(z, C);
+    RowScan<V> scan = scan_row<V, false>(z, C);
     using G = TeacherGroup<V>;
     const int j = g.n++;
     float* eu = blk.pair_rows + blk.Cp * j;
@@ -121,7 +123,6 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
     g.sums[G::kHs][j] = sums.Hs;
     g.sums[G::kSt][j] = sums.St;
     g.sums[G::kA][j] = sums.A;
-    g.sums[G::kProbe][j] = scan.probe;
     g.m[j] = scan.max;
     g.Ss[j] = blk.student_sum_T[r];
     g.b[j] = b;
@@ -131,7 +132,8 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
         using F = typename V::F;
         // pt^T_c = e^{u_c} / St; a non-finite row leaves NaN here rather than a silently wrong gradient.
         const std::size_t i = stat_index(p, b, k);
-        float coef = p.a_kd * p.T * p.inv_counted_rows * p.wl[i] / V::sum(sums.St) + scan.probe_sum();
+        const float hs = V::sum(sums.Hs);
+        float coef = p.a_kd * p.T * p.inv_counted_rows * p.wl[i] / V::sum(sums.St) + (hs - hs);
         const F vc = V::set1(coef);
         for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
             constexpr bool is_tail = decltype(tail)::value;
@@ -218,28 +220,21 @@ inline void write_row_loss(const DistillProblem& p, int b) {
     p.grads.row_loss[b] = p.inv_counted_rows * loss;
 }
 
-// Asks for teacher k's feature slices of row b ahead of their sweep, so they stream in from memory while the
-// arithmetic-bound logit rows before them are processed.
-inline void prefetch_features(const DistillProblem& p, int b, int k) {
-    const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
-    const char* a = reinterpret_cast<const char*>(p.fs + off);
-    const char* t = reinterpret_cast<const char*>(p.ft + off);
-    const std::size_t bytes = static_cast<std::size_t>(p.D[k]) * sizeof(float);
-    for (std::size_t x = 0; x < bytes; x += 64) {
-        __builtin_prefetch(a + x);
-        __builtin_prefetch(t + x);
-    }
-}
-
-// Visits the block's (teacher, row) pairs teacher-major, prefetching each pair's feature slices one pair
-// ahead: body(k, r).
-template <class Body>
-inline void for_each_pair(const DistillProblem& p, int b0, int rows, Body&& body) {
+// Visits the block's (teacher, row) pairs twice over, interleaved: logit(k, r) teacher-major, so each
+// teacher's rows of the block are one contiguous run of zt; feature(r, k) row-major, so the block's features
+// are one contiguous run of fs, ft (and dfs) instead of K runs strided by F. The hardware prefetcher streams
+// both runs; explicit prefetches at any distance measured no faster.
+template <class Logit, class Feature>
+inline void for_each_pair(const DistillProblem& p, int rows, Logit&& logit, Feature&& feature) {
+    int fr = 0, fk = 0;
     for (int k = 0; k < p.K; ++k) {
         for (int r = 0; r < rows; ++r) {
-            if (r + 1 < rows) prefetch_features(p, b0 + r + 1, k);
-            else if (k + 1 < p.K) prefetch_features(p, b0, k + 1);
-            body(k, r);
+            logit(k, r);
+            feature(fr, fk);
+            if (++fk == p.K) {
+                fk = 0;
+                ++fr;
+            }
         }
     }
 }
@@ -250,10 +245,9 @@ void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     for (int r = 0; r < blk.rows; ++r) student_stats<V, TK>(p, blk, r, nullptr);
     TeacherGroup<V> teachers;
     FeatureGroup<V> features;
-    for_each_pair(p, b0, blk.rows, [&](int k, int r) {
-        teacher_stats<V, TK>(p, blk, k, r, nullptr, teachers);
-        feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, false);
-    });
+    for_each_pair(
+        p, blk.rows, [&](int k, int r) { teacher_stats<V, TK>(p, blk, k, r, nullptr, teachers); },
+        [&](int r, int k) { feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, false); });
     finish_teachers(p, blk, teachers);
     finish_features(p, features);
 }
@@ -270,11 +264,15 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     TeacherGroup<V> teachers;
     FeatureGroup<V> features;
     const bool stream = stream_feature_grads(p);
-    for_each_pair(p, b0, blk.rows, [&](int k, int r) {
-        const int b = b0 + r;
-        teacher_stats<V, TK>(p, blk, k, r, counted(r) ? gradient_row(p, b) : nullptr, teachers);
-        feature_row<V, true, true>(p, b, k, counted(r) ? feature_grad_scale(p, b, k) : 0.0f, &features, stream);
-    });
+    for_each_pair(
+        p, blk.rows,
+        [&](int k, int r) {
+            teacher_stats<V, TK>(p, blk, k, r, counted(r) ? gradient_row(p, b0 + r) : nullptr, teachers);
+        },
+        [&](int r, int k) {
+            const int b = b0 + r;
+            feature_row<V, true, true>(p, b, k, counted(r) ? feature_grad_scale(p, b, k) : 0.0f, &features, stream);
+        });
     if (stream) V::stream_fence();
     finish_teachers(p, blk, teachers);
     finish_features(p, features);
@@ -296,7 +294,6 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
         const int y = p.y[b];
         if (y < 0) {
             zero_row(dz, static_cast<std::size_t>(C));
-            zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F, static_cast<std::size_t>(p.F));
             p.grads.row_loss[b] = 0.0f;
             continue;
         }
@@ -316,21 +313,27 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
         dz[y] -= p.a_ce * p.inv_counted_rows;
         write_row_loss(p, b);
     }
-    for_each_pair(p, b0, b1 - b0, [&](int k, int r) {
-        const int b = b0 + r;
-        if (p.y[b] < 0) return;
-        const std::size_t i = stat_index(p, b, k);
-        const float* z = teacher_row(p, k, b);
-        float* dz = gradient_row(p, b);
-        const F neg_lse = V::set1(-p.stats.lse_t[i]);
-        const F vc = V::set1(p.a_kd * p.T * p.inv_counted_rows * p.wl[i]);
-        for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
-            constexpr bool is_tail = decltype(tail)::value;
-            F pt = vexp_kernel<V>(V::fma(load<is_tail, V>(z + c, t), it, neg_lse));
-            store<is_tail, V>(dz + c, V::fnma(vc, pt, load<is_tail, V>(dz + c, t)), t);
+    for_each_pair(
+        p, b1 - b0,
+        [&](int k, int r) {
+            const int b = b0 + r;
+            if (p.y[b] < 0) return;
+            const std::size_t i = stat_index(p, b, k);
+            const float* z = teacher_row(p, k, b);
+            float* dz = gradient_row(p, b);
+            const F neg_lse = V::set1(-p.stats.lse_t[i]);
+            const F vc = V::set1(p.a_kd * p.T * p.inv_counted_rows * p.wl[i]);
+            for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+                constexpr bool is_tail = decltype(tail)::value;
+                F pt = vexp_kernel<V>(V::fma(load<is_tail, V>(z + c, t), it, neg_lse));
+                store<is_tail, V>(dz + c, V::fnma(vc, pt, load<is_tail, V>(dz + c, t)), t);
+            });
+        },
+        [&](int r, int k) {
+            const int b = b0 + r;
+            if (p.y[b] >= 0) feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
+            else zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F + p.off[k], static_cast<std::size_t>(p.D[k]));
         });
-        feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
-    });
     if (stream) V::stream_fence();
 }
 

@@ -1,5 +1,5 @@
 // The sweeps over one logit row of the distillation op (derivation: distill_kernels.inl).
-//   scan_row:      m = max_c z_c and the non-finite probe sum_c (z_c - z_c).
+//   scan_row:      m = max_c z_c and (student rows) the non-finite probe sum_c (z_c - z_c).
 //   exp_pair:      e^{w} and e^{u} for w = z - m, u = w / T (for integral T <= 4, e^{w} = (e^{u})^T).
 //   student_sums:  S1 = sum e^{w}, R1 (S1 without the maxima), ST = sum e^{u}; v = u and e^v stored for the teachers.
 //   teacher_sums:  S0, R0, Hs = sum e^{w} w, St = sum e^{u}, A = sum e^{u} (u - v), per vector lane; e^u stored.
@@ -19,12 +19,14 @@ namespace distill {
 template <class V>
 struct RowScan {
     float max;
-    typename V::F probe;  // lanes sum to 0 when every value is finite, to NaN otherwise
+    typename V::F probe;  // with the probe: lanes sum to 0 when every value is finite, to NaN otherwise
     float probe_sum() const { return V::sum(probe); }
 };
 
-// First sweep of a row: the maximum and the non-finite probe. Two independent chains hide max latency.
-template <class V>
+// First sweep of a row: the maximum and, with Probe, the non-finite probe. Two independent chains hide max
+// latency. Teacher rows go without the probe: their Hs = sum e^{w} w is NaN exactly when the row holds a NaN
+// or an infinity (e^{w} w is 0 * inf there, or NaN), so Hs - Hs serves.
+template <class V, bool Probe>
 inline RowScan<V> scan_row(const float* z, int n) {
     using F = typename V::F;
     constexpr int W = V::W;
@@ -35,19 +37,21 @@ inline RowScan<V> scan_row(const float* z, int n) {
         F a = V::load(z + c), b = V::load(z + c + W);
         m0 = V::max(m0, a);
         m1 = V::max(m1, b);
-        p0 = V::add(p0, V::sub(a, a));
-        p1 = V::add(p1, V::sub(b, b));
+        if constexpr (Probe) {
+            p0 = V::add(p0, V::sub(a, a));
+            p1 = V::add(p1, V::sub(b, b));
+        }
     }
     for (; c + W <= n; c += W) {
         F a = V::load(z + c);
         m0 = V::max(m0, a);
-        p0 = V::add(p0, V::sub(a, a));
+        if constexpr (Probe) p0 = V::add(p0, V::sub(a, a));
     }
     if (c < n) {
         typename V::M t = V::first(n - c);
         F a = V::load(z + c, t);  // lanes outside t read 0: finite, and excluded from the max below
         m1 = V::max(m1, a, t);
-        p1 = V::add(p1, V::sub(a, a));
+        if constexpr (Probe) p1 = V::add(p1, V::sub(a, a));
     }
     return {V::max_of(V::max(m0, m1)), V::add(p0, p1)};
 }
