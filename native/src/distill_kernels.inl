@@ -58,9 +58,11 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "distill_features.inl"
 #include "distill_groups.inl"
 #include "distill_layout.inl"
 #include "distill_rows.inl"
+#include "distill_tiles.inl"
 #include "kernels.h"
 #include "vector_loops.inl"
 
@@ -70,9 +72,6 @@ namespace mtkd {
 // instruction set and then run on a CPU that lacks it.
 namespace {
 namespace distill {
-
-// dfs of at least this many bytes is written with non-temporal stores (see feature_row).
-constexpr std::size_t kStreamFeatureGradBytes = std::size_t{1} << 20;
 
 // Student part of the stats: lse_s1, lse_st, ce_s for row b, and its v row in the block scratch.
 // With dz (fused pass, counted row) it also initialises dzs row b with the student's share of the gradient.
@@ -142,82 +141,6 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
         });
     }
     if (g.n == V::W) finish_teachers(p, blk, g);
-}
-
-// Sweep of teacher k's feature slice in row b: the sums for cos and mse (into the group) and, with
-// WithGrad, dfs = grad_scale * (fs - ft). With `stream`, whole aligned vectors of dfs are written with
-// non-temporal stores: a large dfs is not read before it is overwritten, and is not needed again by this op.
-template <class V, bool WithStats, bool WithGrad>
-inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g, bool stream) {
-    using F = typename V::F;
-    using M = typename V::M;
-    const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
-    const float* a = p.fs + off;
-    const float* t = p.ft + off;
-    float* out = WithGrad ? p.grads.dfs + off : nullptr;
-    const int d = p.D[k];
-    const F vg = V::set1(grad_scale);
-    F dot = V::zero(), ss = V::zero(), tt = V::zero(), sq = V::zero();
-    auto step = [&](int c, M m, auto tail, auto streaming) {
-        constexpr bool is_tail = decltype(tail)::value;
-        F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);  // outside m: 0, adds nothing
-        F diff = V::sub(x, u);
-        if constexpr (WithStats) {
-            dot = V::fma(x, u, dot);
-            ss = V::fma(x, x, ss);
-            tt = V::fma(u, u, tt);
-            sq = V::fma(diff, diff, sq);
-        }
-        if constexpr (WithGrad) {
-            if constexpr (decltype(streaming)::value) V::stream(out + c, V::mul(vg, diff));
-            else store<is_tail, V>(out + c, V::mul(vg, diff), m);
-        }
-    };
-    if (WithGrad && stream) {
-        // A partial first vector up to the next W-float boundary of out, then aligned whole vectors.
-        const int misalign = static_cast<int>((reinterpret_cast<std::uintptr_t>(out) / sizeof(float)) % V::W);
-        const int head = misalign == 0 ? 0 : std::min(d, V::W - misalign);
-        if (head > 0) step(0, V::first(head), std::true_type{}, std::false_type{});
-        int c = head;
-        const M all = V::first(V::W);
-        for (; c + V::W <= d; c += V::W) step(c, all, std::false_type{}, std::true_type{});
-        if (c < d) step(c, V::first(d - c), std::true_type{}, std::false_type{});
-    } else {
-        for_each_vector<V>(d, [&](int c, M m, auto tail) { step(c, m, tail, std::false_type{}); });
-    }
-    if constexpr (WithStats) {
-        using G = FeatureGroup<V>;
-        const int j = g->n++;
-        g->sums[G::kDot][j] = dot;
-        g->sums[G::kSs][j] = ss;
-        g->sums[G::kTt][j] = tt;
-        g->sums[G::kSq][j] = sq;
-        g->width[j] = static_cast<float>(d);
-        g->i[j] = stat_index(p, b, k);
-        if (g->n == V::W) finish_features(p, *g);
-    }
-}
-
-// Whether dfs is large enough to bypass the caches (see feature_row).
-inline bool stream_feature_grads(const DistillProblem& p) {
-    return static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kStreamFeatureGradBytes;
-}
-
-inline float feature_grad_scale(const DistillProblem& p, int b, int k) {
-    return p.inv_counted_rows * p.beta * p.wf[stat_index(p, b, k)] * (2.0f / static_cast<float>(p.D[k]));
-}
-
-inline void zero_row(float* row, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) row[i] = 0.0f;
-}
-
-inline void write_row_loss(const DistillProblem& p, int b) {
-    float loss = p.a_ce * p.stats.ce_s[b];
-    for (int k = 0; k < p.K; ++k) {
-        const std::size_t i = stat_index(p, b, k);
-        loss += p.a_kd * p.wl[i] * p.stats.kl[i] + p.beta * p.wf[i] * p.stats.mse[i];
-    }
-    p.grads.row_loss[b] = p.inv_counted_rows * loss;
 }
 
 // Visits the block's (teacher, row) pairs twice over, interleaved: logit(k, r) teacher-major, so each
@@ -337,25 +260,37 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
     if (stream) V::stream_fence();
 }
 
+template <class V, int TK>
+void stats_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
+    if (p.C <= kTileMaxClasses) tiles_block<V, TK, false>(p, b0, b1, scratch);
+    else stats_block<V, TK>(p, b0, b1, scratch);
+}
+
+template <class V, int TK>
+void fused_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
+    if (p.C <= kTileMaxClasses) tiles_block<V, TK, true>(p, b0, b1, scratch);
+    else fused_block<V, TK>(p, b0, b1, scratch);
+}
+
 template <class V>
 void stats(const DistillProblem& p, int b0, int b1, float* scratch) {
     switch (temperature_kind(p.T)) {
-        case 1: stats_block<V, 1>(p, b0, b1, scratch); break;
-        case 2: stats_block<V, 2>(p, b0, b1, scratch); break;
-        case 3: stats_block<V, 3>(p, b0, b1, scratch); break;
-        case 4: stats_block<V, 4>(p, b0, b1, scratch); break;
-        default: stats_block<V, 0>(p, b0, b1, scratch); break;
+        case 1: stats_kind<V, 1>(p, b0, b1, scratch); break;
+        case 2: stats_kind<V, 2>(p, b0, b1, scratch); break;
+        case 3: stats_kind<V, 3>(p, b0, b1, scratch); break;
+        case 4: stats_kind<V, 4>(p, b0, b1, scratch); break;
+        default: stats_kind<V, 0>(p, b0, b1, scratch); break;
     }
 }
 
 template <class V>
 void fused(const DistillProblem& p, int b0, int b1, float* scratch) {
     switch (temperature_kind(p.T)) {
-        case 1: fused_block<V, 1>(p, b0, b1, scratch); break;
-        case 2: fused_block<V, 2>(p, b0, b1, scratch); break;
-        case 3: fused_block<V, 3>(p, b0, b1, scratch); break;
-        case 4: fused_block<V, 4>(p, b0, b1, scratch); break;
-        default: fused_block<V, 0>(p, b0, b1, scratch); break;
+        case 1: fused_kind<V, 1>(p, b0, b1, scratch); break;
+        case 2: fused_kind<V, 2>(p, b0, b1, scratch); break;
+        case 3: fused_kind<V, 3>(p, b0, b1, scratch); break;
+        case 4: fused_kind<V, 4>(p, b0, b1, scratch); break;
+        default: fused_kind<V, 0>(p, b0, b1, scratch); break;
     }
 }
 

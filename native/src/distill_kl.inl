@@ -23,11 +23,35 @@
 
 #include <cmath>
 
+#include "vector_log.h"
 #include "vector_loops.inl"
 
 namespace mtkd {
 namespace {  // compiled per SIMD level: see distill_kernels.inl
 namespace distill {
+
+// One vector of terms: adds St pt_c phi(r_c) to phi and St pt_c r_c to rsum, from the teacher's and the student's
+// logits zc, sc, e^u = e^{(z - m)/T} and e^v = e^{(s - m_s)/T}. Where e^u and e^v are 0 the lane adds 0.
+template <class V>
+struct DivergenceTerm {
+    using F = typename V::F;
+    F K, inv_T, ratio;  // ratio = St / Ss
+    void add(F zc, F sc, F eu, F ev, F& phi, F& rsum) const {
+        const F hi = V::sub(zc, sc), bb = V::sub(hi, zc);
+        const F lo = V::sub(V::sub(zc, V::sub(hi, bb)), V::add(sc, bb));
+        const F r = V::mul(V::add(V::sub(hi, K), lo), inv_T);
+        F P = V::fma(V::set1(1.0f / 40320.0f), r, V::set1(-1.0f / 5040.0f));
+        P = V::fma(P, r, V::set1(1.0f / 720.0f));
+        P = V::fma(P, r, V::set1(-1.0f / 120.0f));
+        P = V::fma(P, r, V::set1(1.0f / 24.0f));
+        P = V::fma(P, r, V::set1(-1.0f / 6.0f));
+        P = V::fma(P, r, V::set1(0.5f));
+        const F series = V::mul(V::mul(eu, V::mul(r, r)), P);
+        const F direct = V::fma(eu, V::sub(r, V::set1(1.0f)), V::mul(ratio, ev));
+        phi = V::add(phi, V::select(V::less(V::abs(r), V::set1(0.5f)), series, direct));
+        rsum = V::fma(eu, r, rsum);
+    }
+};
 
 struct DivergenceSums {
     float phi;  // sum_c St pt_c phi(r_c)
@@ -40,39 +64,40 @@ template <class V>
 inline DivergenceSums divergence_sums(const float* z, const float* s, const float* eu, const float* ev, int C,
                                       float K, float inv_T, float St_over_Ss) {
     using F = typename V::F;
-    const F vK = V::set1(K), it = V::set1(inv_T), ratio = V::set1(St_over_Ss);
-    const F one = V::set1(1.0f), half = V::set1(0.5f);
+    const DivergenceTerm<V> term{V::set1(K), V::set1(inv_T), V::set1(St_over_Ss)};
     F phi = V::zero(), rsum = V::zero();
     for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
         constexpr bool is_tail = decltype(tail)::value;
-        // Outside the mask every operand reads 0: e^u = e^v = 0 and the lane adds 0.
-        const F zc = load<is_tail, V>(z + c, t), sc = load<is_tail, V>(s + c, t);
-        const F hi = V::sub(zc, sc), bb = V::sub(hi, zc);
-        const F lo = V::sub(V::sub(zc, V::sub(hi, bb)), V::add(sc, bb));
-        const F r = V::mul(V::add(V::sub(hi, vK), lo), it);
-        const F e = load<is_tail, V>(eu + c, t);
-        F P = V::fma(V::set1(1.0f / 40320.0f), r, V::set1(-1.0f / 5040.0f));
-        P = V::fma(P, r, V::set1(1.0f / 720.0f));
-        P = V::fma(P, r, V::set1(-1.0f / 120.0f));
-        P = V::fma(P, r, V::set1(1.0f / 24.0f));
-        P = V::fma(P, r, V::set1(-1.0f / 6.0f));
-        P = V::fma(P, r, V::set1(0.5f));
-        const F series = V::mul(V::mul(e, V::mul(r, r)), P);
-        const F direct = V::fma(e, V::sub(r, one), V::mul(ratio, load<is_tail, V>(ev + c, t)));
-        phi = V::add(phi, V::select(V::less(V::abs(r), half), series, direct));
-        rsum = V::fma(e, r, rsum);
+        // Outside the mask every operand reads 0, e^u and e^v included.
+        term.add(load<is_tail, V>(z + c, t), load<is_tail, V>(s + c, t), load<is_tail, V>(eu + c, t),
+                 load<is_tail, V>(ev + c, t), phi, rsum);
     });
     return {V::sum(phi), V::sum(rsum)};
+}
+
+// g(q) = q - log1p(q) >= 0: its series where q is small (truncation below 3e-11 relative for |q| < 0.01).
+inline float log1p_gap_series(float q) {
+    return q * q * (0.5f + q * (-1.0f / 3.0f + q * (0.25f + q * (-0.2f + q * (1.0f / 6.0f)))));
 }
 
 // KL / T^2 from the sums of a pair whose teacher sum is St.
 inline float small_divergence(DivergenceSums d, float St) {
     const float phi_bar = d.phi / St, q = phi_bar - d.r / St;
-    // g(q) = q - log1p(q): its series where q is small (truncation below 3e-11 relative for |q| < 0.01).
-    const float g = std::fabs(q) < 0.01f
-                        ? q * q * (0.5f + q * (-1.0f / 3.0f + q * (0.25f + q * (-0.2f + q * (1.0f / 6.0f)))))
-                        : q - std::log1p(q);
-    return phi_bar - g;
+    return phi_bar - (std::fabs(q) < 0.01f ? log1p_gap_series(q) : q - std::log1p(q));
+}
+
+// The same for W pairs at once, one per lane.
+template <class V>
+inline typename V::F small_divergence(typename V::F phi, typename V::F rsum, typename V::F St) {
+    using F = typename V::F;
+    const F phi_bar = V::div(phi, St), q = V::sub(phi_bar, V::div(rsum, St));
+    F series = V::fma(q, V::set1(1.0f / 6.0f), V::set1(-0.2f));
+    series = V::fma(series, q, V::set1(0.25f));
+    series = V::fma(series, q, V::set1(-1.0f / 3.0f));
+    series = V::fma(series, q, V::set1(0.5f));
+    series = V::mul(V::mul(q, q), series);
+    const F g = V::select(V::less(V::abs(q), V::set1(0.01f)), series, V::sub(q, vlog1p<V>(q)));
+    return V::sub(phi_bar, g);
 }
 
 }  // namespace distill

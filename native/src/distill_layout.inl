@@ -1,5 +1,6 @@
-// Where a block of rows of the distillation op keeps its scratch, and where row b of each operand starts
-// (layouts of DistillShape: zs [B,C], zt [K,B,C] teacher-major, dzs [B,C], statistics [B,K]).
+// Where a block of rows of the distillation op keeps its scratch, where row b of each operand starts
+// (layouts of DistillShape: zs [B,C], zt [K,B,C] teacher-major, dzs [B,C], statistics [B,K]), and the
+// per-row outputs shared by both kernel shapes.
 #pragma once
 
 #include <cstddef>
@@ -40,6 +41,19 @@ inline const float* teacher_row(const DistillProblem& p, int k, int b) {
 }
 inline float* gradient_row(const DistillProblem& p, int b) { return p.grads.dzs + static_cast<std::size_t>(b) * p.C; }
 inline std::size_t stat_index(const DistillProblem& p, int b, int k) { return static_cast<std::size_t>(b) * p.K + k; }
+
+inline void zero_row(float* row, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) row[i] = 0.0f;
+}
+
+inline void write_row_loss(const DistillProblem& p, int b) {
+    float loss = p.a_ce * p.stats.ce_s[b];
+    for (int k = 0; k < p.K; ++k) {
+        const std::size_t i = stat_index(p, b, k);
+        loss += p.a_kd * p.wl[i] * p.stats.kl[i] + p.beta * p.wf[i] * p.stats.mse[i];
+    }
+    p.grads.row_loss[b] = p.inv_counted_rows * loss;
+}
 
 }  // namespace distill
 }  // namespace

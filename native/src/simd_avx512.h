@@ -65,6 +65,31 @@ struct VecAvx512 {
         return _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xDD));
     }
     static float max_of(F v) { return _mm512_reduce_max_ps(v); }
+    // Transposes the W x W matrix whose rows are r[0..W) in place: 64 shuffles (32-bit, 64-bit, then two
+    // rounds of 128-bit lanes).
+    static void transpose(F* r) {
+        F t[16], u[16];
+        for (int i = 0; i < 8; ++i) {
+            t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        for (int i = 0; i < 4; ++i) {
+            u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+            u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+            u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+            u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+        }
+        for (int i = 0; i < 4; ++i) {
+            t[i] = _mm512_shuffle_f32x4(u[i], u[i + 4], 0x88);
+            t[i + 4] = _mm512_shuffle_f32x4(u[i], u[i + 4], 0xDD);
+            t[i + 8] = _mm512_shuffle_f32x4(u[i + 8], u[i + 12], 0x88);
+            t[i + 12] = _mm512_shuffle_f32x4(u[i + 8], u[i + 12], 0xDD);
+        }
+        for (int i = 0; i < 8; ++i) {
+            r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+            r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+        }
+    }
 
     // x = mant * 2^expo with mant in [1, 2), for positive normal x.
     static void frexp1(F x, F& mant, F& expo) {

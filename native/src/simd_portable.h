@@ -123,6 +123,16 @@ struct VecPortable {
         return m;
     }
 
+    // Transposes the W x W matrix whose rows are r[0..W) in place.
+    static void transpose(F* r) {
+        for (int i = 0; i < W; ++i)
+            for (int j = i + 1; j < W; ++j) {
+                float x = r[i].v[j];
+                r[i].v[j] = r[j].v[i];
+                r[j].v[i] = x;
+            }
+    }
+
     // x = mant * 2^expo with mant in [1, 2), for positive normal x (read from the exponent field).
     static void frexp1(F x, F& mant, F& expo) {
         for (int i = 0; i < W; ++i) {
