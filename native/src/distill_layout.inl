@@ -14,7 +14,7 @@ namespace distill {
 struct Block {
     int b0, rows;
     std::size_t Cp;        // padded row stride of the scratch rows
-    float* v_rows;         // [rows][Cp]: v = (s - m_s)/T of each block row
+    float* v_rows;         // [rows][Cp]: w_s = s - m_s of each block row (v = w_s / T)
     float* ev_rows;        // [rows][Cp]: e^v
     float* pair_rows;      // [kMaxPairsInGroup][Cp]: e^u of each (row, teacher) pair waiting in the group
     float* student_sum_T;  // [rows]: Ss of each block row

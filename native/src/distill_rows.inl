@@ -1,8 +1,10 @@
 // The sweeps over one logit row of the distillation op (derivation: distill_kernels.inl).
 //   scan_row:      m = max_c z_c and (student rows) the non-finite probe sum_c (z_c - z_c).
 //   exp_pair:      e^{w} and e^{u} for w = z - m, u = w / T (for integral T <= 4, e^{w} = (e^{u})^T).
-//   student_sums:  S1 = sum e^{w}, R1 (S1 without the maxima), ST = sum e^{u}; v = u and e^v stored for the teachers.
-//   teacher_sums:  S0, R0, Hs = sum e^{w} w, St = sum e^{u}, A = sum e^{u} (u - v), per vector lane; e^u stored.
+//   student_sums:  S1 = sum e^{w}, R1 (S1 without the maxima), ST = sum e^{u}; the student's w and e^v = e^{w/T}
+//                  stored for the teachers.
+//   teacher_sums:  S0, R0, Hs = sum e^{w} w, St = sum e^{u}, A = sum e^{u} (u - v) = (1/T) sum e^{u} (w - w_s), per
+//                  vector lane; e^u stored.
 //   log_sum:       log S = log1p(R) when S = 1 + R with a unique maximum, which keeps tiny R exact.
 #pragma once
 
@@ -79,20 +81,18 @@ inline int temperature_kind(float T) {
     return 0;
 }
 
-// e^{w} and e^{u} (u = w/T) of one vector, sharing work when T is a small integer.
+// e^{w} and e^{u} (u = w/T) of one vector, sharing work when T is a small integer: then e^{u} is taken from w
+// directly (vexp_kernel with T) and e^{w} = (e^{u})^T.
 template <class V, int TK>
-inline void exp_pair(typename V::F w, typename V::F inv_T, typename V::F& u, typename V::F& e1, typename V::F& eT) {
+inline void exp_pair(typename V::F w, typename V::F inv_T, typename V::F& e1, typename V::F& eT) {
     if constexpr (TK == 1) {
-        u = w;
         e1 = vexp_kernel<V>(w);
         eT = e1;
     } else if constexpr (TK == 0) {
-        u = V::mul(w, inv_T);
         e1 = vexp_kernel<V>(w);
-        eT = vexp_kernel<V>(u);
+        eT = vexp_kernel<V>(V::mul(w, inv_T));
     } else {
-        u = V::mul(w, inv_T);
-        eT = vexp_kernel<V>(u);
+        eT = vexp_kernel<V, TK>(w);
         e1 = vpow_int<V, TK>(eT);
     }
 }
@@ -101,10 +101,10 @@ struct StudentSums {
     float S1, R1, ST;  // R1: S1 without the terms at the maximum
 };
 
-// Second sweep of the student row: the sums at T = 1 and T, v = (s - m)/T into v_row and e^v into ev_row.
+// Second sweep of the student row: the sums at T = 1 and T, w = s - m into w_row and e^v = e^{w/T} into ev_row.
 // With e1_out (fused pass) e^{s-m} is kept for the gradient too.
 template <class V, int TK>
-inline StudentSums student_sums(const float* s, int C, float m, float inv_T, float* v_row, float* ev_row,
+inline StudentSums student_sums(const float* s, int C, float m, float inv_T, float* w_row, float* ev_row,
                                 float* e1_out) {
     using F = typename V::F;
     const F vm = V::set1(m), it = V::set1(inv_T);
@@ -113,14 +113,14 @@ inline StudentSums student_sums(const float* s, int C, float m, float inv_T, flo
     for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
         constexpr bool is_tail = decltype(tail)::value;
         F w = V::sub(load<is_tail, V>(s + c, t), vm);
-        F u, e1, eT;
-        exp_pair<V, TK>(w, it, u, e1, eT);
+        F e1, eT;
+        exp_pair<V, TK>(w, it, e1, eT);
         e1 = keep<is_tail, V>(e1, t);
         eT = keep<is_tail, V>(eT, t);
         S1 = V::add(S1, e1);
         R1 = V::add_where(R1, e1, V::less(w, zero));
         ST = V::add(ST, eT);
-        store<is_tail, V>(v_row + c, u, t);
+        store<is_tail, V>(w_row + c, w, t);
         store<is_tail, V>(ev_row + c, eT, t);
         if (e1_out != nullptr) store<is_tail, V>(e1_out + c, e1, t);
     });
@@ -135,7 +135,7 @@ struct TeacherSums {
 
 // Second sweep of a teacher row (see the derivation above); eT_out receives e^{u}.
 template <class V, int TK>
-inline TeacherSums<V> teacher_sums(const float* z, const float* v_row, int C, float m, float inv_T, float* eT_out) {
+inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, float m, float inv_T, float* eT_out) {
     using F = typename V::F;
     const F vm = V::set1(m), it = V::set1(inv_T);
     const F zero = V::zero();
@@ -143,18 +143,18 @@ inline TeacherSums<V> teacher_sums(const float* z, const float* v_row, int C, fl
     for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
         constexpr bool is_tail = decltype(tail)::value;
         F w = V::sub(load<is_tail, V>(z + c, t), vm);
-        F u, e1, eT;
-        exp_pair<V, TK>(w, it, u, e1, eT);
+        F e1, eT;
+        exp_pair<V, TK>(w, it, e1, eT);
         e1 = keep<is_tail, V>(e1, t);
         eT = keep<is_tail, V>(eT, t);
         S0 = V::add(S0, e1);
         R0 = V::add_where(R0, e1, V::less(w, zero));
         Hs = V::fma(e1, w, Hs);
         St = V::add(St, eT);
-        A = V::fma(eT, V::sub(u, load<is_tail, V>(v_row + c, t)), A);
+        A = V::fma(eT, V::sub(w, load<is_tail, V>(ws_row + c, t)), A);
         store<is_tail, V>(eT_out + c, eT, t);
     });
-    return {S0, R0, Hs, St, A};
+    return {S0, R0, Hs, St, V::mul(A, it)};
 }
 
 // log(1 + x) to a few ulp for x >= 0 without libm's log1pf (several times slower than logf): with u = 1 + x

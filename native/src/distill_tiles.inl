@@ -8,7 +8,7 @@
 // statistics come out one per lane with no horizontal step, no lane idles in a tail, and each per-pair step
 // (logs, divisions, the first argmax, the accurate KL) is done for W pairs at once.
 //
-// Scratch, as tiles of Cp columns x W lanes (column c at tile + c W): the student's raw logits s, v and e^v
+// Scratch, as tiles of Cp columns x W lanes (column c at tile + c W): the student's raw logits s, w_s and e^v
 // (kept across teachers), the teacher's logits and e^u (per teacher), and in the fused pass dL/dzs of the W
 // rows, accumulated transposed and written back as rows once every teacher has added its part.
 //
@@ -36,7 +36,7 @@ template <class V>
 struct LaneGroup {
     using F = typename V::F;
     int b0, n;                       // rows b0 .. b0 + n - 1 in lanes 0 .. n - 1; lanes n .. W - 1 hold zeros
-    float *s, *v, *ev, *z, *eu, *dz;  // tiles [Cp][W]
+    float *s, *v, *ev, *z, *eu, *dz;  // tiles [Cp][W]; v holds w_s = s - m_s
     F student_max, student_sum_T;    // m_s and Ss per lane
     alignas(64) float counted[V::W];  // 1 for rows with y >= 0, else 0 (also for unused lanes)
     int y[V::W];                      // labels, -1 for ignored rows and unused lanes
@@ -112,7 +112,7 @@ inline void scatter_lanes(const LaneGroup<V>& g, typename V::F x, float* out, In
     for (int i = 0; i < g.n; ++i) out[index(g.b0 + i)] = lanes[i];
 }
 
-// The student rows of the group: lse_s1, lse_st, ce_s, the tiles s, v, e^v and, with Fused, the student's share
+// The student rows of the group: lse_s1, lse_st, ce_s, the tiles s, w_s, e^v and, with Fused, the student's share
 // of dL/dzs in the dz tile.
 template <class V, int TK, bool Fused>
 inline void student_tile(const DistillProblem& p, LaneGroup<V>& g) {
@@ -131,12 +131,12 @@ inline void student_tile(const DistillProblem& p, LaneGroup<V>& g) {
     F S1[2] = {zero, zero}, R1[2] = {zero, zero}, ST[2] = {zero, zero};
     for_each_column(C, [&](int c, int h) {
         const F w = V::sub(V::load(g.column(g.s, c)), m);
-        F u, e1, eT;
-        exp_pair<V, TK>(w, it, u, e1, eT);
+        F e1, eT;
+        exp_pair<V, TK>(w, it, e1, eT);
         S1[h] = V::add(S1[h], e1);
         R1[h] = V::add_where(R1[h], e1, V::less(w, zero));
         ST[h] = V::add(ST[h], eT);
-        V::store(g.column(g.v, c), u);
+        V::store(g.column(g.v, c), w);
         V::store(g.column(g.ev, c), eT);
         if constexpr (Fused) V::store(g.column(g.dz, c), e1);
     });
@@ -178,11 +178,13 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     constexpr int W = V::W;
     const int C = p.C;
     // The maximum and its first column per lane: a later column takes over only when strictly larger.
-    F m = V::set1(-std::numeric_limits<float>::infinity()), arg = V::zero();
+    F m = V::set1(-std::numeric_limits<float>::infinity()), arg = V::zero(), column = V::zero();
+    const F one = V::set1(1.0f);
     for (int c0 = 0; c0 < C; c0 += W) {
         transposed_columns<V>(teacher_row(p, k, g.b0), C, g.n, c0, std::min(W, C - c0), [&](int j, F x) {
-            arg = V::select(V::less(m, x), V::set1(static_cast<float>(c0 + j)), arg);
+            arg = V::select(V::less(m, x), column, arg);
             m = V::max(m, x);
+            column = V::add(column, one);
             V::store(g.column(g.z, c0 + j), x);
         });
     }
@@ -190,13 +192,13 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     F S0[2] = {zero, zero}, R0[2] = {zero, zero}, Hs[2] = {zero, zero}, St[2] = {zero, zero}, A[2] = {zero, zero};
     for_each_column(C, g.n, [&](int c, int h) {
         const F w = V::sub(V::load(g.column(g.z, c)), m);
-        F u, e1, eT;
-        exp_pair<V, TK>(w, it, u, e1, eT);
+        F e1, eT;
+        exp_pair<V, TK>(w, it, e1, eT);
         S0[h] = V::add(S0[h], e1);
         R0[h] = V::add_where(R0[h], e1, V::less(w, zero));
         Hs[h] = V::fma(e1, w, Hs[h]);
         St[h] = V::add(St[h], eT);
-        A[h] = V::fma(eT, V::sub(u, V::load(g.column(g.v, c))), A[h]);
+        A[h] = V::fma(eT, V::sub(w, V::load(g.column(g.v, c))), A[h]);
         V::store(g.column(g.eu, c), eT);
     }, between);
     const F S = V::add(S0[0], S0[1]), R = V::add(R0[0], R0[1]), H = V::add(Hs[0], Hs[1]);
@@ -204,7 +206,7 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     const F probe = V::sub(H, H);  // NaN exactly for the rows whose teacher logits are not all finite
     const F log_S0 = V::select(V::less(V::sub(S, R), V::set1(1.5f)), vlog1p<V>(R), vlog<V>(S));
     const F ratio = V::div(T, Ss);
-    F kl = V::add(V::div(V::add(A[0], A[1]), T), V::sub(zero, vlog<V>(ratio)));
+    F kl = V::add(V::div(V::mul(V::add(A[0], A[1]), it), T), V::sub(zero, vlog<V>(ratio)));
     const auto accurate = V::less(kl, V::set1(kAccurateKlBelow));  // NaN compares false
     if (V::any(accurate)) {
         // Unused lanes hold rows of zeros: every operand stays finite, and nothing of theirs is stored.

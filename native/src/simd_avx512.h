@@ -67,7 +67,7 @@ struct VecAvx512 {
     static float max_of(F v) { return _mm512_reduce_max_ps(v); }
     // Transposes the W x W matrix whose rows are r[0..W) in place: 64 shuffles (32-bit, 64-bit, then two
     // rounds of 128-bit lanes).
-    static void transpose(F* r) {
+    __attribute__((always_inline)) static void transpose(F* r) {
         F t[16], u[16];
         for (int i = 0; i < 8; ++i) {
             t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
