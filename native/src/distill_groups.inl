@@ -53,7 +53,7 @@ inline void finish_teachers(const DistillProblem& p, const Block& blk, TeacherGr
     }
     const F S0 = V::sum_lanes(g.sums[G::kS0]), R0 = V::sum_lanes(g.sums[G::kR0]);
     const F St = V::sum_lanes(g.sums[G::kSt]), one = V::set1(1.0f);
-    const F log_S0 = V::select(V::less(V::sub(S0, R0), V::set1(1.5f)), vlog1p<V>(R0), vlog<V>(S0));
+    const F log_S0 = vlog_sum<V>(S0, R0);
     const F log_St = vlog<V>(St);
     const F Hs = V::sum_lanes(g.sums[G::kHs]);
     const F probe = V::sub(Hs, Hs);  // NaN exactly for the pairs whose teacher row is not finite

@@ -39,6 +39,7 @@ struct LaneGroup {
     float *s, *v, *ev, *z, *eu, *dz;  // tiles [Cp][W]; v holds w_s = s - m_s
     F student_max, student_sum_T;    // m_s and Ss per lane
     alignas(64) float counted[V::W];  // 1 for rows with y >= 0, else 0 (also for unused lanes)
+    alignas(64) float label[V::W];    // y as a float
     int y[V::W];                      // labels, -1 for ignored rows and unused lanes
 
     float* column(float* tile, int c) const { return tile + static_cast<std::size_t>(c) * V::W; }
@@ -59,6 +60,7 @@ inline LaneGroup<V> make_lane_group(const DistillProblem& p, int b0, int n, floa
     for (int i = 0; i < V::W; ++i) {
         g.y[i] = i < n ? p.y[b0 + i] : -1;
         g.counted[i] = g.y[i] >= 0 ? 1.0f : 0.0f;
+        g.label[i] = static_cast<float>(g.y[i]);
     }
     return g;
 }
@@ -104,12 +106,10 @@ inline void for_each_column(int C, Step&& step) {
     for_each_column(C, 1, step, [](int) {});
 }
 
-// Writes lane i < g.n of x to out[index(b0 + i)].
-template <class V, class Index>
-inline void scatter_lanes(const LaneGroup<V>& g, typename V::F x, float* out, Index&& index) {
-    alignas(64) float lanes[V::W];
-    V::store(lanes, x);
-    for (int i = 0; i < g.n; ++i) out[index(g.b0 + i)] = lanes[i];
+// Writes lane i < g.n of x to out[(b0 + i) * stride]: one per row (stride 1) or one per (row, teacher) pair.
+template <class V>
+inline void write_lanes(const LaneGroup<V>& g, typename V::F x, float* out, int stride) {
+    V::scatter(out + static_cast<std::size_t>(g.b0) * stride, stride, x, g.n);
 }
 
 // The student rows of the group: lse_s1, lse_st, ce_s, the tiles s, w_s, e^v and, with Fused, the student's share
@@ -141,18 +141,16 @@ inline void student_tile(const DistillProblem& p, LaneGroup<V>& g) {
         if constexpr (Fused) V::store(g.column(g.dz, c), e1);
     });
     const F S = V::add(S1[0], S1[1]), R = V::add(R1[0], R1[1]), St = V::add(ST[0], ST[1]);
-    const F log_S1 = V::select(V::less(V::sub(S, R), V::set1(1.5f)), vlog1p<V>(R), vlog<V>(S));
+    const F log_S1 = vlog_sum<V>(S, R);
     g.student_max = m;
     g.student_sum_T = St;
     alignas(64) float sy[W];
     for (int i = 0; i < W; ++i) sy[i] = g.y[i] >= 0 ? student_row(p, g.b0 + i)[g.y[i]] : 0.0f;
     const F counted = V::load(g.counted);
     const auto is_counted = V::less(zero, counted);
-    auto row = [](int b) { return static_cast<std::size_t>(b); };
-    scatter_lanes(g, V::add(V::add(m, log_S1), probe), p.stats.lse_s1, row);
-    scatter_lanes(g, V::add(V::fma(m, it, vlog<V>(St)), probe), p.stats.lse_st, row);
-    scatter_lanes(g, V::select(is_counted, V::add(V::add(V::sub(m, V::load(sy)), log_S1), probe), zero),
-                  p.stats.ce_s, row);
+    write_lanes(g, V::add(V::add(m, log_S1), probe), p.stats.lse_s1, 1);
+    write_lanes(g, V::add(V::fma(m, it, vlog<V>(St)), probe), p.stats.lse_st, 1);
+    write_lanes(g, V::select(is_counted, V::add(V::add(V::sub(m, V::load(sy)), log_S1), probe), zero), p.stats.ce_s, 1);
     if constexpr (Fused) {
         // dz holds e^{s-m} and ev e^{(s-m)/T}: scale them into probabilities and combine (0 for ignored rows).
         alignas(64) float wl_sum[W];
@@ -204,7 +202,7 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     const F S = V::add(S0[0], S0[1]), R = V::add(R0[0], R0[1]), H = V::add(Hs[0], Hs[1]);
     const F T = V::add(St[0], St[1]), Ss = g.student_sum_T;
     const F probe = V::sub(H, H);  // NaN exactly for the rows whose teacher logits are not all finite
-    const F log_S0 = V::select(V::less(V::sub(S, R), V::set1(1.5f)), vlog1p<V>(R), vlog<V>(S));
+    const F log_S0 = vlog_sum<V>(S, R);
     const F ratio = V::div(T, Ss);
     F kl = V::add(V::div(V::mul(V::add(A[0], A[1]), it), T), V::sub(zero, vlog<V>(ratio)));
     const auto accurate = V::less(kl, V::set1(kAccurateKlBelow));  // NaN compares false
@@ -217,19 +215,18 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
                      V::load(g.column(g.ev, c)), phi, rsum);
         kl = V::select(accurate, small_divergence<V>(phi, rsum, T), kl);
     }
-    alignas(64) float zy[W], arg_lanes[W];
-    V::store(arg_lanes, arg);
+    alignas(64) float zy[W];
     for (int i = 0; i < W; ++i) zy[i] = g.y[i] >= 0 ? g.column(g.z, g.y[i])[i] : 0.0f;
-    alignas(64) float hit[W];
-    for (int i = 0; i < W; ++i) hit[i] = g.y[i] >= 0 && arg_lanes[i] == static_cast<float>(g.y[i]) ? 1.0f : 0.0f;
     const auto is_counted = V::less(zero, V::load(g.counted));
-    auto pair = [&](int b) { return stat_index(p, b, k); };
-    scatter_lanes(g, V::add(V::fma(m, it, vlog<V>(T)), probe), p.stats.lse_t, pair);
-    scatter_lanes(g, V::mul(V::set1(p.T * p.T), kl), p.stats.kl, pair);
-    scatter_lanes(g, V::sub(log_S0, V::div(H, S)), p.stats.h_t, pair);
-    scatter_lanes(g, V::div(V::set1(1.0f), S), p.stats.conf, pair);
-    scatter_lanes(g, V::select(is_counted, V::add(V::sub(m, V::load(zy)), log_S0), zero), p.stats.ce_t, pair);
-    scatter_lanes(g, V::load(hit), p.stats.hit, pair);
+    const F inv_S = V::div(V::set1(1.0f), S);
+    const int K = p.K;
+    write_lanes(g, V::add(V::fma(m, it, vlog<V>(T)), probe), p.stats.lse_t + k, K);
+    write_lanes(g, V::mul(V::set1(p.T * p.T), kl), p.stats.kl + k, K);
+    write_lanes(g, V::fnma(H, inv_S, log_S0), p.stats.h_t + k, K);
+    write_lanes(g, inv_S, p.stats.conf + k, K);
+    write_lanes(g, V::select(is_counted, V::add(V::sub(m, V::load(zy)), log_S0), zero), p.stats.ce_t + k, K);
+    // hit: the first argmax is the label (label -1 and unused lanes never match a column).
+    write_lanes(g, V::select(V::equal(arg, V::load(g.label)), V::set1(1.0f), zero), p.stats.hit + k, K);
     if constexpr (Fused) {
         // pt^T_c = e^{u_c} / St; a non-finite row leaves NaN here rather than a silently wrong gradient.
         alignas(64) float wl[W];

@@ -22,6 +22,12 @@ struct VecAvx2 {
     static F load(const float* p, M m) { return _mm256_maskload_ps(p, _mm256_castps_si256(m)); }
     static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
     static void store(float* p, F v, M m) { _mm256_maskstore_ps(p, _mm256_castps_si256(m), v); }
+    // base[i * stride] = lane i of x for i < n.
+    static void scatter(float* base, int stride, F x, int n) {
+        alignas(32) float lanes[W];
+        _mm256_store_ps(lanes, x);
+        for (int i = 0; i < n; ++i) base[static_cast<long>(i) * stride] = lanes[i];
+    }
     // Non-temporal store to a W-float-aligned address: no read-for-ownership of the line.
     static void stream(float* p, F v) { _mm256_stream_ps(p, v); }
     static void stream_fence() { _mm_sfence(); }

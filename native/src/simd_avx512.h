@@ -26,6 +26,11 @@ struct VecAvx512 {
     static void stream(float* p, F v) { _mm512_stream_ps(p, v); }
     static void stream_fence() { _mm_sfence(); }
     static M first(int n) { return static_cast<M>((1u << n) - 1u); }
+    // base[i * stride] = lane i of x for i < n (stride * 15 below 2^31).
+    static void scatter(float* base, int stride, F x, int n) {
+        const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        _mm512_mask_i32scatter_ps(base, first(n), _mm512_mullo_epi32(lane, _mm512_set1_epi32(stride)), x, 4);
+    }
 
     static F add(F a, F b) { return _mm512_add_ps(a, b); }
     static F sub(F a, F b) { return _mm512_sub_ps(a, b); }

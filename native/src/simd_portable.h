@@ -44,6 +44,10 @@ struct VecPortable {
             if ((m >> i) & 1u) p[i] = a.v[i];
     }
     static M first(int n) { return (1u << n) - 1u; }
+    // base[i * stride] = lane i of x for i < n.
+    static void scatter(float* base, int stride, F x, int n) {
+        for (int i = 0; i < n; ++i) base[static_cast<long>(i) * stride] = x.v[i];
+    }
     // Plain stores here: streaming needs intrinsics.
     static void stream(float* p, F a) { store(p, a); }
     static void stream_fence() {}
