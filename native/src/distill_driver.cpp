@@ -3,16 +3,16 @@
 #include <algorithm>
 
 #include "context.h"
-#include "distill_refine.h"
 
 namespace mtkd {
 namespace {
 
 // Rows per block: the block's student rows (and, in the gradient passes, its dzs rows) stay in L1 while
-// every teacher sweeps over them, so rows * C is kept near 3K floats (12 KB per array). Then blocks are
-// evened out so every thread gets the same number.
+// every teacher sweeps over them, so rows * C is kept near 3K floats (12 KB per array); short rows go by
+// lane groups of up to 16 rows (distill_tiles.inl), one per block. Then blocks are evened out so every thread
+// gets the same number.
 int rows_per_block(int B, int C, int threads) {
-    int rows = std::clamp(3072 / C, 1, 64);
+    int rows = C <= kTileMaxClasses ? kMaxVectorWidth : std::clamp(3072 / C, 1, 64);
     int blocks = (B + rows - 1) / rows;
     if (threads > 1) blocks = (blocks + threads - 1) / threads * threads;
     return std::max(1, (B + blocks - 1) / blocks);
@@ -41,7 +41,6 @@ void run_distill(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
             kernel(p, b0, b1, scratch);
         }
     });
-    refine_small_kl(ctx, pass, p);
 }
 
 }  // namespace mtkd

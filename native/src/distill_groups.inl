@@ -1,6 +1,7 @@
 // Finishing the per-(row, teacher) statistics W pairs at a time (derivation: distill_kernels.inl).
-//   Teachers: from the lane sums S0, R0, Hs, St, A and the probe,
-//     lse_t = m/T + log St + probe,  KL = T^2 (A/St + log(Ss/St)),  H = log S0 - Hs/S0,  conf = 1/S0,
+//   Teachers: from the lane sums S0, R0, Hs, St, A,
+//     lse_t = m/T + log St + (Hs - Hs),  KL = T^2 (A/St + log(Ss/St)),  H = log S0 - Hs/S0,  conf = 1/S0,
+//     and for the pairs whose KL / T^2 comes out below kAccurateKlBelow, KL again from distill_kl.inl,
 //     CE_t = (m - z_y) + log S0,  hit = [z_y = m and no earlier class reaches m].
 //   Features: cos = dot / (sqrt(ss) sqrt(tt) + eps), mse = sq / D; NaN when ss or tt is not finite, which
 //     is exactly when fs or ft held a non-finite value (or the squares overflowed).
@@ -11,6 +12,7 @@
 #include <cstddef>
 #include <limits>
 
+#include "distill_kl.inl"
 #include "distill_layout.inl"
 #include "distill_rows.inl"
 #include "vector_log.h"
@@ -21,20 +23,25 @@ namespace distill {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
+// A KL / T^2 below this is recomputed by divergence_terms. The fast form's absolute error is a few 1e-7 (in
+// units of T^2), so above it the relative error is at most a few 1e-6; below it only the accurate form keeps
+// the op's 1e-5. The pair's rows are still in L1 or L2, so the second look costs no memory traffic.
+constexpr float kAccurateKlBelow = 0.1f;
+
 // Sums of (row, teacher) pairs waiting for their statistics, still as per-lane partial sums. They are finished
 // W at a time: V::sum_lanes reduces W vectors in one add tree (a third of the work of W separate horizontal
 // sums), the logs and divisions run as vector operations, and no row's sweeps wait on the previous row's tail.
 template <class V>
 struct TeacherGroup {
-    enum { kS0, kR0, kHs, kSt, kA, kProbe, kSums };
+    enum { kS0, kR0, kHs, kSt, kA, kSums };
     typename V::F sums[kSums][V::W];
     alignas(64) float m[V::W], Ss[V::W];
-    int b[V::W], k[V::W];
+    int b[V::W], k[V::W], r[V::W];  // r: row within the block
     int n = 0;
 };
 
 template <class V>
-inline void finish_teachers(const DistillProblem& p, TeacherGroup<V>& g) {
+inline void finish_teachers(const DistillProblem& p, const Block& blk, TeacherGroup<V>& g) {
     using F = typename V::F;
     using G = TeacherGroup<V>;
     constexpr int W = V::W;
@@ -46,20 +53,34 @@ inline void finish_teachers(const DistillProblem& p, TeacherGroup<V>& g) {
     }
     const F S0 = V::sum_lanes(g.sums[G::kS0]), R0 = V::sum_lanes(g.sums[G::kR0]);
     const F St = V::sum_lanes(g.sums[G::kSt]), one = V::set1(1.0f);
-    const F log_S0 = V::select(V::less(V::sub(S0, R0), V::set1(1.5f)), vlog1p<V>(R0), vlog<V>(S0));
+    const F log_S0 = vlog_sum<V>(S0, R0);
     const F log_St = vlog<V>(St);
-    const F probe = V::sum_lanes(g.sums[G::kProbe]);
+    const F Hs = V::sum_lanes(g.sums[G::kHs]);
+    const F probe = V::sub(Hs, Hs);  // NaN exactly for the pairs whose teacher row is not finite
     alignas(64) float lse[W], kl[W], h[W], conf[W], logS0[W];
     V::store(lse, V::add(V::fma(V::load(g.m), V::set1(p.inv_T), log_St), probe));
-    V::store(kl, V::mul(V::set1(p.T * p.T),
-                        V::add(V::div(V::sum_lanes(g.sums[G::kA]), St), vlog<V>(V::div(V::load(g.Ss), St)))));
-    V::store(h, V::sub(log_S0, V::div(V::sum_lanes(g.sums[G::kHs]), S0)));
+    const F kl_fast = V::add(V::div(V::sum_lanes(g.sums[G::kA]), St), vlog<V>(V::div(V::load(g.Ss), St)));
+    V::store(kl, V::mul(V::set1(p.T * p.T), kl_fast));
+    alignas(64) float st[W], accurate[W];
+    V::store(st, St);
+    V::store(accurate, V::select(V::less(kl_fast, V::set1(kAccurateKlBelow)), V::set1(1.0f), V::zero()));
+    V::store(h, V::sub(log_S0, V::div(Hs, S0)));
     V::store(conf, V::div(one, S0));
     V::store(logS0, log_S0);
     for (int j = 0; j < g.n; ++j) {
         const int b = g.b[j];
         const std::size_t i = stat_index(p, b, g.k[j]);
         p.stats.lse_t[i] = lse[j];
+        if (accurate[j] != 0.0f) {
+            // NaN compares false above: a non-finite pair keeps what the fast form gave.
+            const int r = g.r[j];
+            const float ms = blk.student_max[r], Ss = g.Ss[j];
+            const float K = (g.m[j] - ms) + p.T * std::log(st[j] / Ss);
+            const DivergenceSums d = divergence_sums<V>(teacher_row(p, g.k[j], b), student_row(p, b),
+                                                        blk.pair_rows + blk.Cp * j, blk.ev_rows + blk.Cp * r, p.C,
+                                                        K, p.inv_T, st[j] / Ss);
+            kl[j] = p.T * p.T * small_divergence(d, st[j]);
+        }
         p.stats.kl[i] = kl[j];
         p.stats.h_t[i] = h[j];
         p.stats.conf[i] = conf[j];

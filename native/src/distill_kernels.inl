@@ -22,16 +22,19 @@
 //   KL / T^2 = sum_c pt_c (log pt_c - log ps_c) = (sum_c e^{u_c} (u_c - v_c)) / St + log(Ss / St).
 //   The student's v row is computed once per row and reused by every teacher. log(Ss/St) is one log of a
 //   ratio in [1/C, C], not the difference of two logs of size log C, which would add an ulp of log C.
-//   Float32 still leaves an absolute error of a few 1e-7 (in units of T^2): distill_refine.cpp recomputes
-//   the KL in float64 when a whole batch's KL is so small that this would show.
+//   Float32 still leaves an absolute error of a few 1e-7 (in units of T^2), too much for a small KL: a pair
+//   whose KL / T^2 comes out below 0.1 is summed again as sum_c pt_c phi(r_c), phi(r) = r - 1 + e^{-r} >= 0
+//   (distill_kl.inl), from its teacher row, the student row and both rows of exponentials, still in L1 or L2.
 //   For T in {1, 2, 3, 4}, e^{w} = (e^{u})^T: two multiplies replace the second exp per element.
 //
 // Features of teacher k (width D): cos = <a,t> / (|a| |t| + eps), mse = sum_d (a_d - t_d)^2 / D.
 //
 // Non-finite inputs. x - x is 0 for every finite x and NaN for NaN and +-Inf, so the sum of x - x over a
-// row (the "probe") is 0 or NaN at the cost of one subtract and one add per vector; adding it to lse_t,
-// lse_s1 and lse_st makes them NaN exactly when the row holds a non-finite value, -Inf included (which a
-// plain max/exp-sum would accept as a masked class). For features, sum a^2 and sum t^2 are non-finite
+// row (the "probe") is 0 or NaN at the cost of one subtract and one add per vector; adding it to lse_s1 and
+// lse_st makes them NaN exactly when the student row holds a non-finite value, -Inf included (which a plain
+// max/exp-sum would accept as a masked class). A teacher row needs no probe of its own: its Hs = sum e^{w} w
+// is NaN exactly when the row holds a NaN or an infinity (a term is NaN, or 0 * inf for -Inf, or every w is
+// NaN after an m of +Inf), so Hs - Hs is the probe added to lse_t. For features, sum a^2 and sum t^2 are non-finite
 // whenever a or t holds one, so cos and mse are set to NaN from those sums at no extra cost.
 //
 // Gradient (only for counted rows, y >= 0; ignored rows get zeros), with 1/B' = inv_counted_rows:
@@ -55,9 +58,11 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "distill_features.inl"
 #include "distill_groups.inl"
 #include "distill_layout.inl"
 #include "distill_rows.inl"
+#include "distill_tiles.inl"
 #include "kernels.h"
 #include "vector_loops.inl"
 
@@ -68,26 +73,25 @@ namespace mtkd {
 namespace {
 namespace distill {
 
-// dfs of at least this many bytes is written with non-temporal stores (see feature_row).
-constexpr std::size_t kStreamFeatureGradBytes = std::size_t{1} << 20;
-
 // Student part of the stats: lse_s1, lse_st, ce_s for row b, and its v row in the block scratch.
 // With dz (fused pass, counted row) it also initialises dzs row b with the student's share of the gradient.
 template <class V, int TK>
 inline void student_stats(const DistillProblem& p, const Block& blk, int r, float* dz) {
     const int b = blk.b0 + r, C = p.C;
     const float* s = student_row(p, b);
-    RowScan<V> scan = scan_row<V>(s, C);
+    RowScan<V> scan = scan_row<V, true>(s, C);
     const float probe = scan.probe_sum();
-    StudentSums sums = student_sums<V, TK>(s, C, scan.max, p.inv_T, blk.v_rows + blk.Cp * r, dz, blk.spare);
+    float* ev = blk.ev_rows + blk.Cp * r;
+    StudentSums sums = student_sums<V, TK>(s, C, scan.max, p.inv_T, blk.v_rows + blk.Cp * r, ev, dz);
     float log_S1 = log_sum(sums.S1, sums.R1), log_ST = std::log(sums.ST);
     blk.student_sum_T[r] = sums.ST;
+    blk.student_max[r] = scan.max;
     p.stats.lse_s1[b] = scan.max + log_S1 + probe;
     p.stats.lse_st[b] = scan.max * p.inv_T + log_ST + probe;
     int y = p.y[b];
     p.stats.ce_s[b] = y >= 0 ? (scan.max - s[y]) + log_S1 + probe : 0.0f;
     if (dz != nullptr) {
-        // dz holds e^{s-m} and spare e^{(s-m)/T}: scale them into probabilities and combine.
+        // dz holds e^{s-m} and ev e^{(s-m)/T}: scale them into probabilities and combine.
         using F = typename V::F;
         float wl_sum = 0.0f;
         for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
@@ -95,7 +99,7 @@ inline void student_stats(const DistillProblem& p, const Block& blk, int r, floa
         const F kd = V::set1(p.a_kd * p.T * p.inv_counted_rows * wl_sum / sums.ST);
         for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
             constexpr bool is_tail = decltype(tail)::value;
-            F g = V::fma(ce, load<is_tail, V>(dz + c, t), V::mul(kd, load<is_tail, V>(blk.spare + c, t)));
+            F g = V::fma(ce, load<is_tail, V>(dz + c, t), V::mul(kd, load<is_tail, V>(ev + c, t)));
             store<is_tail, V>(dz + c, g, t);
         });
         dz[y] -= p.a_ce * p.inv_counted_rows;
@@ -108,134 +112,52 @@ template <class V, int TK>
 inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int r, float* dz, TeacherGroup<V>& g) {
     const int b = blk.b0 + r, C = p.C;
     const float* z = teacher_row(p, k, b);
-    RowScan<V> scan = scan_row<V>(z, C);
-    TeacherSums<V> sums =
-        teacher_sums<V, TK>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, dz != nullptr ? blk.spare : nullptr);
+    RowScan<V> scan = scan_row<V, false>(z, C);
     using G = TeacherGroup<V>;
     const int j = g.n++;
+    float* eu = blk.pair_rows + blk.Cp * j;
+    TeacherSums<V> sums = teacher_sums<V, TK>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, eu);
     g.sums[G::kS0][j] = sums.S0;
     g.sums[G::kR0][j] = sums.R0;
     g.sums[G::kHs][j] = sums.Hs;
     g.sums[G::kSt][j] = sums.St;
     g.sums[G::kA][j] = sums.A;
-    g.sums[G::kProbe][j] = scan.probe;
     g.m[j] = scan.max;
     g.Ss[j] = blk.student_sum_T[r];
     g.b[j] = b;
     g.k[j] = k;
+    g.r[j] = r;
     if (dz != nullptr) {
         using F = typename V::F;
         // pt^T_c = e^{u_c} / St; a non-finite row leaves NaN here rather than a silently wrong gradient.
         const std::size_t i = stat_index(p, b, k);
-        float coef = p.a_kd * p.T * p.inv_counted_rows * p.wl[i] / V::sum(sums.St) + scan.probe_sum();
+        const float hs = V::sum(sums.Hs);
+        float coef = p.a_kd * p.T * p.inv_counted_rows * p.wl[i] / V::sum(sums.St) + (hs - hs);
         const F vc = V::set1(coef);
         for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
             constexpr bool is_tail = decltype(tail)::value;
-            F gz = V::fnma(vc, load<is_tail, V>(blk.spare + c, t), load<is_tail, V>(dz + c, t));
+            F gz = V::fnma(vc, load<is_tail, V>(eu + c, t), load<is_tail, V>(dz + c, t));
             store<is_tail, V>(dz + c, gz, t);
         });
     }
-    if (g.n == V::W) finish_teachers(p, g);
+    if (g.n == V::W) finish_teachers(p, blk, g);
 }
 
-// Sweep of teacher k's feature slice in row b: the sums for cos and mse (into the group) and, with
-// WithGrad, dfs = grad_scale * (fs - ft). With `stream`, whole aligned vectors of dfs are written with
-// non-temporal stores: a large dfs is not read before it is overwritten, and is not needed again by this op.
-template <class V, bool WithStats, bool WithGrad>
-inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g, bool stream) {
-    using F = typename V::F;
-    using M = typename V::M;
-    const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
-    const float* a = p.fs + off;
-    const float* t = p.ft + off;
-    float* out = WithGrad ? p.grads.dfs + off : nullptr;
-    const int d = p.D[k];
-    const F vg = V::set1(grad_scale);
-    F dot = V::zero(), ss = V::zero(), tt = V::zero(), sq = V::zero();
-    auto step = [&](int c, M m, auto tail, auto streaming) {
-        constexpr bool is_tail = decltype(tail)::value;
-        F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);  // outside m: 0, adds nothing
-        F diff = V::sub(x, u);
-        if constexpr (WithStats) {
-            dot = V::fma(x, u, dot);
-            ss = V::fma(x, x, ss);
-            tt = V::fma(u, u, tt);
-            sq = V::fma(diff, diff, sq);
-        }
-        if constexpr (WithGrad) {
-            if constexpr (decltype(streaming)::value) V::stream(out + c, V::mul(vg, diff));
-            else store<is_tail, V>(out + c, V::mul(vg, diff), m);
-        }
-    };
-    if (WithGrad && stream) {
-        // A partial first vector up to the next W-float boundary of out, then aligned whole vectors.
-        const int misalign = static_cast<int>((reinterpret_cast<std::uintptr_t>(out) / sizeof(float)) % V::W);
-        const int head = misalign == 0 ? 0 : std::min(d, V::W - misalign);
-        if (head > 0) step(0, V::first(head), std::true_type{}, std::false_type{});
-        int c = head;
-        const M all = V::first(V::W);
-        for (; c + V::W <= d; c += V::W) step(c, all, std::false_type{}, std::true_type{});
-        if (c < d) step(c, V::first(d - c), std::true_type{}, std::false_type{});
-    } else {
-        for_each_vector<V>(d, [&](int c, M m, auto tail) { step(c, m, tail, std::false_type{}); });
-    }
-    if constexpr (WithStats) {
-        using G = FeatureGroup<V>;
-        const int j = g->n++;
-        g->sums[G::kDot][j] = dot;
-        g->sums[G::kSs][j] = ss;
-        g->sums[G::kTt][j] = tt;
-        g->sums[G::kSq][j] = sq;
-        g->width[j] = static_cast<float>(d);
-        g->i[j] = stat_index(p, b, k);
-        if (g->n == V::W) finish_features(p, *g);
-    }
-}
-
-// Whether dfs is large enough to bypass the caches (see feature_row).
-inline bool stream_feature_grads(const DistillProblem& p) {
-    return static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kStreamFeatureGradBytes;
-}
-
-inline float feature_grad_scale(const DistillProblem& p, int b, int k) {
-    return p.inv_counted_rows * p.beta * p.wf[stat_index(p, b, k)] * (2.0f / static_cast<float>(p.D[k]));
-}
-
-inline void zero_row(float* row, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) row[i] = 0.0f;
-}
-
-inline void write_row_loss(const DistillProblem& p, int b) {
-    float loss = p.a_ce * p.stats.ce_s[b];
-    for (int k = 0; k < p.K; ++k) {
-        const std::size_t i = stat_index(p, b, k);
-        loss += p.a_kd * p.wl[i] * p.stats.kl[i] + p.beta * p.wf[i] * p.stats.mse[i];
-    }
-    p.grads.row_loss[b] = p.inv_counted_rows * loss;
-}
-
-// Asks for teacher k's feature slices of row b ahead of their sweep, so they stream in from memory while the
-// arithmetic-bound logit rows before them are processed.
-inline void prefetch_features(const DistillProblem& p, int b, int k) {
-    const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
-    const char* a = reinterpret_cast<const char*>(p.fs + off);
-    const char* t = reinterpret_cast<const char*>(p.ft + off);
-    const std::size_t bytes = static_cast<std::size_t>(p.D[k]) * sizeof(float);
-    for (std::size_t x = 0; x < bytes; x += 64) {
-        __builtin_prefetch(a + x);
-        __builtin_prefetch(t + x);
-    }
-}
-
-// Visits the block's (teacher, row) pairs teacher-major, prefetching each pair's feature slices one pair
-// ahead: body(k, r).
-template <class Body>
-inline void for_each_pair(const DistillProblem& p, int b0, int rows, Body&& body) {
+// Visits the block's (teacher, row) pairs twice over, interleaved: logit(k, r) teacher-major, so each
+// teacher's rows of the block are one contiguous run of zt; feature(r, k) row-major, so the block's features
+// are one contiguous run of fs, ft (and dfs) instead of K runs strided by F. The hardware prefetcher streams
+// both runs; explicit prefetches at any distance measured no faster.
+template <class Logit, class Feature>
+inline void for_each_pair(const DistillProblem& p, int rows, Logit&& logit, Feature&& feature) {
+    int fr = 0, fk = 0;
     for (int k = 0; k < p.K; ++k) {
         for (int r = 0; r < rows; ++r) {
-            if (r + 1 < rows) prefetch_features(p, b0 + r + 1, k);
-            else if (k + 1 < p.K) prefetch_features(p, b0, k + 1);
-            body(k, r);
+            logit(k, r);
+            feature(fr, fk);
+            if (++fk == p.K) {
+                fk = 0;
+                ++fr;
+            }
         }
     }
 }
@@ -246,11 +168,10 @@ void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     for (int r = 0; r < blk.rows; ++r) student_stats<V, TK>(p, blk, r, nullptr);
     TeacherGroup<V> teachers;
     FeatureGroup<V> features;
-    for_each_pair(p, b0, blk.rows, [&](int k, int r) {
-        teacher_stats<V, TK>(p, blk, k, r, nullptr, teachers);
-        feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, false);
-    });
-    finish_teachers(p, teachers);
+    for_each_pair(
+        p, blk.rows, [&](int k, int r) { teacher_stats<V, TK>(p, blk, k, r, nullptr, teachers); },
+        [&](int r, int k) { feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, false); });
+    finish_teachers(p, blk, teachers);
     finish_features(p, features);
 }
 
@@ -266,13 +187,17 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     TeacherGroup<V> teachers;
     FeatureGroup<V> features;
     const bool stream = stream_feature_grads(p);
-    for_each_pair(p, b0, blk.rows, [&](int k, int r) {
-        const int b = b0 + r;
-        teacher_stats<V, TK>(p, blk, k, r, counted(r) ? gradient_row(p, b) : nullptr, teachers);
-        feature_row<V, true, true>(p, b, k, counted(r) ? feature_grad_scale(p, b, k) : 0.0f, &features, stream);
-    });
+    for_each_pair(
+        p, blk.rows,
+        [&](int k, int r) {
+            teacher_stats<V, TK>(p, blk, k, r, counted(r) ? gradient_row(p, b0 + r) : nullptr, teachers);
+        },
+        [&](int r, int k) {
+            const int b = b0 + r;
+            feature_row<V, true, true>(p, b, k, counted(r) ? feature_grad_scale(p, b, k) : 0.0f, &features, stream);
+        });
     if (stream) V::stream_fence();
-    finish_teachers(p, teachers);
+    finish_teachers(p, blk, teachers);
     finish_features(p, features);
     for (int b = b0; b < b1; ++b) {
         if (p.y[b] >= 0) write_row_loss(p, b);
@@ -292,7 +217,6 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
         const int y = p.y[b];
         if (y < 0) {
             zero_row(dz, static_cast<std::size_t>(C));
-            zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F, static_cast<std::size_t>(p.F));
             p.grads.row_loss[b] = 0.0f;
             continue;
         }
@@ -312,43 +236,61 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
         dz[y] -= p.a_ce * p.inv_counted_rows;
         write_row_loss(p, b);
     }
-    for_each_pair(p, b0, b1 - b0, [&](int k, int r) {
-        const int b = b0 + r;
-        if (p.y[b] < 0) return;
-        const std::size_t i = stat_index(p, b, k);
-        const float* z = teacher_row(p, k, b);
-        float* dz = gradient_row(p, b);
-        const F neg_lse = V::set1(-p.stats.lse_t[i]);
-        const F vc = V::set1(p.a_kd * p.T * p.inv_counted_rows * p.wl[i]);
-        for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
-            constexpr bool is_tail = decltype(tail)::value;
-            F pt = vexp_kernel<V>(V::fma(load<is_tail, V>(z + c, t), it, neg_lse));
-            store<is_tail, V>(dz + c, V::fnma(vc, pt, load<is_tail, V>(dz + c, t)), t);
+    for_each_pair(
+        p, b1 - b0,
+        [&](int k, int r) {
+            const int b = b0 + r;
+            if (p.y[b] < 0) return;
+            const std::size_t i = stat_index(p, b, k);
+            const float* z = teacher_row(p, k, b);
+            float* dz = gradient_row(p, b);
+            const F neg_lse = V::set1(-p.stats.lse_t[i]);
+            const F vc = V::set1(p.a_kd * p.T * p.inv_counted_rows * p.wl[i]);
+            for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+                constexpr bool is_tail = decltype(tail)::value;
+                F pt = vexp_kernel<V>(V::fma(load<is_tail, V>(z + c, t), it, neg_lse));
+                store<is_tail, V>(dz + c, V::fnma(vc, pt, load<is_tail, V>(dz + c, t)), t);
+            });
+        },
+        [&](int r, int k) {
+            const int b = b0 + r;
+            if (p.y[b] >= 0) feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
+            else zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F + p.off[k], static_cast<std::size_t>(p.D[k]));
         });
-        feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
-    });
     if (stream) V::stream_fence();
+}
+
+template <class V, int TK>
+void stats_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
+    if (p.C <= kTileMaxClasses) tiles_block<V, TK, false>(p, b0, b1, scratch);
+    else stats_block<V, TK>(p, b0, b1, scratch);
+}
+
+template <class V, int TK>
+void fused_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
+    if (p.C <= kTileMaxClasses) tiles_block<V, TK, true>(p, b0, b1, scratch);
+    else fused_block<V, TK>(p, b0, b1, scratch);
 }
 
 template <class V>
 void stats(const DistillProblem& p, int b0, int b1, float* scratch) {
     switch (temperature_kind(p.T)) {
-        case 1: stats_block<V, 1>(p, b0, b1, scratch); break;
-        case 2: stats_block<V, 2>(p, b0, b1, scratch); break;
-        case 3: stats_block<V, 3>(p, b0, b1, scratch); break;
-        case 4: stats_block<V, 4>(p, b0, b1, scratch); break;
-        default: stats_block<V, 0>(p, b0, b1, scratch); break;
+        case 1: stats_kind<V, 1>(p, b0, b1, scratch); break;
+        case 2: stats_kind<V, 2>(p, b0, b1, scratch); break;
+        case 3: stats_kind<V, 3>(p, b0, b1, scratch); break;
+        case 4: stats_kind<V, 4>(p, b0, b1, scratch); break;
+        default: stats_kind<V, 0>(p, b0, b1, scratch); break;
     }
 }
 
 template <class V>
 void fused(const DistillProblem& p, int b0, int b1, float* scratch) {
     switch (temperature_kind(p.T)) {
-        case 1: fused_block<V, 1>(p, b0, b1, scratch); break;
-        case 2: fused_block<V, 2>(p, b0, b1, scratch); break;
-        case 3: fused_block<V, 3>(p, b0, b1, scratch); break;
-        case 4: fused_block<V, 4>(p, b0, b1, scratch); break;
-        default: fused_block<V, 0>(p, b0, b1, scratch); break;
+        case 1: fused_kind<V, 1>(p, b0, b1, scratch); break;
+        case 2: fused_kind<V, 2>(p, b0, b1, scratch); break;
+        case 3: fused_kind<V, 3>(p, b0, b1, scratch); break;
+        case 4: fused_kind<V, 4>(p, b0, b1, scratch); break;
+        default: fused_kind<V, 0>(p, b0, b1, scratch); break;
     }
 }
 

@@ -1,8 +1,10 @@
 // The sweeps over one logit row of the distillation op (derivation: distill_kernels.inl).
-//   scan_row:      m = max_c z_c and the non-finite probe sum_c (z_c - z_c).
+//   scan_row:      m = max_c z_c and (student rows) the non-finite probe sum_c (z_c - z_c).
 //   exp_pair:      e^{w} and e^{u} for w = z - m, u = w / T (for integral T <= 4, e^{w} = (e^{u})^T).
-//   student_sums:  S1 = sum e^{w}, R1 (S1 without the maxima), ST = sum e^{u}, and v = u stored for the teachers.
-//   teacher_sums:  S0, R0, Hs = sum e^{w} w, St = sum e^{u}, A = sum e^{u} (u - v), per vector lane.
+//   student_sums:  S1 = sum e^{w}, R1 (S1 without the maxima), ST = sum e^{u}; the student's w and e^v = e^{w/T}
+//                  stored for the teachers.
+//   teacher_sums:  S0, R0, Hs = sum e^{w} w, St = sum e^{u}, A = sum e^{u} (u - v) = (1/T) sum e^{u} (w - w_s), per
+//                  vector lane; e^u stored.
 //   log_sum:       log S = log1p(R) when S = 1 + R with a unique maximum, which keeps tiny R exact.
 #pragma once
 
@@ -19,12 +21,14 @@ namespace distill {
 template <class V>
 struct RowScan {
     float max;
-    typename V::F probe;  // lanes sum to 0 when every value is finite, to NaN otherwise
+    typename V::F probe;  // with the probe: lanes sum to 0 when every value is finite, to NaN otherwise
     float probe_sum() const { return V::sum(probe); }
 };
 
-// First sweep of a row: the maximum and the non-finite probe. Two independent chains hide max latency.
-template <class V>
+// First sweep of a row: the maximum and, with Probe, the non-finite probe. Two independent chains hide max
+// latency. Teacher rows go without the probe: their Hs = sum e^{w} w is NaN exactly when the row holds a NaN
+// or an infinity (e^{w} w is 0 * inf there, or NaN), so Hs - Hs serves.
+template <class V, bool Probe>
 inline RowScan<V> scan_row(const float* z, int n) {
     using F = typename V::F;
     constexpr int W = V::W;
@@ -35,19 +39,21 @@ inline RowScan<V> scan_row(const float* z, int n) {
         F a = V::load(z + c), b = V::load(z + c + W);
         m0 = V::max(m0, a);
         m1 = V::max(m1, b);
-        p0 = V::add(p0, V::sub(a, a));
-        p1 = V::add(p1, V::sub(b, b));
+        if constexpr (Probe) {
+            p0 = V::add(p0, V::sub(a, a));
+            p1 = V::add(p1, V::sub(b, b));
+        }
     }
     for (; c + W <= n; c += W) {
         F a = V::load(z + c);
         m0 = V::max(m0, a);
-        p0 = V::add(p0, V::sub(a, a));
+        if constexpr (Probe) p0 = V::add(p0, V::sub(a, a));
     }
     if (c < n) {
         typename V::M t = V::first(n - c);
         F a = V::load(z + c, t);  // lanes outside t read 0: finite, and excluded from the max below
         m1 = V::max(m1, a, t);
-        p1 = V::add(p1, V::sub(a, a));
+        if constexpr (Probe) p1 = V::add(p1, V::sub(a, a));
     }
     return {V::max_of(V::max(m0, m1)), V::add(p0, p1)};
 }
@@ -75,20 +81,18 @@ inline int temperature_kind(float T) {
     return 0;
 }
 
-// e^{w} and e^{u} (u = w/T) of one vector, sharing work when T is a small integer.
+// e^{w} and e^{u} (u = w/T) of one vector, sharing work when T is a small integer: then e^{u} is taken from w
+// directly (vexp_kernel with T) and e^{w} = (e^{u})^T.
 template <class V, int TK>
-inline void exp_pair(typename V::F w, typename V::F inv_T, typename V::F& u, typename V::F& e1, typename V::F& eT) {
+inline void exp_pair(typename V::F w, typename V::F inv_T, typename V::F& e1, typename V::F& eT) {
     if constexpr (TK == 1) {
-        u = w;
         e1 = vexp_kernel<V>(w);
         eT = e1;
     } else if constexpr (TK == 0) {
-        u = V::mul(w, inv_T);
         e1 = vexp_kernel<V>(w);
-        eT = vexp_kernel<V>(u);
+        eT = vexp_kernel<V>(V::mul(w, inv_T));
     } else {
-        u = V::mul(w, inv_T);
-        eT = vexp_kernel<V>(u);
+        eT = vexp_kernel<V, TK>(w);
         e1 = vpow_int<V, TK>(eT);
     }
 }
@@ -97,11 +101,11 @@ struct StudentSums {
     float S1, R1, ST;  // R1: S1 without the terms at the maximum
 };
 
-// Second sweep of the student row: the sums at T = 1 and T, and v = (s - m)/T into v_row.
-// When e1_out/eT_out are given (fused pass) the exp values are kept for the gradient.
+// Second sweep of the student row: the sums at T = 1 and T, w = s - m into w_row and e^v = e^{w/T} into ev_row.
+// With e1_out (fused pass) e^{s-m} is kept for the gradient too.
 template <class V, int TK>
-inline StudentSums student_sums(const float* s, int C, float m, float inv_T, float* v_row, float* e1_out,
-                                float* eT_out) {
+inline StudentSums student_sums(const float* s, int C, float m, float inv_T, float* w_row, float* ev_row,
+                                float* e1_out) {
     using F = typename V::F;
     const F vm = V::set1(m), it = V::set1(inv_T);
     const F zero = V::zero();
@@ -109,18 +113,16 @@ inline StudentSums student_sums(const float* s, int C, float m, float inv_T, flo
     for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
         constexpr bool is_tail = decltype(tail)::value;
         F w = V::sub(load<is_tail, V>(s + c, t), vm);
-        F u, e1, eT;
-        exp_pair<V, TK>(w, it, u, e1, eT);
+        F e1, eT;
+        exp_pair<V, TK>(w, it, e1, eT);
         e1 = keep<is_tail, V>(e1, t);
         eT = keep<is_tail, V>(eT, t);
         S1 = V::add(S1, e1);
         R1 = V::add_where(R1, e1, V::less(w, zero));
         ST = V::add(ST, eT);
-        store<is_tail, V>(v_row + c, u, t);
-        if (e1_out != nullptr) {
-            store<is_tail, V>(e1_out + c, e1, t);
-            store<is_tail, V>(eT_out + c, eT, t);
-        }
+        store<is_tail, V>(w_row + c, w, t);
+        store<is_tail, V>(ev_row + c, eT, t);
+        if (e1_out != nullptr) store<is_tail, V>(e1_out + c, e1, t);
     });
     return {V::sum(S1), V::sum(R1), V::sum(ST)};
 }
@@ -131,9 +133,9 @@ struct TeacherSums {
     typename V::F S0, R0, Hs, St, A;
 };
 
-// Second sweep of a teacher row (see the derivation above). eT_out, when given, receives e^{u}.
+// Second sweep of a teacher row (see the derivation above); eT_out receives e^{u}.
 template <class V, int TK>
-inline TeacherSums<V> teacher_sums(const float* z, const float* v_row, int C, float m, float inv_T, float* eT_out) {
+inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, float m, float inv_T, float* eT_out) {
     using F = typename V::F;
     const F vm = V::set1(m), it = V::set1(inv_T);
     const F zero = V::zero();
@@ -141,18 +143,18 @@ inline TeacherSums<V> teacher_sums(const float* z, const float* v_row, int C, fl
     for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
         constexpr bool is_tail = decltype(tail)::value;
         F w = V::sub(load<is_tail, V>(z + c, t), vm);
-        F u, e1, eT;
-        exp_pair<V, TK>(w, it, u, e1, eT);
+        F e1, eT;
+        exp_pair<V, TK>(w, it, e1, eT);
         e1 = keep<is_tail, V>(e1, t);
         eT = keep<is_tail, V>(eT, t);
         S0 = V::add(S0, e1);
         R0 = V::add_where(R0, e1, V::less(w, zero));
         Hs = V::fma(e1, w, Hs);
         St = V::add(St, eT);
-        A = V::fma(eT, V::sub(u, load<is_tail, V>(v_row + c, t)), A);
-        if (eT_out != nullptr) store<is_tail, V>(eT_out + c, eT, t);
+        A = V::fma(eT, V::sub(w, load<is_tail, V>(ws_row + c, t)), A);
+        store<is_tail, V>(eT_out + c, eT, t);
     });
-    return {S0, R0, Hs, St, A};
+    return {S0, R0, Hs, St, V::mul(A, it)};
 }
 
 // log(1 + x) to a few ulp for x >= 0 without libm's log1pf (several times slower than logf): with u = 1 + x

@@ -26,12 +26,21 @@ struct DistillProblem {
     mtkd_grads grads;  // written by gradient and fused
 };
 
-// Per-thread scratch of the distillation kernels for a block of rows: one row of C floats per block row
-// (the student's scaled, shifted logits), one spare row (exp values of the row in flight) and a few
-// scalars per block row. Rows are padded to 16 floats so every level's vectors stay inside.
+// Rows of at most this many classes are processed W rows at a time, one per vector lane (distill_tiles.inl);
+// longer rows one at a time (distill_kernels.inl).
+constexpr int kTileMaxClasses = 128;
+constexpr int kMaxVectorWidth = 16;  // floats in the widest level's vectors
+constexpr int kMaxPairsInGroup = kMaxVectorWidth;
+
+// Per-thread scratch of the distillation kernels for a block of rows. Rows one at a time: two rows of C floats
+// per block row (the student's scaled, shifted logits and their exponentials), one row per (row, teacher) pair
+// waiting in a group (its exponentials, kept for the accurate KL and the fused gradient), and a few scalars per
+// block row. W rows at a time: six tiles of C x W floats. Rows are padded to 16 floats so every level's vectors
+// stay inside.
 inline std::size_t padded_classes(int C) { return (static_cast<std::size_t>(C) + 15) & ~static_cast<std::size_t>(15); }
 inline std::size_t distill_scratch_floats(int C, int rows) {
-    return padded_classes(C) * (static_cast<std::size_t>(rows) + 1) + 4 * static_cast<std::size_t>(rows) + 16;
+    if (C <= kTileMaxClasses) return 6 * padded_classes(C) * kMaxVectorWidth;
+    return padded_classes(C) * (2 * static_cast<std::size_t>(rows) + kMaxPairsInGroup) + 4 * static_cast<std::size_t>(rows) + 16;
 }
 
 // Row-major C[m,n] = alpha * op(A) * op(B) + beta * C (already validated).

@@ -22,6 +22,12 @@ struct VecAvx2 {
     static F load(const float* p, M m) { return _mm256_maskload_ps(p, _mm256_castps_si256(m)); }
     static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
     static void store(float* p, F v, M m) { _mm256_maskstore_ps(p, _mm256_castps_si256(m), v); }
+    // base[i * stride] = lane i of x for i < n.
+    static void scatter(float* base, int stride, F x, int n) {
+        alignas(32) float lanes[W];
+        _mm256_store_ps(lanes, x);
+        for (int i = 0; i < n; ++i) base[static_cast<long>(i) * stride] = lanes[i];
+    }
     // Non-temporal store to a W-float-aligned address: no read-for-ownership of the line.
     static void stream(float* p, F v) { _mm256_stream_ps(p, v); }
     static void stream_fence() { _mm_sfence(); }
@@ -35,6 +41,7 @@ struct VecAvx2 {
     static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
     static F div(F a, F b) { return _mm256_div_ps(a, b); }
     static F sqrt(F a) { return _mm256_sqrt_ps(a); }
+    static F abs(F a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
     static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
     static F fnma(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }
     static F max(F a, F b) { return _mm256_max_ps(a, b); }
@@ -72,6 +79,25 @@ struct VecAvx2 {
         s = _mm_max_ps(s, _mm_movehl_ps(s, s));
         s = _mm_max_ss(s, _mm_movehdup_ps(s));
         return _mm_cvtss_f32(s);
+    }
+
+    // Transposes the W x W matrix whose rows are r[0..W) in place: 24 shuffles.
+    static void transpose(F* r) {
+        F t[8], u[8];
+        for (int i = 0; i < 4; ++i) {
+            t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        for (int i = 0; i < 2; ++i) {
+            u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+            u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+            u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+            u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+        }
+        for (int i = 0; i < 4; ++i) {
+            r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+            r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+        }
     }
 
     // x = mant * 2^expo with mant in [1, 2), for positive normal x (read from the exponent field).

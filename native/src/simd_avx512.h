@@ -26,12 +26,18 @@ struct VecAvx512 {
     static void stream(float* p, F v) { _mm512_stream_ps(p, v); }
     static void stream_fence() { _mm_sfence(); }
     static M first(int n) { return static_cast<M>((1u << n) - 1u); }
+    // base[i * stride] = lane i of x for i < n (stride * 15 below 2^31).
+    static void scatter(float* base, int stride, F x, int n) {
+        const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        _mm512_mask_i32scatter_ps(base, first(n), _mm512_mullo_epi32(lane, _mm512_set1_epi32(stride)), x, 4);
+    }
 
     static F add(F a, F b) { return _mm512_add_ps(a, b); }
     static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
     static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
     static F div(F a, F b) { return _mm512_div_ps(a, b); }
     static F sqrt(F a) { return _mm512_sqrt_ps(a); }
+    static F abs(F a) { return _mm512_abs_ps(a); }
     static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }    // a*b + c
     static F fnma(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a*b
     // max/min return the second operand when either is NaN (as the x86 instructions do).
@@ -64,6 +70,31 @@ struct VecAvx512 {
         return _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xDD));
     }
     static float max_of(F v) { return _mm512_reduce_max_ps(v); }
+    // Transposes the W x W matrix whose rows are r[0..W) in place: 64 shuffles (32-bit, 64-bit, then two
+    // rounds of 128-bit lanes).
+    __attribute__((always_inline)) static void transpose(F* r) {
+        F t[16], u[16];
+        for (int i = 0; i < 8; ++i) {
+            t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        for (int i = 0; i < 4; ++i) {
+            u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+            u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+            u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+            u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+        }
+        for (int i = 0; i < 4; ++i) {
+            t[i] = _mm512_shuffle_f32x4(u[i], u[i + 4], 0x88);
+            t[i + 4] = _mm512_shuffle_f32x4(u[i], u[i + 4], 0xDD);
+            t[i + 8] = _mm512_shuffle_f32x4(u[i + 8], u[i + 12], 0x88);
+            t[i + 12] = _mm512_shuffle_f32x4(u[i + 8], u[i + 12], 0xDD);
+        }
+        for (int i = 0; i < 8; ++i) {
+            r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+            r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+        }
+    }
 
     // x = mant * 2^expo with mant in [1, 2), for positive normal x.
     static void frexp1(F x, F& mant, F& expo) {

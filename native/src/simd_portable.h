@@ -44,6 +44,10 @@ struct VecPortable {
             if ((m >> i) & 1u) p[i] = a.v[i];
     }
     static M first(int n) { return (1u << n) - 1u; }
+    // base[i * stride] = lane i of x for i < n.
+    static void scatter(float* base, int stride, F x, int n) {
+        for (int i = 0; i < n; ++i) base[static_cast<long>(i) * stride] = x.v[i];
+    }
     // Plain stores here: streaming needs intrinsics.
     static void stream(float* p, F a) { store(p, a); }
     static void stream_fence() {}
@@ -61,6 +65,11 @@ struct VecPortable {
     static F sqrt(F a) {
         F r;
         for (int i = 0; i < W; ++i) r.v[i] = std::sqrt(a.v[i]);
+        return r;
+    }
+    static F abs(F a) {
+        F r;
+        for (int i = 0; i < W; ++i) r.v[i] = std::fabs(a.v[i]);
         return r;
     }
     static F fma(F a, F b, F c) { return add(mul(a, b), c); }
@@ -116,6 +125,16 @@ struct VecPortable {
         float m = a.v[0];
         for (int i = 1; i < W; ++i) m = a.v[i] > m ? a.v[i] : m;
         return m;
+    }
+
+    // Transposes the W x W matrix whose rows are r[0..W) in place.
+    static void transpose(F* r) {
+        for (int i = 0; i < W; ++i)
+            for (int j = i + 1; j < W; ++j) {
+                float x = r[i].v[j];
+                r[i].v[j] = r[j].v[i];
+                r[j].v[i] = x;
+            }
     }
 
     // x = mant * 2^expo with mant in [1, 2), for positive normal x (read from the exponent field).

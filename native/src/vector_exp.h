@@ -3,9 +3,10 @@
 //   exp(x) = 2^n * e^r,  n = round(x / ln2),  r = x - n*ln2  in [-ln2/2, ln2/2].
 // r is formed in two steps with ln2 = ln2_hi + ln2_lo (Cody-Waite): ln2_hi has 9 significant bits, so
 // n*ln2_hi is exact for |n| <= 127 and r loses nothing to cancellation.
-//   e^r = 1 + r + r^2 * P(r),  P of degree 4: the Chebyshev fit of (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2].
-// P's own error (6.5e-8) times r^2 <= 0.121 is below 1e-8, a tenth of an ulp of e^r, so the result is
-// within about one ulp, set by float rounding in the evaluation.
+//   e^r = 1 + r P(r),  P of degree 5: the minimax fit of (e^r - 1) / r for relative error on [-ln2/2, ln2/2],
+// evaluated by Horner's rule in six FMAs. The fit's own error with float coefficients is below 2e-8 (0.3 of
+// half an ulp); the last FMA, 1 + r P, rounds once and earlier roundings are scaled by |r| <= 0.35, so the
+// result is within about one ulp.
 // Range (vexp): below ln(FLT_MIN) the result is exactly 0 (no subnormal results, slow and useless here);
 // arguments are clamped at 88 above (n <= 127, so 2^n stays a normal float). NaN propagates: the clamps
 // use max/min with x as the second operand, which x86 returns when either operand is NaN.
@@ -19,54 +20,84 @@ constexpr float kExpMaxArg = 88.0f;
 constexpr float kLog2e = 1.44269504089f;
 constexpr float kLn2Hi = 0.693359375f;
 constexpr float kLn2Lo = -2.12194440e-4f;
-constexpr float kExpP0 = 5.000000000e-01f;
-constexpr float kExpP1 = 1.666657776e-01f;
-constexpr float kExpP2 = 4.166655615e-02f;
-constexpr float kExpP3 = 8.363173343e-03f;
-constexpr float kExpP4 = 1.392617589e-03f;
+constexpr float kExpP0 = 1.000000000e+00f;
+constexpr float kExpP1 = 4.999999404e-01f;
+constexpr float kExpP2 = 1.666643173e-01f;
+constexpr float kExpP3 = 4.166800156e-02f;
+constexpr float kExpP4 = 8.374155499e-03f;
+constexpr float kExpP5 = 1.384365256e-03f;
+// One degree less for the kernels (vexp_kernel): fit error below 5e-8, 0.8 ulp, so within about 2 ulp in all;
+// every statistic the kernels form from it is summed over a row and checked at 1e-5.
+constexpr float kExpQ0 = 9.999997020e-01f;
+constexpr float kExpQ1 = 4.999915063e-01f;
+constexpr float kExpQ2 = 1.666763574e-01f;
+constexpr float kExpQ3 = 4.189793020e-02f;
+constexpr float kExpQ4 = 8.290315047e-03f;
 
-// e^r * 2^n given n = round(x / ln2): the part shared by both entry points below.
-template <class V>
-inline typename V::F vexp_reduced(typename V::F x, typename V::F& n) {
-    using F = typename V::F;
-    // n = round(x * log2e): adding 1.5 * 2^23 leaves no fraction bits, so the FMA itself rounds to the
-    // nearest integer (exact for |x * log2e| < 2^22). Two plain FP operations instead of a vrndscaleps,
-    // which occupies the one port many of the others also need.
-    const F shifter = V::set1(12582912.0f);
-    n = V::sub(V::fma(x, V::set1(kLog2e), shifter), shifter);
-    F r = V::fnma(n, V::set1(kLn2Hi), x);
-    r = V::fnma(n, V::set1(kLn2Lo), r);
-    F p = V::fma(V::set1(kExpP4), r, V::set1(kExpP3));
-    p = V::fma(p, r, V::set1(kExpP2));
-    p = V::fma(p, r, V::set1(kExpP1));
-    p = V::fma(p, r, V::set1(kExpP0));
-    return V::add(V::fma(V::mul(r, r), p, r), V::set1(1.0f));
+// q / T^k, for the coefficients of e^{x/T} as a polynomial in x (see vexp_reduced).
+constexpr float scaled_coefficient(float q, int T, int k) {
+    float d = 1.0f;
+    for (int i = 0; i < k; ++i) d *= static_cast<float>(T);
+    return q / d;
 }
 
-template <class V>
+// e^{x/T} = e^r * 2^n given n = round(x / (T ln2)): the part shared by the entry points below (Short: degree 5).
+// For T > 1 (an integer up to 4) the reduction runs on x itself, x - n T ln2 = T r, and the polynomial takes
+// T r with its coefficients divided by powers of T: x / T is never formed. T ln2_hi is still exact (at most
+// 11 significant bits), so nothing is lost.
+template <class V, bool Short = false, int T = 1>
+inline typename V::F vexp_reduced(typename V::F x, typename V::F& n) {
+    using F = typename V::F;
+    static_assert(T >= 1 && T <= 4, "integral temperatures 1..4 only");
+    constexpr float t = static_cast<float>(T);
+    // n = round(x * log2e / T): adding 1.5 * 2^23 leaves no fraction bits, so the FMA itself rounds to the
+    // nearest integer (exact for |n| < 2^22). Two plain FP operations instead of a vrndscaleps, which
+    // occupies the one port many of the others also need.
+    const F shifter = V::set1(12582912.0f);
+    n = V::sub(V::fma(x, V::set1(kLog2e / t), shifter), shifter);
+    F r = V::fnma(n, V::set1(kLn2Hi * t), x);
+    r = V::fnma(n, V::set1(kLn2Lo * t), r);
+    F p;
+    if constexpr (Short) {
+        p = V::fma(V::set1(scaled_coefficient(kExpQ4, T, 5)), r, V::set1(scaled_coefficient(kExpQ3, T, 4)));
+        p = V::fma(p, r, V::set1(scaled_coefficient(kExpQ2, T, 3)));
+        p = V::fma(p, r, V::set1(scaled_coefficient(kExpQ1, T, 2)));
+        p = V::fma(p, r, V::set1(scaled_coefficient(kExpQ0, T, 1)));
+    } else {
+        p = V::fma(V::set1(scaled_coefficient(kExpP5, T, 6)), r, V::set1(scaled_coefficient(kExpP4, T, 5)));
+        p = V::fma(p, r, V::set1(scaled_coefficient(kExpP3, T, 4)));
+        p = V::fma(p, r, V::set1(scaled_coefficient(kExpP2, T, 3)));
+        p = V::fma(p, r, V::set1(scaled_coefficient(kExpP1, T, 2)));
+        p = V::fma(p, r, V::set1(scaled_coefficient(kExpP0, T, 1)));
+    }
+    return V::fma(p, r, V::set1(1.0f));
+}
+
+// e^{x/T}, with the range handling described above (for T = 1, the exported exp).
+template <class V, bool Short = false, int T = 1>
 inline typename V::F vexp(typename V::F x) {
     using F = typename V::F;
-    const F lowest = V::set1(kExpMinArg);
+    const F lowest = V::set1(kExpMinArg * static_cast<float>(T));
     const auto underflows = V::less(x, lowest);
-    x = V::max(lowest, V::min(V::set1(kExpMaxArg), x));
+    x = V::max(lowest, V::min(V::set1(kExpMaxArg * static_cast<float>(T)), x));
     F n;
-    F e = vexp_reduced<V>(x, n);
+    F e = vexp_reduced<V, Short, T>(x, n);
     return V::zero_where(V::scale2(e, n), underflows);
 }
 
-// exp(x) for x <= 88 (the kernels' arguments are <= 0 after the max shift), in the flush-to-zero mode the
+// e^{x/T} for x <= 88 T (the kernels' arguments are <= 0 after the max shift), in the flush-to-zero mode the
 // kernels run in. Where V scales by 2^n with AVX-512's vscalefps, results below FLT_MIN underflow to 0 by
-// themselves, so only a floor at -104 (keeping n small enough for the exact n*ln2_hi) remains: three
+// themselves, so only a floor at -104 T (keeping n small enough for the exact n*ln2_hi) remains: three
 // instructions fewer per vector than vexp. Other levels build 2^n in the exponent field and use vexp.
-template <class V>
+template <class V, int T = 1>
 inline typename V::F vexp_kernel(typename V::F x) {
     if constexpr (V::kScalefUnderflows) {
         using F = typename V::F;
         F n;
-        F e = vexp_reduced<V>(V::max(V::set1(-104.0f), x), n);
+        F e = vexp_reduced<V, true, T>(V::max(V::set1(-104.0f * static_cast<float>(T)), x), n);
         return V::scale2(e, n);
     } else {
-        return vexp<V>(x);
+        return vexp<V, true, T>(x);
     }
 }
 

@@ -34,7 +34,7 @@ inline typename V::F vlog(typename V::F x) {
     return V::fma(e, V::set1(kLn2Hi), V::fma(e, V::set1(kLn2Lo), log_m));
 }
 
-// log(1 + x) for x >= 0: log(u) * x / (u - 1) with u = 1 + x rounded corrects for that rounding (Goldberg,
+// log(1 + x) for x > -1: log(u) * x / (u - 1) with u = 1 + x rounded corrects for that rounding (Goldberg,
 // "What every computer scientist should know about floating-point arithmetic", theorem 4); x where u == 1.
 template <class V>
 inline typename V::F vlog1p(typename V::F x) {
@@ -44,6 +44,16 @@ inline typename V::F vlog1p(typename V::F x) {
     F um1 = V::sub(u, one);
     F r = V::mul(vlog<V>(u), V::div(x, V::select(V::equal(um1, V::zero()), one, um1)));
     return V::select(V::equal(u, one), x, r);
+}
+
+// log S for S = (n terms at the maximum, each exactly 1) + R: log1p(R + n - 1), which keeps the full relative
+// precision of a sum barely above 1 (n = 1) and is log S otherwise; n = S - R rounded to an integer.
+template <class V>
+inline typename V::F vlog_sum(typename V::F S, typename V::F R) {
+    using F = typename V::F;
+    const F shifter = V::set1(12582912.0f);  // adding and removing 1.5 * 2^23 rounds to an integer
+    const F n = V::sub(V::add(V::sub(S, R), shifter), shifter);
+    return vlog1p<V>(V::add(R, V::sub(n, V::set1(1.0f))));
 }
 
 }  // namespace

@@ -1,0 +1,98 @@
+// The feature part of the distillation op (derivation: distill_kernels.inl): one sweep over teacher k's slice
+// of fs and ft in row b gives the sums for cos and mse and, in the gradient passes, dfs.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "distill_groups.inl"
+#include "distill_layout.inl"
+#include "vector_loops.inl"
+
+namespace mtkd {
+namespace {  // compiled per SIMD level: see distill_kernels.inl
+namespace distill {
+
+// dfs of at least this many bytes is written with non-temporal stores (see feature_row).
+constexpr std::size_t kStreamFeatureGradBytes = std::size_t{1} << 20;
+
+// Whether dfs is large enough to bypass the caches (see feature_row).
+inline bool stream_feature_grads(const DistillProblem& p) {
+    return static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kStreamFeatureGradBytes;
+}
+
+inline float feature_grad_scale(const DistillProblem& p, int b, int k) {
+    return p.inv_counted_rows * p.beta * p.wf[stat_index(p, b, k)] * (2.0f / static_cast<float>(p.D[k]));
+}
+
+// Sweep of teacher k's feature slice in row b: the sums for cos and mse (into the group) and, with
+// WithGrad, dfs = grad_scale * (fs - ft). With `stream`, whole aligned vectors of dfs are written with
+// non-temporal stores: a large dfs is not read before it is overwritten, and is not needed again by this op.
+template <class V, bool WithStats, bool WithGrad>
+inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g, bool stream) {
+    using F = typename V::F;
+    using M = typename V::M;
+    const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
+    const float* a = p.fs + off;
+    const float* t = p.ft + off;
+    float* out = WithGrad ? p.grads.dfs + off : nullptr;
+    const int d = p.D[k];
+    const F vg = V::set1(grad_scale);
+    // Two sets of sums, for even and odd vectors: one set alone would wait on its FMA latency every vector.
+    F dot[2] = {V::zero(), V::zero()}, ss[2] = {V::zero(), V::zero()}, tt[2] = {V::zero(), V::zero()},
+      sq[2] = {V::zero(), V::zero()};
+    auto step = [&](int c, M m, auto tail, auto streaming, int h) {
+        constexpr bool is_tail = decltype(tail)::value;
+        F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);  // outside m: 0, adds nothing
+        F diff = V::sub(x, u);
+        if constexpr (WithStats) {
+            dot[h] = V::fma(x, u, dot[h]);
+            ss[h] = V::fma(x, x, ss[h]);
+            tt[h] = V::fma(u, u, tt[h]);
+            sq[h] = V::fma(diff, diff, sq[h]);
+        }
+        if constexpr (WithGrad) {
+            if constexpr (decltype(streaming)::value) V::stream(out + c, V::mul(vg, diff));
+            else store<is_tail, V>(out + c, V::mul(vg, diff), m);
+        }
+    };
+    const M all = V::first(V::W);
+    // Whole vectors [c, end) two at a time, then the last one if their count is odd.
+    auto whole = [&](int c, int end, auto streaming) {
+        for (; c + 2 * V::W <= end; c += 2 * V::W) {
+            step(c, all, std::false_type{}, streaming, 0);
+            step(c + V::W, all, std::false_type{}, streaming, 1);
+        }
+        if (c + V::W <= end) step(c, all, std::false_type{}, streaming, 0);
+    };
+    if (WithGrad && stream) {
+        // A partial first vector up to the next W-float boundary of out, then aligned whole vectors.
+        const int misalign = static_cast<int>((reinterpret_cast<std::uintptr_t>(out) / sizeof(float)) % V::W);
+        const int head = misalign == 0 ? 0 : std::min(d, V::W - misalign);
+        if (head > 0) step(0, V::first(head), std::true_type{}, std::false_type{}, 1);
+        const int end = head + (d - head) / V::W * V::W;
+        whole(head, end, std::true_type{});
+        if (end < d) step(end, V::first(d - end), std::true_type{}, std::false_type{}, 1);
+    } else {
+        const int end = d / V::W * V::W;
+        whole(0, end, std::false_type{});
+        if (end < d) step(end, V::first(d - end), std::true_type{}, std::false_type{}, 1);
+    }
+    if constexpr (WithStats) {
+        using G = FeatureGroup<V>;
+        const int j = g->n++;
+        g->sums[G::kDot][j] = V::add(dot[0], dot[1]);
+        g->sums[G::kSs][j] = V::add(ss[0], ss[1]);
+        g->sums[G::kTt][j] = V::add(tt[0], tt[1]);
+        g->sums[G::kSq][j] = V::add(sq[0], sq[1]);
+        g->width[j] = static_cast<float>(d);
+        g->i[j] = stat_index(p, b, k);
+        if (g->n == V::W) finish_features(p, *g);
+    }
+}
+
+}  // namespace distill
+}  // namespace
+}  // namespace mtkd

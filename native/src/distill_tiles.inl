@@ -1,0 +1,298 @@
+// The distillation op for short rows (C <= kTileMaxClasses): W rows at a time, one row per vector lane. The
+// formulas are those of the row kernels (derivation: distill_kernels.inl); only the layout differs.
+//
+// A row of C = 100 floats is six vectors and a quarter. Swept one row at a time, every (row, teacher) pair
+// pays for a horizontal max, a masked tail vector, horizontal sums and the bookkeeping of its statistics,
+// about as much again as its arithmetic. Here the W rows of a lane group are transposed in W x W tiles (four
+// shuffles per vector on AVX-512, three on AVX2), so one vector holds column c of W rows: maxima, sums and
+// statistics come out one per lane with no horizontal step, no lane idles in a tail, and each per-pair step
+// (logs, divisions, the first argmax, the accurate KL) is done for W pairs at once.
+//
+// Scratch, as tiles of Cp columns x W lanes (column c at tile + c W): the student's raw logits s, w_s and e^v
+// (kept across teachers), the teacher's logits and e^u (per teacher), and in the fused pass dL/dzs of the W
+// rows, accumulated transposed and written back as rows once every teacher has added its part.
+//
+// Sums run along the row in each lane, in two interleaved halves (even and odd columns), so no lane adds
+// more than C/2 terms in sequence.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+
+#include "distill_features.inl"
+#include "distill_groups.inl"
+#include "distill_kl.inl"
+#include "distill_layout.inl"
+#include "distill_rows.inl"
+#include "vector_log.h"
+
+namespace mtkd {
+namespace {  // compiled per SIMD level: see distill_kernels.inl
+namespace distill {
+
+template <class V>
+struct LaneGroup {
+    using F = typename V::F;
+    int b0, n;                       // rows b0 .. b0 + n - 1 in lanes 0 .. n - 1; lanes n .. W - 1 hold zeros
+    float *s, *v, *ev, *z, *eu, *dz;  // tiles [Cp][W]; v holds w_s = s - m_s
+    F student_max, student_sum_T;    // m_s and Ss per lane
+    alignas(64) float counted[V::W];  // 1 for rows with y >= 0, else 0 (also for unused lanes)
+    alignas(64) float label[V::W];    // y as a float
+    int y[V::W];                      // labels, -1 for ignored rows and unused lanes
+
+    float* column(float* tile, int c) const { return tile + static_cast<std::size_t>(c) * V::W; }
+};
+
+template <class V>
+inline LaneGroup<V> make_lane_group(const DistillProblem& p, int b0, int n, float* scratch) {
+    LaneGroup<V> g;
+    g.b0 = b0;
+    g.n = n;
+    const std::size_t tile = padded_classes(p.C) * V::W;
+    g.s = scratch;
+    g.v = g.s + tile;
+    g.ev = g.v + tile;
+    g.z = g.ev + tile;
+    g.eu = g.z + tile;
+    g.dz = g.eu + tile;
+    for (int i = 0; i < V::W; ++i) {
+        g.y[i] = i < n ? p.y[b0 + i] : -1;
+        g.counted[i] = g.y[i] >= 0 ? 1.0f : 0.0f;
+        g.label[i] = static_cast<float>(g.y[i]);
+    }
+    return g;
+}
+
+// Columns c0 .. c0 + width - 1 of the n rows first_row, first_row + C, ... as vectors, one per column with one
+// lane per row (rows beyond n read as zeros): calls column(j, vector) for each j < width.
+template <class V, class Column>
+inline void transposed_columns(const float* first_row, int C, int n, int c0, int width, Column&& column) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    F r[W];
+    const typename V::M t = V::first(width);
+    for (int i = 0; i < W; ++i) {
+        const float* row = first_row + static_cast<std::size_t>(i) * C + c0;
+        r[i] = i >= n ? V::zero() : width == W ? V::load(row) : V::load(row, t);
+    }
+    V::transpose(r);
+    if (width == W) {
+        for (int j = 0; j < W; ++j) column(j, r[j]);
+    } else {
+        for (int j = 0; j < width; ++j) column(j, r[j]);
+    }
+}
+
+// Runs step(c, half) for c = 0 .. C - 1, half = c % 2 (which of the two interleaved sums column c joins), in
+// `parts` runs of about equal length with between(j) after run j.
+template <class Step, class Between>
+inline void for_each_column(int C, int parts, Step&& step, Between&& between) {
+    int c = 0;
+    for (int j = 0; j < parts; ++j) {
+        const int end = j + 1 == parts ? C : (static_cast<int>(static_cast<long long>(C) * (j + 1) / parts) & ~1);
+        for (; c + 2 <= end; c += 2) {
+            step(c, 0);
+            step(c + 1, 1);
+        }
+        if (c < end) step(c++, 0);
+        between(j);
+    }
+}
+
+template <class Step>
+inline void for_each_column(int C, Step&& step) {
+    for_each_column(C, 1, step, [](int) {});
+}
+
+// Writes lane i < g.n of x to out[(b0 + i) * stride]: one per row (stride 1) or one per (row, teacher) pair.
+template <class V>
+inline void write_lanes(const LaneGroup<V>& g, typename V::F x, float* out, int stride) {
+    V::scatter(out + static_cast<std::size_t>(g.b0) * stride, stride, x, g.n);
+}
+
+// The student rows of the group: lse_s1, lse_st, ce_s, the tiles s, w_s, e^v and, with Fused, the student's share
+// of dL/dzs in the dz tile.
+template <class V, int TK, bool Fused>
+inline void student_tile(const DistillProblem& p, LaneGroup<V>& g) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    const int C = p.C;
+    F m = V::set1(-std::numeric_limits<float>::infinity()), probe = V::zero();
+    for (int c0 = 0; c0 < C; c0 += W) {
+        transposed_columns<V>(student_row(p, g.b0), C, g.n, c0, std::min(W, C - c0), [&](int j, F x) {
+            m = V::max(m, x);
+            probe = V::add(probe, V::sub(x, x));
+            V::store(g.column(g.s, c0 + j), x);
+        });
+    }
+    const F it = V::set1(p.inv_T), zero = V::zero();
+    F S1[2] = {zero, zero}, R1[2] = {zero, zero}, ST[2] = {zero, zero};
+    for_each_column(C, [&](int c, int h) {
+        const F w = V::sub(V::load(g.column(g.s, c)), m);
+        F e1, eT;
+        exp_pair<V, TK>(w, it, e1, eT);
+        S1[h] = V::add(S1[h], e1);
+        R1[h] = V::add_where(R1[h], e1, V::less(w, zero));
+        ST[h] = V::add(ST[h], eT);
+        V::store(g.column(g.v, c), w);
+        V::store(g.column(g.ev, c), eT);
+        if constexpr (Fused) V::store(g.column(g.dz, c), e1);
+    });
+    const F S = V::add(S1[0], S1[1]), R = V::add(R1[0], R1[1]), St = V::add(ST[0], ST[1]);
+    const F log_S1 = vlog_sum<V>(S, R);
+    g.student_max = m;
+    g.student_sum_T = St;
+    alignas(64) float sy[W];
+    for (int i = 0; i < W; ++i) sy[i] = g.y[i] >= 0 ? student_row(p, g.b0 + i)[g.y[i]] : 0.0f;
+    const F counted = V::load(g.counted);
+    const auto is_counted = V::less(zero, counted);
+    write_lanes(g, V::add(V::add(m, log_S1), probe), p.stats.lse_s1, 1);
+    write_lanes(g, V::add(V::fma(m, it, vlog<V>(St)), probe), p.stats.lse_st, 1);
+    write_lanes(g, V::select(is_counted, V::add(V::add(V::sub(m, V::load(sy)), log_S1), probe), zero), p.stats.ce_s, 1);
+    if constexpr (Fused) {
+        // dz holds e^{s-m} and ev e^{(s-m)/T}: scale them into probabilities and combine (0 for ignored rows).
+        alignas(64) float wl_sum[W];
+        for (int i = 0; i < W; ++i) {
+            wl_sum[i] = 0.0f;
+            if (g.y[i] >= 0)
+                for (int k = 0; k < p.K; ++k) wl_sum[i] += p.wl[stat_index(p, g.b0 + i, k)];
+        }
+        const F ce = V::mul(counted, V::div(V::set1(p.a_ce * p.inv_counted_rows), S));
+        const F kd = V::div(V::mul(V::set1(p.a_kd * p.T * p.inv_counted_rows), V::load(wl_sum)), St);
+        for (int c = 0; c < C; ++c) {
+            float* d = g.column(g.dz, c);
+            V::store(d, V::fma(ce, V::load(d), V::mul(kd, V::load(g.column(g.ev, c)))));
+        }
+    }
+}
+
+// Teacher k's rows of the group: lse_t, kl, h_t, conf, ce_t, hit and, with Fused, its share of dL/dzs.
+// between(j) runs g.n times, spread over the sweep that does the arithmetic.
+template <class V, int TK, bool Fused, class Between>
+inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, Between&& between) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    const int C = p.C;
+    // The maximum and its first column per lane: a later column takes over only when strictly larger.
+    F m = V::set1(-std::numeric_limits<float>::infinity()), arg = V::zero(), column = V::zero();
+    const F one = V::set1(1.0f);
+    for (int c0 = 0; c0 < C; c0 += W) {
+        transposed_columns<V>(teacher_row(p, k, g.b0), C, g.n, c0, std::min(W, C - c0), [&](int j, F x) {
+            arg = V::select(V::less(m, x), column, arg);
+            m = V::max(m, x);
+            column = V::add(column, one);
+            V::store(g.column(g.z, c0 + j), x);
+        });
+    }
+    const F it = V::set1(p.inv_T), zero = V::zero();
+    F S0[2] = {zero, zero}, R0[2] = {zero, zero}, Hs[2] = {zero, zero}, St[2] = {zero, zero}, A[2] = {zero, zero};
+    for_each_column(C, g.n, [&](int c, int h) {
+        const F w = V::sub(V::load(g.column(g.z, c)), m);
+        F e1, eT;
+        exp_pair<V, TK>(w, it, e1, eT);
+        S0[h] = V::add(S0[h], e1);
+        R0[h] = V::add_where(R0[h], e1, V::less(w, zero));
+        Hs[h] = V::fma(e1, w, Hs[h]);
+        St[h] = V::add(St[h], eT);
+        A[h] = V::fma(eT, V::sub(w, V::load(g.column(g.v, c))), A[h]);
+        V::store(g.column(g.eu, c), eT);
+    }, between);
+    const F S = V::add(S0[0], S0[1]), R = V::add(R0[0], R0[1]), H = V::add(Hs[0], Hs[1]);
+    const F T = V::add(St[0], St[1]), Ss = g.student_sum_T;
+    const F probe = V::sub(H, H);  // NaN exactly for the rows whose teacher logits are not all finite
+    const F log_S0 = vlog_sum<V>(S, R);
+    const F ratio = V::div(T, Ss);
+    F kl = V::add(V::div(V::mul(V::add(A[0], A[1]), it), T), V::sub(zero, vlog<V>(ratio)));
+    const auto accurate = V::less(kl, V::set1(kAccurateKlBelow));  // NaN compares false
+    if (V::any(accurate)) {
+        // Unused lanes hold rows of zeros: every operand stays finite, and nothing of theirs is stored.
+        const DivergenceTerm<V> term{V::fma(V::set1(p.T), vlog<V>(ratio), V::sub(m, g.student_max)), it, ratio};
+        F phi = zero, rsum = zero;
+        for (int c = 0; c < C; ++c)
+            term.add(V::load(g.column(g.z, c)), V::load(g.column(g.s, c)), V::load(g.column(g.eu, c)),
+                     V::load(g.column(g.ev, c)), phi, rsum);
+        kl = V::select(accurate, small_divergence<V>(phi, rsum, T), kl);
+    }
+    alignas(64) float zy[W];
+    for (int i = 0; i < W; ++i) zy[i] = g.y[i] >= 0 ? g.column(g.z, g.y[i])[i] : 0.0f;
+    const auto is_counted = V::less(zero, V::load(g.counted));
+    const F inv_S = V::div(V::set1(1.0f), S);
+    const int K = p.K;
+    write_lanes(g, V::add(V::fma(m, it, vlog<V>(T)), probe), p.stats.lse_t + k, K);
+    write_lanes(g, V::mul(V::set1(p.T * p.T), kl), p.stats.kl + k, K);
+    write_lanes(g, V::fnma(H, inv_S, log_S0), p.stats.h_t + k, K);
+    write_lanes(g, inv_S, p.stats.conf + k, K);
+    write_lanes(g, V::select(is_counted, V::add(V::sub(m, V::load(zy)), log_S0), zero), p.stats.ce_t + k, K);
+    // hit: the first argmax is the label (label -1 and unused lanes never match a column).
+    write_lanes(g, V::select(V::equal(arg, V::load(g.label)), V::set1(1.0f), zero), p.stats.hit + k, K);
+    if constexpr (Fused) {
+        // pt^T_c = e^{u_c} / St; a non-finite row leaves NaN here rather than a silently wrong gradient.
+        alignas(64) float wl[W];
+        for (int i = 0; i < W; ++i) wl[i] = g.y[i] >= 0 ? p.wl[stat_index(p, g.b0 + i, k)] : 0.0f;
+        const F coef = V::add(V::div(V::mul(V::set1(p.a_kd * p.T * p.inv_counted_rows), V::load(wl)), T), probe);
+        for (int c = 0; c < C; ++c) {
+            float* d = g.column(g.dz, c);
+            V::store(d, V::fnma(coef, V::load(g.column(g.eu, c)), V::load(d)));
+        }
+    }
+}
+
+// The dz tile back into the rows of dzs, with the label term; ignored rows get zeros.
+template <class V>
+inline void write_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    const int C = p.C;
+    for (int c0 = 0; c0 < C; c0 += W) {
+        const int width = std::min(W, C - c0);
+        const typename V::M t = V::first(width);
+        F r[W];
+        for (int j = 0; j < W; ++j) r[j] = j < width ? V::load(g.column(g.dz, c0 + j)) : V::zero();
+        V::transpose(r);
+        for (int i = 0; i < g.n; ++i) {
+            float* row = gradient_row(p, g.b0 + i) + c0;
+            const F x = g.y[i] >= 0 ? r[i] : V::zero();
+            if (width == W) V::store(row, x);
+            else V::store(row, x, t);
+        }
+    }
+    for (int i = 0; i < g.n; ++i)
+        if (g.y[i] >= 0) gradient_row(p, g.b0 + i)[g.y[i]] -= p.a_ce * p.inv_counted_rows;
+}
+
+// Stats (or, with Fused, stats and gradients) of rows [b0, b1), W rows at a time. Each teacher's tile takes
+// as many feature slices along, in the row-major order of fs and ft (see for_each_pair).
+template <class V, int TK, bool Fused>
+void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
+    const bool stream = Fused && stream_feature_grads(p);
+    for (int r0 = b0; r0 < b1; r0 += V::W) {
+        LaneGroup<V> g = make_lane_group<V>(p, r0, std::min(V::W, b1 - r0), scratch);
+        student_tile<V, TK, Fused>(p, g);
+        FeatureGroup<V> features;
+        int pair = 0;
+        auto next_feature = [&](int) {
+            const int b = r0 + pair / p.K, kk = pair % p.K;
+            ++pair;
+            if constexpr (Fused)
+                feature_row<V, true, true>(p, b, kk, p.y[b] >= 0 ? feature_grad_scale(p, b, kk) : 0.0f, &features,
+                                           stream);
+            else feature_row<V, true, false>(p, b, kk, 0.0f, &features, false);
+        };
+        for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused>(p, g, k, next_feature);
+        finish_features(p, features);
+        if constexpr (Fused) {
+            write_gradient_rows(p, g);
+            for (int i = 0; i < g.n; ++i) {
+                if (g.y[i] >= 0) write_row_loss(p, r0 + i);
+                else p.grads.row_loss[r0 + i] = 0.0f;
+            }
+        }
+    }
+    if (stream) V::stream_fence();
+}
+
+}  // namespace distill
+}  // namespace
+}  // namespace mtkd
