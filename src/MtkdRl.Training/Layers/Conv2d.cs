@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace MtkdRl.Training;
 
 /// <summary>
@@ -5,25 +7,42 @@ namespace MtkdRl.Training;
 /// b [Cout], y [B, Cout, Ho, Wo] with y[s, co, oy, ox] = b[co] + sum_{ci,ky,kx} W[co, ci, ky, kx]
 /// x[s, ci, oy*stride + ky - pad, ox*stride + kx - pad].
 /// <para>
-/// Computed as im2col + GEMM (<see cref="Im2Col"/>) over chunks of samples whose patch matrix fits in
-/// cache, so the GEMM stays large (n*P columns) while the patch matrix is never built for the whole
-/// batch. Backward rebuilds each chunk's patches instead of keeping them: one more gather costs less
-/// than writing and re-reading Cin*k*k copies of the input.
-///   dW = sum over chunks of dY2 col^T,  db = row sums of dY2,  dcol = W^T dY2  then col2im into dx,
-/// where dY2 [Cout, n*P] is dy regrouped like the forward product.
+/// Computed as im2col + GEMM (<see cref="Im2Col"/>): the batch is shared among the workers, and each
+/// worker walks its samples in chunks whose patch matrix fits in cache, with its own single-threaded GEMM
+/// and buffers, so the whole layer is one parallel region. Per chunk of n samples (P = Ho*Wo):
+///   forward   Y2 [Cout, n*P] = W [Cout, K] col [K, n*P], then regrouped to [n, Cout, P] plus the bias;
+///   backward  dY2 = dy regrouped like Y2;  dW += dY2 col^T;  db += row sums of dY2;
+///             dcol = W^T dY2, then col2im into dx.
+/// Backward rebuilds each chunk's patches instead of keeping them (unless a worker's samples fit in one
+/// chunk, which is then still in place): one more gather costs less than writing and re-reading Cin*k*k
+/// copies of the input. Each worker accumulates its own dW and db; they are summed at the end.
 /// </para>
 /// </summary>
 public sealed class Conv2d : Layer
 {
-    /// <summary>Target size of one chunk's patch matrix in floats (4 MiB): large GEMMs, patches still in cache.</summary>
-    internal const int DefaultChunkFloats = 1 << 20;
+    /// <summary>Target size of one chunk's patch matrix in floats (2 MiB): large GEMMs, patches still in cache.</summary>
+    internal const int DefaultChunkFloats = 1 << 19;
 
     private readonly CpuCompute _compute;
     private readonly ConvGeometry _geometry;
     private readonly BatchBuffer<float> _output, _gradInput;
-    private readonly float[] _col, _product, _gradCol;
+    private readonly WorkerBuffers[] _workers;
     private readonly int _chunk;
     private float[] _input = [];
+
+    /// <summary>One worker's scratch: the patch matrix, the GEMM product, the patch gradient and its dW, db.</summary>
+    private sealed class WorkerBuffers(long colFloats, long productFloats, int weightFloats, int outChannels)
+    {
+        public readonly float[] Col = new float[colFloats];
+        public readonly float[] GradCol = new float[colFloats];
+        public readonly float[] Product = new float[productFloats];
+        public readonly float[] GradWeight = new float[weightFloats];
+        public readonly float[] GradBias = new float[outChannels];
+
+        /// <summary>First sample of the chunk now in <see cref="Col"/> (-1: none).</summary>
+        public int ColStart = -1;
+        public int ColCount;
+    }
 
     public Conv2d(string name, SampleShape input, int outChannels, int kernel, CpuCompute compute, int stride = 1,
         int padding = 0, bool bias = true)
@@ -51,15 +70,12 @@ public sealed class Conv2d : Layer
         _gradInput = new BatchBuffer<float>(InputShape.Size);
         long patchesPerSample = (long)geometry.PatchSize * geometry.OutPlane;
         _chunk = (int)Math.Max(1, chunkFloats / patchesPerSample);
-        _col = new float[patchesPerSample * _chunk];
-        _gradCol = new float[_col.Length];
-        _product = new float[(long)outChannels * geometry.OutPlane * _chunk];
+        _workers = new WorkerBuffers[compute.Threads];
+        for (int w = 0; w < _workers.Length; w++)
+            _workers[w] = new WorkerBuffers(patchesPerSample * _chunk, (long)outChannels * geometry.OutPlane * _chunk, Weight.Size, outChannels);
     }
 
     public int OutChannels { get; }
-
-    /// <summary>Samples per im2col chunk.</summary>
-    internal int ChunkSamples => _chunk;
     public int Kernel => _geometry.Kernel;
     public int Stride => _geometry.Stride;
     public int Padding => _geometry.Padding;
@@ -67,87 +83,91 @@ public sealed class Conv2d : Layer
     public Parameter? Bias { get; }
     public override IReadOnlyList<Parameter> Parameters { get; }
 
-    /// <summary>The chunk last gathered into _col, so a single-chunk batch skips the regather in Backward.</summary>
-    private int _colChunkStart = -1;
+    /// <summary>Samples per im2col chunk.</summary>
+    internal int ChunkSamples => _chunk;
+
+    /// <summary>Workers worth starting: about two chunks' worth of samples each, at most one per thread.</summary>
+    private long Parts(int batch) => Math.Max(1, (batch + _chunk - 1) / _chunk);
 
     protected override float[] ForwardCore(float[] input, int batch, bool training)
     {
         _input = input;
         var y = _output.Rows(batch);
-        int P = _geometry.OutPlane, K = _geometry.PatchSize, Cout = OutChannels;
-        for (int start = 0; start < batch; start += _chunk)
+        foreach (var w in _workers) w.ColStart = -1;
+        _compute.ForWorkers(batch, Parts(batch), (worker, first, last) =>
         {
-            int n = Math.Min(_chunk, batch - start), columns = n * P;
-            GatherChunk(start, n);
-            _compute.Gemm.Sgemm(false, false, Cout, columns, K, 1f, Weight.Value, K, _col, columns, 0f, _product, columns);
-            // [Cout, n*P] -> [n, Cout, P], adding the bias on the way.
-            var product = _product;
-            var biasValues = Bias?.Value;
-            _compute.For(n, (long)Cout * P, (s0, s1) =>
+            var buffers = _workers[worker];
+            var gemm = _compute.WorkerGemm(worker);
+            int P = _geometry.OutPlane, K = _geometry.PatchSize, Cout = OutChannels;
+            for (int start = first; start < last; start += _chunk)
             {
-                for (int s = s0; s < s1; s++)
+                int n = Math.Min(_chunk, last - start), columns = n * P;
+                Gather(buffers, start, n);
+                gemm.Sgemm(false, false, Cout, columns, K, 1f, Weight.Value, K, buffers.Col, columns, 0f, buffers.Product, columns);
+                for (int s = 0; s < n; s++)
                 {
                     for (int co = 0; co < Cout; co++)
                     {
-                        var src = product.AsSpan(co * columns + s * P, P);
+                        var src = buffers.Product.AsSpan(co * columns + s * P, P);
                         var dst = y.AsSpan(((start + s) * Cout + co) * P, P);
-                        if (biasValues is null) src.CopyTo(dst);
-                        else System.Numerics.Tensors.TensorPrimitives.Add(src, biasValues[co], dst);
+                        if (Bias is null) src.CopyTo(dst);
+                        else TensorPrimitives.Add(src, Bias.Value[co], dst);
                     }
                 }
-            });
-        }
+            }
+        });
         return y;
     }
 
     protected override float[]? BackwardCore(float[] gradOutput, bool inputGradient)
     {
-        int batch = Batch, P = _geometry.OutPlane, K = _geometry.PatchSize, Cout = OutChannels;
-        float[]? dx = null;
-        if (inputGradient)
+        int batch = Batch;
+        float[]? dx = inputGradient ? _gradInput.Rows(batch) : null;
+        long parts = Parts(batch);
+        foreach (var w in _workers)
         {
-            dx = _gradInput.Rows(batch);
-            dx.AsSpan(0, batch * InputShape.Size).Clear();
+            Array.Clear(w.GradWeight);
+            Array.Clear(w.GradBias);
         }
-        Bias?.Grad.AsSpan().Clear();
-        for (int start = 0; start < batch; start += _chunk)
+        _compute.ForWorkers(batch, parts, (worker, first, last) =>
         {
-            int n = Math.Min(_chunk, batch - start), columns = n * P;
-            if (_colChunkStart != start || batch > _chunk) GatherChunk(start, n);
-            // dy [n, Cout, P] -> dY2 [Cout, n*P].
-            var product = _product;
-            _compute.For(Cout, (long)n * P, (c0, c1) =>
+            var buffers = _workers[worker];
+            var gemm = _compute.WorkerGemm(worker);
+            int P = _geometry.OutPlane, K = _geometry.PatchSize, Cout = OutChannels, sampleSize = InputShape.Size;
+            if (dx is not null) dx.AsSpan(first * sampleSize, (last - first) * sampleSize).Clear();
+            for (int start = first; start < last; start += _chunk)
             {
-                for (int co = c0; co < c1; co++)
-                    for (int s = 0; s < n; s++)
-                        gradOutput.AsSpan(((start + s) * Cout + co) * P, P).CopyTo(product.AsSpan(co * columns + s * P, P));
-            });
-            _compute.Gemm.Sgemm(false, true, Cout, K, columns, 1f, _product, columns, _col, columns, start == 0 ? 0f : 1f,
-                Weight.Grad, K);
-            if (Bias is not null)
+                int n = Math.Min(_chunk, last - start), columns = n * P;
+                if (buffers.ColStart != start || buffers.ColCount != n) Gather(buffers, start, n);
+                // dy [n, Cout, P] -> dY2 [Cout, n*P].
                 for (int co = 0; co < Cout; co++)
-                    Bias.Grad[co] += System.Numerics.Tensors.TensorPrimitives.Sum(_product.AsSpan(co * columns, columns));
-            if (dx is null) continue;
-            _compute.Gemm.Sgemm(true, false, K, columns, Cout, 1f, Weight.Value, K, _product, columns, 0f, _gradCol, columns);
-            var gradCol = _gradCol;
-            var geometry = _geometry;
-            var dxChunk = dx;
-            int sampleSize = InputShape.Size;
-            _compute.For(InputShape.Channels, (long)n * sampleSize, (c0, c1) =>
-                Im2Col.Scatter(gradCol, n, geometry, dxChunk.AsSpan(start * sampleSize, n * sampleSize), c0, c1));
+                    for (int s = 0; s < n; s++)
+                        gradOutput.AsSpan(((start + s) * Cout + co) * P, P).CopyTo(buffers.Product.AsSpan(co * columns + s * P, P));
+                gemm.Sgemm(false, true, Cout, K, columns, 1f, buffers.Product, columns, buffers.Col, columns, 1f, buffers.GradWeight, K);
+                if (Bias is not null)
+                    for (int co = 0; co < Cout; co++) buffers.GradBias[co] += TensorPrimitives.Sum(buffers.Product.AsSpan(co * columns, columns));
+                if (dx is null) continue;
+                gemm.Sgemm(true, false, K, columns, Cout, 1f, Weight.Value, K, buffers.Product, columns, 0f, buffers.GradCol, columns);
+                Im2Col.Scatter(buffers.GradCol, n, _geometry, dx.AsSpan(start * sampleSize, n * sampleSize), 0, InputShape.Channels);
+            }
+            buffers.ColStart = -1;
+        });
+        int used = (int)Math.Min(Math.Min(parts, _compute.Threads), batch);
+        _workers[0].GradWeight.CopyTo(Weight.Grad, 0);
+        for (int w = 1; w < used; w++) TensorPrimitives.Add(Weight.Grad, _workers[w].GradWeight, Weight.Grad);
+        if (Bias is not null)
+        {
+            _workers[0].GradBias.CopyTo(Bias.Grad, 0);
+            for (int w = 1; w < used; w++) TensorPrimitives.Add(Bias.Grad, _workers[w].GradBias, Bias.Grad);
         }
-        _colChunkStart = -1;
         return dx;
     }
 
-    private void GatherChunk(int start, int n)
+    private void Gather(WorkerBuffers buffers, int start, int n)
     {
-        var col = _col;
-        var input = _input;
-        var geometry = _geometry;
         int sampleSize = InputShape.Size;
-        _compute.For(geometry.PatchSize, (long)n * geometry.OutPlane, (r0, r1) =>
-            Im2Col.Gather(input.AsSpan(start * sampleSize, n * sampleSize), n, geometry, col, r0, r1));
-        _colChunkStart = start;
+        Im2Col.Gather(_input.AsSpan(start * sampleSize, n * sampleSize), n, _geometry, buffers.Col, 0, _geometry.PatchSize);
+        buffers.ColStart = start;
+        buffers.ColCount = n;
     }
 }

@@ -33,8 +33,8 @@ public sealed class Linear : Layer
     {
         _input = input;
         var y = _output.Rows(batch);
-        _compute.Gemm.Sgemm(false, true, batch, OutFeatures, InFeatures, 1f, input, InFeatures, Weight.Value, InFeatures,
-            0f, y, OutFeatures);
+        _compute.Sgemm(false, true, batch, OutFeatures, InFeatures, 1f, input, 0, InFeatures, Weight.Value, 0, InFeatures,
+            0f, y, 0, OutFeatures);
         if (Bias is not null) SimdOps.AddRowToEach(y.AsSpan(0, batch * OutFeatures), batch, Bias.Value);
         return y;
     }
@@ -42,13 +42,13 @@ public sealed class Linear : Layer
     protected override float[]? BackwardCore(float[] gradOutput, bool inputGradient)
     {
         int batch = Batch;
-        _compute.Gemm.Sgemm(true, false, OutFeatures, InFeatures, batch, 1f, gradOutput, OutFeatures, _input, InFeatures,
-            0f, Weight.Grad, InFeatures);
+        _compute.Sgemm(true, false, OutFeatures, InFeatures, batch, 1f, gradOutput, 0, OutFeatures, _input, 0, InFeatures,
+            0f, Weight.Grad, 0, InFeatures);
         if (Bias is not null) SimdOps.ColumnSums(gradOutput.AsSpan(0, batch * OutFeatures), batch, Bias.Grad);
         if (!inputGradient) return null;
         var dx = _gradInput.Rows(batch);
-        _compute.Gemm.Sgemm(false, false, batch, InFeatures, OutFeatures, 1f, gradOutput, OutFeatures, Weight.Value,
-            InFeatures, 0f, dx, InFeatures);
+        _compute.Sgemm(false, false, batch, InFeatures, OutFeatures, 1f, gradOutput, 0, OutFeatures, Weight.Value, 0,
+            InFeatures, 0f, dx, 0, InFeatures);
         return dx;
     }
 }

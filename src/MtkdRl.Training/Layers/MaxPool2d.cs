@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using MtkdRl.Core;
 
 namespace MtkdRl.Training;
@@ -30,7 +31,15 @@ public sealed class MaxPool2d : Layer
         _output = new BatchBuffer<float>(OutputShape.Size);
         _gradInput = new BatchBuffer<float>(InputShape.Size);
         _argmax = new BatchBuffer<int>(OutputShape.Size);
+        _pairs = geometry.Kernel == 2 && geometry.Stride == 2 && geometry.Padding == 0 && geometry.Input.Width % 2 == 0;
+        _pairMax = new BatchBuffer<float>(_pairs ? geometry.Input.Size / 2 : 0);
+        _pairIndex = new BatchBuffer<int>(_pairs ? geometry.Input.Size / 2 : 0);
     }
+
+    /// <summary>2x2 windows, stride 2, no padding, even width: the vectorised path (<see cref="PairMax"/>).</summary>
+    private readonly bool _pairs;
+    private readonly BatchBuffer<float> _pairMax;
+    private readonly BatchBuffer<int> _pairIndex;
 
     public int Kernel => _geometry.Kernel;
     public int Stride => _geometry.Stride;
@@ -42,11 +51,21 @@ public sealed class MaxPool2d : Layer
         var argmax = _argmax.Rows(batch);
         var g = _geometry;
         int planes = batch * g.Input.Channels, inPlane = g.Input.Plane, outPlane = g.OutPlane;
+        if (_pairs)
+        {
+            PoolPairs(input, planes, y, argmax);
+            return y;
+        }
         _compute.For(planes, inPlane, (p0, p1) =>
         {
             for (int plane = p0; plane < p1; plane++)
+            {
                 PoolPlane(g, input.AsSpan(plane * inPlane, inPlane), y.AsSpan(plane * outPlane, outPlane),
                     argmax.AsSpan(plane * outPlane, outPlane));
+                // Window indices are kept relative to the batch, as the pair path makes them.
+                var windowIndex = argmax.AsSpan(plane * outPlane, outPlane);
+                TensorPrimitives.Add(windowIndex, plane * inPlane, windowIndex);
+            }
         });
         return y;
     }
@@ -59,14 +78,9 @@ public sealed class MaxPool2d : Layer
         int planes = Batch * InputShape.Channels, inPlane = InputShape.Plane, outPlane = OutputShape.Plane;
         _compute.For(planes, inPlane, (p0, p1) =>
         {
-            for (int plane = p0; plane < p1; plane++)
-            {
-                var dst = dx.AsSpan(plane * inPlane, inPlane);
-                dst.Clear();
-                var grad = gradOutput.AsSpan(plane * outPlane, outPlane);
-                var from = argmax.AsSpan(plane * outPlane, outPlane);
-                for (int o = 0; o < outPlane; o++) dst[from[o]] += grad[o];
-            }
+            // A range of planes only ever writes its own planes of dx.
+            dx.AsSpan(p0 * inPlane, (p1 - p0) * inPlane).Clear();
+            for (int o = p0 * outPlane; o < p1 * outPlane; o++) dx[argmax[o]] += gradOutput[o];
         });
         return dx;
     }
@@ -99,5 +113,32 @@ public sealed class MaxPool2d : Layer
                 argmax[oy * g.OutWidth + ox] = best;
             }
         }
+    }
+
+    /// <summary>
+    /// 2x2 pooling as pair maxima along each row (every row has even width, so a flat sweep over whole planes
+    /// never pairs across rows), then the larger of each two consecutive rows of pair maxima.
+    /// </summary>
+    private void PoolPairs(float[] input, int planes, float[] y, int[] argmax)
+    {
+        int W = InputShape.Width, Wo = OutputShape.Width, Ho = OutputShape.Height, inPlane = InputShape.Plane;
+        int rowPairs = W / 2, planePairs = inPlane / 2, outPlane = OutputShape.Plane;
+        var pairMax = _pairMax.Rows(Batch);
+        var pairIndex = _pairIndex.Rows(Batch);
+        _compute.For(planes, inPlane, (p0, p1) =>
+        {
+            int first = p0 * planePairs, count = (p1 - p0) * planePairs;
+            PairMax.Horizontal(input.AsSpan(p0 * inPlane, 2 * count), count, p0 * inPlane,
+                pairMax.AsSpan(first, count), pairIndex.AsSpan(first, count));
+            for (int plane = p0; plane < p1; plane++)
+            {
+                for (int oy = 0; oy < Ho; oy++)
+                {
+                    int top = plane * planePairs + 2 * oy * rowPairs, bottom = top + rowPairs, o = plane * outPlane + oy * Wo;
+                    PairMax.Vertical(pairMax.AsSpan(top, Wo), pairIndex.AsSpan(top, Wo), pairMax.AsSpan(bottom, Wo),
+                        pairIndex.AsSpan(bottom, Wo), y.AsSpan(o, Wo), argmax.AsSpan(o, Wo));
+                }
+            }
+        });
     }
 }

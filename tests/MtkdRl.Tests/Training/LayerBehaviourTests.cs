@@ -22,6 +22,17 @@ public class LayerBehaviourTests
     }
 
     [Fact]
+    public void MaxPool_general_windows_break_ties_the_same_way()
+    {
+        var pool = new MaxPool2d("pool", SampleShape.Image(1, 2, 3), 2, Compute, stride: 1);
+        var y = pool.Forward([5f, 5f, 5f, 5f, 5f, 5f], 1, true);
+        Assert.Equal([5f, 5f], y.Take(2));
+        Assert.Equal([1f, 2f, 0f, 0f, 0f, 0f], pool.Backward([1f, 2f])!.Take(6));
+        var wide = new MaxPool2d("pool", SampleShape.Image(1, 3, 3), 3, Compute);
+        Assert.True(float.IsNaN(wide.Forward([1f, 2f, 3f, 4f, float.NaN, 9f, 7f, 8f, 9f], 1, true)[0]));
+    }
+
+    [Fact]
     public void MaxPool_overlapping_windows_add_their_gradients()
     {
         var pool = new MaxPool2d("pool", SampleShape.Image(1, 1, 5), 1, Compute);

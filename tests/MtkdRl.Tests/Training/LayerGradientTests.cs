@@ -90,6 +90,19 @@ public class LayerGradientTests
         Check(pool, 2, true, seed, GradientCheck.Distinct(new Random(seed), 2 * pool.InputShape.Size));
     }
 
+    /// <summary>2x2 stride-2 pooling of even-width rows takes a vectorised path: widths that exercise its vector and overlap handling.</summary>
+    [Theory]
+    [InlineData(2, 6, 20)]
+    [InlineData(3, 5, 10)]
+    [InlineData(1, 2, 34)]
+    [InlineData(2, 3, 2)]
+    public void MaxPool2d_2x2(int channels, int height, int width)
+    {
+        int seed = TestSeeds.Next();
+        var pool = new MaxPool2d("pool", SampleShape.Image(channels, height, width), 2, Compute);
+        Check(pool, 3, true, seed, GradientCheck.Distinct(new Random(seed), 3 * pool.InputShape.Size));
+    }
+
     [Theory]
     [InlineData(2, 2, 0)]
     [InlineData(3, 2, 1)]
