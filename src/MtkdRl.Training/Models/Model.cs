@@ -75,6 +75,12 @@ public sealed class Model
     /// <summary>Random streams a checkpoint must keep (dropout masks).</summary>
     public IReadOnlyList<NamedRng> RandomStreams { get; }
 
+    /// <summary>Every tensor a checkpoint holds: the parameters, then the buffers, in layer order.</summary>
+    public IEnumerable<NamedTensor> NamedTensors => Parameters.Concat(Buffers);
+
+    /// <summary>The parameter or buffer called <paramref name="name"/>, or null.</summary>
+    public NamedTensor? FindTensor(string name) => NamedTensors.FirstOrDefault(t => t.Name == name);
+
     public long ParameterCount => Parameters.Sum(p => (long)p.Size);
 
     /// <summary>Rows of the last Forward (0 before the first).</summary>

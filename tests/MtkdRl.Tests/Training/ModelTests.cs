@@ -40,6 +40,10 @@ public class ModelTests
         Assert.Equal([32, 1, 3, 3], model.Parameters[0].Shape);
         Assert.Equal(["bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"], model.Buffers.Select(b => b.Name));
         Assert.Empty(model.RandomStreams);
+        Assert.Same(model.Buffers[3], model.FindTensor("bn2.running_var"));
+        Assert.Same(model.Parameters[0], model.FindTensor("conv1.weight"));
+        Assert.Null(model.FindTensor("conv3.weight"));
+        Assert.Equal(14, model.NamedTensors.Count());
         Assert.Equal(["drop.rng"], Build("mlp:8,drop0.1", SampleShape.Vector(5)).RandomStreams.Select(r => r.Name));
     }
 
