@@ -12,7 +12,10 @@ namespace MtkdRl.Training;
 /// pools fight over the cores (OpenMP threads spin after each GEMM while the managed workers wait for a
 /// core), tripling step times on two cores; one pool avoids that.
 /// </para>
-/// One instance is shared by every layer of a model; the caller owns and disposes it.
+/// Work is always cut the same way for a given thread count and batch, and partial sums are combined in a
+/// fixed order, so results are bit-for-bit reproducible for a given <see cref="Threads"/> (and agree to
+/// rounding across thread counts). One instance is shared by every layer of a model; the caller owns and
+/// disposes it.
 /// </summary>
 public sealed class CpuCompute : IDisposable
 {
