@@ -3,14 +3,15 @@ using CommandLine;
 using MtkdRl.Backends;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
+using MtkdRl.Training;
 using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs;
 
-[Verb("bench", HelpText = "Benchmarks. `bench kernels`: the fused distillation op per backend and pass.")]
+[Verb("bench", HelpText = "Benchmarks. `bench kernels`: the fused distillation op per backend and pass. `bench train --model SPEC`: a training step (forward + loss + backward) on the CPU.")]
 public sealed class BenchVerb
 {
-    [Value(0, MetaName = "target", Required = true, HelpText = "What to time: kernels.")]
+    [Value(0, MetaName = "target", Required = true, HelpText = "What to time: kernels or train.")]
     public string Target { get; set; } = "";
 
     [Option('b', "backend", Default = "all", HelpText = "A backend name from `mtkd info`, or all (the best variant of each family; CPU simulators only when named).")]
@@ -31,15 +32,33 @@ public sealed class BenchVerb
     [Option("seed", Default = 1234, HelpText = "Seed of the random inputs.")]
     public int Seed { get; set; } = 1234;
 
+    [Option('m', "model", Separator = ';', HelpText = "train: model specs separated by ';' (default: mlp:512x512;cnn:32x64), e.g. mlp:64 or cnn:32x64,fc256.")]
+    public IEnumerable<string> Models { get; set; } = [];
+
+    [Option("batch", Default = 128, HelpText = "train: samples per step.")]
+    public int Batch { get; set; } = 128;
+
+    [Option("input", Default = "1x28x28", HelpText = "train: shape of one sample, ChxHxW or D.")]
+    public string Input { get; set; } = "1x28x28";
+
+    [Option("classes", Default = 10, HelpText = "train: number of classes.")]
+    public int Classes { get; set; } = 10;
+
+    [Option("threads", Default = 0, HelpText = "train: CPU threads (0: every core).")]
+    public int Threads { get; set; }
+
     [Option("json", HelpText = "Also write the records as a JSON array to this file.")]
     public string? Json { get; set; }
 
     public static readonly string[] DefaultShapes = ["256,4,100,256", "256,16,100,256", "1024,8,1000,512", "256,64,100,128"];
 
+    public static readonly string[] DefaultTrainModels = ["mlp:512x512", "cnn:32x64"];
+
     public int Run(IAnsiConsole console)
     {
+        if (string.Equals(Target, "train", StringComparison.OrdinalIgnoreCase)) return RunTrain(console);
         if (!string.Equals(Target, "kernels", StringComparison.OrdinalIgnoreCase))
-            throw new MtkdException($"bench: unknown target '{Target}' (known: kernels)");
+            throw new MtkdException($"bench: unknown target '{Target}' (known: kernels, train)");
         if (Repeat < 1) throw new MtkdException($"--repeat must be at least 1 (got {Repeat})");
         if (Warmup < 0) throw new MtkdException($"--warmup must be at least 0 (got {Warmup})");
         var shapes = (Shapes.Any() ? Shapes : DefaultShapes).Select(ParseShape).ToList();
@@ -67,6 +86,32 @@ public sealed class BenchVerb
         if (Json is not null)
         {
             AtomicFile.WriteAllText(Json, BenchJson.Serialize(records));
+            console.MarkupLine($"wrote {Markup.Escape(Json)}");
+        }
+        return 0;
+    }
+
+    private int RunTrain(IAnsiConsole console)
+    {
+        var specs = (Models.Any() ? Models : DefaultTrainModels).Select(m => ModelSpec.Parse(m, "--model")).ToList();
+        if (Batch <= 0) throw new MtkdException($"--batch must be positive (got {Batch})");
+        if (Classes < 2) throw new MtkdException($"--classes must be at least 2 (got {Classes})");
+        var options = new TrainStepOptions(Batch, Repeat, Warmup, MaxSeconds, SampleShape.Parse(Input), Classes, (ulong)Seed);
+        if (Json is not null) AtomicFile.WriteAllText(Json, "[]");
+        using var compute = new CpuCompute(Threads);
+        var records = new List<TrainStepRecord>();
+        foreach (var spec in specs)
+            console.Status().Start(spec.ToString(), ctx =>
+                records.Add(TrainStepBenchmark.Run(spec, options, compute, msg => ctx.Status(Markup.Escape(msg)))));
+        var table = new Table().AddColumns("model", "input", "batch", "params", "threads", "step ms (median)", "forward ms", "backward ms", "samples/s");
+        foreach (var r in records)
+            table.AddRow(Markup.Escape(r.Model), r.Input, $"{r.Batch}", $"{r.Parameters:N0}", $"{r.Threads}", $"{r.StepMedianMs:F2}",
+                $"{r.ForwardMedianMs:F2}", $"{r.BackwardMedianMs:F2}", $"{r.SamplesPerSecond:F0}");
+        console.Write(table);
+        console.MarkupLine($"GEMM: {Markup.Escape(compute.GemmImplementation)}");
+        if (Json is not null)
+        {
+            AtomicFile.WriteAllText(Json, TrainStepBenchmark.ToJson(records));
             console.MarkupLine($"wrote {Markup.Escape(Json)}");
         }
         return 0;

@@ -1,0 +1,69 @@
+using MtkdRl.Core;
+
+namespace MtkdRl.Training;
+
+/// <summary>Turns a <see cref="ModelSpec"/> into layers, initialised from an <see cref="Rng"/>.</summary>
+internal static class ModelBuilder
+{
+    public static Model Build(ModelSpec spec, SampleShape input, int classes, CpuCompute compute, Rng rng)
+    {
+        if (classes < 2) throw new MtkdInputException($"model '{spec}': needs at least 2 classes (got {classes})");
+        var body = new List<Layer>();
+        var shape = input;
+
+        void Add(Layer layer)
+        {
+            body.Add(layer);
+            shape = layer.OutputShape;
+        }
+
+        switch (spec.Family)
+        {
+            case ModelFamily.Linear:
+                break;
+            case ModelFamily.Mlp:
+                for (int i = 0; i < spec.Widths.Count; i++)
+                {
+                    int n = i + 1;
+                    var fc = new Linear($"fc{n}", shape, spec.Widths[i], compute, bias: !spec.BatchNorm);
+                    Initializers.KaimingNormal(fc.Weight.Value, fc.InFeatures, rng);
+                    Add(fc);
+                    if (spec.BatchNorm) Add(new BatchNorm($"bn{n}", shape, compute));
+                    Add(new ReLU($"relu{n}", shape, compute));
+                }
+                break;
+            case ModelFamily.Cnn:
+                if (input.IsVector)
+                    throw new MtkdInputException($"model '{spec}': a cnn needs image samples (Ch x H x W), got vectors of {input}");
+                for (int i = 0; i < spec.Widths.Count; i++)
+                {
+                    int n = i + 1;
+                    var conv = new Conv2d($"conv{n}", shape, spec.Widths[i], 3, compute, stride: 1, padding: 1, bias: !spec.BatchNorm);
+                    Initializers.KaimingNormal(conv.Weight.Value, shape.Channels * 9, rng);
+                    Add(conv);
+                    if (spec.BatchNorm) Add(new BatchNorm($"bn{n}", shape, compute));
+                    Add(new ReLU($"relu{n}", shape, compute));
+                    if (shape.Height >= 2 && shape.Width >= 2) Add(new MaxPool2d($"pool{n}", shape, 2, compute));
+                }
+                Add(spec.GlobalPool ? new GlobalAvgPool("gap", shape, compute) : new Flatten("flatten", shape));
+                if (spec.DenseWidth > 0)
+                {
+                    var fc = new Linear("fc", shape, spec.DenseWidth, compute);
+                    Initializers.KaimingNormal(fc.Weight.Value, fc.InFeatures, rng);
+                    Add(fc);
+                    Add(new ReLU("relu_fc", shape, compute));
+                }
+                break;
+            default:
+                throw new MtkdInputException($"model '{spec}': unknown family {spec.Family}");
+        }
+
+        var embedding = shape;
+        var head = new List<Layer>();
+        if (spec.Dropout > 0) head.Add(new Dropout("drop", embedding, spec.Dropout, rng.Fork()));
+        var classifier = new Linear("head", embedding, classes, compute);
+        Initializers.XavierUniform(classifier.Weight.Value, classifier.InFeatures, classes, rng);
+        head.Add(classifier);
+        return new Model(spec, input, classes, body, head);
+    }
+}

@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Text;
+using MtkdRl.Core;
+
+namespace MtkdRl.Training;
+
+/// <summary>Network families a spec can name.</summary>
+public enum ModelFamily { Linear, Mlp, Cnn }
+
+/// <summary>
+/// A network architecture as a short string, so the command line can name it. Grammar:
+/// <code>
+///   spec    = family [":" widths] {"," option}
+///   widths  = N {"x" N}                       positive integers, at most 65536
+///   linear                                    logits = W x + b on the flattened input
+///   mlp:W1xW2...                              per width: Linear - [BatchNorm1d] - ReLU; then the classifier
+///       options  bn        BatchNorm1d after each hidden Linear
+///                drop P    dropout with probability P before the classifier, written drop0.2
+///   cnn:C1xC2...                              per width: Conv3x3(pad 1) - BatchNorm2d - ReLU - MaxPool2x2
+///                                             (the pool is left out once the image is 1 pixel high or wide);
+///                                             then Flatten - Linear(fc) - ReLU - the classifier
+///       options  fcN       width of the dense hidden layer (default 128; fc0: none, the pooled features
+///                          feed the classifier directly)
+///                gap       global average pooling instead of Flatten
+///                nobn      no BatchNorm (the convolutions get biases instead)
+///                drop P    dropout before the classifier
+/// </code>
+/// Examples: <c>linear</c>, <c>mlp:64</c>, <c>mlp:512x512</c>, <c>mlp:1024x512,bn,drop0.2</c>, <c>cnn:32x64</c>,
+/// <c>cnn:16,fc64</c>, <c>cnn:32x64x128,gap,fc0</c>. The embedding (penultimate activations, for feature
+/// distillation) is what feeds the classifier: the last hidden ReLU output (mlp; cnn with a dense layer),
+/// the pooled or flattened features (cnn with fc0), or the flattened input itself (linear).
+/// </summary>
+public sealed record ModelSpec
+{
+    public const int MaxWidth = 65536;
+    public const int DefaultDenseWidth = 128;
+
+    public ModelFamily Family { get; init; }
+
+    /// <summary>Hidden widths (mlp) or convolution channels per stage (cnn); empty for linear.</summary>
+    public IReadOnlyList<int> Widths { get; init; } = [];
+
+    /// <summary>BatchNorm after each hidden layer: off by default for mlp, on for cnn.</summary>
+    public bool BatchNorm { get; init; }
+
+    /// <summary>Dropout probability before the classifier (0: none).</summary>
+    public double Dropout { get; init; }
+
+    /// <summary>Width of a cnn's dense hidden layer (0: none).</summary>
+    public int DenseWidth { get; init; }
+
+    /// <summary>A cnn pools globally instead of flattening.</summary>
+    public bool GlobalPool { get; init; }
+
+    /// <summary>
+    /// Parses a spec, or throws <see cref="MtkdInputException"/> with a one-line message that starts with
+    /// "{role} spec '{text}': " (role says whose spec it is: "student", "teacher", "model").
+    /// </summary>
+    public static ModelSpec Parse(string text, string role = "model")
+    {
+        string Fail(string problem) => throw new MtkdInputException($"{role} spec '{text}': {problem}");
+        string trimmed = text.Trim();
+        if (trimmed.Length == 0) Fail("empty (expected linear, mlp:W[xW...] or cnn:C[xC...], e.g. mlp:512x512)");
+        var items = trimmed.Split(',', StringSplitOptions.TrimEntries);
+        string head = items[0];
+        int colon = head.IndexOf(':');
+        string familyName = (colon < 0 ? head : head[..colon]).ToLowerInvariant();
+        string? widthText = colon < 0 ? null : head[(colon + 1)..];
+        ModelFamily? parsed = familyName switch
+        {
+            "linear" => ModelFamily.Linear,
+            "mlp" => ModelFamily.Mlp,
+            "cnn" => ModelFamily.Cnn,
+            _ => null,
+        };
+        if (parsed is null) Fail($"unknown architecture '{familyName}' (known: linear, mlp, cnn)");
+        var family = parsed!.Value;
+
+        var widths = new List<int>();
+        if (family == ModelFamily.Linear)
+        {
+            if (widthText is not null) Fail("linear takes no widths");
+        }
+        else
+        {
+            string what = family == ModelFamily.Mlp ? "hidden width" : "channel count";
+            string example = family == ModelFamily.Mlp ? "mlp:512x512" : "cnn:32x64";
+            if (string.IsNullOrWhiteSpace(widthText)) Fail($"{familyName} needs {what}s, e.g. {example}");
+            foreach (string part in widthText!.Split('x'))
+            {
+                if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int w) || w <= 0)
+                    Fail($"{what} '{part}' must be a positive integer");
+                if (w > MaxWidth) Fail($"{what} {w} exceeds {MaxWidth}");
+                widths.Add(w);
+            }
+        }
+
+        var spec = new ModelSpec
+        {
+            Family = family,
+            Widths = widths,
+            BatchNorm = family == ModelFamily.Cnn,
+            DenseWidth = family == ModelFamily.Cnn ? DefaultDenseWidth : 0,
+        };
+        var seen = new HashSet<string>();
+        foreach (string option in items.Skip(1))
+        {
+            string key = OptionKey(option);
+            if (!seen.Add(key)) Fail($"option '{key}' given twice");
+            spec = ApplyOption(spec, option, familyName, Fail);
+        }
+        return spec;
+    }
+
+    private static string OptionKey(string option)
+    {
+        int digits = 0;
+        while (digits < option.Length && char.IsLetter(option[digits])) digits++;
+        return option[..digits].ToLowerInvariant();
+    }
+
+    private static ModelSpec ApplyOption(ModelSpec spec, string option, string familyName, Func<string, string> fail)
+    {
+        string lower = option.ToLowerInvariant();
+        string known = spec.Family switch
+        {
+            ModelFamily.Mlp => "bn, drop<p>",
+            ModelFamily.Cnn => "fc<n>, gap, nobn, drop<p>",
+            _ => "none",
+        };
+        if (spec.Family != ModelFamily.Linear && lower.StartsWith("drop", StringComparison.Ordinal))
+        {
+            string value = lower[4..];
+            if (!double.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double p) || !(p is >= 0 and < 1))
+                fail($"dropout '{option}' needs a probability in [0, 1), e.g. drop0.2");
+            return spec with { Dropout = p };
+        }
+        if (spec.Family == ModelFamily.Mlp && lower == "bn") return spec with { BatchNorm = true };
+        if (spec.Family == ModelFamily.Cnn)
+        {
+            if (lower == "nobn") return spec with { BatchNorm = false };
+            if (lower == "gap") return spec with { GlobalPool = true };
+            if (lower.StartsWith("fc", StringComparison.Ordinal))
+            {
+                if (!int.TryParse(lower[2..], NumberStyles.None, CultureInfo.InvariantCulture, out int w) || w > MaxWidth)
+                    fail($"dense width '{option}' must be fc followed by an integer in [0, {MaxWidth}], e.g. fc128");
+                return spec with { DenseWidth = w };
+            }
+        }
+        fail(option.Length == 0 ? "empty option (a stray comma?)" : $"unknown option '{option}' for {familyName} (known: {known})");
+        return spec;
+    }
+
+    /// <summary>The canonical text: Parse(ToString()) equals this spec.</summary>
+    public override string ToString()
+    {
+        var sb = new StringBuilder(Family.ToString().ToLowerInvariant());
+        if (Widths.Count > 0) sb.Append(':').Append(string.Join('x', Widths));
+        if (Family == ModelFamily.Mlp && BatchNorm) sb.Append(",bn");
+        if (Family == ModelFamily.Cnn)
+        {
+            if (DenseWidth != DefaultDenseWidth) sb.Append(",fc").Append(DenseWidth);
+            if (GlobalPool) sb.Append(",gap");
+            if (!BatchNorm) sb.Append(",nobn");
+        }
+        if (Dropout > 0) sb.Append(",drop").Append(Dropout.ToString(CultureInfo.InvariantCulture));
+        return sb.ToString();
+    }
+
+    public bool Equals(ModelSpec? other) => other is not null && ToString() == other.ToString();
+
+    public override int GetHashCode() => ToString().GetHashCode(StringComparison.Ordinal);
+
+    /// <summary>Builds the network for samples of <paramref name="input"/> shape and <paramref name="classes"/> classes.</summary>
+    public Model Build(SampleShape input, int classes, CpuCompute compute, Rng rng) =>
+        ModelBuilder.Build(this, input, classes, compute, rng);
+}

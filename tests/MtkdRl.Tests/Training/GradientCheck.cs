@@ -1,0 +1,144 @@
+using MtkdRl.Training;
+using Xunit.Sdk;
+
+namespace MtkdRl.Tests.Training;
+
+/// <summary>
+/// Checks forward and backward against <see cref="ReferenceLayers"/>: the forward output against the float64
+/// reference, and every analytic gradient (input and parameters) against central differences of the
+/// float64 reference of L = sum(R * y) for a random R, with a small step (1e-6) that float64 resolves.
+/// Errors are max|analytic - numeric| / max|numeric|.
+/// </summary>
+public static class GradientCheck
+{
+    public const double ForwardTolerance = 1e-5;
+    public const double GradientTolerance = 1e-4;
+    private const double Step = 1e-6;
+
+    public sealed record Report(double Forward, double Input, IReadOnlyDictionary<string, double> Parameters)
+    {
+        public void AssertWithin(string what, double forwardTolerance = ForwardTolerance, double gradientTolerance = GradientTolerance)
+        {
+            if (!(Forward <= forwardTolerance)) throw new XunitException($"{what}: forward error {Forward:E2} > {forwardTolerance:E0}");
+            if (!(Input <= gradientTolerance)) throw new XunitException($"{what}: input-gradient error {Input:E2} > {gradientTolerance:E0}");
+            foreach (var (name, error) in Parameters)
+                if (!(error <= gradientTolerance)) throw new XunitException($"{what}: gradient error of {name} {error:E2} > {gradientTolerance:E0}");
+        }
+    }
+
+    /// <summary>
+    /// Runs layer.Forward(x) and Backward(R) and compares with the reference. <paramref name="tamper"/>, when
+    /// given, alters the analytic gradients before the comparison (to show a wrong gradient is caught).
+    /// </summary>
+    public static Report Layer(Layer layer, float[] x, int B, bool training, Random rng, Action<Layer, float[]>? tamper = null)
+    {
+        var running = layer is BatchNorm bn ? ReferenceLayers.Running(bn) : null;
+        var y = layer.Forward(x, B, training);
+        var p = ReferenceLayers.CopyParameters(layer.Parameters);
+        var xd = x.Take(B * layer.InputShape.Size).Select(v => (double)v).ToArray();
+        var yRef = ReferenceLayers.Forward(layer, xd, B, p, training, running);
+        double forward = RelativeError(y.AsSpan(0, yRef.Length), yRef);
+
+        var r = Random(rng, B * layer.OutputShape.Size);
+        var dx = layer.Backward(r, inputGradient: true)!;
+        tamper?.Invoke(layer, dx);
+        double Loss(double[] input) => Dot(r, ReferenceLayers.Forward(layer, input, B, p, training, running));
+
+        double input = RelativeError(dx.AsSpan(0, xd.Length), Numeric(xd, () => Loss(xd)));
+        var parameters = new Dictionary<string, double>();
+        foreach (var param in layer.Parameters)
+        {
+            var values = p[param];
+            parameters[param.Name] = RelativeError(param.Grad, Numeric(values, () => Loss(xd)));
+        }
+        return new Report(forward, input, parameters);
+    }
+
+    /// <summary>
+    /// The same for a whole model: L = sum(R * logits) + sum(Q * embedding), with the model's Backward
+    /// given both gradients. Training mode needs a model without dropout (its mask has no reference).
+    /// </summary>
+    public static Report Model(Model model, float[] x, int B, bool training, Random rng)
+    {
+        var running = model.Layers.OfType<BatchNorm>().ToDictionary(bn => (Layer)bn, ReferenceLayers.Running);
+        model.Forward(x, B, training);
+        var p = ReferenceLayers.CopyParameters(model.Parameters);
+        var xd = x.Take(B * model.InputShape.Size).Select(v => (double)v).ToArray();
+        var r = Random(rng, B * model.Classes);
+        var q = Random(rng, B * model.EmbeddingWidth);
+
+        (double[] Logits, double[] Embedding) Reference(double[] input)
+        {
+            var a = input;
+            foreach (var layer in model.Body) a = ReferenceLayers.Forward(layer, a, B, p, training, running.GetValueOrDefault(layer));
+            var embedding = a;
+            foreach (var layer in model.Head) a = ReferenceLayers.Forward(layer, a, B, p, training, running.GetValueOrDefault(layer));
+            return (a, embedding);
+        }
+
+        var (logits, _) = Reference(xd);
+        double forward = RelativeError(model.Logits, logits);
+        model.Backward(r, q, inputGradient: true);
+        double Loss()
+        {
+            var (z, e) = Reference(xd);
+            return Dot(r, z) + Dot(q, e);
+        }
+        double input = RelativeError(model.InputGradient, Numeric(xd, Loss));
+        var parameters = model.Parameters.ToDictionary(param => param.Name, param => RelativeError(param.Grad, Numeric(p[param], Loss)));
+        return new Report(forward, input, parameters);
+    }
+
+    /// <summary>Central differences of <paramref name="loss"/> with respect to each entry of <paramref name="values"/> (perturbed in place, restored).</summary>
+    public static double[] Numeric(double[] values, Func<double> loss)
+    {
+        var g = new double[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            double keep = values[i];
+            values[i] = keep + Step;
+            double up = loss();
+            values[i] = keep - Step;
+            double down = loss();
+            values[i] = keep;
+            g[i] = (up - down) / (2 * Step);
+        }
+        return g;
+    }
+
+    public static double RelativeError(ReadOnlySpan<float> got, double[] want)
+    {
+        if (got.Length != want.Length) throw new XunitException($"length {got.Length} != {want.Length}");
+        double maxDiff = 0, maxRef = 1e-6;
+        for (int i = 0; i < want.Length; i++)
+        {
+            double d = Math.Abs(got[i] - want[i]);
+            if (double.IsNaN(d)) return double.NaN;
+            maxDiff = Math.Max(maxDiff, d);
+            maxRef = Math.Max(maxRef, Math.Abs(want[i]));
+        }
+        return maxDiff / maxRef;
+    }
+
+    public static float[] Random(Random rng, int n, double scale = 1)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(scale * (rng.NextDouble() * 2 - 1) * 1.7);
+        return a;
+    }
+
+    /// <summary>Values at least 1e-3 apart in random order, so no max-pool window holds a near-tie.</summary>
+    public static float[] Distinct(Random rng, int n)
+    {
+        var a = Enumerable.Range(0, n).Select(i => (float)((i - n / 2) * 0.01 + 0.001)).ToArray();
+        rng.Shuffle(a);
+        return a;
+    }
+
+    private static double Dot(float[] a, double[] b)
+    {
+        double s = 0;
+        for (int i = 0; i < b.Length; i++) s += a[i] * b[i];
+        return s;
+    }
+}

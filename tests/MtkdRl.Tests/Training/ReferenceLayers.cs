@@ -1,0 +1,151 @@
+using MtkdRl.Training;
+
+namespace MtkdRl.Tests.Training;
+
+/// <summary>
+/// Float64 forward passes written from the layers' definitions (direct loops, no im2col, no GEMM), reading
+/// parameter values from a map so finite differences can perturb them. Batch [B, size] row-major.
+/// </summary>
+public static class ReferenceLayers
+{
+    /// <summary>Float64 copies of every parameter's values, keyed by parameter.</summary>
+    public static Dictionary<Parameter, double[]> CopyParameters(IEnumerable<Parameter> parameters) =>
+        parameters.ToDictionary(p => p, p => p.Value.Select(v => (double)v).ToArray());
+
+    /// <summary>The layer's output in float64 (BatchNorm: batch statistics when training, else the running ones given).</summary>
+    public static double[] Forward(Layer layer, double[] x, int B, Dictionary<Parameter, double[]> p, bool training,
+        BatchNormRunning? running = null)
+    {
+        return layer switch
+        {
+            Linear l => Linear(l, x, B, p),
+            ReLU => x.Select(v => Math.Max(v, 0)).ToArray(),
+            Flatten => (double[])x.Clone(),
+            Conv2d c => Conv(c, x, B, p),
+            MaxPool2d m => Pool(m.InputShape, m.Kernel, m.Stride, m.Padding, x, B, max: true),
+            AvgPool2d a => Pool(a.InputShape, a.Kernel, a.Stride, a.Padding, x, B, max: false),
+            GlobalAvgPool g => GlobalAverage(g.InputShape, x, B),
+            BatchNorm bn => BatchNorm(bn, x, B, p, training, running),
+            Dropout d when !training || d.Probability == 0 => (double[])x.Clone(),
+            _ => throw new NotSupportedException($"no reference for {layer.GetType().Name} (training: {training})"),
+        };
+    }
+
+    /// <summary>The running statistics a BatchNorm had before a Forward (the Forward itself updates them).</summary>
+    public sealed record BatchNormRunning(double[] Mean, double[] Var);
+
+    public static BatchNormRunning Running(BatchNorm bn) =>
+        new(bn.RunningMean.Value.Select(v => (double)v).ToArray(), bn.RunningVar.Value.Select(v => (double)v).ToArray());
+
+    private static double[] Linear(Linear l, double[] x, int B, Dictionary<Parameter, double[]> p)
+    {
+        int I = l.InFeatures, O = l.OutFeatures;
+        var w = p[l.Weight];
+        var b = l.Bias is null ? null : p[l.Bias];
+        var y = new double[B * O];
+        for (int r = 0; r < B; r++)
+            for (int o = 0; o < O; o++)
+            {
+                double s = b?[o] ?? 0;
+                for (int i = 0; i < I; i++) s += w[o * I + i] * x[r * I + i];
+                y[r * O + o] = s;
+            }
+        return y;
+    }
+
+    private static double[] Conv(Conv2d c, double[] x, int B, Dictionary<Parameter, double[]> p)
+    {
+        var si = c.InputShape;
+        var so = c.OutputShape;
+        int k = c.Kernel;
+        var w = p[c.Weight];
+        var bias = c.Bias is null ? null : p[c.Bias];
+        var y = new double[B * so.Size];
+        for (int b = 0; b < B; b++)
+            for (int co = 0; co < so.Channels; co++)
+                for (int oy = 0; oy < so.Height; oy++)
+                    for (int ox = 0; ox < so.Width; ox++)
+                    {
+                        double s = bias?[co] ?? 0;
+                        for (int ci = 0; ci < si.Channels; ci++)
+                            for (int ky = 0; ky < k; ky++)
+                                for (int kx = 0; kx < k; kx++)
+                                {
+                                    int iy = oy * c.Stride + ky - c.Padding, ix = ox * c.Stride + kx - c.Padding;
+                                    if (iy < 0 || iy >= si.Height || ix < 0 || ix >= si.Width) continue;
+                                    s += w[((co * si.Channels + ci) * k + ky) * k + kx] * x[((b * si.Channels + ci) * si.Height + iy) * si.Width + ix];
+                                }
+                        y[((b * so.Channels + co) * so.Height + oy) * so.Width + ox] = s;
+                    }
+        return y;
+    }
+
+    private static double[] Pool(SampleShape si, int k, int stride, int pad, double[] x, int B, bool max)
+    {
+        int Ho = (si.Height + 2 * pad - k) / stride + 1, Wo = (si.Width + 2 * pad - k) / stride + 1;
+        var y = new double[B * si.Channels * Ho * Wo];
+        for (int plane = 0; plane < B * si.Channels; plane++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++)
+                {
+                    double acc = max ? double.NegativeInfinity : 0;
+                    for (int ky = 0; ky < k; ky++)
+                        for (int kx = 0; kx < k; kx++)
+                        {
+                            int iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+                            if (iy < 0 || iy >= si.Height || ix < 0 || ix >= si.Width) continue;
+                            double v = x[(plane * si.Height + iy) * si.Width + ix];
+                            acc = max ? Math.Max(acc, v) : acc + v;
+                        }
+                    y[(plane * Ho + oy) * Wo + ox] = max ? acc : acc / (k * k);
+                }
+        return y;
+    }
+
+    private static double[] GlobalAverage(SampleShape si, double[] x, int B)
+    {
+        var y = new double[B * si.Channels];
+        for (int plane = 0; plane < B * si.Channels; plane++)
+        {
+            double s = 0;
+            for (int i = 0; i < si.Plane; i++) s += x[plane * si.Plane + i];
+            y[plane] = s / si.Plane;
+        }
+        return y;
+    }
+
+    private static double[] BatchNorm(BatchNorm bn, double[] x, int B, Dictionary<Parameter, double[]> p, bool training,
+        BatchNormRunning? running)
+    {
+        int C = bn.InputShape.Channels, S = bn.InputShape.Plane;
+        var gamma = p[bn.Weight];
+        var beta = p[bn.Bias];
+        var y = new double[x.Length];
+        for (int c = 0; c < C; c++)
+        {
+            double mean, variance;
+            if (training)
+            {
+                double sum = 0, sq = 0;
+                for (int b = 0; b < B; b++) for (int i = 0; i < S; i++) sum += x[(b * C + c) * S + i];
+                mean = sum / (B * S);
+                for (int b = 0; b < B; b++) for (int i = 0; i < S; i++) sq += Math.Pow(x[(b * C + c) * S + i] - mean, 2);
+                variance = sq / (B * S);
+            }
+            else
+            {
+                var r = running ?? throw new ArgumentException("eval-mode BatchNorm needs the running statistics");
+                mean = r.Mean[c];
+                variance = r.Var[c];
+            }
+            double inv = 1 / Math.Sqrt(variance + bn.Epsilon);
+            for (int b = 0; b < B; b++)
+                for (int i = 0; i < S; i++)
+                {
+                    int at = (b * C + c) * S + i;
+                    y[at] = gamma[c] * (x[at] - mean) * inv + beta[c];
+                }
+        }
+        return y;
+    }
+}
