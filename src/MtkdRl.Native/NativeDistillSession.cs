@@ -8,7 +8,7 @@ namespace MtkdRl.Native;
 /// each pass pins them only for the duration of the native call. Outputs live in aligned native memory owned
 /// by the session; downloads copy them out. Not thread-safe (one caller at a time).
 /// </summary>
-internal sealed unsafe class NativeDistillSession : IDistillSession
+internal sealed unsafe class NativeDistillSession : DistillSessionBase
 {
     private readonly NativeBackend _backend;
     private readonly int[] _widths;
@@ -20,16 +20,9 @@ internal sealed unsafe class NativeDistillSession : IDistillSession
     private DistillInputs? _inputs;
     private float[] _wl = [];
     private float[] _wf = [];
-    private float _inverseCountedRows;
-    private bool _statsReady;
-    private bool _disposed;
-
-    public DistillShape Shape { get; }
-
-    public NativeDistillSession(NativeBackend backend, DistillShape shape)
+    public NativeDistillSession(NativeBackend backend, DistillShape shape) : base(shape)
     {
         _backend = backend;
-        Shape = shape;
         _widths = shape.WidthsArray();
         _offsets = shape.OffsetsArray();
         long bk = (long)shape.B * shape.K, b = shape.B, bc = (long)shape.B * shape.C, bf = (long)shape.B * shape.F;
@@ -51,53 +44,27 @@ internal sealed unsafe class NativeDistillSession : IDistillSession
             LseST = p + starts[10],
         };
         _grads = new MtkdGrads { Dzs = p + starts[11], Dfs = p + starts[12], RowLoss = p + starts[13] };
-        PoisonOutputs();
+        FillOutputsWithNaN();
     }
 
-    public void Upload(DistillInputs inputs)
+    protected override void UploadInputs(DistillInputs inputs)
     {
-        ThrowIfDisposed();
-        DistillSessionChecks.CheckUpload(Shape, inputs);
         _inputs = inputs;
         _wl = inputs.Wl;
         _wf = inputs.Wf;
-        _inverseCountedRows = inputs.InverseCountedRows();
-        _statsReady = false;
     }
 
-    public void UploadWeights(float[] wl, float[] wf)
+    protected override void UploadWeightsOnly(float[] wl, float[] wf)
     {
-        ThrowIfDisposed();
-        DistillValidation.CheckWeights(Shape, wl, wf);
-        if (_inputs is null) throw new InvalidOperationException("Upload a batch before its weights");
         _wl = wl;
         _wf = wf;
     }
 
-    public void Stats(in DistillHyper hyper)
-    {
-        Run(DistillPass.Stats, hyper);
-        _statsReady = true;
-    }
+    // Passes run synchronously on the calling thread.
+    public override void Synchronize() { }
 
-    public void Gradient(in DistillHyper hyper)
+    protected override void CopyStatsTo(DistillStats destination)
     {
-        if (!_statsReady) throw new InvalidOperationException("Gradient needs the stats pass first");
-        Run(DistillPass.Gradient, hyper);
-    }
-
-    public void Fused(in DistillHyper hyper)
-    {
-        Run(DistillPass.Fused, hyper);
-        _statsReady = true;
-    }
-
-    public void Synchronize() { }
-
-    public void DownloadStats(DistillStats destination)
-    {
-        ThrowIfDisposed();
-        if (!DistillSessionChecks.SameShape(Shape, destination.Shape)) DistillSessionChecks.ShapeMismatch(Shape, destination.Shape);
         int bk = Shape.B * Shape.K, b = Shape.B;
         Copy(_stats.Kl, destination.Kl, bk); Copy(_stats.CeT, destination.CeT, bk); Copy(_stats.Ht, destination.Ht, bk);
         Copy(_stats.Conf, destination.Conf, bk); Copy(_stats.Hit, destination.Hit, bk); Copy(_stats.Cos, destination.Cos, bk);
@@ -105,37 +72,25 @@ internal sealed unsafe class NativeDistillSession : IDistillSession
         Copy(_stats.CeS, destination.CeS, b); Copy(_stats.LseS1, destination.LseS1, b); Copy(_stats.LseST, destination.LseST, b);
     }
 
-    public void DownloadGrads(DistillGrads destination)
+    protected override void CopyGradsTo(DistillGrads destination)
     {
-        ThrowIfDisposed();
-        if (!DistillSessionChecks.SameShape(Shape, destination.Shape)) DistillSessionChecks.ShapeMismatch(Shape, destination.Shape);
         Copy(_grads.Dzs, destination.Dzs, Shape.B * Shape.C);
         Copy(_grads.Dfs, destination.Dfs, Shape.B * Shape.F);
         Copy(_grads.RowLoss, destination.RowLoss, Shape.B);
     }
 
-    public void PoisonOutputs()
-    {
-        ThrowIfDisposed();
+    protected override void FillOutputsWithNaN() =>
         new Span<float>(_outputs.Pointer, checked((int)_outputs.Length)).Fill(float.NaN);
-    }
 
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        _outputs.Dispose();
-    }
+    protected override void ReleaseResources() => _outputs.Dispose();
 
-    private void Run(DistillPass pass, in DistillHyper hyper)
+    protected override void RunPass(DistillPass pass, in DistillHyper hyper)
     {
-        ThrowIfDisposed();
-        hyper.Validate();
-        var x = _inputs ?? throw new InvalidOperationException("Upload a batch first");
+        var x = _inputs!;
         var h = new MtkdHyper
         {
             Temperature = hyper.Temperature, ACe = hyper.ACe, AKd = hyper.AKd, Beta = hyper.Beta, CosEps = hyper.CosEps,
-            InvCountedRows = _inverseCountedRows,
+            InvCountedRows = InverseCountedRows,
         };
         var stats = _stats;
         var grads = _grads;
@@ -156,6 +111,4 @@ internal sealed unsafe class NativeDistillSession : IDistillSession
 
     private static void Copy(float* source, float[] destination, int count) =>
         new ReadOnlySpan<float>(source, count).CopyTo(destination);
-
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 }
