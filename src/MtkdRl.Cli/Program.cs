@@ -29,13 +29,15 @@ namespace MtkdRl.Cli
                 s.CaseInsensitiveEnumValues = true;
                 s.AutoVersion = true;
             });
-            var result = parser.ParseArguments<InfoVerb, BenchVerb, DemoVerb>(args);
+            var result = parser.ParseArguments<InfoVerb, BenchVerb, DemoVerb, TeachersVerb, EvalVerb>(args);
             try
             {
                 return result.MapResult(
                     (InfoVerb v) => v.Run(console),
                     (BenchVerb v) => v.Run(console),
                     (DemoVerb v) => v.Run(console),
+                    (TeachersVerb v) => v.Run(console),
+                    (EvalVerb v) => v.Run(console),
                     errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
                         ? 0 : UsageError);
             }
