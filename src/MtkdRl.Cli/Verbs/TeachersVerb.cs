@@ -20,7 +20,7 @@ public sealed class TeachersVerb
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
     public string? Data { get; set; }
 
-    [Option("preset", Default = "quick", HelpText = "train: quick (4 small teachers, minutes on the slice) or default (6 teachers sized for full Fashion-MNIST).")]
+    [Option("preset", Default = "quick", HelpText = "train: quick (4 small teachers, about a minute on the slice) or default (6 teachers sized for full Fashion-MNIST).")]
     public string Preset { get; set; } = "quick";
 
     [Option("seed", Default = 1, HelpText = "train: seed of every random choice (initialisation, shuffling, augmentation, subsets).")]
@@ -81,13 +81,13 @@ public sealed class TeachersVerb
         using var compute = new CpuCompute(Threads);
         var results = TrainingProgress.Run(console, observer => TeacherPool.Train(Pool, data, plans, compute, observer));
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"pool {Pool} ({Preset}, seed {Seed})"));
-        table.AddColumns("teacher", "spec", "params", "D", "test acc", "seconds", "");
+        table.AddColumns("teacher", "spec", "params", "D", "test acc", "seconds", "status");
         foreach (int i in new[] { 2, 3, 4, 5 }) table.Columns[i].RightAligned();
         foreach (var r in results)
         {
             var t = r.Entry;
             table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), $"{t.Parameters:N0}", $"{t.EmbeddingWidth}", $"{t.TestAccuracy:P2}",
-                $"{t.Seconds:F1}", r.Skipped ? "kept (already trained)" : r.Resumed ? "resumed" : "");
+                $"{t.Seconds:F1}", r.Skipped ? "kept (already trained)" : r.Resumed ? "resumed" : "trained");
         }
         console.Write(table);
         console.MarkupLine(Markup.Escape($"wrote {PoolManifest.PathIn(Pool)}; next: mtkd teachers cache --pool {Pool}"));
@@ -121,8 +121,8 @@ public sealed class TeachersVerb
         if (Data is not null || !PoolManifest.Exists(Pool)) data = OpenData(console);
         var entry = TeacherPool.Import(Pool, name, files, data);
         string accuracy = entry.TestAccuracy >= 0 ? $"{entry.TestAccuracy:P2}" : "not scored (pass --data to score it)";
-        console.MarkupLine(Markup.Escape($"imported teacher '{entry.Name}' into {PoolManifest.PathIn(Pool)}: D = {entry.EmbeddingWidth}, test accuracy {accuracy}"
-            + (files.TestEmbeddings is null ? "; no test embeddings: the test cache holds zeros for them" : "")));
+        console.MarkupLine(Markup.Escape($"imported teacher '{entry.Name}' into {PoolManifest.PathIn(Pool)}: D = {entry.EmbeddingWidth}, test accuracy {accuracy}"));
+        if (files.TestEmbeddings is null) console.MarkupLine("no test embeddings given: the test cache holds zeros for them");
         console.MarkupLine(Markup.Escape($"next: mtkd teachers cache --pool {Pool}"));
         return 0;
     }
