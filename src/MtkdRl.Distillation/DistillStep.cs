@@ -1,0 +1,139 @@
+using MtkdRl.Core;
+using MtkdRl.Core.Distill;
+using MtkdRl.Training;
+
+namespace MtkdRl.Distillation;
+
+/// <summary>
+/// One training step of a student distilled from K teachers on a batch of B rows, over the fused op of any
+/// backend. The teachers' outputs for the batch go into <see cref="TeacherLogits"/> ([K,B,C]) and
+/// <see cref="TeacherEmbeddings"/> ([B,F]) before the step (from the cache, or from live teachers).
+/// <para>Two ways through a step:</para>
+/// <code>
+///   // weights known before the batch (aver, fixed): one sweep
+///   step.RunFused(x, y, wl, wf);
+///   // weights chosen from the batch's statistics (agents, ca-mkd, ebkd): stats, decide, gradient
+///   var stats = step.Forward(x, y);           // student forward, heads, the op's stats pass
+///   strategy.Weights(stats, ..., wl, wf);
+///   step.Backward(wl, wf);                    // the op's gradient pass, heads and student backward
+/// </code>
+/// Either way the parameter gradients of the student and the heads are written and the loss of the batch is
+/// returned by <see cref="Loss"/>; the caller steps the optimiser. The batch size is fixed (the session's
+/// shape): the trainer drops the last partial batch of an epoch.
+/// </summary>
+public sealed class DistillStep : IDisposable
+{
+    private readonly Model _student;
+    private readonly IDistillSession _session;
+    private readonly DistillInputs _inputs;
+    private readonly DistillStats _stats;
+    private readonly DistillGrads _grads;
+    private readonly DistillHyper _hyper;
+    private readonly int _classes;
+    private bool _forwardDone;
+
+    public DistillStep(Model student, ProjectionHeads heads, IDistillBackend backend, int batch, int classes, DistillHyper hyper)
+    {
+        if (student.Classes != classes)
+            throw new MtkdInputException($"student '{student.Spec}' has {student.Classes} classes, the teachers {classes}");
+        if (heads.StudentWidth != student.EmbeddingWidth)
+            throw new MtkdInputException($"projection heads read {heads.StudentWidth} features, student '{student.Spec}' embeds {student.EmbeddingWidth}");
+        hyper.Validate();
+        _student = student;
+        Heads = heads;
+        _hyper = hyper;
+        _classes = classes;
+        Shape = new DistillShape(batch, classes, heads.Widths);
+        _inputs = new DistillInputs(Shape);
+        _stats = new DistillStats(Shape);
+        _grads = new DistillGrads(Shape);
+        _session = backend.CreateSession(Shape);
+    }
+
+    public DistillShape Shape { get; }
+
+    public ProjectionHeads Heads { get; }
+
+    /// <summary>The student's and the heads' trainable tensors: what the optimiser steps.</summary>
+    public IEnumerable<Parameter> Parameters => _student.Parameters.Concat(Heads.Parameters);
+
+    /// <summary>zt [K,B,C]: fill with the teachers' logits for the batch before each step.</summary>
+    public Span<float> TeacherLogits => _inputs.Zt;
+
+    /// <summary>ft [B,F]: fill with the teachers' embeddings for the batch before each step.</summary>
+    public Span<float> TeacherEmbeddings => _inputs.Ft;
+
+    /// <summary>The statistics of the last Forward or RunFused.</summary>
+    public DistillStats Stats => _stats;
+
+    /// <summary>Per-row loss of the last step (already divided by B'), from the op.</summary>
+    public ReadOnlySpan<float> RowLoss => _grads.RowLoss;
+
+    /// <summary>The loss of the last completed step.</summary>
+    public double Loss { get; private set; }
+
+    /// <summary>The student's logits [B,C] of the last Forward (for accuracy).</summary>
+    public ReadOnlySpan<float> StudentLogits => _student.Logits;
+
+    /// <summary>Student forward, heads forward, upload, stats pass; returns the [B,K] statistics.</summary>
+    public DistillStats Forward(ReadOnlySpan<float> x, ReadOnlySpan<int> y)
+    {
+        PrepareInputs(x, y);
+        Array.Clear(_inputs.Wl);
+        Array.Clear(_inputs.Wf);
+        _session.Upload(_inputs);
+        _session.Stats(_hyper);
+        _session.DownloadStats(_stats);
+        _forwardDone = true;
+        return _stats;
+    }
+
+    /// <summary>With the weights for the batch of the last Forward: gradient pass, heads and student backward.</summary>
+    public void Backward(float[] wl, float[] wf)
+    {
+        if (!_forwardDone) throw new InvalidOperationException("Backward needs the Forward of the same batch first");
+        _forwardDone = false;
+        _session.UploadWeights(wl, wf);
+        _session.Gradient(_hyper);
+        _session.DownloadGrads(_grads);
+        BackwardFromGrads();
+    }
+
+    /// <summary>The whole step in one sweep of the op, for weights known before the batch.</summary>
+    public DistillStats RunFused(ReadOnlySpan<float> x, ReadOnlySpan<int> y, ReadOnlySpan<float> wl, ReadOnlySpan<float> wf)
+    {
+        PrepareInputs(x, y);
+        wl.CopyTo(_inputs.Wl);
+        wf.CopyTo(_inputs.Wf);
+        _forwardDone = false;
+        _session.Upload(_inputs);
+        _session.Fused(_hyper);
+        _session.DownloadStats(_stats);
+        _session.DownloadGrads(_grads);
+        BackwardFromGrads();
+        return _stats;
+    }
+
+    private void PrepareInputs(ReadOnlySpan<float> x, ReadOnlySpan<int> y)
+    {
+        int b = Shape.B;
+        if (y.Length != b) throw new ArgumentException($"a step takes {b} labels, got {y.Length}");
+        foreach (int label in y)
+        {
+            if (label < -1 || label >= _classes) throw new MtkdInputException($"label {label} is outside 0..{_classes - 1}");
+        }
+        _student.Forward(x, b, training: true);
+        _student.Logits.CopyTo(_inputs.Zs);
+        Heads.Forward(_student.Embedding, b, _inputs.Fs);
+        y.CopyTo(_inputs.Y);
+    }
+
+    private void BackwardFromGrads()
+    {
+        Loss = _grads.Loss();
+        var gradEmbedding = Heads.Backward(_grads.Dfs);
+        _student.Backward(_grads.Dzs, gradEmbedding);
+    }
+
+    public void Dispose() => _session.Dispose();
+}

@@ -1,0 +1,27 @@
+namespace MtkdRl.Reports;
+
+/// <summary>One strategy's line of the comparison table.</summary>
+/// <param name="PValue">Welch two-sided p-value of the mean accuracy against the baseline (NaN for the baseline itself, or too few seeds).</param>
+public sealed record ComparisonRow(
+    string Strategy, int Seeds, double MeanAccuracy, double StdAccuracy, double DeltaVsBaseline, double PValue,
+    double MeanEpochSeconds);
+
+/// <summary>Every strategy x seed summarised against a baseline strategy (`aver` by default).</summary>
+public sealed record Comparison(string Baseline, IReadOnlyList<ComparisonRow> Rows, IReadOnlyList<RunRecord> Runs)
+{
+    public static Comparison Build(IReadOnlyList<RunRecord> runs, string baseline = "aver")
+    {
+        var byStrategy = runs.GroupBy(r => r.Strategy).ToList();
+        var baseAcc = runs.Where(r => r.Strategy == baseline).Select(r => r.FinalTestAccuracy).ToList();
+        double baseMean = baseAcc.Count > 0 ? baseAcc.Average() : double.NaN;
+        var rows = byStrategy.Select(g =>
+        {
+            var acc = g.Select(r => r.FinalTestAccuracy).ToList();
+            var (mean, variance) = WelchTest.MeanVariance(acc);
+            double p = g.Key == baseline ? double.NaN : WelchTest.TwoSided(acc, baseAcc).P;
+            return new ComparisonRow(g.Key, acc.Count, mean, acc.Count > 1 ? Math.Sqrt(variance) : double.NaN, mean - baseMean, p,
+                g.Average(r => r.MeanEpochSeconds));
+        }).ToList();
+        return new Comparison(baseline, rows, runs);
+    }
+}

@@ -1,0 +1,73 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using MtkdRl.Core;
+
+namespace MtkdRl.Reports;
+
+/// <summary>
+/// Writes a comparison as comparison.md, comparison.csv, comparison.json and PNG plots (accuracy per epoch,
+/// mean teacher weights over training per strategy that weighs teachers, reward per epoch for the agents).
+/// Every file goes through a temporary file and a rename, so a report is never half-written.
+/// </summary>
+public static class ComparisonReport
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>Writes every file; returns their paths.</summary>
+    public static IReadOnlyList<string> Write(string directory, Comparison comparison, string title)
+    {
+        Directory.CreateDirectory(directory);
+        var written = new List<string>();
+        void Text(string name, string text)
+        {
+            string path = Path.Combine(directory, name);
+            AtomicFile.WriteAllText(path, text);
+            written.Add(path);
+        }
+        Text("comparison.md", Markdown(comparison, title));
+        Text("comparison.csv", Csv(comparison));
+        Text("comparison.json", JsonSerializer.Serialize(comparison, new JsonSerializerOptions
+        {
+            WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+            NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        }));
+        written.AddRange(ComparisonPlots.Write(directory, comparison));
+        return written;
+    }
+
+    /// <summary>The table as markdown: mean ± std of the final test accuracy, the change against the baseline and its p-value.</summary>
+    public static string Markdown(Comparison c, string title)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"# {title}").AppendLine();
+        sb.AppendLine($"| strategy | seeds | test accuracy (mean ± std) | vs {c.Baseline} | Welch p | epoch s |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+        foreach (var r in c.Rows.OrderByDescending(r => r.MeanAccuracy))
+        {
+            string delta = r.Strategy == c.Baseline || double.IsNaN(r.DeltaVsBaseline) ? "—" : $"{100 * r.DeltaVsBaseline:+0.00;-0.00;0.00} pt";
+            sb.AppendLine(string.Create(Inv,
+                $"| {r.Strategy} | {r.Seeds} | {100 * r.MeanAccuracy:0.00} ± {Std(r.StdAccuracy)} % | {delta} | {P(r.PValue)} | {r.MeanEpochSeconds:0.0} |"));
+        }
+        sb.AppendLine().AppendLine("Accuracy is the test accuracy after the last epoch; p is Welch's two-sided t-test against the baseline over seeds.");
+        return sb.ToString();
+    }
+
+    public static string Csv(Comparison c)
+    {
+        var sb = new StringBuilder("strategy,seeds,mean_accuracy,std_accuracy,delta_vs_baseline,p_value,mean_epoch_seconds\n");
+        foreach (var r in c.Rows)
+            sb.AppendLine(string.Create(Inv,
+                $"{r.Strategy},{r.Seeds},{r.MeanAccuracy:R},{r.StdAccuracy:R},{r.DeltaVsBaseline:R},{r.PValue:R},{r.MeanEpochSeconds:R}"));
+        sb.AppendLine().AppendLine("strategy,seed,epoch,train_loss,train_accuracy,test_accuracy,seconds,mean_reward");
+        foreach (var run in c.Runs)
+        foreach (var e in run.Epochs)
+            sb.AppendLine(string.Create(Inv,
+                $"{run.Strategy},{run.Seed},{e.Epoch},{e.TrainLoss:R},{e.TrainAccuracy:R},{e.TestAccuracy:R},{e.Seconds:R},{(e.MeanReward is { } m ? m.ToString("R", Inv) : "")}"));
+        return sb.ToString();
+    }
+
+    private static string Std(double s) => double.IsNaN(s) ? "n/a" : (100 * s).ToString("0.00", Inv);
+
+    private static string P(double p) => double.IsNaN(p) ? "—" : p < 1e-4 ? "< 1e-4" : p.ToString("0.0000", Inv);
+}
