@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using MathNet.Numerics.LinearAlgebra;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
@@ -5,7 +6,7 @@ using MtkdRl.Strategies;
 
 namespace MtkdRl.Tests.Strategies;
 
-public class PaperAgentTests
+public class PaperAgentTests(ITestOutputHelper output)
 {
     private const float Beta = 5f;
 
@@ -162,6 +163,7 @@ public class PaperAgentTests
                 largest = Math.Max(largest, Math.Abs(expectedStep));
             }
         }
+        output.WriteLine($"dynamic={dynamic}: worst step error {worst:E2}, largest step {largest:E2}");
         Assert.True(largest > 1e-4, $"the step is too small to test ({largest:E2})");
         Assert.True(worst <= 1e-3 * largest, $"replay step differs from -lr * dJ/dtheta: {worst:E2} vs largest step {largest:E2}");
     }
@@ -249,6 +251,7 @@ public class PaperAgentTests
             }
             agent.EndEpoch();
         }
+        output.WriteLine($"paper agent logit head on the right teacher: {firstHead:F3} -> {headRight:F3} (water-filling optimum {optimumRight:F3})");
         Assert.True(firstHead < 0.3, $"untrained head already favours the right teacher ({firstHead:F3})");
         Assert.True(headRight >= 0.35, $"logit head puts {headRight:F3} on the right teacher (untrained {firstHead:F3}, optimum {optimumRight:F3})");
         Assert.True(Math.Abs(headRight - optimumRight) <= 0.06, $"logit head {headRight:F3} is far from the water-filling optimum {optimumRight:F3}");

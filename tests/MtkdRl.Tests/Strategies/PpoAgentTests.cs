@@ -1,10 +1,11 @@
+using Xunit.Abstractions;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Strategies;
 
 namespace MtkdRl.Tests.Strategies;
 
-public class PpoAgentTests
+public class PpoAgentTests(ITestOutputHelper output)
 {
     private const float Beta = 5f;
 
@@ -104,6 +105,7 @@ public class PpoAgentTests
     {
         var config = new PpoConfig { RolloutRows = 512, RowsPerBatch = 64, MinibatchRows = 128 };
         var (start, end, logs) = TrainOnBandit(4, config, 400, 31);
+        output.WriteLine($"K=4: right-teacher weight {start:F3} -> {end:F3}; explained variance {logs[0].ExplainedVariance:F3} -> {logs[^1].ExplainedVariance:F3}");
         Assert.True(start < 0.35, $"untrained policy already at {start:F3}");
         Assert.True(end >= 0.6, $"PPO puts {end:F3} on the right teacher after training (start {start:F3})");
         Assert.NotEmpty(logs);
@@ -122,6 +124,7 @@ public class PpoAgentTests
         // Uniform is 1/64; the same network must find the right teacher among 64.
         var config = new PpoConfig { RolloutRows = 512, RowsPerBatch = 64, MinibatchRows = 128 };
         var (start, end, _) = TrainOnBandit(64, config, 300, 41);
+        output.WriteLine($"K=64: right-teacher weight {start:F4} -> {end:F3}");
         Assert.True(end >= 0.3 && end > 10 * start, $"K=64: {end:F3} on the right teacher (start {start:F3}, uniform {1 / 64.0:F3})");
     }
 
@@ -166,6 +169,7 @@ public class PpoAgentTests
             worst = Math.Max(worst, Math.Abs(numeric - analytic[i]));
             largest = Math.Max(largest, Math.Abs(numeric));
         }
+        output.WriteLine($"PPO backward: worst |analytic - numeric| {worst:E2}, largest {largest:E2}");
         Assert.True(largest > 1e-3, $"gradient too small to check ({largest:E2})");
         Assert.True(worst <= 2e-2 * largest, $"analytic vs numeric gradient: worst {worst:E2}, largest {largest:E2}");
     }
@@ -219,6 +223,23 @@ public class PpoAgentTests
         Assert.True(log.MeanReward > 0, $"improvements were all positive, mean reward {log.MeanReward}");
         agent.Weights(new WeightingContext(world.Stats), wl, new float[b * k]);
         Assert.Throws<MtkdInputException>(() => agent.Learn(new LearnFeedback(world.Stats, default, Beta)));
+    }
+
+    [Fact]
+    public void ActingAndCollectingAllocateNothingPerRow()
+    {
+        const int b = 128, k = 16;
+        var world = new BanditWorld(b, k, 3, 2, 6);
+        var agent = Create(k, new PpoConfig { RolloutRows = 100_000 });
+        var (wl, wf) = (new float[b * k], new float[b * k]);
+        void Batch() { agent.Weights(new WeightingContext(world.Stats), wl, wf); agent.Learn(new LearnFeedback(world.Stats, default, Beta)); }
+        world.Next();
+        Batch();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Batch();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // One allocation per row over 20 batches would be at least 20 * 128 * 24 bytes.
+        Assert.True(allocated < 4096, $"20 batches allocated {allocated} bytes");
     }
 
     [Fact]
