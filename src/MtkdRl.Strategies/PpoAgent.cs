@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using MathNet.Numerics.Statistics;
 using MtkdRl.Core;
@@ -399,8 +400,7 @@ public sealed class PpoAgent : IWeightingStrategy
         var w1 = theta.Slice(_oW1, InputWidth * _h);
         var ctx = _ctx.AsSpan();
         theta.Slice(_oB1, _h).CopyTo(ctx);
-        for (int i = TeacherFeatures; i < InputWidth; i++)
-            TensorPrimitives.MultiplyAdd(w1.Slice(i * _h, _h), x[i], ctx, ctx);
+        AddRowCombination(ctx, w1[(TeacherFeatures * _h)..], x[TeacherFeatures..InputWidth]);
         var wmu = theta.Slice(_oMu, _h);
         float bmu = theta[_oBMu];
         var hMean = _hMean.AsSpan();
@@ -410,8 +410,7 @@ public sealed class PpoAgent : IWeightingStrategy
             var xk = x.Slice(k * InputWidth, InputWidth);
             var pre = _pre.AsSpan(k * _h, _h);
             ctx.CopyTo(pre);
-            for (int i = 0; i < TeacherFeatures; i++)
-                TensorPrimitives.MultiplyAdd(w1.Slice(i * _h, _h), xk[i], pre, pre);
+            AddRowCombination(pre, w1, xk[..TeacherFeatures]);
             var h = _hid.AsSpan(k * _h, _h);
             TensorPrimitives.Tanh(pre, h);
             mu[k] = TensorPrimitives.Dot(h, wmu) + bmu;
@@ -448,14 +447,54 @@ public sealed class PpoAgent : IWeightingStrategy
             // tanh' = 1 - h^2
             for (int j = 0; j < _h; j++) dh[j] *= 1f - h[j] * h[j];
             var xk = x.Slice(k * InputWidth, InputWidth);
-            for (int i = 0; i < TeacherFeatures; i++)
-                TensorPrimitives.MultiplyAdd(dh, xk[i], gW1.Slice(i * _h, _h), gW1.Slice(i * _h, _h));
+            AddOuterProduct(gW1, xk[..TeacherFeatures], dh);
             TensorPrimitives.Add(ctxGrad, dh, ctxGrad);
         }
         // The pooled inputs and b1 are the same for all K teachers of the row: one multiply-add each.
         TensorPrimitives.Add(gB1, ctxGrad, gB1);
-        for (int i = TeacherFeatures; i < InputWidth; i++)
-            TensorPrimitives.MultiplyAdd(ctxGrad, x[i], gW1.Slice(i * _h, _h), gW1.Slice(i * _h, _h));
+        AddOuterProduct(gW1[(TeacherFeatures * _h)..], x[TeacherFeatures..InputWidth], ctxGrad);
+    }
+
+    /// <summary>acc += sum_i x[i] w[i,:] for w [x.Length, H] row-major: the first layer's product, one vector
+    /// of H accumulated in registers (H is small), instead of one library call per input.</summary>
+    private void AddRowCombination(Span<float> acc, ReadOnlySpan<float> w, ReadOnlySpan<float> x)
+    {
+        int h = _h, j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; j <= h - Vector<float>.Count; j += Vector<float>.Count)
+            {
+                var sum = new Vector<float>(acc[j..]);
+                for (int i = 0; i < x.Length; i++) sum += new Vector<float>(x[i]) * new Vector<float>(w[(i * h + j)..]);
+                sum.CopyTo(acc[j..]);
+            }
+        }
+        for (; j < h; j++)
+        {
+            float sum = acc[j];
+            for (int i = 0; i < x.Length; i++) sum += x[i] * w[i * h + j];
+            acc[j] = sum;
+        }
+    }
+
+    /// <summary>g[i,:] += x[i] d for g [x.Length, H] row-major (the first layer's weight gradient).</summary>
+    private void AddOuterProduct(Span<float> g, ReadOnlySpan<float> x, ReadOnlySpan<float> d)
+    {
+        int h = _h;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float xi = x[i];
+            if (xi == 0) continue;
+            var row = g.Slice(i * h, h);
+            int j = 0;
+            if (Vector.IsHardwareAccelerated)
+            {
+                var s = new Vector<float>(xi);
+                for (; j <= h - Vector<float>.Count; j += Vector<float>.Count)
+                    (new Vector<float>(row[j..]) + s * new Vector<float>(d[j..])).CopyTo(row[j..]);
+            }
+            for (; j < h; j++) row[j] += xi * d[j];
+        }
     }
 
     // ---------------------------------------------------------------- feedback and rollout
