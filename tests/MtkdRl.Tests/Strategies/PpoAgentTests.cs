@@ -243,6 +243,26 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void MixingWithThePaperTermsAddsTheDivergenceTerms()
+    {
+        // wl - wf = (softmax(KL) - softmax(cos)) / 3 whatever the policy sampled, and rows still sum to 1.
+        const int b = 6, k = 3;
+        var world = new BanditWorld(b, k, 3, 2, 8);
+        world.Next();
+        var agent = Create(k, new PpoConfig { MixWithPaperTerms = true });
+        var (wl, wf) = (new float[b * k], new float[b * k]);
+        agent.Weights(new WeightingContext(world.Stats), wl, wf);
+        for (int r = 0; r < b; r++)
+        {
+            double[] Soft(float[] a) { var e = Enumerable.Range(0, k).Select(t => Math.Exp(a[r * k + t])).ToArray(); return e.Select(v => v / e.Sum()).ToArray(); }
+            var (dl, df) = (Soft(world.Stats.Kl), Soft(world.Stats.Cos));
+            for (int t = 0; t < k; t++) Assert.Equal((dl[t] - df[t]) / 3, wl[r * k + t] - wf[r * k + t], 5);
+            Assert.Equal(1.0, wl.AsSpan(r * k, k).ToArray().Sum(), 5);
+            Assert.Equal(1.0, wf.AsSpan(r * k, k).ToArray().Sum(), 5);
+        }
+    }
+
+    [Fact]
     public void IgnoredRowsNeverJoinTheRollout()
     {
         const int b = 8, k = 2;
