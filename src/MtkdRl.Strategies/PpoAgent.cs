@@ -155,7 +155,7 @@ public sealed class PpoAgent : IWeightingStrategy
     private int _filled;
 
     // Per-batch scratch, grown to the largest B seen.
-    private float[] _x = [], _mu = [], _act = [], _logp = [], _val = [], _usedWl = [], _usedWf = [], _reward = [];
+    private float[] _x = [], _batchPre = [], _batchHid = [], _mu = [], _act = [], _logp = [], _val = [], _usedWl = [], _usedWf = [], _reward = [];
     private int[] _pendingRows = [], _counted = [];
     private int _pendingCount, _pendingB;
     private bool _pending;
@@ -236,11 +236,10 @@ public sealed class PpoAgent : IWeightingStrategy
         UpdateNormaliser(stats, labels, b);
         BuildInputs(stats, b);
 
+        ForwardBatch(b);
         float sigma = Sigma, logStd = _theta[_oLogStd];
         for (int r = 0; r < b; r++)
         {
-            var x = _x.AsSpan(r * K * InputWidth, K * InputWidth);
-            _val[r] = ForwardRow(x, _mu.AsSpan(r * K, K));
             var a = _act.AsSpan(r * K, K);
             float sq = 0;
             for (int k = 0; k < K; k += 2)
@@ -309,6 +308,8 @@ public sealed class PpoAgent : IWeightingStrategy
     {
         if (_mu.Length >= b * K) return;
         _x = new float[b * K * InputWidth];
+        _batchPre = new float[b * K * _h];
+        _batchHid = new float[b * K * _h];
         _mu = new float[b * K]; _act = new float[b * K]; _usedWl = new float[b * K]; _usedWf = new float[b * K];
         _logp = new float[b]; _val = new float[b]; _reward = new float[b];
         _pendingRows = new int[b]; _counted = new int[b];
@@ -316,32 +317,39 @@ public sealed class PpoAgent : IWeightingStrategy
 
     // ---------------------------------------------------------------- inputs
 
-    private static float Feature(Core.Distill.DistillStats s, int i, int channel) => channel switch
+    /// <summary>The [B,K] statistic behind each teacher channel, in input order.</summary>
+    private static float[] Channel(Core.Distill.DistillStats s, int channel) => channel switch
     {
-        0 => s.Kl[i], 1 => s.CeT[i], 2 => s.Ht[i], 3 => s.Conf[i], 4 => s.Hit[i], 5 => s.Cos[i], _ => s.Mse[i],
+        0 => s.Kl, 1 => s.CeT, 2 => s.Ht, 3 => s.Conf, 4 => s.Hit, 5 => s.Cos, 6 => s.Mse, _ => s.CeS,
     };
 
-    /// <summary>Merges this batch's counted rows into the running mean/variance (Chan et al.'s pairwise update).</summary>
+    /// <summary>
+    /// Merges this batch's counted rows into the running mean/variance: batch sums taken around the running mean
+    /// (so they stay small and exact enough in float64), then Chan et al.'s pairwise update.
+    /// </summary>
     private void UpdateNormaliser(Core.Distill.DistillStats stats, ReadOnlySpan<int> labels, int b)
     {
         for (int ch = 0; ch < Channels; ch++)
         {
-            double n = 0, mean = 0, m2 = 0;
+            var values = Channel(stats, ch);
+            int teachers = ch < TeacherFeatures ? K : 1;
+            double center = _normMean[ch], s1 = 0, s2 = 0;
+            long n = 0;
             for (int r = 0; r < b; r++)
             {
                 if (!StrategyChecks.Counted(labels, r)) continue;
-                int teachers = ch < TeacherFeatures ? K : 1;
                 for (int k = 0; k < teachers; k++)
                 {
-                    float v = ch < TeacherFeatures ? Feature(stats, r * K + k, ch) : stats.CeS[r];
+                    float v = values[r * teachers + k];
                     if (!float.IsFinite(v)) continue;
+                    double d = v - center;
+                    s1 += d;
+                    s2 += d * d;
                     n++;
-                    double d = v - mean;
-                    mean += d / n;
-                    m2 += d * (v - mean);
                 }
             }
             if (n == 0) continue;
+            double mean = center + s1 / n, m2 = Math.Max(0, s2 - s1 * s1 / n);
             double total = _normCount[ch] + n, delta = mean - _normMean[ch];
             _normMean[ch] += delta * n / total;
             _normM2[ch] += m2 + delta * delta * _normCount[ch] * n / total;
@@ -352,43 +360,82 @@ public sealed class PpoAgent : IWeightingStrategy
         }
     }
 
-    private float Normalise(float v, int channel)
-    {
-        if (!float.IsFinite(v)) return 0f;
-        float z = (v - _normShift[channel]) * _normScale[channel];
-        return Math.Clamp(z, -_config.ObservationClip, _config.ObservationClip);
-    }
-
-    /// <summary>x[b,k] = [z[b,k] (7), mean_k z[b,:] (7), z(CEs[b])].</summary>
+    /// <summary>x[b,k] = [z[b,k] (7), mean_k z[b,:] (7), z(CEs[b])], z = clip((v - mean) / std); non-finite v gives 0.</summary>
     private void BuildInputs(Core.Distill.DistillStats stats, int b)
     {
-        Span<float> pooled = stackalloc float[TeacherFeatures];
-        for (int r = 0; r < b; r++)
+        float clip = _config.ObservationClip, inv = 1f / K;
+        for (int ch = 0; ch < TeacherFeatures; ch++)
         {
-            var row = _x.AsSpan(r * K * InputWidth, K * InputWidth);
-            pooled.Clear();
-            for (int k = 0; k < K; k++)
+            var values = Channel(stats, ch);
+            float shift = _normShift[ch], scale = _normScale[ch];
+            for (int r = 0; r < b; r++)
             {
-                var x = row.Slice(k * InputWidth, InputWidth);
-                for (int ch = 0; ch < TeacherFeatures; ch++)
+                var row = _x.AsSpan(r * K * InputWidth, K * InputWidth);
+                float pooled = 0;
+                for (int k = 0; k < K; k++)
                 {
-                    float z = Normalise(Feature(stats, r * K + k, ch), ch);
-                    x[ch] = z;
-                    pooled[ch] += z;
+                    float v = values[r * K + k];
+                    float z = float.IsFinite(v) ? Math.Clamp((v - shift) * scale, -clip, clip) : 0f;
+                    row[k * InputWidth + ch] = z;
+                    pooled += z;
                 }
+                pooled *= inv;
+                for (int k = 0; k < K; k++) row[k * InputWidth + TeacherFeatures + ch] = pooled;
             }
-            float inv = 1f / K, ces = Normalise(stats.CeS[r], TeacherFeatures);
-            for (int ch = 0; ch < TeacherFeatures; ch++) pooled[ch] *= inv;
-            for (int k = 0; k < K; k++)
+        }
+        {
+            float shift = _normShift[TeacherFeatures], scale = _normScale[TeacherFeatures];
+            for (int r = 0; r < b; r++)
             {
-                var x = row.Slice(k * InputWidth, InputWidth);
-                pooled.CopyTo(x[TeacherFeatures..]);
-                x[InputWidth - 1] = ces;
+                float v = stats.CeS[r];
+                float z = float.IsFinite(v) ? Math.Clamp((v - shift) * scale, -clip, clip) : 0f;
+                for (int k = 0; k < K; k++) _x[(r * K + k) * InputWidth + InputWidth - 1] = z;
             }
         }
     }
 
     // ---------------------------------------------------------------- network
+
+    /// <summary>
+    /// Forward of a whole batch for acting: mu [B,K] and V [B] from _x. The same function as <see cref="ForwardRow"/>,
+    /// arranged so tanh runs once over all B K H pre-activations.
+    /// </summary>
+    private void ForwardBatch(int b)
+    {
+        var theta = _theta.AsSpan();
+        var w1 = theta.Slice(_oW1, InputWidth * _h);
+        var wmu = theta.Slice(_oMu, _h);
+        var wv = theta.Slice(_oV, _h);
+        float bmu = theta[_oBMu], bv = theta[_oBV];
+        var ctx = _ctx.AsSpan();
+        for (int r = 0; r < b; r++)
+        {
+            var x = _x.AsSpan(r * K * InputWidth, K * InputWidth);
+            theta.Slice(_oB1, _h).CopyTo(ctx);
+            AddRowCombination(ctx, w1[(TeacherFeatures * _h)..], x[TeacherFeatures..InputWidth]);
+            for (int k = 0; k < K; k++)
+            {
+                var pre = _batchPre.AsSpan((r * K + k) * _h, _h);
+                ctx.CopyTo(pre);
+                AddRowCombination(pre, w1, x.Slice(k * InputWidth, TeacherFeatures));
+            }
+        }
+        int n = b * K * _h;
+        TensorPrimitives.Tanh(_batchPre.AsSpan(0, n), _batchHid.AsSpan(0, n));
+        var hMean = _hMean.AsSpan();
+        for (int r = 0; r < b; r++)
+        {
+            hMean.Clear();
+            for (int k = 0; k < K; k++)
+            {
+                var h = _batchHid.AsSpan((r * K + k) * _h, _h);
+                _mu[r * K + k] = TensorPrimitives.Dot(h, wmu) + bmu;
+                TensorPrimitives.Add(hMean, h, hMean);
+            }
+            TensorPrimitives.Multiply(hMean, 1f / K, hMean);
+            _val[r] = TensorPrimitives.Dot(hMean, wv) + bv;
+        }
+    }
 
     /// <summary>
     /// Forward of one row's K teachers: fills _pre, _hid [K,H] and _hMean, writes mu [K], returns V. The pooled

@@ -263,6 +263,27 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ActingAndLearningComputeTheSamePolicy()
+    {
+        // Acting runs the network batched, learning row by row; before any step the two must agree, so every
+        // ratio is 1 and approx_kl is 0 (a mismatch would bias the first minibatch of every update).
+        const int b = 24, k = 5;
+        var world = new BanditWorld(b, k, 3, 2, 12);
+        var agent = Create(k, new PpoConfig { RolloutRows = 200, RowsPerBatch = 24 });
+        var (wl, wf) = (new float[b * k], new float[b * k]);
+        for (int i = 0; i < 3; i++)
+        {
+            world.Next();
+            agent.Weights(new WeightingContext(world.Stats), wl, wf);
+            agent.Learn(new LearnFeedback(world.Stats, default, Beta));
+        }
+        agent.PrepareAdvantages();
+        var losses = agent.LossAndGradient(Enumerable.Range(0, agent.RolloutFilled).ToArray());
+        Assert.True(Math.Abs(losses.ApproxKl) < 1e-6, $"approx_kl before any step: {losses.ApproxKl:E2}");
+        Assert.Equal(0, losses.ClipFraction);
+    }
+
+    [Fact]
     public void IgnoredRowsNeverJoinTheRollout()
     {
         const int b = 8, k = 2;
