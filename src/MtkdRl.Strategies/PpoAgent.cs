@@ -484,19 +484,39 @@ public sealed class PpoAgent : IWeightingStrategy
         float dvShare = dv / K;
         var ctxGrad = _ctx.AsSpan(); // reused: sum over teachers of dL/dpre, for the pooled inputs
         ctxGrad.Clear();
+        var gMu = grad.Slice(_oMu, _h);
+        int vw = Vector.IsHardwareAccelerated ? Vector<float>.Count : int.MaxValue;
         for (int k = 0; k < K; k++)
         {
             var h = _hid.AsSpan(k * _h, _h);
             var dh = _dh.AsSpan(k * _h, _h);
-            TensorPrimitives.MultiplyAdd(h, dmu[k], grad.Slice(_oMu, _h), grad.Slice(_oMu, _h));
-            grad[_oBMu] += dmu[k];
-            TensorPrimitives.Multiply(wmu, dmu[k], dh);
-            TensorPrimitives.MultiplyAdd(wv, dvShare, dh, dh);
-            // softsign' = 1 / (1 + |pre|)^2 = (1 - |h|)^2
-            for (int j = 0; j < _h; j++) { float g = 1f - MathF.Abs(h[j]); dh[j] *= g * g; }
-            var xk = x.Slice(k * InputWidth, InputWidth);
-            AddOuterProduct(gW1, xk[..TeacherFeatures], dh);
-            TensorPrimitives.Add(ctxGrad, dh, ctxGrad);
+            float dm = dmu[k];
+            grad[_oBMu] += dm;
+            // One pass per teacher: dwmu += dmu h; dL/dpre = (wmu dmu + wv dV/K) softsign'(pre), with
+            // softsign' = 1 / (1 + |pre|)^2 = (1 - |h|)^2; and its sum over teachers for the pooled inputs.
+            int j = 0;
+            if (vw <= _h)
+            {
+                var vdm = new Vector<float>(dm);
+                var vdv = new Vector<float>(dvShare);
+                for (; j <= _h - vw; j += vw)
+                {
+                    var hv = new Vector<float>(h[j..]);
+                    (new Vector<float>(gMu[j..]) + hv * vdm).CopyTo(gMu[j..]);
+                    var g = Vector<float>.One - Vector.Abs(hv);
+                    var d = (new Vector<float>(wmu[j..]) * vdm + new Vector<float>(wv[j..]) * vdv) * (g * g);
+                    d.CopyTo(dh[j..]);
+                    (new Vector<float>(ctxGrad[j..]) + d).CopyTo(ctxGrad[j..]);
+                }
+            }
+            for (; j < _h; j++)
+            {
+                gMu[j] += h[j] * dm;
+                float g = 1f - MathF.Abs(h[j]);
+                dh[j] = (wmu[j] * dm + wv[j] * dvShare) * (g * g);
+                ctxGrad[j] += dh[j];
+            }
+            AddOuterProduct(gW1, x.Slice(k * InputWidth, TeacherFeatures), dh);
         }
         // The pooled inputs and b1 are the same for all K teachers of the row: one multiply-add each.
         TensorPrimitives.Add(gB1, ctxGrad, gB1);
