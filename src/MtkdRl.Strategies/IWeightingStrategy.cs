@@ -1,0 +1,78 @@
+using MtkdRl.Core.Distill;
+
+namespace MtkdRl.Strategies;
+
+/// <summary>
+/// Chooses the per-row teacher weights wl (logit KD) and wf (feature KD), [B,K] at b*K+k, from the statistics
+/// of the stats pass. Per batch the distillation loop calls, in this order: <see cref="Weights"/> (after the
+/// stats pass, before the gradient pass), then <see cref="Learn"/> with the same batch's statistics (after
+/// the student step, so a probe loss measured after the step can be passed), and <see cref="EndEpoch"/> once
+/// per epoch. Every strategy is deterministic given its seed and its inputs, and its whole state can be
+/// exported and imported, so a resumed run continues bit-identically.
+/// </summary>
+public interface IWeightingStrategy
+{
+    /// <summary>Catalog name (e.g. "ca-mkd").</summary>
+    string Name { get; }
+
+    /// <summary>Teacher count the strategy was built for.</summary>
+    int K { get; }
+
+    /// <summary>True for the strategies that learn (their weights change with training).</summary>
+    bool IsAgent { get; }
+
+    /// <summary>
+    /// False when the weights ignore the statistics (none, aver, fixed): the loop may then use the fused
+    /// single pass with weights known in advance.
+    /// </summary>
+    bool NeedsStats { get; }
+
+    /// <summary>True when <see cref="WeightingContext.TeacherEmbeddings"/> and <see cref="WeightingContext.TeacherLogits"/> must be given.</summary>
+    bool NeedsTeacherOutputs { get; }
+
+    /// <summary>Writes wl and wf ([B,K], B = context.Stats.Shape.B) for one batch.</summary>
+    void Weights(in WeightingContext context, Span<float> wl, Span<float> wf);
+
+    /// <summary>
+    /// Feedback on the batch last passed to <see cref="Weights"/>. Returns a log record when the agent
+    /// updated itself during this call (write it as a JSON line), else null.
+    /// </summary>
+    AgentUpdateLog? Learn(in LearnFeedback feedback);
+
+    /// <summary>Called after the last batch of an epoch; an agent may update here (returns its log, else null).</summary>
+    AgentUpdateLog? EndEpoch();
+
+    /// <summary>Everything needed to continue exactly: parameters, optimiser moments, buffers, counters, random state.</summary>
+    StrategyState Export();
+
+    /// <summary>Restores <see cref="Export"/>'s output; throws MtkdInputException when it belongs to another configuration.</summary>
+    void Import(StrategyState state);
+}
+
+/// <summary>
+/// One batch as a strategy sees it. Only <see cref="Stats"/> is always required; the arrays are read, never kept.
+/// </summary>
+/// <param name="Stats">Output of the stats pass (kl, ce_t, h_t, conf, hit, cos, mse, lse_t [B,K]; ce_s [B]).</param>
+/// <param name="Labels">y [B] (-1 = ignored row); empty means every row counts.</param>
+/// <param name="TeacherEmbeddings">ft [B,F], teacher k in columns [FeatureOffset[k], FeatureOffset[k]+D[k]).</param>
+/// <param name="TeacherLogits">zt [K,B,C], teacher-major.</param>
+public readonly record struct WeightingContext(
+    DistillStats Stats,
+    ReadOnlyMemory<int> Labels = default,
+    ReadOnlyMemory<float> TeacherEmbeddings = default,
+    ReadOnlyMemory<float> TeacherLogits = default);
+
+/// <summary>
+/// What the reward needs, from the same forward pass as the weights.
+/// </summary>
+/// <param name="Stats">The statistics the weights were chosen from (ce_s, kl and mse enter the paper's reward).</param>
+/// <param name="Labels">y [B] as in <see cref="WeightingContext"/>.</param>
+/// <param name="Beta">Feature-KD coefficient of the loss (the paper's reward uses it).</param>
+/// <param name="ProbeLossBefore">The student's loss on the held-out probe batch before the step (probe reward only).</param>
+/// <param name="ProbeLossAfter">The same after the step.</param>
+public readonly record struct LearnFeedback(
+    DistillStats Stats,
+    ReadOnlyMemory<int> Labels = default,
+    float Beta = 5f,
+    double ProbeLossBefore = double.NaN,
+    double ProbeLossAfter = double.NaN);

@@ -1,0 +1,299 @@
+using Xunit.Abstractions;
+using MtkdRl.Core;
+using MtkdRl.Core.Distill;
+using MtkdRl.Strategies;
+
+namespace MtkdRl.Tests.Strategies;
+
+public class PpoAgentTests(ITestOutputHelper output)
+{
+    private const float Beta = 5f;
+
+    private static PpoAgent Create(int k, PpoConfig? config = null, ulong seed = 7) =>
+        (PpoAgent)StrategyCatalog.Create(PpoAgent.CatalogName, k, new StrategyOptions { Seed = seed, Ppo = config ?? new PpoConfig() });
+
+    [Fact]
+    public void ParameterCountDoesNotDependOnK()
+    {
+        Assert.Equal(Create(4).ParameterCount, Create(64).ParameterCount);
+        Assert.Equal(Create(1).ParameterCount, Create(64).ParameterCount);
+        var h = new PpoConfig().Hidden;
+        Assert.Equal(PpoAgent.InputWidth * h + h + (h + 1) + (h + 1) + 1, Create(4).ParameterCount);
+    }
+
+    [Fact]
+    public void OneStepGaeIsRewardMinusValue()
+    {
+        float[] r = [1f, -0.5f, 2f, 0.25f];
+        float[] v = [0.3f, 0.1f, -1f, 0.25f];
+        float[] next = [9f, 9f, 9f, 9f]; // must be ignored: every step is terminal
+        var adv = new float[4];
+        PpoAgent.Gae(r, v, next, [true, true, true, true], 0.99f, 0.95f, adv);
+        for (int i = 0; i < 4; i++) Assert.Equal(r[i] - v[i], adv[i], 6);
+    }
+
+    [Fact]
+    public void MultiStepGaeMatchesHandComputation()
+    {
+        float[] r = [1f, 0f, 2f];
+        float[] v = [0.5f, 1f, 0.2f];
+        float[] next = [1f, 0.2f, 0.7f];
+        const float g = 0.9f, l = 0.8f;
+        var adv = new float[3];
+        PpoAgent.Gae(r, v, next, [false, false, true], g, l, adv);
+        double d2 = 2 - 0.2, d1 = 0 + g * 0.2 - 1, d0 = 1 + g * 1 - 0.5;
+        double a2 = d2, a1 = d1 + g * l * a2, a0 = d0 + g * l * a1;
+        Assert.Equal(a2, adv[2], 5);
+        Assert.Equal(a1, adv[1], 5);
+        Assert.Equal(a0, adv[0], 5);
+    }
+
+    [Fact]
+    public void WeightsFollowTheTeachersWhenTheyArePermuted()
+    {
+        // With almost no sampling noise the weights are softmax(mu), and mu scores each teacher by itself plus
+        // pooled context: permuting the teachers must permute the weights.
+        var world = new BanditWorld(8, 5, 3, 2, 21);
+        world.Next();
+        int[] perm = [3, 0, 4, 1, 2];
+        var permuted = new DistillStats(world.Shape);
+        foreach (var ((_, src), (_, dst)) in world.Stats.Named().Zip(permuted.Named()))
+        {
+            if (src.Length == world.Shape.B) { src.CopyTo(dst, 0); continue; }
+            for (int r = 0; r < 8; r++) for (int k = 0; k < 5; k++) dst[r * 5 + k] = src[r * 5 + perm[k]];
+        }
+        var config = new PpoConfig { InitialLogStd = -30f };
+        var a = Create(5, config);
+        var b = Create(5, config);
+        var (wa, wb) = (new float[40], new float[40]);
+        a.Weights(new WeightingContext(world.Stats), wa, new float[40]);
+        b.Weights(new WeightingContext(permuted), wb, new float[40]);
+        for (int r = 0; r < 8; r++) for (int k = 0; k < 5; k++) Assert.Equal(wa[r * 5 + perm[k]], wb[r * 5 + k], 5);
+        Assert.Contains(wa, w => Math.Abs(w - 0.2f) > 1e-4); // not trivially uniform
+    }
+
+    /// <summary>Runs the agent on the bandit; returns the mean weight on the right teacher over the last batches.</summary>
+    private static (double Start, double End, List<PpoUpdateLog> Logs) TrainOnBandit(int k, PpoConfig config, int batches, ulong seed)
+    {
+        const int b = 64;
+        var world = new BanditWorld(b, k, 3, 2, seed);
+        var agent = Create(k, config, seed + 1);
+        var wl = new float[b * k];
+        var wf = new float[b * k];
+        var logs = new List<PpoUpdateLog>();
+        double start = 0, end = 0;
+        const int window = 20;
+        for (int i = 0; i < batches; i++)
+        {
+            world.Next();
+            agent.Weights(new WeightingContext(world.Stats), wl, wf);
+            if (i < window) start += world.RightWeight(wl) / window;
+            if (i >= batches - window) end += world.RightWeight(wl) / window;
+            if (agent.Learn(new LearnFeedback(world.Stats, default, Beta)) is PpoUpdateLog log) logs.Add(log);
+            if (i % 50 == 49) agent.EndEpoch();
+        }
+        return (start, end, logs);
+    }
+
+    /// <summary>
+    /// K = 4 teachers, one right per cluster: uniform weighting puts 0.25 on the right teacher. After training the
+    /// sampled weights (noise included) must put at least 0.6 there, more than twice uniform and more than any
+    /// fixed rule can reach by chance; ca-mkd, which knows the answer from CEt, reaches about 0.33 here.
+    /// </summary>
+    [Fact]
+    public void PpoPutsMostWeightOnTheRightTeacher()
+    {
+        var config = new PpoConfig { RolloutRows = 512, RowsPerBatch = 64, MinibatchRows = 128 };
+        var (start, end, logs) = TrainOnBandit(4, config, 400, 31);
+        output.WriteLine($"K=4: right-teacher weight {start:F3} -> {end:F3}; explained variance {logs[0].ExplainedVariance:F3} -> {logs[^1].ExplainedVariance:F3}");
+        Assert.True(start < 0.35, $"untrained policy already at {start:F3}");
+        Assert.True(end >= 0.6, $"PPO puts {end:F3} on the right teacher after training (start {start:F3})");
+        Assert.NotEmpty(logs);
+        Assert.All(logs, l =>
+        {
+            Assert.True(double.IsFinite(l.ApproxKl) && l.ApproxKl >= -1e-6, $"approx_kl {l.ApproxKl}");
+            Assert.InRange(l.ClipFraction, 0, 1);
+            Assert.True(double.IsFinite(l.PolicyLoss) && double.IsFinite(l.ValueLoss) && double.IsFinite(l.Entropy));
+        });
+        Assert.True(logs[^1].ExplainedVariance > logs[0].ExplainedVariance, "the value baseline did not learn");
+    }
+
+    [Fact]
+    public void PpoLearnsWithSixtyFourTeachers()
+    {
+        // Uniform is 1/64; the same network must find the right teacher among 64.
+        var config = new PpoConfig { RolloutRows = 512, RowsPerBatch = 64, MinibatchRows = 128 };
+        var (start, end, _) = TrainOnBandit(64, config, 300, 41);
+        output.WriteLine($"K=64: right-teacher weight {start:F4} -> {end:F3}");
+        Assert.True(end >= 0.3 && end > 10 * start, $"K=64: {end:F3} on the right teacher (start {start:F3}, uniform {1 / 64.0:F3})");
+    }
+
+    /// <summary>
+    /// Central differences of the PPO loss against the analytic gradient, at a point where the ratios differ from 1
+    /// (parameters moved after the rollout) but stay inside the clip range, so the loss is smooth there.
+    /// </summary>
+    [Fact]
+    public void BackwardMatchesFiniteDifferences()
+    {
+        const int b = 32, k = 3;
+        var config = new PpoConfig { RolloutRows = 64, RowsPerBatch = 32, Hidden = 8, EntropyCoefficient = 0.01f, ValueClipRange = 10f };
+        var world = new BanditWorld(b, k, 3, 2, 3);
+        var agent = Create(k, config);
+        var wl = new float[b * k];
+        for (int i = 0; i < 1; i++)
+        {
+            world.Next();
+            agent.Weights(new WeightingContext(world.Stats), wl, new float[b * k]);
+            Assert.Null(agent.Learn(new LearnFeedback(world.Stats, default, Beta)));
+        }
+        Assert.Equal(32, agent.RolloutFilled);
+        agent.PrepareAdvantages();
+        var rng = new Rng(5);
+        var theta = agent.Theta;
+        for (int i = 0; i < theta.Length; i++) theta[i] += 0.01f * (2 * rng.NextSingle() - 1);
+        int[] rows = Enumerable.Range(0, 32).ToArray();
+        var loss = agent.LossAndGradient(rows);
+        Assert.True(loss.ClipFraction == 0, "the check point must stay inside the clip range");
+        var analytic = (float[])agent.Gradient.Clone();
+        double worst = 0, largest = 0;
+        for (int i = 0; i < theta.Length; i++)
+        {
+            const float h = 1e-3f;
+            float keep = theta[i];
+            theta[i] = keep + h;
+            double plus = agent.LossAndGradient(rows).Total(config);
+            theta[i] = keep - h;
+            double minus = agent.LossAndGradient(rows).Total(config);
+            theta[i] = keep;
+            double numeric = (plus - minus) / (2 * h);
+            worst = Math.Max(worst, Math.Abs(numeric - analytic[i]));
+            largest = Math.Max(largest, Math.Abs(numeric));
+        }
+        output.WriteLine($"PPO backward: worst |analytic - numeric| {worst:E2}, largest {largest:E2}");
+        Assert.True(largest > 1e-3, $"gradient too small to check ({largest:E2})");
+        Assert.True(worst <= 2e-2 * largest, $"analytic vs numeric gradient: worst {worst:E2}, largest {largest:E2}");
+    }
+
+    [Fact]
+    public void ExportImportContinuesBitIdentically()
+    {
+        const int b = 32, k = 4;
+        var config = new PpoConfig { RolloutRows = 96, RowsPerBatch = 20, MinibatchRows = 32, AnnealEpochs = 10 };
+        var world = new BanditWorld(b, k, 3, 2, 13);
+        var first = Create(k, config, 99);
+        var wl = new float[b * k];
+        var wf = new float[b * k];
+        void Batch(IWeightingStrategy a) { a.Weights(new WeightingContext(world.Stats), wl, wf); a.Learn(new LearnFeedback(world.Stats, default, Beta)); }
+        for (int i = 0; i < 7; i++) { world.Next(); Batch(first); if (i == 3) first.EndEpoch(); }
+        var saved = first.Export();
+        Assert.True(saved.Scalar("filled") > 0, "the checkpoint should hold a partly filled rollout");
+        var worldState = world.Rng.State;
+
+        var second = Create(k, config, 1);
+        second.Import(saved);
+        var traces = new List<float[]>();
+        foreach (var agent in new IWeightingStrategy[] { first, second })
+        {
+            world.Rng.State = worldState;
+            var trace = new List<float>();
+            for (int i = 0; i < 9; i++) { world.Next(); Batch(agent); trace.AddRange(wl); }
+            trace.AddRange(agent.Export().Arrays["theta"]);
+            traces.Add(trace.ToArray());
+        }
+        Assert.Equal(traces[0], traces[1]);
+        Assert.Throws<MtkdInputException>(() => Create(5, config).Import(saved));
+    }
+
+    [Fact]
+    public void ProbeRewardGivesEveryKeptRowTheBatchImprovement()
+    {
+        const int b = 16, k = 2;
+        var config = new PpoConfig { Reward = PpoRewardKind.Probe, RolloutRows = 64, RowsPerBatch = 16, MinibatchRows = 32 };
+        var world = new BanditWorld(b, k, 3, 2, 2);
+        var agent = Create(k, config);
+        var wl = new float[b * k];
+        PpoUpdateLog? log = null;
+        for (int i = 0; i < 4; i++)
+        {
+            world.Next();
+            agent.Weights(new WeightingContext(world.Stats), wl, new float[b * k]);
+            log = (PpoUpdateLog?)agent.Learn(new LearnFeedback(world.Stats, default, Beta, 1.0, 1.0 - 0.1 * (i + 1)));
+        }
+        Assert.NotNull(log);
+        Assert.True(log.MeanReward > 0, $"improvements were all positive, mean reward {log.MeanReward}");
+        agent.Weights(new WeightingContext(world.Stats), wl, new float[b * k]);
+        Assert.Throws<MtkdInputException>(() => agent.Learn(new LearnFeedback(world.Stats, default, Beta)));
+    }
+
+    [Fact]
+    public void ActingAndCollectingAllocateNothingPerRow()
+    {
+        const int b = 128, k = 16;
+        var world = new BanditWorld(b, k, 3, 2, 6);
+        var agent = Create(k, new PpoConfig { RolloutRows = 100_000 });
+        var (wl, wf) = (new float[b * k], new float[b * k]);
+        void Batch() { agent.Weights(new WeightingContext(world.Stats), wl, wf); agent.Learn(new LearnFeedback(world.Stats, default, Beta)); }
+        world.Next();
+        Batch();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Batch();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // One allocation per row over 20 batches would be at least 20 * 128 * 24 bytes.
+        Assert.True(allocated < 4096, $"20 batches allocated {allocated} bytes");
+    }
+
+    [Fact]
+    public void MixingWithThePaperTermsAddsTheDivergenceTerms()
+    {
+        // wl - wf = (softmax(KL) - softmax(cos)) / 3 whatever the policy sampled, and rows still sum to 1.
+        const int b = 6, k = 3;
+        var world = new BanditWorld(b, k, 3, 2, 8);
+        world.Next();
+        var agent = Create(k, new PpoConfig { MixWithPaperTerms = true });
+        var (wl, wf) = (new float[b * k], new float[b * k]);
+        agent.Weights(new WeightingContext(world.Stats), wl, wf);
+        for (int r = 0; r < b; r++)
+        {
+            double[] Soft(float[] a) { var e = Enumerable.Range(0, k).Select(t => Math.Exp(a[r * k + t])).ToArray(); return e.Select(v => v / e.Sum()).ToArray(); }
+            var (dl, df) = (Soft(world.Stats.Kl), Soft(world.Stats.Cos));
+            for (int t = 0; t < k; t++) Assert.Equal((dl[t] - df[t]) / 3, wl[r * k + t] - wf[r * k + t], 5);
+            Assert.Equal(1.0, wl.AsSpan(r * k, k).ToArray().Sum(), 5);
+            Assert.Equal(1.0, wf.AsSpan(r * k, k).ToArray().Sum(), 5);
+        }
+    }
+
+    [Fact]
+    public void ActingAndLearningComputeTheSamePolicy()
+    {
+        // Acting runs the network batched, learning row by row; before any step the two must agree, so every
+        // ratio is 1 and approx_kl is 0 (a mismatch would bias the first minibatch of every update).
+        const int b = 24, k = 5;
+        var world = new BanditWorld(b, k, 3, 2, 12);
+        var agent = Create(k, new PpoConfig { RolloutRows = 200, RowsPerBatch = 24 });
+        var (wl, wf) = (new float[b * k], new float[b * k]);
+        for (int i = 0; i < 3; i++)
+        {
+            world.Next();
+            agent.Weights(new WeightingContext(world.Stats), wl, wf);
+            agent.Learn(new LearnFeedback(world.Stats, default, Beta));
+        }
+        agent.PrepareAdvantages();
+        var losses = agent.LossAndGradient(Enumerable.Range(0, agent.RolloutFilled).ToArray());
+        Assert.True(Math.Abs(losses.ApproxKl) < 1e-6, $"approx_kl before any step: {losses.ApproxKl:E2}");
+        Assert.Equal(0, losses.ClipFraction);
+    }
+
+    [Fact]
+    public void IgnoredRowsNeverJoinTheRollout()
+    {
+        const int b = 8, k = 2;
+        var config = new PpoConfig { RolloutRows = 64, RowsPerBatch = 8 };
+        var world = new BanditWorld(b, k, 3, 2, 4);
+        world.Next();
+        var agent = Create(k, config);
+        int[] y = [0, -1, 1, -1, -1, 2, -1, 0];
+        agent.Weights(new WeightingContext(world.Stats, y), new float[b * k], new float[b * k]);
+        agent.Learn(new LearnFeedback(world.Stats, y, Beta));
+        Assert.Equal(4, agent.RolloutFilled);
+    }
+}
