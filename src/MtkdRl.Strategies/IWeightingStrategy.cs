@@ -50,29 +50,51 @@ public interface IWeightingStrategy
 }
 
 /// <summary>
-/// One batch as a strategy sees it. Only <see cref="Stats"/> is always required; the arrays are read, never kept.
+/// One batch as a strategy sees it. Only <see cref="Stats"/> is always required; the spans are read during the
+/// call, never kept (a ref struct, so the distillation step's own buffers can be passed without copies).
 /// </summary>
-/// <param name="Stats">Output of the stats pass (kl, ce_t, h_t, conf, hit, cos, mse, lse_t [B,K]; ce_s [B]).</param>
-/// <param name="Labels">y [B] (-1 = ignored row); empty means every row counts.</param>
-/// <param name="TeacherEmbeddings">ft [B,F], teacher k in columns [FeatureOffset[k], FeatureOffset[k]+D[k]).</param>
-/// <param name="TeacherLogits">zt [K,B,C], teacher-major.</param>
-public readonly record struct WeightingContext(
-    DistillStats Stats,
-    ReadOnlyMemory<int> Labels = default,
-    ReadOnlyMemory<float> TeacherEmbeddings = default,
-    ReadOnlyMemory<float> TeacherLogits = default);
+public readonly ref struct WeightingContext
+{
+    /// <param name="stats">Output of the stats pass (kl, ce_t, h_t, conf, hit, cos, mse, lse_t [B,K]; ce_s [B]).</param>
+    /// <param name="labels">y [B] (-1 = ignored row); empty means every row counts.</param>
+    /// <param name="teacherEmbeddings">ft [B,F], teacher k in columns [FeatureOffset[k], FeatureOffset[k]+D[k]).</param>
+    /// <param name="teacherLogits">zt [K,B,C], teacher-major.</param>
+    public WeightingContext(DistillStats stats, ReadOnlySpan<int> labels = default,
+        ReadOnlySpan<float> teacherEmbeddings = default, ReadOnlySpan<float> teacherLogits = default)
+    {
+        Stats = stats;
+        Labels = labels;
+        TeacherEmbeddings = teacherEmbeddings;
+        TeacherLogits = teacherLogits;
+    }
 
-/// <summary>
-/// What the reward needs, from the same forward pass as the weights.
-/// </summary>
-/// <param name="Stats">The statistics the weights were chosen from (ce_s, kl and mse enter the paper's reward).</param>
-/// <param name="Labels">y [B] as in <see cref="WeightingContext"/>.</param>
-/// <param name="Beta">Feature-KD coefficient of the loss (the paper's reward uses it).</param>
-/// <param name="ProbeLossBefore">The student's loss on the held-out probe batch before the step (probe reward only).</param>
-/// <param name="ProbeLossAfter">The same after the step.</param>
-public readonly record struct LearnFeedback(
-    DistillStats Stats,
-    ReadOnlyMemory<int> Labels = default,
-    float Beta = 5f,
-    double ProbeLossBefore = double.NaN,
-    double ProbeLossAfter = double.NaN);
+    public DistillStats Stats { get; }
+    public ReadOnlySpan<int> Labels { get; }
+    public ReadOnlySpan<float> TeacherEmbeddings { get; }
+    public ReadOnlySpan<float> TeacherLogits { get; }
+}
+
+/// <summary>What the reward needs, from the same forward pass as the weights.</summary>
+public readonly ref struct LearnFeedback
+{
+    /// <param name="stats">The statistics the weights were chosen from (ce_s, kl and mse enter the paper's reward).</param>
+    /// <param name="labels">y [B] as in <see cref="WeightingContext"/>.</param>
+    /// <param name="beta">Feature-KD coefficient of the loss (the paper's reward uses it).</param>
+    /// <param name="probeLossBefore">The student's loss on the held-out probe batch before the step (probe reward only).</param>
+    /// <param name="probeLossAfter">The same after the step.</param>
+    public LearnFeedback(DistillStats stats, ReadOnlySpan<int> labels = default, float beta = 5f,
+        double probeLossBefore = double.NaN, double probeLossAfter = double.NaN)
+    {
+        Stats = stats;
+        Labels = labels;
+        Beta = beta;
+        ProbeLossBefore = probeLossBefore;
+        ProbeLossAfter = probeLossAfter;
+    }
+
+    public DistillStats Stats { get; }
+    public ReadOnlySpan<int> Labels { get; }
+    public float Beta { get; }
+    public double ProbeLossBefore { get; }
+    public double ProbeLossAfter { get; }
+}

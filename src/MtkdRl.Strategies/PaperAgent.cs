@@ -142,7 +142,7 @@ public sealed class PaperAgent : IWeightingStrategy
         if (feedback.Stats.Shape.B != batch.B || feedback.Stats.Shape.K != K)
             throw new MtkdInputException($"strategy {Name}: feedback is for B={feedback.Stats.Shape.B}, weights were for B={batch.B}");
         StrategyChecks.Labels(Name, feedback.Labels, batch.B);
-        PaperReward.Compute(feedback.Stats, feedback.Labels.Span, batch.UsedWl, batch.UsedWf, feedback.Beta, clamp: true, batch.Reward);
+        PaperReward.Compute(feedback.Stats, feedback.Labels, batch.UsedWl, batch.UsedWf, feedback.Beta, clamp: true, batch.Reward);
         _pending = false;
         _stored++;
         return _config.ReplayEveryBatches > 0 && _stored >= _config.ReplayEveryBatches ? Replay() : null;
@@ -211,8 +211,8 @@ public sealed class PaperAgent : IWeightingStrategy
     {
         var stats = context.Stats;
         int b = batch.B;
-        var ft = context.TeacherEmbeddings.Span;
-        var zt = context.TeacherLogits.Span;
+        var ft = context.TeacherEmbeddings;
+        var zt = context.TeacherLogits;
         int f = _offset[K];
         for (int r = 0; r < b; r++)
         {

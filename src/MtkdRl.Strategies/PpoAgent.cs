@@ -231,7 +231,7 @@ public sealed class PpoAgent : IWeightingStrategy
         int b = stats.Shape.B;
         StrategyChecks.Batch(Name, K, stats.Shape, wl, wf);
         StrategyChecks.Labels(Name, context.Labels, b);
-        var labels = context.Labels.Span;
+        var labels = context.Labels;
         EnsureBatchScratch(b);
 
         UpdateNormaliser(stats, labels, b);
@@ -599,7 +599,7 @@ public sealed class PpoAgent : IWeightingStrategy
         _pending = false;
         if (_config.Reward == PpoRewardKind.Paper)
         {
-            PaperReward.Compute(stats, feedback.Labels.Span, _usedWl, _usedWf, feedback.Beta, _config.ClampPaperReward, _reward);
+            PaperReward.Compute(stats, feedback.Labels, _usedWl, _usedWf, feedback.Beta, _config.ClampPaperReward, _reward);
         }
         else
         {

@@ -15,7 +15,7 @@ internal static class StrategyChecks
             throw new MtkdInputException($"strategy {name}: weight arrays hold {Math.Min(wl.Length, wf.Length)} values, batch needs B*K={n}");
     }
 
-    public static void Labels(string name, ReadOnlyMemory<int> labels, int b)
+    public static void Labels(string name, ReadOnlySpan<int> labels, int b)
     {
         if (!labels.IsEmpty && labels.Length < b)
             throw new MtkdInputException($"strategy {name}: {labels.Length} labels for B={b} rows");
