@@ -29,7 +29,7 @@ namespace MtkdRl.Cli
                 s.CaseInsensitiveEnumValues = true;
                 s.AutoVersion = true;
             });
-            var result = parser.ParseArguments<InfoVerb, BenchVerb, DemoVerb, TeachersVerb, EvalVerb>(args);
+            var result = parser.ParseArguments<InfoVerb, BenchVerb, DemoVerb, TeachersVerb, EvalVerb, DistillVerb, CompareVerb>(args);
             try
             {
                 return result.MapResult(
@@ -38,6 +38,8 @@ namespace MtkdRl.Cli
                     (DemoVerb v) => v.Run(console),
                     (TeachersVerb v) => v.Run(console),
                     (EvalVerb v) => v.Run(console),
+                    (DistillVerb v) => v.Run(console),
+                    (CompareVerb v) => v.Run(console),
                     errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
                         ? 0 : UsageError);
             }

@@ -15,7 +15,7 @@ public static class ComparisonReport
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>Writes every file; returns their paths.</summary>
-    public static IReadOnlyList<string> Write(string directory, Comparison comparison, string title)
+    public static IReadOnlyList<string> Write(string directory, Comparison comparison, string title, string? preface = null)
     {
         Directory.CreateDirectory(directory);
         var written = new List<string>();
@@ -25,7 +25,7 @@ public static class ComparisonReport
             AtomicFile.WriteAllText(path, text);
             written.Add(path);
         }
-        Text("comparison.md", Markdown(comparison, title));
+        Text("comparison.md", Markdown(comparison, title, preface));
         Text("comparison.csv", Csv(comparison));
         Text("comparison.json", JsonSerializer.Serialize(comparison, new JsonSerializerOptions
         {
@@ -37,10 +37,11 @@ public static class ComparisonReport
     }
 
     /// <summary>The table as markdown: mean ± std of the final test accuracy, the change against the baseline and its p-value.</summary>
-    public static string Markdown(Comparison c, string title)
+    public static string Markdown(Comparison c, string title, string? preface = null)
     {
         var sb = new StringBuilder();
         sb.AppendLine($"# {title}").AppendLine();
+        if (preface is not null) sb.AppendLine(preface.TrimEnd()).AppendLine();
         sb.AppendLine($"| strategy | seeds | test accuracy (mean ± std) | vs {c.Baseline} | Welch p | epoch s |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|");
         foreach (var r in c.Rows.OrderByDescending(r => r.MeanAccuracy))
@@ -50,6 +51,7 @@ public static class ComparisonReport
                 $"| {r.Strategy} | {r.Seeds} | {100 * r.MeanAccuracy:0.00} ± {Std(r.StdAccuracy)} % | {delta} | {P(r.PValue)} | {r.MeanEpochSeconds:0.0} |"));
         }
         sb.AppendLine().AppendLine("Accuracy is the test accuracy after the last epoch; p is Welch's two-sided t-test against the baseline over seeds.");
+        sb.AppendLine().AppendLine("Plots: accuracy.png (test accuracy per epoch), weights-STRATEGY.png (mean logit weight per teacher), reward.png (agents' mean reward).");
         return sb.ToString();
     }
 

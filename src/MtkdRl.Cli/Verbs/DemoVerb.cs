@@ -1,18 +1,92 @@
 using CommandLine;
+using MtkdRl.Cli.Distill;
+using MtkdRl.Cli.Teachers;
+using MtkdRl.Core;
+using MtkdRl.Data.Datasets;
+using MtkdRl.Distillation;
+using MtkdRl.Reports;
+using MtkdRl.Teachers;
+using MtkdRl.Training;
 using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs;
 
-[Verb("demo", HelpText = "The main job: train a teacher pool, distill with several strategies, write a report.")]
+[Verb("demo", HelpText = "The main job on the committed Fashion-MNIST slice: train the quick teacher pool (once), cache it, distil a small student with none, aver, ca-mkd, mtkd-rl-paper and mtkd-rl-ppo, print the table and write the report.")]
 public sealed class DemoVerb
 {
-    [Option("out", HelpText = "Folder for the report.", Default = "runs/demo")]
+    public static readonly IReadOnlyList<string> DemoStrategies = ["none", "aver", "ca-mkd", "mtkd-rl-paper", "mtkd-rl-ppo"];
+
+    [Option("out", Default = "runs/demo", HelpText = "Folder for the pool, the runs and the report (reused: finished parts are not repeated).")]
     public string Out { get; set; } = "runs/demo";
+
+    [Option("data", HelpText = "Dataset folder (default: the Fashion-MNIST slice committed in data/).")]
+    public string? Data { get; set; }
+
+    [Option("student", Default = "mlp:64", HelpText = "Student architecture.")]
+    public string Student { get; set; } = "mlp:64";
+
+    [Option("epochs", Default = 8, HelpText = "Distillation epochs per run.")]
+    public int Epochs { get; set; } = 8;
+
+    [Option("seeds", Default = 3, HelpText = "Seeds per strategy.")]
+    public int Seeds { get; set; } = 3;
+
+    [Option("threads", Default = 0, HelpText = "CPU threads (0: every core).")]
+    public int Threads { get; set; }
 
     public int Run(IAnsiConsole console)
     {
-        console.WriteLine("mtkd demo: the training stack (data, networks, teacher pool, agents) is not built yet.");
-        console.WriteLine("What runs today: `mtkd info` (backends and devices) and `mtkd bench kernels` (the fused distillation op on every backend).");
+        if (Epochs < 1) throw new MtkdException($"--epochs must be at least 1 (got {Epochs})");
+        if (Seeds < 1) throw new MtkdException($"--seeds must be at least 1 (got {Seeds})");
+        string dataDir = Data ?? DatasetLocator.FindCommittedSlice()
+            ?? throw new MtkdException($"{DatasetLocator.CommittedSlice}: not found; run the demo from the repository or pass --data");
+        var data = DatasetLocator.Load(dataDir);
+        console.WriteLine($"data: {data}");
+        string pool = Path.Combine(Out, "pool");
+        using var compute = new CpuCompute(Threads);
+
+        var plans = PoolPresets.Get("quick", 1);
+        bool complete = PoolManifest.Exists(pool) && plans.All(p => PoolManifest.Read(pool).Teachers.Any(t => t.Name == p.Name));
+        if (!complete)
+        {
+            console.WriteLine($"training the quick teacher pool into {pool} ...");
+            TrainingProgress.Run(console, observer => TeacherPool.Train(pool, data, plans, compute, observer));
+        }
+        var manifest = PoolManifest.Read(pool);
+        if (!CacheIsCurrent(pool, data))
+        {
+            console.WriteLine("caching the teachers' outputs ...");
+            TrainingProgress.RunCache(console, progress => TeacherCache.Build(pool, data, false, compute, progress));
+        }
+        var teachers = new Table().Border(TableBorder.Rounded).Title("teacher pool (quick preset)");
+        teachers.AddColumns("teacher", "spec", "D", "test acc");
+        foreach (var t in manifest.Teachers)
+            teachers.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), $"{t.EmbeddingWidth}", $"{t.TestAccuracy:P2}");
+        console.Write(teachers);
+
+        var template = new DistillRecipe { Student = Student, Epochs = Epochs };
+        var plan = new ComparisonPlan(DemoStrategies, [.. Enumerable.Range(1, Seeds).Select(s => (ulong)s)], template);
+        using var backend = Backends.BackendCatalog.Create("native");
+        var trainer = new DistillTrainer(data, pool, compute, backend, "native");
+        var names = manifest.Teachers.Select(t => t.Name).ToList();
+        var runs = DistillProgress.Run(console, observer => ComparisonRunner.Run(trainer, plan, Out, names, observer));
+        var comparison = Comparison.Build(runs);
+        string title = $"demo: {data.Name}, student {Student}, {Epochs} epochs, {Seeds} seeds, {names.Count} teachers";
+        string preface = "Teacher pool (quick preset):\n\n| teacher | spec | D | test accuracy |\n|---|---|---:|---:|\n"
+            + string.Concat(manifest.Teachers.Select(t => $"| {t.Name} | {t.Spec} | {t.EmbeddingWidth} | {100 * t.TestAccuracy:0.00} % |\n"));
+        var files = ComparisonReport.Write(Out, comparison, title, preface);
+        console.Write(ComparisonTable.Render(comparison, title));
+        console.WriteLine($"report: {Path.Combine(Out, "comparison.md")} ({string.Join(", ", files.Select(Path.GetFileName))})");
         return 0;
+    }
+
+    private static bool CacheIsCurrent(string pool, ImageDataset data)
+    {
+        foreach (var split in TeacherCache.Splits)
+        {
+            try { TeacherCache.Open(pool, split, data).Dispose(); }
+            catch (MtkdInputException) { return false; }
+        }
+        return true;
     }
 }

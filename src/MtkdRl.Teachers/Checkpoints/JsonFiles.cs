@@ -5,7 +5,7 @@ using MtkdRl.Core;
 namespace MtkdRl.Teachers;
 
 /// <summary>The JSON conventions of checkpoints, pool manifests and metrics: snake_case names, indented, atomic writes.</summary>
-internal static class JsonFiles
+public static class JsonFiles
 {
     public static readonly JsonSerializerOptions Options = new()
     {

@@ -1,0 +1,69 @@
+using CommandLine;
+using MtkdRl.Backends;
+using MtkdRl.Core;
+using MtkdRl.Core.Distill;
+using MtkdRl.Distillation;
+
+namespace MtkdRl.Cli.Distill;
+
+/// <summary>The options `distill` and `compare` share: data, pool, student, training settings, backend.</summary>
+public abstract class DistillOptions
+{
+    [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/). Must be the pool's dataset.")]
+    public string? Data { get; set; }
+
+    [Option("pool", Required = true, HelpText = "Teacher pool folder with its cache (`mtkd teachers train` and `teachers cache`).")]
+    public string Pool { get; set; } = "";
+
+    [Option("student", Default = "mlp:64", HelpText = "Student architecture, e.g. mlp:64, mlp:128x64, cnn:16,fc64, linear.")]
+    public string Student { get; set; } = "mlp:64";
+
+    [Option("epochs", Default = 10, HelpText = "Epochs.")]
+    public int Epochs { get; set; } = 10;
+
+    [Option("batch", Default = 128, HelpText = "Rows per step (the last partial batch of an epoch is dropped).")]
+    public int Batch { get; set; } = 128;
+
+    [Option("optimizer", Default = "sgd", HelpText = "sgd (momentum 0.9, Nesterov) or adam.")]
+    public string Optimizer { get; set; } = "sgd";
+
+    [Option("lr", Default = 0.05, HelpText = "Initial learning rate (cosine to 0 over the run).")]
+    public double LearningRate { get; set; } = 0.05;
+
+    [Option("temperature", Default = 4f, HelpText = "Logit-KD temperature T.")]
+    public float Temperature { get; set; } = 4f;
+
+    [Option("beta", Default = 5f, HelpText = "Feature-KD coefficient beta.")]
+    public float Beta { get; set; } = 5f;
+
+    [Option("fixed-weights", HelpText = "fixed: one weight per teacher, e.g. 2,1,1,0.")]
+    public string? FixedWeights { get; set; }
+
+    [Option("dynamic", HelpText = "mtkd-rl-paper: learn the mixing factors of its three weight terms.")]
+    public bool Dynamic { get; set; }
+
+    [Option("reward", Default = "paper", HelpText = "mtkd-rl-ppo reward: paper (loss terms of the same pass) or probe (improvement on a held-out batch).")]
+    public string Reward { get; set; } = "paper";
+
+    [Option("backend", Default = "native", HelpText = "Backend of the fused op (`mtkd info` lists them).")]
+    public string Backend { get; set; } = "native";
+
+    [Option("threads", Default = 0, HelpText = "CPU threads (0: every core).")]
+    public int Threads { get; set; }
+
+    public DistillRecipe Recipe(string strategy, ulong seed) => new()
+    {
+        Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, Reward = Reward,
+        Epochs = Epochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
+        Temperature = Temperature, Beta = Beta, Seed = seed,
+    };
+
+    public IDistillBackend CreateBackend() => BackendCatalog.Create(Backend);
+
+    /// <summary>Common checks of values CommandLineParser accepts but no run can use.</summary>
+    protected void CheckCommon()
+    {
+        if (string.IsNullOrWhiteSpace(Pool)) throw new MtkdException("--pool must name a folder");
+        if (Threads < 0) throw new MtkdException($"--threads must be >= 0 (got {Threads})");
+    }
+}

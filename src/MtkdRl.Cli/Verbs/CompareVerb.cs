@@ -1,0 +1,46 @@
+using CommandLine;
+using MtkdRl.Cli.Distill;
+using MtkdRl.Core;
+using MtkdRl.Data.Datasets;
+using MtkdRl.Distillation;
+using MtkdRl.Reports;
+using MtkdRl.Strategies;
+using MtkdRl.Teachers;
+using MtkdRl.Training;
+using Spectre.Console;
+
+namespace MtkdRl.Cli.Verbs;
+
+[Verb("compare", HelpText = "Distil with every strategy x seed, then a table (mean ± std test accuracy, Welch p against aver) as markdown, CSV, JSON and PNG plots.")]
+public sealed class CompareVerb : DistillOptions
+{
+    [Option("strategies", Default = "none,aver,ca-mkd,ebkd,mtkd-rl-paper,mtkd-rl-ppo", HelpText = "Comma-separated strategies.")]
+    public string Strategies { get; set; } = "none,aver,ca-mkd,ebkd,mtkd-rl-paper,mtkd-rl-ppo";
+
+    [Option("seeds", Default = 3, HelpText = "Seeds per strategy (1..N).")]
+    public int Seeds { get; set; } = 3;
+
+    [Option("out", Default = "runs/compare", HelpText = "Folder for the runs (OUT/runs/STRATEGY-seedN) and the report.")]
+    public string Out { get; set; } = "runs/compare";
+
+    public int Run(IAnsiConsole console)
+    {
+        CheckCommon();
+        if (Seeds < 1) throw new MtkdException($"--seeds must be at least 1 (got {Seeds})");
+        var strategies = Strategies.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
+        if (strategies.Count == 0) throw new MtkdException("--strategies names none");
+        var plan = new ComparisonPlan(strategies, [.. Enumerable.Range(1, Seeds).Select(s => (ulong)s)], Recipe("aver", 1));
+        var data = DatasetLocator.Open(Data);
+        using var backend = CreateBackend();
+        using var compute = new CpuCompute(Threads);
+        var teachers = PoolManifest.Read(Pool).Teachers.Select(t => t.Name).ToList();
+        var trainer = new DistillTrainer(data, Pool, compute, backend, Backend);
+        var runs = DistillProgress.Run(console, observer => ComparisonRunner.Run(trainer, plan, Out, teachers, observer));
+        var comparison = Comparison.Build(runs, strategies.Contains("aver") ? "aver" : strategies[0]);
+        string title = $"{data.Name}: student {Student}, {Epochs} epochs, {Seeds} seed{(Seeds > 1 ? "s" : "")}, {teachers.Count} teachers";
+        var files = ComparisonReport.Write(Out, comparison, title);
+        console.Write(ComparisonTable.Render(comparison, title));
+        console.WriteLine($"wrote {string.Join(", ", files.Select(Path.GetFileName))} in {Out}");
+        return 0;
+    }
+}

@@ -1,0 +1,50 @@
+using MtkdRl.Core;
+using MtkdRl.Reports;
+
+namespace MtkdRl.Distillation;
+
+/// <summary>Every strategy x seed of a comparison, all other settings from one template recipe.</summary>
+public sealed record ComparisonPlan(IReadOnlyList<string> Strategies, IReadOnlyList<ulong> Seeds, DistillRecipe Template)
+{
+    public IEnumerable<DistillRecipe> Recipes =>
+        from s in Strategies from seed in Seeds select Template with { Strategy = s, Seed = seed };
+}
+
+/// <summary>
+/// Runs a comparison: each strategy x seed in its own folder under OUT/runs, resumed when a run of the same
+/// recipe is already there (finished runs are read back, not repeated), then turned into report records.
+/// </summary>
+public static class ComparisonRunner
+{
+    public static string RunDir(string outDir, DistillRecipe recipe) => Path.Combine(outDir, "runs", $"{recipe.Strategy}-seed{recipe.Seed}");
+
+    public static IReadOnlyList<RunRecord> Run(DistillTrainer trainer, ComparisonPlan plan, string outDir, IReadOnlyList<string> teachers,
+        IDistillObserver? observer = null, Action<DistillOutcome>? runDone = null, CancellationToken cancel = default)
+    {
+        foreach (var recipe in plan.Recipes) recipe.Validate();
+        var records = new List<RunRecord>();
+        foreach (var recipe in plan.Recipes)
+        {
+            if (cancel.IsCancellationRequested) break;
+            string dir = RunDir(outDir, recipe);
+            bool resume = false;
+            if (DistillCheckpoint.Exists(dir))
+            {
+                var saved = DistillCheckpoint.ReadState(dir);
+                if (saved.Recipe != recipe)
+                    throw new MtkdInputException($"{dir}: holds a run with other settings ({saved.Recipe.Student}, {saved.Recipe.Epochs} epochs); remove it or choose another --out");
+                resume = true;
+            }
+            var outcome = trainer.Run(recipe, dir, resume, observer, cancel);
+            runDone?.Invoke(outcome);
+            records.Add(ToRecord(recipe, outcome.Metrics, teachers));
+        }
+        return records;
+    }
+
+    public static RunRecord ToRecord(DistillRecipe recipe, IReadOnlyList<DistillEpochMetrics> metrics, IReadOnlyList<string> teachers) =>
+        new(recipe.Strategy, (int)recipe.Seed, teachers,
+            [.. metrics.Select(m => new EpochRecord(m.Epoch, m.Loss, m.TrainAcc, m.TestAcc, m.TrainSeconds,
+                recipe.Strategy == "none" ? [] : [.. m.MeanWl.Select(v => (double)v)],
+                recipe.Strategy == "none" ? [] : [.. m.MeanWf.Select(v => (double)v)], m.MeanReward))]);
+}

@@ -1,0 +1,95 @@
+using System.Text.Json.Serialization;
+using MtkdRl.Core;
+using MtkdRl.Core.Distill;
+using MtkdRl.Strategies;
+using MtkdRl.Training;
+
+namespace MtkdRl.Distillation;
+
+/// <summary>
+/// Everything that decides a distillation run, so a checkpoint can tell whether `--resume` with the options at
+/// hand continues the same run. The learning rate follows a per-step cosine from <see cref="LearningRate"/>
+/// to 0 over all epochs. The backend and thread count are left out: they change speed, not the run
+/// (backends agree to rounding).
+/// </summary>
+public sealed record DistillRecipe
+{
+    /// <summary>The student's architecture (ModelSpec syntax).</summary>
+    public string Student { get; init; } = "mlp:64";
+
+    /// <summary>Weighting strategy (StrategyCatalog name).</summary>
+    public string Strategy { get; init; } = "aver";
+
+    /// <summary>`fixed` weights, one per teacher ("1,2,1").</summary>
+    public string? FixedWeights { get; init; }
+
+    /// <summary>mtkd-rl-paper: learn the mixing factors of its three weight terms.</summary>
+    public bool Dynamic { get; init; }
+
+    /// <summary>mtkd-rl-ppo reward: "paper" (the loss terms of the same pass) or "probe" (the student's improvement on a held-out batch).</summary>
+    public string Reward { get; init; } = "paper";
+
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>"sgd" (momentum, Nesterov) or "adam".</summary>
+    public string Optimizer { get; init; } = "sgd";
+    public double LearningRate { get; init; } = 0.05;
+    public double Momentum { get; init; } = 0.9;
+    public double WeightDecay { get; init; } = 5e-4;
+
+    /// <summary>Logit-KD temperature T.</summary>
+    public float Temperature { get; init; } = 4f;
+
+    /// <summary>Feature-KD coefficient beta.</summary>
+    public float Beta { get; init; } = 5f;
+
+    /// <summary>Rows held out of training for the probe reward (0 unless Reward is "probe").</summary>
+    public int ProbeRows { get; init; } = 256;
+
+    public ulong Seed { get; init; } = 1;
+
+    [JsonIgnore]
+    public DistillHyper Hyper => new(Temperature, 1f, 1f, Beta, 1e-8f);
+
+    [JsonIgnore]
+    public bool UsesProbe => Strategy == PpoAgent.CatalogName && Reward == "probe";
+
+    public ModelSpec ParsedStudent() => ModelSpec.Parse(Student, "student");
+
+    /// <summary>Throws a one-line error for a value no run could use (unknown strategy, spec, optimiser, ...).</summary>
+    public void Validate()
+    {
+        ParsedStudent();
+        if (!StrategyCatalog.Names.Contains(Strategy))
+            throw new MtkdInputException($"unknown strategy '{Strategy}' (known: {string.Join(", ", StrategyCatalog.Names)})");
+        if (Epochs < 1) throw new MtkdInputException($"epochs must be at least 1 (got {Epochs})");
+        if (BatchSize < 2) throw new MtkdInputException($"batch size must be at least 2 (got {BatchSize})");
+        if (Optimizer is not ("sgd" or "adam")) throw new MtkdInputException($"unknown optimizer '{Optimizer}' (known: sgd, adam)");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new MtkdInputException($"learning rate must be positive (got {LearningRate})");
+        if (Reward is not ("paper" or "probe")) throw new MtkdInputException($"unknown reward '{Reward}' (known: paper, probe)");
+        if (Reward == "probe" && Strategy != PpoAgent.CatalogName)
+            throw new MtkdInputException($"--reward probe applies to {PpoAgent.CatalogName} only");
+        if (UsesProbe && ProbeRows < 1) throw new MtkdInputException($"probe rows must be at least 1 (got {ProbeRows})");
+        if (Dynamic && Strategy != PaperAgent.CatalogName)
+            throw new MtkdInputException($"--dynamic applies to {PaperAgent.CatalogName} only");
+        Hyper.Validate();
+    }
+
+    public StrategyOptions StrategyOptions(int classes, IReadOnlyList<int> widths) => new()
+    {
+        FixedWeights = FixedWeights,
+        Classes = classes,
+        EmbeddingWidths = widths,
+        Seed = Seed ^ 0x9E37_79B9_7F4A_7C15UL,
+        Paper = new PaperAgentConfig { Dynamic = Dynamic },
+        Ppo = new PpoConfig { Reward = Reward == "probe" ? PpoRewardKind.Probe : PpoRewardKind.Paper },
+    };
+
+    internal Optimizer CreateOptimizer(IEnumerable<Parameter> parameters) => Optimizer == "adam"
+        ? new Adam(parameters, LearningRate, weightDecay: WeightDecay)
+        : new Sgd(parameters, LearningRate, Momentum, nesterov: Momentum > 0, weightDecay: WeightDecay);
+
+    internal LearningRateSchedule CreateSchedule(int batchesPerEpoch) =>
+        new CosineSchedule(LearningRate, Math.Max(1L, (long)Epochs * batchesPerEpoch));
+}
