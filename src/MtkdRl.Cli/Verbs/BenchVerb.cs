@@ -8,10 +8,10 @@ using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs;
 
-[Verb("bench", HelpText = "Benchmarks. `bench kernels`: the fused distillation op per backend and pass. `bench train --model SPEC`: a training step (forward + loss + backward) on the CPU.")]
+[Verb("bench", HelpText = "Benchmarks. `bench kernels`: the fused distillation op per backend and pass. `bench train --model SPEC`: a training step (forward + loss + backward) on the CPU. `bench strategies [--strategy NAME|all] [-k K,...]`: what each weighting strategy adds per batch.")]
 public sealed class BenchVerb
 {
-    [Value(0, MetaName = "target", Required = true, HelpText = "What to time: kernels or train.")]
+    [Value(0, MetaName = "target", Required = true, HelpText = "What to time: kernels, train or strategies.")]
     public string Target { get; set; } = "";
 
     [Option('b', "backend", Default = "all", HelpText = "A backend name from `mtkd info`, or all (the best variant of each family; CPU simulators only when named).")]
@@ -35,7 +35,19 @@ public sealed class BenchVerb
     [Option('m', "model", Separator = ';', HelpText = "train: model specs separated by ';' (default: mlp:512x512;cnn:32x64), e.g. mlp:64 or cnn:32x64,fc256.")]
     public IEnumerable<string> Models { get; set; } = [];
 
-    [Option("batch", Default = 128, HelpText = "train: samples per step.")]
+    [Option("strategy", Default = "all", HelpText = "strategies: a strategy name, or all.")]
+    public string Strategy { get; set; } = "all";
+
+    [Option('k', "teachers", Separator = ',', HelpText = "strategies: teacher counts K, comma-separated (default: 6,64).")]
+    public IEnumerable<int> TeacherCounts { get; set; } = [];
+
+    [Option("batches", Default = 468, HelpText = "strategies: timed batches per strategy and K (468 = one Fashion-MNIST epoch at batch 128).")]
+    public int Batches { get; set; } = 468;
+
+    [Option("width", Default = 64, HelpText = "strategies: teacher embedding width D (the paper agent's state reads it).")]
+    public int Width { get; set; } = 64;
+
+    [Option("batch", Default = 128, HelpText = "train, strategies: samples per step.")]
     public int Batch { get; set; } = 128;
 
     [Option("input", Default = "1x28x28", HelpText = "train: shape of one sample, ChxHxW or D.")]
@@ -57,8 +69,10 @@ public sealed class BenchVerb
     public int Run(IAnsiConsole console)
     {
         if (string.Equals(Target, "train", StringComparison.OrdinalIgnoreCase)) return RunTrain(console);
+        if (string.Equals(Target, "strategies", StringComparison.OrdinalIgnoreCase))
+            return StrategyBench.Run(console, Strategy, TeacherCounts.Any() ? [.. TeacherCounts] : [6, 64], Batch, Batches, Classes, Width, Json);
         if (!string.Equals(Target, "kernels", StringComparison.OrdinalIgnoreCase))
-            throw new MtkdException($"bench: unknown target '{Target}' (known: kernels, train)");
+            throw new MtkdException($"bench: unknown target '{Target}' (known: kernels, train, strategies)");
         if (Repeat < 1) throw new MtkdException($"--repeat must be at least 1 (got {Repeat})");
         if (Warmup < 0) throw new MtkdException($"--warmup must be at least 0 (got {Warmup})");
         var shapes = (Shapes.Any() ? Shapes : DefaultShapes).Select(ParseShape).ToList();
