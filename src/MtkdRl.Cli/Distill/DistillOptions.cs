@@ -3,6 +3,7 @@ using MtkdRl.Backends;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Distillation;
+using MtkdRl.Strategies;
 
 namespace MtkdRl.Cli.Distill;
 
@@ -42,8 +43,8 @@ public abstract class DistillOptions
     [Option("dynamic", HelpText = "mtkd-rl-paper: learn the mixing factors of its three weight terms.")]
     public bool Dynamic { get; set; }
 
-    [Option("reward", Default = "paper", HelpText = "mtkd-rl-ppo reward: paper (loss terms of the same pass) or probe (improvement on a held-out batch).")]
-    public string Reward { get; set; } = "paper";
+    [Option("reward", Default = DistillRecipe.DefaultReward, HelpText = "mtkd-rl-ppo reward: teacher (how well the weighted teachers know the label), paper (loss terms of the same pass) or probe (improvement on a held-out batch). Other strategies ignore it.")]
+    public string Reward { get; set; } = DistillRecipe.DefaultReward;
 
     [Option("backend", Default = "native", HelpText = "Backend of the fused op (`mtkd info` lists them).")]
     public string Backend { get; set; } = "native";
@@ -53,7 +54,7 @@ public abstract class DistillOptions
 
     public DistillRecipe Recipe(string strategy, ulong seed) => new()
     {
-        Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, Reward = Reward,
+        Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, Reward = strategy == PpoAgent.CatalogName ? Reward : DistillRecipe.DefaultReward,
         Epochs = Epochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
         Temperature = Temperature, Beta = Beta, Seed = seed,
     };
