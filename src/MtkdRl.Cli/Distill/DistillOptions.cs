@@ -3,6 +3,7 @@ using MtkdRl.Backends;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Distillation;
+using MtkdRl.Native;
 using MtkdRl.Strategies;
 
 namespace MtkdRl.Cli.Distill;
@@ -59,7 +60,19 @@ public abstract class DistillOptions
         Temperature = Temperature, Beta = Beta, Seed = seed,
     };
 
-    public IDistillBackend CreateBackend() => BackendCatalog.Create(Backend);
+    /// <summary>
+    /// The op's backend. The catalog's native backend runs its thread team on every core; with --threads it gets the
+    /// same bound as the student, or its team waits on cores the student (or a neighbour) holds, twice per batch for
+    /// strategies that need the stats pass before the gradient pass.
+    /// </summary>
+    public IDistillBackend CreateBackend()
+    {
+        var backend = BackendCatalog.Create(Backend);
+        if (Threads <= 0 || backend is not NativeBackend native || native.Threads == Threads) return backend;
+        var simd = native.Simd;
+        backend.Dispose();
+        return new NativeBackend(simd, Threads);
+    }
 
     /// <summary>Common checks of values CommandLineParser accepts but no run can use.</summary>
     protected void CheckCommon()
