@@ -62,12 +62,12 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
     public void Compare_writes_the_table_csv_json_and_plots()
     {
         string pool = CachedPool(), outDir = fixture.Folder.Sub("compare-" + Guid.NewGuid().ToString("N")[..6]);
-        var run = Run(["compare", "--data", fixture.DataDir, "--pool", pool, "--strategies", "none,aver,mtkd-rl-ppo", "--seeds", "2", "--epochs", "3", "--out", outDir, .. Student]);
+        var run = Run(["compare", "--data", fixture.DataDir, "--pool", pool, "--strategies", "none,aver,mtkd-rl-paper", "--seeds", "2", "--epochs", "2", "--out", outDir, .. Student]);
         AssertOk(run);
-        Assert.Contains("mtkd-rl-ppo", run.Out);
+        Assert.Contains("mtkd-rl-paper", run.Out);
         string md = File.ReadAllText(Path.Combine(outDir, "comparison.md"));
         Assert.Contains("| aver | 2 |", md);
-        foreach (string f in new[] { "comparison.csv", "comparison.json", "accuracy.png", "weights-mtkd-rl-ppo.png", "reward.png" })
+        foreach (string f in new[] { "comparison.csv", "comparison.json", "accuracy.png", "weights-mtkd-rl-paper.png", "reward.png" })
             Assert.True(File.Exists(Path.Combine(outDir, f)), f);
         Assert.Equal(6, Directory.GetDirectories(Path.Combine(outDir, "runs")).Length);
     }
