@@ -22,9 +22,19 @@ public sealed record EpochBenchRecord(string Strategy, string Student, int K, in
 /// </summary>
 public static class EpochBenchmark
 {
-    public static IReadOnlyList<EpochBenchRecord> Run(ImageDataset data, IReadOnlyList<int> teacherCounts, DistillRecipe template,
-        int embeddingWidth, CpuCompute compute, IDistillBackend backend, string backendName, Action<string>? log = null)
+    /// <summary>
+    /// For each K: builds the synthetic pool, then runs <paramref name="rounds"/> rounds in which every strategy
+    /// in turn distils for template.Epochs epochs into a fresh folder. Strategies alternate within a round so
+    /// each sees the same machine load; an epoch's time is its train_seconds, the first epoch of a run (JIT
+    /// warm-up) is left out when there are more, and the record holds the median over every kept epoch.
+    /// </summary>
+    public static IReadOnlyList<EpochBenchRecord> Run(ImageDataset data, IReadOnlyList<int> teacherCounts, IReadOnlyList<string> strategies,
+        DistillRecipe template, int rounds, int embeddingWidth, CpuCompute compute, IDistillBackend backend, string backendName,
+        Action<string>? log = null)
     {
+        if (rounds < 1) throw new MtkdInputException($"rounds must be at least 1 (got {rounds})");
+        if (strategies.Count == 0) throw new MtkdInputException("no strategy to time");
+        foreach (var s in strategies) (template with { Strategy = s }).Validate();
         string root = Path.Combine(Path.GetTempPath(), "mtkd-epoch-bench-" + Guid.NewGuid().ToString("N")[..8]);
         var records = new List<EpochBenchRecord>();
         try
@@ -36,15 +46,26 @@ public static class EpochBenchmark
                 log?.Invoke($"K={k}: importing {k} synthetic teachers and caching them");
                 BuildSyntheticPool(pool, data, k, embeddingWidth, template.Seed, compute);
                 long bytes = TeacherCache.Splits.Sum(s => new FileInfo(TeacherCache.PathOf(pool, s)).Length);
-                log?.Invoke($"K={k}: {template.Epochs} epochs of {template.Strategy}");
                 var trainer = new DistillTrainer(data, pool, compute, backend, backendName);
-                var outcome = trainer.Run(template, Path.Combine(root, $"run{k}"), resume: false);
-                var seconds = outcome.Metrics.Select(m => m.TrainSeconds).Order().ToList();
-                double median = seconds[seconds.Count / 2];
-                double share = outcome.Metrics.Sum(m => m.StrategySeconds) / outcome.Metrics.Sum(m => m.TrainSeconds);
+                var kept = strategies.ToDictionary(s => s, _ => new List<DistillEpochMetrics>());
+                for (int round = 0; round < rounds; round++)
+                {
+                    foreach (string strategy in strategies)
+                    {
+                        log?.Invoke($"K={k}: round {round + 1}/{rounds}, {template.Epochs} epochs of {strategy}");
+                        var outcome = trainer.Run(template with { Strategy = strategy }, Path.Combine(root, $"run{k}-{strategy}-{round}"), resume: false);
+                        kept[strategy].AddRange(outcome.Metrics.Count > 1 ? outcome.Metrics.Skip(1) : outcome.Metrics);
+                    }
+                }
                 int rows = data.Train.Count / template.BatchSize * template.BatchSize;
-                records.Add(new EpochBenchRecord(template.Strategy, template.Student, k, embeddingWidth, rows, outcome.Metrics.Count,
-                    median, rows / median, share, bytes));
+                foreach (string strategy in strategies)
+                {
+                    var epochs = kept[strategy];
+                    var seconds = epochs.Select(m => m.TrainSeconds).Order().ToList();
+                    double median = seconds[seconds.Count / 2];
+                    double share = epochs.Sum(m => m.StrategySeconds) / epochs.Sum(m => m.TrainSeconds);
+                    records.Add(new EpochBenchRecord(strategy, template.Student, k, embeddingWidth, rows, epochs.Count, median, rows / median, share, bytes));
+                }
                 Directory.Delete(pool, true);
             }
         }

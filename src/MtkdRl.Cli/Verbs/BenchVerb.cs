@@ -35,7 +35,7 @@ public sealed class BenchVerb
     [Option('m', "model", Separator = ';', HelpText = "train: model specs separated by ';' (default: mlp:512x512;cnn:32x64), e.g. mlp:64 or cnn:32x64,fc256.")]
     public IEnumerable<string> Models { get; set; } = [];
 
-    [Option("strategy", Default = "all", HelpText = "strategies: a strategy name, or all. epoch: the strategy of the timed distillation (all: aver).")]
+    [Option("strategy", Default = "all", HelpText = "strategies: a strategy name, or all. epoch: comma-separated strategies timed in alternation (all: aver).")]
     public string Strategy { get; set; } = "all";
 
     [Option('k', "teachers", Separator = ',', HelpText = "strategies: teacher counts K, comma-separated (default: 6,64). epoch: pool sizes to compare (default: 4,16).")]
@@ -59,7 +59,10 @@ public sealed class BenchVerb
     [Option("threads", Default = 0, HelpText = "train: CPU threads (0: every core).")]
     public int Threads { get; set; }
 
-    [Option("epochs", Default = 3, HelpText = "epoch: epochs per pool size (the median is reported).")]
+    [Option("rounds", Default = 1, HelpText = "epoch: rounds; each runs every strategy in turn, so they share the machine's load.")]
+    public int Rounds { get; set; } = 1;
+
+    [Option("epochs", Default = 3, HelpText = "epoch: epochs per run (the first is left out as warm-up when there are more; the median is reported).")]
     public int Epochs { get; set; } = 3;
 
     [Option("data", HelpText = "epoch: dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
@@ -168,24 +171,29 @@ public sealed class BenchVerb
     private int RunEpoch(IAnsiConsole console)
     {
         var counts = (TeacherCounts.Any() ? TeacherCounts : [4, 16]).ToList();
-        string strategy = string.Equals(Strategy, "all", StringComparison.OrdinalIgnoreCase) ? "aver" : Strategy;
         if (Epochs < 1) throw new MtkdException($"--epochs must be at least 1 (got {Epochs})");
         if (Width < 1) throw new MtkdException($"--width must be at least 1 (got {Width})");
-        string student = Models.FirstOrDefault() ?? "mlp:64";
-        var template = new MtkdRl.Distillation.DistillRecipe { Student = student, Strategy = strategy, Epochs = Epochs, Optimizer = "adam", LearningRate = 3e-3 };
-        template.Validate();
+        var strategies = string.Equals(Strategy, "all", StringComparison.OrdinalIgnoreCase)
+            ? ["aver"]
+            : Strategy.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
+        string student = Models.FirstOrDefault() ?? new MtkdRl.Distillation.DistillRecipe().Student;
+        var template = new MtkdRl.Distillation.DistillRecipe { Student = student, Epochs = Epochs, BatchSize = Batch };
         var data = MtkdRl.Data.Datasets.DatasetLocator.Open(Data);
         string backendName = string.Equals(Backend, "all", StringComparison.OrdinalIgnoreCase) ? "native" : Backend;
         using var backend = BackendCatalog.Create(backendName);
         using var compute = new CpuCompute(Threads);
         console.WriteLine($"data: {data}");
-        var records = MtkdRl.Distillation.EpochBenchmark.Run(data, counts, template, Width, compute, backend, backendName, console.WriteLine);
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"distillation epoch from the cache: {strategy}, student {student}, {data.Name}, D={Width}"));
-        table.AddColumns("K", "epoch s (median)", "samples/s", "strategy share", "cache MB", $"vs K={records[0].K}");
-        foreach (var c in table.Columns) c.RightAligned();
+        var records = MtkdRl.Distillation.EpochBenchmark.Run(data, counts, strategies, template, Rounds, Width, compute, backend, backendName, console.WriteLine);
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"distillation epoch from the cache: student {student}, {data.Name}, D={Width}, {Rounds} rounds"));
+        table.AddColumns("K", "strategy", "epochs timed", "epoch s (median)", "samples/s", "strategy share", "cache MB", "vs first K", "vs first strategy");
+        for (int c = 2; c < 9; c++) table.Columns[c].RightAligned();
         foreach (var r in records)
-            table.AddRow($"{r.K}", $"{r.EpochSeconds:F3}", $"{r.SamplesPerSecond:N0}", $"{100 * r.StrategyShare:F1} %", $"{r.CacheBytes / 1e6:F1}",
-                $"{r.EpochSeconds / records[0].EpochSeconds:F2}x");
+        {
+            var firstK = records.First(x => x.Strategy == r.Strategy);
+            var firstStrategy = records.First(x => x.K == r.K);
+            table.AddRow($"{r.K}", Markup.Escape(r.Strategy), $"{r.Epochs}", $"{r.EpochSeconds:F3}", $"{r.SamplesPerSecond:N0}", $"{100 * r.StrategyShare:F1} %",
+                $"{r.CacheBytes / 1e6:F1}", $"{r.EpochSeconds / firstK.EpochSeconds:F2}x", $"{r.EpochSeconds / firstStrategy.EpochSeconds:F2}x");
+        }
         console.Write(table);
         if (Json is not null)
             AtomicFile.WriteAllText(Json, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));

@@ -99,9 +99,12 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
     {
         using var temp = new TempFolder();
         string json = temp.File("epoch.json");
-        AssertOk(Run("bench", "epoch", "--data", fixture.DataDir, "--teachers", "1,3", "--epochs", "1", "--width", "8", "--json", json));
+        AssertOk(Run("bench", "epoch", "--data", fixture.DataDir, "--teachers", "1,3", "--strategy", "aver,ca-mkd", "--rounds", "2",
+            "--epochs", "1", "--width", "8", "--model", "mlp:8", "--json", json));
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
-        Assert.Equal([1, 3], doc.RootElement.EnumerateArray().Select(e => e.GetProperty("k").GetInt32()));
+        Assert.Equal([1, 1, 3, 3], doc.RootElement.EnumerateArray().Select(e => e.GetProperty("k").GetInt32()));
+        Assert.Equal(["aver", "ca-mkd", "aver", "ca-mkd"], doc.RootElement.EnumerateArray().Select(e => e.GetProperty("strategy").GetString()));
+        Assert.All(doc.RootElement.EnumerateArray(), e => Assert.Equal(2, e.GetProperty("epochs").GetInt32()));
         Assert.All(doc.RootElement.EnumerateArray(), e => Assert.True(e.GetProperty("epoch_seconds").GetDouble() > 0));
     }
 
