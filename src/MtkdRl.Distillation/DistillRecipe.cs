@@ -60,6 +60,15 @@ public sealed record DistillRecipe
 
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>Run the pool's teachers on every batch instead of reading the cache (needed for augmentation).</summary>
+    public bool LiveTeachers { get; init; }
+
+    /// <summary>Random-crop padding in pixels (0: none); needs live teachers.</summary>
+    public int CropPadding { get; init; }
+
+    /// <summary>Random horizontal flips; needs live teachers.</summary>
+    public bool HorizontalFlip { get; init; }
+
     [JsonIgnore]
     public DistillHyper Hyper => new(Temperature, 1f, 1f, Beta, 1e-8f);
 
@@ -84,6 +93,9 @@ public sealed record DistillRecipe
         if (UsesProbe && ProbeRows < 1) throw new MtkdInputException($"probe rows must be at least 1 (got {ProbeRows})");
         if (Dynamic && Strategy != PaperAgent.CatalogName)
             throw new MtkdInputException($"--dynamic applies to {PaperAgent.CatalogName} only");
+        if (CropPadding < 0) throw new MtkdInputException($"crop padding must be >= 0 (got {CropPadding})");
+        if ((CropPadding > 0 || HorizontalFlip) && !LiveTeachers)
+            throw new MtkdInputException("--crop and --flip need --live-teachers: cached teacher outputs belong to the unaugmented images");
         Hyper.Validate();
     }
 

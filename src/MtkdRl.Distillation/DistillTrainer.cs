@@ -15,8 +15,9 @@ namespace MtkdRl.Distillation;
 public sealed record DistillOutcome(DistillSummary Summary, IReadOnlyList<DistillEpochMetrics> Metrics, bool Resumed);
 
 /// <summary>
-/// Distils a student from a pool's cached teacher outputs under one weighting strategy. Per batch: gather the
-/// teachers' logits and embeddings for the batch's rows from the memory-mapped cache; run the student and its
+/// Distils a student from a pool's teachers under one weighting strategy. Per batch: gather the teachers'
+/// logits and embeddings for the batch's rows from the memory-mapped cache (or, with live teachers, run them
+/// on the batch's augmented images); run the student and its
 /// projection heads; let the strategy weigh the teachers (from the op's statistics when it needs them, in
 /// which case the op runs as stats then gradient, else as one fused sweep); step the optimiser; give the
 /// strategy its feedback. Per epoch: the strategy's epoch-end update, the student's test accuracy, a
@@ -48,15 +49,16 @@ public sealed class DistillTrainer
         var clock = Stopwatch.StartNew();
         string run = $"{recipe.Strategy}/seed{recipe.Seed}";
         var manifest = PoolManifest.Read(_poolDir);
-        using var cache = TeacherCache.Open(_poolDir, "train", _data);
-        var header = cache.Header;
-        int K = header.K, C = header.Classes, B = recipe.BatchSize;
-        var widths = header.Teachers.Select(t => t.EmbeddingWidth).ToArray();
-        var embeddingScale = EmbeddingScale.Measure(cache);
         var train = _data.Train;
-        if (C != train.ClassCount)
-            throw new MtkdInputException($"{cache.Path}: teachers give {C} classes, {train.Name} has {train.ClassCount}");
         var normalization = ChannelNormalization.FromTrainingSplit(train);
+        using ITeacherSource teachers = recipe.LiveTeachers
+            ? new LiveTeachers(_poolDir, _data, normalization, _compute)
+            : new CachedTeachers(_poolDir, _data);
+        int K = teachers.K, C = teachers.Classes, B = recipe.BatchSize;
+        var widths = teachers.Widths.ToArray();
+        if (C != train.ClassCount)
+            throw new MtkdInputException($"{PoolManifest.PathIn(_poolDir)}: teachers give {C} classes, {train.Name} has {train.ClassCount}");
+        var embeddingScale = EmbeddingScale.Measure(teachers, train, normalization);
         var input = SampleShape.Image(train.Channels, train.Height, train.Width);
 
         var (trainRows, probeRows) = SplitProbe(recipe, train.Count);
@@ -66,7 +68,7 @@ public sealed class DistillTrainer
         var rng = new Rng(recipe.Seed);
         var student = recipe.ParsedStudent().Build(input, C, _compute, rng.Fork());
         var heads = new ProjectionHeads(student.EmbeddingWidth, widths, _compute, rng.Fork());
-        var loader = new BatchLoader(train, normalization, BatchLoaderOptions.Training(B, dropLast: true), rng.Fork(), trainRows);
+        var loader = new BatchLoader(train, normalization, BatchLoaderOptions.Training(B, recipe.CropPadding, recipe.HorizontalFlip, dropLast: true), rng.Fork(), trainRows);
         var strategy = StrategyCatalog.Create(recipe.Strategy, K, recipe.StrategyOptions(C, widths));
         bool none = recipe.Strategy == "none";
         Optimizer CreateOptimizer(Model m) => recipe.CreateOptimizer(none ? m.Parameters : m.Parameters.Concat(heads.Parameters));
@@ -87,7 +89,7 @@ public sealed class DistillTrainer
             string statePath = Path.Combine(outDir, DistillCheckpoint.StateJson);
             if (state.Recipe != recipe)
                 throw new MtkdInputException($"{statePath}: --resume with another configuration (saved: {Describe(state.Recipe)}; now: {Describe(recipe)})");
-            if (state.DatasetFingerprint != _data.FingerprintHex || state.PoolFingerprint != header.PoolFingerprint)
+            if (state.DatasetFingerprint != _data.FingerprintHex || state.PoolFingerprint != teachers.PoolFingerprint)
                 throw new MtkdInputException($"{statePath}: the run was made with another dataset or teacher pool; start it again in a new --out");
             student = DistillCheckpoint.LoadInto(outDir, state, _compute, heads, CreateOptimizer, strategy, out optimizer);
             loader.Restore(new LoaderState(state.Loader!.RngState, state.Loader.Epoch, state.Loader.NextBatch));
@@ -147,7 +149,7 @@ public sealed class DistillTrainer
                 }
                 else
                 {
-                    cache.Gather(batch.IndexBuffer.AsSpan(0, n), distill.TeacherLogits, distill.TeacherEmbeddings);
+                    teachers.Fill(batch.IndexBuffer.AsSpan(0, n), batch.Images, n, distill.TeacherLogits, distill.TeacherEmbeddings);
                     EmbeddingScale.Apply(distill.TeacherEmbeddings, n, widths, embeddingScale);
                     var strategyClock = Stopwatch.StartNew();
                     if (strategy.NeedsStats)
@@ -202,7 +204,7 @@ public sealed class DistillTrainer
                 {
                     Recipe = recipe,
                     DatasetFingerprint = _data.FingerprintHex,
-                    PoolFingerprint = header.PoolFingerprint,
+                    PoolFingerprint = teachers.PoolFingerprint,
                     Epoch = epoch,
                     Step = step,
                     Loader = new LoaderRecord(loaderState.RngState, loaderState.Epoch, loaderState.NextBatch),

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
-using MtkdRl.Core.Formats;
+using MtkdRl.Data.Batching;
+using MtkdRl.Data.Datasets;
 
 namespace MtkdRl.Distillation;
 
@@ -12,22 +13,23 @@ namespace MtkdRl.Distillation;
 /// </summary>
 public static class EmbeddingScale
 {
-    public static float[] Measure(TeacherCacheFile cache, int sampleRows = 4096)
+    public static float[] Measure(ITeacherSource teachers, LabeledImages train, ChannelNormalization normalization, int sampleRows = 4096)
     {
-        var h = cache.Header;
-        int rows = Math.Min(sampleRows, h.Rows), k = h.K, c = h.Classes, f = h.F;
+        int rows = Math.Min(sampleRows, train.Count), k = teachers.K, c = teachers.Classes, f = teachers.Widths.Sum();
         var indices = new int[rows];
-        for (int i = 0; i < rows; i++) indices[i] = (int)((long)i * h.Rows / rows);
+        for (int i = 0; i < rows; i++) indices[i] = (int)((long)i * train.Count / rows);
         const int chunk = 256;
+        var loader = new BatchLoader(train, normalization, BatchLoaderOptions.Evaluation(chunk), null, indices);
+        var batch = loader.CreateBatch();
         var zt = new float[(long)k * chunk * c];
         var ft = new float[(long)chunk * f];
         var sumSquares = new double[k];
         var offsets = new int[k + 1];
-        for (int t = 0; t < k; t++) offsets[t + 1] = offsets[t] + h.Teachers[t].EmbeddingWidth;
-        for (int start = 0; start < rows; start += chunk)
+        for (int t = 0; t < k; t++) offsets[t + 1] = offsets[t] + teachers.Widths[t];
+        while (loader.TryNext(batch))
         {
-            int n = Math.Min(chunk, rows - start);
-            cache.Gather(indices.AsSpan(start, n), zt, ft);
+            int n = batch.Count;
+            teachers.Fill(batch.IndexBuffer.AsSpan(0, n), batch.Images, n, zt, ft);
             for (int r = 0; r < n; r++)
             for (int t = 0; t < k; t++)
             {

@@ -45,6 +45,15 @@ public abstract class DistillOptions
     [Option("reward", Default = "paper", HelpText = "mtkd-rl-ppo reward: paper (loss terms of the same pass) or probe (improvement on a held-out batch).")]
     public string Reward { get; set; } = "paper";
 
+    [Option("live-teachers", HelpText = "Run the pool's teachers on every batch instead of reading the cache (slower; needed for --crop/--flip).")]
+    public bool LiveTeachers { get; set; }
+
+    [Option("crop", Default = 0, HelpText = "Random-crop padding in pixels (needs --live-teachers).")]
+    public int Crop { get; set; }
+
+    [Option("flip", HelpText = "Random horizontal flips (needs --live-teachers).")]
+    public bool Flip { get; set; }
+
     [Option("backend", Default = "native", HelpText = "Backend of the fused op (`mtkd info` lists them).")]
     public string Backend { get; set; } = "native";
 
@@ -55,7 +64,7 @@ public abstract class DistillOptions
     {
         Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, Reward = Reward,
         Epochs = Epochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
-        Temperature = Temperature, Beta = Beta, Seed = seed,
+        Temperature = Temperature, Beta = Beta, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
     };
 
     public IDistillBackend CreateBackend() => BackendCatalog.Create(Backend);

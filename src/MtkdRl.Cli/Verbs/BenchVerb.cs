@@ -8,10 +8,10 @@ using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs;
 
-[Verb("bench", HelpText = "Benchmarks. `bench kernels`: the fused distillation op per backend and pass. `bench train --model SPEC`: a training step (forward + loss + backward) on the CPU.")]
+[Verb("bench", HelpText = "Benchmarks. `bench kernels`: the fused distillation op per backend and pass. `bench train --model SPEC`: a training step (forward + loss + backward) on the CPU. `bench epoch --teachers 4,16`: a distillation epoch from cached teacher outputs per pool size.")]
 public sealed class BenchVerb
 {
-    [Value(0, MetaName = "target", Required = true, HelpText = "What to time: kernels or train.")]
+    [Value(0, MetaName = "target", Required = true, HelpText = "What to time: kernels, train or epoch.")]
     public string Target { get; set; } = "";
 
     [Option('b', "backend", Default = "all", HelpText = "A backend name from `mtkd info`, or all (the best variant of each family; CPU simulators only when named).")]
@@ -47,6 +47,21 @@ public sealed class BenchVerb
     [Option("threads", Default = 0, HelpText = "train: CPU threads (0: every core).")]
     public int Threads { get; set; }
 
+    [Option("teachers", Separator = ',', HelpText = "epoch: pool sizes K to compare (default: 4,16).")]
+    public IEnumerable<int> Teachers { get; set; } = [];
+
+    [Option("strategy", Default = "aver", HelpText = "epoch: weighting strategy of the timed distillation.")]
+    public string Strategy { get; set; } = "aver";
+
+    [Option("epochs", Default = 3, HelpText = "epoch: epochs per pool size (the median is reported).")]
+    public int Epochs { get; set; } = 3;
+
+    [Option("width", Default = 128, HelpText = "epoch: embedding width D of every synthetic teacher.")]
+    public int Width { get; set; } = 128;
+
+    [Option("data", HelpText = "epoch: dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
+    public string? Data { get; set; }
+
     [Option("json", HelpText = "Also write the records as a JSON array to this file.")]
     public string? Json { get; set; }
 
@@ -57,8 +72,9 @@ public sealed class BenchVerb
     public int Run(IAnsiConsole console)
     {
         if (string.Equals(Target, "train", StringComparison.OrdinalIgnoreCase)) return RunTrain(console);
+        if (string.Equals(Target, "epoch", StringComparison.OrdinalIgnoreCase)) return RunEpoch(console);
         if (!string.Equals(Target, "kernels", StringComparison.OrdinalIgnoreCase))
-            throw new MtkdException($"bench: unknown target '{Target}' (known: kernels, train)");
+            throw new MtkdException($"bench: unknown target '{Target}' (known: kernels, train, epoch)");
         if (Repeat < 1) throw new MtkdException($"--repeat must be at least 1 (got {Repeat})");
         if (Warmup < 0) throw new MtkdException($"--warmup must be at least 0 (got {Warmup})");
         var shapes = (Shapes.Any() ? Shapes : DefaultShapes).Select(ParseShape).ToList();
@@ -142,5 +158,31 @@ public sealed class BenchVerb
             list.Add(entry);
         }
         return list;
+    }
+
+    private int RunEpoch(IAnsiConsole console)
+    {
+        var counts = (Teachers.Any() ? Teachers : [4, 16]).ToList();
+        if (Epochs < 1) throw new MtkdException($"--epochs must be at least 1 (got {Epochs})");
+        if (Width < 1) throw new MtkdException($"--width must be at least 1 (got {Width})");
+        string student = Models.FirstOrDefault() ?? "mlp:64";
+        var template = new MtkdRl.Distillation.DistillRecipe { Student = student, Strategy = Strategy, Epochs = Epochs, Optimizer = "adam", LearningRate = 3e-3 };
+        template.Validate();
+        var data = MtkdRl.Data.Datasets.DatasetLocator.Open(Data);
+        string backendName = string.Equals(Backend, "all", StringComparison.OrdinalIgnoreCase) ? "native" : Backend;
+        using var backend = BackendCatalog.Create(backendName);
+        using var compute = new CpuCompute(Threads);
+        console.WriteLine($"data: {data}");
+        var records = MtkdRl.Distillation.EpochBenchmark.Run(data, counts, template, Width, compute, backend, backendName, console.WriteLine);
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"distillation epoch from the cache: {Strategy}, student {student}, {data.Name}, D={Width}"));
+        table.AddColumns("K", "epoch s (median)", "samples/s", "strategy share", "cache MB", $"vs K={records[0].K}");
+        foreach (var c in table.Columns) c.RightAligned();
+        foreach (var r in records)
+            table.AddRow($"{r.K}", $"{r.EpochSeconds:F3}", $"{r.SamplesPerSecond:N0}", $"{100 * r.StrategyShare:F1} %", $"{r.CacheBytes / 1e6:F1}",
+                $"{r.EpochSeconds / records[0].EpochSeconds:F2}x");
+        console.Write(table);
+        if (Json is not null)
+            AtomicFile.WriteAllText(Json, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+        return 0;
     }
 }

@@ -32,7 +32,7 @@ public sealed record TeacherCacheHeader(
 
 /// <summary>
 /// Teacher outputs for one dataset split, cached once so a distillation epoch costs the same whatever the pool
-/// size. Layout (docs/FORMATS.md): magic "MTKDTC01", a little-endian u64 header length, a JSON header, padding to a
+/// size. Layout (also in docs/TEACHERS.md): magic "MTKDTC01", a little-endian u64 header length, a JSON header, padding to a
 /// 64-byte boundary, then one record per sample: the K teachers' logits [K,C] followed by their embeddings
 /// side by side [F] (the [B,F] layout of the distillation op), float32 or float16. Sample-major records make a
 /// batch gather one contiguous read per sample however many teachers there are. The data section's XxHash3

@@ -97,3 +97,33 @@ public sealed class DistillTrainerTests(DistillPoolFixture pool) : IClassFixture
         Assert.Contains("3 weights given for K=2", fixedWeights.Message);
     }
 }
+
+public sealed class LiveTeacherTests(DistillPoolFixture pool) : IClassFixture<DistillPoolFixture>
+{
+    private DistillTrainer Trainer() => new(pool.Data, pool.Pool, TrainingTestCompute.Shared, BackendCatalog.Create("native"), "native");
+
+    private static DistillRecipe Recipe(string strategy) =>
+        new() { Student = "mlp:16", Strategy = strategy, Epochs = 1, BatchSize = 50, Optimizer = "adam", LearningRate = 3e-3, Seed = 9 };
+
+    [Fact]
+    public void Live_teachers_without_augmentation_give_the_cached_run()
+    {
+        string cached = pool.NewRunDir(), live = pool.NewRunDir();
+        var a = Trainer().Run(Recipe("ca-mkd"), cached, resume: false);
+        var b = Trainer().Run(Recipe("ca-mkd") with { LiveTeachers = true }, live, resume: false);
+        // The cache holds the same eval-mode forward passes, so the two runs see the same numbers.
+        Assert.Equal(a.Metrics[0].Loss, b.Metrics[0].Loss, 6);
+        Assert.Equal(a.Metrics[0].TestAcc, b.Metrics[0].TestAcc, 3);
+        Assert.Equal(a.Metrics[0].MeanWl, b.Metrics[0].MeanWl);
+    }
+
+    [Fact]
+    public void Live_teachers_follow_augmented_images_and_augmentation_needs_them()
+    {
+        var augmented = Trainer().Run(Recipe("aver") with { LiveTeachers = true, CropPadding = 2, HorizontalFlip = true }, pool.NewRunDir(), resume: false);
+        var plain = Trainer().Run(Recipe("aver") with { LiveTeachers = true }, pool.NewRunDir(), resume: false);
+        Assert.NotEqual(plain.Metrics[0].Loss, augmented.Metrics[0].Loss);
+        var e = Assert.Throws<MtkdInputException>(() => Trainer().Run(Recipe("aver") with { HorizontalFlip = true }, pool.NewRunDir(), resume: false));
+        Assert.Contains("--live-teachers", e.Message);
+    }
+}

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using MtkdRl.Cli;
+using MtkdRl.Teachers;
+using MtkdRl.Tests.Data;
+using MtkdRl.Tests.Teachers;
+using MtkdRl.Tests.Training;
+
+namespace MtkdRl.Tests.Cli;
+
+/// <summary>`mtkd distill`, `compare`, `demo` and `bench epoch` on the tiny dataset: the happy paths and one line per kind of bad input.</summary>
+[Collection("console")]
+public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFixture>
+{
+    private static readonly string[] Student = ["--student", "mlp:16", "--optimizer", "adam", "--lr", "0.003", "--batch", "50"];
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var err = new StringWriter();
+        int code = CliHost.Run(args, output, err);
+        return (code, output.ToString(), err.ToString());
+    }
+
+    private static void AssertOk((int Code, string Out, string Err) run) =>
+        Assert.True(run.Code == 0, $"exit {run.Code}; stderr: {run.Err}; stdout: {run.Out}");
+
+    private static void AssertOneLineError((int Code, string Out, string Err) run, string expected)
+    {
+        Assert.True(run.Code == CliHost.UserError, $"exit {run.Code}; stderr: {run.Err}; stdout: {run.Out}");
+        Assert.StartsWith("mtkd: error: ", run.Err);
+        Assert.Single(run.Err.TrimEnd('\n').Split('\n'));
+        Assert.True(run.Err.Contains(expected, StringComparison.Ordinal), $"expected '{expected}' in: {run.Err}");
+    }
+
+    private string CachedPool()
+    {
+        lock (fixture)
+        {
+            if (!File.Exists(TeacherCache.PathOf(fixture.Pool, "train")))
+                AssertOk(Run("teachers", "cache", "--pool", fixture.Pool, "--data", fixture.DataDir));
+        }
+        return fixture.Pool;
+    }
+
+    [Fact]
+    public void Distill_writes_a_run_and_resume_with_other_settings_is_refused()
+    {
+        string pool = CachedPool(), outDir = fixture.Folder.Sub("distill-" + Guid.NewGuid().ToString("N")[..6]);
+        var run = Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", "ca-mkd", "--epochs", "2", "--out", outDir, .. Student]);
+        AssertOk(run);
+        foreach (string f in new[] { "student.json", "student.safetensors", "state.json", "state.safetensors", "metrics.jsonl", "summary.json" })
+            Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl")).Length);
+        AssertOk(Run("eval", "--data", fixture.DataDir, "--model", Path.Combine(outDir, "student.json")));
+        AssertOneLineError(Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", "aver", "--epochs", "2", "--out", outDir, "--resume", .. Student]),
+            "another configuration");
+        AssertOneLineError(Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", "ca-mkd", "--epochs", "2", "--out", outDir, .. Student]),
+            "--resume");
+    }
+
+    [Fact]
+    public void Compare_writes_the_table_csv_json_and_plots()
+    {
+        string pool = CachedPool(), outDir = fixture.Folder.Sub("compare-" + Guid.NewGuid().ToString("N")[..6]);
+        var run = Run(["compare", "--data", fixture.DataDir, "--pool", pool, "--strategies", "none,aver,mtkd-rl-ppo", "--seeds", "2", "--epochs", "3", "--out", outDir, .. Student]);
+        AssertOk(run);
+        Assert.Contains("mtkd-rl-ppo", run.Out);
+        string md = File.ReadAllText(Path.Combine(outDir, "comparison.md"));
+        Assert.Contains("| aver | 2 |", md);
+        foreach (string f in new[] { "comparison.csv", "comparison.json", "accuracy.png", "weights-mtkd-rl-ppo.png", "reward.png" })
+            Assert.True(File.Exists(Path.Combine(outDir, f)), f);
+        Assert.Equal(6, Directory.GetDirectories(Path.Combine(outDir, "runs")).Length);
+    }
+
+    [Theory]
+    [InlineData("best-guess", "unknown strategy 'best-guess'")]
+    [InlineData("fixed", "strategy fixed: weights are missing")]
+    public void Bad_strategies_are_one_line_errors(string strategy, string expected)
+    {
+        string pool = CachedPool();
+        AssertOneLineError(Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", strategy, "--epochs", "1",
+            "--out", fixture.Folder.Sub("bad-" + Guid.NewGuid().ToString("N")[..6]), .. Student]), expected);
+    }
+
+    [Fact]
+    public void A_pool_without_its_cache_and_an_unknown_student_spec_are_one_line_errors()
+    {
+        using var temp = new TempFolder();
+        string pool = temp.Sub("uncached");
+        TeacherPool.Train(pool, fixture.Data, PoolPresets.Get("quick", 1, epochs: 1).Take(1).ToList(), TrainingTestCompute.Shared);
+        AssertOneLineError(Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", "aver", "--epochs", "1", "--out", temp.Sub("run"), .. Student]),
+            "teachers cache");
+        AssertOneLineError(Run("distill", "--data", fixture.DataDir, "--pool", CachedPool(), "--student", "transformer:12", "--out", temp.Sub("run2")),
+            "transformer");
+    }
+
+    [Fact]
+    public void Bench_epoch_times_each_pool_size()
+    {
+        using var temp = new TempFolder();
+        string json = temp.File("epoch.json");
+        AssertOk(Run("bench", "epoch", "--data", fixture.DataDir, "--teachers", "1,3", "--epochs", "1", "--width", "8", "--json", json));
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.Equal([1, 3], doc.RootElement.EnumerateArray().Select(e => e.GetProperty("k").GetInt32()));
+        Assert.All(doc.RootElement.EnumerateArray(), e => Assert.True(e.GetProperty("epoch_seconds").GetDouble() > 0));
+    }
+
+    [Fact]
+    public void Demo_runs_end_to_end_and_a_second_run_reuses_the_first()
+    {
+        using var temp = new TempFolder();
+        string outDir = temp.Sub("demo");
+        var first = Run("demo", "--data", fixture.DataDir, "--out", outDir, "--seeds", "1", "--epochs", "1", "--student", "mlp:16");
+        AssertOk(first);
+        Assert.Contains("training the quick teacher pool", first.Out);
+        foreach (string s in new[] { "none", "aver", "ca-mkd", "mtkd-rl-paper", "mtkd-rl-ppo" }) Assert.Contains(s, first.Out);
+        Assert.True(File.Exists(Path.Combine(outDir, "comparison.md")));
+        Assert.Contains("Teacher pool", File.ReadAllText(Path.Combine(outDir, "comparison.md")));
+        var second = Run("demo", "--data", fixture.DataDir, "--out", outDir, "--seeds", "1", "--epochs", "1", "--student", "mlp:16");
+        AssertOk(second);
+        Assert.DoesNotContain("training the quick teacher pool", second.Out);
+        Assert.DoesNotContain("caching", second.Out);
+    }
+}
