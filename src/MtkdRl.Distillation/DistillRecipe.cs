@@ -29,8 +29,12 @@ public sealed record DistillRecipe
     /// <summary>mtkd-rl-paper: learn the mixing factors of its three weight terms.</summary>
     public bool Dynamic { get; init; }
 
-    /// <summary>mtkd-rl-ppo reward: "paper" (the loss terms of the same pass) or "probe" (the student's improvement on a held-out batch).</summary>
-    public string Reward { get; init; } = "paper";
+    /// <summary>mtkd-rl-ppo reward: "paper" (the loss terms of the same pass), "probe" (the student's improvement on a held-out
+    /// batch) or "teacher" (how well the weighted teachers know the label).</summary>
+    public string Reward { get; init; } = DefaultReward;
+
+    /// <summary>The reward runs use unless told otherwise (and the value every other strategy's recipe holds).</summary>
+    public const string DefaultReward = "teacher";
 
     public int Epochs { get; init; } = 10;
     public int BatchSize { get; init; } = 128;
@@ -87,9 +91,9 @@ public sealed record DistillRecipe
         if (BatchSize < 2) throw new MtkdInputException($"batch size must be at least 2 (got {BatchSize})");
         if (Optimizer is not ("sgd" or "adam")) throw new MtkdInputException($"unknown optimizer '{Optimizer}' (known: sgd, adam)");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new MtkdInputException($"learning rate must be positive (got {LearningRate})");
-        if (Reward is not ("paper" or "probe")) throw new MtkdInputException($"unknown reward '{Reward}' (known: paper, probe)");
-        if (Reward == "probe" && Strategy != PpoAgent.CatalogName)
-            throw new MtkdInputException($"--reward probe applies to {PpoAgent.CatalogName} only");
+        if (Reward is not ("paper" or "probe" or "teacher")) throw new MtkdInputException($"unknown reward '{Reward}' (known: paper, probe, teacher)");
+        if (Reward != DefaultReward && Strategy != PpoAgent.CatalogName)
+            throw new MtkdInputException($"--reward {Reward} applies to {PpoAgent.CatalogName} only");
         if (UsesProbe && ProbeRows < 1) throw new MtkdInputException($"probe rows must be at least 1 (got {ProbeRows})");
         if (Dynamic && Strategy != PaperAgent.CatalogName)
             throw new MtkdInputException($"--dynamic applies to {PaperAgent.CatalogName} only");
@@ -106,7 +110,10 @@ public sealed record DistillRecipe
         EmbeddingWidths = widths,
         Seed = Seed ^ 0x9E37_79B9_7F4A_7C15UL,
         Paper = new PaperAgentConfig { Dynamic = Dynamic },
-        Ppo = new PpoConfig { Reward = Reward == "probe" ? PpoRewardKind.Probe : PpoRewardKind.Paper },
+        Ppo = new PpoConfig
+        {
+            Reward = Reward switch { "probe" => PpoRewardKind.Probe, "teacher" => PpoRewardKind.TeacherFit, _ => PpoRewardKind.Paper },
+        },
     };
 
     internal Optimizer CreateOptimizer(IEnumerable<Parameter> parameters) => Optimizer == "adam"

@@ -15,13 +15,18 @@ public enum PpoRewardKind
     /// <summary>The student's loss on a held-out probe batch before the step minus after it, one value for every row
     /// of the batch, divided by the running standard deviation of that improvement.</summary>
     Probe,
+
+    /// <summary>How well the weighted teachers know the row's label: -sum_k wl[b,k] CEt[b,k], z-scored over the
+    /// batch. Unlike the paper's reward it cannot be raised by leaning on the teachers the student already imitates
+    /// (small KL), only on the teachers that are right.</summary>
+    TeacherFit,
 }
 
 /// <summary>Every setting of the PPO agent; the defaults are the ones the tests and the benchmark use.</summary>
 public sealed record PpoConfig
 {
     /// <summary>Width of the one hidden layer (softsign) of the shared per-teacher network.</summary>
-    public int Hidden { get; init; } = 32;
+    public int Hidden { get; init; } = 16;
 
     /// <summary>Adam step size at the start of training.</summary>
     public float LearningRate { get; init; } = 3e-3f;
@@ -62,17 +67,17 @@ public sealed record PpoConfig
     public float Lambda { get; init; } = 0.95f;
 
     /// <summary>Rows collected before each update.</summary>
-    public int RolloutRows { get; init; } = 1024;
+    public int RolloutRows { get; init; } = 512;
 
     /// <summary>Rows of each batch kept for learning (chosen at random among counted rows); every row still gets
     /// sampled weights. Bounds the learning cost per batch whatever B is.</summary>
-    public int RowsPerBatch { get; init; } = 32;
+    public int RowsPerBatch { get; init; } = 8;
 
     /// <summary>Passes over the rollout per update.</summary>
     public int UpdateEpochs { get; init; } = 4;
 
     /// <summary>Rows per minibatch.</summary>
-    public int MinibatchRows { get; init; } = 256;
+    public int MinibatchRows { get; init; } = 128;
 
     /// <summary>Gradients with a larger global L2 norm are scaled down to it.</summary>
     public float MaxGradNorm { get; init; } = 0.5f;
@@ -84,8 +89,9 @@ public sealed record PpoConfig
     /// wf = (softmax(a) + c + softmax(cos))/3 with c the ca-mkd weights. Off: wl = wf = softmax(a).</summary>
     public bool MixWithPaperTerms { get; init; }
 
-    /// <summary>Reward source.</summary>
-    public PpoRewardKind Reward { get; init; } = PpoRewardKind.Paper;
+    /// <summary>Reward source. TeacherFit by default: on Fashion-MNIST the paper's reward taught the policy to lean on the
+    /// teachers closest to the student (lowest KL) and cost accuracy; see docs/STRATEGIES.md.</summary>
+    public PpoRewardKind Reward { get; init; } = PpoRewardKind.TeacherFit;
 
     /// <summary>Clamp the z-scored paper reward to [0, 1] as the paper agent does (off: the full signed signal).</summary>
     public bool ClampPaperReward { get; init; }
@@ -121,7 +127,9 @@ public sealed record PpoConfig
 /// normalised per minibatch, V_clip = V_old + clip(V - V_old, +-eps_v), H the entropy per logit; the gradient is
 /// clipped to MaxGradNorm and Adam takes the step, with the learning rate annealed per epoch.</para>
 /// <para>Cost. The hot path is allocation-free: per row the pooled part of W1 x is computed once and shared by
-/// the K teachers, so a batch costs about B K (7 + 1) H multiply-adds plus B K Gaussian samples.</para>
+/// the K teachers, so acting on a batch costs about B K (7 + 1) H multiply-adds plus B K Gaussian samples; learning
+/// costs about 3 x that per rollout row and pass, and only RowsPerBatch rows of each batch join the rollout, so
+/// it does not grow with B. The defaults keep the agent within a few per cent of an aver epoch (docs/STRATEGIES.md).</para>
 /// </summary>
 public sealed class PpoAgent : IWeightingStrategy
 {
@@ -156,13 +164,13 @@ public sealed class PpoAgent : IWeightingStrategy
     private int _filled;
 
     // Per-batch scratch, grown to the largest B seen.
-    private float[] _x = [], _batchPre = [], _batchHid = [], _mu = [], _act = [], _logp = [], _val = [], _usedWl = [], _usedWf = [], _reward = [];
+    private float[] _x = [], _noise = [], _mu = [], _act = [], _logp = [], _val = [], _usedWl = [], _usedWf = [], _reward = [];
     private int[] _pendingRows = [], _counted = [];
     private int _pendingCount, _pendingB;
     private bool _pending;
 
     // Per-row scratch of the network.
-    private readonly float[] _ctx, _pre, _hid, _hMean, _dh, _rowTerms;
+    private readonly float[] _ctx, _hid, _hMean, _dh, _rowTerms;
     private readonly int[] _perm;
 
     private int _epochs;
@@ -189,7 +197,7 @@ public sealed class PpoAgent : IWeightingStrategy
         _done = new bool[r];
         Array.Fill(_done, true);
         _perm = new int[r];
-        _ctx = new float[_h]; _pre = new float[k * _h]; _hid = new float[k * _h]; _hMean = new float[_h];
+        _ctx = new float[_h]; _hid = new float[k * _h]; _hMean = new float[_h];
         _dh = new float[k * _h]; _rowTerms = new float[3 * k];
         Array.Fill(_normScale, 1f);
     }
@@ -238,20 +246,15 @@ public sealed class PpoAgent : IWeightingStrategy
         BuildInputs(stats, b);
 
         ForwardBatch(b);
-        float sigma = Sigma, logStd = _theta[_oLogStd];
+        int bk = b * K;
+        var noise = _noise.AsSpan(0, bk);
+        FillStandardNormal(noise);
+        TensorPrimitives.MultiplyAdd(noise, Sigma, _mu.AsSpan(0, bk), _act.AsSpan(0, bk));
+        float logNormaliser = K * (_theta[_oLogStd] + HalfLog2Pi);
         for (int r = 0; r < b; r++)
         {
-            var a = _act.AsSpan(r * K, K);
-            float sq = 0;
-            for (int k = 0; k < K; k += 2)
-            {
-                var (e0, e1) = GaussianPair();
-                a[k] = _mu[r * K + k] + sigma * e0;
-                sq += e0 * e0;
-                if (k + 1 < K) { a[k + 1] = _mu[r * K + k + 1] + sigma * e1; sq += e1 * e1; }
-            }
-            _logp[r] = -0.5f * sq - K * (logStd + HalfLog2Pi);
-            WriteWeights(stats, r, a, wl.Slice(r * K, K), wf.Slice(r * K, K));
+            _logp[r] = -0.5f * TensorPrimitives.SumOfSquares(noise.Slice(r * K, K)) - logNormaliser;
+            WriteWeights(stats, r, _act.AsSpan(r * K, K), wl.Slice(r * K, K), wf.Slice(r * K, K));
         }
         wl[..(b * K)].CopyTo(_usedWl);
         wf[..(b * K)].CopyTo(_usedWf);
@@ -298,19 +301,34 @@ public sealed class PpoAgent : IWeightingStrategy
         _pendingCount = take;
     }
 
-    private (float, float) GaussianPair()
+    /// <summary>
+    /// Standard normal draws by Marsaglia's polar method: (u, v) uniform in the unit disc (the square's corners
+    /// rejected, about 21 % of tries), s = u^2 + v^2, then u sqrt(-2 ln s / s) and v sqrt(-2 ln s / s) are two
+    /// independent N(0, 1). One logarithm and one square root per pair and no trigonometry, which made Box-Muller
+    /// cost as much as the policy's forward.
+    /// </summary>
+    private void FillStandardNormal(Span<float> z)
     {
-        double u1 = 1.0 - _rng.NextDouble(), u2 = _rng.NextDouble();
-        double radius = Math.Sqrt(-2.0 * Math.Log(u1)), angle = 2 * Math.PI * u2;
-        return ((float)(radius * Math.Cos(angle)), (float)(radius * Math.Sin(angle)));
+        for (int i = 0; i < z.Length; i += 2)
+        {
+            float u, v, s;
+            do
+            {
+                u = 2f * _rng.NextSingle() - 1f;
+                v = 2f * _rng.NextSingle() - 1f;
+                s = u * u + v * v;
+            } while (s >= 1f || s == 0f);
+            float scale = MathF.Sqrt(-2f * MathF.Log(s) / s);
+            z[i] = u * scale;
+            if (i + 1 < z.Length) z[i + 1] = v * scale;
+        }
     }
 
     private void EnsureBatchScratch(int b)
     {
         if (_mu.Length >= b * K) return;
         _x = new float[b * K * InputWidth];
-        _batchPre = new float[b * K * _h];
-        _batchHid = new float[b * K * _h];
+        _noise = new float[b * K];
         _mu = new float[b * K]; _act = new float[b * K]; _usedWl = new float[b * K]; _usedWf = new float[b * K];
         _logp = new float[b]; _val = new float[b]; _reward = new float[b];
         _pendingRows = new int[b]; _counted = new int[b];
@@ -397,52 +415,23 @@ public sealed class PpoAgent : IWeightingStrategy
 
     // ---------------------------------------------------------------- network
 
-    /// <summary>
-    /// Forward of a whole batch for acting: mu [B,K] and V [B] from _x. The same function as <see cref="ForwardRow"/>,
-    /// arranged so the activation runs once over all B K H pre-activations.
-    /// </summary>
+    /// <summary>Forward of a whole batch for acting: mu [B,K] and V [B] from _x, by the same arithmetic as the update's <see cref="ForwardRow"/>.</summary>
     private void ForwardBatch(int b)
     {
-        var theta = _theta.AsSpan();
-        var w1 = theta.Slice(_oW1, InputWidth * _h);
-        var wmu = theta.Slice(_oMu, _h);
-        var wv = theta.Slice(_oV, _h);
-        float bmu = theta[_oBMu], bv = theta[_oBV];
-        var ctx = _ctx.AsSpan();
-        for (int r = 0; r < b; r++)
-        {
-            var x = _x.AsSpan(r * K * InputWidth, K * InputWidth);
-            theta.Slice(_oB1, _h).CopyTo(ctx);
-            AddRowCombination(ctx, w1[(TeacherFeatures * _h)..], x[TeacherFeatures..InputWidth]);
-            for (int k = 0; k < K; k++)
-            {
-                var pre = _batchPre.AsSpan((r * K + k) * _h, _h);
-                ctx.CopyTo(pre);
-                AddRowCombination(pre, w1, x.Slice(k * InputWidth, TeacherFeatures));
-            }
-        }
-        int n = b * K * _h;
-        Softsign(_batchPre.AsSpan(0, n), _batchHid.AsSpan(0, n));
-        var hMean = _hMean.AsSpan();
-        for (int r = 0; r < b; r++)
-        {
-            hMean.Clear();
-            for (int k = 0; k < K; k++)
-            {
-                var h = _batchHid.AsSpan((r * K + k) * _h, _h);
-                _mu[r * K + k] = TensorPrimitives.Dot(h, wmu) + bmu;
-                TensorPrimitives.Add(hMean, h, hMean);
-            }
-            TensorPrimitives.Multiply(hMean, 1f / K, hMean);
-            _val[r] = TensorPrimitives.Dot(hMean, wv) + bv;
-        }
+        int width = K * InputWidth;
+        for (int r = 0; r < b; r++) _val[r] = ForwardTeachers(_x.AsSpan(r * width, width), _mu.AsSpan(r * K, K), default);
     }
 
+    /// <summary>Forward of one row's K teachers keeping the hidden layer for <see cref="BackwardRow"/>: fills _hid [K,H]
+    /// and _hMean, writes mu [K], returns V.</summary>
+    private float ForwardRow(ReadOnlySpan<float> x, Span<float> mu) => ForwardTeachers(x, mu, _hid);
+
     /// <summary>
-    /// Forward of one row's K teachers: fills _pre, _hid [K,H] and _hMean, writes mu [K], returns V. The pooled
-    /// inputs are the same for every teacher of the row, so their share of W1 x (plus b1) is computed once.
+    /// mu [K] and V of one row; _hMean gets the hidden layer's mean over teachers, <paramref name="hidden"/> (when
+    /// not empty) the hidden layer [K,H]. The pooled inputs are the same for every teacher of the row, so their
+    /// share of W1 x (plus b1) is computed once.
     /// </summary>
-    private float ForwardRow(ReadOnlySpan<float> x, Span<float> mu)
+    private float ForwardTeachers(ReadOnlySpan<float> x, Span<float> mu, Span<float> hidden)
     {
         var theta = _theta.AsSpan();
         var w1 = theta.Slice(_oW1, InputWidth * _h);
@@ -455,17 +444,57 @@ public sealed class PpoAgent : IWeightingStrategy
         hMean.Clear();
         for (int k = 0; k < K; k++)
         {
-            var xk = x.Slice(k * InputWidth, InputWidth);
-            var pre = _pre.AsSpan(k * _h, _h);
-            ctx.CopyTo(pre);
-            AddRowCombination(pre, w1, xk[..TeacherFeatures]);
-            var h = _hid.AsSpan(k * _h, _h);
-            Softsign(pre, h);
-            mu[k] = TensorPrimitives.Dot(h, wmu) + bmu;
-            TensorPrimitives.Add(hMean, h, hMean);
+            var h = hidden.IsEmpty ? default : hidden.Slice(k * _h, _h);
+            mu[k] = TeacherHidden(ctx, w1, x.Slice(k * InputWidth, TeacherFeatures), wmu, hMean, h) + bmu;
         }
         TensorPrimitives.Multiply(hMean, 1f / K, hMean);
         return TensorPrimitives.Dot(hMean, theta.Slice(_oV, _h)) + theta[_oBV];
+    }
+
+    /// <summary>
+    /// One teacher's hidden layer h = softsign(ctx + W1[:7]^T xk) = u / (1 + |u|) (tanh-shaped, bounded and smooth for
+    /// one division, where the library tanh costs about 8 ns per value), returned as wmu . h; h is added into
+    /// <paramref name="hSum"/> and stored in <paramref name="h"/> unless it is empty. One pass over H with the
+    /// pre-activation kept in registers: at H = 32 the per-call overhead of library vector routines would
+    /// cost more than the arithmetic.
+    /// </summary>
+    private float TeacherHidden(ReadOnlySpan<float> ctx, ReadOnlySpan<float> w1, ReadOnlySpan<float> xk, ReadOnlySpan<float> wmu,
+        Span<float> hSum, Span<float> h)
+    {
+        int width = _h, j = 0;
+        float dot = 0;
+        bool store = !h.IsEmpty;
+        if (Vector.IsHardwareAccelerated && ctx.Length >= width && w1.Length >= xk.Length * width && wmu.Length >= width
+            && hSum.Length >= width && (!store || h.Length >= width))
+        {
+            // Lengths checked once above; every load and store below stays inside [0, H) of its span (w1: [0, 7 H)).
+            ref float ctxRef = ref MemoryMarshal.GetReference(ctx);
+            ref float wRef = ref MemoryMarshal.GetReference(w1);
+            ref float muRef = ref MemoryMarshal.GetReference(wmu);
+            ref float sumRef = ref MemoryMarshal.GetReference(hSum);
+            ref float hRef = ref MemoryMarshal.GetReference(h);
+            var acc = Vector<float>.Zero;
+            for (; j <= width - Vector<float>.Count; j += Vector<float>.Count)
+            {
+                var pre = Vector.LoadUnsafe(ref ctxRef, (nuint)j);
+                for (int i = 0; i < xk.Length; i++) pre += new Vector<float>(xk[i]) * Vector.LoadUnsafe(ref wRef, (nuint)(i * width + j));
+                var hv = pre / (Vector<float>.One + Vector.Abs(pre));
+                acc += hv * Vector.LoadUnsafe(ref muRef, (nuint)j);
+                (Vector.LoadUnsafe(ref sumRef, (nuint)j) + hv).StoreUnsafe(ref sumRef, (nuint)j);
+                if (store) hv.StoreUnsafe(ref hRef, (nuint)j);
+            }
+            dot = Vector.Sum(acc);
+        }
+        for (; j < width; j++)
+        {
+            float pre = ctx[j];
+            for (int i = 0; i < xk.Length; i++) pre += xk[i] * w1[i * width + j];
+            float hj = pre / (1f + MathF.Abs(pre));
+            dot += hj * wmu[j];
+            hSum[j] += hj;
+            if (store) h[j] = hj;
+        }
+        return dot;
     }
 
     /// <summary>
@@ -521,25 +550,6 @@ public sealed class PpoAgent : IWeightingStrategy
         // The pooled inputs and b1 are the same for all K teachers of the row: one multiply-add each.
         TensorPrimitives.Add(gB1, ctxGrad, gB1);
         AddOuterProduct(gW1[(TeacherFeatures * _h)..], x[TeacherFeatures..InputWidth], ctxGrad);
-    }
-
-    /// <summary>
-    /// h = pre / (1 + |pre|): a tanh-shaped squashing (bounded, smooth, odd) at the cost of one division, where
-    /// the library tanh costs about 8 ns per value here and would dominate the agent's time.
-    /// </summary>
-    private static void Softsign(ReadOnlySpan<float> pre, Span<float> h)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var one = Vector<float>.One;
-            for (; i <= pre.Length - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                var v = new Vector<float>(pre[i..]);
-                (v / (one + Vector.Abs(v))).CopyTo(h[i..]);
-            }
-        }
-        for (; i < pre.Length; i++) h[i] = pre[i] / (1f + MathF.Abs(pre[i]));
     }
 
     /// <summary>acc += sum_i x[i] w[i,:] for w [x.Length, H] row-major: the first layer's product, one vector
@@ -600,6 +610,10 @@ public sealed class PpoAgent : IWeightingStrategy
         if (_config.Reward == PpoRewardKind.Paper)
         {
             PaperReward.Compute(stats, feedback.Labels, _usedWl, _usedWf, feedback.Beta, _config.ClampPaperReward, _reward);
+        }
+        else if (_config.Reward == PpoRewardKind.TeacherFit)
+        {
+            PaperReward.ComputeTeacherFit(stats, feedback.Labels, _usedWl, _reward);
         }
         else
         {

@@ -9,11 +9,14 @@ namespace MtkdRl.Strategies;
 /// </summary>
 /// <param name="WeightsMicroseconds">Mean time of <see cref="IWeightingStrategy.Weights"/> per batch.</param>
 /// <param name="LearnMicroseconds">Mean time of <see cref="IWeightingStrategy.Learn"/> per batch, updates included.</param>
+/// <param name="UpdateMicroseconds">The share of <paramref name="LearnMicroseconds"/> spent in the Learn calls that
+/// ran an agent update, per batch (so Learn minus this is the per-batch bookkeeping).</param>
 /// <param name="EpochEndMicroseconds">Time of the one <see cref="IWeightingStrategy.EndEpoch"/> call (the paper agent replays there).</param>
 /// <param name="AllocatedBytesPerBatch">Managed bytes allocated per batch over the timed loop (updates included).</param>
 /// <param name="Updates">Agent updates that happened in the timed loop.</param>
 public sealed record StrategyTiming(string Strategy, int B, int K, int C, int D, int Batches,
-    double WeightsMicroseconds, double LearnMicroseconds, double EpochEndMicroseconds, double AllocatedBytesPerBatch, int Updates)
+    double WeightsMicroseconds, double LearnMicroseconds, double UpdateMicroseconds, double EpochEndMicroseconds,
+    double AllocatedBytesPerBatch, int Updates)
 {
     /// <summary>Agent time per batch (weights + learning + the epoch-end share).</summary>
     public double MicrosecondsPerBatch => WeightsMicroseconds + LearnMicroseconds + EpochEndMicroseconds / Batches;
@@ -44,27 +47,33 @@ public static class StrategyBenchmark
         var zt = new float[k * b * c];
         var wl = new float[b * k];
         var wf = new float[b * k];
-        for (int i = 0; i < warmupBatches; i++) Step(s, shape, stats, ft, zt, wl, wf, rng, new Stopwatch(), new Stopwatch());
+        var ignored = new Stopwatch();
+        for (int i = 0; i < warmupBatches; i++) Step(s, shape, stats, ft, zt, wl, wf, rng, ignored, ignored, out _);
         s.EndEpoch();
 
         var weights = new Stopwatch();
         var learn = new Stopwatch();
+        long updateTicks = 0;
         int updates = 0;
         long allocated = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < batches; i++)
-            if (Step(s, shape, stats, ft, zt, wl, wf, rng, weights, learn)) updates++;
+        {
+            if (!Step(s, shape, stats, ft, zt, wl, wf, rng, weights, learn, out long learnTicks)) continue;
+            updates++;
+            updateTicks += learnTicks;
+        }
         allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
         var epochEnd = Stopwatch.StartNew();
         if (s.EndEpoch() is not null) updates++;
         epochEnd.Stop();
         return new StrategyTiming(strategy, b, k, c, d, batches, Micro(weights) / batches, Micro(learn) / batches,
-            Micro(epochEnd), (double)allocated / batches, updates);
+            Stopwatch.GetElapsedTime(0, updateTicks).TotalMicroseconds / batches, Micro(epochEnd), (double)allocated / batches, updates);
     }
 
     private static double Micro(Stopwatch w) => w.Elapsed.TotalMicroseconds;
 
     private static bool Step(IWeightingStrategy s, DistillShape shape, DistillStats stats, float[] ft, float[] zt,
-        float[] wl, float[] wf, Rng rng, Stopwatch weights, Stopwatch learn)
+        float[] wl, float[] wf, Rng rng, Stopwatch weights, Stopwatch learn, out long learnTicks)
     {
         Randomise(stats, rng);
         if (s.NeedsTeacherOutputs)
@@ -77,9 +86,11 @@ public static class StrategyBenchmark
         s.Weights(context, wl, wf);
         weights.Stop();
         var feedback = new LearnFeedback(stats, default, 5f, 1.0, 1.0 - 0.01 * rng.NextSingle());
+        long before = learn.ElapsedTicks;
         learn.Start();
         var log = s.Learn(feedback);
         learn.Stop();
+        learnTicks = learn.ElapsedTicks - before;
         return log is not null;
     }
 

@@ -3,6 +3,8 @@ using MtkdRl.Backends;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Distillation;
+using MtkdRl.Native;
+using MtkdRl.Strategies;
 
 namespace MtkdRl.Cli.Distill;
 
@@ -42,8 +44,8 @@ public abstract class DistillOptions
     [Option("dynamic", HelpText = "mtkd-rl-paper: learn the mixing factors of its three weight terms.")]
     public bool Dynamic { get; set; }
 
-    [Option("reward", Default = "paper", HelpText = "mtkd-rl-ppo reward: paper (loss terms of the same pass) or probe (improvement on a held-out batch).")]
-    public string Reward { get; set; } = "paper";
+    [Option("reward", Default = DistillRecipe.DefaultReward, HelpText = "mtkd-rl-ppo reward: teacher (how well the weighted teachers know the label), paper (loss terms of the same pass) or probe (improvement on a held-out batch). Other strategies ignore it.")]
+    public string Reward { get; set; } = DistillRecipe.DefaultReward;
 
     [Option("live-teachers", HelpText = "Run the pool's teachers on every batch instead of reading the cache (slower; needed for --crop/--flip).")]
     public bool LiveTeachers { get; set; }
@@ -62,12 +64,24 @@ public abstract class DistillOptions
 
     public DistillRecipe Recipe(string strategy, ulong seed) => new()
     {
-        Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, Reward = Reward,
+        Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, Reward = strategy == PpoAgent.CatalogName ? Reward : DistillRecipe.DefaultReward,
         Epochs = Epochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
         Temperature = Temperature, Beta = Beta, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
     };
 
-    public IDistillBackend CreateBackend() => BackendCatalog.Create(Backend);
+    /// <summary>
+    /// The op's backend. The catalog's native backend runs its thread team on every core; with --threads it gets the
+    /// same bound as the student, or its team waits on cores the student (or a neighbour) holds, twice per batch for
+    /// strategies that need the stats pass before the gradient pass.
+    /// </summary>
+    public IDistillBackend CreateBackend()
+    {
+        var backend = BackendCatalog.Create(Backend);
+        if (Threads <= 0 || backend is not NativeBackend native || native.Threads == Threads) return backend;
+        var simd = native.Simd;
+        backend.Dispose();
+        return new NativeBackend(simd, Threads);
+    }
 
     /// <summary>Common checks of values CommandLineParser accepts but no run can use.</summary>
     protected void CheckCommon()

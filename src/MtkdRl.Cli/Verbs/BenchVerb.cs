@@ -8,10 +8,10 @@ using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs;
 
-[Verb("bench", HelpText = "Benchmarks. `bench kernels`: the fused distillation op per backend and pass. `bench train --model SPEC`: a training step (forward + loss + backward) on the CPU. `bench epoch --teachers 4,16`: a distillation epoch from cached teacher outputs per pool size.")]
+[Verb("bench", HelpText = "Benchmarks. `bench kernels`: the fused distillation op per backend and pass. `bench train --model SPEC`: a training step (forward + loss + backward) on the CPU. `bench epoch --teachers 4,16`: a distillation epoch from cached teacher outputs per pool size. `bench strategies [--strategy NAME|all] [-k K,...]`: what each weighting strategy adds per batch.")]
 public sealed class BenchVerb
 {
-    [Value(0, MetaName = "target", Required = true, HelpText = "What to time: kernels, train or epoch.")]
+    [Value(0, MetaName = "target", Required = true, HelpText = "What to time: kernels, train, epoch or strategies.")]
     public string Target { get; set; } = "";
 
     [Option('b', "backend", Default = "all", HelpText = "A backend name from `mtkd info`, or all (the best variant of each family; CPU simulators only when named).")]
@@ -35,7 +35,19 @@ public sealed class BenchVerb
     [Option('m', "model", Separator = ';', HelpText = "train: model specs separated by ';' (default: mlp:512x512;cnn:32x64), e.g. mlp:64 or cnn:32x64,fc256.")]
     public IEnumerable<string> Models { get; set; } = [];
 
-    [Option("batch", Default = 128, HelpText = "train: samples per step.")]
+    [Option("strategy", Default = "all", HelpText = "strategies: a strategy name, or all. epoch: the strategy of the timed distillation (all: aver).")]
+    public string Strategy { get; set; } = "all";
+
+    [Option('k', "teachers", Separator = ',', HelpText = "strategies: teacher counts K, comma-separated (default: 6,64). epoch: pool sizes to compare (default: 4,16).")]
+    public IEnumerable<int> TeacherCounts { get; set; } = [];
+
+    [Option("batches", Default = 468, HelpText = "strategies: timed batches per strategy and K (468 = one Fashion-MNIST epoch at batch 128).")]
+    public int Batches { get; set; } = 468;
+
+    [Option("width", Default = 64, HelpText = "strategies, epoch: teacher embedding width D (the paper agent's state reads it; epoch: every synthetic teacher's).")]
+    public int Width { get; set; } = 64;
+
+    [Option("batch", Default = 128, HelpText = "train, strategies: samples per step.")]
     public int Batch { get; set; } = 128;
 
     [Option("input", Default = "1x28x28", HelpText = "train: shape of one sample, ChxHxW or D.")]
@@ -47,17 +59,8 @@ public sealed class BenchVerb
     [Option("threads", Default = 0, HelpText = "train: CPU threads (0: every core).")]
     public int Threads { get; set; }
 
-    [Option("teachers", Separator = ',', HelpText = "epoch: pool sizes K to compare (default: 4,16).")]
-    public IEnumerable<int> Teachers { get; set; } = [];
-
-    [Option("strategy", Default = "aver", HelpText = "epoch: weighting strategy of the timed distillation.")]
-    public string Strategy { get; set; } = "aver";
-
     [Option("epochs", Default = 3, HelpText = "epoch: epochs per pool size (the median is reported).")]
     public int Epochs { get; set; } = 3;
-
-    [Option("width", Default = 128, HelpText = "epoch: embedding width D of every synthetic teacher.")]
-    public int Width { get; set; } = 128;
 
     [Option("data", HelpText = "epoch: dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
     public string? Data { get; set; }
@@ -73,8 +76,10 @@ public sealed class BenchVerb
     {
         if (string.Equals(Target, "train", StringComparison.OrdinalIgnoreCase)) return RunTrain(console);
         if (string.Equals(Target, "epoch", StringComparison.OrdinalIgnoreCase)) return RunEpoch(console);
+        if (string.Equals(Target, "strategies", StringComparison.OrdinalIgnoreCase))
+            return StrategyBench.Run(console, Strategy, TeacherCounts.Any() ? [.. TeacherCounts] : [6, 64], Batch, Batches, Classes, Width, Json);
         if (!string.Equals(Target, "kernels", StringComparison.OrdinalIgnoreCase))
-            throw new MtkdException($"bench: unknown target '{Target}' (known: kernels, train, epoch)");
+            throw new MtkdException($"bench: unknown target '{Target}' (known: kernels, train, epoch, strategies)");
         if (Repeat < 1) throw new MtkdException($"--repeat must be at least 1 (got {Repeat})");
         if (Warmup < 0) throw new MtkdException($"--warmup must be at least 0 (got {Warmup})");
         var shapes = (Shapes.Any() ? Shapes : DefaultShapes).Select(ParseShape).ToList();
@@ -162,11 +167,12 @@ public sealed class BenchVerb
 
     private int RunEpoch(IAnsiConsole console)
     {
-        var counts = (Teachers.Any() ? Teachers : [4, 16]).ToList();
+        var counts = (TeacherCounts.Any() ? TeacherCounts : [4, 16]).ToList();
+        string strategy = string.Equals(Strategy, "all", StringComparison.OrdinalIgnoreCase) ? "aver" : Strategy;
         if (Epochs < 1) throw new MtkdException($"--epochs must be at least 1 (got {Epochs})");
         if (Width < 1) throw new MtkdException($"--width must be at least 1 (got {Width})");
         string student = Models.FirstOrDefault() ?? "mlp:64";
-        var template = new MtkdRl.Distillation.DistillRecipe { Student = student, Strategy = Strategy, Epochs = Epochs, Optimizer = "adam", LearningRate = 3e-3 };
+        var template = new MtkdRl.Distillation.DistillRecipe { Student = student, Strategy = strategy, Epochs = Epochs, Optimizer = "adam", LearningRate = 3e-3 };
         template.Validate();
         var data = MtkdRl.Data.Datasets.DatasetLocator.Open(Data);
         string backendName = string.Equals(Backend, "all", StringComparison.OrdinalIgnoreCase) ? "native" : Backend;
@@ -174,7 +180,7 @@ public sealed class BenchVerb
         using var compute = new CpuCompute(Threads);
         console.WriteLine($"data: {data}");
         var records = MtkdRl.Distillation.EpochBenchmark.Run(data, counts, template, Width, compute, backend, backendName, console.WriteLine);
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"distillation epoch from the cache: {Strategy}, student {student}, {data.Name}, D={Width}"));
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"distillation epoch from the cache: {strategy}, student {student}, {data.Name}, D={Width}"));
         table.AddColumns("K", "epoch s (median)", "samples/s", "strategy share", "cache MB", $"vs K={records[0].K}");
         foreach (var c in table.Columns) c.RightAligned();
         foreach (var r in records)

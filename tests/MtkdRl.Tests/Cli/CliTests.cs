@@ -26,7 +26,7 @@ public class CliTests
     [InlineData("bench kernels --shape 4,0,10,3", "--shape '4,0,10,3': expected B,K,C,D")]
     [InlineData("bench kernels --shape 4,2,1,3", "class count C must be at least 2 (got 1)")]
     [InlineData("bench kernels --backend nosuch", "unknown backend 'nosuch'")]
-    [InlineData("bench gpus", "bench: unknown target 'gpus' (known: kernels, train")]
+    [InlineData("bench gpus", "bench: unknown target 'gpus' (known: kernels, train, strategies)")]
     [InlineData("bench kernels --repeat 0", "--repeat must be at least 1")]
     public void Bad_input_gives_one_line_and_exit_code_1(string args, string expected)
     {

@@ -100,12 +100,14 @@ public class PpoAgentTests(ITestOutputHelper output)
     /// sampled weights (noise included) must put at least 0.6 there, more than twice uniform and more than any
     /// fixed rule can reach by chance; ca-mkd, which knows the answer from CEt, reaches about 0.33 here.
     /// </summary>
-    [Fact]
-    public void PpoPutsMostWeightOnTheRightTeacher()
+    [Theory]
+    [InlineData(PpoRewardKind.Paper)]
+    [InlineData(PpoRewardKind.TeacherFit)]
+    public void PpoPutsMostWeightOnTheRightTeacher(PpoRewardKind reward)
     {
-        var config = new PpoConfig { RolloutRows = 512, RowsPerBatch = 64, MinibatchRows = 128 };
+        var config = new PpoConfig { RolloutRows = 512, RowsPerBatch = 64, MinibatchRows = 128, Reward = reward };
         var (start, end, logs) = TrainOnBandit(4, config, 400, 31);
-        output.WriteLine($"K=4: right-teacher weight {start:F3} -> {end:F3}; explained variance {logs[0].ExplainedVariance:F3} -> {logs[^1].ExplainedVariance:F3}");
+        output.WriteLine($"K=4, {reward} reward: right-teacher weight {start:F3} -> {end:F3}; explained variance {logs[0].ExplainedVariance:F3} -> {logs[^1].ExplainedVariance:F3}");
         Assert.True(start < 0.35, $"untrained policy already at {start:F3}");
         Assert.True(end >= 0.6, $"PPO puts {end:F3} on the right teacher after training (start {start:F3})");
         Assert.NotEmpty(logs);
@@ -116,6 +118,25 @@ public class PpoAgentTests(ITestOutputHelper output)
             Assert.True(double.IsFinite(l.PolicyLoss) && double.IsFinite(l.ValueLoss) && double.IsFinite(l.Entropy));
         });
         Assert.True(logs[^1].ExplainedVariance > logs[0].ExplainedVariance, "the value baseline did not learn");
+    }
+
+    [Fact]
+    public void TeacherFitRewardPrefersWeightOnTheTeacherThatKnowsTheLabel()
+    {
+        // Two rows with the same statistics: teacher 0 is right (small CEt), teacher 1 wrong. The row that weighs
+        // teacher 0 more must get the higher reward, and the batch's rewards are z-scored (mean 0).
+        var stats = new DistillStats(new DistillShape(2, 2, 3, 1));
+        stats.CeT[0] = 0.1f; stats.CeT[1] = 2.5f; stats.CeT[2] = 0.1f; stats.CeT[3] = 2.5f;
+        // The student already imitates the wrong teacher (small KL) and disagrees with the right one.
+        stats.Kl[0] = stats.Kl[2] = 1f;
+        stats.Kl[1] = stats.Kl[3] = 0.01f;
+        float[] wl = [0.8f, 0.2f, 0.3f, 0.7f];
+        var reward = new float[2];
+        PaperReward.ComputeTeacherFit(stats, default, wl, reward);
+        Assert.True(reward[0] > reward[1], $"rewards {reward[0]}, {reward[1]}");
+        Assert.Equal(0, reward[0] + reward[1], 5);
+        PaperReward.Compute(stats, default, wl, wl, Beta, clamp: false, reward);
+        Assert.True(reward[1] > reward[0], "the paper's reward favours the imitated teacher here, which is why TeacherFit exists");
     }
 
     [Fact]
