@@ -17,8 +17,8 @@ public abstract class DistillOptions
     [Option("pool", Required = true, HelpText = "Teacher pool folder with its cache (`mtkd teachers train` and `teachers cache`).")]
     public string Pool { get; set; } = "";
 
-    [Option("student", Default = "mlp:64", HelpText = "Student architecture, e.g. mlp:64, mlp:128x64, cnn:16,fc64, linear.")]
-    public string Student { get; set; } = "mlp:64";
+    [Option("student", Default = "mlp:128x64", HelpText = "Student architecture, e.g. mlp:128x64, mlp:64, cnn:16,fc64, linear.")]
+    public string Student { get; set; } = "mlp:128x64";
 
     [Option("epochs", Default = 10, HelpText = "Epochs.")]
     public int Epochs { get; set; } = 10;
@@ -26,17 +26,17 @@ public abstract class DistillOptions
     [Option("batch", Default = 128, HelpText = "Rows per step (the last partial batch of an epoch is dropped).")]
     public int Batch { get; set; } = 128;
 
-    [Option("optimizer", Default = "sgd", HelpText = "sgd (momentum 0.9, Nesterov) or adam.")]
-    public string Optimizer { get; set; } = "sgd";
+    [Option("optimizer", Default = "adam", HelpText = "adam or sgd (momentum 0.9, Nesterov).")]
+    public string Optimizer { get; set; } = "adam";
 
-    [Option("lr", Default = 0.05, HelpText = "Initial learning rate (cosine to 0 over the run).")]
-    public double LearningRate { get; set; } = 0.05;
+    [Option("lr", Default = 3e-3, HelpText = "Initial learning rate (cosine to 0 over the run).")]
+    public double LearningRate { get; set; } = 3e-3;
 
     [Option("temperature", Default = 4f, HelpText = "Logit-KD temperature T.")]
     public float Temperature { get; set; } = 4f;
 
-    [Option("beta", Default = 5f, HelpText = "Feature-KD coefficient beta.")]
-    public float Beta { get; set; } = 5f;
+    [Option("beta", Default = 0.5f, HelpText = "Feature-KD coefficient beta.")]
+    public float Beta { get; set; } = 0.5f;
 
     [Option("fixed-weights", HelpText = "fixed: one weight per teacher, e.g. 2,1,1,0.")]
     public string? FixedWeights { get; set; }

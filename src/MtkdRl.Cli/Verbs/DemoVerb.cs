@@ -22,8 +22,8 @@ public sealed class DemoVerb
     [Option("data", HelpText = "Dataset folder (default: the Fashion-MNIST slice committed in data/).")]
     public string? Data { get; set; }
 
-    [Option("student", Default = "mlp:64", HelpText = "Student architecture.")]
-    public string Student { get; set; } = "mlp:64";
+    [Option("student", Default = "mlp:128x64", HelpText = "Student architecture.")]
+    public string Student { get; set; } = "mlp:128x64";
 
     [Option("epochs", Default = 8, HelpText = "Distillation epochs per run.")]
     public int Epochs { get; set; } = 8;
