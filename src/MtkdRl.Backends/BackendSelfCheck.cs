@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 
@@ -30,10 +31,19 @@ public static class BackendSelfCheck
         ? (new DistillShape(13, 101, [1, 32, 65, 3]), new DistillShape(12, 4, 77, 24))
         : (new DistillShape(67, 1001, [1, 32, 257, 512, 3]), new DistillShape(48, 6, 333, 40));
 
-    public static IReadOnlyList<SelfCheckResult> Run(IDistillBackend backend, IEnumerable<DistillShape> shapes, int seed, bool small = false)
+    /// <param name="finished">Called as each check ends, so a run cut short by a time limit still shows what passed.</param>
+    public static IReadOnlyList<SelfCheckResult> Run(IDistillBackend backend, IEnumerable<DistillShape> shapes, int seed, bool small = false,
+        Action<SelfCheckResult, TimeSpan>? finished = null)
     {
         var (ragged, edge) = FixedShapes(small);
         var results = new List<SelfCheckResult>();
+        SelfCheckResult Check(IDistillBackend backend, string name, Func<string> body)
+        {
+            long start = Stopwatch.GetTimestamp();
+            var result = CheckOne(backend, name, body);
+            finished?.Invoke(result, Stopwatch.GetElapsedTime(start));
+            return result;
+        }
         var rng = new Random(seed);
         foreach (var shape in shapes)
         {
@@ -51,7 +61,7 @@ public static class BackendSelfCheck
         return results;
     }
 
-    private static SelfCheckResult Check(IDistillBackend backend, string name, Func<string> body)
+    private static SelfCheckResult CheckOne(IDistillBackend backend, string name, Func<string> body)
     {
         try
         {
