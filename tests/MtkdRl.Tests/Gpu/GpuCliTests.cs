@@ -66,6 +66,16 @@ public class GpuCliTests
         Assert.False(Directory.Exists(Path.Combine(folder.Root, "run")), "a run folder was created before the backend was known to work");
     }
 
+    [SkippableTheory]
+    [InlineData("cuda")]
+    [InlineData("ilgpu-cuda")]
+    public void Bench_of_a_named_cuda_backend_without_cuda_fails_with_one_line(string backend)
+    {
+        string reason = RequireNoCuda();
+        AssertOneLineError(Run("bench", "kernels", "--backend", backend, "--shape", "4,2,10,3", "--repeat", "1"),
+            $"backend '{backend}' is unavailable: {reason}");
+    }
+
     [SkippableFact]
     public void Selfcheck_of_a_missing_cuda_backend_fails_and_says_why()
     {
