@@ -74,7 +74,19 @@ switch ($Task) {
     $dest = if ($Out) { $Out } else { Join-Path $root 'artifacts/publish' }
     Invoke-Checked dotnet @('publish', 'src/MtkdRl.Cli', '-c', 'Release', '-r', 'linux-x64', '--self-contained',
       '-p:PublishSingleFile=true', '-p:EnableCompressionInSingleFile=true', '-o', $dest)
-    Get-ChildItem $dest | ForEach-Object { Write-Host "  $($_.Name) ($([math]::Round($_.Length / 1MB, 1)) MB)" }
+    # The PTX is embedded in mtkd; the files beside it are for ptxas, cuobjdump and ncu on the GPU machine.
+    $ptxDest = Join-Path $dest 'ptx'
+    New-Item -ItemType Directory -Force -Path $ptxDest | Out-Null
+    Copy-Item (Join-Path $root 'artifacts/ptx/*.ptx') $ptxDest
+    foreach ($required in @('mtkd', 'libmtkd_native.so', 'ptx/distill.ptx')) {
+      if (-not (Test-Path (Join-Path $dest $required))) { throw "publish: $required is missing from $dest" }
+    }
+    $files = Get-ChildItem $dest -Recurse -File
+    $files | ForEach-Object { Write-Host "  $([IO.Path]::GetRelativePath($dest, $_.FullName)) ($([math]::Round($_.Length / 1MB, 1)) MB)" }
+    # What travels to a GPU machine beside the working tree is limited to 64 MiB.
+    $total = ($files | Measure-Object -Property Length -Sum).Sum
+    Write-Host "  total $([math]::Round($total / 1MB, 1)) MiB"
+    if ($total -gt 60MB) { throw "publish: $dest holds $([math]::Round($total / 1MB, 1)) MiB, over the 60 MiB that leaves room in a 64 MiB carry" }
   }
   'info' {
     Invoke-Checked dotnet @('build', 'src/MtkdRl.Cli', '-c', $Configuration)

@@ -29,7 +29,7 @@ namespace MtkdRl.Cli
                 s.CaseInsensitiveEnumValues = true;
                 s.AutoVersion = true;
             });
-            var result = parser.ParseArguments<InfoVerb, BenchVerb, DemoVerb, TeachersVerb, EvalVerb, DistillVerb, CompareVerb>(args);
+            var result = parser.ParseArguments<InfoVerb, BenchVerb, DemoVerb, TeachersVerb, EvalVerb, DistillVerb, CompareVerb, SelfCheckVerb>(args);
             try
             {
                 return result.MapResult(
@@ -40,6 +40,7 @@ namespace MtkdRl.Cli
                     (EvalVerb v) => v.Run(console),
                     (DistillVerb v) => v.Run(console),
                     (CompareVerb v) => v.Run(console),
+                    (SelfCheckVerb v) => v.Run(console),
                     errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
                         ? 0 : UsageError);
             }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using MtkdRl.Core;
@@ -21,6 +22,8 @@ public static class NativeLibraryLoader
         OperatingSystem.IsWindows() ? "mtkd_native.dll" : OperatingSystem.IsMacOS() ? "libmtkd_native.dylib" : "libmtkd_native.so";
 
     /// <summary>Where the library is looked for: the application's base directory, then this assembly's.</summary>
+    [UnconditionalSuppressMessage("SingleFile", "IL3000", Justification =
+        "In a single-file app the location is empty and only the base directory is searched, which is where publish puts the library.")]
     public static IReadOnlyList<string> DefaultDirectories()
     {
         var dirs = new List<string> { AppContext.BaseDirectory };

@@ -96,6 +96,9 @@ public sealed class BenchVerb
             var probe = entry.Probe();
             if (!probe.Available)
             {
+                // A backend asked for by name must run: a benchmark that silently times nothing reads as a success.
+                if (entries.Count == 1 && !string.Equals(Backend, "all", StringComparison.OrdinalIgnoreCase))
+                    throw new BackendUnavailableException($"backend '{entry.Name}' is unavailable: {probe.Detail}");
                 console.MarkupLine($"[yellow]{Markup.Escape(entry.Name)}: skipped ({Markup.Escape(probe.Detail)})[/]");
                 continue;
             }

@@ -30,6 +30,19 @@ public static class CudaSelfCheck
         ];
     }
 
+    /// <summary>
+    /// The part of <see cref="Run"/> the emulator can answer: a .cu kernel on buffers of ILGPU's CPU accelerator,
+    /// whose memory is host memory that the emulated kernels address directly.
+    /// </summary>
+    public static IReadOnlyList<CudaCheckResult> RunEmulated(CudaEmulatorBackend backend, int seed) =>
+    [
+        Check("ilgpu-buffers", () =>
+        {
+            using var runtime = GpuRuntime.Create(GpuDevice.Cpu);
+            return IlgpuBuffers(backend.Target, runtime.Accelerator, seed);
+        }),
+    ];
+
     private static CudaCheckResult Check(string name, Func<string> body)
     {
         try

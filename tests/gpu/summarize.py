@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""The short table that ends tests/gpu/check.sh, from the files it left in its log folder:
+
+  steps.tsv            every step's status and duration
+  selfcheck-*.json     `mtkd selfcheck --json`: [{backend, name, passed, detail}]
+  bench-*.json         `mtkd bench kernels --json`: [{op, variant, B, K, C, D, median_ms, gbps, copy_gbps, roofline, ...}]
+  torch-*.json         benchmarks/torch_distill.py --json: [{mode, B, K, C, D, median_ms, ...}]
+
+Per shape and backend: stats+gradient and fused times, GB/s of the fused pass, its fraction of the measured
+device copy bandwidth, and the PyTorch step (eager, compiled) divided by the backend's stats+gradient time.
+Targets of the bandwidth shape (B=4096, K=16, C=1000, D=512): fused >= 70% of copy bandwidth, >= 5x eager.
+Markdown, so the table can go into docs/PERF.md as it is.
+
+  python3 tests/gpu/summarize.py LOG_FOLDER
+"""
+import glob
+import json
+import os
+import sys
+
+TARGET_SHAPE = (4096, 16, 1000, 512)
+TARGET_FRACTION = 0.70
+TARGET_SPEEDUP = 5.0
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"(unreadable {os.path.basename(path)}: {e})")
+        return []
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = sys.argv[1]
+    mode = "?"
+    run = os.path.join(out, "run.txt")
+    if os.path.exists(run):
+        with open(run) as f:
+            lines = f.read().splitlines()
+        mode = next((l[len("mode: "):] for l in lines if l.startswith("mode: ")), mode)
+        print("\n".join(f"    {l}" for l in lines))
+    print(f"\n## GPU check: {mode}\n")
+
+    print("| step | status | s |\n|---|---|---:|")
+    with open(os.path.join(out, "steps.tsv")) as f:
+        for row in list(f)[1:]:
+            name, status, seconds, _ = row.rstrip("\n").split("\t")
+            print(f"| {name} | {status} | {seconds} |")
+
+    for path in sorted(glob.glob(os.path.join(out, "selfcheck-*.json"))):
+        checks = load(path)
+        failed = [c for c in checks if not c["passed"]]
+        backends = ", ".join(sorted({c["backend"] for c in checks})) or "none"
+        print(f"\nself-check {backends}: {len(checks) - len(failed)} of {len(checks)} passed")
+        for c in failed:
+            print(f"  FAIL {c['backend']} {c['name']}: {c['detail']}")
+
+    bench = [r for p in sorted(glob.glob(os.path.join(out, "bench-*.json"))) for r in load(p)]
+    torch = [r for p in sorted(glob.glob(os.path.join(out, "torch-*.json"))) for r in load(p)]
+    torch_ms = {}
+    for r in torch:  # eager from either file, compile from the compile run
+        torch_ms.setdefault((r["B"], r["K"], r["C"], r["D"], r["mode"]), r["median_ms"])
+
+    groups = {}
+    for r in bench:
+        groups.setdefault((r["B"], r["K"], r["C"], r["D"], r["variant"]), {})[r["op"]] = r
+    print("\n| B,K,C,D | backend | device | stats+grad ms | fused ms | fused GB/s | copy GB/s | of copy | torch eager ms | x eager | torch compile ms | x compile | max rel err |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    verdicts = []
+    for key, ops in groups.items():
+        shape = key[:4]
+        two = ops["stats"]["median_ms"] + ops["gradient"]["median_ms"] if "stats" in ops and "gradient" in ops else None
+        fused = ops.get("fused")
+        eager, compiled = torch_ms.get(shape + ("eager",)), torch_ms.get(shape + ("compile",))
+        x_eager = eager / two if eager and two else None
+        x_compile = compiled / two if compiled and two else None
+        err = max((o["max_rel_err"] for o in ops.values() if o["max_rel_err"] is not None), default=None)
+        device = next(iter(ops.values()))["device"]
+        print(f"| {','.join(map(str, shape))} | {key[4]} | {device} | {fmt(two, '.4f')} | {fmt(fused and fused['median_ms'], '.4f')} "
+              f"| {fmt(fused and fused['gbps'], '.1f')} | {fmt(fused and fused['copy_gbps'], '.1f')} "
+              f"| {fmt(fused and 100 * fused['roofline'], '.1f')}% | {fmt(eager, '.4f')} | {fmt(x_eager, '.1f')} "
+              f"| {fmt(compiled, '.4f')} | {fmt(x_compile, '.1f')} | {fmt(err, '.1e')} |")
+        if shape == TARGET_SHAPE and fused:
+            verdicts.append(f"{key[4]}: fused at {100 * fused['roofline']:.1f}% of copy bandwidth "
+                            f"({'meets' if fused['roofline'] >= TARGET_FRACTION else 'misses'} {100 * TARGET_FRACTION:.0f}%), "
+                            + (f"{x_eager:.1f}x the PyTorch eager step ({'meets' if x_eager >= TARGET_SPEEDUP else 'misses'} {TARGET_SPEEDUP:.0f}x)"
+                               if x_eager else "no PyTorch eager figure"))
+    if not groups:
+        print("| (no benchmark records) |")
+    print()
+    for v in verdicts:
+        print(f"target {','.join(map(str, TARGET_SHAPE))}, {v}")
+    if not verdicts:
+        print(f"target {','.join(map(str, TARGET_SHAPE))}: not measured in this run")
+
+
+if __name__ == "__main__":
+    main()
