@@ -4,6 +4,7 @@ using MtkdRl.Teachers;
 using MtkdRl.Tests.Data;
 using MtkdRl.Tests.Teachers;
 using MtkdRl.Tests.Training;
+using static MtkdRl.Tests.Cli.CliRun;
 
 namespace MtkdRl.Tests.Cli;
 
@@ -12,25 +13,6 @@ namespace MtkdRl.Tests.Cli;
 public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFixture>
 {
     private static readonly string[] Student = ["--student", "mlp:16", "--optimizer", "adam", "--lr", "0.003", "--batch", "50"];
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var err = new StringWriter();
-        int code = CliHost.Run(args, output, err);
-        return (code, output.ToString(), err.ToString());
-    }
-
-    private static void AssertOk((int Code, string Out, string Err) run) =>
-        Assert.True(run.Code == 0, $"exit {run.Code}; stderr: {run.Err}; stdout: {run.Out}");
-
-    private static void AssertOneLineError((int Code, string Out, string Err) run, string expected)
-    {
-        Assert.True(run.Code == CliHost.UserError, $"exit {run.Code}; stderr: {run.Err}; stdout: {run.Out}");
-        Assert.StartsWith("mtkd: error: ", run.Err);
-        Assert.Single(run.Err.TrimEnd('\n').Split('\n'));
-        Assert.True(run.Err.Contains(expected, StringComparison.Ordinal), $"expected '{expected}' in: {run.Err}");
-    }
 
     private string CachedPool()
     {

@@ -8,6 +8,7 @@ using MtkdRl.Teachers;
 using MtkdRl.Tests.Data;
 using MtkdRl.Tests.Teachers;
 using MtkdRl.Tests.Training;
+using static MtkdRl.Tests.Cli.CliRun;
 
 namespace MtkdRl.Tests.Cli;
 
@@ -35,22 +36,6 @@ public sealed class TinyPoolFixture : IDisposable
 [Collection("console")]
 public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFixture>
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var err = new StringWriter();
-        int code = CliHost.Run(args, output, err);
-        return (code, output.ToString(), err.ToString());
-    }
-
-    private static void AssertOneLineError((int Code, string Out, string Err) run, string expected)
-    {
-        Assert.True(run.Code == CliHost.UserError, $"exit {run.Code}; stderr: {run.Err}; stdout: {run.Out}");
-        Assert.StartsWith("mtkd: error: ", run.Err);
-        Assert.Single(run.Err.TrimEnd('\n').Split('\n'));
-        Assert.True(run.Err.Contains(expected, StringComparison.Ordinal), $"expected '{expected}' in: {run.Err}");
-    }
-
     private static void AssertNothingWritten(string pool)
     {
         Assert.True(!Directory.Exists(pool) || Directory.GetFiles(pool, "*", SearchOption.AllDirectories).Length == 0,

@@ -3,6 +3,7 @@ using MtkdRl.Cli;
 using MtkdRl.Gpu;
 using MtkdRl.Tests.Data;
 using MtkdRl.Tests.Teachers;
+using static MtkdRl.Tests.Cli.CliRun;
 
 namespace MtkdRl.Tests.Gpu;
 
@@ -13,28 +14,12 @@ namespace MtkdRl.Tests.Gpu;
 [Collection("console")]
 public class GpuCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var err = new StringWriter();
-        int code = CliHost.Run(args, output, err);
-        return (code, output.ToString(), err.ToString());
-    }
-
     private static string RequireNoCuda()
     {
         var cuda = GpuRuntime.ProbeCuda();
         Skip.If(cuda.Available, "a CUDA device is present: there is no missing-CUDA message to check");
         Assert.False(string.IsNullOrWhiteSpace(cuda.Detail));
         return cuda.Detail;
-    }
-
-    private static void AssertOneLineError((int Code, string Out, string Err) run, string expected)
-    {
-        Assert.True(run.Code == CliHost.UserError, $"exit {run.Code}; stderr: {run.Err}; stdout: {run.Out}");
-        Assert.StartsWith("mtkd: error: ", run.Err);
-        Assert.Single(run.Err.TrimEnd('\n').Split('\n'));
-        Assert.True(run.Err.Contains(expected, StringComparison.Ordinal), $"expected '{expected}' in: {run.Err}");
     }
 
     [SkippableFact]

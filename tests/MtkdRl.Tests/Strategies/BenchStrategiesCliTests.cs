@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MtkdRl.Cli;
+using static MtkdRl.Tests.Cli.CliRun;
 
 namespace MtkdRl.Tests.Strategies;
 
@@ -7,14 +8,6 @@ namespace MtkdRl.Tests.Strategies;
 [Collection("console")]
 public class BenchStrategiesCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var err = new StringWriter();
-        int code = CliHost.Run(args, output, err);
-        return (code, output.ToString(), err.ToString());
-    }
-
     [Fact]
     public void Writes_one_record_per_strategy_and_teacher_count()
     {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MtkdRl.Cli;
+using static MtkdRl.Tests.Cli.CliRun;
 
 namespace MtkdRl.Tests.Training;
 
@@ -7,14 +8,6 @@ namespace MtkdRl.Tests.Training;
 [Collection("console")]
 public class BenchTrainCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var err = new StringWriter();
-        int code = CliHost.Run(args, output, err);
-        return (code, output.ToString(), err.ToString());
-    }
-
     [Fact]
     public void Writes_one_record_per_model()
     {
