@@ -16,7 +16,8 @@ public sealed record DistillRecipe
 {
     /// <summary>
     /// The student's architecture (ModelSpec syntax). Two hidden layers: on full Fashion-MNIST a one-layer mlp:64
-    /// gains nothing from the default pool within the epochs measured, mlp:128x64 does (docs/RESULTS.md).
+    /// gains nothing measurable from the default pool within the epochs measured, mlp:128x64 gains a little
+    /// (docs/RESULTS.md).
     /// </summary>
     public string Student { get; init; } = "mlp:128x64";
 
