@@ -76,7 +76,7 @@ public sealed class DistillTrainer
         Directory.CreateDirectory(outDir);
         string metricsPath = Path.Combine(outDir, "metrics.jsonl"), agentPath = Path.Combine(outDir, "agent.jsonl");
         var metrics = new List<DistillEpochMetrics>();
-        var agentLines = new List<string>();
+        var agentLines = new List<JsonElement>();
         Optimizer optimizer;
         long step = 0;
         int epoch = 0;
@@ -95,8 +95,9 @@ public sealed class DistillTrainer
             loader.Restore(new LoaderState(state.Loader!.RngState, state.Loader.Epoch, state.Loader.NextBatch));
             step = state.Step;
             epoch = state.Epoch;
-            metrics.AddRange(ReadLines<DistillEpochMetrics>(metricsPath).Where(m => m.Epoch <= epoch));
-            agentLines.AddRange(ReadAgentLines(agentPath, epoch));
+            metrics.AddRange(JsonFiles.ReadLines<DistillEpochMetrics>(metricsPath).Where(m => m.Epoch <= epoch));
+            agentLines.AddRange(JsonFiles.ReadLines<JsonElement>(agentPath)
+                .Where(l => l.ValueKind == JsonValueKind.Object && l.TryGetProperty("epoch", out var e) && e.TryGetInt32(out int n) && n <= epoch));
             resumed = true;
         }
         else
@@ -214,8 +215,8 @@ public sealed class DistillTrainer
                 [.. sumWl.Select(v => (float)(v / seen))], [.. sumWf.Select(v => (float)(v / seen))],
                 rewards.Count > 0 ? rewards.Average() : null);
             metrics.Add(line);
-            WriteLines(metricsPath, metrics.Select(m => JsonSerializer.Serialize(m, JsonFiles.Compact)));
-            WriteLines(agentPath, agentLines);
+            JsonFiles.WriteLines(metricsPath, metrics);
+            JsonFiles.WriteLines(agentPath, agentLines);
             observer?.EpochDone(run, line);
         }
 
@@ -248,42 +249,13 @@ public sealed class DistillTrainer
         return (rest, probe);
     }
 
-    private static void Record(List<string> lines, List<double> rewards, int epoch, AgentUpdateLog log)
+    private static void Record(List<JsonElement> lines, List<double> rewards, int epoch, AgentUpdateLog log)
     {
         double? reward = log switch { PpoUpdateLog p => p.MeanReward, PaperUpdateLog p => p.MeanReward, _ => null };
         if (reward is { } r && double.IsFinite(r)) rewards.Add(r);
         var body = JsonSerializer.SerializeToElement(log, log.GetType(), JsonFiles.Compact);
-        lines.Add(JsonSerializer.Serialize(new { epoch, log = body }, JsonFiles.Compact));
+        lines.Add(JsonSerializer.SerializeToElement(new { epoch, log = body }, JsonFiles.Compact));
     }
-
-    private static IEnumerable<string> ReadAgentLines(string path, int epochs)
-    {
-        if (!File.Exists(path)) yield break;
-        foreach (string line in File.ReadLines(path))
-        {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            int epoch;
-            try { epoch = JsonDocument.Parse(line).RootElement.GetProperty("epoch").GetInt32(); }
-            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException) { continue; }
-            if (epoch <= epochs) yield return line;
-        }
-    }
-
-    private static IEnumerable<T> ReadLines<T>(string path)
-    {
-        if (!File.Exists(path)) yield break;
-        foreach (string line in File.ReadLines(path))
-        {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            T? value;
-            try { value = JsonSerializer.Deserialize<T>(line, JsonFiles.Compact); }
-            catch (JsonException) { continue; }
-            if (value is not null) yield return value;
-        }
-    }
-
-    private static void WriteLines(string path, IEnumerable<string> lines) =>
-        AtomicFile.WriteAllText(path, string.Concat(lines.Select(l => l + "\n")));
 
     private static string Describe(DistillRecipe r) =>
         $"{r.Student}, {r.Strategy}{(r.Dynamic ? " --dynamic" : "")}, {r.Epochs} epochs, batch {r.BatchSize}, {r.Optimizer} lr {r.LearningRate}, seed {r.Seed}";

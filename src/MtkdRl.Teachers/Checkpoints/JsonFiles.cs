@@ -40,4 +40,25 @@ public static class JsonFiles
             throw new MtkdInputException($"{path}: not a valid {what} ({e.Message})");
         }
     }
+
+    /// <summary>
+    /// The records of a JSON-lines file (snake_case), skipping blank lines and lines that do not parse (a line
+    /// cut short by a crash of an older writer); none when the file is missing.
+    /// </summary>
+    public static IEnumerable<T> ReadLines<T>(string path)
+    {
+        if (!File.Exists(path)) yield break;
+        foreach (string line in File.ReadLines(path))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            T? value;
+            try { value = JsonSerializer.Deserialize<T>(line, Compact); }
+            catch (JsonException) { continue; }
+            if (value is not null) yield return value;
+        }
+    }
+
+    /// <summary>Rewrites a JSON-lines file atomically, one compact record per line.</summary>
+    public static void WriteLines<T>(string path, IEnumerable<T> records) =>
+        AtomicFile.WriteAllText(path, string.Concat(records.Select(r => JsonSerializer.Serialize(r, Compact) + "\n")));
 }

@@ -158,7 +158,7 @@ public sealed class SupervisedTrainer
             var line = new EpochMetrics(name, epoch, step, lossSum / seen, (double)correct / seen, test.Accuracy,
                 optimizer.LearningRate, epochClock.Elapsed.TotalSeconds, seen / trainSeconds);
             metrics.Add(line);
-            if (metricsPath is not null) WriteMetrics(metricsPath, metrics);
+            if (metricsPath is not null) JsonFiles.WriteLines(metricsPath, metrics);
             observer?.EpochDone(line);
         }
         return new TrainingOutcome(name, model, config, metrics, epoch >= recipe.Epochs, resumed, clock.Elapsed.TotalSeconds);
@@ -169,21 +169,6 @@ public sealed class SupervisedTrainer
         : $"{r.Spec}, {r.Epochs} epochs, batch {r.BatchSize}, {r.Optimizer} lr {r.LearningRate}, seed {r.Seed}{(r.SubsetSize > 0 ? $", subset {r.SubsetSize}" : "")}";
 
     /// <summary>The metrics lines of epochs up to <paramref name="epochs"/> from an earlier, interrupted run.</summary>
-    private static IEnumerable<EpochMetrics> ReadMetrics(string? path, string name, int epochs)
-    {
-        if (path is null || !File.Exists(path)) return [];
-        var kept = new List<EpochMetrics>();
-        foreach (string line in File.ReadLines(path))
-        {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            EpochMetrics? m;
-            try { m = JsonSerializer.Deserialize<EpochMetrics>(line, JsonFiles.Compact); }
-            catch (JsonException) { continue; }
-            if (m is not null && m.Model == name && m.Epoch <= epochs) kept.Add(m);
-        }
-        return kept;
-    }
-
-    private static void WriteMetrics(string path, IEnumerable<EpochMetrics> lines) =>
-        AtomicFile.WriteAllText(path, string.Concat(lines.Select(m => JsonSerializer.Serialize(m, JsonFiles.Compact) + "\n")));
+    private static IEnumerable<EpochMetrics> ReadMetrics(string? path, string name, int epochs) =>
+        path is null ? [] : JsonFiles.ReadLines<EpochMetrics>(path).Where(m => m.Model == name && m.Epoch <= epochs);
 }
