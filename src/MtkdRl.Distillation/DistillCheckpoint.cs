@@ -51,17 +51,14 @@ public static class DistillCheckpoint
         foreach (var t in opt.Tensors) builder.Add(OptimizerPrefix + t.Name, t.Value, [.. t.Shape]);
         var strat = strategy.Export();
         foreach (var (name, values) in strat.Arrays) builder.Add(StrategyPrefix + name, values, values.Length);
-        var buffer = new MemoryStream();
-        builder.WriteTo(buffer);
-        byte[] bytes = buffer.ToArray();
-        AtomicFile.Write(Path.Combine(dir, StateTensors), s => s.Write(bytes));
+        string tensorsHash = Checkpoint.WriteTensors(builder, Path.Combine(dir, StateTensors));
         JsonFiles.Write(Path.Combine(dir, StateJson), state with
         {
             Optimizer = new OptimizerRecord(opt.Kind, opt.Scalars),
             StrategyName = strat.Strategy,
             StrategyScalars = new Dictionary<string, double>(strat.Scalars),
             StrategyRng = strat.RngState,
-            WeightsSha256 = FileHash.Sha256(bytes),
+            WeightsSha256 = tensorsHash,
         });
     }
 

@@ -69,11 +69,8 @@ public static class Checkpoint
             foreach (var t in state.Tensors) builder.Add(OptimizerPrefix + t.Name, t.Value, [.. t.Shape]);
             optimizerRecord = new OptimizerRecord(state.Kind, state.Scalars);
         }
-        var buffer = new MemoryStream();
-        builder.WriteTo(buffer);
-        byte[] bytes = buffer.ToArray();
         string weightsPath = basePath + WeightsExtension;
-        AtomicFile.Write(weightsPath, s => s.Write(bytes));
+        string weightsHash = WriteTensors(builder, weightsPath);
 
         var written = config with
         {
@@ -84,10 +81,23 @@ public static class Checkpoint
             Optimizer = optimizerRecord ?? config.Optimizer,
             RandomStreams = model.RandomStreams.ToDictionary(r => r.Name, r => r.Generator.State),
             WeightsFile = Path.GetFileName(weightsPath),
-            WeightsSha256 = FileHash.Sha256(bytes),
+            WeightsSha256 = weightsHash,
         };
         JsonFiles.Write(basePath + ConfigExtension, written);
         return written;
+    }
+
+    /// <summary>
+    /// Writes a tensors file atomically and returns its SHA-256, hashed from the bytes written (not read back), for
+    /// the JSON half that names it.
+    /// </summary>
+    public static string WriteTensors(SafeTensors.Builder builder, string path)
+    {
+        var buffer = new MemoryStream();
+        builder.WriteTo(buffer);
+        byte[] bytes = buffer.ToArray();
+        AtomicFile.Write(path, s => s.Write(bytes));
+        return FileHash.Sha256(bytes);
     }
 
     /// <summary>Reads and validates a checkpoint's config alone (no weights).</summary>
