@@ -3,11 +3,12 @@ using MtkdRl.Reports;
 
 namespace MtkdRl.Distillation;
 
-/// <summary>Every strategy x seed of a comparison, all other settings from one template recipe.</summary>
+/// <summary>Every strategy x seed of a comparison, all other settings from one template recipe
+/// (<see cref="DistillRecipe.ForStrategy"/>: each strategy keeps only the options that apply to it).</summary>
 public sealed record ComparisonPlan(IReadOnlyList<string> Strategies, IReadOnlyList<ulong> Seeds, DistillRecipe Template)
 {
     public IEnumerable<DistillRecipe> Recipes =>
-        from s in Strategies from seed in Seeds select Template with { Strategy = s, Seed = seed };
+        from s in Strategies from seed in Seeds select Template.ForStrategy(s, seed);
 }
 
 /// <summary>

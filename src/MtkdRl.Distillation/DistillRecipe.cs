@@ -30,6 +30,12 @@ public sealed record DistillRecipe
     /// <summary>mtkd-rl-paper: learn the mixing factors of its three weight terms.</summary>
     public bool Dynamic { get; init; }
 
+    /// <summary>
+    /// ebkd and mtkd-rl-paper: weight rows that sum to 1, as every other strategy's do, instead of their reference
+    /// code's K-1 (ebkd) and K (the paper agent's first epoch, every weight 1).
+    /// </summary>
+    public bool UnitRows { get; init; }
+
     /// <summary>mtkd-rl-ppo reward: "paper" (the loss terms of the same pass), "probe" (the student's improvement on a held-out
     /// batch) or "teacher" (how well the weighted teachers know the label).</summary>
     public string Reward { get; init; } = DefaultReward;
@@ -74,11 +80,31 @@ public sealed record DistillRecipe
     /// <summary>Random horizontal flips; needs live teachers.</summary>
     public bool HorizontalFlip { get; init; }
 
+    /// <summary>a_ce: weight of the student's cross-entropy with the labels.</summary>
+    public float CeWeight { get; init; } = 1f;
+
+    /// <summary>a_kd: weight of the weighted logit-KD term (the T^2 factor is inside the op's KL).</summary>
+    public float KdWeight { get; init; } = 1f;
+
     [JsonIgnore]
-    public DistillHyper Hyper => new(Temperature, 1f, 1f, Beta, 1e-8f);
+    public DistillHyper Hyper => new(Temperature, CeWeight, KdWeight, Beta, 1e-8f);
 
     [JsonIgnore]
     public bool UsesProbe => Strategy == PpoAgent.CatalogName && Reward == "probe";
+
+    /// <summary>
+    /// This recipe as a template for one strategy and seed of a comparison: the options that belong to other
+    /// strategies (--dynamic, --unit-rows, --reward) are reset for the strategies they do not apply to, so one set
+    /// of command-line options can drive every run. The fixed weights stay: every strategy but fixed ignores them.
+    /// </summary>
+    public DistillRecipe ForStrategy(string strategy, ulong seed) => this with
+    {
+        Strategy = strategy,
+        Seed = seed,
+        Dynamic = Dynamic && strategy == PaperAgent.CatalogName,
+        UnitRows = UnitRows && strategy is ("ebkd" or PaperAgent.CatalogName),
+        Reward = strategy == PpoAgent.CatalogName ? Reward : DefaultReward,
+    };
 
     public ModelSpec ParsedStudent() => ModelSpec.Parse(Student, "student");
 
@@ -96,6 +122,8 @@ public sealed record DistillRecipe
         if (Reward != DefaultReward && Strategy != PpoAgent.CatalogName)
             throw new MtkdInputException($"--reward {Reward} applies to {PpoAgent.CatalogName} only");
         if (UsesProbe && ProbeRows < 1) throw new MtkdInputException($"probe rows must be at least 1 (got {ProbeRows})");
+        if (UnitRows && Strategy is not ("ebkd" or PaperAgent.CatalogName))
+            throw new MtkdInputException($"--unit-rows applies to ebkd and {PaperAgent.CatalogName} only");
         if (Dynamic && Strategy != PaperAgent.CatalogName)
             throw new MtkdInputException($"--dynamic applies to {PaperAgent.CatalogName} only");
         if (CropPadding < 0) throw new MtkdInputException($"crop padding must be >= 0 (got {CropPadding})");
@@ -110,6 +138,7 @@ public sealed record DistillRecipe
         Classes = classes,
         EmbeddingWidths = widths,
         Seed = Seed ^ 0x9E37_79B9_7F4A_7C15UL,
+        UnitRows = UnitRows,
         Paper = new PaperAgentConfig { Dynamic = Dynamic },
         Ppo = new PpoConfig
         {

@@ -20,6 +20,12 @@ public sealed record PaperAgentConfig
 
     /// <summary>Width of the hidden layer.</summary>
     public int Hidden { get; init; } = 128;
+
+    /// <summary>
+    /// First epoch at weight 1/K per teacher (rows sum to 1, as aver's) instead of the reference's 1 per teacher
+    /// (rows sum to K, K times aver's distillation pull while the learning rate is highest).
+    /// </summary>
+    public bool UnitRows { get; init; }
 }
 
 /// <summary>
@@ -29,7 +35,8 @@ public sealed record PaperAgentConfig
 /// heads a_L = softmax_k(WL h + bL), a_F = softmax_k(WF h + bF). Weights mix three terms:
 /// wl = mL0 a_L + mL1 c + mL2 dL and wf = mF0 a_F + mF1 c + mF2 dF, with c = (1 - softmax_k(CEt))/(K-1),
 /// dL = softmax_k(KL), dF = softmax_k(cos), and m = 1/3 each (or softmax of learnt scalars when dynamic).
-/// Rows of wl and wf sum to 1, except during the first epoch, where every weight is 1 (rows sum to K).</para>
+/// Rows of wl and wf sum to 1, except during the first epoch, where every weight is 1 (rows sum to K; 1/K with
+/// <see cref="PaperAgentConfig.UnitRows"/>).</para>
 /// <para>Learning: after each batch the reward r (see <see cref="PaperReward"/>, clamped to [0, 1]) is stored with
 /// the state; at the end of the epoch (and every <see cref="PaperAgentConfig.ReplayEveryBatches"/> batches) every
 /// stored batch, in order, takes one SGD step on J = mean_{b,k}[-r_b log wl] + mean_{b,k}[-r_b log wf] (binary
@@ -123,8 +130,9 @@ public sealed class PaperAgent : IWeightingStrategy
         int n = b * K;
         if (_epochs == 0)
         {
-            wl[..n].Fill(1f);
-            wf[..n].Fill(1f);
+            float first = _config.UnitRows ? 1f / K : 1f;
+            wl[..n].Fill(first);
+            wf[..n].Fill(first);
         }
         else
         {

@@ -96,11 +96,14 @@ public sealed class ConfidenceAwareStrategy(int k) : RuleStrategy(k)
 /// <summary>
 /// "ebkd" (entropy-based, as the public CA-MKD code computes it): w[b,k] = 1 - Ht[b,k] / sum_j Ht[b,j], the same
 /// for wl and wf. Rows sum to K-1, the scale the public code trains with, kept so results compare with it
-/// (with K = 2 the rows sum to 1). Two cases the formula leaves open: K = 1 gives the single teacher 1, and a
-/// row where every teacher is certain (sum Ht = 0) gives every teacher 1 - 1/K.
+/// (with K = 2 the rows sum to 1); with unitRows every weight is divided by K-1 so rows sum to 1 as aver's do.
+/// Two cases the formula leaves open: K = 1 gives the single teacher 1, and a row where every teacher is certain
+/// (sum Ht = 0) gives every teacher 1 - 1/K (1/K with unitRows).
 /// </summary>
-public sealed class EntropyBasedStrategy(int k) : RuleStrategy(k)
+public sealed class EntropyBasedStrategy(int k, bool unitRows = false) : RuleStrategy(k)
 {
+    private readonly float _scale = unitRows && k > 1 ? 1f / (k - 1) : 1f;
+
     public override string Name => "ebkd";
     public override bool NeedsStats => true;
 
@@ -117,8 +120,8 @@ public sealed class EntropyBasedStrategy(int k) : RuleStrategy(k)
             {
                 float sum = 0;
                 foreach (var v in h) sum += v;
-                if (sum > 0) for (int j = 0; j < K; j++) row[j] = 1f - h[j] / sum;
-                else row.Fill(1f - 1f / K);
+                if (sum > 0) for (int j = 0; j < K; j++) row[j] = (1f - h[j] / sum) * _scale;
+                else row.Fill((1f - 1f / K) * _scale);
             }
             row.CopyTo(wf.Slice(r * K, K));
         }

@@ -20,7 +20,7 @@ public static class StrategyCatalog
             "aver" => new ConstantStrategy("aver", Enumerable.Repeat(1f / k, k).ToArray()),
             "fixed" => new ConstantStrategy("fixed", ParseFixed(options.FixedWeights, k)),
             "ca-mkd" => new ConfidenceAwareStrategy(k),
-            "ebkd" => new EntropyBasedStrategy(k),
+            "ebkd" => new EntropyBasedStrategy(k, options.UnitRows),
             PaperAgent.CatalogName => CreatePaper(k, options),
             PpoAgent.CatalogName => new PpoAgent(k, options.Ppo, options.Seed),
             _ => throw new MtkdInputException($"unknown strategy '{name}' (known: {string.Join(", ", Names)})"),
@@ -31,7 +31,7 @@ public static class StrategyCatalog
     {
         if (options.EmbeddingWidths is null || options.Classes < 2)
             throw new MtkdInputException($"strategy {PaperAgent.CatalogName}: needs the class count and the teachers' embedding widths");
-        return new PaperAgent(k, options.Classes, options.EmbeddingWidths, options.Paper, options.Seed);
+        return new PaperAgent(k, options.Classes, options.EmbeddingWidths, options.Paper with { UnitRows = options.UnitRows }, options.Seed);
     }
 
     /// <summary>"1,2,1" -> [0.25, 0.5, 0.25]; one value per teacher, finite, >= 0, not all 0.</summary>

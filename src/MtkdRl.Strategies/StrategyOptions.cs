@@ -12,6 +12,12 @@ public sealed record StrategyOptions
     /// <summary>Teacher embedding widths D[k] (the paper agent's state holds teacher embeddings).</summary>
     public IReadOnlyList<int>? EmbeddingWidths { get; init; }
 
+    /// <summary>
+    /// ebkd and mtkd-rl-paper's first epoch: weight rows that sum to 1 like every other strategy's, instead of the
+    /// K-1 and K of their reference code.
+    /// </summary>
+    public bool UnitRows { get; init; }
+
     /// <summary>Seed of the agents' initialisation and sampling.</summary>
     public ulong Seed { get; init; } = 1;
 

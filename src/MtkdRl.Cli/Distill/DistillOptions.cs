@@ -38,13 +38,22 @@ public abstract class DistillOptions
     [Option("beta", Default = 0.5f, HelpText = "Feature-KD coefficient beta.")]
     public float Beta { get; set; } = 0.5f;
 
+    [Option("ce-weight", Default = 1f, HelpText = "a_ce: weight of the cross-entropy with the labels.")]
+    public float CeWeight { get; set; } = 1f;
+
+    [Option("kd-weight", Default = 1f, HelpText = "a_kd: weight of the weighted logit-KD term (T^2 KL per teacher).")]
+    public float KdWeight { get; set; } = 1f;
+
     [Option("fixed-weights", HelpText = "fixed: one weight per teacher, e.g. 2,1,1,0.")]
     public string? FixedWeights { get; set; }
 
-    [Option("dynamic", HelpText = "mtkd-rl-paper: learn the mixing factors of its three weight terms.")]
+    [Option("dynamic", HelpText = "mtkd-rl-paper: learn the mixing factors of its three weight terms (compare applies it to mtkd-rl-paper only).")]
     public bool Dynamic { get; set; }
 
-    [Option("reward", Default = DistillRecipe.DefaultReward, HelpText = "mtkd-rl-ppo reward: teacher (how well the weighted teachers know the label), paper (loss terms of the same pass) or probe (improvement on a held-out batch). Other strategies ignore it.")]
+    [Option("unit-rows", HelpText = "ebkd and mtkd-rl-paper: weight rows summing to 1 like the other strategies', instead of their reference code's K-1 (ebkd) and K (the paper agent's first epoch). compare applies it to those two only.")]
+    public bool UnitRows { get; set; }
+
+    [Option("reward", Default = DistillRecipe.DefaultReward, HelpText = "mtkd-rl-ppo reward: teacher (how well the weighted teachers know the label), paper (loss terms of the same pass) or probe (improvement on a held-out batch). compare applies it to mtkd-rl-ppo only.")]
     public string Reward { get; set; } = DistillRecipe.DefaultReward;
 
     [Option("live-teachers", HelpText = "Run the pool's teachers on every batch instead of reading the cache (slower; needed for --crop/--flip).")]
@@ -64,9 +73,9 @@ public abstract class DistillOptions
 
     public DistillRecipe Recipe(string strategy, ulong seed) => new()
     {
-        Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, Reward = strategy == PpoAgent.CatalogName ? Reward : DistillRecipe.DefaultReward,
+        Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, UnitRows = UnitRows, Reward = Reward,
         Epochs = Epochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
-        Temperature = Temperature, Beta = Beta, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
+        Temperature = Temperature, Beta = Beta, CeWeight = CeWeight, KdWeight = KdWeight, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
     };
 
     /// <summary>
@@ -74,13 +83,16 @@ public abstract class DistillOptions
     /// same bound as the student, or its team waits on cores the student (or a neighbour) holds, twice per batch for
     /// strategies that need the stats pass before the gradient pass.
     /// </summary>
-    public IDistillBackend CreateBackend()
+    public IDistillBackend CreateBackend() => CreateBackend(Backend, Threads);
+
+    /// <summary>The named backend; the native one bounded to <paramref name="threads"/> when that is positive.</summary>
+    public static IDistillBackend CreateBackend(string name, int threads)
     {
-        var backend = BackendCatalog.Create(Backend);
-        if (Threads <= 0 || backend is not NativeBackend native || native.Threads == Threads) return backend;
+        var backend = BackendCatalog.Create(name);
+        if (threads <= 0 || backend is not NativeBackend native || native.Threads == threads) return backend;
         var simd = native.Simd;
         backend.Dispose();
-        return new NativeBackend(simd, Threads);
+        return new NativeBackend(simd, threads);
     }
 
     /// <summary>Common checks of values CommandLineParser accepts but no run can use.</summary>

@@ -77,6 +77,24 @@ public sealed class DistillTrainerTests(DistillPoolFixture pool) : IClassFixture
     }
 
     [Fact]
+    public void Loss_weights_reach_the_op_and_zero_distillation_weight_is_the_student_alone()
+    {
+        // a_kd = 0 and beta = 0 leave only the cross-entropy: the same student steps as `none`, up to the op's float
+        // arithmetic (its exp and log are not the ones of the plain cross-entropy), so the same loss to a few digits.
+        var alone = Trainer().Run(Recipe("none", epochs: 1), pool.NewRunDir(), resume: false).Metrics[0];
+        var zero = Trainer().Run(Recipe("aver", epochs: 1) with { KdWeight = 0, Beta = 0 }, pool.NewRunDir(), resume: false).Metrics[0];
+        Assert.Equal(alone.Loss, zero.Loss, 3);
+        Assert.Equal(alone.TestAcc, zero.TestAcc, 2);
+        // With the logit term on, the loss is the cross-entropy plus a_kd times the KD term: doubling a_kd must
+        // raise it, and halving a_ce must lower it.
+        var kd1 = Trainer().Run(Recipe("aver", epochs: 1) with { Beta = 0 }, pool.NewRunDir(), resume: false).Metrics[0];
+        var kd2 = Trainer().Run(Recipe("aver", epochs: 1) with { Beta = 0, KdWeight = 2 }, pool.NewRunDir(), resume: false).Metrics[0];
+        var ceHalf = Trainer().Run(Recipe("aver", epochs: 1) with { Beta = 0, CeWeight = 0.5f }, pool.NewRunDir(), resume: false).Metrics[0];
+        Assert.True(kd2.Loss > kd1.Loss * 1.2, $"a_kd 2: loss {kd2.Loss} against {kd1.Loss} at a_kd 1");
+        Assert.True(ceHalf.Loss < kd1.Loss * 0.95, $"a_ce 0.5: loss {ceHalf.Loss} against {kd1.Loss} at a_ce 1");
+    }
+
+    [Fact]
     public void A_run_folder_is_not_overwritten_without_resume_and_not_resumed_with_other_settings()
     {
         string dir = pool.NewRunDir();

@@ -190,6 +190,21 @@ public class PaperAgentTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void UnitRowsStartTheFirstEpochAtOneOverK()
+    {
+        var world = new BanditWorld(32, 4, 3, 2, 5);
+        var agent = (PaperAgent)StrategyCatalog.Create(PaperAgent.CatalogName, 4, new StrategyOptions
+        {
+            Classes = 3, EmbeddingWidths = [2, 2, 2, 2], Seed = 3, UnitRows = true, Paper = new PaperAgentConfig { Hidden = 16 },
+        });
+        var wl = new float[32 * 4];
+        var wf = new float[32 * 4];
+        world.Next();
+        agent.Weights(world.Context.Full(), wl, wf);
+        Assert.All(wl.Concat(wf), v => Assert.Equal(0.25f, v));
+    }
+
     /// <summary>
     /// Water-filling: the a on the simplex that maximises sum_k log(a_k + s_k) is a_k = max(0, lambda - s_k).
     /// </summary>

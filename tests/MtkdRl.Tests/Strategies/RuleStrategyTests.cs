@@ -58,6 +58,19 @@ public class RuleStrategyTests
     }
 
     [Fact]
+    public void EbkdWithUnitRowsIsTheSameRankingScaledToSumOne()
+    {
+        var stats = TwoRows();
+        var (wl, wf) = Run(StrategyCatalog.Create("ebkd", 3, new StrategyOptions { UnitRows = true }), stats);
+        Assert.Equal((1 - 0.2 / 2.0) / 2, wl[0], 6);
+        Assert.Equal((1 - 0.6 / 2.0) / 2, wl[1], 6);
+        Assert.Equal((1 - 1.2 / 2.0) / 2, wl[2], 6);
+        Assert.Equal(1.0, wl[0] + wl[1] + wl[2], 5);
+        for (int k = 3; k < 6; k++) Assert.Equal(1.0 / 3, wl[k], 6);
+        Assert.Equal(wl, wf);
+    }
+
+    [Fact]
     public void AverFixedAndNoneGiveTheirConstants()
     {
         var stats = TwoRows();
