@@ -10,8 +10,13 @@ namespace MtkdRl.Distillation;
 
 /// <summary>One pool size of <see cref="EpochBenchmark"/>.</summary>
 /// <param name="EpochSeconds">Median over the timed epochs of train_seconds (steps only; no evaluation or checkpoint).</param>
+/// <param name="PairedRatio">Median over rounds of this strategy's median epoch in the round divided by the first
+/// strategy's in the same round (1 for the first strategy): the two ran back to back, so a slow spell of a shared
+/// machine touches both sides of each ratio.</param>
+/// <param name="PairedRatioLow">Smallest per-round ratio.</param>
+/// <param name="PairedRatioHigh">Largest per-round ratio.</param>
 public sealed record EpochBenchRecord(string Strategy, string Student, int K, int D, int Rows, int Epochs, double EpochSeconds,
-    double SamplesPerSecond, double StrategyShare, long CacheBytes);
+    double SamplesPerSecond, double StrategyShare, long CacheBytes, double PairedRatio = 1, double PairedRatioLow = 1, double PairedRatioHigh = 1);
 
 /// <summary>
 /// How the cost of a distillation epoch grows with the pool: for each K, a pool of K synthetic teachers
@@ -45,27 +50,7 @@ public static class EpochBenchmark
                 string pool = Path.Combine(root, $"pool{k}");
                 log?.Invoke($"K={k}: importing {k} synthetic teachers and caching them");
                 BuildSyntheticPool(pool, data, k, embeddingWidth, template.Seed, compute);
-                long bytes = TeacherCache.Splits.Sum(s => new FileInfo(TeacherCache.PathOf(pool, s)).Length);
-                var trainer = new DistillTrainer(data, pool, compute, backend, backendName);
-                var kept = strategies.ToDictionary(s => s, _ => new List<DistillEpochMetrics>());
-                for (int round = 0; round < rounds; round++)
-                {
-                    foreach (string strategy in strategies)
-                    {
-                        log?.Invoke($"K={k}: round {round + 1}/{rounds}, {template.Epochs} epochs of {strategy}");
-                        var outcome = trainer.Run(template with { Strategy = strategy }, Path.Combine(root, $"run{k}-{strategy}-{round}"), resume: false);
-                        kept[strategy].AddRange(outcome.Metrics.Count > 1 ? outcome.Metrics.Skip(1) : outcome.Metrics);
-                    }
-                }
-                int rows = data.Train.Count / template.BatchSize * template.BatchSize;
-                foreach (string strategy in strategies)
-                {
-                    var epochs = kept[strategy];
-                    var seconds = epochs.Select(m => m.TrainSeconds).Order().ToList();
-                    double median = seconds[seconds.Count / 2];
-                    double share = epochs.Sum(m => m.StrategySeconds) / epochs.Sum(m => m.TrainSeconds);
-                    records.Add(new EpochBenchRecord(strategy, template.Student, k, embeddingWidth, rows, epochs.Count, median, rows / median, share, bytes));
-                }
+                records.AddRange(TimePool(data, pool, k, embeddingWidth, strategies, template, rounds, root, compute, backend, backendName, log));
                 Directory.Delete(pool, true);
             }
         }
@@ -74,6 +59,70 @@ public static class EpochBenchmark
             if (Directory.Exists(root)) Directory.Delete(root, true);
         }
         return records;
+    }
+
+    /// <summary>
+    /// The same rounds on an existing pool with its cache (the pool's own K and embedding widths; the records' D is
+    /// the mean width).
+    /// </summary>
+    public static IReadOnlyList<EpochBenchRecord> RunOnPool(ImageDataset data, string pool, IReadOnlyList<string> strategies,
+        DistillRecipe template, int rounds, CpuCompute compute, IDistillBackend backend, string backendName, Action<string>? log = null)
+    {
+        if (rounds < 1) throw new MtkdInputException($"rounds must be at least 1 (got {rounds})");
+        if (strategies.Count == 0) throw new MtkdInputException("no strategy to time");
+        foreach (var s in strategies) (template with { Strategy = s }).Validate();
+        var teachers = PoolManifest.Read(pool).Teachers;
+        string root = Path.Combine(Path.GetTempPath(), "mtkd-epoch-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            int meanWidth = (int)Math.Round(teachers.Average(t => t.EmbeddingWidth));
+            return TimePool(data, pool, teachers.Count, meanWidth, strategies, template, rounds, root, compute, backend, backendName, log);
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, true);
+        }
+    }
+
+    private static List<EpochBenchRecord> TimePool(ImageDataset data, string pool, int k, int embeddingWidth, IReadOnlyList<string> strategies,
+        DistillRecipe template, int rounds, string root, CpuCompute compute, IDistillBackend backend, string backendName, Action<string>? log)
+    {
+        var records = new List<EpochBenchRecord>();
+        long bytes = TeacherCache.Splits.Sum(s => new FileInfo(TeacherCache.PathOf(pool, s)).Length);
+        var trainer = new DistillTrainer(data, pool, compute, backend, backendName);
+        var kept = strategies.ToDictionary(s => s, _ => new List<DistillEpochMetrics>());
+        var roundMedians = strategies.ToDictionary(s => s, _ => new List<double>());
+        for (int round = 0; round < rounds; round++)
+        {
+            foreach (string strategy in strategies)
+            {
+                log?.Invoke($"K={k}: round {round + 1}/{rounds}, {template.Epochs} epochs of {strategy}");
+                var outcome = trainer.Run(template with { Strategy = strategy }, Path.Combine(root, $"run{k}-{strategy}-{round}"), resume: false);
+                var timed = (outcome.Metrics.Count > 1 ? outcome.Metrics.Skip(1) : outcome.Metrics).ToList();
+                kept[strategy].AddRange(timed);
+                roundMedians[strategy].Add(Median(timed.Select(m => m.TrainSeconds)));
+            }
+        }
+        int rows = data.Train.Count / template.BatchSize * template.BatchSize;
+        foreach (string strategy in strategies)
+        {
+            var epochs = kept[strategy];
+            double median = Median(epochs.Select(m => m.TrainSeconds));
+            double share = epochs.Sum(m => m.StrategySeconds) / epochs.Sum(m => m.TrainSeconds);
+            var ratios = roundMedians[strategy].Zip(roundMedians[strategies[0]], (mine, first) => mine / first).ToList();
+            records.Add(new EpochBenchRecord(strategy, template.Student, k, embeddingWidth, rows, epochs.Count, median, rows / median, share, bytes,
+                Median(ratios), ratios.Min(), ratios.Max()));
+        }
+        return records;
+    }
+
+    /// <summary>The middle value (the mean of the two middle ones for an even count).</summary>
+    internal static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        if (sorted.Count == 0) throw new ArgumentException("median of no values");
+        int mid = sorted.Count / 2;
+        return sorted.Count % 2 == 1 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
     }
 
     private static void BuildSyntheticPool(string pool, ImageDataset data, int k, int width, ulong seed, CpuCompute compute)

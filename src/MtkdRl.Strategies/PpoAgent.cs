@@ -164,7 +164,7 @@ public sealed class PpoAgent : IWeightingStrategy
     private int _filled;
 
     // Per-batch scratch, grown to the largest B seen.
-    private float[] _x = [], _noise = [], _mu = [], _act = [], _logp = [], _val = [], _usedWl = [], _usedWf = [], _reward = [];
+    private float[] _x = [], _deviation = [], _z = [], _noise = [], _mu = [], _act = [], _logp = [], _val = [], _usedWl = [], _usedWf = [], _reward = [];
     private int[] _pendingRows = [], _counted = [];
     private int _pendingCount, _pendingB;
     private bool _pending;
@@ -328,6 +328,8 @@ public sealed class PpoAgent : IWeightingStrategy
     {
         if (_mu.Length >= b * K) return;
         _x = new float[b * K * InputWidth];
+        _deviation = new float[b * K];
+        _z = new float[(TeacherFeatures + 1) * b * K];
         _noise = new float[b * K];
         _mu = new float[b * K]; _act = new float[b * K]; _usedWl = new float[b * K]; _usedWf = new float[b * K];
         _logp = new float[b]; _val = new float[b]; _reward = new float[b];
@@ -348,23 +350,33 @@ public sealed class PpoAgent : IWeightingStrategy
     /// </summary>
     private void UpdateNormaliser(Core.Distill.DistillStats stats, ReadOnlySpan<int> labels, int b)
     {
+        bool everyRowCounted = labels.IsEmpty || TensorPrimitives.Min(labels[..b]) >= 0;
         for (int ch = 0; ch < Channels; ch++)
         {
             var values = Channel(stats, ch);
             int teachers = ch < TeacherFeatures ? K : 1;
             double center = _normMean[ch], s1 = 0, s2 = 0;
             long n = 0;
-            for (int r = 0; r < b; r++)
+            var deviations = _deviation.AsSpan(0, b * teachers);
+            if (everyRowCounted && SumDeviations(values.AsSpan(0, b * teachers), deviations, out float batchMean, out s1, out s2))
             {
-                if (!StrategyChecks.Counted(labels, r)) continue;
-                for (int k = 0; k < teachers; k++)
+                center = batchMean;
+                n = deviations.Length;
+            }
+            else
+            {
+                for (int r = 0; r < b; r++)
                 {
-                    float v = values[r * teachers + k];
-                    if (!float.IsFinite(v)) continue;
-                    double d = v - center;
-                    s1 += d;
-                    s2 += d * d;
-                    n++;
+                    if (!StrategyChecks.Counted(labels, r)) continue;
+                    for (int k = 0; k < teachers; k++)
+                    {
+                        float v = values[r * teachers + k];
+                        if (!float.IsFinite(v)) continue;
+                        double d = v - center;
+                        s1 += d;
+                        s2 += d * d;
+                        n++;
+                    }
                 }
             }
             if (n == 0) continue;
@@ -379,38 +391,81 @@ public sealed class PpoAgent : IWeightingStrategy
         }
     }
 
-    /// <summary>x[b,k] = [z[b,k] (7), mean_k z[b,:] (7), z(CEs[b])], z = clip((v - mean) / std); non-finite v gives 0.</summary>
+    /// <summary>Running mean and unbiased variance of one input channel (0..6 teacher statistics, 7 the student's CEs).</summary>
+    internal (double Mean, double Variance) NormaliserMoments(int channel) =>
+        (_normMean[channel], _normCount[channel] > 1 ? _normM2[channel] / (_normCount[channel] - 1) : 0);
+
+    /// <summary>The network input of the last acted-on batch, [B,K,15].</summary>
+    internal ReadOnlySpan<float> LastInputs(int b) => _x.AsSpan(0, b * K * InputWidth);
+
+    /// <summary>
+    /// Vector path of the normaliser's batch sums: the batch mean m in float, d = v - m, then sum d and sum d^2 (so
+    /// the sum of squares is taken around the batch's own center and keeps the variance even for values far from
+    /// 0). False when a value is not finite (the sums are then not finite either): the caller then takes the
+    /// per-value path, which skips such values. The scalar double loop this replaces was as costly as the policy's
+    /// forward.
+    /// </summary>
+    private static bool SumDeviations(ReadOnlySpan<float> values, Span<float> deviations, out float mean, out double sum, out double sumOfSquares)
+    {
+        mean = TensorPrimitives.Sum<float>(values) / values.Length;
+        sum = sumOfSquares = double.NaN;
+        if (!float.IsFinite(mean)) return false;
+        TensorPrimitives.Subtract(values, mean, deviations);
+        sum = TensorPrimitives.Sum<float>(deviations);
+        sumOfSquares = TensorPrimitives.SumOfSquares<float>(deviations);
+        return double.IsFinite(sum) && double.IsFinite(sumOfSquares);
+    }
+
+    /// <summary>x[b,k] = [z[b,k] (7), mean_k z[b,:] (7), z(CEs[b])], z = clip((v - mean) / std); non-finite v gives 0.
+    /// Each channel's z is computed over the whole [B,K] array with vector arithmetic, then the rows are assembled
+    /// in order (the per-value scalar version cost as much as the network's forward).</summary>
     private void BuildInputs(Core.Distill.DistillStats stats, int b)
     {
         float clip = _config.ObservationClip, inv = 1f / K;
+        int bk = b * K;
         for (int ch = 0; ch < TeacherFeatures; ch++)
         {
-            var values = Channel(stats, ch);
-            float shift = _normShift[ch], scale = _normScale[ch];
-            for (int r = 0; r < b; r++)
-            {
-                var row = _x.AsSpan(r * K * InputWidth, K * InputWidth);
-                float pooled = 0;
-                for (int k = 0; k < K; k++)
-                {
-                    float v = values[r * K + k];
-                    float z = float.IsFinite(v) ? Math.Clamp((v - shift) * scale, -clip, clip) : 0f;
-                    row[k * InputWidth + ch] = z;
-                    pooled += z;
-                }
-                pooled *= inv;
-                for (int k = 0; k < K; k++) row[k * InputWidth + TeacherFeatures + ch] = pooled;
-            }
+            var z = _z.AsSpan(ch * bk, bk);
+            Standardise(Channel(stats, ch).AsSpan(0, bk), _normShift[ch], _normScale[ch], clip, z);
         }
+        var ce = _z.AsSpan(TeacherFeatures * bk, b);
+        Standardise(stats.CeS.AsSpan(0, b), _normShift[TeacherFeatures], _normScale[TeacherFeatures], clip, ce);
+        Span<float> pooled = stackalloc float[TeacherFeatures];
+        for (int r = 0; r < b; r++)
         {
-            float shift = _normShift[TeacherFeatures], scale = _normScale[TeacherFeatures];
-            for (int r = 0; r < b; r++)
+            var row = _x.AsSpan(r * K * InputWidth, K * InputWidth);
+            pooled.Clear();
+            for (int k = 0; k < K; k++)
             {
-                float v = stats.CeS[r];
-                float z = float.IsFinite(v) ? Math.Clamp((v - shift) * scale, -clip, clip) : 0f;
-                for (int k = 0; k < K; k++) _x[(r * K + k) * InputWidth + InputWidth - 1] = z;
+                var xk = row.Slice(k * InputWidth, InputWidth);
+                int i = r * K + k;
+                for (int ch = 0; ch < TeacherFeatures; ch++)
+                {
+                    float z = _z[ch * bk + i];
+                    xk[ch] = z;
+                    pooled[ch] += z;
+                }
+            }
+            for (int ch = 0; ch < TeacherFeatures; ch++) pooled[ch] *= inv;
+            for (int k = 0; k < K; k++)
+            {
+                var xk = row.Slice(k * InputWidth, InputWidth);
+                pooled.CopyTo(xk[TeacherFeatures..]);
+                xk[InputWidth - 1] = ce[r];
             }
         }
+    }
+
+    /// <summary>z = clip((v - shift) scale, +-clip), and 0 where v is not finite.</summary>
+    private static void Standardise(ReadOnlySpan<float> values, float shift, float scale, float clip, Span<float> z)
+    {
+        TensorPrimitives.Subtract(values, shift, z);
+        TensorPrimitives.Multiply(z, scale, z);
+        TensorPrimitives.Min(z, clip, z);
+        TensorPrimitives.Max(z, -clip, z);
+        if (float.IsFinite(TensorPrimitives.Sum<float>(values))) return;
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i])) z[i] = 0f;
     }
 
     // ---------------------------------------------------------------- network

@@ -56,7 +56,7 @@ public sealed class BenchVerb
     [Option("classes", Default = 10, HelpText = "train: number of classes.")]
     public int Classes { get; set; } = 10;
 
-    [Option("threads", Default = 0, HelpText = "train: CPU threads (0: every core).")]
+    [Option("threads", Default = 0, HelpText = "train, epoch: CPU threads (0: every core).")]
     public int Threads { get; set; }
 
     [Option("rounds", Default = 1, HelpText = "epoch: rounds; each runs every strategy in turn, so they share the machine's load.")]
@@ -67,6 +67,9 @@ public sealed class BenchVerb
 
     [Option("data", HelpText = "epoch: dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
     public string? Data { get; set; }
+
+    [Option("pool", HelpText = "epoch: time this pool (with its cache) instead of synthetic ones; --teachers and --width are then the pool's.")]
+    public string? Pool { get; set; }
 
     [Option("json", HelpText = "Also write the records as a JSON array to this file.")]
     public string? Json { get; set; }
@@ -183,19 +186,21 @@ public sealed class BenchVerb
         var template = new MtkdRl.Distillation.DistillRecipe { Student = student, Epochs = Epochs, BatchSize = Batch };
         var data = MtkdRl.Data.Datasets.DatasetLocator.Open(Data);
         string backendName = string.Equals(Backend, "all", StringComparison.OrdinalIgnoreCase) ? "native" : Backend;
-        using var backend = BackendCatalog.Create(backendName);
+        using var backend = MtkdRl.Cli.Distill.DistillOptions.CreateBackend(backendName, Threads);
         using var compute = new CpuCompute(Threads);
         console.WriteLine($"data: {data}");
-        var records = MtkdRl.Distillation.EpochBenchmark.Run(data, counts, strategies, template, Rounds, Width, compute, backend, backendName, console.WriteLine);
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"distillation epoch from the cache: student {student}, {data.Name}, D={Width}, {Rounds} rounds"));
-        table.AddColumns("K", "strategy", "epochs timed", "epoch s (median)", "samples/s", "strategy share", "cache MB", "vs first K", "vs first strategy");
+        var records = Pool is null
+            ? MtkdRl.Distillation.EpochBenchmark.Run(data, counts, strategies, template, Rounds, Width, compute, backend, backendName, console.WriteLine)
+            : MtkdRl.Distillation.EpochBenchmark.RunOnPool(data, Pool, strategies, template, Rounds, compute, backend, backendName, console.WriteLine);
+        string teachers = Pool is null ? $"synthetic teachers D={Width}" : $"pool {Pool} (mean D={records[0].D})";
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"distillation epoch from the cache: student {student}, {data.Name}, {teachers}, {Rounds} rounds"));
+        table.AddColumns("K", "strategy", "epochs timed", "epoch s (median)", "samples/s", "strategy share", "cache MB", "vs first K", "vs first strategy (paired: median [[min, max]] over rounds)");
         for (int c = 2; c < 9; c++) table.Columns[c].RightAligned();
         foreach (var r in records)
         {
             var firstK = records.First(x => x.Strategy == r.Strategy);
-            var firstStrategy = records.First(x => x.K == r.K);
             table.AddRow($"{r.K}", Markup.Escape(r.Strategy), $"{r.Epochs}", $"{r.EpochSeconds:F3}", $"{r.SamplesPerSecond:N0}", $"{100 * r.StrategyShare:F1} %",
-                $"{r.CacheBytes / 1e6:F1}", $"{r.EpochSeconds / firstK.EpochSeconds:F2}x", $"{r.EpochSeconds / firstStrategy.EpochSeconds:F2}x");
+                $"{r.CacheBytes / 1e6:F1}", $"{r.EpochSeconds / firstK.EpochSeconds:F2}x", $"{r.PairedRatio:F3}x [[{r.PairedRatioLow:F3}, {r.PairedRatioHigh:F3}]]");
         }
         console.Write(table);
         if (Json is not null)

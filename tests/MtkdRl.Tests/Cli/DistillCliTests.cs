@@ -44,8 +44,21 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
     public void Compare_writes_the_table_csv_json_and_plots()
     {
         string pool = CachedPool(), outDir = fixture.Folder.Sub("compare-" + Guid.NewGuid().ToString("N")[..6]);
-        var run = Run(["compare", "--data", fixture.DataDir, "--pool", pool, "--strategies", "none,aver,mtkd-rl-paper", "--seeds", "2", "--epochs", "2", "--out", outDir, .. Student]);
+        var run = Run(["compare", "--data", fixture.DataDir, "--pool", pool, "--strategies", "none,aver,mtkd-rl-paper", "--seeds", "2", "--epochs", "2", "--out", outDir,
+            "--unit-rows", "--dynamic", "--reward", "probe", "--ce-weight", "0.9", "--kd-weight", "0.5", .. Student]);
         AssertOk(run);
+        // The strategy-specific options reach the strategies they belong to and no other.
+        foreach (var (strategy, applies) in new[] { ("aver", false), ("mtkd-rl-paper", true) })
+        {
+            using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "runs", $"{strategy}-seed1", "state.json")));
+            var recipe = state.RootElement.GetProperty("recipe");
+            Assert.Equal(applies, recipe.GetProperty("unit_rows").GetBoolean());
+            Assert.Equal(applies, recipe.GetProperty("dynamic").GetBoolean());
+            Assert.Equal("teacher", recipe.GetProperty("reward").GetString());
+            // The loss weights belong to every strategy.
+            Assert.Equal(0.9, recipe.GetProperty("ce_weight").GetDouble(), 6);
+            Assert.Equal(0.5, recipe.GetProperty("kd_weight").GetDouble(), 6);
+        }
         Assert.Contains("mtkd-rl-paper", run.Out);
         string md = File.ReadAllText(Path.Combine(outDir, "comparison.md"));
         Assert.Contains("| aver | 2 |", md);
@@ -57,10 +70,12 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
     [Theory]
     [InlineData("best-guess", "unknown strategy 'best-guess'")]
     [InlineData("fixed", "strategy fixed: weights are missing")]
-    public void Bad_strategies_are_one_line_errors(string strategy, string expected)
+    [InlineData("aver --unit-rows", "--unit-rows applies to ebkd and mtkd-rl-paper only")]
+    [InlineData("ca-mkd --dynamic", "--dynamic applies to mtkd-rl-paper only")]
+    public void Bad_strategies_are_one_line_errors(string strategyAndFlags, string expected)
     {
         string pool = CachedPool();
-        AssertOneLineError(Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", strategy, "--epochs", "1",
+        AssertOneLineError(Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", .. strategyAndFlags.Split(' '), "--epochs", "1",
             "--out", fixture.Folder.Sub("bad-" + Guid.NewGuid().ToString("N")[..6]), .. Student]), expected);
     }
 
@@ -88,6 +103,20 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
         Assert.Equal(["aver", "ca-mkd", "aver", "ca-mkd"], doc.RootElement.EnumerateArray().Select(e => e.GetProperty("strategy").GetString()));
         Assert.All(doc.RootElement.EnumerateArray(), e => Assert.Equal(2, e.GetProperty("epochs").GetInt32()));
         Assert.All(doc.RootElement.EnumerateArray(), e => Assert.True(e.GetProperty("epoch_seconds").GetDouble() > 0));
+        foreach (var e in doc.RootElement.EnumerateArray())
+        {
+            double ratio = e.GetProperty("paired_ratio").GetDouble(), low = e.GetProperty("paired_ratio_low").GetDouble(), high = e.GetProperty("paired_ratio_high").GetDouble();
+            if (e.GetProperty("strategy").GetString() == "aver") Assert.Equal([1.0, 1.0, 1.0], [ratio, low, high]);
+            else Assert.True(low > 0 && low <= ratio && ratio <= high, $"paired ratio {ratio} outside [{low}, {high}]");
+        }
+    }
+
+    [Fact]
+    public void Median_takes_the_middle_or_the_mean_of_the_two_middle_values()
+    {
+        Assert.Equal(2.0, MtkdRl.Distillation.EpochBenchmark.Median([3.0, 1.0, 2.0]));
+        Assert.Equal(2.5, MtkdRl.Distillation.EpochBenchmark.Median([4.0, 1.0, 3.0, 2.0]));
+        Assert.Throws<ArgumentException>(() => MtkdRl.Distillation.EpochBenchmark.Median([]));
     }
 
     [Fact]

@@ -317,4 +317,58 @@ public class PpoAgentTests(ITestOutputHelper output)
         agent.Learn(new LearnFeedback(world.Stats, y, Beta));
         Assert.Equal(4, agent.RolloutFilled);
     }
+
+    /// <summary>
+    /// The running input normaliser against a float64 mean and variance over every counted, finite value seen:
+    /// batches with every row counted take the vector path, a batch with an ignored row or a NaN the per-value one,
+    /// and both must feed the same moments. A non-finite statistic must enter the network as 0.
+    /// </summary>
+    [Fact]
+    public void NormaliserTracksTheMomentsOfCountedFiniteValuesOnBothPaths()
+    {
+        const int b = 16, k = 3;
+        var agent = Create(k);
+        var world = new BanditWorld(b, k, 3, 2, 21);
+        var seen = Enumerable.Range(0, 8).Select(_ => new List<double>()).ToArray();
+        var (wl, wf) = (new float[b * k], new float[b * k]);
+        for (int batch = 0; batch < 6; batch++)
+        {
+            world.Next();
+            var stats = world.Stats;
+            int[]? y = null;
+            if (batch % 3 == 2)
+            {
+                y = Enumerable.Range(0, b).Select(r => r == 5 ? -1 : 0).ToArray();
+                stats.Kl[2 * k + 1] = float.NaN;
+                stats.Mse[7 * k] = float.PositiveInfinity;
+            }
+            // Offsets far from 0 make a naive sum of squares lose the variance.
+            for (int i = 0; i < b * k; i++) stats.Conf[i] += 1000f;
+            agent.Weights(new WeightingContext(stats, y), wl, wf);
+            agent.Learn(new LearnFeedback(stats, y, Beta));
+            float[][] channels = [stats.Kl, stats.CeT, stats.Ht, stats.Conf, stats.Hit, stats.Cos, stats.Mse];
+            for (int r = 0; r < b; r++)
+            {
+                if (y is not null && y[r] < 0) continue;
+                for (int ch = 0; ch < 7; ch++)
+                    for (int t = 0; t < k; t++)
+                        if (float.IsFinite(channels[ch][r * k + t])) seen[ch].Add(channels[ch][r * k + t]);
+                seen[7].Add(stats.CeS[r]);
+            }
+            if (batch % 3 == 2)
+            {
+                var x = agent.LastInputs(b);
+                Assert.Equal(0f, x[(2 * k + 1) * PpoAgent.InputWidth + 0]);
+                Assert.Equal(0f, x[(7 * k) * PpoAgent.InputWidth + 6]);
+            }
+        }
+        for (int ch = 0; ch < 8; ch++)
+        {
+            double mean = seen[ch].Average();
+            double variance = seen[ch].Sum(v => (v - mean) * (v - mean)) / (seen[ch].Count - 1);
+            var (gotMean, gotVariance) = agent.NormaliserMoments(ch);
+            Assert.True(Math.Abs(gotMean - mean) <= 1e-6 * (1 + Math.Abs(mean)), $"channel {ch}: mean {gotMean} vs {mean}");
+            Assert.True(Math.Abs(gotVariance - variance) <= 1e-4 * variance + 1e-9, $"channel {ch}: variance {gotVariance} vs {variance}");
+        }
+    }
 }
