@@ -64,7 +64,7 @@ public sealed class PaperAgent : IWeightingStrategy
     // Parameters, row-major: W1 [H,S], WL/WF [K,H], bL/bF [K], mix logits [3] per head.
     internal readonly float[] W1, WL, WF, BL, BF, MixL, MixF;
     // Forward scratch for one batch, grown when a larger batch arrives.
-    private float[] _pre = [], _hid = [], _aL = [], _aF = [], _c3 = [], _dL = [], _dF = [];
+    private float[] _pre = [], _hid = [], _dPre = [], _aL = [], _aF = [], _c3 = [], _dL = [], _dF = [];
 
     public PaperAgent(int k, int classes, IReadOnlyList<int> embeddingWidths, PaperAgentConfig config, ulong seed)
     {
@@ -247,7 +247,7 @@ public sealed class PaperAgent : IWeightingStrategy
     private void EnsureScratch(int b)
     {
         if (_hid.Length >= b * _h) return;
-        _pre = new float[b * _h]; _hid = new float[b * _h];
+        _pre = new float[b * _h]; _hid = new float[b * _h]; _dPre = new float[b * _h];
         _aL = new float[b * K]; _aF = new float[b * K];
         _c3 = new float[b * K]; _dL = new float[b * K]; _dF = new float[b * K];
     }
@@ -257,15 +257,10 @@ public sealed class PaperAgent : IWeightingStrategy
     {
         int b = batch.B;
         EnsureScratch(b);
+        BlockedLinear.Forward(batch.State, b, _s, W1, _h, _pre);
+        TensorPrimitives.Max(_pre.AsSpan(0, b * _h), 0f, _hid.AsSpan(0, b * _h));
         for (int r = 0; r < b; r++)
         {
-            var x = batch.State.AsSpan(r * _s, _s);
-            for (int j = 0; j < _h; j++)
-            {
-                float v = TensorPrimitives.Dot(x, W1.AsSpan(j * _s, _s));
-                _pre[r * _h + j] = v;
-                _hid[r * _h + j] = v > 0 ? v : 0;
-            }
             var h = _hid.AsSpan(r * _h, _h);
             Head(h, WL, BL, _aL.AsSpan(r * K, K));
             Head(h, WF, BF, _aF.AsSpan(r * K, K));
@@ -321,11 +316,10 @@ public sealed class PaperAgent : IWeightingStrategy
             var h = _hid.AsSpan(r * _h, _h);
             HeadBackward(h, _aL.AsSpan(r * K, K), daL, WL, g.WL, g.BL, dh);
             HeadBackward(h, _aF.AsSpan(r * K, K), daF, WF, g.WF, g.BF, dh);
-            var x = batch.State.AsSpan(r * _s, _s);
-            for (int j = 0; j < _h; j++)
-                if (_pre[r * _h + j] > 0 && dh[j] != 0)
-                    TensorPrimitives.MultiplyAdd(x, dh[j], g.W1.AsSpan(j * _s, _s), g.W1.AsSpan(j * _s, _s));
+            var dPre = _dPre.AsSpan(r * _h, _h);
+            for (int j = 0; j < _h; j++) dPre[j] = _pre[r * _h + j] > 0 ? dh[j] : 0f;
         }
+        BlockedLinear.AccumulateWeightGradient(batch.State, b, _s, _dPre, _h, g.W1);
         if (Dynamic)
         {
             SoftmaxBackward(mL, dmL, g.MixL);
