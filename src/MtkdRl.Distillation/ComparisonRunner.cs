@@ -31,9 +31,11 @@ public static class ComparisonRunner
             bool resume = false;
             if (DistillCheckpoint.Exists(dir))
             {
-                var saved = DistillCheckpoint.ReadState(dir);
-                if (saved.Recipe != recipe)
-                    throw new MtkdInputException($"{dir}: holds a run with other settings ({saved.Recipe.Student}, {saved.Recipe.Epochs} epochs); remove it or choose another --out");
+                // Options that do not reach the run's strategy are not part of what it is (older runs kept them).
+                var saved = DistillCheckpoint.ReadState(dir).Recipe;
+                saved = saved.ForStrategy(saved.Strategy, saved.Seed);
+                if (saved != recipe)
+                    throw new MtkdInputException($"{dir}: holds a run with other settings ({saved.Student}, {saved.Epochs} epochs); remove it or choose another --out");
                 resume = true;
             }
             var outcome = trainer.Run(recipe, dir, resume, observer, cancel);

@@ -94,8 +94,8 @@ public sealed record DistillRecipe
 
     /// <summary>
     /// This recipe as a template for one strategy and seed of a comparison: the options that belong to other
-    /// strategies (--dynamic, --unit-rows, --reward) are reset for the strategies they do not apply to, so one set
-    /// of command-line options can drive every run. The fixed weights stay: every strategy but fixed ignores them.
+    /// strategies (--dynamic, --unit-rows, --reward, --fixed-weights) are reset for the strategies they do not apply
+    /// to, so one set of command-line options can drive every run, and a run's recipe holds only what shaped it.
     /// </summary>
     public DistillRecipe ForStrategy(string strategy, ulong seed) => this with
     {
@@ -104,6 +104,7 @@ public sealed record DistillRecipe
         Dynamic = Dynamic && strategy == PaperAgent.CatalogName,
         UnitRows = UnitRows && strategy is ("ebkd" or PaperAgent.CatalogName),
         Reward = strategy == PpoAgent.CatalogName ? Reward : DefaultReward,
+        FixedWeights = strategy == "fixed" ? FixedWeights : null,
     };
 
     public ModelSpec ParsedStudent() => ModelSpec.Parse(Student, "student");

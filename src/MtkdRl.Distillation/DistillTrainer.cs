@@ -87,7 +87,8 @@ public sealed class DistillTrainer
                 throw new MtkdInputException($"{Path.Combine(outDir, DistillCheckpoint.StateJson)}: a run is already there; pass --resume to continue it or choose another --out");
             var state = DistillCheckpoint.ReadState(outDir);
             string statePath = Path.Combine(outDir, DistillCheckpoint.StateJson);
-            if (state.Recipe != recipe)
+            // Compared as their strategy sees them: an option that never reached it does not make another run.
+            if (state.Recipe.ForStrategy(state.Recipe.Strategy, state.Recipe.Seed) != recipe.ForStrategy(recipe.Strategy, recipe.Seed))
                 throw new MtkdInputException($"{statePath}: --resume with another configuration (saved: {Describe(state.Recipe)}; now: {Describe(recipe)})");
             if (state.DatasetFingerprint != _data.FingerprintHex || state.PoolFingerprint != teachers.PoolFingerprint)
                 throw new MtkdInputException($"{statePath}: the run was made with another dataset or teacher pool; start it again in a new --out");

@@ -103,6 +103,11 @@ public sealed class DistillTrainerTests(DistillPoolFixture pool) : IClassFixture
         Assert.Contains("--resume", again.Message);
         var other = Assert.Throws<MtkdInputException>(() => Trainer().Run(Recipe("ca-mkd", epochs: 1), dir, resume: true));
         Assert.Contains("another configuration", other.Message);
+        // Options that never reach the strategy do not make another run: aver ignores fixed weights.
+        var finished = Trainer().Run(Recipe("aver", epochs: 1) with { FixedWeights = "3,1" }, dir, resume: true);
+        Assert.Single(finished.Metrics);
+        var longer = Assert.Throws<MtkdInputException>(() => Trainer().Run(Recipe("aver", epochs: 1) with { Beta = 1 }, dir, resume: true));
+        Assert.Contains("another configuration", longer.Message);
     }
 
     [Fact]
