@@ -74,10 +74,28 @@ public sealed class DemoVerb
         string title = $"demo: {data.Name}, student {Student}, {Epochs} epochs, {Seeds} seeds, {names.Count} teachers";
         string preface = "Teacher pool (quick preset):\n\n| teacher | spec | D | test accuracy |\n|---|---|---:|---:|\n"
             + string.Concat(manifest.Teachers.Select(t => $"| {t.Name} | {t.Spec} | {t.EmbeddingWidth} | {100 * t.TestAccuracy:0.00} % |\n"));
-        var files = ComparisonReport.Write(Out, comparison, title, preface);
+        string reading = Reading(comparison, manifest.Teachers.Max(t => t.TestAccuracy), data.Test.Count);
+        var files = ComparisonReport.Write(Out, comparison, title, preface + "\n" + reading + "\n");
         console.Write(ComparisonTable.Render(comparison, title));
+        console.WriteLine(reading);
         console.WriteLine($"report: {Path.Combine(Out, "comparison.md")} ({string.Join(", ", files.Select(Path.GetFileName))})");
         return 0;
+    }
+
+    /// <summary>
+    /// How much this table can tell: how far the best teacher is above the student alone, what one test row is
+    /// worth, and how far seeds of one strategy spread. On the slice all three are of the size of the gaps between
+    /// strategies, and a reader should know that before ranking them.
+    /// </summary>
+    public static string Reading(Comparison comparison, double bestTeacher, int testRows)
+    {
+        var alone = comparison.Rows.FirstOrDefault(r => r.Strategy == "none");
+        string gap = alone is null ? "" : $", {100 * (bestTeacher - alone.MeanAccuracy):+0.0;-0.0} points from the student alone";
+        double spread = comparison.Rows.Where(r => double.IsFinite(r.StdAccuracy)).Select(r => r.StdAccuracy).DefaultIfEmpty(double.NaN).Max();
+        string seeds = double.IsFinite(spread) ? $", and the seeds of one strategy spread by up to {100 * spread:0.00} points (std)" : "";
+        return $"Reading: the best teacher scores {100 * bestTeacher:0.00} %{gap}; one of the {testRows:N0} test images is "
+            + $"{100.0 / testRows:0.00} points{seeds}. Gaps of a few tenths of a point are not resolved here; docs/RESULTS.md "
+            + "compares the strategies on the full Fashion-MNIST with the default pool.";
     }
 
     private static bool CacheIsCurrent(string pool, ImageDataset data)

@@ -120,6 +120,20 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
     }
 
     [Fact]
+    public void Demo_reading_states_the_teacher_gap_the_row_size_and_the_seed_spread()
+    {
+        var rows = new[]
+        {
+            new MtkdRl.Reports.ComparisonRow("none", 3, 0.8508, 0.0045, 0, double.NaN, 0.2),
+            new MtkdRl.Reports.ComparisonRow("aver", 3, 0.8435, 0.0035, -0.0073, 0.2, 0.4),
+        };
+        string text = MtkdRl.Cli.Verbs.DemoVerb.Reading(new MtkdRl.Reports.Comparison("aver", rows, []), 0.8675, 2000);
+        Assert.Contains("scores 86.75 %, +1.7 points from the student alone", text);
+        Assert.Contains("one of the 2,000 test images is 0.05 points", text);
+        Assert.Contains("spread by up to 0.45 points", text);
+    }
+
+    [Fact]
     public void Demo_runs_end_to_end_and_a_second_run_reuses_the_first()
     {
         using var temp = new TempFolder();
@@ -129,7 +143,10 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
         Assert.Contains("training the quick teacher pool", first.Out);
         foreach (string s in new[] { "none", "aver", "ca-mkd", "mtkd-rl-paper", "mtkd-rl-ppo" }) Assert.Contains(s, first.Out);
         Assert.True(File.Exists(Path.Combine(outDir, "comparison.md")));
-        Assert.Contains("Teacher pool", File.ReadAllText(Path.Combine(outDir, "comparison.md")));
+        string report = File.ReadAllText(Path.Combine(outDir, "comparison.md"));
+        Assert.Contains("Teacher pool", report);
+        Assert.Contains("Reading: the best teacher scores", report);
+        Assert.Contains("points from the student alone", first.Out);
         var second = Run("demo", "--data", fixture.DataDir, "--out", outDir, "--seeds", "1", "--epochs", "1", "--student", "mlp:16");
         AssertOk(second);
         Assert.DoesNotContain("training the quick teacher pool", second.Out);
