@@ -28,16 +28,15 @@ public class BlockedLinearTests
         BlockedLinear.Forward(x, rows, width, w, outputs, y);
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < outputs; j++)
-            {
-                double expected = 0, magnitude = 0;
-                for (int s = 0; s < width; s++)
-                {
-                    expected += (double)x[r * width + s] * w[j * width + s];
-                    magnitude += Math.Abs((double)x[r * width + s] * w[j * width + s]);
-                }
-                Assert.True(Math.Abs(y[r * outputs + j] - expected) <= 1e-6 * magnitude + 1e-7,
-                    $"y[{r},{j}] = {y[r * outputs + j]}, float64 {expected} ({rows}x{width}x{outputs})");
-            }
+                AssertSum(y[r * outputs + j], 0, Enumerable.Range(0, width).Select(s => (double)x[r * width + s] * w[j * width + s]), $"y[{r},{j}]");
+    }
+
+    /// <summary>got against start + sum of terms in float64, to float rounding of the terms' absolute sum.</summary>
+    private static void AssertSum(float got, double start, IEnumerable<double> terms, string what)
+    {
+        double expected = start, magnitude = Math.Abs(start);
+        foreach (double t in terms) { expected += t; magnitude += Math.Abs(t); }
+        Assert.True(Math.Abs(got - expected) <= 1e-6 * magnitude + 1e-7, $"{what} = {got}, float64 {expected}");
     }
 
     [Theory]
@@ -53,16 +52,7 @@ public class BlockedLinearTests
         BlockedLinear.AccumulateWeightGradient(x, rows, width, dy, outputs, g);
         for (int j = 0; j < outputs; j++)
             for (int s = 0; s < width; s++)
-            {
-                double expected = before[j * width + s], magnitude = Math.Abs(expected);
-                for (int r = 0; r < rows; r++)
-                {
-                    expected += (double)dy[r * outputs + j] * x[r * width + s];
-                    magnitude += Math.Abs((double)dy[r * outputs + j] * x[r * width + s]);
-                }
-                Assert.True(Math.Abs(g[j * width + s] - expected) <= 1e-6 * magnitude + 1e-7,
-                    $"g[{j},{s}] = {g[j * width + s]}, float64 {expected}");
-            }
+                AssertSum(g[j * width + s], before[j * width + s], Enumerable.Range(0, rows).Select(r => (double)dy[r * outputs + j] * x[r * width + s]), $"g[{j},{s}]");
     }
 
     [Fact]
