@@ -20,7 +20,7 @@ public sealed class TeachersVerb
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
     public string? Data { get; set; }
 
-    [Option("preset", Default = "quick", HelpText = "train: quick (4 small teachers, about a minute on the slice) or default (6 teachers sized for full Fashion-MNIST).")]
+    [Option("preset", Default = "quick", HelpText = "train: quick (4 small teachers, about a minute on the slice), default (6 teachers sized for full Fashion-MNIST) or specialists (3 class specialists and a linear generalist).")]
     public string Preset { get; set; } = "quick";
 
     [Option("seed", Default = 1, HelpText = "train: seed of every random choice (initialisation, shuffling, augmentation, subsets).")]

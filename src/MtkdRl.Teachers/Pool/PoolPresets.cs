@@ -13,7 +13,7 @@ public sealed record TeacherPlan(string Name, TrainingRecipe Recipe);
 /// </summary>
 public static class PoolPresets
 {
-    public static readonly IReadOnlyList<string> Names = ["quick", "default"];
+    public static readonly IReadOnlyList<string> Names = ["quick", "default", "specialists"];
 
     /// <summary>
     /// The preset's teachers. <paramref name="epochs"/> (when positive) replaces every teacher's epoch count,
@@ -25,6 +25,7 @@ public static class PoolPresets
         {
             "quick" => Quick,
             "default" => Default,
+            "specialists" => Specialists,
             _ => throw new MtkdInputException($"--preset '{preset}': unknown preset (known: {string.Join(", ", Names)})"),
         };
         if (epochs < 0) throw new MtkdInputException($"--epochs must be positive (got {epochs})");
@@ -57,5 +58,19 @@ public static class PoolPresets
         new("mlp-narrow", new TrainingRecipe { Spec = "mlp:128", Epochs = 6, LearningRate = 0.05 }),
         new("linear", new TrainingRecipe { Spec = "linear", Epochs = 3, LearningRate = 0.01 }),
         new("mlp-subset", new TrainingRecipe { Spec = "mlp:64", Epochs = 8, LearningRate = 0.05, SubsetSize = 2000 }),
+    ];
+
+    /// <summary>
+    /// Three class specialists and one weak generalist, for 10-class data (Fashion-MNIST's groups: tops
+    /// 0,2,4,6; trousers, dresses, bags 1,3,8; footwear 5,7,9). Each specialist outputs every class but has seen
+    /// only its own, so on any row exactly one specialist is competent and the others are confidently wrong:
+    /// the pool where choosing weights per row, not per teacher, is what counts.
+    /// </summary>
+    private static readonly TeacherPlan[] Specialists =
+    [
+        new("tops", new TrainingRecipe { Spec = "mlp:256", Epochs = 6, LearningRate = 0.05, Classes = "0,2,4,6" }),
+        new("trousers-dresses-bags", new TrainingRecipe { Spec = "mlp:256", Epochs = 6, LearningRate = 0.05, Classes = "1,3,8" }),
+        new("footwear", new TrainingRecipe { Spec = "mlp:256", Epochs = 6, LearningRate = 0.05, Classes = "5,7,9" }),
+        new("linear", new TrainingRecipe { Spec = "linear", Epochs = 3, LearningRate = 0.01 }),
     ];
 }

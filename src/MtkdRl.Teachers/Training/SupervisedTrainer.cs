@@ -44,6 +44,23 @@ public sealed class SupervisedTrainer
     }
 
     /// <summary>
+    /// The rows a recipe trains on, given the training labels: its class filter (<see cref="TrainingRecipe.Classes"/>)
+    /// first, then its random subset of what is left. Null: every row.
+    /// </summary>
+    public static int[]? TrainingRows(TrainingRecipe recipe, ReadOnlySpan<int> labels, int classCount, string who)
+    {
+        var classes = recipe.ParsedClasses(who, classCount);
+        if (classes is null) return SubsetRows(recipe, labels.Length);
+        var keep = new bool[classCount];
+        foreach (int c in classes) keep[c] = true;
+        var rows = new List<int>();
+        for (int i = 0; i < labels.Length; i++) if (keep[labels[i]]) rows.Add(i);
+        if (rows.Count == 0) throw new MtkdInputException($"{who}: no training row has one of the classes {recipe.Classes}");
+        var within = SubsetRows(recipe, rows.Count);
+        return within is null ? [.. rows] : [.. within.Select(i => rows[i])];
+    }
+
+    /// <summary>
     /// Trains <paramref name="name"/> by <paramref name="recipe"/>, checkpointing to CHECKPOINT.json/.safetensors
     /// after each epoch and writing metrics lines to <paramref name="metricsPath"/> (rewritten atomically each
     /// epoch). An existing checkpoint for the same recipe and dataset is resumed; one for another recipe or
@@ -60,7 +77,7 @@ public sealed class SupervisedTrainer
         var normalization = ChannelNormalization.FromTrainingSplit(train);
         var input = SampleShape.Image(train.Channels, train.Height, train.Width);
 
-        int[]? rows = SubsetRows(recipe, train.Count);
+        int[]? rows = TrainingRows(recipe, train.Labels, train.ClassCount, $"teacher '{name}'");
         int rowCount = rows?.Length ?? train.Count;
         // Drop a ragged last batch unless that would leave too few batches: BatchNorm statistics of a
         // handful of rows are noise.
@@ -166,7 +183,7 @@ public sealed class SupervisedTrainer
 
     private static string Describe(TrainingRecipe? r) => r is null
         ? "no recipe"
-        : $"{r.Spec}, {r.Epochs} epochs, batch {r.BatchSize}, {r.Optimizer} lr {r.LearningRate}, seed {r.Seed}{(r.SubsetSize > 0 ? $", subset {r.SubsetSize}" : "")}";
+        : $"{r.Spec}, {r.Epochs} epochs, batch {r.BatchSize}, {r.Optimizer} lr {r.LearningRate}, seed {r.Seed}{(r.SubsetSize > 0 ? $", subset {r.SubsetSize}" : "")}{(r.Classes is null ? "" : $", classes {r.Classes}")}";
 
     /// <summary>The metrics lines of epochs up to <paramref name="epochs"/> from an earlier, interrupted run.</summary>
     private static IEnumerable<EpochMetrics> ReadMetrics(string? path, string name, int epochs) =>

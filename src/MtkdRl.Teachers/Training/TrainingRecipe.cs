@@ -28,7 +28,29 @@ public sealed record TrainingRecipe
     /// <summary>Train on this many randomly chosen training rows (0: all): a deliberately weaker teacher.</summary>
     public int SubsetSize { get; init; }
 
+    /// <summary>
+    /// Train only on rows of these classes, a comma list ("0,2,4,6"; null: every class): a specialist, which still
+    /// outputs every class but has only seen its own and is confidently wrong on the others. Text, not an array,
+    /// so two recipes compare by value.
+    /// </summary>
+    public string? Classes { get; init; }
+
     public ulong Seed { get; init; } = 1;
+
+    /// <summary>The <see cref="Classes"/> list parsed and checked against the class count (null: every class).</summary>
+    public int[]? ParsedClasses(string who, int classCount)
+    {
+        if (Classes is null) return null;
+        var parts = Classes.Split(',', StringSplitOptions.TrimEntries);
+        var classes = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], out classes[i]) || classes[i] < 0 || classes[i] >= classCount)
+                throw new MtkdInputException($"{who}: class '{parts[i]}' is not one of 0..{classCount - 1}");
+        }
+        if (classes.Distinct().Count() != classes.Length) throw new MtkdInputException($"{who}: classes '{Classes}' repeat a class");
+        return classes;
+    }
 
     public ModelSpec ParsedSpec(string role = "model") => ModelSpec.Parse(Spec, role);
 

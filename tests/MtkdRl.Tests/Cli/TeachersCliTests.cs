@@ -244,7 +244,7 @@ public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolF
     }
 
     [Theory]
-    [InlineData("teachers train --pool @P --preset huge", "--preset 'huge': unknown preset (known: quick, default)")]
+    [InlineData("teachers train --pool @P --preset huge", "--preset 'huge': unknown preset (known: quick, default, specialists)")]
     [InlineData("teachers train --pool @P --epochs -1", "--epochs must be positive")]
     [InlineData("teachers frob --pool @P", "teachers: unknown action 'frob' (known: train, cache, import)")]
     [InlineData("teachers cache --pool @P", "pool.json: no such file (make a pool with `mtkd teachers train --pool")]

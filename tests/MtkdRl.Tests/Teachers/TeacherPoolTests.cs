@@ -30,7 +30,7 @@ public class TeacherPoolTests
 
     [Fact]
     public void An_unknown_preset_is_refused() =>
-        Assert.Equal("--preset 'huge': unknown preset (known: quick, default)",
+        Assert.Equal("--preset 'huge': unknown preset (known: quick, default, specialists)",
             Assert.Throws<MtkdInputException>(() => PoolPresets.Get("huge", 1)).Message);
 
     [Fact]

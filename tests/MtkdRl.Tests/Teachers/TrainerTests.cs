@@ -82,6 +82,28 @@ public class TrainerTests
         Assert.Null(SupervisedTrainer.SubsetRows(recipe with { SubsetSize = 600 }, 600));
     }
 
+    [Fact]
+    public void A_specialist_trains_only_on_its_classes_and_bad_class_lists_are_one_line_errors()
+    {
+        int[] labels = [.. Enumerable.Range(0, 300).Select(i => i % 10)];
+        var rows = SupervisedTrainer.TrainingRows(Recipe with { Classes = "1, 7" }, labels, 10, "teacher 't'")!;
+        Assert.Equal(60, rows.Length);
+        Assert.All(rows, r => Assert.Contains(labels[r], new[] { 1, 7 }));
+        // A random subset is then drawn from the specialist's own rows only.
+        var some = SupervisedTrainer.TrainingRows(Recipe with { Classes = "1,7", SubsetSize = 20 }, labels, 10, "teacher 't'")!;
+        Assert.Equal(20, some.Length);
+        Assert.All(some, r => Assert.Contains(labels[r], new[] { 1, 7 }));
+        Assert.Null(SupervisedTrainer.TrainingRows(Recipe, labels, 10, "teacher 't'"));
+        foreach (var (classes, message) in new[] { ("1,10", "class '10' is not one of 0..9"), ("2,x", "class 'x'"), ("3,3", "repeat a class") })
+        {
+            var e = Assert.Throws<MtkdInputException>(() => SupervisedTrainer.TrainingRows(Recipe with { Classes = classes }, labels, 10, "teacher 't'"));
+            Assert.Contains(message, e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+        }
+        var plans = PoolPresets.Get("specialists", 1);
+        Assert.Equal(["0,2,4,6", "1,3,8", "5,7,9"], plans.Where(p => p.Recipe.Classes is not null).Select(p => p.Recipe.Classes!));
+    }
+
     /// <summary>
     /// An MLP with one hidden layer of 256 reaches about 84-86% on this slice's test split after two epochs
     /// (and 88% on the full set after four); 80% leaves room for seed-to-seed variation while still failing
