@@ -10,10 +10,47 @@ namespace MtkdRl.Distillation;
 /// <param name="MeanWl">Mean logit weight per teacher over the epoch's rows.</param>
 /// <param name="MeanWf">Mean feature weight per teacher over the epoch's rows.</param>
 /// <param name="MeanReward">Mean reward of the agent's updates in the epoch (null without an agent or update).</param>
+/// <param name="WlOnBest">Mean over the epoch's rows of the share of the row's logit weight that went to its most
+/// competent teacher (lowest CEt, the teacher's cross-entropy on the row's label): 1/K for aver, 1 for a perfect
+/// per-row router. Null for `none` (and in metrics written before it existed).</param>
 public sealed record DistillEpochMetrics(
     string Strategy, ulong Seed, int Epoch, long Step, double Loss, double TrainAcc, double TestAcc, double Lr,
     double TrainSeconds, double StrategySeconds, double Seconds, double SamplesPerS,
-    float[] MeanWl, float[] MeanWf, double? MeanReward);
+    float[] MeanWl, float[] MeanWf, double? MeanReward, double? WlOnBest = null);
+
+/// <summary>Accumulates <see cref="DistillEpochMetrics.WlOnBest"/> over batches.</summary>
+public sealed class WeightOnBest
+{
+    private double _sum;
+    private long _rows;
+
+    /// <summary>Adds the counted rows of a batch: wl [B,K], CEt [B,K], labels [B] (-1: ignored row).</summary>
+    public void Add(ReadOnlySpan<float> wl, ReadOnlySpan<float> ceT, ReadOnlySpan<int> labels, int k)
+    {
+        for (int b = 0; b < labels.Length; b++)
+        {
+            if (labels[b] < 0) continue;
+            var w = wl.Slice(b * k, k);
+            var ce = ceT.Slice(b * k, k);
+            int best = 0;
+            for (int j = 1; j < k; j++) if (ce[j] < ce[best]) best = j;
+            double total = 0;
+            foreach (float v in w) total += v;
+            if (!(total > 0)) continue;
+            _sum += w[best] / total;
+            _rows++;
+        }
+    }
+
+    /// <summary>The mean share so far (null when no row had positive weights), then starts over.</summary>
+    public double? TakeMean()
+    {
+        double? mean = _rows > 0 ? _sum / _rows : null;
+        _sum = 0;
+        _rows = 0;
+        return mean;
+    }
+}
 
 /// <summary>summary.json of a finished run.</summary>
 public sealed record DistillSummary(

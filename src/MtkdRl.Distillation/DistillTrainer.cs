@@ -132,6 +132,7 @@ public sealed class DistillTrainer
             long seen = 0, correct = 0;
             int batchIndex = 0;
             var rewards = new List<double>();
+            var onBest = new WeightOnBest();
             double probeLoss = probe?.Loss(student) ?? double.NaN;
             while (loader.TryNext(batch))
             {
@@ -184,6 +185,7 @@ public sealed class DistillTrainer
                 var log = strategy.Learn(new LearnFeedback(stats, labels.Span, recipe.Beta, probeBefore, probeLoss));
                 strategySeconds += learnClock.Elapsed.TotalSeconds;
                 if (log is not null) Record(agentLines, rewards, epoch + 1, log);
+                if (!none) onBest.Add(wl.AsSpan(0, n * K), stats.CeT.AsSpan(0, n * K), labels.Span, K);
                 for (int i = 0; i < n * K; i++)
                 {
                     sumWl[i % K] += wl[i];
@@ -214,7 +216,7 @@ public sealed class DistillTrainer
             var line = new DistillEpochMetrics(recipe.Strategy, recipe.Seed, epoch, step, lossSum / seen, (double)correct / seen, test.Accuracy,
                 optimizer.LearningRate, trainSeconds, strategySeconds, epochClock.Elapsed.TotalSeconds, seen / trainSeconds,
                 [.. sumWl.Select(v => (float)(v / seen))], [.. sumWf.Select(v => (float)(v / seen))],
-                rewards.Count > 0 ? rewards.Average() : null);
+                rewards.Count > 0 ? rewards.Average() : null, onBest.TakeMean());
             metrics.Add(line);
             JsonFiles.WriteLines(metricsPath, metrics);
             JsonFiles.WriteLines(agentPath, agentLines);

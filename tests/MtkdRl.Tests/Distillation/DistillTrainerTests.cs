@@ -59,12 +59,25 @@ public sealed class DistillTrainerTests(DistillPoolFixture pool) : IClassFixture
             Assert.Equal(2, m.MeanWl.Length);
             switch (strategy)
             {
-                case "none": Assert.All(m.MeanWl, w => Assert.Equal(0f, w)); break;
-                case "aver": Assert.All(m.MeanWl, w => Assert.Equal(0.5f, w, 6)); break;
+                case "none": Assert.All(m.MeanWl, w => Assert.Equal(0f, w)); Assert.Null(m.WlOnBest); break;
+                case "aver": Assert.All(m.MeanWl, w => Assert.Equal(0.5f, w, 6)); Assert.Equal(0.5, m.WlOnBest!.Value, 6); break;
                 case "fixed": Assert.Equal([0.75f, 0.25f], m.MeanWl); break;
                 default: Assert.True(m.MeanWl.All(w => w >= 0 && float.IsFinite(w)), strategy); break;
             }
         }
+    }
+
+    [Fact]
+    public void Weight_on_the_best_teacher_is_the_row_share_of_the_lowest_teacher_cross_entropy()
+    {
+        var onBest = new WeightOnBest();
+        // Row 0: best is teacher 0 (CEt 0.1), share 0.2. Row 1: best is teacher 1, share 0.5 of a row summing to 2.
+        // Row 2 is ignored (label -1); row 3 has no weight at all (none-like) and does not count.
+        float[] wl = [0.2f, 0.8f, 1f, 1f, 0.9f, 0.1f, 0f, 0f];
+        float[] ceT = [0.1f, 2f, 3f, 1f, 0.1f, 5f, 1f, 2f];
+        onBest.Add(wl, ceT, [1, 0, -1, 2], 2);
+        Assert.Equal(0.35, onBest.TakeMean()!.Value, 6);
+        Assert.Null(onBest.TakeMean());
     }
 
     [Fact]
