@@ -49,5 +49,5 @@ public static class ComparisonRunner
         new(recipe.Strategy, (int)recipe.Seed, teachers,
             [.. metrics.Select(m => new EpochRecord(m.Epoch, m.Loss, m.TrainAcc, m.TestAcc, m.TrainSeconds,
                 recipe.Strategy == "none" ? [] : [.. m.MeanWl.Select(v => (double)v)],
-                recipe.Strategy == "none" ? [] : [.. m.MeanWf.Select(v => (double)v)], m.MeanReward))]);
+                recipe.Strategy == "none" ? [] : [.. m.MeanWf.Select(v => (double)v)], m.MeanReward, m.WlOnBest))]);
 }

@@ -2,9 +2,11 @@ namespace MtkdRl.Reports;
 
 /// <summary>One strategy's line of the comparison table.</summary>
 /// <param name="PValue">Welch two-sided p-value of the mean accuracy against the baseline (NaN for the baseline itself, or too few seeds).</param>
+/// <param name="WeightOnBest">Mean over seeds of the last epoch's share of each row's logit weight on the row's most
+/// competent teacher (NaN when the runs do not record it, e.g. `none`).</param>
 public sealed record ComparisonRow(
     string Strategy, int Seeds, double MeanAccuracy, double StdAccuracy, double DeltaVsBaseline, double PValue,
-    double MeanEpochSeconds);
+    double MeanEpochSeconds, double WeightOnBest = double.NaN);
 
 /// <summary>Every strategy x seed summarised against a baseline strategy (`aver` by default).</summary>
 public sealed record Comparison(string Baseline, IReadOnlyList<ComparisonRow> Rows, IReadOnlyList<RunRecord> Runs)
@@ -19,8 +21,10 @@ public sealed record Comparison(string Baseline, IReadOnlyList<ComparisonRow> Ro
             var acc = g.Select(r => r.FinalTestAccuracy).ToList();
             var (mean, variance) = WelchTest.MeanVariance(acc);
             double p = g.Key == baseline ? double.NaN : WelchTest.TwoSided(acc, baseAcc).P;
+            var onBest = g.Select(r => r.Epochs.Count > 0 ? r.Epochs[^1].WeightOnBest : null).ToList();
+            double weightOnBest = onBest.All(v => v is not null) ? onBest.Average(v => v!.Value) : double.NaN;
             return new ComparisonRow(g.Key, acc.Count, mean, acc.Count > 1 ? Math.Sqrt(variance) : double.NaN, mean - baseMean, p,
-                g.Average(r => r.MeanEpochSeconds));
+                g.Average(r => r.MeanEpochSeconds), weightOnBest);
         }).ToList();
         return new Comparison(baseline, rows, runs);
     }

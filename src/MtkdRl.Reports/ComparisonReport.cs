@@ -42,30 +42,35 @@ public static class ComparisonReport
         var sb = new StringBuilder();
         sb.AppendLine($"# {title}").AppendLine();
         if (preface is not null) sb.AppendLine(preface.TrimEnd()).AppendLine();
-        sb.AppendLine($"| strategy | seeds | test accuracy (mean ± std) | vs {c.Baseline} | Welch p | epoch s |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+        sb.AppendLine($"| strategy | seeds | test accuracy (mean ± std) | vs {c.Baseline} | Welch p | weight on best | epoch s |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var r in c.Rows.OrderByDescending(r => r.MeanAccuracy))
         {
             string delta = r.Strategy == c.Baseline || double.IsNaN(r.DeltaVsBaseline) ? "—" : $"{100 * r.DeltaVsBaseline:+0.00;-0.00;0.00} pt";
             sb.AppendLine(string.Create(Inv,
-                $"| {r.Strategy} | {r.Seeds} | {100 * r.MeanAccuracy:0.00} ± {Std(r.StdAccuracy)} % | {delta} | {P(r.PValue)} | {r.MeanEpochSeconds:0.0} |"));
+                $"| {r.Strategy} | {r.Seeds} | {100 * r.MeanAccuracy:0.00} ± {Std(r.StdAccuracy)} % | {delta} | {P(r.PValue)} | {OnBest(r.WeightOnBest)} | {r.MeanEpochSeconds:0.0} |"));
         }
-        sb.AppendLine().AppendLine("Accuracy is the test accuracy after the last epoch; p is Welch's two-sided t-test against the baseline over seeds.");
+        sb.AppendLine().AppendLine("Accuracy is the test accuracy after the last epoch; p is Welch's two-sided t-test against the baseline over seeds. "
+            + "Weight on best: in the last epoch, the share of each row's logit weight on the teacher with the lowest cross-entropy on that row's label (1/K for aver, 1 for a perfect per-row choice).");
         sb.AppendLine().AppendLine("Plots: accuracy.png (test accuracy per epoch), weights-STRATEGY.png (mean logit weight per teacher), reward.png (agents' mean reward).");
         return sb.ToString();
     }
 
+    private static string Optional(double? v) => v is { } x ? x.ToString("R", Inv) : "";
+
+    private static string OnBest(double v) => double.IsNaN(v) ? "—" : v.ToString("0.00", Inv);
+
     public static string Csv(Comparison c)
     {
-        var sb = new StringBuilder("strategy,seeds,mean_accuracy,std_accuracy,delta_vs_baseline,p_value,mean_epoch_seconds\n");
+        var sb = new StringBuilder("strategy,seeds,mean_accuracy,std_accuracy,delta_vs_baseline,p_value,mean_epoch_seconds,weight_on_best\n");
         foreach (var r in c.Rows)
             sb.AppendLine(string.Create(Inv,
-                $"{r.Strategy},{r.Seeds},{r.MeanAccuracy:R},{r.StdAccuracy:R},{r.DeltaVsBaseline:R},{r.PValue:R},{r.MeanEpochSeconds:R}"));
-        sb.AppendLine().AppendLine("strategy,seed,epoch,train_loss,train_accuracy,test_accuracy,seconds,mean_reward");
+                $"{r.Strategy},{r.Seeds},{r.MeanAccuracy:R},{r.StdAccuracy:R},{r.DeltaVsBaseline:R},{r.PValue:R},{r.MeanEpochSeconds:R},{r.WeightOnBest:R}"));
+        sb.AppendLine().AppendLine("strategy,seed,epoch,train_loss,train_accuracy,test_accuracy,seconds,mean_reward,weight_on_best");
         foreach (var run in c.Runs)
         foreach (var e in run.Epochs)
             sb.AppendLine(string.Create(Inv,
-                $"{run.Strategy},{run.Seed},{e.Epoch},{e.TrainLoss:R},{e.TrainAccuracy:R},{e.TestAccuracy:R},{e.Seconds:R},{(e.MeanReward is { } m ? m.ToString("R", Inv) : "")}"));
+                $"{run.Strategy},{run.Seed},{e.Epoch},{e.TrainLoss:R},{e.TrainAccuracy:R},{e.TestAccuracy:R},{e.Seconds:R},{Optional(e.MeanReward)},{Optional(e.WeightOnBest)}"));
         return sb.ToString();
     }
 

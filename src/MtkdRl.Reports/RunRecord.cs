@@ -6,7 +6,7 @@ namespace MtkdRl.Reports;
 /// <param name="MeanReward">Mean reward the agent saw in the epoch (null for strategies without one).</param>
 public sealed record EpochRecord(
     int Epoch, double TrainLoss, double TrainAccuracy, double TestAccuracy, double Seconds,
-    IReadOnlyList<double> MeanLogitWeight, IReadOnlyList<double> MeanFeatureWeight, double? MeanReward);
+    IReadOnlyList<double> MeanLogitWeight, IReadOnlyList<double> MeanFeatureWeight, double? MeanReward, double? WeightOnBest = null);
 
 /// <summary>One finished run: a strategy, a seed, and its epochs.</summary>
 public sealed record RunRecord(string Strategy, int Seed, IReadOnlyList<string> Teachers, IReadOnlyList<EpochRecord> Epochs)

@@ -37,10 +37,10 @@ public sealed class ComparisonReportTests
         Assert.True(double.IsNaN(WelchTest.TwoSided([1.0, 1.0], [2.0, 2.0]).P));
     }
 
-    private static RunRecord Run(string strategy, int seed, double finalAccuracy, double? reward = null)
+    private static RunRecord Run(string strategy, int seed, double finalAccuracy, double? reward = null, double? onBest = null)
     {
         var epochs = Enumerable.Range(1, 3).Select(e => new EpochRecord(e, 1.0 / e, 0.5 + 0.1 * e, finalAccuracy - 0.01 * (3 - e), 2.0,
-            strategy == "none" ? [] : [0.6, 0.3, 0.1], strategy == "none" ? [] : [0.2, 0.3, 0.5], reward)).ToList();
+            strategy == "none" ? [] : [0.6, 0.3, 0.1], strategy == "none" ? [] : [0.2, 0.3, 0.5], reward, onBest * e / 3)).ToList();
         return new RunRecord(strategy, seed, ["cnn-a", "mlp-b", "linear-c"], epochs);
     }
 
@@ -64,6 +64,20 @@ public sealed class ComparisonReportTests
     }
 
     [Fact]
+    public void Weight_on_best_is_the_last_epochs_mean_over_seeds_and_shows_in_the_markdown()
+    {
+        var runs = new[] { Run("aver", 1, 0.80, onBest: 1.0 / 3), Run("aver", 2, 0.82, onBest: 1.0 / 3), Run("mtkd-rl-ppo", 1, 0.85, 0.4, 0.6), Run("mtkd-rl-ppo", 2, 0.86, 0.5, 0.7), Run("none", 1, 0.75) };
+        var c = Comparison.Build(runs);
+        Assert.Equal(0.65, c.Rows.Single(r => r.Strategy == "mtkd-rl-ppo").WeightOnBest, 12);
+        Assert.Equal(1.0 / 3, c.Rows.Single(r => r.Strategy == "aver").WeightOnBest, 12);
+        Assert.True(double.IsNaN(c.Rows.Single(r => r.Strategy == "none").WeightOnBest));
+        string md = ComparisonReport.Markdown(c, "t");
+        Assert.Contains("| weight on best |", md);
+        Assert.Contains("| 0.65 |", md);
+        Assert.Contains("| none | 1 | 75.00 ± n/a % | -6.00 pt | — | — |", md);
+    }
+
+    [Fact]
     public void Report_writes_markdown_csv_json_and_png_plots_completely()
     {
         string dir = Path.Combine(Path.GetTempPath(), "mtkd-report-" + Guid.NewGuid().ToString("N"));
@@ -83,8 +97,9 @@ public sealed class ComparisonReportTests
             Assert.Contains("| mtkd-rl-paper | 2 | 82.00 ± 1.41 % | +1.00 pt |", md);
             Assert.Contains("| none | 1 | 70.00 ± n/a % | -11.00 pt | — |", md);
             var csv = File.ReadAllLines(Path.Combine(dir, "comparison.csv"));
-            Assert.Equal("strategy,seeds,mean_accuracy,std_accuracy,delta_vs_baseline,p_value,mean_epoch_seconds", csv[0]);
-            Assert.Equal(5 * 3, csv.Count(l => l.Split(',').Length == 8 && !l.StartsWith("strategy")));
+            Assert.Equal("strategy,seeds,mean_accuracy,std_accuracy,delta_vs_baseline,p_value,mean_epoch_seconds,weight_on_best", csv[0]);
+            Assert.Equal(3, csv.Count(l => l.Split(',').Length == 8 && !l.StartsWith("strategy")));
+            Assert.Equal(5 * 3, csv.Count(l => l.Split(',').Length == 9 && !l.StartsWith("strategy")));
             Assert.Empty(Directory.GetFiles(dir, "*.tmp*"));
         }
         finally
