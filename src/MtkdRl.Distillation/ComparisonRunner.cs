@@ -22,27 +22,81 @@ public static class ComparisonRunner
     public static IReadOnlyList<RunRecord> Run(DistillTrainer trainer, ComparisonPlan plan, string outDir, IReadOnlyList<string> teachers,
         IDistillObserver? observer = null, Action<DistillOutcome>? runDone = null, CancellationToken cancel = default)
     {
-        foreach (var recipe in plan.Recipes) recipe.Validate();
+        var recipes = Prepare(plan, outDir);
         var records = new List<RunRecord>();
-        foreach (var recipe in plan.Recipes)
+        foreach (var recipe in recipes)
         {
             if (cancel.IsCancellationRequested) break;
-            string dir = RunDir(outDir, recipe);
-            bool resume = false;
-            if (DistillCheckpoint.Exists(dir))
-            {
-                // Options that do not reach the run's strategy are not part of what it is (older runs kept them).
-                var saved = DistillCheckpoint.ReadState(dir).Recipe;
-                saved = saved.ForStrategy(saved.Strategy, saved.Seed);
-                if (saved != recipe)
-                    throw new MtkdInputException($"{dir}: holds a run with other settings ({saved.Student}, {saved.Epochs} epochs); remove it or choose another --out");
-                resume = true;
-            }
-            var outcome = trainer.Run(recipe, dir, resume, observer, cancel);
+            var outcome = RunOne(trainer, recipe, outDir, observer, cancel);
             runDone?.Invoke(outcome);
             records.Add(ToRecord(recipe, outcome.Metrics, teachers));
         }
         return records;
+    }
+
+    /// <summary>
+    /// The same comparison with up to <paramref name="jobs"/> runs at once, each worker with its own trainer (and so
+    /// its own compute threads and op backend) from <paramref name="newWorker"/>. Every run is deterministic given
+    /// its recipe, so the records equal the sequential ones; they come back in the plan's order. The observer is
+    /// called from the workers' threads.
+    /// </summary>
+    public static IReadOnlyList<RunRecord> Run(Func<ComparisonWorker> newWorker, int jobs, ComparisonPlan plan, string outDir,
+        IReadOnlyList<string> teachers, IDistillObserver? observer = null, CancellationToken cancel = default)
+    {
+        if (jobs < 1) throw new MtkdInputException($"jobs must be at least 1 (got {jobs})");
+        var recipes = Prepare(plan, outDir);
+        var records = new RunRecord?[recipes.Count];
+        var workers = new System.Collections.Concurrent.ConcurrentBag<ComparisonWorker>();
+        try
+        {
+            var options = new ParallelOptions { MaxDegreeOfParallelism = jobs, CancellationToken = cancel };
+            Parallel.ForEach(Enumerable.Range(0, recipes.Count), options,
+                () => { var w = newWorker(); workers.Add(w); return w; },
+                (i, _, worker) =>
+                {
+                    var outcome = RunOne(worker.Trainer, recipes[i], outDir, observer, cancel);
+                    records[i] = ToRecord(recipes[i], outcome.Metrics, teachers);
+                    return worker;
+                },
+                _ => { });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault(x => x is MtkdException) is { } first)
+        {
+            // The first error a run reported, as the sequential path would have thrown it.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            foreach (var w in workers) w.Dispose();
+        }
+        return [.. records.Where(r => r is not null).Select(r => r!)];
+    }
+
+    /// <summary>Validates every recipe and refuses, before any run starts, a folder that holds another configuration.</summary>
+    private static List<DistillRecipe> Prepare(ComparisonPlan plan, string outDir)
+    {
+        var recipes = plan.Recipes.ToList();
+        foreach (var recipe in recipes) recipe.Validate();
+        foreach (var recipe in recipes)
+        {
+            string dir = RunDir(outDir, recipe);
+            if (!DistillCheckpoint.Exists(dir)) continue;
+            // Options that do not reach the run's strategy are not part of what it is (older runs kept them).
+            var saved = DistillCheckpoint.ReadState(dir).Recipe;
+            saved = saved.ForStrategy(saved.Strategy, saved.Seed);
+            if (saved != recipe)
+                throw new MtkdInputException($"{dir}: holds a run with other settings ({saved.Student}, {saved.Epochs} epochs); remove it or choose another --out");
+        }
+        return recipes;
+    }
+
+    private static DistillOutcome RunOne(DistillTrainer trainer, DistillRecipe recipe, string outDir, IDistillObserver? observer, CancellationToken cancel)
+    {
+        string dir = RunDir(outDir, recipe);
+        return trainer.Run(recipe, dir, resume: DistillCheckpoint.Exists(dir), observer, cancel);
     }
 
     public static RunRecord ToRecord(DistillRecipe recipe, IReadOnlyList<DistillEpochMetrics> metrics, IReadOnlyList<string> teachers) =>
@@ -50,4 +104,16 @@ public static class ComparisonRunner
             [.. metrics.Select(m => new EpochRecord(m.Epoch, m.Loss, m.TrainAcc, m.TestAcc, m.TrainSeconds,
                 recipe.Strategy == "none" ? [] : [.. m.MeanWl.Select(v => (double)v)],
                 recipe.Strategy == "none" ? [] : [.. m.MeanWf.Select(v => (double)v)], m.MeanReward, m.WlOnBest))]);
+}
+
+/// <summary>What one parallel comparison worker owns: its trainer and whatever the trainer runs on (compute threads,
+/// op backend), released when the comparison ends.</summary>
+public sealed class ComparisonWorker(DistillTrainer trainer, params IDisposable[] owned) : IDisposable
+{
+    public DistillTrainer Trainer { get; } = trainer;
+
+    public void Dispose()
+    {
+        foreach (var d in owned) d.Dispose();
+    }
 }

@@ -20,39 +20,51 @@ public static class DistillProgress
     public static string Describe(DistillEpochMetrics m) =>
         $"loss {m.Loss:F3} train {m.TrainAcc:P1} test {m.TestAcc:P2} ({m.TrainSeconds:F1} s, strategy {100 * m.StrategySeconds / Math.Max(1e-9, m.TrainSeconds):F1} %)";
 
+    /// <summary>One line per epoch; whole lines, also when parallel runs finish epochs at the same moment.</summary>
     private sealed class LineObserver(IAnsiConsole console) : IDistillObserver
     {
+        private readonly Lock _gate = new();
+
         public void EpochStarted(string run, int epoch, int epochs, int batches) { }
 
         public void BatchDone(string run, int batch, double loss) { }
 
-        public void EpochDone(string run, DistillEpochMetrics m) =>
-            console.WriteLine($"{run} epoch {m.Epoch}: {Describe(m)}");
+        public void EpochDone(string run, DistillEpochMetrics m)
+        {
+            lock (_gate) console.WriteLine($"{run} epoch {m.Epoch}: {Describe(m)}");
+        }
     }
 
+    /// <summary>A bar per run and epoch, tracked by run name so parallel runs each move their own.</summary>
     private sealed class BarObserver(ProgressContext ctx) : IDistillObserver
     {
-        private ProgressTask? _task;
-        private string _label = "";
+        private readonly Lock _gate = new();
+        private readonly Dictionary<string, (ProgressTask Task, string Label)> _bars = [];
 
         public void EpochStarted(string run, int epoch, int epochs, int batches)
         {
-            _label = $"{run} epoch {epoch}/{epochs}";
-            _task = ctx.AddTask(Markup.Escape(_label), maxValue: batches);
+            string label = $"{run} epoch {epoch}/{epochs}";
+            lock (_gate) _bars[run] = (ctx.AddTask(Markup.Escape(label), maxValue: batches), label);
         }
 
         public void BatchDone(string run, int batch, double loss)
         {
-            if (_task is null) return;
-            _task.Value = batch;
-            if (batch % 10 == 0) _task.Description = Markup.Escape($"{_label} loss {loss:F3}");
+            lock (_gate)
+            {
+                if (!_bars.TryGetValue(run, out var bar)) return;
+                bar.Task.Value = batch;
+                if (batch % 10 == 0) bar.Task.Description = Markup.Escape($"{bar.Label} loss {loss:F3}");
+            }
         }
 
         public void EpochDone(string run, DistillEpochMetrics m)
         {
-            if (_task is null) return;
-            _task.Description = Markup.Escape($"{_label} {Describe(m)}");
-            _task.StopTask();
+            lock (_gate)
+            {
+                if (!_bars.TryGetValue(run, out var bar)) return;
+                bar.Task.Description = Markup.Escape($"{bar.Label} {Describe(m)}");
+                bar.Task.StopTask();
+            }
         }
     }
 }

@@ -20,6 +20,9 @@ public sealed class CompareVerb : DistillOptions
     [Option("seeds", Default = 3, HelpText = "Seeds per strategy (1..N).")]
     public int Seeds { get; set; } = 3;
 
+    [Option("jobs", Default = 1, HelpText = "Runs at once, each with its own compute threads and op backend (--threads each; 0: the cores shared out). Results equal --jobs 1.")]
+    public int Jobs { get; set; } = 1;
+
     [Option("out", Default = "runs/compare", HelpText = "Folder for the runs (OUT/runs/STRATEGY-seedN) and the report.")]
     public string Out { get; set; } = "runs/compare";
 
@@ -30,12 +33,17 @@ public sealed class CompareVerb : DistillOptions
         var strategies = Strategies.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
         if (strategies.Count == 0) throw new MtkdException("--strategies names none");
         var plan = new ComparisonPlan(strategies, [.. Enumerable.Range(1, Seeds).Select(s => (ulong)s)], Recipe("aver", 1));
+        if (Jobs < 1) throw new MtkdException($"--jobs must be at least 1 (got {Jobs})");
         var data = DatasetLocator.Open(Data);
-        using var backend = CreateBackend();
-        using var compute = new CpuCompute(Threads);
         var teachers = PoolManifest.Read(Pool).Teachers.Select(t => t.Name).ToList();
-        var trainer = new DistillTrainer(data, Pool, compute, backend, Backend);
-        var runs = DistillProgress.Run(console, observer => ComparisonRunner.Run(trainer, plan, Out, teachers, observer));
+        int threads = Threads > 0 || Jobs == 1 ? Threads : Math.Max(1, Environment.ProcessorCount / Jobs);
+        ComparisonWorker NewWorker()
+        {
+            var backend = CreateBackend(Backend, threads);
+            var compute = new CpuCompute(threads);
+            return new ComparisonWorker(new DistillTrainer(data, Pool, compute, backend, Backend), backend, compute);
+        }
+        var runs = DistillProgress.Run(console, observer => ComparisonRunner.Run(NewWorker, Jobs, plan, Out, teachers, observer));
         var comparison = Comparison.Build(runs, strategies.Contains("aver") ? "aver" : strategies[0]);
         string title = $"{data.Name}: student {Student}, {Epochs} epochs, {Seeds} seed{(Seeds > 1 ? "s" : "")}, {teachers.Count} teachers";
         var files = ComparisonReport.Write(Out, comparison, title);

@@ -67,6 +67,30 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
         Assert.Equal(6, Directory.GetDirectories(Path.Combine(outDir, "runs")).Length);
     }
 
+    [Fact]
+    public void Compare_with_parallel_jobs_gives_the_same_runs_as_one_job()
+    {
+        string pool = CachedPool();
+        string one = fixture.Folder.Sub("jobs1-" + Guid.NewGuid().ToString("N")[..6]), two = fixture.Folder.Sub("jobs2-" + Guid.NewGuid().ToString("N")[..6]);
+        string[] common = ["compare", "--data", fixture.DataDir, "--pool", pool, "--strategies", "none,aver,mtkd-rl-ppo", "--seeds", "2", "--epochs", "2", "--threads", "1"];
+        AssertOk(Run([.. common, "--out", one, .. Student]));
+        AssertOk(Run([.. common, "--out", two, "--jobs", "3", .. Student]));
+        var runs = Directory.GetDirectories(Path.Combine(one, "runs")).Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(6, runs.Count);
+        Assert.Equal(runs, Directory.GetDirectories(Path.Combine(two, "runs")).Select(Path.GetFileName).Order().ToList());
+        foreach (string run in runs!)
+        {
+            static IEnumerable<string> Numbers(string dir) => File.ReadAllLines(Path.Combine(dir, "metrics.jsonl")).Select(line =>
+            {
+                using var doc = JsonDocument.Parse(line);
+                var e = doc.RootElement;
+                return $"{e.GetProperty("loss").GetDouble():R} {e.GetProperty("test_acc").GetDouble():R} {e.GetProperty("mean_wl")}";
+            }).ToList();
+            Assert.Equal(Numbers(Path.Combine(one, "runs", run!)), Numbers(Path.Combine(two, "runs", run!)));
+        }
+        AssertOneLineError(Run([.. common, "--out", two, "--jobs", "0", .. Student]), "--jobs must be at least 1");
+    }
+
     [Theory]
     [InlineData("best-guess", "unknown strategy 'best-guess'")]
     [InlineData("fixed", "strategy fixed: weights are missing")]
