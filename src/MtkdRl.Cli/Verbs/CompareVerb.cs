@@ -34,9 +34,11 @@ public sealed class CompareVerb : DistillOptions
         if (strategies.Count == 0) throw new MtkdException("--strategies names none");
         var plan = new ComparisonPlan(strategies, [.. Enumerable.Range(1, Seeds).Select(s => (ulong)s)], Recipe("aver", 1));
         if (Jobs < 1) throw new MtkdException($"--jobs must be at least 1 (got {Jobs})");
+        int threads = Threads > 0 || Jobs == 1 ? Threads : Math.Max(1, Environment.ProcessorCount / Jobs);
+        // An unavailable backend is the first thing to report, before any data or pool is read.
+        CreateBackend(Backend, threads).Dispose();
         var data = DatasetLocator.Open(Data);
         var teachers = PoolManifest.Read(Pool).Teachers.Select(t => t.Name).ToList();
-        int threads = Threads > 0 || Jobs == 1 ? Threads : Math.Max(1, Environment.ProcessorCount / Jobs);
         ComparisonWorker NewWorker()
         {
             var backend = CreateBackend(Backend, threads);
