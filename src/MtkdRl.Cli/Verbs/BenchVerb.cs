@@ -56,7 +56,7 @@ public sealed class BenchVerb
     [Option("classes", Default = 10, HelpText = "train: number of classes.")]
     public int Classes { get; set; } = 10;
 
-    [Option("threads", Default = 0, HelpText = "train, epoch: CPU threads (0: every core).")]
+    [Option("threads", Default = 0, HelpText = "kernels (native), train, epoch: CPU threads (0: every core).")]
     public int Threads { get; set; }
 
     [Option("rounds", Default = 1, HelpText = "epoch: rounds; each runs every strategy in turn, so they share the machine's load.")]
@@ -105,7 +105,8 @@ public sealed class BenchVerb
                 console.MarkupLine($"[yellow]{Markup.Escape(entry.Name)}: skipped ({Markup.Escape(probe.Detail)})[/]");
                 continue;
             }
-            using var backend = entry.Create();
+            // --threads bounds the native op's team, so its figures can be read against single-threaded epochs.
+            using var backend = Threads > 0 ? MtkdRl.Cli.Distill.DistillOptions.CreateBackend(entry.Name, Threads) : entry.Create();
             foreach (var shape in shapes)
             {
                 console.Status().Start($"{entry.Name} {shape}", ctx =>

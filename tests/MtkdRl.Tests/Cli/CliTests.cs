@@ -69,6 +69,19 @@ public class CliTests
     }
 
     [Fact]
+    public void Bench_kernels_runs_the_native_op_on_the_threads_it_is_given()
+    {
+        string dir = Directory.CreateTempSubdirectory("mtkd-cli").FullName;
+        string json = Path.Combine(dir, "bench.json");
+        var (code, err) = Run("bench", "kernels", "--backend", "native", "--shape", "7,3,11,5", "--repeat", "3", "--warmup", "0", "--threads", "1", "--json", json);
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var records = doc.RootElement.EnumerateArray().ToList();
+        Assert.Equal(3, records.Count);
+        Assert.All(records, r => Assert.True(r.GetProperty("max_rel_err").GetDouble() < 1e-5));
+    }
+
+    [Fact]
     public void Bench_to_an_unwritable_path_fails_before_timing_and_leaves_nothing()
     {
         var (code, err) = Run("bench", "kernels", "--backend", "reference", "--shape", "2,1,3,2", "--json", "/nonexistent-dir/x.json");
