@@ -371,4 +371,31 @@ public class PpoAgentTests(ITestOutputHelper output)
             Assert.True(Math.Abs(gotVariance - variance) <= 1e-4 * variance + 1e-9, $"channel {ch}: variance {gotVariance} vs {variance}");
         }
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4)]
+    public void Learning_rate_anneals_linearly_per_epoch_when_asked(int annealEpochs)
+    {
+        const int b = 32, k = 3;
+        var config = new PpoConfig { RolloutRows = 64, RowsPerBatch = 32, MinibatchRows = 32, LearningRate = 0.01f, AnnealEpochs = annealEpochs };
+        var agent = Create(k, config);
+        var world = new BanditWorld(b, k, 3, 2, 17);
+        var (wl, wf) = (new float[b * k], new float[b * k]);
+        var rates = new List<double>();
+        for (int epoch = 0; epoch < 4; epoch++)
+        {
+            for (int batch = 0; batch < 2; batch++)
+            {
+                world.Next();
+                agent.Weights(new WeightingContext(world.Stats), wl, wf);
+                if (agent.Learn(new LearnFeedback(world.Stats, default, Beta)) is PpoUpdateLog log) rates.Add(log.LearningRate);
+            }
+            agent.EndEpoch();
+        }
+        // One update per epoch (2 batches x 32 rows fill the 64-row rollout): lr x (1 - epoch / 4), or constant.
+        double[] expected = annealEpochs == 0 ? [0.01, 0.01, 0.01, 0.01] : [0.01, 0.0075, 0.005, 0.0025];
+        Assert.Equal(expected.Length, rates.Count);
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], rates[i], 6);
+    }
 }
