@@ -18,6 +18,15 @@ public sealed record PaperAgentConfig
     /// </summary>
     public int ReplayEveryBatches { get; init; } = 1000;
 
+    /// <summary>
+    /// Also replay as soon as the stored states reach this many bytes (0: no bound). Each row's state holds every
+    /// teacher's embedding and logits, so an epoch's store grows with K and D (Fashion-MNIST at K = 64, D = 64:
+    /// 1.2 GB; CIFAR-size data with 512-wide embeddings: several GB); the bound trades the reference's one replay
+    /// per 1000 batches for memory that a large pool cannot exceed. At the default pool (420 MB an epoch) it
+    /// changes nothing.
+    /// </summary>
+    public long MaxStoreBytes { get; init; } = 1L << 30;
+
     /// <summary>Width of the hidden layer.</summary>
     public int Hidden { get; init; } = 128;
 
@@ -38,7 +47,8 @@ public sealed record PaperAgentConfig
 /// Rows of wl and wf sum to 1, except during the first epoch, where every weight is 1 (rows sum to K; 1/K with
 /// <see cref="PaperAgentConfig.UnitRows"/>).</para>
 /// <para>Learning: after each batch the reward r (see <see cref="PaperReward"/>, clamped to [0, 1]) is stored with
-/// the state; at the end of the epoch (and every <see cref="PaperAgentConfig.ReplayEveryBatches"/> batches) every
+/// the state; at the end of the epoch (and every <see cref="PaperAgentConfig.ReplayEveryBatches"/> batches, or when the
+/// store reaches <see cref="PaperAgentConfig.MaxStoreBytes"/>) every
 /// stored batch, in order, takes one SGD step on J = mean_{b,k}[-r_b log wl] + mean_{b,k}[-r_b log wf] (binary
 /// cross-entropy against the target 1, weighted by r; logs are floored at -100 as torch does), then the store
 /// is emptied. Note what this objective does: with target 1 for every teacher, sum_k log w_k is largest when
@@ -71,7 +81,7 @@ public sealed class PaperAgent : IWeightingStrategy
         if (embeddingWidths.Count != k)
             throw new MtkdInputException($"strategy {CatalogName}: {embeddingWidths.Count} embedding widths for K={k} teachers");
         if (classes < 2) throw new MtkdInputException($"strategy {CatalogName}: class count must be at least 2 (got {classes})");
-        if (config.Hidden < 1 || !(config.LearningRate > 0) || config.ReplayEveryBatches < 0)
+        if (config.Hidden < 1 || !(config.LearningRate > 0) || config.ReplayEveryBatches < 0 || config.MaxStoreBytes < 0)
             throw new MtkdInputException($"strategy {CatalogName}: hidden width, learning rate and replay interval must be positive");
         K = k;
         _config = config;
@@ -153,7 +163,8 @@ public sealed class PaperAgent : IWeightingStrategy
         PaperReward.Compute(feedback.Stats, feedback.Labels, batch.UsedWl, batch.UsedWf, feedback.Beta, clamp: true, batch.Reward);
         _pending = false;
         _stored++;
-        return _config.ReplayEveryBatches > 0 && _stored >= _config.ReplayEveryBatches ? Replay() : null;
+        bool everyN = _config.ReplayEveryBatches > 0 && _stored >= _config.ReplayEveryBatches;
+        return everyN || StoreIsFull() ? Replay() : null;
     }
 
     public AgentUpdateLog? EndEpoch()
@@ -162,6 +173,15 @@ public sealed class PaperAgent : IWeightingStrategy
         var log = _stored > 0 ? Replay() : null;
         _epochs++;
         return log;
+    }
+
+    /// <summary>Whether the stored states have reached <see cref="PaperAgentConfig.MaxStoreBytes"/>.</summary>
+    private bool StoreIsFull()
+    {
+        if (_config.MaxStoreBytes == 0) return false;
+        long bytes = 0;
+        for (int i = 0; i < _stored; i++) bytes += (long)_store[i].State.Length * sizeof(float);
+        return bytes >= _config.MaxStoreBytes;
     }
 
     /// <summary>One SGD step per stored batch, in the order they were stored; then the store is emptied.</summary>

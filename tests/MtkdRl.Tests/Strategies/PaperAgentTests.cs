@@ -191,6 +191,31 @@ public class PaperAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_full_store_is_replayed_before_the_epoch_ends()
+    {
+        // State width S = 4 x (3 + 2 + 3) = 32 floats, 32 rows: 4 KiB a batch. A 10 KiB bound replays at the
+        // third batch (12 KiB stored); without a bound only the epoch end replays.
+        foreach (var (bound, expected) in new[] { (10L * 1024, new[] { 3, 6 }), (0L, Array.Empty<int>()) })
+        {
+            var world = new BanditWorld(32, 4, 3, 2, 8);
+            var agent = (PaperAgent)StrategyCatalog.Create(PaperAgent.CatalogName, 4, new StrategyOptions
+            {
+                Classes = 3, EmbeddingWidths = [2, 2, 2, 2], Seed = 3, Paper = new PaperAgentConfig { Hidden = 8, MaxStoreBytes = bound },
+            });
+            var (wl, wf) = (new float[32 * 4], new float[32 * 4]);
+            var replays = new List<int>();
+            for (int batch = 1; batch <= 7; batch++)
+            {
+                world.Next();
+                agent.Weights(world.Context.Full(), wl, wf);
+                if (agent.Learn(new LearnFeedback(world.Stats, default, Beta)) is PaperUpdateLog) replays.Add(batch);
+            }
+            Assert.Equal(expected, replays);
+            Assert.Equal(7 - expected.LastOrDefault(), agent.StoredCount);
+        }
+    }
+
+    [Fact]
     public void UnitRowsStartTheFirstEpochAtOneOverK()
     {
         var world = new BanditWorld(32, 4, 3, 2, 5);
