@@ -56,13 +56,29 @@ public static class BackendCatalog
         All.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new MtkdException($"unknown backend '{name}' (known: {string.Join(", ", Names)}, all)");
 
-    /// <summary>Creates a backend or throws <see cref="BackendUnavailableException"/> with the reason.</summary>
-    public static IDistillBackend Create(string name)
+    /// <summary>
+    /// Creates a backend or throws <see cref="BackendUnavailableException"/> with the reason. A positive
+    /// <paramref name="threads"/> bounds the native backend's thread team (the others ignore it).
+    /// </summary>
+    public static IDistillBackend Create(string name, int threads = 0)
     {
         var entry = Find(name);
         var probe = entry.Probe();
         if (!probe.Available) throw new BackendUnavailableException($"backend '{entry.Name}' is unavailable: {probe.Detail}");
-        return entry.Create();
+        return WithThreads(entry.Create(), threads);
+    }
+
+    /// <summary>
+    /// The backend with the native op's team bounded to <paramref name="threads"/> when that is positive: a team on
+    /// every core waits on cores the student (or a neighbour) holds, twice per batch for strategies that need the
+    /// stats pass before the gradient pass. Other backends, and a native one already of that size, come back as given.
+    /// </summary>
+    public static IDistillBackend WithThreads(IDistillBackend backend, int threads)
+    {
+        if (threads <= 0 || backend is not NativeBackend native || native.Threads == threads) return backend;
+        var simd = native.Simd;
+        backend.Dispose();
+        return new NativeBackend(simd, threads);
     }
 
     private static GpuDevice BestIlgpuDevice() =>

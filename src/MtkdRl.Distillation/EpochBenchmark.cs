@@ -37,10 +37,8 @@ public static class EpochBenchmark
         DistillRecipe template, int rounds, int embeddingWidth, CpuCompute compute, IDistillBackend backend, string backendName,
         Action<string>? log = null)
     {
-        if (rounds < 1) throw new MtkdInputException($"rounds must be at least 1 (got {rounds})");
-        if (strategies.Count == 0) throw new MtkdInputException("no strategy to time");
-        foreach (var s in strategies) (template with { Strategy = s }).Validate();
-        string root = Path.Combine(Path.GetTempPath(), "mtkd-epoch-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        CheckPlan(strategies, template, rounds);
+        string root = NewScratchFolder();
         var records = new List<EpochBenchRecord>();
         try
         {
@@ -68,11 +66,9 @@ public static class EpochBenchmark
     public static IReadOnlyList<EpochBenchRecord> RunOnPool(ImageDataset data, string pool, IReadOnlyList<string> strategies,
         DistillRecipe template, int rounds, CpuCompute compute, IDistillBackend backend, string backendName, Action<string>? log = null)
     {
-        if (rounds < 1) throw new MtkdInputException($"rounds must be at least 1 (got {rounds})");
-        if (strategies.Count == 0) throw new MtkdInputException("no strategy to time");
-        foreach (var s in strategies) (template with { Strategy = s }).Validate();
+        CheckPlan(strategies, template, rounds);
         var teachers = PoolManifest.Read(pool).Teachers;
-        string root = Path.Combine(Path.GetTempPath(), "mtkd-epoch-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        string root = NewScratchFolder();
         try
         {
             int meanWidth = (int)Math.Round(teachers.Average(t => t.EmbeddingWidth));
@@ -83,6 +79,17 @@ public static class EpochBenchmark
             if (Directory.Exists(root)) Directory.Delete(root, true);
         }
     }
+
+    /// <summary>One-line errors for a plan no benchmark could run, before any pool is built.</summary>
+    private static void CheckPlan(IReadOnlyList<string> strategies, DistillRecipe template, int rounds)
+    {
+        if (rounds < 1) throw new MtkdInputException($"rounds must be at least 1 (got {rounds})");
+        if (strategies.Count == 0) throw new MtkdInputException("no strategy to time");
+        foreach (var s in strategies) (template with { Strategy = s }).Validate();
+    }
+
+    /// <summary>A fresh temporary folder for the runs (and synthetic pools); the caller deletes it.</summary>
+    private static string NewScratchFolder() => Path.Combine(Path.GetTempPath(), "mtkd-epoch-bench-" + Guid.NewGuid().ToString("N")[..8]);
 
     private static List<EpochBenchRecord> TimePool(ImageDataset data, string pool, int k, int embeddingWidth, IReadOnlyList<string> strategies,
         DistillRecipe template, int rounds, string root, CpuCompute compute, IDistillBackend backend, string backendName, Action<string>? log)

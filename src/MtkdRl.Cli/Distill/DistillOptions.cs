@@ -3,7 +3,6 @@ using MtkdRl.Backends;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Distillation;
-using MtkdRl.Native;
 using MtkdRl.Strategies;
 
 namespace MtkdRl.Cli.Distill;
@@ -78,22 +77,8 @@ public abstract class DistillOptions
         Temperature = Temperature, Beta = Beta, CeWeight = CeWeight, KdWeight = KdWeight, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
     };
 
-    /// <summary>
-    /// The op's backend. The catalog's native backend runs its thread team on every core; with --threads it gets the
-    /// same bound as the student, or its team waits on cores the student (or a neighbour) holds, twice per batch for
-    /// strategies that need the stats pass before the gradient pass.
-    /// </summary>
-    public IDistillBackend CreateBackend() => CreateBackend(Backend, Threads);
-
-    /// <summary>The named backend; the native one bounded to <paramref name="threads"/> when that is positive.</summary>
-    public static IDistillBackend CreateBackend(string name, int threads)
-    {
-        var backend = BackendCatalog.Create(name);
-        if (threads <= 0 || backend is not NativeBackend native || native.Threads == threads) return backend;
-        var simd = native.Simd;
-        backend.Dispose();
-        return new NativeBackend(simd, threads);
-    }
+    /// <summary>The op's backend; --threads bounds the native one's team as it bounds the student's.</summary>
+    public IDistillBackend CreateBackend() => BackendCatalog.Create(Backend, Threads);
 
     /// <summary>Common checks of values CommandLineParser accepts but no run can use.</summary>
     protected void CheckCommon()

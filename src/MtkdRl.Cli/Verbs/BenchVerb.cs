@@ -106,7 +106,7 @@ public sealed class BenchVerb
                 continue;
             }
             // --threads bounds the native op's team, so its figures can be read against single-threaded epochs.
-            using var backend = Threads > 0 ? MtkdRl.Cli.Distill.DistillOptions.CreateBackend(entry.Name, Threads) : entry.Create();
+            using var backend = BackendCatalog.WithThreads(entry.Create(), Threads);
             foreach (var shape in shapes)
             {
                 console.Status().Start($"{entry.Name} {shape}", ctx =>
@@ -187,7 +187,7 @@ public sealed class BenchVerb
         var template = new MtkdRl.Distillation.DistillRecipe { Student = student, Epochs = Epochs, BatchSize = Batch };
         var data = MtkdRl.Data.Datasets.DatasetLocator.Open(Data);
         string backendName = string.Equals(Backend, "all", StringComparison.OrdinalIgnoreCase) ? "native" : Backend;
-        using var backend = MtkdRl.Cli.Distill.DistillOptions.CreateBackend(backendName, Threads);
+        using var backend = BackendCatalog.Create(backendName, Threads);
         using var compute = new CpuCompute(Threads);
         console.WriteLine($"data: {data}");
         var records = Pool is null

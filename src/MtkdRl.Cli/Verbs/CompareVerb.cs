@@ -1,3 +1,4 @@
+using MtkdRl.Backends;
 using CommandLine;
 using MtkdRl.Cli.Distill;
 using MtkdRl.Core;
@@ -36,12 +37,12 @@ public sealed class CompareVerb : DistillOptions
         if (Jobs < 1) throw new MtkdException($"--jobs must be at least 1 (got {Jobs})");
         int threads = Threads > 0 || Jobs == 1 ? Threads : Math.Max(1, Environment.ProcessorCount / Jobs);
         // An unavailable backend is the first thing to report, before any data or pool is read.
-        CreateBackend(Backend, threads).Dispose();
+        BackendCatalog.Create(Backend, threads).Dispose();
         var data = DatasetLocator.Open(Data);
         var teachers = PoolManifest.Read(Pool).Teachers.Select(t => t.Name).ToList();
         ComparisonWorker NewWorker()
         {
-            var backend = CreateBackend(Backend, threads);
+            var backend = BackendCatalog.Create(Backend, threads);
             var compute = new CpuCompute(threads);
             return new ComparisonWorker(new DistillTrainer(data, Pool, compute, backend, Backend), backend, compute);
         }
