@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The fused multi-teacher distillation step written in PyTorch, as a competent PyTorch user would write it
 (all teachers stacked in one tensor, autograd for the gradients), timed for comparison with `mtkd bench
-kernels`. Same math as DESIGN.md section 2 and MtkdRl.Core.Distill.ReferenceDistill:
+kernels`. Same math as docs/DESIGN.md §2 and MtkdRl.Core.Distill.ReferenceDistill:
 
   stats   KL[b,k] = T^2 KL(pt^T || ps^T), CEt, Ht, conf, hit (T = 1), cos, mse, CEs
   loss    L = 1/B' sum_b [a_ce CEs + a_kd sum_k wl KL + beta sum_k wf mse]   (rows with y = -1 ignored)

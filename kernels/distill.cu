@@ -1,5 +1,5 @@
 /*
- * distill.cu - the fused multi-teacher distillation op (DESIGN §2) as three kernels:
+ * distill.cu - the fused multi-teacher distillation op (docs/DESIGN.md §2) as three kernels:
  * mtkd_distill_stats (pass 1), mtkd_distill_gradient (pass 2) and mtkd_distill_fused (both at once).
  * Layouts are those of MtkdRl.Core.Distill.DistillShape; ReferenceDistill is the specification.
  *

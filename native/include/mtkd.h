@@ -107,7 +107,7 @@ MTKD_API mtkd_status mtkd_context_describe(const mtkd_context* ctx, int32_t* sim
  * Valid while the context lives. */
 MTKD_API const char* mtkd_context_gemm_info(const mtkd_context* ctx);
 
-/* ---- the fused multi-teacher distillation op (DESIGN §2) ----
+/* ---- the fused multi-teacher distillation op (docs/DESIGN.md §2) ----
  * Calls on one context are serialised (it owns the per-thread scratch); use one context per caller thread
  * for concurrency. Every pointer named in mtkd_inputs/mtkd_stats/mtkd_grads that a pass reads or writes must
  * be non-null; gradient reads kl, mse, lse_t, ce_s, lse_s1 and lse_st from stats.

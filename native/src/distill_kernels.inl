@@ -1,4 +1,4 @@
-// The fused multi-teacher distillation op (DESIGN §2), written once over vector traits V and compiled
+// The fused multi-teacher distillation op (docs/DESIGN.md §2), written once over vector traits V and compiled
 // once per SIMD level (kernels_scalar.cpp, kernels_avx2.cpp, kernels_avx512.cpp).
 //
 // Notation for one row b: student logits s[c], teacher k's logits z[c], temperature T, label y.

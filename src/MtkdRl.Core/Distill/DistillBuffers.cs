@@ -31,7 +31,7 @@ public sealed class DistillInputs
         DistillValidation.CheckSizes(this);
     }
 
-    /// <summary>Rows whose label is not -1 (B' in DESIGN §2).</summary>
+    /// <summary>Rows whose label is not -1 (B' in docs/DESIGN.md §2).</summary>
     public int CountedRows()
     {
         int n = 0;

@@ -1,6 +1,6 @@
 namespace MtkdRl.Core.Distill;
 
-/// <summary>Scalar parameters of the fused distillation op (DESIGN §2).</summary>
+/// <summary>Scalar parameters of the fused distillation op (docs/DESIGN.md §2).</summary>
 /// <param name="Temperature">T: logit KD temperature; p^T = softmax(z/T).</param>
 /// <param name="ACe">a_ce: weight of the student's cross-entropy with the labels.</param>
 /// <param name="AKd">a_kd: weight of the weighted logit-KD term sum_k wl*KL.</param>

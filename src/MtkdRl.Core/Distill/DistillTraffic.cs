@@ -4,7 +4,7 @@ namespace MtkdRl.Core.Distill;
 public enum DistillPass { Stats, Gradient, Fused }
 
 /// <summary>
-/// The minimum bytes a pass must move between memory and the cores (DESIGN §2): each input it needs
+/// The minimum bytes a pass must move between memory and the cores (docs/DESIGN.md §2): each input it needs
 /// read once, each output written once. Benchmarks divide this by the time to get an effective GB/s;
 /// the floor is what a perfect kernel would move, so GB/s above the copy bandwidth means caches helped.
 /// </summary>

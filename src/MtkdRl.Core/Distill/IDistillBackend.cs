@@ -1,7 +1,7 @@
 namespace MtkdRl.Core.Distill;
 
 /// <summary>
-/// One implementation of the fused multi-teacher distillation op (DESIGN §2): reference, native,
+/// One implementation of the fused multi-teacher distillation op (docs/DESIGN.md §2): reference, native,
 /// ilgpu or cuda. A backend is cheap to keep and expensive to create (it may own a device context
 /// and compiled kernels); sessions hold the buffers for one shape.
 /// </summary>

@@ -3,7 +3,7 @@ namespace MtkdRl.Core.Distill;
 /// <summary>
 /// The float64 oracle for the fused distillation op: every backend and every kernel is checked against
 /// it, and its own gradients are checked by finite differences. Written for clarity, not speed: one row
-/// at a time, each formula as DESIGN §2 states it, every sum in double.
+/// at a time, each formula as docs/DESIGN.md §2 states it, every sum in double.
 /// </summary>
 public static class ReferenceDistill
 {

@@ -5,7 +5,7 @@ namespace MtkdRl.Tests.Distill;
 
 /// <summary>
 /// Runs a backend's passes on poisoned outputs and compares every output with the float64 reference:
-/// per output, max|got - ref| / max|ref| within the tolerance (DESIGN §2), NaN/Inf at the same positions.
+/// per output, max|got - ref| / max|ref| within the tolerance (docs/DESIGN.md §2), NaN/Inf at the same positions.
 /// </summary>
 public static class DistillAgreement
 {
