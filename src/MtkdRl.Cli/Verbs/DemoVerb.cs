@@ -45,7 +45,7 @@ public sealed class DemoVerb
         string pool = Path.Combine(Out, "pool");
         using var compute = new CpuCompute(Threads);
 
-        var plans = PoolPresets.Get("quick", 1);
+        var plans = PoolPresets.Get("quick", data, 1);
         bool complete = PoolManifest.Exists(pool) && plans.All(p => PoolManifest.Read(pool).Teachers.Any(t => t.Name == p.Name));
         if (!complete)
         {

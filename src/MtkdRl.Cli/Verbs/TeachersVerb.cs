@@ -11,20 +11,26 @@ namespace MtkdRl.Cli.Verbs;
 [Verb("teachers", HelpText = "The teacher pool. `teachers train`: train a preset pool. `teachers cache`: run every teacher once over train and test and cache the outputs. `teachers import`: add a teacher's outputs computed elsewhere (NPY).")]
 public sealed class TeachersVerb
 {
-    [Value(0, MetaName = "action", Required = true, HelpText = "train, cache or import.")]
+    [Value(0, MetaName = "action", Required = true, HelpText = "train, cache, import or recipe (print a preset's recipe file).")]
     public string Action { get; set; } = "";
 
-    [Option("pool", Required = true, HelpText = "The pool folder (pool.json, checkpoints, caches).")]
+    [Option("pool", HelpText = "The pool folder (pool.json, recipe.json, checkpoints, caches); required by train, cache and import.")]
     public string Pool { get; set; } = "";
 
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
     public string? Data { get; set; }
 
-    [Option("preset", Default = "quick", HelpText = "train: quick (4 small teachers, about a minute on the slice), default (6 teachers sized for full Fashion-MNIST) or specialists (3 class specialists and a linear generalist).")]
-    public string Preset { get; set; } = "quick";
+    [Option("preset", HelpText = "train, recipe: quick (4 small teachers, about a minute on the slice; the default), default (6 teachers sized for a full MNIST-family dataset) or specialists (3 class specialists and a linear generalist).")]
+    public string? Preset { get; set; }
 
-    [Option("seed", Default = 1, HelpText = "train: seed of every random choice (initialisation, shuffling, augmentation, subsets).")]
-    public int Seed { get; set; } = 1;
+    [Option("recipe", HelpText = "train: a pool recipe file (JSON: per teacher name, spec, epochs, lr, batch, augment, subset, seed; `teachers recipe --preset quick` prints one to start from). A trained pool keeps its recipe as POOL/recipe.json.")]
+    public string? Recipe { get; set; }
+
+    [Option("augment", HelpText = "train: augmentation of every teacher: auto (a flip where the dataset's classes are mirror-invariant, else shifts of up to 2 pixels), none, flip, crop:N or crop:N+flip. Default: each teacher's own (auto unless its recipe says).")]
+    public string? Augment { get; set; }
+
+    [Option("seed", HelpText = "train: seed of every random choice (initialisation, shuffling, augmentation, subsets); default: the recipe's (1 for presets).")]
+    public int? Seed { get; set; }
 
     [Option("epochs", Default = 0, HelpText = "train: epochs for every teacher (0: each preset teacher's own).")]
     public int Epochs { get; set; }
@@ -55,7 +61,8 @@ public sealed class TeachersVerb
         "train" => RunTrain(console),
         "cache" => RunCache(console),
         "import" => RunImport(console),
-        _ => throw new MtkdException($"teachers: unknown action '{Action}' (known: train, cache, import)"),
+        "recipe" => RunRecipe(console),
+        _ => throw new MtkdException($"teachers: unknown action '{Action}' (known: train, cache, import, recipe)"),
     };
 
     private ImageDataset OpenData(IAnsiConsole console)
@@ -75,22 +82,32 @@ public sealed class TeachersVerb
     {
         CheckPool();
         if (Seed < 0) throw new MtkdException($"--seed must be >= 0 (got {Seed})");
-        if (Epochs < 0) throw new MtkdException($"--epochs must be positive (got {Epochs})");
-        var plans = PoolPresets.Get(Preset, (ulong)Seed, Epochs);
+        if (Preset is not null && Recipe is not null) throw new MtkdException("teachers train: give --preset or --recipe, not both");
+        string source = Recipe ?? $"preset '{Preset ?? "quick"}'";
+        var recipe = (Recipe is not null ? PoolRecipe.Read(Recipe) : PoolPresets.Recipe(Preset ?? "quick"))
+            .With(Seed is int s ? (ulong)s : null, Epochs, Augment);
         var data = OpenData(console);
+        console.MarkupLine(Markup.Escape($"flips: {(data.Mirror.Invariant ? "allowed" : "not used")} ({data.Mirror.Source})"));
         using var compute = new CpuCompute(Threads);
-        var results = TrainingProgress.Run(console, observer => TeacherPool.Train(Pool, data, plans, compute, observer));
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"pool {Pool} ({Preset}, seed {Seed})"));
-        table.AddColumns("teacher", "spec", "params", "D", "test acc", "seconds", "status");
-        foreach (int i in new[] { 2, 3, 4, 5 }) table.Columns[i].RightAligned();
+        var results = TrainingProgress.Run(console, observer => TeacherPool.Train(Pool, data, recipe, source, compute, observer));
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"pool {Pool} ({source}, seed {recipe.Seed})"));
+        table.AddColumns("teacher", "spec", "augment", "params", "D", "test acc", "seconds", "status");
+        foreach (int i in new[] { 3, 4, 5, 6 }) table.Columns[i].RightAligned();
+        var augmentations = recipe.Plans(data, source).ToDictionary(p => p.Name, p => new Data.Batching.Augmentation(p.Recipe.CropPadding, p.Recipe.HorizontalFlip).ToString());
         foreach (var r in results)
         {
             var t = r.Entry;
-            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), $"{t.Parameters:N0}", $"{t.EmbeddingWidth}", $"{t.TestAccuracy:P2}",
+            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), augmentations.GetValueOrDefault(t.Name, "?"), $"{t.Parameters:N0}", $"{t.EmbeddingWidth}", $"{t.TestAccuracy:P2}",
                 $"{t.Seconds:F1}", r.Skipped ? "kept (already trained)" : r.Resumed ? "resumed" : "trained");
         }
         console.Write(table);
         console.MarkupLine(Markup.Escape($"wrote {PoolManifest.PathIn(Pool)}; next: mtkd teachers cache --pool {Pool}"));
+        return 0;
+    }
+
+    private int RunRecipe(IAnsiConsole console)
+    {
+        console.Profile.Out.Writer.Write(PoolPresets.Text(Preset ?? "quick"));
         return 0;
     }
 

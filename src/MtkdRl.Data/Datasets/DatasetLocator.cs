@@ -40,6 +40,13 @@ public static class DatasetLocator
     public static ImageDataset Load(string dir)
     {
         if (!Directory.Exists(dir)) throw new MtkdInputException($"{dir}: no such directory");
+        var descriptor = DatasetDescriptor.TryRead(dir);
+        var data = LoadImages(dir);
+        return descriptor is null ? data : data.WithDescriptor(descriptor);
+    }
+
+    private static ImageDataset LoadImages(string dir)
+    {
         if (IdxDataset.Recognises(dir)) return IdxDataset.Load(dir);
         if (CifarDataset.FindCifar10(dir) is not null) return CifarDataset.LoadCifar10(dir);
         if (CifarDataset.FindCifar100(dir) is not null) return CifarDataset.LoadCifar100(dir);

@@ -6,7 +6,7 @@ namespace MtkdRl.Data.Datasets;
 /// <summary>A dataset's train and test splits, which agree on image size and classes, and where they came from.</summary>
 public sealed class ImageDataset
 {
-    public ImageDataset(string name, string source, LabeledImages train, LabeledImages test)
+    public ImageDataset(string name, string source, LabeledImages train, LabeledImages test, DatasetDescriptor? descriptor = null)
     {
         if (train.Channels != test.Channels || train.Height != test.Height || train.Width != test.Width)
             throw new MtkdInputException(
@@ -17,6 +17,8 @@ public sealed class ImageDataset
         Source = source;
         Train = train;
         Test = test;
+        Descriptor = descriptor;
+        Mirror = MirrorInvariance.Of(name, descriptor);
     }
 
     /// <summary>A short name: "fashion-mnist", "mnist", "cifar-10", "cifar-100", or the folder's name.</summary>
@@ -24,6 +26,12 @@ public sealed class ImageDataset
 
     /// <summary>The folder it was read from.</summary>
     public string Source { get; }
+
+    /// <summary>The folder's dataset.json, when it has one.</summary>
+    public DatasetDescriptor? Descriptor { get; }
+
+    /// <summary>Whether flips keep the classes, and what said so.</summary>
+    public MirrorInvariance Mirror { get; }
 
     public LabeledImages Train { get; }
     public LabeledImages Test { get; }
@@ -38,6 +46,9 @@ public sealed class ImageDataset
     public string FingerprintHex => Convert.ToHexStringLower(SHA256.HashData([.. Train.Fingerprint, .. Test.Fingerprint]));
 
     public string ShortFingerprint => FingerprintHex[..12];
+
+    /// <summary>The same splits with the descriptor of their folder.</summary>
+    public ImageDataset WithDescriptor(DatasetDescriptor? descriptor) => new(Name, Source, Train, Test, descriptor);
 
     public override string ToString() =>
         $"{Name} ({Source}): {Train.Count} train + {Test.Count} test images of {Channels}x{Height}x{Width}, {ClassCount} classes";

@@ -46,18 +46,28 @@ public static class TeacherPool
     }
 
     /// <summary>
+    /// Trains the teachers of <paramref name="recipe"/> (<paramref name="source"/> names it in errors) into
+    /// <paramref name="poolDir"/>, first keeping the recipe in the pool folder (recipe.json, merged with the one
+    /// already there), so the pool can be retrained or grown from the file it was made from.
+    /// </summary>
+    public static IReadOnlyList<TrainedTeacher> Train(string poolDir, ImageDataset data, PoolRecipe recipe, string source,
+        CpuCompute compute, ITrainingObserver? observer = null, CancellationToken cancel = default)
+    {
+        var plans = recipe.Plans(data, source);
+        Prepare(poolDir, data, plans);
+        string kept = Path.Combine(poolDir, PoolRecipe.FileName);
+        recipe.MergedInto(File.Exists(kept) ? PoolRecipe.Read(kept) : null).Write(kept);
+        return Train(poolDir, data, plans, compute, observer, cancel);
+    }
+
+    /// <summary>
     /// Trains every planned teacher into <paramref name="poolDir"/>, one after another, updating pool.json after
     /// each. A teacher whose checkpoint already completed the same recipe is kept as is; an interrupted one resumes.
     /// </summary>
     public static IReadOnlyList<TrainedTeacher> Train(string poolDir, ImageDataset data, IReadOnlyList<TeacherPlan> plans,
         CpuCompute compute, ITrainingObserver? observer = null, CancellationToken cancel = default)
     {
-        foreach (var plan in plans) plan.Recipe.Validate($"teacher '{plan.Name}'");
-        var manifest = OpenOrCreate(poolDir, data);
-        var imported = manifest.Teachers.FirstOrDefault(t => t.Kind == TeacherKind.Imported && plans.Any(p => p.Name == t.Name));
-        if (imported is not null)
-            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: '{imported.Name}' is an imported teacher; a preset cannot train over it");
-        Directory.CreateDirectory(poolDir);
+        var manifest = Prepare(poolDir, data, plans);
         var trainer = new SupervisedTrainer(data, compute);
         var results = new List<TrainedTeacher>();
         foreach (var plan in plans)
@@ -84,6 +94,18 @@ public static class TeacherPool
             results.Add(new TrainedTeacher(entry, Skipped: false, outcome.Resumed));
         }
         return results;
+    }
+
+    /// <summary>Checks the plans against the pool before anything is written, creates the folder and returns the manifest.</summary>
+    private static PoolManifest Prepare(string poolDir, ImageDataset data, IReadOnlyList<TeacherPlan> plans)
+    {
+        foreach (var plan in plans) plan.Recipe.Validate($"teacher '{plan.Name}'");
+        var manifest = OpenOrCreate(poolDir, data);
+        var imported = manifest.Teachers.FirstOrDefault(t => t.Kind == TeacherKind.Imported && plans.Any(p => p.Name == t.Name));
+        if (imported is not null)
+            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: '{imported.Name}' is an imported teacher; a recipe cannot train over it");
+        Directory.CreateDirectory(poolDir);
+        return manifest;
     }
 
     /// <summary>NPY files a framework wrote for one teacher; TestEmbeddings may be null.</summary>

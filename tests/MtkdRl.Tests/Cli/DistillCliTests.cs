@@ -108,7 +108,7 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
     {
         using var temp = new TempFolder();
         string pool = temp.Sub("uncached");
-        TeacherPool.Train(pool, fixture.Data, PoolPresets.Get("quick", 1, epochs: 1).Take(1).ToList(), TrainingTestCompute.Shared);
+        TeacherPool.Train(pool, fixture.Data, PoolPresets.Get("quick", fixture.Data, 1, epochs: 1).Take(1).ToList(), TrainingTestCompute.Shared);
         AssertOneLineError(Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", "aver", "--epochs", "1", "--out", temp.Sub("run"), .. Student]),
             "teachers cache");
         AssertOneLineError(Run("distill", "--data", fixture.DataDir, "--pool", CachedPool(), "--student", "transformer:12", "--out", temp.Sub("run2")),

@@ -21,7 +21,7 @@ public sealed class TinyPoolFixture : IDisposable
         DataDir = TeacherTestData.WriteIdx(TeacherTestData.Tiny, Folder.Root);
         Data = DatasetLocator.Load(DataDir);
         Pool = Folder.Sub("pool");
-        TeacherPool.Train(Pool, Data, PoolPresets.Get("quick", 1, epochs: 1).Take(2).ToList(), TrainingTestCompute.Shared);
+        TeacherPool.Train(Pool, Data, PoolPresets.Get("quick", Data, 1, epochs: 1).Take(2).ToList(), TrainingTestCompute.Shared);
     }
 
     public TempFolder Folder { get; }
@@ -209,6 +209,34 @@ public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolF
     }
 
     [Fact]
+    public void A_recipe_printed_edited_and_given_back_trains_that_pool_and_is_kept_in_it()
+    {
+        using var temp = new TempFolder();
+        var printed = Run("teachers", "recipe", "--preset", "quick");
+        Assert.True(printed.Code == 0, printed.Err);
+        var recipe = PoolRecipe.Parse(printed.Out, "printed");
+        Assert.Equal(["cnn", "mlp", "linear", "mlp-subset"], recipe.Teachers.Select(t => t.Name));
+
+        string file = temp.File("mine.json");
+        File.WriteAllText(file, (recipe with { Teachers = [recipe.Teachers[1] with { Name = "my-mlp", Spec = "mlp:16" }] }).ToJson());
+        string pool = Path.Combine(temp.Root, "pool");
+        var train = Run("teachers", "train", "--data", fixture.DataDir, "--pool", pool, "--recipe", file, "--epochs", "1", "--seed", "4", "--augment", "crop:1");
+        Assert.True(train.Code == 0, train.Err);
+        Assert.Contains("crop:1", train.Out);
+        var teacher = Assert.Single(PoolManifest.Read(pool).Teachers);
+        Assert.Equal(("my-mlp", "mlp:16"), (teacher.Name, teacher.Spec));
+        var kept = PoolRecipe.Read(Path.Combine(pool, PoolRecipe.FileName));
+        var only = Assert.Single(kept.Teachers);
+        Assert.Equal(("crop:1", 1, 4001UL), (only.Augment, only.Epochs, only.Seed));
+        var config = Checkpoint.ReadConfig(Path.Combine(pool, "my-mlp"));
+        Assert.Equal((1, false, 4001UL), (config.Recipe!.CropPadding, config.Recipe.HorizontalFlip, config.Recipe.Seed));
+
+        var again = Run("teachers", "train", "--data", fixture.DataDir, "--pool", pool, "--recipe", Path.Combine(pool, PoolRecipe.FileName));
+        Assert.True(again.Code == 0, again.Err);
+        Assert.Contains("kept (already trained)", again.Out);
+    }
+
+    [Fact]
     public void A_safetensors_header_too_long_or_offsets_past_the_end_fail_in_one_line()
     {
         using var temp = new TempFolder();
@@ -246,7 +274,10 @@ public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolF
     [Theory]
     [InlineData("teachers train --pool @P --preset huge", "--preset 'huge': unknown preset (known: quick, default, specialists)")]
     [InlineData("teachers train --pool @P --epochs -1", "--epochs must be positive")]
-    [InlineData("teachers frob --pool @P", "teachers: unknown action 'frob' (known: train, cache, import)")]
+    [InlineData("teachers train --pool @P --preset quick --recipe r.json", "teachers train: give --preset or --recipe, not both")]
+    [InlineData("teachers train --pool @P --recipe @P/none.json", "none.json: no such file")]
+    [InlineData("teachers train --pool @P --augment rotate", "--augment: augmentation 'rotate' is not one of")]
+    [InlineData("teachers frob --pool @P", "teachers: unknown action 'frob' (known: train, cache, import, recipe)")]
     [InlineData("teachers cache --pool @P", "pool.json: no such file (make a pool with `mtkd teachers train --pool")]
     [InlineData("teachers import --pool @P --name x --train-logits a.npy --train-embeddings b.npy", "teachers import: --test-logits is required")]
     [InlineData("eval --model @P/nothing.json", "--model @P/nothing.json: no such file")]

@@ -15,7 +15,7 @@ public class TeacherPoolTests
     [InlineData("default", 6)]
     public void Presets_are_heterogeneous_with_cnns_mlps_and_weak_teachers(string preset, int count)
     {
-        var plans = PoolPresets.Get(preset, seed: 1);
+        var plans = PoolPresets.Get(preset, TeacherTestData.Tiny, seed: 1);
         Assert.Equal(count, plans.Count);
         var specs = plans.Select(p => p.Recipe.ParsedSpec()).ToList();
         Assert.Contains(specs, s => s.Family == MtkdRl.Training.ModelFamily.Cnn);
@@ -25,13 +25,13 @@ public class TeacherPoolTests
         var widths = specs.Select(s => s.Build(MtkdRl.Training.SampleShape.Image(1, 28, 28), 10, TrainingTestCompute.Shared, new Rng(1)).EmbeddingWidth);
         Assert.True(widths.Distinct().Count() >= 3, $"embedding widths {string.Join(",", widths)}");
         Assert.Equal(count, plans.Select(p => p.Recipe.Seed).Distinct().Count());
-        Assert.All(PoolPresets.Get(preset, 1, epochs: 1), p => Assert.Equal(1, p.Recipe.Epochs));
+        Assert.All(PoolPresets.Get(preset, TeacherTestData.Tiny, 1, epochs: 1), p => Assert.Equal(1, p.Recipe.Epochs));
     }
 
     [Fact]
     public void An_unknown_preset_is_refused() =>
         Assert.Equal("--preset 'huge': unknown preset (known: quick, default, specialists)",
-            Assert.Throws<MtkdInputException>(() => PoolPresets.Get("huge", 1)).Message);
+            Assert.Throws<MtkdInputException>(() => PoolPresets.Get("huge", TeacherTestData.Tiny, 1)).Message);
 
     [Fact]
     public void Training_writes_a_manifest_and_keeps_finished_teachers_on_a_second_run()
@@ -39,7 +39,7 @@ public class TeacherPoolTests
         using var temp = new TempFolder();
         string pool = temp.Sub("pool");
         var data = TeacherTestData.Tiny;
-        var plans = PoolPresets.Get("quick", 2, epochs: 1).Take(2).ToList();
+        var plans = PoolPresets.Get("quick", data, 2, epochs: 1).Take(2).ToList();
         var first = TeacherPool.Train(pool, data, plans, TrainingTestCompute.Shared);
         Assert.All(first, r => Assert.False(r.Skipped));
         var manifest = PoolManifest.Read(pool);

@@ -100,7 +100,7 @@ public class TrainerTests
             Assert.Contains(message, e.Message);
             Assert.DoesNotContain('\n', e.Message);
         }
-        var plans = PoolPresets.Get("specialists", 1);
+        var plans = PoolPresets.Get("specialists", TeacherTestData.Tiny, 1);
         Assert.Equal(["0,2,4,6", "1,3,8", "5,7,9"], plans.Where(p => p.Recipe.Classes is not null).Select(p => p.Recipe.Classes!));
     }
 

@@ -1,0 +1,187 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MtkdRl.Core;
+using MtkdRl.Data.Batching;
+using MtkdRl.Data.Datasets;
+
+namespace MtkdRl.Teachers;
+
+/// <summary>
+/// One teacher of a pool recipe file, as a user writes it. Every field but <see cref="Name"/> and
+/// <see cref="Spec"/> may be left out and takes <see cref="TrainingRecipe"/>'s default; <see cref="Augment"/>
+/// defaults to <c>auto</c> (what suits the dataset, <see cref="AugmentationSpec"/>).
+/// </summary>
+public sealed record TeacherRecipe
+{
+    public string Name { get; init; } = "";
+    public string Spec { get; init; } = "";
+    public int? Epochs { get; init; }
+    public int? Batch { get; init; }
+    public string? Optimizer { get; init; }
+    public double? Lr { get; init; }
+    public double? Momentum { get; init; }
+    public double? WeightDecay { get; init; }
+    public int? WarmupEpochs { get; init; }
+
+    /// <summary>auto (default), none, flip, crop:N or crop:N+flip.</summary>
+    public string? Augment { get; init; }
+
+    /// <summary>Train on this many randomly chosen training rows (0 or absent: all).</summary>
+    public int? Subset { get; init; }
+
+    /// <summary>Train only on these classes, a comma list ("0,2,4,6").</summary>
+    public string? Classes { get; init; }
+
+    /// <summary>This teacher's seed; absent: derived from the recipe's seed and the teacher's position.</summary>
+    public ulong? Seed { get; init; }
+}
+
+/// <summary>
+/// A pool described as a file (<c>recipe.json</c>): the teachers to train, each with its model spec and how it
+/// is trained. Every preset is such a file shipped inside the tool (<see cref="PoolPresets"/>), and a trained
+/// pool keeps the recipe it was trained from in its folder, so a user edits that copy and trains again with
+/// <c>mtkd teachers train --recipe</c>. Unknown fields are errors, so a misspelt option never passes silently.
+/// </summary>
+public sealed record PoolRecipe
+{
+    public const string FileName = "recipe.json";
+
+    /// <summary>What the pool is for, for people.</summary>
+    public string? Description { get; init; }
+
+    /// <summary>The seed each teacher's own seed derives from (seed * 1000 + position + 1) unless it names one.</summary>
+    public ulong Seed { get; init; } = 1;
+
+    public IReadOnlyList<TeacherRecipe> Teachers { get; init; } = [];
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = true,
+    };
+
+    /// <summary>Reads and checks a recipe file; every problem is one line naming the file.</summary>
+    public static PoolRecipe Read(string path)
+    {
+        if (!File.Exists(path)) throw new MtkdInputException($"{path}: no such file");
+        long length = new FileInfo(path).Length;
+        if (length > 1 << 20) throw new MtkdInputException($"{path}: {length} bytes is too large for a pool recipe (at most 1 MiB)");
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new MtkdInputException($"{path}: cannot read ({e.Message})");
+        }
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses and checks recipe text; <paramref name="source"/> names it in errors.</summary>
+    public static PoolRecipe Parse(string text, string source)
+    {
+        PoolRecipe? recipe;
+        try { recipe = JsonSerializer.Deserialize<PoolRecipe>(text, Json); }
+        catch (JsonException e)
+        {
+            throw new MtkdInputException($"{source}: not a valid pool recipe ({e.Message})");
+        }
+        if (recipe is null) throw new MtkdInputException($"{source}: empty pool recipe");
+        recipe.Check(source);
+        return recipe;
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json) + "\n";
+
+    public void Write(string path) => AtomicFile.WriteAllText(path, ToJson());
+
+    private void Check(string source)
+    {
+        if (Teachers is null || Teachers.Count == 0) throw new MtkdInputException($"{source}: the recipe lists no teachers");
+        foreach (var t in Teachers)
+        {
+            if (t is null) throw new MtkdInputException($"{source}: a teacher entry is null");
+            string who = $"{source}: teacher '{t.Name}'";
+            try { TeacherPool.CheckName(t.Name); }
+            catch (MtkdInputException e) { throw new MtkdInputException($"{source}: {e.Message.Replace("--name", "name")}"); }
+            if (string.IsNullOrWhiteSpace(t.Spec)) throw new MtkdInputException($"{who}: needs a spec (e.g. \"mlp:256\", \"cnn:16x32,fc64\")");
+            if (t.Augment is not null) AugmentationSpec.Validate(t.Augment, who);
+            Base(t).Validate(who);
+        }
+        string? twice = Teachers.GroupBy(t => t.Name).FirstOrDefault(g => g.Count() > 1)?.Key;
+        if (twice is not null) throw new MtkdInputException($"{source}: teacher '{twice}' is listed twice");
+    }
+
+    /// <summary>A teacher's training recipe without augmentation or seed, which depend on the data and the position.</summary>
+    private static TrainingRecipe Base(TeacherRecipe t)
+    {
+        var d = new TrainingRecipe();
+        return new TrainingRecipe
+        {
+            Spec = t.Spec,
+            Epochs = t.Epochs ?? d.Epochs,
+            BatchSize = t.Batch ?? d.BatchSize,
+            Optimizer = t.Optimizer ?? d.Optimizer,
+            LearningRate = t.Lr ?? d.LearningRate,
+            Momentum = t.Momentum ?? d.Momentum,
+            WeightDecay = t.WeightDecay ?? d.WeightDecay,
+            WarmupEpochs = t.WarmupEpochs ?? d.WarmupEpochs,
+            SubsetSize = t.Subset ?? d.SubsetSize,
+            Classes = t.Classes,
+        };
+    }
+
+    /// <summary>The recipe with the command line's overrides: a seed, an epoch count for every teacher, an augmentation for every teacher.</summary>
+    public PoolRecipe With(ulong? seed, int epochs, string? augment)
+    {
+        if (epochs < 0) throw new MtkdInputException($"--epochs must be positive (got {epochs})");
+        if (augment is not null) AugmentationSpec.Validate(augment, "--augment");
+        var teachers = Teachers.Select(t =>
+        {
+            var r = t;
+            if (epochs > 0) r = r with { Epochs = epochs, WarmupEpochs = Math.Min(t.WarmupEpochs ?? 0, epochs - 1) };
+            if (augment is not null) r = r with { Augment = augment };
+            return r;
+        }).ToList();
+        return this with { Seed = seed ?? Seed, Teachers = teachers };
+    }
+
+    /// <summary>
+    /// What to train on <paramref name="data"/>: each teacher's full training recipe, its augmentation resolved
+    /// against the dataset and its seed derived from the recipe's unless it names its own.
+    /// </summary>
+    public IReadOnlyList<TeacherPlan> Plans(ImageDataset data, string source)
+    {
+        return Teachers.Select((t, i) =>
+        {
+            string who = $"{source}: teacher '{t.Name}'";
+            var augmentation = AugmentationSpec.Resolve(t.Augment ?? AugmentationSpec.Auto, data, who);
+            var recipe = Base(t) with
+            {
+                CropPadding = augmentation.CropPadding,
+                HorizontalFlip = augmentation.HorizontalFlip,
+                Seed = t.Seed ?? Seed * 1000 + (ulong)i + 1,
+            };
+            return new TeacherPlan(t.Name, recipe);
+        }).ToList();
+    }
+
+    /// <summary>The recipe with every teacher's seed written out, so its teachers can be reordered or merged without changing them.</summary>
+    public PoolRecipe Pinned() =>
+        this with { Teachers = Teachers.Select((t, i) => t with { Seed = t.Seed ?? Seed * 1000 + (ulong)i + 1 }).ToList() };
+
+    /// <summary>
+    /// This recipe merged into the one a pool already keeps, seeds pinned: teachers of the same name are
+    /// replaced, others are kept, so a pool grown by several runs keeps the recipe of every teacher it holds.
+    /// </summary>
+    public PoolRecipe MergedInto(PoolRecipe? kept)
+    {
+        var mine = Pinned();
+        if (kept is null) return mine;
+        var names = mine.Teachers.Select(t => t.Name).ToHashSet();
+        var others = kept.Pinned().Teachers.Where(t => !names.Contains(t.Name));
+        return mine with { Teachers = [.. others, .. mine.Teachers] };
+    }
+}
