@@ -21,8 +21,9 @@ public readonly record struct Augmentation(int CropPadding, bool HorizontalFlip)
 /// How a recipe asks for augmentation, resolved against the dataset it trains on:
 /// <list type="bullet">
 /// <item><c>auto</c>: what suits the data: a horizontal flip where the dataset's classes are mirror-invariant
-/// (<see cref="MirrorInvariance"/>), otherwise shifts of up to <see cref="AutoShift"/> pixels (a random crop with
-/// that padding), which keep the class of digits, glyphs and anything else;</item>
+/// (<see cref="MirrorInvariance"/>), otherwise shifts of up to about a fourteenth of the image side (a random crop
+/// with that padding: 2 pixels at 28x28 or 32x32, 1 at 8x8), which keep the class of digits, glyphs and anything
+/// else;</item>
 /// <item><c>none</c>; or an explicit <c>crop:N</c>, <c>flip</c>, <c>crop:N+flip</c> (the user's word, taken as is).</item>
 /// </list>
 /// </summary>
@@ -30,15 +31,15 @@ public static class AugmentationSpec
 {
     public const string Auto = "auto";
 
-    /// <summary>Padding of the random crop that <c>auto</c> uses where flips are not safe.</summary>
-    public const int AutoShift = 2;
+    /// <summary>Padding of the random crop that <c>auto</c> uses where flips are not safe: side / 14, rounded, in 1..4.</summary>
+    public static int AutoShift(int height, int width) => Math.Clamp((int)Math.Round(Math.Min(height, width) / 14.0), 1, 4);
 
     /// <summary>The spec's augmentation on <paramref name="data"/>; a malformed spec is a one-line error naming <paramref name="who"/>.</summary>
     public static Augmentation Resolve(string spec, ImageDataset data, string who)
     {
         string s = spec.Trim().ToLowerInvariant();
         if (s == Auto)
-            return data.Mirror.Invariant ? new Augmentation(0, true) : new Augmentation(Math.Min(AutoShift, Math.Min(data.Height, data.Width) / 4), false);
+            return data.Mirror.Invariant ? new Augmentation(0, true) : new Augmentation(AutoShift(data.Height, data.Width), false);
         return Parse(s, who);
     }
 

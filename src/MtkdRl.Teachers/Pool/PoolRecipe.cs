@@ -16,6 +16,12 @@ public sealed record TeacherRecipe
     public string Name { get; init; } = "";
     public string Spec { get; init; } = "";
     public int? Epochs { get; init; }
+
+    /// <summary>
+    /// At least this many optimiser steps: on a small dataset the teacher trains for more epochs than
+    /// <see cref="Epochs"/>, so a recipe sized for one dataset still trains its teachers on a tenth of it.
+    /// </summary>
+    public int? MinSteps { get; init; }
     public int? Batch { get; init; }
     public string? Optimizer { get; init; }
     public double? Lr { get; init; }
@@ -108,6 +114,7 @@ public sealed record PoolRecipe
             catch (MtkdInputException e) { throw new MtkdInputException($"{source}: {e.Message.Replace("--name", "name")}"); }
             if (string.IsNullOrWhiteSpace(t.Spec)) throw new MtkdInputException($"{who}: needs a spec (e.g. \"mlp:256\", \"cnn:16x32,fc64\")");
             if (t.Augment is not null) AugmentationSpec.Validate(t.Augment, who);
+            if (t.MinSteps is < 1) throw new MtkdInputException($"{who}: min_steps must be at least 1 (got {t.MinSteps})");
             Base(t).Validate(who);
         }
         string? twice = Teachers.GroupBy(t => t.Name).FirstOrDefault(g => g.Count() > 1)?.Key;
@@ -141,7 +148,7 @@ public sealed record PoolRecipe
         var teachers = Teachers.Select(t =>
         {
             var r = t;
-            if (epochs > 0) r = r with { Epochs = epochs, WarmupEpochs = Math.Min(t.WarmupEpochs ?? 0, epochs - 1) };
+            if (epochs > 0) r = r with { Epochs = epochs, MinSteps = null, WarmupEpochs = Math.Min(t.WarmupEpochs ?? 0, epochs - 1) };
             if (augment is not null) r = r with { Augment = augment };
             return r;
         }).ToList();
@@ -164,8 +171,23 @@ public sealed record PoolRecipe
                 HorizontalFlip = augmentation.HorizontalFlip,
                 Seed = t.Seed ?? Seed * 1000 + (ulong)i + 1,
             };
-            return new TeacherPlan(t.Name, recipe);
+            return new TeacherPlan(t.Name, WithMinSteps(recipe, t.MinSteps, data, who));
         }).ToList();
+    }
+
+    /// <summary>
+    /// The recipe with enough epochs for <paramref name="minSteps"/> optimiser steps on the rows it trains on
+    /// (its subset or classes of <paramref name="data"/>), warm-up scaled alike.
+    /// </summary>
+    private static TrainingRecipe WithMinSteps(TrainingRecipe recipe, int? minSteps, ImageDataset data, string who)
+    {
+        if (minSteps is not int steps) return recipe;
+        int rows = SupervisedTrainer.TrainingRows(recipe, data.Train.Labels, data.ClassCount, who)?.Length ?? data.Train.Count;
+        int perEpoch = SupervisedTrainer.BatchesPerEpoch(rows, recipe.BatchSize);
+        int epochs = (int)Math.Ceiling(steps / (double)perEpoch);
+        if (epochs <= recipe.Epochs) return recipe;
+        int warmup = (int)Math.Round(recipe.WarmupEpochs * (double)epochs / recipe.Epochs);
+        return recipe with { Epochs = epochs, WarmupEpochs = Math.Min(warmup, epochs - 1) };
     }
 
     /// <summary>The recipe with every teacher's seed written out, so its teachers can be reordered or merged without changing them.</summary>

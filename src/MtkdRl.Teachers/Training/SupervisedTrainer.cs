@@ -61,6 +61,16 @@ public sealed class SupervisedTrainer
     }
 
     /// <summary>
+    /// Whether an epoch over <paramref name="rows"/> drops its ragged last batch: it does unless that would leave
+    /// too few batches, since BatchNorm statistics of a handful of rows are noise.
+    /// </summary>
+    public static bool DropsLastBatch(int rows, int batchSize) => rows >= 2 * batchSize;
+
+    /// <summary>Optimiser steps in one epoch over <paramref name="rows"/> rows.</summary>
+    public static int BatchesPerEpoch(int rows, int batchSize) =>
+        DropsLastBatch(rows, batchSize) ? rows / batchSize : Math.Max(1, (rows + batchSize - 1) / batchSize);
+
+    /// <summary>
     /// Trains <paramref name="name"/> by <paramref name="recipe"/>, checkpointing to CHECKPOINT.json/.safetensors
     /// after each epoch and writing metrics lines to <paramref name="metricsPath"/> (rewritten atomically each
     /// epoch). An existing checkpoint for the same recipe and dataset is resumed; one for another recipe or
@@ -79,9 +89,7 @@ public sealed class SupervisedTrainer
 
         int[]? rows = TrainingRows(recipe, train.Labels, train.ClassCount, $"teacher '{name}'");
         int rowCount = rows?.Length ?? train.Count;
-        // Drop a ragged last batch unless that would leave too few batches: BatchNorm statistics of a
-        // handful of rows are noise.
-        bool dropLast = rowCount >= 2 * recipe.BatchSize;
+        bool dropLast = DropsLastBatch(rowCount, recipe.BatchSize);
         var options = BatchLoaderOptions.Training(recipe.BatchSize, recipe.CropPadding, recipe.HorizontalFlip, dropLast);
 
         var rng = new Rng(recipe.Seed);

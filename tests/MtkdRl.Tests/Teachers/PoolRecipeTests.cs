@@ -23,7 +23,7 @@ public class PoolRecipeTests
     [Fact]
     public void Shipped_presets_on_fashion_mnist_train_the_same_teachers_as_before()
     {
-        var quick = PoolPresets.Get("quick", Named("fashion-mnist"), seed: 1);
+        var quick = PoolPresets.Get("quick", TeacherTestData.Slice, seed: 1);
         TrainingRecipe[] expected =
         [
             new() { Spec = "cnn:16x32,fc64", Epochs = 8, LearningRate = 0.05, HorizontalFlip = true, Seed = 1001 },
@@ -36,6 +36,20 @@ public class PoolRecipeTests
 
         var wide = PoolPresets.Get("default", Named("fashion-mnist"), seed: 3, epochs: 1)[0];
         Assert.Equal(new TrainingRecipe { Spec = "cnn:32x64", Epochs = 1, LearningRate = 0.05, WarmupEpochs = 0, HorizontalFlip = true, Seed = 3001 }, wide.Recipe);
+    }
+
+    [Fact]
+    public void Min_steps_give_a_small_dataset_more_epochs_and_leave_a_large_one_alone()
+    {
+        // 600 rows in batches of 128 with the ragged last one dropped: 4 steps an epoch, so 600 steps are 150 epochs.
+        var small = PoolPresets.Get("quick", TeacherTestData.Tiny, seed: 1);
+        Assert.Equal([150, 150, 2, 4], small.Select(p => p.Recipe.Epochs));
+        Assert.Equal(8, PoolPresets.Get("quick", TeacherTestData.Slice, seed: 1)[0].Recipe.Epochs);
+        var widened = PoolPresets.Get("default", TeacherTestData.Tiny, seed: 1)[0].Recipe;
+        Assert.Equal((600, 75), (widened.Epochs, widened.WarmupEpochs));
+        // An explicit --epochs is taken as given.
+        Assert.All(PoolPresets.Get("quick", TeacherTestData.Tiny, seed: 1, epochs: 3), p => Assert.Equal(3, p.Recipe.Epochs));
+        Assert.Equal((4, 2), (SupervisedTrainer.BatchesPerEpoch(600, 128), SupervisedTrainer.BatchesPerEpoch(200, 128)));
     }
 
     [Theory]
