@@ -43,7 +43,7 @@ public class PoolRecipeTests
     {
         // 600 rows in batches of 128 with the ragged last one dropped: 4 steps an epoch, so 600 steps are 150 epochs.
         var small = PoolPresets.Get("quick", TeacherTestData.Tiny, seed: 1);
-        Assert.Equal([150, 150, 2, 4], small.Select(p => p.Recipe.Epochs));
+        Assert.Equal([150, 150, 38, 4], small.Select(p => p.Recipe.Epochs));
         Assert.Equal(8, PoolPresets.Get("quick", TeacherTestData.Slice, seed: 1)[0].Recipe.Epochs);
         var widened = PoolPresets.Get("default", TeacherTestData.Tiny, seed: 1)[0].Recipe;
         Assert.Equal((600, 75), (widened.Epochs, widened.WarmupEpochs));
