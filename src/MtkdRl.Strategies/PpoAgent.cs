@@ -200,6 +200,9 @@ internal sealed class PpoRollout
 /// the K teachers, so acting on a batch costs about B K (7 + 1) H multiply-adds plus B K Gaussian samples; learning
 /// costs about 3 x that per rollout row and pass, and only RowsPerBatch rows of each batch join the rollout, so
 /// it does not grow with B. The defaults keep the agent within a few per cent of an aver epoch (docs/STRATEGIES.md).</para>
+/// <para>Parts, one job a file: <see cref="RunningNormaliser"/> (input moments), <see cref="SharedTeacherNetwork"/>
+/// (the actor-critic and its backward), <see cref="StandardNormal"/> (the noise), <see cref="FlatAdam"/> (the
+/// optimiser), <see cref="IPpoReward"/> (the reward).</para>
 /// </summary>
 public sealed class PpoAgent : IWeightingStrategy
 {
