@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace MtkdRl.Distillation;
 
 /// <summary>One line of a distillation run's metrics file (JSON lines, snake_case): the epoch just completed.</summary>
@@ -16,7 +18,15 @@ namespace MtkdRl.Distillation;
 public sealed record DistillEpochMetrics(
     string Strategy, ulong Seed, int Epoch, long Step, double Loss, double TrainAcc, double TestAcc, double Lr,
     double TrainSeconds, double StrategySeconds, double Seconds, double SamplesPerS,
-    float[] MeanWl, float[] MeanWf, double? MeanReward, double? WlOnBest = null);
+    float[] MeanWl, float[] MeanWf, double? MeanReward, double? WlOnBest = null)
+{
+    /// <summary>
+    /// The epoch means of the agent's other metric fields (<see cref="Strategies.AgentUpdateLog.MetricFields"/>),
+    /// written at the top level of the line under their own keys; null (nothing written) when it reports none.
+    /// </summary>
+    [JsonExtensionData]
+    public Dictionary<string, object>? Extra { get; init; }
+}
 
 /// <summary>Accumulates <see cref="DistillEpochMetrics.WlOnBest"/> over batches.</summary>
 public sealed class WeightOnBest

@@ -1,5 +1,6 @@
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
+using MtkdRl.Strategies;
 using MtkdRl.Training;
 
 namespace MtkdRl.Distillation;
@@ -20,6 +21,9 @@ namespace MtkdRl.Distillation;
 /// Either way the parameter gradients of the student and the heads are written and the loss of the batch is
 /// returned by <see cref="Loss"/>; the caller steps the optimiser. The batch size is fixed (the session's
 /// shape): the trainer drops the last partial batch of an epoch.
+/// <para>Rows and samples. The op works on B rows; <see cref="Rows"/> says which sample each row belongs to and
+/// reaches the strategy through <see cref="ContextFor"/> and <see cref="FeedbackFor"/>. For classification a row
+/// is an image (the identity map); a dense task (a row per pixel or location) passes its own map.</para>
 /// </summary>
 public sealed class DistillStep : IDisposable
 {
@@ -32,8 +36,12 @@ public sealed class DistillStep : IDisposable
     private readonly int _classes;
     private bool _forwardDone;
 
-    public DistillStep(Model student, ProjectionHeads heads, IDistillBackend backend, int batch, int classes, DistillHyper hyper)
+    /// <param name="rows">Which sample each of the batch's rows belongs to; null: every row is its own sample.</param>
+    public DistillStep(Model student, ProjectionHeads heads, IDistillBackend backend, int batch, int classes, DistillHyper hyper,
+        RowGroups? rows = null)
     {
+        if (rows is not null && rows.Rows != batch)
+            throw new MtkdInputException($"row-to-sample map has {rows.Rows} rows, a step takes {batch}");
         if (student.Classes != classes)
             throw new MtkdInputException($"student '{student.Spec}' has {student.Classes} classes, the teachers {classes}");
         if (heads.StudentWidth != student.EmbeddingWidth)
@@ -48,9 +56,13 @@ public sealed class DistillStep : IDisposable
         _stats = new DistillStats(Shape);
         _grads = new DistillGrads(Shape);
         _session = backend.CreateSession(Shape);
+        Rows = rows ?? RowGroups.Identity(batch);
     }
 
     public DistillShape Shape { get; }
+
+    /// <summary>Which sample each row belongs to (the identity unless the constructor was given a map).</summary>
+    public RowGroups Rows { get; }
 
     public ProjectionHeads Heads { get; }
 
@@ -74,6 +86,19 @@ public sealed class DistillStep : IDisposable
 
     /// <summary>The student's logits [B,C] of the last Forward (for accuracy).</summary>
     public ReadOnlySpan<float> StudentLogits => _student.Logits;
+
+    /// <summary>
+    /// The batch as <paramref name="strategy"/> sees it: the statistics of the last pass, the labels, the
+    /// row-to-sample map and, when the strategy asks for them, the teachers' outputs.
+    /// </summary>
+    public WeightingContext ContextFor(IWeightingStrategy strategy, ReadOnlySpan<int> labels) =>
+        strategy.NeedsTeacherOutputs
+            ? new WeightingContext(_stats, labels, _inputs.Ft, _inputs.Zt, Rows)
+            : new WeightingContext(_stats, labels, rows: Rows);
+
+    /// <summary>The strategy's feedback on the last step: its statistics, the labels, the row map and the probe losses.</summary>
+    public LearnFeedback FeedbackFor(ReadOnlySpan<int> labels, float beta, double probeLossBefore, double probeLossAfter) =>
+        new(_stats, labels, beta, probeLossBefore, probeLossAfter, Rows);
 
     /// <summary>Student forward, heads forward, upload, stats pass; returns the [B,K] statistics.</summary>
     public DistillStats Forward(ReadOnlySpan<float> x, ReadOnlySpan<int> y)

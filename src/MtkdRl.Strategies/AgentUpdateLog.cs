@@ -1,7 +1,18 @@
 namespace MtkdRl.Strategies;
 
 /// <summary>What an agent reports after it updates itself (one JSON line each).</summary>
-public abstract record AgentUpdateLog(string Agent, long Update);
+public abstract record AgentUpdateLog(string Agent, long Update)
+{
+    /// <summary>The key of <see cref="MetricFields"/> that fills the metrics line's mean_reward.</summary>
+    public const string MeanRewardField = "mean_reward";
+
+    /// <summary>
+    /// The fields of this update that the epoch's metrics line reports, each averaged over the epoch's updates
+    /// (non-finite values left out): snake_case key and value. <see cref="MeanRewardField"/> fills
+    /// mean_reward; any other key is written under its own name.
+    /// </summary>
+    public virtual IEnumerable<KeyValuePair<string, double>> MetricFields() => [];
+}
 
 /// <summary>
 /// One PPO update over a full rollout.
@@ -19,7 +30,10 @@ public abstract record AgentUpdateLog(string Agent, long Update);
 public sealed record PpoUpdateLog(
     long Update, double ApproxKl, double ClipFraction, double ExplainedVariance, double Entropy,
     double PolicyLoss, double ValueLoss, double LearningRate, int EpochsRun, int Rows, double MeanReward)
-    : AgentUpdateLog("mtkd-rl-ppo", Update);
+    : AgentUpdateLog("mtkd-rl-ppo", Update)
+{
+    public override IEnumerable<KeyValuePair<string, double>> MetricFields() => [new(MeanRewardField, MeanReward)];
+}
 
 /// <summary>
 /// One replay of the paper agent over its stored batches.
@@ -31,4 +45,7 @@ public sealed record PpoUpdateLog(
 /// <param name="FeatureMix">Mixing factors of the feature weights.</param>
 public sealed record PaperUpdateLog(
     long Update, double Objective, int Batches, double MeanReward, float[] LogitMix, float[] FeatureMix)
-    : AgentUpdateLog("mtkd-rl-paper", Update);
+    : AgentUpdateLog("mtkd-rl-paper", Update)
+{
+    public override IEnumerable<KeyValuePair<string, double>> MetricFields() => [new(MeanRewardField, MeanReward)];
+}

@@ -9,6 +9,9 @@ namespace MtkdRl.Strategies;
 /// the student step, so a probe loss measured after the step can be passed), and <see cref="EndEpoch"/> once
 /// per epoch. Every strategy is deterministic given its seed and its inputs, and its whole state can be
 /// exported and imported, so a resumed run continues bit-identically.
+/// <para>The distillation loop knows strategies only by the capabilities below (<see cref="UsesTeachers"/>,
+/// <see cref="NeedsStats"/>, <see cref="NeedsTeacherOutputs"/>, <see cref="NeedsProbeLoss"/>) and by the metric
+/// fields of the logs they return (<see cref="AgentUpdateLog.MetricFields"/>), never by name.</para>
 /// </summary>
 public interface IWeightingStrategy
 {
@@ -22,6 +25,12 @@ public interface IWeightingStrategy
     bool IsAgent { get; }
 
     /// <summary>
+    /// False for a student trained on the labels alone (none): the loop then runs neither the teachers' gather,
+    /// nor the projection heads, nor the fused op, and <see cref="Weights"/> is not called.
+    /// </summary>
+    bool UsesTeachers { get; }
+
+    /// <summary>
     /// False when the weights ignore the statistics (none, aver, fixed): the loop may then use the fused
     /// single pass with weights known in advance.
     /// </summary>
@@ -29,6 +38,12 @@ public interface IWeightingStrategy
 
     /// <summary>True when <see cref="WeightingContext.TeacherEmbeddings"/> and <see cref="WeightingContext.TeacherLogits"/> must be given.</summary>
     bool NeedsTeacherOutputs { get; }
+
+    /// <summary>
+    /// True when <see cref="Learn"/> reads <see cref="LearnFeedback.ProbeLossBefore"/> and
+    /// <see cref="LearnFeedback.ProbeLossAfter"/>: the loop then holds rows out of training as a probe batch.
+    /// </summary>
+    bool NeedsProbeLoss { get; }
 
     /// <summary>Writes wl and wf ([B,K], B = context.Stats.Shape.B) for one batch.</summary>
     void Weights(in WeightingContext context, Span<float> wl, Span<float> wf);
@@ -59,19 +74,25 @@ public readonly ref struct WeightingContext
     /// <param name="labels">y [B] (-1 = ignored row); empty means every row counts.</param>
     /// <param name="teacherEmbeddings">ft [B,F], teacher k in columns [FeatureOffset[k], FeatureOffset[k]+D[k]).</param>
     /// <param name="teacherLogits">zt [K,B,C], teacher-major.</param>
+    /// <param name="rows">Which sample each row belongs to; null: every row is its own sample.</param>
     public WeightingContext(DistillStats stats, ReadOnlySpan<int> labels = default,
-        ReadOnlySpan<float> teacherEmbeddings = default, ReadOnlySpan<float> teacherLogits = default)
+        ReadOnlySpan<float> teacherEmbeddings = default, ReadOnlySpan<float> teacherLogits = default, RowGroups? rows = null)
     {
         Stats = stats;
         Labels = labels;
         TeacherEmbeddings = teacherEmbeddings;
         TeacherLogits = teacherLogits;
+        Rows = rows ?? RowGroups.Identity(stats.Shape.B);
+        if (Rows.Rows != stats.Shape.B) throw new ArgumentException($"row-to-sample map has {Rows.Rows} rows, the batch {stats.Shape.B}");
     }
 
     public DistillStats Stats { get; }
     public ReadOnlySpan<int> Labels { get; }
     public ReadOnlySpan<float> TeacherEmbeddings { get; }
     public ReadOnlySpan<float> TeacherLogits { get; }
+
+    /// <summary>The row-to-sample map of the batch (the identity for classification).</summary>
+    public RowGroups Rows { get; }
 }
 
 /// <summary>What the reward needs, from the same forward pass as the weights.</summary>
@@ -82,10 +103,13 @@ public readonly ref struct LearnFeedback
     /// <param name="beta">Feature-KD coefficient of the loss (the paper's reward uses it).</param>
     /// <param name="probeLossBefore">The student's loss on the held-out probe batch before the step (probe reward only).</param>
     /// <param name="probeLossAfter">The same after the step.</param>
+    /// <param name="rows">Which sample each row belongs to; null: every row is its own sample.</param>
     public LearnFeedback(DistillStats stats, ReadOnlySpan<int> labels = default, float beta = 5f,
-        double probeLossBefore = double.NaN, double probeLossAfter = double.NaN)
+        double probeLossBefore = double.NaN, double probeLossAfter = double.NaN, RowGroups? rows = null)
     {
         Stats = stats;
+        Rows = rows ?? RowGroups.Identity(stats.Shape.B);
+        if (Rows.Rows != stats.Shape.B) throw new ArgumentException($"row-to-sample map has {Rows.Rows} rows, the batch {stats.Shape.B}");
         Labels = labels;
         Beta = beta;
         ProbeLossBefore = probeLossBefore;
@@ -97,4 +121,7 @@ public readonly ref struct LearnFeedback
     public float Beta { get; }
     public double ProbeLossBefore { get; }
     public double ProbeLossAfter { get; }
+
+    /// <summary>The row-to-sample map of the batch, as in <see cref="WeightingContext.Rows"/>.</summary>
+    public RowGroups Rows { get; }
 }

@@ -103,8 +103,10 @@ public sealed class PaperAgent : IWeightingStrategy
     public string Name => CatalogName;
     public int K { get; }
     public bool IsAgent => true;
+    public bool UsesTeachers => true;
     public bool NeedsStats => true;
     public bool NeedsTeacherOutputs => true;
+    public bool NeedsProbeLoss => false;
     public bool Dynamic => _config.Dynamic;
 
     /// <summary>State width S = sum_k (3 + D_k + C).</summary>

@@ -30,26 +30,8 @@ internal static class PaperReward
         Standardise(reward[..b], labels, n, sum / Math.Max(n, 1), clamp);
     }
 
-    /// <summary>The teacher-fit reward of the first B rows: -sum_k wl[b,k] CEt[b,k], z-scored like the paper's (not clamped).</summary>
-    public static void ComputeTeacherFit(DistillStats stats, ReadOnlySpan<int> labels, ReadOnlySpan<float> wl, Span<float> reward)
-    {
-        int b = stats.Shape.B, k = stats.Shape.K;
-        double sum = 0;
-        int n = 0;
-        for (int r = 0; r < b; r++)
-        {
-            if (!StrategyChecks.Counted(labels, r)) { reward[r] = 0; continue; }
-            double fit = 0;
-            for (int j = 0; j < k; j++) fit -= wl[r * k + j] * (double)stats.CeT[r * k + j];
-            reward[r] = (float)fit;
-            sum += fit;
-            n++;
-        }
-        Standardise(reward[..b], labels, n, sum / Math.Max(n, 1), clamp: false);
-    }
-
     /// <summary>(r - mean) / std over counted rows; fewer than two rows or no spread gives 0 (torch would give NaN).</summary>
-    private static void Standardise(Span<float> reward, ReadOnlySpan<int> labels, int n, double mean, bool clamp)
+    internal static void Standardise(Span<float> reward, ReadOnlySpan<int> labels, int n, double mean, bool clamp)
     {
         double ss = 0;
         for (int r = 0; r < reward.Length; r++)

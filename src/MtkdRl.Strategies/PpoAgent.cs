@@ -1,26 +1,9 @@
-using System.Numerics;
-using System.Runtime.InteropServices;
 using System.Numerics.Tensors;
 using MathNet.Numerics.Statistics;
 using MtkdRl.Core;
+using MtkdRl.Core.Distill;
 
 namespace MtkdRl.Strategies;
-
-/// <summary>Where the PPO agent's reward comes from.</summary>
-public enum PpoRewardKind
-{
-    /// <summary>The paper's per-row reward -(CEs + sum wl KL + beta sum wf mse), z-scored over the batch.</summary>
-    Paper,
-
-    /// <summary>The student's loss on a held-out probe batch before the step minus after it, one value for every row
-    /// of the batch, divided by the running standard deviation of that improvement.</summary>
-    Probe,
-
-    /// <summary>How well the weighted teachers know the row's label: -sum_k wl[b,k] CEt[b,k], z-scored over the
-    /// batch. Unlike the paper's reward it cannot be raised by leaning on the teachers the student already imitates
-    /// (small KL), only on the teachers that are right.</summary>
-    TeacherFit,
-}
 
 /// <summary>Every setting of the PPO agent; the defaults are the ones the tests and the benchmark use.</summary>
 public sealed record PpoConfig
@@ -111,6 +94,93 @@ public sealed record PpoConfig
 }
 
 /// <summary>
+/// PPO's rollout storage: per kept row its network input [K,In], its actions [K], their log-probability and the
+/// critic's value when the row was acted on, and its reward; GAE fills the advantages and returns at update time.
+/// Each row is a one-step episode (done), so there is no next observation to keep.
+/// </summary>
+internal sealed class PpoRollout
+{
+    private readonly int _width, _k;
+
+    public PpoRollout(int capacity, int k, int inputWidth)
+    {
+        _k = k;
+        _width = k * inputWidth;
+        X = new float[capacity * _width];
+        Actions = new float[capacity * k];
+        LogP = new float[capacity];
+        Values = new float[capacity];
+        Rewards = new float[capacity];
+        Advantages = new float[capacity];
+        Returns = new float[capacity];
+        Done = new bool[capacity];
+        Array.Fill(Done, true);
+    }
+
+    public int Capacity => LogP.Length;
+
+    /// <summary>Rows stored so far.</summary>
+    public int Filled { get; set; }
+
+    public float[] X { get; }
+    public float[] Actions { get; }
+    public float[] LogP { get; }
+    public float[] Values { get; }
+    public float[] Rewards { get; }
+    public float[] Advantages { get; }
+    public float[] Returns { get; }
+    public bool[] Done { get; }
+
+    /// <summary>Network input of stored row <paramref name="i"/>, [K,In].</summary>
+    public Span<float> Input(int i) => X.AsSpan(i * _width, _width);
+
+    /// <summary>Actions of stored row <paramref name="i"/>, [K].</summary>
+    public Span<float> Action(int i) => Actions.AsSpan(i * _k, _k);
+
+    /// <summary>Appends one row.</summary>
+    public void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> actions, float logp, float value, float reward)
+    {
+        int slot = Filled++;
+        x.CopyTo(Input(slot));
+        actions.CopyTo(Action(slot));
+        LogP[slot] = logp;
+        Values[slot] = value;
+        Rewards[slot] = reward;
+    }
+
+    /// <summary>GAE over the stored rows, then returns R = A + V.</summary>
+    public void ComputeAdvantages(float gamma, float lambda)
+    {
+        int n = Filled;
+        PpoAgent.Gae(Rewards.AsSpan(0, n), Values.AsSpan(0, n), Values.AsSpan(0, n), Done.AsSpan(0, n), gamma, lambda, Advantages);
+        for (int i = 0; i < n; i++) Returns[i] = Advantages[i] + Values[i];
+    }
+
+    public void Save(StrategyState s)
+    {
+        s.Arrays["rollout_x"] = (float[])X.Clone();
+        s.Arrays["rollout_a"] = (float[])Actions.Clone();
+        s.Arrays["rollout_logp"] = (float[])LogP.Clone();
+        s.Arrays["rollout_v"] = (float[])Values.Clone();
+        s.Arrays["rollout_r"] = (float[])Rewards.Clone();
+        s.Scalars["filled"] = Filled;
+    }
+
+    public void Load(StrategyState s, string strategy)
+    {
+        s.CopyTo("rollout_x", X);
+        s.CopyTo("rollout_a", Actions);
+        s.CopyTo("rollout_logp", LogP);
+        s.CopyTo("rollout_v", Values);
+        s.CopyTo("rollout_r", Rewards);
+        int filled = (int)s.Scalar("filled");
+        if (filled < 0 || filled >= Capacity)
+            throw new MtkdInputException($"strategy {strategy}: checkpoint rollout holds {filled} rows, this run's rollout has {Capacity}");
+        Filled = filled;
+    }
+}
+
+/// <summary>
 /// "mtkd-rl-ppo": a PPO actor-critic that picks per-row teacher weights.
 /// <para>Policy. Each (row b, teacher k) is scored by ONE shared network whose input is that teacher's statistics
 /// z[b,k] = normalised [KL, CEt, Ht, conf, hit, cos, mse] (running mean/std, clipped), the pooled context
@@ -130,52 +200,46 @@ public sealed record PpoConfig
 /// the K teachers, so acting on a batch costs about B K (7 + 1) H multiply-adds plus B K Gaussian samples; learning
 /// costs about 3 x that per rollout row and pass, and only RowsPerBatch rows of each batch join the rollout, so
 /// it does not grow with B. The defaults keep the agent within a few per cent of an aver epoch (docs/STRATEGIES.md).</para>
+/// <para>Parts, one job a file: <see cref="RunningNormaliser"/> (input moments), <see cref="SharedTeacherNetwork"/>
+/// (the actor-critic and its backward), <see cref="StandardNormal"/> (the noise), <see cref="FlatAdam"/> (the
+/// optimiser), <see cref="IPpoReward"/> (the reward).</para>
 /// </summary>
 public sealed class PpoAgent : IWeightingStrategy
 {
     public const string CatalogName = "mtkd-rl-ppo";
 
-    /// <summary>Per-teacher statistics the policy reads.</summary>
+    /// <summary>Per-teacher statistics the policy reads: KL, CEt, Ht, conf, hit, cos, mse.</summary>
     public const int TeacherFeatures = 7;
 
     /// <summary>Network input: teacher features, their mean over teachers, and the student's CEs.</summary>
     public const int InputWidth = 2 * TeacherFeatures + 1;
 
+    /// <summary>Normalised channels: the teacher features, then the student's CEs.</summary>
     private const int Channels = TeacherFeatures + 1;
+
     private static readonly float HalfLog2Pi = 0.5f * MathF.Log(2f * MathF.PI);
 
     private readonly PpoConfig _config;
-    private readonly int _h;
     private readonly Rng _rng;
+    private readonly SharedTeacherNetwork _net;
+    private readonly FlatAdam _adam;
+    private readonly RunningNormaliser _normaliser = new(Channels);
+    private readonly IPpoReward _reward;
+    private readonly PpoRollout _rollout;
 
-    // All parameters in one vector (so Adam, clipping and checkpoints see one array):
-    // W1 [In,H] input-major, b1 [H], wmu [H], bmu, wv [H], bv, log sigma.
-    private readonly float[] _theta, _grad, _adamM, _adamV;
-    private readonly int _oW1, _oB1, _oMu, _oBMu, _oV, _oBV, _oLogStd;
-    private long _adamStep;
-
-    // Running mean / M2 / count per input channel (7 teacher features + CEs), float64 so long runs stay exact.
-    private readonly double[] _normMean = new double[Channels], _normM2 = new double[Channels], _normCount = new double[Channels];
-    private readonly float[] _normShift = new float[Channels], _normScale = new float[Channels];
-
-    // Rollout: normalised inputs [R,K,In], actions [R,K], old log-prob, old value, reward [R].
-    private readonly float[] _rollX, _rollA, _rollLogP, _rollV, _rollR, _adv, _ret;
-    private readonly bool[] _done;
-    private int _filled;
-
-    // Per-batch scratch, grown to the largest B seen.
-    private float[] _x = [], _deviation = [], _z = [], _noise = [], _mu = [], _act = [], _logp = [], _val = [], _usedWl = [], _usedWf = [], _reward = [];
+    // Per-batch scratch, grown to the largest B seen: inputs [B,K,In], standardised channels, noise, mu, actions
+    // [B,K], log-probabilities, values and rewards [B], the weights used (for the reward).
+    private float[] _x = [], _deviation = [], _z = [], _noise = [], _mu = [], _act = [], _logp = [], _val = [], _usedWl = [], _usedWf = [], _rewards = [];
     private int[] _pendingRows = [], _counted = [];
     private int _pendingCount, _pendingB;
     private bool _pending;
 
-    // Per-row scratch of the network.
-    private readonly float[] _ctx, _hid, _hMean, _dh, _rowTerms;
+    // Update scratch: the minibatch order, and mu / dL/dmu of one row.
     private readonly int[] _perm;
+    private readonly float[] _rowMu, _rowDmu, _rowTerms;
 
     private int _epochs;
     private long _updates;
-    private double _probeCount, _probeMean, _probeM2;
 
     public PpoAgent(int k, PpoConfig config, ulong seed)
     {
@@ -183,53 +247,32 @@ public sealed class PpoAgent : IWeightingStrategy
         config.Check();
         K = k;
         _config = config;
-        _h = config.Hidden;
         _rng = new Rng(seed);
-        _oW1 = 0; _oB1 = _oW1 + InputWidth * _h; _oMu = _oB1 + _h; _oBMu = _oMu + _h;
-        _oV = _oBMu + 1; _oBV = _oV + _h; _oLogStd = _oBV + 1;
-        int n = _oLogStd + 1;
-        _theta = new float[n]; _grad = new float[n]; _adamM = new float[n]; _adamV = new float[n];
-        Initialise();
-
-        int r = config.RolloutRows;
-        _rollX = new float[r * k * InputWidth]; _rollA = new float[r * k];
-        _rollLogP = new float[r]; _rollV = new float[r]; _rollR = new float[r]; _adv = new float[r]; _ret = new float[r];
-        _done = new bool[r];
-        Array.Fill(_done, true);
-        _perm = new int[r];
-        _ctx = new float[_h]; _hid = new float[k * _h]; _hMean = new float[_h];
-        _dh = new float[k * _h]; _rowTerms = new float[3 * k];
-        Array.Fill(_normScale, 1f);
+        _net = new SharedTeacherNetwork(k, TeacherFeatures, config.Hidden);
+        _net.Initialise(_rng, config.InitialLogStd);
+        _adam = new FlatAdam(_net.Theta.Length, config.AdamBeta1, config.AdamBeta2, config.AdamEpsilon);
+        _reward = IPpoReward.Create(config);
+        _rollout = new PpoRollout(config.RolloutRows, k, InputWidth);
+        _perm = new int[config.RolloutRows];
+        _rowMu = new float[k];
+        _rowDmu = new float[k];
+        _rowTerms = new float[3 * k];
     }
 
     public string Name => CatalogName;
     public int K { get; }
     public bool IsAgent => true;
+    public bool UsesTeachers => true;
     public bool NeedsStats => true;
     public bool NeedsTeacherOutputs => false;
+    public bool NeedsProbeLoss => _reward.NeedsProbeLoss;
     public PpoConfig Config => _config;
 
     /// <summary>Learnt parameters; independent of K.</summary>
-    public int ParameterCount => _theta.Length;
+    public int ParameterCount => _net.Theta.Length;
 
     /// <summary>Current standard deviation of the logit noise.</summary>
-    public float Sigma => MathF.Exp(_theta[_oLogStd]);
-
-    private void Initialise()
-    {
-        // torch's Linear default, U(+-1/sqrt(fan_in)); the policy output starts 100x smaller so the first
-        // weights are close to uniform and exploration comes from sigma, as common PPO practice does.
-        Fill(_oW1, InputWidth * _h, 1f / MathF.Sqrt(InputWidth));
-        Fill(_oB1, _h, 1f / MathF.Sqrt(InputWidth));
-        Fill(_oMu, _h, 0.01f / MathF.Sqrt(_h));
-        Fill(_oV, _h, 1f / MathF.Sqrt(_h));
-        _theta[_oLogStd] = _config.InitialLogStd;
-    }
-
-    private void Fill(int offset, int n, float bound)
-    {
-        for (int i = 0; i < n; i++) _theta[offset + i] = (2f * _rng.NextSingle() - 1f) * bound;
-    }
+    public float Sigma => MathF.Exp(_net.LogStd);
 
     // ---------------------------------------------------------------- acting
 
@@ -245,12 +288,13 @@ public sealed class PpoAgent : IWeightingStrategy
         UpdateNormaliser(stats, labels, b);
         BuildInputs(stats, b);
 
-        ForwardBatch(b);
+        int width = K * InputWidth;
+        for (int r = 0; r < b; r++) _val[r] = _net.Forward(_x.AsSpan(r * width, width), _mu.AsSpan(r * K, K));
         int bk = b * K;
         var noise = _noise.AsSpan(0, bk);
-        FillStandardNormal(noise);
+        StandardNormal.Fill(_rng, noise);
         TensorPrimitives.MultiplyAdd(noise, Sigma, _mu.AsSpan(0, bk), _act.AsSpan(0, bk));
-        float logNormaliser = K * (_theta[_oLogStd] + HalfLog2Pi);
+        float logNormaliser = K * (_net.LogStd + HalfLog2Pi);
         for (int r = 0; r < b; r++)
         {
             _logp[r] = -0.5f * TensorPrimitives.SumOfSquares(noise.Slice(r * K, K)) - logNormaliser;
@@ -263,7 +307,7 @@ public sealed class PpoAgent : IWeightingStrategy
         _pending = true;
     }
 
-    private void WriteWeights(Core.Distill.DistillStats stats, int r, ReadOnlySpan<float> a, Span<float> wl, Span<float> wf)
+    private void WriteWeights(DistillStats stats, int r, ReadOnlySpan<float> a, Span<float> wl, Span<float> wf)
     {
         TeacherTerms.Softmax(a, wl);
         if (!_config.MixWithPaperTerms)
@@ -291,7 +335,7 @@ public sealed class PpoAgent : IWeightingStrategy
     {
         int n = 0;
         for (int r = 0; r < b; r++) if (StrategyChecks.Counted(labels, r)) _counted[n++] = r;
-        int take = Math.Min(Math.Min(_config.RowsPerBatch, n), _config.RolloutRows - _filled);
+        int take = Math.Min(Math.Min(_config.RowsPerBatch, n), _config.RolloutRows - _rollout.Filled);
         for (int i = 0; i < take; i++)
         {
             int j = i + _rng.NextInt(n - i);
@@ -301,135 +345,43 @@ public sealed class PpoAgent : IWeightingStrategy
         _pendingCount = take;
     }
 
-    /// <summary>
-    /// Standard normal draws by Marsaglia's polar method: (u, v) uniform in the unit disc (the square's corners
-    /// rejected, about 21 % of tries), s = u^2 + v^2, then u sqrt(-2 ln s / s) and v sqrt(-2 ln s / s) are two
-    /// independent N(0, 1). One logarithm and one square root per pair and no trigonometry, which made Box-Muller
-    /// cost as much as the policy's forward.
-    /// </summary>
-    private void FillStandardNormal(Span<float> z)
-    {
-        for (int i = 0; i < z.Length; i += 2)
-        {
-            float u, v, s;
-            do
-            {
-                u = 2f * _rng.NextSingle() - 1f;
-                v = 2f * _rng.NextSingle() - 1f;
-                s = u * u + v * v;
-            } while (s >= 1f || s == 0f);
-            float scale = MathF.Sqrt(-2f * MathF.Log(s) / s);
-            z[i] = u * scale;
-            if (i + 1 < z.Length) z[i + 1] = v * scale;
-        }
-    }
-
     private void EnsureBatchScratch(int b)
     {
         if (_mu.Length >= b * K) return;
         _x = new float[b * K * InputWidth];
         _deviation = new float[b * K];
-        _z = new float[(TeacherFeatures + 1) * b * K];
+        _z = new float[Channels * b * K];
         _noise = new float[b * K];
         _mu = new float[b * K]; _act = new float[b * K]; _usedWl = new float[b * K]; _usedWf = new float[b * K];
-        _logp = new float[b]; _val = new float[b]; _reward = new float[b];
+        _logp = new float[b]; _val = new float[b]; _rewards = new float[b];
         _pendingRows = new int[b]; _counted = new int[b];
     }
 
-    // ---------------------------------------------------------------- inputs
-
-    /// <summary>The [B,K] statistic behind each teacher channel, in input order.</summary>
-    private static float[] Channel(Core.Distill.DistillStats s, int channel) => channel switch
+    /// <summary>The [B,K] statistic behind each teacher channel, in input order; channel 7 is the student's CEs [B].</summary>
+    private static float[] Channel(DistillStats s, int channel) => channel switch
     {
         0 => s.Kl, 1 => s.CeT, 2 => s.Ht, 3 => s.Conf, 4 => s.Hit, 5 => s.Cos, 6 => s.Mse, _ => s.CeS,
     };
 
-    /// <summary>
-    /// Merges this batch's counted rows into the running mean/variance: batch sums taken around the running mean
-    /// (so they stay small and exact enough in float64), then Chan et al.'s pairwise update.
-    /// </summary>
-    private void UpdateNormaliser(Core.Distill.DistillStats stats, ReadOnlySpan<int> labels, int b)
+    /// <summary>Merges this batch's counted rows into the running moments of every channel.</summary>
+    private void UpdateNormaliser(DistillStats stats, ReadOnlySpan<int> labels, int b)
     {
         bool everyRowCounted = labels.IsEmpty || TensorPrimitives.Min(labels[..b]) >= 0;
         for (int ch = 0; ch < Channels; ch++)
-        {
-            var values = Channel(stats, ch);
-            int teachers = ch < TeacherFeatures ? K : 1;
-            double center = _normMean[ch], s1 = 0, s2 = 0;
-            long n = 0;
-            var deviations = _deviation.AsSpan(0, b * teachers);
-            if (everyRowCounted && SumDeviations(values.AsSpan(0, b * teachers), deviations, out float batchMean, out s1, out s2))
-            {
-                center = batchMean;
-                n = deviations.Length;
-            }
-            else
-            {
-                for (int r = 0; r < b; r++)
-                {
-                    if (!StrategyChecks.Counted(labels, r)) continue;
-                    for (int k = 0; k < teachers; k++)
-                    {
-                        float v = values[r * teachers + k];
-                        if (!float.IsFinite(v)) continue;
-                        double d = v - center;
-                        s1 += d;
-                        s2 += d * d;
-                        n++;
-                    }
-                }
-            }
-            if (n == 0) continue;
-            double mean = center + s1 / n, m2 = Math.Max(0, s2 - s1 * s1 / n);
-            double total = _normCount[ch] + n, delta = mean - _normMean[ch];
-            _normMean[ch] += delta * n / total;
-            _normM2[ch] += m2 + delta * delta * _normCount[ch] * n / total;
-            _normCount[ch] = total;
-            double variance = total > 1 ? _normM2[ch] / (total - 1) : 0;
-            _normShift[ch] = (float)_normMean[ch];
-            _normScale[ch] = (float)(1.0 / Math.Sqrt(variance + 1e-8));
-        }
-    }
-
-    /// <summary>Running mean and unbiased variance of one input channel (0..6 teacher statistics, 7 the student's CEs).</summary>
-    internal (double Mean, double Variance) NormaliserMoments(int channel) =>
-        (_normMean[channel], _normCount[channel] > 1 ? _normM2[channel] / (_normCount[channel] - 1) : 0);
-
-    /// <summary>The network input of the last acted-on batch, [B,K,15].</summary>
-    internal ReadOnlySpan<float> LastInputs(int b) => _x.AsSpan(0, b * K * InputWidth);
-
-    /// <summary>
-    /// Vector path of the normaliser's batch sums: the batch mean m in float, d = v - m, then sum d and sum d^2 (so
-    /// the sum of squares is taken around the batch's own center and keeps the variance even for values far from
-    /// 0). False when a value is not finite (the sums are then not finite either): the caller then takes the
-    /// per-value path, which skips such values. The scalar double loop this replaces was as costly as the policy's
-    /// forward.
-    /// </summary>
-    private static bool SumDeviations(ReadOnlySpan<float> values, Span<float> deviations, out float mean, out double sum, out double sumOfSquares)
-    {
-        mean = TensorPrimitives.Sum<float>(values) / values.Length;
-        sum = sumOfSquares = double.NaN;
-        if (!float.IsFinite(mean)) return false;
-        TensorPrimitives.Subtract(values, mean, deviations);
-        sum = TensorPrimitives.Sum<float>(deviations);
-        sumOfSquares = TensorPrimitives.SumOfSquares<float>(deviations);
-        return double.IsFinite(sum) && double.IsFinite(sumOfSquares);
+            _normaliser.Merge(ch, Channel(stats, ch), labels, b, ch < TeacherFeatures ? K : 1, everyRowCounted, _deviation);
     }
 
     /// <summary>x[b,k] = [z[b,k] (7), mean_k z[b,:] (7), z(CEs[b])], z = clip((v - mean) / std); non-finite v gives 0.
     /// Each channel's z is computed over the whole [B,K] array with vector arithmetic, then the rows are assembled
     /// in order (the per-value scalar version cost as much as the network's forward).</summary>
-    private void BuildInputs(Core.Distill.DistillStats stats, int b)
+    private void BuildInputs(DistillStats stats, int b)
     {
         float clip = _config.ObservationClip, inv = 1f / K;
         int bk = b * K;
         for (int ch = 0; ch < TeacherFeatures; ch++)
-        {
-            var z = _z.AsSpan(ch * bk, bk);
-            Standardise(Channel(stats, ch).AsSpan(0, bk), _normShift[ch], _normScale[ch], clip, z);
-        }
+            _normaliser.Standardise(ch, Channel(stats, ch).AsSpan(0, bk), clip, _z.AsSpan(ch * bk, bk));
         var ce = _z.AsSpan(TeacherFeatures * bk, b);
-        Standardise(stats.CeS.AsSpan(0, b), _normShift[TeacherFeatures], _normScale[TeacherFeatures], clip, ce);
+        _normaliser.Standardise(TeacherFeatures, stats.CeS.AsSpan(0, b), clip, ce);
         Span<float> pooled = stackalloc float[TeacherFeatures];
         for (int r = 0; r < b; r++)
         {
@@ -456,203 +408,7 @@ public sealed class PpoAgent : IWeightingStrategy
         }
     }
 
-    /// <summary>z = clip((v - shift) scale, +-clip), and 0 where v is not finite.</summary>
-    private static void Standardise(ReadOnlySpan<float> values, float shift, float scale, float clip, Span<float> z)
-    {
-        TensorPrimitives.Subtract(values, shift, z);
-        TensorPrimitives.Multiply(z, scale, z);
-        TensorPrimitives.Min(z, clip, z);
-        TensorPrimitives.Max(z, -clip, z);
-        if (float.IsFinite(TensorPrimitives.Sum<float>(values))) return;
-        for (int i = 0; i < values.Length; i++)
-            if (!float.IsFinite(values[i])) z[i] = 0f;
-    }
-
-    // ---------------------------------------------------------------- network
-
-    /// <summary>Forward of a whole batch for acting: mu [B,K] and V [B] from _x, by the same arithmetic as the update's <see cref="ForwardRow"/>.</summary>
-    private void ForwardBatch(int b)
-    {
-        int width = K * InputWidth;
-        for (int r = 0; r < b; r++) _val[r] = ForwardTeachers(_x.AsSpan(r * width, width), _mu.AsSpan(r * K, K), default);
-    }
-
-    /// <summary>Forward of one row's K teachers keeping the hidden layer for <see cref="BackwardRow"/>: fills _hid [K,H]
-    /// and _hMean, writes mu [K], returns V.</summary>
-    private float ForwardRow(ReadOnlySpan<float> x, Span<float> mu) => ForwardTeachers(x, mu, _hid);
-
-    /// <summary>
-    /// mu [K] and V of one row; _hMean gets the hidden layer's mean over teachers, <paramref name="hidden"/> (when
-    /// not empty) the hidden layer [K,H]. The pooled inputs are the same for every teacher of the row, so their
-    /// share of W1 x (plus b1) is computed once.
-    /// </summary>
-    private float ForwardTeachers(ReadOnlySpan<float> x, Span<float> mu, Span<float> hidden)
-    {
-        var theta = _theta.AsSpan();
-        var w1 = theta.Slice(_oW1, InputWidth * _h);
-        var ctx = _ctx.AsSpan();
-        theta.Slice(_oB1, _h).CopyTo(ctx);
-        AddRowCombination(ctx, w1[(TeacherFeatures * _h)..], x[TeacherFeatures..InputWidth]);
-        var wmu = theta.Slice(_oMu, _h);
-        float bmu = theta[_oBMu];
-        var hMean = _hMean.AsSpan();
-        hMean.Clear();
-        for (int k = 0; k < K; k++)
-        {
-            var h = hidden.IsEmpty ? default : hidden.Slice(k * _h, _h);
-            mu[k] = TeacherHidden(ctx, w1, x.Slice(k * InputWidth, TeacherFeatures), wmu, hMean, h) + bmu;
-        }
-        TensorPrimitives.Multiply(hMean, 1f / K, hMean);
-        return TensorPrimitives.Dot(hMean, theta.Slice(_oV, _h)) + theta[_oBV];
-    }
-
-    /// <summary>
-    /// One teacher's hidden layer h = softsign(ctx + W1[:7]^T xk) = u / (1 + |u|) (tanh-shaped, bounded and smooth for
-    /// one division, where the library tanh costs about 8 ns per value), returned as wmu . h; h is added into
-    /// <paramref name="hSum"/> and stored in <paramref name="h"/> unless it is empty. One pass over H with the
-    /// pre-activation kept in registers: at H = 32 the per-call overhead of library vector routines would
-    /// cost more than the arithmetic.
-    /// </summary>
-    private float TeacherHidden(ReadOnlySpan<float> ctx, ReadOnlySpan<float> w1, ReadOnlySpan<float> xk, ReadOnlySpan<float> wmu,
-        Span<float> hSum, Span<float> h)
-    {
-        int width = _h, j = 0;
-        float dot = 0;
-        bool store = !h.IsEmpty;
-        if (Vector.IsHardwareAccelerated && ctx.Length >= width && w1.Length >= xk.Length * width && wmu.Length >= width
-            && hSum.Length >= width && (!store || h.Length >= width))
-        {
-            // Lengths checked once above; every load and store below stays inside [0, H) of its span (w1: [0, 7 H)).
-            ref float ctxRef = ref MemoryMarshal.GetReference(ctx);
-            ref float wRef = ref MemoryMarshal.GetReference(w1);
-            ref float muRef = ref MemoryMarshal.GetReference(wmu);
-            ref float sumRef = ref MemoryMarshal.GetReference(hSum);
-            ref float hRef = ref MemoryMarshal.GetReference(h);
-            var acc = Vector<float>.Zero;
-            for (; j <= width - Vector<float>.Count; j += Vector<float>.Count)
-            {
-                var pre = Vector.LoadUnsafe(ref ctxRef, (nuint)j);
-                for (int i = 0; i < xk.Length; i++) pre += new Vector<float>(xk[i]) * Vector.LoadUnsafe(ref wRef, (nuint)(i * width + j));
-                var hv = pre / (Vector<float>.One + Vector.Abs(pre));
-                acc += hv * Vector.LoadUnsafe(ref muRef, (nuint)j);
-                (Vector.LoadUnsafe(ref sumRef, (nuint)j) + hv).StoreUnsafe(ref sumRef, (nuint)j);
-                if (store) hv.StoreUnsafe(ref hRef, (nuint)j);
-            }
-            dot = Vector.Sum(acc);
-        }
-        for (; j < width; j++)
-        {
-            float pre = ctx[j];
-            for (int i = 0; i < xk.Length; i++) pre += xk[i] * w1[i * width + j];
-            float hj = pre / (1f + MathF.Abs(pre));
-            dot += hj * wmu[j];
-            hSum[j] += hj;
-            if (store) h[j] = hj;
-        }
-        return dot;
-    }
-
-    /// <summary>
-    /// Backward of one row given dL/dmu [K] and dL/dV (after <see cref="ForwardRow"/> on the same x): adds into _grad.
-    /// </summary>
-    private void BackwardRow(ReadOnlySpan<float> x, ReadOnlySpan<float> dmu, float dv)
-    {
-        var theta = _theta.AsSpan();
-        var grad = _grad.AsSpan();
-        var wmu = theta.Slice(_oMu, _h);
-        var wv = theta.Slice(_oV, _h);
-        var gW1 = grad.Slice(_oW1, InputWidth * _h);
-        var gB1 = grad.Slice(_oB1, _h);
-        TensorPrimitives.MultiplyAdd(_hMean, dv, grad.Slice(_oV, _h), grad.Slice(_oV, _h));
-        grad[_oBV] += dv;
-        float dvShare = dv / K;
-        var ctxGrad = _ctx.AsSpan(); // reused: sum over teachers of dL/dpre, for the pooled inputs
-        ctxGrad.Clear();
-        var gMu = grad.Slice(_oMu, _h);
-        int vw = Vector.IsHardwareAccelerated ? Vector<float>.Count : int.MaxValue;
-        for (int k = 0; k < K; k++)
-        {
-            var h = _hid.AsSpan(k * _h, _h);
-            var dh = _dh.AsSpan(k * _h, _h);
-            float dm = dmu[k];
-            grad[_oBMu] += dm;
-            // One pass per teacher: dwmu += dmu h; dL/dpre = (wmu dmu + wv dV/K) softsign'(pre), with
-            // softsign' = 1 / (1 + |pre|)^2 = (1 - |h|)^2; and its sum over teachers for the pooled inputs.
-            int j = 0;
-            if (vw <= _h)
-            {
-                var vdm = new Vector<float>(dm);
-                var vdv = new Vector<float>(dvShare);
-                for (; j <= _h - vw; j += vw)
-                {
-                    var hv = new Vector<float>(h[j..]);
-                    (new Vector<float>(gMu[j..]) + hv * vdm).CopyTo(gMu[j..]);
-                    var g = Vector<float>.One - Vector.Abs(hv);
-                    var d = (new Vector<float>(wmu[j..]) * vdm + new Vector<float>(wv[j..]) * vdv) * (g * g);
-                    d.CopyTo(dh[j..]);
-                    (new Vector<float>(ctxGrad[j..]) + d).CopyTo(ctxGrad[j..]);
-                }
-            }
-            for (; j < _h; j++)
-            {
-                gMu[j] += h[j] * dm;
-                float g = 1f - MathF.Abs(h[j]);
-                dh[j] = (wmu[j] * dm + wv[j] * dvShare) * (g * g);
-                ctxGrad[j] += dh[j];
-            }
-            AddOuterProduct(gW1, x.Slice(k * InputWidth, TeacherFeatures), dh);
-        }
-        // The pooled inputs and b1 are the same for all K teachers of the row: one multiply-add each.
-        TensorPrimitives.Add(gB1, ctxGrad, gB1);
-        AddOuterProduct(gW1[(TeacherFeatures * _h)..], x[TeacherFeatures..InputWidth], ctxGrad);
-    }
-
-    /// <summary>acc += sum_i x[i] w[i,:] for w [x.Length, H] row-major: the first layer's product, one vector
-    /// of H accumulated in registers (H is small), instead of one library call per input.</summary>
-    private void AddRowCombination(Span<float> acc, ReadOnlySpan<float> w, ReadOnlySpan<float> x)
-    {
-        int h = _h, j = 0;
-        if (Vector.IsHardwareAccelerated && w.Length >= x.Length * h && acc.Length >= h)
-        {
-            // Bounds checked once above; the loads below stay inside w[0, x.Length * H) and acc[0, H).
-            ref float wRef = ref MemoryMarshal.GetReference(w);
-            ref float accRef = ref MemoryMarshal.GetReference(acc);
-            for (; j <= h - Vector<float>.Count; j += Vector<float>.Count)
-            {
-                var sum = Vector.LoadUnsafe(ref accRef, (nuint)j);
-                for (int i = 0; i < x.Length; i++) sum += new Vector<float>(x[i]) * Vector.LoadUnsafe(ref wRef, (nuint)(i * h + j));
-                sum.StoreUnsafe(ref accRef, (nuint)j);
-            }
-        }
-        for (; j < h; j++)
-        {
-            float sum = acc[j];
-            for (int i = 0; i < x.Length; i++) sum += x[i] * w[i * h + j];
-            acc[j] = sum;
-        }
-    }
-
-    /// <summary>g[i,:] += x[i] d for g [x.Length, H] row-major (the first layer's weight gradient).</summary>
-    private void AddOuterProduct(Span<float> g, ReadOnlySpan<float> x, ReadOnlySpan<float> d)
-    {
-        int h = _h;
-        for (int i = 0; i < x.Length; i++)
-        {
-            float xi = x[i];
-            if (xi == 0) continue;
-            var row = g.Slice(i * h, h);
-            int j = 0;
-            if (Vector.IsHardwareAccelerated)
-            {
-                var s = new Vector<float>(xi);
-                for (; j <= h - Vector<float>.Count; j += Vector<float>.Count)
-                    (new Vector<float>(row[j..]) + s * new Vector<float>(d[j..])).CopyTo(row[j..]);
-            }
-            for (; j < h; j++) row[j] += xi * d[j];
-        }
-    }
-
-    // ---------------------------------------------------------------- feedback and rollout
+    // ---------------------------------------------------------------- feedback into the rollout
 
     public AgentUpdateLog? Learn(in LearnFeedback feedback)
     {
@@ -662,41 +418,13 @@ public sealed class PpoAgent : IWeightingStrategy
             throw new MtkdInputException($"strategy {Name}: feedback is for B={stats.Shape.B}, weights were for B={_pendingB}");
         StrategyChecks.Labels(Name, feedback.Labels, _pendingB);
         _pending = false;
-        if (_config.Reward == PpoRewardKind.Paper)
-        {
-            PaperReward.Compute(stats, feedback.Labels, _usedWl, _usedWf, feedback.Beta, _config.ClampPaperReward, _reward);
-        }
-        else if (_config.Reward == PpoRewardKind.TeacherFit)
-        {
-            PaperReward.ComputeTeacherFit(stats, feedback.Labels, _usedWl, _reward);
-        }
-        else
-        {
-            double improvement = feedback.ProbeLossBefore - feedback.ProbeLossAfter;
-            if (!double.IsFinite(improvement))
-                throw new MtkdInputException($"strategy {Name}: the probe reward needs finite probe losses before and after the step");
-            _probeCount++;
-            double d = improvement - _probeMean;
-            _probeMean += d / _probeCount;
-            _probeM2 += d * (improvement - _probeMean);
-            double std = _probeCount > 1 ? Math.Sqrt(_probeM2 / (_probeCount - 1)) : 0;
-            float r = (float)(std > 0 ? improvement / std : Math.Sign(improvement));
-            for (int i = 0; i < _pendingCount; i++) _reward[_pendingRows[i]] = r;
-        }
-
-        for (int i = 0; i < _pendingCount; i++)
-        {
-            int row = _pendingRows[i], slot = _filled + i;
-            int width = K * InputWidth;
-            _x.AsSpan(row * width, width).CopyTo(_rollX.AsSpan(slot * width, width));
-            _act.AsSpan(row * K, K).CopyTo(_rollA.AsSpan(slot * K, K));
-            _rollLogP[slot] = _logp[row];
-            _rollV[slot] = _val[row];
-            _rollR[slot] = _reward[row];
-        }
-        _filled += _pendingCount;
+        var kept = _pendingRows.AsSpan(0, _pendingCount);
+        _reward.Compute(feedback, _usedWl, _usedWf, kept, _rewards);
+        int width = K * InputWidth;
+        foreach (int row in kept)
+            _rollout.Add(_x.AsSpan(row * width, width), _act.AsSpan(row * K, K), _logp[row], _val[row], _rewards[row]);
         _pendingCount = 0;
-        return _filled == _config.RolloutRows ? Update() : null;
+        return _rollout.Filled == _config.RolloutRows ? Update() : null;
     }
 
     public AgentUpdateLog? EndEpoch()
@@ -705,6 +433,8 @@ public sealed class PpoAgent : IWeightingStrategy
         _epochs++;
         return null;
     }
+
+    // ---------------------------------------------------------------- GAE
 
     /// <summary>
     /// Generalised advantage estimation over a sequence of steps in time order:
@@ -724,18 +454,19 @@ public sealed class PpoAgent : IWeightingStrategy
         }
     }
 
+    // ---------------------------------------------------------------- the clipped update
+
     private float CurrentLearningRate() => _config.AnnealEpochs > 0
         ? _config.LearningRate * Math.Max(0f, 1f - (float)_epochs / _config.AnnealEpochs)
         : _config.LearningRate;
 
     private PpoUpdateLog Update()
     {
-        int n = _filled;
-        Gae(_rollR.AsSpan(0, n), _rollV.AsSpan(0, n), _rollV.AsSpan(0, n), _done.AsSpan(0, n), _config.Gamma, _config.Lambda, _adv);
-        for (int i = 0; i < n; i++) _ret[i] = _adv[i] + _rollV[i];
+        int n = _rollout.Filled;
+        _rollout.ComputeAdvantages(_config.Gamma, _config.Lambda);
         double explained = ExplainedVariance(n);
         double meanReward = 0;
-        for (int i = 0; i < n; i++) meanReward += _rollR[i];
+        for (int i = 0; i < n; i++) meanReward += _rollout.Rewards[i];
 
         float lr = CurrentLearningRate();
         int mb = Math.Min(_config.MinibatchRows, n);
@@ -753,15 +484,15 @@ public sealed class PpoAgent : IWeightingStrategy
                 var losses = LossAndGradient(_perm.AsSpan(start, mb));
                 if (_config.TargetKl is { } target && losses.ApproxKl > 1.5 * target) { stop = true; break; }
                 ClipGradient();
-                AdamStep(lr);
+                _adam.Step(_net.Theta, _net.Gradient, lr);
                 totals += losses;
                 minibatches++;
             }
             if (minibatches > 0) { totals /= minibatches; epochsRun++; }
         }
-        _filled = 0;
+        _rollout.Filled = 0;
         _updates++;
-        float entropy = 0.5f + HalfLog2Pi + _theta[_oLogStd];
+        float entropy = 0.5f + HalfLog2Pi + _net.LogStd;
         return new PpoUpdateLog(_updates, totals.ApproxKl, totals.ClipFraction, explained, entropy,
             totals.Policy, totals.Value, lr, epochsRun, n, meanReward / n);
     }
@@ -770,7 +501,7 @@ public sealed class PpoAgent : IWeightingStrategy
     {
         var ret = new double[n];
         var residual = new double[n];
-        for (int i = 0; i < n; i++) { ret[i] = _ret[i]; residual[i] = _ret[i] - _rollV[i]; }
+        for (int i = 0; i < n; i++) { ret[i] = _rollout.Returns[i]; residual[i] = _rollout.Returns[i] - _rollout.Values[i]; }
         double total = ArrayStatistics.Variance(ret);
         return total > 0 ? 1 - ArrayStatistics.Variance(residual) / total : double.NaN;
     }
@@ -788,42 +519,44 @@ public sealed class PpoAgent : IWeightingStrategy
     }
 
     /// <summary>
-    /// The PPO loss of the rollout rows <paramref name="rows"/> under the current parameters; its gradient replaces _grad.
+    /// The PPO loss of the rollout rows <paramref name="rows"/> under the current parameters; its gradient replaces
+    /// the network's gradient.
     /// </summary>
     internal MinibatchLosses LossAndGradient(ReadOnlySpan<int> rows)
     {
-        Array.Clear(_grad);
+        Array.Clear(_net.Gradient);
+        var adv = _rollout.Advantages;
         int m = rows.Length;
         double advMean = 0, advSs = 0;
-        foreach (int i in rows) advMean += _adv[i];
+        foreach (int i in rows) advMean += adv[i];
         advMean /= m;
-        foreach (int i in rows) advSs += (_adv[i] - advMean) * (_adv[i] - advMean);
+        foreach (int i in rows) advSs += (adv[i] - advMean) * (adv[i] - advMean);
         float advScale = (float)(1.0 / (Math.Sqrt(advSs / (m - 1)) + 1e-8));
 
-        float logStd = _theta[_oLogStd], invVar = MathF.Exp(-2f * logStd), eps = _config.ClipRange, epsV = _config.ValueClipRange;
+        float logStd = _net.LogStd, invVar = MathF.Exp(-2f * logStd), eps = _config.ClipRange, epsV = _config.ValueClipRange;
         float cv = _config.ValueCoefficient, invM = 1f / m;
-        Span<float> mu = _rowTerms.AsSpan(0, K);
-        Span<float> dmu = _rowTerms.AsSpan(K, K);
+        Span<float> mu = _rowMu;
+        Span<float> dmu = _rowDmu;
         double policy = 0, value = 0, kl = 0, clipped = 0, dLogStd = 0;
         foreach (int i in rows)
         {
-            var x = _rollX.AsSpan(i * K * InputWidth, K * InputWidth);
-            var a = _rollA.AsSpan(i * K, K);
-            float v = ForwardRow(x, mu);
+            var x = _rollout.Input(i);
+            var a = _rollout.Action(i);
+            float v = _net.ForwardForBackward(x, mu);
             float sq = 0;
             for (int k = 0; k < K; k++) { float u = a[k] - mu[k]; sq += u * u; }
             float logp = -0.5f * sq * invVar - K * (logStd + HalfLog2Pi);
-            float logRatio = logp - _rollLogP[i];
+            float logRatio = logp - _rollout.LogP[i];
             float ratio = MathF.Exp(logRatio);
-            float adv = (float)((_adv[i] - advMean) * advScale);
-            float surr1 = ratio * adv, surr2 = Math.Clamp(ratio, 1f - eps, 1f + eps) * adv;
+            float advantage = (float)((adv[i] - advMean) * advScale);
+            float surr1 = ratio * advantage, surr2 = Math.Clamp(ratio, 1f - eps, 1f + eps) * advantage;
             policy -= Math.Min(surr1, surr2) * invM;
             // Only the unclipped branch depends on the parameters.
-            float dLogp = surr1 <= surr2 ? -adv * invM * ratio : 0f;
+            float dLogp = surr1 <= surr2 ? -advantage * invM * ratio : 0f;
             for (int k = 0; k < K; k++) dmu[k] = dLogp * (a[k] - mu[k]) * invVar;
             dLogStd += dLogp * (sq * invVar - K);
 
-            float ret = _ret[i], vOld = _rollV[i];
+            float ret = _rollout.Returns[i], vOld = _rollout.Values[i];
             float dv;
             if (epsV > 0)
             {
@@ -837,34 +570,21 @@ public sealed class PpoAgent : IWeightingStrategy
                 value += 0.5 * (v - ret) * (v - ret) * invM;
                 dv = v - ret;
             }
-            BackwardRow(x, dmu, cv * dv * invM);
+            _net.BackwardRow(x, dmu, cv * dv * invM);
 
             kl += ((ratio - 1f) - logRatio) * invM;
             if (Math.Abs(ratio - 1f) > eps) clipped += invM;
         }
         float entropy = 0.5f + HalfLog2Pi + logStd;
-        _grad[_oLogStd] += (float)dLogStd - _config.EntropyCoefficient;
+        _net.AddLogStdGradient((float)dLogStd - _config.EntropyCoefficient);
         return new MinibatchLosses(policy, value, entropy, kl, clipped);
     }
 
     private void ClipGradient()
     {
-        float norm = MathF.Sqrt(TensorPrimitives.SumOfSquares(_grad));
-        if (norm > _config.MaxGradNorm) TensorPrimitives.Multiply(_grad, _config.MaxGradNorm / norm, _grad);
-    }
-
-    private void AdamStep(float lr)
-    {
-        _adamStep++;
-        float b1 = _config.AdamBeta1, b2 = _config.AdamBeta2;
-        float c1 = 1f / (1f - MathF.Pow(b1, _adamStep)), c2 = 1f / (1f - MathF.Pow(b2, _adamStep));
-        for (int i = 0; i < _theta.Length; i++)
-        {
-            float g = _grad[i];
-            _adamM[i] = b1 * _adamM[i] + (1f - b1) * g;
-            _adamV[i] = b2 * _adamV[i] + (1f - b2) * g * g;
-            _theta[i] -= lr * (_adamM[i] * c1) / (MathF.Sqrt(_adamV[i] * c2) + _config.AdamEpsilon);
-        }
+        var grad = _net.Gradient;
+        float norm = MathF.Sqrt(TensorPrimitives.SumOfSquares(grad));
+        if (norm > _config.MaxGradNorm) TensorPrimitives.Multiply(grad, _config.MaxGradNorm / norm, grad);
     }
 
     // ---------------------------------------------------------------- checkpoints
@@ -872,64 +592,34 @@ public sealed class PpoAgent : IWeightingStrategy
     public StrategyState Export()
     {
         var s = new StrategyState(Name) { RngState = _rng.State };
-        s.Arrays["theta"] = (float[])_theta.Clone();
-        s.Arrays["adam_m"] = (float[])_adamM.Clone();
-        s.Arrays["adam_v"] = (float[])_adamV.Clone();
-        s.Arrays["rollout_x"] = (float[])_rollX.Clone();
-        s.Arrays["rollout_a"] = (float[])_rollA.Clone();
-        s.Arrays["rollout_logp"] = (float[])_rollLogP.Clone();
-        s.Arrays["rollout_v"] = (float[])_rollV.Clone();
-        s.Arrays["rollout_r"] = (float[])_rollR.Clone();
+        s.Arrays["theta"] = (float[])_net.Theta.Clone();
+        s.Arrays["adam_m"] = (float[])_adam.FirstMoment.Clone();
+        s.Arrays["adam_v"] = (float[])_adam.SecondMoment.Clone();
+        _rollout.Save(s);
         s.Scalars["k"] = K;
-        s.Scalars["hidden"] = _h;
-        s.Scalars["adam_step"] = _adamStep;
-        s.Scalars["filled"] = _filled;
+        s.Scalars["hidden"] = _net.Hidden;
+        s.Scalars["adam_step"] = _adam.Steps;
         s.Scalars["epochs"] = _epochs;
         s.Scalars["updates"] = _updates;
-        s.Scalars["probe_count"] = _probeCount;
-        s.Scalars["probe_mean"] = _probeMean;
-        s.Scalars["probe_m2"] = _probeM2;
-        for (int ch = 0; ch < Channels; ch++)
-        {
-            s.Scalars[$"norm.{ch}.count"] = _normCount[ch];
-            s.Scalars[$"norm.{ch}.mean"] = _normMean[ch];
-            s.Scalars[$"norm.{ch}.m2"] = _normM2[ch];
-        }
-        s.Arrays["norm_shift"] = (float[])_normShift.Clone();
-        s.Arrays["norm_scale"] = (float[])_normScale.Clone();
+        _reward.Save(s);
+        _normaliser.Save(s);
         return s;
     }
 
     public void Import(StrategyState state)
     {
         state.CheckStrategy(Name);
-        if ((int)state.Scalar("k") != K || (int)state.Scalar("hidden") != _h)
-            throw new MtkdInputException($"strategy {Name}: checkpoint is for K={state.Scalar("k")}, hidden {state.Scalar("hidden")}; this run has K={K}, hidden {_h}");
-        state.CopyTo("theta", _theta);
-        state.CopyTo("adam_m", _adamM);
-        state.CopyTo("adam_v", _adamV);
-        state.CopyTo("rollout_x", _rollX);
-        state.CopyTo("rollout_a", _rollA);
-        state.CopyTo("rollout_logp", _rollLogP);
-        state.CopyTo("rollout_v", _rollV);
-        state.CopyTo("rollout_r", _rollR);
-        state.CopyTo("norm_shift", _normShift);
-        state.CopyTo("norm_scale", _normScale);
-        _adamStep = (long)state.Scalar("adam_step");
-        _filled = (int)state.Scalar("filled");
-        if (_filled < 0 || _filled >= _config.RolloutRows)
-            throw new MtkdInputException($"strategy {Name}: checkpoint rollout holds {_filled} rows, this run's rollout has {_config.RolloutRows}");
+        if ((int)state.Scalar("k") != K || (int)state.Scalar("hidden") != _net.Hidden)
+            throw new MtkdInputException($"strategy {Name}: checkpoint is for K={state.Scalar("k")}, hidden {state.Scalar("hidden")}; this run has K={K}, hidden {_net.Hidden}");
+        state.CopyTo("theta", _net.Theta);
+        state.CopyTo("adam_m", _adam.FirstMoment);
+        state.CopyTo("adam_v", _adam.SecondMoment);
+        _rollout.Load(state, Name);
+        _normaliser.Load(state);
+        _adam.Steps = (long)state.Scalar("adam_step");
         _epochs = (int)state.Scalar("epochs");
         _updates = (long)state.Scalar("updates");
-        _probeCount = state.Scalar("probe_count");
-        _probeMean = state.Scalar("probe_mean");
-        _probeM2 = state.Scalar("probe_m2");
-        for (int ch = 0; ch < Channels; ch++)
-        {
-            _normCount[ch] = state.Scalar($"norm.{ch}.count");
-            _normMean[ch] = state.Scalar($"norm.{ch}.mean");
-            _normM2[ch] = state.Scalar($"norm.{ch}.m2");
-        }
+        _reward.Load(state);
         _pending = false;
         _pendingCount = 0;
         _rng.State = state.RestoreRng().State;
@@ -937,15 +627,16 @@ public sealed class PpoAgent : IWeightingStrategy
 
     // ---------------------------------------------------------------- test access
 
-    internal float[] Theta => _theta;
-    internal float[] Gradient => _grad;
-    internal int RolloutFilled => _filled;
+    internal float[] Theta => _net.Theta;
+    internal float[] Gradient => _net.Gradient;
+    internal int RolloutFilled => _rollout.Filled;
+
+    /// <summary>Running mean and unbiased variance of one input channel (0..6 teacher statistics, 7 the student's CEs).</summary>
+    internal (double Mean, double Variance) NormaliserMoments(int channel) => _normaliser.Moments(channel);
+
+    /// <summary>The network input of the last acted-on batch, [B,K,15].</summary>
+    internal ReadOnlySpan<float> LastInputs(int b) => _x.AsSpan(0, b * K * InputWidth);
 
     /// <summary>Fills the rollout's advantages and returns as <see cref="Update"/> would (tests then call LossAndGradient).</summary>
-    internal void PrepareAdvantages()
-    {
-        Gae(_rollR.AsSpan(0, _filled), _rollV.AsSpan(0, _filled), _rollV.AsSpan(0, _filled), _done.AsSpan(0, _filled),
-            _config.Gamma, _config.Lambda, _adv);
-        for (int i = 0; i < _filled; i++) _ret[i] = _adv[i] + _rollV[i];
-    }
+    internal void PrepareAdvantages() => _rollout.ComputeAdvantages(_config.Gamma, _config.Lambda);
 }

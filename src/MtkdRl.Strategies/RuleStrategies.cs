@@ -8,8 +8,10 @@ public abstract class RuleStrategy : IWeightingStrategy
     public abstract string Name { get; }
     public int K { get; }
     public bool IsAgent => false;
+    public virtual bool UsesTeachers => true;
     public abstract bool NeedsStats { get; }
     public bool NeedsTeacherOutputs => false;
+    public bool NeedsProbeLoss => false;
 
     public abstract void Weights(in WeightingContext context, Span<float> wl, Span<float> wf);
 
@@ -30,6 +32,7 @@ public abstract class RuleStrategy : IWeightingStrategy
 public sealed class NoneStrategy(int k) : RuleStrategy(k)
 {
     public override string Name => "none";
+    public override bool UsesTeachers => false;
     public override bool NeedsStats => false;
 
     public override void Weights(in WeightingContext context, Span<float> wl, Span<float> wf)

@@ -1,4 +1,6 @@
+using MtkdRl.Backends;
 using MtkdRl.Data.Datasets;
+using MtkdRl.Distillation;
 using MtkdRl.Teachers;
 using MtkdRl.Tests.Teachers;
 using MtkdRl.Tests.Training;
@@ -25,6 +27,13 @@ public sealed class DistillPoolFixture : IDisposable
     public string Root { get; }
     public string Pool { get; }
     public ImageDataset Data { get; }
+
+    /// <summary>A trainer on this pool with the native backend.</summary>
+    public DistillTrainer Trainer() => new(Data, Pool, TrainingTestCompute.Shared, BackendCatalog.Create("native"), "native");
+
+    /// <summary>A small run: mlp:16 student, batches of 50, Adam at 3e-3, seed 5.</summary>
+    public static DistillRecipe Recipe(string strategy, int epochs = 2) =>
+        new() { Student = "mlp:16", Strategy = strategy, Epochs = epochs, BatchSize = 50, Optimizer = "adam", LearningRate = 3e-3, Seed = 5 };
 
     public string NewRunDir() => Path.Combine(Root, "run-" + Guid.NewGuid().ToString("N")[..8]);
 

@@ -38,7 +38,7 @@ public sealed class DistillStepTests
         var heads = new ProjectionHeads(student.EmbeddingWidth, Widths, TrainingTestCompute.Shared, rng);
         var step = new DistillStep(student, heads, BackendCatalog.Create(backend), B, C, DistillHyper.Default);
         var random = new Random(seed);
-        float[] Gaussian(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)(scale * NextGaussian(random))).ToArray();
+        float[] Gaussian(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)(scale * random.NextGaussian())).ToArray();
         int k = Widths.Length, f = Widths.Sum();
         var wl = Enumerable.Range(0, B * k).Select(_ => (float)random.NextDouble()).ToArray();
         var wf = Enumerable.Range(0, B * k).Select(_ => (float)random.NextDouble()).ToArray();
@@ -49,9 +49,6 @@ public sealed class DistillStepTests
             Y = [0, 3, -1, 1, 2, 1], Wl = wl, Wf = wf,
         };
     }
-
-    private static double NextGaussian(Random r) =>
-        Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
 
     private static double Loss(Setup s)
     {

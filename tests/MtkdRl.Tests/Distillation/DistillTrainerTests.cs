@@ -9,10 +9,9 @@ namespace MtkdRl.Tests.Distillation;
 
 public sealed class DistillTrainerTests(DistillPoolFixture pool) : IClassFixture<DistillPoolFixture>
 {
-    private DistillTrainer Trainer() => new(pool.Data, pool.Pool, TrainingTestCompute.Shared, BackendCatalog.Create("native"), "native");
+    private DistillTrainer Trainer() => pool.Trainer();
 
-    private static DistillRecipe Recipe(string strategy, int epochs = 2) =>
-        new() { Student = "mlp:16", Strategy = strategy, Epochs = epochs, BatchSize = 50, Optimizer = "adam", LearningRate = 3e-3, Seed = 5 };
+    private static DistillRecipe Recipe(string strategy, int epochs = 2) => DistillPoolFixture.Recipe(strategy, epochs);
 
     /// <summary>Stops a run after its first epoch, as an interrupted process would.</summary>
     private sealed class StopAfterFirstEpoch(CancellationTokenSource cancel) : IDistillObserver

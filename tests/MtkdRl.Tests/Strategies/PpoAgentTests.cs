@@ -132,7 +132,7 @@ public class PpoAgentTests(ITestOutputHelper output)
         stats.Kl[1] = stats.Kl[3] = 0.01f;
         float[] wl = [0.8f, 0.2f, 0.3f, 0.7f];
         var reward = new float[2];
-        PaperReward.ComputeTeacherFit(stats, default, wl, reward);
+        new TeacherFitReward().Compute(new LearnFeedback(stats), wl, wl, [0, 1], reward);
         Assert.True(reward[0] > reward[1], $"rewards {reward[0]}, {reward[1]}");
         Assert.Equal(0, reward[0] + reward[1], 5);
         PaperReward.Compute(stats, default, wl, wl, Beta, clamp: false, reward);
