@@ -73,7 +73,7 @@ public sealed class DistillTrainer
         bool none = recipe.Strategy == "none";
         Optimizer CreateOptimizer(Model m) => recipe.CreateOptimizer(none ? m.Parameters : m.Parameters.Concat(heads.Parameters));
 
-        Directory.CreateDirectory(outDir);
+        using var runLock = FolderLock.Acquire(outDir);
         string metricsPath = Path.Combine(outDir, "metrics.jsonl"), agentPath = Path.Combine(outDir, "agent.jsonl");
         var metrics = new List<DistillEpochMetrics>();
         var agentLines = new List<JsonElement>();

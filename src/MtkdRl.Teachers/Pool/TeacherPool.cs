@@ -53,11 +53,11 @@ public static class TeacherPool
         CpuCompute compute, ITrainingObserver? observer = null, CancellationToken cancel = default)
     {
         foreach (var plan in plans) plan.Recipe.Validate($"teacher '{plan.Name}'");
+        using var poolLock = FolderLock.Acquire(poolDir);
         var manifest = OpenOrCreate(poolDir, data);
         var imported = manifest.Teachers.FirstOrDefault(t => t.Kind == TeacherKind.Imported && plans.Any(p => p.Name == t.Name));
         if (imported is not null)
             throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: '{imported.Name}' is an imported teacher; a preset cannot train over it");
-        Directory.CreateDirectory(poolDir);
         var trainer = new SupervisedTrainer(data, compute);
         var results = new List<TrainedTeacher>();
         foreach (var plan in plans)
@@ -99,6 +99,7 @@ public static class TeacherPool
     public static PoolTeacher Import(string poolDir, string name, ImportFiles files, ImageDataset? data = null)
     {
         CheckName(name);
+        using var poolLock = FolderLock.Acquire(poolDir);
         PoolManifest manifest;
         if (PoolManifest.Exists(poolDir))
         {
@@ -125,7 +126,6 @@ public static class TeacherPool
         double accuracy = data is not null ? Evaluator.FromLogits(testLogits.Values, data.Test).Accuracy : -1;
         var stored = new ImportedOutputs($"{name}.train-logits.npy", $"{name}.train-embeddings.npy", $"{name}.test-logits.npy",
             testEmbeddings is null ? null : $"{name}.test-embeddings.npy");
-        Directory.CreateDirectory(poolDir);
         NpyFile.Write(Path.Combine(poolDir, stored.TrainLogits), trainLogits.Values, trainLogits.Rows, trainLogits.Columns);
         NpyFile.Write(Path.Combine(poolDir, stored.TrainEmbeddings), trainEmbeddings.Values, trainEmbeddings.Rows, trainEmbeddings.Columns);
         NpyFile.Write(Path.Combine(poolDir, stored.TestLogits), testLogits.Values, testLogits.Rows, testLogits.Columns);
