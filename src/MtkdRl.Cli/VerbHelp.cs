@@ -10,7 +10,7 @@ namespace MtkdRl.Cli;
 /// </summary>
 public static class VerbHelp
 {
-    private const int SummaryWidth = 90;
+    private const int SummaryWidth = 80;
 
     public static int Write(NotParsed<object> result, IReadOnlyList<Type> verbs, TextWriter stdout, TextWriter stderr, int width)
     {

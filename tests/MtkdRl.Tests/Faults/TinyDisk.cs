@@ -69,13 +69,20 @@ public static class Processes
     /// <summary>The CLI in a child process (the mtkd.dll built beside the tests), so a crash cannot take the test host down.</summary>
     public static (int Code, string Out, string Err) Mtkd(params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mtkd.dll"));
-        foreach (string a in args) info.ArgumentList.Add(a);
-        using var p = Process.Start(info)!;
+        using var p = StartMtkd(args);
         var stderr = p.StandardError.ReadToEndAsync();
         string stdout = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
         return (p.ExitCode, stdout, stderr.Result);
+    }
+
+    /// <summary>Starts the CLI in a child process; its output is redirected (stdout discarded by the caller or read).</summary>
+    public static Process StartMtkd(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mtkd.dll"));
+        foreach (string a in args) info.ArgumentList.Add(a);
+        var p = Process.Start(info)!;
+        return p;
     }
 }
