@@ -39,8 +39,13 @@ public class FaultCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFixt
     public void A_verb_refuses_a_folder_another_owner_writes_with_one_line_naming_it_and_the_pid(string command)
     {
         string pool = CachedPool();
-        bool onPool = command.Contains("@P");
-        string folder = onPool ? pool : fixture.Folder.Sub("owned-" + Guid.NewGuid().ToString("N")[..6]);
+        // The pool verbs get a copy of the shared pool, so that a verb that failed to refuse spoils no other test.
+        string folder = fixture.Folder.Sub("owned-" + Guid.NewGuid().ToString("N")[..6]);
+        if (command.Contains("@P"))
+        {
+            foreach (string f in Directory.GetFiles(pool)) File.Copy(f, Path.Combine(folder, Path.GetFileName(f)));
+            pool = folder;
+        }
         var args = command.Replace("@F", folder).Replace("@P", pool).Split(' ')
             .Concat(["--data", fixture.DataDir]).Concat(command.StartsWith("distill") ? ["--pool", pool] : [])
             .Concat(command.StartsWith("compare") ? ["--pool", pool, "--student", "mlp:16"] : []).ToArray();
