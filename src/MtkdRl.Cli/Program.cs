@@ -19,17 +19,22 @@ namespace MtkdRl.Cli
         /// <summary>Exit code for unknown verbs or options.</summary>
         public const int UsageError = 2;
 
+        private static readonly Type[] Verbs =
+            [typeof(InfoVerb), typeof(BenchVerb), typeof(DemoVerb), typeof(TeachersVerb), typeof(EvalVerb), typeof(DistillVerb), typeof(CompareVerb), typeof(SelfCheckVerb)];
+
         public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
         {
             stderr ??= Console.Error;
             var console = CreateConsole(stdout);
             var parser = new Parser(s =>
             {
-                s.HelpWriter = stdout ?? Console.Out;
+                s.HelpWriter = null;
                 s.CaseInsensitiveEnumValues = true;
                 s.AutoVersion = true;
             });
-            var result = parser.ParseArguments<InfoVerb, BenchVerb, DemoVerb, TeachersVerb, EvalVerb, DistillVerb, CompareVerb, SelfCheckVerb>(args);
+            var result = parser.ParseArguments(args, Verbs);
+            if (result is NotParsed<object> notParsed)
+                return VerbHelp.Write(notParsed, Verbs, stdout ?? Console.Out, stderr, parser.Settings.MaximumDisplayWidth);
             try
             {
                 return result.MapResult(
@@ -41,8 +46,7 @@ namespace MtkdRl.Cli
                     (DistillVerb v) => v.Run(console),
                     (CompareVerb v) => v.Run(console),
                     (SelfCheckVerb v) => v.Run(console),
-                    errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.VersionRequestedError or ErrorType.HelpVerbRequestedError)
-                        ? 0 : UsageError);
+                    _ => UsageError);
             }
             catch (MtkdException e)
             {

@@ -60,6 +60,7 @@ public sealed class DistillTrainer
         recipe.Validate();
         var clock = Stopwatch.StartNew();
         var manifest = PoolManifest.Read(_poolDir);
+        using var runLock = FolderLock.Acquire(outDir);
         using var run = Prepare(recipe, createStrategy, outDir);
         if (DistillCheckpoint.Exists(outDir))
         {

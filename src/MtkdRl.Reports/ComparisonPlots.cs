@@ -78,11 +78,7 @@ public static class ComparisonPlots
     private static string Save(Plot plot, string directory, string name)
     {
         string path = Path.Combine(directory, name);
-        AtomicFile.Write(path, stream =>
-        {
-            var bytes = plot.GetImageBytes(Width, Height, ImageFormat.Png);
-            stream.Write(bytes);
-        });
+        AtomicFile.WriteAllBytes(path, plot.GetImageBytes(Width, Height, ImageFormat.Png));
         return path;
     }
 

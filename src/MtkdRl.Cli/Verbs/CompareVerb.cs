@@ -46,6 +46,7 @@ public sealed class CompareVerb : DistillOptions
             var compute = new CpuCompute(threads);
             return new ComparisonWorker(new DistillTrainer(data, Pool, compute, backend, Backend), backend, compute);
         }
+        using var outLock = FolderLock.Acquire(Out);
         var runs = DistillProgress.Run(console, observer => ComparisonRunner.Run(NewWorker, Jobs, plan, Out, teachers, observer));
         var comparison = Comparison.Build(runs, strategies.Contains("aver") ? "aver" : strategies[0]);
         string title = $"{data.Name}: student {Student}, {Epochs} epochs, {Seeds} seed{(Seeds > 1 ? "s" : "")}, {teachers.Count} teachers";

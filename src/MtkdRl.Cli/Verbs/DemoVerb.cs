@@ -42,6 +42,7 @@ public sealed class DemoVerb
             ?? throw new MtkdException($"{DatasetLocator.CommittedSlice}: not found; run the demo from the repository or pass --data");
         var data = DatasetLocator.Load(dataDir);
         console.WriteLine($"data: {data}");
+        using var outLock = FolderLock.Acquire(Out);
         string pool = Path.Combine(Out, "pool");
         using var compute = new CpuCompute(Threads);
 

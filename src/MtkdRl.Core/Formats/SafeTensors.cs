@@ -69,7 +69,12 @@ public static class SafeTensors
             return this;
         }
 
-        public void Write(string path) => AtomicFile.Write(path, WriteTo);
+        public void Write(string path)
+        {
+            var bytes = new MemoryStream();
+            WriteTo(bytes);
+            AtomicFile.WriteAllBytes(path, bytes.ToArray());
+        }
 
         public void WriteTo(Stream stream)
         {

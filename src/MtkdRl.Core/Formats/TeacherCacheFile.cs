@@ -196,22 +196,32 @@ public sealed class TeacherCacheFile : IDisposable
             _path = System.IO.Path.GetFullPath(path);
             string dir = System.IO.Path.GetDirectoryName(_path)!;
             if (!Directory.Exists(dir)) throw new MtkdException($"{path}: directory {dir} does not exist");
-            _temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(_path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+            _temp = TempFiles.Beside(_path);
             // The checksum placeholder has the final checksum's length, so the header's size is known now.
             _header = header with { Checksum = new string('0', 16) };
             _dataOffset = AlignUp(16 + HeaderBytes(_header).Length);
             long length = checked(_dataOffset + header.Rows * header.RecordBytes);
             _featureOffset = new int[header.K + 1];
             for (int t = 0; t < header.K; t++) _featureOffset[t + 1] = _featureOffset[t] + header.Teachers[t].EmbeddingWidth;
+            // The blocks are allocated before the file is mapped: a store into a sparse mapping on a full disk
+            // faults (SIGBUS) instead of failing a write call, and that cannot be caught.
+            FileStream? file = null;
             try
             {
-                _map = MemoryMappedFile.CreateFromFile(_temp, FileMode.CreateNew, null, length, MemoryMappedFileAccess.ReadWrite);
+                file = DiskSpace.CreateReserved(_temp, length, path);
+                file.SetLength(length);
+                _map = MemoryMappedFile.CreateFromFile(file, null, length, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
+                file = null;
                 _view = _map.CreateViewAccessor(0, length, MemoryMappedFileAccess.ReadWrite);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e)
             {
+                file?.Dispose();
+                _map?.Dispose();
                 TryDelete(_temp);
-                throw new MtkdException($"{path}: cannot create the cache ({e.Message})");
+                if (e is IOException or UnauthorizedAccessException)
+                    throw new MtkdException($"{path}: cannot create the cache ({e.Message})");
+                throw;
             }
             byte* p = null;
             _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);

@@ -75,7 +75,7 @@ public static class IdxFile
             BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4 + 4 * i), dims[i]);
 
         byte[] payload = data.ToArray();
-        AtomicFile.Write(path, stream =>
+        AtomicFile.Write(path, gzip ? 0 : header.Length + payload.Length, stream =>
         {
             if (gzip)
             {

@@ -24,7 +24,8 @@ public static class NpyFile
         return Read(reader);
     }
 
-    public static void Write(string path, NpyArray array) => AtomicFile.Write(path, stream => WriteTo(stream, array));
+    public static void Write(string path, NpyArray array) =>
+        AtomicFile.Write(path, NpyHeader.Format(array.DType, array.Shape).Length + array.Length * array.DType.ItemSize(), stream => WriteTo(stream, array));
 
     public static void Write<T>(string path, T[] data, params int[] shape) where T : unmanaged =>
         Write(path, NpyArray.Create(data, shape));

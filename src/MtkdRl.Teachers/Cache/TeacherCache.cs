@@ -29,6 +29,7 @@ public static class TeacherCache
     public static IReadOnlyList<CacheBuildResult> Build(string poolDir, ImageDataset data, bool half, CpuCompute compute,
         Action<string, string, int, int>? progress = null)
     {
+        using var poolLock = FolderLock.Acquire(poolDir);
         var manifest = PoolManifest.Read(poolDir);
         TeacherPool.CheckDataset(poolDir, manifest, data);
         if (manifest.Teachers.Count == 0)

@@ -96,7 +96,7 @@ public static class Checkpoint
         var buffer = new MemoryStream();
         builder.WriteTo(buffer);
         byte[] bytes = buffer.ToArray();
-        AtomicFile.Write(path, s => s.Write(bytes));
+        AtomicFile.WriteAllBytes(path, bytes);
         return FileHash.Sha256(bytes);
     }
 

@@ -54,10 +54,11 @@ public static class TeacherPool
         CpuCompute compute, ITrainingObserver? observer = null, CancellationToken cancel = default)
     {
         var plans = recipe.Plans(data, source);
-        Prepare(poolDir, data, plans);
+        using var poolLock = FolderLock.Acquire(poolDir);
+        var manifest = Prepare(poolDir, data, plans);
         string kept = Path.Combine(poolDir, PoolRecipe.FileName);
         recipe.MergedInto(File.Exists(kept) ? PoolRecipe.Read(kept) : null).Write(kept);
-        return Train(poolDir, data, plans, compute, observer, cancel);
+        return TrainLocked(poolDir, data, plans, manifest, compute, observer, cancel);
     }
 
     /// <summary>
@@ -67,7 +68,15 @@ public static class TeacherPool
     public static IReadOnlyList<TrainedTeacher> Train(string poolDir, ImageDataset data, IReadOnlyList<TeacherPlan> plans,
         CpuCompute compute, ITrainingObserver? observer = null, CancellationToken cancel = default)
     {
+        using var poolLock = FolderLock.Acquire(poolDir);
         var manifest = Prepare(poolDir, data, plans);
+        return TrainLocked(poolDir, data, plans, manifest, compute, observer, cancel);
+    }
+
+    /// <summary>Trains the plans into a pool folder this process holds the lock of.</summary>
+    private static IReadOnlyList<TrainedTeacher> TrainLocked(string poolDir, ImageDataset data, IReadOnlyList<TeacherPlan> plans, PoolManifest manifest,
+        CpuCompute compute, ITrainingObserver? observer, CancellationToken cancel)
+    {
         var trainer = new SupervisedTrainer(data, compute);
         var results = new List<TrainedTeacher>();
         foreach (var plan in plans)
@@ -121,6 +130,7 @@ public static class TeacherPool
     public static PoolTeacher Import(string poolDir, string name, ImportFiles files, ImageDataset? data = null)
     {
         CheckName(name);
+        using var poolLock = FolderLock.Acquire(poolDir);
         PoolManifest manifest;
         if (PoolManifest.Exists(poolDir))
         {
@@ -147,7 +157,6 @@ public static class TeacherPool
         double accuracy = data is not null ? Evaluator.FromLogits(testLogits.Values, data.Test).Accuracy : -1;
         var stored = new ImportedOutputs($"{name}.train-logits.npy", $"{name}.train-embeddings.npy", $"{name}.test-logits.npy",
             testEmbeddings is null ? null : $"{name}.test-embeddings.npy");
-        Directory.CreateDirectory(poolDir);
         NpyFile.Write(Path.Combine(poolDir, stored.TrainLogits), trainLogits.Values, trainLogits.Rows, trainLogits.Columns);
         NpyFile.Write(Path.Combine(poolDir, stored.TrainEmbeddings), trainEmbeddings.Values, trainEmbeddings.Rows, trainEmbeddings.Columns);
         NpyFile.Write(Path.Combine(poolDir, stored.TestLogits), testLogits.Values, testLogits.Rows, testLogits.Columns);

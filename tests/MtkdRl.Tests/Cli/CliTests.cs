@@ -38,9 +38,17 @@ public class CliTests
     }
 
     [Fact]
-    public void Unknown_verb_is_a_usage_error()
+    public void Unknown_verb_is_a_usage_error_with_a_short_verb_list()
     {
-        Assert.Equal(CliHost.UsageError, Run("frobnicate").Code);
+        var (code, output, err) = RunCapturing("frobnicate");
+        Assert.Equal(CliHost.UsageError, code);
+        Assert.Equal("", output);
+        var lines = err.TrimEnd('\n').Split('\n');
+        Assert.Equal("mtkd: unknown verb 'frobnicate'; one of:", lines[0]);
+        foreach (string verb in new[] { "info", "bench", "demo", "teachers", "eval", "distill", "compare", "selfcheck" })
+            Assert.Contains(lines, l => l.StartsWith($"  {verb} ", StringComparison.Ordinal));
+        Assert.DoesNotContain("Copyright", err);
+        Assert.True(lines.Length <= 12 && lines.All(l => l.Length <= 100), err);
     }
 
     [Fact]
