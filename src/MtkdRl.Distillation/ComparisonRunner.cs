@@ -1,4 +1,5 @@
 using MtkdRl.Core;
+using MtkdRl.Data.Datasets;
 using MtkdRl.Reports;
 
 namespace MtkdRl.Distillation;
@@ -17,6 +18,19 @@ public sealed record ComparisonPlan(IReadOnlyList<string> Strategies, IReadOnlyL
 /// </summary>
 public static class ComparisonRunner
 {
+    /// <summary>
+    /// The weak-pool line of a comparison: the student's own training accuracy is the mean final one of the
+    /// runs without teachers (strategy none) when there are any, else the best of all runs.
+    /// </summary>
+    public static string? WeakPoolWarning(IReadOnlyList<RunRecord> runs, string poolDir, ImageDataset data)
+    {
+        var finished = runs.Where(r => r.Epochs.Count > 0).ToList();
+        if (finished.Count == 0) return null;
+        var alone = finished.Where(r => r.Strategy == "none").ToList();
+        double student = alone.Count > 0 ? alone.Average(r => r.Epochs[^1].TrainAccuracy) : finished.Max(r => r.Epochs[^1].TrainAccuracy);
+        return DistillTrainer.PoolWarning(poolDir, data, student);
+    }
+
     public static string RunDir(string outDir, DistillRecipe recipe) => Path.Combine(outDir, "runs", $"{recipe.Strategy}-seed{recipe.Seed}");
 
     public static IReadOnlyList<RunRecord> Run(DistillTrainer trainer, ComparisonPlan plan, string outDir, IReadOnlyList<string> teachers,

@@ -66,7 +66,14 @@ public sealed class WeightOnBest
 public sealed record DistillSummary(
     string Strategy, ulong Seed, string Student, int Epochs, double FinalTestAcc, double BestTestAcc,
     double MeanTrainSecondsPerEpoch, double MeanStrategySecondsPerEpoch, IReadOnlyList<string> Teachers,
-    IReadOnlyList<double> TeacherTestAcc, string Backend, double Seconds);
+    IReadOnlyList<double> TeacherTestAcc, string Backend, double Seconds)
+{
+    /// <summary>The student's accuracy on the last epoch's training batches.</summary>
+    public double FinalTrainAcc { get; init; } = double.NaN;
+
+    /// <summary>One line when the pool is weak against this student on the training split (<see cref="PoolStrength"/>); null otherwise.</summary>
+    public string? Warning { get; init; }
+}
 
 /// <summary>Progress hooks; every call is on the training thread.</summary>
 public interface IDistillObserver

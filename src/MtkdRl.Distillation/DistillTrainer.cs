@@ -289,9 +289,25 @@ public sealed class DistillTrainer
             metrics.Count > 0 ? metrics.Average(m => m.TrainSeconds) : double.NaN,
             metrics.Count > 0 ? metrics.Average(m => m.StrategySeconds) : double.NaN,
             [.. manifest.Teachers.Select(t => t.Name)], [.. manifest.Teachers.Select(t => t.TestAccuracy)], _backendName,
-            clock.Elapsed.TotalSeconds);
+            clock.Elapsed.TotalSeconds)
+        {
+            FinalTrainAcc = metrics.Count > 0 ? metrics[^1].TrainAcc : double.NaN,
+        };
+        if (metrics.Count > 0 && run.Strategy.UsesTeachers)
+            summary = summary with { Warning = PoolWarning(_poolDir, _data, summary.FinalTrainAcc) };
         if (run.Epoch >= recipe.Epochs) JsonFiles.Write(Path.Combine(run.OutDir, "summary.json"), summary);
         return new DistillOutcome(summary, metrics, run.Resumed);
+    }
+
+    /// <summary>
+    /// The weak-pool line for a student at <paramref name="studentTrainAcc"/> on the training split, from the
+    /// teachers' cached training outputs; null when a teacher is a point above it or the pool has no training cache.
+    /// </summary>
+    public static string? PoolWarning(string poolDir, ImageDataset data, double studentTrainAcc)
+    {
+        if (!double.IsFinite(studentTrainAcc) || !File.Exists(TeacherCache.PathOf(poolDir, "train"))) return null;
+        using var cache = TeacherCache.Open(poolDir, "train", data);
+        return PoolStrength.WeakPoolWarning(PoolStrength.TrainAccuracies(cache, data.Train.Labels), studentTrainAcc);
     }
 
     /// <summary>Rows held out for the probe reward (a seeded choice) and the rows left for training; (null, null) without a probe.</summary>

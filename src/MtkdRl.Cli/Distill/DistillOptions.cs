@@ -19,8 +19,11 @@ public abstract class DistillOptions
     [Option("student", Default = "mlp:128x64", HelpText = "Student architecture, e.g. mlp:128x64, mlp:64, cnn:16,fc64, linear.")]
     public string Student { get; set; } = "mlp:128x64";
 
-    [Option("epochs", Default = 10, HelpText = "Epochs.")]
-    public int Epochs { get; set; } = 10;
+    [Option("epochs", HelpText = "Epochs (default: 10, or as many as --min-steps needs on a small dataset).")]
+    public int? Epochs { get; set; }
+
+    [Option("min-steps", Default = DistillRecipe.DefaultMinSteps, HelpText = "Without --epochs: train for at least this many steps (more epochs on a small dataset; 0: exactly 10 epochs).")]
+    public int MinSteps { get; set; } = DistillRecipe.DefaultMinSteps;
 
     [Option("batch", Default = 128, HelpText = "Rows per step (the last partial batch of an epoch is dropped).")]
     public int Batch { get; set; } = 128;
@@ -73,9 +76,12 @@ public abstract class DistillOptions
     public DistillRecipe Recipe(string strategy, ulong seed) => new()
     {
         Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, UnitRows = UnitRows, Reward = Reward,
-        Epochs = Epochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
+        Epochs = Epochs ?? DistillRecipe.DefaultEpochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
         Temperature = Temperature, Beta = Beta, CeWeight = CeWeight, KdWeight = KdWeight, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
     };
+
+    /// <summary>The recipe's epochs for a dataset of <paramref name="trainRows"/> training rows: --epochs as given, else enough for --min-steps.</summary>
+    public DistillRecipe ForData(DistillRecipe recipe, int trainRows) => Epochs is null ? recipe.WithMinSteps(MinSteps, trainRows) : recipe;
 
     /// <summary>The op's backend; --threads bounds the native one's team as it bounds the student's.</summary>
     public IDistillBackend CreateBackend() => BackendCatalog.Create(Backend, Threads);

@@ -33,12 +33,13 @@ public sealed class CompareVerb : DistillOptions
         if (Seeds < 1) throw new MtkdException($"--seeds must be at least 1 (got {Seeds})");
         var strategies = Strategies.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
         if (strategies.Count == 0) throw new MtkdException("--strategies names none");
-        var plan = new ComparisonPlan(strategies, [.. Enumerable.Range(1, Seeds).Select(s => (ulong)s)], Recipe("aver", 1));
+        var template = Recipe("aver", 1);
         if (Jobs < 1) throw new MtkdException($"--jobs must be at least 1 (got {Jobs})");
         int threads = Threads > 0 || Jobs == 1 ? Threads : Math.Max(1, Environment.ProcessorCount / Jobs);
         // An unavailable backend is the first thing to report, before any data or pool is read.
         BackendCatalog.Create(Backend, threads).Dispose();
         var data = DatasetLocator.Open(Data);
+        var plan = new ComparisonPlan(strategies, [.. Enumerable.Range(1, Seeds).Select(s => (ulong)s)], ForData(template, data.Train.Count));
         var teachers = PoolManifest.Read(Pool).Teachers.Select(t => t.Name).ToList();
         ComparisonWorker NewWorker()
         {
@@ -49,9 +50,11 @@ public sealed class CompareVerb : DistillOptions
         using var outLock = FolderLock.Acquire(Out);
         var runs = DistillProgress.Run(console, observer => ComparisonRunner.Run(NewWorker, Jobs, plan, Out, teachers, observer));
         var comparison = Comparison.Build(runs, strategies.Contains("aver") ? "aver" : strategies[0]);
-        string title = $"{data.Name}: student {Student}, {Epochs} epochs, {Seeds} seed{(Seeds > 1 ? "s" : "")}, {teachers.Count} teachers";
+        string title = $"{data.Name}: student {Student}, {plan.Template.Epochs} epochs, {Seeds} seed{(Seeds > 1 ? "s" : "")}, {teachers.Count} teachers";
         var files = ComparisonReport.Write(Out, comparison, title);
         console.Write(ComparisonTable.Render(comparison, title));
+        string? warning = ComparisonRunner.WeakPoolWarning(runs, Pool, data);
+        if (warning is not null) console.MarkupLine($"[yellow]{Markup.Escape(warning)}[/]");
         console.WriteLine($"wrote {string.Join(", ", files.Select(Path.GetFileName))} in {Out}");
         return 0;
     }

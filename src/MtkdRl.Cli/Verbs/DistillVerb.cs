@@ -32,6 +32,7 @@ public sealed class DistillVerb : DistillOptions
         recipe.Validate();
         string outDir = Out ?? Path.Combine("runs", "distill", $"{Strategy}-seed{Seed}");
         var data = DatasetLocator.Open(Data);
+        recipe = ForData(recipe, data.Train.Count);
         using var backend = CreateBackend();
         using var compute = new CpuCompute(Threads);
         var trainer = new DistillTrainer(data, Pool, compute, backend, Backend);
@@ -43,6 +44,7 @@ public sealed class DistillVerb : DistillOptions
         table.AddRow($"{s.Epochs}", $"{s.FinalTestAcc:P2}", $"{s.BestTestAcc:P2}", $"{s.MeanTrainSecondsPerEpoch:F2}",
             $"{100 * s.MeanStrategySecondsPerEpoch / Math.Max(1e-9, s.MeanTrainSecondsPerEpoch):F1} %");
         console.Write(table);
+        if (s.Warning is not null) console.MarkupLine($"[yellow]{Markup.Escape(s.Warning)}[/]");
         console.WriteLine($"wrote {outDir}: student.json/.safetensors, metrics.jsonl{(File.Exists(Path.Combine(outDir, "agent.jsonl")) ? ", agent.jsonl" : "")}, summary.json");
         return 0;
     }

@@ -46,15 +46,18 @@ public static class PoolStrength
     }
 
     /// <summary>
-    /// One line saying the pool is weak when no teacher beats <paramref name="studentTrainAccuracy"/> by
-    /// <paramref name="margin"/> on the training split; null when one does.
+    /// One line saying the pool is weak when no teacher beats <paramref name="studentTrainAccuracy"/> on the
+    /// training split, by <paramref name="margin"/> in accuracy or by making at most half the student's errors (a
+    /// student near 100 % on its training rows leaves no room for a point, yet a teacher with none of its errors
+    /// still teaches); null when one does.
     /// </summary>
     public static string? WeakPoolWarning(IReadOnlyList<TeacherCompetence> teachers, double studentTrainAccuracy, double margin = DefaultMargin)
     {
         if (teachers.Count == 0) return null;
         var best = teachers.MaxBy(t => t.TrainAccuracy)!;
-        if (best.TrainAccuracy >= studentTrainAccuracy + margin) return null;
+        double teacherErrors = 1 - best.TrainAccuracy, studentErrors = 1 - studentTrainAccuracy;
+        if (best.TrainAccuracy >= studentTrainAccuracy + margin || teacherErrors <= studentErrors / 2) return null;
         return $"weak pool: the best teacher, '{best.Name}', is {best.TrainAccuracy * 100:F2} % on the train split against the student's own "
-            + $"{studentTrainAccuracy * 100:F2} %, less than {margin * 100:0.#} point above it; distillation has little to add to the labels here";
+            + $"{studentTrainAccuracy * 100:F2} %, neither {margin * 100:0.#} point above it nor with half its errors; distillation has little to add to the labels here";
     }
 }

@@ -177,3 +177,68 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
         Assert.DoesNotContain("caching", second.Out);
     }
 }
+
+/// <summary>The weak-pool line and the step floor of runs on small data, through the CLI.</summary>
+[Collection("console")]
+public class WeakPoolCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFixture>
+{
+    private static readonly string[] Student = ["--student", "mlp:16", "--batch", "50"];
+
+    /// <summary>A pool of two imported teachers whose logits are noise: about 10 % on the train split.</summary>
+    private string UselessPool(TempFolder temp)
+    {
+        string pool = temp.Sub("useless");
+        var rng = new MtkdRl.Core.Rng(5);
+        string Npy(string name, int rows, int cols)
+        {
+            string path = temp.File($"{name}.npy");
+            MtkdRl.Data.Formats.NpyFile.Write(path, Enumerable.Range(0, rows * cols).Select(_ => (float)rng.NextGaussian()).ToArray(), rows, cols);
+            return path;
+        }
+        var n = fixture.Data;
+        foreach (string name in new[] { "noise-a", "noise-b" })
+            AssertOk(Run("teachers", "import", "--pool", pool, "--name", name, "--data", fixture.DataDir,
+                "--train-logits", Npy(name + "-tl", n.Train.Count, 10), "--train-embeddings", Npy(name + "-te", n.Train.Count, 4),
+                "--test-logits", Npy(name + "-sl", n.Test.Count, 10), "--test-embeddings", Npy(name + "-se", n.Test.Count, 4)));
+        AssertOk(Run("teachers", "cache", "--pool", pool, "--data", fixture.DataDir));
+        return pool;
+    }
+
+    [Fact]
+    public void Distill_and_compare_say_in_one_line_that_a_pool_of_noise_is_weak()
+    {
+        using var temp = new TempFolder();
+        string pool = UselessPool(temp);
+        var distill = Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", "aver", "--epochs", "2", "--out", temp.Sub("d"), .. Student]);
+        AssertOk(distill);
+        string line = Assert.Single(distill.Out.Split('\n'), l => l.StartsWith("weak pool:"));
+        Assert.Contains("on the train split", line);
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Sub("d"), "summary.json"))).RootElement;
+        Assert.StartsWith("weak pool:", summary.GetProperty("warning").GetString());
+
+        var compare = Run(["compare", "--data", fixture.DataDir, "--pool", pool, "--strategies", "none,aver", "--seeds", "1", "--epochs", "2", "--out", temp.Sub("c"), .. Student]);
+        AssertOk(compare);
+        Assert.Contains("weak pool: the best teacher, 'noise-", compare.Out);
+
+        // The fixture's trained teachers are far above a 2-epoch student on the train split: no warning.
+        string trained = fixture.Pool;
+        if (!File.Exists(TeacherCache.PathOf(trained, "train"))) AssertOk(Run("teachers", "cache", "--pool", trained, "--data", fixture.DataDir));
+        var strong = Run(["distill", "--data", fixture.DataDir, "--pool", trained, "--strategy", "aver", "--epochs", "1", "--out", temp.Sub("s"), "--student", "linear", "--batch", "50", "--lr", "0.0001"]);
+        AssertOk(strong);
+        Assert.DoesNotContain("weak pool", strong.Out);
+    }
+
+    [Fact]
+    public void Without_epochs_a_run_on_small_data_makes_the_minimum_steps()
+    {
+        using var temp = new TempFolder();
+        string pool = UselessPool(temp);
+        // 600 rows in batches of 50: 12 steps an epoch, so 60 steps are 5 epochs, more than the 10 default only past 120.
+        AssertOk(Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", "none", "--min-steps", "180", "--out", temp.Sub("m"), .. Student]));
+        Assert.Equal(15, File.ReadAllLines(Path.Combine(temp.Sub("m"), "metrics.jsonl")).Length);
+        AssertOk(Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", "none", "--min-steps", "180", "--epochs", "2", "--out", temp.Sub("e"), .. Student]));
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(temp.Sub("e"), "metrics.jsonl")).Length);
+        AssertOneLineError(Run(["distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", "none", "--min-steps", "-1", "--out", temp.Sub("x"), .. Student]),
+            "--min-steps must be >= 0");
+    }
+}

@@ -32,6 +32,8 @@ public class PoolStrengthTests
     [InlineData(0.96, 0.94, false)]
     [InlineData(0.95, 0.9401, true)]
     [InlineData(0.90, 0.94, true)]
+    [InlineData(1.00, 0.995, false)]
+    [InlineData(0.997, 0.995, true)]
     public void A_pool_whose_best_teacher_is_not_a_point_above_the_student_is_weak(double teacher, double student, bool weak)
     {
         TeacherCompetence[] pool = [new("linear", 0.80), new("cnn", teacher)];
