@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MtkdRl.Backends.Agreement;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 
@@ -78,27 +79,8 @@ public static class KernelBenchmark
         yield return Record("fused", entry, backend, shape, fusedTimes, DistillPass.Fused, fusedErr, copyGbps);
     }
 
-    /// <summary>Fresh-looking but reproducible inputs: Gaussian logits and features, 10% ignored rows, normalised weights.</summary>
-    public static DistillInputs RandomInputs(DistillShape s, int seed)
-    {
-        var rng = new Random(seed);
-        var x = new DistillInputs(s);
-        for (int i = 0; i < x.Zs.Length; i++) x.Zs[i] = (float)(3 * rng.NextGaussian());
-        for (int i = 0; i < x.Zt.Length; i++) x.Zt[i] = (float)(3 * rng.NextGaussian());
-        for (int i = 0; i < x.Fs.Length; i++) { x.Fs[i] = (float)rng.NextGaussian(); x.Ft[i] = (float)rng.NextGaussian(); }
-        for (int b = 0; b < s.B; b++)
-        {
-            x.Y[b] = rng.NextDouble() < 0.1 ? -1 : rng.Next(s.C);
-            float sumL = 0, sumF = 0;
-            for (int k = 0; k < s.K; k++)
-            {
-                sumL += x.Wl[b * s.K + k] = (float)(0.1 + rng.NextDouble());
-                sumF += x.Wf[b * s.K + k] = (float)(0.1 + rng.NextDouble());
-            }
-            for (int k = 0; k < s.K; k++) { x.Wl[b * s.K + k] /= sumL; x.Wf[b * s.K + k] /= sumF; }
-        }
-        return x;
-    }
+    /// <summary>Reproducible inputs: Gaussian logits and features, 10% ignored rows, normalised weights.</summary>
+    public static DistillInputs RandomInputs(DistillShape s, int seed) => AgreementInputs.Create(s, seed, ignoredFraction: 0.1);
 
     private static double[] Time(Action pass, IDistillSession session, KernelBenchOptions o)
     {
@@ -145,20 +127,7 @@ public static class KernelBenchmark
             copyGbps, gbps / copyGbps);
     }
 
-    private static double MaxRelErr(IEnumerable<(string, double[])> want, IEnumerable<(string, float[])> got)
-    {
-        double worst = 0;
-        foreach (var ((_, w), (_, g)) in want.Zip(got))
-        {
-            double maxRef = 0, maxErr = 0;
-            for (int i = 0; i < w.Length; i++)
-            {
-                if (!double.IsFinite(w[i]) || !float.IsFinite(g[i])) return double.NaN;
-                maxRef = Math.Max(maxRef, Math.Abs(w[i]));
-                maxErr = Math.Max(maxErr, Math.Abs(g[i] - w[i]));
-            }
-            worst = Math.Max(worst, maxRef > 0 ? maxErr / maxRef : maxErr);
-        }
-        return worst;
-    }
+    /// <summary>The largest relative error over the outputs (BackendAgreement's measure; NaN for misplaced non-finite values).</summary>
+    private static double MaxRelErr(IEnumerable<(string, double[])> want, IEnumerable<(string, float[])> got) =>
+        BackendAgreement.WorstRelativeError(want.Zip(got, (w, g) => BackendAgreement.CompareOutput(w.Item1, w.Item2, g.Item2, tolerance: 0)));
 }

@@ -1,4 +1,5 @@
 using MtkdRl.Backends;
+using MtkdRl.Backends.Agreement;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Tests.Support;
@@ -14,8 +15,9 @@ public class BackendAgreementTests
     public static TheoryData<string, string> Cases()
     {
         var data = new TheoryData<string, string>();
-        // "ilgpu" on a machine without a GPU is the CPU simulator that "ilgpu-cpu" already covers.
-        foreach (var entry in BackendCatalog.All.Where(e => e.Name != "reference" && !(e.Name == "ilgpu" && e.Simulated)))
+        // "ilgpu" on a machine without a GPU is the CPU simulator that "ilgpu-cpu" already covers. The reference
+        // backend (float64 arithmetic, float32 outputs) must meet the same tolerances as the others.
+        foreach (var entry in BackendCatalog.All.Where(e => !(e.Name == "ilgpu" && e.Simulated)))
             foreach (var c in AgreementCase.All.Where(c => !(entry.Simulated && c.Heavy)))
                 data.Add(entry.Name, c.Name);
         return data;
@@ -29,7 +31,12 @@ public class BackendAgreementTests
         var c = AgreementCase.All.Single(a => a.Name == caseName);
         int seed = TestSeeds.Next();
         var x = DistillInputFactory.Create(c.Shape, seed, c.Style, c.Ignored);
-        DistillAgreement.Check(backend, x, c.Hyper, $"{backendName} {caseName} seed {seed}");
+        if (c.Style == LogitStyle.NearlyEqual)
+        {
+            double largest = ReferenceDistill.ComputeStats(ReferenceDistill.Inputs64.From(x), c.Hyper).Kl.Max();
+            Assert.True(largest < 1e-5, $"seed {seed}: the batch should hold only tiny divergences (largest KL {largest:E2})");
+        }
+        DistillAgreement.Check(backend, x, c.Hyper, $"{backendName} {caseName} seed {seed}", absoluteFloor: !c.Precise);
     }
 
     public static TheoryData<string> Backends()
