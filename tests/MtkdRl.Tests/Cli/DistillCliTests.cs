@@ -67,6 +67,7 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
         Assert.Equal(6, Directory.GetDirectories(Path.Combine(outDir, "runs")).Length);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Compare_with_parallel_jobs_gives_the_same_runs_as_one_job()
     {
@@ -157,6 +158,7 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
         Assert.Contains("spread by up to 0.45 points", text);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Demo_runs_end_to_end_and_a_second_run_reuses_the_first()
     {
