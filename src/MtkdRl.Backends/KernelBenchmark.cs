@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using MtkdRl.Backends.Agreement;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
@@ -9,7 +10,9 @@ namespace MtkdRl.Backends;
 /// <param name="CopyGbps">The memory's measured copy bandwidth (host RAM, or device memory for GPU backends).</param>
 /// <param name="Roofline">Gbps / CopyGbps: the fraction of what a plain copy of the same bytes achieves.</param>
 public sealed record KernelBenchRecord(
-    string Op, string Backend, string Variant, string Device, int B, int K, int C, int D,
+    string Op, string Backend, string Variant, string Device,
+    [property: JsonPropertyName("B")] int B, [property: JsonPropertyName("K")] int K,
+    [property: JsonPropertyName("C")] int C, [property: JsonPropertyName("D")] int D,
     double MedianMs, double P20Ms, double P80Ms, long Bytes, double Gbps, double MaxRelErr, int Repeats,
     double CopyGbps, double Roofline);
 
@@ -35,6 +38,25 @@ public sealed record KernelBenchOptions(int Repeats = 50, int Warmup = 5, int Se
 /// </summary>
 public static class KernelBenchmark
 {
+    /// <summary>
+    /// The backends a `--backend` value times: those that run here. One asked for by name must run (a benchmark
+    /// that silently times nothing reads as a success); with "all", one that cannot is reported and left out.
+    /// </summary>
+    public static IReadOnlyList<BackendEntry> Available(string name, Action<string> skipped)
+    {
+        var entries = BackendCatalog.Select(name, skipped);
+        var available = new List<BackendEntry>();
+        foreach (var entry in entries)
+        {
+            var probe = entry.Probe();
+            if (probe.Available) { available.Add(entry); continue; }
+            if (entries.Count == 1 && !string.Equals(name, "all", StringComparison.OrdinalIgnoreCase))
+                throw new BackendUnavailableException($"backend '{entry.Name}' is unavailable: {probe.Detail}");
+            skipped($"{entry.Name}: skipped ({probe.Detail})");
+        }
+        return available;
+    }
+
     public static IEnumerable<KernelBenchRecord> Run(BackendEntry entry, IDistillBackend backend, DistillShape shape,
         KernelBenchOptions options, Action<string>? progress = null)
     {

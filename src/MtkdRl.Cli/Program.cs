@@ -1,6 +1,7 @@
 using CommandLine;
 using MtkdRl.Cli;
 using MtkdRl.Cli.Verbs;
+using MtkdRl.Cli.Verbs.Bench;
 
 return CliHost.Run(args);
 
@@ -29,12 +30,19 @@ namespace MtkdRl.Cli
                 s.CaseInsensitiveEnumValues = true;
                 s.AutoVersion = true;
             });
-            var result = parser.ParseArguments<InfoVerb, BenchVerb, DemoVerb, TeachersVerb, EvalVerb, DistillVerb, CompareVerb, SelfCheckVerb>(args);
             try
             {
+                // `bench` has verbs of its own: `mtkd bench kernels --help` lists the options of kernels alone.
+                var result = args.Length > 0 && args[0] == "bench"
+                    ? parser.ParseArguments<BenchKernelsVerb, BenchTrainVerb, BenchEpochVerb, BenchStrategiesVerb>(BenchVerb.TargetArguments(args[1..]))
+                    : parser.ParseArguments<InfoVerb, BenchVerb, DemoVerb, TeachersVerb, EvalVerb, DistillVerb, CompareVerb, SelfCheckVerb>(args);
                 return result.MapResult(
                     (InfoVerb v) => v.Run(console),
-                    (BenchVerb v) => v.Run(console),
+                    (BenchVerb _) => UsageError, // only listed for `mtkd --help`: `bench` itself goes to the targets above
+                    (BenchKernelsVerb v) => v.Run(console),
+                    (BenchTrainVerb v) => v.Run(console),
+                    (BenchEpochVerb v) => v.Run(console),
+                    (BenchStrategiesVerb v) => v.Run(console),
                     (DemoVerb v) => v.Run(console),
                     (TeachersVerb v) => v.Run(console),
                     (EvalVerb v) => v.Run(console),
