@@ -6,25 +6,13 @@ using Spectre.Console;
 namespace MtkdRl.Cli.Verbs.Bench;
 
 [Verb("kernels", HelpText = "The fused distillation op per backend and pass (stats, gradient, fused): median and p20/p80 ms, bytes moved, GB/s, and the largest relative error against the float64 reference.")]
-public sealed class BenchKernelsVerb : BenchOptions
+public sealed class BenchKernelsVerb : TimedBenchOptions
 {
     [Option('b', "backend", Default = "all", HelpText = "A backend name from `mtkd info`, or all (the best variant of each family; CPU simulators only when named).")]
     public string Backend { get; set; } = "all";
 
     [Option('s', "shape", Separator = ';', HelpText = "B,K,C,D shapes separated by ';' (default: 256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128).")]
     public IEnumerable<string> Shapes { get; set; } = [];
-
-    [Option('r', "repeat", Default = 50, HelpText = "Timed repetitions per pass (fewer when --max-seconds would be exceeded).")]
-    public int Repeat { get; set; } = 50;
-
-    [Option("warmup", Default = 5, HelpText = "Untimed repetitions before timing.")]
-    public int Warmup { get; set; } = 5;
-
-    [Option("max-seconds", Default = 20.0, HelpText = "Time budget per pass; slow backends get fewer repetitions (at least 3).")]
-    public double MaxSeconds { get; set; } = 20.0;
-
-    [Option("seed", Default = 1234, HelpText = "Seed of the random inputs.")]
-    public int Seed { get; set; } = 1234;
 
     [Option("threads", Default = 0, HelpText = "CPU threads of the native op (0: every core).")]
     public int Threads { get; set; }

@@ -7,7 +7,7 @@ using Spectre.Console;
 namespace MtkdRl.Cli.Verbs.Bench;
 
 [Verb("train", HelpText = "A training step of a model spec (forward + loss + backward + optimiser) on the CPU.")]
-public sealed class BenchTrainVerb : BenchOptions
+public sealed class BenchTrainVerb : TimedBenchOptions
 {
     public static readonly string[] DefaultModels = ["mlp:512x512", "cnn:32x64"];
 
@@ -25,18 +25,6 @@ public sealed class BenchTrainVerb : BenchOptions
 
     [Option("threads", Default = 0, HelpText = "CPU threads (0: every core).")]
     public int Threads { get; set; }
-
-    [Option('r', "repeat", Default = 50, HelpText = "Timed steps (fewer when --max-seconds would be exceeded).")]
-    public int Repeat { get; set; } = 50;
-
-    [Option("warmup", Default = 5, HelpText = "Untimed steps before timing.")]
-    public int Warmup { get; set; } = 5;
-
-    [Option("max-seconds", Default = 20.0, HelpText = "Time budget per model; slow models get fewer steps (at least 3).")]
-    public double MaxSeconds { get; set; } = 20.0;
-
-    [Option("seed", Default = 1234, HelpText = "Seed of the random inputs and weights.")]
-    public int Seed { get; set; } = 1234;
 
     public int Run(IAnsiConsole console)
     {

@@ -31,3 +31,19 @@ public abstract class BenchOptions
     [Option("json", HelpText = "Also write the records as a JSON array to this file.")]
     public string? Json { get; set; }
 }
+
+/// <summary>Options of the targets that repeat a timed step: how often, after how much warm-up, within what budget.</summary>
+public abstract class TimedBenchOptions : BenchOptions
+{
+    [Option('r', "repeat", Default = 50, HelpText = "Timed repetitions (fewer when --max-seconds would be exceeded).")]
+    public int Repeat { get; set; } = 50;
+
+    [Option("warmup", Default = 5, HelpText = "Untimed repetitions before timing.")]
+    public int Warmup { get; set; } = 5;
+
+    [Option("max-seconds", Default = 20.0, HelpText = "Time budget per pass or model; slow ones get fewer repetitions (at least 3).")]
+    public double MaxSeconds { get; set; } = 20.0;
+
+    [Option("seed", Default = 1234, HelpText = "Seed of the random inputs.")]
+    public int Seed { get; set; } = 1234;
+}
