@@ -28,7 +28,8 @@
  * at rounding level however small KL is. The pieces:
  *     r_c = ((z_c - s_c) - K) / T,   K = (m - ms) + T (log1p(RT) - log1p(RsT)),
  * z_c - s_c = hi + lo exactly (TwoSum), so r_c keeps its digits when teacher and student agree;
- * an error in K shifts every r_c alike and moves the sum only at second order (d/dK = sum (pt - ps) = 0).
+ * an error in K shifts every r_c alike and moves the sum only at second order (d/dK = sum (pt - ps) = 0),
+ * and small_kl measures that shift (sum pt e^-r = e^shift) and removes it.
  *     pt_c = w_c / ST with w_c = e^{(z_c - m)/T};  ps_c = v_c / SsT with v_c = e^{(s_c - ms)/T}.
  * phi: a Taylor series for |r| < 1/2 (no cancellation), else w phi(r) = (ST/SsT) v_c - w_c + w_c r_c, where
  * (ST/SsT) v_c = w_c e^-r_c needs no exponential and cannot overflow (it is ST ps_c <= ST); at |r| >= 1/2

@@ -10,9 +10,9 @@ namespace MtkdRl.Gpu.Ilgpu;
 /// since the added terms sum to sum_c (ps_c - pt_c) = 0. The plain form sum pt y - (log ST - log SsT) loses
 /// everything when teacher and student agree (KL near 0, both parts of order 1, and an error e in the
 /// normalisers is an error e in KL). In this form that error shifts every y by e and changes the sum only by
-/// about e KL, and each term is computed without cancellation: the series (to y^12) below |y| = 1, where
-/// its truncation error is under 2e-9 relative, and pt (y - 1) + ps above, which cancels at most threefold
-/// there and cannot overflow however far apart pt and ps are.
+/// about e KL plus e^2/2, which <see cref="Corrected"/> measures and removes. Each term is computed without
+/// cancellation: the series (to y^12) below |y| = 1, where its truncation error is under 2e-9 relative, and
+/// pt (y - 1) + ps above, which cancels at most threefold there and cannot overflow however far apart pt and ps are.
 /// </summary>
 public static class KlTerm
 {
