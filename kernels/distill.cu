@@ -28,7 +28,8 @@
  * at rounding level however small KL is. The pieces:
  *     r_c = ((z_c - s_c) - K) / T,   K = (m - ms) + T (log1p(RT) - log1p(RsT)),
  * z_c - s_c = hi + lo exactly (TwoSum), so r_c keeps its digits when teacher and student agree;
- * an error in K shifts every r_c alike and moves the sum only at second order (d/dK = sum (pt - ps) = 0).
+ * an error in K shifts every r_c alike and moves the sum only at second order (d/dK = sum (pt - ps) = 0),
+ * and small_kl measures that shift (sum pt e^-r = e^shift) and removes it.
  *     pt_c = w_c / ST with w_c = e^{(z_c - m)/T};  ps_c = v_c / SsT with v_c = e^{(s_c - ms)/T}.
  * phi: a Taylor series for |r| < 1/2 (no cancellation), else w phi(r) = (ST/SsT) v_c - w_c + w_c r_c, where
  * (ST/SsT) v_c = w_c e^-r_c needs no exponential and cannot overflow (it is ST ps_c <= ST); at |r| >= 1/2
@@ -151,6 +152,18 @@ MTKD_DEVICE float log1p_accurate(float y) {
 /* phi(r) / r^2 = sum_{j>=0} (-r)^j / (j+2)! for |r| < 1/2; truncated after r^6: error < 6e-8 of phi. */
 MTKD_DEVICE float phi_series_over_r2(float r) {
     return 1.f / 2 + r * (-1.f / 6 + r * (1.f / 24 + r * (-1.f / 120 + r * (1.f / 720 + r * (-1.f / 5040 + r * (1.f / 40320))))));
+}
+
+/* KL/T^2 from phi_bar = sum pt phi(r) and mu = sum pt r as computed. K's rounding shifts every r_c by the same
+ * e, which moves phi_bar at second order (e^e - 1 - e), visible for KL/T^2 below ~1e-8. With
+ * Q = sum pt e^-r = 1 + q, q = phi_bar - mu, the shift is e = log Q and KL/T^2 = mu + log Q = phi_bar - g(q),
+ * g(q) = q - log1p(q) >= 0: a correction of order e^2, series below |q| = 0.01 (truncation < 3e-11). */
+MTKD_DEVICE float small_kl(float phi_bar, float mu) {
+    const float q = phi_bar - mu;
+    const float g = (q < 0.01f && q > -0.01f)
+        ? q * q * (0.5f + q * (-1.f / 3 + q * (0.25f + q * (-0.2f + q * (1.f / 6)))))
+        : q - log1p_accurate(q);
+    return phi_bar - g;
 }
 
 /* ------------------------------------------------------------------ streaming softmax state */
@@ -285,6 +298,7 @@ struct KlSweep {
     float m, k, inv_t, st_over_sst, scale;
     bool first;
     float phi;
+    float rsum;       /* sum_c w_c r_c, for the shift correction of small_kl */
 
     MTKD_DEVICE float weight_and_term(float z, float sc, float vc, float& w) {
         w = mtkd_exp((z - m) * inv_t);
@@ -292,6 +306,7 @@ struct KlSweep {
         const float hi = z - sc, bb = hi - z;
         const float lo = (z - (hi - bb)) + (-sc - bb);
         const float r = ((hi - k) + lo) * inv_t;
+        rsum = mtkd_fma(w, r, rsum);
         const float series = w * (r * r) * phi_series_over_r2(r);
         const float direct = mtkd_fma(w, r, st_over_sst * vc - w);
         return (r < 0.5f && r > -0.5f) ? series : direct;
@@ -513,12 +528,14 @@ MTKD_DEVICE TeacherResult teacher_stats(const float* zt_row, const float* s, con
     kl.scale = weight / sum_t;
     kl.first = first;
     kl.phi = 0.f;
+    kl.rsum = 0.f;
     warp_sweep(stage, C, kl);
     const float phi = mtkd_warp_sum(kl.phi);
+    const float rsum = mtkd_warp_sum(kl.rsum);
 
     TeacherResult r;
     r.lse_t = st.m * inv_t + log_st + st.nf;
-    r.kl = t * t * (phi / sum_t);
+    r.kl = t * t * small_kl(phi / sum_t, rsum / sum_t);
     if (mtkd_lane() == 0) {
         stats[MTKD_STAT_KL * BK + at] = r.kl;
         stats[MTKD_STAT_H_T * BK + at] = log_s1 + st.e / (1.f + r1);

@@ -25,8 +25,7 @@ public class DistillOpBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var v = Shape.Split(',').Select(int.Parse).ToArray();
-        var shape = new DistillShape(v[0], v[1], v[2], v[3]);
+        var shape = BenchShapes.Parse(Shape);
         _backend = BackendCatalog.Create(Backend);
         _session = _backend.CreateSession(shape);
         _session.Upload(KernelBenchmark.RandomInputs(shape, 1234));

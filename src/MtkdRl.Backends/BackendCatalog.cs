@@ -57,6 +57,27 @@ public static class BackendCatalog
         ?? throw new MtkdException($"unknown backend '{name}' (known: {string.Join(", ", Names)}, all)");
 
     /// <summary>
+    /// The entries a name selects: one, or for "all" the best variant of each family, leaving out CPU simulators,
+    /// which must be named (each left out is reported through <paramref name="skipped"/>).
+    /// </summary>
+    public static IReadOnlyList<BackendEntry> Select(string name, Action<string>? skipped = null)
+    {
+        if (!string.Equals(name, "all", StringComparison.OrdinalIgnoreCase)) return [Find(name)];
+        var list = new List<BackendEntry>();
+        foreach (var family in Families)
+        {
+            var entry = Find(family);
+            if (entry.Simulated)
+            {
+                skipped?.Invoke($"{entry.Name}: skipped (no device here, only a CPU simulator: name {entry.Name}-cpu to time it)");
+                continue;
+            }
+            list.Add(entry);
+        }
+        return list;
+    }
+
+    /// <summary>
     /// Creates a backend or throws <see cref="BackendUnavailableException"/> with the reason. A positive
     /// <paramref name="threads"/> bounds the native backend's thread team (the others ignore it).
     /// </summary>

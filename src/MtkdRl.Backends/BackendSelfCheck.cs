@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MtkdRl.Core;
+using MtkdRl.Backends.Agreement;
 using MtkdRl.Core.Distill;
 
 namespace MtkdRl.Backends;
@@ -13,29 +14,15 @@ public sealed record SelfCheckResult(string Backend, string Name, bool Passed, s
 /// Outputs are poisoned with NaN before each pass so an element a kernel forgets to write shows. Beside the
 /// requested shapes it covers the cases that break kernels in different ways: ragged teacher widths, near
 /// one-hot logits, every row ignored, and the non-finite-input contract of <see cref="IDistillSession"/>.
-/// Tolerances are those of the backend agreement tests.
+/// Inputs, tolerances and the comparison are <see cref="AgreementInputs"/> and <see cref="BackendAgreement"/>, as in the tests.
 /// </summary>
 public static class BackendSelfCheck
 {
-    public const double StatsTolerance = 1e-5;
-    public const double GradTolerance = 1e-4;
-    public const double ApproximateTolerance = 1e-4;
-    /// <summary>A cancelling float32 sum of O(1) terms keeps a few ulp of 1 however small its result.</summary>
-    public const double AbsoluteFloor = 1e-6;
-
-    /// <summary>
-    /// Run's own cases beyond the requested shapes: widths differing per teacher, C and D not multiples of a warp;
-    /// <paramref name="small"/> for CPU simulators, which take minutes at the full sizes.
-    /// </summary>
-    public static (DistillShape Ragged, DistillShape Edge) FixedShapes(bool small) => small
-        ? (new DistillShape(13, 101, [1, 32, 65, 3]), new DistillShape(12, 4, 77, 24))
-        : (new DistillShape(67, 1001, [1, 32, 257, 512, 3]), new DistillShape(48, 6, 333, 40));
-
     /// <param name="finished">Called as each check ends, so a run cut short by a time limit still shows what passed.</param>
     public static IReadOnlyList<SelfCheckResult> Run(IDistillBackend backend, IEnumerable<DistillShape> shapes, int seed, bool small = false,
         Action<SelfCheckResult, TimeSpan>? finished = null)
     {
-        var (ragged, edge) = FixedShapes(small);
+        var (ragged, edge) = AgreementInputs.OddShapes(small);
         var results = new List<SelfCheckResult>();
         SelfCheckResult Check(IDistillBackend backend, string name, Func<string> body)
         {
@@ -73,31 +60,11 @@ public static class BackendSelfCheck
         }
     }
 
-    private static DistillHyper Hyper(int seed)
-    {
-        var rng = new Random(seed ^ 0x5eed);
-        return new DistillHyper(Temperature: (float)(1 + 4 * rng.NextDouble()), ACe: (float)(0.5 + rng.NextDouble()),
-            AKd: (float)(0.5 + rng.NextDouble()), Beta: (float)(1 + 4 * rng.NextDouble()));
-    }
+    private static DistillHyper Hyper(int seed) => AgreementInputs.Hyper(seed);
 
     /// <summary>Gaussian inputs with 10% ignored rows (row 0 always counted), or ±80 logits with one winner per row.</summary>
-    public static DistillInputs RandomInputs(DistillShape shape, int seed, bool extreme)
-    {
-        var x = KernelBenchmark.RandomInputs(shape, seed);
-        if (x.Y[0] < 0) x.Y[0] = 0;
-        if (!extreme) return x;
-        var rng = new Random(~seed);
-        foreach (var z in new[] { x.Zs, x.Zt })
-        {
-            for (int row = 0; row < z.Length / shape.C; row++)
-            {
-                int winner = rng.Next(shape.C);
-                for (int c = 0; c < shape.C; c++)
-                    z[row * shape.C + c] = c == winner ? 80f - (float)rng.NextDouble() : -80f + (float)rng.NextDouble();
-            }
-        }
-        return x;
-    }
+    private static DistillInputs RandomInputs(DistillShape shape, int seed, bool extreme) =>
+        AgreementInputs.Create(shape, seed, extreme ? LogitStyle.Extreme : LogitStyle.Normal, ignoredFraction: 0.1);
 
     /// <summary>
     /// Stats, then new weights, then the gradient (the agent's route); then the fused pass with those weights.
@@ -105,33 +72,10 @@ public static class BackendSelfCheck
     /// </summary>
     private static string Agreement(IDistillBackend backend, DistillInputs x, DistillHyper h, bool[]? rowsToCompare = null)
     {
-        using var session = backend.CreateSession(x.Shape);
-        session.Upload(x);
-        var stats = new DistillStats(x.Shape);
-        var grads = new DistillGrads(x.Shape);
-
-        session.PoisonOutputs();
-        session.Stats(h);
-        var rng = new Random(x.Shape.B * 7919 + x.Shape.C);
-        var wl = x.Wl.Select(_ => (float)(0.1 + rng.NextDouble())).ToArray();
-        var wf = x.Wf.Select(_ => (float)(0.1 + rng.NextDouble())).ToArray();
-        wl.CopyTo(x.Wl, 0);
-        wf.CopyTo(x.Wf, 0);
-        session.UploadWeights(wl, wf);
-        session.Gradient(h);
-        session.DownloadStats(stats);
-        session.DownloadGrads(grads);
-
-        var x64 = ReferenceDistill.Inputs64.From(x);
-        var refStats = ReferenceDistill.ComputeStats(x64, h);
-        var refGrads = ReferenceDistill.ComputeGrads(x64, refStats, h);
-        double worstTwoPass = Compare(backend, x64, refStats, refGrads, stats, grads, rowsToCompare, "two-pass");
-
-        session.PoisonOutputs();
-        session.Fused(h);
-        session.DownloadStats(stats);
-        session.DownloadGrads(grads);
-        double worstFused = Compare(backend, x64, refStats, refGrads, stats, grads, rowsToCompare, "fused");
+        var results = BackendAgreement.Check(backend, x, h, "", rowsToCompare, reweightSeed: x.Shape.B * 7919 + x.Shape.C).ThrowIfFailed();
+        int half = results.Count / 2;
+        double worstTwoPass = BackendAgreement.WorstRelativeError(results.Take(half));
+        double worstFused = BackendAgreement.WorstRelativeError(results.Skip(half));
         return $"two-pass and fused agree with float64: worst relative error {worstTwoPass:E1} / {worstFused:E1} (T={h.Temperature:F2})";
     }
 
@@ -186,49 +130,5 @@ public static class BackendSelfCheck
         var clean = poisoned.Select(p => !p).ToArray();
         string detail = Agreement(backend, x, h, clean);
         return $"NaN/+Inf/-Inf reach lse_t, cos, mse, lse_s; other rows: {detail}";
-    }
-
-    private static double Compare(IDistillBackend backend, ReferenceDistill.Inputs64 x64, ReferenceDistill.Stats64 rs,
-        ReferenceDistill.Grads64 rg, DistillStats s, DistillGrads g, bool[]? rows, string route)
-    {
-        double statsTol = backend.ApproximateMath ? ApproximateTolerance : StatsTolerance;
-        double gradTol = backend.ApproximateMath ? ApproximateTolerance : GradTolerance;
-        double gradFloor = AbsoluteFloor * x64.InverseCountedRows();
-        int B = x64.Shape.B;
-        double worst = 0;
-        foreach (var ((name, want), (_, got)) in ReferenceDistill.Named(rs).Zip(s.Named()))
-            worst = Math.Max(worst, CompareOne($"{route} {name}", want, got, B, rows, statsTol, AbsoluteFloor));
-        foreach (var ((name, want), (_, got)) in ReferenceDistill.Named(rg).Zip(g.Named()))
-            worst = Math.Max(worst, CompareOne($"{route} {name}", want, got, B, rows, gradTol, gradFloor));
-        return worst;
-    }
-
-    /// <summary>
-    /// max|got - ref| &lt;= tolerance * max|ref| + floor over the compared rows (each output is [B, ...] row-major);
-    /// non-finite values must sit where the reference has them; an all-zero reference must be matched exactly.
-    /// </summary>
-    public static double CompareOne(string what, double[] want, float[] got, int rowCount, bool[]? rows, double tolerance, double floor)
-    {
-        if (want.Length != got.Length) throw new MtkdException($"{what}: {got.Length} values, reference has {want.Length}");
-        int perRow = want.Length / rowCount;
-        double maxRef = 0, maxErr = 0;
-        int worst = -1;
-        for (int i = 0; i < want.Length; i++)
-        {
-            if (rows is not null && !rows[i / perRow]) continue;
-            double w = (float)want[i]; // a float32 output can at best hold the reference rounded to float32
-            bool wantFinite = double.IsFinite(w), gotFinite = float.IsFinite(got[i]);
-            if (wantFinite != gotFinite || (!wantFinite && !w.Equals((double)got[i])))
-                throw new MtkdException($"{what}[{i}]: got {got[i]}, reference {w}");
-            if (!wantFinite) continue;
-            maxRef = Math.Max(maxRef, Math.Abs(w));
-            double err = Math.Abs(got[i] - w);
-            if (err > maxErr) { maxErr = err; worst = i; }
-        }
-        double relative = maxRef > 0 ? maxErr / maxRef : maxErr;
-        bool ok = maxRef > 0 ? maxErr <= tolerance * maxRef + floor : maxErr == 0;
-        if (!ok)
-            throw new MtkdException($"{what}: max relative error {relative:E3} > {tolerance:E1} at [{worst}] (got {got[worst]}, reference {want[worst]:G9})");
-        return relative;
     }
 }

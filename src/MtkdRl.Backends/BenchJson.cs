@@ -1,48 +1,44 @@
-using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using MtkdRl.Core;
 
 namespace MtkdRl.Backends;
 
 /// <summary>
-/// The JSON form of kernel benchmark records: an array of
-/// {op, backend, B, K, C, D, median_ms, p20_ms, p80_ms, bytes, gbps, max_rel_err, variant, device, repeats,
-/// copy_gbps, roofline}.
-/// Written by hand rather than by reflection so the field names are a documented format, not an accident
-/// of C# naming.
+/// The one JSON form of benchmark and check records (`mtkd bench kernels|train|epoch|strategies --json`,
+/// `mtkd selfcheck --json`): an indented array of objects whose fields are the record's properties in
+/// snake_case (a [JsonPropertyName] where a format wants another name, such as B, K, C, D), with a non-finite
+/// number written as null.
 /// </summary>
 public static class BenchJson
 {
-    public static string Serialize(IEnumerable<KernelBenchRecord> records)
+    private static readonly JsonSerializerOptions Options = new()
     {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new NonFiniteAsNull() },
+    };
+
+    public static string Serialize<T>(IEnumerable<T> records) => JsonSerializer.Serialize(records.ToList(), Options) + "\n";
+
+    /// <summary>Writes the records through a temporary file and a rename, so the file is never half-written.</summary>
+    public static void Write<T>(string path, IEnumerable<T> records) => AtomicFile.WriteAllText(path, Serialize(records));
+
+    /// <summary>Fails on an unwritable path at once, before a long run, by writing an empty array there.</summary>
+    public static void Reserve(string? path)
+    {
+        if (path is not null) AtomicFile.WriteAllText(path, "[]");
+    }
+
+    private sealed class NonFiniteAsNull : JsonConverter<double>
+    {
+        public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            reader.TokenType == JsonTokenType.Null ? double.NaN : reader.GetDouble();
+
+        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
         {
-            w.WriteStartArray();
-            foreach (var r in records)
-            {
-                w.WriteStartObject();
-                w.WriteString("op", r.Op);
-                w.WriteString("backend", r.Backend);
-                w.WriteNumber("B", r.B);
-                w.WriteNumber("K", r.K);
-                w.WriteNumber("C", r.C);
-                w.WriteNumber("D", r.D);
-                w.WriteNumber("median_ms", Math.Round(r.MedianMs, 6));
-                w.WriteNumber("p20_ms", Math.Round(r.P20Ms, 6));
-                w.WriteNumber("p80_ms", Math.Round(r.P80Ms, 6));
-                w.WriteNumber("bytes", r.Bytes);
-                w.WriteNumber("gbps", Math.Round(r.Gbps, 3));
-                if (double.IsFinite(r.MaxRelErr)) w.WriteNumber("max_rel_err", r.MaxRelErr);
-                else w.WriteNull("max_rel_err");
-                w.WriteString("variant", r.Variant);
-                w.WriteString("device", r.Device);
-                w.WriteNumber("repeats", r.Repeats);
-                w.WriteNumber("copy_gbps", Math.Round(r.CopyGbps, 3));
-                w.WriteNumber("roofline", Math.Round(r.Roofline, 4));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            if (double.IsFinite(value)) writer.WriteNumberValue(value);
+            else writer.WriteNullValue();
         }
-        return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
 }

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
+using MtkdRl.Backends.Agreement;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 
@@ -8,7 +10,9 @@ namespace MtkdRl.Backends;
 /// <param name="CopyGbps">The memory's measured copy bandwidth (host RAM, or device memory for GPU backends).</param>
 /// <param name="Roofline">Gbps / CopyGbps: the fraction of what a plain copy of the same bytes achieves.</param>
 public sealed record KernelBenchRecord(
-    string Op, string Backend, string Variant, string Device, int B, int K, int C, int D,
+    string Op, string Backend, string Variant, string Device,
+    [property: JsonPropertyName("B")] int B, [property: JsonPropertyName("K")] int K,
+    [property: JsonPropertyName("C")] int C, [property: JsonPropertyName("D")] int D,
     double MedianMs, double P20Ms, double P80Ms, long Bytes, double Gbps, double MaxRelErr, int Repeats,
     double CopyGbps, double Roofline);
 
@@ -34,6 +38,25 @@ public sealed record KernelBenchOptions(int Repeats = 50, int Warmup = 5, int Se
 /// </summary>
 public static class KernelBenchmark
 {
+    /// <summary>
+    /// The backends a `--backend` value times: those that run here. One asked for by name must run (a benchmark
+    /// that silently times nothing reads as a success); with "all", one that cannot is reported and left out.
+    /// </summary>
+    public static IReadOnlyList<BackendEntry> Available(string name, Action<string> skipped)
+    {
+        var entries = BackendCatalog.Select(name, skipped);
+        var available = new List<BackendEntry>();
+        foreach (var entry in entries)
+        {
+            var probe = entry.Probe();
+            if (probe.Available) { available.Add(entry); continue; }
+            if (entries.Count == 1 && !string.Equals(name, "all", StringComparison.OrdinalIgnoreCase))
+                throw new BackendUnavailableException($"backend '{entry.Name}' is unavailable: {probe.Detail}");
+            skipped($"{entry.Name}: skipped ({probe.Detail})");
+        }
+        return available;
+    }
+
     public static IEnumerable<KernelBenchRecord> Run(BackendEntry entry, IDistillBackend backend, DistillShape shape,
         KernelBenchOptions options, Action<string>? progress = null)
     {
@@ -78,27 +101,8 @@ public static class KernelBenchmark
         yield return Record("fused", entry, backend, shape, fusedTimes, DistillPass.Fused, fusedErr, copyGbps);
     }
 
-    /// <summary>Fresh-looking but reproducible inputs: Gaussian logits and features, 10% ignored rows, normalised weights.</summary>
-    public static DistillInputs RandomInputs(DistillShape s, int seed)
-    {
-        var rng = new Random(seed);
-        var x = new DistillInputs(s);
-        for (int i = 0; i < x.Zs.Length; i++) x.Zs[i] = (float)(3 * rng.NextGaussian());
-        for (int i = 0; i < x.Zt.Length; i++) x.Zt[i] = (float)(3 * rng.NextGaussian());
-        for (int i = 0; i < x.Fs.Length; i++) { x.Fs[i] = (float)rng.NextGaussian(); x.Ft[i] = (float)rng.NextGaussian(); }
-        for (int b = 0; b < s.B; b++)
-        {
-            x.Y[b] = rng.NextDouble() < 0.1 ? -1 : rng.Next(s.C);
-            float sumL = 0, sumF = 0;
-            for (int k = 0; k < s.K; k++)
-            {
-                sumL += x.Wl[b * s.K + k] = (float)(0.1 + rng.NextDouble());
-                sumF += x.Wf[b * s.K + k] = (float)(0.1 + rng.NextDouble());
-            }
-            for (int k = 0; k < s.K; k++) { x.Wl[b * s.K + k] /= sumL; x.Wf[b * s.K + k] /= sumF; }
-        }
-        return x;
-    }
+    /// <summary>Reproducible inputs: Gaussian logits and features, 10% ignored rows, normalised weights.</summary>
+    public static DistillInputs RandomInputs(DistillShape s, int seed) => AgreementInputs.Create(s, seed, ignoredFraction: 0.1);
 
     private static double[] Time(Action pass, IDistillSession session, KernelBenchOptions o)
     {
@@ -145,20 +149,7 @@ public static class KernelBenchmark
             copyGbps, gbps / copyGbps);
     }
 
-    private static double MaxRelErr(IEnumerable<(string, double[])> want, IEnumerable<(string, float[])> got)
-    {
-        double worst = 0;
-        foreach (var ((_, w), (_, g)) in want.Zip(got))
-        {
-            double maxRef = 0, maxErr = 0;
-            for (int i = 0; i < w.Length; i++)
-            {
-                if (!double.IsFinite(w[i]) || !float.IsFinite(g[i])) return double.NaN;
-                maxRef = Math.Max(maxRef, Math.Abs(w[i]));
-                maxErr = Math.Max(maxErr, Math.Abs(g[i] - w[i]));
-            }
-            worst = Math.Max(worst, maxRef > 0 ? maxErr / maxRef : maxErr);
-        }
-        return worst;
-    }
+    /// <summary>The largest relative error over the outputs (BackendAgreement's measure; NaN for misplaced non-finite values).</summary>
+    private static double MaxRelErr(IEnumerable<(string, double[])> want, IEnumerable<(string, float[])> got) =>
+        BackendAgreement.WorstRelativeError(want.Zip(got, (w, g) => BackendAgreement.CompareOutput(w.Item1, w.Item2, g.Item2, tolerance: 0)));
 }

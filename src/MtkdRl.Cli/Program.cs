@@ -1,6 +1,7 @@
 using CommandLine;
 using MtkdRl.Cli;
 using MtkdRl.Cli.Verbs;
+using MtkdRl.Cli.Verbs.Bench;
 
 return CliHost.Run(args);
 
@@ -22,6 +23,9 @@ namespace MtkdRl.Cli
         private static readonly Type[] Verbs =
             [typeof(InfoVerb), typeof(BenchVerb), typeof(DemoVerb), typeof(TeachersVerb), typeof(EvalVerb), typeof(DistillVerb), typeof(CompareVerb), typeof(SelfCheckVerb)];
 
+        private static readonly Type[] BenchTargets =
+            [typeof(BenchKernelsVerb), typeof(BenchTrainVerb), typeof(BenchEpochVerb), typeof(BenchStrategiesVerb)];
+
         public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
         {
             stderr ??= Console.Error;
@@ -32,14 +36,21 @@ namespace MtkdRl.Cli
                 s.CaseInsensitiveEnumValues = true;
                 s.AutoVersion = true;
             });
-            var result = parser.ParseArguments(args, Verbs);
-            if (result is NotParsed<object> notParsed)
-                return VerbHelp.Write(notParsed, Verbs, stdout ?? Console.Out, stderr, parser.Settings.MaximumDisplayWidth);
             try
             {
+                // `bench` has verbs of its own: `mtkd bench kernels --help` lists the options of kernels alone.
+                bool bench = args.Length > 0 && args[0] == "bench";
+                var verbs = bench ? BenchTargets : Verbs;
+                var result = parser.ParseArguments(bench ? BenchVerb.TargetArguments(args[1..]) : args, verbs);
+                if (result is NotParsed<object> notParsed)
+                    return VerbHelp.Write(notParsed, verbs, stdout ?? Console.Out, stderr, parser.Settings.MaximumDisplayWidth);
                 return result.MapResult(
                     (InfoVerb v) => v.Run(console),
-                    (BenchVerb v) => v.Run(console),
+                    (BenchVerb _) => UsageError, // only listed for `mtkd --help`: `bench` itself goes to the targets above
+                    (BenchKernelsVerb v) => v.Run(console),
+                    (BenchTrainVerb v) => v.Run(console),
+                    (BenchEpochVerb v) => v.Run(console),
+                    (BenchStrategiesVerb v) => v.Run(console),
                     (DemoVerb v) => v.Run(console),
                     (TeachersVerb v) => v.Run(console),
                     (EvalVerb v) => v.Run(console),

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using CommandLine;
 using MtkdRl.Backends;
 using MtkdRl.Core;
@@ -30,16 +29,14 @@ public sealed class SelfCheckVerb
 
     public static readonly string[] DefaultBackends = ["cuda", "ilgpu-cuda"];
 
-    public static readonly string[] DefaultShapes = ["4096,16,1000,512", "256,64,100,128"];
-
     public int Run(IAnsiConsole console)
     {
         var names = (Backends.Any() ? Backends : DefaultBackends).ToList();
-        var shapes = (Shapes.Any() ? Shapes : DefaultShapes).Select(BenchVerb.ParseShape).ToList();
+        var shapes = BenchShapes.ParseAll(Shapes, BenchShapes.SelfCheckDefaults);
         var entries = names.Select(BackendCatalog.Find).ToList(); // an unknown name fails before any work
         int seed = Seed ?? Random.Shared.Next();
         console.WriteLine($"seed {seed}");
-        if (Json is not null) AtomicFile.WriteAllText(Json, "[]");
+        BenchJson.Reserve(Json);
 
         var results = new List<SelfCheckResult>();
         foreach (var entry in entries)
@@ -67,8 +64,7 @@ public sealed class SelfCheckVerb
         foreach (var r in results)
             table.AddRow(Markup.Escape(r.Backend), Markup.Escape(r.Name), r.Passed ? "[green]ok[/]" : "[red]FAIL[/]", Markup.Escape(r.Detail));
         console.Write(table);
-        if (Json is not null)
-            AtomicFile.WriteAllText(Json, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+        if (Json is not null) BenchJson.Write(Json, results);
 
         int failed = results.Count(r => !r.Passed);
         console.WriteLine(failed == 0 ? $"selfcheck: all {results.Count} checks passed (seed {seed})" : $"selfcheck: {failed} of {results.Count} checks FAILED (seed {seed})");

@@ -83,7 +83,8 @@ public static class TeacherRow
         frame.LogRatio = (logits.M - student.Max) * invT + (logST - student.LogSumT);
         bool accumulate = fused && y >= 0;
         float wl = accumulate ? a.Wl[i] : 0f;
-        float kl = GroupSync.WarpSum(TeacherSweeps.KlAndAccumulate(zt, student.Logits, c, frame, accumulate, acc, wl));
+        var sums = TeacherSweeps.KlAndAccumulate(zt, student.Logits, c, frame, accumulate, acc, wl);
+        float kl = KlTerm.Corrected(GroupSync.WarpSum(sums.F), GroupSync.WarpSum(sums.Q));
 
         float logS1 = logits.LogS1;
         float s1 = 1f + logits.X1;

@@ -48,10 +48,12 @@ public static class TeacherSweeps
     /// its softmax normaliser is known: this lane's share of KL(pt^T || ps^T) (see <see cref="KlTerm"/>);
     /// with <paramref name="accumulate"/> (fused pass) also acc[c] += wl pt^T[c] for dL/dzs.
     /// </summary>
-    public static float KlAndAccumulate(ArrayView<float> row, ArrayView<float> student, int c, KlFrame frame,
+    public static KlSums KlAndAccumulate(ArrayView<float> row, ArrayView<float> student, int c, KlFrame frame,
         bool accumulate, ArrayView<float> acc, float wl)
     {
-        float kl = 0f;
+        KlSums kl;
+        kl.F = 0f;
+        kl.Q = 0f;
         int ws = Warp.WarpSize;
         for (int i = Warp.LaneIdx; i < c; i += Unroll * ws)
         {
@@ -61,22 +63,23 @@ public static class TeacherSweeps
             float z1 = v1 ? row[i1] : 0f;
             float z2 = v2 ? row[i2] : 0f;
             float z3 = v3 ? row[i3] : 0f;
-            kl += KlStep(z0, student[i], frame, accumulate, acc, i, wl);
-            if (v1) kl += KlStep(z1, student[i1], frame, accumulate, acc, i1, wl);
-            if (v2) kl += KlStep(z2, student[i2], frame, accumulate, acc, i2, wl);
-            if (v3) kl += KlStep(z3, student[i3], frame, accumulate, acc, i3, wl);
+            KlStep(ref kl, z0, student[i], frame, accumulate, acc, i, wl);
+            if (v1) KlStep(ref kl, z1, student[i1], frame, accumulate, acc, i1, wl);
+            if (v2) KlStep(ref kl, z2, student[i2], frame, accumulate, acc, i2, wl);
+            if (v3) KlStep(ref kl, z3, student[i3], frame, accumulate, acc, i3, wl);
         }
         return kl;
     }
 
-    private static float KlStep(float z, float zs, KlFrame f, bool accumulate, ArrayView<float> acc, int i, float wl)
+    private static void KlStep(ref KlSums kl, float z, float zs, KlFrame f, bool accumulate, ArrayView<float> acc, int i, float wl)
     {
         float pt = XMath.Exp2(((z - f.TeacherMax) * f.InvT - f.TeacherLogS) * LogitRowStats.Log2E);
         float ps = XMath.Exp2(((zs - f.StudentMax) * f.InvT - f.StudentLogS) * LogitRowStats.Log2E);
         if (accumulate) Atomic.Add(ref acc[i], wl * pt);
         // z - zs first: small when teacher and student agree, which is when KL needs the precision.
         float y = (z - zs) * f.InvT - f.LogRatio;
-        return KlTerm.Of(y, pt, ps);
+        kl.F += KlTerm.Of(y, pt, ps);
+        kl.Q += KlTerm.Shift(y, pt, ps);
     }
 
     /// <summary>

@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Text;
-using System.Text.Json;
+using System.Text.Json.Serialization;
 using MtkdRl.Core;
 
 namespace MtkdRl.Training;
@@ -26,7 +25,12 @@ public sealed record TrainStepOptions(
 public sealed record TrainStepRecord(
     string Model, string Input, int Classes, int Batch, long Parameters, int Threads, string Gemm, int Repeats,
     double StepMedianMs, double StepP20Ms, double StepP80Ms, double ForwardMedianMs, double BackwardMedianMs,
-    double SamplesPerSecond);
+    [property: JsonPropertyName("samples_per_s")] double SamplesPerSecond)
+{
+    /// <summary>Which implementation timed the step (benchmarks/torch_train_step.py writes "torch" beside it).</summary>
+    [JsonPropertyOrder(-1)]
+    public string Framework => "mtkd";
+}
 
 /// <summary>
 /// Times what a training step costs a model on the CPU: forward in training mode, the loss and its gradient,
@@ -80,38 +84,6 @@ public static class TrainStepBenchmark
         return new TrainStepRecord(spec.ToString(), input.ToString(), C, B, model.ParameterCount, compute.Threads,
             compute.GemmImplementation, total.Count, median, Percentile(total, 0.2), Percentile(total, 0.8),
             Percentile(forward, 0.5), Percentile(backward, 0.5), B / (median / 1000));
-    }
-
-    /// <summary>Records as a JSON array with snake_case fields (the format benchmarks/torch_train_step.py reads).</summary>
-    public static string ToJson(IEnumerable<TrainStepRecord> records)
-    {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
-        {
-            w.WriteStartArray();
-            foreach (var r in records)
-            {
-                w.WriteStartObject();
-                w.WriteString("framework", "mtkd");
-                w.WriteString("model", r.Model);
-                w.WriteString("input", r.Input);
-                w.WriteNumber("classes", r.Classes);
-                w.WriteNumber("batch", r.Batch);
-                w.WriteNumber("parameters", r.Parameters);
-                w.WriteNumber("threads", r.Threads);
-                w.WriteString("gemm", r.Gemm);
-                w.WriteNumber("repeats", r.Repeats);
-                w.WriteNumber("step_median_ms", Math.Round(r.StepMedianMs, 6));
-                w.WriteNumber("step_p20_ms", Math.Round(r.StepP20Ms, 6));
-                w.WriteNumber("step_p80_ms", Math.Round(r.StepP80Ms, 6));
-                w.WriteNumber("forward_median_ms", Math.Round(r.ForwardMedianMs, 6));
-                w.WriteNumber("backward_median_ms", Math.Round(r.BackwardMedianMs, 6));
-                w.WriteNumber("samples_per_s", Math.Round(r.SamplesPerSecond, 1));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-        }
-        return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;

@@ -106,4 +106,39 @@ public class CliTests
             Assert.Matches($@"\b{System.Text.RegularExpressions.Regex.Escape(name)}\s+.*(yes|no): ", output);
         Assert.Contains("yes: managed C#", output);
     }
+
+    /// <summary>Each bench target is a verb of its own: its help lists its options and no other target's.</summary>
+    [Theory]
+    [InlineData("kernels", "--shape", "--model")]
+    [InlineData("kernels", "--max-seconds", "--batches")]
+    [InlineData("train", "--model", "--shape")]
+    [InlineData("train", "--input", "--pool")]
+    [InlineData("epoch", "--pool", "--input")]
+    [InlineData("epoch", "--rounds", "--batches")]
+    [InlineData("strategies", "--batches", "--shape")]
+    [InlineData("strategies", "--classes", "--rounds")]
+    public void Bench_target_help_lists_its_own_options_only(string target, string own, string other)
+    {
+        var (code, output, _) = RunCapturing("bench", target, "--help");
+        Assert.Equal(0, code);
+        Assert.Contains(own, output);
+        Assert.DoesNotContain(other, output);
+    }
+
+    [Fact]
+    public void Bench_help_lists_the_targets()
+    {
+        var (code, output, _) = RunCapturing("bench", "--help");
+        Assert.Equal(0, code);
+        foreach (var target in new[] { "kernels", "train", "epoch", "strategies" })
+            Assert.Matches($@"(?m)^\s+{target}\s", output);
+    }
+
+    [Fact]
+    public void Bench_targets_are_matched_ignoring_case()
+    {
+        var (code, err) = Run("bench", "KERNELS", "--shape", "1,2");
+        Assert.Equal(CliHost.UserError, code);
+        Assert.Contains("--shape '1,2': expected B,K,C,D", err);
+    }
 }

@@ -67,6 +67,7 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
         Assert.Equal(6, Directory.GetDirectories(Path.Combine(outDir, "runs")).Length);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Compare_with_parallel_jobs_gives_the_same_runs_as_one_job()
     {
@@ -151,12 +152,13 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
             new MtkdRl.Reports.ComparisonRow("none", 3, 0.8508, 0.0045, 0, double.NaN, 0.2),
             new MtkdRl.Reports.ComparisonRow("aver", 3, 0.8435, 0.0035, -0.0073, 0.2, 0.4),
         };
-        string text = MtkdRl.Cli.Verbs.DemoVerb.Reading(new MtkdRl.Reports.Comparison("aver", rows, []), 0.8675, 2000);
+        string text = MtkdRl.Reports.DemoReport.Reading(new MtkdRl.Reports.Comparison("aver", rows, []), 0.8675, 2000);
         Assert.Contains("scores 86.75 %, +1.7 points from the student alone", text);
         Assert.Contains("one of the 2,000 test images is 0.05 points", text);
         Assert.Contains("spread by up to 0.45 points", text);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Demo_runs_end_to_end_and_a_second_run_reuses_the_first()
     {

@@ -75,6 +75,7 @@ public class FashionMnistTests
         Assert.Equal(DatasetLocator.SystemFashionMnist, DatasetLocator.Resolve(null).Directory);
     }
 
+    [Trait("Category", "Slow")]
     [SkippableFact]
     public void Every_slice_image_is_a_full_set_image_with_the_same_label()
     {

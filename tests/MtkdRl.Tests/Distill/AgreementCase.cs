@@ -1,10 +1,14 @@
+using MtkdRl.Backends.Agreement;
 using MtkdRl.Core.Distill;
 
 namespace MtkdRl.Tests.Distill;
 
 /// <summary>One shape and input style for the backend matrix.</summary>
 /// <param name="Heavy">Too slow for the simulated backends (ILGPU CPU accelerator, CUDA emulator).</param>
-public sealed record AgreementCase(string Name, int B, int C, int[] D, LogitStyle Style, double Ignored, float Temperature, bool Heavy)
+/// <param name="Precise">Held to the relative tolerance alone, without <see cref="BackendAgreement.AbsoluteFloor"/>:
+/// the tiny-KL cases, whose KLs (around 1e-7) are far below the floor.</param>
+public sealed record AgreementCase(string Name, int B, int C, int[] D, LogitStyle Style, double Ignored, float Temperature, bool Heavy,
+    bool Precise = false)
 {
     public DistillShape Shape => new(B, C, D);
     public DistillHyper Hyper => new(Temperature: Temperature, ACe: 0.9f, AKd: 1.1f, Beta: 5f, CosEps: 1e-8f);
@@ -24,6 +28,9 @@ public sealed record AgreementCase(string Name, int B, int C, int[] D, LogitStyl
         new("B67-K8-C100-D256", 67, 100, Enumerable.Repeat(256, 8).ToArray(), LogitStyle.Normal, 0.15, 4f, true),
         new("K128-C1000", 5, 1000, Enumerable.Repeat(33, 128).ToArray(), LogitStyle.Normal, 0.15, 2f, true),
         new("C2000-extreme", 4, 2003, [100, 7, 64], LogitStyle.Extreme, 0.15, 4f, true),
+        new("tiny-kl-C2-T1", 9, 2, [4, 4], LogitStyle.NearlyEqual, 0.15, 1f, false, Precise: true),
+        new("tiny-kl-C10-T8", 16, 10, [4, 4], LogitStyle.NearlyEqual, 0.15, 8f, false, Precise: true),
+        new("tiny-kl-C100-T1", 9, 100, [4, 4], LogitStyle.NearlyEqual, 0.15, 1f, false, Precise: true),
         new("B257-K4-C100-D256", 257, 100, Enumerable.Repeat(256, 4).ToArray(), LogitStyle.Normal, 0.15, 4f, true),
     ];
 

@@ -19,6 +19,7 @@ public class GpuCheckScriptTests
     private static bool OnPath(string tool) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
 
+    [Trait("Category", "Slow")]
     [SkippableFact]
     public void The_dry_run_runs_every_step_it_can_and_ends_with_the_table()
     {

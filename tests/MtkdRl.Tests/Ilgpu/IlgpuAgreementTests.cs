@@ -35,6 +35,7 @@ public class IlgpuAgreementTests
         DistillAgreement.Check(Shared, DistillInputFactory.Create(shape, seed, ignoredFraction: 0), DistillHyper.Default, $"C=6007 seed {seed}");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void The_largest_teacher_count_agrees_with_the_reference()
     {

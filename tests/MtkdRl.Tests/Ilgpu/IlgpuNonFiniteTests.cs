@@ -11,6 +11,7 @@ namespace MtkdRl.Tests.Ilgpu;
 /// </summary>
 public sealed class IlgpuNonFiniteTests
 {
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(float.NaN)]
     [InlineData(float.PositiveInfinity)]

@@ -23,6 +23,7 @@ public class NativeGemmTests
         (97, 101, 103), (100, 515, 37), (211, 67, 520),
     ];
 
+    [Trait("Category", "Slow")]
     [SkippableTheory]
     [MemberData(nameof(Paths))]
     public void Matches_a_float64_product(Path path)

@@ -10,7 +10,7 @@ public class BatchSizeTests
     [InlineData("ebkd")]
     [InlineData(PaperAgent.CatalogName)]
     [InlineData(PpoAgent.CatalogName)]
-    public void ASmallerLastBatchIsWeightedAndLearntFrom(string name)
+    public void A_smaller_last_batch_is_weighted_and_learnt_from(string name)
     {
         const int k = 3;
         var options = new StrategyOptions

@@ -8,6 +8,7 @@ namespace MtkdRl.Tests.Strategies;
 [Collection("console")]
 public class BenchStrategiesCliTests
 {
+    [Trait("Category", "Slow")]
     [Fact]
     public void Writes_one_record_per_strategy_and_teacher_count()
     {
@@ -40,6 +41,7 @@ public class BenchStrategiesCliTests
         }
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void All_lists_every_strategy_but_none()
     {

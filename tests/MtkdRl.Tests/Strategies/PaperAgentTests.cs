@@ -118,7 +118,7 @@ public class PaperAgentTests(ITestOutputHelper output)
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void ReplayStepMatchesTheFloat64GradientOfTheReferenceObjective(bool dynamic)
+    public void Replay_step_matches_the_float64_gradient_of_the_reference_objective(bool dynamic)
     {
         const int b = 7, c = 3, hidden = 5;
         int[] d = [1, 2, 3];
@@ -169,7 +169,7 @@ public class PaperAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void FirstEpochWeightsAreOneThenRowsSumToOne()
+    public void First_epoch_weights_are_one_then_rows_sum_to_one()
     {
         var world = new BanditWorld(32, 4, 3, 2, 5);
         var agent = Create(4, 3, [2, 2, 2, 2], dynamic: true, hidden: 16);
@@ -216,7 +216,7 @@ public class PaperAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void UnitRowsStartTheFirstEpochAtOneOverK()
+    public void Unit_rows_start_the_first_epoch_at_one_over_k()
     {
         var world = new BanditWorld(32, 4, 3, 2, 5);
         var agent = (PaperAgent)StrategyCatalog.Create(PaperAgent.CatalogName, 4, new StrategyOptions
@@ -257,7 +257,7 @@ public class PaperAgentTests(ITestOutputHelper output)
     /// checked against the float64 computation above).
     /// </summary>
     [Fact]
-    public void LogitHeadLearnsToOffsetTheFixedTermsOnTheBandit()
+    public void Logit_head_learns_to_offset_the_fixed_terms_on_the_bandit()
     {
         const int b = 64, k = 4;
         var world = new BanditWorld(b, k, 3, 2, 17);
@@ -298,7 +298,7 @@ public class PaperAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ExportImportContinuesBitIdentically()
+    public void Export_import_continues_bit_identically()
     {
         const int b = 16, k = 3;
         var world = new BanditWorld(b, k, 3, 2, 8);
@@ -330,7 +330,7 @@ public class PaperAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void TeacherOutputsAreRequired()
+    public void Teacher_outputs_are_required()
     {
         var agent = Create(2, 3, [2, 2], dynamic: false, hidden: 4);
         var stats = new DistillStats(new DistillShape(4, 2, 3, 2));

@@ -13,7 +13,7 @@ public class PpoAgentTests(ITestOutputHelper output)
         (PpoAgent)StrategyCatalog.Create(PpoAgent.CatalogName, k, new StrategyOptions { Seed = seed, Ppo = config ?? new PpoConfig() });
 
     [Fact]
-    public void ParameterCountDoesNotDependOnK()
+    public void Parameter_count_does_not_depend_on_k()
     {
         Assert.Equal(Create(4).ParameterCount, Create(64).ParameterCount);
         Assert.Equal(Create(1).ParameterCount, Create(64).ParameterCount);
@@ -22,7 +22,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void OneStepGaeIsRewardMinusValue()
+    public void One_step_gae_is_reward_minus_value()
     {
         float[] r = [1f, -0.5f, 2f, 0.25f];
         float[] v = [0.3f, 0.1f, -1f, 0.25f];
@@ -33,7 +33,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void MultiStepGaeMatchesHandComputation()
+    public void Multi_step_gae_matches_hand_computation()
     {
         float[] r = [1f, 0f, 2f];
         float[] v = [0.5f, 1f, 0.2f];
@@ -49,7 +49,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void WeightsFollowTheTeachersWhenTheyArePermuted()
+    public void Weights_follow_the_teachers_when_they_are_permuted()
     {
         // With almost no sampling noise the weights are softmax(mu), and mu scores each teacher by itself plus
         // pooled context: permuting the teachers must permute the weights.
@@ -103,7 +103,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     [Theory]
     [InlineData(PpoRewardKind.Paper)]
     [InlineData(PpoRewardKind.TeacherFit)]
-    public void PpoPutsMostWeightOnTheRightTeacher(PpoRewardKind reward)
+    public void Ppo_puts_most_weight_on_the_right_teacher(PpoRewardKind reward)
     {
         var config = new PpoConfig { RolloutRows = 512, RowsPerBatch = 64, MinibatchRows = 128, Reward = reward };
         var (start, end, logs) = TrainOnBandit(4, config, 400, 31);
@@ -121,7 +121,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void TeacherFitRewardPrefersWeightOnTheTeacherThatKnowsTheLabel()
+    public void Teacher_fit_reward_prefers_weight_on_the_teacher_that_knows_the_label()
     {
         // Two rows with the same statistics: teacher 0 is right (small CEt), teacher 1 wrong. The row that weighs
         // teacher 0 more must get the higher reward, and the batch's rewards are z-scored (mean 0).
@@ -139,8 +139,9 @@ public class PpoAgentTests(ITestOutputHelper output)
         Assert.True(reward[1] > reward[0], "the paper's reward favours the imitated teacher here, which is why TeacherFit exists");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
-    public void PpoLearnsWithSixtyFourTeachers()
+    public void Ppo_learns_with_sixty_four_teachers()
     {
         // Uniform is 1/64; the same network must find the right teacher among 64.
         var config = new PpoConfig { RolloutRows = 512, RowsPerBatch = 64, MinibatchRows = 128 };
@@ -154,7 +155,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     /// (parameters moved after the rollout) but stay inside the clip range, so the loss is smooth there.
     /// </summary>
     [Fact]
-    public void BackwardMatchesFiniteDifferences()
+    public void Backward_matches_finite_differences()
     {
         const int b = 32, k = 3;
         var config = new PpoConfig { RolloutRows = 64, RowsPerBatch = 32, Hidden = 8, EntropyCoefficient = 0.01f, ValueClipRange = 10f };
@@ -196,7 +197,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ExportImportContinuesBitIdentically()
+    public void Export_import_continues_bit_identically()
     {
         const int b = 32, k = 4;
         var config = new PpoConfig { RolloutRows = 96, RowsPerBatch = 20, MinibatchRows = 32, AnnealEpochs = 10 };
@@ -226,7 +227,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ProbeRewardGivesEveryKeptRowTheBatchImprovement()
+    public void Probe_reward_gives_every_kept_row_the_batch_improvement()
     {
         const int b = 16, k = 2;
         var config = new PpoConfig { Reward = PpoRewardKind.Probe, RolloutRows = 64, RowsPerBatch = 16, MinibatchRows = 32 };
@@ -247,7 +248,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ActingAndCollectingAllocateNothingPerRow()
+    public void Acting_and_collecting_allocate_nothing_per_row()
     {
         const int b = 128, k = 16;
         var world = new BanditWorld(b, k, 3, 2, 6);
@@ -264,7 +265,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void MixingWithThePaperTermsAddsTheDivergenceTerms()
+    public void Mixing_with_the_paper_terms_adds_the_divergence_terms()
     {
         // wl - wf = (softmax(KL) - softmax(cos)) / 3 whatever the policy sampled, and rows still sum to 1.
         const int b = 6, k = 3;
@@ -284,7 +285,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ActingAndLearningComputeTheSamePolicy()
+    public void Acting_and_learning_compute_the_same_policy()
     {
         // Acting runs the network batched, learning row by row; before any step the two must agree, so every
         // ratio is 1 and approx_kl is 0 (a mismatch would bias the first minibatch of every update).
@@ -305,7 +306,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void IgnoredRowsNeverJoinTheRollout()
+    public void Ignored_rows_never_join_the_rollout()
     {
         const int b = 8, k = 2;
         var config = new PpoConfig { RolloutRows = 64, RowsPerBatch = 8 };
@@ -324,7 +325,7 @@ public class PpoAgentTests(ITestOutputHelper output)
     /// and both must feed the same moments. A non-finite statistic must enter the network as 0.
     /// </summary>
     [Fact]
-    public void NormaliserTracksTheMomentsOfCountedFiniteValuesOnBothPaths()
+    public void Normaliser_tracks_the_moments_of_counted_finite_values_on_both_paths()
     {
         const int b = 16, k = 3;
         var agent = Create(k);

@@ -27,7 +27,7 @@ public class RuleStrategyTests
     }
 
     [Fact]
-    public void CaMkdMatchesHandComputedValues()
+    public void Ca_mkd_matches_hand_computed_values()
     {
         var stats = TwoRows();
         var (wl, wf) = Run(StrategyCatalog.Create("ca-mkd", 3), stats);
@@ -44,7 +44,7 @@ public class RuleStrategyTests
     }
 
     [Fact]
-    public void EbkdMatchesHandComputedValuesAndSumsToKMinusOne()
+    public void Ebkd_matches_hand_computed_values_and_sums_to_k_minus_one()
     {
         var stats = TwoRows();
         var (wl, wf) = Run(StrategyCatalog.Create("ebkd", 3), stats);
@@ -58,7 +58,7 @@ public class RuleStrategyTests
     }
 
     [Fact]
-    public void EbkdWithUnitRowsIsTheSameRankingScaledToSumOne()
+    public void Ebkd_with_unit_rows_is_the_same_ranking_scaled_to_sum_one()
     {
         var stats = TwoRows();
         var (wl, wf) = Run(StrategyCatalog.Create("ebkd", 3, new StrategyOptions { UnitRows = true }), stats);
@@ -71,7 +71,7 @@ public class RuleStrategyTests
     }
 
     [Fact]
-    public void AverFixedAndNoneGiveTheirConstants()
+    public void Aver_fixed_and_none_give_their_constants()
     {
         var stats = TwoRows();
         var (aver, _) = Run(StrategyCatalog.Create("aver", 3), stats);
@@ -84,7 +84,7 @@ public class RuleStrategyTests
     }
 
     [Fact]
-    public void SingleTeacherGetsTheWholeWeight()
+    public void Single_teacher_gets_the_whole_weight()
     {
         var stats = new DistillStats(new DistillShape(3, 1, 4, 2));
         stats.CeT.AsSpan().Fill(0.7f);
@@ -103,7 +103,7 @@ public class RuleStrategyTests
     [InlineData("ca-mkd", 1.0)]
     [InlineData("ebkd", 4.0)]
     [InlineData("mtkd-rl-ppo", 1.0)]
-    public void RowsSumAsDocumented(string name, double expected)
+    public void Rows_sum_as_documented(string name, double expected)
     {
         var world = new BanditWorld(16, 5, 4, 3, 11);
         world.Next();
@@ -125,7 +125,7 @@ public class RuleStrategyTests
     [InlineData("fixed", "1,x,1", "weight 2 ('x')")]
     [InlineData("fixed", "0,0,0", "weights sum to 0")]
     [InlineData("mtkd-rl-paper", null, "needs the class count")]
-    public void BadNamesAndWeightsGiveOneLineErrors(string name, string? weights, string expected)
+    public void Bad_names_and_weights_give_one_line_errors(string name, string? weights, string expected)
     {
         var e = Assert.Throws<MtkdInputException>(() => StrategyCatalog.Create(name, 3, new StrategyOptions { FixedWeights = weights }));
         Assert.Contains(expected, e.Message);
@@ -133,7 +133,7 @@ public class RuleStrategyTests
     }
 
     [Fact]
-    public void WrongTeacherCountAndForeignStateAreRefused()
+    public void Wrong_teacher_count_and_foreign_state_are_refused()
     {
         var s = StrategyCatalog.Create("ca-mkd", 4);
         var stats = TwoRows();
@@ -143,7 +143,7 @@ public class RuleStrategyTests
     }
 
     [Fact]
-    public void OnlyTheAgentsAreAgents()
+    public void Only_the_agents_are_agents()
     {
         var options = new StrategyOptions { FixedWeights = "1,1", Classes = 3, EmbeddingWidths = [2, 2] };
         foreach (var name in StrategyCatalog.Names)

@@ -30,7 +30,7 @@ public class LayerGradientTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void Linear(bool bias)
+    public void Linear_gradients_match_central_differences(bool bias)
     {
         int seed = TestSeeds.Next();
         Check(new Linear("fc", SampleShape.Vector(7), 5, Compute, bias), 3, true, seed);
@@ -59,7 +59,7 @@ public class LayerGradientTests
 
     [Theory]
     [MemberData(nameof(ConvCases))]
-    public void Conv2d(int cin, int h, int w, int cout, int kernel, int stride, int padding, bool bias)
+    public void Conv2d_gradients_match_central_differences(int cin, int h, int w, int cout, int kernel, int stride, int padding, bool bias)
     {
         var conv = new Conv2d("conv", SampleShape.Image(cin, h, w), cout, kernel, Compute, stride, padding, bias);
         Check(conv, 3, true, TestSeeds.Next());
@@ -82,7 +82,7 @@ public class LayerGradientTests
     [InlineData(3, 2, 1)]
     [InlineData(3, 1, 0)]
     [InlineData(2, 3, 1)]
-    public void MaxPool2d(int kernel, int stride, int padding)
+    public void MaxPool2d_gradients_match_central_differences(int kernel, int stride, int padding)
     {
         int seed = TestSeeds.Next();
         var pool = new MaxPool2d("pool", SampleShape.Image(2, 7, 6), kernel, Compute, stride, padding);
@@ -107,13 +107,13 @@ public class LayerGradientTests
     [InlineData(2, 2, 0)]
     [InlineData(3, 2, 1)]
     [InlineData(3, 1, 1)]
-    public void AvgPool2d(int kernel, int stride, int padding)
+    public void AvgPool2d_gradients_match_central_differences(int kernel, int stride, int padding)
     {
         Check(new AvgPool2d("pool", SampleShape.Image(2, 7, 5), kernel, Compute, stride, padding), 2, true, TestSeeds.Next());
     }
 
     [Fact]
-    public void GlobalAvgPool()
+    public void GlobalAvgPool_gradients_match_central_differences()
     {
         Check(new GlobalAvgPool("gap", SampleShape.Image(3, 4, 5), Compute), 3, true, TestSeeds.Next());
     }
@@ -122,7 +122,7 @@ public class LayerGradientTests
     [InlineData(true, 4)]
     [InlineData(false, 4)]
     [InlineData(true, 1)]
-    public void BatchNorm2d(bool training, int B)
+    public void BatchNorm2d_gradients_match_central_differences(bool training, int B)
     {
         var bn = new BatchNorm("bn", SampleShape.Image(3, 4, 5), Compute);
         var rng = new Random(TestSeeds.Next());
@@ -138,7 +138,7 @@ public class LayerGradientTests
     [InlineData(true, 5)]
     [InlineData(false, 5)]
     [InlineData(true, 1)]
-    public void BatchNorm1d(bool training, int B)
+    public void BatchNorm1d_gradients_match_central_differences(bool training, int B)
     {
         var bn = new BatchNorm("bn", SampleShape.Vector(6), Compute);
         Check(bn, B, training, TestSeeds.Next());

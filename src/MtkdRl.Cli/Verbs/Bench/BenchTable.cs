@@ -1,7 +1,7 @@
 using MtkdRl.Backends;
 using Spectre.Console;
 
-namespace MtkdRl.Cli;
+namespace MtkdRl.Cli.Verbs.Bench;
 
 /// <summary>The console table of `mtkd bench kernels`.</summary>
 public static class BenchTable
