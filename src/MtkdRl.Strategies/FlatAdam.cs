@@ -29,7 +29,10 @@ internal sealed class FlatAdam
     public long Steps { get; set; }
 
     /// <summary>One step of <paramref name="theta"/> along <paramref name="gradient"/> at learning rate <paramref name="lr"/>.</summary>
-    public void Step(Span<float> theta, ReadOnlySpan<float> gradient, float lr)
+    public void Step(Span<float> theta, ReadOnlySpan<float> gradient, float lr) => Step(theta, gradient, lr, theta.Length, 1f);
+
+    /// <summary>The same with parameters from <paramref name="scaledFrom"/> on stepped at <paramref name="scale"/> x <paramref name="lr"/>.</summary>
+    public void Step(Span<float> theta, ReadOnlySpan<float> gradient, float lr, int scaledFrom, float scale)
     {
         Steps++;
         float b1 = _beta1, b2 = _beta2;
@@ -41,7 +44,7 @@ internal sealed class FlatAdam
             float g = gradient[i];
             m[i] = b1 * m[i] + (1f - b1) * g;
             v[i] = b2 * v[i] + (1f - b2) * g * g;
-            theta[i] -= lr * (m[i] * c1) / (MathF.Sqrt(v[i] * c2) + _epsilon);
+            theta[i] -= (i < scaledFrom ? lr : lr * scale) * (m[i] * c1) / (MathF.Sqrt(v[i] * c2) + _epsilon);
         }
     }
 }

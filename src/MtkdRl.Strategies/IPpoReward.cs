@@ -40,6 +40,6 @@ internal interface IPpoReward
     {
         PpoRewardKind.Paper => new PaperLossReward(config.ClampPaperReward),
         PpoRewardKind.Probe => new ProbeReward(),
-        _ => new TeacherFitReward(),
+        _ => new TeacherFitReward(config.LabelsSlot),
     };
 }

@@ -79,6 +79,24 @@ public sealed record PpoConfig
     /// <summary>Clamp the z-scored paper reward to [0, 1] as the paper agent does (off: the full signed signal).</summary>
     public bool ClampPaperReward { get; init; }
 
+    /// <summary>
+    /// A (K+1)-th "labels" slot in the softmax over teachers: its share is taken from every teacher, so a row's KD
+    /// weights sum to 1 - w_labels and the agent can give a row less distillation and the label more say. With the
+    /// teacher reward the slot costs the student's own CEs where a teacher costs its CEt: the agent backs off on
+    /// rows (and pools) where no teacher knows the label better than the student already does.
+    /// </summary>
+    public bool LabelsSlot { get; init; }
+
+    /// <summary>The labels slot's starting logit (teachers start near 0): -2 gives it about 3 % of a row at K = 4, so a run starts with distillation on.</summary>
+    public float LabelsInitialLogit { get; init; } = -2f;
+
+    /// <summary>
+    /// The labels head learns at this multiple of <see cref="LearningRate"/>: whether a pool is worth distilling
+    /// from is one global decision that a run must settle within its first epochs, while at the shared rate its
+    /// bias moves about 0.3 in six epochs of default updates.
+    /// </summary>
+    public float LabelsLearningRateScale { get; init; } = 10f;
+
     /// <summary>Normalised inputs are clipped to +- this many standard deviations.</summary>
     public float ObservationClip { get; init; } = 5f;
 
@@ -88,7 +106,7 @@ public sealed record PpoConfig
             && AnnealEpochs >= 0 && float.IsFinite(InitialLogStd) && ClipRange > 0 && ValueClipRange >= 0 && ValueCoefficient >= 0
             && EntropyCoefficient >= 0 && Gamma is >= 0 and <= 1 && Lambda is >= 0 and <= 1 && RolloutRows >= 2
             && RowsPerBatch >= 1 && UpdateEpochs >= 1 && MinibatchRows >= 2 && MaxGradNorm > 0 && (TargetKl is null or > 0)
-            && ObservationClip > 0;
+            && ObservationClip > 0 && float.IsFinite(LabelsInitialLogit) && LabelsLearningRateScale > 0;
         if (!ok) throw new MtkdInputException($"strategy {PpoAgent.CatalogName}: a PPO setting is out of range ({this})");
     }
 }
@@ -100,14 +118,15 @@ public sealed record PpoConfig
 /// </summary>
 internal sealed class PpoRollout
 {
-    private readonly int _width, _k;
+    private readonly int _width, _actions;
 
-    public PpoRollout(int capacity, int k, int inputWidth)
+    /// <param name="actions">Actions per row: K, or K+1 with the labels slot.</param>
+    public PpoRollout(int capacity, int k, int inputWidth, int actions)
     {
-        _k = k;
+        _actions = actions;
         _width = k * inputWidth;
         X = new float[capacity * _width];
-        Actions = new float[capacity * k];
+        Actions = new float[capacity * actions];
         LogP = new float[capacity];
         Values = new float[capacity];
         Rewards = new float[capacity];
@@ -134,8 +153,8 @@ internal sealed class PpoRollout
     /// <summary>Network input of stored row <paramref name="i"/>, [K,In].</summary>
     public Span<float> Input(int i) => X.AsSpan(i * _width, _width);
 
-    /// <summary>Actions of stored row <paramref name="i"/>, [K].</summary>
-    public Span<float> Action(int i) => Actions.AsSpan(i * _k, _k);
+    /// <summary>Actions of stored row <paramref name="i"/>, [K] (or [K+1]).</summary>
+    public Span<float> Action(int i) => Actions.AsSpan(i * _actions, _actions);
 
     /// <summary>Appends one row.</summary>
     public void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> actions, float logp, float value, float reward)
@@ -236,7 +255,10 @@ public sealed class PpoAgent : IWeightingStrategy
 
     // Update scratch: the minibatch order, and mu / dL/dmu of one row.
     private readonly int[] _perm;
-    private readonly float[] _rowMu, _rowDmu, _rowTerms;
+    private readonly float[] _rowMu, _rowDmu, _rowTerms, _rowP;
+
+    /// <summary>Actions per row: K teacher logits, and the labels logit with <see cref="PpoConfig.LabelsSlot"/>.</summary>
+    private readonly int _a;
 
     private int _epochs;
     private long _updates;
@@ -248,15 +270,17 @@ public sealed class PpoAgent : IWeightingStrategy
         K = k;
         _config = config;
         _rng = new Rng(seed);
-        _net = new SharedTeacherNetwork(k, TeacherFeatures, config.Hidden);
-        _net.Initialise(_rng, config.InitialLogStd);
+        _net = new SharedTeacherNetwork(k, TeacherFeatures, config.Hidden, config.LabelsSlot);
+        _net.Initialise(_rng, config.InitialLogStd, config.LabelsInitialLogit);
+        _a = _net.Outputs;
         _adam = new FlatAdam(_net.Theta.Length, config.AdamBeta1, config.AdamBeta2, config.AdamEpsilon);
         _reward = IPpoReward.Create(config);
-        _rollout = new PpoRollout(config.RolloutRows, k, InputWidth);
+        _rollout = new PpoRollout(config.RolloutRows, k, InputWidth, _a);
         _perm = new int[config.RolloutRows];
-        _rowMu = new float[k];
-        _rowDmu = new float[k];
+        _rowMu = new float[_a];
+        _rowDmu = new float[_a];
         _rowTerms = new float[3 * k];
+        _rowP = new float[_a];
     }
 
     public string Name => CatalogName;
@@ -289,16 +313,17 @@ public sealed class PpoAgent : IWeightingStrategy
         BuildInputs(stats, b);
 
         int width = K * InputWidth;
-        for (int r = 0; r < b; r++) _val[r] = _net.Forward(_x.AsSpan(r * width, width), _mu.AsSpan(r * K, K));
-        int bk = b * K;
-        var noise = _noise.AsSpan(0, bk);
+        int a = _a;
+        for (int r = 0; r < b; r++) _val[r] = _net.Forward(_x.AsSpan(r * width, width), _mu.AsSpan(r * a, a));
+        int ba = b * a;
+        var noise = _noise.AsSpan(0, ba);
         StandardNormal.Fill(_rng, noise);
-        TensorPrimitives.MultiplyAdd(noise, Sigma, _mu.AsSpan(0, bk), _act.AsSpan(0, bk));
-        float logNormaliser = K * (_net.LogStd + HalfLog2Pi);
+        TensorPrimitives.MultiplyAdd(noise, Sigma, _mu.AsSpan(0, ba), _act.AsSpan(0, ba));
+        float logNormaliser = a * (_net.LogStd + HalfLog2Pi);
         for (int r = 0; r < b; r++)
         {
-            _logp[r] = -0.5f * TensorPrimitives.SumOfSquares(noise.Slice(r * K, K)) - logNormaliser;
-            WriteWeights(stats, r, _act.AsSpan(r * K, K), wl.Slice(r * K, K), wf.Slice(r * K, K));
+            _logp[r] = -0.5f * TensorPrimitives.SumOfSquares(noise.Slice(r * a, a)) - logNormaliser;
+            WriteWeights(stats, r, _act.AsSpan(r * a, a), wl.Slice(r * K, K), wf.Slice(r * K, K));
         }
         wl[..(b * K)].CopyTo(_usedWl);
         wf[..(b * K)].CopyTo(_usedWf);
@@ -309,7 +334,18 @@ public sealed class PpoAgent : IWeightingStrategy
 
     private void WriteWeights(DistillStats stats, int r, ReadOnlySpan<float> a, Span<float> wl, Span<float> wf)
     {
-        TeacherTerms.Softmax(a, wl);
+        float teachersShare = 1f;
+        if (_config.LabelsSlot)
+        {
+            // softmax over K+1; the teachers keep their K shares, the labels slot's share is KD left out.
+            TeacherTerms.Softmax(a, _rowP);
+            _rowP.AsSpan(0, K).CopyTo(wl);
+            teachersShare = 1f - _rowP[K];
+        }
+        else
+        {
+            TeacherTerms.Softmax(a, wl);
+        }
         if (!_config.MixWithPaperTerms)
         {
             wl.CopyTo(wf);
@@ -325,8 +361,8 @@ public sealed class PpoAgent : IWeightingStrategy
         for (int k = 0; k < K; k++)
         {
             float p = wl[k];
-            wl[k] = third * (p + c[k] + dl[k]);
-            wf[k] = third * (p + c[k] + df[k]);
+            wl[k] = _config.LabelsSlot ? third * (p + teachersShare * (c[k] + dl[k])) : third * (p + c[k] + dl[k]);
+            wf[k] = _config.LabelsSlot ? third * (p + teachersShare * (c[k] + df[k])) : third * (p + c[k] + df[k]);
         }
     }
 
@@ -347,12 +383,12 @@ public sealed class PpoAgent : IWeightingStrategy
 
     private void EnsureBatchScratch(int b)
     {
-        if (_mu.Length >= b * K) return;
+        if (_mu.Length >= b * _a) return;
         _x = new float[b * K * InputWidth];
         _deviation = new float[b * K];
         _z = new float[Channels * b * K];
-        _noise = new float[b * K];
-        _mu = new float[b * K]; _act = new float[b * K]; _usedWl = new float[b * K]; _usedWf = new float[b * K];
+        _noise = new float[b * _a];
+        _mu = new float[b * _a]; _act = new float[b * _a]; _usedWl = new float[b * K]; _usedWf = new float[b * K];
         _logp = new float[b]; _val = new float[b]; _rewards = new float[b];
         _pendingRows = new int[b]; _counted = new int[b];
     }
@@ -422,7 +458,7 @@ public sealed class PpoAgent : IWeightingStrategy
         _reward.Compute(feedback, _usedWl, _usedWf, kept, _rewards);
         int width = K * InputWidth;
         foreach (int row in kept)
-            _rollout.Add(_x.AsSpan(row * width, width), _act.AsSpan(row * K, K), _logp[row], _val[row], _rewards[row]);
+            _rollout.Add(_x.AsSpan(row * width, width), _act.AsSpan(row * _a, _a), _logp[row], _val[row], _rewards[row]);
         _pendingCount = 0;
         return _rollout.Filled == _config.RolloutRows ? Update() : null;
     }
@@ -484,7 +520,8 @@ public sealed class PpoAgent : IWeightingStrategy
                 var losses = LossAndGradient(_perm.AsSpan(start, mb));
                 if (_config.TargetKl is { } target && losses.ApproxKl > 1.5 * target) { stop = true; break; }
                 ClipGradient();
-                _adam.Step(_net.Theta, _net.Gradient, lr);
+                if (_config.LabelsSlot) _adam.Step(_net.Theta, _net.Gradient, lr, _net.LabelsOffset, _config.LabelsLearningRateScale);
+                else _adam.Step(_net.Theta, _net.Gradient, lr);
                 totals += losses;
                 minibatches++;
             }
@@ -544,8 +581,8 @@ public sealed class PpoAgent : IWeightingStrategy
             var a = _rollout.Action(i);
             float v = _net.ForwardForBackward(x, mu);
             float sq = 0;
-            for (int k = 0; k < K; k++) { float u = a[k] - mu[k]; sq += u * u; }
-            float logp = -0.5f * sq * invVar - K * (logStd + HalfLog2Pi);
+            for (int k = 0; k < _a; k++) { float u = a[k] - mu[k]; sq += u * u; }
+            float logp = -0.5f * sq * invVar - _a * (logStd + HalfLog2Pi);
             float logRatio = logp - _rollout.LogP[i];
             float ratio = MathF.Exp(logRatio);
             float advantage = (float)((adv[i] - advMean) * advScale);
@@ -553,8 +590,8 @@ public sealed class PpoAgent : IWeightingStrategy
             policy -= Math.Min(surr1, surr2) * invM;
             // Only the unclipped branch depends on the parameters.
             float dLogp = surr1 <= surr2 ? -advantage * invM * ratio : 0f;
-            for (int k = 0; k < K; k++) dmu[k] = dLogp * (a[k] - mu[k]) * invVar;
-            dLogStd += dLogp * (sq * invVar - K);
+            for (int k = 0; k < _a; k++) dmu[k] = dLogp * (a[k] - mu[k]) * invVar;
+            dLogStd += dLogp * (sq * invVar - _a);
 
             float ret = _rollout.Returns[i], vOld = _rollout.Values[i];
             float dv;
@@ -598,6 +635,7 @@ public sealed class PpoAgent : IWeightingStrategy
         _rollout.Save(s);
         s.Scalars["k"] = K;
         s.Scalars["hidden"] = _net.Hidden;
+        if (_config.LabelsSlot) s.Scalars["labels_slot"] = 1;
         s.Scalars["adam_step"] = _adam.Steps;
         s.Scalars["epochs"] = _epochs;
         s.Scalars["updates"] = _updates;
@@ -609,6 +647,9 @@ public sealed class PpoAgent : IWeightingStrategy
     public void Import(StrategyState state)
     {
         state.CheckStrategy(Name);
+        bool savedSlot = state.Scalars.TryGetValue("labels_slot", out double slot) && slot != 0;
+        if (savedSlot != _config.LabelsSlot)
+            throw new MtkdInputException($"strategy {Name}: checkpoint was made {(savedSlot ? "with" : "without")} the labels slot (--back-off), this run is {(_config.LabelsSlot ? "with" : "without")} it");
         if ((int)state.Scalar("k") != K || (int)state.Scalar("hidden") != _net.Hidden)
             throw new MtkdInputException($"strategy {Name}: checkpoint is for K={state.Scalar("k")}, hidden {state.Scalar("hidden")}; this run has K={K}, hidden {_net.Hidden}");
         state.CopyTo("theta", _net.Theta);

@@ -11,14 +11,17 @@ namespace MtkdRl.Strategies;
 /// scalar (1)]; h_k = softsign(W1 x_k + b1) = u / (1 + |u|); mu_k = wmu . h_k + bmu; the critic reads the
 /// teachers' mean hidden layer, V = wv . mean_k h_k + bv. One learnt log sigma sits with the parameters so that the
 /// optimiser, gradient clipping and checkpoints see a single vector:
-/// W1 [In,H] input-major, b1 [H], wmu [H], bmu, wv [H], bv, log sigma.
+/// W1 [In,H] input-major, b1 [H], wmu [H], bmu, wv [H], bv, log sigma; with the labels head also wlab [H], blab:
+/// a (K+1)-th output mu_labels = wlab . mean_k h_k + blab, the logit of "trust the label" (it reads the pooled
+/// hidden layer like the critic, so it too is the same for any K and teacher order).
 /// <para>Hand-vectorised: per row the pooled part of W1 x (plus b1) is the same for all K teachers and is
 /// computed once, and each teacher's hidden layer is one pass over H with the pre-activation in registers.</para>
 /// </summary>
 internal sealed class SharedTeacherNetwork
 {
     private readonly int _h, _f, _in, _k;
-    private readonly int _oW1, _oB1, _oMu, _oBMu, _oV, _oBV, _oLogStd;
+    private readonly int _oW1, _oB1, _oMu, _oBMu, _oV, _oBV, _oLogStd, _oLab, _oBLab;
+    private readonly bool _labels;
 
     // Per-row scratch: the pooled pre-activation (reused as its gradient), hidden layer [K,H], its mean, dL/dpre [K,H].
     private readonly float[] _ctx, _hid, _hMean, _dh;
@@ -26,15 +29,18 @@ internal sealed class SharedTeacherNetwork
     /// <param name="k">Teachers per row.</param>
     /// <param name="teacherFeatures">F, features per teacher (the pooled block has the same width).</param>
     /// <param name="hidden">H, width of the hidden layer.</param>
-    public SharedTeacherNetwork(int k, int teacherFeatures, int hidden)
+    /// <param name="labelsHead">Add the labels head (a (K+1)-th output).</param>
+    public SharedTeacherNetwork(int k, int teacherFeatures, int hidden, bool labelsHead = false)
     {
+        _labels = labelsHead;
         _k = k;
         _f = teacherFeatures;
         _in = 2 * teacherFeatures + 1;
         _h = hidden;
         _oW1 = 0; _oB1 = _oW1 + _in * _h; _oMu = _oB1 + _h; _oBMu = _oMu + _h;
         _oV = _oBMu + 1; _oBV = _oV + _h; _oLogStd = _oBV + 1;
-        Theta = new float[_oLogStd + 1];
+        _oLab = _oLogStd + 1; _oBLab = _oLab + _h;
+        Theta = new float[labelsHead ? _oBLab + 1 : _oLogStd + 1];
         Gradient = new float[Theta.Length];
         _ctx = new float[_h]; _hid = new float[k * _h]; _hMean = new float[_h]; _dh = new float[k * _h];
     }
@@ -43,6 +49,12 @@ internal sealed class SharedTeacherNetwork
     public int InputWidth => _in;
 
     public int Hidden => _h;
+
+    /// <summary>Where the labels head's parameters start in <see cref="Theta"/> (its length without the head).</summary>
+    public int LabelsOffset => _oLab;
+
+    /// <summary>Outputs per row: K, plus one with the labels head.</summary>
+    public int Outputs => _labels ? _k + 1 : _k;
 
     /// <summary>Every parameter, in the layout of the class comment.</summary>
     public float[] Theta { get; }
@@ -60,8 +72,11 @@ internal sealed class SharedTeacherNetwork
     /// 100x smaller so the first weights are close to uniform and exploration comes from sigma, as common PPO
     /// practice does. Biases of the two heads start at 0.
     /// </summary>
-    public void Initialise(Rng rng, float initialLogStd)
+    /// <remarks>The labels head starts at wlab = 0 and blab = <paramref name="labelsLogit"/>, drawing nothing, so the
+    /// other parameters (and the agent's random stream) are the same with or without it.</remarks>
+    public void Initialise(Rng rng, float initialLogStd, float labelsLogit = 0f)
     {
+        if (_labels) Theta[_oBLab] = labelsLogit;
         Fill(rng, _oW1, _in * _h, 1f / MathF.Sqrt(_in));
         Fill(rng, _oB1, _h, 1f / MathF.Sqrt(_in));
         Fill(rng, _oMu, _h, 0.01f / MathF.Sqrt(_h));
@@ -74,7 +89,7 @@ internal sealed class SharedTeacherNetwork
         for (int i = 0; i < n; i++) Theta[offset + i] = (2f * rng.NextSingle() - 1f) * bound;
     }
 
-    /// <summary>mu [K] and V of one row x [K,In], for acting (the hidden layer is not kept).</summary>
+    /// <summary>mu [K] (with the labels head [K+1]) and V of one row x [K,In], for acting (the hidden layer is not kept).</summary>
     public float Forward(ReadOnlySpan<float> x, Span<float> mu) => ForwardTeachers(x, mu, default);
 
     /// <summary>The same, keeping the hidden layer for <see cref="BackwardRow"/> on the same x.</summary>
@@ -102,6 +117,7 @@ internal sealed class SharedTeacherNetwork
             mu[k] = TeacherHidden(ctx, w1, x.Slice(k * _in, _f), wmu, hMean, h) + bmu;
         }
         TensorPrimitives.Multiply(hMean, 1f / _k, hMean);
+        if (_labels) mu[_k] = TensorPrimitives.Dot(hMean, theta.Slice(_oLab, _h)) + theta[_oBLab];
         return TensorPrimitives.Dot(hMean, theta.Slice(_oV, _h)) + theta[_oBV];
     }
 
@@ -152,7 +168,7 @@ internal sealed class SharedTeacherNetwork
     }
 
     /// <summary>
-    /// Backward of one row given dL/dmu [K] and dL/dV, after <see cref="ForwardForBackward"/> on the same x: adds
+    /// Backward of one row given dL/dmu [K] (with the labels head [K+1]) and dL/dV, after <see cref="ForwardForBackward"/> on the same x: adds
     /// into <see cref="Gradient"/>.
     /// </summary>
     public void BackwardRow(ReadOnlySpan<float> x, ReadOnlySpan<float> dmu, float dv)
@@ -166,6 +182,15 @@ internal sealed class SharedTeacherNetwork
         TensorPrimitives.MultiplyAdd(_hMean, dv, grad.Slice(_oV, _h), grad.Slice(_oV, _h));
         grad[_oBV] += dv;
         float dvShare = dv / _k;
+        if (_labels)
+        {
+            // The labels head reads mean_k h_k like the critic: its share reaches every teacher's hidden layer as dL/dh += wlab dmu_K / K.
+            float dl = dmu[_k];
+            TensorPrimitives.MultiplyAdd(_hMean, dl, grad.Slice(_oLab, _h), grad.Slice(_oLab, _h));
+            grad[_oBLab] += dl;
+        }
+        float dlShare = _labels ? dmu[_k] / _k : 0f;
+        var wlab = _labels ? theta.Slice(_oLab, _h) : default;
         var ctxGrad = _ctx.AsSpan(); // reused: sum over teachers of dL/dpre, for the pooled inputs
         ctxGrad.Clear();
         var gMu = grad.Slice(_oMu, _h);
@@ -183,12 +208,15 @@ internal sealed class SharedTeacherNetwork
             {
                 var vdm = new Vector<float>(dm);
                 var vdv = new Vector<float>(dvShare);
+                var vdl = new Vector<float>(dlShare);
                 for (; j <= _h - vw; j += vw)
                 {
                     var hv = new Vector<float>(h[j..]);
                     (new Vector<float>(gMu[j..]) + hv * vdm).CopyTo(gMu[j..]);
                     var g = Vector<float>.One - Vector.Abs(hv);
-                    var d = (new Vector<float>(wmu[j..]) * vdm + new Vector<float>(wv[j..]) * vdv) * (g * g);
+                    var d = _labels
+                        ? (new Vector<float>(wmu[j..]) * vdm + new Vector<float>(wv[j..]) * vdv + new Vector<float>(wlab[j..]) * vdl) * (g * g)
+                        : (new Vector<float>(wmu[j..]) * vdm + new Vector<float>(wv[j..]) * vdv) * (g * g);
                     d.CopyTo(dh[j..]);
                     (new Vector<float>(ctxGrad[j..]) + d).CopyTo(ctxGrad[j..]);
                 }
@@ -197,7 +225,7 @@ internal sealed class SharedTeacherNetwork
             {
                 gMu[j] += h[j] * dm;
                 float g = 1f - MathF.Abs(h[j]);
-                dh[j] = (wmu[j] * dm + wv[j] * dvShare) * (g * g);
+                dh[j] = _labels ? (wmu[j] * dm + wv[j] * dvShare + wlab[j] * dlShare) * (g * g) : (wmu[j] * dm + wv[j] * dvShare) * (g * g);
                 ctxGrad[j] += dh[j];
             }
             AddOuterProduct(gW1, x.Slice(k * _in, _f), dh);

@@ -58,6 +58,9 @@ public abstract class DistillOptions
     [Option("reward", Default = DistillRecipe.DefaultReward, HelpText = "mtkd-rl-ppo reward: teacher (how well the weighted teachers know the label), paper (loss terms of the same pass) or probe (improvement on a held-out batch). compare applies it to mtkd-rl-ppo only.")]
     public string Reward { get; set; } = DistillRecipe.DefaultReward;
 
+    [Option("back-off", HelpText = "mtkd-rl-ppo: give the agent a labels slot beside the teachers, so it can give rows (or the whole pool) less distillation where no teacher knows the label better than the student. compare applies it to mtkd-rl-ppo only.")]
+    public bool BackOff { get; set; }
+
     [Option("live-teachers", HelpText = "Run the pool's teachers on every batch instead of reading the cache (slower; needed for --crop/--flip).")]
     public bool LiveTeachers { get; set; }
 
@@ -75,7 +78,7 @@ public abstract class DistillOptions
 
     public DistillRecipe Recipe(string strategy, ulong seed) => new()
     {
-        Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, UnitRows = UnitRows, Reward = Reward,
+        Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, UnitRows = UnitRows, Reward = Reward, BackOff = BackOff,
         Epochs = Epochs ?? DistillRecipe.DefaultEpochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
         Temperature = Temperature, Beta = Beta, CeWeight = CeWeight, KdWeight = KdWeight, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
     };

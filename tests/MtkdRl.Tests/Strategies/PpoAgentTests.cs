@@ -154,11 +154,13 @@ public class PpoAgentTests(ITestOutputHelper output)
     /// Central differences of the PPO loss against the analytic gradient, at a point where the ratios differ from 1
     /// (parameters moved after the rollout) but stay inside the clip range, so the loss is smooth there.
     /// </summary>
-    [Fact]
-    public void Backward_matches_finite_differences()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Backward_matches_finite_differences(bool labelsSlot)
     {
         const int b = 32, k = 3;
-        var config = new PpoConfig { RolloutRows = 64, RowsPerBatch = 32, Hidden = 8, EntropyCoefficient = 0.01f, ValueClipRange = 10f };
+        var config = new PpoConfig { RolloutRows = 64, RowsPerBatch = 32, Hidden = 8, EntropyCoefficient = 0.01f, ValueClipRange = 10f, LabelsSlot = labelsSlot };
         var world = new BanditWorld(b, k, 3, 2, 3);
         var agent = Create(k, config);
         var wl = new float[b * k];
@@ -194,6 +196,55 @@ public class PpoAgentTests(ITestOutputHelper output)
         output.WriteLine($"PPO backward: worst |analytic - numeric| {worst:E2}, largest {largest:E2}");
         Assert.True(largest > 1e-3, $"gradient too small to check ({largest:E2})");
         Assert.True(worst <= 2e-2 * largest, $"analytic vs numeric gradient: worst {worst:E2}, largest {largest:E2}");
+    }
+
+    /// <summary>
+    /// The labels slot on two bandits. Useless teachers (every CEt far above the student's CEs): the agent must learn
+    /// to give the labels most of each row, which the teachers' weights then leave out. Strong teachers (the right
+    /// one's CEt far below CEs): the slot must stay small, so distillation stays on.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void With_a_labels_slot_the_agent_backs_off_useless_teachers_and_stays_on_strong_ones(bool useless)
+    {
+        const int b = 64, k = 4, batches = 400, window = 20;
+        var config = new PpoConfig { RolloutRows = 512, RowsPerBatch = 64, MinibatchRows = 128, LabelsSlot = true };
+        var world = new BanditWorld(b, k, 3, 2, 17);
+        var agent = Create(k, config, 18);
+        var wl = new float[b * k];
+        var wf = new float[b * k];
+        double start = 0, end = 0;
+        for (int i = 0; i < batches; i++)
+        {
+            world.Next();
+            if (useless)
+            {
+                // Every teacher is as lost as random logits; the student already knows the label better.
+                for (int j = 0; j < b * k; j++) { world.Stats.CeT[j] = 2.3f + 0.5f * world.Rng.NextSingle(); world.Stats.Hit[j] = 0; }
+                for (int r = 0; r < b; r++) world.Stats.CeS[r] = 0.3f + 0.4f * world.Rng.NextSingle();
+            }
+            agent.Weights(new WeightingContext(world.Stats), wl, wf);
+            Assert.Equal(wl, wf);
+            double labels = 1 - wl.Sum() / b;
+            if (i < window) start += labels / window;
+            if (i >= batches - window) end += labels / window;
+            agent.Learn(new LearnFeedback(world.Stats, default, Beta));
+            if (i % 50 == 49) agent.EndEpoch();
+        }
+        output.WriteLine($"{(useless ? "useless" : "strong")} pool: labels share {start:F3} -> {end:F3}");
+        Assert.InRange(start, 0.01, 0.1);
+        if (useless) Assert.True(end >= 0.7, $"labels share only {end:F3} on useless teachers");
+        else Assert.True(end <= 0.1, $"labels share {end:F3} on strong teachers");
+    }
+
+    [Fact]
+    public void A_checkpoint_with_the_labels_slot_is_refused_by_a_run_without_it()
+    {
+        var with = Create(3, new PpoConfig { LabelsSlot = true });
+        Assert.Equal(Create(3).ParameterCount + 16 + 1, with.ParameterCount);
+        var e = Assert.Throws<MtkdInputException>(() => Create(3).Import(with.Export()));
+        Assert.Contains("labels slot", e.Message);
     }
 
     [Fact]
