@@ -87,8 +87,9 @@ public sealed record PpoConfig
     /// </summary>
     public bool LabelsSlot { get; init; }
 
-    /// <summary>The labels slot's starting logit (teachers start near 0): -2 gives it about 3 % of a row at K = 4, so a run starts with distillation on.</summary>
-    public float LabelsInitialLogit { get; init; } = -2f;
+    /// <summary>The labels slot's starting logit (teachers start near 0, so 0 gives it one share of K+1). Measured against -2 (3 % of a
+    /// row at K = 4): on a pool of noise 82.50 % against 82.17 %, on the 8x8 digits 98.16 % against 97.99 % without the slot.</summary>
+    public float LabelsInitialLogit { get; init; } = 0f;
 
     /// <summary>
     /// The labels head learns at this multiple of <see cref="LearningRate"/>: whether a pool is worth distilling
