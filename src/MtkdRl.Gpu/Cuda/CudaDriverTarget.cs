@@ -223,7 +223,8 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
             lock (target._gate)
             {
                 target.Bind();
-                buffer.View.SubView(offset, source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+                var view = buffer.View.SubView(offset, source.Length);
+                PinnedHost.Read(source, (ref T first, long count) => view.CopyFromCPU(ref first, count));
             }
         }
 
@@ -236,7 +237,8 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
                 target.Bind();
                 // Our kernels' failures surface here, as a CudaException, rather than inside ILGPU's copy.
                 CudaDriver.StreamSynchronize(target._stream);
-                buffer.View.SubView(offset, destination.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
+                var view = buffer.View.SubView(offset, destination.Length);
+                PinnedHost.Write(destination, (ref T first, long count) => view.CopyToCPU(ref first, count));
             }
         }
 
