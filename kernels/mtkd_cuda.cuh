@@ -15,7 +15,11 @@
  *   __shfl_xor_sync / __shfl_sync (float, int), atomicAdd (float, int),
  *   MTKD_DYNAMIC_SHARED(type, name), MTKD_STATIC_SHARED(type, name, count), mtkd_dynamic_smem_bytes(),
  *   mtkd_exp / mtkd_log / mtkd_sqrt / mtkd_fmax / mtkd_fma, mtkd_f4 with mtkd_load4 / mtkd_store4,
- *   MTKD_KERNEL_REQUIRE(cond) for launch-contract checks that are uniform over the block,
+ *   MTKD_KERNEL_REQUIRE(cond) for launch-contract checks that are uniform over the block, in a kernel's own
+ *     body (it returns from the kernel): a failed check records its line where the host reads it after the
+ *     launch (mtkd_contract_failure, one per module; the emulator keeps it per launching target) and the
+ *     kernel returns without writing anything. A trap instead would be a sticky error that ends the whole
+ *     CUDA context, and every later launch and copy of the process with it.
  *   MTKD_EMU_KERNEL(name) after each extern "C" kernel, so the emulator can find it by name.
  */
 #ifndef MTKD_CUDA_CUH
@@ -33,7 +37,7 @@
 #define MTKD_KERNEL_REQUIRE(cond)                                        \
     do {                                                                 \
         if (!(cond)) {                                                   \
-            ::mtkd_emu::kernel_failed(#cond, __FILE__, __LINE__);        \
+            ::mtkd_emu::contract_failed(#cond, __FILE__, __LINE__);      \
             return;                                                      \
         }                                                                \
     } while (0)
@@ -87,20 +91,20 @@ __device__ __forceinline__ int atomicAdd(int* p, int v) { return __nvvm_atom_add
 #define MTKD_KERNEL_BOUNDS(threads) __launch_bounds__(threads)
 #define MTKD_DYNAMIC_SHARED(type, name) extern __shared__ __attribute__((aligned(16))) type name[]
 #define MTKD_STATIC_SHARED(type, name, count) __shared__ type name[count]
-/* A broken launch contract is a bug in the launcher: stop loudly rather than write wrong numbers. */
-#define MTKD_KERNEL_REQUIRE(cond) \
-    do {                          \
-        if (!(cond)) mtkd_trap(); \
+/* A broken launch contract is a bug in the launcher: the line goes to the module's flag, which the host reads
+ * (and clears) after the launch and reports as an error, and the kernel returns without writing wrong numbers.
+ * Every failing thread stores the same kind of value, so a plain store is enough. */
+extern "C" {
+__device__ int mtkd_contract_failure;
+}
+#define MTKD_KERNEL_REQUIRE(cond)                                           \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            *static_cast<volatile int*>(&mtkd_contract_failure) = __LINE__; \
+            return;                                                         \
+        }                                                                   \
     } while (0)
 #define MTKD_EMU_KERNEL(name)
-
-MTKD_DEVICE void mtkd_trap() {
-#if defined(__NVCC__)
-    __trap();
-#else
-    __builtin_trap();
-#endif
-}
 
 MTKD_DEVICE unsigned mtkd_dynamic_smem_bytes() {
     unsigned bytes;

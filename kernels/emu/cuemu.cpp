@@ -15,7 +15,8 @@
  * Hangs become errors: the executor counts threads waiting at a barrier and threads that have left
  * the kernel; when all live threads wait and none of their barriers can complete (a __syncthreads
  * inside a branch, a shuffle not every lane reaches), the launch stops with an error instead of
- * hanging. Shared memory is filled with NaN bytes before each block, so reading a value no thread of
+ * hanging. A failed launch-contract check (MTKD_KERNEL_REQUIRE) does not stop the launch: the kernel
+ * returns, as on a GPU, and the failure waits for mtkd_cuemu_take_contract_failure. Shared memory is filled with NaN bytes before each block, so reading a value no thread of
  * this block wrote shows up as NaN.
  *
  * Limits: blocks run one at a time; a shuffle or __syncwarp must involve every lane of the warp;
@@ -56,6 +57,9 @@ constexpr std::size_t kSmemAlignment = 128;
 constexpr std::size_t kThreadStack = 512 * 1024;
 
 thread_local std::string last_error;
+/* The contract failure of the calling thread's last launch, until taken. */
+thread_local int pending_contract_line = 0;
+thread_local std::string pending_contract_error;
 
 mtkd_cuemu_status fail(mtkd_cuemu_status status, std::string message) {
     last_error = std::move(message);
@@ -126,6 +130,8 @@ struct launch_state {
     bool aborted = false;
     mtkd_cuemu_status status = MTKD_CUEMU_OK;
     std::string error;
+    int contract_line = 0; /* the first failed MTKD_KERNEL_REQUIRE of this launch, and what it said */
+    std::string contract_error;
 
     int block_arrived = 0;
     unsigned block_generation = 0;
@@ -333,6 +339,8 @@ mtkd_cuemu_status launch(const char* name, uint32_t gx, uint32_t gy, uint32_t gz
                         " (raise it with the max-dynamic-shared-memory attribute, up to " +
                         std::to_string(kMaxSmemOptin) + ")");
 
+    pending_contract_line = 0;
+    pending_contract_error.clear();
     launch_state L;
     L.kernel = kernel;
     L.args = args;
@@ -376,6 +384,8 @@ mtkd_cuemu_status launch(const char* name, uint32_t gx, uint32_t gy, uint32_t gz
     }
     for (auto t : workers) pthread_join(t, nullptr);
     if (L.aborted) return fail(L.status, L.error);
+    pending_contract_line = L.contract_line;
+    pending_contract_error = std::move(L.contract_error);
     return MTKD_CUEMU_OK;
 }
 
@@ -450,14 +460,16 @@ void* static_shared(std::size_t bytes, std::size_t align) {
     return L.static_smem->data + start;
 }
 
-void kernel_failed(const char* condition, const char* file, int line) {
+void contract_failed(const char* condition, const char* file, int line) {
     auto& L = current_launch();
     char text[64];
     std::snprintf(text, sizeof text, "thread (%u,%u,%u)", thread_idx.x, thread_idx.y, thread_idx.z);
     const char* base = std::strrchr(file, '/');
-    abort_launch(MTKD_CUEMU_KERNEL_FAILED, "kernel '" + L.kernel->name + "', " + L.where() + " " + text +
-                                               ": check failed: " + condition + " (" + (base ? base + 1 : file) +
-                                               ":" + std::to_string(line) + ")");
+    std::lock_guard<std::mutex> lock(L.mutex);
+    if (L.contract_line != 0) return;
+    L.contract_line = line;
+    L.contract_error = "kernel '" + L.kernel->name + "', " + L.where() + " " + text + ": check failed: " + condition +
+                       " (" + (base ? base + 1 : file) + ":" + std::to_string(line) + ")";
 }
 
 }  // namespace mtkd_emu
@@ -524,6 +536,15 @@ MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_get_max_dynamic_smem(const char* nam
         return fail(MTKD_CUEMU_INVALID_ARGUMENT, std::string("no kernel named '") + (name ? name : "(null)") + "' is registered");
     if (bytes == nullptr) return fail(MTKD_CUEMU_INVALID_ARGUMENT, "mtkd_cuemu_get_max_dynamic_smem: bytes is null");
     *bytes = k->max_dynamic_smem.load();
+    return MTKD_CUEMU_OK;
+}
+
+MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_take_contract_failure(int32_t* line) {
+    if (line == nullptr) return fail(MTKD_CUEMU_INVALID_ARGUMENT, "mtkd_cuemu_take_contract_failure: line is null");
+    *line = pending_contract_line;
+    if (pending_contract_line != 0) last_error = pending_contract_error;
+    pending_contract_line = 0;
+    pending_contract_error.clear();
     return MTKD_CUEMU_OK;
 }
 

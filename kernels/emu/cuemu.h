@@ -61,6 +61,14 @@ MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_launch(const char* name, uint32_t gx
                                                    uint32_t bx, uint32_t by, uint32_t bz, uint32_t dynamic_smem,
                                                    void* const* args, const int32_t* arg_sizes, int32_t arg_count);
 
+/*
+ * The launch-contract failure (MTKD_KERNEL_REQUIRE) of the last launch made by the calling thread, then cleared:
+ * *line is the failing check's line (0 when every check held) and, when it is not 0, mtkd_cuemu_last_error() says
+ * which kernel, block, condition and file. A failed check does not fail the launch, as on a GPU, where the kernel
+ * records the line in its module's mtkd_contract_failure and returns.
+ */
+MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_take_contract_failure(int32_t* line);
+
 #ifdef __cplusplus
 }
 #endif

@@ -195,6 +195,24 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
         {
             Bind();
             CudaDriver.StreamSynchronize(_stream);
+            ThrowIfContractFailedLocked();
+        }
+    }
+
+    /// <summary>
+    /// After the stream is idle: a kernel whose launch contract failed left its line in its module's flag
+    /// (kernels/mtkd_cuda.cuh) and returned; report it, and clear the flag so the next launch starts clean.
+    /// </summary>
+    private void ThrowIfContractFailedLocked()
+    {
+        foreach (var (name, module) in _modules)
+        {
+            nint flag = module.ContractFlag;
+            if (flag == 0) continue;
+            int line = CudaDriver.ReadInt32(flag);
+            if (line == 0) continue;
+            CudaDriver.WriteInt32(flag, 0);
+            throw new KernelContractException($"{name}.cu:{line}");
         }
     }
 
@@ -237,6 +255,7 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
                 target.Bind();
                 // Our kernels' failures surface here, as a CudaException, rather than inside ILGPU's copy.
                 CudaDriver.StreamSynchronize(target._stream);
+                target.ThrowIfContractFailedLocked();
                 var view = buffer.View.SubView(offset, destination.Length);
                 PinnedHost.Write(destination, (ref T first, long count) => view.CopyToCPU(ref first, count));
             }

@@ -48,6 +48,9 @@ internal static unsafe partial class CudaEmulatorNative
     public static partial CudaEmulatorStatus Launch(string name, uint gx, uint gy, uint gz, uint bx, uint by, uint bz,
         uint dynamicSharedBytes, void** args, int* argSizes, int argCount);
 
+    [LibraryImport(Library, EntryPoint = "mtkd_cuemu_take_contract_failure")]
+    public static partial CudaEmulatorStatus TakeContractFailure(out int line);
+
     public static string LastError() => Marshal.PtrToStringUTF8(LastErrorPtr()) ?? "";
 
     public static string Version() => Marshal.PtrToStringUTF8(VersionPtr()) ?? "";

@@ -83,9 +83,36 @@ internal sealed unsafe class CudaEmulatorTarget : IKernelTarget
         var status = CudaEmulatorNative.Launch(arguments.Kernel.Name, (uint)blocks, 1, 1, (uint)threadsPerBlock, 1, 1,
             (uint)dynamicSharedBytes, arguments.Pointers, arguments.Sizes, arguments.Count);
         Check(status, "mtkd_cuemu_launch");
+        // The launch ran on this thread's behalf; its contract flag waits for Synchronize, as on a GPU.
+        Check(CudaEmulatorNative.TakeContractFailure(out int line), "mtkd_cuemu_take_contract_failure");
+        if (line != 0)
+        {
+            string detail = CudaEmulatorNative.LastError();
+            lock (_gate) _contractFailure ??= new KernelContractException(ContractLocation(detail, line), detail);
+        }
     }
 
-    public void Synchronize() { }
+    /// <summary>The first contract failure since the last <see cref="Synchronize"/>, as a GPU's module flag holds it.</summary>
+    private KernelContractException? _contractFailure;
+
+    /// <summary>"file.cu:line" from the emulator's "(file.cu:line)" at the end of its description.</summary>
+    private static string ContractLocation(string detail, int line)
+    {
+        int open = detail.LastIndexOf('(');
+        return open >= 0 && detail.EndsWith(')') ? detail[(open + 1)..^1] : $"line {line}";
+    }
+
+    /// <summary>Launches already ran; reports (and clears) a contract failure of any of them.</summary>
+    public void Synchronize()
+    {
+        KernelContractException? failure;
+        lock (_gate)
+        {
+            failure = _contractFailure;
+            _contractFailure = null;
+        }
+        if (failure is not null) throw failure;
+    }
 
     public void Dispose() { }
 
