@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
+using MtkdRl.Gpu.Timing;
 
 namespace MtkdRl.Gpu.Cuda;
 
@@ -67,10 +68,23 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
     /// Makes ILGPU's context current on this thread. ILGPU remembers per thread which accelerator it bound,
     /// so the driver is asked as well: anything else may have changed the current context since.
     /// </summary>
-    private void Bind()
+    private void Bind() => BindContext(_accelerator);
+
+    /// <summary>Makes <paramref name="accelerator"/>'s context current on this thread, for ILGPU and for the driver.</summary>
+    internal static void BindContext(CudaAccelerator accelerator)
     {
-        _accelerator.Bind();
-        if (CudaDriver.GetCurrentContext() != _context) CudaDriver.SetCurrentContext(_context);
+        accelerator.Bind();
+        if (CudaDriver.GetCurrentContext() != accelerator.NativePtr) CudaDriver.SetCurrentContext(accelerator.NativePtr);
+    }
+
+    /// <summary>Runs <paramref name="action"/> under this target's lock with its context bound.</summary>
+    private void Bound(Action action)
+    {
+        lock (_gate)
+        {
+            Bind();
+            action();
+        }
     }
 
     public void Prepare(KernelSignature kernel)
@@ -125,15 +139,8 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
         }
     }
 
-    /// <summary>A pair of CUDA events in this target's context.</summary>
-    public CudaEventTimer CreateTimer()
-    {
-        lock (_gate)
-        {
-            Bind();
-            return new CudaEventTimer();
-        }
-    }
+    /// <summary>A pair of CUDA events in this target's context, on its stream; each of its calls binds the context.</summary>
+    public IStreamTimer CreateTimer() => new CudaEventTimer(Bound, _stream);
 
     /// <summary>Looks a kernel up in a module, in this target's context.</summary>
     public nint GetFunction(CudaModule module, string kernel)
@@ -269,6 +276,20 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
                 buffer.View.MemSet(value);
             }
         }
+
+        public void CopyTo(IDeviceBuffer<T> destination)
+        {
+            if (destination is not Buffer<T> to || to.Length != length)
+                throw new ArgumentException("a copy needs a buffer of the same target and length", nameof(destination));
+            lock (target._gate)
+            {
+                target.Bind();
+                buffer.View.CopyTo(to.Memory.View);
+            }
+        }
+
+        /// <summary>The ILGPU buffer behind this one.</summary>
+        public MemoryBuffer1D<T, Stride1D.Dense> Memory => buffer;
 
         private void CheckRange(long offset, int count)
         {

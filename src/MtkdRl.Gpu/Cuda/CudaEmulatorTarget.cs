@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using MtkdRl.Core;
+using MtkdRl.Gpu.Timing;
 
 namespace MtkdRl.Gpu.Cuda;
 
@@ -114,6 +115,9 @@ internal sealed unsafe class CudaEmulatorTarget : IKernelTarget
         if (failure is not null) throw failure;
     }
 
+    /// <summary>Launches run before they return, so host time between the marks is the kernels' time.</summary>
+    public IStreamTimer CreateTimer() => new HostStreamTimer(Synchronize);
+
     public void Dispose() { }
 
     private static void Check(CudaEmulatorStatus status, string call)
@@ -148,6 +152,14 @@ internal sealed unsafe class CudaEmulatorTarget : IKernelTarget
         }
 
         public void FillBytes(byte value) => NativeMemory.Fill(_data, (nuint)(Length * sizeof(T)), value);
+
+        public void CopyTo(IDeviceBuffer<T> destination)
+        {
+            if (destination is not HostBuffer<T> to || to.Length != Length || to._data == null || _data == null)
+                throw new ArgumentException("a copy needs a live emulator buffer of the same length", nameof(destination));
+            long bytes = Length * sizeof(T);
+            Buffer.MemoryCopy(_data, to._data, bytes, bytes);
+        }
 
         private void CheckRange(long offset, int count)
         {

@@ -71,6 +71,7 @@ public static class CudaSelfCheck
     internal static string IlgpuBuffers(IKernelTarget target, Accelerator accelerator, int seed)
     {
         const int rows = 5, cols = 1001, threads = 96;
+        accelerator.Bind(); // this thread may have another context current
         var rng = new Random(seed);
         var x = new float[rows * cols];
         for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
@@ -162,9 +163,9 @@ public static class CudaSelfCheck
     private static string EventsTime(CudaDriverTarget target, Accelerator accelerator, int seed)
     {
         using var timer = target.CreateTimer();
-        timer.Start(target.Stream);
+        timer.Start();
         IlgpuBuffers(target, accelerator, seed);
-        timer.Stop(target.Stream);
+        timer.Stop();
         float ms = timer.ElapsedMilliseconds();
         if (!(ms > 0)) throw new MtkdException($"events measured {ms} ms around a launch");
         return $"{ms:F3} ms around a self-test launch";

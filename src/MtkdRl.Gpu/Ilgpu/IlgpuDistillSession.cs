@@ -1,5 +1,8 @@
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using MtkdRl.Gpu.Cuda;
+using MtkdRl.Gpu.Timing;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 
@@ -10,8 +13,10 @@ namespace MtkdRl.Gpu.Ilgpu;
 /// The views are public so device code (a GPU training loop) can write zs and fs in place and read the
 /// gradients without a round trip through the host; sizes follow <see cref="DistillShape"/>'s layouts.
 /// </summary>
-public sealed class IlgpuDistillSession : DistillSessionBase
+public sealed class IlgpuDistillSession : DistillSessionBase, IDeviceTimedSession
 {
+    private IStreamTimer? _timer;
+
     private readonly Accelerator _accelerator;
     private readonly DistillKernels _kernels;
     private readonly List<MemoryBuffer> _owned = [];
@@ -103,6 +108,15 @@ public sealed class IlgpuDistillSession : DistillSessionBase
 
     public override void Synchronize() => _accelerator.Synchronize();
 
+    /// <summary>Back-to-back passes between two CUDA events on the accelerator's stream (host time on the CPU accelerator).</summary>
+    public double MillisecondsPerPass(Action pass, int launches)
+    {
+        _timer ??= _accelerator is CudaAccelerator cuda
+            ? new CudaEventTimer(action => { CudaDriverTarget.BindContext(cuda); action(); }, ((CudaStream)cuda.DefaultStream).StreamPtr)
+            : new HostStreamTimer(Synchronize);
+        return BackToBack.MillisecondsPerPass(_timer, pass, launches);
+    }
+
     protected override void CopyStatsTo(DistillStats destination)
     {
         Synchronize();
@@ -128,6 +142,8 @@ public sealed class IlgpuDistillSession : DistillSessionBase
 
     protected override void ReleaseResources()
     {
+        _timer?.Dispose();
+        _timer = null;
         foreach (var buffer in _owned) buffer.Dispose();
         _owned.Clear();
     }
