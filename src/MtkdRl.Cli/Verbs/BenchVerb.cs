@@ -74,6 +74,9 @@ public sealed class BenchVerb
     [Option("json", HelpText = "Also write the records as a JSON array to this file.")]
     public string? Json { get; set; }
 
+    [Option("jsonl", HelpText = "kernels: append each record to this file as one JSON line as soon as it is measured (a run cut short keeps what finished).")]
+    public string? JsonLines { get; set; }
+
     public static readonly string[] DefaultShapes = ["256,4,100,256", "256,16,100,256", "1024,8,1000,512", "256,64,100,128"];
 
     public static readonly string[] DefaultTrainModels = ["mlp:512x512", "cnn:32x64"];
@@ -110,7 +113,14 @@ public sealed class BenchVerb
             foreach (var shape in shapes)
             {
                 console.Status().Start($"{entry.Name} {shape}", ctx =>
-                    records.AddRange(KernelBenchmark.Run(entry, backend, shape, options, msg => ctx.Status(Markup.Escape(msg)))));
+                {
+                    foreach (var r in KernelBenchmark.Run(entry, backend, shape, options, msg => ctx.Status(Markup.Escape(msg))))
+                    {
+                        records.Add(r);
+                        if (JsonLines is not null)
+                            File.AppendAllText(JsonLines, System.Text.Json.Nodes.JsonNode.Parse(BenchJson.Serialize([r]))!.AsArray()[0]!.ToJsonString() + "\n");
+                    }
+                });
             }
         }
         console.Write(BenchTable.Render(records));
