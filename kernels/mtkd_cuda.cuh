@@ -46,9 +46,16 @@
 #define MTKD_INFINITY std::numeric_limits<float>::infinity()
 
 MTKD_DEVICE unsigned mtkd_dynamic_smem_bytes() { return ::mtkd_emu::dynamic_shared_bytes(); }
-/* Exact float math: the emulator checks indexing and reductions, not the GPU's approximations. */
-MTKD_DEVICE float mtkd_exp(float x) { return std::exp(x); }
-MTKD_DEVICE float mtkd_log(float x) { return std::log(x); }
+/* Exact float math by default: the emulator checks indexing and reductions. With approximate_math it uses the
+ * GPU path's formulas with ex2.approx/lg2.approx precision (emu/cuemu.cpp), so their accuracy is tested too. */
+#define MTKD_LOG2E 1.4426950408889634f
+#define MTKD_LN2 0.6931471805599453f
+MTKD_DEVICE float mtkd_exp(float x) {
+    return ::mtkd_emu::approximate_math() ? ::mtkd_emu::approx_exp2(x * MTKD_LOG2E) : std::exp(x);
+}
+MTKD_DEVICE float mtkd_log(float x) {
+    return ::mtkd_emu::approximate_math() ? ::mtkd_emu::approx_log2(x) * MTKD_LN2 : std::log(x);
+}
 MTKD_DEVICE float mtkd_sqrt(float x) { return std::sqrt(x); }
 MTKD_DEVICE float mtkd_fmax(float a, float b) { return std::fmax(a, b); }
 MTKD_DEVICE float mtkd_fma(float a, float b, float c) { return std::fma(a, b, c); }

@@ -41,6 +41,11 @@ int lane_id();
 /* Publishes `bytes` (<= 8) of *value for the warp and returns, in *result, what lane src_lane published. */
 void warp_exchange(unsigned mask, const void* value, void* result, std::size_t bytes, int src_lane);
 void* dynamic_shared();
+/* Whether the running launch emulates the GPU's approximate exp2/log2 (mtkd_cuemu_options). */
+bool approximate_math();
+/* ex2.approx.ftz.f32 and lg2.approx.ftz.f32 as far as their precision goes (see cuemu.cpp). */
+float approx_exp2(float x);
+float approx_log2(float x);
 unsigned dynamic_shared_bytes();
 /* Per-block static shared memory: every thread of the block gets the same address for its n-th call. */
 void* static_shared(std::size_t bytes, std::size_t align);

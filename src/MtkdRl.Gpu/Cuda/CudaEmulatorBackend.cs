@@ -15,9 +15,12 @@ public sealed class CudaEmulatorBackend : IDistillBackend, ICopyBandwidthProbe
 
     private readonly CudaEmulatorTarget _target;
 
-    public CudaEmulatorBackend()
+    public CudaEmulatorBackend() : this(CudaEmulatorMode.Default) { }
+
+    /// <param name="mode">Blocks at once and the precision of exp/log (see <see cref="CudaEmulatorMode"/>).</param>
+    public CudaEmulatorBackend(CudaEmulatorMode mode)
     {
-        _target = new CudaEmulatorTarget();
+        _target = new CudaEmulatorTarget(mode);
         foreach (var kernel in DistillKernels.All) _target.Prepare(kernel);
     }
 
@@ -26,7 +29,7 @@ public sealed class CudaEmulatorBackend : IDistillBackend, ICopyBandwidthProbe
 
     public string Name => "cuda-emu";
     public string Device => _target.Description;
-    public bool ApproximateMath => false;
+    public bool ApproximateMath => _target.Mode.ApproximateMath;
 
     internal CudaEmulatorTarget Target => _target;
 

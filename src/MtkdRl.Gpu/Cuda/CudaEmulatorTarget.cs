@@ -16,15 +16,23 @@ internal sealed unsafe class CudaEmulatorTarget : IKernelTarget
     private readonly object _gate = new();
     private readonly Dictionary<string, int> _prepared = [];
 
+    private readonly CudaEmulatorLaunchOptions _options;
+
     public string Description { get; }
 
-    public CudaEmulatorTarget()
+    public CudaEmulatorTarget() : this(CudaEmulatorMode.Default) { }
+
+    public CudaEmulatorTarget(CudaEmulatorMode mode)
     {
         var probe = Probe();
         if (!probe.Available) throw new BackendUnavailableException(probe.Detail);
         Check(CudaEmulatorNative.GetLimits(out _limits), "mtkd_cuemu_get_limits");
-        Description = $"CPU emulator of kernels/*.cu ({CudaEmulatorNative.Version()}: one OS thread per GPU thread, blocks in turn)";
+        Mode = mode;
+        _options = new CudaEmulatorLaunchOptions { ConcurrentBlocks = mode.ConcurrentBlocks, ApproximateMath = mode.ApproximateMath ? 1 : 0 };
+        Description = $"CPU emulator of kernels/*.cu ({CudaEmulatorNative.Version()}: one OS thread per GPU thread, {mode})";
     }
+
+    public CudaEmulatorMode Mode { get; }
 
     /// <summary>Whether libmtkd_cuemu loads here and holds every distill kernel.</summary>
     public static BackendAvailability Probe()
@@ -81,8 +89,8 @@ internal sealed unsafe class CudaEmulatorTarget : IKernelTarget
     {
         arguments.EnsureComplete();
         Prepare(arguments.Kernel);
-        var status = CudaEmulatorNative.Launch(arguments.Kernel.Name, (uint)blocks, 1, 1, (uint)threadsPerBlock, 1, 1,
-            (uint)dynamicSharedBytes, arguments.Pointers, arguments.Sizes, arguments.Count);
+        var status = CudaEmulatorNative.LaunchWith(arguments.Kernel.Name, (uint)blocks, 1, 1, (uint)threadsPerBlock, 1, 1,
+            (uint)dynamicSharedBytes, arguments.Pointers, arguments.Sizes, arguments.Count, _options);
         Check(status, "mtkd_cuemu_launch");
         // The launch ran on this thread's behalf; its contract flag waits for Synchronize, as on a GPU.
         Check(CudaEmulatorNative.TakeContractFailure(out int line), "mtkd_cuemu_take_contract_failure");
