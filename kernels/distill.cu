@@ -562,15 +562,29 @@ struct StudentGradient {
     MTKD_DEVICE float at(int c, float xc) const {
         float pt = 0.f;
         for (int w = 0; w < warps; ++w) pt += acc[w * cp + c];
-        const float ps1 = mtkd_exp(xc - lse1);
-        const float pst = v != nullptr ? v[c] * inv_sum_t : mtkd_exp(mtkd_fma(xc, inv_t, -lse_t));
-        return scale_ce * (ps1 - (c == y ? 1.f : 0.f)) + scale_kd * mtkd_fma(weight_sum, pst, -pt);
+        return column(c, xc, pt, v != nullptr ? v[c] : 0.f);
     }
+    /* Four columns per thread: the shared rows (accumulators, v) are read as float4 too, not four scalars with a
+     * stride of four words across the warp (a 4-way bank conflict); each column sums the same terms in the same
+     * order as at(). */
     MTKD_DEVICE void tile(int c) {
         const mtkd_f4 s = mtkd_load4(x + c);
+        mtkd_f4 pt = {0.f, 0.f, 0.f, 0.f};
+        for (int w = 0; w < warps; ++w) {
+            const mtkd_f4 a = mtkd_load4(acc + w * cp + c);
+            pt.x += a.x; pt.y += a.y; pt.z += a.z; pt.w += a.w;
+        }
+        mtkd_f4 vt = {0.f, 0.f, 0.f, 0.f};
+        if (v != nullptr) vt = mtkd_load4(v + c);
         mtkd_f4 g;
-        g.x = at(c, s.x); g.y = at(c + 1, s.y); g.z = at(c + 2, s.z); g.w = at(c + 3, s.w);
+        g.x = column(c, s.x, pt.x, vt.x); g.y = column(c + 1, s.y, pt.y, vt.y);
+        g.z = column(c + 2, s.z, pt.z, vt.z); g.w = column(c + 3, s.w, pt.w, vt.w);
         mtkd_store4(dzs + c, g);
+    }
+    MTKD_DEVICE float column(int c, float xc, float pt, float vc) const {
+        const float ps1 = mtkd_exp(xc - lse1);
+        const float pst = v != nullptr ? vc * inv_sum_t : mtkd_exp(mtkd_fma(xc, inv_t, -lse_t));
+        return scale_ce * (ps1 - (c == y ? 1.f : 0.f)) + scale_kd * mtkd_fma(weight_sum, pst, -pt);
     }
     MTKD_DEVICE void one(int c) { dzs[c] = at(c, x[c]); }
 };
@@ -703,7 +717,9 @@ MTKD_EMU_KERNEL(mtkd_distill_gradient)
 
 /* ====================================================================== both passes in one sweep */
 
-extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
+/* Three blocks per multiprocessor: 2 + 2W rows of C = 1000 floats (72 KiB at W = 8) leave room for three in
+ * 228 KiB, and the register cap (65536 / (3 * 256) = 85 per thread) keeps them all resident. */
+extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, 3)
     mtkd_distill_fused(const float* __restrict__ zs, const float* __restrict__ zt, const float* __restrict__ fs,
                        const float* __restrict__ ft, const int* __restrict__ labels,
                        const int* __restrict__ feature_offsets, const float* __restrict__ weights,

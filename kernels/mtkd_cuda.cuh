@@ -31,6 +31,7 @@
 
 #define MTKD_DEVICE inline
 #define MTKD_KERNEL_BOUNDS(threads)
+#define MTKD_KERNEL_BOUNDS_MIN(threads, blocks)
 #define MTKD_DYNAMIC_SHARED(type, name) type* name = static_cast<type*>(::mtkd_emu::dynamic_shared())
 #define MTKD_STATIC_SHARED(type, name, count) \
     type* name = static_cast<type*>(::mtkd_emu::static_shared(sizeof(type) * (count), alignof(type)))
@@ -96,6 +97,8 @@ __device__ __forceinline__ int atomicAdd(int* p, int v) { return __nvvm_atom_add
 
 #define MTKD_DEVICE __device__ __forceinline__
 #define MTKD_KERNEL_BOUNDS(threads) __launch_bounds__(threads)
+/* ... and at least `blocks` such blocks resident per multiprocessor: registers are capped to fit them. */
+#define MTKD_KERNEL_BOUNDS_MIN(threads, blocks) __launch_bounds__(threads, blocks)
 #define MTKD_DYNAMIC_SHARED(type, name) extern __shared__ __attribute__((aligned(16))) type name[]
 #define MTKD_STATIC_SHARED(type, name, count) __shared__ type name[count]
 /* A broken launch contract is a bug in the launcher: the line goes to the module's flag, which the host reads
