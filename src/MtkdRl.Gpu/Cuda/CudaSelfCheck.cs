@@ -1,5 +1,8 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using MtkdRl.Gpu.Ilgpu;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 
@@ -24,6 +27,7 @@ public static class CudaSelfCheck
             Check("context", () => ContextIsIlgpus(target)),
             Check("ilgpu-buffers", () => IlgpuBuffers(target, backend.Runtime.Accelerator, seed)),
             Check("jit", () => JitReport(target)),
+            Check("ilgpu-jit", () => IlgpuJitReport(target.Accelerator)),
             Check("unknown-kernel", () => UnknownKernelIsNamed(target)),
             Check("bad-ptx", () => BadPtxIsReported(target)),
             Check("event-timer", () => EventsTime(target, backend.Runtime.Accelerator, seed)),
@@ -130,6 +134,31 @@ public static class CudaSelfCheck
         });
         var log = string.Join(" / ", target.JitLogs.Values.Where(l => l.Length > 0)).ReplaceLineEndings(" / ");
         return string.Join(" | ", lines) + (log.Length > 0 ? " | JIT: " + log : " | JIT log empty (modules from the driver's cache)");
+    }
+
+    /// <summary>
+    /// ILGPU's kernels as the CUDA JIT builds them under their launch bounds (.maxntid 256, .minnctapersm 4, which
+    /// caps registers at 64): registers and local bytes per kernel. Local bytes above 0 are spills, the sign that
+    /// the bound costs more than the occupancy it buys.
+    /// </summary>
+    private static string IlgpuJitReport(CudaAccelerator accelerator)
+    {
+        var kernels = new (string Name, Action<DistillKernelArgs> Run)[]
+        {
+            ("stats", StatsKernel.Run<SharedRowScratch>), ("gradient", GradientKernel.Run<SharedRowScratch>),
+            ("fused", FusedKernel.Run<SharedRowScratch>),
+        };
+        var lines = new List<string>();
+        foreach (var (name, run) in kernels)
+        {
+            var compiled = accelerator.Backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run.Method), Ilgpu.DistillKernels.CudaLaunchBounds);
+            using var kernel = (CudaKernel)accelerator.LoadKernel(compiled);
+            CudaDriverTarget.BindContext(accelerator);
+            int registers = CudaDriver.GetFunctionAttribute(kernel.FunctionPtr, CudaDriver.FuncAttributeNumRegs, name);
+            int local = CudaDriver.GetFunctionAttribute(kernel.FunctionPtr, CudaDriver.FuncAttributeLocalSizeBytes, name);
+            lines.Add($"{name}: {registers} registers, {local} B local{(local > 0 ? " (spills)" : "")}");
+        }
+        return string.Join(" | ", lines);
     }
 
     private static string UnknownKernelIsNamed(CudaDriverTarget target)
