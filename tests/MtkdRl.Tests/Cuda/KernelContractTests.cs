@@ -2,17 +2,17 @@ using MtkdRl.Gpu.Cuda;
 
 namespace MtkdRl.Tests.Cuda;
 
-/// <summary>
-/// A kernel whose launch contract is broken records the failing line and returns (a GPU trap would end the whole
-/// context); the host reports it as a one-line error when it waits for the launch, and the next correct launch on
-/// the same target runs normally. Shown through the emulator, which runs the same launcher code as a GPU.
-/// </summary>
-public unsafe class KernelContractTests
+// A kernel whose launch contract is broken records the failing line and returns (a GPU trap would end the whole
+// context); the host reports it as a one-line error when it waits for the launch, and the next correct launch on
+// the same target runs normally. Shown through the emulator, which runs the same launcher code as a GPU. Each test
+// has a target of its own: a contract failure belongs to the target it was launched on.
+public class KernelContractTests
 {
+    private static readonly MtkdRl.Core.BackendAvailability Emulator = CudaEmulatorBackend.Probe();
+
     private static CudaEmulatorTarget Target()
     {
-        var probe = CudaEmulatorBackend.Probe();
-        Skip.IfNot(probe.Available, $"cuda-emu unavailable: {probe.Detail}");
+        Skip.IfNot(Emulator.Available, $"cuda-emu unavailable: {Emulator.Detail}");
         return new CudaEmulatorTarget();
     }
 
