@@ -108,7 +108,9 @@ public static class KernelBenchmark
 
     private static double[] Time(Action pass, IDistillSession session, KernelBenchOptions o)
     {
-        // The first call is timed on its own to size the run; it also serves as warm-up.
+        // The first call compiles and warms caches; the second, timed on its own, sizes the run.
+        pass();
+        session.Synchronize();
         long first = Stopwatch.GetTimestamp();
         pass();
         session.Synchronize();
