@@ -66,4 +66,27 @@ public class CudaEmulatorModeTests
         Assert.True(worst > 0, "approximate math gave the exact results bit for bit");
         Assert.True(worst < 1e-5, $"approximate math is off by {worst:E2}, far beyond ex2/lg2.approx's 2 ulp");
     }
+
+    [SkippableTheory]
+    [InlineData(1, 1)]
+    [InlineData(2, 2)]
+    public void Blocks_overlap_in_time_only_in_the_concurrent_mode(int blocks, int seenByTheFirst)
+    {
+        using var backend = Backend(blocks, approximate: false);
+        var target = backend.Target;
+        using var arrived = target.Allocate<int>(1);
+        using var seen = target.Allocate<int>(2);
+        arrived.Upload([0]);
+        using (var a = new KernelArguments(SelftestKernels.BlockOverlap))
+        {
+            a.Pointer(arrived.Pointer).Pointer(seen.Pointer).Int(50_000_000);
+            target.Launch(a, 2, 32, 0);
+        }
+        target.Synchronize();
+        var got = new int[2];
+        seen.Download(got);
+        Assert.Equal(seenByTheFirst, got[0]);
+        Assert.Equal(2, got[1]);
+    }
 }
+
