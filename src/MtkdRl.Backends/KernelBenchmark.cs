@@ -108,9 +108,13 @@ public static class KernelBenchmark
 
     private static double[] Time(Action pass, IDistillSession session, KernelBenchOptions o)
     {
-        // The first call compiles and warms caches; the second, timed on its own, sizes the run.
-        pass();
-        session.Synchronize();
+        // A call timed on its own sizes the run; it also serves as warm-up. On a device it comes after an untimed
+        // one, which compiles the kernels (else the run would be sized by the compiler).
+        if (session is IDeviceTimedSession)
+        {
+            pass();
+            session.Synchronize();
+        }
         long first = Stopwatch.GetTimestamp();
         pass();
         session.Synchronize();
