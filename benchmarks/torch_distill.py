@@ -8,11 +8,13 @@ kernels`. Same math as docs/DESIGN.md §2 and MtkdRl.Core.Distill.ReferenceDisti
   grads   dL/dzs, dL/dfs by autograd
 
 One timed step = stats + weighted loss + both gradients: the work the native backend does in its stats
-and gradient passes. Inputs are fresh Gaussian data (never zeros). CPU timing: perf_counter around the step;
-CUDA: CUDA events after a warm-up. Medians over many repeats.
+and gradient passes. Inputs are fresh Gaussian data (never zeros). Each sample is --launches steps issued back
+to back, timed as a whole and divided by their number: between two CUDA events on a GPU (as `mtkd bench kernels`
+times its GPU backends), by perf_counter on the CPU. Medians over many samples, after a warm-up. With --json
+the records so far are rewritten after each shape, so a run cut short still leaves what it measured.
 
-  python3 benchmarks/torch_distill.py [--device cpu|cuda] [--shape B,K,C,D ...] [--repeat N] [--threads N]
-                                      [--compile] [--json FILE] [--mtkd-json FILE]
+  python3 benchmarks/torch_distill.py [--device cpu|cuda] [--shape B,K,C,D ...] [--repeat N] [--launches N]
+                                      [--threads N] [--compile] [--json FILE] [--mtkd-json FILE]
 
 With --mtkd-json (the JSON of `mtkd bench kernels`) it also prints, per shape and backend, the ratio of the
 PyTorch step time to the backend's stats + gradient time measured in the same session.
@@ -80,24 +82,27 @@ def distill_step(zs, zt, fs, ft, y, wl, wf, T=4.0, a_ce=1.0, a_kd=1.0, beta=5.0,
     return loss.detach(), zs.grad, fs.grad, stats
 
 
-def time_step(step, args_, device, repeat, warmup):
+def time_step(step, args_, device, repeat, warmup, launches=1):
+    """Median, p20 and p80 of `repeat` samples, each the time of `launches` back-to-back steps divided by their number."""
     for _ in range(warmup):
         step(*args_)
     times = []
     if device == "cuda":
         torch.cuda.synchronize()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         for _ in range(repeat):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            step(*args_)
+            for _ in range(launches):
+                step(*args_)
             end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end))
+            end.synchronize()
+            times.append(start.elapsed_time(end) / launches)
     else:
         for _ in range(repeat):
             t0 = time.perf_counter()
-            step(*args_)
-            times.append((time.perf_counter() - t0) * 1e3)
+            for _ in range(launches):
+                step(*args_)
+            times.append((time.perf_counter() - t0) * 1e3 / launches)
     times.sort()
     q = lambda p: times[min(len(times) - 1, int(round(p * (len(times) - 1))))]
     return statistics.median(times), q(0.2), q(0.8)
@@ -118,12 +123,20 @@ def self_check(device):
     return err
 
 
+def write_records(path, records):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(records, f, indent=2)
+    os.replace(tmp, path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--shape", nargs="*", default=DEFAULT_SHAPES)
     ap.add_argument("--repeat", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--launches", type=int, default=10, help="steps per timed sample, issued back to back")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (CPU)")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile(distill_step)")
     ap.add_argument("--json", help="write the records here")
@@ -146,26 +159,24 @@ def main():
             print(f"torch.compile unavailable: {e}")
 
     records = []
+    if a.json:
+        write_records(a.json, records)
     for text in a.shape:
         B, K, C, D = (int(v) for v in text.split(","))
         inputs = make_inputs(B, K, C, D, a.device)
         for mode, fn in steps:
             try:
-                med, p20, p80 = time_step(fn, inputs, a.device, a.repeat, a.warmup)
+                med, p20, p80 = time_step(fn, inputs, a.device, a.repeat, a.warmup, max(1, a.launches))
             except Exception as e:
                 print(f"{mode} failed at {text}: {e}")
                 continue
             rec = dict(op="step", backend="torch", mode=mode, label=a.label, device=a.device,
                        threads=torch.get_num_threads(), torch=torch.__version__,
-                       B=B, K=K, C=C, D=D, median_ms=med, p20_ms=p20, p80_ms=p80)
+                       B=B, K=K, C=C, D=D, median_ms=med, p20_ms=p20, p80_ms=p80, launches=max(1, a.launches))
             records.append(rec)
-            print(f"{text:>18} torch {mode:8} median {med:9.3f} ms  (p20 {p20:.3f}, p80 {p80:.3f})")
-
-    if a.json:
-        tmp = a.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(records, f, indent=2)
-        os.replace(tmp, a.json)
+            print(f"{text:>18} torch {mode:8} median {med:9.3f} ms  (p20 {p20:.3f}, p80 {p80:.3f})", flush=True)
+            if a.json:
+                write_records(a.json, records)
 
     if a.mtkd_json:
         with open(a.mtkd_json) as f:

@@ -294,9 +294,8 @@ struct TeacherSweep {
 struct KlSweep {
     const float* s;   /* raw student row (shared) */
     const float* v;   /* e^{(s - ms)/T} (shared) */
-    float* acc;       /* this warp's accumulator row, or null */
+    float* acc;       /* the block's accumulator row (zeroed before the first teacher), or null */
     float m, k, inv_t, st_over_sst, scale;
-    bool first;
     float phi;
     float rsum;       /* sum_c w_c r_c, for the shift correction of small_kl */
 
@@ -318,19 +317,18 @@ struct KlSweep {
         phi += weight_and_term(z.x, sc.x, vc.x, w.x) + weight_and_term(z.y, sc.y, vc.y, w.y) +
                weight_and_term(z.z, sc.z, vc.z, w.z) + weight_and_term(z.w, sc.w, vc.w, w.w);
         if (acc != nullptr) {
-            w.x *= scale; w.y *= scale; w.z *= scale; w.w *= scale;
-            if (!first) {
-                const mtkd_f4 old = mtkd_load4(acc + c);
-                w.x += old.x; w.y += old.y; w.z += old.z; w.w += old.w;
-            }
-            mtkd_store4(acc + c, w);
+            /* Every warp adds into the same row: shared-memory atomics instead of a row per warp. */
+            atomicAdd(acc + c, scale * w.x);
+            atomicAdd(acc + c + 1, scale * w.y);
+            atomicAdd(acc + c + 2, scale * w.z);
+            atomicAdd(acc + c + 3, scale * w.w);
         }
     }
 
     MTKD_DEVICE void one(int c, float z) {
         float w;
         phi += weight_and_term(z, s[c], v[c], w);
-        if (acc != nullptr) acc[c] = first ? scale * w : mtkd_fma(scale, w, acc[c]);
+        if (acc != nullptr) atomicAdd(acc + c, scale * w);
     }
 };
 
@@ -501,7 +499,7 @@ struct TeacherResult {
  * writes the six logit statistics. With acc (fused pass, counted row) it also adds weight * pt into the
  * warp's accumulator row. */
 MTKD_DEVICE TeacherResult teacher_stats(const float* zt_row, const float* s, const float* v, float* stage, float* acc,
-                                        float weight, bool first, int C, int y, float t, float inv_t,
+                                        float weight, int C, int y, float t, float inv_t,
                                         const StudentRow& student, float* stats, index_t at, index_t BK) {
     TeacherSweep sweep;
     sweep.s = softmax_empty();
@@ -526,7 +524,6 @@ MTKD_DEVICE TeacherResult teacher_stats(const float* zt_row, const float* s, con
     kl.inv_t = inv_t;
     kl.st_over_sst = sum_t / student.sum_t;
     kl.scale = weight / sum_t;
-    kl.first = first;
     kl.phi = 0.f;
     kl.rsum = 0.f;
     warp_sweep(stage, C, kl);
@@ -579,15 +576,29 @@ struct StudentGradient {
     MTKD_DEVICE float at(int c, float xc) const {
         float pt = 0.f;
         for (int w = 0; w < warps; ++w) pt += acc[w * cp + c];
-        const float ps1 = mtkd_exp(xc - lse1);
-        const float pst = v != nullptr ? v[c] * inv_sum_t : mtkd_exp(mtkd_fma(xc, inv_t, -lse_t));
-        return scale_ce * (ps1 - (c == y ? 1.f : 0.f)) + scale_kd * mtkd_fma(weight_sum, pst, -pt);
+        return column(c, xc, pt, v != nullptr ? v[c] : 0.f);
     }
+    /* Four columns per thread: the shared rows (accumulators, v) are read as float4 too, not four scalars with a
+     * stride of four words across the warp (a 4-way bank conflict); each column sums the same terms in the same
+     * order as at(). */
     MTKD_DEVICE void tile(int c) {
         const mtkd_f4 s = mtkd_load4(x + c);
+        mtkd_f4 pt = {0.f, 0.f, 0.f, 0.f};
+        for (int w = 0; w < warps; ++w) {
+            const mtkd_f4 a = mtkd_load4(acc + w * cp + c);
+            pt.x += a.x; pt.y += a.y; pt.z += a.z; pt.w += a.w;
+        }
+        mtkd_f4 vt = {0.f, 0.f, 0.f, 0.f};
+        if (v != nullptr) vt = mtkd_load4(v + c);
         mtkd_f4 g;
-        g.x = at(c, s.x); g.y = at(c + 1, s.y); g.z = at(c + 2, s.z); g.w = at(c + 3, s.w);
+        g.x = column(c, s.x, pt.x, vt.x); g.y = column(c + 1, s.y, pt.y, vt.y);
+        g.z = column(c + 2, s.z, pt.z, vt.z); g.w = column(c + 3, s.w, pt.w, vt.w);
         mtkd_store4(dzs + c, g);
+    }
+    MTKD_DEVICE float column(int c, float xc, float pt, float vc) const {
+        const float ps1 = mtkd_exp(xc - lse1);
+        const float pst = v != nullptr ? vc * inv_sum_t : mtkd_exp(mtkd_fma(xc, inv_t, -lse_t));
+        return scale_ce * (ps1 - (c == y ? 1.f : 0.f)) + scale_kd * mtkd_fma(weight_sum, pst, -pt);
     }
     MTKD_DEVICE void one(int c) { dzs[c] = at(c, x[c]); }
 };
@@ -651,7 +662,7 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
 
     for (int k = warp; k < K; k += warps) {
         const index_t at = static_cast<index_t>(b) * K + k;
-        teacher_stats(zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage, nullptr, 0.f, false, C, y, t, inv_t,
+        teacher_stats(zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage, nullptr, 0.f, C, y, t, inv_t,
                       student, stats, at, p.BK);
         const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
         const index_t f0 = static_cast<index_t>(b) * F + off;
@@ -720,7 +731,9 @@ MTKD_EMU_KERNEL(mtkd_distill_gradient)
 
 /* ====================================================================== both passes in one sweep */
 
-extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
+/* Three blocks per multiprocessor: 3 + W rows of C = 1000 floats (44 KiB at W = 8; five would fit) leave room
+ * for three in 228 KiB, and the register cap (65536 / (3 * 256) = 85 per thread) keeps them all resident. */
+extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, 3)
     mtkd_distill_fused(const float* __restrict__ zs, const float* __restrict__ zt, const float* __restrict__ fs,
                        const float* __restrict__ ft, const int* __restrict__ labels,
                        const int* __restrict__ feature_offsets, const float* __restrict__ weights,
@@ -728,7 +741,7 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
                        float* __restrict__ row_loss, int B, int K, int C, int F, float t, float inv_t, float a_ce,
                        float a_kd, float beta, float cos_eps, float inv_counted_rows) {
     MTKD_DYNAMIC_SHARED(float, smem);
-    MTKD_KERNEL_REQUIRE(launch_fits(K, C, 2 + 2 * mtkd_warps()));
+    MTKD_KERNEL_REQUIRE(launch_fits(K, C, 3 + mtkd_warps()));
     const RowParams p = row_params(B, K, C, F);
     const int b = static_cast<int>(blockIdx.x);
     const int y = labels[b];
@@ -737,7 +750,11 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
     float* s = smem + MTKD_DISTILL_SCRATCH_FLOATS;
     float* v = s + cp;
     float* stage = v + cp + warp * cp;
-    float* acc = v + cp + warps * cp;
+    float* acc = v + cp + warps * cp; /* one row for the whole block */
+    if (counted) {
+        Zero clear = {acc};
+        block_sweep(true, C, clear); /* student_stats' barriers order this before the first atomicAdd */
+    }
 
     const StudentRow student = student_stats(zs + static_cast<index_t>(b) * C, s, v, smem, C, y, inv_t, stats, p, b);
 
@@ -746,7 +763,7 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
         const index_t at = static_cast<index_t>(b) * K + k;
         const float wl = weights[at], wf = weights[p.BK + at];
         const TeacherResult r = teacher_stats(zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage,
-                                              counted ? acc + warp * cp : nullptr, wl, k == warp, C, y, t, inv_t,
+                                              counted ? acc : nullptr, wl, C, y, t, inv_t,
                                               student, stats, at, p.BK);
         const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
         const index_t f0 = static_cast<index_t>(b) * F + off;
@@ -770,7 +787,7 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
     __syncthreads();
     block_partials(smem, weight_sum, loss);
 
-    StudentGradient g = {s, v, acc, dzs_row, cp, warps, y, student.m + student.log_s1, 0.f, inv_t,
+    StudentGradient g = {s, v, acc, dzs_row, cp, 1, y, student.m + student.log_s1, 0.f, inv_t,
                          1.f / student.sum_t, inv_counted_rows * a_ce, inv_counted_rows * a_kd * t, weight_sum};
     block_sweep(mtkd_aligned16(dzs_row), C, g);
     if (threadIdx.x == 0) {

@@ -15,7 +15,11 @@
  *   __shfl_xor_sync / __shfl_sync (float, int), atomicAdd (float, int),
  *   MTKD_DYNAMIC_SHARED(type, name), MTKD_STATIC_SHARED(type, name, count), mtkd_dynamic_smem_bytes(),
  *   mtkd_exp / mtkd_log / mtkd_sqrt / mtkd_fmax / mtkd_fma, mtkd_f4 with mtkd_load4 / mtkd_store4,
- *   MTKD_KERNEL_REQUIRE(cond) for launch-contract checks that are uniform over the block,
+ *   MTKD_KERNEL_REQUIRE(cond) for launch-contract checks that are uniform over the block, in a kernel's own
+ *     body (it returns from the kernel): a failed check records its line where the host reads it after the
+ *     launch (mtkd_contract_failure, one per module; the emulator keeps it per launching target) and the
+ *     kernel returns without writing anything. A trap instead would be a sticky error that ends the whole
+ *     CUDA context, and every later launch and copy of the process with it.
  *   MTKD_EMU_KERNEL(name) after each extern "C" kernel, so the emulator can find it by name.
  */
 #ifndef MTKD_CUDA_CUH
@@ -27,13 +31,14 @@
 
 #define MTKD_DEVICE inline
 #define MTKD_KERNEL_BOUNDS(threads)
+#define MTKD_KERNEL_BOUNDS_MIN(threads, blocks)
 #define MTKD_DYNAMIC_SHARED(type, name) type* name = static_cast<type*>(::mtkd_emu::dynamic_shared())
 #define MTKD_STATIC_SHARED(type, name, count) \
     type* name = static_cast<type*>(::mtkd_emu::static_shared(sizeof(type) * (count), alignof(type)))
 #define MTKD_KERNEL_REQUIRE(cond)                                        \
     do {                                                                 \
         if (!(cond)) {                                                   \
-            ::mtkd_emu::kernel_failed(#cond, __FILE__, __LINE__);        \
+            ::mtkd_emu::contract_failed(#cond, __FILE__, __LINE__);      \
             return;                                                      \
         }                                                                \
     } while (0)
@@ -42,9 +47,16 @@
 #define MTKD_INFINITY std::numeric_limits<float>::infinity()
 
 MTKD_DEVICE unsigned mtkd_dynamic_smem_bytes() { return ::mtkd_emu::dynamic_shared_bytes(); }
-/* Exact float math: the emulator checks indexing and reductions, not the GPU's approximations. */
-MTKD_DEVICE float mtkd_exp(float x) { return std::exp(x); }
-MTKD_DEVICE float mtkd_log(float x) { return std::log(x); }
+/* Exact float math by default: the emulator checks indexing and reductions. With approximate_math it uses the
+ * GPU path's formulas with ex2.approx/lg2.approx precision (emu/cuemu.cpp), so their accuracy is tested too. */
+#define MTKD_LOG2E 1.4426950408889634f
+#define MTKD_LN2 0.6931471805599453f
+MTKD_DEVICE float mtkd_exp(float x) {
+    return ::mtkd_emu::approximate_math() ? ::mtkd_emu::approx_exp2(x * MTKD_LOG2E) : std::exp(x);
+}
+MTKD_DEVICE float mtkd_log(float x) {
+    return ::mtkd_emu::approximate_math() ? ::mtkd_emu::approx_log2(x) * MTKD_LN2 : std::log(x);
+}
 MTKD_DEVICE float mtkd_sqrt(float x) { return std::sqrt(x); }
 MTKD_DEVICE float mtkd_fmax(float a, float b) { return std::fmax(a, b); }
 MTKD_DEVICE float mtkd_fma(float a, float b, float c) { return std::fma(a, b, c); }
@@ -85,22 +97,24 @@ __device__ __forceinline__ int atomicAdd(int* p, int v) { return __nvvm_atom_add
 
 #define MTKD_DEVICE __device__ __forceinline__
 #define MTKD_KERNEL_BOUNDS(threads) __launch_bounds__(threads)
+/* ... and at least `blocks` such blocks resident per multiprocessor: registers are capped to fit them. */
+#define MTKD_KERNEL_BOUNDS_MIN(threads, blocks) __launch_bounds__(threads, blocks)
 #define MTKD_DYNAMIC_SHARED(type, name) extern __shared__ __attribute__((aligned(16))) type name[]
 #define MTKD_STATIC_SHARED(type, name, count) __shared__ type name[count]
-/* A broken launch contract is a bug in the launcher: stop loudly rather than write wrong numbers. */
-#define MTKD_KERNEL_REQUIRE(cond) \
-    do {                          \
-        if (!(cond)) mtkd_trap(); \
+/* A broken launch contract is a bug in the launcher: the line goes to the module's flag, which the host reads
+ * (and clears) after the launch and reports as an error, and the kernel returns without writing wrong numbers.
+ * Every failing thread stores the same kind of value, so a plain store is enough. */
+extern "C" {
+__device__ int mtkd_contract_failure;
+}
+#define MTKD_KERNEL_REQUIRE(cond)                                           \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            *static_cast<volatile int*>(&mtkd_contract_failure) = __LINE__; \
+            return;                                                         \
+        }                                                                   \
     } while (0)
 #define MTKD_EMU_KERNEL(name)
-
-MTKD_DEVICE void mtkd_trap() {
-#if defined(__NVCC__)
-    __trap();
-#else
-    __builtin_trap();
-#endif
-}
 
 MTKD_DEVICE unsigned mtkd_dynamic_smem_bytes() {
     unsigned bytes;

@@ -70,4 +70,19 @@ extern "C" __global__ void mtkd_selftest_divergent_barrier(int* __restrict__ out
     out[threadIdx.x] = 1;
 }
 MTKD_EMU_KERNEL(mtkd_selftest_divergent_barrier)
+
+/* Emulator only: whether blocks overlap in time. Thread 0 of each block announces itself, waits a bounded while
+ * for every block of the grid, and records how many had arrived: blocks run one after another see only those
+ * before them, blocks run at once see each other. */
+extern "C" __global__ void mtkd_selftest_block_overlap(int* __restrict__ arrived, int* __restrict__ seen, int spins) {
+    if (threadIdx.x != 0) return;
+    atomicAdd(arrived, 1);
+    int now = 0;
+    for (int i = 0; i < spins; ++i) {
+        now = std::atomic_ref<int>(*arrived).load();
+        if (now >= static_cast<int>(gridDim.x)) break;
+    }
+    seen[blockIdx.x] = now;
+}
+MTKD_EMU_KERNEL(mtkd_selftest_block_overlap)
 #endif

@@ -15,10 +15,14 @@
  * Hangs become errors: the executor counts threads waiting at a barrier and threads that have left
  * the kernel; when all live threads wait and none of their barriers can complete (a __syncthreads
  * inside a branch, a shuffle not every lane reaches), the launch stops with an error instead of
- * hanging. Shared memory is filled with NaN bytes before each block, so reading a value no thread of
+ * hanging. A failed launch-contract check (MTKD_KERNEL_REQUIRE) does not stop the launch: the kernel
+ * returns, as on a GPU, and the failure waits for mtkd_cuemu_take_contract_failure. Shared memory is filled with NaN bytes before each block, so reading a value no thread of
  * this block wrote shows up as NaN.
  *
- * Limits: blocks run one at a time; a shuffle or __syncwarp must involve every lane of the warp;
+ * Modes (mtkd_cuemu_options): blocks may run two (or more) at a time, each with its own threads, barriers
+ * and shared memory, so races between blocks show; exp/log may carry the GPU's approximation error.
+ *
+ * Limits: blocks run one at a time unless asked otherwise; a shuffle or __syncwarp must involve every lane of the warp;
  * values exchanged by shuffles are at most 8 bytes; atomics are std::atomic_ref (sequentially
  * consistent, stronger than the GPU's relaxed atomics); memory accesses are not bounds-checked.
  */
@@ -56,6 +60,9 @@ constexpr std::size_t kSmemAlignment = 128;
 constexpr std::size_t kThreadStack = 512 * 1024;
 
 thread_local std::string last_error;
+/* The contract failure of the calling thread's last launch, until taken. */
+thread_local int pending_contract_line = 0;
+thread_local std::string pending_contract_error;
 
 mtkd_cuemu_status fail(mtkd_cuemu_status status, std::string message) {
     last_error = std::move(message);
@@ -119,6 +126,8 @@ struct launch_state {
     int threads = 0;
     unsigned long long blocks = 0;
     unsigned long long current_block = 0;
+    unsigned long long block_stride = 1; /* this team runs blocks current_block, + stride, ... */
+    bool approximate = false;
 
     std::mutex mutex;
     std::condition_variable start_cv, block_cv, done_cv;
@@ -126,6 +135,8 @@ struct launch_state {
     bool aborted = false;
     mtkd_cuemu_status status = MTKD_CUEMU_OK;
     std::string error;
+    int contract_line = 0; /* the first failed MTKD_KERNEL_REQUIRE of this launch, and what it said */
+    std::string contract_error;
 
     int block_arrived = 0;
     unsigned block_generation = 0;
@@ -233,12 +244,14 @@ void run_blocks(launch_state& L, int linear) {
                   static_cast<unsigned>(linear) / (block.x * block.y)};
     block_dim = block;
     grid_dim = L.grid;
+    unsigned long long first = 0;
     {
         std::unique_lock<std::mutex> lock(L.mutex);
         L.start_cv.wait(lock, [&] { return L.started || L.aborted; });
         if (L.aborted) return;
+        first = L.current_block;
     }
-    for (unsigned long long b = 0; b < L.blocks; ++b) {
+    for (unsigned long long b = first; b < L.blocks; b += L.block_stride) {
         const unsigned long long gx = L.grid.x, gy = L.grid.y;
         block_idx = {static_cast<unsigned>(b % gx), static_cast<unsigned>(b / gx % gy), static_cast<unsigned>(b / (gx * gy))};
         tls.static_cursor = 0;
@@ -268,7 +281,7 @@ void run_blocks(launch_state& L, int linear) {
             for (auto& w : L.warps) w->arrived = 0;
             L.dynamic_smem->poison();
             L.static_smem->poison();
-            ++L.current_block;
+            L.current_block += L.block_stride;
             ++L.epoch;
             L.done_cv.notify_all();
         } else {
@@ -303,7 +316,8 @@ mtkd_cuemu_status check_geometry(uint32_t gx, uint32_t gy, uint32_t gz, uint32_t
 }
 
 mtkd_cuemu_status launch(const char* name, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx, uint32_t by, uint32_t bz,
-                         uint32_t dynamic_smem, void* const* args, const int32_t* arg_sizes, int32_t arg_count) {
+                         uint32_t dynamic_smem, void* const* args, const int32_t* arg_sizes, int32_t arg_count,
+                         const mtkd_cuemu_options* options) {
     kernel_entry* kernel = registry().find(name);
     if (kernel == nullptr)
         return fail(MTKD_CUEMU_INVALID_ARGUMENT,
@@ -333,49 +347,77 @@ mtkd_cuemu_status launch(const char* name, uint32_t gx, uint32_t gy, uint32_t gz
                         " (raise it with the max-dynamic-shared-memory attribute, up to " +
                         std::to_string(kMaxSmemOptin) + ")");
 
-    launch_state L;
-    L.kernel = kernel;
-    L.args = args;
-    L.grid = {gx, gy, gz};
-    L.block = {bx, by, bz};
-    L.threads = static_cast<int>(bx * by * bz);
-    L.blocks = 1ull * gx * gy * gz;
-    L.dynamic_bytes = dynamic_smem;
-    for (int first = 0; first < L.threads; first += kWarpSize) {
-        auto w = std::make_unique<warp_state>();
-        w->lanes = std::min(kWarpSize, L.threads - first);
-        L.warps.push_back(std::move(w));
+    pending_contract_line = 0;
+    pending_contract_error.clear();
+    /* One team of threads per block running at once; team i runs blocks i, i + teams, ... */
+    const unsigned long long blocks = 1ull * gx * gy * gz;
+    const int requested = options != nullptr ? std::max(1, options->concurrent_blocks) : 1;
+    const int teams = static_cast<int>(std::min<unsigned long long>(static_cast<unsigned long long>(requested), blocks));
+    std::vector<std::unique_ptr<launch_state>> states;
+    for (int team = 0; team < teams; ++team) {
+        auto state = std::make_unique<launch_state>();
+        launch_state& L = *state;
+        L.kernel = kernel;
+        L.args = args;
+        L.grid = {gx, gy, gz};
+        L.block = {bx, by, bz};
+        L.threads = static_cast<int>(bx * by * bz);
+        L.blocks = blocks;
+        L.current_block = static_cast<unsigned long long>(team);
+        L.block_stride = static_cast<unsigned long long>(teams);
+        L.approximate = options != nullptr && options->approximate_math != 0;
+        L.dynamic_bytes = dynamic_smem;
+        for (int first = 0; first < L.threads; first += kWarpSize) {
+            auto w = std::make_unique<warp_state>();
+            w->lanes = std::min(kWarpSize, L.threads - first);
+            L.warps.push_back(std::move(w));
+        }
+        L.dynamic_smem = std::make_unique<aligned_buffer>(dynamic_smem);
+        L.static_smem = std::make_unique<aligned_buffer>(kMaxStaticSmem);
+        L.dynamic_smem->poison();
+        L.static_smem->poison();
+        states.push_back(std::move(state));
     }
-    L.dynamic_smem = std::make_unique<aligned_buffer>(dynamic_smem);
-    L.static_smem = std::make_unique<aligned_buffer>(kMaxStaticSmem);
-    L.dynamic_smem->poison();
-    L.static_smem->poison();
 
-    std::vector<start_arguments> starts(static_cast<std::size_t>(L.threads));
+    const int threads = static_cast<int>(bx * by * bz);
+    std::vector<start_arguments> starts(static_cast<std::size_t>(threads * teams));
     std::vector<pthread_t> workers;
     workers.reserve(starts.size());
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, kThreadStack);
-    for (int i = 0; i < L.threads; ++i) {
-        starts[static_cast<std::size_t>(i)] = {&L, i};
-        pthread_t t;
-        if (pthread_create(&t, &attr, thread_main, &starts[static_cast<std::size_t>(i)]) != 0) {
-            std::lock_guard<std::mutex> lock(L.mutex);
-            L.abort_locked(MTKD_CUEMU_OUT_OF_MEMORY,
-                           "could not start " + std::to_string(L.threads) + " threads for one block");
-            break;
+    for (int team = 0; team < teams; ++team) {
+        launch_state& L = *states[static_cast<std::size_t>(team)];
+        for (int i = 0; i < threads; ++i) {
+            auto& start = starts[static_cast<std::size_t>(team * threads + i)];
+            start = {&L, i};
+            pthread_t t;
+            if (pthread_create(&t, &attr, thread_main, &start) != 0) {
+                std::lock_guard<std::mutex> lock(L.mutex);
+                L.abort_locked(MTKD_CUEMU_OUT_OF_MEMORY,
+                               "could not start " + std::to_string(threads * teams) + " threads for " +
+                                   std::to_string(teams) + " block(s)");
+                break;
+            }
+            workers.push_back(t);
         }
-        workers.push_back(t);
     }
     pthread_attr_destroy(&attr);
-    {
-        std::lock_guard<std::mutex> lock(L.mutex);
-        L.started = true;
-        L.start_cv.notify_all();
+    for (auto& state : states) {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        state->started = true;
+        state->start_cv.notify_all();
     }
     for (auto t : workers) pthread_join(t, nullptr);
-    if (L.aborted) return fail(L.status, L.error);
+    for (auto& state : states)
+        if (state->aborted) return fail(state->status, state->error);
+    for (auto& state : states) {
+        if (state->contract_line != 0) {
+            pending_contract_line = state->contract_line;
+            pending_contract_error = std::move(state->contract_error);
+            break;
+        }
+    }
     return MTKD_CUEMU_OK;
 }
 
@@ -434,6 +476,45 @@ void warp_exchange(unsigned mask, const void* value, void* result, std::size_t b
 
 void* dynamic_shared() { return current_launch().dynamic_smem->data; }
 
+bool approximate_math() { return current_launch().approximate; }
+
+namespace {
+
+/* Denormal inputs and results are flushed to zero, as by the .ftz forms. */
+float flush_denormal(float x) { return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.0f, x) : x; }
+
+/* A deterministic error in [-1, 1] from the argument's bits, standing in for the hardware's. */
+double pseudo_error(float x) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    bits ^= bits >> 16;
+    bits *= 0x7feb352du;
+    bits ^= bits >> 15;
+    bits *= 0x846ca68bu;
+    bits ^= bits >> 16;
+    return static_cast<double>(bits) / 2147483647.5 - 1.0;
+}
+
+}  // namespace
+
+/* ex2.approx.ftz.f32: the exact 2^x off by up to 2 ulp (a relative 2^-22), denormals flushed. */
+float approx_exp2(float x) {
+    x = flush_denormal(x);
+    if (std::isnan(x)) return x;
+    const double exact = std::exp2(static_cast<double>(x));
+    return flush_denormal(static_cast<float>(exact * (1.0 + std::ldexp(pseudo_error(x), -22))));
+}
+
+/* lg2.approx.ftz.f32: off by up to 2^-22 absolute for x in [0.5, 2], a relative 2^-22 elsewhere. */
+float approx_log2(float x) {
+    x = flush_denormal(x);
+    if (std::isnan(x) || x <= 0.0f || std::isinf(x)) return std::log2(x);
+    const double exact = std::log2(static_cast<double>(x));
+    const double error = x >= 0.5f && x <= 2.0f ? std::ldexp(pseudo_error(x), -22)
+                                                : exact * std::ldexp(pseudo_error(x), -22);
+    return static_cast<float>(exact + error);
+}
+
 unsigned dynamic_shared_bytes() { return current_launch().dynamic_bytes; }
 
 void* static_shared(std::size_t bytes, std::size_t align) {
@@ -450,14 +531,16 @@ void* static_shared(std::size_t bytes, std::size_t align) {
     return L.static_smem->data + start;
 }
 
-void kernel_failed(const char* condition, const char* file, int line) {
+void contract_failed(const char* condition, const char* file, int line) {
     auto& L = current_launch();
     char text[64];
     std::snprintf(text, sizeof text, "thread (%u,%u,%u)", thread_idx.x, thread_idx.y, thread_idx.z);
     const char* base = std::strrchr(file, '/');
-    abort_launch(MTKD_CUEMU_KERNEL_FAILED, "kernel '" + L.kernel->name + "', " + L.where() + " " + text +
-                                               ": check failed: " + condition + " (" + (base ? base + 1 : file) +
-                                               ":" + std::to_string(line) + ")");
+    std::lock_guard<std::mutex> lock(L.mutex);
+    if (L.contract_line != 0) return;
+    L.contract_line = line;
+    L.contract_error = "kernel '" + L.kernel->name + "', " + L.where() + " " + text + ": check failed: " + condition +
+                       " (" + (base ? base + 1 : file) + ":" + std::to_string(line) + ")";
 }
 
 }  // namespace mtkd_emu
@@ -527,11 +610,27 @@ MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_get_max_dynamic_smem(const char* nam
     return MTKD_CUEMU_OK;
 }
 
+MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_take_contract_failure(int32_t* line) {
+    if (line == nullptr) return fail(MTKD_CUEMU_INVALID_ARGUMENT, "mtkd_cuemu_take_contract_failure: line is null");
+    *line = pending_contract_line;
+    if (pending_contract_line != 0) last_error = pending_contract_error;
+    pending_contract_line = 0;
+    pending_contract_error.clear();
+    return MTKD_CUEMU_OK;
+}
+
 MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_launch(const char* name, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t bx,
                                                    uint32_t by, uint32_t bz, uint32_t dynamic_smem, void* const* args,
                                                    const int32_t* arg_sizes, int32_t arg_count) {
+    return mtkd_cuemu_launch_with(name, gx, gy, gz, bx, by, bz, dynamic_smem, args, arg_sizes, arg_count, nullptr);
+}
+
+MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_launch_with(const char* name, uint32_t gx, uint32_t gy, uint32_t gz,
+                                                        uint32_t bx, uint32_t by, uint32_t bz, uint32_t dynamic_smem,
+                                                        void* const* args, const int32_t* arg_sizes, int32_t arg_count,
+                                                        const mtkd_cuemu_options* options) {
     try {
-        return launch(name, gx, gy, gz, bx, by, bz, dynamic_smem, args, arg_sizes, arg_count);
+        return launch(name, gx, gy, gz, bx, by, bz, dynamic_smem, args, arg_sizes, arg_count, options);
     } catch (const std::bad_alloc&) {
         return fail(MTKD_CUEMU_OUT_OF_MEMORY, "out of host memory for the launch of '" + std::string(name ? name : "") + "'");
     } catch (const std::exception& e) {

@@ -53,6 +53,25 @@ MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_set_max_dynamic_smem(const char* nam
 MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_get_max_dynamic_smem(const char* name, int32_t* bytes);
 
 /*
+ * How a launch runs. Both modes exist to show on the CPU what the default hides:
+ *   concurrent_blocks  blocks running at once (1 = one after another, the default; 2 = two blocks at a time,
+ *                      each with its own threads and shared memory), so races between blocks show;
+ *   approximate_math   mtkd_exp/mtkd_log with the precision of the GPU's ex2.approx.ftz / lg2.approx.ftz
+ *                      (about 2 ulp, an absolute error near 1 for lg2, denormals flushed to zero) instead of
+ *                      exact libm results, so the kernels' accuracy with them is tested here.
+ */
+typedef struct mtkd_cuemu_options {
+    int32_t concurrent_blocks;
+    int32_t approximate_math;
+} mtkd_cuemu_options;
+
+/* mtkd_cuemu_launch with options (null = the defaults: blocks in turn, exact math). */
+MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_launch_with(const char* name, uint32_t gx, uint32_t gy, uint32_t gz,
+                                                        uint32_t bx, uint32_t by, uint32_t bz, uint32_t dynamic_smem,
+                                                        void* const* args, const int32_t* arg_sizes, int32_t arg_count,
+                                                        const mtkd_cuemu_options* options);
+
+/*
  * Runs kernel `name` over grid (gx,gy,gz) of blocks (bx,by,bz) with `dynamic_smem` bytes of dynamic
  * shared memory. args[i] points at the value of parameter i; arg_sizes[i] is its size in bytes, checked
  * against the kernel's parameter (a check the GPU cannot make). Returns when every block has finished.
@@ -60,6 +79,14 @@ MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_get_max_dynamic_smem(const char* nam
 MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_launch(const char* name, uint32_t gx, uint32_t gy, uint32_t gz,
                                                    uint32_t bx, uint32_t by, uint32_t bz, uint32_t dynamic_smem,
                                                    void* const* args, const int32_t* arg_sizes, int32_t arg_count);
+
+/*
+ * The launch-contract failure (MTKD_KERNEL_REQUIRE) of the last launch made by the calling thread, then cleared:
+ * *line is the failing check's line (0 when every check held) and, when it is not 0, mtkd_cuemu_last_error() says
+ * which kernel, block, condition and file. A failed check does not fail the launch, as on a GPU, where the kernel
+ * records the line in its module's mtkd_contract_failure and returns.
+ */
+MTKD_CUEMU_API mtkd_cuemu_status mtkd_cuemu_take_contract_failure(int32_t* line);
 
 #ifdef __cplusplus
 }

@@ -41,11 +41,18 @@ int lane_id();
 /* Publishes `bytes` (<= 8) of *value for the warp and returns, in *result, what lane src_lane published. */
 void warp_exchange(unsigned mask, const void* value, void* result, std::size_t bytes, int src_lane);
 void* dynamic_shared();
+/* Whether the running launch emulates the GPU's approximate exp2/log2 (mtkd_cuemu_options). */
+bool approximate_math();
+/* ex2.approx.ftz.f32 and lg2.approx.ftz.f32 as far as their precision goes (see cuemu.cpp). */
+float approx_exp2(float x);
+float approx_log2(float x);
 unsigned dynamic_shared_bytes();
 /* Per-block static shared memory: every thread of the block gets the same address for its n-th call. */
 void* static_shared(std::size_t bytes, std::size_t align);
-/* Records the failure, stops the whole launch (the launch returns an error), and does not return. */
-[[noreturn]] void kernel_failed(const char* condition, const char* file, int line);
+/* A failed launch-contract check (MTKD_KERNEL_REQUIRE): recorded for the launch, which still completes (the
+ * kernel returns); the launching thread reads it with mtkd_cuemu_take_contract_failure, as the host reads a
+ * module's mtkd_contract_failure on a GPU. */
+void contract_failed(const char* condition, const char* file, int line);
 
 using kernel_invoker = std::function<void(void* const* args)>;
 void register_kernel(const char* name, kernel_invoker invoke, std::vector<std::size_t> parameter_sizes);

@@ -24,6 +24,14 @@ public static class BenchJson
     /// <summary>Writes the records through a temporary file and a rename, so the file is never half-written.</summary>
     public static void Write<T>(string path, IEnumerable<T> records) => AtomicFile.WriteAllText(path, Serialize(records));
 
+    private static readonly JsonSerializerOptions LineOptions = new(Options) { WriteIndented = false };
+
+    /// <summary>
+    /// Appends one record as one JSON line (the --jsonl files of bench and selfcheck), as soon as it exists, so a
+    /// run cut short keeps every result that finished.
+    /// </summary>
+    public static void AppendLine<T>(string path, T record) => File.AppendAllText(path, JsonSerializer.Serialize(record, LineOptions) + "\n");
+
     /// <summary>Fails on an unwritable path at once, before a long run, by writing an empty array there.</summary>
     public static void Reserve(string? path)
     {

@@ -49,6 +49,7 @@ public sealed class GpuRuntime : IDisposable
             return new GpuRuntime(context, context.CreateCPUAccelerator(0), kind);
         }
 
+        IlgpuNativeLibraries.EnsureRegistered();
         var probe = ProbeCuda();
         if (!probe.Available) throw new BackendUnavailableException(probe.Detail);
         var ctx = Context.Create(b => b.Cuda().EnableAlgorithms().Optimize(OptimizationLevel.O1));
@@ -69,6 +70,7 @@ public sealed class GpuRuntime : IDisposable
     /// <summary>Says whether a CUDA device can be used, and if not, which link is missing: driver library or device.</summary>
     public static BackendAvailability ProbeCuda()
     {
+        IlgpuNativeLibraries.EnsureRegistered();
         if (!NativeLibrary.TryLoad("libcuda.so.1", out var handle) && !NativeLibrary.TryLoad("libcuda.so", out handle))
             return BackendAvailability.No("no NVIDIA driver: libcuda.so.1 was not found (install the NVIDIA driver on a machine with a GPU)");
         NativeLibrary.Free(handle);

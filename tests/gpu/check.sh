@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The GPU check in one run (docs: DEVICE.md in the shared notes, docs/PERF.md for the figures it produces):
-# the card, `mtkd info`, the self-check of every kernel against the float64 reference, compute-sanitizer
-# memcheck of the fused op, `mtkd bench kernels` on cuda and ilgpu-cuda, the same step in PyTorch on the same
-# card (eager, then torch.compile when it compiles in time), and a short table last. Logs go to $OUT.
+# The GPU check in one run of about 300 s (what it measures and how to run it: docs/PERF.md, section "GPU"):
+# the card, the driver and every libcuda.so* the loader can see, `mtkd info`, the self-check of every kernel
+# against the float64 reference, compute-sanitizer memcheck, racecheck and synccheck of the .cu kernels on small
+# shapes, then `mtkd bench kernels` on cuda and ilgpu-cuda, the same step in PyTorch on the same card (eager, then
+# torch.compile when it compiles in time), and a short table last. Correctness comes first, timings after.
+# Logs go to $OUT; every self-check and benchmark result is appended there (JSON lines) as soon as it exists,
+# and the table is written even when a step or the whole run is cut short (SIGTERM/SIGINT included).
 #
 # The GPU machine has no .NET: it runs the published single-file CLI, staged by
 #   dotnet pwsh build.ps1 publish -Out artifacts/gpu
@@ -13,11 +16,13 @@
 # Its figures are not GPU figures.
 #
 #   tests/gpu/check.sh [--dry-run] [--fast]
-#     --fast   dry run only: leave out the slow ILGPU CPU simulator and torch (used by the test suite)
+#     --fast   dry run only: leave out the slow ILGPU CPU simulator and torch
 #   environment: OUT (log folder; default artifacts/gpu-check), MTKD (the CLI command; default
 #   artifacts/gpu/mtkd, or `dotnet src/MtkdRl.Cli/bin/Release/net10.0/mtkd.dll` in a dry run),
-#   PYTHON (default python3), CHECK_BUDGET_S (whole-run budget in seconds, default 540: each step's time
-#   limit shrinks to what is left, and steps that no longer fit are skipped, so the table always comes)
+#   PYTHON (the python for torch; default the first of python3, /usr/bin/python3, /usr/local/bin/python3 that
+#   can `import torch`), CHECK_BUDGET_S (whole-run budget in seconds, default 300: each step's time limit
+#   shrinks to what is left, and steps that no longer fit are skipped, so the table always comes),
+#   CHECK_STEP_TIMEOUT_S (caps every step's limit; to rehearse timeouts)
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -29,7 +34,7 @@ for arg in "$@"; do
   case "$arg" in
     --dry-run) dry=1 ;;
     --fast) fast=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "check.sh: unknown argument '$arg' (known: --dry-run, --fast)" >&2; exit 2 ;;
   esac
 done
@@ -46,8 +51,8 @@ fi
 OUT=${OUT:-$root/artifacts/gpu-check}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-PYTHON=${PYTHON:-python3}
-budget=${CHECK_BUDGET_S:-540}
+budget=${CHECK_BUDGET_S:-300}
+step_cap=${CHECK_STEP_TIMEOUT_S:-}
 
 if [ -n "${MTKD:-}" ]; then
   read -r -a mtkd <<< "$MTKD"
@@ -60,51 +65,86 @@ else
   exit 2
 fi
 
-# What each mode runs. The GPU shapes: the bandwidth target first, then the shapes of `mtkd bench kernels`.
+# The python that has torch: PyPI's torch is often in a virtual environment or pyenv, Debian's python3-torch only
+# under /usr/bin/python3, so the first python on PATH is not necessarily it.
+torch_python=""
+if [ -n "${PYTHON:-}" ]; then
+  candidates=("$PYTHON")
+else
+  candidates=(python3 /usr/bin/python3 /usr/local/bin/python3)
+fi
+if [ $fast -eq 0 ]; then
+  for p in "${candidates[@]}"; do
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch' >/dev/null 2>&1; then torch_python=$p; break; fi
+  done
+fi
+summary_python=${torch_python:-${PYTHON:-python3}}
+
+# compute-sanitizer ships with the CUDA toolkit, which is often installed without being on PATH.
+sanitizer=$(command -v compute-sanitizer 2>/dev/null || true)
+if [ -z "$sanitizer" ]; then
+  for s in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda-*/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer/compute-sanitizer; do
+    if [ -x "$s" ]; then sanitizer=$s; break; fi
+  done
+fi
+
+# What each mode runs. Small shapes for the checks; the bandwidth target first among the timed shapes.
 if [ $dry -eq 0 ]; then
   mode="GPU"
   label=""
   cuda_backend="cuda"
   ilgpu_backend="ilgpu-cuda"
+  selfcheck_shapes="256,16,1000,512;64,64,100,128"
+  sanitizer_shapes="33,5,1001,100;64,8,256,64"
   shapes="4096,16,1000,512;256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128"
   torch_device="cuda"
-  bench_args=(--repeat 100 --warmup 10 --max-seconds 10)
-  selfcheck_shapes="4096,16,1000,512;256,64,100,128"
+  bench_args=(--repeat 50 --warmup 5 --max-seconds 2)
 else
   mode="DRY RUN on the CPU ($why_dry): CPU stand-ins, tiny shapes; no figure here is a GPU figure"
   label=" (dry run)"
   cuda_backend="cuda-emu"
   ilgpu_backend="ilgpu-cpu"
+  selfcheck_shapes="8,3,40,16"
+  sanitizer_shapes=""
   shapes="8,3,40,16;5,2,33,7"
   torch_device="cpu"
-  bench_args=(--repeat 3 --warmup 0 --max-seconds 2)
-  selfcheck_shapes="8,3,40,16"
+  bench_args=(--repeat 3 --warmup 0 --max-seconds 1)
 fi
 first_shape=${shapes%%;*}
 
+# A rerun into the same folder starts clean: the table must not mix two runs.
+rm -f "$OUT"/selfcheck-*.json* "$OUT"/bench-*.json* "$OUT"/torch-*.json* "$OUT"/[0-9][0-9]-*.log "$OUT/summary.md"
 steps="$OUT/steps.tsv"
 printf 'step\tstatus\tseconds\tlog\n' > "$steps"
 failures=0
+not_run=0
 n=0
+child=""
+finished=0
 
 # step NAME TIMEOUT_S COMMAND...: runs it with its output in $OUT/NN-NAME.log, records status and time.
 step() {
   local name=$1 limit=$2
   shift 2
-  local left=$((budget - SECONDS - 15))
-  if [ $left -lt 20 ]; then skip "$name" "out of the ${budget}s budget"; return; fi
+  local left=$((budget - SECONDS - 10))
+  if [ $left -lt 10 ]; then skip "$name" "out of the ${budget}s budget"; return; fi
   [ $limit -gt $left ] && limit=$left
+  [ -n "$step_cap" ] && [ $limit -gt "$step_cap" ] && limit=$step_cap
   n=$((n + 1))
   local log
   log=$(printf '%s/%02d-%s.log' "$OUT" "$n" "$name")
-  echo "== $name$label: $*" | tee "$log"
+  echo "== $name$label (limit ${limit}s): $*" | tee "$log"
   local start=$SECONDS rc
-  timeout --kill-after=15 "$limit" "$@" >> "$log" 2>&1
+  # In the background so a SIGTERM to this script is handled at once, not after the step.
+  timeout --kill-after=5 "$limit" "$@" >> "$log" 2>&1 &
+  child=$!
+  wait "$child"
   rc=$?
+  child=""
   local took=$((SECONDS - start)) status=ok
   if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then status="TIMEOUT after ${limit}s"; failures=$((failures + 1))
   elif [ $rc -ne 0 ]; then status="FAIL (exit $rc)"; failures=$((failures + 1)); fi
-  tail -n 25 "$log" | sed 's/^/   /'
+  tail -n 20 "$log" | sed 's/^/   /'
   echo "   -> $status in ${took}s"
   printf '%s%s\t%s\t%s\t%s\n' "$name" "$label" "$status" "$took" "$(basename "$log")" >> "$steps"
 }
@@ -115,84 +155,128 @@ skip() {
   printf '%s%s\tskipped: %s\t0\t-\n' "$name" "$label" "$reason" >> "$steps"
 }
 
+# missing NAME REASON: a check that should have run and could not (counted, unlike a skip).
+missing() {
+  local name=$1 reason=$2
+  echo "== $name$label: NOT RUN ($reason)"
+  printf '%s%s\tNOT RUN: %s\t0\t-\n' "$name" "$label" "$reason" >> "$steps"
+  not_run=$((not_run + 1))
+}
+
+# The table, from whatever the steps left; also on the way out of an interrupted run.
+finish() {
+  [ $finished -eq 1 ] && return
+  finished=1
+  echo
+  "$summary_python" "$root/tests/gpu/summarize.py" "$OUT" | tee "$OUT/summary.md"
+  local summary_rc=${PIPESTATUS[0]}
+  if [ "$summary_rc" -ne 0 ]; then
+    echo "check.sh: the summary failed (exit $summary_rc)" >&2
+    failures=$((failures + 1))
+  fi
+  echo "$failures step(s) failed, $not_run check(s) could not run; logs in $OUT"
+}
+
+interrupted() {
+  if [ -n "$child" ]; then
+    kill -TERM "$child" 2>/dev/null
+    wait "$child" 2>/dev/null
+    printf 'interrupted%s\tINTERRUPTED after %ss of the run\t0\t-\n' "$label" "$SECONDS" >> "$steps"
+    failures=$((failures + 1))
+  fi
+  finish
+  exit 124
+}
+trap interrupted TERM INT
+
 echo "mtkd GPU check: $mode"
 echo "logs: $OUT"
 echo "mtkd: ${mtkd[*]}"
+libcuda=$( { ldconfig -p 2>/dev/null | grep -o '/[^ ]*libcuda\.so[^ ]*'; \
+             ls /usr/lib/x86_64-linux-gnu/libcuda.so* /usr/lib64/libcuda.so* /usr/lib/wsl/lib/libcuda.so* \
+                /usr/local/cuda*/compat/libcuda.so* 2>/dev/null; } | sort -u | tr '\n' ' ')
+driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n 1)
+[ -z "$driver" ] && driver=$(head -n 1 /proc/driver/nvidia/version 2>/dev/null)
 {
   echo "mode: $mode"
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "host: $(uname -n), $(nproc) cores"
+  echo "driver: ${driver:-none found}"
+  echo "libcuda: ${libcuda:-none found}"
+  echo "compute-sanitizer: ${sanitizer:-not found}"
+  echo "torch python: ${torch_python:-none (--fast, or none of ${candidates[*]} can import torch)}"
+  echo "budget: ${budget}s"
 } > "$OUT/run.txt"
+sed 's/^/  /' "$OUT/run.txt"
 
-# 1. The card.
+# 1. The card and the driver library (a missing libcuda.so.1 leaves ILGPU without a device).
 if [ $dry -eq 0 ]; then
-  step nvidia-smi 60 bash -c 'nvidia-smi && nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv'
+  step card 20 bash -c 'nvidia-smi && nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv; ls -l /usr/lib/x86_64-linux-gnu/libcuda.so* /usr/lib64/libcuda.so* 2>/dev/null; true'
 else
-  skip nvidia-smi "$why_dry"
+  skip card "$why_dry"
 fi
 
 # 2. What the CLI finds, and why a backend is missing.
-step info 120 "${mtkd[@]}" info
+step info 30 "${mtkd[@]}" info
 
 # 3. Every kernel against the float64 reference, poisoned outputs, plus the CUDA plumbing checks.
-step selfcheck 180 "${mtkd[@]}" selfcheck --backend "$cuda_backend" --shape "$selfcheck_shapes" --json "$OUT/selfcheck-cuda.json"
+step selfcheck 60 "${mtkd[@]}" selfcheck --backend "$cuda_backend" --small --shape "$selfcheck_shapes" --jsonl "$OUT/selfcheck-cuda.jsonl"
 
-# 4. The fused op timed per pass, with bytes moved and the measured device copy bandwidth.
-step bench-cuda 240 "${mtkd[@]}" bench kernels --backend "$cuda_backend" --shape "$shapes" "${bench_args[@]}" --json "$OUT/bench-cuda.json"
+# 4. The .cu kernels under compute-sanitizer, small shapes: out-of-bounds and uninitialised accesses, shared-memory
+#    races, barrier misuse (the plumbing checks fail driver calls on purpose, so they stay out).
+for tool in memcheck racecheck synccheck; do
+  if [ $dry -eq 1 ]; then
+    skip "$tool" "needs a GPU"
+  elif [ -z "$sanitizer" ]; then
+    missing "$tool" "compute-sanitizer not found (PATH, /usr/local/cuda*/bin)"
+  else
+    extra=()
+    [ "$tool" = memcheck ] && extra=(--leak-check no)
+    step "$tool" 60 "$sanitizer" --tool "$tool" --error-exitcode 3 "${extra[@]}" \
+      "${mtkd[@]}" selfcheck --backend cuda --kernels-only --small --shape "$sanitizer_shapes"
+  fi
+done
 
-# 5. The same step in PyTorch eager on the same device and shapes.
-IFS=';' read -r -a torch_shapes <<< "$shapes"
-if [ $fast -eq 1 ]; then
-  skip torch-eager "--fast leaves out torch"
-elif ! "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
-  skip torch-eager "no torch in $PYTHON"
-else
-  step torch-eager 180 "$PYTHON" benchmarks/torch_distill.py --device "$torch_device" --repeat 100 --warmup 10 \
-    --json "$OUT/torch-eager.json" --shape "${torch_shapes[@]}"
-fi
-
-# 6. The ILGPU kernels at the same shapes.
-if [ $fast -eq 1 ]; then
-  skip bench-ilgpu "--fast leaves out the ILGPU CPU simulator"
-else
-  step bench-ilgpu 240 "${mtkd[@]}" bench kernels --backend "$ilgpu_backend" --shape "$shapes" "${bench_args[@]}" --json "$OUT/bench-ilgpu.json"
-fi
-
-# 7. The ILGPU kernels against the reference (after the timings: on the CPU simulator a non-finite case has been seen to hang).
+# 5. The ILGPU kernels against the reference.
 if [ $fast -eq 1 ]; then
   skip selfcheck-ilgpu "--fast leaves out the ILGPU CPU simulator"
 else
-  step selfcheck-ilgpu 180 "${mtkd[@]}" selfcheck --backend "$ilgpu_backend" --shape "$selfcheck_shapes" --json "$OUT/selfcheck-ilgpu.json"
+  step selfcheck-ilgpu 60 "${mtkd[@]}" selfcheck --backend "$ilgpu_backend" --small --shape "$selfcheck_shapes" --jsonl "$OUT/selfcheck-ilgpu.jsonl"
 fi
 
-# 8. Out-of-bounds and uninitialised accesses of the .cu kernels (the plumbing checks fail driver calls on purpose, so they stay out).
-if [ $dry -eq 0 ] && command -v compute-sanitizer >/dev/null 2>&1; then
-  step memcheck 240 compute-sanitizer --tool memcheck --error-exitcode 3 --leak-check no \
-    "${mtkd[@]}" selfcheck --backend cuda --kernels-only --small --shape "256,16,1000,512;33,5,1001,100"
-elif [ $dry -eq 0 ]; then
-  skip memcheck "compute-sanitizer not found"
+# 6. The fused op timed per pass (back-to-back launches between CUDA events), bytes moved, device copy bandwidth.
+step bench-cuda 90 "${mtkd[@]}" bench kernels --backend "$cuda_backend" --shape "$shapes" "${bench_args[@]}" --jsonl "$OUT/bench-cuda.jsonl"
+
+# 7. The same step in PyTorch eager on the same device and shapes, timed the same way.
+IFS=';' read -r -a torch_shapes <<< "$shapes"
+if [ $fast -eq 1 ]; then
+  skip torch-eager "--fast leaves out torch"
+elif [ -z "$torch_python" ]; then
+  skip torch-eager "no python here can import torch (${candidates[*]})"
 else
-  skip memcheck "needs a GPU"
+  step torch-eager 60 "$torch_python" benchmarks/torch_distill.py --device "$torch_device" --repeat 30 --warmup 5 --launches 10 \
+    --json "$OUT/torch-eager.json" --shape "${torch_shapes[@]}"
+fi
+
+# 8. The ILGPU kernels at the same shapes.
+if [ $fast -eq 1 ]; then
+  skip bench-ilgpu "--fast leaves out the ILGPU CPU simulator"
+else
+  step bench-ilgpu 90 "${mtkd[@]}" bench kernels --backend "$ilgpu_backend" --shape "$shapes" "${bench_args[@]}" --jsonl "$OUT/bench-ilgpu.jsonl"
 fi
 
 # 9. torch.compile of the same step on the target shape, when it compiles within what is left of the budget.
 if [ $fast -eq 1 ]; then
   skip torch-compile "--fast leaves out torch"
-elif ! "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
-  skip torch-compile "no torch in $PYTHON"
+elif [ -z "$torch_python" ]; then
+  skip torch-compile "no python here can import torch (${candidates[*]})"
 else
-  step torch-compile 240 "$PYTHON" benchmarks/torch_distill.py --device "$torch_device" --compile --repeat 100 --warmup 10 \
+  step torch-compile 120 "$torch_python" benchmarks/torch_distill.py --device "$torch_device" --compile --repeat 30 --warmup 5 --launches 10 \
     --json "$OUT/torch-compile.json" --shape "$first_shape"
 fi
 
 # 10. The table.
-echo
-"$PYTHON" "$root/tests/gpu/summarize.py" "$OUT" | tee "$OUT/summary.md"
-summary_rc=${PIPESTATUS[0]}
-if [ "$summary_rc" -ne 0 ]; then
-  echo "check.sh: the summary failed (exit $summary_rc)" >&2
-  failures=$((failures + 1))
-fi
-echo "$failures step(s) failed; logs in $OUT"
-[ $failures -eq 0 ]
+trap - TERM INT
+finish
+[ $failures -eq 0 ] && [ $not_run -eq 0 ]

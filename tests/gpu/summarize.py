@@ -2,9 +2,13 @@
 """The short table that ends tests/gpu/check.sh, from the files it left in its log folder:
 
   steps.tsv            every step's status and duration
-  selfcheck-*.json     `mtkd selfcheck --json`: [{backend, name, passed, detail}]
-  bench-*.json         `mtkd bench kernels --json`: [{op, variant, B, K, C, D, median_ms, gbps, copy_gbps, roofline, ...}]
-  torch-*.json         benchmarks/torch_distill.py --json: [{mode, B, K, C, D, median_ms, ...}]
+  selfcheck-*.jsonl    `mtkd selfcheck --jsonl`: one {backend, name, passed, detail} per line, as each check ends
+  bench-*.jsonl        `mtkd bench kernels --jsonl`: one {op, variant, B, K, C, D, median_ms, gbps, copy_gbps,
+                       roofline, ...} per line, as each pass is measured
+  torch-*.json         benchmarks/torch_distill.py --json: [{mode, B, K, C, D, median_ms, ...}], rewritten per shape
+  (selfcheck-*.json and bench-*.json arrays are read too)
+
+A step cut short by its time limit leaves the lines it wrote, so the table shows what finished.
 
 Per shape and backend: stats+gradient and fused times, GB/s of the fused pass, its fraction of the measured
 device copy bandwidth, and the PyTorch step (eager, compiled) divided by the backend's stats+gradient time.
@@ -24,12 +28,32 @@ TARGET_SPEEDUP = 5.0
 
 
 def load(path):
+    """A JSON array, or JSON lines (a last line cut off mid-write is left out)."""
     try:
         with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
+            text = f.read()
+    except OSError as e:
         print(f"(unreadable {os.path.basename(path)}: {e})")
         return []
+    if path.endswith(".jsonl"):
+        records = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                print(f"({os.path.basename(path)} line {n} is incomplete: left out)")
+        return records
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        print(f"(unreadable {os.path.basename(path)}: {e})")
+        return []
+
+
+def files(out, stem):
+    return sorted(glob.glob(os.path.join(out, f"{stem}-*.json")) + glob.glob(os.path.join(out, f"{stem}-*.jsonl")))
 
 
 def fmt(v, spec):
@@ -55,16 +79,16 @@ def main():
             name, status, seconds, _ = row.rstrip("\n").split("\t")
             print(f"| {name} | {status} | {seconds} |")
 
-    for path in sorted(glob.glob(os.path.join(out, "selfcheck-*.json"))):
+    for path in files(out, "selfcheck"):
         checks = load(path)
         failed = [c for c in checks if not c["passed"]]
-        backends = ", ".join(sorted({c["backend"] for c in checks})) or "none"
+        backends = ", ".join(sorted({c["backend"] for c in checks})) or f"({os.path.basename(path)}: no result recorded)"
         print(f"\nself-check {backends}: {len(checks) - len(failed)} of {len(checks)} passed")
         for c in failed:
             print(f"  FAIL {c['backend']} {c['name']}: {c['detail']}")
 
-    bench = [r for p in sorted(glob.glob(os.path.join(out, "bench-*.json"))) for r in load(p)]
-    torch = [r for p in sorted(glob.glob(os.path.join(out, "torch-*.json"))) for r in load(p)]
+    bench = [r for p in files(out, "bench") for r in load(p)]
+    torch = [r for p in files(out, "torch") for r in load(p)]
     torch_ms = {}
     for r in torch:  # eager from either file, compile from the compile run
         torch_ms.setdefault((r["B"], r["K"], r["C"], r["D"], r["mode"]), r["median_ms"])

@@ -27,6 +27,9 @@ public sealed class SelfCheckVerb
     [Option("json", HelpText = "Also write the results as a JSON array to this file.")]
     public string? Json { get; set; }
 
+    [Option("jsonl", HelpText = "Append each result to this file as one JSON line as soon as its check ends (a run cut short keeps what finished).")]
+    public string? JsonLines { get; set; }
+
     public static readonly string[] DefaultBackends = ["cuda", "ilgpu-cuda"];
 
     public int Run(IAnsiConsole console)
@@ -39,12 +42,17 @@ public sealed class SelfCheckVerb
         BenchJson.Reserve(Json);
 
         var results = new List<SelfCheckResult>();
+        void Record(SelfCheckResult r)
+        {
+            results.Add(r);
+            if (JsonLines is not null) BenchJson.AppendLine(JsonLines, r);
+        }
         foreach (var entry in entries)
         {
             var probe = entry.Probe();
             if (!probe.Available)
             {
-                results.Add(new SelfCheckResult(entry.Name, "available", false, probe.Detail));
+                Record(new SelfCheckResult(entry.Name, "available", false, probe.Detail));
                 continue;
             }
             using var backend = entry.Create();
@@ -55,9 +63,12 @@ public sealed class SelfCheckVerb
                 CudaEmulatorBackend emu => CudaSelfCheck.RunEmulated(emu, seed),
                 _ => [],
             };
-            results.AddRange(plumbing.Select(r => new SelfCheckResult(entry.Name, r.Name, r.Passed, r.Detail)));
-            results.AddRange(BackendSelfCheck.Run(backend, shapes, seed, Small || entry.Simulated,
-                (r, took) => console.WriteLine($"  {(r.Passed ? "ok  " : "FAIL")} {r.Name} ({took.TotalSeconds:F1} s)")));
+            foreach (var r in plumbing) Record(new SelfCheckResult(entry.Name, r.Name, r.Passed, r.Detail));
+            BackendSelfCheck.Run(backend, shapes, seed, Small || entry.Simulated, (r, took) =>
+            {
+                console.WriteLine($"  {(r.Passed ? "ok  " : "FAIL")} {r.Name} ({took.TotalSeconds:F1} s)");
+                Record(r);
+            });
         }
 
         var table = new Table().Border(TableBorder.Rounded).AddColumns("backend", "check", "result", "detail");

@@ -1,5 +1,6 @@
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
+using MtkdRl.Gpu.Timing;
 
 namespace MtkdRl.Gpu.Cuda;
 
@@ -8,8 +9,10 @@ namespace MtkdRl.Gpu.Cuda;
 /// driver binding into ILGPU's CUDA context and launched on ILGPU's buffers and stream. exp/log are the
 /// GPU's approximate instructions, hence <see cref="ApproximateMath"/>.
 /// </summary>
-public sealed class CudaBackend : IDistillBackend
+public sealed class CudaBackend : IDistillBackend, ICopyBandwidthProbe
 {
+    private double? _copyGbps;
+
     private readonly GpuRuntime _runtime;
     private readonly CudaDriverTarget _target;
 
@@ -52,6 +55,9 @@ public sealed class CudaBackend : IDistillBackend
     internal CudaDriverTarget Target => _target;
 
     public IDistillSession CreateSession(DistillShape shape) => new CudaDistillSession(_target, shape, Name);
+
+    /// <summary>A 1 GiB device-to-device copy timed with CUDA events (measured once per backend).</summary>
+    public double MeasureCopyGbps() => _copyGbps ??= DeviceCopyBandwidth.MeasureGbps(_target, DeviceCopyBandwidth.GpuBytes);
 
     public void Dispose()
     {

@@ -1,5 +1,6 @@
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
+using MtkdRl.Gpu.Timing;
 
 namespace MtkdRl.Gpu.Cuda;
 
@@ -8,8 +9,10 @@ namespace MtkdRl.Gpu.Cuda;
 /// and the emulator run exactly this code. Buffers follow <see cref="DistillShape"/>'s layouts; the stats
 /// live in one buffer of 8 [B,K] planes then 3 [B] planes, the weights in one buffer [wl | wf].
 /// </summary>
-internal sealed class CudaDistillSession : DistillSessionBase
+internal sealed class CudaDistillSession : DistillSessionBase, IDeviceTimedSession
 {
+    private IStreamTimer? _timer;
+
     private readonly IKernelTarget _target;
     private readonly DistillKernels.Plan _statsPlan, _gradientPlan, _fusedPlan;
     private readonly IDeviceBuffer<float> _zs, _zt, _fs, _ft, _weights, _stats, _dzs, _dfs, _rowLoss;
@@ -107,6 +110,15 @@ internal sealed class CudaDistillSession : DistillSessionBase
 
     public override void Synchronize() => _target.Synchronize();
 
+    /// <summary>Back-to-back passes between two events on the launch stream; a contract failure among them is reported.</summary>
+    public double MillisecondsPerPass(Action pass, int launches)
+    {
+        _timer ??= _target.CreateTimer();
+        double ms = BackToBack.MillisecondsPerPass(_timer, pass, launches);
+        _target.Synchronize();
+        return ms;
+    }
+
     protected override void CopyStatsTo(DistillStats destination)
     {
         _target.Synchronize();
@@ -133,6 +145,8 @@ internal sealed class CudaDistillSession : DistillSessionBase
 
     protected override void ReleaseResources()
     {
+        _timer?.Dispose();
+        _timer = null;
         foreach (var buffer in _owned) buffer.Dispose();
         _owned.Clear();
     }

@@ -29,6 +29,9 @@ internal static unsafe partial class CudaDriver
         FuncAttributeMaxDynamicSharedSizeBytes = 8;
     public const int DeviceAttributeMultiprocessorCount = 16, DeviceAttributeMaxSharedMemoryPerBlockOptin = 97;
 
+    /// <summary>CUDA_ERROR_NOT_FOUND.</summary>
+    private const int ErrorNotFound = 500;
+
     private static readonly object LoadGate = new();
     private static nint _handle;
     private static BackendUnavailableException? _loadFailure;
@@ -260,6 +263,32 @@ internal static unsafe partial class CudaDriver
         Check(cuStreamSynchronize(stream), "cuStreamSynchronize");
     }
 
+    /// <summary>The device address of a module's global variable, or 0 when the module has none of that name.</summary>
+    public static nint TryGetGlobal(nint module, string name)
+    {
+        EnsureLoaded();
+        int status = cuModuleGetGlobal(out var address, out _, module, name);
+        if (status == ErrorNotFound) return 0;
+        if (status != 0) throw Error(status, "cuModuleGetGlobal", $"global '{name}'");
+        return address;
+    }
+
+    /// <summary>Reads one int of device memory (synchronous, after the work queued on the null stream).</summary>
+    public static int ReadInt32(nint address)
+    {
+        EnsureLoaded();
+        int value;
+        Check(cuMemcpyDtoH(&value, address, sizeof(int)), "cuMemcpyDtoH");
+        return value;
+    }
+
+    /// <summary>Sets one int of device memory.</summary>
+    public static void WriteInt32(nint address, int value)
+    {
+        EnsureLoaded();
+        Check(cuMemsetD32(address, (uint)value, 1), "cuMemsetD32");
+    }
+
     public static nint CreateEvent()
     {
         EnsureLoaded();
@@ -301,6 +330,10 @@ internal static unsafe partial class CudaDriver
         uint sharedBytes, nint stream, void** kernelParams, void** extra);
     [LibraryImport(Library)] private static partial int cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, nint function, int blockSize, nuint dynamicSharedBytes);
     [LibraryImport(Library)] private static partial int cuStreamSynchronize(nint stream);
+    [LibraryImport(Library, EntryPoint = "cuModuleGetGlobal_v2", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int cuModuleGetGlobal(out nint address, out nuint bytes, nint module, string name);
+    [LibraryImport(Library, EntryPoint = "cuMemcpyDtoH_v2")] private static partial int cuMemcpyDtoH(void* destination, nint source, nuint bytes);
+    [LibraryImport(Library, EntryPoint = "cuMemsetD32_v2")] private static partial int cuMemsetD32(nint destination, uint value, nuint count);
     [LibraryImport(Library)] private static partial int cuEventCreate(out nint e, uint flags);
     [LibraryImport(Library, EntryPoint = "cuEventDestroy_v2")] private static partial int cuEventDestroy(nint e);
     [LibraryImport(Library)] private static partial int cuEventRecord(nint e, nint stream);

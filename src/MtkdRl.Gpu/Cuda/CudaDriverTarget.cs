@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
+using MtkdRl.Gpu.Timing;
 
 namespace MtkdRl.Gpu.Cuda;
 
@@ -67,10 +68,23 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
     /// Makes ILGPU's context current on this thread. ILGPU remembers per thread which accelerator it bound,
     /// so the driver is asked as well: anything else may have changed the current context since.
     /// </summary>
-    private void Bind()
+    private void Bind() => BindContext(_accelerator);
+
+    /// <summary>Makes <paramref name="accelerator"/>'s context current on this thread, for ILGPU and for the driver.</summary>
+    internal static void BindContext(CudaAccelerator accelerator)
     {
-        _accelerator.Bind();
-        if (CudaDriver.GetCurrentContext() != _context) CudaDriver.SetCurrentContext(_context);
+        accelerator.Bind();
+        if (CudaDriver.GetCurrentContext() != accelerator.NativePtr) CudaDriver.SetCurrentContext(accelerator.NativePtr);
+    }
+
+    /// <summary>Runs <paramref name="action"/> under this target's lock with its context bound.</summary>
+    private void Bound(Action action)
+    {
+        lock (_gate)
+        {
+            Bind();
+            action();
+        }
     }
 
     public void Prepare(KernelSignature kernel)
@@ -125,15 +139,8 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
         }
     }
 
-    /// <summary>A pair of CUDA events in this target's context.</summary>
-    public CudaEventTimer CreateTimer()
-    {
-        lock (_gate)
-        {
-            Bind();
-            return new CudaEventTimer();
-        }
-    }
+    /// <summary>A pair of CUDA events in this target's context, on its stream; each of its calls binds the context.</summary>
+    public IStreamTimer CreateTimer() => new CudaEventTimer(Bound, _stream);
 
     /// <summary>Looks a kernel up in a module, in this target's context.</summary>
     public nint GetFunction(CudaModule module, string kernel)
@@ -195,6 +202,24 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
         {
             Bind();
             CudaDriver.StreamSynchronize(_stream);
+            ThrowIfContractFailedLocked();
+        }
+    }
+
+    /// <summary>
+    /// After the stream is idle: a kernel whose launch contract failed left its line in its module's flag
+    /// (kernels/mtkd_cuda.cuh) and returned; report it, and clear the flag so the next launch starts clean.
+    /// </summary>
+    private void ThrowIfContractFailedLocked()
+    {
+        foreach (var (name, module) in _modules)
+        {
+            nint flag = module.ContractFlag;
+            if (flag == 0) continue;
+            int line = CudaDriver.ReadInt32(flag);
+            if (line == 0) continue;
+            CudaDriver.WriteInt32(flag, 0);
+            throw new KernelContractException($"{name}.cu:{line}");
         }
     }
 
@@ -223,7 +248,8 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
             lock (target._gate)
             {
                 target.Bind();
-                buffer.View.SubView(offset, source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+                var view = buffer.View.SubView(offset, source.Length);
+                PinnedHost.Read(source, (ref T first, long count) => view.CopyFromCPU(ref first, count));
             }
         }
 
@@ -236,7 +262,9 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
                 target.Bind();
                 // Our kernels' failures surface here, as a CudaException, rather than inside ILGPU's copy.
                 CudaDriver.StreamSynchronize(target._stream);
-                buffer.View.SubView(offset, destination.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
+                target.ThrowIfContractFailedLocked();
+                var view = buffer.View.SubView(offset, destination.Length);
+                PinnedHost.Write(destination, (ref T first, long count) => view.CopyToCPU(ref first, count));
             }
         }
 
@@ -248,6 +276,20 @@ internal sealed unsafe class CudaDriverTarget : IKernelTarget
                 buffer.View.MemSet(value);
             }
         }
+
+        public void CopyTo(IDeviceBuffer<T> destination)
+        {
+            if (destination is not Buffer<T> to || to.Length != length)
+                throw new ArgumentException("a copy needs a buffer of the same target and length", nameof(destination));
+            lock (target._gate)
+            {
+                target.Bind();
+                buffer.View.CopyTo(to.Memory.View);
+            }
+        }
+
+        /// <summary>The ILGPU buffer behind this one.</summary>
+        public MemoryBuffer1D<T, Stride1D.Dense> Memory => buffer;
 
         private void CheckRange(long offset, int count)
         {

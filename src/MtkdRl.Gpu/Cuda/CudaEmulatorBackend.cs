@@ -1,5 +1,6 @@
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
+using MtkdRl.Gpu.Timing;
 
 namespace MtkdRl.Gpu.Cuda;
 
@@ -8,13 +9,18 @@ namespace MtkdRl.Gpu.Cuda;
 /// and launch code as the cuda backend. Exact float math, so the tight tolerances apply; slow, so tests give
 /// it small shapes. It exists to test the .cu code and its launcher on machines without a GPU.
 /// </summary>
-public sealed class CudaEmulatorBackend : IDistillBackend
+public sealed class CudaEmulatorBackend : IDistillBackend, ICopyBandwidthProbe
 {
+    private double? _copyGbps;
+
     private readonly CudaEmulatorTarget _target;
 
-    public CudaEmulatorBackend()
+    public CudaEmulatorBackend() : this(CudaEmulatorMode.Default) { }
+
+    /// <param name="mode">Blocks at once and the precision of exp/log (see <see cref="CudaEmulatorMode"/>).</param>
+    public CudaEmulatorBackend(CudaEmulatorMode mode)
     {
-        _target = new CudaEmulatorTarget();
+        _target = new CudaEmulatorTarget(mode);
         foreach (var kernel in DistillKernels.All) _target.Prepare(kernel);
     }
 
@@ -23,11 +29,17 @@ public sealed class CudaEmulatorBackend : IDistillBackend
 
     public string Name => "cuda-emu";
     public string Device => _target.Description;
-    public bool ApproximateMath => false;
+    public bool ApproximateMath => _target.Mode.ApproximateMath;
 
     internal CudaEmulatorTarget Target => _target;
 
     public IDistillSession CreateSession(DistillShape shape) => new CudaDistillSession(_target, shape, Name);
+
+    /// <summary>Bytes of the copy <see cref="MeasureCopyGbps"/> times: the GPU backends' 1 GiB would only slow the emulator's benchmarks.</summary>
+    public long CopyProbeBytes { get; init; } = 64L << 20;
+
+    /// <summary>The GPU backends' copy probe, run on the emulator's memory (host RAM, one thread).</summary>
+    public double MeasureCopyGbps() => _copyGbps ??= DeviceCopyBandwidth.MeasureGbps(_target, CopyProbeBytes);
 
     public void Dispose() => _target.Dispose();
 }

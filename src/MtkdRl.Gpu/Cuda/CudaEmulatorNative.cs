@@ -24,6 +24,14 @@ internal struct CudaEmulatorLimits
     public int MaxStaticSharedBytes;
 }
 
+/// <summary>mtkd_cuemu_options: how a launch runs (kernels/emu/cuemu.h).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct CudaEmulatorLaunchOptions
+{
+    public int ConcurrentBlocks;
+    public int ApproximateMath;
+}
+
 /// <summary>P/Invoke bindings to libmtkd_cuemu, the CPU emulator of kernels/*.cu (kernels/emu/cuemu.h).</summary>
 internal static unsafe partial class CudaEmulatorNative
 {
@@ -47,6 +55,13 @@ internal static unsafe partial class CudaEmulatorNative
     [LibraryImport(Library, EntryPoint = "mtkd_cuemu_launch", StringMarshalling = StringMarshalling.Utf8)]
     public static partial CudaEmulatorStatus Launch(string name, uint gx, uint gy, uint gz, uint bx, uint by, uint bz,
         uint dynamicSharedBytes, void** args, int* argSizes, int argCount);
+
+    [LibraryImport(Library, EntryPoint = "mtkd_cuemu_take_contract_failure")]
+    public static partial CudaEmulatorStatus TakeContractFailure(out int line);
+
+    [LibraryImport(Library, EntryPoint = "mtkd_cuemu_launch_with", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial CudaEmulatorStatus LaunchWith(string name, uint gx, uint gy, uint gz, uint bx, uint by, uint bz,
+        uint dynamicSharedBytes, void** args, int* argSizes, int argCount, in CudaEmulatorLaunchOptions options);
 
     public static string LastError() => Marshal.PtrToStringUTF8(LastErrorPtr()) ?? "";
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using MtkdRl.Core;
+using MtkdRl.Gpu.Timing;
 
 namespace MtkdRl.Gpu.Cuda;
 
@@ -15,15 +16,23 @@ internal sealed unsafe class CudaEmulatorTarget : IKernelTarget
     private readonly object _gate = new();
     private readonly Dictionary<string, int> _prepared = [];
 
+    private readonly CudaEmulatorLaunchOptions _options;
+
     public string Description { get; }
 
-    public CudaEmulatorTarget()
+    public CudaEmulatorTarget() : this(CudaEmulatorMode.Default) { }
+
+    public CudaEmulatorTarget(CudaEmulatorMode mode)
     {
         var probe = Probe();
         if (!probe.Available) throw new BackendUnavailableException(probe.Detail);
         Check(CudaEmulatorNative.GetLimits(out _limits), "mtkd_cuemu_get_limits");
-        Description = $"CPU emulator of kernels/*.cu ({CudaEmulatorNative.Version()}: one OS thread per GPU thread, blocks in turn)";
+        Mode = mode;
+        _options = new CudaEmulatorLaunchOptions { ConcurrentBlocks = mode.ConcurrentBlocks, ApproximateMath = mode.ApproximateMath ? 1 : 0 };
+        Description = $"CPU emulator of kernels/*.cu ({CudaEmulatorNative.Version()}: one OS thread per GPU thread, {mode})";
     }
+
+    public CudaEmulatorMode Mode { get; }
 
     /// <summary>Whether libmtkd_cuemu loads here and holds every distill kernel.</summary>
     public static BackendAvailability Probe()
@@ -80,12 +89,42 @@ internal sealed unsafe class CudaEmulatorTarget : IKernelTarget
     {
         arguments.EnsureComplete();
         Prepare(arguments.Kernel);
-        var status = CudaEmulatorNative.Launch(arguments.Kernel.Name, (uint)blocks, 1, 1, (uint)threadsPerBlock, 1, 1,
-            (uint)dynamicSharedBytes, arguments.Pointers, arguments.Sizes, arguments.Count);
+        var status = CudaEmulatorNative.LaunchWith(arguments.Kernel.Name, (uint)blocks, 1, 1, (uint)threadsPerBlock, 1, 1,
+            (uint)dynamicSharedBytes, arguments.Pointers, arguments.Sizes, arguments.Count, _options);
         Check(status, "mtkd_cuemu_launch");
+        // The launch ran on this thread's behalf; its contract flag waits for Synchronize, as on a GPU.
+        Check(CudaEmulatorNative.TakeContractFailure(out int line), "mtkd_cuemu_take_contract_failure");
+        if (line != 0)
+        {
+            string detail = CudaEmulatorNative.LastError();
+            lock (_gate) _contractFailure ??= new KernelContractException(ContractLocation(detail, line), detail);
+        }
     }
 
-    public void Synchronize() { }
+    /// <summary>The first contract failure since the last <see cref="Synchronize"/>, as a GPU's module flag holds it.</summary>
+    private KernelContractException? _contractFailure;
+
+    /// <summary>"file.cu:line" from the emulator's "(file.cu:line)" at the end of its description.</summary>
+    private static string ContractLocation(string detail, int line)
+    {
+        int open = detail.LastIndexOf('(');
+        return open >= 0 && detail.EndsWith(')') ? detail[(open + 1)..^1] : $"line {line}";
+    }
+
+    /// <summary>Launches already ran; reports (and clears) a contract failure of any of them.</summary>
+    public void Synchronize()
+    {
+        KernelContractException? failure;
+        lock (_gate)
+        {
+            failure = _contractFailure;
+            _contractFailure = null;
+        }
+        if (failure is not null) throw failure;
+    }
+
+    /// <summary>Launches run before they return, so host time between the marks is the kernels' time.</summary>
+    public IStreamTimer CreateTimer() => new HostStreamTimer(Synchronize);
 
     public void Dispose() { }
 
@@ -121,6 +160,14 @@ internal sealed unsafe class CudaEmulatorTarget : IKernelTarget
         }
 
         public void FillBytes(byte value) => NativeMemory.Fill(_data, (nuint)(Length * sizeof(T)), value);
+
+        public void CopyTo(IDeviceBuffer<T> destination)
+        {
+            if (destination is not HostBuffer<T> to || to.Length != Length || to._data == null || _data == null)
+                throw new ArgumentException("a copy needs a live emulator buffer of the same length", nameof(destination));
+            long bytes = Length * sizeof(T);
+            Buffer.MemoryCopy(_data, to._data, bytes, bytes);
+        }
 
         private void CheckRange(long offset, int count)
         {

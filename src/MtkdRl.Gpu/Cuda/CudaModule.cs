@@ -34,5 +34,13 @@ internal sealed class CudaModule : SafeHandle
 
     public nint GetFunction(string kernel) => CudaDriver.GetFunction(handle, kernel);
 
+    private nint? _contractFlag;
+
+    /// <summary>
+    /// The device address of the module's mtkd_contract_failure (kernels/mtkd_cuda.cuh), where a kernel whose
+    /// launch contract failed writes the line of the check; 0 for a module without it.
+    /// </summary>
+    public nint ContractFlag => _contractFlag ??= CudaDriver.TryGetGlobal(handle, "mtkd_contract_failure");
+
     protected override bool ReleaseHandle() => CudaDriver.TryUnloadModule(handle, _context);
 }

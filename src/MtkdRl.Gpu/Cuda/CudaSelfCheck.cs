@@ -1,5 +1,8 @@
 using ILGPU;
+using ILGPU.Backends.EntryPoints;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using MtkdRl.Gpu.Ilgpu;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 
@@ -24,6 +27,7 @@ public static class CudaSelfCheck
             Check("context", () => ContextIsIlgpus(target)),
             Check("ilgpu-buffers", () => IlgpuBuffers(target, backend.Runtime.Accelerator, seed)),
             Check("jit", () => JitReport(target)),
+            Check("ilgpu-jit", () => IlgpuJitReport(target.Accelerator)),
             Check("unknown-kernel", () => UnknownKernelIsNamed(target)),
             Check("bad-ptx", () => BadPtxIsReported(target)),
             Check("event-timer", () => EventsTime(target, backend.Runtime.Accelerator, seed)),
@@ -71,6 +75,7 @@ public static class CudaSelfCheck
     internal static string IlgpuBuffers(IKernelTarget target, Accelerator accelerator, int seed)
     {
         const int rows = 5, cols = 1001, threads = 96;
+        accelerator.Bind(); // this thread may have another context current
         var rng = new Random(seed);
         var x = new float[rows * cols];
         for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
@@ -131,6 +136,31 @@ public static class CudaSelfCheck
         return string.Join(" | ", lines) + (log.Length > 0 ? " | JIT: " + log : " | JIT log empty (modules from the driver's cache)");
     }
 
+    /// <summary>
+    /// ILGPU's kernels as the CUDA JIT builds them under their launch bounds (.maxntid 256, .minnctapersm 4, which
+    /// caps registers at 64): registers and local bytes per kernel. Local bytes above 0 are spills, the sign that
+    /// the bound costs more than the occupancy it buys.
+    /// </summary>
+    private static string IlgpuJitReport(CudaAccelerator accelerator)
+    {
+        var kernels = new (string Name, Action<DistillKernelArgs> Run)[]
+        {
+            ("stats", StatsKernel.Run<SharedRowScratch>), ("gradient", GradientKernel.Run<SharedRowScratch>),
+            ("fused", FusedKernel.Run<SharedRowScratch>),
+        };
+        var lines = new List<string>();
+        foreach (var (name, run) in kernels)
+        {
+            var compiled = accelerator.Backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(run.Method), Ilgpu.DistillKernels.CudaLaunchBounds);
+            using var kernel = (CudaKernel)accelerator.LoadKernel(compiled);
+            CudaDriverTarget.BindContext(accelerator);
+            int registers = CudaDriver.GetFunctionAttribute(kernel.FunctionPtr, CudaDriver.FuncAttributeNumRegs, name);
+            int local = CudaDriver.GetFunctionAttribute(kernel.FunctionPtr, CudaDriver.FuncAttributeLocalSizeBytes, name);
+            lines.Add($"{name}: {registers} registers, {local} B local{(local > 0 ? " (spills)" : "")}");
+        }
+        return string.Join(" | ", lines);
+    }
+
     private static string UnknownKernelIsNamed(CudaDriverTarget target)
     {
         var module = target.Module("selftest");
@@ -162,9 +192,9 @@ public static class CudaSelfCheck
     private static string EventsTime(CudaDriverTarget target, Accelerator accelerator, int seed)
     {
         using var timer = target.CreateTimer();
-        timer.Start(target.Stream);
+        timer.Start();
         IlgpuBuffers(target, accelerator, seed);
-        timer.Stop(target.Stream);
+        timer.Stop();
         float ms = timer.ElapsedMilliseconds();
         if (!(ms > 0)) throw new MtkdException($"events measured {ms} ms around a launch");
         return $"{ms:F3} ms around a self-test launch";

@@ -46,7 +46,7 @@ internal static class DistillKernels
     {
         DistillPass.Stats => 2 + warps,
         DistillPass.Gradient => warps,
-        DistillPass.Fused => 2 + 2 * warps,
+        DistillPass.Fused => 3 + warps,
         _ => throw new ArgumentOutOfRangeException(nameof(pass)),
     };
 

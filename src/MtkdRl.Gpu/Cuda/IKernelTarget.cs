@@ -1,3 +1,5 @@
+using MtkdRl.Gpu.Timing;
+
 namespace MtkdRl.Gpu.Cuda;
 
 /// <summary>
@@ -24,6 +26,9 @@ internal interface IKernelTarget : IDisposable
 
     /// <summary>Waits for every queued launch and copy; reports a failed kernel.</summary>
     void Synchronize();
+
+    /// <summary>A clock on the queue launches go to (CUDA events on a GPU).</summary>
+    IStreamTimer CreateTimer();
 }
 
 /// <summary>A device allocation of <see cref="Length"/> elements, addressed by kernels through <see cref="Pointer"/>.</summary>
@@ -42,4 +47,7 @@ internal interface IDeviceBuffer<T> : IDisposable where T : unmanaged
 
     /// <summary>Sets every byte (0xFF makes every float NaN), in queue order.</summary>
     void FillBytes(byte value);
+
+    /// <summary>Copies every element to <paramref name="destination"/> (a buffer of the same target, as long), on the device, in queue order.</summary>
+    void CopyTo(IDeviceBuffer<T> destination);
 }

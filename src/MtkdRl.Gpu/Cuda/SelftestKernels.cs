@@ -18,6 +18,9 @@ internal static class SelftestKernels
     /// <summary>Emulator only (not in the PTX): a barrier half the threads never reach.</summary>
     public static readonly KernelSignature DivergentBarrier = KernelSignature.Parse("selftest", "mtkd_selftest_divergent_barrier", "p");
 
+    /// <summary>Emulator only: (arrived, seen [blocks], spins): how many blocks each block saw running.</summary>
+    public static readonly KernelSignature BlockOverlap = KernelSignature.Parse("selftest", "mtkd_selftest_block_overlap", "ppi");
+
     /// <summary>The kernels the PTX holds.</summary>
     public static IReadOnlyList<KernelSignature> InPtx { get; } = [RowReduce, Shuffle, SharedRoundtrip];
 }

@@ -1,5 +1,7 @@
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
+using MtkdRl.Gpu.Cuda;
+using MtkdRl.Gpu.Timing;
 
 namespace MtkdRl.Gpu.Ilgpu;
 
@@ -8,8 +10,10 @@ namespace MtkdRl.Gpu.Ilgpu;
 /// <see cref="FusedKernel"/>), on the CUDA accelerator or on ILGPU's CPU simulator. Owns the ILGPU context,
 /// the accelerator and the compiled kernels, which every session shares.
 /// </summary>
-public sealed class IlgpuBackend : IDistillBackend
+public sealed class IlgpuBackend : IDistillBackend, ICopyBandwidthProbe
 {
+    private double? _copyGbps;
+
     public IlgpuBackend(GpuDevice device) : this(device, sharedRowBudgetBytes: null) { }
 
     /// <param name="sharedRowBudgetBytes">Shared memory a group may use for class rows; smaller values force the
@@ -44,6 +48,18 @@ public sealed class IlgpuBackend : IDistillBackend
     public IlgpuDistillSession CreateSession(DistillShape shape) => new(Runtime.Accelerator, Kernels, shape);
 
     IDistillSession IDistillBackend.CreateSession(DistillShape shape) => CreateSession(shape);
+
+    /// <summary>
+    /// On CUDA a 1 GiB device-to-device copy timed with CUDA events (the cuda backend's probe, in this context);
+    /// on the CPU simulator the host's copy bandwidth.
+    /// </summary>
+    public double MeasureCopyGbps()
+    {
+        if (_copyGbps is { } known) return known;
+        if (!Runtime.IsCuda) return (_copyGbps = HostCopyBandwidth.MeasureGbps()).Value;
+        using var target = new CudaDriverTarget(Runtime);
+        return (_copyGbps = DeviceCopyBandwidth.MeasureGbps(target, DeviceCopyBandwidth.GpuBytes)).Value;
+    }
 
     public void Dispose() => Runtime.Dispose();
 }

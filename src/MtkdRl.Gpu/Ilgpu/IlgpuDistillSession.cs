@@ -1,5 +1,8 @@
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using MtkdRl.Gpu.Cuda;
+using MtkdRl.Gpu.Timing;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 
@@ -10,8 +13,10 @@ namespace MtkdRl.Gpu.Ilgpu;
 /// The views are public so device code (a GPU training loop) can write zs and fs in place and read the
 /// gradients without a round trip through the host; sizes follow <see cref="DistillShape"/>'s layouts.
 /// </summary>
-public sealed class IlgpuDistillSession : DistillSessionBase
+public sealed class IlgpuDistillSession : DistillSessionBase, IDeviceTimedSession
 {
+    private IStreamTimer? _timer;
+
     private readonly Accelerator _accelerator;
     private readonly DistillKernels _kernels;
     private readonly List<MemoryBuffer> _owned = [];
@@ -79,20 +84,8 @@ public sealed class IlgpuDistillSession : DistillSessionBase
     public ArrayView<float> Dfs => _dfs.AsContiguous();
     public ArrayView<float> RowLoss => _rowLoss.AsContiguous();
 
-    // ILGPU's CPU accelerator emulates float atomics with a compare-exchange loop that compares values, so a NaN
-    // reaching an accumulator of the gradient or fused pass never compares equal and the loop never ends. On that
-    // accelerator a batch with a non-finite input is diagnosed at upload and those passes refuse it with the
-    // same one-line error (teacher and row) the statistics check gives; the stats pass keeps the contract.
-    private MtkdInputException? _nonFiniteOnCpu;
-
     protected override void UploadInputs(DistillInputs inputs)
     {
-        _nonFiniteOnCpu = null;
-        if (_accelerator.AcceleratorType == AcceleratorType.CPU)
-        {
-            try { DistillValidation.ThrowIfNonFinite(inputs); }
-            catch (MtkdInputException e) { _nonFiniteOnCpu = e; }
-        }
         _zs.View.CopyFromCPU(inputs.Zs);
         _zt.View.CopyFromCPU(inputs.Zt);
         _fs.View.CopyFromCPU(inputs.Fs);
@@ -110,11 +103,19 @@ public sealed class IlgpuDistillSession : DistillSessionBase
 
     protected override void RunPass(DistillPass pass, in DistillHyper hyper)
     {
-        if (pass != DistillPass.Stats && _nonFiniteOnCpu is { } e) throw new MtkdInputException(e.Message);
         _kernels.Launch(pass, KernelArgs(hyper));
     }
 
     public override void Synchronize() => _accelerator.Synchronize();
+
+    /// <summary>Back-to-back passes between two CUDA events on the accelerator's stream (host time on the CPU accelerator).</summary>
+    public double MillisecondsPerPass(Action pass, int launches)
+    {
+        _timer ??= _accelerator is CudaAccelerator cuda
+            ? new CudaEventTimer(action => { CudaDriverTarget.BindContext(cuda); action(); }, ((CudaStream)cuda.DefaultStream).StreamPtr)
+            : new HostStreamTimer(Synchronize);
+        return BackToBack.MillisecondsPerPass(_timer, pass, launches);
+    }
 
     protected override void CopyStatsTo(DistillStats destination)
     {
@@ -141,6 +142,8 @@ public sealed class IlgpuDistillSession : DistillSessionBase
 
     protected override void ReleaseResources()
     {
+        _timer?.Dispose();
+        _timer = null;
         foreach (var buffer in _owned) buffer.Dispose();
         _owned.Clear();
     }

@@ -75,7 +75,7 @@ public static class TeacherSweeps
     {
         float pt = XMath.Exp2(((z - f.TeacherMax) * f.InvT - f.TeacherLogS) * LogitRowStats.Log2E);
         float ps = XMath.Exp2(((zs - f.StudentMax) * f.InvT - f.StudentLogS) * LogitRowStats.Log2E);
-        if (accumulate) Atomic.Add(ref acc[i], wl * pt);
+        if (accumulate) AddFinite(acc, i, wl * pt);
         // z - zs first: small when teacher and student agree, which is when KL needs the precision.
         float y = (z - zs) * f.InvT - f.LogRatio;
         kl.F += KlTerm.Of(y, pt, ps);
@@ -98,10 +98,21 @@ public static class TeacherSweeps
             float z1 = v1 ? row[i1] : 0f;
             float z2 = v2 ? row[i2] : 0f;
             float z3 = v3 ? row[i3] : 0f;
-            Atomic.Add(ref acc[i], wl * XMath.Exp2(z0 * log2ET - shift));
-            if (v1) Atomic.Add(ref acc[i1], wl * XMath.Exp2(z1 * log2ET - shift));
-            if (v2) Atomic.Add(ref acc[i2], wl * XMath.Exp2(z2 * log2ET - shift));
-            if (v3) Atomic.Add(ref acc[i3], wl * XMath.Exp2(z3 * log2ET - shift));
+            AddFinite(acc, i, wl * XMath.Exp2(z0 * log2ET - shift));
+            if (v1) AddFinite(acc, i1, wl * XMath.Exp2(z1 * log2ET - shift));
+            if (v2) AddFinite(acc, i2, wl * XMath.Exp2(z2 * log2ET - shift));
+            if (v3) AddFinite(acc, i3, wl * XMath.Exp2(z3 * log2ET - shift));
         }
+    }
+
+    /// <summary>
+    /// acc[i] += v, leaving out a non-finite v. Such a v comes only from a non-finite teacher row, whose
+    /// gradient the session contract leaves unspecified (lse_t already shows the row as NaN); adding it would
+    /// also spin ILGPU's CPU accelerator forever, whose float atomics retry until a compare of the old value
+    /// with itself succeeds, which NaN never does.
+    /// </summary>
+    private static void AddFinite(ArrayView<float> acc, int i, float v)
+    {
+        if (v - v == 0f) Atomic.Add(ref acc[i], v);
     }
 }

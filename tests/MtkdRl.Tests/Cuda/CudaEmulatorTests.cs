@@ -86,23 +86,30 @@ public unsafe class CudaEmulatorTests
     }
 
     [SkippableFact]
-    public void A_failed_kernel_check_fails_the_launch_with_its_condition()
+    public void A_failed_kernel_check_returns_from_the_kernel_and_leaves_its_condition_for_the_launcher()
     {
         RequireEmulator();
         var x = new float[3 * 40];
         var sums = new float[3];
         var maxes = new float[3];
         var total = new float[1];
+        Array.Fill(sums, -7f);
         fixed (float* px = x, ps = sums, pm = maxes, pt = total)
         {
             using var a = new KernelArguments(SelftestKernels.RowReduce);
             a.Pointer((nint)px).Int(3).Int(40).Pointer((nint)ps).Pointer((nint)pm).Pointer((nint)pt);
-            Assert.Equal(CudaEmulatorStatus.KernelFailed, Launch(SelftestKernels.RowReduce, a, 3, 64, 4 * 40 - 4));
+            Assert.Equal(CudaEmulatorStatus.Ok, Launch(SelftestKernels.RowReduce, a, 3, 64, 4 * 40 - 4));
         }
+        Assert.Equal(CudaEmulatorStatus.Ok, CudaEmulatorNative.TakeContractFailure(out int line));
+        Assert.True(line > 0, "no contract failure was recorded");
         var error = CudaEmulatorNative.LastError();
         Assert.Contains("kernel 'mtkd_selftest_row_reduce', block (0,0,0)", error);
         Assert.Contains("check failed: ", error);
         Assert.Contains("mtkd_dynamic_smem_bytes()", error);
+        Assert.Contains($"(selftest.cu:{line})", error);
+        Assert.All(sums, s => Assert.Equal(-7f, s)); // nothing written
+        Assert.Equal(CudaEmulatorStatus.Ok, CudaEmulatorNative.TakeContractFailure(out int again));
+        Assert.Equal(0, again); // taken once
     }
 
     [SkippableFact]

@@ -24,7 +24,7 @@ public class CudaSessionTests
     [SkippableFact]
     public void Blocks_with_fewer_warps_than_teachers_agree_with_the_reference()
     {
-        // C = 6000 leaves the fused pass room for 3 warps: 8 teachers in rounds of 3, 3 and 2.
+        // C = 6000 leaves the fused pass room for 6 warps: 8 teachers spread over 4 warps, two each.
         var backend = SharedBackends.GetOrSkip(Backend);
         int seed = TestSeeds.Next();
         var x = DistillInputFactory.Create(new DistillShape(2, 6000, [1, 8, 3, 4, 5, 6, 7, 9]), seed);

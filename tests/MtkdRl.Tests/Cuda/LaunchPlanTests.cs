@@ -32,7 +32,7 @@ public class LaunchPlanTests
         // C = 6000: rows of 24000 bytes after 256 bytes of scratch leave room for 9 rows.
         Assert.Equal(7, DistillKernels.Warps(DistillPass.Stats, 8, 6000, max));
         Assert.Equal(8, DistillKernels.Warps(DistillPass.Gradient, 8, 6000, max));
-        Assert.Equal(3, DistillKernels.Warps(DistillPass.Fused, 8, 6000, max));
+        Assert.Equal(6, DistillKernels.Warps(DistillPass.Fused, 8, 6000, max));
         foreach (var pass in new[] { DistillPass.Stats, DistillPass.Gradient, DistillPass.Fused })
         {
             int w = DistillKernels.Warps(pass, 8, 6000, max);
@@ -60,7 +60,7 @@ public class LaunchPlanTests
         // scratch (64 floats) + rows of C rounded up to 4 floats.
         Assert.Equal(4 * (64 + 1004 * (2 + 8)), DistillKernels.SharedBytes(DistillPass.Stats, 1001, 8));
         Assert.Equal(4 * (64 + 1004 * 8), DistillKernels.SharedBytes(DistillPass.Gradient, 1001, 8));
-        Assert.Equal(4 * (64 + 1004 * (2 + 16)), DistillKernels.SharedBytes(DistillPass.Fused, 1001, 8));
+        Assert.Equal(4 * (64 + 1004 * (3 + 8)), DistillKernels.SharedBytes(DistillPass.Fused, 1001, 8));
         var plan = DistillKernels.PlanFor(DistillPass.Fused, new DistillShape(4096, 16, 1000, 512), 232448);
         Assert.Equal((4096, 8, 256), (plan.Blocks, plan.Warps, plan.Threads));
     }

@@ -14,6 +14,9 @@ public sealed class BenchKernelsVerb : TimedBenchOptions
     [Option('s', "shape", Separator = ';', HelpText = "B,K,C,D shapes separated by ';' (default: 256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128).")]
     public IEnumerable<string> Shapes { get; set; } = [];
 
+    [Option("jsonl", HelpText = "Append each record to this file as one JSON line as soon as it is measured (a run cut short keeps what finished).")]
+    public string? JsonLines { get; set; }
+
     [Option("threads", Default = 0, HelpText = "CPU threads of the native op (0: every core).")]
     public int Threads { get; set; }
 
@@ -36,7 +39,13 @@ public sealed class BenchKernelsVerb : TimedBenchOptions
             foreach (var shape in shapes)
             {
                 console.Status().Start($"{entry.Name} {shape}", ctx =>
-                    records.AddRange(KernelBenchmark.Run(entry, backend, shape, options, msg => ctx.Status(Markup.Escape(msg)))));
+                {
+                    foreach (var r in KernelBenchmark.Run(entry, backend, shape, options, msg => ctx.Status(Markup.Escape(msg))))
+                    {
+                        records.Add(r);
+                        if (JsonLines is not null) BenchJson.AppendLine(JsonLines, r);
+                    }
+                });
             }
         }
         console.Write(BenchTable.Render(records));
