@@ -2,17 +2,24 @@ using CommandLine;
 using MtkdRl.Core;
 using MtkdRl.Data.Datasets;
 using MtkdRl.Data.Formats;
+using MtkdRl.Reports.Metrics;
 using MtkdRl.Teachers;
 using MtkdRl.Training;
 using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs;
 
-[Verb("eval", HelpText = "Test accuracy of a model (a checkpoint NAME.json or NAME.safetensors, or a pool teacher POOL/NAME), per class with --detail.")]
+[Verb("eval", HelpText = "Test accuracy of a model (a checkpoint NAME.json or NAME.safetensors, or a pool teacher POOL/NAME), per class with --detail; or, with --score-detections, COCO box AP of a results file.")]
 public sealed class EvalVerb
 {
-    [Option("model", Required = true, HelpText = "A checkpoint (.json or .safetensors) or a pool teacher as POOL/NAME.")]
-    public string Model { get; set; } = "";
+    [Option("model", HelpText = "A checkpoint (.json or .safetensors) or a pool teacher as POOL/NAME.")]
+    public string? Model { get; set; }
+
+    [Option("score-detections", HelpText = "A COCO results file (image_id, category_id, bbox [x,y,w,h], score) to score against the ground truth of --data: a COCO instances file, or a scenes folder's instances_test.json.")]
+    public string? ScoreDetections { get; set; }
+
+    [Option("json", HelpText = "With --score-detections: also write {\"AP\", \"AP50\", \"AP75\", \"AR100\"} to this file.")]
+    public string? Json { get; set; }
 
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
     public string? Data { get; set; }
@@ -23,8 +30,34 @@ public sealed class EvalVerb
     [Option("threads", Default = 0, HelpText = "CPU threads (0: every core).")]
     public int Threads { get; set; }
 
+    /// <summary>COCO box AP of a results file against --data's ground truth.</summary>
+    private int RunScore(IAnsiConsole console)
+    {
+        if (Model is not null) throw new MtkdException("eval: give --model or --score-detections, not both");
+        if (string.IsNullOrWhiteSpace(Data)) throw new MtkdException("eval --score-detections: --data must name the ground truth (a COCO instances file or a scenes folder)");
+        string truthPath = Directory.Exists(Data) ? Path.Combine(Data, "instances_test.json") : Data;
+        var truth = CocoFiles.ReadGroundTruth(truthPath);
+        var detections = CocoFiles.ReadDetections(ScoreDetections!, truth);
+        var summary = CocoBoxEvaluation.Summarise(truth, detections);
+        console.MarkupLine(Markup.Escape($"ground truth: {truthPath}: {truth.Images.Count} images, {truth.Annotations.Count} objects, {truth.Categories.Count} categories"));
+        console.MarkupLine(Markup.Escape($"detections: {ScoreDetections}: {detections.Count}"));
+        console.MarkupLine(Markup.Escape($"AP {summary.AP:F4}  AP50 {summary.AP50:F4}  AP75 {summary.AP75:F4}  AR100 {summary.AR100:F4}"));
+        if (Json is not null)
+        {
+            AtomicFile.WriteAllText(Json, System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, double>
+            {
+                ["AP"] = summary.AP, ["AP50"] = summary.AP50, ["AP75"] = summary.AP75, ["AR100"] = summary.AR100,
+            }) + "\n");
+            console.MarkupLine(Markup.Escape($"wrote {Json}"));
+        }
+        return 0;
+    }
+
     public int Run(IAnsiConsole console)
     {
+        if (ScoreDetections is not null) return RunScore(console);
+        if (string.IsNullOrWhiteSpace(Model)) throw new MtkdException("eval: --model is required (or --score-detections with --data)");
+        if (Json is not null) throw new MtkdException("eval: --json goes with --score-detections");
         var target = Resolve(Model);
         var choice = DatasetLocator.Resolve(Data);
         var data = DatasetLocator.Load(choice.Directory);
