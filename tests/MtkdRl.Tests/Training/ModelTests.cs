@@ -125,8 +125,13 @@ public class ModelTests
         var emb = model.Embedding.ToArray();
         model.Forward(x.AsSpan(0, 3 * 64), 3, false);
         Assert.Equal(3 * 3, model.Logits.Length);
-        Assert.Equal(all.Take(9), model.Logits.ToArray());
-        Assert.Equal(emb.Take(3 * 6), model.Embedding.ToArray());
+        Assert.Equal(3 * 6, model.Embedding.Length);
+        // The same rows up to rounding: BLAS may block a 3-row product differently from a 10-row one (seen: one
+        // ulp apart on some seeds), so the rows agree to float precision, not bit for bit.
+        var logits = model.Logits.ToArray();
+        var embedding = model.Embedding.ToArray();
+        for (int i = 0; i < 9; i++) Assert.Equal(all[i], logits[i], 1e-5f * (1 + Math.Abs(all[i])));
+        for (int i = 0; i < 18; i++) Assert.Equal(emb[i], embedding[i], 1e-5f * (1 + Math.Abs(emb[i])));
     }
 
     [Fact]
