@@ -21,7 +21,7 @@ namespace MtkdRl.Cli
         public const int UsageError = 2;
 
         private static readonly Type[] Verbs =
-            [typeof(InfoVerb), typeof(BenchVerb), typeof(DemoVerb), typeof(TeachersVerb), typeof(EvalVerb), typeof(DistillVerb), typeof(CompareVerb), typeof(SelfCheckVerb)];
+            [typeof(InfoVerb), typeof(BenchVerb), typeof(DemoVerb), typeof(TeachersVerb), typeof(EvalVerb), typeof(DistillVerb), typeof(CompareVerb), typeof(SelfCheckVerb), typeof(DataVerb)];
 
         private static readonly Type[] BenchTargets =
             [typeof(BenchKernelsVerb), typeof(BenchTrainVerb), typeof(BenchEpochVerb), typeof(BenchStrategiesVerb)];
@@ -57,6 +57,7 @@ namespace MtkdRl.Cli
                     (DistillVerb v) => v.Run(console),
                     (CompareVerb v) => v.Run(console),
                     (SelfCheckVerb v) => v.Run(console),
+                    (DataVerb v) => v.Run(console),
                     _ => UsageError);
             }
             catch (MtkdException e)
