@@ -762,6 +762,12 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, 3)
     for (int k = warp; k < K; k += warps) {
         const index_t at = static_cast<index_t>(b) * K + k;
         const float wl = weights[at], wf = weights[p.BK + at];
+        /* The warp's next teacher row starts on its way to L2 now, one 128-byte line per lane and pass, so its
+         * first loads after this row's merge and KL sweeps (which read shared memory only) find it there. */
+        if (k + warps < K) {
+            const float* next = zt + (static_cast<index_t>(k + warps) * B + b) * C;
+            for (int c = mtkd_lane() * 32; c < C; c += MTKD_WARP_SIZE * 32) mtkd_prefetch_l2(next + c);
+        }
         const TeacherResult r = teacher_stats(zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage,
                                               counted ? acc : nullptr, wl, C, y, t, inv_t,
                                               student, stats, at, p.BK);

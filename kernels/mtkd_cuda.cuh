@@ -60,6 +60,7 @@ MTKD_DEVICE float mtkd_log(float x) {
 MTKD_DEVICE float mtkd_sqrt(float x) { return std::sqrt(x); }
 MTKD_DEVICE float mtkd_fmax(float a, float b) { return std::fmax(a, b); }
 MTKD_DEVICE float mtkd_fma(float a, float b, float c) { return std::fma(a, b, c); }
+MTKD_DEVICE void mtkd_prefetch_l2(const void* p) { __builtin_prefetch(p); }
 
 #else
 /* ------------------------------------------------------------------ GPU compilers */
@@ -141,6 +142,8 @@ MTKD_DEVICE float mtkd_sqrt(float x) { return __builtin_sqrtf(x); }
 MTKD_DEVICE float mtkd_fmax(float a, float b) { return __builtin_fmaxf(a, b); }
 MTKD_DEVICE float mtkd_fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
 #endif
+/* Ask L2 for the 128-byte line holding p (no register is written, so nothing waits for it). */
+MTKD_DEVICE void mtkd_prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 #endif /* MTKD_CUDA_EMULATE */
 
 /* ------------------------------------------------------------------ common to all three */

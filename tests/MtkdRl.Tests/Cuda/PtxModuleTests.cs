@@ -61,6 +61,17 @@ public class PtxModuleTests
     }
 
     [Fact]
+    public void The_fused_kernel_prefetches_the_next_teacher_row_into_l2()
+    {
+        var text = PtxResources.Text("distill");
+        int start = text.IndexOf(".entry " + DistillKernels.Fused.Name, StringComparison.Ordinal);
+        Assert.True(start >= 0, DistillKernels.Fused.Name);
+        int end = text.IndexOf(".entry ", start + 7, StringComparison.Ordinal);
+        var body = end < 0 ? text[start..] : text[start..end];
+        Assert.Contains("prefetch.global.L2", body);
+    }
+
+    [Fact]
     public void Emulator_only_kernels_stay_out_of_the_ptx()
     {
         Assert.Null(EntryParameterTypes(PtxResources.Text("selftest"), SelftestKernels.DivergentBarrier.Name));
