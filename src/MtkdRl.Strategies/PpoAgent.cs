@@ -98,6 +98,15 @@ public sealed record PpoConfig
     /// </summary>
     public float LabelsLearningRateScale { get; init; } = 10f;
 
+    /// <summary>
+    /// Besides PPO's updates, the labels head's bias takes a deterministic-policy-gradient step after every batch:
+    /// the teacher reward is a known function of the weights, so its mean gradient with respect to the labels
+    /// logit over the batch's counted rows, -p_labels (CEs - E_p[cost]), is exact, and the bias climbs it at this
+    /// rate (0: PPO alone). A pool no better than the labels is then left within a few dozen batches instead of
+    /// several epochs.
+    /// </summary>
+    public float LabelsGateRate { get; init; } = 2f;
+
     /// <summary>Normalised inputs are clipped to +- this many standard deviations.</summary>
     public float ObservationClip { get; init; } = 5f;
 
@@ -107,7 +116,7 @@ public sealed record PpoConfig
             && AnnealEpochs >= 0 && float.IsFinite(InitialLogStd) && ClipRange > 0 && ValueClipRange >= 0 && ValueCoefficient >= 0
             && EntropyCoefficient >= 0 && Gamma is >= 0 and <= 1 && Lambda is >= 0 and <= 1 && RolloutRows >= 2
             && RowsPerBatch >= 1 && UpdateEpochs >= 1 && MinibatchRows >= 2 && MaxGradNorm > 0 && (TargetKl is null or > 0)
-            && ObservationClip > 0 && float.IsFinite(LabelsInitialLogit) && LabelsLearningRateScale > 0;
+            && ObservationClip > 0 && float.IsFinite(LabelsInitialLogit) && LabelsLearningRateScale > 0 && LabelsGateRate >= 0 && float.IsFinite(LabelsGateRate);
         if (!ok) throw new MtkdInputException($"strategy {PpoAgent.CatalogName}: a PPO setting is out of range ({this})");
     }
 }
@@ -457,11 +466,39 @@ public sealed class PpoAgent : IWeightingStrategy
         _pending = false;
         var kept = _pendingRows.AsSpan(0, _pendingCount);
         _reward.Compute(feedback, _usedWl, _usedWf, kept, _rewards);
+        if (_config.LabelsSlot && _config.LabelsGateRate > 0 && _config.Reward == PpoRewardKind.TeacherFit) StepLabelsGate(stats, feedback.Labels);
         int width = K * InputWidth;
         foreach (int row in kept)
             _rollout.Add(_x.AsSpan(row * width, width), _act.AsSpan(row * _a, _a), _logp[row], _val[row], _rewards[row]);
         _pendingCount = 0;
         return _rollout.Filled == _config.RolloutRows ? Update() : null;
+    }
+
+    /// <summary>
+    /// One ascent step of the labels bias on the batch's mean teacher reward. With p the row's K+1 weights and costs
+    /// c_k = CEt_k, c_labels = CEs, the reward is -sum_j p_j c_j, whose derivative in the labels logit is
+    /// -p_labels (CEs - sum_j p_j c_j).
+    /// </summary>
+    private void StepLabelsGate(DistillStats stats, ReadOnlySpan<int> labels)
+    {
+        double sum = 0;
+        int n = 0;
+        for (int r = 0; r < _pendingB; r++)
+        {
+            if (!StrategyChecks.Counted(labels, r)) continue;
+            double teachers = 0, expected = 0;
+            for (int k = 0; k < K; k++)
+            {
+                double w = _usedWl[r * K + k];
+                teachers += w;
+                expected += w * stats.CeT[r * K + k];
+            }
+            double pLabels = Math.Max(0, 1 - teachers), ces = stats.CeS[r];
+            expected += pLabels * ces;
+            double g = -pLabels * (ces - expected);
+            if (double.IsFinite(g)) { sum += g; n++; }
+        }
+        if (n > 0) _net.Theta[_net.LabelsBiasIndex] += (float)(_config.LabelsGateRate * sum / n);
     }
 
     public AgentUpdateLog? EndEpoch()

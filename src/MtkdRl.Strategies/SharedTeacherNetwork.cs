@@ -53,6 +53,9 @@ internal sealed class SharedTeacherNetwork
     /// <summary>Where the labels head's parameters start in <see cref="Theta"/> (its length without the head).</summary>
     public int LabelsOffset => _oLab;
 
+    /// <summary>Where the labels head's bias sits in <see cref="Theta"/>.</summary>
+    public int LabelsBiasIndex => _oBLab;
+
     /// <summary>Outputs per row: K, plus one with the labels head.</summary>
     public int Outputs => _labels ? _k + 1 : _k;
 
