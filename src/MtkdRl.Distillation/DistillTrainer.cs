@@ -36,6 +36,7 @@ public sealed class DistillTrainer
     private readonly CpuCompute _compute;
     private readonly IDistillBackend _backend;
     private readonly string _backendName;
+    private IReadOnlyList<TeacherCompetence>? _teacherTrainAccuracies;
 
     public DistillTrainer(ImageDataset data, string poolDir, CpuCompute compute, IDistillBackend backend, string backendName)
     {
@@ -294,20 +295,34 @@ public sealed class DistillTrainer
             FinalTrainAcc = metrics.Count > 0 ? metrics[^1].TrainAcc : double.NaN,
         };
         if (metrics.Count > 0 && run.Strategy.UsesTeachers)
-            summary = summary with { Warning = PoolWarning(_poolDir, _data, summary.FinalTrainAcc) };
+            summary = summary with { Warning = PoolWarning(summary.FinalTrainAcc) };
         if (run.Epoch >= recipe.Epochs) JsonFiles.Write(Path.Combine(run.OutDir, "summary.json"), summary);
         return new DistillOutcome(summary, metrics, run.Resumed);
+    }
+
+    /// <summary>The weak-pool line for this trainer's runs; the teachers' accuracies are read from the cache once per trainer.</summary>
+    private string? PoolWarning(double studentTrainAcc)
+    {
+        if (!double.IsFinite(studentTrainAcc)) return null;
+        _teacherTrainAccuracies ??= TeacherTrainAccuracies(_poolDir, _data);
+        return _teacherTrainAccuracies is null ? null : PoolStrength.WeakPoolWarning(_teacherTrainAccuracies, studentTrainAcc);
     }
 
     /// <summary>
     /// The weak-pool line for a student at <paramref name="studentTrainAcc"/> on the training split, from the
     /// teachers' cached training outputs; null when a teacher is a point above it or the pool has no training cache.
     /// </summary>
-    public static string? PoolWarning(string poolDir, ImageDataset data, double studentTrainAcc)
+    public static string? PoolWarning(string poolDir, ImageDataset data, double studentTrainAcc) =>
+        double.IsFinite(studentTrainAcc) && TeacherTrainAccuracies(poolDir, data) is { } teachers
+            ? PoolStrength.WeakPoolWarning(teachers, studentTrainAcc)
+            : null;
+
+    /// <summary>Each teacher's accuracy on the training split from the pool's training cache; null without one.</summary>
+    private static IReadOnlyList<TeacherCompetence>? TeacherTrainAccuracies(string poolDir, ImageDataset data)
     {
-        if (!double.IsFinite(studentTrainAcc) || !File.Exists(TeacherCache.PathOf(poolDir, "train"))) return null;
+        if (!File.Exists(TeacherCache.PathOf(poolDir, "train"))) return null;
         using var cache = TeacherCache.Open(poolDir, "train", data);
-        return PoolStrength.WeakPoolWarning(PoolStrength.TrainAccuracies(cache, data.Train.Labels), studentTrainAcc);
+        return PoolStrength.TrainAccuracies(cache, data.Train.Labels);
     }
 
     /// <summary>Rows held out for the probe reward (a seeded choice) and the rows left for training; (null, null) without a probe.</summary>

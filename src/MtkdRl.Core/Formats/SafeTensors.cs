@@ -69,14 +69,26 @@ public static class SafeTensors
             return this;
         }
 
+        /// <summary>Writes the file atomically, its exact size allocated on disk first, streamed without a copy in memory.</summary>
         public void Write(string path)
         {
-            var bytes = new MemoryStream();
-            WriteTo(bytes);
-            AtomicFile.WriteAllBytes(path, bytes.ToArray());
+            byte[] header = Header();
+            AtomicFile.Write(path, 8 + header.Length + _tensors.Sum(t => (long)t.Bytes.Length), stream => WriteTo(stream, header));
         }
 
-        public void WriteTo(Stream stream)
+        public void WriteTo(Stream stream) => WriteTo(stream, Header());
+
+        private void WriteTo(Stream stream, byte[] header)
+        {
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            stream.Write(length);
+            stream.Write(header);
+            foreach (var t in _tensors) stream.Write(t.Bytes);
+        }
+
+        /// <summary>The JSON header, padded with spaces to a multiple of 8 so the data section is aligned for readers that map it.</summary>
+        private byte[] Header()
         {
             var header = new MemoryStream();
             using (var w = new Utf8JsonWriter(header))
@@ -105,14 +117,8 @@ public static class SafeTensors
                 }
                 w.WriteEndObject();
             }
-            // Pad the header with spaces to a multiple of 8 so the data section is aligned for readers that map it.
             while (header.Length % 8 != 0) header.WriteByte((byte)' ');
-            Span<byte> length = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-            stream.Write(length);
-            header.Position = 0;
-            header.CopyTo(stream);
-            foreach (var t in _tensors) stream.Write(t.Bytes);
+            return header.ToArray();
         }
     }
 
