@@ -26,7 +26,7 @@ public sealed class TeachersVerb
     [Option("recipe", HelpText = "train: a pool recipe file (JSON: per teacher name, spec, epochs, lr, batch, augment, subset, seed; `teachers recipe --preset quick` prints one to start from). A trained pool keeps its recipe as POOL/recipe.json.")]
     public string? Recipe { get; set; }
 
-    [Option("augment", HelpText = "train: augmentation of every teacher: auto (a flip where the dataset's classes are mirror-invariant, else shifts of up to 2 pixels), none, flip, crop:N or crop:N+flip. Default: each teacher's own (auto unless its recipe says).")]
+    [Option("augment", HelpText = "train: augmentation of every teacher: auto (a flip where the dataset's classes are mirror-invariant, else shifts of about a fourteenth of the image side), none, flip, crop:N or crop:N+flip. Default: each teacher's own (auto unless its recipe says).")]
     public string? Augment { get; set; }
 
     [Option("seed", HelpText = "train: seed of every random choice (initialisation, shuffling, augmentation, subsets); default: the recipe's (1 for presets).")]
@@ -93,11 +93,10 @@ public sealed class TeachersVerb
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"pool {Pool} ({source}, seed {recipe.Seed})"));
         table.AddColumns("teacher", "spec", "augment", "params", "D", "test acc", "seconds", "status");
         foreach (int i in new[] { 3, 4, 5, 6 }) table.Columns[i].RightAligned();
-        var augmentations = recipe.Plans(data, source).ToDictionary(p => p.Name, p => new Data.Batching.Augmentation(p.Recipe.CropPadding, p.Recipe.HorizontalFlip).ToString());
         foreach (var r in results)
         {
             var t = r.Entry;
-            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), augmentations.GetValueOrDefault(t.Name, "?"), $"{t.Parameters:N0}", $"{t.EmbeddingWidth}", $"{t.TestAccuracy:P2}",
+            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), $"{r.Augmentation}", $"{t.Parameters:N0}", $"{t.EmbeddingWidth}", $"{t.TestAccuracy:P2}",
                 $"{t.Seconds:F1}", r.Skipped ? "kept (already trained)" : r.Resumed ? "resumed" : "trained");
         }
         console.Write(table);

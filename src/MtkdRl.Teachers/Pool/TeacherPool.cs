@@ -1,4 +1,5 @@
 using MtkdRl.Core;
+using MtkdRl.Data.Batching;
 using MtkdRl.Data.Datasets;
 using MtkdRl.Data.Formats;
 using MtkdRl.Training;
@@ -6,7 +7,8 @@ using MtkdRl.Training;
 namespace MtkdRl.Teachers;
 
 /// <summary>One row of the table `teachers train` prints.</summary>
-public sealed record TrainedTeacher(PoolTeacher Entry, bool Skipped, bool Resumed);
+/// <param name="Augmentation">What the teacher was trained with (its recipe's crop and flip, as resolved for the data).</param>
+public sealed record TrainedTeacher(PoolTeacher Entry, bool Skipped, bool Resumed, Augmentation Augmentation);
 
 /// <summary>
 /// A folder holding a teacher pool: pool.json, one checkpoint per trained teacher (NAME.json +
@@ -89,7 +91,7 @@ public static class TeacherPool
                 var done = Checkpoint.ReadConfig(checkpoint);
                 if (done.Recipe == plan.Recipe && done.Epoch >= plan.Recipe.Epochs)
                 {
-                    results.Add(new TrainedTeacher(existing, Skipped: true, Resumed: false));
+                    results.Add(new TrainedTeacher(existing, Skipped: true, Resumed: false, Augmented(plan)));
                     continue;
                 }
             }
@@ -100,10 +102,12 @@ public static class TeacherPool
                 outcome.Model.EmbeddingWidth, outcome.Model.ParameterCount, Math.Round(outcome.Seconds, 2));
             manifest = manifest.With(entry);
             manifest.Write(poolDir);
-            results.Add(new TrainedTeacher(entry, Skipped: false, outcome.Resumed));
+            results.Add(new TrainedTeacher(entry, Skipped: false, outcome.Resumed, Augmented(plan)));
         }
         return results;
     }
+
+    private static Augmentation Augmented(TeacherPlan plan) => new(plan.Recipe.CropPadding, plan.Recipe.HorizontalFlip);
 
     /// <summary>Checks the plans against the pool before anything is written, creates the folder and returns the manifest.</summary>
     private static PoolManifest Prepare(string poolDir, ImageDataset data, IReadOnlyList<TeacherPlan> plans)
