@@ -1,5 +1,6 @@
 using CommandLine;
 using MtkdRl.Core;
+using MtkdRl.Core.Formats;
 using MtkdRl.Data.Datasets;
 using MtkdRl.Data.Formats;
 using MtkdRl.Reports.Metrics;
@@ -36,7 +37,7 @@ public sealed class EvalVerb
         if (Model is not null) throw new MtkdException("eval: give --model or --score-detections, not both");
         if (string.IsNullOrWhiteSpace(Data)) throw new MtkdException("eval --score-detections: --data must name the ground truth (a COCO instances file or a scenes folder)");
         string truthPath = Directory.Exists(Data) ? Path.Combine(Data, "instances_test.json") : Data;
-        var truth = CocoFiles.ReadGroundTruth(truthPath);
+        var truth = CocoFiles.ReadInstances(truthPath);
         var detections = CocoFiles.ReadDetections(ScoreDetections!, truth);
         var summary = CocoBoxEvaluation.Summarise(truth, detections);
         console.MarkupLine(Markup.Escape($"ground truth: {truthPath}: {truth.Images.Count} images, {truth.Annotations.Count} objects, {truth.Categories.Count} categories"));

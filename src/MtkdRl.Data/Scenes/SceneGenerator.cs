@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MtkdRl.Core;
+using MtkdRl.Core.Formats;
 using MtkdRl.Data.Datasets;
 using MtkdRl.Data.Formats;
 
@@ -46,14 +47,11 @@ public static class SceneGenerator
                 : [scenes.Count, scenes.Channels, scenes.Canvas, scenes.Canvas];
             NpyFile.Write(SceneFiles.Images(outDir, split), scenes.Images, imageShape);
             NpyFile.Write(SceneFiles.Masks(outDir, split), scenes.Masks, scenes.Count, scenes.Canvas, scenes.Canvas);
-            WriteJson(SceneFiles.Instances(outDir, split), CocoInstances.Of(split, scenes, source.ClassNames), Compact);
+            CocoFiles.WriteInstances(SceneFiles.Instances(outDir, split), SceneInstances.Of(split, scenes, source.ClassNames));
         }
         WriteJson(SceneFiles.Descriptor(outDir), result.Descriptor, Json);
         return result;
     }
-
-    /// <summary>COCO files are large and read by programs: one line.</summary>
-    private static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
 
     private static void WriteJson<T>(string path, T value, JsonSerializerOptions options)
     {

@@ -1,3 +1,5 @@
+using MtkdRl.Core.Formats;
+
 namespace MtkdRl.Reports.Metrics;
 
 /// <summary>The COCO box summary: AP over IoU 0.50:0.05:0.95, AP at 0.50 and 0.75, recall at 100 detections (-1 where undefined).</summary>
@@ -46,7 +48,7 @@ public static class CocoBoxEvaluation
     /// <summary>The per-category precision [T, R] and recall [T] tables, -1 for a category without regular ground truth.</summary>
     public sealed record CategoryResult(long CategoryId, double[,] Precision, double[] Recall);
 
-    public static CocoSummary Summarise(CocoGroundTruth truth, IReadOnlyList<CocoDetection> detections) =>
+    public static CocoSummary Summarise(CocoInstances truth, IReadOnlyList<CocoDetection> detections) =>
         Summarise(Evaluate(truth, detections));
 
     public static CocoSummary Summarise(IReadOnlyList<CategoryResult> results)
@@ -65,7 +67,7 @@ public static class CocoBoxEvaluation
     }
 
     /// <summary>Evaluates every category of <paramref name="truth"/>, in id order.</summary>
-    public static IReadOnlyList<CategoryResult> Evaluate(CocoGroundTruth truth, IReadOnlyList<CocoDetection> detections)
+    public static IReadOnlyList<CategoryResult> Evaluate(CocoInstances truth, IReadOnlyList<CocoDetection> detections)
     {
         var imageIds = truth.Images.Select(i => i.Id).OrderBy(id => id).ToArray();
         var gtBy = truth.Annotations.GroupBy(a => (a.ImageId, a.CategoryId)).ToDictionary(g => g.Key, g => g.ToList());

@@ -1,4 +1,5 @@
 using MtkdRl.Core;
+using MtkdRl.Core.Formats;
 using MtkdRl.Reports.Metrics;
 using MtkdRl.Tests.Data;
 
@@ -9,7 +10,7 @@ public class CocoBoxEvaluationTests
 {
     private static readonly double[] Square = [0, 0, 10, 10];
 
-    private static CocoGroundTruth Truth(int images, int categories, params (long Image, long Category, double[] Box, int Crowd)[] objects) =>
+    private static CocoInstances Truth(int images, int categories, params (long Image, long Category, double[] Box, int Crowd)[] objects) =>
         new([.. Enumerable.Range(1, images).Select(i => new CocoImage(i, $"{i}.png", 64, 64))],
             [.. objects.Select((o, i) => new CocoAnnotation(i + 1, o.Image, o.Category, o.Box, o.Box[2] * o.Box[3], o.Crowd))],
             [.. Enumerable.Range(1, categories).Select(c => new CocoCategory(c, $"class {c}"))]);
@@ -117,7 +118,7 @@ public class CocoBoxEvaluationTests
              "annotations":[{"id":1,"image_id":1,"category_id":1,"bbox":[0,0,10,10],"area":100,"iscrowd":0}],
              "categories":[{"id":1,"name":"T-shirt/top"}]}
             """);
-        var truth = CocoFiles.ReadGroundTruth(gt);
+        var truth = CocoFiles.ReadInstances(gt);
         CocoFiles.WriteDetections(res, [Det(1, 1, Square, 0.75)]);
         Assert.Contains("\"image_id\":1", File.ReadAllText(res));
         Assert.Equal(1, CocoBoxEvaluation.Summarise(truth, CocoFiles.ReadDetections(res, truth)).AP, 12);
@@ -139,7 +140,7 @@ public class CocoBoxEvaluationTests
             Assert.DoesNotContain('\n', e.Message);
         }
         File.WriteAllText(gt, "{\"images\":[],\"annotations\":[{\"id\":1,\"image_id\":3,\"category_id\":1,\"bbox\":[0,0,1,1]}],\"categories\":[]}");
-        Assert.Contains("names image 3", Assert.Throws<MtkdInputException>(() => CocoFiles.ReadGroundTruth(gt)).Message);
+        Assert.Contains("names image 3", Assert.Throws<MtkdInputException>(() => CocoFiles.ReadInstances(gt)).Message);
     }
 }
 

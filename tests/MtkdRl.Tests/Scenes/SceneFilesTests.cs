@@ -53,6 +53,12 @@ public class SceneFilesTests
         Assert.Equal(["1:a", "2:b", "3:c"], coco.RootElement.GetProperty("categories").EnumerateArray()
             .Select(c => $"{c.GetProperty("id").GetInt32()}:{c.GetProperty("name").GetString()}"));
 
+        // The evaluation reads the same file back: every object, each a perfect detection of itself, scores 1.
+        var truth = MtkdRl.Core.Formats.CocoFiles.ReadInstances(Path.Combine(dir, "instances_train.json"));
+        Assert.Equal(annotations.Count, truth.Annotations.Count);
+        var perfect = truth.Annotations.Select(a => new MtkdRl.Core.Formats.CocoDetection(a.ImageId, a.CategoryId, a.Bbox, 1)).ToList();
+        Assert.Equal(1, MtkdRl.Reports.Metrics.CocoBoxEvaluation.Summarise(truth, perfect).AP, 12);
+
         var loaded = SceneDataset.Load(dir);
         Assert.Equal(data.FingerprintHex, loaded.Descriptor.Source.Fingerprint);
         Assert.Equal(["segmentation", "detection"], loaded.Descriptor.TaskKinds);

@@ -1,23 +1,45 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using MtkdRl.Core;
 
-namespace MtkdRl.Reports.Metrics;
+namespace MtkdRl.Core.Formats;
 
-/// <summary>One image of a COCO ground-truth file.</summary>
-public sealed record CocoImage(long Id, string? FileName, int Width, int Height);
+// The COCO detection conventions, one set of records for both directions: the instances files the scenes
+// generator writes and the evaluation reads (images, annotations with bbox [x,y,w,h], area and iscrowd,
+// categories numbered from 1), and the results files detectors write (image_id, category_id, bbox, score).
 
-/// <summary>One object of a COCO ground-truth file; <see cref="Bbox"/> is [x, y, w, h] in pixels.</summary>
-public sealed record CocoAnnotation(long Id, long ImageId, long CategoryId, double[] Bbox, double Area, int IsCrowd);
+/// <summary>One image of an instances file.</summary>
+public sealed record CocoImage(
+    [property: JsonPropertyName("id")] long Id,
+    [property: JsonPropertyName("file_name")] string? FileName,
+    [property: JsonPropertyName("width")] int Width,
+    [property: JsonPropertyName("height")] int Height);
+
+/// <summary>One object of an instances file; <see cref="Bbox"/> is [x, y, w, h] in pixels.</summary>
+public sealed record CocoAnnotation(
+    [property: JsonPropertyName("id")] long Id,
+    [property: JsonPropertyName("image_id")] long ImageId,
+    [property: JsonPropertyName("category_id")] long CategoryId,
+    [property: JsonPropertyName("bbox")] double[] Bbox,
+    [property: JsonPropertyName("area")] double Area,
+    [property: JsonPropertyName("iscrowd")] int IsCrowd);
 
 /// <summary>One category: COCO numbers them from 1.</summary>
-public sealed record CocoCategory(long Id, string Name);
+public sealed record CocoCategory(
+    [property: JsonPropertyName("id")] long Id,
+    [property: JsonPropertyName("name")] string Name);
 
-/// <summary>One detection of a COCO results file.</summary>
-public sealed record CocoDetection(long ImageId, long CategoryId, double[] Bbox, double Score);
+/// <summary>One detection of a results file.</summary>
+public sealed record CocoDetection(
+    [property: JsonPropertyName("image_id")] long ImageId,
+    [property: JsonPropertyName("category_id")] long CategoryId,
+    [property: JsonPropertyName("bbox")] double[] Bbox,
+    [property: JsonPropertyName("score")] double Score);
 
-/// <summary>A COCO instances file (the ground truth of object detection): images, annotations, categories.</summary>
-public sealed record CocoGroundTruth(IReadOnlyList<CocoImage> Images, IReadOnlyList<CocoAnnotation> Annotations, IReadOnlyList<CocoCategory> Categories);
+/// <summary>An instances file (the ground truth of object detection): images, annotations, categories.</summary>
+public sealed record CocoInstances(
+    [property: JsonPropertyName("images")] IReadOnlyList<CocoImage> Images,
+    [property: JsonPropertyName("annotations")] IReadOnlyList<CocoAnnotation> Annotations,
+    [property: JsonPropertyName("categories")] IReadOnlyList<CocoCategory> Categories);
 
 /// <summary>
 /// Reads and writes the COCO JSON conventions: instances files (images, annotations with bbox [x,y,w,h], area,
@@ -29,14 +51,9 @@ public static class CocoFiles
     /// <summary>Largest JSON file read (1 GiB): a COCO file past that is not one this tool made or can hold.</summary>
     public const long MaxBytes = 1L << 30;
 
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        NumberHandling = JsonNumberHandling.AllowReadingFromString,
-    };
+    private static readonly JsonSerializerOptions Options = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
-    public static CocoGroundTruth ReadGroundTruth(string path)
+    public static CocoInstances ReadInstances(string path)
     {
         using var doc = Parse(path, "COCO instances file");
         var root = doc.RootElement;
@@ -58,11 +75,11 @@ public static class CocoFiles
         var stray = annotations.FirstOrDefault(a => !imageIds.Contains(a.ImageId));
         if (stray is not null) throw Bad(path, $"annotation {stray.Id} names image {stray.ImageId}, which the file does not list");
         if (categories.Select(c => c.Id).Distinct().Count() != categories.Count) throw Bad(path, "a category id appears twice");
-        return new CocoGroundTruth(images, annotations, categories);
+        return new CocoInstances(images, annotations, categories);
     }
 
     /// <summary>A results file; every detection must name an image of <paramref name="truth"/> (as the reference evaluation requires).</summary>
-    public static IReadOnlyList<CocoDetection> ReadDetections(string path, CocoGroundTruth truth)
+    public static IReadOnlyList<CocoDetection> ReadDetections(string path, CocoInstances truth)
     {
         using var doc = Parse(path, "COCO results file");
         var root = doc.RootElement;
@@ -85,6 +102,10 @@ public static class CocoFiles
     /// <summary>Writes detections in the results format, atomically.</summary>
     public static void WriteDetections(string path, IEnumerable<CocoDetection> detections) =>
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(detections.ToList(), Options) + "\n");
+
+    /// <summary>Writes an instances file, atomically, on one line.</summary>
+    public static void WriteInstances(string path, CocoInstances instances) =>
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(instances, Options) + "\n");
 
     private static JsonDocument Parse(string path, string what)
     {
