@@ -61,7 +61,7 @@ public static class AugmentationSpec
         return new Augmentation(crop, flip);
     }
 
-    /// <summary>True for a spec this class reads, without resolving it.</summary>
+    /// <summary>Checks that this class reads the spec (auto or an explicit one), without resolving it; a one-line error otherwise.</summary>
     public static void Validate(string spec, string who)
     {
         if (spec.Trim().Equals(Auto, StringComparison.OrdinalIgnoreCase)) return;
