@@ -40,7 +40,9 @@ public sealed record DistillRecipe
     /// batch) or "teacher" (how well the weighted teachers know the label).</summary>
     public string Reward { get; init; } = DefaultReward;
 
-    /// <summary>mtkd-rl-ppo: a (K+1)-th "labels" slot in the agent's weights, so it can give a row less distillation (<see cref="PpoConfig.LabelsSlot"/>).</summary>
+    /// <summary>The agents (mtkd-rl-ppo, mtkd-rl-paper) can give a row less distillation and its label more say: a (K+1)-th
+    /// "labels" slot in the PPO agent's weights (<see cref="PpoConfig.LabelsSlot"/>), a labels gate in the paper agent's
+    /// (<see cref="PaperAgentConfig.BackOff"/>).</summary>
     public bool BackOff { get; init; }
 
     /// <summary>The reward runs use unless told otherwise (and the value every other strategy's recipe holds).</summary>
@@ -131,9 +133,11 @@ public sealed record DistillRecipe
         Dynamic = Dynamic && strategy == PaperAgent.CatalogName,
         UnitRows = UnitRows && strategy is ("ebkd" or PaperAgent.CatalogName),
         Reward = strategy == PpoAgent.CatalogName ? Reward : DefaultReward,
-        BackOff = BackOff && strategy == PpoAgent.CatalogName,
+        BackOff = BackOff && IsAgent(strategy),
         FixedWeights = strategy == "fixed" ? FixedWeights : null,
     };
+
+    private static bool IsAgent(string strategy) => strategy is PpoAgent.CatalogName or PaperAgent.CatalogName;
 
     public ModelSpec ParsedStudent() => ModelSpec.Parse(Student, "student");
 
@@ -150,8 +154,8 @@ public sealed record DistillRecipe
         if (Reward is not ("paper" or "probe" or "teacher")) throw new MtkdInputException($"unknown reward '{Reward}' (known: paper, probe, teacher)");
         if (Reward != DefaultReward && Strategy != PpoAgent.CatalogName)
             throw new MtkdInputException($"--reward {Reward} applies to {PpoAgent.CatalogName} only");
-        if (BackOff && Strategy != PpoAgent.CatalogName)
-            throw new MtkdInputException($"--back-off applies to {PpoAgent.CatalogName} only");
+        if (BackOff && !IsAgent(Strategy))
+            throw new MtkdInputException($"--back-off applies to {PpoAgent.CatalogName} and {PaperAgent.CatalogName} only");
         if (UsesProbe && ProbeRows < 1) throw new MtkdInputException($"probe rows must be at least 1 (got {ProbeRows})");
         if (UnitRows && Strategy is not ("ebkd" or PaperAgent.CatalogName))
             throw new MtkdInputException($"--unit-rows applies to ebkd and {PaperAgent.CatalogName} only");
@@ -163,6 +167,13 @@ public sealed record DistillRecipe
         Hyper.Validate();
     }
 
+    /// <summary>
+    /// With --back-off a run starts backed off: the labels' logit starts this far above a teacher's (a share of
+    /// e^4 / (e^4 + K), 96 % at K = 2), and the per-batch gate step brings the teachers in within a few batches
+    /// wherever they know the labels better than the student (docs/STRATEGIES.md has the measurements).
+    /// </summary>
+    public const float BackOffStartLogit = 4f;
+
     public StrategyOptions StrategyOptions(int classes, IReadOnlyList<int> widths) => new()
     {
         FixedWeights = FixedWeights,
@@ -170,7 +181,7 @@ public sealed record DistillRecipe
         EmbeddingWidths = widths,
         Seed = Seed ^ 0x9E37_79B9_7F4A_7C15UL,
         UnitRows = UnitRows,
-        Paper = new PaperAgentConfig { Dynamic = Dynamic },
+        Paper = new PaperAgentConfig { Dynamic = Dynamic, BackOff = BackOff, LabelsInitialLogit = BackOffStartLogit },
         Ppo = new PpoConfig
         {
             Reward = Reward switch { "probe" => PpoRewardKind.Probe, "teacher" => PpoRewardKind.TeacherFit, _ => PpoRewardKind.Paper },
@@ -179,6 +190,7 @@ public sealed record DistillRecipe
             // the rows per batch give the agent four times the updates (measured on a pool of noise: the teachers'
             // share falls to 0.16 in six epochs, against 0.79 at the default 8 rows).
             RowsPerBatch = BackOff ? 32 : new PpoConfig().RowsPerBatch,
+            LabelsInitialLogit = BackOffStartLogit,
         },
     };
 

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using MtkdRl.Core;
+using MtkdRl.Core.Distill;
 
 namespace MtkdRl.Strategies;
 
@@ -35,6 +36,24 @@ public sealed record PaperAgentConfig
     /// (rows sum to K, K times aver's distillation pull while the learning rate is highest).
     /// </summary>
     public bool UnitRows { get; init; }
+
+    /// <summary>
+    /// Back off (<c>--back-off</c>): a labels gate beside the two heads, g = sigmoid(wg . h + bg) per row, takes the
+    /// share g of the row for its label, so the row's wl and wf are the mixed weights times 1 - g. The gate learns
+    /// after every batch from the teacher reward (<see cref="LabelsGate"/>), not from the replay. Off: the published
+    /// agent, unchanged.
+    /// </summary>
+    public bool BackOff { get; init; }
+
+    /// <summary>The gate's starting logit against one teacher's: bg = this - ln K, so 0 gives the labels one share of K+1.</summary>
+    public float LabelsInitialLogit { get; init; }
+
+    /// <summary>
+    /// Step of the gate after each batch: bg moves by this times the batch's mean advantage min_k CEt - CEs (a natural-
+    /// gradient step, bounded to +-12), and wg by this times the rows' deviations from that mean against h, divided by
+    /// the batch's mean |h|^2 + 1 (a normalised least-mean-squares step, stable whatever the scale of h).
+    /// </summary>
+    public float LabelsGateRate { get; init; } = 1f;
 }
 
 /// <summary>
@@ -45,7 +64,8 @@ public sealed record PaperAgentConfig
 /// wl = mL0 a_L + mL1 c + mL2 dL and wf = mF0 a_F + mF1 c + mF2 dF, with c = (1 - softmax_k(CEt))/(K-1),
 /// dL = softmax_k(KL), dF = softmax_k(cos), and m = 1/3 each (or softmax of learnt scalars when dynamic).
 /// Rows of wl and wf sum to 1, except during the first epoch, where every weight is 1 (rows sum to K; 1/K with
-/// <see cref="PaperAgentConfig.UnitRows"/>).</para>
+/// <see cref="PaperAgentConfig.UnitRows"/>). With <see cref="PaperAgentConfig.BackOff"/> a labels gate scales each row by
+/// 1 - g (its own step after every batch, see <see cref="LabelsGate"/>).</para>
 /// <para>Learning: after each batch the reward r (see <see cref="PaperReward"/>, clamped to [0, 1]) is stored with
 /// the state; at the end of the epoch (and every <see cref="PaperAgentConfig.ReplayEveryBatches"/> batches, or when the
 /// store reaches <see cref="PaperAgentConfig.MaxStoreBytes"/>) every
@@ -73,8 +93,10 @@ public sealed class PaperAgent : IWeightingStrategy
 
     // Parameters, row-major: W1 [H,S], WL/WF [K,H], bL/bF [K], mix logits [3] per head.
     internal readonly float[] W1, WL, WF, BL, BF, MixL, MixF;
+    // Labels gate with back-off: wg [H] then bg (empty without back-off).
+    internal readonly float[] Gate;
     // Forward scratch for one batch, grown when a larger batch arrives.
-    private float[] _pre = [], _hid = [], _dPre = [], _aL = [], _aF = [], _c3 = [], _dL = [], _dF = [];
+    private float[] _pre = [], _hid = [], _dPre = [], _aL = [], _aF = [], _c3 = [], _dL = [], _dF = [], _gate = [], _gateAdvantage = [];
 
     public PaperAgent(int k, int classes, IReadOnlyList<int> embeddingWidths, PaperAgentConfig config, ulong seed)
     {
@@ -98,6 +120,13 @@ public sealed class PaperAgent : IWeightingStrategy
         WF = Uniform(k * _h, _h); BF = Uniform(k, _h);
         MixL = [1f, 1f, 1f];
         MixF = [1f, 1f, 1f];
+        Gate = config.BackOff ? new float[_h + 1] : [];
+        if (config.BackOff)
+        {
+            if (!float.IsFinite(config.LabelsInitialLogit) || !(config.LabelsGateRate >= 0) || !float.IsFinite(config.LabelsGateRate))
+                throw new MtkdInputException($"strategy {CatalogName}: the labels gate's starting logit and rate must be finite (rate >= 0)");
+            Gate[_h] = LabelsGate.Bounded(config.LabelsInitialLogit - MathF.Log(k));
+        }
     }
 
     public string Name => CatalogName;
@@ -108,6 +137,7 @@ public sealed class PaperAgent : IWeightingStrategy
     public bool NeedsTeacherOutputs => true;
     public bool NeedsProbeLoss => false;
     public bool Dynamic => _config.Dynamic;
+    public bool BackOff => _config.BackOff;
 
     /// <summary>State width S = sum_k (3 + D_k + C).</summary>
     public int StateWidth => _s;
@@ -115,7 +145,7 @@ public sealed class PaperAgent : IWeightingStrategy
     /// <summary>Epochs completed (the first one uses weight 1 everywhere).</summary>
     public int EpochsCompleted => _epochs;
 
-    public int ParameterCount => W1.Length + WL.Length + WF.Length + BL.Length + BF.Length + (Dynamic ? 6 : 0);
+    public int ParameterCount => W1.Length + WL.Length + WF.Length + BL.Length + BF.Length + (Dynamic ? 6 : 0) + Gate.Length;
 
     private float[] Uniform(int n, int fanIn)
     {
@@ -145,11 +175,13 @@ public sealed class PaperAgent : IWeightingStrategy
             float first = _config.UnitRows ? 1f / K : 1f;
             wl[..n].Fill(first);
             wf[..n].Fill(first);
+            if (BackOff) HiddenLayer(batch);
         }
         else
         {
             Forward(batch, wl, wf);
         }
+        if (BackOff) ApplyGate(b, wl, wf);
         wl[..n].CopyTo(batch.UsedWl);
         wf[..n].CopyTo(batch.UsedWf);
         _pending = true;
@@ -163,6 +195,7 @@ public sealed class PaperAgent : IWeightingStrategy
             throw new MtkdInputException($"strategy {Name}: feedback is for B={feedback.Stats.Shape.B}, weights were for B={batch.B}");
         StrategyChecks.Labels(Name, feedback.Labels, batch.B);
         PaperReward.Compute(feedback.Stats, feedback.Labels, batch.UsedWl, batch.UsedWf, feedback.Beta, clamp: true, batch.Reward);
+        if (BackOff) StepGate(feedback.Stats, feedback.Labels, batch);
         _pending = false;
         _stored++;
         bool everyN = _config.ReplayEveryBatches > 0 && _stored >= _config.ReplayEveryBatches;
@@ -272,15 +305,14 @@ public sealed class PaperAgent : IWeightingStrategy
         _pre = new float[b * _h]; _hid = new float[b * _h]; _dPre = new float[b * _h];
         _aL = new float[b * K]; _aF = new float[b * K];
         _c3 = new float[b * K]; _dL = new float[b * K]; _dF = new float[b * K];
+        _gate = new float[b]; _gateAdvantage = new float[b];
     }
 
     /// <summary>Runs the network on a stored batch and writes the mixed weights; keeps activations in the scratch.</summary>
     private void Forward(StoredBatch batch, Span<float> wl, Span<float> wf)
     {
         int b = batch.B;
-        EnsureScratch(b);
-        BlockedLinear.Forward(batch.State, b, _s, W1, _h, _pre);
-        TensorPrimitives.Max(_pre.AsSpan(0, b * _h), 0f, _hid.AsSpan(0, b * _h));
+        HiddenLayer(batch);
         for (int r = 0; r < b; r++)
         {
             var h = _hid.AsSpan(r * _h, _h);
@@ -297,6 +329,55 @@ public sealed class PaperAgent : IWeightingStrategy
             wl[i] = mL[0] * _aL[i] + mL[1] * _c3[i] + mL[2] * _dL[i];
             wf[i] = mF[0] * _aF[i] + mF[1] * _c3[i] + mF[2] * _dF[i];
         }
+    }
+
+    /// <summary>h = ReLU(W1 x) of a stored batch into the scratch.</summary>
+    private void HiddenLayer(StoredBatch batch)
+    {
+        int b = batch.B;
+        EnsureScratch(b);
+        BlockedLinear.Forward(batch.State, b, _s, W1, _h, _pre);
+        TensorPrimitives.Max(_pre.AsSpan(0, b * _h), 0f, _hid.AsSpan(0, b * _h));
+    }
+
+    /// <summary>g = sigmoid(wg . h + bg) per row (logit within +-12); the row's weights are scaled by 1 - g.</summary>
+    private void ApplyGate(int b, Span<float> wl, Span<float> wf)
+    {
+        var wg = Gate.AsSpan(0, _h);
+        for (int r = 0; r < b; r++)
+        {
+            float g = LabelsGate.Sigmoid(LabelsGate.Bounded(TensorPrimitives.Dot(_hid.AsSpan(r * _h, _h), wg) + Gate[_h]));
+            _gate[r] = g;
+            float keep = 1f - g;
+            TensorPrimitives.Multiply(wl.Slice(r * K, K), keep, wl.Slice(r * K, K));
+            TensorPrimitives.Multiply(wf.Slice(r * K, K), keep, wf.Slice(r * K, K));
+        }
+    }
+
+    /// <summary>
+    /// The gate's step after a batch (<see cref="PaperAgentConfig.LabelsGateRate"/>): bg by rate x mean A, wg by
+    /// rate x mean((A_r - mean A) h_r) / (mean |h_r|^2 + 1), with A_r = min_k CEt - CEs over the counted rows.
+    /// </summary>
+    private void StepGate(DistillStats stats, ReadOnlySpan<int> labels, StoredBatch batch)
+    {
+        int b = batch.B;
+        var advantage = _gateAdvantage.AsSpan(0, b);
+        int n = LabelsGate.Advantages(stats, labels, b, K, advantage);
+        if (n == 0) return;
+        double mean = 0, norm = 0;
+        for (int r = 0; r < b; r++) mean += advantage[r];
+        mean /= n;
+        var step = new float[_h];
+        for (int r = 0; r < b; r++)
+        {
+            if (advantage[r] == 0) continue;
+            var h = _hid.AsSpan(r * _h, _h);
+            norm += TensorPrimitives.SumOfSquares(h);
+            TensorPrimitives.MultiplyAdd(h, (float)(advantage[r] - mean), step, step);
+        }
+        float rate = _config.LabelsGateRate;
+        TensorPrimitives.MultiplyAdd(step, (float)(rate / (n * (norm / n + 1))), Gate.AsSpan(0, _h), Gate.AsSpan(0, _h));
+        Gate[_h] = LabelsGate.Bounded(Gate[_h] + (float)(rate * mean));
     }
 
     private void Head(ReadOnlySpan<float> h, float[] w, float[] bias, Span<float> a)
@@ -396,6 +477,11 @@ public sealed class PaperAgent : IWeightingStrategy
         s.Scalars["updates"] = _updates;
         s.Scalars["state_width"] = _s;
         s.Scalars["dynamic"] = Dynamic ? 1 : 0;
+        if (BackOff)
+        {
+            s.Arrays["labels_gate"] = (float[])Gate.Clone();
+            s.Scalars["labels_gate"] = 1;
+        }
         s.Scalars["stored"] = _stored;
         for (int i = 0; i < _stored; i++)
         {
@@ -411,6 +497,10 @@ public sealed class PaperAgent : IWeightingStrategy
         state.CheckStrategy(Name);
         if ((int)state.Scalar("state_width") != _s || (state.Scalar("dynamic") != 0) != Dynamic)
             throw new MtkdInputException($"strategy {Name}: checkpoint is for another pool or mixing mode");
+        bool savedGate = state.Scalars.TryGetValue("labels_gate", out double gate) && gate != 0;
+        if (savedGate != BackOff)
+            throw new MtkdInputException($"strategy {Name}: checkpoint was made {(savedGate ? "with" : "without")} the labels gate (--back-off), this run is {(BackOff ? "with" : "without")} it");
+        if (BackOff) state.CopyTo("labels_gate", Gate);
         state.CopyTo("w1", W1);
         state.CopyTo("wl", WL); state.CopyTo("bl", BL);
         state.CopyTo("wf", WF); state.CopyTo("bf", BF);
@@ -464,6 +554,9 @@ public sealed class PaperAgent : IWeightingStrategy
 
     /// <summary>Logit- and feature-head outputs a_L, a_F [B,K] of the last network run (tests inspect them).</summary>
     internal (float[] LogitHead, float[] FeatureHead) LastHeads(int b) => (_aL[..(b * K)], _aF[..(b * K)]);
+
+    /// <summary>The labels gate's share g of each row of the last batch (tests inspect it).</summary>
+    internal float[] LastGate(int b) => _gate[..b];
 
     /// <summary>The batch stored last (tests inspect it).</summary>
     internal StoredBatch LastStored => _store[Math.Max(_stored - 1, 0)];

@@ -105,7 +105,13 @@ public sealed record PpoConfig
     /// rate (0: PPO alone). A pool no better than the labels is then left within a few dozen batches instead of
     /// several epochs.
     /// </summary>
-    public float LabelsGateRate { get; init; } = 2f;
+    public float LabelsGateRate { get; init; } = 1f;
+
+    /// <summary>
+    /// The per-batch labels step is the natural gradient (the advantage min_k CEt - CEs itself, not p (1 - p) times it),
+    /// so the share moves as fast near 0 or 1 as in between (<see cref="LabelsGate"/>).
+    /// </summary>
+    public bool LabelsGateNatural { get; init; } = true;
 
     /// <summary>Normalised inputs are clipped to +- this many standard deviations.</summary>
     public float ObservationClip { get; init; } = 5f;
@@ -258,7 +264,7 @@ public sealed class PpoAgent : IWeightingStrategy
 
     // Per-batch scratch, grown to the largest B seen: inputs [B,K,In], standardised channels, noise, mu, actions
     // [B,K], log-probabilities, values and rewards [B], the weights used (for the reward).
-    private float[] _x = [], _deviation = [], _z = [], _noise = [], _mu = [], _act = [], _logp = [], _val = [], _usedWl = [], _usedWf = [], _rewards = [];
+    private float[] _x = [], _deviation = [], _z = [], _noise = [], _mu = [], _act = [], _logp = [], _val = [], _usedWl = [], _usedWf = [], _rewards = [], _gateAdvantage = [];
     private int[] _pendingRows = [], _counted = [];
     private int _pendingCount, _pendingB;
     private bool _pending;
@@ -399,7 +405,7 @@ public sealed class PpoAgent : IWeightingStrategy
         _z = new float[Channels * b * K];
         _noise = new float[b * _a];
         _mu = new float[b * _a]; _act = new float[b * _a]; _usedWl = new float[b * K]; _usedWf = new float[b * K];
-        _logp = new float[b]; _val = new float[b]; _rewards = new float[b];
+        _logp = new float[b]; _val = new float[b]; _rewards = new float[b]; _gateAdvantage = new float[b];
         _pendingRows = new int[b]; _counted = new int[b];
     }
 
@@ -475,30 +481,26 @@ public sealed class PpoAgent : IWeightingStrategy
     }
 
     /// <summary>
-    /// One ascent step of the labels bias on the batch's mean teacher reward. With p the row's K+1 weights and costs
-    /// c_k = CEt_k, c_labels = CEs, the reward is -sum_j p_j c_j, whose derivative in the labels logit is
-    /// -p_labels (CEs - sum_j p_j c_j).
+    /// One step of the labels bias after a batch (<see cref="LabelsGate"/>): by the rate times the mean over counted rows
+    /// of A = min_k CEt - CEs (the natural gradient), or, with <see cref="PpoConfig.LabelsGateNatural"/> off, of
+    /// p (1 - p) A with p the row's labels share; kept within +-<see cref="LabelsGate.LogitBound"/>.
     /// </summary>
     private void StepLabelsGate(DistillStats stats, ReadOnlySpan<int> labels)
     {
+        var advantage = _gateAdvantage.AsSpan(0, _pendingB);
+        int n = LabelsGate.Advantages(stats, labels, _pendingB, K, advantage);
+        if (n == 0) return;
         double sum = 0;
-        int n = 0;
         for (int r = 0; r < _pendingB; r++)
         {
-            if (!StrategyChecks.Counted(labels, r)) continue;
-            double teachers = 0, expected = 0;
-            for (int k = 0; k < K; k++)
-            {
-                double w = _usedWl[r * K + k];
-                teachers += w;
-                expected += w * stats.CeT[r * K + k];
-            }
-            double pLabels = Math.Max(0, 1 - teachers), ces = stats.CeS[r];
-            expected += pLabels * ces;
-            double g = -pLabels * (ces - expected);
-            if (double.IsFinite(g)) { sum += g; n++; }
+            if (_config.LabelsGateNatural) { sum += advantage[r]; continue; }
+            double teachers = 0;
+            for (int k = 0; k < K; k++) teachers += _usedWl[r * K + k];
+            double p = Math.Max(0, 1 - teachers);
+            sum += p * (1 - p) * advantage[r];
         }
-        if (n > 0) _net.Theta[_net.LabelsBiasIndex] += (float)(_config.LabelsGateRate * sum / n);
+        ref float bias = ref _net.Theta[_net.LabelsBiasIndex];
+        bias = LabelsGate.Bounded(bias + (float)(_config.LabelsGateRate * sum / n));
     }
 
     public AgentUpdateLog? EndEpoch()

@@ -58,7 +58,7 @@ public abstract class DistillOptions
     [Option("reward", Default = DistillRecipe.DefaultReward, HelpText = "mtkd-rl-ppo reward: teacher (how well the weighted teachers know the label), paper (loss terms of the same pass) or probe (improvement on a held-out batch). compare applies it to mtkd-rl-ppo only.")]
     public string Reward { get; set; } = DistillRecipe.DefaultReward;
 
-    [Option("back-off", HelpText = "mtkd-rl-ppo: give the agent a labels slot beside the teachers, so it can give rows (or the whole pool) less distillation where no teacher knows the label better than the student. compare applies it to mtkd-rl-ppo only.")]
+    [Option("back-off", HelpText = "mtkd-rl-ppo and mtkd-rl-paper: give the agent a labels slot (PPO) or gate (paper) beside the teachers, so it can give rows (or the whole pool) less distillation where no teacher knows the label better than the student. compare applies it to those two only.")]
     public bool BackOff { get; set; }
 
     [Option("live-teachers", HelpText = "Run the pool's teachers on every batch instead of reading the cache (slower; needed for --crop/--flip).")]

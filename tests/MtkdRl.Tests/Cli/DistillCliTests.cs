@@ -97,7 +97,7 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
     [InlineData("fixed", "strategy fixed: weights are missing")]
     [InlineData("aver --unit-rows", "--unit-rows applies to ebkd and mtkd-rl-paper only")]
     [InlineData("ca-mkd --dynamic", "--dynamic applies to mtkd-rl-paper only")]
-    [InlineData("aver --back-off", "--back-off applies to mtkd-rl-ppo only")]
+    [InlineData("aver --back-off", "--back-off applies to mtkd-rl-ppo and mtkd-rl-paper only")]
     public void Bad_strategies_are_one_line_errors(string strategyAndFlags, string expected)
     {
         string pool = CachedPool();

@@ -238,6 +238,44 @@ public class PpoAgentTests(ITestOutputHelper output)
         else Assert.True(end <= 0.1, $"labels share {end:F3} on strong teachers");
     }
 
+    /// <summary>
+    /// Started backed off, as <c>--back-off</c> starts (labels logit 4: 96 % of a row at K = 4 is e^4/(e^4+4) = 93 %),
+    /// the gate must bring a pool of specialists back within a few dozen batches (each row has one teacher that knows
+    /// its label, while the even mixture the agent starts from is worse than the student), and must stay off a
+    /// useless pool.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Started_backed_off_the_agent_comes_back_for_specialists_and_stays_off_useless_teachers(bool useless)
+    {
+        const int b = 64, k = 4, batches = 200, window = 20;
+        var config = new PpoConfig { RolloutRows = 512, RowsPerBatch = 32, LabelsSlot = true, LabelsInitialLogit = 4f };
+        var world = new BanditWorld(b, k, 3, 2, 23);
+        var agent = Create(k, config, 24);
+        var wl = new float[b * k];
+        var wf = new float[b * k];
+        double start = 0, end = 0, right = 0;
+        for (int i = 0; i < batches; i++)
+        {
+            world.Next();
+            if (useless)
+            {
+                for (int j = 0; j < b * k; j++) { world.Stats.CeT[j] = 2.3f + 0.5f * world.Rng.NextSingle(); world.Stats.Hit[j] = 0; }
+                for (int r = 0; r < b; r++) world.Stats.CeS[r] = 0.3f + 0.4f * world.Rng.NextSingle();
+            }
+            agent.Weights(new WeightingContext(world.Stats), wl, wf);
+            double labels = 1 - wl.Sum() / b;
+            if (i == 0) start = labels;
+            if (i >= batches - window) { end += labels / window; right += world.RightWeight(wl) / window; }
+            agent.Learn(new LearnFeedback(world.Stats, default, Beta));
+        }
+        output.WriteLine($"{(useless ? "useless" : "specialist")} pool started backed off: labels share {start:F3} -> {end:F3}, right teacher {right:F3}");
+        Assert.True(start >= 0.85, $"the start should be backed off ({start:F3})");
+        if (useless) Assert.True(end >= 0.99, $"labels share only {end:F3} on useless teachers");
+        else Assert.True(end <= 0.05, $"labels share {end:F3} on a pool of specialists");
+    }
+
     [Fact]
     public void A_checkpoint_with_the_labels_slot_is_refused_by_a_run_without_it()
     {
