@@ -198,6 +198,14 @@ public class PpoAgentTests(ITestOutputHelper output)
         Assert.True(worst <= 2e-2 * largest, $"analytic vs numeric gradient: worst {worst:E2}, largest {largest:E2}");
     }
 
+    /// <summary>Every teacher as lost as random logits (CEt 2.3 to 2.8, no hits); the student already knows the label better (CEs 0.3 to 0.7).</summary>
+    private static void MakeUseless(BanditWorld world)
+    {
+        int n = world.Shape.B * world.Shape.K;
+        for (int j = 0; j < n; j++) { world.Stats.CeT[j] = 2.3f + 0.5f * world.Rng.NextSingle(); world.Stats.Hit[j] = 0; }
+        for (int r = 0; r < world.Shape.B; r++) world.Stats.CeS[r] = 0.3f + 0.4f * world.Rng.NextSingle();
+    }
+
     /// <summary>
     /// The labels slot on two bandits. Useless teachers (every CEt far above the student's CEs): the agent must learn
     /// to give the labels most of each row, which the teachers' weights then leave out. Strong teachers (the right
@@ -218,12 +226,7 @@ public class PpoAgentTests(ITestOutputHelper output)
         for (int i = 0; i < batches; i++)
         {
             world.Next();
-            if (useless)
-            {
-                // Every teacher is as lost as random logits; the student already knows the label better.
-                for (int j = 0; j < b * k; j++) { world.Stats.CeT[j] = 2.3f + 0.5f * world.Rng.NextSingle(); world.Stats.Hit[j] = 0; }
-                for (int r = 0; r < b; r++) world.Stats.CeS[r] = 0.3f + 0.4f * world.Rng.NextSingle();
-            }
+            if (useless) MakeUseless(world);
             agent.Weights(new WeightingContext(world.Stats), wl, wf);
             Assert.Equal(wl, wf);
             double labels = 1 - wl.Sum() / b;
@@ -259,11 +262,7 @@ public class PpoAgentTests(ITestOutputHelper output)
         for (int i = 0; i < batches; i++)
         {
             world.Next();
-            if (useless)
-            {
-                for (int j = 0; j < b * k; j++) { world.Stats.CeT[j] = 2.3f + 0.5f * world.Rng.NextSingle(); world.Stats.Hit[j] = 0; }
-                for (int r = 0; r < b; r++) world.Stats.CeS[r] = 0.3f + 0.4f * world.Rng.NextSingle();
-            }
+            if (useless) MakeUseless(world);
             agent.Weights(new WeightingContext(world.Stats), wl, wf);
             double labels = 1 - wl.Sum() / b;
             if (i == 0) start = labels;
