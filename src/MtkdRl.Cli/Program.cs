@@ -21,7 +21,7 @@ namespace MtkdRl.Cli
         public const int UsageError = 2;
 
         private static readonly Type[] Verbs =
-            [typeof(InfoVerb), typeof(BenchVerb), typeof(DemoVerb), typeof(TeachersVerb), typeof(EvalVerb), typeof(DistillVerb), typeof(CompareVerb), typeof(SelfCheckVerb), typeof(DataVerb)];
+            [typeof(InfoVerb), typeof(BenchVerb), typeof(DemoVerb), typeof(TeachersVerb), typeof(EvalVerb), typeof(DistillVerb), typeof(CompareVerb), typeof(SelfCheckVerb), typeof(DataVerb), typeof(ExportVerb)];
 
         private static readonly Type[] BenchTargets =
             [typeof(BenchKernelsVerb), typeof(BenchTrainVerb), typeof(BenchEpochVerb), typeof(BenchStrategiesVerb)];
@@ -58,6 +58,7 @@ namespace MtkdRl.Cli
                     (CompareVerb v) => v.Run(console),
                     (SelfCheckVerb v) => v.Run(console),
                     (DataVerb v) => v.Run(console),
+                    (ExportVerb v) => v.Run(console),
                     _ => UsageError);
             }
             catch (MtkdException e)
