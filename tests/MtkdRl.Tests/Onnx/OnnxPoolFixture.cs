@@ -9,7 +9,8 @@ namespace MtkdRl.Tests.Onnx;
 
 /// <summary>
 /// A pool on the tiny cut of the slice (as an IDX folder for the CLI) with a trained cnn and an mlp, the cnn
-/// exported to ONNX (cnn.onnx beside the pool), and that file imported back as the teacher "cnn-onnx".
+/// exported to ONNX (cnn.onnx beside the pool), and that file imported back as the teacher "cnn-onnx"; also the
+/// PyTorch CNN of tests/fixtures/onnx as "torch-cnn", fed pixel / 255 rather than the dataset's normalisation.
 /// </summary>
 public sealed class OnnxPoolFixture : IDisposable
 {
@@ -29,6 +30,8 @@ public sealed class OnnxPoolFixture : IDisposable
         var cnn = Checkpoint.Load(Path.Combine(Pool, "cnn"), TrainingTestCompute.Shared);
         OnnxExporter.Write(Exported, cnn.Model, cnn.Normalization);
         OnnxTeacherImport.Import(Pool, "cnn-onnx", Data, new OnnxImportOptions(Exported, new OnnxBindings(), Threads: 2));
+        string torch = Path.Combine(RepositoryPaths.Root, "tests", "fixtures", "onnx", "torch_cnn.onnx");
+        OnnxTeacherImport.Import(Pool, "torch-cnn", Data, new OnnxImportOptions(torch, new OnnxBindings(), Scale: "0-1", Threads: 2));
     }
 
     public TempFolder Folder { get; }
