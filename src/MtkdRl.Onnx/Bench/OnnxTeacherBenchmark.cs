@@ -31,12 +31,9 @@ public static class OnnxTeacherBenchmark
     public static OnnxBenchRecord Run(ModelSpec spec, TrainStepOptions options, int rows, CpuCompute compute, Action<string>? progress = null)
     {
         if (rows < 1) throw new MtkdInputException($"--rows must be positive (got {rows})");
+        var (model, x, _) = TrainStepBenchmark.RandomSetup(spec, options, compute);
         var input = options.EffectiveInput;
-        var rng = new Rng(options.Seed);
-        var model = spec.Build(input, options.Classes, compute, rng.Fork());
         int B = options.Batch, C = options.Classes;
-        var x = new float[B * input.Size];
-        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextGaussian();
         string path = Path.Combine(Path.GetTempPath(), $"mtkd-bench-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
         try
         {
@@ -49,7 +46,7 @@ public static class OnnxTeacherBenchmark
             progress?.Invoke($"{spec}: ONNX Runtime");
             var runtime = Time(() => onnx.Run(x, B, logits, embedding), options);
             model.Forward(x, B, training: false);
-            double error = RelativeError(logits, model.Logits);
+            double error = OnnxAgreement.RelativeError(logits, model.Logits);
             progress?.Invoke($"{spec}: training step");
             var train = TrainStepBenchmark.Run(spec, options, compute);
             double onnxRows = B / (runtime.Median / 1000), trainRows = train.SamplesPerSecond;
@@ -75,16 +72,5 @@ public static class OnnxTeacherBenchmark
         }
         times.Sort();
         return (times[times.Count / 2], times.Count);
-    }
-
-    private static double RelativeError(ReadOnlySpan<float> got, ReadOnlySpan<float> want)
-    {
-        double worst = 0, scale = 0;
-        for (int i = 0; i < want.Length; i++)
-        {
-            worst = Math.Max(worst, Math.Abs((double)got[i] - want[i]));
-            scale = Math.Max(scale, Math.Abs((double)want[i]));
-        }
-        return worst / Math.Max(scale, 1e-30);
     }
 }

@@ -53,15 +53,5 @@ public static class OnnxTestModels
     }
 
     /// <summary>max |got - want| / max |want| (float64), the tolerance measure of every agreement test.</summary>
-    public static double RelativeError(ReadOnlySpan<float> got, ReadOnlySpan<float> want)
-    {
-        Assert.Equal(want.Length, got.Length);
-        double worst = 0, scale = 0;
-        for (int i = 0; i < want.Length; i++)
-        {
-            worst = Math.Max(worst, Math.Abs((double)got[i] - want[i]));
-            scale = Math.Max(scale, Math.Abs((double)want[i]));
-        }
-        return worst / Math.Max(scale, 1e-30);
-    }
+    public static double RelativeError(ReadOnlySpan<float> got, ReadOnlySpan<float> want) => OnnxAgreement.RelativeError(got, want);
 }
