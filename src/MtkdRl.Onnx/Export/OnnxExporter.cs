@@ -23,8 +23,8 @@ public static class OnnxExporter
     public const int MinOpset = 13;
     public const int MaxOpset = 21;
 
-    /// <summary>Metadata keys: the spec and the input normalisation (per channel, comma-separated).</summary>
-    public const string SpecKey = "mtkd.spec", MeanKey = "mtkd.normalization.mean", StdKey = "mtkd.normalization.std";
+    /// <summary>Metadata keys: the task, the spec and the input normalisation (per channel, comma-separated).</summary>
+    public const string TaskKey = "mtkd.task", SpecKey = "mtkd.spec", MeanKey = "mtkd.normalization.mean", StdKey = "mtkd.normalization.std";
 
     public static ModelProto Build(Model model, ChannelNormalization normalization, int opset = DefaultOpset)
     {
@@ -56,6 +56,7 @@ public static class OnnxExporter
             Graph = graph.Graph,
         };
         proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
+        proto.MetadataProps.Add(new StringStringEntryProto { Key = TaskKey, Value = TaskKind.Classification.Name() });
         proto.MetadataProps.Add(new StringStringEntryProto { Key = SpecKey, Value = model.Spec.ToString() });
         proto.MetadataProps.Add(new StringStringEntryProto { Key = MeanKey, Value = Join(normalization.Mean) });
         proto.MetadataProps.Add(new StringStringEntryProto { Key = StdKey, Value = Join(normalization.Std) });

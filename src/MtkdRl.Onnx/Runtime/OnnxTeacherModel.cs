@@ -68,6 +68,9 @@ public sealed class OnnxTeacherModel : IDisposable
         }
         try
         {
+            // A model mtkd exported says its task; one from elsewhere is taken for a classifier.
+            if (session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxExporter.TaskKey, out string? task))
+                TaskKinds.Require(TaskKind.Classification, TaskKinds.Parse(task, path), path);
             string input = Pick(path, "input", "--input", session.InputMetadata.Keys.ToList(), bindings.Input, null, 0);
             var outputs = session.OutputMetadata.Keys.ToList();
             string logits = Pick(path, "output", "--logits", outputs, bindings.Logits, OnnxExporter.LogitsName, 0);

@@ -102,8 +102,21 @@ public sealed class OnnxExportTests : IDisposable
         Assert.Equal("0.25", meta[OnnxExporter.MeanKey]);
         Assert.Equal("0.5", meta[OnnxExporter.StdKey]);
         Assert.Equal("mlp:8,bn", meta[OnnxExporter.SpecKey]);
+        Assert.Equal("classification", meta[OnnxExporter.TaskKey]);
         Assert.Contains(proto.Graph.Node, n => n.OpType == "BatchNormalization");
         Assert.Equal(proto.ToByteArray(), ModelProto.Parser.ParseFrom(proto.ToByteArray()).ToByteArray());
+    }
+
+    [Fact]
+    public void A_model_exported_for_another_task_is_refused_as_a_classification_teacher()
+    {
+        var model = OnnxTestModels.Random("linear", Image, 10, seed: 1);
+        var proto = OnnxExporter.Build(model, ChannelNormalization.Unit(1));
+        proto.MetadataProps.Single(p => p.Key == OnnxExporter.TaskKey).Value = "segmentation";
+        string path = Path.Combine(_dir, "segmenter.onnx");
+        File.WriteAllBytes(path, proto.ToByteArray());
+        var e = Assert.Throws<MtkdInputException>(() => OnnxTeacherModel.Open(path, new OnnxBindings(), Image, 10));
+        Assert.Contains("made for segmentation, but this needs classification", e.Message);
     }
 
     [Fact]
