@@ -21,10 +21,10 @@ namespace MtkdRl.Cli
         public const int UsageError = 2;
 
         private static readonly Type[] Verbs =
-            [typeof(InfoVerb), typeof(BenchVerb), typeof(DemoVerb), typeof(TeachersVerb), typeof(EvalVerb), typeof(DistillVerb), typeof(CompareVerb), typeof(SelfCheckVerb), typeof(DataVerb)];
+            [typeof(InfoVerb), typeof(BenchVerb), typeof(DemoVerb), typeof(TeachersVerb), typeof(EvalVerb), typeof(DistillVerb), typeof(CompareVerb), typeof(SelfCheckVerb), typeof(DataVerb), typeof(ExportVerb)];
 
         private static readonly Type[] BenchTargets =
-            [typeof(BenchKernelsVerb), typeof(BenchTrainVerb), typeof(BenchEpochVerb), typeof(BenchStrategiesVerb)];
+            [typeof(BenchKernelsVerb), typeof(BenchTrainVerb), typeof(BenchEpochVerb), typeof(BenchStrategiesVerb), typeof(BenchOnnxVerb)];
 
         public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
         {
@@ -51,6 +51,7 @@ namespace MtkdRl.Cli
                     (BenchTrainVerb v) => v.Run(console),
                     (BenchEpochVerb v) => v.Run(console),
                     (BenchStrategiesVerb v) => v.Run(console),
+                    (BenchOnnxVerb v) => v.Run(console),
                     (DemoVerb v) => v.Run(console),
                     (TeachersVerb v) => v.Run(console),
                     (EvalVerb v) => v.Run(console),
@@ -58,6 +59,7 @@ namespace MtkdRl.Cli
                     (CompareVerb v) => v.Run(console),
                     (SelfCheckVerb v) => v.Run(console),
                     (DataVerb v) => v.Run(console),
+                    (ExportVerb v) => v.Run(console),
                     _ => UsageError);
             }
             catch (MtkdException e)

@@ -95,12 +95,12 @@ public sealed class EvalVerb
         return 0;
     }
 
-    private sealed record ImportedTarget(string Name, string LogitsPath);
+    internal sealed record ImportedTarget(string Name, string LogitsPath);
 
-    private sealed record Target(string? Checkpoint, ImportedTarget? Imported);
+    internal sealed record Target(string? Checkpoint, ImportedTarget? Imported);
 
     /// <summary>NAME.json / NAME.safetensors, POOL/NAME for a pool teacher, or NAME when NAME.json exists.</summary>
-    private static Target Resolve(string model)
+    internal static Target Resolve(string model)
     {
         if (model.EndsWith(MtkdRl.Teachers.Checkpoint.ConfigExtension, StringComparison.OrdinalIgnoreCase)
             || model.EndsWith(MtkdRl.Teachers.Checkpoint.WeightsExtension, StringComparison.OrdinalIgnoreCase))

@@ -8,8 +8,8 @@ using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs;
 
-[Verb("teachers", HelpText = "The teacher pool. `teachers train`: train a preset pool. `teachers cache`: run every teacher once over train and test and cache the outputs. `teachers import`: add a teacher's outputs computed elsewhere (NPY).")]
-public sealed class TeachersVerb
+[Verb("teachers", HelpText = "The teacher pool. `teachers train`: train a preset pool. `teachers cache`: run every teacher once over train and test and cache the outputs. `teachers import`: add a teacher's outputs computed elsewhere (NPY), or run an ONNX model over the dataset.")]
+public sealed partial class TeachersVerb
 {
     [Value(0, MetaName = "action", Required = true, HelpText = "train, cache, import or recipe (print a preset's recipe file).")]
     public string Action { get; set; } = "";
@@ -35,7 +35,7 @@ public sealed class TeachersVerb
     [Option("epochs", Default = 0, HelpText = "train: epochs for every teacher (0: each preset teacher's own).")]
     public int Epochs { get; set; }
 
-    [Option("threads", Default = 0, HelpText = "train, cache: CPU threads (0: every core).")]
+    [Option("threads", Default = 0, HelpText = "train, cache, import --onnx: CPU threads (0: every core).")]
     public int Threads { get; set; }
 
     [Option("half", HelpText = "cache: store outputs as float16 (half the size; logits keep about 3 significant digits).")]
@@ -128,6 +128,7 @@ public sealed class TeachersVerb
     private int RunImport(IAnsiConsole console)
     {
         CheckPool();
+        if (Onnx is not null) return RunOnnxImport(console);
         string Need(string? value, string option) =>
             string.IsNullOrWhiteSpace(value) ? throw new MtkdException($"teachers import: {option} is required") : value;
         var files = new TeacherPool.ImportFiles(Need(TrainLogits, "--train-logits"), Need(TrainEmbeddings, "--train-embeddings"),

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using MtkdRl.Core;
 
 namespace MtkdRl.Teachers;
@@ -9,12 +10,21 @@ public enum TeacherKind { Trained, Imported }
 /// <param name="TestEmbeddings">Null when none were given: the test cache then holds zeros for this teacher's embedding.</param>
 public sealed record ImportedOutputs(string TrainLogits, string TrainEmbeddings, string TestLogits, string? TestEmbeddings);
 
+/// <summary>
+/// The network an imported teacher's outputs came from, kept in the pool so the teacher can also run live: an ONNX
+/// file (a name in the pool folder), the tensors read, and the input normalisation it was fed, per channel
+/// ((pixel / 255 - mean) / std).
+/// </summary>
+public sealed record OnnxTeacherFile(string File, string Input, string Logits, string Embedding, float[] Mean, float[] Std);
+
 /// <summary>One teacher of a pool.</summary>
 /// <param name="Checkpoint">A trained teacher's checkpoint config file name (NAME.json), in the pool folder.</param>
 /// <param name="Outputs">An imported teacher's output files.</param>
+/// <param name="Onnx">An imported teacher's ONNX model, when it came from one (absent from pool.json otherwise).</param>
 public sealed record PoolTeacher(
     string Name, string Spec, TeacherKind Kind, string? Checkpoint, ImportedOutputs? Outputs,
-    double TestAccuracy, int EmbeddingWidth, long Parameters, double Seconds);
+    double TestAccuracy, int EmbeddingWidth, long Parameters, double Seconds,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] OnnxTeacherFile? Onnx = null);
 
 /// <summary>
 /// <c>pool.json</c>: the dataset the pool belongs to (name, fingerprint, classes, image shape, split sizes) and
@@ -57,6 +67,8 @@ public sealed record PoolManifest
                 throw new MtkdInputException($"{path}: a teacher entry lacks a name or a positive embedding_width");
             if (t.Kind == TeacherKind.Trained ? t.Checkpoint is null : t.Outputs is null)
                 throw new MtkdInputException($"{path}: teacher '{t.Name}' ({t.Kind.ToString().ToLowerInvariant()}) names no {(t.Kind == TeacherKind.Trained ? "checkpoint" : "outputs")}");
+            if (t.Onnx is { } onnx && (onnx.Mean is null || onnx.Std is null || onnx.Mean.Length == 0 || onnx.Mean.Length != onnx.Std.Length))
+                throw new MtkdInputException($"{path}: teacher '{t.Name}': its onnx entry needs one mean and one std per channel");
             string? bad = TeacherFiles(t).FirstOrDefault(f => Path.GetFileName(f) != f);
             if (bad is not null) throw new MtkdInputException($"{path}: teacher '{t.Name}': file '{bad}' must be a name in the pool folder");
         }
@@ -91,5 +103,6 @@ public sealed record PoolManifest
         yield return o.TrainEmbeddings;
         yield return o.TestLogits;
         if (o.TestEmbeddings is not null) yield return o.TestEmbeddings;
+        if (t.Onnx is not null) yield return t.Onnx.File;
     }
 }

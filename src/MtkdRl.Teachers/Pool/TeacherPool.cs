@@ -131,7 +131,23 @@ public static class TeacherPool
     /// from the test logits when the dataset is at hand. Without test embeddings, the test cache holds zeros
     /// for this teacher's embedding.
     /// </summary>
-    public static PoolTeacher Import(string poolDir, string name, ImportFiles files, ImageDataset? data = null)
+    public static PoolTeacher Import(string poolDir, string name, ImportFiles files, ImageDataset? data = null) =>
+        Import(poolDir, name, data, manifest => ReadOutputs(files, manifest));
+
+    /// <summary>One teacher's outputs over both splits (TestEmbeddings may be null), and the network they came from when it is kept.</summary>
+    public sealed record TeacherOutputs(FloatMatrix TrainLogits, FloatMatrix TrainEmbeddings, FloatMatrix TestLogits, FloatMatrix? TestEmbeddings,
+        ImportedNetwork? Network = null);
+
+    /// <summary>The network an imported teacher came from, copied into the pool beside its outputs (an ONNX file).</summary>
+    /// <param name="Source">The file to copy; <paramref name="Entry"/>.File is its name in the pool.</param>
+    public sealed record ImportedNetwork(string Source, OnnxTeacherFile Entry, string Spec);
+
+    /// <summary>
+    /// Adds a teacher whose outputs <paramref name="compute"/> produces for the pool's manifest (read from files, or
+    /// computed by running its network), with the pool locked; stores them as <see cref="Import(string, string, ImportFiles, ImageDataset?)"/>
+    /// does, with their network (when they name one) copied beside them and named in the teacher's entry.
+    /// </summary>
+    public static PoolTeacher Import(string poolDir, string name, ImageDataset? data, Func<PoolManifest, TeacherOutputs> compute)
     {
         CheckName(name);
         using var poolLock = FolderLock.Acquire(poolDir);
@@ -152,35 +168,55 @@ public static class TeacherPool
         if (manifest.Teachers.Any(t => t.Name == name && t.Kind == TeacherKind.Trained))
             throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: '{name}' is already a trained teacher of this pool; choose another --name");
 
-        var trainLogits = ReadMatrix(files.TrainLogits, "train logits", manifest.TrainRows, manifest.Classes);
-        var trainEmbeddings = ReadMatrix(files.TrainEmbeddings, "train embeddings", manifest.TrainRows, null);
-        var testLogits = ReadMatrix(files.TestLogits, "test logits", manifest.TestRows, manifest.Classes);
-        var testEmbeddings = files.TestEmbeddings is null ? null : ReadMatrix(files.TestEmbeddings, "test embeddings", manifest.TestRows, trainEmbeddings.Columns);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var outputs = compute(manifest);
+        var (trainLogits, trainEmbeddings, testLogits, testEmbeddings, network) = outputs;
+        CheckMatrix(trainLogits, "train logits", manifest.TrainRows, manifest.Classes);
+        CheckMatrix(trainEmbeddings, "train embeddings", manifest.TrainRows, null);
+        CheckMatrix(testLogits, "test logits", manifest.TestRows, manifest.Classes);
+        if (testEmbeddings is not null) CheckMatrix(testEmbeddings, "test embeddings", manifest.TestRows, trainEmbeddings.Columns);
 
         // Without the dataset the labels are unknown; -1 records "not scored".
         double accuracy = data is not null ? Evaluator.FromLogits(testLogits.Values, data.Test).Accuracy : -1;
         var stored = new ImportedOutputs($"{name}.train-logits.npy", $"{name}.train-embeddings.npy", $"{name}.test-logits.npy",
             testEmbeddings is null ? null : $"{name}.test-embeddings.npy");
+        Directory.CreateDirectory(poolDir);
         NpyFile.Write(Path.Combine(poolDir, stored.TrainLogits), trainLogits.Values, trainLogits.Rows, trainLogits.Columns);
         NpyFile.Write(Path.Combine(poolDir, stored.TrainEmbeddings), trainEmbeddings.Values, trainEmbeddings.Rows, trainEmbeddings.Columns);
         NpyFile.Write(Path.Combine(poolDir, stored.TestLogits), testLogits.Values, testLogits.Rows, testLogits.Columns);
         if (testEmbeddings is not null)
             NpyFile.Write(Path.Combine(poolDir, stored.TestEmbeddings!), testEmbeddings.Values, testEmbeddings.Rows, testEmbeddings.Columns);
-        var entry = new PoolTeacher(name, "imported", TeacherKind.Imported, null, stored,
-            accuracy, trainEmbeddings.Columns, 0, 0);
+        if (network is not null) AtomicFile.WriteAllBytes(Path.Combine(poolDir, network.Entry.File), File.ReadAllBytes(network.Source));
+        var entry = new PoolTeacher(name, network?.Spec ?? "imported", TeacherKind.Imported, null, stored,
+            accuracy, trainEmbeddings.Columns, 0, network is null ? 0 : Math.Round(clock.Elapsed.TotalSeconds, 2), network?.Entry);
         manifest.With(entry).Write(poolDir);
         return entry;
+    }
+
+    private static TeacherOutputs ReadOutputs(ImportFiles files, PoolManifest manifest)
+    {
+        var trainLogits = ReadMatrix(files.TrainLogits, "train logits", manifest.TrainRows, manifest.Classes);
+        var trainEmbeddings = ReadMatrix(files.TrainEmbeddings, "train embeddings", manifest.TrainRows, null);
+        var testLogits = ReadMatrix(files.TestLogits, "test logits", manifest.TestRows, manifest.Classes);
+        var testEmbeddings = files.TestEmbeddings is null ? null : ReadMatrix(files.TestEmbeddings, "test embeddings", manifest.TestRows, trainEmbeddings.Columns);
+        return new TeacherOutputs(trainLogits, trainEmbeddings, testLogits, testEmbeddings);
     }
 
     private static FloatMatrix ReadMatrix(string path, string what, int rows, int? columns)
     {
         var m = NpyFile.Read(path).ToFiniteMatrix(what);
+        CheckMatrix(m, what, rows, columns);
+        return m;
+    }
+
+    private static void CheckMatrix(FloatMatrix m, string what, int rows, int? columns)
+    {
+        string path = m.Source;
         if (m.Rows != rows)
             throw new MtkdInputException($"{path}: {what} have {m.Rows} rows, the pool's {(what.StartsWith("train") ? "training" : "test")} split has {rows}");
         if (columns is int c && m.Columns != c)
             throw new MtkdInputException($"{path}: {what} have {m.Columns} columns, expected {c}{(what.EndsWith("logits") ? " (one per class)" : " (the train embeddings' width)")}");
         if (m.Columns < 1) throw new MtkdInputException($"{path}: {what} have no columns");
-        return m;
     }
 
     /// <summary>Teacher names become file names: letters, digits, '-', '_' and '.' only, not starting with '.'.</summary>

@@ -45,12 +45,9 @@ public static class TrainStepBenchmark
         if (options.Batch <= 0) throw new MtkdInputException($"--batch must be positive (got {options.Batch})");
         if (options.Repeats <= 0) throw new MtkdInputException($"--repeat must be at least 1 (got {options.Repeats})");
         if (options.Warmup < 0) throw new MtkdInputException($"--warmup must be at least 0 (got {options.Warmup})");
+        var (model, x, rng) = RandomSetup(spec, options, compute);
         var input = options.EffectiveInput;
-        var rng = new Rng(options.Seed);
-        var model = spec.Build(input, options.Classes, compute, rng.Fork());
         int B = options.Batch, C = options.Classes;
-        var x = new float[B * input.Size];
-        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextGaussian();
         var y = new int[B];
         for (int i = 0; i < B; i++) y[i] = rng.NextInt(C);
         var grad = new float[B * C];
@@ -84,6 +81,17 @@ public static class TrainStepBenchmark
         return new TrainStepRecord(spec.ToString(), input.ToString(), C, B, model.ParameterCount, compute.Threads,
             compute.GemmImplementation, total.Count, median, Percentile(total, 0.2), Percentile(total, 0.8),
             Percentile(forward, 0.5), Percentile(backward, 0.5), B / (median / 1000));
+    }
+
+    /// <summary>The model of <paramref name="spec"/> initialised from the options' seed, a batch of Gaussian inputs, and the generator drawn from after them.</summary>
+    public static (Model Model, float[] Inputs, Rng Rng) RandomSetup(ModelSpec spec, TrainStepOptions options, CpuCompute compute)
+    {
+        var input = options.EffectiveInput;
+        var rng = new Rng(options.Seed);
+        var model = spec.Build(input, options.Classes, compute, rng.Fork());
+        var x = new float[options.Batch * input.Size];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextGaussian();
+        return (model, x, rng);
     }
 
     private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;

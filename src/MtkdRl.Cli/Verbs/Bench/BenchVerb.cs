@@ -7,10 +7,10 @@ namespace MtkdRl.Cli.Verbs.Bench;
 /// `mtkd bench TARGET`: the targets are verbs of their own (<see cref="Targets"/>), each with only its options, so
 /// `mtkd bench kernels --help` lists what kernels takes. This class is what `mtkd --help` lists.
 /// </summary>
-[Verb("bench", HelpText = "Benchmarks. `bench kernels`: the fused distillation op per backend and pass. `bench train --model SPEC`: a training step (forward + loss + backward) on the CPU. `bench epoch --teachers 4,16`: a distillation epoch from cached teacher outputs per pool size. `bench strategies [--strategy NAME|all] [-k K,...]`: what each weighting strategy adds per batch. `mtkd bench TARGET --help` lists a target's options.")]
+[Verb("bench", HelpText = "Benchmarks. `bench kernels`: the fused distillation op per backend and pass. `bench train --model SPEC`: a training step (forward + loss + backward) on the CPU. `bench epoch --teachers 4,16`: a distillation epoch from cached teacher outputs per pool size. `bench strategies [--strategy NAME|all] [-k K,...]`: what each weighting strategy adds per batch. `bench onnx --model SPEC`: a teacher through ONNX Runtime against mtkd's forward pass, importing against training. `mtkd bench TARGET --help` lists a target's options.")]
 public sealed class BenchVerb
 {
-    public static readonly IReadOnlyList<string> Targets = ["kernels", "train", "epoch", "strategies"];
+    public static readonly IReadOnlyList<string> Targets = ["kernels", "train", "epoch", "strategies", "onnx"];
 
     /// <summary>
     /// The arguments after `bench`, with the target spelled as the parser knows it; an unknown target is a one-line

@@ -1,0 +1,47 @@
+using CommandLine;
+using MtkdRl.Cli.Teachers;
+using MtkdRl.Core;
+using MtkdRl.Onnx;
+using MtkdRl.Teachers;
+using Spectre.Console;
+
+namespace MtkdRl.Cli.Verbs;
+
+/// <summary>`teachers import --onnx`: a teacher from any framework, run through ONNX Runtime over the pool's dataset.</summary>
+public sealed partial class TeachersVerb
+{
+    [Option("onnx", HelpText = "import: an ONNX model to run over both splits of the pool's dataset (instead of NPY outputs).")]
+    public string? Onnx { get; set; }
+
+    [Option("input", HelpText = "import --onnx: the model's image input (default: its only input).")]
+    public string? OnnxInput { get; set; }
+
+    [Option("logits", HelpText = "import --onnx: the output holding the logits [N,C] (default: `logits`, else the first of two outputs).")]
+    public string? OnnxLogits { get; set; }
+
+    [Option("embedding", HelpText = "import --onnx: the output holding the embedding [N,D] (default: `embedding`, else the second of two outputs).")]
+    public string? OnnxEmbedding { get; set; }
+
+    [Option("normalize", HelpText = "import --onnx: the model's input is (pixel / 255 - mean) / std: mean,std or Ch means then Ch stds (e.g. 0.2860,0.3530). Default: the normalisation mtkd exported with the model, else the dataset's own.")]
+    public string? Normalize { get; set; }
+
+    [Option("scale", HelpText = "import --onnx: 0-1 feeds pixel / 255 (torchvision's ToTensor).")]
+    public string? Scale { get; set; }
+
+    private int RunOnnxImport(IAnsiConsole console)
+    {
+        string name = string.IsNullOrWhiteSpace(Name) ? throw new MtkdException("teachers import: --name is required") : Name;
+        if (TrainLogits is not null || TrainEmbeddings is not null || TestLogits is not null || TestEmbeddings is not null)
+            throw new MtkdException("teachers import: give --onnx or the NPY files, not both");
+        var data = OpenData(console);
+        var options = new OnnxImportOptions(Onnx!, new OnnxBindings(OnnxInput, OnnxLogits, OnnxEmbedding), Normalize, Scale, Threads);
+        var result = TrainingProgress.RunCache(console, progress =>
+            OnnxTeacherImport.Import(Pool, name, data, options, progress is null ? null : (split, done, rows) => progress(split, name, done, rows)));
+        var entry = result.Entry;
+        console.MarkupLine(Markup.Escape($"input: {result.NormalizationSource}: {result.Normalization}"));
+        console.MarkupLine(Markup.Escape(
+            $"imported ONNX teacher '{entry.Name}' into {PoolManifest.PathIn(Pool)}: D = {entry.EmbeddingWidth}, test accuracy {entry.TestAccuracy:P2}, {entry.Seconds:F1} s"));
+        console.MarkupLine(Markup.Escape($"next: mtkd teachers cache --pool {Pool}"));
+        return 0;
+    }
+}

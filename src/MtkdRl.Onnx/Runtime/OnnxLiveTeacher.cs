@@ -1,0 +1,65 @@
+using MtkdRl.Core;
+using MtkdRl.Data.Batching;
+using MtkdRl.Teachers;
+using MtkdRl.Training;
+
+namespace MtkdRl.Onnx;
+
+/// <summary>
+/// A pool's ONNX teacher run on every batch: the batch arrives normalised as the student sees it, (pixel / 255 -
+/// m) / s, and is mapped per channel to what the teacher was imported with, (pixel / 255 - m') / s', that is
+/// x' = x s / s' + (m - m') / s', before ONNX Runtime runs it.
+/// </summary>
+public sealed class OnnxLiveTeacher : IDisposable
+{
+    private readonly OnnxTeacherModel _model;
+    private readonly float[] _scale, _shift;
+    private float[] _input = [], _logits = [], _embedding = [];
+    private int _batch;
+
+    public OnnxLiveTeacher(string poolDir, PoolTeacher teacher, SampleShape sample, int classes, ChannelNormalization batchNormalization, int threads = 0)
+    {
+        var onnx = teacher.Onnx ?? throw new MtkdInputException($"teacher '{teacher.Name}' has no ONNX model");
+        if (onnx.Mean.Length != sample.Channels || batchNormalization.Channels != sample.Channels)
+            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: teacher '{teacher.Name}': its normalisation has {onnx.Mean.Length} channels, the images {sample.Channels}");
+        _model = OnnxTeacherModel.Open(Path.Combine(poolDir, onnx.File), new OnnxBindings(onnx.Input, onnx.Logits, onnx.Embedding), sample, classes, threads);
+        if (_model.EmbeddingWidth != teacher.EmbeddingWidth)
+            throw new MtkdInputException($"{_model.Path}: embedding width {_model.EmbeddingWidth}, pool.json records {teacher.EmbeddingWidth} for teacher '{teacher.Name}'");
+        _scale = new float[sample.Channels];
+        _shift = new float[sample.Channels];
+        for (int c = 0; c < sample.Channels; c++)
+        {
+            double s = batchNormalization.Std[c], m = batchNormalization.Mean[c];
+            _scale[c] = (float)(s / onnx.Std[c]);
+            _shift[c] = (float)((m - onnx.Mean[c]) / onnx.Std[c]);
+        }
+    }
+
+    public int EmbeddingWidth => _model.EmbeddingWidth;
+
+    /// <summary>Logits [n, C] of the last <see cref="Forward"/>.</summary>
+    public ReadOnlySpan<float> Logits => _logits.AsSpan(0, _batch * _model.Classes);
+
+    /// <summary>Embedding [n, D] of the last <see cref="Forward"/>.</summary>
+    public ReadOnlySpan<float> Embedding => _embedding.AsSpan(0, _batch * EmbeddingWidth);
+
+    public void Forward(ReadOnlySpan<float> images, int n)
+    {
+        var sample = _model.Sample;
+        int plane = sample.Plane, size = sample.Size;
+        if (_input.Length < n * size) _input = new float[n * size];
+        if (_logits.Length < n * _model.Classes) _logits = new float[n * _model.Classes];
+        if (_embedding.Length < n * EmbeddingWidth) _embedding = new float[n * EmbeddingWidth];
+        for (int r = 0; r < n; r++)
+            for (int c = 0; c < sample.Channels; c++)
+            {
+                int at = r * size + c * plane;
+                float a = _scale[c], b = _shift[c];
+                for (int i = 0; i < plane; i++) _input[at + i] = images[at + i] * a + b;
+            }
+        _model.Run(_input.AsSpan(0, n * size), n, _logits.AsSpan(0, n * _model.Classes), _embedding.AsSpan(0, n * EmbeddingWidth), "live batch");
+        _batch = n;
+    }
+
+    public void Dispose() => _model.Dispose();
+}

@@ -1,0 +1,186 @@
+using Microsoft.ML.OnnxRuntime;
+using MtkdRl.Core;
+using MtkdRl.Training;
+
+namespace MtkdRl.Onnx;
+
+/// <summary>Which tensors of an ONNX model a teacher reads: the image input, the logits and the embedding outputs (null: found by name or position).</summary>
+public sealed record OnnxBindings(string? Input = null, string? Logits = null, string? Embedding = null);
+
+/// <summary>
+/// An ONNX model run as a teacher through ONNX Runtime, checked against the samples and classes of a pool: one
+/// float32 image input [N, Ch, H, W] (or rows [N, Ch*H*W]), an output of logits [N, C] and one of embeddings
+/// [N, D] (any trailing dims, flattened). A fixed batch axis is served by padding the last batch.
+/// Every problem is one line naming the file.
+/// </summary>
+public sealed class OnnxTeacherModel : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly long[] _inputDims;
+    private readonly string[] _outputNames;
+    private float[] _padded = [];
+
+    private OnnxTeacherModel(string path, InferenceSession session, string input, long[] inputDims, string logits, string embedding, int classes, SampleShape sample)
+    {
+        Path = path;
+        _session = session;
+        InputName = input;
+        _inputDims = inputDims;
+        LogitsName = logits;
+        EmbeddingName = embedding;
+        Classes = classes;
+        Sample = sample;
+        _outputNames = [logits, embedding];
+        FixedBatch = inputDims[0] > 0 ? (int)inputDims[0] : 0;
+        var meta = session.OutputMetadata[embedding].Dimensions;
+        EmbeddingWidth = meta.Length >= 2 && meta.Skip(1).All(d => d > 0) ? meta.Skip(1).Aggregate(1, (a, d) => a * d) : 0;
+    }
+
+    public string Path { get; }
+    public string InputName { get; }
+    public string LogitsName { get; }
+    public string EmbeddingName { get; }
+    public int Classes { get; }
+    public SampleShape Sample { get; }
+
+    /// <summary>The model's fixed batch size, or 0 when its batch axis is dynamic.</summary>
+    public int FixedBatch { get; }
+
+    /// <summary>D, from the output's declared shape, or from a run on one black image when that is dynamic.</summary>
+    public int EmbeddingWidth { get; private set; }
+
+    /// <summary>The metadata the model carries (key, value).</summary>
+    public IReadOnlyDictionary<string, string> Metadata => _session.ModelMetadata.CustomMetadataMap;
+
+    /// <summary>Opens <paramref name="path"/> and checks its input and outputs against <paramref name="sample"/> and <paramref name="classes"/>.</summary>
+    public static OnnxTeacherModel Open(string path, OnnxBindings bindings, SampleShape sample, int classes, int threads = 0)
+    {
+        if (!File.Exists(path)) throw new MtkdInputException($"{path}: no such file");
+        InferenceSession session;
+        try
+        {
+            using var options = new SessionOptions { IntraOpNumThreads = Math.Max(0, threads), InterOpNumThreads = 1 };
+            session = new InferenceSession(path, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new MtkdInputException($"{path}: not an ONNX model ONNX Runtime can load ({FirstLine(e.Message)})");
+        }
+        try
+        {
+            // A model mtkd exported says its task; one from elsewhere is taken for a classifier.
+            if (session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxExporter.TaskKey, out string? task))
+                TaskKinds.Require(TaskKind.Classification, TaskKinds.Parse(task, path), path);
+            string input = Pick(path, "input", "--input", session.InputMetadata.Keys.ToList(), bindings.Input, null, 0);
+            var outputs = session.OutputMetadata.Keys.ToList();
+            string logits = Pick(path, "output", "--logits", outputs, bindings.Logits, OnnxExporter.LogitsName, 0);
+            string embedding = Pick(path, "output", "--embedding", outputs, bindings.Embedding, OnnxExporter.EmbeddingName, 1);
+            if (logits == embedding) throw new MtkdInputException($"{path}: logits and embedding are the same output '{logits}'; name the embedding with --embedding");
+            long[] dims = CheckInput(path, input, session.InputMetadata[input], sample);
+            CheckLogits(path, logits, session.OutputMetadata[logits], classes);
+            CheckFloat(path, embedding, session.OutputMetadata[embedding]);
+            var model = new OnnxTeacherModel(path, session, input, dims, logits, embedding, classes, sample);
+            if (model.EmbeddingWidth == 0) model.LearnEmbeddingWidth();
+            return model;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs rows [0, n) of <paramref name="images"/> [n, Ch, H, W]; writes logits [n, C] and embeddings [n, D] (D
+    /// is <see cref="EmbeddingWidth"/> after the first call). <paramref name="firstRow"/> and <paramref name="split"/> name a non-finite output's row.
+    /// </summary>
+    public void Run(ReadOnlySpan<float> images, int n, Span<float> logits, Span<float> embeddings, string split = "batch", int firstRow = 0)
+    {
+        int size = Sample.Size;
+        int batch = FixedBatch > 0 ? FixedBatch : n;
+        if (FixedBatch > 0 && n > FixedBatch) throw new MtkdInputException($"{Path}: the model takes batches of exactly {FixedBatch} rows, got {n}");
+        if (_padded.Length != batch * size) _padded = new float[batch * size];
+        images[..(n * size)].CopyTo(_padded);
+        _padded.AsSpan(n * size).Clear();
+        long[] shape = [batch, .. _inputDims.Skip(1)];
+        using var input = OrtValue.CreateTensorValueFromMemory(_padded, shape);
+        using var runOptions = new RunOptions();
+        using var results = _session.Run(runOptions, [InputName], [input], _outputNames);
+        Copy(results[0], LogitsName, batch, n, Classes, logits, split, firstRow);
+        Copy(results[1], EmbeddingName, batch, n, EmbeddingWidth, embeddings, split, firstRow);
+    }
+
+    private void LearnEmbeddingWidth()
+    {
+        int batch = Math.Max(1, FixedBatch);
+        using var input = OrtValue.CreateTensorValueFromMemory(new float[batch * Sample.Size], [batch, .. _inputDims.Skip(1)]);
+        using var runOptions = new RunOptions();
+        using var results = _session.Run(runOptions, [InputName], [input], [EmbeddingName]);
+        long[] shape = results[0].GetTensorTypeAndShape().Shape;
+        long width = shape.Skip(1).Aggregate(1L, (a, d) => a * d);
+        if (shape.Length < 2 || shape[0] != batch || width < 1 || width > int.MaxValue)
+            throw new MtkdInputException($"{Path}: output '{EmbeddingName}' has shape [{string.Join(",", shape)}] for a batch of {batch}, expected one embedding per row [{batch},D]");
+        EmbeddingWidth = (int)width;
+    }
+
+    private void Copy(OrtValue value, string name, int batch, int n, int width, Span<float> destination, string split, int firstRow)
+    {
+        long[] shape = value.GetTensorTypeAndShape().Shape;
+        long per = shape.Skip(1).Aggregate(1L, (a, d) => a * d);
+        if (shape.Length < 2 || shape[0] != batch || per != width)
+            throw new MtkdInputException($"{Path}: output '{name}' has shape [{string.Join(",", shape)}] for a batch of {batch}, expected [{batch},{width}] "
+                + (name == LogitsName ? $"(one logit per class: the pool has {Classes})" : "(one embedding per row)"));
+        var data = value.GetTensorDataAsSpan<float>()[..(n * width)];
+        int bad = data.IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
+        if (bad >= 0)
+            throw new MtkdInputException($"{Path}: output '{name}' is {data[bad]} at {split} row {firstRow + bad / width}, column {bad % width} (not finite)");
+        data.CopyTo(destination);
+    }
+
+    private static string Pick(string path, string what, string option, IReadOnlyList<string> names, string? asked, string? conventional, int position)
+    {
+        if (asked is not null)
+            return names.Contains(asked) ? asked
+                : throw new MtkdInputException($"{path}: no {what} named '{asked}' ({option}; the model's {what}s: {string.Join(", ", names)})");
+        if (conventional is not null && names.Contains(conventional)) return conventional;
+        if (what == "input" && names.Count != 1)
+            throw new MtkdInputException($"{path}: the model has {names.Count} inputs ({string.Join(", ", names)}); name the image input with --input");
+        if (position < names.Count && (what == "input" || names.Count == 2)) return names[position];
+        throw new MtkdInputException(
+            $"{path}: cannot tell which output is the {(option == "--logits" ? "logits" : "embedding")} (outputs: {string.Join(", ", names)}); name it with {option}");
+    }
+
+    private static long[] CheckInput(string path, string name, NodeMetadata meta, SampleShape sample)
+    {
+        CheckFloat(path, name, meta);
+        int[] dims = meta.Dimensions;
+        bool image = dims.Length == 4 && Fits(dims[1], sample.Channels) && Fits(dims[2], sample.Height) && Fits(dims[3], sample.Width);
+        bool rows = dims.Length == 2 && Fits(dims[1], sample.Size);
+        if (!image && !rows)
+            throw new MtkdInputException(
+                $"{path}: input '{name}' has shape [{Text(dims)}], the pool's images need [N,{sample.Channels},{sample.Height},{sample.Width}] (or rows [N,{sample.Size}])");
+        return image ? [dims[0], sample.Channels, sample.Height, sample.Width] : [dims[0], sample.Size];
+    }
+
+    private static void CheckLogits(string path, string name, NodeMetadata meta, int classes)
+    {
+        CheckFloat(path, name, meta);
+        int[] dims = meta.Dimensions;
+        if (dims.Length != 2 || !Fits(dims[1], classes))
+            throw new MtkdInputException($"{path}: logits output '{name}' has shape [{Text(dims)}], the pool has {classes} classes (expected [N,{classes}])");
+    }
+
+    private static void CheckFloat(string path, string name, NodeMetadata meta)
+    {
+        if (!meta.IsTensor || meta.ElementType != typeof(float))
+            throw new MtkdInputException($"{path}: '{name}' is {(meta.IsTensor ? meta.ElementType.Name : meta.OnnxValueType.ToString())}, a float32 tensor is needed");
+    }
+
+    private static bool Fits(int declared, int needed) => declared <= 0 || declared == needed;
+
+    private static string Text(int[] dims) => string.Join(",", dims.Select(d => d <= 0 ? "N" : d.ToString()));
+
+    private static string FirstLine(string message) => message.ReplaceLineEndings(" ").Trim();
+
+    public void Dispose() => _session.Dispose();
+}

@@ -1,0 +1,36 @@
+using System.Text.Json;
+using MtkdRl.Onnx;
+using MtkdRl.Teachers;
+using MtkdRl.Tests.Data;
+using MtkdRl.Tests.Teachers;
+
+namespace MtkdRl.Tests.Onnx;
+
+/// <summary>
+/// A teacher no mtkd code wrote: the small CNN tests/fixtures/onnx/train_torch_cnn.py trained and exported in PyTorch,
+/// imported into a pool on the slice, scores the test accuracy PyTorch measured.
+/// </summary>
+public sealed class TorchTeacherTests
+{
+    private static string Fixture(string name) => Path.Combine(RepositoryPaths.Root, "tests", "fixtures", "onnx", name);
+
+    [Fact]
+    public void PyTorch_cnn_imports_with_the_accuracy_pytorch_measured()
+    {
+        using var recorded = JsonDocument.Parse(File.ReadAllText(Fixture("torch_cnn.json")));
+        int correct = recorded.RootElement.GetProperty("test_correct").GetInt32();
+        using var folder = new TempFolder();
+        string pool = folder.Sub("pool");
+        var data = TeacherTestData.Slice;
+        var result = OnnxTeacherImport.Import(pool, "torch-cnn", data,
+            new OnnxImportOptions(Fixture("torch_cnn.onnx"), new OnnxBindings(), Scale: "0-1", Threads: 2));
+
+        Assert.Equal((double)correct / data.Test.Count, result.Entry.TestAccuracy);
+        Assert.Equal(32, result.Entry.EmbeddingWidth);
+        Assert.Equal("image", result.Entry.Onnx!.Input);
+        Assert.Equal([0f], result.Entry.Onnx.Mean);
+        Assert.Equal([1f], result.Entry.Onnx.Std);
+        var manifest = PoolManifest.Read(pool);
+        Assert.Equal(result.Entry.TestAccuracy, manifest.Teachers.Single().TestAccuracy);
+    }
+}
