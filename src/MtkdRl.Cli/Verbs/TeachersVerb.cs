@@ -9,7 +9,7 @@ using Spectre.Console;
 namespace MtkdRl.Cli.Verbs;
 
 [Verb("teachers", HelpText = "The teacher pool. `teachers train`: train a preset pool. `teachers cache`: run every teacher once over train and test and cache the outputs. `teachers import`: add a teacher's outputs computed elsewhere (NPY).")]
-public sealed class TeachersVerb
+public sealed partial class TeachersVerb
 {
     [Value(0, MetaName = "action", Required = true, HelpText = "train, cache, import or recipe (print a preset's recipe file).")]
     public string Action { get; set; } = "";
@@ -20,7 +20,7 @@ public sealed class TeachersVerb
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
     public string? Data { get; set; }
 
-    [Option("preset", HelpText = "train, recipe: quick (4 small teachers, about a minute on the slice; the default), default (6 teachers sized for a full MNIST-family dataset) or specialists (3 class specialists and a linear generalist).")]
+    [Option("preset", HelpText = "train, recipe: quick (4 small teachers, about a minute on the slice; the default), default (6 teachers sized for a full MNIST-family dataset) or specialists (3 class specialists and a linear generalist); for scenes (--data SCENES): det-quick (3 detectors, a few minutes on demo scenes) or det-default (4 detectors, 2 of them weak).")]
     public string? Preset { get; set; }
 
     [Option("recipe", HelpText = "train: a pool recipe file (JSON: per teacher name, spec, epochs, lr, batch, augment, subset, seed; `teachers recipe --preset quick` prints one to start from). A trained pool keeps its recipe as POOL/recipe.json.")]
@@ -86,6 +86,7 @@ public sealed class TeachersVerb
         string source = Recipe ?? $"preset '{Preset ?? "quick"}'";
         var recipe = (Recipe is not null ? PoolRecipe.Read(Recipe) : PoolPresets.Recipe(Preset ?? "quick"))
             .With(Seed is int s ? (ulong)s : null, Epochs, Augment);
+        if (TaskKinds.Parse(recipe.Task, source) == TaskKind.Detection) return RunTrainDetection(console, recipe, source);
         var data = OpenData(console);
         console.MarkupLine(Markup.Escape($"flips: {(data.Mirror.Invariant ? "allowed" : "not used")} ({data.Mirror.Source})"));
         using var compute = new CpuCompute(Threads);

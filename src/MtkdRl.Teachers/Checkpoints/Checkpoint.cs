@@ -126,6 +126,7 @@ public static class Checkpoint
     {
         string configPath = ConfigPathOf(path);
         var config = ReadConfig(configPath);
+        TaskKinds.Require(TaskKind.Classification, TaskKinds.Parse(config.Task, configPath), configPath);
         var spec = ModelSpec.Parse(config.Spec, $"{configPath}: model");
         var input = new SampleShape(config.InputShape[0], config.InputShape[1], config.InputShape[2]);
         var model = spec.Build(input, config.Classes, compute, new Rng(1));

@@ -25,6 +25,7 @@ public static class TeacherPool
         if (PoolManifest.Exists(poolDir))
         {
             var m = PoolManifest.Read(poolDir);
+            TaskKinds.Require(TaskKind.Classification, m.TaskKind(poolDir), PoolManifest.PathIn(poolDir));
             CheckDataset(poolDir, m, data);
             return m;
         }

@@ -54,6 +54,8 @@ internal static class ModelBuilder
                     Add(new ReLU("relu_fc", shape, compute));
                 }
                 break;
+            case ModelFamily.Det:
+                throw new MtkdInputException($"model '{spec}': a det spec is a detector, not a classifier (its task is detection)");
             default:
                 throw new MtkdInputException($"model '{spec}': unknown family {spec.Family}");
         }
