@@ -91,18 +91,24 @@ public sealed partial class TeachersVerb
         console.MarkupLine(Markup.Escape($"flips: {(data.Mirror.Invariant ? "allowed" : "not used")} ({data.Mirror.Source})"));
         using var compute = new CpuCompute(Threads);
         var results = TrainingProgress.Run(console, observer => TeacherPool.Train(Pool, data, recipe, source, compute, observer));
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"pool {Pool} ({source}, seed {recipe.Seed})"));
-        table.AddColumns("teacher", "spec", "augment", "params", "D", "test acc", "seconds", "status");
+        console.Write(PoolTable($"pool {Pool} ({source}, seed {recipe.Seed})", results, "test acc", t => $"{t.TestAccuracy:P2}"));
+        console.MarkupLine(Markup.Escape($"wrote {PoolManifest.PathIn(Pool)}; next: mtkd teachers cache --pool {Pool}"));
+        return 0;
+    }
+
+    /// <summary>The table `teachers train` prints: one row per teacher, its test score in <paramref name="score"/>'s format.</summary>
+    private static Table PoolTable(string title, IReadOnlyList<TrainedTeacher> results, string scoreName, Func<PoolTeacher, string> score)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title));
+        table.AddColumns("teacher", "spec", "augment", "params", "D", scoreName, "seconds", "status");
         foreach (int i in new[] { 3, 4, 5, 6 }) table.Columns[i].RightAligned();
         foreach (var r in results)
         {
             var t = r.Entry;
-            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), $"{r.Augmentation}", $"{t.Parameters:N0}", $"{t.EmbeddingWidth}", $"{t.TestAccuracy:P2}",
+            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), $"{r.Augmentation}", $"{t.Parameters:N0}", $"{t.EmbeddingWidth}", score(t),
                 $"{t.Seconds:F1}", r.Skipped ? "kept (already trained)" : r.Resumed ? "resumed" : "trained");
         }
-        console.Write(table);
-        console.MarkupLine(Markup.Escape($"wrote {PoolManifest.PathIn(Pool)}; next: mtkd teachers cache --pool {Pool}"));
-        return 0;
+        return table;
     }
 
     private int RunRecipe(IAnsiConsole console)

@@ -54,33 +54,7 @@ public static class DetectorCheckpoint
         var spec = ModelSpec.Parse(config.Spec, $"{configPath}: model");
         var input = new SampleShape(config.InputShape[0], config.InputShape[1], config.InputShape[2]);
         var detector = spec.BuildDetector(input, config.Classes, compute, new Rng(1));
-        string weightsPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(configPath))!, config.WeightsFile);
-        string shown = Path.Combine(Path.GetDirectoryName(configPath) ?? "", config.WeightsFile);
-        if (!File.Exists(weightsPath)) throw new MtkdInputException($"{shown}: no such file (the weights of {configPath})");
-        string hash = FileHash.Sha256(weightsPath);
-        if (!string.IsNullOrEmpty(config.WeightsSha256) && hash != config.WeightsSha256)
-            throw new MtkdInputException($"{shown}: its SHA-256 differs from {configPath}'s (weights and config come from different saves)");
-        var file = SafeTensors.File.Read(weightsPath);
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var tensor in detector.NamedTensors)
-        {
-            names.Add(tensor.Name);
-            var info = file.Tensors.FirstOrDefault(t => t.Name == tensor.Name)
-                ?? throw new MtkdInputException($"{shown}: tensor '{tensor.Name}' is missing (detector {spec} needs it)");
-            if (info.DType != SafeTensorDType.F32 || !info.Shape.SequenceEqual(tensor.Shape))
-                throw new MtkdInputException($"{shown}: tensor '{tensor.Name}' is {info.DType} {info.ShapeText}, detector {spec} expects F32 [{string.Join(',', tensor.Shape)}]");
-            file.ReadSingle(tensor.Name).CopyTo(tensor.Value, 0);
-        }
-        var optimizerTensors = new List<NamedTensor>();
-        foreach (var info in file.Tensors)
-        {
-            if (names.Contains(info.Name)) continue;
-            if (!info.Name.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal) || config.Optimizer is null || info.DType != SafeTensorDType.F32)
-                throw new MtkdInputException($"{shown}: tensor '{info.Name}' is not part of detector {spec}");
-            var t = new NamedTensor(info.Name[Checkpoint.OptimizerPrefix.Length..], info.Shape);
-            file.ReadSingle(info.Name).CopyTo(t.Value, 0);
-            optimizerTensors.Add(t);
-        }
+        var optimizerTensors = Checkpoint.ReadTensors(configPath, config, detector.NamedTensors, $"detector {spec}");
         var optimizer = config.Optimizer is null ? null : new OptimizerState(config.Optimizer.Kind, optimizerTensors, config.Optimizer.Scalars);
         return new LoadedDetector(configPath, config, detector, optimizer);
     }

@@ -164,6 +164,7 @@ public sealed record PoolRecipe
     /// </summary>
     public IReadOnlyList<TeacherPlan> Plans(ImageDataset data, string source)
     {
+        TaskKinds.Require(TaskKind.Classification, TaskKinds.Parse(Task, source), source);
         return Teachers.Select((t, i) =>
         {
             string who = $"{source}: teacher '{t.Name}'";

@@ -27,11 +27,7 @@ internal static class DetectorBuilder
         for (int i = 0; i < spec.Widths.Count; i++)
         {
             int n = i + 1;
-            var conv = new Conv2d($"conv{n}", shape, spec.Widths[i], 3, compute, stride: 1, padding: 1, bias: !spec.BatchNorm);
-            Initializers.KaimingNormal(conv.Weight.Value, shape.Channels * 9, rng);
-            Add(conv);
-            if (spec.BatchNorm) Add(new BatchNorm($"bn{n}", shape, compute));
-            Add(new ReLU($"relu{n}", shape, compute));
+            ModelBuilder.AddConvStage(Add, () => shape, n, spec.Widths[i], spec.BatchNorm, compute, rng);
             if (reached < stride && i < spec.Widths.Count - 1)
             {
                 Add(new MaxPool2d($"pool{n}", shape, 2, compute));

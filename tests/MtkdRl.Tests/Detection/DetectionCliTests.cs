@@ -5,6 +5,7 @@ using MtkdRl.Reports.Metrics;
 using MtkdRl.Teachers;
 using MtkdRl.Tests.Cli;
 using MtkdRl.Tests.Data;
+using MtkdRl.Tests.Teachers;
 using MtkdRl.Tests.Training;
 using MtkdRl.Training;
 
@@ -79,6 +80,8 @@ public class DetectionCliTests
         foreach (var t in quick.Teachers.Concat(full.Teachers)) Assert.Equal(ModelFamily.Det, ModelSpec.Parse(t.Spec).Family);
         Assert.Equal(quick.Teachers.Count, quick.Teachers.Select(t => t.Spec).Distinct().Count());
         Assert.Contains(full.Teachers, t => t.Subset > 0);
+        var e = Assert.Throws<MtkdRl.Core.MtkdInputException>(() => PoolPresets.Get("det-quick", TeacherTestData.Tiny, 1));
+        Assert.Equal("preset 'det-quick': made for detection, but this needs classification", e.Message);
     }
 
     [Fact]
