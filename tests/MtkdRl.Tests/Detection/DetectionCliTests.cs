@@ -62,6 +62,10 @@ public class DetectionCliTests
         // Tasks do not mix: a classification preset into this pool, a detection recipe on a classification dataset.
         CliRun.AssertOneLineError(CliRun.Run("teachers", "train", "--preset", "quick", "--data", Slice, "--pool", pool, "--epochs", "1"),
             "pool.json: made for detection, but this needs classification");
+        CliRun.AssertOneLineError(CliRun.Run("teachers", "cache", "--pool", pool, "--data", Slice),
+            "pool.json: made for detection, but this needs classification");
+        CliRun.AssertOneLineError(CliRun.Run("distill", "--pool", pool, "--data", Slice, "--epochs", "1", "--out", Path.Combine(temp.Root, "run")),
+            "pool.json: made for detection, but this needs classification");
         CliRun.AssertOneLineError(CliRun.Run("teachers", "train", "--recipe", recipe, "--data", Slice, "--pool", Path.Combine(temp.Root, "p2")),
             "dataset.json");
         CliRun.AssertOneLineError(CliRun.Run("eval", "--model", Path.Combine(pool, "tiny"), "--data", Slice),
