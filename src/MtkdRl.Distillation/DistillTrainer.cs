@@ -61,6 +61,7 @@ public sealed class DistillTrainer
         recipe.Validate();
         var clock = Stopwatch.StartNew();
         var manifest = PoolManifest.Read(_poolDir);
+        TaskKinds.Require(TaskKind.Classification, manifest.TaskKind(_poolDir), PoolManifest.PathIn(_poolDir));
         using var runLock = FolderLock.Acquire(outDir);
         using var run = Prepare(recipe, createStrategy, outDir);
         if (DistillCheckpoint.Exists(outDir))

@@ -11,7 +11,7 @@ using Spectre.Console;
 namespace MtkdRl.Cli.Verbs;
 
 [Verb("eval", HelpText = "Test accuracy of a model (a checkpoint NAME.json or NAME.safetensors, or a pool teacher POOL/NAME), per class with --detail; or, with --score-detections, COCO box AP of a results file.")]
-public sealed class EvalVerb
+public sealed partial class EvalVerb
 {
     [Option("model", HelpText = "A checkpoint (.json or .safetensors) or a pool teacher as POOL/NAME.")]
     public string? Model { get; set; }
@@ -19,7 +19,10 @@ public sealed class EvalVerb
     [Option("score-detections", HelpText = "A COCO results file (image_id, category_id, bbox [x,y,w,h], score) to score against the ground truth of --data: a COCO instances file, or a scenes folder's instances_test.json.")]
     public string? ScoreDetections { get; set; }
 
-    [Option("json", HelpText = "With --score-detections: also write {\"AP\", \"AP50\", \"AP75\", \"AR100\"} to this file.")]
+    [Option("detections", HelpText = "With a detector as --model and a scenes folder as --data: write its test detections to this COCO results file and print AP, AP50, AP75, AR100.")]
+    public string? Detections { get; set; }
+
+    [Option("json", HelpText = "With --score-detections or --detections: also write {\"AP\", \"AP50\", \"AP75\", \"AR100\"} to this file.")]
     public string? Json { get; set; }
 
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
@@ -42,15 +45,7 @@ public sealed class EvalVerb
         var summary = CocoBoxEvaluation.Summarise(truth, detections);
         console.MarkupLine(Markup.Escape($"ground truth: {truthPath}: {truth.Images.Count} images, {truth.Annotations.Count} objects, {truth.Categories.Count} categories"));
         console.MarkupLine(Markup.Escape($"detections: {ScoreDetections}: {detections.Count}"));
-        console.MarkupLine(Markup.Escape($"AP {summary.AP:F4}  AP50 {summary.AP50:F4}  AP75 {summary.AP75:F4}  AR100 {summary.AR100:F4}"));
-        if (Json is not null)
-        {
-            AtomicFile.WriteAllText(Json, System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, double>
-            {
-                ["AP"] = summary.AP, ["AP50"] = summary.AP50, ["AP75"] = summary.AP75, ["AR100"] = summary.AR100,
-            }) + "\n");
-            console.MarkupLine(Markup.Escape($"wrote {Json}"));
-        }
+        PrintSummary(console, summary);
         return 0;
     }
 
@@ -58,8 +53,10 @@ public sealed class EvalVerb
     {
         if (ScoreDetections is not null) return RunScore(console);
         if (string.IsNullOrWhiteSpace(Model)) throw new MtkdException("eval: --model is required (or --score-detections with --data)");
-        if (Json is not null) throw new MtkdException("eval: --json goes with --score-detections");
         var target = Resolve(Model);
+        if (target.Checkpoint is not null && IsDetector(target.Checkpoint)) return RunDetector(console, target.Checkpoint);
+        if (Detections is not null) throw new MtkdException($"eval: --detections needs a detector as --model; {Model} is a classifier");
+        if (Json is not null) throw new MtkdException("eval: --json goes with --score-detections or --detections");
         var choice = DatasetLocator.Resolve(Data);
         var data = DatasetLocator.Load(choice.Directory);
         console.MarkupLine(Markup.Escape($"data: {data} [{choice.Reason}]"));
@@ -93,6 +90,18 @@ public sealed class EvalVerb
             console.Write(table);
         }
         return 0;
+    }
+
+    /// <summary>Prints AP, AP50, AP75, AR100 and, with --json, writes them.</summary>
+    private void PrintSummary(IAnsiConsole console, CocoSummary summary)
+    {
+        console.MarkupLine(Markup.Escape($"AP {summary.AP:F4}  AP50 {summary.AP50:F4}  AP75 {summary.AP75:F4}  AR100 {summary.AR100:F4}"));
+        if (Json is null) return;
+        AtomicFile.WriteAllText(Json, System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, double>
+        {
+            ["AP"] = summary.AP, ["AP50"] = summary.AP50, ["AP75"] = summary.AP75, ["AR100"] = summary.AR100,
+        }) + "\n");
+        console.MarkupLine(Markup.Escape($"wrote {Json}"));
     }
 
     internal sealed record ImportedTarget(string Name, string LogitsPath);

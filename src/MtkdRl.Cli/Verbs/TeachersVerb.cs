@@ -20,7 +20,7 @@ public sealed partial class TeachersVerb
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
     public string? Data { get; set; }
 
-    [Option("preset", HelpText = "train, recipe: quick (4 small teachers, about a minute on the slice; the default), default (6 teachers sized for a full MNIST-family dataset) or specialists (3 class specialists and a linear generalist).")]
+    [Option("preset", HelpText = "train, recipe: quick (4 small teachers, about a minute on the slice; the default), default (6 teachers sized for a full MNIST-family dataset) or specialists (3 class specialists and a linear generalist); for scenes (--data SCENES): det-quick (3 detectors, a few minutes on demo scenes) or det-default (4 detectors, 2 of them weak).")]
     public string? Preset { get; set; }
 
     [Option("recipe", HelpText = "train: a pool recipe file (JSON: per teacher name, spec, epochs, lr, batch, augment, subset, seed; `teachers recipe --preset quick` prints one to start from). A trained pool keeps its recipe as POOL/recipe.json.")]
@@ -86,22 +86,29 @@ public sealed partial class TeachersVerb
         string source = Recipe ?? $"preset '{Preset ?? "quick"}'";
         var recipe = (Recipe is not null ? PoolRecipe.Read(Recipe) : PoolPresets.Recipe(Preset ?? "quick"))
             .With(Seed is int s ? (ulong)s : null, Epochs, Augment);
+        if (TaskKinds.Parse(recipe.Task, source) == TaskKind.Detection) return RunTrainDetection(console, recipe, source);
         var data = OpenData(console);
         console.MarkupLine(Markup.Escape($"flips: {(data.Mirror.Invariant ? "allowed" : "not used")} ({data.Mirror.Source})"));
         using var compute = new CpuCompute(Threads);
         var results = TrainingProgress.Run(console, observer => TeacherPool.Train(Pool, data, recipe, source, compute, observer));
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"pool {Pool} ({source}, seed {recipe.Seed})"));
-        table.AddColumns("teacher", "spec", "augment", "params", "D", "test acc", "seconds", "status");
+        console.Write(PoolTable($"pool {Pool} ({source}, seed {recipe.Seed})", results, "test acc", t => $"{t.TestAccuracy:P2}"));
+        console.MarkupLine(Markup.Escape($"wrote {PoolManifest.PathIn(Pool)}; next: mtkd teachers cache --pool {Pool}"));
+        return 0;
+    }
+
+    /// <summary>The table `teachers train` prints: one row per teacher, its test score in <paramref name="score"/>'s format.</summary>
+    private static Table PoolTable(string title, IReadOnlyList<TrainedTeacher> results, string scoreName, Func<PoolTeacher, string> score)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title));
+        table.AddColumns("teacher", "spec", "augment", "params", "D", scoreName, "seconds", "status");
         foreach (int i in new[] { 3, 4, 5, 6 }) table.Columns[i].RightAligned();
         foreach (var r in results)
         {
             var t = r.Entry;
-            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), $"{r.Augmentation}", $"{t.Parameters:N0}", $"{t.EmbeddingWidth}", $"{t.TestAccuracy:P2}",
+            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), $"{r.Augmentation}", $"{t.Parameters:N0}", $"{t.EmbeddingWidth}", score(t),
                 $"{t.Seconds:F1}", r.Skipped ? "kept (already trained)" : r.Resumed ? "resumed" : "trained");
         }
-        console.Write(table);
-        console.MarkupLine(Markup.Escape($"wrote {PoolManifest.PathIn(Pool)}; next: mtkd teachers cache --pool {Pool}"));
-        return 0;
+        return table;
     }
 
     private int RunRecipe(IAnsiConsole console)

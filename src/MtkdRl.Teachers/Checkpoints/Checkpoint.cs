@@ -118,37 +118,42 @@ public static class Checkpoint
     }
 
     /// <summary>
-    /// Loads a checkpoint from NAME.json, NAME.safetensors or NAME: rebuilds the model from the spec, checks every
-    /// tensor's name, dtype and shape against it (one-line errors naming the file and the tensor), copies the
-    /// values, restores the random streams, and returns the optimiser state if one was saved.
+    /// The weights file a config names, beside it: its full path and the path as errors show it. A missing file
+    /// is a one-line error.
     /// </summary>
-    public static LoadedCheckpoint Load(string path, CpuCompute compute)
+    public static (string Path, string Shown) WeightsFileOf(string configPath, CheckpointConfig config)
     {
-        string configPath = ConfigPathOf(path);
-        var config = ReadConfig(configPath);
-        var spec = ModelSpec.Parse(config.Spec, $"{configPath}: model");
-        var input = new SampleShape(config.InputShape[0], config.InputShape[1], config.InputShape[2]);
-        var model = spec.Build(input, config.Classes, compute, new Rng(1));
         string weightsPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(configPath))!, config.WeightsFile);
-        string shownWeights = Path.Combine(Path.GetDirectoryName(configPath) ?? "", config.WeightsFile);
-        if (!File.Exists(weightsPath)) throw new MtkdInputException($"{shownWeights}: no such file (the weights of {configPath})");
+        string shown = Path.Combine(Path.GetDirectoryName(configPath) ?? "", config.WeightsFile);
+        if (!File.Exists(weightsPath)) throw new MtkdInputException($"{shown}: no such file (the weights of {configPath})");
+        return (weightsPath, shown);
+    }
+
+    /// <summary>
+    /// Reads the weights file <paramref name="config"/> names into <paramref name="tensors"/> (each checked by name,
+    /// dtype and shape; <paramref name="owner"/> names what needs them in errors), returns the optimiser tensors
+    /// stored beside them, and checks the file's hash against the config's.
+    /// </summary>
+    internal static List<NamedTensor> ReadTensors(string configPath, CheckpointConfig config, IEnumerable<NamedTensor> tensors, string owner)
+    {
+        var (weightsPath, shownWeights) = WeightsFileOf(configPath, config);
         var file = SafeTensors.File.Read(weightsPath);
 
-        var modelNames = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var tensor in model.NamedTensors)
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var tensor in tensors)
         {
-            modelNames.Add(tensor.Name);
+            names.Add(tensor.Name);
             var info = file.Tensors.FirstOrDefault(t => t.Name == tensor.Name)
-                ?? throw new MtkdInputException($"{shownWeights}: tensor '{tensor.Name}' is missing (model {spec} needs it)");
-            CheckTensor(shownWeights, info, tensor.Shape, $"model {spec} expects");
+                ?? throw new MtkdInputException($"{shownWeights}: tensor '{tensor.Name}' is missing ({owner} needs it)");
+            CheckTensor(shownWeights, info, tensor.Shape, $"{owner} expects");
             file.ReadSingle(tensor.Name).CopyTo(tensor.Value, 0);
         }
         var optimizerTensors = new List<NamedTensor>();
         foreach (var info in file.Tensors)
         {
-            if (modelNames.Contains(info.Name)) continue;
+            if (names.Contains(info.Name)) continue;
             if (!info.Name.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
-                throw new MtkdInputException($"{shownWeights}: tensor '{info.Name}' is not part of model {spec}");
+                throw new MtkdInputException($"{shownWeights}: tensor '{info.Name}' is not part of {owner}");
             if (config.Optimizer is null)
                 throw new MtkdInputException($"{shownWeights}: tensor '{info.Name}' is optimiser state, but {configPath} names no optimiser");
             CheckTensor(shownWeights, info, info.Shape, "expected");
@@ -161,6 +166,24 @@ public static class Checkpoint
         if (!string.IsNullOrEmpty(config.WeightsSha256) && actualHash != config.WeightsSha256)
             throw new MtkdInputException(
                 $"{shownWeights}: its SHA-256 {actualHash[..12]}... differs from {configPath}'s {config.WeightsSha256[..Math.Min(12, config.WeightsSha256.Length)]}... (weights and config come from different saves)");
+        return optimizerTensors;
+    }
+
+    /// <summary>
+    /// Loads a checkpoint from NAME.json, NAME.safetensors or NAME: rebuilds the model from the spec, checks every
+    /// tensor's name, dtype and shape against it (one-line errors naming the file and the tensor), copies the
+    /// values, restores the random streams, and returns the optimiser state if one was saved.
+    /// </summary>
+    public static LoadedCheckpoint Load(string path, CpuCompute compute)
+    {
+        string configPath = ConfigPathOf(path);
+        var config = ReadConfig(configPath);
+        TaskKinds.Require(TaskKind.Classification, TaskKinds.Parse(config.Task, configPath), configPath);
+        var spec = ModelSpec.Parse(config.Spec, $"{configPath}: model");
+        var input = new SampleShape(config.InputShape[0], config.InputShape[1], config.InputShape[2]);
+        var model = spec.Build(input, config.Classes, compute, new Rng(1));
+        string shownWeights = WeightsFileOf(configPath, config).Shown;
+        var optimizerTensors = ReadTensors(configPath, config, model.NamedTensors, $"model {spec}");
 
         foreach (var stream in model.RandomStreams)
         {

@@ -1,3 +1,4 @@
+using MtkdRl.Core;
 using System.Text.Json.Serialization;
 
 namespace MtkdRl.Teachers;
@@ -34,6 +35,10 @@ public sealed record CheckpointConfig
 
     /// <summary>The architecture in ModelSpec syntax, canonical form.</summary>
     public string Spec { get; init; } = "";
+
+    /// <summary>The model's task (<see cref="TaskKinds.Name"/>); absent: classification.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Task { get; init; }
 
     /// <summary>One sample's shape, [Ch, H, W].</summary>
     public int[] InputShape { get; init; } = [];

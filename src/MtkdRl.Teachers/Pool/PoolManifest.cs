@@ -37,6 +37,13 @@ public sealed record PoolManifest
 
     public int FormatVersion { get; init; } = CurrentFormat;
     public DatasetIdentity Dataset { get; init; } = new("", "");
+
+    /// <summary>The pool's task (<see cref="TaskKinds.Name"/>); absent: classification.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Task { get; init; }
+
+    /// <summary>The pool's task, read from <see cref="Task"/>.</summary>
+    public TaskKind TaskKind(string poolDir) => TaskKinds.Parse(Task, PathIn(poolDir));
     public int Classes { get; init; }
     public IReadOnlyList<string> ClassNames { get; init; } = [];
 

@@ -55,6 +55,9 @@ public sealed record PoolRecipe
     /// <summary>What the pool is for, for people.</summary>
     public string? Description { get; init; }
 
+    /// <summary>The task its teachers are for (<see cref="TaskKinds.Name"/>); absent: classification.</summary>
+    public string? Task { get; init; }
+
     /// <summary>The seed each teacher's own seed derives from (seed * 1000 + position + 1) unless it names one.</summary>
     public ulong Seed { get; init; } = 1;
 
@@ -161,6 +164,7 @@ public sealed record PoolRecipe
     /// </summary>
     public IReadOnlyList<TeacherPlan> Plans(ImageDataset data, string source)
     {
+        TaskKinds.Require(TaskKind.Classification, TaskKinds.Parse(Task, source), source);
         return Teachers.Select((t, i) =>
         {
             string who = $"{source}: teacher '{t.Name}'";
@@ -172,6 +176,34 @@ public sealed record PoolRecipe
                 Seed = t.Seed ?? Seed * 1000 + (ulong)i + 1,
             };
             return new TeacherPlan(t.Name, WithMinSteps(recipe, t.MinSteps, data, who));
+        }).ToList();
+    }
+
+    /// <summary>
+    /// What to train on scenes of <paramref name="trainRows"/> images: each teacher's training recipe, its
+    /// augmentation resolved (auto and flip: a horizontal flip where the classes are mirror-invariant; none; crops
+    /// are refused, boxes would leave the canvas) and its seed derived as <see cref="Plans"/> does.
+    /// </summary>
+    public IReadOnlyList<TeacherPlan> DetectionPlans(int trainRows, bool mirrorInvariant, string source)
+    {
+        return Teachers.Select((t, i) =>
+        {
+            string who = $"{source}: teacher '{t.Name}'";
+            string augment = t.Augment ?? AugmentationSpec.Auto;
+            if (augment is not ("auto" or "none" or "flip"))
+                throw new MtkdInputException($"{who}: augment '{augment}' is not for detection (known: auto, none, flip)");
+            var recipe = Base(t) with
+            {
+                HorizontalFlip = augment != "none" && mirrorInvariant,
+                Seed = t.Seed ?? Seed * 1000 + (ulong)i + 1,
+            };
+            if (t.MinSteps is int steps)
+            {
+                int rows = recipe.SubsetSize > 0 ? Math.Min(recipe.SubsetSize, trainRows) : trainRows;
+                int epochs = (int)Math.Ceiling(steps / (double)SupervisedTrainer.BatchesPerEpoch(rows, recipe.BatchSize));
+                if (epochs > recipe.Epochs) recipe = recipe with { Epochs = epochs };
+            }
+            return new TeacherPlan(t.Name, recipe);
         }).ToList();
     }
 

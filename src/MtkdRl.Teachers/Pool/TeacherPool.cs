@@ -39,9 +39,10 @@ public static class TeacherPool
         };
     }
 
-    /// <summary>Refuses a dataset other than the one the pool was made for.</summary>
+    /// <summary>Refuses a pool of another task, and a dataset other than the one the pool was made for.</summary>
     public static void CheckDataset(string poolDir, PoolManifest m, ImageDataset data)
     {
+        TaskKinds.Require(TaskKind.Classification, m.TaskKind(poolDir), PoolManifest.PathIn(poolDir));
         if (m.Dataset.Fingerprint != data.FingerprintHex)
             throw new MtkdInputException(
                 $"{PoolManifest.PathIn(poolDir)}: the pool belongs to {m.Dataset.Name} ({m.Dataset.ShortFingerprint}), --data holds {data.Name} ({data.ShortFingerprint}); use another --pool");

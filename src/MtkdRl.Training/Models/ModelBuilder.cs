@@ -38,11 +38,7 @@ internal static class ModelBuilder
                 for (int i = 0; i < spec.Widths.Count; i++)
                 {
                     int n = i + 1;
-                    var conv = new Conv2d($"conv{n}", shape, spec.Widths[i], 3, compute, stride: 1, padding: 1, bias: !spec.BatchNorm);
-                    Initializers.KaimingNormal(conv.Weight.Value, shape.Channels * 9, rng);
-                    Add(conv);
-                    if (spec.BatchNorm) Add(new BatchNorm($"bn{n}", shape, compute));
-                    Add(new ReLU($"relu{n}", shape, compute));
+                    AddConvStage(Add, () => shape, n, spec.Widths[i], spec.BatchNorm, compute, rng);
                     if (shape.Height >= 2 && shape.Width >= 2) Add(new MaxPool2d($"pool{n}", shape, 2, compute));
                 }
                 Add(spec.GlobalPool ? new GlobalAvgPool("gap", shape, compute) : new Flatten("flatten", shape));
@@ -54,6 +50,8 @@ internal static class ModelBuilder
                     Add(new ReLU("relu_fc", shape, compute));
                 }
                 break;
+            case ModelFamily.Det:
+                throw new MtkdInputException($"model '{spec}': a det spec is a detector, not a classifier (its task is detection)");
             default:
                 throw new MtkdInputException($"model '{spec}': unknown family {spec.Family}");
         }
@@ -65,5 +63,19 @@ internal static class ModelBuilder
         Initializers.XavierUniform(classifier.Weight.Value, classifier.InFeatures, classes, rng);
         head.Add(classifier);
         return new Model(spec, input, classes, body, head);
+    }
+
+    /// <summary>
+    /// Stage <paramref name="n"/>: Conv3x3 (padding 1, Kaiming-initialised; a bias only without BatchNorm), then
+    /// BatchNorm2d when <paramref name="batchNorm"/>, then ReLU, each handed to <paramref name="add"/>;
+    /// <paramref name="shape"/> reads the shape that the layers added so far output.
+    /// </summary>
+    internal static void AddConvStage(Action<Layer> add, Func<SampleShape> shape, int n, int width, bool batchNorm, CpuCompute compute, Rng rng)
+    {
+        var conv = new Conv2d($"conv{n}", shape(), width, 3, compute, stride: 1, padding: 1, bias: !batchNorm);
+        Initializers.KaimingNormal(conv.Weight.Value, shape().Channels * 9, rng);
+        add(conv);
+        if (batchNorm) add(new BatchNorm($"bn{n}", shape(), compute));
+        add(new ReLU($"relu{n}", shape(), compute));
     }
 }

@@ -5,7 +5,7 @@ using MtkdRl.Core;
 namespace MtkdRl.Training;
 
 /// <summary>Network families a spec can name.</summary>
-public enum ModelFamily { Linear, Mlp, Cnn }
+public enum ModelFamily { Linear, Mlp, Cnn, Det }
 
 /// <summary>
 /// A network architecture as a short string, so the command line can name it. Grammar:
@@ -24,6 +24,11 @@ public enum ModelFamily { Linear, Mlp, Cnn }
 ///                gap       global average pooling instead of Flatten
 ///                nobn      no BatchNorm (the convolutions get biases instead)
 ///                drop P    dropout before the classifier
+///   det:C1xC2...                              a one-stage detector (Detector, docs/DETECTION.md): per width
+///                                             Conv3x3 - BatchNorm2d - ReLU, MaxPool2x2 between stages until
+///                                             the output stride is reached; then a class and a box head
+///       options  sN        output stride (default 2^(stages-1), at most that)
+///                nobn      no BatchNorm
 /// </code>
 /// Examples: <c>linear</c>, <c>mlp:64</c>, <c>mlp:512x512</c>, <c>mlp:1024x512,bn,drop0.2</c>, <c>cnn:32x64</c>,
 /// <c>cnn:16,fc64</c>, <c>cnn:32x64x128,gap,fc0</c>. The embedding (penultimate activations, for feature
@@ -52,6 +57,9 @@ public sealed record ModelSpec
     /// <summary>A cnn pools globally instead of flattening.</summary>
     public bool GlobalPool { get; init; }
 
+    /// <summary>A detector's output stride (0: the default, 2^(stages-1)).</summary>
+    public int OutputStride { get; init; }
+
     /// <summary>
     /// Parses a spec, or throws <see cref="MtkdInputException"/> with a one-line message that starts with
     /// "{role} spec '{text}': " (role says whose spec it is: "student", "teacher", "model").
@@ -71,9 +79,10 @@ public sealed record ModelSpec
             "linear" => ModelFamily.Linear,
             "mlp" => ModelFamily.Mlp,
             "cnn" => ModelFamily.Cnn,
+            "det" => ModelFamily.Det,
             _ => null,
         };
-        if (parsed is null) Fail($"unknown architecture '{familyName}' (known: linear, mlp, cnn)");
+        if (parsed is null) Fail($"unknown architecture '{familyName}' (known: linear, mlp, cnn, det)");
         var family = parsed!.Value;
 
         var widths = new List<int>();
@@ -84,7 +93,7 @@ public sealed record ModelSpec
         else
         {
             string what = family == ModelFamily.Mlp ? "hidden width" : "channel count";
-            string example = family == ModelFamily.Mlp ? "mlp:512x512" : "cnn:32x64";
+            string example = family switch { ModelFamily.Mlp => "mlp:512x512", ModelFamily.Det => "det:16x32x64", _ => "cnn:32x64" };
             if (string.IsNullOrWhiteSpace(widthText)) Fail($"{familyName} needs {what}s, e.g. {example}");
             foreach (string part in widthText!.Split('x'))
             {
@@ -99,7 +108,7 @@ public sealed record ModelSpec
         {
             Family = family,
             Widths = widths,
-            BatchNorm = family == ModelFamily.Cnn,
+            BatchNorm = family is ModelFamily.Cnn or ModelFamily.Det,
             DenseWidth = family == ModelFamily.Cnn ? DefaultDenseWidth : 0,
         };
         var seen = new HashSet<string>();
@@ -126,8 +135,10 @@ public sealed record ModelSpec
         {
             ModelFamily.Mlp => "bn, drop<p>",
             ModelFamily.Cnn => "fc<n>, gap, nobn, drop<p>",
+            ModelFamily.Det => "s<n>, nobn",
             _ => "none",
         };
+        if (spec.Family == ModelFamily.Det) return DetectorSpecOptions.Apply(spec, option, lower, known, fail);
         if (spec.Family != ModelFamily.Linear && lower.StartsWith("drop", StringComparison.Ordinal))
         {
             string value = lower[4..];
@@ -163,6 +174,7 @@ public sealed record ModelSpec
             if (GlobalPool) sb.Append(",gap");
             if (!BatchNorm) sb.Append(",nobn");
         }
+        if (Family == ModelFamily.Det) DetectorSpecOptions.Append(this, sb);
         if (Dropout > 0) sb.Append(",drop").Append(Dropout.ToString(CultureInfo.InvariantCulture));
         return sb.ToString();
     }
@@ -174,4 +186,8 @@ public sealed record ModelSpec
     /// <summary>Builds the network for samples of <paramref name="input"/> shape and <paramref name="classes"/> classes.</summary>
     public Model Build(SampleShape input, int classes, CpuCompute compute, Rng rng) =>
         ModelBuilder.Build(this, input, classes, compute, rng);
+
+    /// <summary>Builds a det spec's detector for images of <paramref name="input"/> shape and <paramref name="classes"/> object classes.</summary>
+    public Detector BuildDetector(SampleShape input, int classes, CpuCompute compute, Rng rng) =>
+        DetectorBuilder.Build(this, input, classes, compute, rng);
 }

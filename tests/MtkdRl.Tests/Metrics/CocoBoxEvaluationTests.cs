@@ -85,6 +85,27 @@ public class CocoBoxEvaluationTests
     }
 
     [Fact]
+    public void The_hundred_cut_is_per_image_and_category()
+    {
+        // 150 detections of category 2 (which has no ground truth) outscore the one of category 1 in the same
+        // image. The reference cuts each (image, category) at 100, so category 1's hit still counts: AP 1. A cut
+        // over the whole image would drop it and give 0.
+        var truth = Truth(1, 2, (1, 1, Square, 0));
+        var dets = Enumerable.Range(0, 150).Select(i => Det(1, 2, [20 + i % 30, 20, 5, 5], 0.99)).Append(Det(1, 1, Square, 0.5)).ToList();
+        AssertSummary(CocoBoxEvaluation.Summarise(truth, dets), 1, 1, 1, 1);
+    }
+
+    [Fact]
+    public void An_image_without_any_detection_misses_its_objects_and_an_empty_image_counts_nothing()
+    {
+        // Image 1: its object found at 0.9; image 2: an object and no detection of any category; image 3: neither.
+        // One TP over two objects: precision 1 up to recall 0.5, so 51 of the 101 recall points: AP = 51 / 101.
+        var truth = Truth(3, 1, (1, 1, Square, 0), (2, 1, Square, 0));
+        double ap = 51.0 / 101;
+        AssertSummary(CocoBoxEvaluation.Summarise(truth, [Det(1, 1, Square, 0.9)]), ap, ap, ap, 0.5);
+    }
+
+    [Fact]
     public void Detections_on_a_crowd_region_are_ignored_not_false()
     {
         // A regular object found at 0.9; two detections inside a crowd region (IoU over the detection's own area

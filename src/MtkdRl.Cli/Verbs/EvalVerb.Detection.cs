@@ -1,0 +1,35 @@
+using MtkdRl.Core;
+using MtkdRl.Core.Formats;
+using MtkdRl.Teachers;
+using MtkdRl.Training;
+using Spectre.Console;
+
+namespace MtkdRl.Cli.Verbs;
+
+public sealed partial class EvalVerb
+{
+    private static bool IsDetector(string checkpoint) =>
+        TaskKinds.Parse(MtkdRl.Teachers.Checkpoint.ReadConfig(checkpoint).Task, MtkdRl.Teachers.Checkpoint.ConfigPathOf(checkpoint)) == TaskKind.Detection;
+
+    /// <summary>A detector on the test scenes of --data: its detections (with --detections) and COCO AP, AP50, AP75, AR100.</summary>
+    private int RunDetector(IAnsiConsole console, string checkpoint)
+    {
+        if (string.IsNullOrWhiteSpace(Data)) throw new MtkdException($"eval: {Model} is a detector; --data must name a scenes folder");
+        var scenes = DetectionScenes.Load(Data);
+        using var compute = new CpuCompute(Threads);
+        var loaded = DetectorCheckpoint.Load(checkpoint, compute);
+        var c = loaded.Config;
+        console.MarkupLine(Markup.Escape($"model: {c.Name} ({c.Spec}), {loaded.Detector.ParameterCount:N0} parameters, stride {loaded.Detector.Stride}, epoch {c.Epoch}, from {loaded.ConfigPath}"));
+        if (c.Dataset.Fingerprint != scenes.FingerprintHex)
+            console.MarkupLine(Markup.Escape($"note: trained on {c.Dataset.Name} ({c.Dataset.ShortFingerprint}), evaluating on other scenes ({scenes.FingerprintHex[..12]})"));
+        var result = DetectorInference.Run(loaded.Detector, scenes, scenes.Test, c.Normalization.Mean, c.Normalization.Std);
+        console.MarkupLine(Markup.Escape($"test scenes: {scenes.Test.Count} images, {scenes.Test.Instances.Annotations.Count} objects, {result.Detections.Count} detections"));
+        if (Detections is not null)
+        {
+            CocoFiles.WriteDetections(Detections, result.Detections);
+            console.MarkupLine(Markup.Escape($"wrote {Detections}"));
+        }
+        PrintSummary(console, result.Summary);
+        return 0;
+    }
+}
