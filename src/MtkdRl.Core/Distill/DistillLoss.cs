@@ -53,5 +53,5 @@ public readonly record struct DistillLoss(LogitDivergence Divergence, float DivA
     /// <summary>Throws a one-line error when a parameter is outside its range (see the catalog entries).</summary>
     public void Validate() => DistillLossCatalog.Entry(Divergence).Check(this);
 
-    internal static string Number(float v) => v.ToString("G9", CultureInfo.InvariantCulture);
+    internal static string Number(float v) => v.ToString(CultureInfo.InvariantCulture); // shortest round-trip form
 }

@@ -6,6 +6,11 @@ namespace MtkdRl.Core.Distill;
 public sealed record DivergenceParameter(string Name, float Default, float Above, float Below)
 {
     public bool Allows(float v) => float.IsFinite(v) && v > Above && v < Below;
+
+    /// <summary>The allowed values in words: "lie in (0, 1)" or "be finite and > 0".</summary>
+    public string Range => float.IsPositiveInfinity(Below)
+        ? $"be finite and > {DistillLoss.Number(Above)}"
+        : $"lie in ({DistillLoss.Number(Above)}, {DistillLoss.Number(Below)})";
 }
 
 /// <summary>One logit divergence of the catalog: its command-line name and its parameters (at most two:
@@ -43,8 +48,7 @@ public sealed record DivergenceEntry(string Name, LogitDivergence Kind, string S
         var values = Values(loss);
         for (int i = 0; i < values.Count; i++)
             if (!Parameters[i].Allows(values[i]))
-                throw new MtkdInputException($"--kd-loss {Name}: {Parameters[i].Name} must lie in " +
-                    $"({DistillLoss.Number(Parameters[i].Above)}, {DistillLoss.Number(Parameters[i].Below)}) (got {DistillLoss.Number(values[i])})");
+                throw new MtkdInputException($"--kd-loss {Name}: {Parameters[i].Name} must {Parameters[i].Range} (got {DistillLoss.Number(values[i])})");
         if (Parameters.Count < 2 && loss.DivAlpha != 0f || Parameters.Count == 0 && loss.DivBeta != 0f)
             throw new MtkdInputException($"--kd-loss {Name}: takes {Parameters.Count} parameter(s)");
     }
