@@ -15,6 +15,11 @@ the records so far are rewritten after each shape, so a run cut short still leav
 
   python3 benchmarks/torch_distill.py [--device cpu|cuda] [--shape B,K,C,D ...] [--repeat N] [--launches N]
                                       [--threads N] [--compile] [--json FILE] [--mtkd-json FILE]
+                                      [--kd-loss NAME[:params]] [--feature-loss NAME]
+
+--kd-loss and --feature-loss select the loss of the catalog (docs/DESIGN.md §7), with the names and parameters of
+`mtkd bench kernels --kd-loss`: kl, reverse-kl, jsd[:beta], dkd[:alpha,beta]; mse, cosine, smooth-l1. The kl slot of
+the statistics then holds the selected divergence (times T^2) and the mse slot the selected feature loss, as in the op.
 
 With --mtkd-json (the JSON of `mtkd bench kernels`) it also prints, per shape and backend, the ratio of the
 PyTorch step time to the backend's stats + gradient time measured in the same session.
@@ -32,6 +37,69 @@ import torch.nn.functional as F
 DEFAULT_SHAPES = ["256,4,100,256", "256,16,100,256", "1024,8,1000,512", "256,64,100,128"]
 
 
+DIVERGENCES = {"kl": [], "reverse-kl": [], "jsd": [("beta", 0.5)], "dkd": [("alpha", 1.0), ("beta", 8.0)]}
+FEATURE_LOSSES = ["mse", "cosine", "smooth-l1"]
+
+
+def parse_kd_loss(text):
+    """NAME[:params] as DistillLossCatalog.ParseDivergence reads it: values by position or name=value."""
+    name, _, args = text.partition(":")
+    if name not in DIVERGENCES:
+        sys.exit(f"torch_distill.py: --kd-loss: unknown divergence '{name}' (known: {', '.join(DIVERGENCES)})")
+    params = dict(DIVERGENCES[name])
+    keys = [k for k, _ in DIVERGENCES[name]]
+    parts = [p for p in args.split(",") if p] if args else []
+    if len(parts) > len(keys):
+        sys.exit(f"torch_distill.py: --kd-loss {name}: takes {len(keys)} parameter(s), got {len(parts)}")
+    for i, part in enumerate(parts):
+        key, eq, value = part.partition("=")
+        key, value = (key, value) if eq else (keys[i], part)
+        if key not in params:
+            sys.exit(f"torch_distill.py: --kd-loss {name}: unknown parameter '{key}'")
+        params[key] = float(value)
+    return name, params
+
+
+def loss_name(kd, params, feature):
+    """The loss as `mtkd bench kernels` records it (DistillLoss.ToString)."""
+    kd_text = kd + (":" + ",".join(f"{k}={v:.9g}" for k, v in params.items()) if params else "")
+    return f"{kd_text} + {feature}"
+
+
+def divergence(kd, params, log_ps_t, log_pt_t, y):
+    """[B,K] divergence without T^2: log_ps_t [B,C], log_pt_t [K,B,C] at temperature T."""
+    ls, lt = log_ps_t.unsqueeze(0), log_pt_t
+    if kd == "kl":
+        return (lt.exp() * (lt - ls)).sum(-1).t()
+    if kd == "reverse-kl":
+        return (ls.exp() * (ls - lt)).sum(-1).t()
+    if kd == "jsd":
+        b = params["beta"]
+        lm = torch.logaddexp(lt + torch.log(torch.tensor(b, dtype=lt.dtype, device=lt.device)),
+                             ls + torch.log(torch.tensor(1 - b, dtype=lt.dtype, device=lt.device)))
+        return (b * lt.exp() * (lt - lm) + (1 - b) * ls.exp() * (ls - lm)).sum(-1).t()
+    # dkd: target class vs the rest (Zhao et al., CVPR 2022); rows with y = -1 give 0.
+    K, B, C = lt.shape
+    y0 = y.clamp(min=0)
+    target = F.one_hot(y0, C).to(torch.bool).unsqueeze(0)               # [1,B,C]
+    ls, lt = ls.expand(K, B, C), lt
+    ls_t, lt_t = ls.masked_select(target).view(K, B), lt.masked_select(target).view(K, B)
+    ls_not = torch.logsumexp(ls.masked_fill(target, float("-inf")), -1)
+    lt_not = torch.logsumexp(lt.masked_fill(target, float("-inf")), -1)
+    tckd = lt_t.exp() * (lt_t - ls_t) + lt_not.exp() * (lt_not - ls_not)
+    lth, lsh = (lt - lt_not.unsqueeze(-1)), (ls - ls_not.unsqueeze(-1))
+    nckd = (lth.exp() * (lth - lsh)).masked_fill(target, 0.0).sum(-1)
+    return ((params["alpha"] * tckd + params["beta"] * nckd) * (y >= 0).to(ls.dtype)).t()
+
+
+def feature_loss(feature, fs3, ft3, eps):
+    if feature == "mse":
+        return ((fs3 - ft3) ** 2).mean(-1)
+    if feature == "cosine":
+        return 1 - (fs3 * ft3).sum(-1) / (fs3.norm(dim=-1) * ft3.norm(dim=-1) + eps)
+    return F.smooth_l1_loss(fs3, ft3, reduction="none", beta=1.0).mean(-1)
+
+
 def make_inputs(B, K, C, D, device, dtype=torch.float32, seed=1234):
     g = torch.Generator(device="cpu").manual_seed(seed)
     zs = 3 * torch.randn(B, C, generator=g)
@@ -45,7 +113,8 @@ def make_inputs(B, K, C, D, device, dtype=torch.float32, seed=1234):
     return [t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype) for t in (zs, zt, fs, ft, y, wl, wf)]
 
 
-def distill_step(zs, zt, fs, ft, y, wl, wf, T=4.0, a_ce=1.0, a_kd=1.0, beta=5.0, eps=1e-8):
+def distill_step(zs, zt, fs, ft, y, wl, wf, T=4.0, a_ce=1.0, a_kd=1.0, beta=5.0, eps=1e-8, kd="kl", kd_params=None,
+                 feature="mse"):
     """Statistics, weighted loss and gradients for one batch. zt: [K,B,C]; fs, ft: [B,K*D]."""
     K, B, C = zt.shape
     D = fs.shape[1] // K
@@ -58,11 +127,11 @@ def distill_step(zs, zt, fs, ft, y, wl, wf, T=4.0, a_ce=1.0, a_kd=1.0, beta=5.0,
     # Logit KD at temperature T (needs the graph: it is in the loss).
     log_ps_t = F.log_softmax(zs / T, dim=-1)                      # [B,C]
     log_pt_t = F.log_softmax(zt / T, dim=-1)                      # [K,B,C]
-    kl = (T * T) * (log_pt_t.exp() * (log_pt_t - log_ps_t.unsqueeze(0))).sum(-1).t()  # [B,K]
+    kl = (T * T) * divergence(kd, kd_params or {}, log_ps_t, log_pt_t, y)  # [B,K]
 
     # Feature KD.
     fs3, ft3 = fs.view(B, K, D), ft.view(B, K, D)
-    mse = ((fs3 - ft3) ** 2).mean(-1)                             # [B,K]
+    mse = feature_loss(feature, fs3, ft3, eps)                    # [B,K]
     ce_s = F.cross_entropy(zs, y0, reduction="none") * mask       # [B]
 
     # Teacher competence and agreement: statistics only, no graph.
@@ -108,13 +177,13 @@ def time_step(step, args_, device, repeat, warmup, launches=1):
     return statistics.median(times), q(0.2), q(0.8)
 
 
-def self_check(device):
+def self_check(device, step):
     """The float32 step agrees with the same code in float64 (so the timed code computes what it claims)."""
     B, K, C, D = 7, 3, 11, 5
     x32 = make_inputs(B, K, C, D, device)
     x64 = [t.double() if t.is_floating_point() else t for t in x32]
-    l32, gz32, gf32, _ = distill_step(*x32)
-    l64, gz64, gf64, _ = distill_step(*x64)
+    l32, gz32, gf32, _ = step(*x32)
+    l64, gz64, gf64, _ = step(*x64)
     err = max(((gz32.double() - gz64).abs().max() / gz64.abs().max()).item(),
               ((gf32.double() - gf64).abs().max() / gf64.abs().max()).item(),
               abs(l32.item() - l64.item()) / abs(l64.item()))
@@ -142,19 +211,26 @@ def main():
     ap.add_argument("--json", help="write the records here")
     ap.add_argument("--mtkd-json", help="`mtkd bench kernels --json` output to compare against")
     ap.add_argument("--label", default="", help="tag stored in each record (e.g. 'tuned-malloc')")
+    ap.add_argument("--kd-loss", default="kl", help="logit divergence: kl, reverse-kl, jsd[:beta], dkd[:alpha,beta]")
+    ap.add_argument("--feature-loss", default="mse", choices=FEATURE_LOSSES)
     a = ap.parse_args()
+    kd, kd_params = parse_kd_loss(a.kd_loss)
+    loss = loss_name(kd, kd_params, a.feature_loss)
+
+    def step_with_loss(*inputs):
+        return distill_step(*inputs, kd=kd, kd_params=kd_params, feature=a.feature_loss)
 
     if a.device == "cuda" and not torch.cuda.is_available():
         sys.exit("torch_distill.py: --device cuda but torch sees no CUDA device")
     torch.set_num_threads(a.threads)
-    err = self_check(a.device)
+    err = self_check(a.device, step_with_loss)
     print(f"torch {torch.__version__}, device {a.device}, threads {torch.get_num_threads()}, "
-          f"float32-vs-float64 check {err:.1e}, label '{a.label}'")
+          f"float32-vs-float64 check {err:.1e}, label '{a.label}', loss {loss}")
 
-    steps = [("eager", distill_step)]
+    steps = [("eager", step_with_loss)]
     if a.compile:
         try:
-            steps.append(("compile", torch.compile(distill_step)))
+            steps.append(("compile", torch.compile(step_with_loss)))
         except Exception as e:  # older torch or no compiler: report, keep eager figures
             print(f"torch.compile unavailable: {e}")
 
@@ -172,7 +248,7 @@ def main():
                 continue
             rec = dict(op="step", backend="torch", mode=mode, label=a.label, device=a.device,
                        threads=torch.get_num_threads(), torch=torch.__version__,
-                       B=B, K=K, C=C, D=D, median_ms=med, p20_ms=p20, p80_ms=p80, launches=max(1, a.launches))
+                       B=B, K=K, C=C, D=D, loss=loss, median_ms=med, p20_ms=p20, p80_ms=p80, launches=max(1, a.launches))
             records.append(rec)
             print(f"{text:>18} torch {mode:8} median {med:9.3f} ms  (p20 {p20:.3f}, p80 {p80:.3f})", flush=True)
             if a.json:
@@ -187,7 +263,7 @@ def main():
             key = (rec["B"], rec["K"], rec["C"], rec["D"])
             by_variant = {}
             for m in mtkd:
-                if (m["B"], m["K"], m["C"], m["D"]) == key:
+                if (m["B"], m["K"], m["C"], m["D"]) == key and m.get("loss", "kl + mse") == loss:
                     by_variant.setdefault(m["variant"], {})[m["op"]] = m["median_ms"]
             for variant, ops in by_variant.items():
                 if "stats" in ops and "gradient" in ops:

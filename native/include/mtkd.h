@@ -49,11 +49,29 @@ typedef struct mtkd_shape {
     const int32_t* feat_off; /* [K+1] prefix sums of D; feat_off[K] = F */
 } mtkd_shape;
 
+/* The logit divergence of the KD term and the feature loss (docs/DESIGN.md §7); the names and values are those
+ * of MtkdRl.Core.Distill.DistillLossCatalog. Zero for both is the op's original kl + mse. */
+typedef enum mtkd_divergence {
+    MTKD_DIVERGENCE_KL = 0,
+    MTKD_DIVERGENCE_REVERSE_KL = 1,
+    MTKD_DIVERGENCE_JSD = 2, /* div_beta: mixing coefficient in (0, 1) */
+    MTKD_DIVERGENCE_DKD = 3  /* div_alpha, div_beta: weights of TCKD and NCKD, > 0 */
+} mtkd_divergence;
+
+typedef enum mtkd_feature_loss {
+    MTKD_FEATURE_MSE = 0,
+    MTKD_FEATURE_COSINE = 1,
+    MTKD_FEATURE_SMOOTH_L1 = 2
+} mtkd_feature_loss;
+
 typedef struct mtkd_hyper {
     float temperature; /* T > 0 */
     float a_ce, a_kd, beta;
     float cos_eps;
     float inv_counted_rows; /* 1/B' (rows with y >= 0), or 0 when every row is ignored */
+    int32_t divergence;     /* mtkd_divergence; stats.kl holds it (times T^2) */
+    float div_alpha, div_beta;
+    int32_t feature_loss;   /* mtkd_feature_loss; stats.mse holds it */
 } mtkd_hyper;
 
 typedef struct mtkd_inputs {
@@ -90,7 +108,7 @@ MTKD_API const char* mtkd_build_info(void);
  * that only the built-in GEMM exists. Which one mtkd_sgemm runs is per context: mtkd_context_gemm_info. */
 MTKD_API const char* mtkd_gemm_info(void);
 /* Incremented whenever a declaration here changes incompatibly; bindings refuse another value. */
-#define MTKD_ABI_VERSION 1
+#define MTKD_ABI_VERSION 2
 MTKD_API int32_t mtkd_abi_version(void);
 
 /* ---- contexts ---- */

@@ -46,6 +46,16 @@ void check_hyper(const mtkd_hyper& h) {
         throw_invalid(format("hyper->cos_eps = %g (must be finite and >= 0)", h.cos_eps));
     if (!(h.inv_counted_rows >= 0.0f && h.inv_counted_rows <= 1.0f))
         throw_invalid(format("hyper->inv_counted_rows = %g (must be 1/B' in [0, 1])", h.inv_counted_rows));
+    if (h.divergence < MTKD_DIVERGENCE_KL || h.divergence > MTKD_DIVERGENCE_DKD)
+        throw_invalid(format("hyper->divergence = %d (not an mtkd_divergence)", static_cast<int>(h.divergence)));
+    if (h.feature_loss < MTKD_FEATURE_MSE || h.feature_loss > MTKD_FEATURE_SMOOTH_L1)
+        throw_invalid(format("hyper->feature_loss = %d (not an mtkd_feature_loss)", static_cast<int>(h.feature_loss)));
+    if (h.divergence == MTKD_DIVERGENCE_JSD && !(h.div_beta > 0.0f && h.div_beta < 1.0f))
+        throw_invalid(format("hyper->div_beta = %g (jsd's beta must lie in (0, 1))", h.div_beta));
+    if (h.divergence == MTKD_DIVERGENCE_DKD &&
+        !(h.div_alpha > 0.0f && h.div_beta > 0.0f && std::isfinite(h.div_alpha) && std::isfinite(h.div_beta)))
+        throw_invalid(format("hyper->div_alpha, div_beta = %g, %g (dkd's weights must be positive and finite)",
+                             h.div_alpha, h.div_beta));
 }
 
 void check_labels(const int32_t* y, int B, int C) {
@@ -125,6 +135,10 @@ DistillProblem make_distill_problem(DistillPass pass, const mtkd_shape* shape, c
     p.beta = hyper->beta;
     p.cos_eps = hyper->cos_eps;
     p.inv_counted_rows = hyper->inv_counted_rows;
+    p.divergence = hyper->divergence;
+    p.feature_loss = hyper->feature_loss;
+    p.div_alpha = hyper->div_alpha;
+    p.div_beta = hyper->div_beta;
     p.stats = *stats;
     if (grads != nullptr) p.grads = *grads;
     return p;

@@ -18,13 +18,9 @@ int rows_per_block(int B, int C, int threads) {
     return std::max(1, (B + blocks - 1) / blocks);
 }
 
-}  // namespace
-
-void run_distill(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
-    const Kernels& kern = *ctx.kernels;
-    auto kernel = pass == DistillPass::Stats ? kern.distill_stats
-                  : pass == DistillPass::Gradient ? kern.distill_gradient
-                                                  : kern.distill_fused;
+// Runs body(scratch, b0, b1) over blocks of rows, threaded as every pass is.
+template <class Body>
+void for_row_blocks(mtkd_context& ctx, const DistillProblem& p, Body&& body) {
     const int rows = rows_per_block(p.B, p.C, ctx.threads);
     const int blocks = (p.B + rows - 1) / rows;
     const int threads = std::max(1, std::min(ctx.threads, blocks));
@@ -38,9 +34,44 @@ void run_distill(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
         const int last = static_cast<int>(static_cast<long long>(blocks) * (thread + 1) / team);
         for (int block = first; block < last; ++block) {
             const int b0 = block * rows, b1 = std::min(p.B, b0 + rows);
-            kernel(p, b0, b1, scratch);
+            body(scratch, b0, b1);
         }
     });
+}
+
+void run_kl_mse(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
+    const Kernels& kern = *ctx.kernels;
+    auto kernel = pass == DistillPass::Stats ? kern.distill_stats
+                  : pass == DistillPass::Gradient ? kern.distill_gradient
+                                                  : kern.distill_fused;
+    for_row_blocks(ctx, p, [&](float* scratch, int b0, int b1) { kernel(p, b0, b1, scratch); });
+}
+
+// A divergence or feature loss other than kl + mse (distill_divergences.inl): the KL kernels write everything
+// else, with the replaced terms' coefficients set to 0 in the gradient pass, then the catalog sweep writes or adds
+// the selected terms. The fused pass runs as stats then gradient.
+void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
+    const Kernels& kern = *ctx.kernels;
+    DistillProblem base = p;
+    base.divergence = MTKD_DIVERGENCE_KL;
+    base.feature_loss = MTKD_FEATURE_MSE;
+    if (pass != DistillPass::Gradient) {
+        run_kl_mse(ctx, DistillPass::Stats, base);
+        for_row_blocks(ctx, p, [&](float*, int b0, int b1) { kern.distill_losses(p, true, false, b0, b1); });
+    }
+    if (pass != DistillPass::Stats) {
+        if (p.divergence != MTKD_DIVERGENCE_KL) base.a_kd = 0.0f;
+        if (p.feature_loss != MTKD_FEATURE_MSE) base.beta = 0.0f;
+        run_kl_mse(ctx, DistillPass::Gradient, base);
+        for_row_blocks(ctx, p, [&](float*, int b0, int b1) { kern.distill_losses(p, false, true, b0, b1); });
+    }
+}
+
+}  // namespace
+
+void run_distill(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
+    if (p.divergence != MTKD_DIVERGENCE_KL || p.feature_loss != MTKD_FEATURE_MSE) run_catalog_loss(ctx, pass, p);
+    else run_kl_mse(ctx, pass, p);
 }
 
 }  // namespace mtkd

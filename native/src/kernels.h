@@ -22,6 +22,8 @@ struct DistillProblem {
     const float* wl;
     const float* wf;
     float T, inv_T, a_ce, a_kd, beta, cos_eps, inv_counted_rows;
+    int divergence, feature_loss;  // mtkd_divergence, mtkd_feature_loss: anything but kl + mse runs distill_losses
+    float div_alpha, div_beta;
     mtkd_stats stats;  // written by stats and fused, read by gradient
     mtkd_grads grads;  // written by gradient and fused
 };
@@ -65,6 +67,9 @@ struct Kernels {
     void (*distill_gradient)(const DistillProblem&, int b0, int b1, float* scratch);
     void (*distill_fused)(const DistillProblem&, int b0, int b1, float* scratch);
     void (*exp)(std::int64_t n, const float* x, float* y);
+    // Rows [b0, b1) of the catalog losses other than kl and mse (distill_divergences.inl), run after the KL kernels:
+    // with stats, overwrites kl / mse with the selected divergence / feature loss; with grads, adds their terms.
+    void (*distill_losses)(const DistillProblem&, bool stats, bool grads, int b0, int b1);
     // GEMM micro-kernel: C[rows, cols] (rows <= gemm_mr, cols <= gemm_nr) = alpha * A_panel * B_panel
     // + beta * C, where A_panel is packed [kc][gemm_mr] and B_panel [kc][gemm_nr]. beta = 0 never reads C.
     int gemm_mr, gemm_nr;

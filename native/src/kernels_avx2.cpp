@@ -2,6 +2,7 @@
 // Only code reached after the CPU check in mtkd_context_create may live here.
 #include "simd_avx2.h"
 #include "distill_kernels.inl"
+#include "distill_divergences.inl"
 #include "gemm_kernels.inl"
 
 namespace mtkd {
@@ -14,6 +15,7 @@ const Kernels& kernels_avx2() {
         &distill::gradient_block<VecAvx2>,
         &distill::fused<VecAvx2>,
         &distill::exp_array<VecAvx2>,
+        &distill::catalog_losses<VecAvx2>,
         gemm::kMR,
         2 * VecAvx2::W,
         &gemm::tile<VecAvx2>,

@@ -2,6 +2,7 @@
 // Only code reached after the CPU check in mtkd_context_create may live here.
 #include "simd_avx512.h"
 #include "distill_kernels.inl"
+#include "distill_divergences.inl"
 #include "gemm_kernels.inl"
 
 namespace mtkd {
@@ -14,6 +15,7 @@ const Kernels& kernels_avx512() {
         &distill::gradient_block<VecAvx512>,
         &distill::fused<VecAvx512>,
         &distill::exp_array<VecAvx512>,
+        &distill::catalog_losses<VecAvx512>,
         gemm::kMR,
         2 * VecAvx512::W,
         &gemm::tile<VecAvx512>,

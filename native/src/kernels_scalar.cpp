@@ -2,6 +2,7 @@
 // Only code reached after the CPU check in mtkd_context_create may live here.
 #include "simd_portable.h"
 #include "distill_kernels.inl"
+#include "distill_divergences.inl"
 #include "gemm_kernels.inl"
 
 namespace mtkd {
@@ -14,6 +15,7 @@ const Kernels& kernels_scalar() {
         &distill::gradient_block<VecPortable>,
         &distill::fused<VecPortable>,
         &distill::exp_array<VecPortable>,
+        &distill::catalog_losses<VecPortable>,
         gemm::kMR,
         2 * VecPortable::W,
         &gemm::tile<VecPortable>,

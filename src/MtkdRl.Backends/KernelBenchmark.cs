@@ -15,7 +15,7 @@ public sealed record KernelBenchRecord(
     [property: JsonPropertyName("B")] int B, [property: JsonPropertyName("K")] int K,
     [property: JsonPropertyName("C")] int C, [property: JsonPropertyName("D")] int D,
     double MedianMs, double P20Ms, double P80Ms, long Bytes, double Gbps, double MaxRelErr, int Repeats,
-    double CopyGbps, double Roofline);
+    double CopyGbps, double Roofline, string Loss = "kl + mse");
 
 /// <summary>Options of a kernel benchmark run.</summary>
 /// <param name="Repeats">Timed repetitions per pass (after the warm-up); the median of these is reported.</param>
@@ -84,14 +84,14 @@ public static class KernelBenchmark
         session.DownloadStats(stats);
         DistillValidation.CheckStatsFinite(x, stats);
         double statsErr = MaxRelErr(ReferenceDistill.Named(refStats), stats.Named());
-        yield return Record("stats", entry, backend, shape, statsTimes, DistillPass.Stats, statsErr, copyGbps);
+        yield return Record("stats", h.Loss, entry, backend, shape, statsTimes, DistillPass.Stats, statsErr, copyGbps);
 
         // gradient (reads the statistics the stats pass just left in the session)
         progress?.Invoke($"{entry.Name} {shape}: gradient");
         var gradTimes = Time(() => session.Gradient(h), session, options);
         session.DownloadGrads(grads);
         double gradErr = MaxRelErr(ReferenceDistill.Named(refGrads), grads.Named());
-        yield return Record("gradient", entry, backend, shape, gradTimes, DistillPass.Gradient, gradErr, copyGbps);
+        yield return Record("gradient", h.Loss, entry, backend, shape, gradTimes, DistillPass.Gradient, gradErr, copyGbps);
 
         // fused
         progress?.Invoke($"{entry.Name} {shape}: fused");
@@ -101,7 +101,7 @@ public static class KernelBenchmark
         session.DownloadGrads(grads);
         double fusedErr = Math.Max(MaxRelErr(ReferenceDistill.Named(refStats), stats.Named()),
                                    MaxRelErr(ReferenceDistill.Named(refGrads), grads.Named()));
-        yield return Record("fused", entry, backend, shape, fusedTimes, DistillPass.Fused, fusedErr, copyGbps);
+        yield return Record("fused", h.Loss, entry, backend, shape, fusedTimes, DistillPass.Fused, fusedErr, copyGbps);
     }
 
     /// <summary>Reproducible inputs: Gaussian logits and features, 10% ignored rows, normalised weights.</summary>
@@ -160,7 +160,7 @@ public static class KernelBenchmark
         return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
     }
 
-    private static KernelBenchRecord Record(string op, BackendEntry entry, IDistillBackend backend, DistillShape s,
+    private static KernelBenchRecord Record(string op, DistillLoss loss, BackendEntry entry, IDistillBackend backend, DistillShape s,
         double[] sortedMs, DistillPass pass, double err, double copyGbps)
     {
         double median = Percentile(sortedMs, 0.5);
@@ -168,7 +168,7 @@ public static class KernelBenchmark
         double gbps = bytes / (median * 1e-3) / 1e9;
         return new KernelBenchRecord(op, entry.Family, entry.Name, backend.Device, s.B, s.K, s.C, s.UniformWidth ? s.D[0] : -1,
             median, Percentile(sortedMs, 0.2), Percentile(sortedMs, 0.8), bytes, gbps, err, sortedMs.Length,
-            copyGbps, gbps / copyGbps);
+            copyGbps, gbps / copyGbps, loss.ToString());
     }
 
     /// <summary>The largest relative error over the outputs (BackendAgreement's measure; NaN for misplaced non-finite values).</summary>

@@ -10,7 +10,9 @@ namespace MtkdRl.Distillation;
 /// <summary>What `mtkd demo` runs.</summary>
 /// <param name="Out">Folder for the pool, the runs and the report (reused: finished parts are not repeated).</param>
 /// <param name="Data">Dataset folder; null for the Fashion-MNIST slice committed in data/.</param>
-public sealed record DemoSettings(string Out, string? Data, string Student, int Epochs, int Seeds);
+/// <param name="KdLoss">--kd-loss (null: kl).</param>
+/// <param name="FeatureLoss">--feature-loss (null: mse).</param>
+public sealed record DemoSettings(string Out, string? Data, string Student, int Epochs, int Seeds, string? KdLoss = null, string? FeatureLoss = null);
 
 /// <summary>What the demo's comparison came to, and where its report went.</summary>
 public sealed record DemoResult(Comparison Comparison, string Title, string Reading, IReadOnlyList<string> Files);
@@ -71,7 +73,7 @@ public sealed class DemoPipeline
     {
         var s = Settings;
         var manifest = Manifest;
-        var template = new DistillRecipe { Student = s.Student, Epochs = s.Epochs };
+        var template = new DistillRecipe { Student = s.Student, Epochs = s.Epochs }.WithLosses(s.KdLoss, s.FeatureLoss);
         var plan = new ComparisonPlan(Strategies, [.. Enumerable.Range(1, s.Seeds).Select(seed => (ulong)seed)], template);
         var trainer = new DistillTrainer(Data, PoolDir, compute, backend, backendName);
         var names = manifest.Teachers.Select(t => t.Name).ToList();

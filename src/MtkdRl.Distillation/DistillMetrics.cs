@@ -73,6 +73,11 @@ public sealed record DistillSummary(
 
     /// <summary>One line when the pool is weak against this student on the training split (<see cref="PoolStrength"/>); null otherwise.</summary>
     public string? Warning { get; init; }
+
+    /// <summary>The run's logit divergence and feature loss (DistillRecipe.KdLoss, FeatureLoss).</summary>
+    public string KdLoss { get; init; } = "kl";
+
+    public string FeatureLoss { get; init; } = "mse";
 }
 
 /// <summary>Progress hooks; every call is on the training thread.</summary>

@@ -115,8 +115,24 @@ public sealed record DistillRecipe
     /// <summary>a_kd: weight of the weighted logit-KD term (the T^2 factor is inside the op's KL).</summary>
     public float KdWeight { get; init; } = 1f;
 
+    /// <summary>The logit divergence as `--kd-loss` writes it, parameters included (DistillLossCatalog, docs/DESIGN.md §7).</summary>
+    public string KdLoss { get; init; } = "kl";
+
+    /// <summary>The feature loss as `--feature-loss` writes it.</summary>
+    public string FeatureLoss { get; init; } = "mse";
+
+    /// <summary>
+    /// The recipe with the losses of `--kd-loss` and `--feature-loss` (null: the default), each stored in the catalog's
+    /// spelling so "jsd" and "jsd:beta=0.5" are one run; throws a one-line error for an unknown loss or parameter.
+    /// </summary>
+    public DistillRecipe WithLosses(string? kdLoss, string? featureLoss)
+    {
+        var loss = DistillLossCatalog.Parse(kdLoss, featureLoss);
+        return this with { KdLoss = loss.KdName, FeatureLoss = loss.FeatureName };
+    }
+
     [JsonIgnore]
-    public DistillHyper Hyper => new(Temperature, CeWeight, KdWeight, Beta, 1e-8f);
+    public DistillHyper Hyper => new(Temperature, CeWeight, KdWeight, Beta, 1e-8f, DistillLossCatalog.Parse(KdLoss, FeatureLoss));
 
     [JsonIgnore]
     public bool UsesProbe => Strategy == PpoAgent.CatalogName && Reward == "probe";

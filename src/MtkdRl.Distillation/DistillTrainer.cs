@@ -59,6 +59,7 @@ public sealed class DistillTrainer
         IDistillObserver? observer = null, CancellationToken cancel = default)
     {
         recipe.Validate();
+        DistillLossSupport.Require(_backend, recipe.Hyper.Loss);
         var clock = Stopwatch.StartNew();
         var manifest = PoolManifest.Read(_poolDir);
         TaskKinds.Require(TaskKind.Classification, manifest.TaskKind(_poolDir), PoolManifest.PathIn(_poolDir));
@@ -294,6 +295,8 @@ public sealed class DistillTrainer
             clock.Elapsed.TotalSeconds)
         {
             FinalTrainAcc = metrics.Count > 0 ? metrics[^1].TrainAcc : double.NaN,
+            KdLoss = recipe.KdLoss,
+            FeatureLoss = recipe.FeatureLoss,
         };
         if (metrics.Count > 0 && run.Strategy.UsesTeachers)
             summary = summary with { Warning = PoolWarning(summary.FinalTrainAcc) };
@@ -366,7 +369,8 @@ public sealed class DistillTrainer
     }
 
     private static string Describe(DistillRecipe r) =>
-        $"{r.Student}, {r.Strategy}{(r.Dynamic ? " --dynamic" : "")}, {r.Epochs} epochs, batch {r.BatchSize}, {r.Optimizer} lr {r.LearningRate}, seed {r.Seed}";
+        $"{r.Student}, {r.Strategy}{(r.Dynamic ? " --dynamic" : "")}, {r.Epochs} epochs, batch {r.BatchSize}, {r.Optimizer} lr {r.LearningRate}, seed {r.Seed}" +
+        (r.Hyper.Loss.IsDefault ? "" : $", --kd-loss {r.KdLoss} --feature-loss {r.FeatureLoss}");
 
     /// <summary>Everything one run holds between its epochs.</summary>
     private sealed class RunState(

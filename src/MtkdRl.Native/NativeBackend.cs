@@ -52,6 +52,9 @@ public sealed class NativeBackend : IDistillBackend
     });
 
     public string Name => "native";
+
+    /// <summary>Every catalog loss (docs/DESIGN.md §7).</summary>
+    public bool Supports(DistillLoss loss) => true;
     public string Device { get; }
     public bool ApproximateMath => false;
 

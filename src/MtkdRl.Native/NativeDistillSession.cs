@@ -84,6 +84,11 @@ internal sealed unsafe class NativeDistillSession : DistillSessionBase
 
     protected override void ReleaseResources() => _outputs.Dispose();
 
+    /// <summary>Every catalog loss: the ones other than kl + mse in native/src/distill_divergences.inl.</summary>
+    protected override bool SupportsLoss(DistillLoss loss) => true;
+
+    protected override string BackendName => "native";
+
     protected override void RunPass(DistillPass pass, in DistillHyper hyper)
     {
         var x = _inputs!;
@@ -91,6 +96,8 @@ internal sealed unsafe class NativeDistillSession : DistillSessionBase
         {
             Temperature = hyper.Temperature, ACe = hyper.ACe, AKd = hyper.AKd, Beta = hyper.Beta, CosEps = hyper.CosEps,
             InvCountedRows = InverseCountedRows,
+            Divergence = (int)hyper.Loss.Divergence, DivAlpha = hyper.Loss.DivAlpha, DivBeta = hyper.Loss.DivBeta,
+            FeatureLoss = (int)hyper.Loss.Feature,
         };
         var stats = _stats;
         var grads = _grads;

@@ -14,7 +14,7 @@ public static unsafe partial class NativeMethods
     public const string LibraryName = "mtkd_native";
 
     /// <summary>MTKD_ABI_VERSION these declarations match.</summary>
-    public const int AbiVersion = 1;
+    public const int AbiVersion = 2;
 
     static NativeMethods() => NativeLibraryLoader.InstallResolver();
 

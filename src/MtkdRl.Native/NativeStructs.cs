@@ -28,6 +28,11 @@ public struct MtkdHyper
     public float Temperature, ACe, AKd, Beta, CosEps;
     /// <summary>1/B' (rows with a label), or 0 when every row is ignored.</summary>
     public float InvCountedRows;
+    /// <summary>mtkd_divergence (the value of <see cref="Core.Distill.LogitDivergence"/>) and its parameters.</summary>
+    public int Divergence;
+    public float DivAlpha, DivBeta;
+    /// <summary>mtkd_feature_loss (the value of <see cref="Core.Distill.FeatureLoss"/>).</summary>
+    public int FeatureLoss;
 }
 
 /// <summary>mtkd_inputs: pointers to the batch in the layouts of <see cref="Core.Distill.DistillShape"/>.</summary>

@@ -46,6 +46,12 @@ public abstract class DistillOptions
     [Option("kd-weight", Default = 1f, HelpText = "a_kd: weight of the weighted logit-KD term (T^2 KL per teacher).")]
     public float KdWeight { get; set; } = 1f;
 
+    [Option("kd-loss", HelpText = "Logit divergence of the KD term: kl (default), reverse-kl, jsd[:beta] (0.5), dkd[:alpha,beta] (1,8); parameters by position or name, e.g. dkd:alpha=1,beta=8.")]
+    public string? KdLoss { get; set; }
+
+    [Option("feature-loss", HelpText = "Feature loss: mse (default), cosine (1 - cos), smooth-l1.")]
+    public string? FeatureLoss { get; set; }
+
     [Option("fixed-weights", HelpText = "fixed: one weight per teacher, e.g. 2,1,1,0.")]
     public string? FixedWeights { get; set; }
 
@@ -76,12 +82,12 @@ public abstract class DistillOptions
     [Option("threads", Default = 0, HelpText = "CPU threads (0: every core).")]
     public int Threads { get; set; }
 
-    public DistillRecipe Recipe(string strategy, ulong seed) => new()
+    public DistillRecipe Recipe(string strategy, ulong seed) => new DistillRecipe
     {
         Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, UnitRows = UnitRows, Reward = Reward, BackOff = BackOff,
         Epochs = Epochs ?? DistillRecipe.DefaultEpochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
         Temperature = Temperature, Beta = Beta, CeWeight = CeWeight, KdWeight = KdWeight, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
-    };
+    }.WithLosses(KdLoss, FeatureLoss);
 
     /// <summary>The recipe's epochs for a dataset of <paramref name="trainRows"/> training rows: --epochs as given, else enough for --min-steps.</summary>
     public DistillRecipe ForData(DistillRecipe recipe, int trainRows) => Epochs is null ? recipe.WithMinSteps(MinSteps, trainRows) : recipe;

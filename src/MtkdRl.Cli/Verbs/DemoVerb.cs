@@ -29,9 +29,15 @@ public sealed class DemoVerb
     [Option("threads", Default = 0, HelpText = "CPU threads (0: every core).")]
     public int Threads { get; set; }
 
+    [Option("kd-loss", HelpText = "Logit divergence of the KD term: kl (default), reverse-kl, jsd[:beta], dkd[:alpha,beta].")]
+    public string? KdLoss { get; set; }
+
+    [Option("feature-loss", HelpText = "Feature loss: mse (default), cosine, smooth-l1.")]
+    public string? FeatureLoss { get; set; }
+
     public int Run(IAnsiConsole console)
     {
-        var demo = new DemoPipeline(new DemoSettings(Out, Data, Student, Epochs, Seeds));
+        var demo = new DemoPipeline(new DemoSettings(Out, Data, Student, Epochs, Seeds, KdLoss, FeatureLoss));
         console.WriteLine($"data: {demo.Data}");
         using var outLock = FolderLock.Acquire(Out);
         using var compute = new CpuCompute(Threads);

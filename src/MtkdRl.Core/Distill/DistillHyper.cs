@@ -6,12 +6,14 @@ namespace MtkdRl.Core.Distill;
 /// <param name="AKd">a_kd: weight of the weighted logit-KD term sum_k wl*KL.</param>
 /// <param name="Beta">beta: weight of the weighted feature term sum_k wf*mse.</param>
 /// <param name="CosEps">eps in cos = &lt;fs,ft&gt; / (|fs||ft| + eps).</param>
+/// <param name="Loss">Which logit divergence and feature loss the KD and feature terms use (default: kl + mse).</param>
 public readonly record struct DistillHyper(
     float Temperature = 4f,
     float ACe = 1f,
     float AKd = 1f,
     float Beta = 5f,
-    float CosEps = 1e-8f)
+    float CosEps = 1e-8f,
+    DistillLoss Loss = default)
 {
     public static DistillHyper Default => new(4f, 1f, 1f, 5f, 1e-8f);
 
@@ -23,5 +25,6 @@ public readonly record struct DistillHyper(
             throw new MtkdInputException("loss coefficients a_ce, a_kd and beta must be finite");
         if (!(CosEps >= 0f) || !float.IsFinite(CosEps))
             throw new MtkdInputException($"cosine eps must be a non-negative finite number (got {CosEps})");
+        Loss.Validate();
     }
 }

@@ -105,12 +105,19 @@ public abstract class DistillSessionBase : IDistillSession
 
     protected abstract void ReleaseResources();
 
+    /// <summary>Whether the passes compute <paramref name="loss"/>; by default only kl + mse (docs/DESIGN.md §7).</summary>
+    protected virtual bool SupportsLoss(DistillLoss loss) => loss.IsDefault;
+
+    /// <summary>The backend's name in a refusal.</summary>
+    protected virtual string BackendName => "this backend";
+
     protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     private void Run(DistillPass pass, in DistillHyper hyper)
     {
         ThrowIfDisposed();
         hyper.Validate();
+        if (!SupportsLoss(hyper.Loss)) throw DistillLossSupport.Refusal(BackendName, hyper.Loss);
         if (!_uploaded) throw new InvalidOperationException("Upload a batch before running a pass");
         RunPass(pass, hyper);
     }

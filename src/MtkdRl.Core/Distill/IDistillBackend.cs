@@ -18,6 +18,12 @@ public interface IDistillBackend : IDisposable
 
     /// <summary>Allocates the buffers for one batch shape.</summary>
     IDistillSession CreateSession(DistillShape shape);
+
+    /// <summary>
+    /// Whether this backend computes <paramref name="loss"/> (docs/DESIGN.md §7). Every backend computes the default
+    /// (kl + mse); a pass asked for a loss its backend lacks refuses it with a one-line error, never computing another.
+    /// </summary>
+    bool Supports(DistillLoss loss) => loss.IsDefault;
 }
 
 /// <summary>

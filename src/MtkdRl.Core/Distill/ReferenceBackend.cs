@@ -9,6 +9,9 @@ public sealed class ReferenceBackend : IDistillBackend
 
     public IDistillSession CreateSession(DistillShape shape) => new Session(shape);
 
+    /// <summary>The reference is the specification of every catalog loss.</summary>
+    public bool Supports(DistillLoss loss) => true;
+
     public void Dispose() { }
 
     private sealed class Session(DistillShape shape) : DistillSessionBase(shape)
@@ -17,6 +20,8 @@ public sealed class ReferenceBackend : IDistillBackend
         private ReferenceDistill.Stats64? _stats;
         private readonly DistillStats _statsOut = new(shape);
         private readonly DistillGrads _gradsOut = new(shape);
+
+        protected override bool SupportsLoss(DistillLoss loss) => true;
 
         protected override void UploadInputs(DistillInputs inputs) => _x = ReferenceDistill.Inputs64.From(inputs);
 

@@ -69,6 +69,8 @@ public static class ReferenceDistill
                 }
                 r.LseT[i] = lseT;
                 r.Kl[i] = T * T * kl;
+                if (h.Loss.Divergence != LogitDivergence.Kl)
+                    r.Kl[i] = T * T * ReferenceLosses.Divergence(h.Loss, LogProbs(zs, T, r.LseST[b]), LogProbs(zt, T, lseT), y);
 
                 // Teacher competence at T = 1.
                 double lse1 = LogSumExp(zt, 1.0);
@@ -100,6 +102,7 @@ public static class ReferenceDistill
                 bool finite = AllFinite(fs) && AllFinite(ft);
                 r.Cos[i] = finite ? dot / (Math.Sqrt(ss) * Math.Sqrt(tt) + h.CosEps) : double.NaN;
                 r.Mse[i] = finite ? sq / d : double.NaN;
+                if (h.Loss.Feature != FeatureLoss.Mse) r.Mse[i] = ReferenceLosses.Feature(h.Loss.Feature, fs, ft, h.CosEps);
             }
         }
         return r;
@@ -129,15 +132,34 @@ public static class ReferenceDistill
                 double wl = x.Wl[i], wf = x.Wf[i];
                 loss += h.AKd * wl * st.Kl[i] + h.Beta * wf * st.Mse[i];
                 var zt = x.Zt.AsSpan((k * B + b) * C, C);
-                for (int c = 0; c < C; c++)
+                if (h.Loss.Divergence == LogitDivergence.Kl)
                 {
-                    double psT = Math.Exp(zs[c] / T - st.LseST[b]);
-                    double ptT = Math.Exp(zt[c] / T - st.LseT[i]);
-                    dzs[c] += h.AKd * T * wl * (psT - ptT);
+                    for (int c = 0; c < C; c++)
+                    {
+                        double psT = Math.Exp(zs[c] / T - st.LseST[b]);
+                        double ptT = Math.Exp(zt[c] / T - st.LseT[i]);
+                        dzs[c] += h.AKd * T * wl * (psT - ptT);
+                    }
+                }
+                else
+                {
+                    // d(T^2 D)/dzs = T dD/ds with s = zs / T (docs/DESIGN.md §7).
+                    var dd = new double[C];
+                    ReferenceLosses.DivergenceGradient(h.Loss, LogProbs(zs, T, st.LseST[b]), LogProbs(zt, T, st.LseT[i]), y, dd);
+                    for (int c = 0; c < C; c++) dzs[c] += h.AKd * T * wl * dd[c];
                 }
                 int d = s.D[k], off = b * s.F + s.FeatureOffset[k];
-                for (int j = 0; j < d; j++)
-                    g.Dfs[off + j] = invBp * h.Beta * wf * (2.0 / d) * (x.Fs[off + j] - x.Ft[off + j]);
+                if (h.Loss.Feature == FeatureLoss.Mse)
+                {
+                    for (int j = 0; j < d; j++)
+                        g.Dfs[off + j] = invBp * h.Beta * wf * (2.0 / d) * (x.Fs[off + j] - x.Ft[off + j]);
+                }
+                else
+                {
+                    var df = g.Dfs.AsSpan(off, d);
+                    ReferenceLosses.FeatureGradient(h.Loss.Feature, x.Fs.AsSpan(off, d), x.Ft.AsSpan(off, d), h.CosEps, df);
+                    for (int j = 0; j < d; j++) df[j] *= invBp * h.Beta * wf;
+                }
             }
             for (int c = 0; c < C; c++) dzs[c] *= invBp;
             g.RowLoss[b] = invBp * loss;
@@ -160,6 +182,14 @@ public static class ReferenceDistill
         double sum = 0;
         foreach (var v in z) sum += Math.Exp((v - m) / t);
         return m / t + Math.Log(sum);
+    }
+
+    /// <summary>log softmax(z / t) given lse = log sum e^(z/t).</summary>
+    private static double[] LogProbs(ReadOnlySpan<double> z, double t, double lse)
+    {
+        var l = new double[z.Length];
+        for (int c = 0; c < z.Length; c++) l[c] = z[c] / t - lse;
+        return l;
     }
 
     private static bool AllFinite(ReadOnlySpan<double> v)

@@ -11,6 +11,8 @@ namespace MtkdRl.Gpu.Cuda;
 /// </summary>
 internal sealed class CudaDistillSession : DistillSessionBase, IDeviceTimedSession
 {
+    protected override string BackendName => "cuda";
+
     private IStreamTimer? _timer;
 
     private readonly IKernelTarget _target;

@@ -15,6 +15,8 @@ namespace MtkdRl.Gpu.Ilgpu;
 /// </summary>
 public sealed class IlgpuDistillSession : DistillSessionBase, IDeviceTimedSession
 {
+    protected override string BackendName => "ilgpu";
+
     private IStreamTimer? _timer;
 
     private readonly Accelerator _accelerator;

@@ -14,15 +14,7 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
 {
     private static readonly string[] Student = ["--student", "mlp:16", "--optimizer", "adam", "--lr", "0.003", "--batch", "50"];
 
-    private string CachedPool()
-    {
-        lock (fixture)
-        {
-            if (!File.Exists(TeacherCache.PathOf(fixture.Pool, "train")))
-                AssertOk(Run("teachers", "cache", "--pool", fixture.Pool, "--data", fixture.DataDir));
-        }
-        return fixture.Pool;
-    }
+    private string CachedPool() => fixture.CachedPool();
 
     [Fact]
     public void Distill_writes_a_run_and_resume_with_other_settings_is_refused()

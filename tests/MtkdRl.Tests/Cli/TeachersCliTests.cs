@@ -29,6 +29,17 @@ public sealed class TinyPoolFixture : IDisposable
     public ImageDataset Data { get; }
     public string Pool { get; }
 
+    /// <summary>The pool with its training cache, made once for the tests that distil from it.</summary>
+    public string CachedPool()
+    {
+        lock (this)
+        {
+            if (!File.Exists(TeacherCache.PathOf(Pool, "train")))
+                AssertOk(Run("teachers", "cache", "--pool", Pool, "--data", DataDir));
+        }
+        return Pool;
+    }
+
     public void Dispose() => Folder.Dispose();
 }
 

@@ -19,25 +19,27 @@ public class ReferenceDistillTests
         var x = ReferenceDistill.Inputs64.From(DistillInputFactory.Create(shape, seed, ignoredFraction: 0.3));
         var g = ReferenceDistill.ComputeGrads(x, ReferenceDistill.ComputeStats(x, Hyper), Hyper);
 
-        CheckAgainstFiniteDifferences("dzs", x.Zs, g.Dzs, x, seed);
-        CheckAgainstFiniteDifferences("dfs", x.Fs, g.Dfs, x, seed);
+        CheckAgainstFiniteDifferences("dzs", x.Zs, g.Dzs, x, Hyper, seed);
+        CheckAgainstFiniteDifferences("dfs", x.Fs, g.Dfs, x, Hyper, seed);
     }
 
-    private static void CheckAgainstFiniteDifferences(string name, double[] param, double[] analytic, ReferenceDistill.Inputs64 x, int seed)
+    /// <summary>Every analytic derivative of L against its central difference.</summary>
+    internal static void CheckAgainstFiniteDifferences(string name, double[] param, double[] analytic, ReferenceDistill.Inputs64 x,
+        DistillHyper hyper, int seed)
     {
         for (int i = 0; i < param.Length; i++)
         {
             double saved = param[i];
             double step = 1e-5 * Math.Max(1.0, Math.Abs(saved));
             param[i] = saved + step;
-            double up = ReferenceDistill.Loss(x, Hyper);
+            double up = ReferenceDistill.Loss(x, hyper);
             param[i] = saved - step;
-            double down = ReferenceDistill.Loss(x, Hyper);
+            double down = ReferenceDistill.Loss(x, hyper);
             param[i] = saved;
             double fd = (up - down) / (2 * step);
             double tol = 1e-7 + 1e-5 * Math.Abs(fd);
             Assert.True(Math.Abs(fd - analytic[i]) <= tol,
-                $"{name}[{i}]: analytic {analytic[i]:G9} vs finite difference {fd:G9} (seed {seed})");
+                $"{hyper.Loss} {name}[{i}]: analytic {analytic[i]:G9} vs finite difference {fd:G9} (seed {seed})");
         }
     }
 

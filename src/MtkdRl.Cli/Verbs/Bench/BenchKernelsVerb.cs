@@ -1,6 +1,7 @@
 using CommandLine;
 using MtkdRl.Backends;
 using MtkdRl.Core;
+using MtkdRl.Core.Distill;
 using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs.Bench;
@@ -20,22 +21,34 @@ public sealed class BenchKernelsVerb : TimedBenchOptions
     [Option("threads", Default = 0, HelpText = "CPU threads of the native op (0: every core).")]
     public int Threads { get; set; }
 
+    [Option("kd-loss", HelpText = "Logit divergence the op fuses: kl (default), reverse-kl, jsd[:beta], dkd[:alpha,beta]; backends that lack it are skipped with their reason.")]
+    public string? KdLoss { get; set; }
+
+    [Option("feature-loss", HelpText = "Feature loss the op fuses: mse (default), cosine, smooth-l1.")]
+    public string? FeatureLoss { get; set; }
+
     public int Run(IAnsiConsole console)
     {
         if (Repeat < 1) throw new MtkdException($"--repeat must be at least 1 (got {Repeat})");
         if (Warmup < 0) throw new MtkdException($"--warmup must be at least 0 (got {Warmup})");
         var shapes = BenchShapes.ParseAll(Shapes, BenchShapes.KernelDefaults);
+        var hyper = DistillHyper.Default with { Loss = DistillLossCatalog.Parse(KdLoss, FeatureLoss) };
         void Skipped(string why) => console.MarkupLine($"[yellow]{Markup.Escape(why)}[/]");
         BackendCatalog.Select(Backend); // an unknown name fails before the JSON file is touched
         BenchJson.Reserve(Json); // fail on an unwritable path before an hour of timing
         var entries = KernelBenchmark.Available(Backend, Skipped);
 
         var records = new List<KernelBenchRecord>();
-        var options = new KernelBenchOptions(Repeat, Warmup, Seed, MaxSeconds);
+        var options = new KernelBenchOptions(Repeat, Warmup, Seed, MaxSeconds, hyper);
         foreach (var entry in entries)
         {
             // --threads bounds the native op's team, so its figures can be read against single-threaded epochs.
             using var backend = BackendCatalog.WithThreads(entry.Create(), Threads);
+            if (!backend.Supports(hyper.Loss))
+            {
+                Skipped($"{entry.Name}: skipped ({DistillLossSupport.Refusal(backend.Name, hyper.Loss).Message})");
+                continue;
+            }
             foreach (var shape in shapes)
             {
                 console.Status().Start($"{entry.Name} {shape}", ctx =>
@@ -48,6 +61,7 @@ public sealed class BenchKernelsVerb : TimedBenchOptions
                 });
             }
         }
+        if (!hyper.Loss.IsDefault) console.WriteLine($"loss: {hyper.Loss}");
         console.Write(BenchTable.Render(records));
         if (Json is not null)
         {
