@@ -59,6 +59,7 @@ public sealed class EvalVerb
         if (ScoreDetections is not null) return RunScore(console);
         if (string.IsNullOrWhiteSpace(Model)) throw new MtkdException("eval: --model is required (or --score-detections with --data)");
         if (Json is not null) throw new MtkdException("eval: --json goes with --score-detections");
+        if (MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data)) return MtkdRl.Cli.Teachers.SegmentationCommands.Eval(console, Model, Data!, Detail, Threads);
         var target = Resolve(Model);
         var choice = DatasetLocator.Resolve(Data);
         var data = DatasetLocator.Load(choice.Directory);

@@ -66,9 +66,11 @@ public sealed record TrainingRecipe
         if (SubsetSize < 0) throw new MtkdInputException($"{who}: subset size must be >= 0 (got {SubsetSize})");
     }
 
-    internal Optimizer CreateOptimizer(Model model) => Optimizer == "adam"
-        ? new Adam(model.Parameters, LearningRate, weightDecay: WeightDecay)
-        : new Sgd(model.Parameters, LearningRate, Momentum, nesterov: Momentum > 0, weightDecay: WeightDecay);
+    internal Optimizer CreateOptimizer(Model model) => CreateOptimizer(model.Parameters);
+
+    internal Optimizer CreateOptimizer(IReadOnlyList<Parameter> parameters) => Optimizer == "adam"
+        ? new Adam(parameters, LearningRate, weightDecay: WeightDecay)
+        : new Sgd(parameters, LearningRate, Momentum, nesterov: Momentum > 0, weightDecay: WeightDecay);
 
     internal LearningRateSchedule CreateSchedule(int batchesPerEpoch)
     {
