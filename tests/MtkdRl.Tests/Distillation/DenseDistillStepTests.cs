@@ -123,6 +123,45 @@ public sealed class DenseDistillStepTests
         }
     }
 
+    /// <summary>
+    /// Every catalog strategy runs through the dense step as through a classification one; the paper's per-sample
+    /// agent, reading the pixel-to-image map, gives every pixel of an image the same weights.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Strategies))]
+    public void Every_strategy_runs_unchanged_on_pixel_rows(string name)
+    {
+        using var s = Create("native");
+        int k = Widths.Length, rows = N * P;
+        var strategy = MtkdRl.Strategies.StrategyCatalog.Create(name, k,
+            new MtkdRl.Strategies.StrategyOptions { Classes = C, EmbeddingWidths = Widths, FixedWeights = "1,2" });
+        var wl = new float[rows * k];
+        var wf = new float[rows * k];
+        for (int t = 0; t < k; t++) s.Step.SetTeacherLogits(t, s.TeacherMaps.AsSpan(t * N * C * P, N * C * P));
+        s.Step.SetTeacherEmbeddings(s.TeacherEmbeddings);
+        if (strategy.NeedsStats)
+        {
+            s.Step.Forward(s.X, s.Masks);
+            strategy.Weights(s.Step.ContextFor(strategy), wl, wf);
+            s.Step.Backward(wl, wf);
+            strategy.Learn(s.Step.FeedbackFor(5f, 1.0, 0.9));
+        }
+        else
+        {
+            strategy.Weights(new MtkdRl.Strategies.WeightingContext(s.Step.Stats, rows: s.Step.Rows), wl, wf);
+            s.Step.RunFused(s.X, s.Masks, wl, wf);
+        }
+        Assert.True(double.IsFinite(s.Step.Loss), $"{name}: loss {s.Step.Loss}");
+        Assert.Contains(s.Step.Parameters, p => p.Grad.Any(g => g != 0));
+        if (name == MtkdRl.Strategies.PaperAgent.CatalogName)
+            for (int n = 0; n < N; n++)
+                for (int p = 1; p < P; p++)
+                    for (int t = 0; t < k; t++)
+                        Assert.Equal(wl[(n * P) * k + t], wl[(n * P + p) * k + t]);
+    }
+
+    public static TheoryData<string> Strategies() => [.. MtkdRl.Strategies.StrategyCatalog.Names];
+
     [Fact]
     public void A_mask_of_the_wrong_size_is_refused()
     {
