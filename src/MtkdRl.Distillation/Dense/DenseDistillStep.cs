@@ -22,36 +22,21 @@ namespace MtkdRl.Distillation;
 /// strategy weighs every pixel on its own.
 /// </para>
 /// </summary>
-public sealed class DenseDistillStep : IDisposable
+public sealed class DenseDistillStep : OpStep
 {
     private readonly SegmentationModel _student;
-    private readonly IDistillSession _session;
-    private readonly DistillInputs _inputs;
-    private readonly DistillStats _stats;
-    private readonly DistillGrads _grads;
-    private readonly DistillHyper _hyper;
     private readonly float[] _fsImages, _dfsImages, _dzsMaps;
-    private bool _forwardDone;
 
     public DenseDistillStep(SegmentationModel student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper)
+        : base(backend, new DistillShape(PixelRowCount(student, heads, images), student.Classes, heads.Widths), hyper)
     {
-        if (images < 1) throw new MtkdInputException($"a dense step needs at least one image (got {images})");
         if (heads.StudentWidth != student.EmbeddingWidth)
             throw new MtkdInputException($"projection heads read {heads.StudentWidth} features, student '{student.Spec}' embeds {student.EmbeddingWidth}");
-        hyper.Validate();
         _student = student;
         Heads = heads;
-        _hyper = hyper;
         Images = images;
         Pixels = student.Pixels;
-        long rows = (long)images * Pixels;
-        if (rows * Math.Max(student.Classes, heads.F) > Array.MaxLength)
-            throw new MtkdInputException($"{images} images of {Pixels} pixels are too many rows for one step");
-        Shape = new DistillShape((int)rows, student.Classes, heads.Widths);
-        _inputs = new DistillInputs(Shape);
-        _stats = new DistillStats(Shape);
-        _grads = new DistillGrads(Shape);
-        _session = backend.CreateSession(Shape);
+        int rows = Shape.B;
         var sampleOfRow = new int[rows];
         for (int r = 0; r < rows; r++) sampleOfRow[r] = r / Pixels;
         Rows = RowGroups.FromSampleOfRow(sampleOfRow, images);
@@ -60,14 +45,20 @@ public sealed class DenseDistillStep : IDisposable
         _dzsMaps = new float[rows * student.Classes];
     }
 
+    private static int PixelRowCount(SegmentationModel student, ProjectionHeads heads, int images)
+    {
+        if (images < 1) throw new MtkdInputException($"a dense step needs at least one image (got {images})");
+        long rows = (long)images * student.Pixels;
+        if (rows * Math.Max(student.Classes, heads.F) > Array.MaxLength)
+            throw new MtkdInputException($"{images} images of {student.Pixels} pixels are too many rows for one step");
+        return (int)rows;
+    }
+
     /// <summary>N: images per step.</summary>
     public int Images { get; }
 
     /// <summary>P: pixels per image (rows per image).</summary>
     public int Pixels { get; }
-
-    /// <summary>The op's shape: B = N*P pixel rows, C+1 classes, the teachers' embedding widths.</summary>
-    public DistillShape Shape { get; }
 
     /// <summary>Pixel row to image.</summary>
     public RowGroups Rows { get; }
@@ -76,19 +67,15 @@ public sealed class DenseDistillStep : IDisposable
 
     public IEnumerable<Parameter> Parameters => _student.Parameters.Concat(Heads.Parameters);
 
-    public DistillStats Stats => _stats;
-
     /// <summary>Row labels of the last step: the mask's class per pixel row, -1 for ignored pixels.</summary>
-    public ReadOnlySpan<int> Labels => _inputs.Y;
-
-    public double Loss { get; private set; }
+    public ReadOnlySpan<int> Labels => Inputs.Y;
 
     /// <summary>Teacher k's logit maps for the batch, [N, C+1, P] as a segmentation network gives them, into zt's pixel rows.</summary>
     public void SetTeacherLogits(int teacher, ReadOnlySpan<float> maps)
     {
         if ((uint)teacher >= (uint)Shape.K) throw new ArgumentOutOfRangeException(nameof(teacher));
         long block = (long)Shape.B * Shape.C;
-        PixelRows.ToRows(maps, Images, Shape.C, Pixels, _inputs.Zt.AsSpan((int)(teacher * block), (int)block));
+        PixelRows.ToRows(maps, Images, Shape.C, Pixels, Inputs.Zt.AsSpan((int)(teacher * block), (int)block));
     }
 
     /// <summary>The teachers' image embeddings [N, F] (teacher k's D_k columns at its offset), copied to every row of each image.</summary>
@@ -96,64 +83,39 @@ public sealed class DenseDistillStep : IDisposable
     {
         int f = Heads.F;
         if (perImage.Length != Images * f) throw new MtkdInputException($"teacher embeddings hold {perImage.Length} values, {Images} images x F = {f} need {Images * f}");
-        Spread(perImage, _inputs.Ft);
+        Spread(perImage, Inputs.Ft);
     }
 
     public WeightingContext ContextFor(IWeightingStrategy strategy) =>
         strategy.NeedsTeacherOutputs
-            ? new WeightingContext(_stats, _inputs.Y, _inputs.Ft, _inputs.Zt, Rows)
-            : new WeightingContext(_stats, _inputs.Y, rows: Rows);
+            ? new WeightingContext(StatsBuffer, Inputs.Y, Inputs.Ft, Inputs.Zt, Rows)
+            : new WeightingContext(StatsBuffer, Inputs.Y, rows: Rows);
 
     public LearnFeedback FeedbackFor(float beta, double probeLossBefore, double probeLossAfter) =>
-        new(_stats, _inputs.Y, beta, probeLossBefore, probeLossAfter, Rows);
+        new(StatsBuffer, Inputs.Y, beta, probeLossBefore, probeLossAfter, Rows);
 
     /// <summary>Student forward, heads, upload, stats pass on images x [N, Ch, H, W] and masks [N, H, W].</summary>
     public DistillStats Forward(ReadOnlySpan<float> x, ReadOnlySpan<byte> masks)
     {
         PrepareInputs(x, masks);
-        Array.Clear(_inputs.Wl);
-        Array.Clear(_inputs.Wf);
-        _session.Upload(_inputs);
-        _session.Stats(_hyper);
-        _session.DownloadStats(_stats);
-        _forwardDone = true;
-        return _stats;
-    }
-
-    /// <summary>With per-row weights [B,K] for the batch of the last Forward: gradient pass, heads and student backward.</summary>
-    public void Backward(float[] wl, float[] wf)
-    {
-        if (!_forwardDone) throw new InvalidOperationException("Backward needs the Forward of the same batch first");
-        _forwardDone = false;
-        _session.UploadWeights(wl, wf);
-        _session.Gradient(_hyper);
-        _session.DownloadGrads(_grads);
-        BackwardFromGrads();
+        return StatsPass();
     }
 
     /// <summary>The whole step in one sweep of the op, for weights known before the batch.</summary>
     public DistillStats RunFused(ReadOnlySpan<float> x, ReadOnlySpan<byte> masks, ReadOnlySpan<float> wl, ReadOnlySpan<float> wf)
     {
         PrepareInputs(x, masks);
-        wl.CopyTo(_inputs.Wl);
-        wf.CopyTo(_inputs.Wf);
-        _forwardDone = false;
-        _session.Upload(_inputs);
-        _session.Fused(_hyper);
-        _session.DownloadStats(_stats);
-        _session.DownloadGrads(_grads);
-        BackwardFromGrads();
-        return _stats;
+        return FusedPass(wl, wf);
     }
 
     private void PrepareInputs(ReadOnlySpan<float> x, ReadOnlySpan<byte> masks)
     {
         if (masks.Length != Shape.B) throw new MtkdInputException($"a dense step takes {Shape.B} mask pixels ({Images} x {Pixels}), got {masks.Length}");
-        PixelRows.Labels(masks, Shape.C, _inputs.Y);
+        PixelRows.Labels(masks, Shape.C, Inputs.Y);
         _student.Forward(x, Images, training: true);
-        PixelRows.ToRows(_student.Logits, Images, Shape.C, Pixels, _inputs.Zs);
+        PixelRows.ToRows(_student.Logits, Images, Shape.C, Pixels, Inputs.Zs);
         Heads.Forward(_student.Embedding, Images, _fsImages);
-        Spread(_fsImages, _inputs.Fs);
+        Spread(_fsImages, Inputs.Fs);
     }
 
     private void Spread(ReadOnlySpan<float> perImage, Span<float> rows)
@@ -166,9 +128,8 @@ public sealed class DenseDistillStep : IDisposable
         }
     }
 
-    private void BackwardFromGrads()
+    protected override void BackwardFromGrads()
     {
-        Loss = _grads.Loss();
         int f = Heads.F;
         Array.Clear(_dfsImages);
         for (int n = 0; n < Images; n++)
@@ -176,14 +137,12 @@ public sealed class DenseDistillStep : IDisposable
             var sum = _dfsImages.AsSpan(n * f, f);
             for (int p = 0; p < Pixels; p++)
             {
-                var row = _grads.Dfs.AsSpan((n * Pixels + p) * f, f);
+                var row = Grads.Dfs.AsSpan((n * Pixels + p) * f, f);
                 for (int j = 0; j < f; j++) sum[j] += row[j];
             }
         }
         var gradEmbedding = Heads.Backward(_dfsImages);
-        PixelRows.FromRows(_grads.Dzs, Images, Shape.C, Pixels, _dzsMaps);
+        PixelRows.FromRows(Grads.Dzs, Images, Shape.C, Pixels, _dzsMaps);
         _student.Backward(_dzsMaps, gradEmbedding);
     }
-
-    public void Dispose() => _session.Dispose();
 }
