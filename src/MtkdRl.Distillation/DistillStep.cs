@@ -25,20 +25,14 @@ namespace MtkdRl.Distillation;
 /// reaches the strategy through <see cref="ContextFor"/> and <see cref="FeedbackFor"/>. For classification a row
 /// is an image (the identity map); a dense task (a row per pixel or location) passes its own map.</para>
 /// </summary>
-public sealed class DistillStep : IDisposable
+public sealed class DistillStep : OpStep
 {
     private readonly Model _student;
-    private readonly IDistillSession _session;
-    private readonly DistillInputs _inputs;
-    private readonly DistillStats _stats;
-    private readonly DistillGrads _grads;
-    private readonly DistillHyper _hyper;
     private readonly int _classes;
-    private bool _forwardDone;
 
     /// <param name="rows">Which sample each of the batch's rows belongs to; null: every row is its own sample.</param>
     public DistillStep(Model student, ProjectionHeads heads, IDistillBackend backend, int batch, int classes, DistillHyper hyper,
-        RowGroups? rows = null)
+        RowGroups? rows = null) : base(backend, new DistillShape(batch, classes, heads.Widths), hyper)
     {
         if (rows is not null && rows.Rows != batch)
             throw new MtkdInputException($"row-to-sample map has {rows.Rows} rows, a step takes {batch}");
@@ -46,20 +40,11 @@ public sealed class DistillStep : IDisposable
             throw new MtkdInputException($"student '{student.Spec}' has {student.Classes} classes, the teachers {classes}");
         if (heads.StudentWidth != student.EmbeddingWidth)
             throw new MtkdInputException($"projection heads read {heads.StudentWidth} features, student '{student.Spec}' embeds {student.EmbeddingWidth}");
-        hyper.Validate();
         _student = student;
         Heads = heads;
-        _hyper = hyper;
         _classes = classes;
-        Shape = new DistillShape(batch, classes, heads.Widths);
-        _inputs = new DistillInputs(Shape);
-        _stats = new DistillStats(Shape);
-        _grads = new DistillGrads(Shape);
-        _session = backend.CreateSession(Shape);
         Rows = rows ?? RowGroups.Identity(batch);
     }
-
-    public DistillShape Shape { get; }
 
     /// <summary>Which sample each row belongs to (the identity unless the constructor was given a map).</summary>
     public RowGroups Rows { get; }
@@ -70,19 +55,13 @@ public sealed class DistillStep : IDisposable
     public IEnumerable<Parameter> Parameters => _student.Parameters.Concat(Heads.Parameters);
 
     /// <summary>zt [K,B,C]: fill with the teachers' logits for the batch before each step.</summary>
-    public Span<float> TeacherLogits => _inputs.Zt;
+    public Span<float> TeacherLogits => Inputs.Zt;
 
     /// <summary>ft [B,F]: fill with the teachers' embeddings for the batch before each step.</summary>
-    public Span<float> TeacherEmbeddings => _inputs.Ft;
-
-    /// <summary>The statistics of the last Forward or RunFused.</summary>
-    public DistillStats Stats => _stats;
+    public Span<float> TeacherEmbeddings => Inputs.Ft;
 
     /// <summary>Per-row loss of the last step (already divided by B'), from the op.</summary>
-    public ReadOnlySpan<float> RowLoss => _grads.RowLoss;
-
-    /// <summary>The loss of the last completed step.</summary>
-    public double Loss { get; private set; }
+    public ReadOnlySpan<float> RowLoss => Grads.RowLoss;
 
     /// <summary>The student's logits [B,C] of the last Forward (for accuracy).</summary>
     public ReadOnlySpan<float> StudentLogits => _student.Logits;
@@ -93,50 +72,25 @@ public sealed class DistillStep : IDisposable
     /// </summary>
     public WeightingContext ContextFor(IWeightingStrategy strategy, ReadOnlySpan<int> labels) =>
         strategy.NeedsTeacherOutputs
-            ? new WeightingContext(_stats, labels, _inputs.Ft, _inputs.Zt, Rows)
-            : new WeightingContext(_stats, labels, rows: Rows);
+            ? new WeightingContext(StatsBuffer, labels, Inputs.Ft, Inputs.Zt, Rows)
+            : new WeightingContext(StatsBuffer, labels, rows: Rows);
 
     /// <summary>The strategy's feedback on the last step: its statistics, the labels, the row map and the probe losses.</summary>
     public LearnFeedback FeedbackFor(ReadOnlySpan<int> labels, float beta, double probeLossBefore, double probeLossAfter) =>
-        new(_stats, labels, beta, probeLossBefore, probeLossAfter, Rows);
+        new(StatsBuffer, labels, beta, probeLossBefore, probeLossAfter, Rows);
 
     /// <summary>Student forward, heads forward, upload, stats pass; returns the [B,K] statistics.</summary>
     public DistillStats Forward(ReadOnlySpan<float> x, ReadOnlySpan<int> y)
     {
         PrepareInputs(x, y);
-        Array.Clear(_inputs.Wl);
-        Array.Clear(_inputs.Wf);
-        _session.Upload(_inputs);
-        _session.Stats(_hyper);
-        _session.DownloadStats(_stats);
-        _forwardDone = true;
-        return _stats;
-    }
-
-    /// <summary>With the weights for the batch of the last Forward: gradient pass, heads and student backward.</summary>
-    public void Backward(float[] wl, float[] wf)
-    {
-        if (!_forwardDone) throw new InvalidOperationException("Backward needs the Forward of the same batch first");
-        _forwardDone = false;
-        _session.UploadWeights(wl, wf);
-        _session.Gradient(_hyper);
-        _session.DownloadGrads(_grads);
-        BackwardFromGrads();
+        return StatsPass();
     }
 
     /// <summary>The whole step in one sweep of the op, for weights known before the batch.</summary>
     public DistillStats RunFused(ReadOnlySpan<float> x, ReadOnlySpan<int> y, ReadOnlySpan<float> wl, ReadOnlySpan<float> wf)
     {
         PrepareInputs(x, y);
-        wl.CopyTo(_inputs.Wl);
-        wf.CopyTo(_inputs.Wf);
-        _forwardDone = false;
-        _session.Upload(_inputs);
-        _session.Fused(_hyper);
-        _session.DownloadStats(_stats);
-        _session.DownloadGrads(_grads);
-        BackwardFromGrads();
-        return _stats;
+        return FusedPass(wl, wf);
     }
 
     private void PrepareInputs(ReadOnlySpan<float> x, ReadOnlySpan<int> y)
@@ -148,17 +102,14 @@ public sealed class DistillStep : IDisposable
             if (label < -1 || label >= _classes) throw new MtkdInputException($"label {label} is outside 0..{_classes - 1}");
         }
         _student.Forward(x, b, training: true);
-        _student.Logits.CopyTo(_inputs.Zs);
-        Heads.Forward(_student.Embedding, b, _inputs.Fs);
-        y.CopyTo(_inputs.Y);
+        _student.Logits.CopyTo(Inputs.Zs);
+        Heads.Forward(_student.Embedding, b, Inputs.Fs);
+        y.CopyTo(Inputs.Y);
     }
 
-    private void BackwardFromGrads()
+    protected override void BackwardFromGrads()
     {
-        Loss = _grads.Loss();
-        var gradEmbedding = Heads.Backward(_grads.Dfs);
-        _student.Backward(_grads.Dzs, gradEmbedding);
+        var gradEmbedding = Heads.Backward(Grads.Dfs);
+        _student.Backward(Grads.Dzs, gradEmbedding);
     }
-
-    public void Dispose() => _session.Dispose();
 }

@@ -57,6 +57,7 @@ public sealed partial class EvalVerb
         if (target.Checkpoint is not null && IsDetector(target.Checkpoint)) return RunDetector(console, target.Checkpoint);
         if (Detections is not null) throw new MtkdException($"eval: --detections needs a detector as --model; {Model} is a classifier");
         if (Json is not null) throw new MtkdException("eval: --json goes with --score-detections or --detections");
+        if (MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data)) return MtkdRl.Cli.Teachers.SegmentationCommands.Eval(console, Model, Data!, Detail, Threads);
         var choice = DatasetLocator.Resolve(Data);
         var data = DatasetLocator.Load(choice.Directory);
         console.MarkupLine(Markup.Escape($"data: {data} [{choice.Reason}]"));

@@ -20,7 +20,7 @@ public sealed partial class TeachersVerb
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
     public string? Data { get; set; }
 
-    [Option("preset", HelpText = "train, recipe: quick (4 small teachers, about a minute on the slice; the default), default (6 teachers sized for a full MNIST-family dataset) or specialists (3 class specialists and a linear generalist); for scenes (--data SCENES): det-quick (3 detectors, a few minutes on demo scenes) or det-default (4 detectors, 2 of them weak).")]
+    [Option("preset", HelpText = "train, recipe: quick (4 small teachers, about a minute on the slice; the default), default (6 teachers sized for a full MNIST-family dataset) or specialists (3 class specialists and a linear generalist); on a scenes folder (--data with dataset.json): seg-quick (3 segmentation teachers, the default there), seg-default (5, two of them weak), det-quick (3 detectors) or det-default (4 detectors, 2 of them weak).")]
     public string? Preset { get; set; }
 
     [Option("recipe", HelpText = "train: a pool recipe file (JSON: per teacher name, spec, epochs, lr, batch, augment, subset, seed; `teachers recipe --preset quick` prints one to start from). A trained pool keeps its recipe as POOL/recipe.json.")]
@@ -83,10 +83,15 @@ public sealed partial class TeachersVerb
         CheckPool();
         if (Seed < 0) throw new MtkdException($"--seed must be >= 0 (got {Seed})");
         if (Preset is not null && Recipe is not null) throw new MtkdException("teachers train: give --preset or --recipe, not both");
-        string source = Recipe ?? $"preset '{Preset ?? "quick"}'";
-        var recipe = (Recipe is not null ? PoolRecipe.Read(Recipe) : PoolPresets.Recipe(Preset ?? "quick"))
+        bool scenes = SegmentationCommands.IsScenes(Data);
+        string preset = Preset ?? (scenes ? "seg-quick" : "quick");
+        if (!scenes && Recipe is null && preset.StartsWith("seg-", StringComparison.OrdinalIgnoreCase))
+            throw new MtkdException($"teachers train --preset {preset}: segmentation teachers need --data to be a scenes folder (make one with `mtkd data scenes`)");
+        string source = Recipe ?? $"preset '{preset}'";
+        var recipe = (Recipe is not null ? PoolRecipe.Read(Recipe) : PoolPresets.Recipe(preset))
             .With(Seed is int s ? (ulong)s : null, Epochs, Augment);
         if (TaskKinds.Parse(recipe.Task, source) == TaskKind.Detection) return RunTrainDetection(console, recipe, source);
+        if (scenes) return SegmentationCommands.Train(console, Pool, Data!, recipe, source, Threads);
         var data = OpenData(console);
         console.MarkupLine(Markup.Escape($"flips: {(data.Mirror.Invariant ? "allowed" : "not used")} ({data.Mirror.Source})"));
         using var compute = new CpuCompute(Threads);

@@ -199,7 +199,7 @@ public static class Checkpoint
         return new LoadedCheckpoint(configPath, shownWeights, config, model, optimizer);
     }
 
-    private static void CheckTensor(string file, SafeTensorInfo info, IReadOnlyList<int> shape, string expectation)
+    internal static void CheckTensor(string file, SafeTensorInfo info, IReadOnlyList<int> shape, string expectation)
     {
         if (info.DType != SafeTensorDType.F32)
             throw new MtkdInputException($"{file}: tensor '{info.Name}' is {info.DType}, expected F32");

@@ -15,7 +15,7 @@ public sealed record TeacherPlan(string Name, TrainingRecipe Recipe);
 /// </summary>
 public static class PoolPresets
 {
-    public static readonly IReadOnlyList<string> Names = ["quick", "default", "specialists", "det-quick", "det-default"];
+    public static readonly IReadOnlyList<string> Names = ["quick", "default", "specialists", "seg-quick", "seg-default", "det-quick", "det-default"];
 
     /// <summary>The preset's recipe as shipped.</summary>
     public static PoolRecipe Recipe(string preset)

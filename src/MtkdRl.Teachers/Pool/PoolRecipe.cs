@@ -125,7 +125,7 @@ public sealed record PoolRecipe
     }
 
     /// <summary>A teacher's training recipe without augmentation or seed, which depend on the data and the position.</summary>
-    private static TrainingRecipe Base(TeacherRecipe t)
+    internal static TrainingRecipe Base(TeacherRecipe t)
     {
         var d = new TrainingRecipe();
         return new TrainingRecipe

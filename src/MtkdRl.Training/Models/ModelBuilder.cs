@@ -8,6 +8,7 @@ internal static class ModelBuilder
     public static Model Build(ModelSpec spec, SampleShape input, int classes, CpuCompute compute, Rng rng)
     {
         if (classes < 2) throw new MtkdInputException($"model '{spec}': needs at least 2 classes (got {classes})");
+        if (spec.IsSegmentation) throw new MtkdInputException($"model '{spec}': a segmentation network gives per-pixel logits, not a classifier's (use it with a scenes dataset)");
         var body = new List<Layer>();
         var shape = input;
 

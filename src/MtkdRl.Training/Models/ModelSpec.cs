@@ -5,7 +5,7 @@ using MtkdRl.Core;
 namespace MtkdRl.Training;
 
 /// <summary>Network families a spec can name.</summary>
-public enum ModelFamily { Linear, Mlp, Cnn, Det }
+public enum ModelFamily { Linear, Mlp, Cnn, Det, Unet, Fcn }
 
 /// <summary>
 /// A network architecture as a short string, so the command line can name it. Grammar:
@@ -31,11 +31,12 @@ public enum ModelFamily { Linear, Mlp, Cnn, Det }
 ///                nobn      no BatchNorm
 /// </code>
 /// Examples: <c>linear</c>, <c>mlp:64</c>, <c>mlp:512x512</c>, <c>mlp:1024x512,bn,drop0.2</c>, <c>cnn:32x64</c>,
-/// <c>cnn:16,fc64</c>, <c>cnn:32x64x128,gap,fc0</c>. The embedding (penultimate activations, for feature
+/// <c>cnn:16,fc64</c>, <c>cnn:32x64x128,gap,fc0</c>. Segmentation specs (unet, fcn; no options) are described in
+/// ModelSpec.Segmentation.cs and build a <see cref="SegmentationModel"/> with <see cref="BuildSegmentation"/>. The embedding (penultimate activations, for feature
 /// distillation) is what feeds the classifier: the last hidden ReLU output (mlp; cnn with a dense layer),
 /// the pooled or flattened features (cnn with fc0), or the flattened input itself (linear).
 /// </summary>
-public sealed record ModelSpec
+public sealed partial record ModelSpec
 {
     public const int MaxWidth = 65536;
     public const int DefaultDenseWidth = 128;
@@ -80,9 +81,9 @@ public sealed record ModelSpec
             "mlp" => ModelFamily.Mlp,
             "cnn" => ModelFamily.Cnn,
             "det" => ModelFamily.Det,
-            _ => null,
+            _ => SegmentationFamily(familyName),
         };
-        if (parsed is null) Fail($"unknown architecture '{familyName}' (known: linear, mlp, cnn, det)");
+        if (parsed is null) Fail($"unknown architecture '{familyName}' (known: linear, mlp, cnn, det, unet, fcn)");
         var family = parsed!.Value;
 
         var widths = new List<int>();
@@ -93,7 +94,7 @@ public sealed record ModelSpec
         else
         {
             string what = family == ModelFamily.Mlp ? "hidden width" : "channel count";
-            string example = family switch { ModelFamily.Mlp => "mlp:512x512", ModelFamily.Det => "det:16x32x64", _ => "cnn:32x64" };
+            string example = family switch { ModelFamily.Mlp => "mlp:512x512", ModelFamily.Cnn => "cnn:32x64", ModelFamily.Det => "det:16x32x64", _ => $"{familyName}:16x32" };
             if (string.IsNullOrWhiteSpace(widthText)) Fail($"{familyName} needs {what}s, e.g. {example}");
             foreach (string part in widthText!.Split('x'))
             {
@@ -102,6 +103,7 @@ public sealed record ModelSpec
                 if (w > MaxWidth) Fail($"{what} {w} exceeds {MaxWidth}");
                 widths.Add(w);
             }
+            CheckSegmentationWidths(family, widths, Fail);
         }
 
         var spec = new ModelSpec

@@ -283,7 +283,8 @@ public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolF
     }
 
     [Theory]
-    [InlineData("teachers train --pool @P --preset huge", "--preset 'huge': unknown preset (known: quick, default, specialists, det-quick, det-default)")]
+    [InlineData("teachers train --pool @P --preset huge", "--preset 'huge': unknown preset (known: quick, default, specialists, seg-quick, seg-default, det-quick, det-default)")]
+    [InlineData("teachers train --pool @P --preset seg-quick", "teachers train --preset seg-quick: segmentation teachers need --data to be a scenes folder (make one with `mtkd data scenes`)")]
     [InlineData("teachers train --pool @P --epochs -1", "--epochs must be positive")]
     [InlineData("teachers train --pool @P --preset quick --recipe r.json", "teachers train: give --preset or --recipe, not both")]
     [InlineData("teachers train --pool @P --recipe @P/none.json", "none.json: no such file")]

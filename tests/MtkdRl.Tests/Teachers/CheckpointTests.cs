@@ -118,6 +118,6 @@ public class CheckpointTests
         string json = basePath + ".json";
         File.WriteAllText(json, File.ReadAllText(json).Replace("\"cnn:4,fc8,drop0.1\"", "\"rnn:4\""));
         var e = Assert.Throws<MtkdInputException>(() => Checkpoint.Load(json, TrainingTestCompute.Shared));
-        Assert.Equal($"{json}: model spec 'rnn:4': unknown architecture 'rnn' (known: linear, mlp, cnn, det)", e.Message);
+        Assert.Equal($"{json}: model spec 'rnn:4': unknown architecture 'rnn' (known: linear, mlp, cnn, det, unet, fcn)", e.Message);
     }
 }

@@ -30,7 +30,7 @@ public class TeacherPoolTests
 
     [Fact]
     public void An_unknown_preset_is_refused() =>
-        Assert.Equal("--preset 'huge': unknown preset (known: quick, default, specialists, det-quick, det-default)",
+        Assert.Equal("--preset 'huge': unknown preset (known: quick, default, specialists, seg-quick, seg-default, det-quick, det-default)",
             Assert.Throws<MtkdInputException>(() => PoolPresets.Get("huge", TeacherTestData.Tiny, 1)).Message);
 
     [Fact]

@@ -45,7 +45,7 @@ public class ModelSpecTests
     [InlineData("mlp:99999999", "exceeds 65536")]
     [InlineData("mlp:abc", "hidden width 'abc'")]
     [InlineData("cnn:32x0", "channel count '0' must be a positive integer")]
-    [InlineData("resnet:18", "unknown architecture 'resnet' (known: linear, mlp, cnn, det)")]
+    [InlineData("resnet:18", "unknown architecture 'resnet' (known: linear, mlp, cnn, det, unet, fcn)")]
     [InlineData("linear:10", "linear takes no widths")]
     [InlineData("linear,bn", "unknown option 'bn' for linear")]
     [InlineData("mlp:64,gap", "unknown option 'gap' for mlp (known: bn, drop<p>)")]

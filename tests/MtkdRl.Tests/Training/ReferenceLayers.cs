@@ -25,6 +25,7 @@ public static class ReferenceLayers
             MaxPool2d m => Pool(m.InputShape, m.Kernel, m.Stride, m.Padding, x, B, max: true),
             AvgPool2d a => Pool(a.InputShape, a.Kernel, a.Stride, a.Padding, x, B, max: false),
             GlobalAvgPool g => GlobalAverage(g.InputShape, x, B),
+            Upsample2x u => Upsample2x(u.InputShape, x, B),
             BatchNorm bn => BatchNorm(bn, x, B, p, training, running),
             Dropout d when !training || d.Probability == 0 => (double[])x.Clone(),
             _ => throw new NotSupportedException($"no reference for {layer.GetType().Name} (training: {training})"),
@@ -98,6 +99,33 @@ public static class ReferenceLayers
                             acc = max ? Math.Max(acc, v) : acc + v;
                         }
                     y[(plane * Ho + oy) * Wo + ox] = max ? acc : acc / (k * k);
+                }
+        return y;
+    }
+
+    /// <summary>
+    /// Bilinear resize by 2 with half-pixel centres: output o of n*2 reads source s = (o + 0.5) * n / (2n) - 0.5,
+    /// clamped below at 0; the two neighbours floor(s) and floor(s) + 1 (clamped to n - 1) weigh 1 - f and f.
+    /// </summary>
+    public static double[] Upsample2x(SampleShape si, double[] x, int B)
+    {
+        int h = si.Height, w = si.Width, oh = 2 * h, ow = 2 * w;
+        (int, int, double) Source(int o, int n)
+        {
+            double s = Math.Max((o + 0.5) * n / (2.0 * n) - 0.5, 0);
+            int i0 = (int)Math.Floor(s);
+            return (i0, Math.Min(i0 + 1, n - 1), s - i0);
+        }
+        var y = new double[B * si.Channels * oh * ow];
+        for (int plane = 0; plane < B * si.Channels; plane++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    var (y0, y1, fy) = Source(oy, h);
+                    var (x0, x1, fx) = Source(ox, w);
+                    double At(int r, int c) => x[(plane * h + r) * w + c];
+                    y[(plane * oh + oy) * ow + ox] = (1 - fy) * ((1 - fx) * At(y0, x0) + fx * At(y0, x1))
+                        + fy * ((1 - fx) * At(y1, x0) + fx * At(y1, x1));
                 }
         return y;
     }

@@ -1,0 +1,28 @@
+using MtkdRl.Core;
+using MtkdRl.Distillation;
+using MtkdRl.Training;
+using Spectre.Console;
+
+namespace MtkdRl.Cli.Distill;
+
+/// <summary>`distill --data SCENES`: a segmentation student from a segmentation pool, live teachers, test mIoU per epoch.</summary>
+public static class DenseDistillCommand
+{
+    public static int Run(IAnsiConsole console, DistillOptions options, DistillRecipe recipe)
+    {
+        if (!ModelSpec.Parse(recipe.Student, "student").IsSegmentation)
+            throw new MtkdException($"distill on scenes: --student {recipe.Student} is a classifier; give a segmentation spec, e.g. --student unet:8x16");
+        var data = MtkdRl.Cli.Teachers.SegmentationCommands.Open(console, options.Data!);
+        using var backend = options.CreateBackend();
+        using var compute = new CpuCompute(options.Threads);
+        var run = new DenseDistillRun(data, options.Pool, compute, backend);
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{recipe.Strategy}, seed {recipe.Seed}, student {recipe.Student}, scenes {options.Data}"));
+        table.AddColumns("epoch", "loss", "test mIoU", "pixel acc", "mean wl", "seconds");
+        foreach (var c in table.Columns) c.RightAligned();
+        var epochs = run.Run(recipe, e => console.MarkupLine(Markup.Escape($"epoch {e.Epoch}: loss {e.Loss:F4}, test mIoU {e.TestMeanIoU:F4}")));
+        foreach (var e in epochs)
+            table.AddRow($"{e.Epoch}", $"{e.Loss:F4}", $"{e.TestMeanIoU:F4}", $"{e.TestPixelAccuracy:P2}", string.Join(" ", e.MeanWl.Select(w => w.ToString("F3"))), $"{e.Seconds:F1}");
+        console.Write(table);
+        return 0;
+    }
+}

@@ -1,0 +1,77 @@
+using MtkdRl.Core;
+using MtkdRl.Data.Scenes;
+using MtkdRl.Teachers;
+using MtkdRl.Training;
+using Spectre.Console;
+
+namespace MtkdRl.Cli.Teachers;
+
+/// <summary>`teachers train` and `eval` when --data is a scenes folder: segmentation teachers and their mIoU.</summary>
+public static class SegmentationCommands
+{
+    /// <summary>A folder with a scenes descriptor (dataset.json).</summary>
+    public static bool IsScenes(string? dir) => dir is not null && File.Exists(SceneFiles.Descriptor(dir));
+
+    public static SceneDataset Open(IAnsiConsole console, string dir)
+    {
+        var data = SceneDataset.Load(dir);
+        console.MarkupLine(Markup.Escape($"data: scenes {dir}: {data.ClassCount} classes + background, {data.Train.Count} train / {data.Test.Count} test canvases of {data.Descriptor.Canvas}x{data.Descriptor.Canvas}"));
+        return data;
+    }
+
+    public static int Train(IAnsiConsole console, string pool, string dataDir, PoolRecipe recipe, string source, int threads)
+    {
+        var data = Open(console, dataDir);
+        using var compute = new CpuCompute(threads);
+        var results = TrainingProgress.Run(console, observer => SegmentationPool.Train(pool, data, recipe, source, compute, observer));
+        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"pool {pool} ({source}, seed {recipe.Seed}, segmentation)"));
+        table.AddColumns("teacher", "spec", "flip", "params", "D", "test mIoU", "seconds", "status");
+        foreach (int i in new[] { 3, 4, 5, 6 }) table.Columns[i].RightAligned();
+        foreach (var r in results)
+        {
+            var t = r.Entry;
+            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), r.Flip ? "yes" : "no", $"{t.Parameters:N0}", $"{t.EmbeddingWidth}", $"{t.TestAccuracy:F4}",
+                $"{t.Seconds:F1}", r.Skipped ? "kept (already trained)" : "trained");
+        }
+        console.Write(table);
+        console.MarkupLine(Markup.Escape($"wrote {PoolManifest.PathIn(pool)}"));
+        return 0;
+    }
+
+    /// <summary>mIoU and pixel accuracy of a segmentation checkpoint (NAME.json or POOL/NAME) on the scenes' test split; per-class IoU with detail.</summary>
+    public static int Eval(IAnsiConsole console, string model, string dataDir, bool detail, int threads)
+    {
+        var data = Open(console, dataDir);
+        string checkpoint = ResolveCheckpoint(model);
+        using var compute = new CpuCompute(threads);
+        var (network, config) = SegmentationCheckpoint.Load(checkpoint, compute);
+        console.MarkupLine(Markup.Escape($"model: {config.Name} ({config.Spec}), {network.ParameterCount:N0} parameters, D = {network.EmbeddingWidth}, from {Checkpoint.ConfigPathOf(checkpoint)}"));
+        if (network.Classes != data.ClassCount + 1 || network.InputShape.Height != data.Descriptor.Canvas || network.InputShape.Channels != data.Test.Channels)
+            throw new MtkdInputException($"{Checkpoint.ConfigPathOf(checkpoint)}: the model takes {network.InputShape} with {network.Classes} classes, the scenes have {data.Test.Channels}x{data.Descriptor.Canvas}x{data.Descriptor.Canvas} with {data.ClassCount + 1}");
+        var norm = new MtkdRl.Data.Batching.ChannelNormalization(config.Normalization.Mean, config.Normalization.Std);
+        var m = SegmentationEvaluator.Evaluate(network, data.Test, norm);
+        console.MarkupLine(Markup.Escape($"test: mIoU {m.MeanIoU:F4}, pixel accuracy {m.PixelAccuracy:P2} ({m.ValidPixels:N0} labelled pixels)"));
+        if (detail)
+        {
+            var names = config.ClassNames.Count == network.Classes ? config.ClassNames : ["background", .. data.Descriptor.Classes];
+            var table = new Table().Border(TableBorder.Rounded).AddColumns("class", "name", "IoU");
+            table.Columns[0].RightAligned();
+            table.Columns[2].RightAligned();
+            for (int k = 0; k < m.PerClassIoU.Count; k++)
+                table.AddRow($"{k}", Markup.Escape(names[k]), double.IsNaN(m.PerClassIoU[k]) ? "absent" : $"{m.PerClassIoU[k]:F4}");
+            console.Write(table);
+        }
+        return 0;
+    }
+
+    private static string ResolveCheckpoint(string model)
+    {
+        if (File.Exists(Checkpoint.ConfigPathOf(model))) return model;
+        string pool = Path.GetDirectoryName(model) is { Length: > 0 } p ? p : ".";
+        string name = Path.GetFileName(model);
+        if (!PoolManifest.Exists(pool)) throw new MtkdInputException($"--model {model}: not a checkpoint (NAME.json) nor a pool teacher (POOL/NAME)");
+        var teacher = PoolManifest.Read(pool, TaskKind.Segmentation).Teachers.FirstOrDefault(t => t.Name == name)
+            ?? throw new MtkdInputException($"--model {model}: the pool has no teacher '{name}'");
+        return Path.Combine(pool, teacher.Checkpoint!);
+    }
+}

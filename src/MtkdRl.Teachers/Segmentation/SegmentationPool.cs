@@ -1,0 +1,104 @@
+using System.Text;
+using MtkdRl.Core;
+using MtkdRl.Data.Batching;
+using MtkdRl.Data.Scenes;
+using MtkdRl.Training;
+
+namespace MtkdRl.Teachers;
+
+/// <summary>One segmentation teacher as trained (or kept): its pool entry and whether it was already there.</summary>
+public sealed record SegmentationTeacher(PoolTeacher Entry, bool Skipped, bool Flip);
+
+/// <summary>
+/// A pool of segmentation teachers on a scenes folder: the same pool.json (with task "segmentation"; classes
+/// counts background, test_accuracy holds each teacher's test mIoU), recipe.json and per-teacher checkpoints as
+/// a classification pool, so a classification command refuses it in one line and this one refuses theirs.
+/// </summary>
+public static class SegmentationPool
+{
+    /// <summary>The scenes' name and a SHA-256 over their descriptor, images and masks.</summary>
+    public static DatasetIdentity Identity(SceneDataset data)
+    {
+        var hashes = new StringBuilder(FileHash.Sha256(SceneFiles.Descriptor(data.Source)));
+        foreach (var split in new[] { data.Train, data.Test })
+            hashes.Append(FileHash.Sha256(split.Images)).Append(FileHash.Sha256(split.Masks));
+        string name = $"scenes:{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(data.Source)))}";
+        return new DatasetIdentity(name, FileHash.Sha256(Encoding.ASCII.GetBytes(hashes.ToString())));
+    }
+
+    /// <summary>
+    /// Each teacher's training recipe on scenes: augment none, flip, or auto (a flip where the source's classes are
+    /// mirror-invariant); crops would cut objects at the canvas edge and are refused.
+    /// </summary>
+    public static IReadOnlyList<(string Name, TrainingRecipe Recipe)> Plans(PoolRecipe recipe, SceneDataset data, string source) =>
+        recipe.Teachers.Select((t, i) =>
+        {
+            string who = $"{source}: teacher '{t.Name}'";
+            bool flip = (t.Augment ?? AugmentationSpec.Auto) switch
+            {
+                "none" => false,
+                "flip" => true,
+                AugmentationSpec.Auto => data.Descriptor.MirrorInvariant,
+                var other => throw new MtkdInputException($"{who}: augment '{other}' does not suit scenes (none, flip or auto)"),
+            };
+            var plan = PoolRecipe.Base(t) with { HorizontalFlip = flip, Seed = t.Seed ?? recipe.Seed * 1000 + (ulong)i + 1 };
+            if (!plan.ParsedSpec(who).IsSegmentation) throw new MtkdInputException($"{who}: spec {plan.Spec} is a classifier; scenes need unet:W[xW...] or fcn:W[xW...]");
+            return (t.Name, plan);
+        }).ToList();
+
+    /// <summary>
+    /// Trains the recipe's teachers into <paramref name="poolDir"/> one after another, writing pool.json after each;
+    /// a teacher whose checkpoint already holds the same recipe is kept.
+    /// </summary>
+    public static IReadOnlyList<SegmentationTeacher> Train(string poolDir, SceneDataset data, PoolRecipe recipe, string source,
+        CpuCompute compute, ITrainingObserver? observer = null)
+    {
+        if (File.Exists(poolDir)) throw new MtkdInputException($"--pool {poolDir}: is a file, not a folder");
+        var plans = Plans(recipe, data, source);
+        using var poolLock = FolderLock.Acquire(poolDir);
+        var identity = Identity(data);
+        var manifest = OpenOrCreate(poolDir, data, identity);
+        string kept = Path.Combine(poolDir, PoolRecipe.FileName);
+        recipe.MergedInto(File.Exists(kept) ? PoolRecipe.Read(kept) : null).Write(kept);
+        var trainer = new SegmentationTrainer(data, compute);
+        var results = new List<SegmentationTeacher>();
+        foreach (var (name, plan) in plans)
+        {
+            string checkpoint = Path.Combine(poolDir, name);
+            var existing = manifest.Teachers.FirstOrDefault(t => t.Name == name);
+            if (existing is not null && File.Exists(Checkpoint.ConfigPathOf(checkpoint)) && Checkpoint.ReadConfig(checkpoint).Recipe == plan)
+            {
+                results.Add(new SegmentationTeacher(existing, Skipped: true, plan.HorizontalFlip));
+                continue;
+            }
+            var outcome = trainer.Train(name, plan, checkpoint, observer);
+            var entry = new PoolTeacher(name, plan.Spec, TeacherKind.Trained, name + Checkpoint.ConfigExtension, null,
+                outcome.Test.MeanIoU, outcome.Model.EmbeddingWidth, outcome.Model.ParameterCount, outcome.Seconds);
+            manifest = manifest.With(entry);
+            manifest.Write(poolDir);
+            results.Add(new SegmentationTeacher(entry, Skipped: false, plan.HorizontalFlip));
+        }
+        return results;
+    }
+
+    private static PoolManifest OpenOrCreate(string poolDir, SceneDataset data, DatasetIdentity identity)
+    {
+        if (PoolManifest.Exists(poolDir))
+        {
+            var m = PoolManifest.Read(poolDir, TaskKind.Segmentation);
+            if (m.Dataset.Fingerprint != identity.Fingerprint)
+                throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool belongs to {m.Dataset.Name} ({m.Dataset.ShortFingerprint}), --data holds {identity.Name} ({identity.ShortFingerprint}); use another --pool");
+            return m;
+        }
+        return new PoolManifest
+        {
+            Task = TaskKind.Segmentation.Name(),
+            Dataset = identity,
+            Classes = data.ClassCount + 1,
+            ClassNames = ["background", .. data.Descriptor.Classes],
+            InputShape = [data.Train.Channels, data.Train.Canvas, data.Train.Canvas],
+            TrainRows = data.Train.Count,
+            TestRows = data.Test.Count,
+        };
+    }
+}
