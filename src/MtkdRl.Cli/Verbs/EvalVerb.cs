@@ -122,7 +122,7 @@ public sealed partial class EvalVerb
         string name = Path.GetFileName(model);
         if (PoolManifest.Exists(pool.Length == 0 ? "." : pool))
         {
-            var manifest = PoolManifest.Read(pool.Length == 0 ? "." : pool);
+            var manifest = PoolManifest.Read(pool.Length == 0 ? "." : pool, expected: null);
             var teacher = manifest.Teachers.FirstOrDefault(t => t.Name == name)
                 ?? throw new MtkdInputException($"--model {model}: the pool has no teacher '{name}' (it has {string.Join(", ", manifest.Teachers.Select(t => t.Name))})");
             return teacher.Kind == TeacherKind.Trained

@@ -56,8 +56,7 @@ public static class DetectionPool
         if (File.Exists(poolDir)) throw new MtkdInputException($"--pool {poolDir}: is a file, not a folder");
         if (PoolManifest.Exists(poolDir))
         {
-            var m = PoolManifest.Read(poolDir);
-            TaskKinds.Require(TaskKind.Detection, m.TaskKind(poolDir), PoolManifest.PathIn(poolDir));
+            var m = PoolManifest.Read(poolDir, TaskKind.Detection);
             if (m.Dataset.Fingerprint != scenes.FingerprintHex)
                 throw new MtkdInputException(
                     $"{PoolManifest.PathIn(poolDir)}: the pool belongs to {m.Dataset.Name} ({m.Dataset.ShortFingerprint}), --data holds other scenes ({scenes.FingerprintHex[..12]}); use another --pool");

@@ -53,16 +53,15 @@ public sealed record PoolManifest
     public int TestRows { get; init; }
     public IReadOnlyList<PoolTeacher> Teachers { get; init; } = [];
 
-    /// <summary>What the pool's teachers do (<see cref="TaskKinds.Name"/>); absent: classification.</summary>
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? Task { get; init; }
-
     public static string PathIn(string poolDir) => Path.Combine(poolDir, FileName);
 
     public static bool Exists(string poolDir) => File.Exists(PathIn(poolDir));
 
-    /// <summary>Reads and checks a pool's manifest; a missing one gets a hint on how to make it.</summary>
-    public static PoolManifest Read(string poolDir, TaskKind expected = TaskKind.Classification)
+    /// <summary>
+    /// Reads and checks a pool's manifest; a missing one gets a hint on how to make it. A pool made for another task than
+    /// <paramref name="expected"/> is refused in one line; null reads a pool of any task.
+    /// </summary>
+    public static PoolManifest Read(string poolDir, MtkdRl.Core.TaskKind? expected = MtkdRl.Core.TaskKind.Classification)
     {
         string path = PathIn(poolDir);
         if (!File.Exists(path))
@@ -70,7 +69,7 @@ public sealed record PoolManifest
         var m = JsonFiles.Read<PoolManifest>(path, "pool manifest");
         if (m.FormatVersion != CurrentFormat)
             throw new MtkdInputException($"{path}: pool format {m.FormatVersion} is not supported (this build reads format {CurrentFormat})");
-        TaskKinds.Require(expected, TaskKinds.Parse(m.Task, path), path);
+        if (expected is { } task) TaskKinds.Require(task, TaskKinds.Parse(m.Task, path), path);
         if (m.Dataset is null || m.Teachers is null || m.InputShape is not { Length: 3 } || m.Classes < 2 || m.TrainRows < 1 || m.TestRows < 1)
             throw new MtkdInputException($"{path}: incomplete pool manifest (needs dataset, classes, input_shape [Ch,H,W], train_rows, test_rows, teachers)");
         foreach (var t in m.Teachers)
