@@ -47,6 +47,18 @@ internal sealed class DataParallelShard
         _allStats = new float[_stats.Length * job.Size];
     }
 
+    /// <summary>Seconds spent in the step's collectives (stats all-gather, gradient allreduce) since the last <see cref="TakeCommunication"/>, and their count.</summary>
+    private readonly System.Diagnostics.Stopwatch _communication = new();
+    private int _reductions;
+
+    public (double Seconds, int Reductions, int Values) TakeCommunication()
+    {
+        var taken = (_communication.Elapsed.TotalSeconds, _reductions, _flat.Length);
+        _communication.Reset();
+        _reductions = 0;
+        return taken;
+    }
+
     public int GlobalRows { get; }
 
     public int LocalRows { get; }
@@ -96,7 +108,9 @@ internal sealed class DataParallelShard
             a.CopyTo(_stats, at);
             at += a.Length;
         }
+        _communication.Start();
         _job.AllGather(_stats, _allStats);
+        _communication.Stop();
         var whole = PerTeacher(WholeStats).Select(a => (Array: a, Width: _k)).Concat(PerRow(WholeStats).Select(a => (Array: a, Width: 1))).ToList();
         for (int r = 0; r < _job.Size; r++)
         {
@@ -150,7 +164,10 @@ internal sealed class DataParallelShard
         _flat[at] = counted;
         _flat[at + 1] = (float)(loss * counted);
         _flat[at + 2] = correct;
+        _communication.Start();
         _job.AllreduceSum(_flat);
+        _communication.Stop();
+        _reductions++;
         float total = _flat[at];
         float perRow = total > 0 ? 1f / total : 0f, perRank = 1f / _job.Size;
         at = 0;

@@ -69,4 +69,16 @@ public sealed partial class DistillTrainer
         correct += wholeCorrect;
         return wholeLoss;
     }
+
+    /// <summary>The epoch's metric fields with, over several ranks, the time spent in the collectives (total and per step) and the allreduce's length.</summary>
+    private static Dictionary<string, object>? WithCommunication(Dictionary<string, object>? extra, DataParallelShard? shard)
+    {
+        if (shard is null) return extra;
+        var (seconds, reductions, values) = shard.TakeCommunication();
+        extra ??= new Dictionary<string, object>(StringComparer.Ordinal);
+        extra["communication_seconds"] = seconds;
+        extra["communication_ms_per_step"] = reductions > 0 ? 1000 * seconds / reductions : 0.0;
+        extra["allreduce_values"] = values;
+        return extra;
+    }
 }

@@ -219,7 +219,7 @@ public sealed partial class DistillTrainer
             [.. sumWl.Select(v => (float)(v / seen))], [.. sumWf.Select(v => (float)(v / seen))],
             Mean(fields, AgentUpdateLog.MeanRewardField), onBest.TakeMean())
         {
-            Extra = ExtraFields(fields),
+            Extra = WithCommunication(ExtraFields(fields), run.Shard),
         };
         run.Metrics.Add(line);
         if (!Job.IsRoot) return line;
