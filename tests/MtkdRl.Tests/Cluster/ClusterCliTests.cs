@@ -9,8 +9,8 @@ namespace MtkdRl.Tests.Cluster;
 [Collection("console")]
 public class ClusterCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFixture>
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
-    private static readonly string[] Student = ["--student", "mlp:16", "--optimizer", "adam", "--lr", "0.003", "--batch", "50", "--threads", "1"];
+    private static readonly TimeSpan Timeout = MpiRun.Timeout;
+    private static readonly string[] Student = MpiRun.Student;
 
     /// <summary>A copy of the fixture's trained pool without caches, in a folder of its own.</summary>
     private string PoolCopy(string name)

@@ -11,8 +11,8 @@ namespace MtkdRl.Tests.Cluster;
 [Collection("console")]
 public class DistillClusterTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFixture>
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
-    private static readonly string[] Student = ["--student", "mlp:16", "--optimizer", "adam", "--lr", "0.003", "--batch", "50", "--threads", "1"];
+    private static readonly TimeSpan Timeout = MpiRun.Timeout;
+    private static readonly string[] Student = MpiRun.Student;
 
     /// <summary>
     /// Measured on the tiny dataset (mlp:16, no batch normalisation, 2 epochs): the final loss of 2 ranks differs

@@ -8,6 +8,12 @@ namespace MtkdRl.Tests.Cluster;
 /// </summary>
 public static class MpiRun
 {
+    /// <summary>The longest a two-rank command on the tiny dataset may take before the test fails.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
+
+    /// <summary>A small student, one compute thread per rank, a batch of 50 (25 rows per rank over two).</summary>
+    public static readonly string[] Student = ["--student", "mlp:16", "--optimizer", "adam", "--lr", "0.003", "--batch", "50", "--threads", "1"];
+
     public static readonly string? Mpirun = Environment.GetEnvironmentVariable("PATH")?.Split(':')
         .Select(dir => Path.Combine(dir, "mpirun")).FirstOrDefault(File.Exists);
 
