@@ -3,7 +3,7 @@ using MtkdRl.Cli;
 using MtkdRl.Cli.Verbs;
 using MtkdRl.Cli.Verbs.Bench;
 
-return CliHost.Run(args);
+return JobConsole.Exit(CliHost.Run(args));
 
 namespace MtkdRl.Cli
 {

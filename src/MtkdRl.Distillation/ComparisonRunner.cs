@@ -1,4 +1,5 @@
 using MtkdRl.Core;
+using MtkdRl.Core.Cluster;
 using MtkdRl.Data.Datasets;
 using MtkdRl.Reports;
 
@@ -54,17 +55,22 @@ public static class ComparisonRunner
     /// its recipe, so the records equal the sequential ones; they come back in the plan's order. The observer is
     /// called from the workers' threads.
     /// </summary>
+    /// <param name="job">The ranks of an MPI job: rank r runs the plan's runs i with i mod N = r (up to
+    /// <paramref name="jobs"/> at once) and sends their records to rank 0, which returns them all in the plan's
+    /// order; the other ranks return none. Null: this process runs every run.</param>
     public static IReadOnlyList<RunRecord> Run(Func<ComparisonWorker> newWorker, int jobs, ComparisonPlan plan, string outDir,
-        IReadOnlyList<string> teachers, IDistillObserver? observer = null, CancellationToken cancel = default)
+        IReadOnlyList<string> teachers, IDistillObserver? observer = null, CancellationToken cancel = default, ICommunicator? job = null)
     {
         if (jobs < 1) throw new MtkdInputException($"jobs must be at least 1 (got {jobs})");
+        job ??= SingleProcess.Instance;
         var recipes = Prepare(plan, outDir);
         var records = new RunRecord?[recipes.Count];
+        var mine = Enumerable.Range(0, recipes.Count).Where(i => i % job.Size == job.Rank).ToList();
         var workers = new System.Collections.Concurrent.ConcurrentBag<ComparisonWorker>();
         try
         {
             var options = new ParallelOptions { MaxDegreeOfParallelism = jobs, CancellationToken = cancel };
-            Parallel.ForEach(Enumerable.Range(0, recipes.Count), options,
+            Parallel.ForEach(mine, options,
                 () => { var w = newWorker(); workers.Add(w); return w; },
                 (i, _, worker) =>
                 {
@@ -86,6 +92,7 @@ public static class ComparisonRunner
         {
             foreach (var w in workers) w.Dispose();
         }
+        if (job.Size > 1 && !ComparisonRecordExchange.GatherOnRoot(job, records)) return [];
         return [.. records.Where(r => r is not null).Select(r => r!)];
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using MtkdRl.Core;
+using MtkdRl.Core.Cluster;
 using MtkdRl.Core.Distill;
 using MtkdRl.Core.Formats;
 using MtkdRl.Data.Batching;
@@ -27,7 +28,7 @@ public sealed record DistillOutcome(DistillSummary Summary, IReadOnlyList<Distil
 /// <see cref="IWeightingStrategy.NeedsStats"/>, <see cref="IWeightingStrategy.NeedsTeacherOutputs"/>,
 /// <see cref="IWeightingStrategy.NeedsProbeLoss"/>) and the metric fields of its update logs.</para>
 /// </summary>
-public sealed class DistillTrainer
+public sealed partial class DistillTrainer
 {
     private const ulong ProbeSalt = 0x7072_6F62_6500_0001UL;
 
@@ -63,7 +64,7 @@ public sealed class DistillTrainer
         var clock = Stopwatch.StartNew();
         var manifest = PoolManifest.Read(_poolDir);
         TaskKinds.Require(TaskKind.Classification, manifest.TaskKind(_poolDir), PoolManifest.PathIn(_poolDir));
-        using var runLock = FolderLock.Acquire(outDir);
+        using var runLock = Job.IsRoot ? FolderLock.Acquire(outDir) : null;
         using var run = Prepare(recipe, createStrategy, outDir);
         if (DistillCheckpoint.Exists(outDir))
         {
@@ -76,7 +77,7 @@ public sealed class DistillTrainer
             run.Optimizer = run.CreateOptimizer(run.Student);
         }
         Evaluator.CheckFits(_data.Train, run.Student, "student");
-        run.StartSteps();
+        run.StartSteps(Job);
         while (run.Epoch < recipe.Epochs && !cancel.IsCancellationRequested)
         {
             var line = RunEpoch(run, observer);
@@ -177,7 +178,9 @@ public sealed class DistillTrainer
         {
             int n = batch.Count;
             var labels = batch.LabelBuffer.AsSpan(0, n);
-            double loss = strategy.UsesTeachers
+            double loss = run.Shard is { } shard
+                ? ShardStep(run, shard, batch, labels, ref strategySeconds, ref correct)
+                : strategy.UsesTeachers
                 ? TeacherStep(run, batch, labels, ref strategySeconds, ref correct)
                 : StudentAloneStep(run, batch, labels, ref correct);
             if (!double.IsFinite(loss))
@@ -185,13 +188,16 @@ public sealed class DistillTrainer
             run.Optimizer.LearningRate = run.Schedule.At(run.Step);
             run.Optimizer.Step();
             run.Step++;
+            if (CheckReplicas) run.Shard?.CheckReplicas(run.Student.NamedTensors.Concat(run.Heads.Parameters), run.Name, run.Step);
             double probeBefore = probeLoss;
             if (run.Probe is not null) probeLoss = run.Probe.Loss(run.Student);
             var learnClock = Stopwatch.StartNew();
-            var log = strategy.Learn(run.Distill.FeedbackFor(labels, recipe.Beta, probeBefore, probeLoss));
+            var log = strategy.Learn(run.Shard is { } whole
+                ? whole.FeedbackFor(labels, recipe.Beta, probeBefore, probeLoss)
+                : run.Distill.FeedbackFor(labels, recipe.Beta, probeBefore, probeLoss));
             strategySeconds += learnClock.Elapsed.TotalSeconds;
             if (log is not null) Record(run, fields, log);
-            if (strategy.UsesTeachers) onBest.Add(wl.AsSpan(0, n * k), run.Distill.Stats.CeT.AsSpan(0, n * k), labels, k);
+            if (strategy.UsesTeachers) onBest.Add(wl.AsSpan(0, n * k), (run.Shard?.WholeStats ?? run.Distill.Stats).CeT.AsSpan(0, n * k), labels, k);
             for (int i = 0; i < n * k; i++)
             {
                 sumWl[i % k] += wl[i];
@@ -207,16 +213,18 @@ public sealed class DistillTrainer
         if (endLog is not null) Record(run, fields, endLog);
         double trainSeconds = epochClock.Elapsed.TotalSeconds;
         run.Epoch++;
-        var test = Evaluator.Run(run.Student, _data.Test, run.Normalization, "student");
-        SaveCheckpoint(run, test.Accuracy);
-        var line = new DistillEpochMetrics(recipe.Strategy, recipe.Seed, run.Epoch, run.Step, lossSum / seen, (double)correct / seen, test.Accuracy,
+        // Ranks other than 0 hold the same weights and write nothing: only rank 0 evaluates and saves.
+        double testAccuracy = Job.IsRoot ? Evaluator.Run(run.Student, _data.Test, run.Normalization, "student").Accuracy : double.NaN;
+        if (Job.IsRoot) SaveCheckpoint(run, testAccuracy);
+        var line = new DistillEpochMetrics(recipe.Strategy, recipe.Seed, run.Epoch, run.Step, lossSum / seen, (double)correct / seen, testAccuracy,
             run.Optimizer.LearningRate, trainSeconds, strategySeconds, epochClock.Elapsed.TotalSeconds, seen / trainSeconds,
             [.. sumWl.Select(v => (float)(v / seen))], [.. sumWf.Select(v => (float)(v / seen))],
             Mean(fields, AgentUpdateLog.MeanRewardField), onBest.TakeMean())
         {
-            Extra = ExtraFields(fields),
+            Extra = WithCommunication(ExtraFields(fields), run.Shard),
         };
         run.Metrics.Add(line);
+        if (!Job.IsRoot) return line;
         JsonFiles.WriteLines(run.MetricsPath, run.Metrics);
         JsonFiles.WriteLines(run.AgentPath, run.AgentLines);
         return line;
@@ -300,7 +308,7 @@ public sealed class DistillTrainer
         };
         if (metrics.Count > 0 && run.Strategy.UsesTeachers)
             summary = summary with { Warning = PoolWarning(summary.FinalTrainAcc) };
-        if (run.Epoch >= recipe.Epochs) JsonFiles.Write(Path.Combine(run.OutDir, "summary.json"), summary);
+        if (run.Epoch >= recipe.Epochs && Job.IsRoot) JsonFiles.Write(Path.Combine(run.OutDir, "summary.json"), summary);
         return new DistillOutcome(summary, metrics, run.Resumed);
     }
 
@@ -415,11 +423,15 @@ public sealed class DistillTrainer
         public Optimizer CreateOptimizer(Model m) =>
             Recipe.CreateOptimizer(Strategy.UsesTeachers ? m.Parameters.Concat(Heads.Parameters) : m.Parameters);
 
-        /// <summary>The step and its buffers, once the student is final (fresh or loaded).</summary>
-        public void StartSteps()
+        /// <summary>This rank's share of a data-parallel step; null in a single process.</summary>
+        public DataParallelShard? Shard { get; private set; }
+
+        /// <summary>The step and its buffers, once the student is final (fresh or loaded); over several ranks, a step of this rank's rows.</summary>
+        public void StartSteps(ICommunicator job)
         {
             int b = Recipe.BatchSize;
-            _distill = new DistillStep(Student, Heads, backend, b, C, Recipe.Hyper);
+            if (job.Size > 1) Shard = new DataParallelShard(job, b, C, Widths);
+            _distill = new DistillStep(Student, Heads, backend, Shard?.LocalRows ?? b, C, Recipe.Hyper);
             Schedule = Recipe.CreateSchedule(Loader.BatchesPerEpoch);
             Batch = Loader.CreateBatch();
             Wl = new float[b * K];

@@ -2,6 +2,7 @@ using MtkdRl.Backends;
 using CommandLine;
 using MtkdRl.Cli.Distill;
 using MtkdRl.Core;
+using MtkdRl.Core.Cluster;
 using MtkdRl.Data.Datasets;
 using MtkdRl.Distillation;
 using MtkdRl.Reports;
@@ -30,6 +31,8 @@ public sealed class CompareVerb : DistillOptions
     public int Run(IAnsiConsole console)
     {
         CheckCommon();
+        var job = Job.World;
+        console = JobConsole.For(console, job);
         if (Seeds < 1) throw new MtkdException($"--seeds must be at least 1 (got {Seeds})");
         var strategies = Strategies.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
         if (strategies.Count == 0) throw new MtkdException("--strategies names none");
@@ -47,8 +50,10 @@ public sealed class CompareVerb : DistillOptions
             var compute = new CpuCompute(threads);
             return new ComparisonWorker(new DistillTrainer(data, Pool, compute, backend, Backend), backend, compute);
         }
-        using var outLock = FolderLock.Acquire(Out);
-        var runs = DistillProgress.Run(console, observer => ComparisonRunner.Run(NewWorker, Jobs, plan, Out, teachers, observer));
+        // Under mpirun the ranks share the runs (each locks the run folders it writes); rank 0 owns OUT and the report.
+        using var outLock = job.IsRoot ? FolderLock.Acquire(Out) : null;
+        var runs = DistillProgress.Run(console, observer => ComparisonRunner.Run(NewWorker, Jobs, plan, Out, teachers, observer, job: job));
+        if (!job.IsRoot) return 0;
         var comparison = Comparison.Build(runs, strategies.Contains("aver") ? "aver" : strategies[0]);
         string title = $"{data.Name}: student {Student}, {plan.Template.Epochs} epochs, {Seeds} seed{(Seeds > 1 ? "s" : "")}, {teachers.Count} teachers";
         var files = ComparisonReport.Write(Out, comparison, title);

@@ -1,6 +1,7 @@
 using CommandLine;
 using MtkdRl.Cli.Distill;
 using MtkdRl.Core;
+using MtkdRl.Core.Cluster;
 using MtkdRl.Data.Datasets;
 using MtkdRl.Distillation;
 using MtkdRl.Teachers;
@@ -24,9 +25,14 @@ public sealed class DistillVerb : DistillOptions
     [Option("resume", HelpText = "Continue the run in --out from its last checkpoint (same settings required).")]
     public bool Resume { get; set; }
 
+    [Option("check-replicas", HelpText = "Under mpirun: after every step, check that every rank holds rank 0's weights (a hash compared across the ranks).")]
+    public bool CheckReplicas { get; set; }
+
     public int Run(IAnsiConsole console)
     {
         CheckCommon();
+        var job = Job.World;
+        console = JobConsole.For(console, job);
         if (Seed < 0) throw new MtkdException($"--seed must be >= 0 (got {Seed})");
         var recipe = Recipe(Strategy, (ulong)Seed);
         recipe.Validate();
@@ -36,7 +42,7 @@ public sealed class DistillVerb : DistillOptions
         recipe = ForData(recipe, data.Train.Count);
         using var backend = CreateBackend();
         using var compute = new CpuCompute(Threads);
-        var trainer = new DistillTrainer(data, Pool, compute, backend, Backend);
+        var trainer = new DistillTrainer(data, Pool, compute, backend, Backend) { Job = job, CheckReplicas = CheckReplicas };
         var outcome = DistillProgress.Run(console, observer => trainer.Run(recipe, outDir, Resume, observer));
         var s = outcome.Summary;
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{s.Strategy}, seed {s.Seed}, student {s.Student}, {data.Name}"));

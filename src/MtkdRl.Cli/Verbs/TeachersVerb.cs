@@ -1,6 +1,7 @@
 using CommandLine;
 using MtkdRl.Cli.Teachers;
 using MtkdRl.Core;
+using MtkdRl.Core.Cluster;
 using MtkdRl.Data.Datasets;
 using MtkdRl.Teachers;
 using MtkdRl.Training;
@@ -125,9 +126,11 @@ public sealed partial class TeachersVerb
     private int RunCache(IAnsiConsole console)
     {
         CheckPool();
+        var job = Job.World;
+        console = JobConsole.For(console, job);
         var data = OpenData(console);
         using var compute = new CpuCompute(Threads);
-        var results = TrainingProgress.RunCache(console, progress => TeacherCache.Build(Pool, data, Half, compute, progress));
+        var results = TrainingProgress.RunCache(console, progress => TeacherCache.Build(Pool, data, Half, compute, progress, job));
         var table = new Table().Border(TableBorder.Rounded);
         table.AddColumns("split", "file", "rows", "K", "F", "dtype", "MB", "seconds");
         foreach (var r in results)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MtkdRl.Core;
+using MtkdRl.Core.Cluster;
 using MtkdRl.Core.Formats;
 using MtkdRl.Data.Datasets;
 using MtkdRl.Data.Formats;
@@ -25,11 +26,18 @@ public static class TeacherCache
 
     public static string PathOf(string poolDir, string split) => Path.Combine(poolDir, FileName(split));
 
-    /// <summary>Builds both splits' caches; <paramref name="progress"/> hears (split, teacher, rows done, rows).</summary>
+    /// <summary>
+    /// Builds both splits' caches; <paramref name="progress"/> hears (split, teacher, rows done, rows). With a
+    /// <paramref name="job"/> of several ranks, rank r runs the evaluation batches b with b mod N = r and sends its
+    /// rows to rank 0, which alone holds the pool's lock, writes the files and hears progress; the batches are the
+    /// single process's, so the file is byte for byte the same. Every rank returns rank 0's results.
+    /// </summary>
     public static IReadOnlyList<CacheBuildResult> Build(string poolDir, ImageDataset data, bool half, CpuCompute compute,
-        Action<string, string, int, int>? progress = null)
+        Action<string, string, int, int>? progress = null, ICommunicator? job = null)
     {
-        using var poolLock = FolderLock.Acquire(poolDir);
+        job ??= SingleProcess.Instance;
+        if (!job.IsRoot) progress = null;
+        using var poolLock = job.IsRoot ? FolderLock.Acquire(poolDir) : null;
         var manifest = PoolManifest.Read(poolDir);
         TeacherPool.CheckDataset(poolDir, manifest, data);
         if (manifest.Teachers.Count == 0)
@@ -57,7 +65,7 @@ public static class TeacherCache
             var header = new TeacherCacheHeader(TeacherCacheHeader.CurrentFormat, half ? CacheDType.F16 : CacheDType.F32, split,
                 images.Count, manifest.Classes, data.Name, data.FingerprintHex, poolFingerprint, teachers, "");
             string path = PathOf(poolDir, split);
-            using (var writer = new TeacherCacheFile.Writer(path, header))
+            using (var writer = job.IsRoot ? new TeacherCacheFile.Writer(path, header) : null)
             {
                 for (int k = 0; k < manifest.Teachers.Count; k++)
                 {
@@ -67,20 +75,26 @@ public static class TeacherCache
                     if (t.Kind == TeacherKind.Trained)
                     {
                         var m = models[t.Name];
-                        Evaluator.Run(m.Model, images, m.Normalization, t.Name, visit: (first, rows, logits, embeddings) =>
-                        {
-                            writer.Write(teacher, first, logits, embeddings);
-                            progress?.Invoke(split, t.Name, first + rows, images.Count);
-                        });
+                        var part = new CacheRowBlocks(manifest.Classes, t.EmbeddingWidth);
+                        Evaluator.Run(m.Model, images, m.Normalization, t.Name, runsBatch: b => b % job.Size == job.Rank,
+                            visit: (first, rows, logits, embeddings) =>
+                            {
+                                if (writer is not null) writer.Write(teacher, first, logits, embeddings);
+                                else part.Add(first, rows, logits, embeddings);
+                                progress?.Invoke(split, t.Name, first + rows, images.Count);
+                            });
+                        if (job.Size > 1) CacheRowBlocks.GatherInto(job, part, writer, teacher);
                     }
-                    else
+                    else if (writer is not null)
                     {
                         WriteImported(writer, teacher, poolDir, t, split, images.Count, manifest.Classes);
                         progress?.Invoke(split, t.Name, images.Count, images.Count);
                     }
                 }
-                header = writer.Commit();
+                if (writer is not null) header = writer.Commit();
             }
+            // Every rank waits for rank 0's rename, so the file is there for whatever runs next on any rank.
+            job.Barrier();
             results.Add(new CacheBuildResult(split, path, images.Count, header.K, header.F, header.DType, new FileInfo(path).Length, clock.Elapsed.TotalSeconds));
         }
         return results;

@@ -32,19 +32,25 @@ public static class Evaluator
     }
 
     /// <param name="visit">Called per batch with (first row, rows, logits [rows,C], embeddings [rows,D]).</param>
+    /// <param name="runsBatch">Which batches (by index) to run; null: all. The counts of the result cover the batches run.</param>
     public static EvaluationResult Run(Model model, LabeledImages split, ChannelNormalization normalization, string modelName,
-        int batchSize = DefaultBatchSize, VisitBatch? visit = null)
+        int batchSize = DefaultBatchSize, VisitBatch? visit = null, Func<int, bool>? runsBatch = null)
     {
         CheckFits(split, model, modelName);
         var loader = new BatchLoader(split, normalization, BatchLoaderOptions.Evaluation(batchSize));
         var batch = loader.CreateBatch();
-        int C = model.Classes, correct = 0, first = 0;
+        int C = model.Classes, correct = 0, first = 0, counted = 0;
         var classCorrect = new int[C];
         var classCount = new int[C];
         double lossSum = 0;
-        while (loader.TryNext(batch))
+        for (int index = 0; loader.TryNext(batch); index++)
         {
             int n = batch.Count;
+            if (runsBatch is not null && !runsBatch(index))
+            {
+                first += n;
+                continue;
+            }
             model.Forward(batch.Images, n, training: false);
             var logits = model.Logits;
             lossSum += SoftmaxCrossEntropy.Loss(logits, batch.Labels, C) * n;
@@ -60,8 +66,10 @@ public static class Evaluator
             }
             visit?.Invoke(first, n, logits, model.Embedding);
             first += n;
+            counted += n;
         }
-        return new EvaluationResult(split.Name, correct, split.Count, lossSum / split.Count, classCorrect, classCount, split.ClassNames);
+        int count = runsBatch is null ? split.Count : counted;
+        return new EvaluationResult(split.Name, correct, count, lossSum / count, classCorrect, classCount, split.ClassNames);
     }
 
     /// <summary>Scores precomputed logits [N, C] (an imported teacher's) against a split's labels.</summary>
