@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MtkdRl.Core;
 using MtkdRl.Core.Formats;
 using MtkdRl.Data.Datasets;
 using MtkdRl.Reports.Metrics;
@@ -40,7 +41,7 @@ public class DetectionCliTests
         var train = CliRun.Run("teachers", "train", "--recipe", recipe, "--data", scenes, "--pool", pool, "--threads", "2");
         CliRun.AssertOk(train);
         Assert.Contains("test AP", train.Out);
-        var manifest = PoolManifest.Read(pool);
+        var manifest = PoolManifest.Read(pool, TaskKind.Detection);
         Assert.Equal("detection", manifest.Task);
         Assert.Equal((10, 8, 24), (manifest.Classes, manifest.TestRows, manifest.TrainRows));
         Assert.Equal("det:4x4x4", Assert.Single(manifest.Teachers).Spec);
