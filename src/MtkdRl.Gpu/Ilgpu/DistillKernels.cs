@@ -48,7 +48,11 @@ public sealed class DistillKernels
             Loader(GradientKernel.Run<SharedRowScratch>), Loader(GradientKernel.Run<GlobalRowScratch>),
             Loader(FusedKernel.Run<SharedRowScratch>), Loader(FusedKernel.Run<GlobalRowScratch>),
         ];
+        Catalog = new CatalogLossKernels(accelerator, _compileGate);
     }
+
+    /// <summary>The sweeps of the catalog losses other than kl + mse, run after these kernels.</summary>
+    public CatalogLossKernels Catalog { get; }
 
     /// <summary>Bytes of dynamic shared memory a group may use for its class rows.</summary>
     public int SharedRowBudgetBytes { get; }

@@ -45,6 +45,9 @@ public sealed class IlgpuBackend : IDistillBackend, ICopyBandwidthProbe
     /// <summary>On CUDA, XMath's exp2/log2 become ex2.approx/lg2.approx; the CPU simulator uses exact MathF.</summary>
     public bool ApproximateMath => Runtime.IsCuda;
 
+    /// <summary>Every catalog loss (docs/DESIGN.md §7).</summary>
+    public bool Supports(DistillLoss loss) => true;
+
     public IlgpuDistillSession CreateSession(DistillShape shape) => new(Runtime.Accelerator, Kernels, shape);
 
     IDistillSession IDistillBackend.CreateSession(DistillShape shape) => CreateSession(shape);

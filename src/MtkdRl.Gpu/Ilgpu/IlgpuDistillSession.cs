@@ -105,8 +105,12 @@ public sealed class IlgpuDistillSession : DistillSessionBase, IDeviceTimedSessio
 
     protected override void RunPass(DistillPass pass, in DistillHyper hyper)
     {
-        _kernels.Launch(pass, KernelArgs(hyper));
+        if (hyper.Loss.IsDefault) _kernels.Launch(pass, KernelArgs(hyper));
+        else _kernels.Catalog.Launch(_kernels, pass, hyper, h => KernelArgs(h));
     }
+
+    /// <summary>Every catalog loss: kl + mse on the KL kernels, the others through <see cref="CatalogLossKernels"/>.</summary>
+    protected override bool SupportsLoss(DistillLoss loss) => true;
 
     public override void Synchronize() => _accelerator.Synchronize();
 
