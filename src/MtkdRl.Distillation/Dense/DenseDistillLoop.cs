@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Strategies;
+using MtkdRl.Teachers;
 using MtkdRl.Training;
 
 namespace MtkdRl.Distillation;
@@ -22,6 +23,21 @@ public static class DenseDistillLoop
 {
     public const int ProbeImages = 16;
     private const int ScaleImages = 64;
+
+    /// <summary>The teachers' checkpoint paths of a pool of <paramref name="task"/> made for the scenes of <paramref name="fingerprint"/>, or a one-line error.</summary>
+    public static IReadOnlyList<string> TeacherPaths(string poolDir, TaskKind task, string fingerprint, string source)
+    {
+        var manifest = PoolManifest.Read(poolDir, task);
+        if (manifest.Teachers.Count == 0) throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool has no teachers yet");
+        if (manifest.Dataset.Fingerprint != fingerprint)
+            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool belongs to {manifest.Dataset.Name}, not to the scenes in {source}");
+        return [.. manifest.Teachers.Select(t => Path.Combine(poolDir, t.Checkpoint!))];
+    }
+
+    /// <summary>The loop with each epoch line turned into a task's own record.</summary>
+    public static IReadOnlyList<TEpoch> Run<TEpoch>(DenseTask task, DistillRecipe recipe, int classes, CpuCompute compute, IDistillBackend backend,
+        Func<DenseLoopEpoch, TEpoch> convert, Action<TEpoch>? epochDone) =>
+        [.. Run(task, recipe, classes, compute, backend, epochDone is null ? null : e => epochDone(convert(e))).Select(convert)];
 
     public static IReadOnlyList<DenseLoopEpoch> Run(DenseTask task, DistillRecipe recipe, int classes, CpuCompute compute, IDistillBackend backend,
         Action<DenseLoopEpoch>? epochDone = null)

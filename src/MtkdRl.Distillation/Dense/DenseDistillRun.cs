@@ -25,14 +25,9 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
     public IReadOnlyList<DenseEpoch> Run(DistillRecipe recipe, Action<DenseEpoch>? epochDone = null)
     {
         recipe.Validate();
-        var manifest = PoolManifest.Read(poolDir, TaskKind.Segmentation);
-        if (manifest.Teachers.Count == 0) throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool has no teachers yet");
-        if (manifest.Dataset.Fingerprint != SegmentationPool.Identity(data).Fingerprint)
-            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool belongs to {manifest.Dataset.Name}, not to the scenes in {data.Source}");
-        var teachers = manifest.Teachers.Select(t => SegmentationCheckpoint.Load(Path.Combine(poolDir, t.Checkpoint!), compute).Model).ToList();
-        var task = new SegmentationTask(data, teachers, compute);
-        return DenseDistillLoop.Run(task, recipe, data.ClassCount + 1, compute, backend, epochDone is null ? null : e => epochDone(ToEpoch(e)))
-            .Select(ToEpoch).ToList();
+        var paths = DenseDistillLoop.TeacherPaths(poolDir, TaskKind.Segmentation, SegmentationPool.Identity(data).Fingerprint, data.Source);
+        var teachers = paths.Select(p => SegmentationCheckpoint.Load(p, compute).Model).ToList();
+        return DenseDistillLoop.Run(new SegmentationTask(data, teachers, compute), recipe, data.ClassCount + 1, compute, backend, ToEpoch, epochDone);
     }
 
     private static DenseEpoch ToEpoch(DenseLoopEpoch e) => new(e.Epoch, e.Loss, e.First, e.Second, e.MeanWl, e.Seconds);

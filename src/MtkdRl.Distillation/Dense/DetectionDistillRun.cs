@@ -24,14 +24,9 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
         recipe.Validate();
         var spec = ModelSpec.Parse(recipe.Student, "student");
         if (spec.Family != ModelFamily.Det) throw new MtkdInputException($"--student {recipe.Student} is not a detector; give a det: spec, e.g. det:8x16x16");
-        var manifest = PoolManifest.Read(poolDir, TaskKind.Detection);
-        if (manifest.Teachers.Count == 0) throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool has no teachers yet");
-        if (manifest.Dataset.Fingerprint != scenes.FingerprintHex)
-            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool belongs to {manifest.Dataset.Name}, not to the scenes in {scenes.Source}");
-        var teachers = manifest.Teachers.Select(t => DetectorCheckpoint.Load(Path.Combine(poolDir, t.Checkpoint!), compute).Detector).ToList();
-        var task = new DetectionTask(scenes, teachers, compute);
-        return DenseDistillLoop.Run(task, recipe, scenes.ClassCount + 1, compute, backend, epochDone is null ? null : e => epochDone(ToEpoch(e)))
-            .Select(ToEpoch).ToList();
+        var paths = DenseDistillLoop.TeacherPaths(poolDir, TaskKind.Detection, scenes.FingerprintHex, scenes.Source);
+        var teachers = paths.Select(p => DetectorCheckpoint.Load(p, compute).Detector).ToList();
+        return DenseDistillLoop.Run(new DetectionTask(scenes, teachers, compute), recipe, scenes.ClassCount + 1, compute, backend, ToEpoch, epochDone);
     }
 
     private static DetectionDistillEpoch ToEpoch(DenseLoopEpoch e) => new(e.Epoch, e.Loss, e.First, e.Second, e.MeanWl, e.Seconds);
