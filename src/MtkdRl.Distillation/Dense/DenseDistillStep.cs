@@ -6,9 +6,10 @@ using MtkdRl.Training;
 namespace MtkdRl.Distillation;
 
 /// <summary>
-/// One distillation step of a segmentation student on a batch of N images of P pixels, over the same fused op as
-/// classification with a pixel per row: B = N*P rows, row n*P + p is pixel p of image n, C = the C+1 logits per
-/// pixel, and a mask's ignored pixels (255) are -1 rows, so the KL at T, the cross-entropy and the statistics are
+/// One distillation step of a dense student (<see cref="IDenseStudent"/>: a segmentation network, a row per pixel, or
+/// a detector, a row per output location) on a batch of N images of P rows each, over the same fused op as
+/// classification: B = N*P rows, row n*P + p is row p of image n, C = the C+1 logits per row, and ignored rows
+/// (a mask's 255 pixels) are -1 rows, so the KL at T, the cross-entropy and the statistics are
 /// per pixel and averaged over the valid pixels (times T^2 for the KL, as the op defines it).
 /// <para>
 /// The feature term is per image: each image's projected embedding (the heads on the pooled bottleneck) and each
@@ -24,40 +25,44 @@ namespace MtkdRl.Distillation;
 /// </summary>
 public sealed class DenseDistillStep : OpStep
 {
-    private readonly SegmentationModel _student;
-    private readonly float[] _fsImages, _dfsImages, _dzsMaps;
+    private readonly IDenseStudent _student;
+    private readonly float[] _fsImages, _dfsImages;
 
     public DenseDistillStep(SegmentationModel student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper)
-        : base(backend, new DistillShape(PixelRowCount(student, heads, images), student.Classes, heads.Widths), hyper)
+        : this(new SegmentationRows(student), heads, backend, images, hyper)
+    {
+    }
+
+    public DenseDistillStep(IDenseStudent student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper)
+        : base(backend, new DistillShape(PixelRowCount(student, heads, images), student.Columns, heads.Widths), hyper)
     {
         if (heads.StudentWidth != student.EmbeddingWidth)
             throw new MtkdInputException($"projection heads read {heads.StudentWidth} features, student '{student.Spec}' embeds {student.EmbeddingWidth}");
         _student = student;
         Heads = heads;
         Images = images;
-        Pixels = student.Pixels;
+        Pixels = student.RowsPerImage;
         int rows = Shape.B;
         var sampleOfRow = new int[rows];
         for (int r = 0; r < rows; r++) sampleOfRow[r] = r / Pixels;
         Rows = RowGroups.FromSampleOfRow(sampleOfRow, images);
         _fsImages = new float[images * heads.F];
         _dfsImages = new float[images * heads.F];
-        _dzsMaps = new float[rows * student.Classes];
     }
 
-    private static int PixelRowCount(SegmentationModel student, ProjectionHeads heads, int images)
+    private static int PixelRowCount(IDenseStudent student, ProjectionHeads heads, int images)
     {
         if (images < 1) throw new MtkdInputException($"a dense step needs at least one image (got {images})");
-        long rows = (long)images * student.Pixels;
-        if (rows * Math.Max(student.Classes, heads.F) > Array.MaxLength)
-            throw new MtkdInputException($"{images} images of {student.Pixels} pixels are too many rows for one step");
+        long rows = (long)images * student.RowsPerImage;
+        if (rows * Math.Max(student.Columns, heads.F) > Array.MaxLength)
+            throw new MtkdInputException($"{images} images of {student.RowsPerImage} rows are too many rows for one step");
         return (int)rows;
     }
 
     /// <summary>N: images per step.</summary>
     public int Images { get; }
 
-    /// <summary>P: pixels per image (rows per image).</summary>
+    /// <summary>P: rows per image (pixels, or a detector's locations).</summary>
     public int Pixels { get; }
 
     /// <summary>Pixel row to image.</summary>
@@ -67,15 +72,22 @@ public sealed class DenseDistillStep : OpStep
 
     public IEnumerable<Parameter> Parameters => _student.Parameters.Concat(Heads.Parameters);
 
-    /// <summary>Row labels of the last step: the mask's class per pixel row, -1 for ignored pixels.</summary>
+    /// <summary>Row labels of the last step: the class per row (0 = background), -1 for ignored rows.</summary>
     public ReadOnlySpan<int> Labels => Inputs.Y;
 
     /// <summary>Teacher k's logit maps for the batch, [N, C+1, P] as a segmentation network gives them, into zt's pixel rows.</summary>
     public void SetTeacherLogits(int teacher, ReadOnlySpan<float> maps)
     {
         if ((uint)teacher >= (uint)Shape.K) throw new ArgumentOutOfRangeException(nameof(teacher));
+        PixelRows.ToRows(maps, Images, Shape.C, Pixels, TeacherRows(teacher));
+    }
+
+    /// <summary>Teacher k's logit rows [B, C] in zt, to be written by the caller.</summary>
+    public Span<float> TeacherRows(int teacher)
+    {
+        if ((uint)teacher >= (uint)Shape.K) throw new ArgumentOutOfRangeException(nameof(teacher));
         long block = (long)Shape.B * Shape.C;
-        PixelRows.ToRows(maps, Images, Shape.C, Pixels, Inputs.Zt.AsSpan((int)(teacher * block), (int)block));
+        return Inputs.Zt.AsSpan((int)(teacher * block), (int)block);
     }
 
     /// <summary>The teachers' image embeddings [N, F] (teacher k's D_k columns at its offset), copied to every row of each image.</summary>
@@ -94,10 +106,17 @@ public sealed class DenseDistillStep : OpStep
     public LearnFeedback FeedbackFor(float beta, double probeLossBefore, double probeLossAfter) =>
         new(StatsBuffer, Inputs.Y, beta, probeLossBefore, probeLossAfter, Rows);
 
-    /// <summary>Student forward, heads, upload, stats pass on images x [N, Ch, H, W] and masks [N, H, W].</summary>
+    /// <summary>Student forward, heads, upload, stats pass on images x [N, Ch, H, W] and masks [N, H, W] (a segmentation student).</summary>
     public DistillStats Forward(ReadOnlySpan<float> x, ReadOnlySpan<byte> masks)
     {
         PrepareInputs(x, masks);
+        return StatsPass();
+    }
+
+    /// <summary>Student forward, heads, upload, stats pass on images and row labels [N * P] (-1 = ignored).</summary>
+    public DistillStats Forward(ReadOnlySpan<float> x, ReadOnlySpan<int> labels)
+    {
+        PrepareInputs(x, labels);
         return StatsPass();
     }
 
@@ -108,12 +127,32 @@ public sealed class DenseDistillStep : OpStep
         return FusedPass(wl, wf);
     }
 
+    /// <summary>The whole step in one sweep of the op on row labels [N * P], for weights known before the batch.</summary>
+    public DistillStats RunFused(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, ReadOnlySpan<float> wl, ReadOnlySpan<float> wf)
+    {
+        PrepareInputs(x, labels);
+        return FusedPass(wl, wf);
+    }
+
     private void PrepareInputs(ReadOnlySpan<float> x, ReadOnlySpan<byte> masks)
     {
         if (masks.Length != Shape.B) throw new MtkdInputException($"a dense step takes {Shape.B} mask pixels ({Images} x {Pixels}), got {masks.Length}");
         PixelRows.Labels(masks, Shape.C, Inputs.Y);
-        _student.Forward(x, Images, training: true);
-        PixelRows.ToRows(_student.Logits, Images, Shape.C, Pixels, Inputs.Zs);
+        PrepareStudent(x);
+    }
+
+    private void PrepareInputs(ReadOnlySpan<float> x, ReadOnlySpan<int> labels)
+    {
+        if (labels.Length != Shape.B) throw new MtkdInputException($"a dense step takes {Shape.B} row labels ({Images} x {Pixels}), got {labels.Length}");
+        for (int r = 0; r < labels.Length; r++)
+            if (labels[r] < -1 || labels[r] >= Shape.C) throw new MtkdInputException($"row label {labels[r]} of row {r} is outside -1..{Shape.C - 1}");
+        labels.CopyTo(Inputs.Y);
+        PrepareStudent(x);
+    }
+
+    private void PrepareStudent(ReadOnlySpan<float> x)
+    {
+        _student.Forward(x, Images, training: true, Inputs.Zs);
         Heads.Forward(_student.Embedding, Images, _fsImages);
         Spread(_fsImages, Inputs.Fs);
     }
@@ -142,7 +181,6 @@ public sealed class DenseDistillStep : OpStep
             }
         }
         var gradEmbedding = Heads.Backward(_dfsImages);
-        PixelRows.FromRows(Grads.Dzs, Images, Shape.C, Pixels, _dzsMaps);
-        _student.Backward(_dzsMaps, gradEmbedding);
+        _student.Backward(Grads.Dzs, gradEmbedding);
     }
 }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using MtkdRl.Core;
 using MtkdRl.Core.Formats;
 using MtkdRl.Data.Datasets;
 using MtkdRl.Reports.Metrics;
@@ -41,7 +40,7 @@ public class DetectionCliTests
         var train = CliRun.Run("teachers", "train", "--recipe", recipe, "--data", scenes, "--pool", pool, "--threads", "2");
         CliRun.AssertOk(train);
         Assert.Contains("test AP", train.Out);
-        var manifest = PoolManifest.Read(pool, TaskKind.Detection);
+        var manifest = PoolManifest.Read(pool, MtkdRl.Core.TaskKind.Detection);
         Assert.Equal("detection", manifest.Task);
         Assert.Equal((10, 8, 24), (manifest.Classes, manifest.TestRows, manifest.TrainRows));
         Assert.Equal("det:4x4x4", Assert.Single(manifest.Teachers).Spec);
