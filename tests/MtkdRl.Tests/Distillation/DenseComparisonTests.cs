@@ -13,7 +13,7 @@ public sealed class DenseComparisonTests
     public void The_report_ranks_the_runs_final_mIoU_against_none_and_a_second_call_reads_the_runs_back()
     {
         using var temp = new TempFolder();
-        var (data, pool) = DenseDistillResumeTests.Setup(temp);
+        var (data, pool) = DenseDistillRunTests.Setup(temp);
         var plan = new ComparisonPlan(["none", "aver"], [1UL, 2UL], new DistillRecipe { Student = "unet:4x8", Epochs = 1, BatchSize = 8 });
         string outDir = Path.Combine(temp.Root, "compare");
         using var backend = BackendCatalog.Create("native");

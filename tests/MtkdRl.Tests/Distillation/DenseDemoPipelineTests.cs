@@ -1,7 +1,6 @@
 using MtkdRl.Backends;
 using MtkdRl.Data.Scenes;
 using MtkdRl.Distillation;
-using MtkdRl.Teachers;
 using MtkdRl.Tests.Data;
 using MtkdRl.Tests.Scenes;
 using MtkdRl.Tests.Training;
@@ -16,13 +15,8 @@ public sealed class DenseDemoPipelineTests
     {
         using var temp = new TempFolder();
         var source = SceneSources.Rings3(temp.Sub("source"), trainCount: 24, testCount: 12);
-        var teachers = PoolRecipe.Parse("""
-            { "seed": 2, "teachers": [
-              { "name": "a", "spec": "unet:4x8", "epochs": 1, "batch": 8, "optimizer": "adam", "lr": 0.01, "augment": "none" },
-              { "name": "b", "spec": "fcn:4x6", "epochs": 1, "batch": 8, "optimizer": "adam", "lr": 0.01, "augment": "none" } ] }
-            """, "test recipe");
         var settings = new DenseDemoSettings(Path.Combine(temp.Root, "demo"), null, "unet:4x8", 1, 1, 8,
-            new SceneOptions { Canvas = 24, TrainCount = 40, TestCount = 8, Seed = 5 }, teachers);
+            new SceneOptions { Canvas = 24, TrainCount = 40, TestCount = 8, Seed = 5 }, DenseDistillRunTests.TinyTeachers);
         var demo = new DenseDemoPipeline(settings);
         using var backend = BackendCatalog.Create("native");
 

@@ -2,9 +2,7 @@ using MtkdRl.Backends;
 using MtkdRl.Core;
 using MtkdRl.Data.Scenes;
 using MtkdRl.Distillation;
-using MtkdRl.Teachers;
 using MtkdRl.Tests.Data;
-using MtkdRl.Tests.Scenes;
 using MtkdRl.Tests.Training;
 
 namespace MtkdRl.Tests.Distillation;
@@ -13,22 +11,6 @@ namespace MtkdRl.Tests.Distillation;
 public sealed class DenseDistillResumeTests
 {
     private sealed class Stop : Exception;
-
-    internal static (SceneDataset Data, string Pool) Setup(TempFolder temp)
-    {
-        string dir = Path.Combine(temp.Root, "scenes");
-        SceneGenerator.Write(SceneSources.Rings3(temp.Sub("source"), trainCount: 24, testCount: 12),
-            new SceneOptions { Canvas = 24, TrainCount = 40, TestCount = 8, Seed = 5 }, dir);
-        var data = SceneDataset.Load(dir);
-        string pool = Path.Combine(temp.Root, "pool");
-        var recipe = PoolRecipe.Parse("""
-            { "seed": 2, "teachers": [
-              { "name": "a", "spec": "unet:4x8", "epochs": 1, "batch": 8, "optimizer": "adam", "lr": 0.01, "augment": "none" },
-              { "name": "b", "spec": "fcn:4x6", "epochs": 1, "batch": 8, "optimizer": "adam", "lr": 0.01, "augment": "none" } ] }
-            """, "test recipe");
-        SegmentationPool.Train(pool, data, recipe, "test recipe", TrainingTestCompute.Shared);
-        return (data, pool);
-    }
 
     private static IReadOnlyList<DenseEpoch> Run(SceneDataset data, string pool, DistillRecipe recipe, string outDir, bool resume, Action<DenseEpoch>? done = null)
     {
@@ -42,7 +24,7 @@ public sealed class DenseDistillResumeTests
     public void A_run_stopped_after_epoch_one_and_resumed_ends_bit_for_bit_as_the_whole_run(string strategy)
     {
         using var temp = new TempFolder();
-        var (data, pool) = Setup(temp);
+        var (data, pool) = DenseDistillRunTests.Setup(temp);
         var recipe = new DistillRecipe { Student = "unet:4x8", Strategy = strategy, Epochs = 2, BatchSize = 8, Seed = 3 };
         string whole = Path.Combine(temp.Root, "whole"), parts = Path.Combine(temp.Root, "parts");
         var expected = Run(data, pool, recipe, whole, resume: false);
@@ -70,7 +52,7 @@ public sealed class DenseDistillResumeTests
     public void A_folder_of_another_task_or_a_run_without_resume_is_refused_in_one_line()
     {
         using var temp = new TempFolder();
-        var (data, pool) = Setup(temp);
+        var (data, pool) = DenseDistillRunTests.Setup(temp);
         var recipe = new DistillRecipe { Student = "unet:4x8", Strategy = "aver", Epochs = 1, BatchSize = 8, Seed = 3 };
         string dir = Path.Combine(temp.Root, "run"), statePath = Path.Combine(dir, DistillCheckpoint.StateJson);
         Run(data, pool, recipe, dir, resume: false);
@@ -80,7 +62,7 @@ public sealed class DenseDistillResumeTests
         var asClassification = Assert.Throws<MtkdInputException>(() => DistillCheckpoint.ReadState(dir).RequireTask(TaskKind.Classification, dir));
         Assert.Equal($"{statePath}: made for segmentation, but this needs classification", asClassification.Message);
 
-        JsonFiles.Write(statePath, DistillCheckpoint.ReadState(dir) with { Task = null });
+        MtkdRl.Teachers.JsonFiles.Write(statePath, DistillCheckpoint.ReadState(dir) with { Task = null });
         var asScenes = Assert.Throws<MtkdInputException>(() => Run(data, pool, recipe, dir, resume: true));
         Assert.Equal($"{statePath}: made for classification, but this needs segmentation", asScenes.Message);
     }
