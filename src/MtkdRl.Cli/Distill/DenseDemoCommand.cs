@@ -13,7 +13,7 @@ public static class DenseDemoCommand
     private const string ClassifierDefault = "mlp:128x64", SegmentationDefault = "unet:4x8";
 
     /// <summary>Scenes small enough for the demo's time on two cores.</summary>
-    public static readonly SceneOptions DemoScenes = new() { Canvas = 32, TrainCount = 600, TestCount = 200, Seed = 1 };
+    public static readonly SceneOptions DemoScenes = new() { Canvas = 40, TrainCount = 600, TestCount = 200, Seed = 1 };
 
     public static int Run(IAnsiConsole console, string outDir, string? source, string student, int epochs, int seeds, int threads)
     {
