@@ -97,7 +97,7 @@ public static class ComparisonRunner
     }
 
     /// <summary>Validates every recipe and refuses, before any run starts, a folder that holds another configuration.</summary>
-    private static List<DistillRecipe> Prepare(ComparisonPlan plan, string outDir)
+    public static List<DistillRecipe> Prepare(ComparisonPlan plan, string outDir)
     {
         var recipes = plan.Recipes.ToList();
         foreach (var recipe in recipes) recipe.Validate();

@@ -22,6 +22,17 @@ public sealed record DistillState
     public Dictionary<string, double> StrategyScalars { get; init; } = [];
     public ulong[]? StrategyRng { get; init; }
     public string WeightsSha256 { get; init; } = "";
+
+    /// <summary>The run's task (<see cref="TaskKinds.Name"/>); absent: classification.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Task { get; init; }
+
+    /// <summary>One line unless the run in <paramref name="dir"/> was made for <paramref name="expected"/>.</summary>
+    public void RequireTask(TaskKind expected, string dir)
+    {
+        string path = Path.Combine(dir, DistillCheckpoint.StateJson);
+        TaskKinds.Require(expected, TaskKinds.Parse(Task, path), path);
+    }
 }
 
 /// <summary>
@@ -44,6 +55,12 @@ public static class DistillCheckpoint
     {
         Directory.CreateDirectory(dir);
         Checkpoint.Save(Path.Combine(dir, StudentName), student, studentConfig);
+        SaveState(dir, heads, optimizer, strategy, state);
+    }
+
+    /// <summary>The run's state beside a student already saved in <paramref name="dir"/>: state.safetensors, then state.json naming its hash.</summary>
+    public static void SaveState(string dir, ProjectionHeads heads, Optimizer optimizer, IWeightingStrategy strategy, DistillState state)
+    {
         var builder = new SafeTensors.Builder();
         builder.Metadata["format"] = "mtkd-distill-state";
         foreach (var p in heads.Parameters) builder.Add(HeadsPrefix + p.Name, p.Value, [.. p.Shape]);
@@ -78,6 +95,14 @@ public static class DistillCheckpoint
         IWeightingStrategy strategy, out Optimizer optimizer)
     {
         var student = Checkpoint.Load(Path.Combine(dir, StudentName), compute).Model;
+        optimizer = optimizerFor(student);
+        RestoreState(dir, state, heads, optimizer, strategy);
+        return student;
+    }
+
+    /// <summary>Restores heads, the given optimiser and the strategy from the state files in <paramref name="dir"/> (checked names and shapes).</summary>
+    public static void RestoreState(string dir, DistillState state, ProjectionHeads heads, Optimizer optimizer, IWeightingStrategy strategy)
+    {
         string path = Path.Combine(dir, StateTensors);
         if (!File.Exists(path)) throw new MtkdInputException($"{path}: no such file (the tensors of {Path.Combine(dir, StateJson)})");
         string hash = FileHash.Sha256(path);
@@ -86,7 +111,6 @@ public static class DistillCheckpoint
         var file = SafeTensors.File.Read(path);
         foreach (var p in heads.Parameters)
             file.ReadSingle(HeadsPrefix + p.Name, [.. p.Shape]).CopyTo(p.Value, 0);
-        optimizer = optimizerFor(student);
         var tensors = file.Tensors.Where(t => t.Name.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
             .Select(t =>
             {
@@ -102,6 +126,5 @@ public static class DistillCheckpoint
             strat.Arrays[t.Name[StrategyPrefix.Length..]] = file.ReadSingle(t.Name);
         try { strategy.Import(strat); }
         catch (MtkdInputException e) { throw new MtkdInputException($"{path}: {e.Message}"); }
-        return student;
     }
 }

@@ -139,6 +139,7 @@ public sealed partial class DistillTrainer
     {
         var recipe = run.Recipe;
         var state = DistillCheckpoint.ReadState(run.OutDir);
+        state.RequireTask(TaskKind.Classification, run.OutDir);
         string statePath = Path.Combine(run.OutDir, DistillCheckpoint.StateJson);
         // Compared as their strategy sees them: an option that never reached it does not make another run.
         if (state.Recipe.ForStrategy(state.Recipe.Strategy, state.Recipe.Seed) != recipe.ForStrategy(recipe.Strategy, recipe.Seed))

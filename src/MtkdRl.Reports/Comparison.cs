@@ -11,6 +11,17 @@ public sealed record ComparisonRow(
 /// <summary>Every strategy x seed summarised against a baseline strategy (`aver` by default).</summary>
 public sealed record Comparison(string Baseline, IReadOnlyList<ComparisonRow> Rows, IReadOnlyList<RunRecord> Runs)
 {
+    /// <summary>The name of the figure the runs record as their test accuracy (e.g. "test mIoU"); null: test accuracy.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Metric { get; init; }
+
+    /// <summary>The ranked figure's name in reports.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string MetricName => Metric ?? "test accuracy";
+
+    /// <summary>The same comparison over runs whose test figure is <paramref name="metric"/> (e.g. "test mIoU").</summary>
+    public static Comparison Build(IReadOnlyList<RunRecord> runs, string baseline, string? metric) => Build(runs, baseline) with { Metric = metric };
+
     public static Comparison Build(IReadOnlyList<RunRecord> runs, string baseline = "aver")
     {
         var byStrategy = runs.GroupBy(r => r.Strategy).ToList();

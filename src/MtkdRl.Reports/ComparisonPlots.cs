@@ -20,9 +20,9 @@ public static class ComparisonPlots
             if (epochs.Length == 0) continue;
             accuracy.Add.Scatter(epochs, mean).LegendText = g.Key;
         }
-        accuracy.Title("Test accuracy per epoch (mean over seeds)");
+        accuracy.Title(comparison.Metric is null ? "Test accuracy per epoch (mean over seeds)" : $"{comparison.Metric} per epoch (mean over seeds)");
         accuracy.XLabel("epoch");
-        accuracy.YLabel("test accuracy %");
+        accuracy.YLabel($"{comparison.MetricName} %");
         accuracy.ShowLegend(Alignment.LowerRight);
         written.Add(Save(accuracy, directory, "accuracy.png"));
 

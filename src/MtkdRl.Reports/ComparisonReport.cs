@@ -42,7 +42,7 @@ public static class ComparisonReport
         var sb = new StringBuilder();
         sb.AppendLine($"# {title}").AppendLine();
         if (preface is not null) sb.AppendLine(preface.TrimEnd()).AppendLine();
-        sb.AppendLine($"| strategy | seeds | test accuracy (mean ± std) | vs {c.Baseline} | Welch p | weight on best | epoch s |");
+        sb.AppendLine($"| strategy | seeds | {c.MetricName} (mean ± std) | vs {c.Baseline} | Welch p | weight on best | epoch s |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var r in c.Rows.OrderByDescending(r => r.MeanAccuracy))
         {
@@ -50,9 +50,9 @@ public static class ComparisonReport
             sb.AppendLine(string.Create(Inv,
                 $"| {r.Strategy} | {r.Seeds} | {100 * r.MeanAccuracy:0.00} ± {Std(r.StdAccuracy)} % | {delta} | {P(r.PValue)} | {OnBest(r.WeightOnBest)} | {r.MeanEpochSeconds:0.0} |"));
         }
-        sb.AppendLine().AppendLine("Accuracy is the test accuracy after the last epoch; p is Welch's two-sided t-test against the baseline over seeds. "
+        sb.AppendLine().AppendLine((c.Metric is null ? "Accuracy is the test accuracy" : $"The figure is the {c.Metric}") + " after the last epoch; p is Welch's two-sided t-test against the baseline over seeds. "
             + "Weight on best: in the last epoch, the share of each row's logit weight on the teacher with the lowest cross-entropy on that row's label (1/K for aver, 1 for a perfect per-row choice).");
-        sb.AppendLine().AppendLine("Plots: accuracy.png (test accuracy per epoch), weights-STRATEGY.png (mean logit weight per teacher), reward.png (agents' mean reward).");
+        sb.AppendLine().AppendLine($"Plots: accuracy.png ({c.MetricName} per epoch), weights-STRATEGY.png (mean logit weight per teacher), reward.png (agents' mean reward).");
         return sb.ToString();
     }
 

@@ -4,7 +4,7 @@ namespace MtkdRl.Reports;
 public static class ComparisonRows
 {
     public static IReadOnlyList<string> Header(Comparison c) =>
-        ["strategy", "seeds", "test acc (mean ± std)", $"vs {c.Baseline}", "Welch p", "weight on best", "train s/epoch"];
+        ["strategy", "seeds", $"{c.Metric ?? "test acc"} (mean ± std)", $"vs {c.Baseline}", "Welch p", "weight on best", "train s/epoch"];
 
     public static IEnumerable<IReadOnlyList<string>> Cells(Comparison c)
     {

@@ -5,10 +5,10 @@ using Spectre.Console;
 
 namespace MtkdRl.Cli.Distill;
 
-/// <summary>`distill --data SCENES`: a segmentation student from a segmentation pool, live teachers, test mIoU per epoch.</summary>
+/// <summary>`distill --data SCENES`: a segmentation student from a segmentation pool, live teachers, test mIoU per epoch, a checkpoint per epoch in --out.</summary>
 public static class DenseDistillCommand
 {
-    public static int Run(IAnsiConsole console, DistillOptions options, DistillRecipe recipe)
+    public static int Run(IAnsiConsole console, DistillOptions options, DistillRecipe recipe, string outDir, bool resume)
     {
         if (!ModelSpec.Parse(recipe.Student, "student").IsSegmentation)
             throw new MtkdException($"distill on scenes: --student {recipe.Student} is a classifier; give a segmentation spec, e.g. --student unet:8x16");
@@ -19,10 +19,11 @@ public static class DenseDistillCommand
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{recipe.Strategy}, seed {recipe.Seed}, student {recipe.Student}, scenes {options.Data}"));
         table.AddColumns("epoch", "loss", "test mIoU", "pixel acc", "mean wl", "seconds");
         foreach (var c in table.Columns) c.RightAligned();
-        var epochs = run.Run(recipe, e => console.MarkupLine(Markup.Escape($"epoch {e.Epoch}: loss {e.Loss:F4}, test mIoU {e.TestMeanIoU:F4}")));
+        var epochs = run.Run(recipe, outDir, resume, e => console.MarkupLine(Markup.Escape($"epoch {e.Epoch}: loss {e.Loss:F4}, test mIoU {e.TestMeanIoU:F4}")));
         foreach (var e in epochs)
             table.AddRow($"{e.Epoch}", $"{e.Loss:F4}", $"{e.TestMeanIoU:F4}", $"{e.TestPixelAccuracy:P2}", string.Join(" ", e.MeanWl.Select(w => w.ToString("F3"))), $"{e.Seconds:F1}");
         console.Write(table);
+        console.MarkupLine(Markup.Escape($"run folder: {outDir}"));
         return 0;
     }
 }

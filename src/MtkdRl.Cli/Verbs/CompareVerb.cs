@@ -41,6 +41,11 @@ public sealed class CompareVerb : DistillOptions
         int threads = Threads > 0 || Jobs == 1 ? Threads : Math.Max(1, Environment.ProcessorCount / Jobs);
         // An unavailable backend is the first thing to report, before any data or pool is read.
         BackendCatalog.Create(Backend, threads).Dispose();
+        if (MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data))
+        {
+            if (Jobs != 1) throw new MtkdException($"compare on scenes runs one run at a time (--jobs 1, got {Jobs})");
+            return DenseCompareCommand.Run(console, this, strategies, Seeds, Out);
+        }
         var data = DatasetLocator.Open(Data);
         var plan = new ComparisonPlan(strategies, [.. Enumerable.Range(1, Seeds).Select(s => (ulong)s)], ForData(template, data.Train.Count));
         var teachers = PoolManifest.Read(Pool).Teachers.Select(t => t.Name).ToList();

@@ -35,8 +35,12 @@ public sealed class DemoVerb
     [Option("feature-loss", HelpText = "Feature loss: mse (default), cosine, smooth-l1.")]
     public string? FeatureLoss { get; set; }
 
+    [Option("task", Default = "classification", HelpText = "classification, or segmentation: scenes composed from the slice, the seg-quick teachers, none/aver/ca-mkd/mtkd-rl-ppo on test mIoU.")]
+    public string Task { get; set; } = "classification";
+
     public int Run(IAnsiConsole console)
     {
+        if (TaskKinds.Parse(Task, "--task") == TaskKind.Segmentation) return DenseDemoCommand.Run(console, Out, Data, Student, Epochs, Seeds, Threads);
         var demo = new DemoPipeline(new DemoSettings(Out, Data, Student, Epochs, Seeds, KdLoss, FeatureLoss));
         console.WriteLine($"data: {demo.Data}");
         using var outLock = FolderLock.Acquire(Out);

@@ -36,9 +36,9 @@ public sealed class DistillVerb : DistillOptions
         if (Seed < 0) throw new MtkdException($"--seed must be >= 0 (got {Seed})");
         var recipe = Recipe(Strategy, (ulong)Seed);
         recipe.Validate();
-        if (MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data))
-            return DetectionDistillCommand.IsDetectionPool(Pool) ? DetectionDistillCommand.Run(console, this, recipe) : DenseDistillCommand.Run(console, this, recipe);
         string outDir = Out ?? Path.Combine("runs", "distill", $"{Strategy}-seed{Seed}");
+        if (MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data))
+            return DetectionDistillCommand.IsDetectionPool(Pool) ? DetectionDistillCommand.Run(console, this, recipe) : DenseDistillCommand.Run(console, this, recipe, outDir, Resume);
         var data = DatasetLocator.Open(Data);
         recipe = ForData(recipe, data.Train.Count);
         using var backend = CreateBackend();

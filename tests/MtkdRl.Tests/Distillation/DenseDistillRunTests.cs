@@ -12,19 +12,22 @@ namespace MtkdRl.Tests.Distillation;
 /// <summary>A dense run on small generated scenes: every catalog strategy trains a segmentation student, the same seed gives the same numbers.</summary>
 public sealed class DenseDistillRunTests
 {
-    private static (SceneDataset Data, string Pool) Setup(TempFolder temp)
+    /// <summary>Two one-epoch teachers, a U-Net and an FCN.</summary>
+    internal static PoolRecipe TinyTeachers => PoolRecipe.Parse("""
+        { "seed": 2, "teachers": [
+          { "name": "a", "spec": "unet:4x8", "epochs": 1, "batch": 8, "optimizer": "adam", "lr": 0.01, "augment": "none" },
+          { "name": "b", "spec": "fcn:4x6", "epochs": 1, "batch": 8, "optimizer": "adam", "lr": 0.01, "augment": "none" } ] }
+        """, "test recipe");
+
+    /// <summary>Scenes of 24x24 pixels (40 train, 8 test) and a pool of <see cref="TinyTeachers"/> trained on them.</summary>
+    internal static (SceneDataset Data, string Pool) Setup(TempFolder temp)
     {
         string dir = Path.Combine(temp.Root, "scenes");
         SceneGenerator.Write(SceneSources.Rings3(temp.Sub("source"), trainCount: 24, testCount: 12),
             new SceneOptions { Canvas = 24, TrainCount = 40, TestCount = 8, Seed = 5 }, dir);
         var data = SceneDataset.Load(dir);
         string pool = Path.Combine(temp.Root, "pool");
-        var recipe = PoolRecipe.Parse("""
-            { "seed": 2, "teachers": [
-              { "name": "a", "spec": "unet:4x8", "epochs": 1, "batch": 8, "optimizer": "adam", "lr": 0.01, "augment": "none" },
-              { "name": "b", "spec": "fcn:4x6", "epochs": 1, "batch": 8, "optimizer": "adam", "lr": 0.01, "augment": "none" } ] }
-            """, "test recipe");
-        SegmentationPool.Train(pool, data, recipe, "test recipe", TrainingTestCompute.Shared);
+        SegmentationPool.Train(pool, data, TinyTeachers, "test recipe", TrainingTestCompute.Shared);
         return (data, pool);
     }
 

@@ -1,0 +1,69 @@
+using MtkdRl.Backends;
+using MtkdRl.Core;
+using MtkdRl.Data.Scenes;
+using MtkdRl.Distillation;
+using MtkdRl.Tests.Data;
+using MtkdRl.Tests.Training;
+
+namespace MtkdRl.Tests.Distillation;
+
+/// <summary>A dense run's folder: a run stopped after its first epoch and resumed ends exactly as the run left alone; tasks do not mix.</summary>
+public sealed class DenseDistillResumeTests
+{
+    private sealed class Stop : Exception;
+
+    private static IReadOnlyList<DenseEpoch> Run(SceneDataset data, string pool, DistillRecipe recipe, string outDir, bool resume, Action<DenseEpoch>? done = null)
+    {
+        using var backend = BackendCatalog.Create("native");
+        return new DenseDistillRun(data, pool, TrainingTestCompute.Shared, backend).Run(recipe, outDir, resume, done);
+    }
+
+    [Theory]
+    [InlineData("mtkd-rl-ppo")]
+    [InlineData("ca-mkd")]
+    public void A_run_stopped_after_epoch_one_and_resumed_ends_bit_for_bit_as_the_whole_run(string strategy)
+    {
+        using var temp = new TempFolder();
+        var (data, pool) = DenseDistillRunTests.Setup(temp);
+        var recipe = new DistillRecipe { Student = "unet:4x8", Strategy = strategy, Epochs = 2, BatchSize = 8, Seed = 3 };
+        string whole = Path.Combine(temp.Root, "whole"), parts = Path.Combine(temp.Root, "parts");
+        var expected = Run(data, pool, recipe, whole, resume: false);
+
+        Assert.Throws<Stop>(() => Run(data, pool, recipe, parts, resume: false, e => throw new Stop()));
+        Assert.Equal(1, DistillCheckpoint.ReadState(parts).Epoch);
+        Assert.False(File.Exists(Path.Combine(parts, "summary.json")));
+        var actual = Run(data, pool, recipe, parts, resume: true);
+
+        Assert.Equal(2, actual.Count);
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal((expected[i].Epoch, expected[i].Loss, expected[i].TestMeanIoU, expected[i].TestPixelAccuracy),
+                (actual[i].Epoch, actual[i].Loss, actual[i].TestMeanIoU, actual[i].TestPixelAccuracy));
+            Assert.Equal(expected[i].MeanWl, actual[i].MeanWl);
+        }
+        foreach (string file in new[] { "student.safetensors", DistillCheckpoint.StateTensors })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(whole, file)), File.ReadAllBytes(Path.Combine(parts, file)));
+        Assert.Equal(File.ReadAllText(Path.Combine(whole, "summary.json")), File.ReadAllText(Path.Combine(parts, "summary.json")));
+        Assert.Contains("\"segmentation\"", File.ReadAllText(Path.Combine(parts, "summary.json")));
+        Assert.Equal("segmentation", DistillCheckpoint.ReadState(parts).Task);
+    }
+
+    [Fact]
+    public void A_folder_of_another_task_or_a_run_without_resume_is_refused_in_one_line()
+    {
+        using var temp = new TempFolder();
+        var (data, pool) = DenseDistillRunTests.Setup(temp);
+        var recipe = new DistillRecipe { Student = "unet:4x8", Strategy = "aver", Epochs = 1, BatchSize = 8, Seed = 3 };
+        string dir = Path.Combine(temp.Root, "run"), statePath = Path.Combine(dir, DistillCheckpoint.StateJson);
+        Run(data, pool, recipe, dir, resume: false);
+
+        var again = Assert.Throws<MtkdInputException>(() => Run(data, pool, recipe, dir, resume: false));
+        Assert.Equal($"{statePath}: a run is already there; pass --resume to continue it or choose another --out", again.Message);
+        var asClassification = Assert.Throws<MtkdInputException>(() => DistillCheckpoint.ReadState(dir).RequireTask(TaskKind.Classification, dir));
+        Assert.Equal($"{statePath}: made for segmentation, but this needs classification", asClassification.Message);
+
+        MtkdRl.Teachers.JsonFiles.Write(statePath, DistillCheckpoint.ReadState(dir) with { Task = null });
+        var asScenes = Assert.Throws<MtkdInputException>(() => Run(data, pool, recipe, dir, resume: true));
+        Assert.Equal($"{statePath}: made for classification, but this needs segmentation", asScenes.Message);
+    }
+}
