@@ -4,10 +4,18 @@
 // writes every statistic and the log-sum-exps, then catalog_losses<V> overwrites kl with T^2 D (the selected
 // divergence) and mse with the selected feature loss; the gradient pass runs the KL kernel with a_kd (and beta)
 // set to 0 for the replaced terms, so it writes the cross-entropy part, then catalog_losses<V> adds the selected
-// terms to dzs, dfs and row_loss. Each divergence is a policy with value() and gradient() over one row's
-// log-probabilities at T in double, which the float32 inputs fill exactly; their formulas and derivations are
-// those of ReferenceLosses (src/MtkdRl.Core/Distill) and docs/DESIGN.md §7. Like the KL kernels, this file lives in an anonymous
-// namespace of each SIMD level's translation unit.
+// terms to dzs, dfs and row_loss. Their formulas and derivations are those of ReferenceLosses
+// (src/MtkdRl.Core/Distill) and docs/DESIGN.md §7.
+//
+// Float32 vector arithmetic, one exponential per teacher element. For row b the student's log-probabilities
+// ls = (s - max s)/T - log St and ps = e^ls are formed once and shared by the K teachers. Teacher k enters only
+// through d_c = log ps_c - log pt_c = (s_c - z_c)/T - (lse_st - lse_t,k), the log-sum-exps the KL stats pass
+// wrote: the difference s_c - z_c of two inputs keeps its relative precision when teacher and student agree, and
+// the rounding of the two log-sum-exps shifts every d_c by the same small e. Each divergence is summed as
+// non-negative terms p phi(x), phi(x) = x - 1 + e^-x (a series for |x| < 1/2), in which such a shift cancels to
+// first order (docs/DESIGN.md §2, "KL as a sum of non-negative terms"), and each gradient is written in a form
+// that a shift of d leaves unchanged, so a divergence of 1e-7 keeps its relative precision. Like the KL kernels,
+// this file lives in an anonymous namespace of each SIMD level's translation unit.
 #pragma once
 
 #include <algorithm>
@@ -17,29 +25,197 @@
 #include <vector>
 
 #include "kernels.h"
+#include "vector_exp.h"
+#include "vector_log.h"
 
 namespace mtkd {
 namespace {  // compiled per SIMD level: see distill_kernels.inl
 namespace distill {
 
-// One row and teacher: log-probabilities at temperature T of the student (ls) and the teacher (lt), C classes.
+
+// body(c, m) for c = 0, W, 2W, ... < n, m the lanes inside [0, n).
+template <class V, class Body>
+inline void for_vectors(int n, Body body) {
+    for (int c = 0; c < n; c += V::W) body(c, V::first(std::min(V::W, n - c)));
+}
+
+// e^x - 1 by its Taylor series (to x^9/9!), relative error below 1e-8 for |x| < 1/2.
+template <class V>
+inline typename V::F expm1_series(typename V::F x) {
+    using F = typename V::F;
+    F q = V::fma(V::set1(1.0f / 362880.0f), x, V::set1(1.0f / 40320.0f));
+    q = V::fma(q, x, V::set1(1.0f / 5040.0f));
+    q = V::fma(q, x, V::set1(1.0f / 720.0f));
+    q = V::fma(q, x, V::set1(1.0f / 120.0f));
+    q = V::fma(q, x, V::set1(1.0f / 24.0f));
+    q = V::fma(q, x, V::set1(1.0f / 6.0f));
+    q = V::fma(q, x, V::set1(0.5f));
+    q = V::fma(q, x, V::set1(1.0f));
+    return V::mul(q, x);
+}
+
+// e^x - 1: the series for |x| < 1/2, else e^x - 1.
+template <class V>
+inline typename V::F vexpm1_d(typename V::F x) {
+    return V::select(V::less(V::abs(x), V::set1(0.5f)), expm1_series<V>(x), V::sub(vexp<V>(x), V::set1(1.0f)));
+}
+
+// phi(x) / x^2 = 1/2 - x/6 + x^2/24 - ... (to x^7/9!), for |x| < 1/2: relative error below 1e-8.
+template <class V>
+inline typename V::F phi_series(typename V::F x) {
+    using F = typename V::F;
+    F q = V::fma(V::set1(-1.0f / 362880.0f), x, V::set1(1.0f / 40320.0f));
+    q = V::fma(q, x, V::set1(-1.0f / 5040.0f));
+    q = V::fma(q, x, V::set1(1.0f / 720.0f));
+    q = V::fma(q, x, V::set1(-1.0f / 120.0f));
+    q = V::fma(q, x, V::set1(1.0f / 24.0f));
+    q = V::fma(q, x, V::set1(-1.0f / 6.0f));
+    return V::fma(q, x, V::set1(0.5f));
+}
+
+// p phi(x) = p x - p + q, where q = p e^-x is given (so a p that underflowed leaves q exact): the series for
+// |x| < 1/2, where p x - p + q would cancel.
+template <class V>
+inline typename V::F p_phi(typename V::F p, typename V::F x, typename V::F q) {
+    return V::select(V::less(V::abs(x), V::set1(0.5f)), V::mul(p, V::mul(V::mul(x, x), phi_series<V>(x))),
+                     V::fma(p, x, V::sub(q, p)));
+}
+
+// The same in double, for the few per-pair terms of dkd.
+inline double p_phi_d(double p, double x, double q) {
+    if (std::abs(x) < 1e-2) return p * x * x * (0.5 + x * (-1.0 / 6.0 + x * (1.0 / 24.0 + x * (-1.0 / 120.0))));
+    return p * x - p + q;
+}
+
+// One row b and teacher k. ls, ps: the student's log-probabilities and probabilities at T (zero past C, rows
+// padded to padded_classes); zs, zt: the logits; shift = lse_st - lse_t,k. d and e: scratch rows.
 struct DivergenceRow {
-    const double* ls;
-    const double* lt;
+    const float *zs, *zt, *ls, *ps;
+    float *d, *e;
     int C, y;
-    double alpha, beta;
+    float inv_T, shift, alpha, beta;
 };
 
-// e^lp (lp - lq), with 0 log 0 = 0.
+// d_c = log ps_c - log pt_c, up to a shift shared by the row (see the top of the file).
+template <class V>
+inline typename V::F log_ratio(const DivergenceRow& r, int c, typename V::M m) {
+    return V::fnma(V::sub(V::load(r.zt + c, m), V::load(r.zs + c, m)), V::set1(r.inv_T), V::set1(-r.shift));
+}
+
+// pt_c = e^(ls_c - d_c), exact where ps_c underflowed.
+template <class V>
+inline typename V::F teacher_prob(const DivergenceRow& r, int c, typename V::F d) {
+    return vexp<V>(V::sub(V::load(r.ls + c), d));
+}
+
+// d into r.d and pt into r.e with the shared shift removed: pt sums to e^-e (1 + q, q = sum ps expm1(-d), summed
+// without cancellation), so d + log1p(q) and pt / (1 + q) are the shift-free values, good to second order in e.
+template <class V>
+inline void shift_free_log_ratios(const DivergenceRow& r) {
+    using F = typename V::F;
+    F q = V::zero();
+    for_vectors<V>(r.C, [&](int c, typename V::M m) {
+        const F d = log_ratio<V>(r, c, m), ps = V::load(r.ps + c);
+        const F pt = V::keep(teacher_prob<V>(r, c, d), m);
+        V::store(r.d + c, d);
+        V::store(r.e + c, pt);
+        const F gap = V::select(V::less(V::abs(d), V::set1(0.5f)), V::mul(ps, expm1_series<V>(V::sub(V::zero(), d))),
+                                V::sub(pt, ps));
+        q = V::add(q, V::keep(gap, m));
+    });
+    const double qs = V::sum(q);
+    const F add = V::set1(static_cast<float>(std::log1p(qs))), scale = V::set1(static_cast<float>(1.0 / (1.0 + qs)));
+    for_vectors<V>(r.C, [&](int c, typename V::M) {
+        V::store(r.d + c, V::add(V::load(r.d + c), add));
+        V::store(r.e + c, V::mul(V::load(r.e + c), scale));
+    });
+}
+
+template <class V>
+struct ReverseKl {
+    // R = sum ps d = sum ps phi(d), since sum ps (e^-d - 1) = sum pt - sum ps = 0.
+    static double value(const DivergenceRow& r) {
+        shift_free_log_ratios<V>(r);
+        typename V::F s = V::zero();
+        for_vectors<V>(r.C, [&](int c, typename V::M m) {
+            s = V::add(s, V::keep(p_phi<V>(V::load(r.ps + c), V::load(r.d + c), V::load(r.e + c)), m));
+        });
+        return V::sum(s);
+    }
+    // dR/ds_c = ps_c (d_c - R) = ps_c (d_c - sum ps d), which a shift of d leaves unchanged.
+    static void add_gradient(const DivergenceRow& r, float coef, float* acc) {
+        typename V::F s = V::zero();
+        for_vectors<V>(r.C, [&](int c, typename V::M m) {
+            const typename V::F d = log_ratio<V>(r, c, m);
+            V::store(r.d + c, d);
+            s = V::add(s, V::keep(V::mul(V::load(r.ps + c), d), m));
+        });
+        const typename V::F mean = V::set1(V::sum(s)), k = V::set1(coef);
+        for_vectors<V>(r.C, [&](int c, typename V::M) {
+            const typename V::F g = V::mul(V::load(r.ps + c), V::sub(V::load(r.d + c), mean));
+            V::store(acc + c, V::fma(k, g, V::load(acc + c)));
+        });
+    }
+};
+
+template <class V>
+struct Jsd {
+    // J = beta KL(pt || M) + (1 - beta) KL(ps || M), M = beta pt + (1 - beta) ps. With u = log pt - log M and
+    // v = log ps - log M: for d <= 0, M / pt = 1 + (1 - beta) expm1(d); for d > 0, M / ps = 1 + beta expm1(-d);
+    // so both come from log1p of a small argument without overflow. J = beta sum pt phi(u) + (1 - beta) sum
+    // ps phi(v), the sum of M being 1.
+    static void logs(const DivergenceRow& r, typename V::F d, typename V::F& u, typename V::F& v) {
+        using F = typename V::F;
+        const auto pos = V::less(V::zero(), d);
+        const F em = vexpm1_d<V>(V::sub(V::zero(), V::abs(d)));
+        const F l = vlog1p<V>(V::mul(V::select(pos, V::set1(r.beta), V::set1(1.0f - r.beta)), em));
+        const F neg_l = V::sub(V::zero(), l);
+        u = V::select(pos, V::sub(neg_l, d), neg_l);
+        v = V::select(pos, neg_l, V::sub(d, l));
+    }
+    static bool trivial(const DivergenceRow& r) { return !(r.beta > 0.0f && r.beta < 1.0f); }  // M = pt or ps
+    static double value(const DivergenceRow& r) {
+        using F = typename V::F;
+        if (trivial(r)) return 0.0 * (r.shift - r.shift);  // NaN for a non-finite row, as elsewhere
+        const F b = V::set1(r.beta), nb = V::set1(1.0f - r.beta);
+        shift_free_log_ratios<V>(r);
+        F s = V::zero();
+        for_vectors<V>(r.C, [&](int c, typename V::M m) {
+            const F d = V::load(r.d + c);
+            F u, v;
+            logs(r, d, u, v);
+            const F pt = V::load(r.e + c), ps = V::load(r.ps + c);
+            const F mix = V::fma(b, pt, V::mul(nb, ps));
+            const F term = V::fma(b, p_phi<V>(pt, u, mix), V::mul(nb, p_phi<V>(ps, v, mix)));
+            s = V::add(s, V::keep(term, m));
+        });
+        return V::sum(s);
+    }
+    // dJ/ds_c = (1 - beta) ps_c (v_c - sum ps v).
+    static void add_gradient(const DivergenceRow& r, float coef, float* acc) {
+        using F = typename V::F;
+        if (trivial(r)) return;
+        shift_free_log_ratios<V>(r);
+        F s = V::zero();
+        for_vectors<V>(r.C, [&](int c, typename V::M m) {
+            F u, v;
+            logs(r, V::load(r.d + c), u, v);
+            V::store(r.d + c, v);
+            s = V::add(s, V::keep(V::mul(V::load(r.ps + c), v), m));
+        });
+        const F mean = V::set1(V::sum(s)), k = V::set1(coef * (1.0f - r.beta));
+        for_vectors<V>(r.C, [&](int c, typename V::M) {
+            const F g = V::mul(V::load(r.ps + c), V::sub(V::load(r.d + c), mean));
+            V::store(acc + c, V::fma(k, g, V::load(acc + c)));
+        });
+    }
+};
+
+// DKD in double, for the rare pair whose non-target mass underflows in float (a student or teacher certain of the
+// target at large logits): the float formulas would divide 0 by 0 there.
 inline double x_log_ratio_d(double lp, double lq) {
     const double p = std::exp(lp);
     return p == 0.0 ? 0.0 : p * (lp - lq);
-}
-
-// log(beta e^lt + (1 - beta) e^ls) without underflow.
-inline double log_mixture_d(double beta, double lt, double ls) {
-    const double a = std::log(beta) + lt, b = std::log1p(-beta) + ls, hi = std::max(a, b);
-    return std::isinf(hi) && hi < 0 ? hi : hi + std::log1p(std::exp(std::min(a, b) - hi));
 }
 
 // log(1 - p_y) = log sum_{c != y} e^lp_c.
@@ -51,122 +227,6 @@ inline double log_non_target_d(const double* lp, int C, int y) {
     for (int c = 0; c < C; ++c) if (c != y) sum += std::exp(lp[c] - hi);
     return hi + std::log(sum);
 }
-
-template <class V>
-struct ReverseKl {
-    // R = sum ps (log ps - log pt); dR/ds_c = ps_c (rho_c - R).
-    static double value(const DivergenceRow& r) {
-        double sum = 0.0;
-        for (int c = 0; c < r.C; ++c) sum += x_log_ratio_d(r.ls[c], r.lt[c]);
-        return sum;
-    }
-    static void gradient(const DivergenceRow& r, double* g) {
-        const double R = value(r);
-        for (int c = 0; c < r.C; ++c) g[c] = std::exp(r.ls[c]) * (r.ls[c] - r.lt[c] - R);
-    }
-};
-
-template <class V>
-struct Jsd {
-    // J = beta KL(pt || M) + (1 - beta) KL(ps || M), M = beta pt + (1 - beta) ps;
-    // dJ/ds_c = (1 - beta) ps_c (rho_c - KL(ps || M)), rho = log ps - log M.
-    static double value(const DivergenceRow& r) {
-        double sum = 0.0;
-        for (int c = 0; c < r.C; ++c) {
-            const double lm = log_mixture_d(r.beta, r.lt[c], r.ls[c]);
-            sum += r.beta * x_log_ratio_d(r.lt[c], lm) + (1.0 - r.beta) * x_log_ratio_d(r.ls[c], lm);
-        }
-        return sum;
-    }
-    static void gradient(const DivergenceRow& r, double* g) {
-        double to_mixture = 0.0;
-        for (int c = 0; c < r.C; ++c) {
-            g[c] = r.ls[c] - log_mixture_d(r.beta, r.lt[c], r.ls[c]);  // rho_c, kept for the second sweep
-            to_mixture += x_log_ratio_d(r.ls[c], r.ls[c] - g[c]);
-        }
-        for (int c = 0; c < r.C; ++c) g[c] = (1.0 - r.beta) * std::exp(r.ls[c]) * (g[c] - to_mixture);
-    }
-};
-
-template <class V>
-struct Dkd {
-    // alpha TCKD + beta NCKD with target t = y: TCKD = KL([pt_t, 1 - pt_t] || [ps_t, 1 - ps_t]), NCKD = KL over the
-    // classes != t of the renormalised distributions. Gradient: alpha (ps_t - pt_t) at t; elsewhere
-    // -alpha (ps_t - pt_t) ps^_c + beta (ps^_c - pt^_c). A row without a label is ignored (0).
-    static double value(const DivergenceRow& r) {
-        if (r.y < 0) return 0.0;
-        const double ls_not = log_non_target_d(r.ls, r.C, r.y), lt_not = log_non_target_d(r.lt, r.C, r.y);
-        const double tckd = x_log_ratio_d(r.lt[r.y], r.ls[r.y]) + x_log_ratio_d(lt_not, ls_not);
-        double nckd = 0.0;
-        for (int c = 0; c < r.C; ++c)
-            if (c != r.y) nckd += x_log_ratio_d(r.lt[c] - lt_not, r.ls[c] - ls_not);
-        return r.alpha * tckd + r.beta * nckd;
-    }
-    static void gradient(const DivergenceRow& r, double* g) {
-        if (r.y < 0) {
-            std::fill(g, g + r.C, 0.0);
-            return;
-        }
-        const double ls_not = log_non_target_d(r.ls, r.C, r.y), lt_not = log_non_target_d(r.lt, r.C, r.y);
-        const double dt = std::exp(r.ls[r.y]) - std::exp(r.lt[r.y]);
-        for (int c = 0; c < r.C; ++c) {
-            if (c == r.y) {
-                g[c] = r.alpha * dt;
-                continue;
-            }
-            const double ps_hat = std::exp(r.ls[c] - ls_not), pt_hat = std::exp(r.lt[c] - lt_not);
-            g[c] = -r.alpha * dt * ps_hat + r.beta * (ps_hat - pt_hat);
-        }
-    }
-};
-
-// Plain KL, for a run that replaces only the feature loss: the KL kernel already did this divergence.
-template <class V>
-struct KeepKl {};
-
-template <class V>
-struct CosineLoss {
-    // 1 - <a,t> / (|a||t| + eps); d/da = -t / den + <a,t> |t| a / (|a| den^2), the second term 0 at a = 0.
-    static double value(const float* a, const float* t, int d, double eps) {
-        double dot = 0.0, aa = 0.0, tt = 0.0;
-        for (int j = 0; j < d; ++j) {
-            dot += static_cast<double>(a[j]) * t[j];
-            aa += static_cast<double>(a[j]) * a[j];
-            tt += static_cast<double>(t[j]) * t[j];
-        }
-        return 1.0 - dot / (std::sqrt(aa) * std::sqrt(tt) + eps);
-    }
-    static void gradient(const float* a, const float* t, int d, double eps, double* g) {
-        double dot = 0.0, aa = 0.0, tt = 0.0;
-        for (int j = 0; j < d; ++j) {
-            dot += static_cast<double>(a[j]) * t[j];
-            aa += static_cast<double>(a[j]) * a[j];
-            tt += static_cast<double>(t[j]) * t[j];
-        }
-        const double n = std::sqrt(aa), m = std::sqrt(tt), den = n * m + eps;
-        const double radial = n > 0.0 ? dot * m / (n * den * den) : 0.0;
-        for (int j = 0; j < d; ++j) g[j] = -t[j] / den + radial * a[j];
-    }
-};
-
-template <class V>
-struct SmoothL1Loss {
-    // (1/D) sum huber_1(a - t); d/da = clamp(a - t, -1, 1) / D.
-    static double value(const float* a, const float* t, int d, double) {
-        double sum = 0.0;
-        for (int j = 0; j < d; ++j) {
-            const double e = static_cast<double>(a[j]) - t[j];
-            sum += std::abs(e) < 1.0 ? 0.5 * e * e : std::abs(e) - 0.5;
-        }
-        return sum / d;
-    }
-    static void gradient(const float* a, const float* t, int d, double, double* g) {
-        for (int j = 0; j < d; ++j) g[j] = std::clamp(static_cast<double>(a[j]) - t[j], -1.0, 1.0) / d;
-    }
-};
-
-template <class V>
-struct KeepMse {};
 
 // log softmax(z / T) in double; NaN everywhere when a z is not finite (the KL kernel reports that row).
 inline void log_probs_d(const float* z, int C, double T, double* out) {
@@ -181,37 +241,273 @@ inline void log_probs_d(const float* z, int C, double T, double* out) {
     for (int c = 0; c < C; ++c) out[c] = z[c] / T - lse;
 }
 
+// The divergence (returned) and, with acc, coef times its gradient added to acc, for row r (y >= 0) in double.
+inline double dkd_in_double(const DivergenceRow& r, float coef, float* acc) {
+    thread_local std::vector<double> buf;
+    buf.resize(2 * static_cast<std::size_t>(r.C));
+    double *ls = buf.data(), *lt = ls + r.C;
+    const double T = 1.0 / static_cast<double>(r.inv_T);
+    log_probs_d(r.zs, r.C, T, ls);
+    log_probs_d(r.zt, r.C, T, lt);
+    const int y = r.y;
+    const double ls_not = log_non_target_d(ls, r.C, y), lt_not = log_non_target_d(lt, r.C, y);
+    const double tckd = x_log_ratio_d(lt[y], ls[y]) + x_log_ratio_d(lt_not, ls_not);
+    double nckd = 0.0;
+    for (int c = 0; c < r.C; ++c)
+        if (c != y) nckd += x_log_ratio_d(lt[c] - lt_not, ls[c] - ls_not);
+    if (acc) {
+        const double dt = std::exp(ls[y]) - std::exp(lt[y]);
+        for (int c = 0; c < r.C; ++c) {
+            double g = r.alpha * dt;
+            if (c != y) {
+                const double ps_hat = std::exp(ls[c] - ls_not), pt_hat = std::exp(lt[c] - lt_not);
+                g = -r.alpha * dt * ps_hat + r.beta * (ps_hat - pt_hat);
+            }
+            acc[c] = static_cast<float>(acc[c] + coef * g);
+        }
+    }
+    return r.alpha * tckd + r.beta * nckd;
+}
+
+// Below this non-target mass (student's or teacher's), a DKD pair is computed in double (dkd_in_double).
+constexpr double kDkdFloatFloor = 1e-20;
+
+template <class V>
+struct Dkd {
+    // alpha TCKD + beta NCKD with target t = y: TCKD = KL([pt_t, 1 - pt_t] || [ps_t, 1 - ps_t]), NCKD = KL over the
+    // classes != t of the renormalised distributions. A row without a label is ignored (0). Sums over c != y use
+    // ps with ps_y set to 0 (the row's psn). With A = sum_{c != y} ps_c expm1(-d_c) and Sn = sum_{c != y} ps_c,
+    // log(1 - pt_y) - log(1 - ps_y) = log1p(A / Sn) = lambda keeps its precision when the two agree; NCKD =
+    // sum pt^ phi(r), r_c = -d_c - lambda = log pt^_c - log ps^_c, and TCKD is the same over the pair.
+    struct Pair {
+        double tckd, lambda, dt;  // dt = ps_y - pt_y
+        float St;                 // sum_{c != y} pt_c
+    };
+    // First sweep: d into r.d, pt (0 at y) into r.e; the pair's sums.
+    static Pair pair(const DivergenceRow& r, const float* psn, double Sn) {
+        using F = typename V::F;
+        F a = V::zero(), st = V::zero();
+        for_vectors<V>(r.C, [&](int c, typename V::M m) {
+            const F d = log_ratio<V>(r, c, m);
+            const F pn = V::load(psn + c);
+            V::store(r.d + c, d);
+            const F pt = V::keep(teacher_prob<V>(r, c, d), m);
+            V::store(r.e + c, pt);
+            a = V::add(a, V::keep(V::mul(pn, vexpm1_d<V>(V::sub(V::zero(), d))), m));
+        });
+        const int y = r.y;
+        const double dy = r.d[y], psy = r.ps[y], pty = r.e[y];
+        r.e[y] = 0.0f;  // summed without it: 1 - pt_y by subtraction would lose a confident teacher's digits
+        for_vectors<V>(r.C, [&](int c, typename V::M) { st = V::add(st, V::load(r.e + c)); });
+        const double A = V::sum(a), St = V::sum(st);
+        const double emy = std::expm1(-dy);
+        const double ratio_n = A / Sn;
+        const double lambda = std::abs(ratio_n) < 0.5 ? std::log1p(ratio_n) : std::log(St / Sn);
+        const double Ns = psy + Sn, All = A + psy * emy, ratio = All / Ns;
+        const double Nt = pty + St;
+        const double mu = std::abs(ratio) < 0.5 ? std::log1p(ratio) : std::log(Nt / Ns);
+        const double tckd = p_phi_d(pty / Nt, -dy - mu, psy / Ns) + p_phi_d(St / Nt, lambda - mu, Sn / Ns);
+        const double dt = std::abs(emy) < 0.5 ? -psy * emy : psy - pty;
+        return {tckd, lambda, dt, static_cast<float>(St)};
+    }
+    static double value(const DivergenceRow& r, const float* psn, double Sn) {
+        using F = typename V::F;
+        if (r.y < 0) return 0.0;
+        const Pair q = pair(r, psn, Sn);
+        if (!(Sn > kDkdFloatFloor && q.St > kDkdFloatFloor)) return dkd_in_double(r, 0.0f, nullptr);
+        const F lam = V::set1(static_cast<float>(q.lambda)), it = V::set1(1.0f / q.St), is = V::set1(1.0f / static_cast<float>(Sn));
+        F s = V::zero();
+        for_vectors<V>(r.C, [&](int c, typename V::M m) {
+            const F rr = V::sub(V::sub(V::zero(), V::load(r.d + c)), lam);
+            const F pt_hat = V::mul(V::load(r.e + c), it), ps_hat = V::mul(V::load(psn + c), is);
+            s = V::add(s, V::keep(p_phi<V>(pt_hat, rr, ps_hat), m));
+        });
+        return r.alpha * q.tckd + r.beta * static_cast<double>(V::sum(s));
+    }
+    // alpha dt at y; elsewhere -alpha dt ps^_c + beta (ps^_c - pt^_c), ps^ - pt^ = -ps^ expm1(r) near agreement.
+    static void add_gradient(const DivergenceRow& r, const float* psn, double Sn, float coef, float* acc) {
+        using F = typename V::F;
+        if (r.y < 0) return;
+        const Pair q = pair(r, psn, Sn);
+        if (!(Sn > kDkdFloatFloor && q.St > kDkdFloatFloor)) {
+            dkd_in_double(r, coef, acc);
+            return;
+        }
+        const F lam = V::set1(static_cast<float>(q.lambda)), it = V::set1(1.0f / q.St), is = V::set1(1.0f / static_cast<float>(Sn));
+        const F ka = V::set1(static_cast<float>(-r.alpha * q.dt)), kb = V::set1(r.beta), k = V::set1(coef);
+        for_vectors<V>(r.C, [&](int c, typename V::M) {
+            const F rr = V::sub(V::sub(V::zero(), V::load(r.d + c)), lam);
+            const F pt_hat = V::mul(V::load(r.e + c), it), ps_hat = V::mul(V::load(psn + c), is);
+            const F near = V::sub(V::zero(), V::mul(ps_hat, vexpm1_d<V>(rr)));
+            const F diff = V::select(V::less(V::abs(rr), V::set1(0.5f)), near, V::sub(ps_hat, pt_hat));
+            const F g = V::fma(ka, ps_hat, V::mul(kb, diff));
+            V::store(acc + c, V::fma(k, g, V::load(acc + c)));
+        });
+        acc[r.y] += coef * static_cast<float>(r.alpha * q.dt);
+    }
+};
+
+// Plain KL, for a run that replaces only the feature loss: the KL kernel already did this divergence.
+template <class V>
+struct KeepKl {};
+
+// Sums over one feature slice, with the probe (x - x summed, NaN exactly when an element is not finite).
+template <class V>
+struct FeatureSums {
+    double dot, aa, tt, probe;
+};
+
+// The rounding error of each product is summed apart (FMA gives it exactly), so that a slice whose a and t are
+// parallel (D = 1 always) keeps the precision that 1 - cos and its nearly cancelling gradient terms need.
+template <class V>
+inline FeatureSums<V> feature_sums(const float* a, const float* t, int d) {
+    using F = typename V::F;
+    F dot = V::zero(), aa = V::zero(), tt = V::zero(), probe = V::zero();
+    F dot_lo = V::zero(), aa_lo = V::zero(), tt_lo = V::zero();
+    auto add_product = [](F x, F u, F& hi, F& lo) {
+        const F p = V::mul(x, u);
+        lo = V::add(lo, V::fma(x, u, V::sub(V::zero(), p)));
+        hi = V::add(hi, p);
+    };
+    for_vectors<V>(d, [&](int c, typename V::M m) {
+        const F x = V::load(a + c, m), u = V::load(t + c, m);
+        add_product(x, u, dot, dot_lo);
+        add_product(x, x, aa, aa_lo);
+        add_product(u, u, tt, tt_lo);
+        probe = V::add(probe, V::add(V::sub(x, x), V::sub(u, u)));
+    });
+    auto total = [](F hi, F lo) { return static_cast<double>(V::sum(hi)) + static_cast<double>(V::sum(lo)); };
+    return {total(dot, dot_lo), total(aa, aa_lo), total(tt, tt_lo), V::sum(probe)};
+}
+
+template <class V>
+struct CosineLoss {
+    // 1 - <a,t> / (|a||t| + eps); d/da = -t / den + <a,t> |t| a / (|a| den^2), the second term 0 at a = 0.
+    static double value(const float* a, const float* t, int d, double eps) {
+        const FeatureSums<V> s = feature_sums<V>(a, t, d);
+        return 1.0 - s.dot / (std::sqrt(s.aa) * std::sqrt(s.tt) + eps) + s.probe;
+    }
+    static void gradient(const float* a, const float* t, int d, double eps, float scale, float* out) {
+        using F = typename V::F;
+        const FeatureSums<V> s = feature_sums<V>(a, t, d);
+        const double n = std::sqrt(s.aa), m = std::sqrt(s.tt), den = n * m + eps;
+        const double radial = n > 0.0 ? s.dot * m / (n * den * den) : 0.0;
+        // The two terms nearly cancel when a and t are parallel: each coefficient is split into float hi + lo and
+        // the product with hi is made exact (FMA), so the sum keeps the precision of the double formula.
+        const double kt = -scale / den, ka = scale * radial;
+        const float kt_hi = static_cast<float>(kt), ka_hi = static_cast<float>(ka);
+        const F th = V::set1(kt_hi), tl = V::set1(static_cast<float>(kt - kt_hi)), ah = V::set1(ka_hi),
+                al = V::set1(static_cast<float>(ka - ka_hi));
+        for_vectors<V>(d, [&](int c, typename V::M msk) {
+            const F x = V::load(a + c, msk), u = V::load(t + c, msk);
+            const F prod = V::mul(th, u), prod_err = V::fma(th, u, V::sub(V::zero(), prod));
+            const F hi = V::fma(ah, x, prod), lo = V::fma(tl, u, V::fma(al, x, prod_err));
+            V::store(out + c, V::add(hi, lo), msk);
+        });
+    }
+};
+
+template <class V>
+struct SmoothL1Loss {
+    // (1/D) sum huber_1(a - t); d/da = clamp(a - t, -1, 1) / D.
+    static double value(const float* a, const float* t, int d, double) {
+        using F = typename V::F;
+        const F one = V::set1(1.0f), half = V::set1(0.5f);
+        F s = V::zero(), probe = V::zero();
+        for_vectors<V>(d, [&](int c, typename V::M m) {
+            const F x = V::load(a + c, m), u = V::load(t + c, m);
+            const F e = V::sub(x, u), ae = V::abs(e);
+            s = V::add(s, V::keep(V::select(V::less(ae, one), V::mul(half, V::mul(e, e)), V::sub(ae, half)), m));
+            probe = V::add(probe, V::add(V::sub(x, x), V::sub(u, u)));  // NaN exactly when an element is not finite
+        });
+        return static_cast<double>(V::sum(s)) / d + V::sum(probe);
+    }
+    static void gradient(const float* a, const float* t, int d, double, float scale, float* out) {
+        using F = typename V::F;
+        const F one = V::set1(1.0f), k = V::set1(scale / static_cast<float>(d));
+        for_vectors<V>(d, [&](int c, typename V::M m) {
+            const F e = V::sub(V::load(a + c, m), V::load(t + c, m));
+            V::store(out + c, V::mul(k, V::max(V::sub(V::zero(), one), V::min(one, e))), m);
+        });
+    }
+};
+
+template <class V>
+struct KeepMse {};
+
+// ls = (z - max z)/T - log sum e^((z - max z)/T) and ps = e^ls for one student row, zero past C.
+template <class V>
+inline void student_log_probs(const float* z, int C, float inv_T, float* ls, float* ps) {
+    using F = typename V::F;
+    F mx = V::set1(-INFINITY);
+    for_vectors<V>(C, [&](int c, typename V::M m) { mx = V::max(mx, V::load(z + c, m), m); });
+    const F top = V::set1(V::max_of(mx)), it = V::set1(inv_T);
+    F s = V::zero();
+    for_vectors<V>(C, [&](int c, typename V::M m) {
+        const F u = V::keep(V::mul(V::sub(V::load(z + c, m), top), it), m);
+        V::store(ls + c, u);
+        s = V::add(s, V::keep(vexp<V>(u), m));
+    });
+    const F log_s = V::set1(static_cast<float>(std::log(static_cast<double>(V::sum(s)))));
+    for_vectors<V>(C, [&](int c, typename V::M m) {
+        const F l = V::keep(V::sub(V::load(ls + c), log_s), m);
+        V::store(ls + c, l);
+        V::store(ps + c, V::keep(vexp<V>(l), m));
+    });
+}
+
 template <class V, template <class> class Div>
 void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
     if constexpr (std::is_same_v<Div<V>, KeepKl<V>>) {
         return;
     } else {
+        constexpr bool is_dkd = std::is_same_v<Div<V>, Dkd<V>>;
         const int C = p.C, K = p.K;
-        const double T = p.T;
-        thread_local std::vector<double> buf;
-        buf.resize(4 * static_cast<std::size_t>(C));
-        double *ls = buf.data(), *lt = ls + C, *g = lt + C, *acc = g + C;
+        const float T = p.T;
+        const std::size_t Cp = padded_classes(C);
+        thread_local std::vector<float> buf;
+        buf.resize(6 * Cp);
+        float *ls = buf.data(), *ps = ls + Cp, *d = ps + Cp, *e = d + Cp, *acc = e + Cp, *psn = acc + Cp;
         for (int b = b0; b < b1; ++b) {
             const int y = p.y[b];
             if (!stats && y < 0) continue;  // the KL kernel wrote the ignored row's zeros
-            log_probs_d(p.zs + static_cast<std::size_t>(b) * C, C, T, ls);
-            std::fill(acc, acc + C, 0.0);
+            const float* zs = p.zs + static_cast<std::size_t>(b) * C;
+            student_log_probs<V>(zs, C, p.inv_T, ls, ps);
+            double Sn = 0.0;
+            if constexpr (is_dkd) {
+                if (y >= 0) {
+                    std::copy(ps, ps + Cp, psn);
+                    psn[y] = 0.0f;
+                    typename V::F s = V::zero();
+                    for_vectors<V>(C, [&](int c, typename V::M) { s = V::add(s, V::load(psn + c)); });
+                    Sn = V::sum(s);
+                }
+            }
+            std::fill(acc, acc + Cp, 0.0f);
             double loss = 0.0;
             for (int k = 0; k < K; ++k) {
                 const std::size_t i = static_cast<std::size_t>(b) * K + k;
-                log_probs_d(p.zt + (static_cast<std::size_t>(k) * p.B + b) * C, C, T, lt);
-                const DivergenceRow row{ls, lt, C, y, p.div_alpha, p.div_beta};
-                if (stats) p.stats.kl[i] = static_cast<float>(T * T * Div<V>::value(row));
+                const DivergenceRow row{zs, p.zt + (static_cast<std::size_t>(k) * p.B + b) * C, ls, ps, d, e, C, y,
+                                        p.inv_T, p.stats.lse_st[b] - p.stats.lse_t[i], p.div_alpha, p.div_beta};
+                if (stats) {
+                    double v;
+                    if constexpr (is_dkd) v = Div<V>::value(row, psn, Sn);
+                    else v = Div<V>::value(row);
+                    p.stats.kl[i] = static_cast<float>(T * T * v);
+                }
                 if (grads && y >= 0) {
                     loss += static_cast<double>(p.a_kd) * p.wl[i] * p.stats.kl[i];
-                    Div<V>::gradient(row, g);
-                    const double coef = static_cast<double>(p.a_kd) * T * p.wl[i];
-                    for (int c = 0; c < C; ++c) acc[c] += coef * g[c];
+                    const float coef = p.a_kd * T * p.wl[i];
+                    if constexpr (is_dkd) Div<V>::add_gradient(row, psn, Sn, coef, acc);
+                    else Div<V>::add_gradient(row, coef, acc);
                 }
             }
             if (grads && y >= 0) {
                 float* dzs = p.grads.dzs + static_cast<std::size_t>(b) * C;
-                for (int c = 0; c < C; ++c) dzs[c] = static_cast<float>(dzs[c] + p.inv_counted_rows * acc[c]);
+                const typename V::F scale = V::set1(p.inv_counted_rows);
+                for_vectors<V>(C, [&](int c, typename V::M m) {
+                    V::store(dzs + c, V::fma(scale, V::load(acc + c), V::load(dzs + c, m)), m);
+                });
                 p.grads.row_loss[b] = static_cast<float>(p.grads.row_loss[b] + p.inv_counted_rows * loss);
             }
         }
@@ -223,7 +519,6 @@ void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b
     if constexpr (std::is_same_v<Feat<V>, KeepMse<V>>) {
         return;
     } else {
-        thread_local std::vector<double> g;
         for (int b = b0; b < b1; ++b) {
             const int y = p.y[b];
             double loss = 0.0;
@@ -232,18 +527,10 @@ void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b
                 const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
                 const int d = p.D[k];
                 const float *a = p.fs + off, *t = p.ft + off;
-                if (stats) {
-                    double probe = 0.0;  // NaN when an element is not finite, as the contract requires
-                    for (int j = 0; j < d; ++j) probe += (static_cast<double>(a[j]) - a[j]) + (static_cast<double>(t[j]) - t[j]);
-                    p.stats.mse[i] = static_cast<float>(Feat<V>::value(a, t, d, p.cos_eps) + probe);
-                }
+                if (stats) p.stats.mse[i] = static_cast<float>(Feat<V>::value(a, t, d, p.cos_eps));
                 if (grads && y >= 0) {
                     loss += static_cast<double>(p.beta) * p.wf[i] * p.stats.mse[i];
-                    g.resize(static_cast<std::size_t>(d));
-                    Feat<V>::gradient(a, t, d, p.cos_eps, g.data());
-                    const double coef = static_cast<double>(p.inv_counted_rows) * p.beta * p.wf[i];
-                    float* dfs = p.grads.dfs + off;
-                    for (int j = 0; j < d; ++j) dfs[j] = static_cast<float>(coef * g[j]);
+                    Feat<V>::gradient(a, t, d, p.cos_eps, p.inv_counted_rows * p.beta * p.wf[i], p.grads.dfs + off);
                 }
             }
             if (grads && y >= 0) p.grads.row_loss[b] = static_cast<float>(p.grads.row_loss[b] + p.inv_counted_rows * loss);
