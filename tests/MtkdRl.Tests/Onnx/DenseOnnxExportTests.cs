@@ -91,6 +91,45 @@ public sealed class DenseOnnxExportTests : IDisposable
         Agrees("resize", "upsample", outputs[OnnxExporter.LogitsName].Values, y);
     }
 
+    [Fact]
+    public void Cli_exports_segmentation_and_detector_checkpoints_with_their_task_and_weights()
+    {
+        var shape = SampleShape.Image(1, 16, 16);
+        var config = new MtkdRl.Teachers.CheckpointConfig
+        {
+            Name = "dense",
+            Dataset = new MtkdRl.Teachers.DatasetIdentity("scenes", "0123456789abcdef"),
+            Normalization = new MtkdRl.Teachers.NormalizationRecord([0.25f], [0.5f]),
+        };
+        var seg = ModelSpec.Parse("unet:4x6").BuildSegmentation(shape, 3, TrainingTestCompute.Shared, new Rng(2));
+        OnnxTestModels.Randomize(seg.NamedTensors, 31);
+        MtkdRl.Teachers.SegmentationCheckpoint.Save(Path.Combine(_dir, "seg"), seg, config);
+        var det = ModelSpec.Parse("det:4x6").BuildDetector(shape, 3, TrainingTestCompute.Shared, new Rng(2));
+        OnnxTestModels.Randomize(det.NamedTensors, 37);
+        MtkdRl.Teachers.DetectorCheckpoint.Save(Path.Combine(_dir, "det"), det, config);
+        var x = RandomInput(shape, 41);
+
+        string segOnnx = Path.Combine(_dir, "seg.onnx");
+        var export = MtkdRl.Tests.Cli.CliRun.Run("export", "--model", Path.Combine(_dir, "seg.json"), "--onnx", segOnnx);
+        MtkdRl.Tests.Cli.CliRun.AssertOk(export);
+        Assert.Contains("logits [N,3,16,16]", export.Out);
+        var outputs = Run(segOnnx, shape, x, out var metadata);
+        Assert.Equal(TaskKind.Segmentation.Name(), metadata[OnnxExporter.TaskKey]);
+        Assert.Equal("0.25", metadata[OnnxExporter.MeanKey]);
+        seg.Forward(x, Batch, training: false);
+        Agrees("unet:4x6", "logits", outputs[OnnxExporter.LogitsName].Values, seg.Logits);
+
+        string detOnnx = Path.Combine(_dir, "det.onnx");
+        export = MtkdRl.Tests.Cli.CliRun.Run("export", "--model", Path.Combine(_dir, "det.json"), "--onnx", detOnnx);
+        MtkdRl.Tests.Cli.CliRun.AssertOk(export);
+        Assert.Contains($"boxes [N*{det.Locations},4]", export.Out);
+        outputs = Run(detOnnx, shape, x, out metadata);
+        Assert.Equal(TaskKind.Detection.Name(), metadata[OnnxExporter.TaskKey]);
+        det.Forward(x, Batch, training: false);
+        Agrees("det:4x6", "logits", outputs[OnnxExporter.LogitsName].Values, det.ClassLogits);
+        Agrees("det:4x6", "boxes", outputs[OnnxExporter.BoxesName].Values, det.BoxOutputs);
+    }
+
     /// <summary>Half-pixel bilinear 2x of <paramref name="planes"/> planes h x w, in float64.</summary>
     private static float[] Bilinear(float[] x, int planes, int h, int w)
     {
