@@ -7,8 +7,8 @@ using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs;
 
-[Verb("export", HelpText = "Write a model (a checkpoint or a pool teacher) as an ONNX file, in eval mode: input `input` [N,Ch,H,W] normalised as mtkd feeds it, outputs `logits` [N,C] and `embedding` [N,D], N dynamic.")]
-public sealed class ExportVerb
+[Verb("export", HelpText = "Write a model (a checkpoint or a pool teacher) as an ONNX file, in eval mode: input `input` [N,Ch,H,W] normalised as mtkd feeds it, outputs `logits` [N,C] and `embedding` [N,D], N dynamic; segmentation: `logits` [N,C+1,H,W]; detection: `logits` [N*L,C+1] and `boxes` [N*L,4] rows.")]
+public sealed partial class ExportVerb
 {
     [Option("model", Required = true, HelpText = "A checkpoint (.json or .safetensors) or a pool teacher as POOL/NAME.")]
     public string Model { get; set; } = "";
@@ -26,6 +26,7 @@ public sealed class ExportVerb
         if (target.Checkpoint is null)
             throw new MtkdInputException($"--model {Model}: an imported teacher holds outputs, not an mtkd network to export");
         using var compute = new CpuCompute(1);
+        if (ExportDense(console, target.Checkpoint, compute)) return 0;
         var loaded = Checkpoint.Load(target.Checkpoint, compute);
         long bytes = OnnxExporter.Write(Onnx, loaded.Model, loaded.Normalization, Opset);
         var m = loaded.Model;

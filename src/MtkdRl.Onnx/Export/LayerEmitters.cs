@@ -10,6 +10,7 @@ public static class LayerEmitters
     {
         new LinearEmitter(), new Conv2dEmitter(), new BatchNormEmitter(), new ReluEmitter(), new MaxPool2dEmitter(),
         new AvgPool2dEmitter(), new GlobalAvgPoolEmitter(), new FlattenEmitter(), new DropoutEmitter(),
+        new Upsample2xEmitter(),
     }.ToDictionary(e => e.LayerType);
 
     /// <summary>Layer types that have an emitter.</summary>

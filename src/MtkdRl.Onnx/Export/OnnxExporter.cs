@@ -13,7 +13,7 @@ namespace MtkdRl.Onnx;
 /// outputs <c>logits</c> [N, C] and <c>embedding</c> [N, D]; N is a dynamic axis. One emitter per layer kind
 /// (<see cref="LayerEmitters"/>) writes the nodes.
 /// </summary>
-public static class OnnxExporter
+public static partial class OnnxExporter
 {
     public const string InputName = "input";
     public const string LogitsName = "logits";
@@ -28,45 +28,57 @@ public static class OnnxExporter
 
     public static ModelProto Build(Model model, ChannelNormalization normalization, int opset = DefaultOpset)
     {
+        var graph = Start(model.Spec, model.InputShape, opset, out var input);
+        var value = graph.Layers(model.Body, input);
+        var embedding = graph.Node("Identity", EmbeddingName, 2, [graph.Rows(value, "embedding.flatten").Name]);
+        value = graph.Layers(model.Head, embedding);
+        graph.Node("Identity", LogitsName, 2, [value.Name]);
+        graph.Graph.Output.Add(TensorInfo(LogitsName, BatchAxis, model.Classes));
+        graph.Graph.Output.Add(TensorInfo(EmbeddingName, BatchAxis, model.EmbeddingWidth));
+        return Package(graph, model.Spec, model.ParameterCount, TaskKind.Classification, normalization);
+    }
+
+    /// <summary>A new graph for <paramref name="spec"/> with its input declared; <paramref name="input"/> is that input.</summary>
+    private static OnnxGraphBuilder Start(ModelSpec spec, SampleShape shape, int opset, out OnnxValue input)
+    {
         if (opset is < MinOpset or > MaxOpset)
             throw new MtkdInputException($"--opset {opset}: supported opsets are {MinOpset} to {MaxOpset}");
         var graph = new OnnxGraphBuilder(opset);
-        var shape = model.InputShape;
-        var input = new OnnxValue(InputName, shape.IsVector ? 2 : 4);
-        graph.Graph.Name = $"mtkd {model.Spec}";
+        input = new OnnxValue(InputName, shape.IsVector ? 2 : 4);
+        graph.Graph.Name = $"mtkd {spec}";
         graph.Graph.Input.Add(shape.IsVector
-            ? TensorInfo(InputName, shape.Channels)
-            : TensorInfo(InputName, shape.Channels, shape.Height, shape.Width));
+            ? TensorInfo(InputName, BatchAxis, shape.Channels)
+            : TensorInfo(InputName, BatchAxis, shape.Channels, shape.Height, shape.Width));
+        return graph;
+    }
 
-        var value = input;
-        foreach (var layer in model.Body) value = LayerEmitters.For(layer).Emit(graph, layer, value);
-        var embedding = graph.Node("Identity", EmbeddingName, 2, [graph.Rows(value, "embedding.flatten").Name]);
-        value = embedding;
-        foreach (var layer in model.Head) value = LayerEmitters.For(layer).Emit(graph, layer, value);
-        graph.Node("Identity", LogitsName, 2, [value.Name]);
-        graph.Graph.Output.Add(TensorInfo(LogitsName, model.Classes));
-        graph.Graph.Output.Add(TensorInfo(EmbeddingName, model.EmbeddingWidth));
-
+    /// <summary>The model around a finished graph: opset, producer and the metadata (task, spec, normalisation).</summary>
+    private static ModelProto Package(OnnxGraphBuilder graph, ModelSpec spec, long parameters, TaskKind task, ChannelNormalization normalization)
+    {
         var proto = new ModelProto
         {
-            IrVersion = IrVersionFor(opset),
+            IrVersion = IrVersionFor(graph.Opset),
             ProducerName = "mtkd",
             ProducerVersion = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "",
-            DocString = $"mtkd model {model.Spec}: {model.ParameterCount} parameters, eval mode",
+            DocString = $"mtkd model {spec}: {parameters} parameters, eval mode",
             Graph = graph.Graph,
         };
-        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
-        proto.MetadataProps.Add(new StringStringEntryProto { Key = TaskKey, Value = TaskKind.Classification.Name() });
-        proto.MetadataProps.Add(new StringStringEntryProto { Key = SpecKey, Value = model.Spec.ToString() });
+        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = graph.Opset });
+        proto.MetadataProps.Add(new StringStringEntryProto { Key = TaskKey, Value = task.Name() });
+        proto.MetadataProps.Add(new StringStringEntryProto { Key = SpecKey, Value = spec.ToString() });
         proto.MetadataProps.Add(new StringStringEntryProto { Key = MeanKey, Value = Join(normalization.Mean) });
         proto.MetadataProps.Add(new StringStringEntryProto { Key = StdKey, Value = Join(normalization.Std) });
         return proto;
     }
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically; returns the bytes written.</summary>
-    public static long Write(string path, Model model, ChannelNormalization normalization, int opset = DefaultOpset)
+    public static long Write(string path, Model model, ChannelNormalization normalization, int opset = DefaultOpset) =>
+        Write(path, Build(model, normalization, opset));
+
+    /// <summary>Writes a built model to <paramref name="path"/> atomically; returns the bytes written.</summary>
+    public static long Write(string path, ModelProto model)
     {
-        byte[] bytes = Build(model, normalization, opset).ToByteArray();
+        byte[] bytes = model.ToByteArray();
         AtomicFile.WriteAllBytes(path, bytes);
         return bytes.Length;
     }
@@ -82,11 +94,11 @@ public static class OnnxExporter
 
     private static string Join(IReadOnlyList<float> values) => string.Join(',', values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 
-    /// <summary>A float32 tensor [batch, dims...] with a named dynamic batch axis.</summary>
-    private static ValueInfoProto TensorInfo(string name, params long[] dims)
+    /// <summary>A float32 tensor [first, dims...] whose first axis is the named dynamic axis <paramref name="first"/>.</summary>
+    private static ValueInfoProto TensorInfo(string name, string first, params long[] dims)
     {
         var tensorShape = new TensorShapeProto();
-        tensorShape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = BatchAxis });
+        tensorShape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = first });
         foreach (long d in dims) tensorShape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
         return new ValueInfoProto
         {

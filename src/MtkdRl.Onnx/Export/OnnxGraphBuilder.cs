@@ -47,6 +47,16 @@ public sealed class OnnxGraphBuilder
     public static AttributeProto Int(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
+    public static AttributeProto Text(string name, string value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8(value) };
+
+    /// <summary>Adds <paramref name="layers"/> in order, from <paramref name="input"/>; returns the last output.</summary>
+    public OnnxValue Layers(IEnumerable<MtkdRl.Training.Layer> layers, OnnxValue input)
+    {
+        foreach (var layer in layers) input = LayerEmitters.For(layer).Emit(this, layer, input);
+        return input;
+    }
+
     public static AttributeProto Float(string name, float value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
 

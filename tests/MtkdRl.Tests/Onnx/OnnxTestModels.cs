@@ -19,12 +19,15 @@ public static class OnnxTestModels
     }
 
     /// <summary>Every tensor drawn afresh: weights and biases around 0, BatchNorm scales and running variances positive.</summary>
-    public static void Randomize(Model model, int seed)
+    public static void Randomize(Model model, int seed) => Randomize(model.NamedTensors, seed);
+
+    /// <summary>The same for any network's tensors (segmentation models, detectors); a BatchNorm's name holds "bn".</summary>
+    public static void Randomize(IEnumerable<NamedTensor> tensors, int seed)
     {
         var random = new Random(seed);
-        foreach (var t in model.NamedTensors)
+        foreach (var t in tensors)
         {
-            bool positive = t.Name.EndsWith("running_var", StringComparison.Ordinal) || (t.Name.StartsWith("bn", StringComparison.Ordinal) && t.Name.EndsWith("weight", StringComparison.Ordinal));
+            bool positive = t.Name.EndsWith("running_var", StringComparison.Ordinal) || (t.Name.Contains("bn", StringComparison.Ordinal) && t.Name.EndsWith("weight", StringComparison.Ordinal));
             double spread = t.Shape.Count > 1 ? Math.Sqrt(2.0 / t.Shape.Skip(1).Aggregate(1, (a, d) => a * d)) : 0.3;
             for (int i = 0; i < t.Value.Length; i++)
                 t.Value[i] = positive ? (float)(0.5 + random.NextDouble()) : (float)(random.NextGaussian() * spread);
