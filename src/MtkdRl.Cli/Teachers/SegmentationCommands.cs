@@ -9,8 +9,8 @@ namespace MtkdRl.Cli.Teachers;
 /// <summary>`teachers train` and `eval` when --data is a scenes folder: segmentation teachers and their mIoU.</summary>
 public static class SegmentationCommands
 {
-    /// <summary>A folder with a scenes descriptor (dataset.json).</summary>
-    public static bool IsScenes(string? dir) => dir is not null && File.Exists(SceneFiles.Descriptor(dir));
+    /// <summary>A scenes folder: its dataset.json names a dense task (<see cref="SceneFiles.IsScenesFolder"/>).</summary>
+    public static bool IsScenes(string? dir) => SceneFiles.IsScenesFolder(dir);
 
     public static SceneDataset Open(IAnsiConsole console, string dir)
     {
