@@ -366,7 +366,7 @@ inline FeatureSums<V> feature_sums(const float* a, const float* t, int d) {
     F dot_lo = V::zero(), aa_lo = V::zero(), tt_lo = V::zero();
     auto add_product = [](F x, F u, F& hi, F& lo) {
         const F p = V::mul(x, u);
-        lo = V::add(lo, V::fma(x, u, V::sub(V::zero(), p)));
+        lo = V::add(lo, V::fma_exact(x, u, V::sub(V::zero(), p)));
         hi = V::add(hi, p);
     };
     for_vectors<V>(d, [&](int c, typename V::M m) {
@@ -400,8 +400,8 @@ struct CosineLoss {
                 al = V::set1(static_cast<float>(ka - ka_hi));
         for_vectors<V>(d, [&](int c, typename V::M msk) {
             const F x = V::load(a + c, msk), u = V::load(t + c, msk);
-            const F prod = V::mul(th, u), prod_err = V::fma(th, u, V::sub(V::zero(), prod));
-            const F hi = V::fma(ah, x, prod), lo = V::fma(tl, u, V::fma(al, x, prod_err));
+            const F prod = V::mul(th, u), prod_err = V::fma_exact(th, u, V::sub(V::zero(), prod));
+            const F hi = V::fma_exact(ah, x, prod), lo = V::fma_exact(tl, u, V::fma_exact(al, x, prod_err));
             V::store(out + c, V::add(hi, lo), msk);
         });
     }

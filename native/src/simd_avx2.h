@@ -43,6 +43,8 @@ struct VecAvx2 {
     static F sqrt(F a) { return _mm256_sqrt_ps(a); }
     static F abs(F a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
     static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+    // a * b + c rounded once: the hardware FMA already is.
+    static F fma_exact(F a, F b, F c) { return fma(a, b, c); }
     static F fnma(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }
     static F max(F a, F b) { return _mm256_max_ps(a, b); }
     static F min(F a, F b) { return _mm256_min_ps(a, b); }

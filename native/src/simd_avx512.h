@@ -39,6 +39,8 @@ struct VecAvx512 {
     static F sqrt(F a) { return _mm512_sqrt_ps(a); }
     static F abs(F a) { return _mm512_abs_ps(a); }
     static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }    // a*b + c
+    // a * b + c rounded once: the hardware FMA already is.
+    static F fma_exact(F a, F b, F c) { return fma(a, b, c); }
     static F fnma(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a*b
     // max/min return the second operand when either is NaN (as the x86 instructions do).
     static F max(F a, F b) { return _mm512_max_ps(a, b); }

@@ -73,6 +73,13 @@ struct VecPortable {
         return r;
     }
     static F fma(F a, F b, F c) { return add(mul(a, b), c); }
+    // a * b + c rounded once (std::fma), for error-free products; fma above rounds twice, as the baseline
+    // instruction set has no fused multiply-add.
+    static F fma_exact(F a, F b, F c) {
+        F r;
+        for (int i = 0; i < W; ++i) r.v[i] = std::fma(a.v[i], b.v[i], c.v[i]);
+        return r;
+    }
     static F fnma(F a, F b, F c) { return sub(c, mul(a, b)); }
     // Same NaN rule as the x86 instructions: the second operand wins unless the first is strictly larger.
     static F max(F a, F b) { return map(a, b, [](float x, float y) { return x > y ? x : y; }); }
