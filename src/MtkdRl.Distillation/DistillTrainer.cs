@@ -63,7 +63,6 @@ public sealed partial class DistillTrainer
         DistillLossSupport.Require(_backend, recipe.Hyper.Loss);
         var clock = Stopwatch.StartNew();
         var manifest = PoolManifest.Read(_poolDir);
-        TaskKinds.Require(TaskKind.Classification, manifest.TaskKind(_poolDir), PoolManifest.PathIn(_poolDir));
         using var runLock = Job.IsRoot ? FolderLock.Acquire(outDir) : null;
         using var run = Prepare(recipe, createStrategy, outDir);
         if (DistillCheckpoint.Exists(outDir))
