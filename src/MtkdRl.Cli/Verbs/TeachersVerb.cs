@@ -21,7 +21,7 @@ public sealed partial class TeachersVerb
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
     public string? Data { get; set; }
 
-    [Option("preset", HelpText = "train, recipe: quick (4 small teachers, about a minute on the slice; the default), default (6 teachers sized for a full MNIST-family dataset) or specialists (3 class specialists and a linear generalist); on a scenes folder (--data with dataset.json): seg-quick (3 segmentation teachers, the default there), seg-default (5, two of them weak), det-quick (3 detectors) or det-default (4 detectors, 2 of them weak).")]
+    [Option("preset", HelpText = "train, recipe: quick (4 small teachers, about two minutes of CPU on the slice; the default), default (6 teachers sized for a full MNIST-family dataset) or specialists (3 class specialists and a linear generalist); on a scenes folder (--data with dataset.json): seg-quick (3 segmentation teachers, the default there), seg-default (5, two of them weak), det-quick (3 detectors) or det-default (4 detectors, 2 of them weak).")]
     public string? Preset { get; set; }
 
     [Option("recipe", HelpText = "train: a pool recipe file (JSON: per teacher name, spec, epochs, lr, batch, augment, subset, seed; `teachers recipe --preset quick` prints one to start from). A trained pool keeps its recipe as POOL/recipe.json.")]

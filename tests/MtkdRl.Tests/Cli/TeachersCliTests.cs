@@ -61,7 +61,7 @@ public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolF
         var train = Run("teachers", "train", "--data", fixture.DataDir, "--pool", pool, "--preset", "quick", "--epochs", "1", "--threads", "2");
         Assert.True(train.Code == 0, train.Err);
         foreach (string column in new[] { "teacher", "spec", "params", "D", "test acc", "seconds" }) Assert.Contains(column, train.Out);
-        foreach (string name in new[] { "cnn", "mlp", "linear", "mlp-subset" }) Assert.Contains(name, train.Out);
+        foreach (string name in new[] { "cnn", "mlp", "linear", "cnn-wide" }) Assert.Contains(name, train.Out);
         Assert.Equal(4, PoolManifest.Read(pool).Teachers.Count);
 
         var n = fixture.Data;
@@ -226,7 +226,7 @@ public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolF
         var printed = Run("teachers", "recipe", "--preset", "quick");
         Assert.True(printed.Code == 0, printed.Err);
         var recipe = PoolRecipe.Parse(printed.Out, "printed");
-        Assert.Equal(["cnn", "mlp", "linear", "mlp-subset"], recipe.Teachers.Select(t => t.Name));
+        Assert.Equal(["cnn", "mlp", "linear", "cnn-wide"], recipe.Teachers.Select(t => t.Name));
 
         string file = temp.File("mine.json");
         File.WriteAllText(file, (recipe with { Teachers = [recipe.Teachers[1] with { Name = "my-mlp", Spec = "mlp:16" }] }).ToJson());
