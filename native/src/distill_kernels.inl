@@ -265,12 +265,17 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
             const F neg_lse = V::set1(-p.stats.lse_t[i]);
             const F vc = V::set1(p.a_kd * p.T * p.inv_counted_rows * p.wl[i]);
             const float* next = next_teacher_row(p, b0, b1 - b0, k, r);
-            for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
-                constexpr bool is_tail = decltype(tail)::value;
-                F pt = vexp_kernel<V>(V::fma(load<is_tail, V>(z + c, t), it, neg_lse));
-                store<is_tail, V>(dz + c, V::fnma(vc, pt, load<is_tail, V>(dz + c, t)), t);
-                prefetch_along<V::W>(next, c);
-            });
+            // Two copies of the sweep, so short rows (no next row to fetch) pay nothing per vector for the hint.
+            auto sweep = [&](auto with_prefetch) {
+                for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+                    constexpr bool is_tail = decltype(tail)::value;
+                    F pt = vexp_kernel<V>(V::fma(load<is_tail, V>(z + c, t), it, neg_lse));
+                    store<is_tail, V>(dz + c, V::fnma(vc, pt, load<is_tail, V>(dz + c, t)), t);
+                    if constexpr (decltype(with_prefetch)::value) prefetch_along<V::W>(next, c);
+                });
+            };
+            if (next != nullptr) sweep(std::true_type{});
+            else sweep(std::false_type{});
         },
         [&](int r, int k) {
             const int b = b0 + r;
