@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 
+#include "prefetch.h"
 #include "vector_exp.h"
 #include "vector_loops.inl"
 
@@ -133,9 +134,11 @@ struct TeacherSums {
     typename V::F S0, R0, Hs, St, A;
 };
 
-// Second sweep of a teacher row (see the derivation above); eT_out receives e^{u}.
+// Second sweep of a teacher row (see the derivation above); eT_out receives e^{u}. The first C floats of `next`
+// (the row the kernel reads after this one, or null) are prefetched along the way.
 template <class V, int TK>
-inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, float m, float inv_T, float* eT_out) {
+inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, float m, float inv_T, float* eT_out,
+                                   const float* next) {
     using F = typename V::F;
     const F vm = V::set1(m), it = V::set1(inv_T);
     const F zero = V::zero();
@@ -153,6 +156,7 @@ inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, f
         St = V::add(St, eT);
         A = V::fma(eT, V::sub(w, load<is_tail, V>(ws_row + c, t)), A);
         store<is_tail, V>(eT_out + c, eT, t);
+        prefetch_along<V::W>(next, c);
     });
     return {S0, R0, Hs, St, V::mul(A, it)};
 }

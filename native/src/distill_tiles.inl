@@ -26,6 +26,7 @@
 #include "distill_kl.inl"
 #include "distill_layout.inl"
 #include "distill_rows.inl"
+#include "prefetch.h"
 #include "vector_log.h"
 
 namespace mtkd {
@@ -87,11 +88,20 @@ inline void transposed_columns(const float* first_row, int C, int n, int c0, int
 
 // Runs step(c, half) for c = 0 .. C - 1, half = c % 2 (which of the two interleaved sums column c joins), in
 // `parts` runs of about equal length with between(j) after run j.
+// Run j ends at floor(C (j + 1) / parts) rounded down to even; the floor is carried from run to run (C = q parts + rem)
+// instead of divided out each time, which cost a division per run where runs are a column or two long.
 template <class Step, class Between>
 inline void for_each_column(int C, int parts, Step&& step, Between&& between) {
-    int c = 0;
+    const int q = C / parts, rem = C % parts;
+    int c = 0, floor_end = 0, carry = 0;
     for (int j = 0; j < parts; ++j) {
-        const int end = j + 1 == parts ? C : (static_cast<int>(static_cast<long long>(C) * (j + 1) / parts) & ~1);
+        floor_end += q;
+        carry += rem;
+        if (carry >= parts) {
+            carry -= parts;
+            ++floor_end;
+        }
+        const int end = j + 1 == parts ? C : (floor_end & ~1);
         for (; c + 2 <= end; c += 2) {
             step(c, 0);
             step(c + 1, 1);
@@ -106,10 +116,13 @@ inline void for_each_column(int C, Step&& step) {
     for_each_column(C, 1, step, [](int) {});
 }
 
-// Writes lane i < g.n of x to out[(b0 + i) * stride]: one per row (stride 1) or one per (row, teacher) pair.
+// Writes lane i < g.n of x to out[(b0 + i) * stride]: one per row (stride 1: a masked store, consecutive rows being
+// adjacent) or one per (row, teacher) pair (a scatter; plain stores from an aligned copy measured no faster).
 template <class V>
 inline void write_lanes(const LaneGroup<V>& g, typename V::F x, float* out, int stride) {
-    V::scatter(out + static_cast<std::size_t>(g.b0) * stride, stride, x, g.n);
+    float* base = out + static_cast<std::size_t>(g.b0) * stride;
+    if (stride == 1) V::store(base, x, V::first(g.n));
+    else V::scatter(base, stride, x, g.n);
 }
 
 // The student rows of the group: lse_s1, lse_st, ce_s, the tiles s, w_s, e^v and, with Fused, the student's share
@@ -188,7 +201,15 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     }
     const F it = V::set1(p.inv_T), zero = V::zero();
     F S0[2] = {zero, zero}, R0[2] = {zero, zero}, Hs[2] = {zero, zero}, St[2] = {zero, zero}, A[2] = {zero, zero};
+    // The next teacher's rows of the group (or, after the last teacher, the next group's), n C floats in one run
+    // that starts on another page: column c asks for the line at float c n, so the C columns cover all of it.
+    const int after = g.b0 + g.n;
+    const float* next = V::W < 8        ? nullptr  // the scalar build: one hint per float would cost more than it saves
+                        : k + 1 < p.K   ? teacher_row(p, k + 1, g.b0)
+                        : after < p.B   ? teacher_row(p, 0, after)
+                                        : nullptr;
     for_each_column(C, g.n, [&](int c, int h) {
+        if (next != nullptr) prefetch_line(next + static_cast<std::size_t>(c) * g.n);
         const F w = V::sub(V::load(g.column(g.z, c)), m);
         F e1, eT;
         exp_pair<V, TK>(w, it, e1, eT);

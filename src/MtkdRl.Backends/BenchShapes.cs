@@ -6,8 +6,15 @@ namespace MtkdRl.Backends;
 /// <summary>Shapes of the fused op as the command line and the benchmarks write them: "B,K,C,D", one width for every teacher.</summary>
 public static class BenchShapes
 {
+    /// <summary>
+    /// A dense (segmentation) shape: 16 images of 64x64 pixels as 65,536 rows, 4 teachers, 11 classes (10 and the
+    /// background), 16 feature floats per teacher: many short rows.
+    /// </summary>
+    public const string DenseKernelShape = "65536,4,11,16";
+
     /// <summary>`mtkd bench kernels`'s shapes when none is given.</summary>
-    public static readonly IReadOnlyList<string> KernelDefaults = ["256,4,100,256", "256,16,100,256", "1024,8,1000,512", "256,64,100,128"];
+    public static readonly IReadOnlyList<string> KernelDefaults =
+        ["256,4,100,256", "256,16,100,256", "1024,8,1000,512", "256,64,100,128", DenseKernelShape];
 
     /// <summary>`mtkd selfcheck`'s shapes when none is given.</summary>
     public static readonly IReadOnlyList<string> SelfCheckDefaults = ["4096,16,1000,512", "256,64,100,128"];

@@ -4,18 +4,21 @@ using MtkdRl.Backends.Agreement;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Gpu.Timing;
+using MtkdRl.Native;
 
 namespace MtkdRl.Backends;
 
 /// <summary>One timed pass of one backend at one shape (the `mtkd bench kernels --json` record).</summary>
 /// <param name="CopyGbps">The memory's measured copy bandwidth (host RAM, or device memory for GPU backends).</param>
 /// <param name="Roofline">Gbps / CopyGbps: the fraction of what a plain copy of the same bytes achieves.</param>
+/// <param name="CopyThreads">Host threads of the copy that measured CopyGbps: the native op's team size, so both
+/// use the same cores (0 for a device copy).</param>
 public sealed record KernelBenchRecord(
     string Op, string Backend, string Variant, string Device,
     [property: JsonPropertyName("B")] int B, [property: JsonPropertyName("K")] int K,
     [property: JsonPropertyName("C")] int C, [property: JsonPropertyName("D")] int D,
     double MedianMs, double P20Ms, double P80Ms, long Bytes, double Gbps, double MaxRelErr, int Repeats,
-    double CopyGbps, double Roofline, string Loss = "kl + mse");
+    double CopyGbps, double Roofline, string Loss = "kl + mse", int CopyThreads = 0);
 
 /// <summary>Options of a kernel benchmark run.</summary>
 /// <param name="Repeats">Timed repetitions per pass (after the warm-up); the median of these is reported.</param>
@@ -71,7 +74,8 @@ public static class KernelBenchmark
         var refGrads = ReferenceDistill.ComputeGrads(x64, refStats, h);
 
         progress?.Invoke($"{entry.Name}: copy bandwidth");
-        double copyGbps = backend is ICopyBandwidthProbe device ? device.MeasureCopyGbps() : HostCopyBandwidth.MeasureGbps();
+        int copyThreads = CopyThreads(backend);
+        double copyGbps = backend is ICopyBandwidthProbe device ? device.MeasureCopyGbps() : HostCopyBandwidth.MeasureGbps(copyThreads);
 
         using var session = backend.CreateSession(shape);
         session.Upload(x);
@@ -84,14 +88,14 @@ public static class KernelBenchmark
         session.DownloadStats(stats);
         DistillValidation.CheckStatsFinite(x, stats);
         double statsErr = MaxRelErr(ReferenceDistill.Named(refStats), stats.Named());
-        yield return Record("stats", h.Loss, entry, backend, shape, statsTimes, DistillPass.Stats, statsErr, copyGbps);
+        yield return Record("stats", h.Loss, entry, backend, shape, statsTimes, DistillPass.Stats, statsErr, copyGbps, copyThreads);
 
         // gradient (reads the statistics the stats pass just left in the session)
         progress?.Invoke($"{entry.Name} {shape}: gradient");
         var gradTimes = Time(() => session.Gradient(h), session, options);
         session.DownloadGrads(grads);
         double gradErr = MaxRelErr(ReferenceDistill.Named(refGrads), grads.Named());
-        yield return Record("gradient", h.Loss, entry, backend, shape, gradTimes, DistillPass.Gradient, gradErr, copyGbps);
+        yield return Record("gradient", h.Loss, entry, backend, shape, gradTimes, DistillPass.Gradient, gradErr, copyGbps, copyThreads);
 
         // fused
         progress?.Invoke($"{entry.Name} {shape}: fused");
@@ -101,7 +105,7 @@ public static class KernelBenchmark
         session.DownloadGrads(grads);
         double fusedErr = Math.Max(MaxRelErr(ReferenceDistill.Named(refStats), stats.Named()),
                                    MaxRelErr(ReferenceDistill.Named(refGrads), grads.Named()));
-        yield return Record("fused", h.Loss, entry, backend, shape, fusedTimes, DistillPass.Fused, fusedErr, copyGbps);
+        yield return Record("fused", h.Loss, entry, backend, shape, fusedTimes, DistillPass.Fused, fusedErr, copyGbps, copyThreads);
     }
 
     /// <summary>Reproducible inputs: Gaussian logits and features, 10% ignored rows, normalised weights.</summary>
@@ -160,15 +164,26 @@ public static class KernelBenchmark
         return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
     }
 
+    /// <summary>
+    /// Threads of the host copy a backend is compared with: the native op's team, every core for the other host
+    /// backends, 0 for a backend that measures its own device memory.
+    /// </summary>
+    public static int CopyThreads(IDistillBackend backend) => backend switch
+    {
+        ICopyBandwidthProbe => 0,
+        NativeBackend native => native.Threads,
+        _ => Environment.ProcessorCount,
+    };
+
     private static KernelBenchRecord Record(string op, DistillLoss loss, BackendEntry entry, IDistillBackend backend, DistillShape s,
-        double[] sortedMs, DistillPass pass, double err, double copyGbps)
+        double[] sortedMs, DistillPass pass, double err, double copyGbps, int copyThreads)
     {
         double median = Percentile(sortedMs, 0.5);
         long bytes = DistillTraffic.MinimumBytes(s, pass);
         double gbps = bytes / (median * 1e-3) / 1e9;
         return new KernelBenchRecord(op, entry.Family, entry.Name, backend.Device, s.B, s.K, s.C, s.UniformWidth ? s.D[0] : -1,
             median, Percentile(sortedMs, 0.2), Percentile(sortedMs, 0.8), bytes, gbps, err, sortedMs.Length,
-            copyGbps, gbps / copyGbps, loss.ToString());
+            copyGbps, gbps / copyGbps, loss.ToString(), copyThreads);
     }
 
     /// <summary>The largest relative error over the outputs (BackendAgreement's measure; NaN for misplaced non-finite values).</summary>

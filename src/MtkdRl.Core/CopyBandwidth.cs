@@ -19,25 +19,32 @@ public interface ICopyBandwidthProbe
 /// </summary>
 public static class HostCopyBandwidth
 {
-    private static double? _cached;
+    private static readonly Dictionary<int, double> Cached = new();
     private static readonly object Gate = new();
 
     /// <summary>Median of several copies of a buffer far larger than the caches, on every core. Cached per process.</summary>
-    public static double MeasureGbps()
+    public static double MeasureGbps() => MeasureGbps(Environment.ProcessorCount);
+
+    /// <summary>
+    /// The same copy split over <paramref name="threads"/> threads (every core when 0 or less), so a kernel run with a
+    /// team of that size is compared with what that many threads can copy. Cached per process and thread count.
+    /// </summary>
+    public static double MeasureGbps(int threads)
     {
+        int parts = threads > 0 ? threads : Environment.ProcessorCount;
         lock (Gate)
         {
-            return _cached ??= Measure(bytes: 256L << 20, repeats: 7);
+            if (!Cached.TryGetValue(parts, out double gbps)) Cached[parts] = gbps = Measure(bytes: 256L << 20, repeats: 7, parts);
+            return gbps;
         }
     }
 
-    private static double Measure(long bytes, int repeats)
+    private static double Measure(long bytes, int repeats, int parts)
     {
         var src = GC.AllocateUninitializedArray<byte>((int)bytes);
         var dst = GC.AllocateUninitializedArray<byte>((int)bytes);
         Array.Fill(src, (byte)1);
         Array.Fill(dst, (byte)2); // touch every page before timing
-        int parts = Environment.ProcessorCount;
         long chunk = bytes / parts;
         var seconds = new double[repeats];
         for (int r = 0; r < repeats; r++)

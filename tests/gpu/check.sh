@@ -88,7 +88,9 @@ if [ -z "$sanitizer" ]; then
   done
 fi
 
-# What each mode runs. Small shapes for the checks; the bandwidth target first among the timed shapes.
+# What each mode runs. Small shapes for the checks; the bandwidth target first among the timed shapes, a dense
+# (segmentation) shape of many short rows last: 16 images of 64x64 pixels, K=4, C=11. A dry run stands in 6 such
+# rows: the CPU simulator of the GPU takes seconds per row there.
 if [ $dry -eq 0 ]; then
   mode="GPU"
   label=""
@@ -96,7 +98,7 @@ if [ $dry -eq 0 ]; then
   ilgpu_backend="ilgpu-cuda"
   selfcheck_shapes="256,16,1000,512;64,64,100,128"
   sanitizer_shapes="33,5,1001,100;64,8,256,64"
-  shapes="4096,16,1000,512;256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128"
+  shapes="4096,16,1000,512;256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128;65536,4,11,16"
   torch_device="cuda"
   bench_args=(--repeat 50 --warmup 5 --max-seconds 2)
 else
@@ -106,7 +108,7 @@ else
   ilgpu_backend="ilgpu-cpu"
   selfcheck_shapes="8,3,40,16"
   sanitizer_shapes=""
-  shapes="8,3,40,16;5,2,33,7"
+  shapes="8,3,40,16;5,2,33,7;6,4,11,16"
   torch_device="cpu"
   bench_args=(--repeat 3 --warmup 0 --max-seconds 1)
 fi

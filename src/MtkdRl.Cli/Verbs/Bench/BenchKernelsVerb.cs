@@ -12,7 +12,7 @@ public sealed class BenchKernelsVerb : TimedBenchOptions
     [Option('b', "backend", Default = "all", HelpText = "A backend name from `mtkd info`, or all (the best variant of each family; CPU simulators only when named).")]
     public string Backend { get; set; } = "all";
 
-    [Option('s', "shape", Separator = ';', HelpText = "B,K,C,D shapes separated by ';' (default: 256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128).")]
+    [Option('s', "shape", Separator = ';', HelpText = "B,K,C,D shapes separated by ';' (default: 256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128;65536,4,11,16, the last a dense shape: 16 images of 64x64 pixels).")]
     public IEnumerable<string> Shapes { get; set; } = [];
 
     [Option("jsonl", HelpText = "Append each record to this file as one JSON line as soon as it is measured (a run cut short keeps what finished).")]

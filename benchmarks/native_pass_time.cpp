@@ -1,0 +1,120 @@
+// CPU time and wall time of each pass of the native distillation op, called through its C API on Gaussian inputs
+// (logits of standard deviation 2, features 1, 10 % ignored rows, T = 4 unless given):
+// the measure docs/PERF.md uses to weigh kernel changes on a shared machine, where CPU time swings far less with
+// the load than wall time. Two builds of libmtkd_native are compared by running this program against each in
+// alternation (LD_LIBRARY_PATH), e.g.
+//
+//   g++ -O2 -o /tmp/native_pass_time benchmarks/native_pass_time.cpp -Inative/include -Lartifacts/native -lmtkd_native
+//   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 1024 8 1000 512 20
+//
+// Arguments: simd (0 auto, 1 scalar, 2 AVX2, 3 AVX-512), threads, B, K, C, D, calls per pass, [T = 4].
+// Output per pass: the fastest, 20th percentile and median wall ms, the median CPU ms of the process, and the MB a
+// pass must move (MtkdRl.Core.Distill.DistillTraffic) divided by the 20th percentile.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <time.h>
+#include <vector>
+
+#include "mtkd.h"
+
+namespace {
+
+double milliseconds(clockid_t clock) {
+    timespec t;
+    clock_gettime(clock, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 8) {
+        std::fprintf(stderr, "usage: native_pass_time simd threads B K C D calls [T]\n");
+        return 2;
+    }
+    const int simd = std::atoi(argv[1]), threads = std::atoi(argv[2]), B = std::atoi(argv[3]), K = std::atoi(argv[4]),
+              C = std::atoi(argv[5]), D = std::atoi(argv[6]), calls = std::atoi(argv[7]);
+    const float T = argc > 8 ? static_cast<float>(std::atof(argv[8])) : 4.0f;
+    if (simd < 0 || threads < 0 || B < 1 || K < 1 || C < 1 || D < 1 || calls < 1 || !(T > 0)) {
+        std::fprintf(stderr, "native_pass_time: every size must be positive\n");
+        return 2;
+    }
+    const int F = K * D;
+    std::mt19937 rng(1);
+    std::normal_distribution<float> gauss(0.0f, 1.0f);
+    std::vector<int> widths(K, D), offsets(K + 1);
+    for (int k = 0; k <= K; ++k) offsets[k] = k * D;
+    std::vector<float> zs(static_cast<size_t>(B) * C), zt(static_cast<size_t>(K) * B * C), fs(static_cast<size_t>(B) * F),
+        ft(static_cast<size_t>(B) * F), wl(static_cast<size_t>(B) * K, 1.0f / K), wf(static_cast<size_t>(B) * K, 1.0f / K);
+    for (auto& x : zs) x = 2 * gauss(rng);
+    for (auto& x : zt) x = 2 * gauss(rng);
+    for (auto& x : fs) x = gauss(rng);
+    for (auto& x : ft) x = gauss(rng);
+    std::vector<int> y(B);
+    int counted = 0;
+    for (int b = 0; b < B; ++b) {
+        y[b] = rng() % 10 == 0 ? -1 : static_cast<int>(rng() % C);  // 10 % ignored rows, as the bench
+        counted += y[b] >= 0;
+    }
+    std::vector<float> pair_stats[8], row_stats[3];
+    for (auto& v : pair_stats) v.assign(static_cast<size_t>(B) * K, 0.0f);
+    for (auto& v : row_stats) v.assign(B, 0.0f);
+    std::vector<float> dzs(static_cast<size_t>(B) * C), dfs(static_cast<size_t>(B) * F), row_loss(B);
+
+    mtkd_shape shape{B, K, C, widths.data(), offsets.data()};
+    mtkd_inputs in{zs.data(), zt.data(), fs.data(), ft.data(), y.data(), wl.data(), wf.data()};
+    mtkd_hyper h{};
+    h.temperature = T;
+    h.a_ce = 1.0f;
+    h.a_kd = 1.0f;
+    h.beta = 5.0f;
+    h.cos_eps = 1e-8f;
+    h.inv_counted_rows = counted > 0 ? 1.0f / counted : 0.0f;
+    mtkd_stats stats{pair_stats[0].data(), pair_stats[1].data(), pair_stats[2].data(), pair_stats[3].data(),
+                     pair_stats[4].data(), pair_stats[5].data(), pair_stats[6].data(), pair_stats[7].data(),
+                     row_stats[0].data(),  row_stats[1].data(),  row_stats[2].data()};
+    mtkd_grads grads{dzs.data(), dfs.data(), row_loss.data()};
+    mtkd_context* ctx = nullptr;
+    if (mtkd_context_create(simd, threads, &ctx) != MTKD_OK) {
+        std::fprintf(stderr, "native_pass_time: %s\n", mtkd_last_error());
+        return 1;
+    }
+
+    const double logits = 4.0 * (static_cast<double>(B) * C + static_cast<double>(K) * B * C);
+    const double features = 8.0 * B * F, labels = 4.0 * B, weights = 8.0 * B * K;
+    const double stats_out = 4.0 * (8.0 * B * K + 3.0 * B), stats_in = 4.0 * (3.0 * B * K + 3.0 * B);
+    const double grads_out = 4.0 * (static_cast<double>(B) * C + static_cast<double>(B) * F + B);
+    const double mb[3] = {(logits + features + labels + stats_out) / 1e6,
+                          (logits + features + labels + weights + stats_in + grads_out) / 1e6,
+                          (logits + features + labels + weights + stats_out + grads_out) / 1e6};
+    const char* names[3] = {"stats", "gradient", "fused"};
+    const int warmup = 3;
+    for (int pass = 0; pass < 3; ++pass) {
+        std::vector<double> wall, cpu;
+        for (int i = 0; i < calls + warmup; ++i) {
+            const double w0 = milliseconds(CLOCK_MONOTONIC), c0 = milliseconds(CLOCK_PROCESS_CPUTIME_ID);
+            const mtkd_status status = pass == 0   ? mtkd_distill_stats(ctx, &shape, &in, &h, &stats)
+                                       : pass == 1 ? mtkd_distill_gradient(ctx, &shape, &in, &h, &stats, &grads)
+                                                   : mtkd_distill_fused(ctx, &shape, &in, &h, &stats, &grads);
+            const double w1 = milliseconds(CLOCK_MONOTONIC), c1 = milliseconds(CLOCK_PROCESS_CPUTIME_ID);
+            if (status != MTKD_OK) {
+                std::fprintf(stderr, "native_pass_time: %s: %s\n", names[pass], mtkd_last_error());
+                mtkd_context_destroy(ctx);
+                return 1;
+            }
+            if (i >= warmup) {
+                wall.push_back(w1 - w0);
+                cpu.push_back(c1 - c0);
+            }
+        }
+        std::sort(wall.begin(), wall.end());
+        std::sort(cpu.begin(), cpu.end());
+        const double p20 = wall[wall.size() / 5];
+        std::printf("%d,%d,%d,%d %-8s wall min %.4f p20 %.4f med %.4f | cpu med %.4f ms | %.1f GB/s(p20)\n", B, K, C, D,
+                    names[pass], wall[0], p20, wall[wall.size() / 2], cpu[cpu.size() / 2], mb[pass] / p20);
+    }
+    mtkd_context_destroy(ctx);
+    return 0;
+}

@@ -1,0 +1,31 @@
+// A hint to bring one cache line into L1 ahead of its use. The hardware prefetchers follow a stream only within a
+// 4 KiB page, so where the next row to be read lies elsewhere (the next teacher's rows of a block, or a row of
+// about a page), the kernels ask for it while they compute on the current one. A hint never faults, and a
+// compiler without the builtin gets nothing.
+#pragma once
+
+namespace mtkd {
+namespace {  // compiled per SIMD level: see distill_kernels.inl
+
+inline void prefetch_line(const float* p) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p, 0, 3);
+#else
+    (void)p;
+#endif
+}
+
+// Prefetches the line of `next` that matches column c of the current sweep, once per 16 floats (a 64-byte line),
+// so a sweep over a row of n floats brings in the first n floats of next. The scalar build (W = 1) asks for nothing:
+// a test per float would cost more than the hint saves.
+template <int W>
+inline void prefetch_along(const float* next, int c) {
+    if constexpr (W >= 16) {
+        if (next != nullptr) prefetch_line(next + c);
+    } else if constexpr (W >= 8) {
+        if (next != nullptr && c % 16 == 0) prefetch_line(next + c);
+    }
+}
+
+}  // namespace
+}  // namespace mtkd
