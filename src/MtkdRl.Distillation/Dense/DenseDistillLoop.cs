@@ -8,7 +8,19 @@ using MtkdRl.Training;
 namespace MtkdRl.Distillation;
 
 /// <summary>One epoch of a dense run: training loss, the task's two test metrics, mean teacher weights.</summary>
-public sealed record DenseLoopEpoch(int Epoch, double Loss, double First, double Second, float[] MeanWl, double Seconds);
+public sealed record DenseLoopEpoch(int Epoch, double Loss, double First, double Second, float[] MeanWl, double Seconds) : IDenseEpoch;
+
+/// <summary>A task's record of one epoch of a dense run (a line of metrics.jsonl).</summary>
+public interface IDenseEpoch
+{
+    int Epoch { get; }
+}
+
+/// <summary>
+/// Where a dense run keeps its state: the folder, whether to continue the run already there, and the summary.json
+/// record of the finished run made from its epochs.
+/// </summary>
+public sealed record DenseRunFolder<TEpoch>(string Dir, bool Resume, Func<IReadOnlyList<TEpoch>, object> Summary);
 
 /// <summary>
 /// The training loop of a dense distillation run, for any <see cref="DenseTask"/>: the teachers run live on every
@@ -17,31 +29,25 @@ public sealed record DenseLoopEpoch(int Epoch, double Loss, double First, double
 /// embeddings are scaled to unit RMS per teacher (measured on the first training images), as for
 /// classification. A strategy that needs a probe loss gets the student's own loss on a fixed held-out batch of
 /// training images before and after each step. The reported loss is the op's plus what the student adds on its
-/// own (a detector's box loss). Each epoch ends with the strategy's epoch-end update and a test evaluation.
+/// own (a detector's box loss). Each epoch ends with the strategy's epoch-end update and a test evaluation; with a
+/// <see cref="DenseRunFolder{TEpoch}"/>, then a checkpoint of everything (<see cref="DenseDistillCheckpoint"/>:
+/// student, heads, optimiser, strategy, the shuffle's RNG) and metrics.jsonl, and summary.json once the last
+/// epoch is done. A resumed run continues bit for bit (same thread count and backend).
 /// </summary>
 public static class DenseDistillLoop
 {
     public const int ProbeImages = 16;
     private const int ScaleImages = 64;
+    private const string MetricsFile = "metrics.jsonl";
 
-    /// <summary>The teachers' checkpoint paths of a pool of <paramref name="task"/> made for the scenes of <paramref name="fingerprint"/>, or a one-line error.</summary>
-    public static IReadOnlyList<string> TeacherPaths(string poolDir, TaskKind task, string fingerprint, string source)
-    {
-        var manifest = PoolManifest.Read(poolDir, task);
-        if (manifest.Teachers.Count == 0) throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool has no teachers yet");
-        if (manifest.Dataset.Fingerprint != fingerprint)
-            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool belongs to {manifest.Dataset.Name}, not to the scenes in {source}");
-        return [.. manifest.Teachers.Select(t => Path.Combine(poolDir, t.Checkpoint!))];
-    }
-
-    /// <summary>The loop with each epoch line turned into a task's own record.</summary>
+    /// <summary>The loop with each epoch line turned into a task's own record, checkpointed in <paramref name="folder"/> when given.</summary>
     public static IReadOnlyList<TEpoch> Run<TEpoch>(DenseTask task, DistillRecipe recipe, int classes, CpuCompute compute, IDistillBackend backend,
-        Func<DenseLoopEpoch, TEpoch> convert, Action<TEpoch>? epochDone) =>
-        [.. Run(task, recipe, classes, compute, backend, epochDone is null ? null : e => epochDone(convert(e))).Select(convert)];
-
-    public static IReadOnlyList<DenseLoopEpoch> Run(DenseTask task, DistillRecipe recipe, int classes, CpuCompute compute, IDistillBackend backend,
-        Action<DenseLoopEpoch>? epochDone = null)
+        Func<DenseLoopEpoch, TEpoch> convert, Action<TEpoch>? epochDone, DenseRunFolder<TEpoch>? folder = null) where TEpoch : IDenseEpoch
     {
+        recipe.Validate();
+        string? outDir = folder?.Dir;
+        using var runLock = outDir is null ? null : FolderLock.Acquire(outDir);
+        var saved = folder is null ? null : PreviousState(folder, task, recipe);
         var widths = task.TeacherWidths;
         int k = widths.Count;
         var rng = new Rng(recipe.Seed);
@@ -69,8 +75,19 @@ public static class DenseDistillLoop
         var ft = new float[images * heads.F];
         var wl = new float[step.Shape.B * k];
         var wf = new float[step.Shape.B * k];
-        var epochs = new List<DenseLoopEpoch>();
-        for (int epoch = 1; epoch <= recipe.Epochs; epoch++)
+        var epochs = new List<TEpoch>();
+        string? metricsPath = outDir is null ? null : Path.Combine(outDir, MetricsFile);
+        int first = 1;
+        if (saved is not null)
+        {
+            DenseDistillCheckpoint.LoadInto(outDir!, saved, task, heads, optimizer, strategy);
+            for (int e = 0; e < saved.Epoch; e++) order.Shuffle(rows.AsSpan());
+            if (saved.Loader!.RngState is not { } rngState || !rngState.AsSpan().SequenceEqual(order.State))
+                throw new MtkdInputException($"{Path.Combine(outDir!, DistillCheckpoint.StateJson)}: the loader's position does not follow from the recipe (saved by another build?)");
+            epochs.AddRange(JsonFiles.ReadLines<TEpoch>(metricsPath!).Where(m => m.Epoch <= saved.Epoch));
+            first = saved.Epoch + 1;
+        }
+        for (int epoch = first; epoch <= recipe.Epochs; epoch++)
         {
             var clock = Stopwatch.StartNew();
             order.Shuffle(rows.AsSpan());
@@ -111,13 +128,47 @@ public static class DenseDistillLoop
                 lossSum += loss;
             }
             strategy.EndEpoch();
-            var (first, second) = task.Evaluate();
-            var line = new DenseLoopEpoch(epoch, lossSum / batches, first, second,
-                [.. sumWl.Select(v => (float)(v / ((double)batches * step.Shape.B)))], clock.Elapsed.TotalSeconds);
+            var (testFirst, testSecond) = task.Evaluate();
+            var line = convert(new DenseLoopEpoch(epoch, lossSum / batches, testFirst, testSecond,
+                [.. sumWl.Select(v => (float)(v / ((double)batches * step.Shape.B)))], clock.Elapsed.TotalSeconds));
             epochs.Add(line);
+            if (outDir is not null)
+            {
+                DenseDistillCheckpoint.Save(outDir, task, heads, optimizer, strategy, new DistillState
+                {
+                    Recipe = recipe,
+                    DatasetFingerprint = task.DataFingerprint,
+                    PoolFingerprint = task.Pool.Fingerprint,
+                    Epoch = epoch,
+                    Step = optimizer.StepCount,
+                    Loader = new LoaderRecord(order.State, epoch, 0),
+                });
+                JsonFiles.WriteLines(metricsPath!, epochs);
+            }
             epochDone?.Invoke(line);
         }
+        if (folder is not null && epochs.Count == recipe.Epochs)
+            JsonFiles.Write(Path.Combine(folder.Dir, "summary.json"), folder.Summary(epochs));
         return epochs;
+    }
+
+    /// <summary>
+    /// The state of the run already in the folder (null when there is none), after checking that it may be continued:
+    /// --resume given, the same task, recipe (as its strategy sees it), scenes and pool; else one line.
+    /// </summary>
+    private static DistillState? PreviousState<TEpoch>(DenseRunFolder<TEpoch> folder, DenseTask task, DistillRecipe recipe)
+    {
+        if (!DistillCheckpoint.Exists(folder.Dir)) return null;
+        string statePath = Path.Combine(folder.Dir, DistillCheckpoint.StateJson);
+        if (!folder.Resume)
+            throw new MtkdInputException($"{statePath}: a run is already there; pass --resume to continue it or choose another --out");
+        var saved = DenseDistillCheckpoint.ReadState(folder.Dir, task.Kind);
+        if (saved.Recipe.ForStrategy(saved.Recipe.Strategy, saved.Recipe.Seed) != recipe.ForStrategy(recipe.Strategy, recipe.Seed))
+            throw new MtkdInputException($"{statePath}: --resume with another configuration (saved: {saved.Recipe.Student}, {saved.Recipe.Strategy}, " +
+                $"{saved.Recipe.Epochs} epochs, seed {saved.Recipe.Seed}; now: {recipe.Student}, {recipe.Strategy}, {recipe.Epochs} epochs, seed {recipe.Seed})");
+        if (saved.DatasetFingerprint != task.DataFingerprint || saved.PoolFingerprint != task.Pool.Fingerprint)
+            throw new MtkdInputException($"{statePath}: the run was made with other scenes or another teacher pool ({task.Source}, {task.Pool.Dir}); start it again in a new --out");
+        return saved;
     }
 
     private static void FillTeachers(DenseTask task, DenseDistillStep step, DenseBatch batch, float[] ft, float[] scale)

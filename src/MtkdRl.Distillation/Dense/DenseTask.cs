@@ -13,14 +13,21 @@ public class DenseBatch(int images, int inputSize, int rowsPerImage)
 }
 
 /// <summary>
-/// What <see cref="DenseDistillLoop"/> needs of a task (segmentation, detection): its live teachers, its student,
-/// batches of training images, the student's supervised step and probe loss for the strategies without teachers or
-/// with a probe, and its two test metrics.
+/// What <see cref="DenseDistillLoop"/> needs of a task (segmentation, detection): its live teachers and their pool,
+/// its student (made, saved into a run folder and read back), batches of training images, the student's supervised
+/// step and probe loss for the strategies without teachers or with a probe, and its two test metrics.
 /// </summary>
 public abstract class DenseTask
 {
+    public abstract TaskKind Kind { get; }
+
     /// <summary>Where the images come from, for messages.</summary>
     public abstract string Source { get; }
+
+    /// <summary>The scenes' fingerprint, as the pool records it.</summary>
+    public abstract string DataFingerprint { get; }
+
+    public abstract DensePool Pool { get; }
 
     public abstract int TrainCount { get; }
 
@@ -28,6 +35,12 @@ public abstract class DenseTask
 
     /// <summary>The student (made once, from the recipe's spec and the generator given).</summary>
     public abstract IDenseStudent CreateStudent(string spec, Rng rng);
+
+    /// <summary>The student's checkpoint at <paramref name="basePath"/> (NAME.json + NAME.safetensors), after <paramref name="epoch"/> epochs and <paramref name="step"/> steps.</summary>
+    public abstract void SaveStudent(string basePath, int epoch, long step);
+
+    /// <summary>Copies the checkpoint at <paramref name="basePath"/> into the student; one line when it holds another spec.</summary>
+    public abstract void LoadStudent(string basePath);
 
     public abstract DenseBatch NewBatch(int images);
 
@@ -42,4 +55,13 @@ public abstract class DenseTask
 
     /// <summary>The two test metrics of the student (mIoU and pixel accuracy; AP and AP50).</summary>
     public abstract (double First, double Second) Evaluate();
+
+    /// <summary>Copies a saved student's tensors into <paramref name="to"/> when spec and classes agree, else one line naming <paramref name="path"/>.</summary>
+    protected static void CopyStudent(string path, (string Spec, int Classes, IEnumerable<Training.NamedTensor> Tensors) saved,
+        (string Spec, int Classes, IEnumerable<Training.NamedTensor> Tensors) to)
+    {
+        if (saved.Spec != to.Spec || saved.Classes != to.Classes)
+            throw new MtkdInputException($"{path}.json: student {saved.Spec} with {saved.Classes} classes, the run needs {to.Spec} with {to.Classes}");
+        foreach (var (into, from) in to.Tensors.Zip(saved.Tensors)) from.Value.CopyTo(into.Value, 0);
+    }
 }

@@ -6,7 +6,11 @@ using MtkdRl.Training;
 namespace MtkdRl.Distillation;
 
 /// <summary>One epoch of a detection distillation run: training loss (op plus box loss), test COCO AP and AP50, mean teacher weights.</summary>
-public sealed record DetectionDistillEpoch(int Epoch, double Loss, double TestAp, double TestAp50, float[] MeanWl, double Seconds);
+public sealed record DetectionDistillEpoch(int Epoch, double Loss, double TestAp, double TestAp50, float[] MeanWl, double Seconds) : IDenseEpoch;
+
+/// <summary>summary.json of a finished detection distillation run.</summary>
+public sealed record DetectionDistillSummary(string Task, string Strategy, ulong Seed, string Student, int Epochs, double FinalTestAp,
+    double BestTestAp, double FinalTestAp50, IReadOnlyList<string> Teachers);
 
 /// <summary>
 /// Distils a detector (det: spec) from a detection pool's teachers through <see cref="DenseDistillLoop"/>, a row
@@ -15,30 +19,45 @@ public sealed record DetectionDistillEpoch(int Epoch, double Loss, double TestAp
 /// the image embeddings through the feature term, and the student's box head trains on
 /// its positive locations as in its own training (<see cref="DetectorRows"/>; teacher boxes are not distilled).
 /// Without teachers (none) the student trains on <see cref="DetectionLoss"/> alone; the probe loss is that loss
-/// in eval mode. No flips, no checkpoints.
+/// in eval mode. No flips. With an output folder, a checkpoint every epoch (the student as a detector checkpoint)
+/// and bit-for-bit resume.
 /// </summary>
 public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, CpuCompute compute, IDistillBackend backend)
 {
-    public IReadOnlyList<DetectionDistillEpoch> Run(DistillRecipe recipe, Action<DetectionDistillEpoch>? epochDone = null)
+    public IReadOnlyList<DetectionDistillEpoch> Run(DistillRecipe recipe, Action<DetectionDistillEpoch>? epochDone = null) => Run(recipe, null, false, epochDone);
+
+    /// <summary>Runs the recipe, checkpointing every epoch in <paramref name="outDir"/> (none when null); <paramref name="resume"/> continues the run there.</summary>
+    public IReadOnlyList<DetectionDistillEpoch> Run(DistillRecipe recipe, string? outDir, bool resume, Action<DetectionDistillEpoch>? epochDone = null)
     {
         recipe.Validate();
         var spec = ModelSpec.Parse(recipe.Student, "student");
         if (spec.Family != ModelFamily.Det) throw new MtkdInputException($"--student {recipe.Student} is not a detector; give a det: spec, e.g. det:8x16x16");
-        var paths = DenseDistillLoop.TeacherPaths(poolDir, TaskKind.Detection, scenes.FingerprintHex, scenes.Source);
-        var teachers = paths.Select(p => DetectorCheckpoint.Load(p, compute).Detector).ToList();
-        return DenseDistillLoop.Run(new DetectionTask(scenes, teachers, compute), recipe, scenes.ClassCount + 1, compute, backend, ToEpoch, epochDone);
+        var pool = DensePool.Open(poolDir, TaskKind.Detection, scenes.FingerprintHex, scenes.Source);
+        var teachers = pool.TeacherPaths.Select(p => DetectorCheckpoint.Load(p, compute).Detector).ToList();
+        var folder = outDir is null ? null : new DenseRunFolder<DetectionDistillEpoch>(outDir, resume, epochs => Summary(recipe, epochs, pool.TeacherNames));
+        return DenseDistillLoop.Run(new DetectionTask(scenes, pool, teachers, compute), recipe, scenes.ClassCount + 1, compute, backend, ToEpoch, epochDone, folder);
     }
 
     private static DetectionDistillEpoch ToEpoch(DenseLoopEpoch e) => new(e.Epoch, e.Loss, e.First, e.Second, e.MeanWl, e.Seconds);
 
-    private sealed class DetectionTask(DetectionScenes scenes, IReadOnlyList<Detector> teachers, CpuCompute compute) : DenseTask
+    private static DetectionDistillSummary Summary(DistillRecipe recipe, IReadOnlyList<DetectionDistillEpoch> epochs, IReadOnlyList<string> teachers) =>
+        new(TaskKind.Detection.Name(), recipe.Strategy, recipe.Seed, recipe.Student, recipe.Epochs, epochs[^1].TestAp,
+            epochs.Max(e => e.TestAp), epochs[^1].TestAp50, teachers);
+
+    private sealed class DetectionTask(DetectionScenes scenes, DensePool pool, IReadOnlyList<Detector> teachers, CpuCompute compute) : DenseTask
     {
         private readonly (float[] Mean, float[] Std) _norm = scenes.Normalization();
         private DetectorRows _student = null!;
         private float[] _gradClass = [], _gradBox = [];
         private int[] _factors = [];
 
+        public override TaskKind Kind => TaskKind.Detection;
+
         public override string Source => scenes.Source;
+
+        public override string DataFingerprint => scenes.FingerprintHex;
+
+        public override DensePool Pool => pool;
 
         public override int TrainCount => scenes.Train.Count;
 
@@ -50,6 +69,24 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
             _factors = [.. teachers.Select(t => LocationResampling.Factor(t.Stride, detector.Stride, t.Spec.ToString(), spec))];
             _student = new DetectorRows(detector);
             return _student;
+        }
+
+        public override void SaveStudent(string basePath, int epoch, long step) =>
+            DetectorCheckpoint.Save(basePath, _student.Detector, new CheckpointConfig
+            {
+                Name = "student",
+                ClassNames = scenes.Descriptor.Classes,
+                Dataset = new DatasetIdentity(scenes.Name, scenes.FingerprintHex),
+                Normalization = new NormalizationRecord(_norm.Mean, _norm.Std),
+                Epoch = epoch,
+                Step = step,
+            });
+
+        public override void LoadStudent(string basePath)
+        {
+            var saved = DetectorCheckpoint.Load(basePath, compute).Detector;
+            var detector = _student.Detector;
+            CopyStudent(basePath, (saved.Spec.ToString(), saved.Classes, saved.NamedTensors), (detector.Spec.ToString(), detector.Classes, detector.NamedTensors));
         }
 
         public override DenseBatch NewBatch(int images) => new BoxBatch(images, scenes.InputShape.Size, _student.Detector.Locations);
