@@ -21,7 +21,7 @@ public static class DenseCompareCommand
         using var backend = options.CreateBackend();
         using var compute = new CpuCompute(options.Threads);
         using var outLock = FolderLock.Acquire(outDir);
-        var runs = DenseComparisonRunner.Run(new DenseDistillRun(data, options.Pool, compute, backend), plan, outDir, teachers,
+        var runs = DenseComparisonRunner.Run(new DenseDistillRun(data, options.Pool, compute, backend) { Teachers = options.DenseTeachers(console) }, plan, outDir, teachers,
             (r, e) => console.MarkupLine(Markup.Escape($"{r.Strategy}/seed{r.Seed} epoch {e.Epoch}: loss {e.Loss:F4}, test mIoU {e.TestMeanIoU:F4}")));
         var comparison = Comparison.Build(runs, strategies.Contains("none") ? "none" : strategies[0], DenseComparisonRunner.Metric);
         string title = $"{data.Descriptor.Name}: student {template.Student}, {template.Epochs} epochs, {seeds} seed{(seeds > 1 ? "s" : "")}, {teachers.Count} teachers";

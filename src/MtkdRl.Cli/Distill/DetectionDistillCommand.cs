@@ -18,7 +18,7 @@ public static class DetectionDistillCommand
         var scenes = DetectionScenes.Load(options.Data!);
         using var backend = options.CreateBackend();
         using var compute = new CpuCompute(options.Threads);
-        var run = new DetectionDistillRun(scenes, options.Pool, compute, backend);
+        var run = new DetectionDistillRun(scenes, options.Pool, compute, backend) { Teachers = options.DenseTeachers(console) };
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{recipe.Strategy}, seed {recipe.Seed}, student {recipe.Student}, scenes {options.Data}"));
         table.AddColumns("epoch", "loss", "test AP", "test AP50", "mean wl", "seconds");
         foreach (var c in table.Columns) c.RightAligned();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
+using MtkdRl.Core.Formats;
 using MtkdRl.Strategies;
 using MtkdRl.Teachers;
 using MtkdRl.Training;
@@ -22,9 +23,13 @@ public interface IDenseEpoch
 /// </summary>
 public sealed record DenseRunFolder<TEpoch>(string Dir, bool Resume, Func<IReadOnlyList<TEpoch>, object> Summary);
 
+/// <summary>Where a dense run's teacher outputs come from: the pool's cache for the student's grid unless <paramref name="Live"/>; <paramref name="Said"/> hears the choice in one line.</summary>
+public sealed record DenseTeacherOptions(bool Live = false, Action<string>? Said = null);
+
 /// <summary>
-/// The training loop of a dense distillation run, for any <see cref="DenseTask"/>: the teachers run live on every
-/// batch (eval mode), under any catalog strategy, through <see cref="DenseDistillStep"/>: the recipe's student
+/// The training loop of a dense distillation run, for any <see cref="DenseTask"/>: the teachers' outputs come from
+/// the pool's <see cref="DenseTeacherCache"/> for the student's grid when there is one, else the teachers run live on
+/// every batch (eval mode); under any catalog strategy, through <see cref="DenseDistillStep"/>: the recipe's student
 /// spec, batch (images per step), optimiser, schedule, T, beta and loss weights, its epochs, its seed. Teacher
 /// embeddings are scaled to unit RMS per teacher (measured on the first training images), as for
 /// classification. A strategy that needs a probe loss gets the student's own loss on a fixed held-out batch of
@@ -42,8 +47,10 @@ public static class DenseDistillLoop
 
     /// <summary>The loop with each epoch line turned into a task's own record, checkpointed in <paramref name="folder"/> when given.</summary>
     public static IReadOnlyList<TEpoch> Run<TEpoch>(DenseTask task, DistillRecipe recipe, int classes, CpuCompute compute, IDistillBackend backend,
-        Func<DenseLoopEpoch, TEpoch> convert, Action<TEpoch>? epochDone, DenseRunFolder<TEpoch>? folder = null) where TEpoch : IDenseEpoch
+        Func<DenseLoopEpoch, TEpoch> convert, Action<TEpoch>? epochDone, DenseRunFolder<TEpoch>? folder = null, DenseTeacherOptions? teachers = null)
+        where TEpoch : IDenseEpoch
     {
+        teachers ??= new DenseTeacherOptions();
         recipe.Validate();
         string? outDir = folder?.Dir;
         using var runLock = outDir is null ? null : FolderLock.Acquire(outDir);
@@ -53,6 +60,8 @@ public static class DenseDistillLoop
         var rng = new Rng(recipe.Seed);
         var student = task.CreateStudent(recipe.Student, rng.Fork());
         var heads = new ProjectionHeads(student.EmbeddingWidth, widths, compute, rng.Fork());
+        using var cache = teachers.Live ? null : DenseTeacherCache.TryOpen(task);
+        teachers.Said?.Invoke(Source(task, cache, teachers.Live));
         var strategy = StrategyCatalog.Create(recipe.Strategy, k, recipe.StrategyOptions(classes, widths));
         int images = recipe.BatchSize;
         var order = rng.Fork();
@@ -70,7 +79,7 @@ public static class DenseDistillLoop
         using var step = new DenseDistillStep(student, heads, backend, images, recipe.Hyper);
         var optimizer = recipe.CreateOptimizer(strategy.UsesTeachers ? step.Parameters : student.Parameters);
         var schedule = recipe.CreateSchedule(batches);
-        var scale = MeasureScale(task, step.Shape.C, student.RowsPerImage);
+        var scale = MeasureScale(task, cache, step.Shape.C, student.RowsPerImage);
         var batch = task.NewBatch(images);
         var ft = new float[images * heads.F];
         var wl = new float[step.Shape.B * k];
@@ -104,7 +113,7 @@ public static class DenseDistillLoop
                 }
                 else
                 {
-                    FillTeachers(task, step, batch, ft, scale);
+                    FillTeachers(task, cache, rows.AsSpan(b * images, images), step, batch, ft, scale);
                     if (strategy.NeedsStats)
                     {
                         step.Forward(batch.X, batch.Labels);
@@ -171,36 +180,78 @@ public static class DenseDistillLoop
         return saved;
     }
 
-    private static void FillTeachers(DenseTask task, DenseDistillStep step, DenseBatch batch, float[] ft, float[] scale)
+    /// <summary>The one line that says where the teachers' outputs come from.</summary>
+    private static string Source(DenseTask task, TeacherCacheFile? cache, bool live) =>
+        cache is not null ? $"teachers: cached ({cache.Path}, {cache.Header.DType.ToString().ToLowerInvariant()})"
+        : live ? "teachers: live (--live-teachers)"
+        : $"teachers: live (no cache in {task.Pool.Dir} for the student's grid {task.StudentGrid}; `mtkd teachers cache --pool {task.Pool.Dir} --data SCENES --student SPEC` makes one)";
+
+    /// <summary>
+    /// Every teacher's logit rows into the step and the image embeddings, scaled per teacher, for training images
+    /// <paramref name="indices"/>: gathered from the cache, or each teacher run on the batch.
+    /// </summary>
+    private static void FillTeachers(DenseTask task, TeacherCacheFile? cache, ReadOnlySpan<int> indices, DenseDistillStep step, DenseBatch batch,
+        float[] ft, float[] scale)
     {
         int f = step.Heads.F, offset = 0;
-        for (int t = 0; t < scale.Length; t++)
+        if (cache is not null)
         {
-            var e = task.RunTeacher(t, batch, step.TeacherRows(t));
-            int d = task.TeacherWidths[t];
-            for (int n = 0; n < step.Images; n++)
-                for (int j = 0; j < d; j++) ft[n * f + offset + j] = e[n * d + j] * scale[t];
-            offset += d;
+            cache.Gather(indices, step.AllTeacherRows, ft);
+            for (int t = 0; t < scale.Length; t++)
+            {
+                int d = task.TeacherWidths[t];
+                for (int n = 0; n < step.Images; n++)
+                    for (int j = 0; j < d; j++) ft[n * f + offset + j] *= scale[t];
+                offset += d;
+            }
+        }
+        else
+        {
+            for (int t = 0; t < scale.Length; t++)
+            {
+                var e = task.RunTeacher(t, batch, step.TeacherRows(t));
+                int d = task.TeacherWidths[t];
+                for (int n = 0; n < step.Images; n++)
+                    for (int j = 0; j < d; j++) ft[n * f + offset + j] = e[n * d + j] * scale[t];
+                offset += d;
+            }
         }
         step.SetTeacherEmbeddings(ft);
     }
 
-    /// <summary>Per teacher, 1 / the RMS of its embedding over the first training images (1 for an all-zero one).</summary>
-    private static float[] MeasureScale(DenseTask task, int columns, int rowsPerImage)
+    /// <summary>Per teacher, 1 / the RMS of its embedding over the first training images (1 for an all-zero one), from the cache when there is one.</summary>
+    private static float[] MeasureScale(DenseTask task, TeacherCacheFile? cache, int columns, int rowsPerImage)
     {
         int n = Math.Min(task.TrainCount, ScaleImages);
-        var batch = task.NewBatch(n);
-        task.Fill(Enumerable.Range(0, n).ToArray(), batch);
-        var rows = new float[n * rowsPerImage * columns];
+        var first = Enumerable.Range(0, n).ToArray();
         var scale = new float[task.TeacherWidths.Count];
-        for (int t = 0; t < scale.Length; t++)
+        if (cache is not null)
         {
-            var e = task.RunTeacher(t, batch, rows);
-            double sum = 0;
-            foreach (float v in e) sum += (double)v * v;
-            double rms = Math.Sqrt(sum / e.Length);
-            scale[t] = rms > 0 ? (float)(1 / rms) : 1f;
+            int f = task.TeacherWidths.Sum(), offset = 0;
+            var all = new float[n * f];
+            cache.GatherEmbeddings(first, all);
+            for (int t = 0; t < scale.Length; t++)
+            {
+                int d = task.TeacherWidths[t];
+                var e = new float[n * d];
+                for (int i = 0; i < n; i++) all.AsSpan(i * f + offset, d).CopyTo(e.AsSpan(i * d, d));
+                scale[t] = InverseRms(e);
+                offset += d;
+            }
+            return scale;
         }
+        var batch = task.NewBatch(n);
+        task.Fill(first, batch);
+        var rows = new float[n * rowsPerImage * columns];
+        for (int t = 0; t < scale.Length; t++) scale[t] = InverseRms(task.RunTeacher(t, batch, rows));
         return scale;
+    }
+
+    private static float InverseRms(ReadOnlySpan<float> e)
+    {
+        double sum = 0;
+        foreach (float v in e) sum += (double)v * v;
+        double rms = Math.Sqrt(sum / e.Length);
+        return rms > 0 ? (float)(1 / rms) : 1f;
     }
 }

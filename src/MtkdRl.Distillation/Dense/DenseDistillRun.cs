@@ -1,5 +1,6 @@
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
+using MtkdRl.Core.Formats;
 using MtkdRl.Data.Batching;
 using MtkdRl.Data.Scenes;
 using MtkdRl.Teachers;
@@ -30,12 +31,28 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
     /// <summary>Runs the recipe, checkpointing every epoch in <paramref name="outDir"/> (none when null); <paramref name="resume"/> continues the run there.</summary>
     public IReadOnlyList<DenseEpoch> Run(DistillRecipe recipe, string? outDir, bool resume, Action<DenseEpoch>? epochDone = null)
     {
+        var task = Task();
+        var folder = outDir is null ? null : new DenseRunFolder<DenseEpoch>(outDir, resume, epochs => Summary(recipe, epochs, task.Pool.TeacherNames));
+        return DenseDistillLoop.Run(task, recipe, data.ClassCount + 1, compute, backend, ToEpoch, epochDone, folder, Teachers);
+    }
+
+    /// <summary>Where the teachers' outputs come from (the pool's cache for the student's grid when there is one).</summary>
+    public DenseTeacherOptions Teachers { get; init; } = new();
+
+    /// <summary>The pool's <see cref="DenseTeacherCache"/> on the grid of students like <paramref name="student"/> (every segmentation student's grid is the canvas).</summary>
+    public CacheBuildResult BuildCache(string student, bool half, Action<string, int, int>? progress = null)
+    {
+        var task = Task();
+        task.CreateStudent(student, new Rng(1));
+        return DenseTeacherCache.Build(task, half, progress);
+    }
+
+    private SegmentationTask Task()
+    {
         string fingerprint = SegmentationPool.Identity(data).Fingerprint;
         var pool = DensePool.Open(poolDir, TaskKind.Segmentation, fingerprint, data.Source);
         var teachers = pool.TeacherPaths.Select(p => SegmentationCheckpoint.Load(p, compute).Model).ToList();
-        var task = new SegmentationTask(data, fingerprint, pool, teachers, compute);
-        var folder = outDir is null ? null : new DenseRunFolder<DenseEpoch>(outDir, resume, epochs => Summary(recipe, epochs, pool.TeacherNames));
-        return DenseDistillLoop.Run(task, recipe, data.ClassCount + 1, compute, backend, ToEpoch, epochDone, folder);
+        return new SegmentationTask(data, fingerprint, pool, teachers, compute);
     }
 
     private static DenseEpoch ToEpoch(DenseLoopEpoch e) => new(e.Epoch, e.Loss, e.First, e.Second, e.MeanWl, e.Seconds);
@@ -72,6 +89,9 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
             _ce = new PixelCrossEntropy(_classes, model.Pixels);
             return _student;
         }
+
+        public override DenseCacheGrid StudentGrid =>
+            new(_student.Model.InputShape.Width, _student.Model.InputShape.Height, 1, _classes);
 
         public override void SaveStudent(string basePath, int epoch, long step) =>
             SegmentationCheckpoint.Save(basePath, _student.Model, new CheckpointConfig

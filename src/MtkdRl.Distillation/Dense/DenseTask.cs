@@ -1,4 +1,5 @@
 using MtkdRl.Core;
+using MtkdRl.Core.Formats;
 
 namespace MtkdRl.Distillation;
 
@@ -35,6 +36,9 @@ public abstract class DenseTask
 
     /// <summary>The student (made once, from the recipe's spec and the generator given).</summary>
     public abstract IDenseStudent CreateStudent(string spec, Rng rng);
+
+    /// <summary>The output grid of the student made by <see cref="CreateStudent"/>: the rows a teacher's logits are given on.</summary>
+    public abstract DenseCacheGrid StudentGrid { get; }
 
     /// <summary>The student's checkpoint at <paramref name="basePath"/> (NAME.json + NAME.safetensors), after <paramref name="epoch"/> epochs and <paramref name="step"/> steps.</summary>
     public abstract void SaveStudent(string basePath, int epoch, long step);

@@ -1,5 +1,6 @@
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
+using MtkdRl.Core.Formats;
 using MtkdRl.Teachers;
 using MtkdRl.Training;
 
@@ -30,12 +31,35 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
     public IReadOnlyList<DetectionDistillEpoch> Run(DistillRecipe recipe, string? outDir, bool resume, Action<DetectionDistillEpoch>? epochDone = null)
     {
         recipe.Validate();
-        var spec = ModelSpec.Parse(recipe.Student, "student");
-        if (spec.Family != ModelFamily.Det) throw new MtkdInputException($"--student {recipe.Student} is not a detector; give a det: spec, e.g. det:8x16x16");
+        CheckDetector(recipe.Student);
+        var task = Task();
+        var folder = outDir is null ? null : new DenseRunFolder<DetectionDistillEpoch>(outDir, resume, epochs => Summary(recipe, epochs, task.Pool.TeacherNames));
+        return DenseDistillLoop.Run(task, recipe, scenes.ClassCount + 1, compute, backend, ToEpoch, epochDone, folder, Teachers);
+    }
+
+    /// <summary>Where the teachers' outputs come from (the pool's cache for the student's grid when there is one).</summary>
+    public DenseTeacherOptions Teachers { get; init; } = new();
+
+    /// <summary>The pool's <see cref="DenseTeacherCache"/> on the grid of <paramref name="student"/> (a det: spec; its stride sets the grid).</summary>
+    public CacheBuildResult BuildCache(string student, bool half, Action<string, int, int>? progress = null)
+    {
+        CheckDetector(student);
+        var task = Task();
+        task.CreateStudent(student, new Rng(1));
+        return DenseTeacherCache.Build(task, half, progress);
+    }
+
+    private static void CheckDetector(string student)
+    {
+        if (ModelSpec.Parse(student, "student").Family != ModelFamily.Det)
+            throw new MtkdInputException($"--student {student} is not a detector; give a det: spec, e.g. det:8x16x16");
+    }
+
+    private DetectionTask Task()
+    {
         var pool = DensePool.Open(poolDir, TaskKind.Detection, scenes.FingerprintHex, scenes.Source);
         var teachers = pool.TeacherPaths.Select(p => DetectorCheckpoint.Load(p, compute).Detector).ToList();
-        var folder = outDir is null ? null : new DenseRunFolder<DetectionDistillEpoch>(outDir, resume, epochs => Summary(recipe, epochs, pool.TeacherNames));
-        return DenseDistillLoop.Run(new DetectionTask(scenes, pool, teachers, compute), recipe, scenes.ClassCount + 1, compute, backend, ToEpoch, epochDone, folder);
+        return new DetectionTask(scenes, pool, teachers, compute);
     }
 
     private static DetectionDistillEpoch ToEpoch(DenseLoopEpoch e) => new(e.Epoch, e.Loss, e.First, e.Second, e.MeanWl, e.Seconds);
@@ -70,6 +94,9 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
             _student = new DetectorRows(detector);
             return _student;
         }
+
+        public override DenseCacheGrid StudentGrid =>
+            new(_student.Detector.GridWidth, _student.Detector.GridHeight, _student.Detector.Stride, _student.Detector.ClassColumns);
 
         public override void SaveStudent(string basePath, int epoch, long step) =>
             DetectorCheckpoint.Save(basePath, _student.Detector, new CheckpointConfig
