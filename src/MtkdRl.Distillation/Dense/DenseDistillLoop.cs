@@ -15,6 +15,12 @@ public sealed record DenseLoopEpoch(int Epoch, double Loss, double First, double
 public interface IDenseEpoch
 {
     int Epoch { get; }
+
+    double Loss { get; }
+
+    float[] MeanWl { get; }
+
+    double Seconds { get; }
 }
 
 /// <summary>

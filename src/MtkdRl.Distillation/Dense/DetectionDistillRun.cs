@@ -49,6 +49,16 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
         return DenseTeacherCache.Build(task, half, progress);
     }
 
+    /// <summary>Whether the pool has a teacher cache on the grid of <paramref name="student"/> that a run would read (a stale or corrupt one is refused in one line).</summary>
+    public bool HasCache(string student)
+    {
+        CheckDetector(student);
+        var task = Task();
+        task.CreateStudent(student, new Rng(1));
+        using var cache = DenseTeacherCache.TryOpen(task);
+        return cache is not null;
+    }
+
     private static void CheckDetector(string student)
     {
         if (ModelSpec.Parse(student, "student").Family != ModelFamily.Det)
