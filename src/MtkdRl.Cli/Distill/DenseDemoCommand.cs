@@ -36,7 +36,7 @@ public static class DenseDemoCommand
         return 0;
     }
 
-    /// <summary>`demo --task detection`: scenes from the slice, the demo's three detectors, their cache on the student's grid, a small comparison on test AP and AP50.</summary>
+    /// <summary>`demo --task detection`: scenes from the slice, the det-quick pool, its cache on the student's grid, a small comparison on test AP and AP50.</summary>
     public static int RunDetection(IAnsiConsole console, string outDir, string? source, string student, int epochs, int seeds, int threads)
     {
         if (student == ClassifierDefault) student = DetectionDefault;
@@ -46,7 +46,7 @@ public static class DenseDemoCommand
         console.WriteLine($"scenes: {demo.ScenesDir}");
         demo.Scenes();
         var scenes = DetectionScenes.Load(demo.ScenesDir);
-        console.WriteLine($"training the demo's detectors into {demo.PoolDir} ...");
+        console.WriteLine($"training the det-quick teachers into {demo.PoolDir} ...");
         foreach (var t in demo.TrainDetectionPool(scenes, compute))
             console.WriteLine($"  {t.Entry.Name}: {t.Entry.Spec}, test AP {t.Entry.TestAccuracy:F4}{(t.Skipped ? " (kept)" : "")}");
         using var backend = Backends.BackendCatalog.Create("native");

@@ -35,7 +35,7 @@ public sealed class DemoVerb
     [Option("feature-loss", HelpText = "Feature loss: mse (default), cosine, smooth-l1.")]
     public string? FeatureLoss { get; set; }
 
-    [Option("task", Default = "classification", HelpText = "classification, or segmentation: scenes composed from the slice, the seg-quick teachers, none/aver/ca-mkd/mtkd-rl-ppo on test mIoU; or detection: the same scenes, three det-quick detectors trained briefly, cached on the student's grid, the same strategies on test AP and AP50.")]
+    [Option("task", Default = "classification", HelpText = "classification, or segmentation: scenes composed from the slice, the seg-quick teachers, none/aver/ca-mkd/mtkd-rl-ppo on test mIoU; or detection: the same scenes, the det-quick teachers, cached on the student's grid, the same strategies on test AP and AP50.")]
     public string Task { get; set; } = "classification";
 
     public int Run(IAnsiConsole console)

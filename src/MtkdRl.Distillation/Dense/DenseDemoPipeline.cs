@@ -10,7 +10,7 @@ namespace MtkdRl.Distillation;
 
 /// <summary>What `mtkd demo --task segmentation` or `--task detection` runs.</summary>
 /// <param name="Source">Dataset the scenes are composed from; null for the Fashion-MNIST slice committed in data/.</param>
-/// <param name="Teachers">The pool's recipe; null for the seg-quick preset (segmentation) or <see cref="DenseDemoPipeline.DetectionTeachers"/> (detection).</param>
+/// <param name="Teachers">The pool's recipe; null for the seg-quick (segmentation) or det-quick (detection) preset.</param>
 public sealed record DenseDemoSettings(string Out, string? Source, string Student, int Epochs, int Seeds, int Batch, SceneOptions Scenes, PoolRecipe? Teachers = null,
     TaskKind Task = TaskKind.Segmentation);
 
@@ -51,20 +51,11 @@ public sealed class DenseDemoPipeline(DenseDemoSettings settings)
         return SceneDataset.Load(ScenesDir);
     }
 
-    /// <summary>
-    /// The detection demo's teachers: det-quick's three detectors (two at stride 8, a shallow one at stride 4), trained
-    /// on the demo's small canvases for fewer epochs than det-quick's, so the whole demo fits its time on two cores.
-    /// </summary>
-    public static PoolRecipe DetectionTeachers => PoolRecipe.Parse("""
-        { "task": "detection", "seed": 1, "teachers": [
-          { "name": "det-m", "spec": "det:16x32x64x64", "epochs": 6, "batch": 32, "optimizer": "adam", "lr": 0.003, "weight_decay": 0.0001, "augment": "auto" },
-          { "name": "det-s", "spec": "det:8x16x32x32", "epochs": 6, "batch": 32, "optimizer": "adam", "lr": 0.003, "weight_decay": 0.0001, "augment": "auto" },
-          { "name": "det-tiny", "spec": "det:8x16x16,s4", "epochs": 3, "batch": 32, "optimizer": "adam", "lr": 0.003, "weight_decay": 0.0001, "augment": "none" } ] }
-        """, "detection demo recipe");
-
-    /// <summary>The demo's detection pool: the settings' recipe or <see cref="DetectionTeachers"/>.</summary>
+    /// <summary>The demo's detection pool: the settings' recipe or the det-quick preset.</summary>
     public IReadOnlyList<TrainedTeacher> TrainDetectionPool(DetectionScenes scenes, CpuCompute compute, ITrainingObserver? observer = null) =>
-        DetectionPool.Train(PoolDir, scenes, Settings.Teachers ?? DetectionTeachers, Settings.Teachers is null ? "detection demo recipe" : "demo recipe", compute, observer);
+        Settings.Teachers is { } recipe
+            ? DetectionPool.Train(PoolDir, scenes, recipe, "demo recipe", compute, observer)
+            : DetectionPool.Train(PoolDir, scenes, PoolPresets.Recipe("det-quick"), "preset 'det-quick'", compute, observer);
 
     /// <summary>The detection pool's teacher cache on the student's grid, built (or rebuilt over a stale one) when the pool has none that matches.</summary>
     public CacheBuildResult? CacheDetectionTeachers(DetectionScenes scenes, CpuCompute compute, IDistillBackend backend, Action<string, int, int>? progress = null)
