@@ -94,22 +94,11 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
             new(_student.Model.InputShape.Width, _student.Model.InputShape.Height, 1, _classes);
 
         public override void SaveStudent(string basePath, int epoch, long step) =>
-            SegmentationCheckpoint.Save(basePath, _student.Model, new CheckpointConfig
-            {
-                Name = "student",
-                ClassNames = ["background", .. data.Descriptor.Classes],
-                Dataset = SegmentationPool.Identity(data),
-                Normalization = new NormalizationRecord([.. _norm.Mean], [.. _norm.Std]),
-                Epoch = epoch,
-                Step = step,
-            });
+            SegmentationCheckpoint.Save(basePath, _student.Model, StudentConfig(["background", .. data.Descriptor.Classes], SegmentationPool.Identity(data),
+                new NormalizationRecord([.. _norm.Mean], [.. _norm.Std]), epoch, step));
 
-        public override void LoadStudent(string basePath)
-        {
-            var saved = SegmentationCheckpoint.Load(basePath, compute).Model;
-            var model = _student.Model;
-            CopyStudent(basePath, (saved.Spec.ToString(), saved.Classes, saved.NamedTensors), (model.Spec.ToString(), model.Classes, model.NamedTensors));
-        }
+        public override void LoadStudent(string basePath) =>
+            CopyStudent(basePath, SegmentationCheckpoint.Load(basePath, compute).Model, _student.Model, m => (m.Spec.ToString(), m.Classes, m.NamedTensors));
 
         public override DenseBatch NewBatch(int images) => new MaskBatch(images, _student.Model.InputShape.Size, _student.RowsPerImage);
 

@@ -1,5 +1,7 @@
 using MtkdRl.Core;
 using MtkdRl.Core.Formats;
+using MtkdRl.Teachers;
+using MtkdRl.Training;
 
 namespace MtkdRl.Distillation;
 
@@ -60,12 +62,17 @@ public abstract class DenseTask
     /// <summary>The two test metrics of the student (mIoU and pixel accuracy; AP and AP50).</summary>
     public abstract (double First, double Second) Evaluate();
 
-    /// <summary>Copies a saved student's tensors into <paramref name="to"/> when spec and classes agree, else one line naming <paramref name="path"/>.</summary>
-    protected static void CopyStudent(string path, (string Spec, int Classes, IEnumerable<Training.NamedTensor> Tensors) saved,
-        (string Spec, int Classes, IEnumerable<Training.NamedTensor> Tensors) to)
+    /// <summary>A saved student's tensors copied into <paramref name="to"/> when spec and classes agree, else one line naming <paramref name="path"/>.</summary>
+    protected static void CopyStudent<TModel>(string path, TModel saved, TModel to, Func<TModel, (string Spec, int Classes, IEnumerable<NamedTensor> Tensors)> describe)
     {
-        if (saved.Spec != to.Spec || saved.Classes != to.Classes)
-            throw new MtkdInputException($"{path}.json: student {saved.Spec} with {saved.Classes} classes, the run needs {to.Spec} with {to.Classes}");
-        foreach (var (into, from) in to.Tensors.Zip(saved.Tensors)) from.Value.CopyTo(into.Value, 0);
+        var (fromSpec, fromClasses, fromTensors) = describe(saved);
+        var (spec, classes, tensors) = describe(to);
+        if (fromSpec != spec || fromClasses != classes)
+            throw new MtkdInputException($"{path}.json: student {fromSpec} with {fromClasses} classes, the run needs {spec} with {classes}");
+        foreach (var (into, from) in tensors.Zip(fromTensors)) from.Value.CopyTo(into.Value, 0);
     }
+
+    /// <summary>The checkpoint config of a run's student: its class names, the scenes, the input normalisation, where the run is.</summary>
+    protected static CheckpointConfig StudentConfig(IReadOnlyList<string> classNames, DatasetIdentity dataset, NormalizationRecord normalization, int epoch, long step) =>
+        new() { Name = "student", ClassNames = classNames, Dataset = dataset, Normalization = normalization, Epoch = epoch, Step = step };
 }

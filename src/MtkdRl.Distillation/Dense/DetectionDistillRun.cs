@@ -109,22 +109,11 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
             new(_student.Detector.GridWidth, _student.Detector.GridHeight, _student.Detector.Stride, _student.Detector.ClassColumns);
 
         public override void SaveStudent(string basePath, int epoch, long step) =>
-            DetectorCheckpoint.Save(basePath, _student.Detector, new CheckpointConfig
-            {
-                Name = "student",
-                ClassNames = scenes.Descriptor.Classes,
-                Dataset = new DatasetIdentity(scenes.Name, scenes.FingerprintHex),
-                Normalization = new NormalizationRecord(_norm.Mean, _norm.Std),
-                Epoch = epoch,
-                Step = step,
-            });
+            DetectorCheckpoint.Save(basePath, _student.Detector, StudentConfig(scenes.Descriptor.Classes, new DatasetIdentity(scenes.Name, scenes.FingerprintHex),
+                new NormalizationRecord(_norm.Mean, _norm.Std), epoch, step));
 
-        public override void LoadStudent(string basePath)
-        {
-            var saved = DetectorCheckpoint.Load(basePath, compute).Detector;
-            var detector = _student.Detector;
-            CopyStudent(basePath, (saved.Spec.ToString(), saved.Classes, saved.NamedTensors), (detector.Spec.ToString(), detector.Classes, detector.NamedTensors));
-        }
+        public override void LoadStudent(string basePath) =>
+            CopyStudent(basePath, DetectorCheckpoint.Load(basePath, compute).Detector, _student.Detector, d => (d.Spec.ToString(), d.Classes, d.NamedTensors));
 
         public override DenseBatch NewBatch(int images) => new BoxBatch(images, scenes.InputShape.Size, _student.Detector.Locations);
 

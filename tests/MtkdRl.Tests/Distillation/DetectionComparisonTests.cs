@@ -36,17 +36,7 @@ public sealed class DetectionComparisonTests
             return summary;
         }
         foreach (var (comparison, figure) in new[] { (result.Main, (Func<DetectionDistillSummary, double>)(s => s.FinalTestAp)), (result.Ap50!, s => s.FinalTestAp50) })
-        {
-            var none = new[] { figure(Summary("none", 1)), figure(Summary("none", 2)) };
-            var aver = new[] { figure(Summary("aver", 1)), figure(Summary("aver", 2)) };
-            var averRow = comparison.Rows.Single(r => r.Strategy == "aver");
-            var noneRow = comparison.Rows.Single(r => r.Strategy == "none");
-            Assert.Equal((none[0] + none[1]) / 2, noneRow.MeanAccuracy, 12);
-            Assert.Equal((aver[0] + aver[1]) / 2, averRow.MeanAccuracy, 12);
-            Assert.Equal(Math.Abs(aver[0] - aver[1]) / Math.Sqrt(2), averRow.StdAccuracy, 12);
-            Assert.Equal(averRow.MeanAccuracy - noneRow.MeanAccuracy, averRow.DeltaVsBaseline, 12);
-            if (aver[0] != aver[1] || none[0] != none[1]) Assert.Equal(WelchTest.TwoSided(aver, none).P, averRow.PValue, 12);
-        }
+            DenseComparisonTests.AssertRowsOf(comparison, [figure(Summary("none", 1)), figure(Summary("none", 2))], [figure(Summary("aver", 1)), figure(Summary("aver", 2))]);
         Assert.Contains("| test AP (mean ± std) | vs none |", File.ReadAllText(Path.Combine(outDir, "comparison.md")));
         Assert.Contains("ap50/comparison.md", File.ReadAllText(Path.Combine(outDir, "comparison.md")));
         Assert.Contains("| test AP50 (mean ± std) | vs none |", File.ReadAllText(Path.Combine(outDir, DenseComparisonRunner.Ap50Folder, "comparison.md")));
