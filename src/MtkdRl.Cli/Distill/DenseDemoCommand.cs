@@ -1,16 +1,17 @@
 using MtkdRl.Core;
 using MtkdRl.Data.Scenes;
 using MtkdRl.Distillation;
+using MtkdRl.Teachers;
 using MtkdRl.Training;
 using Spectre.Console;
 
 namespace MtkdRl.Cli.Distill;
 
-/// <summary>`demo --task segmentation`: scenes from the slice, the seg-quick pool, a small comparison on test mIoU.</summary>
+/// <summary>`demo --task segmentation` and `--task detection`: scenes from the slice, the task's teacher pool, a small comparison against none.</summary>
 public static class DenseDemoCommand
 {
-    /// <summary>The classification demo's default student, replaced by a small U-Net on scenes.</summary>
-    private const string ClassifierDefault = "mlp:128x64", SegmentationDefault = "unet:4x8";
+    /// <summary>The classification demo's default student, replaced by a small U-Net (segmentation) or a small stride-4 detector on scenes.</summary>
+    private const string ClassifierDefault = "mlp:128x64", SegmentationDefault = "unet:4x8", DetectionDefault = "det:8x16x16";
 
     /// <summary>Scenes small enough for the demo's time on two cores.</summary>
     public static readonly SceneOptions DemoScenes = new() { Canvas = 40, TrainCount = 600, TestCount = 200, Seed = 1 };
@@ -32,6 +33,30 @@ public static class DenseDemoCommand
         console.Write(ComparisonTable.Render(result.Comparison, result.Title));
         console.WriteLine(result.Reading);
         console.WriteLine($"report: {Path.Combine(outDir, "comparison.md")} ({string.Join(", ", result.Files.Select(Path.GetFileName))})");
+        return 0;
+    }
+
+    /// <summary>`demo --task detection`: scenes from the slice, the det-quick pool, its cache on the student's grid, a small comparison on test AP and AP50.</summary>
+    public static int RunDetection(IAnsiConsole console, string outDir, string? source, string student, int epochs, int seeds, int threads)
+    {
+        if (student == ClassifierDefault) student = DetectionDefault;
+        var demo = new DenseDemoPipeline(new DenseDemoSettings(outDir, source, student, epochs, seeds, 16, DemoScenes, Task: TaskKind.Detection));
+        using var outLock = FolderLock.Acquire(outDir);
+        using var compute = new CpuCompute(threads);
+        console.WriteLine($"scenes: {demo.ScenesDir}");
+        demo.Scenes();
+        var scenes = DetectionScenes.Load(demo.ScenesDir);
+        console.WriteLine($"training the det-quick teachers into {demo.PoolDir} ...");
+        foreach (var t in demo.TrainDetectionPool(scenes, compute))
+            console.WriteLine($"  {t.Entry.Name}: {t.Entry.Spec}, test AP {t.Entry.TestAccuracy:F4}{(t.Skipped ? " (kept)" : "")}");
+        using var backend = Backends.BackendCatalog.Create("native");
+        if (demo.CacheDetectionTeachers(scenes, compute, backend) is { } cache)
+            console.WriteLine($"cached the teachers on the student's grid: {cache.Path} ({cache.Bytes / 1e6:F1} MB)");
+        var result = demo.CompareDetection(scenes, compute, backend,
+            (r, e) => console.MarkupLine(Markup.Escape($"{r.Strategy}/seed{r.Seed} epoch {e.Epoch}: test AP {e.TestAp:F4}, AP50 {e.TestAp50:F4}")));
+        console.Write(ComparisonTable.Render(result.Comparison, result.Title));
+        console.WriteLine(result.Reading);
+        console.WriteLine($"report: {Path.Combine(outDir, "comparison.md")} (AP50: {Path.Combine(outDir, DenseComparisonRunner.Ap50Folder, "comparison.md")})");
         return 0;
     }
 }

@@ -15,7 +15,7 @@ public static class DenseDistillCommand
         var data = MtkdRl.Cli.Teachers.SegmentationCommands.Open(console, options.Data!);
         using var backend = options.CreateBackend();
         using var compute = new CpuCompute(options.Threads);
-        var run = new DenseDistillRun(data, options.Pool, compute, backend);
+        var run = new DenseDistillRun(data, options.Pool, compute, backend) { Teachers = options.DenseTeachers(console) };
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{recipe.Strategy}, seed {recipe.Seed}, student {recipe.Student}, scenes {options.Data}"));
         table.AddColumns("epoch", "loss", "test mIoU", "pixel acc", "mean wl", "seconds");
         foreach (var c in table.Columns) c.RightAligned();

@@ -6,26 +6,27 @@ using Spectre.Console;
 
 namespace MtkdRl.Cli.Distill;
 
-/// <summary>`distill --data SCENES --pool DETPOOL`: a detector from a detection pool, live teachers, test AP and AP50 per epoch.</summary>
+/// <summary>`distill --data SCENES --pool DETPOOL`: a detector from a detection pool, live teachers, test AP and AP50 per epoch, a checkpoint per epoch in --out.</summary>
 public static class DetectionDistillCommand
 {
     /// <summary>Whether --pool is a detection pool (its pool.json says task "detection").</summary>
     public static bool IsDetectionPool(string pool) =>
         PoolManifest.Exists(pool) && PoolManifest.Read(pool, null).TaskKind(pool) == TaskKind.Detection;
 
-    public static int Run(IAnsiConsole console, DistillOptions options, DistillRecipe recipe)
+    public static int Run(IAnsiConsole console, DistillOptions options, DistillRecipe recipe, string outDir, bool resume)
     {
         var scenes = DetectionScenes.Load(options.Data!);
         using var backend = options.CreateBackend();
         using var compute = new CpuCompute(options.Threads);
-        var run = new DetectionDistillRun(scenes, options.Pool, compute, backend);
+        var run = new DetectionDistillRun(scenes, options.Pool, compute, backend) { Teachers = options.DenseTeachers(console) };
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{recipe.Strategy}, seed {recipe.Seed}, student {recipe.Student}, scenes {options.Data}"));
         table.AddColumns("epoch", "loss", "test AP", "test AP50", "mean wl", "seconds");
         foreach (var c in table.Columns) c.RightAligned();
-        var epochs = run.Run(recipe, e => console.MarkupLine(Markup.Escape($"epoch {e.Epoch}: loss {e.Loss:F4}, test AP {e.TestAp:F4}, AP50 {e.TestAp50:F4}")));
+        var epochs = run.Run(recipe, outDir, resume, e => console.MarkupLine(Markup.Escape($"epoch {e.Epoch}: loss {e.Loss:F4}, test AP {e.TestAp:F4}, AP50 {e.TestAp50:F4}")));
         foreach (var e in epochs)
             table.AddRow($"{e.Epoch}", $"{e.Loss:F4}", $"{e.TestAp:F4}", $"{e.TestAp50:F4}", string.Join(" ", e.MeanWl.Select(w => w.ToString("F3"))), $"{e.Seconds:F1}");
         console.Write(table);
+        console.MarkupLine(Markup.Escape($"run folder: {outDir}"));
         return 0;
     }
 }

@@ -4,6 +4,7 @@ using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Distillation;
 using MtkdRl.Strategies;
+using Spectre.Console;
 
 namespace MtkdRl.Cli.Distill;
 
@@ -94,6 +95,10 @@ public abstract class DistillOptions
 
     /// <summary>The op's backend; --threads bounds the native one's team as it bounds the student's.</summary>
     public IDistillBackend CreateBackend() => BackendCatalog.Create(Backend, Threads);
+
+    /// <summary>On scenes: the pool's dense teacher cache unless --live-teachers, the choice said in one line.</summary>
+    public DenseTeacherOptions DenseTeachers(IAnsiConsole console) =>
+        new(LiveTeachers, line => console.MarkupLine(Markup.Escape(line)));
 
     /// <summary>Common checks of values CommandLineParser accepts but no run can use.</summary>
     protected void CheckCommon()

@@ -38,7 +38,7 @@ public sealed class DistillVerb : DistillOptions
         recipe.Validate();
         string outDir = Out ?? Path.Combine("runs", "distill", $"{Strategy}-seed{Seed}");
         if (MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data))
-            return DetectionDistillCommand.IsDetectionPool(Pool) ? DetectionDistillCommand.Run(console, this, recipe) : DenseDistillCommand.Run(console, this, recipe, outDir, Resume);
+            return DetectionDistillCommand.IsDetectionPool(Pool) ? DetectionDistillCommand.Run(console, this, recipe, outDir, Resume) : DenseDistillCommand.Run(console, this, recipe, outDir, Resume);
         var data = DatasetLocator.Open(Data);
         recipe = ForData(recipe, data.Train.Count);
         using var backend = CreateBackend();

@@ -9,7 +9,7 @@ using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs;
 
-[Verb("teachers", HelpText = "The teacher pool. `teachers train`: train a preset pool. `teachers cache`: run every teacher once over train and test and cache the outputs. `teachers import`: add a teacher's outputs computed elsewhere (NPY), or run an ONNX model over the dataset.")]
+[Verb("teachers", HelpText = "The teacher pool. `teachers train`: train a preset pool. `teachers cache`: run every teacher once over train and test and cache the outputs (on a scenes pool: the training images, on a student's output grid). `teachers import`: add a teacher's outputs computed elsewhere (NPY), or run an ONNX model over the dataset.")]
 public sealed partial class TeachersVerb
 {
     [Value(0, MetaName = "action", Required = true, HelpText = "train, cache, import or recipe (print a preset's recipe file).")]
@@ -126,18 +126,24 @@ public sealed partial class TeachersVerb
     private int RunCache(IAnsiConsole console)
     {
         CheckPool();
+        if (SegmentationCommands.IsScenes(Data)) return RunDenseCache(console);
         var job = Job.World;
         console = JobConsole.For(console, job);
         var data = OpenData(console);
         using var compute = new CpuCompute(Threads);
         var results = TrainingProgress.RunCache(console, progress => TeacherCache.Build(Pool, data, Half, compute, progress, job));
+        WriteCacheTable(console, results);
+        return 0;
+    }
+
+    private static void WriteCacheTable(IAnsiConsole console, IReadOnlyList<CacheBuildResult> results)
+    {
         var table = new Table().Border(TableBorder.Rounded);
         table.AddColumns("split", "file", "rows", "K", "F", "dtype", "MB", "seconds");
         foreach (var r in results)
             table.AddRow(r.Split, Markup.Escape(r.Path), $"{r.Rows}", $"{r.Teachers}", $"{r.F}", r.DType.ToString().ToLowerInvariant(),
                 $"{r.Bytes / 1e6:F1}", $"{r.Seconds:F1}");
         console.Write(table);
-        return 0;
     }
 
     private int RunImport(IAnsiConsole console)

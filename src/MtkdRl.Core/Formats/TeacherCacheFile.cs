@@ -15,11 +15,26 @@ public enum CacheDType { F32, F16 }
 /// <param name="Source">What produced the outputs: a checkpoint's hash, or an import's file hashes.</param>
 public sealed record CachedTeacher(string Name, string Spec, int EmbeddingWidth, string Source);
 
+/// <summary>
+/// The output grid of a dense cache: the student's Width x Height rows per image (pixels, or a detector's locations
+/// at <paramref name="Stride"/> canvas pixels apart), <paramref name="Columns"/> class logits per row.
+/// </summary>
+public sealed record DenseCacheGrid(int Width, int Height, int Stride, int Columns)
+{
+    public int RowsPerImage => Width * Height;
+
+    public override string ToString() => $"{Width}x{Height} (stride {Stride}, {Columns} classes)";
+}
+
 /// <summary>The header of a teacher cache: what was cached, from what, in which layout.</summary>
+/// <param name="Task">The task of a dense cache (segmentation, detection); absent for a classification cache.</param>
+/// <param name="Grid">A dense cache's grid: a sample is an image and its "classes" are the Grid.RowsPerImage x Grid.Columns logits of its rows.</param>
 public sealed record TeacherCacheHeader(
     int Format, [property: JsonPropertyName("dtype")] CacheDType DType, string Split, int Rows, int Classes,
     string DatasetName, string DatasetFingerprint, string PoolFingerprint,
-    IReadOnlyList<CachedTeacher> Teachers, string Checksum)
+    IReadOnlyList<CachedTeacher> Teachers, string Checksum,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Task = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DenseCacheGrid? Grid = null)
 {
     public const int CurrentFormat = 1;
     public int K => Teachers.Count;
@@ -153,6 +168,20 @@ public sealed class TeacherCacheFile : IDisposable
             for (int t = 0; t < k; t++)
                 ToSingle(record + (long)t * c * h.ElementSize, zt.Slice((t * b + r) * c, c));
             ToSingle(record + (long)k * c * h.ElementSize, ft.Slice(r * f, f));
+        }
+    }
+
+    /// <summary>The teachers' embeddings alone for dataset rows <paramref name="indices"/>, as ft [B,F].</summary>
+    public unsafe void GatherEmbeddings(ReadOnlySpan<int> indices, Span<float> ft)
+    {
+        var h = Header;
+        int f = h.F;
+        if (ft.Length < (long)indices.Length * f) throw new ArgumentException($"gather of {indices.Length} rows needs ft of {(long)indices.Length * f} floats");
+        for (int r = 0; r < indices.Length; r++)
+        {
+            int row = indices[r];
+            if ((uint)row >= (uint)h.Rows) throw new ArgumentOutOfRangeException(nameof(indices), $"row {row} is outside the cache's {h.Rows} rows");
+            ToSingle(_base + _dataOffset + row * h.RecordBytes + (long)h.K * h.Classes * h.ElementSize, ft.Slice(r * f, f));
         }
     }
 

@@ -8,15 +8,17 @@ using MtkdRl.Training;
 
 namespace MtkdRl.Distillation;
 
-/// <summary>What `mtkd demo --task segmentation` runs.</summary>
+/// <summary>What `mtkd demo --task segmentation` or `--task detection` runs.</summary>
 /// <param name="Source">Dataset the scenes are composed from; null for the Fashion-MNIST slice committed in data/.</param>
-/// <param name="Teachers">The pool's recipe; null for the seg-quick preset.</param>
-public sealed record DenseDemoSettings(string Out, string? Source, string Student, int Epochs, int Seeds, int Batch, SceneOptions Scenes, PoolRecipe? Teachers = null);
+/// <param name="Teachers">The pool's recipe; null for the seg-quick (segmentation) or det-quick (detection) preset.</param>
+public sealed record DenseDemoSettings(string Out, string? Source, string Student, int Epochs, int Seeds, int Batch, SceneOptions Scenes, PoolRecipe? Teachers = null,
+    TaskKind Task = TaskKind.Segmentation);
 
 /// <summary>
-/// The segmentation demo, step by step: compose scenes from the source (once), train the teacher pool on them
-/// (teachers already trained are kept), distil the student with each of <see cref="Strategies"/> over the seeds
-/// (finished runs are read back) and write the report on test mIoU, Welch p against none.
+/// The dense demos, step by step: compose scenes from the source (once), train the teacher pool on them
+/// (teachers already trained are kept), for detection cache the teachers on the student's grid, distil the student
+/// with each of <see cref="Strategies"/> over the seeds (finished runs are read back) and write the report on test
+/// mIoU (segmentation) or test AP and AP50 (detection), Welch p against none.
 /// </summary>
 public sealed class DenseDemoPipeline(DenseDemoSettings settings)
 {
@@ -49,6 +51,40 @@ public sealed class DenseDemoPipeline(DenseDemoSettings settings)
         return SceneDataset.Load(ScenesDir);
     }
 
+    /// <summary>The demo's detection pool: the settings' recipe or the det-quick preset.</summary>
+    public IReadOnlyList<TrainedTeacher> TrainDetectionPool(DetectionScenes scenes, CpuCompute compute, ITrainingObserver? observer = null) =>
+        Settings.Teachers is { } recipe
+            ? DetectionPool.Train(PoolDir, scenes, recipe, "demo recipe", compute, observer)
+            : DetectionPool.Train(PoolDir, scenes, PoolPresets.Recipe("det-quick"), "preset 'det-quick'", compute, observer);
+
+    /// <summary>The detection pool's teacher cache on the student's grid, built (or rebuilt over a stale one) when the pool has none that matches.</summary>
+    public CacheBuildResult? CacheDetectionTeachers(DetectionScenes scenes, CpuCompute compute, IDistillBackend backend, Action<string, int, int>? progress = null)
+    {
+        var run = new DetectionDistillRun(scenes, PoolDir, compute, backend);
+        bool current;
+        try { current = run.HasCache(Settings.Student); }
+        catch (MtkdInputException) { current = false; }
+        return current ? null : run.BuildCache(Settings.Student, half: true, progress);
+    }
+
+    public DemoResult CompareDetection(DetectionScenes scenes, CpuCompute compute, IDistillBackend backend, Action<DistillRecipe, DetectionDistillEpoch>? epochDone = null)
+    {
+        var teachers = PoolManifest.Read(PoolDir, TaskKind.Detection).Teachers.Select(t => t.Name).ToList();
+        string title = Title(scenes.Name, teachers.Count);
+        var result = DenseComparisonRunner.Compare(new DetectionDistillRun(scenes, PoolDir, compute, backend), Plan(), Settings.Out, teachers, "none", title, epochDone);
+        var best = result.Main.Rows.MaxBy(r => r.MeanAccuracy)!;
+        var best50 = result.Ap50!.Rows.MaxBy(r => r.MeanAccuracy)!;
+        string reading = $"best: {best.Strategy} at {best.MeanAccuracy:F4} test AP (none: {result.Main.Rows.Single(r => r.Strategy == "none").MeanAccuracy:F4}); " +
+            $"on AP50 {best50.Strategy} at {best50.MeanAccuracy:F4} (none: {result.Ap50.Rows.Single(r => r.Strategy == "none").MeanAccuracy:F4})";
+        return new DemoResult(result.Main, title, reading, result.Files);
+    }
+
+    private ComparisonPlan Plan() => new(Strategies, [.. Enumerable.Range(1, Settings.Seeds).Select(s => (ulong)s)],
+        new DistillRecipe { Student = Settings.Student, Epochs = Settings.Epochs, BatchSize = Settings.Batch });
+
+    private string Title(string scenes, int teachers) =>
+        $"{scenes}: student {Settings.Student}, {Settings.Epochs} epochs, {Settings.Seeds} seed{(Settings.Seeds > 1 ? "s" : "")}, {teachers} teachers";
+
     public IReadOnlyList<SegmentationTeacher> TrainPool(SceneDataset data, CpuCompute compute, ITrainingObserver? observer = null) =>
         Settings.Teachers is { } recipe
             ? SegmentationPool.Train(PoolDir, data, recipe, "demo recipe", compute, observer)
@@ -57,13 +93,10 @@ public sealed class DenseDemoPipeline(DenseDemoSettings settings)
     public DemoResult Compare(SceneDataset data, CpuCompute compute, IDistillBackend backend, Action<DistillRecipe, DenseEpoch>? epochDone = null)
     {
         var teachers = PoolManifest.Read(PoolDir, TaskKind.Segmentation).Teachers.Select(t => t.Name).ToList();
-        var plan = new ComparisonPlan(Strategies, [.. Enumerable.Range(1, Settings.Seeds).Select(s => (ulong)s)],
-            new DistillRecipe { Student = Settings.Student, Epochs = Settings.Epochs, BatchSize = Settings.Batch });
-        var runs = DenseComparisonRunner.Run(new DenseDistillRun(data, PoolDir, compute, backend), plan, Settings.Out, teachers, epochDone);
-        var comparison = Comparison.Build(runs, "none", DenseComparisonRunner.Metric);
-        string title = $"{data.Descriptor.Name}: student {Settings.Student}, {Settings.Epochs} epochs, {Settings.Seeds} seed{(Settings.Seeds > 1 ? "s" : "")}, {teachers.Count} teachers";
-        var best = comparison.Rows.MaxBy(r => r.MeanAccuracy)!;
-        string reading = $"best: {best.Strategy} at {best.MeanAccuracy:F4} test mIoU (none: {comparison.Rows.Single(r => r.Strategy == "none").MeanAccuracy:F4})";
-        return new DemoResult(comparison, title, reading, ComparisonReport.Write(Settings.Out, comparison, title));
+        string title = Title(data.Descriptor.Name, teachers.Count);
+        var comparison = DenseComparisonRunner.Compare(new DenseDistillRun(data, PoolDir, compute, backend), Plan(), Settings.Out, teachers, "none", title, epochDone);
+        var best = comparison.Main.Rows.MaxBy(r => r.MeanAccuracy)!;
+        string reading = $"best: {best.Strategy} at {best.MeanAccuracy:F4} test mIoU (none: {comparison.Main.Rows.Single(r => r.Strategy == "none").MeanAccuracy:F4})";
+        return new DemoResult(comparison.Main, title, reading, comparison.Files);
     }
 }

@@ -90,6 +90,9 @@ public sealed class DenseDistillStep : OpStep
         return Inputs.Zt.AsSpan((int)(teacher * block), (int)block);
     }
 
+    /// <summary>Every teacher's logit rows [K, B, C] in zt (teacher-major, as <see cref="TeacherRows"/> gives them one by one), to be written by the caller.</summary>
+    public Span<float> AllTeacherRows => Inputs.Zt.AsSpan(0, Shape.K * Shape.B * Shape.C);
+
     /// <summary>The teachers' image embeddings [N, F] (teacher k's D_k columns at its offset), copied to every row of each image.</summary>
     public void SetTeacherEmbeddings(ReadOnlySpan<float> perImage)
     {

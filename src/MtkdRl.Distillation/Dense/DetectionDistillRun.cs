@@ -1,12 +1,17 @@
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
+using MtkdRl.Core.Formats;
 using MtkdRl.Teachers;
 using MtkdRl.Training;
 
 namespace MtkdRl.Distillation;
 
 /// <summary>One epoch of a detection distillation run: training loss (op plus box loss), test COCO AP and AP50, mean teacher weights.</summary>
-public sealed record DetectionDistillEpoch(int Epoch, double Loss, double TestAp, double TestAp50, float[] MeanWl, double Seconds);
+public sealed record DetectionDistillEpoch(int Epoch, double Loss, double TestAp, double TestAp50, float[] MeanWl, double Seconds) : IDenseEpoch;
+
+/// <summary>summary.json of a finished detection distillation run.</summary>
+public sealed record DetectionDistillSummary(string Task, string Strategy, ulong Seed, string Student, int Epochs, double FinalTestAp,
+    double BestTestAp, double FinalTestAp50, IReadOnlyList<string> Teachers);
 
 /// <summary>
 /// Distils a detector (det: spec) from a detection pool's teachers through <see cref="DenseDistillLoop"/>, a row
@@ -15,30 +20,78 @@ public sealed record DetectionDistillEpoch(int Epoch, double Loss, double TestAp
 /// the image embeddings through the feature term, and the student's box head trains on
 /// its positive locations as in its own training (<see cref="DetectorRows"/>; teacher boxes are not distilled).
 /// Without teachers (none) the student trains on <see cref="DetectionLoss"/> alone; the probe loss is that loss
-/// in eval mode. No flips, no checkpoints.
+/// in eval mode. No flips. With an output folder, a checkpoint every epoch (the student as a detector checkpoint)
+/// and bit-for-bit resume.
 /// </summary>
 public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, CpuCompute compute, IDistillBackend backend)
 {
-    public IReadOnlyList<DetectionDistillEpoch> Run(DistillRecipe recipe, Action<DetectionDistillEpoch>? epochDone = null)
+    public IReadOnlyList<DetectionDistillEpoch> Run(DistillRecipe recipe, Action<DetectionDistillEpoch>? epochDone = null) => Run(recipe, null, false, epochDone);
+
+    /// <summary>Runs the recipe, checkpointing every epoch in <paramref name="outDir"/> (none when null); <paramref name="resume"/> continues the run there.</summary>
+    public IReadOnlyList<DetectionDistillEpoch> Run(DistillRecipe recipe, string? outDir, bool resume, Action<DetectionDistillEpoch>? epochDone = null)
     {
         recipe.Validate();
-        var spec = ModelSpec.Parse(recipe.Student, "student");
-        if (spec.Family != ModelFamily.Det) throw new MtkdInputException($"--student {recipe.Student} is not a detector; give a det: spec, e.g. det:8x16x16");
-        var paths = DenseDistillLoop.TeacherPaths(poolDir, TaskKind.Detection, scenes.FingerprintHex, scenes.Source);
-        var teachers = paths.Select(p => DetectorCheckpoint.Load(p, compute).Detector).ToList();
-        return DenseDistillLoop.Run(new DetectionTask(scenes, teachers, compute), recipe, scenes.ClassCount + 1, compute, backend, ToEpoch, epochDone);
+        CheckDetector(recipe.Student);
+        var task = Task();
+        var folder = outDir is null ? null : new DenseRunFolder<DetectionDistillEpoch>(outDir, resume, epochs => Summary(recipe, epochs, task.Pool.TeacherNames));
+        return DenseDistillLoop.Run(task, recipe, scenes.ClassCount + 1, compute, backend, ToEpoch, epochDone, folder, Teachers);
+    }
+
+    /// <summary>Where the teachers' outputs come from (the pool's cache for the student's grid when there is one).</summary>
+    public DenseTeacherOptions Teachers { get; init; } = new();
+
+    /// <summary>The pool's <see cref="DenseTeacherCache"/> on the grid of <paramref name="student"/> (a det: spec; its stride sets the grid).</summary>
+    public CacheBuildResult BuildCache(string student, bool half, Action<string, int, int>? progress = null)
+    {
+        CheckDetector(student);
+        var task = Task();
+        task.CreateStudent(student, new Rng(1));
+        return DenseTeacherCache.Build(task, half, progress);
+    }
+
+    /// <summary>Whether the pool has a teacher cache on the grid of <paramref name="student"/> that a run would read (a stale or corrupt one is refused in one line).</summary>
+    public bool HasCache(string student)
+    {
+        CheckDetector(student);
+        var task = Task();
+        task.CreateStudent(student, new Rng(1));
+        using var cache = DenseTeacherCache.TryOpen(task);
+        return cache is not null;
+    }
+
+    private static void CheckDetector(string student)
+    {
+        if (ModelSpec.Parse(student, "student").Family != ModelFamily.Det)
+            throw new MtkdInputException($"--student {student} is not a detector; give a det: spec, e.g. det:8x16x16");
+    }
+
+    private DetectionTask Task()
+    {
+        var pool = DensePool.Open(poolDir, TaskKind.Detection, scenes.FingerprintHex, scenes.Source);
+        var teachers = pool.TeacherPaths.Select(p => DetectorCheckpoint.Load(p, compute).Detector).ToList();
+        return new DetectionTask(scenes, pool, teachers, compute);
     }
 
     private static DetectionDistillEpoch ToEpoch(DenseLoopEpoch e) => new(e.Epoch, e.Loss, e.First, e.Second, e.MeanWl, e.Seconds);
 
-    private sealed class DetectionTask(DetectionScenes scenes, IReadOnlyList<Detector> teachers, CpuCompute compute) : DenseTask
+    private static DetectionDistillSummary Summary(DistillRecipe recipe, IReadOnlyList<DetectionDistillEpoch> epochs, IReadOnlyList<string> teachers) =>
+        new(TaskKind.Detection.Name(), recipe.Strategy, recipe.Seed, recipe.Student, recipe.Epochs, epochs[^1].TestAp,
+            epochs.Max(e => e.TestAp), epochs[^1].TestAp50, teachers);
+
+    private sealed class DetectionTask(DetectionScenes scenes, DensePool pool, IReadOnlyList<Detector> teachers, CpuCompute compute) : DenseTask
     {
         private readonly (float[] Mean, float[] Std) _norm = scenes.Normalization();
         private DetectorRows _student = null!;
         private float[] _gradClass = [], _gradBox = [];
         private int[] _factors = [];
 
+        public override TaskKind Kind => TaskKind.Detection;
+
         public override string Source => scenes.Source;
+
+        public override string DataFingerprint => scenes.FingerprintHex;
+
+        public override DensePool Pool => pool;
 
         public override int TrainCount => scenes.Train.Count;
 
@@ -51,6 +104,16 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
             _student = new DetectorRows(detector);
             return _student;
         }
+
+        public override DenseCacheGrid StudentGrid =>
+            new(_student.Detector.GridWidth, _student.Detector.GridHeight, _student.Detector.Stride, _student.Detector.ClassColumns);
+
+        public override void SaveStudent(string basePath, int epoch, long step) =>
+            DetectorCheckpoint.Save(basePath, _student.Detector, StudentConfig(scenes.Descriptor.Classes, new DatasetIdentity(scenes.Name, scenes.FingerprintHex),
+                new NormalizationRecord(_norm.Mean, _norm.Std), epoch, step));
+
+        public override void LoadStudent(string basePath) =>
+            CopyStudent(basePath, DetectorCheckpoint.Load(basePath, compute).Detector, _student.Detector, d => (d.Spec.ToString(), d.Classes, d.NamedTensors));
 
         public override DenseBatch NewBatch(int images) => new BoxBatch(images, scenes.InputShape.Size, _student.Detector.Locations);
 

@@ -132,6 +132,7 @@ public static class TeacherCache
         try
         {
             var h = cache.Header;
+            if (h.Task is not null) throw new MtkdInputException($"{path}: holds {h.Task} teacher outputs, not a classification cache");
             if (h.Split != split) throw new MtkdInputException($"{path}: holds the {h.Split} split, not {split}");
             if (h.DatasetFingerprint != dataset)
                 throw new MtkdInputException($"{path}: stale: built for dataset {Short(h.DatasetFingerprint)}, dataset is now {Short(dataset)}; run `mtkd teachers cache` again");

@@ -9,6 +9,19 @@ namespace MtkdRl.Tests.Distillation;
 /// <summary>A comparison on scenes: each run's final test mIoU feeds the report's mean ± std and Welch p against none.</summary>
 public sealed class DenseComparisonTests
 {
+    /// <summary>The none and aver rows of a comparison over two seeds against those runs' final figures: mean, std, change, Welch p.</summary>
+    internal static void AssertRowsOf(Comparison comparison, double[] none, double[] aver)
+    {
+        var averRow = comparison.Rows.Single(r => r.Strategy == "aver");
+        var noneRow = comparison.Rows.Single(r => r.Strategy == "none");
+        Assert.Equal((none[0] + none[1]) / 2, noneRow.MeanAccuracy, 12);
+        Assert.Equal((aver[0] + aver[1]) / 2, averRow.MeanAccuracy, 12);
+        Assert.Equal(Math.Abs(aver[0] - aver[1]) / Math.Sqrt(2), averRow.StdAccuracy, 12);
+        Assert.Equal(averRow.MeanAccuracy - noneRow.MeanAccuracy, averRow.DeltaVsBaseline, 12);
+        Assert.Equal(WelchTest.TwoSided(aver, none).P, averRow.PValue, 12);
+        Assert.True(double.IsNaN(noneRow.PValue));
+    }
+
     [Fact]
     public void The_report_ranks_the_runs_final_mIoU_against_none_and_a_second_call_reads_the_runs_back()
     {
@@ -27,16 +40,7 @@ public sealed class DenseComparisonTests
             Assert.Equal("segmentation", summary.Task);
             return summary.FinalTestMeanIoU;
         }
-        var none = new[] { Final("none", 1), Final("none", 2) };
-        var aver = new[] { Final("aver", 1), Final("aver", 2) };
-        var averRow = comparison.Rows.Single(r => r.Strategy == "aver");
-        var noneRow = comparison.Rows.Single(r => r.Strategy == "none");
-        Assert.Equal((none[0] + none[1]) / 2, noneRow.MeanAccuracy, 12);
-        Assert.Equal((aver[0] + aver[1]) / 2, averRow.MeanAccuracy, 12);
-        Assert.Equal(Math.Abs(aver[0] - aver[1]) / Math.Sqrt(2), averRow.StdAccuracy, 12);
-        Assert.Equal(averRow.MeanAccuracy - noneRow.MeanAccuracy, averRow.DeltaVsBaseline, 12);
-        Assert.Equal(WelchTest.TwoSided(aver, none).P, averRow.PValue, 12);
-        Assert.True(double.IsNaN(noneRow.PValue));
+        AssertRowsOf(comparison, [Final("none", 1), Final("none", 2)], [Final("aver", 1), Final("aver", 2)]);
 
         string markdown = ComparisonReport.Markdown(comparison, "scenes");
         Assert.Contains("| test mIoU (mean ± std) | vs none |", markdown);

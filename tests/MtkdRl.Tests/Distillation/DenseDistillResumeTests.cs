@@ -10,12 +10,41 @@ namespace MtkdRl.Tests.Distillation;
 /// <summary>A dense run's folder: a run stopped after its first epoch and resumed ends exactly as the run left alone; tasks do not mix.</summary>
 public sealed class DenseDistillResumeTests
 {
-    private sealed class Stop : Exception;
+    internal sealed class Stop : Exception;
 
     private static IReadOnlyList<DenseEpoch> Run(SceneDataset data, string pool, DistillRecipe recipe, string outDir, bool resume, Action<DenseEpoch>? done = null)
     {
         using var backend = BackendCatalog.Create("native");
         return new DenseDistillRun(data, pool, TrainingTestCompute.Shared, backend).Run(recipe, outDir, resume, done);
+    }
+
+    /// <summary>
+    /// <paramref name="run"/> (folder, resume, epoch callback) left alone for two epochs in one folder, and stopped
+    /// after epoch 1 then resumed in another: the same <paramref name="figures"/> and weights every epoch, the same
+    /// student and state bytes, the same summary, the folder marked with <paramref name="task"/>.
+    /// </summary>
+    internal static void AssertResumesBitForBit<TEpoch>(string root, Func<string, bool, Action<TEpoch>?, IReadOnlyList<TEpoch>> run,
+        Func<TEpoch, object> figures, string task) where TEpoch : IDenseEpoch
+    {
+        string whole = Path.Combine(root, "whole"), parts = Path.Combine(root, "parts");
+        var expected = run(whole, false, null);
+
+        Assert.Throws<Stop>(() => run(parts, false, e => throw new Stop()));
+        Assert.Equal(1, DistillCheckpoint.ReadState(parts).Epoch);
+        Assert.False(File.Exists(Path.Combine(parts, "summary.json")));
+        var actual = run(parts, true, null);
+
+        Assert.Equal(2, actual.Count);
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal(figures(expected[i]), figures(actual[i]));
+            Assert.Equal(expected[i].MeanWl, actual[i].MeanWl);
+        }
+        foreach (string file in new[] { "student.safetensors", DistillCheckpoint.StateTensors })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(whole, file)), File.ReadAllBytes(Path.Combine(parts, file)));
+        Assert.Equal(File.ReadAllText(Path.Combine(whole, "summary.json")), File.ReadAllText(Path.Combine(parts, "summary.json")));
+        Assert.Contains($"\"{task}\"", File.ReadAllText(Path.Combine(parts, "summary.json")));
+        Assert.Equal(task, DistillCheckpoint.ReadState(parts).Task);
     }
 
     [Theory]
@@ -26,26 +55,8 @@ public sealed class DenseDistillResumeTests
         using var temp = new TempFolder();
         var (data, pool) = DenseDistillRunTests.Setup(temp);
         var recipe = new DistillRecipe { Student = "unet:4x8", Strategy = strategy, Epochs = 2, BatchSize = 8, Seed = 3 };
-        string whole = Path.Combine(temp.Root, "whole"), parts = Path.Combine(temp.Root, "parts");
-        var expected = Run(data, pool, recipe, whole, resume: false);
-
-        Assert.Throws<Stop>(() => Run(data, pool, recipe, parts, resume: false, e => throw new Stop()));
-        Assert.Equal(1, DistillCheckpoint.ReadState(parts).Epoch);
-        Assert.False(File.Exists(Path.Combine(parts, "summary.json")));
-        var actual = Run(data, pool, recipe, parts, resume: true);
-
-        Assert.Equal(2, actual.Count);
-        for (int i = 0; i < 2; i++)
-        {
-            Assert.Equal((expected[i].Epoch, expected[i].Loss, expected[i].TestMeanIoU, expected[i].TestPixelAccuracy),
-                (actual[i].Epoch, actual[i].Loss, actual[i].TestMeanIoU, actual[i].TestPixelAccuracy));
-            Assert.Equal(expected[i].MeanWl, actual[i].MeanWl);
-        }
-        foreach (string file in new[] { "student.safetensors", DistillCheckpoint.StateTensors })
-            Assert.Equal(File.ReadAllBytes(Path.Combine(whole, file)), File.ReadAllBytes(Path.Combine(parts, file)));
-        Assert.Equal(File.ReadAllText(Path.Combine(whole, "summary.json")), File.ReadAllText(Path.Combine(parts, "summary.json")));
-        Assert.Contains("\"segmentation\"", File.ReadAllText(Path.Combine(parts, "summary.json")));
-        Assert.Equal("segmentation", DistillCheckpoint.ReadState(parts).Task);
+        AssertResumesBitForBit<DenseEpoch>(temp.Root, (dir, resume, done) => Run(data, pool, recipe, dir, resume, done),
+            e => (e.Epoch, e.Loss, e.TestMeanIoU, e.TestPixelAccuracy), "segmentation");
     }
 
     [Fact]

@@ -17,9 +17,10 @@ namespace MtkdRl.Tests.Distillation;
 [Collection("console")]
 public sealed class DetectionDistillRunTests
 {
-    private const string Student = "det:4x4x4";
+    internal const string Student = "det:4x4x4";
 
-    private static (DetectionScenes Scenes, string Dir, string Pool) Setup(TempFolder temp)
+    /// <summary>Scenes of the slice (32 train, 8 test) and a pool of two one-epoch detectors trained on them.</summary>
+    internal static (DetectionScenes Scenes, string Dir, string Pool) Setup(TempFolder temp)
     {
         string dir = Path.Combine(temp.Root, "scenes");
         CliRun.AssertOk(CliRun.Run("data", "scenes", "--from", Path.Combine(RepositoryPaths.Root, DatasetLocator.CommittedSlice),
@@ -60,12 +61,15 @@ public sealed class DetectionDistillRunTests
             .Run(new DistillRecipe { Student = Student, Strategy = "aver", Epochs = 1, BatchSize = 8, Seed = 3 });
         Assert.NotEqual(same[0].Loss, other[0].Loss);
 
-        var cli = CliRun.Run("distill", "--data", dir, "--pool", pool, "--student", Student, "--strategy", "aver", "--epochs", "1", "--batch", "8", "--threads", "2");
+        var cli = CliRun.Run("distill", "--data", dir, "--pool", pool, "--student", Student, "--strategy", "aver", "--epochs", "1", "--batch", "8", "--threads", "2",
+            "--out", Path.Combine(temp.Root, "cli-run"));
         CliRun.AssertOk(cli);
         Assert.Contains($"test AP {same[0].TestAp:F4}, AP50 {same[0].TestAp50:F4}", cli.Out);
-        CliRun.AssertOneLineError(CliRun.Run("distill", "--data", dir, "--pool", pool, "--student", "unet:4x8", "--epochs", "1", "--batch", "8"),
+        CliRun.AssertOneLineError(CliRun.Run("distill", "--data", dir, "--pool", pool, "--student", "unet:4x8", "--epochs", "1", "--batch", "8",
+            "--out", Path.Combine(temp.Root, "refused")),
             "--student unet:4x8 is not a detector");
-        CliRun.AssertOneLineError(CliRun.Run("distill", "--data", dir, "--pool", pool, "--student", "det:4x4x4x4", "--epochs", "1", "--batch", "8"),
+        CliRun.AssertOneLineError(CliRun.Run("distill", "--data", dir, "--pool", pool, "--student", "det:4x4x4x4", "--epochs", "1", "--batch", "8",
+            "--out", Path.Combine(temp.Root, "refused")),
             "cannot be read on the grid of student");
     }
 }

@@ -1,0 +1,23 @@
+using MtkdRl.Core;
+using MtkdRl.Core.Formats;
+using MtkdRl.Teachers;
+
+namespace MtkdRl.Distillation;
+
+/// <summary>A dense task's teacher pool as a run needs it: its folder, its fingerprint, its teachers' names and checkpoint paths.</summary>
+public sealed record DensePool(string Dir, string Fingerprint, IReadOnlyList<CachedTeacher> Teachers, IReadOnlyList<string> TeacherPaths)
+{
+    public IReadOnlyList<string> TeacherNames => [.. Teachers.Select(t => t.Name)];
+
+    /// <summary>The pool of <paramref name="task"/> in <paramref name="poolDir"/>, made for the scenes of <paramref name="dataFingerprint"/>, or a one-line error.</summary>
+    public static DensePool Open(string poolDir, TaskKind task, string dataFingerprint, string source)
+    {
+        var manifest = PoolManifest.Read(poolDir, task);
+        if (manifest.Teachers.Count == 0) throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool has no teachers yet");
+        if (manifest.Dataset.Fingerprint != dataFingerprint)
+            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool belongs to {manifest.Dataset.Name}, not to the scenes in {source}");
+        var (pool, sources) = PoolFingerprint.Compute(poolDir, manifest);
+        return new DensePool(poolDir, pool, [.. manifest.Teachers.Select((t, i) => new CachedTeacher(t.Name, t.Spec, t.EmbeddingWidth, sources[i]))],
+            [.. manifest.Teachers.Select(t => Path.Combine(poolDir, t.Checkpoint!))]);
+    }
+}
