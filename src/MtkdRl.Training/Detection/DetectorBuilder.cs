@@ -27,7 +27,8 @@ internal static class DetectorBuilder
         for (int i = 0; i < spec.Widths.Count; i++)
         {
             int n = i + 1;
-            ModelBuilder.AddConvStage(Add, () => shape, n, spec.Widths[i], spec.BatchNorm, compute, rng);
+            for (int k = 0; k < spec.ConvsPerStage; k++)
+                ModelBuilder.AddConvStage(Add, () => shape, n, spec.Widths[i], spec.BatchNorm, compute, rng, StageDepth.Suffix(k));
             if (reached < stride && i < spec.Widths.Count - 1)
             {
                 Add(new MaxPool2d($"pool{n}", shape, 2, compute));

@@ -71,12 +71,13 @@ internal static class ModelBuilder
     /// BatchNorm2d when <paramref name="batchNorm"/>, then ReLU, each handed to <paramref name="add"/>;
     /// <paramref name="shape"/> reads the shape that the layers added so far output.
     /// </summary>
-    internal static void AddConvStage(Action<Layer> add, Func<SampleShape> shape, int n, int width, bool batchNorm, CpuCompute compute, Rng rng)
+    internal static void AddConvStage(Action<Layer> add, Func<SampleShape> shape, int n, int width, bool batchNorm, CpuCompute compute, Rng rng,
+        string suffix = "")
     {
-        var conv = new Conv2d($"conv{n}", shape(), width, 3, compute, stride: 1, padding: 1, bias: !batchNorm);
+        var conv = new Conv2d($"conv{n}{suffix}", shape(), width, 3, compute, stride: 1, padding: 1, bias: !batchNorm);
         Initializers.KaimingNormal(conv.Weight.Value, shape().Channels * 9, rng);
         add(conv);
-        if (batchNorm) add(new BatchNorm($"bn{n}", shape(), compute));
-        add(new ReLU($"relu{n}", shape(), compute));
+        if (batchNorm) add(new BatchNorm($"bn{n}{suffix}", shape(), compute));
+        add(new ReLU($"relu{n}{suffix}", shape(), compute));
     }
 }

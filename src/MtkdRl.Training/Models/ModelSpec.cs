@@ -28,10 +28,11 @@ public enum ModelFamily { Linear, Mlp, Cnn, Det, Unet, Fcn }
 ///                                             Conv3x3 - BatchNorm2d - ReLU, MaxPool2x2 between stages until
 ///                                             the output stride is reached; then a class and a box head
 ///       options  sN        output stride (default 2^(stages-1), at most that)
+///                cN        N Conv3x3 - BatchNorm2d - ReLU blocks per stage (default 1, at most 4)
 ///                nobn      no BatchNorm
 /// </code>
 /// Examples: <c>linear</c>, <c>mlp:64</c>, <c>mlp:512x512</c>, <c>mlp:1024x512,bn,drop0.2</c>, <c>cnn:32x64</c>,
-/// <c>cnn:16,fc64</c>, <c>cnn:32x64x128,gap,fc0</c>. Segmentation specs (unet, fcn; no options) are described in
+/// <c>cnn:16,fc64</c>, <c>cnn:32x64x128,gap,fc0</c>. Segmentation specs (unet, fcn; option cN) are described in
 /// ModelSpec.Segmentation.cs and build a <see cref="SegmentationModel"/> with <see cref="BuildSegmentation"/>. The embedding (penultimate activations, for feature
 /// distillation) is what feeds the classifier: the last hidden ReLU output (mlp; cnn with a dense layer),
 /// the pooled or flattened features (cnn with fc0), or the flattened input itself (linear).
@@ -60,6 +61,9 @@ public sealed partial record ModelSpec
 
     /// <summary>A detector's output stride (0: the default, 2^(stages-1)).</summary>
     public int OutputStride { get; init; }
+
+    /// <summary>Conv3x3 - BatchNorm2d - ReLU blocks per stage of a det, unet or fcn spec (option cN; 1 by default).</summary>
+    public int ConvsPerStage { get; init; } = 1;
 
     /// <summary>
     /// Parses a spec, or throws <see cref="MtkdInputException"/> with a one-line message that starts with
@@ -137,9 +141,11 @@ public sealed partial record ModelSpec
         {
             ModelFamily.Mlp => "bn, drop<p>",
             ModelFamily.Cnn => "fc<n>, gap, nobn, drop<p>",
-            ModelFamily.Det => "s<n>, nobn",
+            ModelFamily.Det => "s<n>, c<n>, nobn",
+            ModelFamily.Unet or ModelFamily.Fcn => "c<n>",
             _ => "none",
         };
+        if (StageDepth.Allowed(spec) && StageDepth.Matches(lower)) return StageDepth.Apply(spec, option, lower, fail);
         if (spec.Family == ModelFamily.Det) return DetectorSpecOptions.Apply(spec, option, lower, known, fail);
         if (spec.Family != ModelFamily.Linear && lower.StartsWith("drop", StringComparison.Ordinal))
         {
@@ -177,6 +183,7 @@ public sealed partial record ModelSpec
             if (!BatchNorm) sb.Append(",nobn");
         }
         if (Family == ModelFamily.Det) DetectorSpecOptions.Append(this, sb);
+        StageDepth.Append(this, sb);
         if (Dropout > 0) sb.Append(",drop").Append(Dropout.ToString(CultureInfo.InvariantCulture));
         return sb.ToString();
     }

@@ -20,7 +20,7 @@ internal static class SegmentationBuilder
         {
             var stage = new List<Layer>();
             if (i > 0) stage.Add(new MaxPool2d($"enc{i + 1}_pool", shape, 2, compute));
-            ConvBlock(stage, $"enc{i + 1}", stage.Count > 0 ? stage[^1].OutputShape : shape, spec.Widths[i], compute, rng);
+            ConvBlocks(stage, $"enc{i + 1}", stage.Count > 0 ? stage[^1].OutputShape : shape, spec.Widths[i], spec.ConvsPerStage, compute, rng);
             encoder.Add(stage);
             shape = stage[^1].OutputShape;
         }
@@ -32,7 +32,7 @@ internal static class SegmentationBuilder
                 var up = new Upsample2x($"dec{skip + 1}_up", shape, compute);
                 var concat = new ChannelConcat($"dec{skip + 1}_concat", up.OutputShape, encoder[skip][^1].OutputShape);
                 var block = new List<Layer>();
-                ConvBlock(block, $"dec{skip + 1}", concat.OutputShape, spec.Widths[skip], compute, rng);
+                ConvBlocks(block, $"dec{skip + 1}", concat.OutputShape, spec.Widths[skip], spec.ConvsPerStage, compute, rng);
                 decoder.Add(new SegmentationModel.DecoderStage(up, concat, block, skip));
                 shape = block[^1].OutputShape;
             }
@@ -44,6 +44,13 @@ internal static class SegmentationBuilder
         for (int k = 1; head[^1].OutputShape.Height < input.Height; k++)
             head.Add(new Upsample2x($"head_up{k}", head[^1].OutputShape, compute));
         return new SegmentationModel(spec, input, classes, encoder, decoder, head, compute);
+    }
+
+    /// <summary><paramref name="count"/> ConvBlocks of one width, named PREFIX, PREFIXb, PREFIXc, ... (<see cref="StageDepth.Suffix"/>).</summary>
+    private static void ConvBlocks(List<Layer> layers, string prefix, SampleShape input, int width, int count, CpuCompute compute, Rng rng)
+    {
+        for (int k = 0; k < count; k++)
+            ConvBlock(layers, prefix + StageDepth.Suffix(k), k == 0 ? input : layers[^1].OutputShape, width, compute, rng);
     }
 
     /// <summary>Conv3x3 (padding 1, no bias) - BatchNorm2d - ReLU, named PREFIX_conv, PREFIX_bn, PREFIX_relu.</summary>

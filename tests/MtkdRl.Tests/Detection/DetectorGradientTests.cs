@@ -21,6 +21,8 @@ public class DetectorGradientTests
     [InlineData("det:3x4", true)]
     [InlineData("det:3x4x4,s2", false)]
     [InlineData("det:3x4,nobn", true)]
+    [InlineData("det:3x4,c2", true)]
+    [InlineData("det:3x3x4,s2,c3,nobn", false)]
     public void Gradients_of_both_heads_and_the_embedding_match_central_differences(string spec, bool training)
     {
         var detector = Build(spec);
@@ -96,6 +98,13 @@ public class DetectorGradientTests
         Assert.Equal("det:16x32x64", ModelSpec.Parse("det:16x32x64").ToString());
         Assert.Equal("det:8x16x16,s2,nobn", ModelSpec.Parse("det:8x16x16,nobn,s2").ToString());
         Assert.Equal("det:8x16", ModelSpec.Parse("det:8x16,s2").ToString());
+        Assert.Equal("det:8x16x16,s2,nobn,c2", ModelSpec.Parse("det:8x16x16,c2,nobn,s2").ToString());
+        Assert.Equal("det:8x16", ModelSpec.Parse("det:8x16,c1").ToString());
+        var depth = Assert.Throws<MtkdInputException>(() => ModelSpec.Parse("det:8x16,c9"));
+        Assert.Equal("model spec 'det:8x16,c9': convolutions per stage 'c9' must be c followed by 1 to 4, e.g. c2", depth.Message);
+        var deep = ModelSpec.Parse("det:4x8,c2").BuildDetector(SampleShape.Image(1, 8, 8), 2, TrainingTestCompute.Shared, new Rng(1));
+        Assert.Equal(["conv1", "bn1", "relu1", "conv1b", "bn1b", "relu1b", "pool1", "conv2", "bn2", "relu2", "conv2b", "bn2b", "relu2b"],
+            deep.Body.Select(l => l.Name));
         var e = Assert.Throws<MtkdInputException>(() => ModelSpec.Parse("det:8x16,s4"));
         Assert.Equal("model spec 'det:8x16,s4': output stride 's4' must be a power of two from 1 to 2 (2^(stages-1)), e.g. s4", e.Message);
         var detector = ModelSpec.Parse("det:16x32x64x64").BuildDetector(SampleShape.Image(1, 64, 64), 10, TrainingTestCompute.Shared, new Rng(1));

@@ -23,6 +23,7 @@ public sealed class DenseOnnxExportTests : IDisposable
     [InlineData("unet:4x6x8", 2, 12, 16)]
     [InlineData("fcn:4x6", 1, 10, 14)]
     [InlineData("fcn:3x4x5", 3, 8, 12)]
+    [InlineData("unet:4x6x8,c2", 1, 8, 8)]
     public void Segmentation_model_agrees_with_mtkd(string spec, int channels, int height, int width)
     {
         var shape = SampleShape.Image(channels, height, width);
@@ -45,6 +46,7 @@ public sealed class DenseOnnxExportTests : IDisposable
     [InlineData("det:4x6x8", 1, 16, 16)]
     [InlineData("det:4x6x8,s2", 2, 12, 8)]
     [InlineData("det:4x6x6,nobn", 1, 16, 24)]
+    [InlineData("det:4x6x8,c2", 1, 16, 16)]
     public void Detector_agrees_with_mtkd_in_its_row_layout(string spec, int channels, int height, int width)
     {
         var shape = SampleShape.Image(channels, height, width);

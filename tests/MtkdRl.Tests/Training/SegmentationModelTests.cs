@@ -19,6 +19,9 @@ public class SegmentationModelTests
     [InlineData(" UNET:8x16x32 ", "unet:8x16x32")]
     [InlineData("fcn:16x32", "fcn:16x32")]
     [InlineData("fcn:8", "fcn:8")]
+    [InlineData("unet:8x16,c2", "unet:8x16,c2")]
+    [InlineData("fcn:8x16,C3", "fcn:8x16,c3")]
+    [InlineData("unet:8x16,c1", "unet:8x16")]
     public void Segmentation_specs_round_trip(string text, string canonical)
     {
         var spec = ModelSpec.Parse(text);
@@ -34,6 +37,9 @@ public class SegmentationModelTests
     [InlineData("fcn:8x0", "channel count '0' must be a positive integer")]
     [InlineData("unet:8x16,gap", "unknown option 'gap' for unet")]
     [InlineData("fcn:1x1x1x1x1x1x1x1x1", "9 stages is more than 8")]
+    [InlineData("unet:8x16,c5", "convolutions per stage 'c5' must be c followed by 1 to 4, e.g. c2")]
+    [InlineData("fcn:8x16,c0", "convolutions per stage 'c0' must be c followed by 1 to 4, e.g. c2")]
+    [InlineData("unet:8x16,c2,c3", "option 'c' given twice")]
     public void Bad_segmentation_specs_give_one_line_errors(string text, string fragment)
     {
         var e = Assert.Throws<MtkdInputException>(() => ModelSpec.Parse(text, "teacher"));
@@ -58,6 +64,29 @@ public class SegmentationModelTests
     }
 
     [Theory]
+    [InlineData("unet:8x16x24", 2)]
+    [InlineData("fcn:8x16x24", 3)]
+    public void Option_c_stacks_that_many_blocks_per_stage_and_c1_builds_the_network_without_the_option(string text, int n)
+    {
+        var input = SampleShape.Image(1, 16, 16);
+        var plain = ModelSpec.Parse(text).BuildSegmentation(input, 5, Compute, new Rng(4));
+        var c1 = ModelSpec.Parse(text + ",c1").BuildSegmentation(input, 5, Compute, new Rng(4));
+        Assert.Equal(plain.Parameters.Select(p => p.Name), c1.Parameters.Select(p => p.Name));
+        foreach (var (a, b) in plain.Parameters.Zip(c1.Parameters)) Assert.Equal(a.Value.ToArray(), b.Value.ToArray());
+
+        var deep = ModelSpec.Parse($"{text},c{n}").BuildSegmentation(input, 5, Compute, new Rng(4));
+        int Convs(IEnumerable<Layer> layers) => layers.OfType<Conv2d>().Count();
+        for (int i = 0; i < deep.Encoder.Count; i++) Assert.Equal(n * Convs(plain.Encoder[i]), Convs(deep.Encoder[i]));
+        for (int i = 0; i < deep.Decoder.Count; i++) Assert.Equal(n * Convs(plain.Decoder[i].Block), Convs(deep.Decoder[i].Block));
+        var names = deep.Parameters.Select(p => p.Name).ToList();
+        Assert.Equal(names.Count, names.Distinct().Count());
+        Assert.Contains("enc1b_conv.weight", names);
+        // Same output shapes: the extra blocks keep the stage's width and resolution.
+        Assert.Equal(plain.EmbeddingWidth, deep.EmbeddingWidth);
+        Assert.Equal(plain.Pixels, deep.Pixels);
+    }
+
+    [Theory]
     [InlineData("unet:8x16x24", 10, "multiples of 4")]
     [InlineData("fcn:8x16", 7, "multiples of 2")]
     public void An_image_the_stages_cannot_halve_is_refused(string text, int side, string fragment)
@@ -75,6 +104,9 @@ public class SegmentationModelTests
     [InlineData("unet:2x3", 1, 4, 6, 2, false)]
     [InlineData("fcn:2x3", 2, 4, 6, 3, true)]
     [InlineData("fcn:3x2x2", 1, 8, 8, 2, false)]
+    [InlineData("unet:2x3,c2", 1, 4, 4, 3, true)]
+    [InlineData("unet:2x2x3,c3", 1, 8, 8, 2, false)]
+    [InlineData("fcn:2x3,c2", 2, 4, 6, 3, true)]
     public void Gradients_match_central_differences_through_the_skips(string text, int channels, int h, int w, int classes, bool training)
     {
         int seed = TestSeeds.Next();
