@@ -172,10 +172,20 @@ struct Jsd {
     // v = log ps - log M: for d <= 0, M / pt = 1 + (1 - beta) expm1(d); for d > 0, M / ps = 1 + beta expm1(-d);
     // so both come from log1p of a small argument without overflow. J = beta sum pt phi(u) + (1 - beta) sum
     // ps phi(v), the sum of M being 1.
-    static void logs(const DivergenceRow& r, typename V::F d, typename V::F& u, typename V::F& v) {
+    // e^-|d| - 1 needs no exponential of its own: it is min(pt, ps) / max(pt, ps) - 1 (pt = ps e^-d, both at hand),
+    // without cancellation for |d| >= 1/2; the series below. A pair whose both probabilities underflowed has weight 0.
+    static typename V::F expm1_neg_abs(typename V::F d, typename V::F pt, typename V::F ps) {
+        using F = typename V::F;
+        const F one = V::set1(1.0f), hi = V::max(pt, ps);
+        const F ratio = V::select(V::less(V::zero(), hi), V::div(V::min(pt, ps), hi), V::zero());
+        const F a = V::abs(d);
+        return V::select(V::less(a, V::set1(0.5f)), expm1_series<V>(V::sub(V::zero(), a)), V::sub(ratio, one));
+    }
+    static void logs(const DivergenceRow& r, typename V::F d, typename V::F pt, typename V::F ps, typename V::F& u,
+                     typename V::F& v) {
         using F = typename V::F;
         const auto pos = V::less(V::zero(), d);
-        const F em = vexpm1_d<V>(V::sub(V::zero(), V::abs(d)));
+        const F em = expm1_neg_abs(d, pt, ps);
         const F l = vlog1p<V>(V::mul(V::select(pos, V::set1(r.beta), V::set1(1.0f - r.beta)), em));
         const F neg_l = V::sub(V::zero(), l);
         u = V::select(pos, V::sub(neg_l, d), neg_l);
@@ -189,10 +199,9 @@ struct Jsd {
         shift_free_log_ratios<V>(r);
         F s = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            const F d = V::load(r.d + c);
+            const F d = V::load(r.d + c), pt = V::load(r.e + c), ps = V::load(r.ps + c);
             F u, v;
-            logs(r, d, u, v);
-            const F pt = V::load(r.e + c), ps = V::load(r.ps + c);
+            logs(r, d, pt, ps, u, v);
             const F mix = V::fma(b, pt, V::mul(nb, ps));
             const F term = V::fma(b, p_phi<V>(pt, u, mix), V::mul(nb, p_phi<V>(ps, v, mix)));
             s = V::add(s, V::keep(term, m));
@@ -207,7 +216,7 @@ struct Jsd {
         F s = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
             F u, v;
-            logs(r, V::load(r.d + c), u, v);
+            logs(r, V::load(r.d + c), V::load(r.e + c), V::load(r.ps + c), u, v);
             V::store(r.d + c, v);
             s = V::add(s, V::keep(V::mul(V::load(r.ps + c), v), m));
         });
