@@ -341,7 +341,8 @@ MTKD_DEVICE float divergence_value(int divergence, const Pair& r, BlockSums& sum
     switch (divergence) {
         case MTKD_DIVERGENCE_REVERSE_KL_ID: return reverse_kl_value(r, sums);
         case MTKD_DIVERGENCE_JSD_ID: return jsd_value(r, sums);
-        default: return dkd_value(r, sums);
+        case MTKD_DIVERGENCE_DKD_ID: return dkd_value(r, sums);
+        default: return 0.f * MTKD_INFINITY; /* NaN: an id without a kernel piece never reads as a divergence */
     }
 }
 
@@ -349,7 +350,8 @@ MTKD_DEVICE void divergence_gradient(int divergence, const Pair& r, BlockSums& s
     switch (divergence) {
         case MTKD_DIVERGENCE_REVERSE_KL_ID: reverse_kl_gradient(r, sums, coef, acc); break;
         case MTKD_DIVERGENCE_JSD_ID: jsd_gradient(r, sums, coef, acc); break;
-        default: dkd_gradient(r, sums, coef, acc); break;
+        case MTKD_DIVERGENCE_DKD_ID: dkd_gradient(r, sums, coef, acc); break;
+        default: break;
     }
 }
 
