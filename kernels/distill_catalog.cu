@@ -494,6 +494,26 @@ MTKD_DEVICE bool catalog_launch_fits(int C) {
            blockDim.y == 1 && blockDim.z == 1 && mtkd_dynamic_smem_bytes() >= need;
 }
 
+/* One block's row and its shared rows: ps, d, e (pt) and the gradient accumulator, Cp floats each. */
+struct CatalogBlock {
+    RowShape p;
+    int b, y;
+    float *ps, *d, *e, *acc;
+};
+
+MTKD_DEVICE CatalogBlock catalog_block(float* smem, int B, int K, int C, int F, const int* labels) {
+    CatalogBlock blk;
+    blk.p = {B, K, C, F, static_cast<index_t>(B) * K};
+    blk.b = static_cast<int>(blockIdx.x);
+    blk.y = labels[blk.b];
+    const int cp = padded_row(C);
+    blk.ps = smem + MTKD_DISTILL_SCRATCH_FLOATS;
+    blk.d = blk.ps + cp;
+    blk.e = blk.d + cp;
+    blk.acc = blk.e + cp;
+    return blk;
+}
+
 }  // namespace
 
 /* ====================================================================== pass 1: statistics */
@@ -506,16 +526,12 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
                        float cos_eps) {
     MTKD_DYNAMIC_SHARED(float, smem);
     MTKD_KERNEL_REQUIRE(catalog_launch_fits(C));
-    const RowShape p = {B, K, C, F, static_cast<index_t>(B) * K};
-    const int b = static_cast<int>(blockIdx.x);
-    const int y = labels[b];
-    const int cp = padded_row(C);
-    float* ps = smem + MTKD_DISTILL_SCRATCH_FLOATS;
+    const CatalogBlock k = catalog_block(smem, B, K, C, F, labels);
     if (divergence != MTKD_DIVERGENCE_KL_ID)
-        divergence_row(divergence, zs, zt, nullptr, stats, nullptr, p, b, y, t, inv_t, 0.f, div_alpha, div_beta, smem,
-                       ps, ps + cp, ps + 2 * cp);
+        divergence_row(divergence, zs, zt, nullptr, stats, nullptr, k.p, k.b, k.y, t, inv_t, 0.f, div_alpha, div_beta,
+                       smem, k.ps, k.d, k.e);
     if (feature != MTKD_FEATURE_MSE_ID)
-        feature_row(feature, fs, ft, feature_offsets, nullptr, stats, nullptr, p, b, 0.f, cos_eps, 0.f);
+        feature_row(feature, fs, ft, feature_offsets, nullptr, stats, nullptr, k.p, k.b, 0.f, cos_eps, 0.f);
 }
 MTKD_EMU_KERNEL(mtkd_catalog_stats)
 
@@ -531,29 +547,24 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
                           float inv_counted_rows) {
     MTKD_DYNAMIC_SHARED(float, smem);
     MTKD_KERNEL_REQUIRE(catalog_launch_fits(C));
-    const RowShape p = {B, K, C, F, static_cast<index_t>(B) * K};
-    const int b = static_cast<int>(blockIdx.x);
-    const int y = labels[b];
-    if (y < 0) return; /* the KL gradient kernel wrote the ignored row's zeros */
-    const int cp = padded_row(C);
-    float* ps = smem + MTKD_DISTILL_SCRATCH_FLOATS;
-    float* acc = ps + 3 * cp;
+    const CatalogBlock k = catalog_block(smem, B, K, C, F, labels);
+    if (k.y < 0) return; /* the KL gradient kernel wrote the ignored row's zeros */
     float loss = 0.f;
     if (divergence != MTKD_DIVERGENCE_KL_ID) {
-        columns(C, [&](int c) { acc[c] = 0.f; });
-        loss = divergence_row(divergence, zs, zt, weights, const_cast<float*>(stats), acc, p, b, y, t, inv_t, a_kd,
-                              div_alpha, div_beta, smem, ps, ps + cp, ps + 2 * cp);
-        float* dzs_row = dzs + static_cast<index_t>(b) * C;
-        columns(C, [&](int c) { dzs_row[c] = mtkd_fma(inv_counted_rows, acc[c], dzs_row[c]); });
+        columns(C, [&](int c) { k.acc[c] = 0.f; });
+        loss = divergence_row(divergence, zs, zt, weights, const_cast<float*>(stats), k.acc, k.p, k.b, k.y, t, inv_t,
+                              a_kd, div_alpha, div_beta, smem, k.ps, k.d, k.e);
+        float* dzs_row = dzs + static_cast<index_t>(k.b) * C;
+        columns(C, [&](int c) { dzs_row[c] = mtkd_fma(inv_counted_rows, k.acc[c], dzs_row[c]); });
     }
     if (feature != MTKD_FEATURE_MSE_ID) {
-        const float part = feature_row(feature, fs, ft, feature_offsets, weights + p.BK, const_cast<float*>(stats), dfs,
-                                       p, b, beta, cos_eps, inv_counted_rows);
+        const float part = feature_row(feature, fs, ft, feature_offsets, weights + k.p.BK, const_cast<float*>(stats),
+                                       dfs, k.p, k.b, beta, cos_eps, inv_counted_rows);
         float* area = smem + 2 * MTKD_DISTILL_MAX_WARPS;
         if (mtkd_lane() == 0) area[mtkd_warp()] = part;
         __syncthreads();
         for (int w = 0; w < mtkd_warps(); ++w) loss += area[w];
     }
-    if (threadIdx.x == 0) row_loss[b] += inv_counted_rows * loss;
+    if (threadIdx.x == 0) row_loss[k.b] += inv_counted_rows * loss;
 }
 MTKD_EMU_KERNEL(mtkd_catalog_gradient)
