@@ -61,12 +61,14 @@ public class LossFiniteDifferenceTests
         double Central(float[] input, int at)
         {
             float keep = input[at];
-            input[at] = keep + Step;
-            double up = Loss();
-            input[at] = keep - Step;
-            double down = Loss();
+            double At(float delta)
+            {
+                input[at] = keep + delta;
+                return Loss();
+            }
+            double slope = (At(Step) - At(-Step)) / (2.0 * Step);
             input[at] = keep;
-            return (up - down) / (2.0 * Step);
+            return slope;
         }
 
         int[] logits = [0, 4, 6, 8, 13, 20];
