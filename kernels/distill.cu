@@ -77,6 +77,7 @@
  */
 #include "distill_layout.h"
 #include "mtkd_cuda.cuh"
+#include "mtkd_math.cuh"
 #include "mtkd_reduce.cuh"
 
 namespace {
@@ -141,13 +142,6 @@ MTKD_DEVICE void block_sweep(bool vec, int n, F& f) {
 }
 
 /* ------------------------------------------------------------------ accurate small quantities */
-
-/* log(1 + y): a series below |y| = 0.1, where 1 + y would drop y's low digits; truncation < 2e-9 relative. */
-MTKD_DEVICE float log1p_accurate(float y) {
-    if (y < 0.1f && y > -0.1f)
-        return y * (1.f + y * (-1.f / 2 + y * (1.f / 3 + y * (-1.f / 4 + y * (1.f / 5 + y * (-1.f / 6 + y * (1.f / 7 + y * (-1.f / 8))))))));
-    return mtkd_log(1.f + y);
-}
 
 /* phi(r) / r^2 = sum_{j>=0} (-r)^j / (j+2)! for |r| < 1/2; truncated after r^6: error < 6e-8 of phi. */
 MTKD_DEVICE float phi_series_over_r2(float r) {

@@ -34,4 +34,16 @@
 
 /* Weights buffer: wl [B,K] then wf [B,K]. */
 
+/* distill_catalog.cu: the catalog's ids (native/include/mtkd.h's mtkd_divergence and mtkd_feature_loss, the C#
+ * LogitDivergence and FeatureLoss), and its dynamic shared memory: MTKD_DISTILL_SCRATCH_FLOATS, then
+ * MTKD_CATALOG_ROWS rows of Cp floats (ps, d, pt, the gradient accumulator) whatever the block size. */
+#define MTKD_DIVERGENCE_KL_ID 0
+#define MTKD_DIVERGENCE_REVERSE_KL_ID 1
+#define MTKD_DIVERGENCE_JSD_ID 2
+#define MTKD_DIVERGENCE_DKD_ID 3
+#define MTKD_FEATURE_MSE_ID 0
+#define MTKD_FEATURE_COSINE_ID 1
+#define MTKD_FEATURE_SMOOTH_L1_ID 2
+#define MTKD_CATALOG_ROWS 4
+
 #endif /* MTKD_DISTILL_LAYOUT_H */

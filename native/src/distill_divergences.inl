@@ -2,10 +2,11 @@
 //
 // The driver runs them after the KL kernels (distill_driver.cpp): the stats pass first runs the KL kernel, which
 // writes every statistic and the log-sum-exps, then catalog_losses<V> overwrites kl with T^2 D (the selected
-// divergence) and mse with the selected feature loss; the gradient pass runs the KL kernel with a_kd (and beta)
-// set to 0 for the replaced terms, so it writes the cross-entropy part, then catalog_losses<V> adds the selected
-// terms to dzs, dfs and row_loss. Their formulas and derivations are those of ReferenceLosses
-// (src/MtkdRl.Core/Distill) and docs/DESIGN.md §7.
+// divergence) and mse with the selected feature loss. In the gradient pass a replaced divergence writes the whole
+// gradient here (the cross-entropy part from lse_s1, the divergence, the mse term or, after it, the selected
+// feature loss) and no KL kernel runs; a replaced feature loss alone runs the KL kernel with beta set to 0, then
+// catalog_losses<V> writes its dfs and adds its row_loss term. Their formulas and derivations are those of
+// ReferenceLosses (src/MtkdRl.Core/Distill) and docs/DESIGN.md §7.
 //
 // Float32 vector arithmetic, one exponential per teacher element. For row b the student's log-probabilities
 // ls = (s - max s)/T - log St and ps = e^ls are formed once and shared by the K teachers. Teacher k enters only
@@ -133,14 +134,21 @@ inline void shift_free_log_ratios(const DivergenceRow& r) {
 
 template <class V>
 struct ReverseKl {
-    // R = sum ps d = sum ps phi(d), since sum ps (e^-d - 1) = sum pt - sum ps = 0.
+    // R = sum ps d = sum ps phi(d), since sum ps (e^-d - 1) = sum pt - sum ps = 0. One sweep over the raw d: a
+    // shift a of d (the rounding of the two log-sum-exps) changes sum ps phi(d) by a + (e^-a - 1)(1 + q), with
+    // q = sum ps expm1(-d) measured in the same sweep as sum ps phi(d) - sum ps d (no exponential of its own);
+    // with a = log1p(q) the shift-free value is R = sum ps phi(d) - (q - log1p(q)), a correction of order q^2.
     static double value(const DivergenceRow& r) {
-        shift_free_log_ratios<V>(r);
-        typename V::F s = V::zero();
+        using F = typename V::F;
+        F s = V::zero(), q = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            s = V::add(s, V::keep(p_phi<V>(V::load(r.ps + c), V::load(r.d + c), V::load(r.e + c)), m));
+            const F d = log_ratio<V>(r, c, m), ps = V::load(r.ps + c);
+            const F term = V::keep(p_phi<V>(ps, d, teacher_prob<V>(r, c, d)), m);
+            s = V::add(s, term);
+            q = V::add(q, V::keep(V::fnma(ps, d, term), m));
         });
-        return V::sum(s);
+        const double qs = V::sum(q);
+        return V::sum(s) - (qs - std::log1p(qs));
     }
     // dR/ds_c = ps_c (d_c - R) = ps_c (d_c - sum ps d), which a shift of d leaves unchanged.
     static void add_gradient(const DivergenceRow& r, float coef, float* acc) {
@@ -164,10 +172,20 @@ struct Jsd {
     // v = log ps - log M: for d <= 0, M / pt = 1 + (1 - beta) expm1(d); for d > 0, M / ps = 1 + beta expm1(-d);
     // so both come from log1p of a small argument without overflow. J = beta sum pt phi(u) + (1 - beta) sum
     // ps phi(v), the sum of M being 1.
-    static void logs(const DivergenceRow& r, typename V::F d, typename V::F& u, typename V::F& v) {
+    // e^-|d| - 1 needs no exponential of its own: it is min(pt, ps) / max(pt, ps) - 1 (pt = ps e^-d, both at hand),
+    // without cancellation for |d| >= 1/2; the series below. A pair whose both probabilities underflowed has weight 0.
+    static typename V::F expm1_neg_abs(typename V::F d, typename V::F pt, typename V::F ps) {
+        using F = typename V::F;
+        const F one = V::set1(1.0f), hi = V::max(pt, ps);
+        const F ratio = V::select(V::less(V::zero(), hi), V::div(V::min(pt, ps), hi), V::zero());
+        const F a = V::abs(d);
+        return V::select(V::less(a, V::set1(0.5f)), expm1_series<V>(V::sub(V::zero(), a)), V::sub(ratio, one));
+    }
+    static void logs(const DivergenceRow& r, typename V::F d, typename V::F pt, typename V::F ps, typename V::F& u,
+                     typename V::F& v) {
         using F = typename V::F;
         const auto pos = V::less(V::zero(), d);
-        const F em = vexpm1_d<V>(V::sub(V::zero(), V::abs(d)));
+        const F em = expm1_neg_abs(d, pt, ps);
         const F l = vlog1p<V>(V::mul(V::select(pos, V::set1(r.beta), V::set1(1.0f - r.beta)), em));
         const F neg_l = V::sub(V::zero(), l);
         u = V::select(pos, V::sub(neg_l, d), neg_l);
@@ -181,10 +199,9 @@ struct Jsd {
         shift_free_log_ratios<V>(r);
         F s = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            const F d = V::load(r.d + c);
+            const F d = V::load(r.d + c), pt = V::load(r.e + c), ps = V::load(r.ps + c);
             F u, v;
-            logs(r, d, u, v);
-            const F pt = V::load(r.e + c), ps = V::load(r.ps + c);
+            logs(r, d, pt, ps, u, v);
             const F mix = V::fma(b, pt, V::mul(nb, ps));
             const F term = V::fma(b, p_phi<V>(pt, u, mix), V::mul(nb, p_phi<V>(ps, v, mix)));
             s = V::add(s, V::keep(term, m));
@@ -199,7 +216,7 @@ struct Jsd {
         F s = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
             F u, v;
-            logs(r, V::load(r.d + c), u, v);
+            logs(r, V::load(r.d + c), V::load(r.e + c), V::load(r.ps + c), u, v);
             V::store(r.d + c, v);
             s = V::add(s, V::keep(V::mul(V::load(r.ps + c), v), m));
         });
@@ -456,6 +473,46 @@ inline void student_log_probs(const float* z, int C, float inv_T, float* ls, flo
     });
 }
 
+// The gradient pass of a replaced divergence runs no KL kernel (distill_driver.cpp), so the divergence sweep writes
+// the whole row: dzs, dfs (the mse term here, or the feature sweep after it) and row_loss. An ignored row: zeros.
+inline void zero_row_gradient(const DistillProblem& p, int b) {
+    std::fill_n(p.grads.dzs + static_cast<std::size_t>(b) * p.C, p.C, 0.0f);
+    std::fill_n(p.grads.dfs + static_cast<std::size_t>(b) * p.F, p.F, 0.0f);
+    p.grads.row_loss[b] = 0.0f;
+}
+
+// dzs = (1/B') [a_ce (softmax(s) - onehot(y)) + acc], softmax(s)_c = e^(s_c - lse_s1) from the stats pass.
+template <class V>
+inline void cross_entropy_gradient(const DistillProblem& p, int b, const float* acc) {
+    using F = typename V::F;
+    const float* zs = p.zs + static_cast<std::size_t>(b) * p.C;
+    float* dzs = p.grads.dzs + static_cast<std::size_t>(b) * p.C;
+    const F lse = V::set1(p.stats.lse_s1[b]), a_ce = V::set1(p.a_ce), scale = V::set1(p.inv_counted_rows);
+    for_vectors<V>(p.C, [&](int c, typename V::M m) {
+        const F ce = V::mul(a_ce, vexp<V>(V::sub(V::load(zs + c, m), lse)));
+        V::store(dzs + c, V::mul(scale, V::add(ce, V::load(acc + c))), m);
+    });
+    dzs[p.y[b]] -= p.inv_counted_rows * p.a_ce;
+}
+
+// dfs = (1/B') beta wf_k (2/D_k)(fs - ft) over every slice of row b; returns sum_k beta wf_k mse_k.
+template <class V>
+inline double mse_gradient(const DistillProblem& p, int b) {
+    using F = typename V::F;
+    double loss = 0.0;
+    for (int k = 0; k < p.K; ++k) {
+        const std::size_t i = static_cast<std::size_t>(b) * p.K + k;
+        const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
+        const int d = p.D[k];
+        loss += static_cast<double>(p.beta) * p.wf[i] * p.stats.mse[i];
+        const F coef = V::set1(p.inv_counted_rows * p.beta * p.wf[i] * 2.0f / static_cast<float>(d));
+        for_vectors<V>(d, [&](int c, typename V::M m) {
+            V::store(p.grads.dfs + off + c, V::mul(coef, V::sub(V::load(p.fs + off + c, m), V::load(p.ft + off + c, m))), m);
+        });
+    }
+    return loss;
+}
+
 template <class V, template <class> class Div>
 void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
     if constexpr (std::is_same_v<Div<V>, KeepKl<V>>) {
@@ -470,7 +527,10 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         float *ls = buf.data(), *ps = ls + Cp, *d = ps + Cp, *e = d + Cp, *acc = e + Cp, *psn = acc + Cp;
         for (int b = b0; b < b1; ++b) {
             const int y = p.y[b];
-            if (!stats && y < 0) continue;  // the KL kernel wrote the ignored row's zeros
+            if (!stats && y < 0) {
+                if (grads) zero_row_gradient(p, b);
+                continue;
+            }
             const float* zs = p.zs + static_cast<std::size_t>(b) * C;
             student_log_probs<V>(zs, C, p.inv_T, ls, ps);
             double Sn = 0.0;
@@ -503,12 +563,10 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                 }
             }
             if (grads && y >= 0) {
-                float* dzs = p.grads.dzs + static_cast<std::size_t>(b) * C;
-                const typename V::F scale = V::set1(p.inv_counted_rows);
-                for_vectors<V>(C, [&](int c, typename V::M m) {
-                    V::store(dzs + c, V::fma(scale, V::load(acc + c), V::load(dzs + c, m)), m);
-                });
-                p.grads.row_loss[b] = static_cast<float>(p.grads.row_loss[b] + p.inv_counted_rows * loss);
+                cross_entropy_gradient<V>(p, b, acc);
+                loss += p.a_ce * p.stats.ce_s[b];
+                if (p.feature_loss == MTKD_FEATURE_MSE) loss += mse_gradient<V>(p, b);
+                p.grads.row_loss[b] = static_cast<float>(p.inv_counted_rows * loss);
             }
         }
     }

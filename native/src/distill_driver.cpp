@@ -47,23 +47,31 @@ void run_kl_mse(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
     for_row_blocks(ctx, p, [&](float* scratch, int b0, int b1) { kernel(p, b0, b1, scratch); });
 }
 
-// A divergence or feature loss other than kl + mse (distill_divergences.inl): the KL kernels write everything
-// else, with the replaced terms' coefficients set to 0 in the gradient pass, then the catalog sweep writes or adds
-// the selected terms. The fused pass runs as stats then gradient.
+// A divergence or feature loss other than kl + mse (distill_divergences.inl): the KL stats kernel writes every
+// statistic, then the catalog sweep overwrites the replaced ones. In the gradient pass a replaced divergence's
+// sweep writes the whole gradient (cross-entropy, divergence, the mse term unless the feature sweep writes it), so
+// no teacher row is read for a KL term times 0; a replaced feature loss alone runs the KL gradient kernel with beta
+// at 0, then adds its term. The fused pass runs as stats then gradient.
 void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
     const Kernels& kern = *ctx.kernels;
     DistillProblem base = p;
     base.divergence = MTKD_DIVERGENCE_KL;
     base.feature_loss = MTKD_FEATURE_MSE;
+    // Each block of rows goes through the KL kernel and the catalog sweep in turn, so the sweep finds the block's
+    // teacher rows still in cache instead of reading every teacher row from memory a second time.
     if (pass != DistillPass::Gradient) {
-        run_kl_mse(ctx, DistillPass::Stats, base);
-        for_row_blocks(ctx, p, [&](float*, int b0, int b1) { kern.distill_losses(p, true, false, b0, b1); });
+        for_row_blocks(ctx, p, [&](float* scratch, int b0, int b1) {
+            kern.distill_stats(base, b0, b1, scratch);
+            kern.distill_losses(p, true, false, b0, b1);
+        });
     }
     if (pass != DistillPass::Stats) {
-        if (p.divergence != MTKD_DIVERGENCE_KL) base.a_kd = 0.0f;
-        if (p.feature_loss != MTKD_FEATURE_MSE) base.beta = 0.0f;
-        run_kl_mse(ctx, DistillPass::Gradient, base);
-        for_row_blocks(ctx, p, [&](float*, int b0, int b1) { kern.distill_losses(p, false, true, b0, b1); });
+        const bool kl_kernel = p.divergence == MTKD_DIVERGENCE_KL;
+        base.beta = 0.0f;
+        for_row_blocks(ctx, p, [&](float* scratch, int b0, int b1) {
+            if (kl_kernel) kern.distill_gradient(base, b0, b1, scratch);
+            kern.distill_losses(p, false, true, b0, b1);
+        });
     }
 }
 

@@ -19,8 +19,9 @@ public sealed record SelfCheckResult(string Backend, string Name, bool Passed, s
 public static class BackendSelfCheck
 {
     /// <param name="finished">Called as each check ends, so a run cut short by a time limit still shows what passed.</param>
+    /// <param name="losses">Also every catalog loss other than kl + mse (docs/DESIGN.md §7) on the ragged-width case.</param>
     public static IReadOnlyList<SelfCheckResult> Run(IDistillBackend backend, IEnumerable<DistillShape> shapes, int seed, bool small = false,
-        Action<SelfCheckResult, TimeSpan>? finished = null)
+        Action<SelfCheckResult, TimeSpan>? finished = null, bool losses = false)
     {
         var (ragged, edge) = AgreementInputs.OddShapes(small);
         var results = new List<SelfCheckResult>();
@@ -39,6 +40,13 @@ public static class BackendSelfCheck
         }
         int r = rng.Next();
         results.Add(Check(backend, $"ragged widths {ragged} seed {r}", () => Agreement(backend, RandomInputs(ragged, r, extreme: false), Hyper(r))));
+        if (losses)
+            foreach (var loss in DistillLossCatalog.AllCombinations().Where(l => !l.IsDefault))
+            {
+                int l = rng.Next();
+                results.Add(Check(backend, $"{loss}, ragged widths {ragged} seed {l}",
+                    () => Agreement(backend, RandomInputs(ragged, l, extreme: false), Hyper(l) with { Loss = loss })));
+            }
         int e = rng.Next();
         results.Add(Check(backend, $"near one-hot logits {edge} seed {e}", () => Agreement(backend, RandomInputs(edge, e, extreme: true), Hyper(e))));
         int z = rng.Next();

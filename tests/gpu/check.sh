@@ -97,6 +97,7 @@ if [ $dry -eq 0 ]; then
   cuda_backend="cuda"
   ilgpu_backend="ilgpu-cuda"
   selfcheck_shapes="256,16,1000,512;64,64,100,128"
+  selfcheck_losses=(--losses)
   sanitizer_shapes="33,5,1001,100;64,8,256,64"
   shapes="4096,16,1000,512;256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128;65536,4,11,16"
   torch_device="cuda"
@@ -107,6 +108,7 @@ else
   cuda_backend="cuda-emu"
   ilgpu_backend="ilgpu-cpu"
   selfcheck_shapes="8,3,40,16"
+  selfcheck_losses=() # every catalog loss on the emulator takes minutes; the test suite runs them there
   sanitizer_shapes=""
   shapes="8,3,40,16;5,2,33,7;6,4,11,16"
   torch_device="cpu"
@@ -222,8 +224,9 @@ fi
 # 2. What the CLI finds, and why a backend is missing.
 step info 30 "${mtkd[@]}" info
 
-# 3. Every kernel against the float64 reference, poisoned outputs, plus the CUDA plumbing checks.
-step selfcheck 60 "${mtkd[@]}" selfcheck --backend "$cuda_backend" --small --shape "$selfcheck_shapes" --jsonl "$OUT/selfcheck-cuda.jsonl"
+# 3. Every kernel against the float64 reference (on a GPU every catalog loss too: kernels/distill_catalog.cu),
+#    poisoned outputs, plus the CUDA plumbing checks.
+step selfcheck 60 "${mtkd[@]}" selfcheck --backend "$cuda_backend" --small "${selfcheck_losses[@]}" --shape "$selfcheck_shapes" --jsonl "$OUT/selfcheck-cuda.jsonl"
 
 # 4. The .cu kernels under compute-sanitizer, small shapes: out-of-bounds and uninitialised accesses, shared-memory
 #    races, barrier misuse (the plumbing checks fail driver calls on purpose, so they stay out).

@@ -24,6 +24,9 @@ public sealed class SelfCheckVerb
     [Option("kernels-only", HelpText = "Leave out the CUDA plumbing checks (some of which make driver calls fail on purpose), e.g. under compute-sanitizer.")]
     public bool KernelsOnly { get; set; }
 
+    [Option("losses", HelpText = "Also every catalog loss other than kl + mse (--kd-loss, --feature-loss) on the ragged-width case.")]
+    public bool Losses { get; set; }
+
     [Option("json", HelpText = "Also write the results as a JSON array to this file.")]
     public string? Json { get; set; }
 
@@ -68,7 +71,7 @@ public sealed class SelfCheckVerb
             {
                 console.WriteLine($"  {(r.Passed ? "ok  " : "FAIL")} {r.Name} ({took.TotalSeconds:F1} s)");
                 Record(r);
-            });
+            }, Losses);
         }
 
         var table = new Table().Border(TableBorder.Rounded).AddColumns("backend", "check", "result", "detail");

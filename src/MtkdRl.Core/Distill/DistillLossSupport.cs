@@ -4,7 +4,7 @@ namespace MtkdRl.Core.Distill;
 public static class DistillLossSupport
 {
     /// <summary>Backends that compute every catalog loss.</summary>
-    public const string FullBackends = "reference, native, ilgpu";
+    public const string FullBackends = "reference, native, ilgpu, cuda, cuda-emu";
 
     public static MtkdInputException Refusal(string backend, DistillLoss loss) =>
         new($"{backend}: --kd-loss {loss.KdName} --feature-loss {loss.FeatureName} is not implemented on this backend " +

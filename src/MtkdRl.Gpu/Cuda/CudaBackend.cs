@@ -24,7 +24,7 @@ public sealed class CudaBackend : IDistillBackend, ICopyBandwidthProbe
         try
         {
             _target = new CudaDriverTarget(_runtime);
-            foreach (var kernel in DistillKernels.All) _target.Prepare(kernel);
+            foreach (var kernel in DistillKernels.All.Concat(CatalogKernels.All)) _target.Prepare(kernel);
         }
         catch
         {
@@ -55,6 +55,9 @@ public sealed class CudaBackend : IDistillBackend, ICopyBandwidthProbe
     internal CudaDriverTarget Target => _target;
 
     public IDistillSession CreateSession(DistillShape shape) => new CudaDistillSession(_target, shape, Name);
+
+    /// <summary>Every catalog loss (docs/DESIGN.md §7): kernels/distill_catalog.cu after the KL kernels.</summary>
+    public bool Supports(DistillLoss loss) => true;
 
     /// <summary>A 1 GiB device-to-device copy timed with CUDA events (measured once per backend).</summary>
     public double MeasureCopyGbps() => _copyGbps ??= DeviceCopyBandwidth.MeasureGbps(_target, DeviceCopyBandwidth.GpuBytes);

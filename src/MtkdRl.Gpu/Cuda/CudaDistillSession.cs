@@ -82,6 +82,55 @@ internal sealed class CudaDistillSession : DistillSessionBase, IDeviceTimedSessi
 
     protected override void RunPass(DistillPass pass, in DistillHyper hyper)
     {
+        if (hyper.Loss.IsDefault)
+        {
+            LaunchKl(pass, hyper);
+            return;
+        }
+        // The catalog's order (docs/DESIGN.md §7): the KL kernels write every statistic and the cross-entropy part,
+        // kernels/distill_catalog.cu overwrites the replaced statistics and adds the replaced terms' gradients.
+        var loss = hyper.Loss;
+        var plain = hyper with { Loss = DistillLoss.Default };
+        if (pass != DistillPass.Gradient)
+        {
+            LaunchKl(DistillPass.Stats, plain);
+            LaunchCatalog(CatalogKernels.Stats, hyper);
+        }
+        if (pass != DistillPass.Stats)
+        {
+            LaunchKl(DistillPass.Gradient, plain with
+            {
+                AKd = loss.Divergence == LogitDivergence.Kl ? hyper.AKd : 0f,
+                Beta = loss.Feature == FeatureLoss.Mse ? hyper.Beta : 0f,
+            });
+            LaunchCatalog(CatalogKernels.Gradient, hyper);
+        }
+    }
+
+    /// <summary>Every catalog loss: kl + mse on kernels/distill.cu alone, the others with kernels/distill_catalog.cu.</summary>
+    protected override bool SupportsLoss(DistillLoss loss) => true;
+
+    private void LaunchCatalog(KernelSignature kernel, in DistillHyper hyper)
+    {
+        var plan = CatalogKernels.PlanFor(kernel, Shape, _target.MaxDynamicSharedBytes(kernel));
+        var loss = hyper.Loss;
+        using var a = new KernelArguments(kernel);
+        if (kernel == CatalogKernels.Stats)
+            a.Pointer(_zs.Pointer).Pointer(_zt.Pointer).Pointer(_fs.Pointer).Pointer(_ft.Pointer).Pointer(_labels.Pointer)
+                .Pointer(_featureOffsets.Pointer).Pointer(_stats.Pointer);
+        else
+            CommonPointers(a);
+        ShapeArguments(a);
+        a.Int((int)loss.Divergence).Int((int)loss.Feature).Float(hyper.Temperature).Float(1f / hyper.Temperature);
+        if (kernel == CatalogKernels.Gradient) a.Float(hyper.AKd).Float(hyper.Beta);
+        a.Float(loss.DivAlpha).Float(loss.DivBeta).Float(hyper.CosEps);
+        if (kernel == CatalogKernels.Gradient) a.Float(InverseCountedRows);
+        a.EnsureComplete();
+        _target.Launch(a, plan.Blocks, plan.Threads, plan.SharedBytes);
+    }
+
+    private void LaunchKl(DistillPass pass, in DistillHyper hyper)
+    {
         var plan = pass switch { DistillPass.Stats => _statsPlan, DistillPass.Gradient => _gradientPlan, _ => _fusedPlan };
         using var a = new KernelArguments(plan.Kernel);
         if (pass == DistillPass.Stats)

@@ -21,7 +21,7 @@ public sealed class CudaEmulatorBackend : IDistillBackend, ICopyBandwidthProbe
     public CudaEmulatorBackend(CudaEmulatorMode mode)
     {
         _target = new CudaEmulatorTarget(mode);
-        foreach (var kernel in DistillKernels.All) _target.Prepare(kernel);
+        foreach (var kernel in DistillKernels.All.Concat(CatalogKernels.All)) _target.Prepare(kernel);
     }
 
     /// <summary>Whether libmtkd_cuemu is built and holds the kernels; says why not otherwise.</summary>
@@ -34,6 +34,9 @@ public sealed class CudaEmulatorBackend : IDistillBackend, ICopyBandwidthProbe
     internal CudaEmulatorTarget Target => _target;
 
     public IDistillSession CreateSession(DistillShape shape) => new CudaDistillSession(_target, shape, Name);
+
+    /// <summary>Every catalog loss (docs/DESIGN.md §7): kernels/distill_catalog.cu after the KL kernels.</summary>
+    public bool Supports(DistillLoss loss) => true;
 
     /// <summary>Bytes of the copy <see cref="MeasureCopyGbps"/> times: the GPU backends' 1 GiB would only slow the emulator's benchmarks.</summary>
     public long CopyProbeBytes { get; init; } = 64L << 20;

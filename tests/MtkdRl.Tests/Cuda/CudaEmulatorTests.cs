@@ -188,7 +188,7 @@ public unsafe class CudaEmulatorTests
     public void Every_kernel_the_launcher_names_is_registered_with_the_same_parameters()
     {
         RequireEmulator();
-        foreach (var kernel in DistillKernels.All.Concat(SelftestKernels.InPtx).Append(SelftestKernels.DivergentBarrier))
+        foreach (var kernel in DistillKernels.All.Concat(CatalogKernels.All).Concat(SelftestKernels.InPtx).Append(SelftestKernels.DivergentBarrier))
         {
             var sizes = CudaEmulatorNative.ParameterSizes(kernel.Name);
             Assert.True(sizes is not null, $"{kernel.Name} is not registered: {CudaEmulatorNative.LastError()}");

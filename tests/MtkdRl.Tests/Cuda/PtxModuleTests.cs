@@ -32,7 +32,7 @@ public class PtxModuleTests
     [Fact]
     public void Every_launched_kernel_has_an_entry_with_the_launchers_parameters()
     {
-        foreach (var kernel in DistillKernels.All.Concat(SelftestKernels.InPtx))
+        foreach (var kernel in DistillKernels.All.Concat(CatalogKernels.All).Concat(SelftestKernels.InPtx))
         {
             var types = EntryParameterTypes(PtxResources.Text(kernel.Module), kernel.Name);
             Assert.True(types is not null, $"{kernel.Module}.ptx has no .entry {kernel.Name}");

@@ -21,6 +21,18 @@ public class BackendSelfCheckTests
         Assert.All(results, r => Assert.True(r.Passed, $"{r.Name}: {r.Detail}"));
     }
 
+    [SkippableFact]
+    [Trait("Category", "Slow")]
+    public void With_losses_every_catalog_loss_runs_on_the_cuda_kernels_too()
+    {
+        var backend = SharedBackends.GetOrSkip("cuda-emu");
+        var results = BackendSelfCheck.Run(backend, Shapes, TestSeeds.Next(), small: true, losses: true);
+        var losses = DistillLossCatalog.AllCombinations().Where(l => !l.IsDefault).ToList();
+        Assert.Equal(5 + losses.Count, results.Count);
+        Assert.All(losses, l => Assert.Single(results, r => r.Name.StartsWith($"{l}, ragged widths", StringComparison.Ordinal)));
+        Assert.All(results, r => Assert.True(r.Passed, $"{r.Name}: {r.Detail}"));
+    }
+
     [Theory]
     [InlineData(Fault.UnwrittenGradient, "random", "dzs[")]
     [InlineData(Fault.KlOffByOnePart10000, "random", "two-pass kl: max relative error")]
