@@ -103,6 +103,13 @@ public sealed record DistillRecipe
     /// <summary>Run the pool's teachers on every batch instead of reading the cache (needed for augmentation).</summary>
     public bool LiveTeachers { get; init; }
 
+    /// <summary>
+    /// Dense tasks (scenes): the strategy weighs every pixel (or detector location) on its own instead of once per image
+    /// (<see cref="MtkdRl.Strategies.PerSampleWeighting"/>). Left out of the JSON when off, so classification recipes read as before.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool PerPixelWeights { get; init; }
+
     /// <summary>Random-crop padding in pixels (0: none); needs live teachers.</summary>
     public int CropPadding { get; init; }
 

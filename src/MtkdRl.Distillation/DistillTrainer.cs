@@ -60,6 +60,8 @@ public sealed partial class DistillTrainer
         IDistillObserver? observer = null, CancellationToken cancel = default)
     {
         recipe.Validate();
+        if (recipe.PerPixelWeights)
+            throw new MtkdInputException("--per-pixel-weights applies to scenes (segmentation, detection) only: a classification row is already one image");
         DistillLossSupport.Require(_backend, recipe.Hyper.Loss);
         var clock = Stopwatch.StartNew();
         var manifest = PoolManifest.Read(_poolDir);

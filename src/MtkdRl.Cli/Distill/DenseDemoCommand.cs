@@ -16,10 +16,10 @@ public static class DenseDemoCommand
     /// <summary>Scenes small enough for the demo's time on two cores.</summary>
     public static readonly SceneOptions DemoScenes = new() { Canvas = 40, TrainCount = 600, TestCount = 200, Seed = 1 };
 
-    public static int Run(IAnsiConsole console, string outDir, string? source, string student, int epochs, int seeds, int threads)
+    public static int Run(IAnsiConsole console, string outDir, string? source, string student, int epochs, int seeds, int threads, bool perPixelWeights = false)
     {
         if (student == ClassifierDefault) student = SegmentationDefault;
-        var demo = new DenseDemoPipeline(new DenseDemoSettings(outDir, source, student, epochs, seeds, 16, DemoScenes));
+        var demo = new DenseDemoPipeline(new DenseDemoSettings(outDir, source, student, epochs, seeds, 16, DemoScenes, PerPixelWeights: perPixelWeights));
         using var outLock = FolderLock.Acquire(outDir);
         using var compute = new CpuCompute(threads);
         console.WriteLine($"scenes: {demo.ScenesDir}");
@@ -37,10 +37,10 @@ public static class DenseDemoCommand
     }
 
     /// <summary>`demo --task detection`: scenes from the slice, the det-quick pool, its cache on the student's grid, a small comparison on test AP and AP50.</summary>
-    public static int RunDetection(IAnsiConsole console, string outDir, string? source, string student, int epochs, int seeds, int threads)
+    public static int RunDetection(IAnsiConsole console, string outDir, string? source, string student, int epochs, int seeds, int threads, bool perPixelWeights = false)
     {
         if (student == ClassifierDefault) student = DetectionDefault;
-        var demo = new DenseDemoPipeline(new DenseDemoSettings(outDir, source, student, epochs, seeds, 16, DemoScenes, Task: TaskKind.Detection));
+        var demo = new DenseDemoPipeline(new DenseDemoSettings(outDir, source, student, epochs, seeds, 16, DemoScenes, Task: TaskKind.Detection, PerPixelWeights: perPixelWeights));
         using var outLock = FolderLock.Acquire(outDir);
         using var compute = new CpuCompute(threads);
         console.WriteLine($"scenes: {demo.ScenesDir}");

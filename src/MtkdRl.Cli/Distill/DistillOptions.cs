@@ -71,6 +71,9 @@ public abstract class DistillOptions
     [Option("live-teachers", HelpText = "Run the pool's teachers on every batch instead of reading the cache (slower; needed for --crop/--flip).")]
     public bool LiveTeachers { get; set; }
 
+    [Option("per-pixel-weights", HelpText = "Scenes (segmentation, detection): the strategy weighs every pixel or location on its own instead of once per image.")]
+    public bool PerPixelWeights { get; set; }
+
     [Option("crop", Default = 0, HelpText = "Random-crop padding in pixels (needs --live-teachers).")]
     public int Crop { get; set; }
 
@@ -88,6 +91,7 @@ public abstract class DistillOptions
         Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, UnitRows = UnitRows, Reward = Reward, BackOff = BackOff,
         Epochs = Epochs ?? DistillRecipe.DefaultEpochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
         Temperature = Temperature, Beta = Beta, CeWeight = CeWeight, KdWeight = KdWeight, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
+        PerPixelWeights = PerPixelWeights,
     }.WithLosses(KdLoss, FeatureLoss);
 
     /// <summary>The recipe's epochs for a dataset of <paramref name="trainRows"/> training rows: --epochs as given, else enough for --min-steps.</summary>

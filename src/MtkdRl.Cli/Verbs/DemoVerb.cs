@@ -38,11 +38,14 @@ public sealed class DemoVerb
     [Option("task", Default = "classification", HelpText = "classification, or segmentation: scenes composed from the slice, the seg-quick teachers, none/aver/ca-mkd/mtkd-rl-ppo on test mIoU; or detection: the same scenes, the det-quick teachers, cached on the student's grid, the same strategies on test AP and AP50.")]
     public string Task { get; set; } = "classification";
 
+    [Option("per-pixel-weights", HelpText = "--task segmentation or detection: the strategy weighs every pixel or location on its own instead of once per image.")]
+    public bool PerPixelWeights { get; set; }
+
     public int Run(IAnsiConsole console)
     {
         var task = TaskKinds.Parse(Task, "--task");
-        if (task == TaskKind.Segmentation) return DenseDemoCommand.Run(console, Out, Data, Student, Epochs, Seeds, Threads);
-        if (task == TaskKind.Detection) return DenseDemoCommand.RunDetection(console, Out, Data, Student, Epochs, Seeds, Threads);
+        if (task == TaskKind.Segmentation) return DenseDemoCommand.Run(console, Out, Data, Student, Epochs, Seeds, Threads, PerPixelWeights);
+        if (task == TaskKind.Detection) return DenseDemoCommand.RunDetection(console, Out, Data, Student, Epochs, Seeds, Threads, PerPixelWeights);
         var demo = new DemoPipeline(new DemoSettings(Out, Data, Student, Epochs, Seeds, KdLoss, FeatureLoss));
         console.WriteLine($"data: {demo.Data}");
         using var outLock = FolderLock.Acquire(Out);

@@ -11,8 +11,9 @@ namespace MtkdRl.Distillation;
 /// <summary>What `mtkd demo --task segmentation` or `--task detection` runs.</summary>
 /// <param name="Source">Dataset the scenes are composed from; null for the Fashion-MNIST slice committed in data/.</param>
 /// <param name="Teachers">The pool's recipe; null for the seg-quick (segmentation) or det-quick (detection) preset.</param>
+/// <param name="PerPixelWeights">Teacher weights per pixel (or location) instead of per image (<see cref="DistillRecipe.PerPixelWeights"/>).</param>
 public sealed record DenseDemoSettings(string Out, string? Source, string Student, int Epochs, int Seeds, int Batch, SceneOptions Scenes, PoolRecipe? Teachers = null,
-    TaskKind Task = TaskKind.Segmentation);
+    TaskKind Task = TaskKind.Segmentation, bool PerPixelWeights = false);
 
 /// <summary>
 /// The dense demos, step by step: compose scenes from the source (once), train the teacher pool on them
@@ -80,7 +81,7 @@ public sealed class DenseDemoPipeline(DenseDemoSettings settings)
     }
 
     private ComparisonPlan Plan() => new(Strategies, [.. Enumerable.Range(1, Settings.Seeds).Select(s => (ulong)s)],
-        new DistillRecipe { Student = Settings.Student, Epochs = Settings.Epochs, BatchSize = Settings.Batch });
+        new DistillRecipe { Student = Settings.Student, Epochs = Settings.Epochs, BatchSize = Settings.Batch, PerPixelWeights = Settings.PerPixelWeights });
 
     private string Title(string scenes, int teachers) =>
         $"{scenes}: student {Settings.Student}, {Settings.Epochs} epochs, {Settings.Seeds} seed{(Settings.Seeds > 1 ? "s" : "")}, {teachers} teachers";

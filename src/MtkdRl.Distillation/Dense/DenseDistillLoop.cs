@@ -68,7 +68,7 @@ public static class DenseDistillLoop
         var heads = new ProjectionHeads(student.EmbeddingWidth, widths, compute, rng.Fork());
         using var cache = teachers.Live ? null : DenseTeacherCache.TryOpen(task);
         teachers.Said?.Invoke(Source(task, cache, teachers.Live));
-        var strategy = StrategyCatalog.Create(recipe.Strategy, k, recipe.StrategyOptions(classes, widths));
+        var strategy = Weighting(recipe, k, classes, widths);
         int images = recipe.BatchSize;
         var order = rng.Fork();
         var rows = Enumerable.Range(0, task.TrainCount).ToArray();
@@ -167,6 +167,13 @@ public static class DenseDistillLoop
         return epochs;
     }
 
+    /// <summary>The recipe's strategy, deciding once per image (<see cref="PerSampleWeighting"/>) unless the recipe asks for per-pixel weights.</summary>
+    public static IWeightingStrategy Weighting(DistillRecipe recipe, int k, int classes, IReadOnlyList<int> widths)
+    {
+        var strategy = StrategyCatalog.Create(recipe.Strategy, k, recipe.StrategyOptions(classes, widths));
+        return recipe.PerPixelWeights ? strategy : new PerSampleWeighting(strategy);
+    }
+
     /// <summary>
     /// The state of the run already in the folder (null when there is none), after checking that it may be continued:
     /// --resume given, the same task, recipe (as its strategy sees it), scenes and pool; else one line.
@@ -178,6 +185,9 @@ public static class DenseDistillLoop
         if (!folder.Resume)
             throw new MtkdInputException($"{statePath}: a run is already there; pass --resume to continue it or choose another --out");
         var saved = DenseDistillCheckpoint.ReadState(folder.Dir, task.Kind);
+        if (saved.Recipe.PerPixelWeights != recipe.PerPixelWeights)
+            throw new MtkdInputException($"{statePath}: the run weighs its teachers {Granularity(saved.Recipe)}, --resume asks for {Granularity(recipe)}; " +
+                $"{(saved.Recipe.PerPixelWeights ? "add" : "drop")} --per-pixel-weights or choose another --out");
         if (saved.Recipe.ForStrategy(saved.Recipe.Strategy, saved.Recipe.Seed) != recipe.ForStrategy(recipe.Strategy, recipe.Seed))
             throw new MtkdInputException($"{statePath}: --resume with another configuration (saved: {saved.Recipe.Student}, {saved.Recipe.Strategy}, " +
                 $"{saved.Recipe.Epochs} epochs, seed {saved.Recipe.Seed}; now: {recipe.Student}, {recipe.Strategy}, {recipe.Epochs} epochs, seed {recipe.Seed})");
@@ -185,6 +195,8 @@ public static class DenseDistillLoop
             throw new MtkdInputException($"{statePath}: the run was made with other scenes or another teacher pool ({task.Source}, {task.Pool.Dir}); start it again in a new --out");
         return saved;
     }
+
+    private static string Granularity(DistillRecipe recipe) => recipe.PerPixelWeights ? "per pixel" : "per image";
 
     /// <summary>The one line that says where the teachers' outputs come from.</summary>
     private static string Source(DenseTask task, TeacherCacheFile? cache, bool live) =>

@@ -48,13 +48,14 @@ public sealed class DenseDistillResumeTests
     }
 
     [Theory]
-    [InlineData("mtkd-rl-ppo")]
-    [InlineData("ca-mkd")]
-    public void A_run_stopped_after_epoch_one_and_resumed_ends_bit_for_bit_as_the_whole_run(string strategy)
+    [InlineData("mtkd-rl-ppo", false)]
+    [InlineData("mtkd-rl-ppo", true)]
+    [InlineData("ca-mkd", false)]
+    public void A_run_stopped_after_epoch_one_and_resumed_ends_bit_for_bit_as_the_whole_run(string strategy, bool perPixel)
     {
         using var temp = new TempFolder();
         var (data, pool) = DenseDistillRunTests.Setup(temp);
-        var recipe = new DistillRecipe { Student = "unet:4x8", Strategy = strategy, Epochs = 2, BatchSize = 8, Seed = 3 };
+        var recipe = new DistillRecipe { Student = "unet:4x8", Strategy = strategy, Epochs = 2, BatchSize = 8, Seed = 3, PerPixelWeights = perPixel };
         AssertResumesBitForBit<DenseEpoch>(temp.Root, (dir, resume, done) => Run(data, pool, recipe, dir, resume, done),
             e => (e.Epoch, e.Loss, e.TestMeanIoU, e.TestPixelAccuracy), "segmentation");
     }
@@ -70,6 +71,8 @@ public sealed class DenseDistillResumeTests
 
         var again = Assert.Throws<MtkdInputException>(() => Run(data, pool, recipe, dir, resume: false));
         Assert.Equal($"{statePath}: a run is already there; pass --resume to continue it or choose another --out", again.Message);
+        var perPixel = Assert.Throws<MtkdInputException>(() => Run(data, pool, recipe with { PerPixelWeights = true }, dir, resume: true));
+        Assert.Equal($"{statePath}: the run weighs its teachers per image, --resume asks for per pixel; drop --per-pixel-weights or choose another --out", perPixel.Message);
         var asClassification = Assert.Throws<MtkdInputException>(() => DistillCheckpoint.ReadState(dir).RequireTask(TaskKind.Classification, dir));
         Assert.Equal($"{statePath}: made for segmentation, but this needs classification", asClassification.Message);
 
