@@ -16,14 +16,8 @@ public static class DenseDistillCommand
         using var backend = options.CreateBackend();
         using var compute = new CpuCompute(options.Threads);
         var run = new DenseDistillRun(data, options.Pool, compute, backend) { Teachers = options.DenseTeachers(console) };
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{recipe.Strategy}, seed {recipe.Seed}, student {recipe.Student}, scenes {options.Data}"));
-        table.AddColumns("epoch", "loss", "test mIoU", "pixel acc", "mean wl", "seconds");
-        foreach (var c in table.Columns) c.RightAligned();
         var epochs = run.Run(recipe, outDir, resume, e => console.MarkupLine(Markup.Escape($"epoch {e.Epoch}: loss {e.Loss:F4}, test mIoU {e.TestMeanIoU:F4}")));
-        foreach (var e in epochs)
-            table.AddRow($"{e.Epoch}", $"{e.Loss:F4}", $"{e.TestMeanIoU:F4}", $"{e.TestPixelAccuracy:P2}", string.Join(" ", e.MeanWl.Select(w => w.ToString("F3"))), $"{e.Seconds:F1}");
-        console.Write(table);
-        console.MarkupLine(Markup.Escape($"run folder: {outDir}"));
+        DenseEpochTable.Write(console, recipe, options.Data!, outDir, "test mIoU", "pixel acc", epochs, e => (e.TestMeanIoU.ToString("F4"), e.TestPixelAccuracy.ToString("P2")));
         return 0;
     }
 }

@@ -19,14 +19,8 @@ public static class DetectionDistillCommand
         using var backend = options.CreateBackend();
         using var compute = new CpuCompute(options.Threads);
         var run = new DetectionDistillRun(scenes, options.Pool, compute, backend) { Teachers = options.DenseTeachers(console) };
-        var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"{recipe.Strategy}, seed {recipe.Seed}, student {recipe.Student}, scenes {options.Data}"));
-        table.AddColumns("epoch", "loss", "test AP", "test AP50", "mean wl", "seconds");
-        foreach (var c in table.Columns) c.RightAligned();
         var epochs = run.Run(recipe, outDir, resume, e => console.MarkupLine(Markup.Escape($"epoch {e.Epoch}: loss {e.Loss:F4}, test AP {e.TestAp:F4}, AP50 {e.TestAp50:F4}")));
-        foreach (var e in epochs)
-            table.AddRow($"{e.Epoch}", $"{e.Loss:F4}", $"{e.TestAp:F4}", $"{e.TestAp50:F4}", string.Join(" ", e.MeanWl.Select(w => w.ToString("F3"))), $"{e.Seconds:F1}");
-        console.Write(table);
-        console.MarkupLine(Markup.Escape($"run folder: {outDir}"));
+        DenseEpochTable.Write(console, recipe, options.Data!, outDir, "test AP", "test AP50", epochs, e => (e.TestAp.ToString("F4"), e.TestAp50.ToString("F4")));
         return 0;
     }
 }
