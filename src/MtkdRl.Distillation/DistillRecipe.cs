@@ -31,10 +31,11 @@ public sealed record DistillRecipe
     public bool Dynamic { get; init; }
 
     /// <summary>
-    /// ebkd and mtkd-rl-paper: weight rows that sum to 1, as every other strategy's do, instead of their reference
-    /// code's K-1 (ebkd) and K (the paper agent's first epoch, every weight 1).
+    /// ebkd and mtkd-rl-paper: true, weight rows that sum to 1, as every other strategy's do; false, their reference
+    /// code's scale, K-1 (ebkd) and K (the paper agent's first epoch, every weight 1); null, each one's default
+    /// (<see cref="UsesUnitRows"/>). A run's own recipe (<see cref="ForStrategy"/>) holds the value it ran with.
     /// </summary>
-    public bool UnitRows { get; init; }
+    public bool? UnitRows { get; init; }
 
     /// <summary>mtkd-rl-ppo reward: "paper" (the loss terms of the same pass), "probe" (the student's improvement on a held-out
     /// batch) or "teacher" (how well the weighted teachers know the label).</summary>
@@ -42,8 +43,27 @@ public sealed record DistillRecipe
 
     /// <summary>The agents (mtkd-rl-ppo, mtkd-rl-paper) can give a row less distillation and its label more say: a (K+1)-th
     /// "labels" slot in the PPO agent's weights (<see cref="PpoConfig.LabelsSlot"/>), a labels gate in the paper agent's
-    /// (<see cref="PaperAgentConfig.BackOff"/>).</summary>
-    public bool BackOff { get; init; }
+    /// (<see cref="PaperAgentConfig.BackOff"/>). True or false for both; null, each one's default (<see cref="BacksOff"/>).
+    /// A run's own recipe (<see cref="ForStrategy"/>) holds the value it ran with.</summary>
+    public bool? BackOff { get; init; }
+
+    /// <summary>
+    /// Whether this recipe's strategy backs off: as asked, else by default the PPO agent does and the paper agent does
+    /// not. The PPO agent is this tool's own, and on a pool of noise it otherwise loses two points to the student alone
+    /// while backing off costs it nothing measurable on strong pools; the paper agent keeps the published design unless
+    /// asked (docs/RESULTS.md, "Backing off by default").
+    /// </summary>
+    [JsonIgnore]
+    public bool BacksOff => IsAgent(Strategy) && (BackOff ?? Strategy == PpoAgent.CatalogName);
+
+    /// <summary>
+    /// Whether this recipe's strategy weighs rows that sum to 1: as asked, else by default the paper agent does (its
+    /// reference first epoch, every weight 1, pulls K times aver's weight while the learning rate is highest and cost it
+    /// 0.2-0.8 points against the student alone, docs/RESULTS.md) and ebkd, a rule of the literature, keeps its
+    /// reference scale.
+    /// </summary>
+    [JsonIgnore]
+    public bool UsesUnitRows => Strategy is ("ebkd" or PaperAgent.CatalogName) && (UnitRows ?? Strategy == PaperAgent.CatalogName);
 
     /// <summary>The reward runs use unless told otherwise (and the value every other strategy's recipe holds).</summary>
     public const string DefaultReward = "teacher";
@@ -154,9 +174,9 @@ public sealed record DistillRecipe
         Strategy = strategy,
         Seed = seed,
         Dynamic = Dynamic && strategy == PaperAgent.CatalogName,
-        UnitRows = UnitRows && strategy is ("ebkd" or PaperAgent.CatalogName),
+        UnitRows = (this with { Strategy = strategy }).UsesUnitRows,
         Reward = strategy == PpoAgent.CatalogName ? Reward : DefaultReward,
-        BackOff = BackOff && IsAgent(strategy),
+        BackOff = (this with { Strategy = strategy }).BacksOff,
         FixedWeights = strategy == "fixed" ? FixedWeights : null,
     };
 
@@ -177,10 +197,10 @@ public sealed record DistillRecipe
         if (Reward is not ("paper" or "probe" or "teacher")) throw new MtkdInputException($"unknown reward '{Reward}' (known: paper, probe, teacher)");
         if (Reward != DefaultReward && Strategy != PpoAgent.CatalogName)
             throw new MtkdInputException($"--reward {Reward} applies to {PpoAgent.CatalogName} only");
-        if (BackOff && !IsAgent(Strategy))
+        if (BackOff == true && !IsAgent(Strategy))
             throw new MtkdInputException($"--back-off applies to {PpoAgent.CatalogName} and {PaperAgent.CatalogName} only");
         if (UsesProbe && ProbeRows < 1) throw new MtkdInputException($"probe rows must be at least 1 (got {ProbeRows})");
-        if (UnitRows && Strategy is not ("ebkd" or PaperAgent.CatalogName))
+        if (UnitRows == true && Strategy is not ("ebkd" or PaperAgent.CatalogName))
             throw new MtkdInputException($"--unit-rows applies to ebkd and {PaperAgent.CatalogName} only");
         if (Dynamic && Strategy != PaperAgent.CatalogName)
             throw new MtkdInputException($"--dynamic applies to {PaperAgent.CatalogName} only");
@@ -203,16 +223,16 @@ public sealed record DistillRecipe
         Classes = classes,
         EmbeddingWidths = widths,
         Seed = Seed ^ 0x9E37_79B9_7F4A_7C15UL,
-        UnitRows = UnitRows,
-        Paper = new PaperAgentConfig { Dynamic = Dynamic, BackOff = BackOff, LabelsInitialLogit = BackOffStartLogit },
+        UnitRows = UsesUnitRows,
+        Paper = new PaperAgentConfig { Dynamic = Dynamic, BackOff = BacksOff, LabelsInitialLogit = BackOffStartLogit },
         Ppo = new PpoConfig
         {
             Reward = Reward switch { "probe" => PpoRewardKind.Probe, "teacher" => PpoRewardKind.TeacherFit, _ => PpoRewardKind.Paper },
-            LabelsSlot = BackOff,
+            LabelsSlot = BacksOff,
             // Backing off is one decision about the whole pool that must be settled in the first epochs: four times
             // the rows per batch give the agent four times the updates (measured on a pool of noise: the teachers'
             // share falls to 0.16 in six epochs, against 0.79 at the default 8 rows).
-            RowsPerBatch = BackOff ? 32 : new PpoConfig().RowsPerBatch,
+            RowsPerBatch = BacksOff ? 32 : new PpoConfig().RowsPerBatch,
             LabelsInitialLogit = BackOffStartLogit,
         },
     };

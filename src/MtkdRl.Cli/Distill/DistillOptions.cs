@@ -59,14 +59,20 @@ public abstract class DistillOptions
     [Option("dynamic", HelpText = "mtkd-rl-paper: learn the mixing factors of its three weight terms (compare applies it to mtkd-rl-paper only).")]
     public bool Dynamic { get; set; }
 
-    [Option("unit-rows", HelpText = "ebkd and mtkd-rl-paper: weight rows summing to 1 like the other strategies', instead of their reference code's K-1 (ebkd) and K (the paper agent's first epoch). compare applies it to those two only.")]
+    [Option("unit-rows", HelpText = "ebkd and mtkd-rl-paper: weight rows summing to 1 like the other strategies'. The paper agent does by default; ebkd keeps its reference code's K-1 unless asked. compare applies it to those two only.")]
     public bool UnitRows { get; set; }
+
+    [Option("reference-rows", HelpText = "ebkd and mtkd-rl-paper: their reference code's row sums, K-1 (ebkd) and K (the paper agent's first epoch, every weight 1).")]
+    public bool ReferenceRows { get; set; }
 
     [Option("reward", Default = DistillRecipe.DefaultReward, HelpText = "mtkd-rl-ppo reward: teacher (how well the weighted teachers know the label), paper (loss terms of the same pass) or probe (improvement on a held-out batch). compare applies it to mtkd-rl-ppo only.")]
     public string Reward { get; set; } = DistillRecipe.DefaultReward;
 
-    [Option("back-off", HelpText = "mtkd-rl-ppo and mtkd-rl-paper: give the agent a labels slot (PPO) or gate (paper) beside the teachers, so it can give rows (or the whole pool) less distillation where no teacher knows the label better than the student. compare applies it to those two only.")]
+    [Option("back-off", HelpText = "mtkd-rl-ppo and mtkd-rl-paper: a labels slot (PPO) or gate (paper) beside the teachers, so the agent can give rows (or the whole pool) less distillation where no teacher knows the label better than the student. The PPO agent has it by default, the paper agent only when asked. compare applies it to those two only.")]
     public bool BackOff { get; set; }
+
+    [Option("no-back-off", HelpText = "mtkd-rl-ppo and mtkd-rl-paper: no labels slot or gate; every row's weights go to the teachers.")]
+    public bool NoBackOff { get; set; }
 
     [Option("live-teachers", HelpText = "Run the pool's teachers on every batch instead of reading the cache (slower; needed for --crop/--flip).")]
     public bool LiveTeachers { get; set; }
@@ -88,11 +94,16 @@ public abstract class DistillOptions
 
     public DistillRecipe Recipe(string strategy, ulong seed) => new DistillRecipe
     {
-        Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, UnitRows = UnitRows, Reward = Reward, BackOff = BackOff,
+        Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, UnitRows = Either(UnitRows, ReferenceRows, "unit-rows", "reference-rows"), Reward = Reward,
+        BackOff = Either(BackOff, NoBackOff, "back-off", "no-back-off"),
         Epochs = Epochs ?? DistillRecipe.DefaultEpochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
         Temperature = Temperature, Beta = Beta, CeWeight = CeWeight, KdWeight = KdWeight, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
         PerPixelWeights = PerPixelWeights,
     }.WithLosses(KdLoss, FeatureLoss);
+
+    /// <summary>true for --<paramref name="yes"/>, false for --<paramref name="no"/>, null (the strategy's default) for neither.</summary>
+    private static bool? Either(bool on, bool off, string yes, string no) =>
+        on && off ? throw new MtkdInputException($"--{yes} and --{no} contradict each other; give one") : on ? true : off ? false : null;
 
     /// <summary>The recipe's epochs for a dataset of <paramref name="trainRows"/> training rows: --epochs as given, else enough for --min-steps.</summary>
     public DistillRecipe ForData(DistillRecipe recipe, int trainRows) => Epochs is null ? recipe.WithMinSteps(MinSteps, trainRows) : recipe;
