@@ -223,6 +223,36 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     }
 }
 
+// The student's share of dzs row b in the gradient pass, a_ce softmax(s) + kd softmax(s/T) (kd = a_kd T sum_k wl_k
+// / B'), from the stats pass's lse_s1 and lse_st. For T in {1, 2, 3, 4} one exponential per logit:
+//   q = e^{(s - lse_s1)/T},  softmax(s) = q^T,  softmax(s/T) = e^{s/T - lse_st} = q e^{lse_s1/T - lse_st},
+// where the last factor is one number per row (in [1/C, C^(1/T)], formed in double). Other T take two.
+template <class V, int TK>
+inline void student_gradient(const DistillProblem& p, int b, float kd, float* dz) {
+    using F = typename V::F;
+    const float* s = student_row(p, b);
+    const float lse1 = p.stats.lse_s1[b], lseT = p.stats.lse_st[b];
+    const F neg_lse1 = V::set1(-lse1), ce = V::set1(p.a_ce * p.inv_counted_rows);
+    if constexpr (TK == 0) {
+        const F it = V::set1(p.inv_T), neg_lseT = V::set1(-lseT), vkd = V::set1(kd);
+        for_each_vector<V>(p.C, [&](int c, typename V::M t, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            F x = load<is_tail, V>(s + c, t);
+            F p1 = vexp_kernel<V>(V::add(x, neg_lse1));
+            F pT = vexp_kernel<V>(V::fma(x, it, neg_lseT));
+            store<is_tail, V>(dz + c, V::fma(ce, p1, V::mul(vkd, pT)), t);
+        });
+    } else {
+        const double shift = static_cast<double>(lse1) / TK - static_cast<double>(lseT);
+        const F kdq = V::set1(static_cast<float>(kd * std::exp(shift)));
+        for_each_vector<V>(p.C, [&](int c, typename V::M t, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            F q = vexp_kernel<V, TK>(V::add(load<is_tail, V>(s + c, t), neg_lse1));
+            store<is_tail, V>(dz + c, V::fma(ce, vpow_int<V, TK>(q), V::mul(kdq, q)), t);
+        });
+    }
+}
+
 // Gradient pass: inputs, weights and the stats pass's lse/kl/mse/ce_s in, dzs/dfs/row_loss out.
 template <class V>
 void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
@@ -240,17 +270,14 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
         }
         float wl_sum = 0.0f;
         for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
-        const float* s = student_row(p, b);
-        const F neg_lse1 = V::set1(-p.stats.lse_s1[b]), neg_lseT = V::set1(-p.stats.lse_st[b]);
-        const F ce = V::set1(p.a_ce * p.inv_counted_rows);
-        const F kd = V::set1(p.a_kd * p.T * p.inv_counted_rows * wl_sum);
-        for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
-            constexpr bool is_tail = decltype(tail)::value;
-            F x = load<is_tail, V>(s + c, t);
-            F p1 = vexp_kernel<V>(V::add(x, neg_lse1));
-            F pT = vexp_kernel<V>(V::fma(x, it, neg_lseT));
-            store<is_tail, V>(dz + c, V::fma(ce, p1, V::mul(kd, pT)), t);
-        });
+        const float kd = p.a_kd * p.T * p.inv_counted_rows * wl_sum;
+        switch (temperature_kind(p.T)) {
+            case 1: student_gradient<V, 1>(p, b, kd, dz); break;
+            case 2: student_gradient<V, 2>(p, b, kd, dz); break;
+            case 3: student_gradient<V, 3>(p, b, kd, dz); break;
+            case 4: student_gradient<V, 4>(p, b, kd, dz); break;
+            default: student_gradient<V, 0>(p, b, kd, dz); break;
+        }
         dz[y] -= p.a_ce * p.inv_counted_rows;
         write_row_loss(p, b);
     }
