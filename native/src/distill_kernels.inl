@@ -253,18 +253,30 @@ inline void student_gradient(const DistillProblem& p, int b, float kd, float* dz
     }
 }
 
+// Whether the gradient pass writes dzs with non-temporal stores: a large dzs (like dfs, see stream_feature_grads) in
+// rows long enough that the masked head and tail of each row cost little.
+inline bool stream_logit_grads(const DistillProblem& p) {
+    return p.C >= kPrefetchRowsFrom && static_cast<std::size_t>(p.B) * p.C * sizeof(float) >= kStreamFeatureGradBytes;
+}
+
 // Gradient pass: inputs, weights and the stats pass's lse/kl/mse/ce_s in, dzs/dfs/row_loss out.
+// When dzs is streamed, each counted row is summed in the block's scratch (rows of Cp floats, in L1 or L2) and the
+// last teacher's sweep writes it out with non-temporal stores: no line of dzs is read for ownership, a saving of
+// B C floats of traffic.
 template <class V>
-void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
+void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     using F = typename V::F;
     const int C = p.C;
     const F it = V::set1(p.inv_T);
-    const bool stream = stream_feature_grads(p);
+    const bool stream = stream_feature_grads(p), stream_dz = stream_logit_grads(p);
+    const std::size_t Cp = padded_classes(C);
+    // Where row b's gradient is summed.
+    auto sum_row = [&](int b) { return stream_dz ? scratch + Cp * static_cast<std::size_t>(b - b0) : gradient_row(p, b); };
     for (int b = b0; b < b1; ++b) {
-        float* dz = gradient_row(p, b);
+        float* dz = sum_row(b);
         const int y = p.y[b];
         if (y < 0) {
-            zero_row(dz, static_cast<std::size_t>(C));
+            zero_row(gradient_row(p, b), static_cast<std::size_t>(C));
             p.grads.row_loss[b] = 0.0f;
             continue;
         }
@@ -288,10 +300,22 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
             if (p.y[b] < 0) return;
             const std::size_t i = stat_index(p, b, k);
             const float* z = teacher_row(p, k, b);
-            float* dz = gradient_row(p, b);
+            float* dz = sum_row(b);
             const F neg_lse = V::set1(-p.stats.lse_t[i]);
             const F vc = V::set1(p.a_kd * p.T * p.inv_counted_rows * p.wl[i]);
             const float* next = next_teacher_row(p, b0, b1 - b0, k, r);
+            if (stream_dz && k + 1 == p.K) {
+                float* out = gradient_row(p, b);
+                for_each_aligned_vector<V>(out, C, [&](int c, typename V::M t, auto masked) {
+                    constexpr bool is_masked = decltype(masked)::value;
+                    F pt = vexp_kernel<V>(V::fma(load<is_masked, V>(z + c, t), it, neg_lse));
+                    F g = V::fnma(vc, pt, load<is_masked, V>(dz + c, t));
+                    if constexpr (is_masked) V::store(out + c, g, t);
+                    else V::stream(out + c, g);
+                    prefetch_along<V::W>(next, c & ~(V::W - 1));  // c - head: whole vectors from the row's start
+                });
+                return;
+            }
             // Two copies of the sweep, so short rows (no next row to fetch) pay nothing per vector for the hint.
             auto sweep = [&](auto with_prefetch) {
                 for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
@@ -309,7 +333,7 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
             if (p.y[b] >= 0) feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
             else zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F + p.off[k], static_cast<std::size_t>(p.D[k]));
         });
-    if (stream) V::stream_fence();
+    if (stream || stream_dz) V::stream_fence();
 }
 
 template <class V, int TK>
