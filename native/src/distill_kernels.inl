@@ -226,7 +226,10 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
 // The student's share of dzs row b in the gradient pass, a_ce softmax(s) + kd softmax(s/T) (kd = a_kd T sum_k wl_k
 // / B'), from the stats pass's lse_s1 and lse_st. For T in {1, 2, 3, 4} one exponential per logit:
 //   q = e^{(s - lse_s1)/T},  softmax(s) = q^T,  softmax(s/T) = e^{s/T - lse_st} = q e^{lse_s1/T - lse_st},
-// where the last factor is one number per row (in [1/C, C^(1/T)], formed in double). Other T take two.
+// where the last factor is one number per row (in [1/C, C^(1/T)], formed in double). Other T take two, and so do
+// rows shorter than kOneExpStudentFrom, where the factor's scalar exp costs more than the vector exps it saves
+// (at C = 11, one vector per row, the dense shape's gradient pass measured 12 % slower with it).
+constexpr int kOneExpStudentFrom = 64;
 template <class V, int TK>
 inline void student_gradient(const DistillProblem& p, int b, float kd, float* dz) {
     using F = typename V::F;
@@ -270,6 +273,7 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     const F it = V::set1(p.inv_T);
     const bool stream = stream_feature_grads(p), stream_dz = stream_logit_grads(p);
     const std::size_t Cp = padded_classes(C);
+    const int student_kind = C >= kOneExpStudentFrom ? temperature_kind(p.T) : 0;
     // Where row b's gradient is summed.
     auto sum_row = [&](int b) { return stream_dz ? scratch + Cp * static_cast<std::size_t>(b - b0) : gradient_row(p, b); };
     for (int b = b0; b < b1; ++b) {
@@ -283,7 +287,7 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
         float wl_sum = 0.0f;
         for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
         const float kd = p.a_kd * p.T * p.inv_counted_rows * wl_sum;
-        switch (temperature_kind(p.T)) {
+        switch (student_kind) {
             case 1: student_gradient<V, 1>(p, b, kd, dz); break;
             case 2: student_gradient<V, 2>(p, b, kd, dz); break;
             case 3: student_gradient<V, 3>(p, b, kd, dz); break;
