@@ -223,34 +223,77 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     }
 }
 
+// The student's share of dzs row b in the gradient pass, a_ce softmax(s) + kd softmax(s/T) (kd = a_kd T sum_k wl_k
+// / B'), from the stats pass's lse_s1 and lse_st. For T in {1, 2, 3, 4} one exponential per logit:
+//   q = e^{(s - lse_s1)/T},  softmax(s) = q^T,  softmax(s/T) = e^{s/T - lse_st} = q e^{lse_s1/T - lse_st},
+// where the last factor is one number per row (in [1/C, C^(1/T)], formed in double). Other T take two, and so do
+// rows shorter than kOneExpStudentFrom, where the factor's scalar exp costs more than the vector exps it saves
+// (at C = 11, one vector per row, the dense shape's gradient pass measured 12 % slower with it).
+constexpr int kOneExpStudentFrom = 64;
+template <class V, int TK>
+inline void student_gradient(const DistillProblem& p, int b, float kd, float* dz) {
+    using F = typename V::F;
+    const float* s = student_row(p, b);
+    const float lse1 = p.stats.lse_s1[b], lseT = p.stats.lse_st[b];
+    const F neg_lse1 = V::set1(-lse1), ce = V::set1(p.a_ce * p.inv_counted_rows);
+    if constexpr (TK == 0) {
+        const F it = V::set1(p.inv_T), neg_lseT = V::set1(-lseT), vkd = V::set1(kd);
+        for_each_vector<V>(p.C, [&](int c, typename V::M t, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            F x = load<is_tail, V>(s + c, t);
+            F p1 = vexp_kernel<V>(V::add(x, neg_lse1));
+            F pT = vexp_kernel<V>(V::fma(x, it, neg_lseT));
+            store<is_tail, V>(dz + c, V::fma(ce, p1, V::mul(vkd, pT)), t);
+        });
+    } else {
+        const double shift = static_cast<double>(lse1) / TK - static_cast<double>(lseT);
+        const F kdq = V::set1(static_cast<float>(kd * std::exp(shift)));
+        for_each_vector<V>(p.C, [&](int c, typename V::M t, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            F q = vexp_kernel<V, TK>(V::add(load<is_tail, V>(s + c, t), neg_lse1));
+            store<is_tail, V>(dz + c, V::fma(ce, vpow_int<V, TK>(q), V::mul(kdq, q)), t);
+        });
+    }
+}
+
+// Whether the gradient pass writes dzs with non-temporal stores: a large dzs (like dfs, see stream_feature_grads) in
+// rows long enough that the masked head and tail of each row cost little.
+inline bool stream_logit_grads(const DistillProblem& p) {
+    return p.C >= kPrefetchRowsFrom && static_cast<std::size_t>(p.B) * p.C * sizeof(float) >= kStreamFeatureGradBytes;
+}
+
 // Gradient pass: inputs, weights and the stats pass's lse/kl/mse/ce_s in, dzs/dfs/row_loss out.
+// When dzs is streamed, each counted row is summed in the block's scratch (rows of Cp floats, in L1 or L2) and the
+// last teacher's sweep writes it out with non-temporal stores: no line of dzs is read for ownership, a saving of
+// B C floats of traffic.
 template <class V>
-void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
+void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     using F = typename V::F;
     const int C = p.C;
     const F it = V::set1(p.inv_T);
-    const bool stream = stream_feature_grads(p);
+    const bool stream = stream_feature_grads(p), stream_dz = stream_logit_grads(p);
+    const std::size_t Cp = padded_classes(C);
+    const int student_kind = C >= kOneExpStudentFrom ? temperature_kind(p.T) : 0;
+    // Where row b's gradient is summed.
+    auto sum_row = [&](int b) { return stream_dz ? scratch + Cp * static_cast<std::size_t>(b - b0) : gradient_row(p, b); };
     for (int b = b0; b < b1; ++b) {
-        float* dz = gradient_row(p, b);
+        float* dz = sum_row(b);
         const int y = p.y[b];
         if (y < 0) {
-            zero_row(dz, static_cast<std::size_t>(C));
+            zero_row(gradient_row(p, b), static_cast<std::size_t>(C));
             p.grads.row_loss[b] = 0.0f;
             continue;
         }
         float wl_sum = 0.0f;
         for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
-        const float* s = student_row(p, b);
-        const F neg_lse1 = V::set1(-p.stats.lse_s1[b]), neg_lseT = V::set1(-p.stats.lse_st[b]);
-        const F ce = V::set1(p.a_ce * p.inv_counted_rows);
-        const F kd = V::set1(p.a_kd * p.T * p.inv_counted_rows * wl_sum);
-        for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
-            constexpr bool is_tail = decltype(tail)::value;
-            F x = load<is_tail, V>(s + c, t);
-            F p1 = vexp_kernel<V>(V::add(x, neg_lse1));
-            F pT = vexp_kernel<V>(V::fma(x, it, neg_lseT));
-            store<is_tail, V>(dz + c, V::fma(ce, p1, V::mul(kd, pT)), t);
-        });
+        const float kd = p.a_kd * p.T * p.inv_counted_rows * wl_sum;
+        switch (student_kind) {
+            case 1: student_gradient<V, 1>(p, b, kd, dz); break;
+            case 2: student_gradient<V, 2>(p, b, kd, dz); break;
+            case 3: student_gradient<V, 3>(p, b, kd, dz); break;
+            case 4: student_gradient<V, 4>(p, b, kd, dz); break;
+            default: student_gradient<V, 0>(p, b, kd, dz); break;
+        }
         dz[y] -= p.a_ce * p.inv_counted_rows;
         write_row_loss(p, b);
     }
@@ -261,10 +304,22 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
             if (p.y[b] < 0) return;
             const std::size_t i = stat_index(p, b, k);
             const float* z = teacher_row(p, k, b);
-            float* dz = gradient_row(p, b);
+            float* dz = sum_row(b);
             const F neg_lse = V::set1(-p.stats.lse_t[i]);
             const F vc = V::set1(p.a_kd * p.T * p.inv_counted_rows * p.wl[i]);
             const float* next = next_teacher_row(p, b0, b1 - b0, k, r);
+            if (stream_dz && k + 1 == p.K) {
+                float* out = gradient_row(p, b);
+                for_each_aligned_vector<V>(out, C, [&](int c, typename V::M t, auto masked) {
+                    constexpr bool is_masked = decltype(masked)::value;
+                    F pt = vexp_kernel<V>(V::fma(load<is_masked, V>(z + c, t), it, neg_lse));
+                    F g = V::fnma(vc, pt, load<is_masked, V>(dz + c, t));
+                    if constexpr (is_masked) V::store(out + c, g, t);
+                    else V::stream(out + c, g);
+                    prefetch_along<V::W>(next, c & ~(V::W - 1));  // c - head: whole vectors from the row's start
+                });
+                return;
+            }
             // Two copies of the sweep, so short rows (no next row to fetch) pay nothing per vector for the hint.
             auto sweep = [&](auto with_prefetch) {
                 for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
@@ -282,7 +337,7 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float*) {
             if (p.y[b] >= 0) feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
             else zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F + p.off[k], static_cast<std::size_t>(p.D[k]));
         });
-    if (stream) V::stream_fence();
+    if (stream || stream_dz) V::stream_fence();
 }
 
 template <class V, int TK>

@@ -115,6 +115,12 @@ struct VecAvx2 {
         __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
         return _mm256_mul_ps(x, _mm256_castsi256_ps(bits));
     }
+    // 2^n from j = n + 1.5 * 2^23 (n integral, -127 <= n <= 127; n = -127 gives 0): j's low bits hold n, so
+    // (j << 23) + the bits of 1.0 is n + 127 in the exponent field. Two integer operations, no conversion.
+    static F pow2_of_shifted(F j) {
+        return _mm256_castsi256_ps(
+            _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(j), 23), _mm256_set1_epi32(0x3f800000)));
+    }
 };
 
 }  // namespace

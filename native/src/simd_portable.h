@@ -166,6 +166,18 @@ struct VecPortable {
         }
         return r;
     }
+    // 2^n from j = n + 1.5 * 2^23 (n integral, -127 <= n <= 127; n = -127 gives 0): j's low bits hold n, so
+    // (j << 23) + the bits of 1.0 is n + 127 in the exponent field.
+    static F pow2_of_shifted(F j) {
+        F r;
+        for (int i = 0; i < W; ++i) {
+            std::uint32_t bits;
+            std::memcpy(&bits, &j.v[i], sizeof bits);
+            bits = (bits << 23) + 0x3f800000u;
+            std::memcpy(&r.v[i], &bits, sizeof bits);
+        }
+        return r;
+    }
 };
 
 }  // namespace

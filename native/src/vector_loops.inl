@@ -3,6 +3,8 @@
 // inside it, so rows of any length are processed without touching memory past their end.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <type_traits>
 
 namespace mtkd {
@@ -32,6 +34,20 @@ template <class V, class Body>
 inline void for_each_vector(int n, Body&& body) {
     const typename V::M all = V::first(V::W);
     int c = 0;
+    for (; c + V::W <= n; c += V::W) body(c, all, std::false_type{});
+    if (c < n) body(c, V::first(n - c), std::true_type{});
+}
+
+// Calls body(c, mask, masked) over [0, n) so that every unmasked vector (masked = false_type) starts at a W-float
+// boundary of out, where a non-temporal store may write it: a masked head up to the first boundary, the aligned whole
+// vectors, then a masked tail.
+template <class V, class Body>
+inline void for_each_aligned_vector(const float* out, int n, Body&& body) {
+    const int misalign = static_cast<int>((reinterpret_cast<std::uintptr_t>(out) / sizeof(float)) % V::W);
+    const int head = misalign == 0 ? 0 : std::min(n, V::W - misalign);
+    if (head > 0) body(0, V::first(head), std::true_type{});
+    const typename V::M all = V::first(V::W);
+    int c = head;
     for (; c + V::W <= n; c += V::W) body(c, all, std::false_type{});
     if (c < n) body(c, V::first(n - c), std::true_type{});
 }
