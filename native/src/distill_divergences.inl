@@ -55,12 +55,6 @@ inline typename V::F expm1_series(typename V::F x) {
     return V::mul(q, x);
 }
 
-// e^x - 1: the series for |x| < 1/2, else e^x - 1.
-template <class V>
-inline typename V::F vexpm1_d(typename V::F x) {
-    return V::select(V::less(V::abs(x), V::set1(0.5f)), expm1_series<V>(x), V::sub(vexp<V>(x), V::set1(1.0f)));
-}
-
 // phi(x) / x^2 = 1/2 - x/6 + x^2/24 - ... (to x^7/9!), for |x| < 1/2: relative error below 1e-8.
 template <class V>
 inline typename V::F phi_series(typename V::F x) {
@@ -95,6 +89,7 @@ struct DivergenceRow {
     float *d, *e;
     int C, y;
     float inv_T, shift, alpha, beta;
+    float shift_error;  // a bound on the rounding of shift: 2^-24 (|lse_st| + |lse_t,k| + |shift|)
 };
 
 // d_c = log ps_c - log pt_c, up to a shift shared by the row (see the top of the file).
@@ -132,14 +127,28 @@ inline void shift_free_log_ratios(const DivergenceRow& r) {
     });
 }
 
+// Reverse KL from its plain form sum ps d (no exponential) when it is at least this large and the shift's rounding
+// bound is at most kPlainShiftError of it; else from the sum of non-negative terms (ReverseKl::value).
+constexpr double kPlainReverseKlFrom = 0.1;
+constexpr double kPlainShiftError = 4e-6;
+
 template <class V>
 struct ReverseKl {
-    // R = sum ps d = sum ps phi(d), since sum ps (e^-d - 1) = sum pt - sum ps = 0. One sweep over the raw d: a
-    // shift a of d (the rounding of the two log-sum-exps) changes sum ps phi(d) by a + (e^-a - 1)(1 + q), with
+    // R = sum ps d exactly when d is the exact log-ratio, whatever the size of R: one multiply-add per element and
+    // no exponential. A shift a of d moves it by a (sum ps = 1), so it is kept where |a| <= shift_error is below
+    // kPlainShiftError R and R >= kPlainReverseKlFrom (the per-element roundings then add a few 1e-7 of R).
+    // Otherwise R = sum ps phi(d), equal to sum ps d since sum ps (e^-d - 1) = sum pt - sum ps = 0: one more
+    // sweep, one exponential per element. A shift a of d changes sum ps phi(d) by a + (e^-a - 1)(1 + q), with
     // q = sum ps expm1(-d) measured in the same sweep as sum ps phi(d) - sum ps d (no exponential of its own);
     // with a = log1p(q) the shift-free value is R = sum ps phi(d) - (q - log1p(q)), a correction of order q^2.
     static double value(const DivergenceRow& r) {
         using F = typename V::F;
+        F plain = V::zero();
+        for_vectors<V>(r.C, [&](int c, typename V::M m) {
+            plain = V::fma(V::load(r.ps + c), log_ratio<V>(r, c, m), plain);  // ps is 0 past C
+        });
+        const double rp = V::sum(plain);
+        if (rp >= kPlainReverseKlFrom && r.shift_error <= kPlainShiftError * rp) return rp;  // NaN goes on
         F s = V::zero(), q = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
             const F d = log_ratio<V>(r, c, m), ps = V::load(r.ps + c);
@@ -310,7 +319,11 @@ struct Dkd {
             V::store(r.d + c, d);
             const F pt = V::keep(teacher_prob<V>(r, c, d), m);
             V::store(r.e + c, pt);
-            a = V::add(a, V::keep(V::mul(pn, vexpm1_d<V>(V::sub(V::zero(), d))), m));
+            // pn expm1(-d): the series near d = 0, else pt - pn (= pn e^-d - pn, no exponential of its own);
+            // 0 where pn is 0 (the label, an underflowed ps).
+            const F near = V::mul(pn, expm1_series<V>(V::sub(V::zero(), d)));
+            const F gap = V::select(V::less(V::abs(d), V::set1(0.5f)), near, V::sub(pt, pn));
+            a = V::add(a, V::keep(gap, V::both(m, V::less(V::zero(), pn))));
         });
         const int y = r.y;
         const double dy = r.d[y], psy = r.ps[y], pty = r.e[y];
@@ -355,7 +368,7 @@ struct Dkd {
         for_vectors<V>(r.C, [&](int c, typename V::M) {
             const F rr = V::sub(V::sub(V::zero(), V::load(r.d + c)), lam);
             const F pt_hat = V::mul(V::load(r.e + c), it), ps_hat = V::mul(V::load(psn + c), is);
-            const F near = V::sub(V::zero(), V::mul(ps_hat, vexpm1_d<V>(rr)));
+            const F near = V::sub(V::zero(), V::mul(ps_hat, expm1_series<V>(rr)));  // taken for |rr| < 1/2 only
             const F diff = V::select(V::less(V::abs(rr), V::set1(0.5f)), near, V::sub(ps_hat, pt_hat));
             const F g = V::fma(ka, ps_hat, V::mul(kb, diff));
             V::store(acc + c, V::fma(k, g, V::load(acc + c)));
@@ -452,24 +465,27 @@ struct SmoothL1Loss {
 template <class V>
 struct KeepMse {};
 
-// ls = (z - max z)/T - log sum e^((z - max z)/T) and ps = e^ls for one student row, zero past C.
+// ls = z/T - log sum e^(z/T) and ps = e^ls for one student row, zero past C, from lse_st = log sum e^(z/T) of the
+// stats pass: one exponential per element. e^(z/T - lse_st) sums to 1 up to the rounding of lse_st, which the
+// division by its measured sum takes out (ls shifted by the log of that sum), so ps sums to 1 to float precision
+// as when the row's own maximum and sum were formed here. A non-finite row has a NaN lse_st: ls and ps are NaN.
 template <class V>
-inline void student_log_probs(const float* z, int C, float inv_T, float* ls, float* ps) {
+inline void student_log_probs(const float* z, int C, float inv_T, float lse_st, float* ls, float* ps) {
     using F = typename V::F;
-    F mx = V::set1(-INFINITY);
-    for_vectors<V>(C, [&](int c, typename V::M m) { mx = V::max(mx, V::load(z + c, m), m); });
-    const F top = V::set1(V::max_of(mx)), it = V::set1(inv_T);
+    const F it = V::set1(inv_T), neg_lse = V::set1(-lse_st);
     F s = V::zero();
     for_vectors<V>(C, [&](int c, typename V::M m) {
-        const F u = V::keep(V::mul(V::sub(V::load(z + c, m), top), it), m);
-        V::store(ls + c, u);
-        s = V::add(s, V::keep(vexp<V>(u), m));
-    });
-    const F log_s = V::set1(static_cast<float>(std::log(static_cast<double>(V::sum(s)))));
-    for_vectors<V>(C, [&](int c, typename V::M m) {
-        const F l = V::keep(V::sub(V::load(ls + c), log_s), m);
+        const F l = V::keep(V::fma(V::load(z + c, m), it, neg_lse), m);
+        const F e = V::keep(vexp<V>(l), m);
         V::store(ls + c, l);
-        V::store(ps + c, V::keep(vexp<V>(l), m));
+        V::store(ps + c, e);
+        s = V::add(s, e);
+    });
+    const double sum = V::sum(s);
+    const F log_s = V::set1(static_cast<float>(std::log(sum))), inv_s = V::set1(static_cast<float>(1.0 / sum));
+    for_vectors<V>(C, [&](int c, typename V::M m) {
+        V::store(ls + c, V::keep(V::sub(V::load(ls + c), log_s), m));
+        V::store(ps + c, V::mul(V::load(ps + c), inv_s));
     });
 }
 
@@ -532,7 +548,7 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                 continue;
             }
             const float* zs = p.zs + static_cast<std::size_t>(b) * C;
-            student_log_probs<V>(zs, C, p.inv_T, ls, ps);
+            student_log_probs<V>(zs, C, p.inv_T, p.stats.lse_st[b], ls, ps);
             double Sn = 0.0;
             if constexpr (is_dkd) {
                 if (y >= 0) {
@@ -547,8 +563,10 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
             double loss = 0.0;
             for (int k = 0; k < K; ++k) {
                 const std::size_t i = static_cast<std::size_t>(b) * K + k;
+                const float lse_s = p.stats.lse_st[b], lse_t = p.stats.lse_t[i], shift = lse_s - lse_t;
                 const DivergenceRow row{zs, p.zt + (static_cast<std::size_t>(k) * p.B + b) * C, ls, ps, d, e, C, y,
-                                        p.inv_T, p.stats.lse_st[b] - p.stats.lse_t[i], p.div_alpha, p.div_beta};
+                                        p.inv_T, shift, p.div_alpha, p.div_beta,
+                                        0x1p-24f * (std::fabs(lse_s) + std::fabs(lse_t) + std::fabs(shift))};
                 if (stats) {
                     double v;
                     if constexpr (is_dkd) v = Div<V>::value(row, psn, Sn);
