@@ -104,10 +104,19 @@ inline typename V::F teacher_prob(const DivergenceRow& r, int c, typename V::F d
     return vexp<V>(V::sub(V::load(r.ls + c), d));
 }
 
-// d into r.d and pt into r.e with the shared shift removed: pt sums to e^-e (1 + q, q = sum ps expm1(-d), summed
-// without cancellation), so d + log1p(q) and pt / (1 + q) are the shift-free values, good to second order in e.
+// d into r.d and pt into r.e as they come, and the correction that removes the shared shift: pt sums to e^-e
+// (1 + q, q = sum ps expm1(-d), summed without cancellation), so d + log1p(q) and pt / (1 + q) are the shift-free
+// values, good to second order in e. The reader applies them as it loads (ShiftFree::d, ShiftFree::pt), which
+// saves a pass that would store them back.
 template <class V>
-inline void shift_free_log_ratios(const DivergenceRow& r) {
+struct ShiftFree {
+    typename V::F add, scale;  // log1p(q), 1 / (1 + q)
+    typename V::F d(const DivergenceRow& r, int c) const { return V::add(V::load(r.d + c), add); }
+    typename V::F pt(const DivergenceRow& r, int c) const { return V::mul(V::load(r.e + c), scale); }
+};
+
+template <class V>
+inline ShiftFree<V> shift_free_log_ratios(const DivergenceRow& r) {
     using F = typename V::F;
     F q = V::zero();
     for_vectors<V>(r.C, [&](int c, typename V::M m) {
@@ -120,11 +129,7 @@ inline void shift_free_log_ratios(const DivergenceRow& r) {
         q = V::add(q, V::keep(gap, m));
     });
     const double qs = V::sum(q);
-    const F add = V::set1(static_cast<float>(std::log1p(qs))), scale = V::set1(static_cast<float>(1.0 / (1.0 + qs)));
-    for_vectors<V>(r.C, [&](int c, typename V::M) {
-        V::store(r.d + c, V::add(V::load(r.d + c), add));
-        V::store(r.e + c, V::mul(V::load(r.e + c), scale));
-    });
+    return {V::set1(static_cast<float>(std::log1p(qs))), V::set1(static_cast<float>(1.0 / (1.0 + qs)))};
 }
 
 // Reverse KL from its plain form sum ps d (no exponential) when it is at least this large and the shift's rounding
@@ -159,21 +164,35 @@ struct ReverseKl {
         const double qs = V::sum(q);
         return V::sum(s) - (qs - std::log1p(qs));
     }
-    // dR/ds_c = ps_c (d_c - R) = ps_c (d_c - sum ps d), which a shift of d leaves unchanged.
-    static void add_gradient(const DivergenceRow& r, float coef, float* acc) {
-        typename V::F s = V::zero();
+    // dR/ds_c = ps_c (d_c - R) = ps_c (d_c - sum ps d), which a shift of d leaves unchanged. Over the row's
+    // teachers, sum_k coef_k ps_c (d_kc - mean_k) = ps_c (sum_k coef_k d_kc - sum_k coef_k mean_k): each teacher's
+    // single pass adds coef d to acc and coef mean to offset, and finish_gradient multiplies by ps once per row.
+    static void add_gradient(const DivergenceRow& r, float coef, float* acc, double& offset) {
+        using F = typename V::F;
+        const F k = V::set1(coef);
+        F s = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            const typename V::F d = log_ratio<V>(r, c, m);
-            V::store(r.d + c, d);
-            s = V::add(s, V::keep(V::mul(V::load(r.ps + c), d), m));
+            const F d = log_ratio<V>(r, c, m);
+            s = V::fma(V::load(r.ps + c), d, s);  // ps is 0 past C
+            V::store(acc + c, V::fma(k, d, V::load(acc + c)));
         });
-        const typename V::F mean = V::set1(V::sum(s)), k = V::set1(coef);
-        for_vectors<V>(r.C, [&](int c, typename V::M) {
-            const typename V::F g = V::mul(V::load(r.ps + c), V::sub(V::load(r.d + c), mean));
-            V::store(acc + c, V::fma(k, g, V::load(acc + c)));
+        offset += static_cast<double>(coef) * V::sum(s);
+    }
+    // acc = ps (acc - offset): 0 past C again, where ps is 0.
+    static void finish_gradient(const float* ps, int C, double offset, float* acc) {
+        using F = typename V::F;
+        const F o = V::set1(static_cast<float>(offset));
+        for_vectors<V>(C, [&](int c, typename V::M) {
+            V::store(acc + c, V::mul(V::load(ps + c), V::sub(V::load(acc + c), o)));
         });
     }
 };
+
+// Whether a divergence gathers its gradient over the row's teachers and finishes it once per row (ReverseKl).
+template <class D, class = void>
+struct GathersRowGradient : std::false_type {};
+template <class D>
+struct GathersRowGradient<D, std::void_t<decltype(&D::finish_gradient)>> : std::true_type {};
 
 template <class V>
 struct Jsd {
@@ -205,10 +224,10 @@ struct Jsd {
         using F = typename V::F;
         if (trivial(r)) return 0.0 * (r.shift - r.shift);  // NaN for a non-finite row, as elsewhere
         const F b = V::set1(r.beta), nb = V::set1(1.0f - r.beta);
-        shift_free_log_ratios<V>(r);
+        const ShiftFree<V> sf = shift_free_log_ratios<V>(r);
         F s = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            const F d = V::load(r.d + c), pt = V::load(r.e + c), ps = V::load(r.ps + c);
+            const F d = sf.d(r, c), pt = sf.pt(r, c), ps = V::load(r.ps + c);
             F u, v;
             logs(r, d, pt, ps, u, v);
             const F mix = V::fma(b, pt, V::mul(nb, ps));
@@ -221,11 +240,11 @@ struct Jsd {
     static void add_gradient(const DivergenceRow& r, float coef, float* acc) {
         using F = typename V::F;
         if (trivial(r)) return;
-        shift_free_log_ratios<V>(r);
+        const ShiftFree<V> sf = shift_free_log_ratios<V>(r);
         F s = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
             F u, v;
-            logs(r, V::load(r.d + c), V::load(r.e + c), V::load(r.ps + c), u, v);
+            logs(r, sf.d(r, c), sf.pt(r, c), V::load(r.ps + c), u, v);
             V::store(r.d + c, v);
             s = V::add(s, V::keep(V::mul(V::load(r.ps + c), v), m));
         });
@@ -535,6 +554,7 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         return;
     } else {
         constexpr bool is_dkd = std::is_same_v<Div<V>, Dkd<V>>;
+        constexpr bool gathers = GathersRowGradient<Div<V>>::value;
         const int C = p.C, K = p.K;
         const float T = p.T;
         const std::size_t Cp = padded_classes(C);
@@ -560,7 +580,7 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                 }
             }
             std::fill(acc, acc + Cp, 0.0f);
-            double loss = 0.0;
+            double loss = 0.0, offset = 0.0;
             for (int k = 0; k < K; ++k) {
                 const std::size_t i = static_cast<std::size_t>(b) * K + k;
                 const float lse_s = p.stats.lse_st[b], lse_t = p.stats.lse_t[i], shift = lse_s - lse_t;
@@ -577,10 +597,12 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                     loss += static_cast<double>(p.a_kd) * p.wl[i] * p.stats.kl[i];
                     const float coef = p.a_kd * T * p.wl[i];
                     if constexpr (is_dkd) Div<V>::add_gradient(row, psn, Sn, coef, acc);
+                    else if constexpr (gathers) Div<V>::add_gradient(row, coef, acc, offset);
                     else Div<V>::add_gradient(row, coef, acc);
                 }
             }
             if (grads && y >= 0) {
+                if constexpr (gathers) Div<V>::finish_gradient(ps, C, offset, acc);
                 cross_entropy_gradient<V>(p, b, acc);
                 loss += p.a_ce * p.stats.ce_s[b];
                 if (p.feature_loss == MTKD_FEATURE_MSE) loss += mse_gradient<V>(p, b);
