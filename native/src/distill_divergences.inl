@@ -25,6 +25,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "distill_features.inl"
+#include "distill_layout.inl"
 #include "kernels.h"
 #include "vector_exp.h"
 #include "vector_log.h"
@@ -530,20 +532,19 @@ inline void cross_entropy_gradient(const DistillProblem& p, int b, const float* 
     dzs[p.y[b]] -= p.inv_counted_rows * p.a_ce;
 }
 
-// dfs = (1/B') beta wf_k (2/D_k)(fs - ft) over every slice of row b; returns sum_k beta wf_k mse_k.
+// From this size of dfs on, the catalog's gradient pass writes it with non-temporal stores. Larger than the KL
+// kernels' kStreamFeatureGradBytes: at 1 MB (256,4,100,256) streaming measured slower here, where the row's other
+// sweeps keep less of the caches busy than the KL kernels do; at 16 MB (1024,8,1000,512) faster.
+constexpr std::size_t kCatalogStreamBytes = std::size_t{4} << 20;
+
+// dfs = (1/B') beta wf_k (2/D_k)(fs - ft) over every slice of row b, by the KL gradient's own feature sweep
+// (feature_row), which writes a large dfs with non-temporal stores; returns sum_k beta wf_k mse_k.
 template <class V>
-inline double mse_gradient(const DistillProblem& p, int b) {
-    using F = typename V::F;
+inline double mse_gradient(const DistillProblem& p, int b, bool stream) {
     double loss = 0.0;
     for (int k = 0; k < p.K; ++k) {
-        const std::size_t i = static_cast<std::size_t>(b) * p.K + k;
-        const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
-        const int d = p.D[k];
-        loss += static_cast<double>(p.beta) * p.wf[i] * p.stats.mse[i];
-        const F coef = V::set1(p.inv_counted_rows * p.beta * p.wf[i] * 2.0f / static_cast<float>(d));
-        for_vectors<V>(d, [&](int c, typename V::M m) {
-            V::store(p.grads.dfs + off + c, V::mul(coef, V::sub(V::load(p.fs + off + c, m), V::load(p.ft + off + c, m))), m);
-        });
+        loss += static_cast<double>(p.beta) * p.wf[stat_index(p, b, k)] * p.stats.mse[stat_index(p, b, k)];
+        feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
     }
     return loss;
 }
@@ -561,6 +562,8 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         thread_local std::vector<float> buf;
         buf.resize(6 * Cp);
         float *ls = buf.data(), *ps = ls + Cp, *d = ps + Cp, *e = d + Cp, *acc = e + Cp, *psn = acc + Cp;
+        const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
+        const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
         for (int b = b0; b < b1; ++b) {
             const int y = p.y[b];
             if (!stats && y < 0) {
@@ -605,10 +608,11 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                 if constexpr (gathers) Div<V>::finish_gradient(ps, C, offset, acc);
                 cross_entropy_gradient<V>(p, b, acc);
                 loss += p.a_ce * p.stats.ce_s[b];
-                if (p.feature_loss == MTKD_FEATURE_MSE) loss += mse_gradient<V>(p, b);
+                if (mse_grads) loss += mse_gradient<V>(p, b, stream);
                 p.grads.row_loss[b] = static_cast<float>(p.inv_counted_rows * loss);
             }
         }
+        if (stream) V::stream_fence();
     }
 }
 
