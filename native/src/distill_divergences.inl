@@ -8,8 +8,9 @@
 // catalog_losses<V> writes its dfs and adds its row_loss term. Their formulas and derivations are those of
 // ReferenceLosses (src/MtkdRl.Core/Distill) and docs/DESIGN.md §7.
 //
-// Float32 vector arithmetic, one exponential per teacher element. For row b the student's log-probabilities
-// ls = (s - max s)/T - log St and ps = e^ls are formed once and shared by the K teachers. Teacher k enters only
+// Float32 vector arithmetic, at most one exponential per teacher element (docs/PERF.md counts them per divergence
+// and pass). For row b the student's log-probabilities ls = s/T - lse_st (renormalised) and ps = e^ls are formed
+// once and shared by the K teachers. Teacher k enters only
 // through d_c = log ps_c - log pt_c = (s_c - z_c)/T - (lse_st - lse_t,k), the log-sum-exps the KL stats pass
 // wrote: the difference s_c - z_c of two inputs keeps its relative precision when teacher and student agree, and
 // the rounding of the two log-sum-exps shifts every d_c by the same small e. Each divergence is summed as
