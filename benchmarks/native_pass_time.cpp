@@ -7,7 +7,9 @@
 //   g++ -O2 -o /tmp/native_pass_time benchmarks/native_pass_time.cpp -Inative/include -Lartifacts/native -lmtkd_native
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 1024 8 1000 512 20
 //
-// Arguments: simd (0 auto, 1 scalar, 2 AVX2, 3 AVX-512), threads, B, K, C, D, calls per pass, [T = 4].
+// Arguments: simd (0 auto, 1 scalar, 2 AVX2, 3 AVX-512), threads, B, K, C, D, calls per pass, [T = 4],
+// [divergence = 0: mtkd_divergence, 0 kl, 1 reverse-kl, 2 jsd (beta 0.5), 3 dkd (alpha 1, beta 8)], e.g.
+//   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 65536 4 11 16 20 4 2
 // Output per pass: the fastest, 20th percentile and median wall ms, the median and 10th percentile CPU ms of the
 // process (the percentile is steadier when other jobs share the cores), and the MB a pass must move
 // (MtkdRl.Core.Distill.DistillTraffic) divided by the 20th percentile.
@@ -32,12 +34,13 @@ double milliseconds(clockid_t clock) {
 
 int main(int argc, char** argv) {
     if (argc < 8) {
-        std::fprintf(stderr, "usage: native_pass_time simd threads B K C D calls [T]\n");
+        std::fprintf(stderr, "usage: native_pass_time simd threads B K C D calls [T] [divergence]\n");
         return 2;
     }
     const int simd = std::atoi(argv[1]), threads = std::atoi(argv[2]), B = std::atoi(argv[3]), K = std::atoi(argv[4]),
               C = std::atoi(argv[5]), D = std::atoi(argv[6]), calls = std::atoi(argv[7]);
     const float T = argc > 8 ? static_cast<float>(std::atof(argv[8])) : 4.0f;
+    const int divergence = argc > 9 ? std::atoi(argv[9]) : MTKD_DIVERGENCE_KL;
     if (simd < 0 || threads < 0 || B < 1 || K < 1 || C < 1 || D < 1 || calls < 1 || !(T > 0)) {
         std::fprintf(stderr, "native_pass_time: every size must be positive\n");
         return 2;
@@ -72,6 +75,9 @@ int main(int argc, char** argv) {
     h.a_kd = 1.0f;
     h.beta = 5.0f;
     h.cos_eps = 1e-8f;
+    h.divergence = divergence;
+    h.div_alpha = divergence == MTKD_DIVERGENCE_DKD ? 1.0f : 0.0f;
+    h.div_beta = divergence == MTKD_DIVERGENCE_JSD ? 0.5f : divergence == MTKD_DIVERGENCE_DKD ? 8.0f : 0.0f;
     h.inv_counted_rows = counted > 0 ? 1.0f / counted : 0.0f;
     mtkd_stats stats{pair_stats[0].data(), pair_stats[1].data(), pair_stats[2].data(), pair_stats[3].data(),
                      pair_stats[4].data(), pair_stats[5].data(), pair_stats[6].data(), pair_stats[7].data(),

@@ -8,8 +8,9 @@
 // catalog_losses<V> writes its dfs and adds its row_loss term. Their formulas and derivations are those of
 // ReferenceLosses (src/MtkdRl.Core/Distill) and docs/DESIGN.md §7.
 //
-// Float32 vector arithmetic, one exponential per teacher element. For row b the student's log-probabilities
-// ls = (s - max s)/T - log St and ps = e^ls are formed once and shared by the K teachers. Teacher k enters only
+// Float32 vector arithmetic, at most one exponential per teacher element (docs/PERF.md counts them per divergence
+// and pass). For row b the student's log-probabilities ls = s/T - lse_st (renormalised) and ps = e^ls are formed
+// once and shared by the K teachers. Teacher k enters only
 // through d_c = log ps_c - log pt_c = (s_c - z_c)/T - (lse_st - lse_t,k), the log-sum-exps the KL stats pass
 // wrote: the difference s_c - z_c of two inputs keeps its relative precision when teacher and student agree, and
 // the rounding of the two log-sum-exps shifts every d_c by the same small e. Each divergence is summed as
@@ -25,6 +26,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "distill_features.inl"
+#include "distill_layout.inl"
 #include "kernels.h"
 #include "vector_exp.h"
 #include "vector_log.h"
@@ -53,12 +56,6 @@ inline typename V::F expm1_series(typename V::F x) {
     q = V::fma(q, x, V::set1(0.5f));
     q = V::fma(q, x, V::set1(1.0f));
     return V::mul(q, x);
-}
-
-// e^x - 1: the series for |x| < 1/2, else e^x - 1.
-template <class V>
-inline typename V::F vexpm1_d(typename V::F x) {
-    return V::select(V::less(V::abs(x), V::set1(0.5f)), expm1_series<V>(x), V::sub(vexp<V>(x), V::set1(1.0f)));
 }
 
 // phi(x) / x^2 = 1/2 - x/6 + x^2/24 - ... (to x^7/9!), for |x| < 1/2: relative error below 1e-8.
@@ -95,6 +92,7 @@ struct DivergenceRow {
     float *d, *e;
     int C, y;
     float inv_T, shift, alpha, beta;
+    float shift_error;  // a bound on the rounding of shift: 2^-24 (|lse_st| + |lse_t,k| + |shift|)
 };
 
 // d_c = log ps_c - log pt_c, up to a shift shared by the row (see the top of the file).
@@ -109,10 +107,19 @@ inline typename V::F teacher_prob(const DivergenceRow& r, int c, typename V::F d
     return vexp<V>(V::sub(V::load(r.ls + c), d));
 }
 
-// d into r.d and pt into r.e with the shared shift removed: pt sums to e^-e (1 + q, q = sum ps expm1(-d), summed
-// without cancellation), so d + log1p(q) and pt / (1 + q) are the shift-free values, good to second order in e.
+// d into r.d and pt into r.e as they come, and the correction that removes the shared shift: pt sums to e^-e
+// (1 + q, q = sum ps expm1(-d), summed without cancellation), so d + log1p(q) and pt / (1 + q) are the shift-free
+// values, good to second order in e. The reader applies them as it loads (ShiftFree::d, ShiftFree::pt), which
+// saves a pass that would store them back.
 template <class V>
-inline void shift_free_log_ratios(const DivergenceRow& r) {
+struct ShiftFree {
+    typename V::F add, scale;  // log1p(q), 1 / (1 + q)
+    typename V::F d(const DivergenceRow& r, int c) const { return V::add(V::load(r.d + c), add); }
+    typename V::F pt(const DivergenceRow& r, int c) const { return V::mul(V::load(r.e + c), scale); }
+};
+
+template <class V>
+inline ShiftFree<V> shift_free_log_ratios(const DivergenceRow& r) {
     using F = typename V::F;
     F q = V::zero();
     for_vectors<V>(r.C, [&](int c, typename V::M m) {
@@ -125,21 +132,31 @@ inline void shift_free_log_ratios(const DivergenceRow& r) {
         q = V::add(q, V::keep(gap, m));
     });
     const double qs = V::sum(q);
-    const F add = V::set1(static_cast<float>(std::log1p(qs))), scale = V::set1(static_cast<float>(1.0 / (1.0 + qs)));
-    for_vectors<V>(r.C, [&](int c, typename V::M) {
-        V::store(r.d + c, V::add(V::load(r.d + c), add));
-        V::store(r.e + c, V::mul(V::load(r.e + c), scale));
-    });
+    return {V::set1(static_cast<float>(std::log1p(qs))), V::set1(static_cast<float>(1.0 / (1.0 + qs)))};
 }
+
+// Reverse KL from its plain form sum ps d (no exponential) when it is at least this large and the shift's rounding
+// bound is at most kPlainShiftError of it; else from the sum of non-negative terms (ReverseKl::value).
+constexpr double kPlainReverseKlFrom = 0.1;
+constexpr double kPlainShiftError = 4e-6;
 
 template <class V>
 struct ReverseKl {
-    // R = sum ps d = sum ps phi(d), since sum ps (e^-d - 1) = sum pt - sum ps = 0. One sweep over the raw d: a
-    // shift a of d (the rounding of the two log-sum-exps) changes sum ps phi(d) by a + (e^-a - 1)(1 + q), with
+    // R = sum ps d exactly when d is the exact log-ratio, whatever the size of R: one multiply-add per element and
+    // no exponential. A shift a of d moves it by a (sum ps = 1), so it is kept where |a| <= shift_error is below
+    // kPlainShiftError R and R >= kPlainReverseKlFrom (the per-element roundings then add a few 1e-7 of R).
+    // Otherwise R = sum ps phi(d), equal to sum ps d since sum ps (e^-d - 1) = sum pt - sum ps = 0: one more
+    // sweep, one exponential per element. A shift a of d changes sum ps phi(d) by a + (e^-a - 1)(1 + q), with
     // q = sum ps expm1(-d) measured in the same sweep as sum ps phi(d) - sum ps d (no exponential of its own);
     // with a = log1p(q) the shift-free value is R = sum ps phi(d) - (q - log1p(q)), a correction of order q^2.
     static double value(const DivergenceRow& r) {
         using F = typename V::F;
+        F plain = V::zero();
+        for_vectors<V>(r.C, [&](int c, typename V::M m) {
+            plain = V::fma(V::load(r.ps + c), log_ratio<V>(r, c, m), plain);  // ps is 0 past C
+        });
+        const double rp = V::sum(plain);
+        if (rp >= kPlainReverseKlFrom && r.shift_error <= kPlainShiftError * rp) return rp;  // NaN goes on
         F s = V::zero(), q = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
             const F d = log_ratio<V>(r, c, m), ps = V::load(r.ps + c);
@@ -150,21 +167,35 @@ struct ReverseKl {
         const double qs = V::sum(q);
         return V::sum(s) - (qs - std::log1p(qs));
     }
-    // dR/ds_c = ps_c (d_c - R) = ps_c (d_c - sum ps d), which a shift of d leaves unchanged.
-    static void add_gradient(const DivergenceRow& r, float coef, float* acc) {
-        typename V::F s = V::zero();
+    // dR/ds_c = ps_c (d_c - R) = ps_c (d_c - sum ps d), which a shift of d leaves unchanged. Over the row's
+    // teachers, sum_k coef_k ps_c (d_kc - mean_k) = ps_c (sum_k coef_k d_kc - sum_k coef_k mean_k): each teacher's
+    // single pass adds coef d to acc and coef mean to offset, and finish_gradient multiplies by ps once per row.
+    static void add_gradient(const DivergenceRow& r, float coef, float* acc, double& offset) {
+        using F = typename V::F;
+        const F k = V::set1(coef);
+        F s = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            const typename V::F d = log_ratio<V>(r, c, m);
-            V::store(r.d + c, d);
-            s = V::add(s, V::keep(V::mul(V::load(r.ps + c), d), m));
+            const F d = log_ratio<V>(r, c, m);
+            s = V::fma(V::load(r.ps + c), d, s);  // ps is 0 past C
+            V::store(acc + c, V::fma(k, d, V::load(acc + c)));
         });
-        const typename V::F mean = V::set1(V::sum(s)), k = V::set1(coef);
-        for_vectors<V>(r.C, [&](int c, typename V::M) {
-            const typename V::F g = V::mul(V::load(r.ps + c), V::sub(V::load(r.d + c), mean));
-            V::store(acc + c, V::fma(k, g, V::load(acc + c)));
+        offset += static_cast<double>(coef) * V::sum(s);
+    }
+    // acc = ps (acc - offset): 0 past C again, where ps is 0.
+    static void finish_gradient(const float* ps, int C, double offset, float* acc) {
+        using F = typename V::F;
+        const F o = V::set1(static_cast<float>(offset));
+        for_vectors<V>(C, [&](int c, typename V::M) {
+            V::store(acc + c, V::mul(V::load(ps + c), V::sub(V::load(acc + c), o)));
         });
     }
 };
+
+// Whether a divergence gathers its gradient over the row's teachers and finishes it once per row (ReverseKl).
+template <class D, class = void>
+struct GathersRowGradient : std::false_type {};
+template <class D>
+struct GathersRowGradient<D, std::void_t<decltype(&D::finish_gradient)>> : std::true_type {};
 
 template <class V>
 struct Jsd {
@@ -196,10 +227,10 @@ struct Jsd {
         using F = typename V::F;
         if (trivial(r)) return 0.0 * (r.shift - r.shift);  // NaN for a non-finite row, as elsewhere
         const F b = V::set1(r.beta), nb = V::set1(1.0f - r.beta);
-        shift_free_log_ratios<V>(r);
+        const ShiftFree<V> sf = shift_free_log_ratios<V>(r);
         F s = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            const F d = V::load(r.d + c), pt = V::load(r.e + c), ps = V::load(r.ps + c);
+            const F d = sf.d(r, c), pt = sf.pt(r, c), ps = V::load(r.ps + c);
             F u, v;
             logs(r, d, pt, ps, u, v);
             const F mix = V::fma(b, pt, V::mul(nb, ps));
@@ -212,11 +243,11 @@ struct Jsd {
     static void add_gradient(const DivergenceRow& r, float coef, float* acc) {
         using F = typename V::F;
         if (trivial(r)) return;
-        shift_free_log_ratios<V>(r);
+        const ShiftFree<V> sf = shift_free_log_ratios<V>(r);
         F s = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
             F u, v;
-            logs(r, V::load(r.d + c), V::load(r.e + c), V::load(r.ps + c), u, v);
+            logs(r, sf.d(r, c), sf.pt(r, c), V::load(r.ps + c), u, v);
             V::store(r.d + c, v);
             s = V::add(s, V::keep(V::mul(V::load(r.ps + c), v), m));
         });
@@ -310,7 +341,11 @@ struct Dkd {
             V::store(r.d + c, d);
             const F pt = V::keep(teacher_prob<V>(r, c, d), m);
             V::store(r.e + c, pt);
-            a = V::add(a, V::keep(V::mul(pn, vexpm1_d<V>(V::sub(V::zero(), d))), m));
+            // pn expm1(-d): the series near d = 0, else pt - pn (= pn e^-d - pn, no exponential of its own);
+            // 0 where pn is 0 (the label, an underflowed ps).
+            const F near = V::mul(pn, expm1_series<V>(V::sub(V::zero(), d)));
+            const F gap = V::select(V::less(V::abs(d), V::set1(0.5f)), near, V::sub(pt, pn));
+            a = V::add(a, V::keep(gap, V::both(m, V::less(V::zero(), pn))));
         });
         const int y = r.y;
         const double dy = r.d[y], psy = r.ps[y], pty = r.e[y];
@@ -355,7 +390,7 @@ struct Dkd {
         for_vectors<V>(r.C, [&](int c, typename V::M) {
             const F rr = V::sub(V::sub(V::zero(), V::load(r.d + c)), lam);
             const F pt_hat = V::mul(V::load(r.e + c), it), ps_hat = V::mul(V::load(psn + c), is);
-            const F near = V::sub(V::zero(), V::mul(ps_hat, vexpm1_d<V>(rr)));
+            const F near = V::sub(V::zero(), V::mul(ps_hat, expm1_series<V>(rr)));  // taken for |rr| < 1/2 only
             const F diff = V::select(V::less(V::abs(rr), V::set1(0.5f)), near, V::sub(ps_hat, pt_hat));
             const F g = V::fma(ka, ps_hat, V::mul(kb, diff));
             V::store(acc + c, V::fma(k, g, V::load(acc + c)));
@@ -452,24 +487,27 @@ struct SmoothL1Loss {
 template <class V>
 struct KeepMse {};
 
-// ls = (z - max z)/T - log sum e^((z - max z)/T) and ps = e^ls for one student row, zero past C.
+// ls = z/T - log sum e^(z/T) and ps = e^ls for one student row, zero past C, from lse_st = log sum e^(z/T) of the
+// stats pass: one exponential per element. e^(z/T - lse_st) sums to 1 up to the rounding of lse_st, which the
+// division by its measured sum takes out (ls shifted by the log of that sum), so ps sums to 1 to float precision
+// as when the row's own maximum and sum were formed here. A non-finite row has a NaN lse_st: ls and ps are NaN.
 template <class V>
-inline void student_log_probs(const float* z, int C, float inv_T, float* ls, float* ps) {
+inline void student_log_probs(const float* z, int C, float inv_T, float lse_st, float* ls, float* ps) {
     using F = typename V::F;
-    F mx = V::set1(-INFINITY);
-    for_vectors<V>(C, [&](int c, typename V::M m) { mx = V::max(mx, V::load(z + c, m), m); });
-    const F top = V::set1(V::max_of(mx)), it = V::set1(inv_T);
+    const F it = V::set1(inv_T), neg_lse = V::set1(-lse_st);
     F s = V::zero();
     for_vectors<V>(C, [&](int c, typename V::M m) {
-        const F u = V::keep(V::mul(V::sub(V::load(z + c, m), top), it), m);
-        V::store(ls + c, u);
-        s = V::add(s, V::keep(vexp<V>(u), m));
-    });
-    const F log_s = V::set1(static_cast<float>(std::log(static_cast<double>(V::sum(s)))));
-    for_vectors<V>(C, [&](int c, typename V::M m) {
-        const F l = V::keep(V::sub(V::load(ls + c), log_s), m);
+        const F l = V::keep(V::fma(V::load(z + c, m), it, neg_lse), m);
+        const F e = V::keep(vexp<V>(l), m);
         V::store(ls + c, l);
-        V::store(ps + c, V::keep(vexp<V>(l), m));
+        V::store(ps + c, e);
+        s = V::add(s, e);
+    });
+    const double sum = V::sum(s);
+    const F log_s = V::set1(static_cast<float>(std::log(sum))), inv_s = V::set1(static_cast<float>(1.0 / sum));
+    for_vectors<V>(C, [&](int c, typename V::M m) {
+        V::store(ls + c, V::keep(V::sub(V::load(ls + c), log_s), m));
+        V::store(ps + c, V::mul(V::load(ps + c), inv_s));
     });
 }
 
@@ -495,20 +533,19 @@ inline void cross_entropy_gradient(const DistillProblem& p, int b, const float* 
     dzs[p.y[b]] -= p.inv_counted_rows * p.a_ce;
 }
 
-// dfs = (1/B') beta wf_k (2/D_k)(fs - ft) over every slice of row b; returns sum_k beta wf_k mse_k.
+// From this size of dfs on, the catalog's gradient pass writes it with non-temporal stores. Larger than the KL
+// kernels' kStreamFeatureGradBytes: at 1 MB (256,4,100,256) streaming measured slower here, where the row's other
+// sweeps keep less of the caches busy than the KL kernels do; at 16 MB (1024,8,1000,512) faster.
+constexpr std::size_t kCatalogStreamBytes = std::size_t{4} << 20;
+
+// dfs = (1/B') beta wf_k (2/D_k)(fs - ft) over every slice of row b, by the KL gradient's own feature sweep
+// (feature_row), which writes a large dfs with non-temporal stores; returns sum_k beta wf_k mse_k.
 template <class V>
-inline double mse_gradient(const DistillProblem& p, int b) {
-    using F = typename V::F;
+inline double mse_gradient(const DistillProblem& p, int b, bool stream) {
     double loss = 0.0;
     for (int k = 0; k < p.K; ++k) {
-        const std::size_t i = static_cast<std::size_t>(b) * p.K + k;
-        const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
-        const int d = p.D[k];
-        loss += static_cast<double>(p.beta) * p.wf[i] * p.stats.mse[i];
-        const F coef = V::set1(p.inv_counted_rows * p.beta * p.wf[i] * 2.0f / static_cast<float>(d));
-        for_vectors<V>(d, [&](int c, typename V::M m) {
-            V::store(p.grads.dfs + off + c, V::mul(coef, V::sub(V::load(p.fs + off + c, m), V::load(p.ft + off + c, m))), m);
-        });
+        loss += static_cast<double>(p.beta) * p.wf[stat_index(p, b, k)] * p.stats.mse[stat_index(p, b, k)];
+        feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
     }
     return loss;
 }
@@ -519,12 +556,15 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         return;
     } else {
         constexpr bool is_dkd = std::is_same_v<Div<V>, Dkd<V>>;
+        constexpr bool gathers = GathersRowGradient<Div<V>>::value;
         const int C = p.C, K = p.K;
         const float T = p.T;
         const std::size_t Cp = padded_classes(C);
         thread_local std::vector<float> buf;
         buf.resize(6 * Cp);
         float *ls = buf.data(), *ps = ls + Cp, *d = ps + Cp, *e = d + Cp, *acc = e + Cp, *psn = acc + Cp;
+        const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
+        const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
         for (int b = b0; b < b1; ++b) {
             const int y = p.y[b];
             if (!stats && y < 0) {
@@ -532,7 +572,7 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                 continue;
             }
             const float* zs = p.zs + static_cast<std::size_t>(b) * C;
-            student_log_probs<V>(zs, C, p.inv_T, ls, ps);
+            student_log_probs<V>(zs, C, p.inv_T, p.stats.lse_st[b], ls, ps);
             double Sn = 0.0;
             if constexpr (is_dkd) {
                 if (y >= 0) {
@@ -544,11 +584,13 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                 }
             }
             std::fill(acc, acc + Cp, 0.0f);
-            double loss = 0.0;
+            double loss = 0.0, offset = 0.0;
             for (int k = 0; k < K; ++k) {
                 const std::size_t i = static_cast<std::size_t>(b) * K + k;
+                const float lse_s = p.stats.lse_st[b], lse_t = p.stats.lse_t[i], shift = lse_s - lse_t;
                 const DivergenceRow row{zs, p.zt + (static_cast<std::size_t>(k) * p.B + b) * C, ls, ps, d, e, C, y,
-                                        p.inv_T, p.stats.lse_st[b] - p.stats.lse_t[i], p.div_alpha, p.div_beta};
+                                        p.inv_T, shift, p.div_alpha, p.div_beta,
+                                        0x1p-24f * (std::fabs(lse_s) + std::fabs(lse_t) + std::fabs(shift))};
                 if (stats) {
                     double v;
                     if constexpr (is_dkd) v = Div<V>::value(row, psn, Sn);
@@ -559,16 +601,19 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                     loss += static_cast<double>(p.a_kd) * p.wl[i] * p.stats.kl[i];
                     const float coef = p.a_kd * T * p.wl[i];
                     if constexpr (is_dkd) Div<V>::add_gradient(row, psn, Sn, coef, acc);
+                    else if constexpr (gathers) Div<V>::add_gradient(row, coef, acc, offset);
                     else Div<V>::add_gradient(row, coef, acc);
                 }
             }
             if (grads && y >= 0) {
+                if constexpr (gathers) Div<V>::finish_gradient(ps, C, offset, acc);
                 cross_entropy_gradient<V>(p, b, acc);
                 loss += p.a_ce * p.stats.ce_s[b];
-                if (p.feature_loss == MTKD_FEATURE_MSE) loss += mse_gradient<V>(p, b);
+                if (mse_grads) loss += mse_gradient<V>(p, b, stream);
                 p.grads.row_loss[b] = static_cast<float>(p.inv_counted_rows * loss);
             }
         }
+        if (stream) V::stream_fence();
     }
 }
 
