@@ -51,7 +51,7 @@ public sealed record DistillRecipe
     /// Whether this recipe's strategy backs off: as asked, else by default the PPO agent does and the paper agent does
     /// not. The PPO agent is this tool's own, and on a pool of noise it otherwise loses two points to the student alone
     /// while backing off costs it nothing measurable on strong pools; the paper agent keeps the published design unless
-    /// asked (docs/RESULTS.md, "Backing off by default").
+    /// asked (docs/RESULTS.md, "Defaults of the two agents").
     /// </summary>
     [JsonIgnore]
     public bool BacksOff => IsAgent(Strategy) && (BackOff ?? Strategy == PpoAgent.CatalogName);
@@ -211,7 +211,7 @@ public sealed record DistillRecipe
     }
 
     /// <summary>
-    /// With --back-off a run starts backed off: the labels' logit starts this far above a teacher's (a share of
+    /// An agent that backs off starts backed off: the labels' logit starts this far above a teacher's (a share of
     /// e^4 / (e^4 + K), 96 % at K = 2), and the per-batch gate step brings the teachers in within a few batches
     /// wherever they know the labels better than the student (docs/STRATEGIES.md has the measurements).
     /// </summary>

@@ -499,7 +499,7 @@ public sealed class PaperAgent : IWeightingStrategy
             throw new MtkdInputException($"strategy {Name}: checkpoint is for another pool or mixing mode");
         bool savedGate = state.Scalars.TryGetValue("labels_gate", out double gate) && gate != 0;
         if (savedGate != BackOff)
-            throw new MtkdInputException($"strategy {Name}: checkpoint was made {(savedGate ? "with" : "without")} the labels gate (--back-off), this run is {(BackOff ? "with" : "without")} it");
+            throw new MtkdInputException($"strategy {Name}: checkpoint was made {(savedGate ? "with" : "without")} the labels gate (--back-off; --no-back-off without), this run is {(BackOff ? "with" : "without")} it");
         if (BackOff) state.CopyTo("labels_gate", Gate);
         state.CopyTo("w1", W1);
         state.CopyTo("wl", WL); state.CopyTo("bl", BL);

@@ -689,7 +689,7 @@ public sealed class PpoAgent : IWeightingStrategy
         state.CheckStrategy(Name);
         bool savedSlot = state.Scalars.TryGetValue("labels_slot", out double slot) && slot != 0;
         if (savedSlot != _config.LabelsSlot)
-            throw new MtkdInputException($"strategy {Name}: checkpoint was made {(savedSlot ? "with" : "without")} the labels slot (--back-off), this run is {(_config.LabelsSlot ? "with" : "without")} it");
+            throw new MtkdInputException($"strategy {Name}: checkpoint was made {(savedSlot ? "with" : "without")} the labels slot (--back-off, the default; --no-back-off without), this run is {(_config.LabelsSlot ? "with" : "without")} it");
         if ((int)state.Scalar("k") != K || (int)state.Scalar("hidden") != _net.Hidden)
             throw new MtkdInputException($"strategy {Name}: checkpoint is for K={state.Scalar("k")}, hidden {state.Scalar("hidden")}; this run has K={K}, hidden {_net.Hidden}");
         state.CopyTo("theta", _net.Theta);

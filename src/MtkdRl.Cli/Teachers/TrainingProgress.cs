@@ -54,7 +54,7 @@ public static class TrainingProgress
         public void EpochDone(EpochMetrics m)
         {
             if (_task is null) return;
-            _task.Description = Markup.Escape($"{_label} loss {m.Loss:F3} train {m.TrainAcc:P1} test {m.TestAcc:P2}");
+            _task.Description = Markup.Escape($"{_label} loss {m.Loss:F3} train {m.TrainAcc:P1} {(m.TestAcc is double test ? $"test {test:P2}" : "test not scored this epoch")}");
             _task.StopTask();
         }
     }
