@@ -68,14 +68,18 @@ public sealed class SupervisedTrainer
     public const double TestRowsPerTrainingRow = 0.25;
 
     /// <summary>
-    /// Whether the epoch just ended (<paramref name="epoch"/> of <paramref name="epochs"/>) scores the test split: the
-    /// last one always; another if the test rows scored so far, with this epoch's, stay within
-    /// <see cref="TestRowsPerTrainingRow"/> of the training rows seen. On 60,000 training and 10,000 test images that is
-    /// every epoch; on 1,000 training images (batches of 128, 2,400 steps, 343 epochs) about every 45th. Scoring changes no weight and no
-    /// random stream, so a run is the same whichever epochs it scores.
+    /// Whether the epoch just ended (<paramref name="epoch"/> of <paramref name="epochs"/>, which took the training rows
+    /// seen from <paramref name="rowsBefore"/> to <paramref name="rowsAfter"/>) scores the test split: the last one
+    /// always; another when the test rows <see cref="TestRowsPerTrainingRow"/> allows for the rows seen reach one more
+    /// whole test split during it, so the splits scored stay within that share. On 60,000 training and 10,000 test
+    /// images that is every epoch; on 1,000 training images (batches of 128, 2,400 steps, 343 epochs) about every 45th.
+    /// It depends on the step count alone, so a resumed run scores the epochs the uninterrupted one would; scoring
+    /// changes no weight and no random stream.
     /// </summary>
-    public static bool ScoresTestSplit(int epoch, int epochs, long trainingRowsSeen, long testRowsScored, int testRows) =>
-        epoch >= epochs || testRowsScored + testRows <= TestRowsPerTrainingRow * trainingRowsSeen;
+    public static bool ScoresTestSplit(int epoch, int epochs, long rowsBefore, long rowsAfter, int testRows) =>
+        epoch >= epochs || SplitsAllowed(rowsAfter, testRows) > SplitsAllowed(rowsBefore, testRows);
+
+    private static long SplitsAllowed(long rows, int testRows) => (long)Math.Floor(TestRowsPerTrainingRow * rows / testRows);
 
     /// <summary>
     /// Whether an epoch over <paramref name="rows"/> drops its ragged last batch: it does unless that would leave
@@ -163,11 +167,11 @@ public sealed class SupervisedTrainer
         var batch = loader.CreateBatch();
         int C = model.Classes;
         var gradLogits = new float[recipe.BatchSize * C];
-        long rowsSeen = step * recipe.BatchSize, testRowsScored = 0;
         double? testAccuracy = config.TestAccuracy;
         while (epoch < recipe.Epochs && !cancel.IsCancellationRequested)
         {
             var epochClock = Stopwatch.StartNew();
+            long firstStep = step;
             observer?.EpochStarted(name, epoch + 1, recipe.Epochs, loader.BatchesPerEpoch);
             double lossSum = 0;
             long seen = 0, correct = 0;
@@ -186,17 +190,12 @@ public sealed class SupervisedTrainer
                 step++;
                 lossSum += loss * n;
                 seen += n;
-                rowsSeen += n;
                 observer?.BatchDone(name, ++batchIndex, loss);
             }
             double trainSeconds = epochClock.Elapsed.TotalSeconds;
             epoch++;
-            bool scored = ScoresTestSplit(epoch, recipe.Epochs, rowsSeen, testRowsScored, _data.Test.Count);
-            if (scored)
-            {
-                testAccuracy = Evaluator.Run(model, _data.Test, normalization, name).Accuracy;
-                testRowsScored += _data.Test.Count;
-            }
+            bool scored = ScoresTestSplit(epoch, recipe.Epochs, firstStep * recipe.BatchSize, step * recipe.BatchSize, _data.Test.Count);
+            if (scored) testAccuracy = Evaluator.Run(model, _data.Test, normalization, name).Accuracy;
             var state = loader.State;
             config = Checkpoint.Save(checkpoint, model, config with
             {
