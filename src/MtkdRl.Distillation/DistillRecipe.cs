@@ -63,7 +63,7 @@ public sealed record DistillRecipe
     /// reference scale.
     /// </summary>
     [JsonIgnore]
-    public bool UsesUnitRows => Strategy is ("ebkd" or PaperAgent.CatalogName) && (UnitRows ?? Strategy == PaperAgent.CatalogName);
+    public bool UsesUnitRows => HasRowScale(Strategy) && (UnitRows ?? Strategy == PaperAgent.CatalogName);
 
     /// <summary>The reward runs use unless told otherwise (and the value every other strategy's recipe holds).</summary>
     public const string DefaultReward = "teacher";
@@ -166,21 +166,27 @@ public sealed record DistillRecipe
 
     /// <summary>
     /// This recipe as a template for one strategy and seed of a comparison: the options that belong to other
-    /// strategies (--dynamic, --unit-rows, --reward, --fixed-weights) are reset for the strategies they do not apply
-    /// to, so one set of command-line options can drive every run, and a run's recipe holds only what shaped it.
+    /// strategies (--dynamic, --unit-rows, --reward, --fixed-weights, --back-off) are reset for the strategies they do not
+    /// apply to and the agents' defaults are settled, so one set of command-line options can drive every run, and a run's
+    /// recipe holds only what shaped it.
     /// </summary>
-    public DistillRecipe ForStrategy(string strategy, ulong seed) => this with
+    public DistillRecipe ForStrategy(string strategy, ulong seed)
     {
-        Strategy = strategy,
-        Seed = seed,
-        Dynamic = Dynamic && strategy == PaperAgent.CatalogName,
-        UnitRows = (this with { Strategy = strategy }).UsesUnitRows,
-        Reward = strategy == PpoAgent.CatalogName ? Reward : DefaultReward,
-        BackOff = (this with { Strategy = strategy }).BacksOff,
-        FixedWeights = strategy == "fixed" ? FixedWeights : null,
-    };
+        var run = this with { Strategy = strategy, Seed = seed };
+        return run with
+        {
+            Dynamic = Dynamic && strategy == PaperAgent.CatalogName,
+            UnitRows = run.UsesUnitRows,
+            Reward = strategy == PpoAgent.CatalogName ? Reward : DefaultReward,
+            BackOff = run.BacksOff,
+            FixedWeights = strategy == "fixed" ? FixedWeights : null,
+        };
+    }
 
     private static bool IsAgent(string strategy) => strategy is PpoAgent.CatalogName or PaperAgent.CatalogName;
+
+    /// <summary>The strategies whose reference code scales their rows otherwise than to 1 (--unit-rows, --reference-rows).</summary>
+    private static bool HasRowScale(string strategy) => strategy is "ebkd" or PaperAgent.CatalogName;
 
     public ModelSpec ParsedStudent() => ModelSpec.Parse(Student, "student");
 
@@ -200,7 +206,7 @@ public sealed record DistillRecipe
         if (BackOff == true && !IsAgent(Strategy))
             throw new MtkdInputException($"--back-off applies to {PpoAgent.CatalogName} and {PaperAgent.CatalogName} only");
         if (UsesProbe && ProbeRows < 1) throw new MtkdInputException($"probe rows must be at least 1 (got {ProbeRows})");
-        if (UnitRows == true && Strategy is not ("ebkd" or PaperAgent.CatalogName))
+        if (UnitRows == true && !HasRowScale(Strategy))
             throw new MtkdInputException($"--unit-rows applies to ebkd and {PaperAgent.CatalogName} only");
         if (Dynamic && Strategy != PaperAgent.CatalogName)
             throw new MtkdInputException($"--dynamic applies to {PaperAgent.CatalogName} only");
