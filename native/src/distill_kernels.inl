@@ -287,13 +287,7 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
         float wl_sum = 0.0f;
         for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
         const float kd = p.a_kd * p.T * p.inv_counted_rows * wl_sum;
-        switch (student_kind) {
-            case 1: student_gradient<V, 1>(p, b, kd, dz); break;
-            case 2: student_gradient<V, 2>(p, b, kd, dz); break;
-            case 3: student_gradient<V, 3>(p, b, kd, dz); break;
-            case 4: student_gradient<V, 4>(p, b, kd, dz); break;
-            default: student_gradient<V, 0>(p, b, kd, dz); break;
-        }
+        with_temperature_kind(student_kind, [&](auto tk) { student_gradient<V, decltype(tk)::value>(p, b, kd, dz); });
         dz[y] -= p.a_ce * p.inv_counted_rows;
         write_row_loss(p, b);
     }
@@ -354,24 +348,12 @@ void fused_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
 
 template <class V>
 void stats(const DistillProblem& p, int b0, int b1, float* scratch) {
-    switch (temperature_kind(p.T)) {
-        case 1: stats_kind<V, 1>(p, b0, b1, scratch); break;
-        case 2: stats_kind<V, 2>(p, b0, b1, scratch); break;
-        case 3: stats_kind<V, 3>(p, b0, b1, scratch); break;
-        case 4: stats_kind<V, 4>(p, b0, b1, scratch); break;
-        default: stats_kind<V, 0>(p, b0, b1, scratch); break;
-    }
+    with_temperature_kind(temperature_kind(p.T), [&](auto tk) { stats_kind<V, decltype(tk)::value>(p, b0, b1, scratch); });
 }
 
 template <class V>
 void fused(const DistillProblem& p, int b0, int b1, float* scratch) {
-    switch (temperature_kind(p.T)) {
-        case 1: fused_kind<V, 1>(p, b0, b1, scratch); break;
-        case 2: fused_kind<V, 2>(p, b0, b1, scratch); break;
-        case 3: fused_kind<V, 3>(p, b0, b1, scratch); break;
-        case 4: fused_kind<V, 4>(p, b0, b1, scratch); break;
-        default: fused_kind<V, 0>(p, b0, b1, scratch); break;
-    }
+    with_temperature_kind(temperature_kind(p.T), [&](auto tk) { fused_kind<V, decltype(tk)::value>(p, b0, b1, scratch); });
 }
 
 template <class V>

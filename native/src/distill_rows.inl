@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "prefetch.h"
 #include "vector_exp.h"
@@ -80,6 +81,18 @@ inline int temperature_kind(float T) {
     if (T == 3.0f) return 3;
     if (T == 4.0f) return 4;
     return 0;
+}
+
+// Calls body(std::integral_constant<int, TK>{}) for temperature kind TK = kind, so a kernel is compiled once per kind.
+template <class Body>
+inline void with_temperature_kind(int kind, Body&& body) {
+    switch (kind) {
+        case 1: body(std::integral_constant<int, 1>{}); break;
+        case 2: body(std::integral_constant<int, 2>{}); break;
+        case 3: body(std::integral_constant<int, 3>{}); break;
+        case 4: body(std::integral_constant<int, 4>{}); break;
+        default: body(std::integral_constant<int, 0>{}); break;
+    }
 }
 
 // e^{w} and e^{u} (u = w/T) of one vector, sharing work when T is a small integer: then e^{u} is taken from w
