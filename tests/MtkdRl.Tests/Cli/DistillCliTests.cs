@@ -90,6 +90,8 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
     [InlineData("aver --unit-rows", "--unit-rows applies to ebkd and mtkd-rl-paper only")]
     [InlineData("ca-mkd --dynamic", "--dynamic applies to mtkd-rl-paper only")]
     [InlineData("aver --back-off", "--back-off applies to mtkd-rl-ppo and mtkd-rl-paper only")]
+    [InlineData("mtkd-rl-ppo --back-off --no-back-off", "--back-off and --no-back-off contradict each other")]
+    [InlineData("mtkd-rl-paper --unit-rows --reference-rows", "--unit-rows and --reference-rows contradict each other")]
     [InlineData("ca-mkd --per-pixel-weights", "--per-pixel-weights applies to scenes (segmentation, detection) only")]
     public void Bad_strategies_are_one_line_errors(string strategyAndFlags, string expected)
     {
