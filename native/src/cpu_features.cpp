@@ -1,6 +1,24 @@
 #include "cpu_features.h"
 
+#include <cstdlib>
+#include <cstring>
+
 namespace mtkd {
+
+namespace {
+
+// MTKD_MAX_SIMD=avx2|scalar hides the wider instruction sets from every context, as OPENBLAS_CORETYPE or
+// ONEDNN_MAX_CPU_ISA do: the whole program then runs as on a CPU without them. Unset or "avx512": no limit.
+// Any other value is ignored, so a typo never turns the fast kernels off silently in one run but not another.
+int32_t features_allowed_by_environment() noexcept {
+    const char* limit = std::getenv("MTKD_MAX_SIMD");
+    if (limit == nullptr) return ~0;
+    if (std::strcmp(limit, "scalar") == 0) return 0;
+    if (std::strcmp(limit, "avx2") == 0) return kFeatureAvx2Fma;
+    return ~0;
+}
+
+}  // namespace
 
 int32_t detected_cpu_features() noexcept {
     int32_t features = 0;
@@ -13,7 +31,7 @@ int32_t detected_cpu_features() noexcept {
     if (avx2) features |= kFeatureAvx2Fma;
     if (avx2 && avx512) features |= kFeatureAvx512;
 #endif
-    return features;
+    return features & features_allowed_by_environment();
 }
 
 }  // namespace mtkd

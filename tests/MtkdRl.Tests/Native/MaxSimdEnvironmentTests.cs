@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using MtkdRl.Native;
+using Xunit;
+
+namespace MtkdRl.Tests.Native;
+
+/// <summary>
+/// MTKD_MAX_SIMD hides the wider instruction sets, so a machine with AVX-512 can run the whole program as a machine
+/// without it does (the kernels, and the float sums whose order depends on them). Child processes: the variable is
+/// read by the native library, which a test host shared with other tests must not see changed.
+/// </summary>
+public class MaxSimdEnvironmentTests
+{
+    private static string NativeView(string? limit)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mtkd.dll"));
+        info.ArgumentList.Add("info");
+        info.Environment["COLUMNS"] = "400";
+        if (limit is null) info.Environment.Remove("MTKD_MAX_SIMD");
+        else info.Environment["MTKD_MAX_SIMD"] = limit;
+        using var p = Process.Start(info)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, stdout + stderr.Result);
+        string line = stdout.Split('\n').Single(l => l.Contains("SIMD (native view)", StringComparison.Ordinal));
+        return line.Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)[^1];
+    }
+
+    [SkippableFact]
+    public void The_limit_hides_what_it_names_and_nothing_else()
+    {
+        var detected = NativeInfo.CpuFeatures;
+        Skip.IfNot(detected.HasFlag(NativeCpuFeatures.Avx2Fma), "the CPU has no AVX2+FMA to hide");
+        string unlimited = NativeView(null);
+        Assert.Equal(unlimited, NativeView("avx512"));
+        Assert.Equal(unlimited, NativeView("no-such-level"));
+        Assert.Equal("Avx2Fma", NativeView("avx2"));
+        Assert.Equal("None", NativeView("scalar"));
+    }
+}
