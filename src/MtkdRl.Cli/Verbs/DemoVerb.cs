@@ -20,8 +20,8 @@ public sealed class DemoVerb
     [Option("student", Default = "mlp:128x64", HelpText = "Student architecture.")]
     public string Student { get; set; } = "mlp:128x64";
 
-    [Option("epochs", Default = 8, HelpText = "Distillation epochs per run.")]
-    public int Epochs { get; set; } = 8;
+    [Option("epochs", HelpText = "Distillation epochs per run (default: 8; 12 for --task segmentation).")]
+    public int? Epochs { get; set; }
 
     [Option("seeds", Default = 3, HelpText = "Seeds per strategy.")]
     public int Seeds { get; set; } = 3;
@@ -35,7 +35,7 @@ public sealed class DemoVerb
     [Option("feature-loss", HelpText = "Feature loss: mse (default), cosine, smooth-l1.")]
     public string? FeatureLoss { get; set; }
 
-    [Option("task", Default = "classification", HelpText = "classification, or segmentation: scenes composed from the slice, the seg-quick teachers, none/aver/ca-mkd/mtkd-rl-ppo on test mIoU; or detection: the same scenes, the det-quick teachers, cached on the student's grid, the same strategies on test AP and AP50.")]
+    [Option("task", Default = "classification", HelpText = "classification, or segmentation: scenes composed from the slice, the seg-quick teachers cached on the canvas grid, none/aver/ca-mkd/mtkd-rl-ppo on test mIoU; or detection: the same scenes, the det-quick teachers cached on the student's grid, the same strategies on test AP and AP50.")]
     public string Task { get; set; } = "classification";
 
     [Option("per-pixel-weights", HelpText = "--task segmentation or detection: the strategy weighs every pixel or location on its own instead of once per image.")]
@@ -45,8 +45,8 @@ public sealed class DemoVerb
     {
         var task = TaskKinds.Parse(Task, "--task");
         if (task == TaskKind.Segmentation) return DenseDemoCommand.Run(console, Out, Data, Student, Epochs, Seeds, Threads, PerPixelWeights);
-        if (task == TaskKind.Detection) return DenseDemoCommand.RunDetection(console, Out, Data, Student, Epochs, Seeds, Threads, PerPixelWeights);
-        var demo = new DemoPipeline(new DemoSettings(Out, Data, Student, Epochs, Seeds, KdLoss, FeatureLoss));
+        if (task == TaskKind.Detection) return DenseDemoCommand.RunDetection(console, Out, Data, Student, Epochs ?? 8, Seeds, Threads, PerPixelWeights);
+        var demo = new DemoPipeline(new DemoSettings(Out, Data, Student, Epochs ?? 8, Seeds, KdLoss, FeatureLoss));
         console.WriteLine($"data: {demo.Data}");
         using var outLock = FolderLock.Acquire(Out);
         using var compute = new CpuCompute(Threads);

@@ -17,7 +17,7 @@ public sealed record DenseDemoSettings(string Out, string? Source, string Studen
 
 /// <summary>
 /// The dense demos, step by step: compose scenes from the source (once), train the teacher pool on them
-/// (teachers already trained are kept), for detection cache the teachers on the student's grid, distil the student
+/// (teachers already trained are kept), cache the teachers on the student's grid (float16), distil the student
 /// with each of <see cref="Strategies"/> over the seeds (finished runs are read back) and write the report on test
 /// mIoU (segmentation) or test AP and AP50 (detection), Welch p against none.
 /// </summary>
@@ -62,10 +62,22 @@ public sealed class DenseDemoPipeline(DenseDemoSettings settings)
     public CacheBuildResult? CacheDetectionTeachers(DetectionScenes scenes, CpuCompute compute, IDistillBackend backend, Action<string, int, int>? progress = null)
     {
         var run = new DetectionDistillRun(scenes, PoolDir, compute, backend);
+        return CacheIfMissing(() => run.HasCache(Settings.Student), () => run.BuildCache(Settings.Student, half: true, progress));
+    }
+
+    /// <summary>The segmentation pool's teacher cache on the canvas grid, built (or rebuilt over a stale one) when the pool has none that matches.</summary>
+    public CacheBuildResult? CacheTeachers(SceneDataset data, CpuCompute compute, IDistillBackend backend, Action<string, int, int>? progress = null)
+    {
+        var run = new DenseDistillRun(data, PoolDir, compute, backend);
+        return CacheIfMissing(() => run.HasCache(Settings.Student), () => run.BuildCache(Settings.Student, half: true, progress));
+    }
+
+    private static CacheBuildResult? CacheIfMissing(Func<bool> hasCache, Func<CacheBuildResult> build)
+    {
         bool current;
-        try { current = run.HasCache(Settings.Student); }
+        try { current = hasCache(); }
         catch (MtkdInputException) { current = false; }
-        return current ? null : run.BuildCache(Settings.Student, half: true, progress);
+        return current ? null : build();
     }
 
     public DemoResult CompareDetection(DetectionScenes scenes, CpuCompute compute, IDistillBackend backend, Action<DistillRecipe, DetectionDistillEpoch>? epochDone = null)

@@ -47,6 +47,15 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
         return DenseTeacherCache.Build(task, half, progress);
     }
 
+    /// <summary>Whether the pool has a teacher cache on the canvas grid that a run would read (a stale or corrupt one is refused in one line).</summary>
+    public bool HasCache(string student)
+    {
+        var task = Task();
+        task.CreateStudent(student, new Rng(1));
+        using var cache = DenseTeacherCache.TryOpen(task);
+        return cache is not null;
+    }
+
     private SegmentationTask Task()
     {
         string fingerprint = SegmentationPool.Identity(data).Fingerprint;

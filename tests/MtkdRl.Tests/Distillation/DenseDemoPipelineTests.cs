@@ -7,7 +7,7 @@ using MtkdRl.Tests.Training;
 
 namespace MtkdRl.Tests.Distillation;
 
-/// <summary>The segmentation demo's wiring on tiny sizes: scenes, pool, every demo strategy's runs and the mIoU report; a second pass repeats nothing.</summary>
+/// <summary>The segmentation demo's wiring on tiny sizes: scenes, pool, its cache, every demo strategy's runs and the mIoU report; a second pass repeats nothing.</summary>
 public sealed class DenseDemoPipelineTests
 {
     [Fact]
@@ -23,6 +23,10 @@ public sealed class DenseDemoPipelineTests
         var data = demo.Scenes(source);
         Assert.Equal((40, 8, 24), (data.Train.Count, data.Test.Count, data.Train.Canvas));
         Assert.All(demo.TrainPool(data, TrainingTestCompute.Shared), t => Assert.False(t.Skipped));
+        var cache = demo.CacheTeachers(data, TrainingTestCompute.Shared, backend);
+        Assert.NotNull(cache);
+        Assert.Equal(Path.Combine(demo.PoolDir, "cache-train-24x24.mtkc"), cache.Path);
+        Assert.Null(demo.CacheTeachers(data, TrainingTestCompute.Shared, backend)); // current: kept
         var result = demo.Compare(data, TrainingTestCompute.Shared, backend);
         Assert.Equal(DenseDemoPipeline.Strategies.Order(), result.Comparison.Rows.Select(r => r.Strategy).Order());
         Assert.Equal("none", result.Comparison.Baseline);
