@@ -20,7 +20,7 @@ public sealed class DemoVerb
     [Option("student", Default = "mlp:128x64", HelpText = "Student architecture.")]
     public string Student { get; set; } = "mlp:128x64";
 
-    [Option("epochs", HelpText = "Distillation epochs per run (default: 8; 12 for --task segmentation).")]
+    [Option("epochs", HelpText = "Distillation epochs per run (default: 8; 12 for --task segmentation, 16 for --task detection).")]
     public int? Epochs { get; set; }
 
     [Option("seeds", Default = 3, HelpText = "Seeds per strategy.")]
@@ -45,7 +45,7 @@ public sealed class DemoVerb
     {
         var task = TaskKinds.Parse(Task, "--task");
         if (task == TaskKind.Segmentation) return DenseDemoCommand.Run(console, Out, Data, Student, Epochs, Seeds, Threads, PerPixelWeights);
-        if (task == TaskKind.Detection) return DenseDemoCommand.RunDetection(console, Out, Data, Student, Epochs ?? 8, Seeds, Threads, PerPixelWeights);
+        if (task == TaskKind.Detection) return DenseDemoCommand.RunDetection(console, Out, Data, Student, Epochs, Seeds, Threads, PerPixelWeights);
         var demo = new DemoPipeline(new DemoSettings(Out, Data, Student, Epochs ?? 8, Seeds, KdLoss, FeatureLoss));
         console.WriteLine($"data: {demo.Data}");
         using var outLock = FolderLock.Acquire(Out);
