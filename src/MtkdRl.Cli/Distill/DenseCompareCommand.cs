@@ -15,7 +15,7 @@ public static class DenseCompareCommand
 {
     public static int Run(IAnsiConsole console, DistillOptions options, IReadOnlyList<string> strategies, int seeds, string outDir)
     {
-        var template = options.Recipe("aver", 1);
+        var template = options.Recipe("aver", 1, dense: true);
         bool detection = DetectionDistillCommand.IsDetectionPool(options.Pool);
         var spec = ModelSpec.Parse(template.Student, "student");
         if (detection && spec.Family != ModelFamily.Det)

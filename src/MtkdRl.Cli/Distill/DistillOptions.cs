@@ -35,8 +35,8 @@ public abstract class DistillOptions
     [Option("lr", Default = 3e-3, HelpText = "Initial learning rate (cosine to 0 over the run).")]
     public double LearningRate { get; set; } = 3e-3;
 
-    [Option("temperature", Default = 4f, HelpText = "Logit-KD temperature T.")]
-    public float Temperature { get; set; } = 4f;
+    [Option("temperature", HelpText = "Logit-KD temperature T (default: 4; 1 on scenes, for segmentation and detection).")]
+    public float? Temperature { get; set; }
 
     [Option("beta", Default = 0.5f, HelpText = "Feature-KD coefficient beta.")]
     public float Beta { get; set; } = 0.5f;
@@ -92,12 +92,13 @@ public abstract class DistillOptions
     [Option("threads", Default = 0, HelpText = "CPU threads (0: every core).")]
     public int Threads { get; set; }
 
-    public DistillRecipe Recipe(string strategy, ulong seed) => new DistillRecipe
+    /// <summary>The run's recipe; <paramref name="dense"/>: on scenes, whose default temperature is <see cref="DistillRecipe.DenseTemperature"/>.</summary>
+    public DistillRecipe Recipe(string strategy, ulong seed, bool dense = false) => new DistillRecipe
     {
         Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, UnitRows = Either(UnitRows, ReferenceRows, "unit-rows", "reference-rows"), Reward = Reward,
         BackOff = Either(BackOff, NoBackOff, "back-off", "no-back-off"),
         Epochs = Epochs ?? DistillRecipe.DefaultEpochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
-        Temperature = Temperature, Beta = Beta, CeWeight = CeWeight, KdWeight = KdWeight, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
+        Temperature = Temperature ?? (dense ? DistillRecipe.DenseTemperature : DistillRecipe.DefaultTemperature), Beta = Beta, CeWeight = CeWeight, KdWeight = KdWeight, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
         PerPixelWeights = PerPixelWeights,
     }.WithLosses(KdLoss, FeatureLoss);
 

@@ -34,10 +34,11 @@ public sealed class DistillVerb : DistillOptions
         var job = Job.World;
         console = JobConsole.For(console, job);
         if (Seed < 0) throw new MtkdException($"--seed must be >= 0 (got {Seed})");
-        var recipe = Recipe(Strategy, (ulong)Seed);
+        bool scenes = MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data);
+        var recipe = Recipe(Strategy, (ulong)Seed, dense: scenes);
         recipe.Validate();
         string outDir = Out ?? Path.Combine("runs", "distill", $"{Strategy}-seed{Seed}");
-        if (MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data))
+        if (scenes)
             return DetectionDistillCommand.IsDetectionPool(Pool) ? DetectionDistillCommand.Run(console, this, recipe, outDir, Resume) : DenseDistillCommand.Run(console, this, recipe, outDir, Resume);
         var data = DatasetLocator.Open(Data);
         recipe = ForData(recipe, data.Train.Count);

@@ -93,7 +93,11 @@ public sealed class DenseDemoPipeline(DenseDemoSettings settings)
     }
 
     private ComparisonPlan Plan() => new(Strategies, [.. Enumerable.Range(1, Settings.Seeds).Select(s => (ulong)s)],
-        new DistillRecipe { Student = Settings.Student, Epochs = Settings.Epochs, BatchSize = Settings.Batch, PerPixelWeights = Settings.PerPixelWeights });
+        new DistillRecipe
+        {
+            Student = Settings.Student, Epochs = Settings.Epochs, BatchSize = Settings.Batch, PerPixelWeights = Settings.PerPixelWeights,
+            Temperature = DistillRecipe.DenseTemperature,
+        });
 
     private string Title(string scenes, int teachers) =>
         $"{scenes}: student {Settings.Student}, {Settings.Epochs} epochs, {Settings.Seeds} seed{(Settings.Seeds > 1 ? "s" : "")}, {teachers} teachers";
