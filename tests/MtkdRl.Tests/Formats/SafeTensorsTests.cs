@@ -1,3 +1,4 @@
+using MtkdRl.Tests.Data;
 using System.Buffers.Binary;
 using System.Text;
 using MtkdRl.Core;
@@ -5,9 +6,13 @@ using MtkdRl.Core.Formats;
 
 namespace MtkdRl.Tests.Formats;
 
-public class SafeTensorsTests
+public class SafeTensorsTests : IDisposable
 {
-    private static string TempFile() => Path.Combine(Directory.CreateTempSubdirectory("mtkd-st").FullName, "t.safetensors");
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private string TempFile() => _temp.File($"{Guid.NewGuid():N}/t.safetensors");
 
     [Fact]
     public void Round_trip_is_bit_exact_for_every_dtype_and_keeps_metadata()
@@ -43,7 +48,7 @@ public class SafeTensorsTests
         Assert.StartsWith(path, Assert.Throws<MtkdInputException>(() => f.ReadSingle("missing")).Message);
     }
 
-    private static string Hostile(string header, int dataBytes, long? declaredLength = null)
+    private string Hostile(string header, int dataBytes, long? declaredLength = null)
     {
         string path = TempFile();
         var h = Encoding.UTF8.GetBytes(header);

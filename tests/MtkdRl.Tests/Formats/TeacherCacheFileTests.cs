@@ -1,14 +1,19 @@
+using MtkdRl.Tests.Data;
 using MtkdRl.Core;
 using MtkdRl.Core.Formats;
 
 namespace MtkdRl.Tests.Formats;
 
-public class TeacherCacheFileTests
+public class TeacherCacheFileTests : IDisposable
 {
     private const int Rows = 11, Classes = 5;
     private static readonly CachedTeacher[] Teachers = [new("a", "mlp:8", 3, "sha:a"), new("b", "linear", 1, "sha:b"), new("c", "cnn:4", 4, "sha:c")];
 
-    private static string NewPath() => Path.Combine(Directory.CreateTempSubdirectory("mtkd-cache").FullName, "train.mtkc");
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private string NewPath() => _temp.File($"{Guid.NewGuid():N}/train.mtkc");
 
     private static TeacherCacheHeader Header(CacheDType dtype) =>
         new(TeacherCacheHeader.CurrentFormat, dtype, "train", Rows, Classes, "fashion-mnist", "fp-data", "fp-pool", Teachers, "");
@@ -27,7 +32,7 @@ public class TeacherCacheFileTests
         return (logits, emb);
     }
 
-    private static string Build(CacheDType dtype, int splitAt = 4)
+    private string Build(CacheDType dtype, int splitAt = 4)
     {
         string path = NewPath();
         using var w = new TeacherCacheFile.Writer(path, Header(dtype));
