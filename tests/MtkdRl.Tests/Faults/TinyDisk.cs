@@ -67,9 +67,15 @@ public static class Processes
     }
 
     /// <summary>The CLI in a child process (the mtkd.dll built beside the tests), so a crash cannot take the test host down.</summary>
-    public static (int Code, string Out, string Err) Mtkd(params string[] args)
+    public static (int Code, string Out, string Err) Mtkd(params string[] args) => MtkdWith(new Dictionary<string, string?>(), args);
+
+    /// <summary>
+    /// <see cref="Mtkd"/> with <paramref name="environment"/> changed for the child: a null value removes the
+    /// variable (for what the native library reads, which the shared test host must not see changed).
+    /// </summary>
+    public static (int Code, string Out, string Err) MtkdWith(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
-        using var p = StartMtkd(args);
+        using var p = StartMtkd(environment, args);
         var stderr = p.StandardError.ReadToEndAsync();
         string stdout = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
@@ -77,12 +83,18 @@ public static class Processes
     }
 
     /// <summary>Starts the CLI in a child process; its output is redirected (stdout discarded by the caller or read).</summary>
-    public static Process StartMtkd(params string[] args)
+    public static Process StartMtkd(params string[] args) => StartMtkd(new Dictionary<string, string?>(), args);
+
+    private static Process StartMtkd(IReadOnlyDictionary<string, string?> environment, string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mtkd.dll"));
         foreach (string a in args) info.ArgumentList.Add(a);
-        var p = Process.Start(info)!;
-        return p;
+        foreach (var (name, value) in environment)
+        {
+            if (value is null) info.Environment.Remove(name);
+            else info.Environment[name] = value;
+        }
+        return Process.Start(info)!;
     }
 }

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using MtkdRl.Native;
+using MtkdRl.Tests.Faults;
 using Xunit;
 
 namespace MtkdRl.Tests.Native;
@@ -13,17 +13,8 @@ public class MaxSimdEnvironmentTests
 {
     private static string NativeView(string? limit)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mtkd.dll"));
-        info.ArgumentList.Add("info");
-        info.Environment["COLUMNS"] = "400";
-        if (limit is null) info.Environment.Remove("MTKD_MAX_SIMD");
-        else info.Environment["MTKD_MAX_SIMD"] = limit;
-        using var p = Process.Start(info)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, stdout + stderr.Result);
+        var (code, stdout, stderr) = Processes.MtkdWith(new Dictionary<string, string?> { ["MTKD_MAX_SIMD"] = limit, ["COLUMNS"] = "400" }, "info");
+        Assert.True(code == 0, stdout + stderr);
         string line = stdout.Split('\n').Single(l => l.Contains("SIMD (native view)", StringComparison.Ordinal));
         return line.Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)[^1];
     }
