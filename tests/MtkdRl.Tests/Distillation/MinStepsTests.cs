@@ -12,6 +12,9 @@ public class MinStepsTests
     [InlineData(1_000, 128, 600, 86)]    // 7 steps an epoch
     [InlineData(100, 128, 600, 600)]     // fewer rows than a batch: one step an epoch
     [InlineData(1_438, 128, 0, 10)]
+    [InlineData(10_000, 128, DistillRecipe.DefaultMinSteps, 16)]   // the default: 1,200 steps, 16 epochs of the slice
+    [InlineData(20_000, 128, DistillRecipe.DefaultMinSteps, 10)]
+    [InlineData(1_438, 128, DistillRecipe.DefaultMinSteps, 110)]
     public void Epochs_rise_to_make_the_minimum_steps_and_never_fall(int rows, int batch, int minSteps, int epochs)
     {
         var recipe = new DistillRecipe { BatchSize = batch };
