@@ -77,8 +77,8 @@ public sealed record DistillRecipe
     /// Optimiser steps a run makes at least when its epochs are not given: 1,200, which the default 10 epochs already
     /// make on 20,000 rows or more (the full Fashion-MNIST makes 4,680), so only smaller datasets get more epochs.
     /// Distillation is patient: a student that matches its teachers' soft targets keeps gaining long after it fits its
-    /// labels, the student alone does not. On the 8x8 digits 600 steps left every strategy within p 0.05-0.2 of the
-    /// student alone (+0.6 points); 1,200 put all of them 0.7-1.1 points above it (p 0.001-0.02); measured in
+    /// labels, the student alone does not. On the 8x8 digits 600 steps put the strategies 0.61-0.78 points above the
+    /// student alone (p 0.025-0.079); 1,200 put them 0.67-1.06 points above it (p 0.0002-0.022); measured in
     /// docs/RESULTS.md, "Steps a small dataset gets".
     /// </summary>
     public const int DefaultMinSteps = 1200;
