@@ -30,6 +30,7 @@ public sealed partial class EvalVerb
             console.MarkupLine(Markup.Escape($"wrote {Detections}"));
         }
         PrintSummary(console, result.Summary);
+        if (Detail) PrintDetectionDetail(console, scenes.Test.Instances, result.Detections);
         return 0;
     }
 }

@@ -28,7 +28,7 @@ public sealed partial class EvalVerb
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
     public string? Data { get; set; }
 
-    [Option("detail", HelpText = "Also print accuracy per class.")]
+    [Option("detail", HelpText = "Also print accuracy per class (segmentation: IoU per class; detection: AP, AP50, AP75, AR100 per category and with the classes merged).")]
     public bool Detail { get; set; }
 
     [Option("threads", Default = 0, HelpText = "CPU threads (0: every core).")]
@@ -46,6 +46,7 @@ public sealed partial class EvalVerb
         console.MarkupLine(Markup.Escape($"ground truth: {truthPath}: {truth.Images.Count} images, {truth.Annotations.Count} objects, {truth.Categories.Count} categories"));
         console.MarkupLine(Markup.Escape($"detections: {ScoreDetections}: {detections.Count}"));
         PrintSummary(console, summary);
+        if (Detail) PrintDetectionDetail(console, truth, detections);
         return 0;
     }
 
@@ -103,6 +104,21 @@ public sealed partial class EvalVerb
             ["AP"] = summary.AP, ["AP50"] = summary.AP50, ["AP75"] = summary.AP75, ["AR100"] = summary.AR100,
         }) + "\n");
         console.MarkupLine(Markup.Escape($"wrote {Json}"));
+    }
+
+    /// <summary>--detail for detections: the COCO figures per category, then with every class merged into one.</summary>
+    private static void PrintDetectionDetail(IAnsiConsole console, CocoInstances truth, IReadOnlyList<CocoDetection> detections)
+    {
+        static string Figure(double v) => v < 0 ? "-" : $"{v:F4}";
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("category", "name", "objects", "AP", "AP50", "AP75", "AR100");
+        foreach (int i in new[] { 0, 2, 3, 4, 5, 6 }) table.Columns[i].RightAligned();
+        foreach (var c in CocoBoxEvaluation.PerCategory(truth, detections))
+            table.AddRow($"{c.CategoryId}", Markup.Escape(c.Name), $"{c.Objects}", Figure(c.Summary.AP), Figure(c.Summary.AP50),
+                Figure(c.Summary.AP75), Figure(c.Summary.AR100));
+        console.Write(table);
+        var merged = CocoBoxEvaluation.ClassAgnostic(truth, detections);
+        console.MarkupLine(Markup.Escape(
+            $"classes merged: AP {merged.AP:F4}  AP50 {merged.AP50:F4}  AP75 {merged.AP75:F4}  AR100 {merged.AR100:F4} (every object and detection as one category: finding and placing, whatever the class)"));
     }
 
     internal sealed record ImportedTarget(string Name, string LogitsPath);

@@ -66,6 +66,36 @@ public static class CocoBoxEvaluation
             Mean(from c in results from v in c.Recall select v));
     }
 
+    /// <summary>One category's figures, as <see cref="Summarise(IReadOnlyList{CategoryResult})"/> gives them for that category alone.</summary>
+    public sealed record CategorySummary(long CategoryId, string Name, int Objects, CocoSummary Summary);
+
+    /// <summary>
+    /// Per category of <paramref name="truth"/> (id order): its regular (non-crowd) objects and its AP, AP50, AP75,
+    /// AR100 (-1 where it has no regular object). <see cref="Summarise(IReadOnlyList{CategoryResult})"/> over every
+    /// category is the mean of these, category by category.
+    /// </summary>
+    public static IReadOnlyList<CategorySummary> PerCategory(CocoInstances truth, IReadOnlyList<CocoDetection> detections)
+    {
+        var names = truth.Categories.ToDictionary(c => c.Id, c => c.Name);
+        var objects = truth.Annotations.Where(a => a.IsCrowd == 0).GroupBy(a => a.CategoryId).ToDictionary(g => g.Key, g => g.Count());
+        return [.. Evaluate(truth, detections).Select(r => new CategorySummary(r.CategoryId, names[r.CategoryId],
+            objects.GetValueOrDefault(r.CategoryId), Summarise([r])))];
+    }
+
+    /// <summary>
+    /// The figures with every object and every detection put in one category: how well the detections find and
+    /// place the objects whatever class they name. Detections keep their scores and are matched as they are (a
+    /// detector's class-wise NMS can leave two boxes of one object under two classes: one of them then counts as a
+    /// duplicate here).
+    /// </summary>
+    public static CocoSummary ClassAgnostic(CocoInstances truth, IReadOnlyList<CocoDetection> detections)
+    {
+        const long one = 1;
+        var merged = new CocoInstances(truth.Images, [.. truth.Annotations.Select(a => a with { CategoryId = one })],
+            [new CocoCategory(one, "object")]);
+        return Summarise(merged, [.. detections.Select(d => d with { CategoryId = one })]);
+    }
+
     /// <summary>Evaluates every category of <paramref name="truth"/>, in id order.</summary>
     public static IReadOnlyList<CategoryResult> Evaluate(CocoInstances truth, IReadOnlyList<CocoDetection> detections)
     {

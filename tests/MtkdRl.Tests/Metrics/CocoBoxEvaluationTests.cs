@@ -163,6 +163,43 @@ public class CocoBoxEvaluationTests
         File.WriteAllText(gt, "{\"images\":[],\"annotations\":[{\"id\":1,\"image_id\":3,\"category_id\":1,\"bbox\":[0,0,1,1]}],\"categories\":[]}");
         Assert.Contains("names image 3", Assert.Throws<MtkdInputException>(() => CocoFiles.ReadInstances(gt)).Message);
     }
+
+    [Fact]
+    public void Per_category_figures_are_each_category_alone_and_average_to_the_summary()
+    {
+        // Category 1: its one object found exactly (AP 1 at every threshold, recall 1). Category 2: two objects, one
+        // found at IoU 0.78 (6 of 10 thresholds) with score 0.9 and a false positive at 0.8 after it: recall 0.5 at
+        // those 6 thresholds, precision 1 up to it: 51/101 each, AP = 6 x 51/101 / 10, AR = 0.3. Category 3: no
+        // object and one detection: left out (-1), as in the summary.
+        var truth = Truth(2, 3, (1, 1, Square, 0), (1, 2, [20, 20, 10, 10], 0), (2, 2, Square, 0));
+        CocoDetection[] dets =
+        [
+            Det(1, 1, Square, 0.7), Det(2, 2, [0, 0, 10, 7.8], 0.9), Det(1, 2, [40, 40, 5, 5], 0.8), Det(1, 3, Square, 0.6),
+        ];
+        var per = CocoBoxEvaluation.PerCategory(truth, dets);
+        Assert.Equal([1L, 2L, 3L], per.Select(c => c.CategoryId));
+        Assert.Equal(["class 1", "class 2", "class 3"], per.Select(c => c.Name));
+        Assert.Equal([1, 2, 0], per.Select(c => c.Objects));
+        AssertSummary(per[0].Summary, 1, 1, 1, 1);
+        double half = 51.0 / 101;
+        AssertSummary(per[1].Summary, 6 * half / 10, half, half, 0.3);
+        AssertSummary(per[2].Summary, -1, -1, -1, -1);
+        AssertSummary(CocoBoxEvaluation.Summarise(truth, dets), (1 + 6 * half / 10) / 2, (1 + half) / 2, (1 + half) / 2, 0.65);
+    }
+
+    [Fact]
+    public void Merging_the_classes_counts_a_well_placed_box_of_the_wrong_class()
+    {
+        // One object of category 1, found exactly but named category 2, and a second object of category 2 missed.
+        // By class: category 1 has no true positive (AP 0, recall 0), category 2 a false positive and a miss (0).
+        // Merged: the box matches the first object (precision 1 up to recall 0.5: 51/101 at every threshold) and the
+        // second object stays unfound (recall 0.5).
+        var truth = Truth(2, 2, (1, 1, Square, 0), (2, 2, Square, 0));
+        CocoDetection[] dets = [Det(1, 2, Square, 0.9)];
+        AssertSummary(CocoBoxEvaluation.Summarise(truth, dets), 0, 0, 0, 0);
+        double half = 51.0 / 101;
+        AssertSummary(CocoBoxEvaluation.ClassAgnostic(truth, dets), half, half, half, 0.5);
+    }
 }
 
 /// <summary>`mtkd eval --score-detections` through the CLI.</summary>
@@ -189,6 +226,11 @@ public class CocoEvalCliTests
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
         Assert.Equal(6 * 51.0 / 101 / 10, doc.RootElement.GetProperty("AP").GetDouble(), 12);
         Assert.Equal(0.3, doc.RootElement.GetProperty("AR100").GetDouble(), 12);
+
+        var detail = MtkdRl.Tests.Cli.CliRun.Run("eval", "--data", scenes, "--score-detections", res, "--detail");
+        MtkdRl.Tests.Cli.CliRun.AssertOk(detail);
+        Assert.Matches(@"1\s*│\s*a\s*│\s*2\s*│\s*0\.3030\s*│\s*0\.5050\s*│\s*0\.5050\s*│\s*0\.3000", detail.Out);
+        Assert.Contains("classes merged: AP 0.3030  AP50 0.5050  AP75 0.5050  AR100 0.3000", detail.Out);
 
         MtkdRl.Tests.Cli.CliRun.AssertOneLineError(MtkdRl.Tests.Cli.CliRun.Run("eval", "--score-detections", res), "--data must name the ground truth");
         MtkdRl.Tests.Cli.CliRun.AssertOneLineError(MtkdRl.Tests.Cli.CliRun.Run("eval", "--data", temp.Sub("none"), "--score-detections", res), "no such file");
