@@ -60,6 +60,8 @@ public static class SegmentationCommands
             for (int k = 0; k < m.PerClassIoU.Count; k++)
                 table.AddRow($"{k}", Markup.Escape(names[k]), double.IsNaN(m.PerClassIoU[k]) ? "absent" : $"{m.PerClassIoU[k]:F4}");
             console.Write(table);
+            console.MarkupLine(Markup.Escape(
+                $"classes merged: object IoU {m.ForegroundIoU:F4} (every object class as one against background: finding the objects, whatever the class)"));
         }
         return 0;
     }

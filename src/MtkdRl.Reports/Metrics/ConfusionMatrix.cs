@@ -85,6 +85,26 @@ public sealed class ConfusionMatrix
         return present == 0 ? double.NaN : sum / present;
     }
 
+    /// <summary>
+    /// The IoU of the object classes merged into one (every class but background 0): pixels labelled and predicted
+    /// as any object over those labelled or predicted as one; NaN when neither happens. A pixel of one garment
+    /// predicted as another counts here, so its gap to the per-class IoUs is what telling the classes apart costs.
+    /// </summary>
+    public double ForegroundIoU()
+    {
+        long both = 0, labelled = 0, predicted = 0;
+        for (int label = 0; label < ClassCount; label++)
+            for (int guess = 0; guess < ClassCount; guess++)
+            {
+                long n = this[label, guess];
+                if (label != 0) labelled += n;
+                if (guess != 0) predicted += n;
+                if (label != 0 && guess != 0) both += n;
+            }
+        long union = labelled + predicted - both;
+        return union == 0 ? double.NaN : (double)both / union;
+    }
+
     /// <summary>Correct pixels over counted pixels; NaN when no pixel was counted.</summary>
     public double PixelAccuracy()
     {

@@ -17,6 +17,10 @@ public class ConfusionMatrixTests
         Assert.Equal(1.0, m.MeanIoU());
         Assert.Equal(1.0, m.PixelAccuracy());
         Assert.Equal([1.0, 1.0, 1.0], m.PerClassIoU());
+        Assert.Equal(1.0, m.ForegroundIoU());
+        var background = new ConfusionMatrix(3);
+        background.Add([0, 0], [0, 0]);
+        Assert.True(double.IsNaN(background.ForegroundIoU()));
     }
 
     [Fact]
@@ -38,6 +42,10 @@ public class ConfusionMatrixTests
         Assert.Equal(1.3 / 3, m.MeanIoU(), 12);
         Assert.Equal(0.6, m.PixelAccuracy(), 12);
         Assert.Equal(10, m.ValidPixels);
+        // Classes 1 and 2 merged: labelled object pixels 3 + 3 = 6 (rows 1 and 2), predicted 4 + 3 = 7 (columns 1 and 2),
+        // both 2 + 0 + 1 + 2 = 5 (rows 1-2 x columns 1-2) -> 5 / (6 + 7 - 5) = 5 / 8.
+        Assert.Equal(5.0 / 8, m.ForegroundIoU(), 12);
+        Assert.Equal(5.0 / 8, SegmentationMetrics.Of(m).ForegroundIoU, 12);
     }
 
     [Fact]
