@@ -71,7 +71,7 @@ public static class SegmentationPool
                 results.Add(new SegmentationTeacher(existing, Skipped: true, plan.HorizontalFlip));
                 continue;
             }
-            var outcome = trainer.Train(name, plan, checkpoint, observer);
+            var outcome = trainer.Train(name, plan, checkpoint, observer, checkpoint + ".metrics.jsonl");
             var entry = new PoolTeacher(name, plan.Spec, TeacherKind.Trained, name + Checkpoint.ConfigExtension, null,
                 outcome.Test.MeanIoU, outcome.Model.EmbeddingWidth, outcome.Model.ParameterCount, outcome.Seconds);
             manifest = manifest.With(entry);

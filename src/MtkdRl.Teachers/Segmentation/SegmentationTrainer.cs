@@ -14,12 +14,14 @@ public sealed record SegmentationOutcome(SegmentationModel Model, ChannelNormali
 /// Trains a unet or fcn on a scenes dataset with per-pixel cross-entropy (ignore value 255), the recipe's
 /// optimiser and cosine schedule as for classification teachers; the recipe's subset is a number of canvases,
 /// its flip mirrors canvas and mask together. Each epoch ends with a test evaluation (mIoU, pixel accuracy)
-/// reported to the observer (test_acc holds the mIoU, train_acc the training pixel accuracy). The network is
-/// saved once, at the end.
+/// reported to the observer (test_acc holds the mIoU, train_acc the training pixel accuracy) and, with a metrics
+/// path, written as one more line of that file (<see cref="EpochMetrics"/>, rewritten whole each epoch, so the file
+/// holds this training's epochs only). The network is saved once, at the end.
 /// </summary>
 public sealed class SegmentationTrainer(SceneDataset data, CpuCompute compute)
 {
-    public SegmentationOutcome Train(string name, TrainingRecipe recipe, string checkpoint, ITrainingObserver? observer = null)
+    public SegmentationOutcome Train(string name, TrainingRecipe recipe, string checkpoint, ITrainingObserver? observer = null,
+        string? metricsPath = null)
     {
         recipe.Validate($"teacher '{name}'");
         var spec = recipe.ParsedSpec($"teacher '{name}'");
@@ -50,6 +52,7 @@ public sealed class SegmentationTrainer(SceneDataset data, CpuCompute compute)
         var grad = new float[B * classes * model.Pixels];
         var mirror = new bool[B];
         SegmentationMetrics test = null!;
+        var lines = new List<EpochMetrics>();
         for (int epoch = 1; epoch <= recipe.Epochs; epoch++)
         {
             var epochClock = Stopwatch.StartNew();
@@ -74,8 +77,11 @@ public sealed class SegmentationTrainer(SceneDataset data, CpuCompute compute)
             }
             double samplesPerS = batches * (double)B / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds);
             test = SegmentationEvaluator.Evaluate(model, data.Test, norm);
-            observer?.EpochDone(new EpochMetrics(name, epoch, optimizer.StepCount, lossSum / batches, trainMatrix.PixelAccuracy(), test.MeanIoU,
-                optimizer.LearningRate, epochClock.Elapsed.TotalSeconds, samplesPerS));
+            var line = new EpochMetrics(name, epoch, optimizer.StepCount, lossSum / batches, trainMatrix.PixelAccuracy(), test.MeanIoU,
+                optimizer.LearningRate, epochClock.Elapsed.TotalSeconds, samplesPerS);
+            lines.Add(line);
+            if (metricsPath is not null) JsonFiles.WriteLines(metricsPath, lines);
+            observer?.EpochDone(line);
         }
         SegmentationCheckpoint.Save(checkpoint, model, new CheckpointConfig
         {

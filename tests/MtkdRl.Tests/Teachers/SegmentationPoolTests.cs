@@ -75,7 +75,13 @@ public class SegmentationPoolTests
         var data = Scenes(temp);
         var plan = SegmentationPool.Plans(Recipe(), data, "test recipe").Single().Recipe;
         var trainer = new SegmentationTrainer(data, TrainingTestCompute.Shared);
-        var a = trainer.Train("t", plan, Path.Combine(temp.Root, "a"));
+        string metrics = Path.Combine(temp.Root, "a.metrics.jsonl");
+        File.WriteAllText(metrics, "{\"model\":\"old\",\"epoch\":9}\n");  // an earlier training's file is replaced
+        var a = trainer.Train("t", plan, Path.Combine(temp.Root, "a"), metricsPath: metrics);
+        var lines = JsonFiles.ReadLines<EpochMetrics>(metrics).ToList();
+        Assert.Equal(Enumerable.Range(1, plan.Epochs), lines.Select(l => l.Epoch));
+        Assert.All(lines, l => Assert.Equal("t", l.Model));
+        Assert.Equal(a.Test.MeanIoU, lines[^1].TestAcc);
         var b = trainer.Train("t", plan, Path.Combine(temp.Root, "b"));
         var c = trainer.Train("t", plan with { Seed = plan.Seed + 1 }, Path.Combine(temp.Root, "c"));
         Assert.Equal(File.ReadAllBytes(Path.Combine(temp.Root, "a.safetensors")), File.ReadAllBytes(Path.Combine(temp.Root, "b.safetensors")));
