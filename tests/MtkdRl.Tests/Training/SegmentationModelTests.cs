@@ -169,9 +169,10 @@ public class SegmentationModelTests
         if (!(forward <= GradientCheck.ForwardTolerance)) throw new XunitException($"{what}: forward error {forward:E2}");
         double input = GradientCheck.Error(model.InputGradient, xd, Loss);
         if (!(input <= GradientCheck.GradientTolerance)) throw new XunitException($"{what}: input-gradient error {input:E2}");
+        double floor = GradientCheck.ModelFloor(model.Parameters);
         foreach (var param in model.Parameters)
         {
-            double error = GradientCheck.Error(param.Grad, p64[param], Loss);
+            double error = GradientCheck.Error(param.Grad, p64[param], Loss, floor);
             if (!(error <= GradientCheck.GradientTolerance)) throw new XunitException($"{what}: gradient error of {param.Name} {error:E2}");
         }
     }
