@@ -5,7 +5,7 @@ namespace MtkdRl.Reports.Metrics;
 /// predictions) and the IoU of the object classes merged (<see cref="ConfusionMatrix.ForegroundIoU"/>).
 /// </summary>
 public sealed record SegmentationMetrics(double MeanIoU, double PixelAccuracy, IReadOnlyList<double> PerClassIoU, long ValidPixels,
-    double ForegroundIoU = double.NaN)
+    double ForegroundIoU)
 {
     public static SegmentationMetrics Of(ConfusionMatrix matrix) =>
         new(matrix.MeanIoU(), matrix.PixelAccuracy(), matrix.PerClassIoU(), matrix.ValidPixels, matrix.ForegroundIoU());
