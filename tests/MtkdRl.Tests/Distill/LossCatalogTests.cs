@@ -66,7 +66,15 @@ public class LossCatalogTests
         var x64 = ReferenceDistill.Inputs64.From(x);
         var st = ReferenceDistill.ComputeStats(x64, hyper);
         Assert.All(st.Kl, v => Assert.Equal(0.0, v, 12));
-        Assert.All(st.Mse, v => Assert.Equal(0.0, v, 5)); // cosine: eps / (|f|^2 + eps)
+        // Cosine with fs = ft is 1 - |f|^2 / (|f|^2 + eps) = eps / (|f|^2 + eps): not 0 where |f| is small.
+        for (int b = 0; b < shape.B; b++)
+            for (int k = 0; k < shape.K; k++)
+            {
+                double ss = 0;
+                foreach (var f in x.Fs.AsSpan(b * shape.F + shape.FeatureOffset[k], shape.D[k])) ss += (double)f * f;
+                double expected = hyper.Loss.Feature == FeatureLoss.Cosine ? hyper.CosEps / (ss + hyper.CosEps) : 0.0;
+                Assert.Equal(expected, st.Mse[b * shape.K + k], 1e-12);
+            }
 
         var g = ReferenceDistill.ComputeGrads(x64, st, hyper);
         Assert.Equal(0.0, g.RowLoss[2]);
