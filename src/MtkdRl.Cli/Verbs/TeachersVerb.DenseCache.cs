@@ -20,6 +20,9 @@ public sealed partial class TeachersVerb
     [Option("float32", HelpText = "cache on a scenes pool: store float32 instead of the default float16.")]
     public bool Float32 { get; set; }
 
+    [Option("uncompressed", HelpText = "cache on a scenes pool: store the records as they are (read in place, no inflating) instead of compressed losslessly (about half the size; the default).")]
+    public bool Uncompressed { get; set; }
+
     /// <summary>`teachers cache --data SCENES`: the dense teacher cache of a segmentation or detection pool (docs/SCENES.md).</summary>
     private int RunDenseCache(IAnsiConsole console)
     {
@@ -31,13 +34,13 @@ public sealed partial class TeachersVerb
         {
             if (Student is null) throw new MtkdException("teachers cache on a detection pool: give --student det:... (the cache holds the teachers' logits on that student's grid)");
             var run = new DetectionDistillRun(DetectionScenes.Load(Data!), Pool, compute, backend);
-            result = TrainingProgress.RunCache(console, progress => run.BuildCache(Student, half, (t, done, n) => progress?.Invoke(DenseTeacherCache.Split, t, done, n)));
+            result = TrainingProgress.RunCache(console, progress => run.BuildCache(Student, half, (t, done, n) => progress?.Invoke(DenseTeacherCache.Split, t, done, n), compress: !Uncompressed));
         }
         else
         {
             var data = SegmentationCommands.Open(console, Data!);
             var run = new DenseDistillRun(data, Pool, compute, backend);
-            result = TrainingProgress.RunCache(console, progress => run.BuildCache(Student ?? SegmentationGridStudent, half, (t, done, n) => progress?.Invoke(DenseTeacherCache.Split, t, done, n)));
+            result = TrainingProgress.RunCache(console, progress => run.BuildCache(Student ?? SegmentationGridStudent, half, (t, done, n) => progress?.Invoke(DenseTeacherCache.Split, t, done, n), compress: !Uncompressed));
         }
         WriteCacheTable(console, [result]);
         console.MarkupLine(Markup.Escape($"distill and compare on {Data} with this pool now read the teachers from {result.Path} (--live-teachers runs them instead)"));

@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.IO.MemoryMappedFiles;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -29,14 +31,20 @@ public sealed record DenseCacheGrid(int Width, int Height, int Stride, int Colum
 /// <summary>The header of a teacher cache: what was cached, from what, in which layout.</summary>
 /// <param name="Task">The task of a dense cache (segmentation, detection); absent for a classification cache.</param>
 /// <param name="Grid">A dense cache's grid: a sample is an image and its "classes" are the Grid.RowsPerImage x Grid.Columns logits of its rows.</param>
+/// <param name="Codec">How a dense cache's records are stored: absent for plain records (format 1),
+/// <see cref="DenseRecordCodec.Name"/> for records compressed one by one (format 2).</param>
 public sealed record TeacherCacheHeader(
     int Format, [property: JsonPropertyName("dtype")] CacheDType DType, string Split, int Rows, int Classes,
     string DatasetName, string DatasetFingerprint, string PoolFingerprint,
     IReadOnlyList<CachedTeacher> Teachers, string Checksum,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Task = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DenseCacheGrid? Grid = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DenseCacheGrid? Grid = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Codec = null)
 {
     public const int CurrentFormat = 1;
+    /// <summary>The format of a cache whose records are compressed (<see cref="Codec"/> set).</summary>
+    public const int CompressedFormat = 2;
+    public bool Compressed => Codec is not null;
     public int K => Teachers.Count;
     public int F => Teachers.Sum(t => t.EmbeddingWidth);
     public int ElementSize => DType == CacheDType.F32 ? 4 : 2;
@@ -52,12 +60,17 @@ public sealed record TeacherCacheHeader(
 /// side by side [F] (the [B,F] layout of the distillation op), float32 or float16. Sample-major records make a
 /// batch gather one contiguous read per sample however many teachers there are. The data section's XxHash3
 /// checksum is in the header and verified when the file is opened. The file is memory-mapped for reading.
+/// A dense cache may store its records compressed (format 2, <see cref="DenseRecordCodec"/>): the data section is
+/// then Rows + 1 little-endian u64 offsets (record r is bytes offset[r]..offset[r+1] after the table), followed by
+/// the compressed records; a gather inflates the records it needs.
 /// </summary>
 public sealed class TeacherCacheFile : IDisposable
 {
     public static ReadOnlySpan<byte> Magic => "MTKDTC01"u8;
     public const int Alignment = 64;
     public const long MaxHeaderBytes = 16L << 20;
+    /// <summary>The largest record a compressed cache may hold (one is inflated into memory per gathered image).</summary>
+    public const long MaxRecordBytes = 1L << 30;
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -70,15 +83,44 @@ public sealed class TeacherCacheFile : IDisposable
     public TeacherCacheHeader Header { get; }
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;
-    private readonly long _dataOffset;
+    private readonly long _dataOffset, _dataLength;
     private readonly unsafe byte* _base;
+    /// <summary>A compressed cache's offset table (Rows + 1 entries, relative to the end of the table); else null.</summary>
+    private readonly long[]? _offsets;
+    [ThreadStatic] private static byte[]? _record;
 
-    private unsafe TeacherCacheFile(string path, TeacherCacheHeader header, MemoryMappedFile map, MemoryMappedViewAccessor view, long dataOffset)
+    private unsafe TeacherCacheFile(string path, TeacherCacheHeader header, MemoryMappedFile map, MemoryMappedViewAccessor view, long dataOffset, long length)
     {
-        Path = path; Header = header; _map = map; _view = view; _dataOffset = dataOffset;
+        Path = path; Header = header; _map = map; _view = view; _dataOffset = dataOffset; _dataLength = length - dataOffset;
         byte* p = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         _base = p + view.PointerOffset;
+        if (header.Compressed)
+        {
+            try { _offsets = ReadOffsets(path, header, _base + dataOffset, _dataLength); }
+            catch { Dispose(); throw; }
+        }
+    }
+
+    /// <summary>Bytes of a compressed cache's offset table.</summary>
+    internal static long TableBytes(int rows) => 8L * (rows + 1);
+
+    private static unsafe long[] ReadOffsets(string path, TeacherCacheHeader h, byte* data, long dataLength)
+    {
+        long table = TableBytes(h.Rows);
+        if (dataLength < table) throw new MtkdInputException($"{path}: truncated: the offset table of {h.Rows} records needs {table} bytes, the data section has {dataLength}");
+        var offsets = new long[h.Rows + 1];
+        var raw = new ReadOnlySpan<byte>(data, (int)table);
+        for (int r = 0; r <= h.Rows; r++)
+        {
+            ulong at = BinaryPrimitives.ReadUInt64LittleEndian(raw[(8 * r)..]);
+            if ((r < h.Rows && at > (ulong)(dataLength - table)) || at > (ulong)long.MaxValue || (r > 0 && (long)at <= offsets[r - 1]) || (r == 0 && at != 0))
+                throw new MtkdInputException($"{path}: offset table entry {r} ({at}) is out of order or past the end of the data");
+            offsets[r] = (long)at;
+        }
+        if (offsets[h.Rows] != dataLength - table)
+            throw new MtkdInputException($"{path}: {(offsets[h.Rows] < dataLength - table ? "trailing bytes" : "truncated")}: the offset table ends at {offsets[h.Rows]}, the records take {dataLength - table} bytes");
+        return offsets;
     }
 
     /// <summary>Opens and validates a cache: magic, header, sizes, and (unless skipped) the checksum of every byte.</summary>
@@ -98,13 +140,18 @@ public sealed class TeacherCacheFile : IDisposable
             throw new MtkdInputException($"{path}: cannot open ({e.Message})");
         }
 
-        long expected = checked(dataOffset + header.Rows * header.RecordBytes);
-        if (length != expected)
-            throw new MtkdInputException($"{path}: {(length < expected ? "truncated" : "trailing bytes")}: header describes {header.Rows} records of {header.RecordBytes} bytes ({expected} bytes in all), file has {length}");
+        if (!header.Compressed)
+        {
+            long expected = checked(dataOffset + header.Rows * header.RecordBytes);
+            if (length != expected)
+                throw new MtkdInputException($"{path}: {(length < expected ? "truncated" : "trailing bytes")}: header describes {header.Rows} records of {header.RecordBytes} bytes ({expected} bytes in all), file has {length}");
+        }
+        else if (length < dataOffset)
+            throw new MtkdInputException($"{path}: truncated: the data section would start at byte {dataOffset}, the file has {length}");
 
         var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
         var view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-        var cache = new TeacherCacheFile(path, header, map, view, dataOffset);
+        var cache = new TeacherCacheFile(path, header, map, view, dataOffset, length);
         if (verifyChecksum)
         {
             string actual = cache.ComputeChecksum();
@@ -132,22 +179,55 @@ public sealed class TeacherCacheFile : IDisposable
         catch (JsonException e) { throw new MtkdInputException($"{path}: header is not valid ({e.Message})"); }
         if (header is null || header.Teachers is null || header.Split is null || header.Checksum is null)
             throw new MtkdInputException($"{path}: header is incomplete");
-        if (header.Format != TeacherCacheHeader.CurrentFormat)
-            throw new MtkdInputException($"{path}: cache format {header.Format} is not supported (this build reads format {TeacherCacheHeader.CurrentFormat}); rebuild it");
+        if (header.Format is not (TeacherCacheHeader.CurrentFormat or TeacherCacheHeader.CompressedFormat))
+            throw new MtkdInputException($"{path}: cache format {header.Format} is not supported (this build reads formats {TeacherCacheHeader.CurrentFormat} and {TeacherCacheHeader.CompressedFormat}); rebuild it");
         if (header.Rows < 1 || header.Classes < 2 || header.K < 1 || header.Teachers.Any(t => t.EmbeddingWidth < 1))
             throw new MtkdInputException($"{path}: header has an empty or invalid shape ({header.Rows} rows, {header.Classes} classes, {header.K} teachers)");
+        if ((header.Format == TeacherCacheHeader.CompressedFormat) != header.Compressed || (header.Compressed && header.Codec != DenseRecordCodec.Name))
+            throw new MtkdInputException($"{path}: format {header.Format} with codec '{header.Codec ?? "none"}' is not a layout this build reads; rebuild it");
+        if (header.Compressed && (header.Grid is not { Width: > 0, Height: > 0, Columns: > 1 } g || (long)g.Width * g.Height * g.Columns != header.Classes))
+            throw new MtkdInputException($"{path}: a compressed cache needs a grid whose rows x columns make its {header.Classes} values per teacher");
+        if (header.Compressed && header.RecordBytes > MaxRecordBytes)
+            throw new MtkdInputException($"{path}: records of {header.RecordBytes} bytes are over the {MaxRecordBytes}-byte limit of a compressed cache");
         return (header, AlignUp(16 + (long)headerLength));
     }
 
     /// <summary>XxHash3 of the data section, as 16 hex digits.</summary>
     public unsafe string ComputeChecksum()
     {
+        return Checksum(_base + _dataOffset, _dataLength);
+    }
+
+    private static unsafe string Checksum(byte* data, long length)
+    {
         var hash = new XxHash3();
-        long total = Header.Rows * Header.RecordBytes;
         const int chunk = 1 << 24;
-        for (long at = 0; at < total; at += chunk)
-            hash.Append(new ReadOnlySpan<byte>(_base + _dataOffset + at, (int)Math.Min(chunk, total - at)));
+        for (long at = 0; at < length; at += chunk)
+            hash.Append(new ReadOnlySpan<byte>(data + at, (int)Math.Min(chunk, length - at)));
         return Convert.ToHexStringLower(hash.GetCurrentHash());
+    }
+
+    /// <summary>
+    /// Record <paramref name="row"/>'s bytes: the mapped record itself, or a compressed cache's record inflated into
+    /// this thread's buffer (valid until the thread's next call).
+    /// </summary>
+    private unsafe byte* Record(int row)
+    {
+        var h = Header;
+        if ((uint)row >= (uint)h.Rows) throw new ArgumentOutOfRangeException(nameof(row), $"row {row} is outside the cache's {h.Rows} rows");
+        if (_offsets is null) return _base + _dataOffset + row * h.RecordBytes;
+        int bytes = (int)h.RecordBytes;
+        if (_record is null || _record.Length < bytes) _record = GC.AllocateUninitializedArray<byte>(bytes, pinned: true);
+        byte* start = _base + _dataOffset + TableBytes(h.Rows) + _offsets[row];
+        try
+        {
+            DenseRecordCodec.Decode(new ReadOnlySpan<byte>(start, (int)(_offsets[row + 1] - _offsets[row])), _record.AsSpan(0, bytes), h.Grid!, h.K, h.ElementSize);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new MtkdInputException($"{Path}: record {row} does not decode ({e.Message}); rebuild the cache with `mtkd teachers cache`");
+        }
+        return (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_record));
     }
 
     /// <summary>
@@ -160,15 +240,33 @@ public sealed class TeacherCacheFile : IDisposable
         int b = indices.Length, c = h.Classes, k = h.K, f = h.F;
         if (zt.Length < (long)k * b * c || ft.Length < (long)b * f)
             throw new ArgumentException($"gather of {b} rows needs zt of {(long)k * b * c} and ft of {(long)b * f} floats");
-        for (int r = 0; r < b; r++)
+        if (_offsets is not null && b > 1)
         {
-            int row = indices[r];
-            if ((uint)row >= (uint)h.Rows) throw new ArgumentOutOfRangeException(nameof(indices), $"row {row} is outside the cache's {h.Rows} rows");
-            byte* record = _base + _dataOffset + row * h.RecordBytes;
-            for (int t = 0; t < k; t++)
-                ToSingle(record + (long)t * c * h.ElementSize, zt.Slice((t * b + r) * c, c));
-            ToSingle(record + (long)k * c * h.ElementSize, ft.Slice(r * f, f));
+            // Inflating a record costs far more than copying it: spread the images over the cores.
+            var rows = indices.ToArray();
+            fixed (float* zp = zt, fp = ft)
+            {
+                nint z = (nint)zp, fv = (nint)fp;
+                int zl = zt.Length, fl = ft.Length;
+                try { Parallel.For(0, b, r => GatherOne(rows[r], r, b, new Span<float>((float*)z, zl), new Span<float>((float*)fv, fl))); }
+                catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+                }
+            }
+            return;
         }
+        for (int r = 0; r < b; r++) GatherOne(indices[r], r, b, zt, ft);
+    }
+
+    private unsafe void GatherOne(int row, int r, int b, Span<float> zt, Span<float> ft)
+    {
+        var h = Header;
+        int c = h.Classes, k = h.K, f = h.F;
+        byte* record = Record(row);
+        for (int t = 0; t < k; t++)
+            ToSingle(record + (long)t * c * h.ElementSize, zt.Slice((t * b + r) * c, c));
+        ToSingle(record + (long)k * c * h.ElementSize, ft.Slice(r * f, f));
     }
 
     /// <summary>The teachers' embeddings alone for dataset rows <paramref name="indices"/>, as ft [B,F].</summary>
@@ -178,11 +276,7 @@ public sealed class TeacherCacheFile : IDisposable
         int f = h.F;
         if (ft.Length < (long)indices.Length * f) throw new ArgumentException($"gather of {indices.Length} rows needs ft of {(long)indices.Length * f} floats");
         for (int r = 0; r < indices.Length; r++)
-        {
-            int row = indices[r];
-            if ((uint)row >= (uint)h.Rows) throw new ArgumentOutOfRangeException(nameof(indices), $"row {row} is outside the cache's {h.Rows} rows");
-            ToSingle(_base + _dataOffset + row * h.RecordBytes + (long)h.K * h.Classes * h.ElementSize, ft.Slice(r * f, f));
-        }
+            ToSingle(Record(indices[r]) + (long)h.K * h.Classes * h.ElementSize, ft.Slice(r * f, f));
     }
 
     private unsafe void ToSingle(byte* source, Span<float> destination)
@@ -222,6 +316,8 @@ public sealed class TeacherCacheFile : IDisposable
         {
             if (header.Rows < 1 || header.Classes < 2 || header.K < 1)
                 throw new MtkdInputException($"{path}: cannot cache {header.Rows} rows, {header.Classes} classes, {header.K} teachers");
+            if (header.Compressed && (header.Codec != DenseRecordCodec.Name || header.Grid is null || header.Format != TeacherCacheHeader.CompressedFormat))
+                throw new ArgumentException($"a compressed cache is format {TeacherCacheHeader.CompressedFormat}, codec {DenseRecordCodec.Name}, with a grid");
             _path = System.IO.Path.GetFullPath(path);
             string dir = System.IO.Path.GetDirectoryName(_path)!;
             if (!Directory.Exists(dir)) throw new MtkdException($"{path}: directory {dir} does not exist");
@@ -281,9 +377,11 @@ public sealed class TeacherCacheFile : IDisposable
                 TensorPrimitives.ConvertToHalf(values, new Span<Half>(destination, values.Length));
         }
 
-        /// <summary>Checksums the data, writes the header, and renames the finished cache over the target.</summary>
+        /// <summary>Checksums the data, writes the header, and renames the finished cache over the target (a
+        /// compressed cache: compresses the records into a second temporary file, which becomes the cache).</summary>
         public unsafe TeacherCacheHeader Commit()
         {
+            if (_header.Compressed) return CommitCompressed();
             var hash = new XxHash3();
             long total = _header.Rows * _header.RecordBytes;
             const int chunk = 1 << 24;
@@ -301,6 +399,81 @@ public sealed class TeacherCacheFile : IDisposable
             File.Move(_temp, _path, overwrite: true);
             _committed = true;
             return _header;
+        }
+
+        /// <summary>Records compressed per parallel step; bounds the compressed bytes held before they are written.</summary>
+        private const int CompressBlock = 64;
+
+        private unsafe TeacherCacheHeader CommitCompressed()
+        {
+            var h = _header;
+            string temp = TempFiles.Beside(_path);
+            long tableBytes = TableBytes(h.Rows), recordBytes = h.RecordBytes;
+            byte* records = _base + _dataOffset;
+            try
+            {
+                using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20))
+                {
+                    // Prefix, header and table are written last, once the offsets and the checksum are known.
+                    file.SetLength(_dataOffset + tableBytes);
+                    file.Position = _dataOffset + tableBytes;
+                    var offsets = new long[h.Rows + 1];
+                    var blobs = new byte[CompressBlock][];
+                    for (int first = 0; first < h.Rows; first += CompressBlock)
+                    {
+                        int n = Math.Min(CompressBlock, h.Rows - first);
+                        nint baseAddress = (nint)records;
+                        Parallel.For(0, n, i =>
+                        {
+                            var record = new ReadOnlySpan<byte>((byte*)baseAddress + (first + i) * recordBytes, (int)recordBytes);
+                            blobs[i] = DenseRecordCodec.Encode(record, h.Grid!, h.K, h.ElementSize);
+                        });
+                        for (int i = 0; i < n; i++)
+                        {
+                            file.Write(blobs[i]);
+                            offsets[first + i + 1] = offsets[first + i] + blobs[i].Length;
+                            blobs[i] = null!;
+                        }
+                    }
+                    var table = new byte[tableBytes];
+                    for (int r = 0; r <= h.Rows; r++) BinaryPrimitives.WriteUInt64LittleEndian(table.AsSpan(8 * r), (ulong)offsets[r]);
+                    file.Position = _dataOffset;
+                    file.Write(table);
+                    file.Flush();
+                    // The checksum covers the data section as stored: the table, then the records.
+                    var hash = new XxHash3();
+                    var chunk = new byte[1 << 22];
+                    file.Position = _dataOffset;
+                    int read;
+                    while ((read = file.Read(chunk)) > 0) hash.Append(chunk.AsSpan(0, read));
+                    _header = h with { Checksum = System.Convert.ToHexStringLower(hash.GetCurrentHash()) };
+                    var prefix = new byte[_dataOffset];
+                    prefix.AsSpan().Fill((byte)' ');
+                    Magic.CopyTo(prefix);
+                    BinaryPrimitives.WriteUInt64LittleEndian(prefix.AsSpan(8), (ulong)(_dataOffset - 16));
+                    HeaderBytes(_header).CopyTo(prefix.AsSpan(16));
+                    file.Position = 0;
+                    file.Write(prefix);
+                    file.Flush(flushToDisk: true);
+                }
+                ReleaseMapping();
+                TryDelete(_temp);
+                File.Move(temp, _path, overwrite: true);
+                _committed = true;
+                return _header;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                TryDelete(temp);
+                throw DiskSpace.IsFull(e as IOException ?? new IOException())
+                    ? new MtkdException($"{_path}: the disk is full while compressing the cache ({e.Message}); nothing was written")
+                    : new MtkdException($"{_path}: cannot write the cache ({e.Message}); nothing was written");
+            }
+            catch
+            {
+                TryDelete(temp);
+                throw;
+            }
         }
 
         private static byte[] HeaderBytes(TeacherCacheHeader header) => JsonSerializer.SerializeToUtf8Bytes(header, Json);

@@ -40,11 +40,11 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
     public DenseTeacherOptions Teachers { get; init; } = new();
 
     /// <summary>The pool's <see cref="DenseTeacherCache"/> on the grid of students like <paramref name="student"/> (every segmentation student's grid is the canvas).</summary>
-    public CacheBuildResult BuildCache(string student, bool half, Action<string, int, int>? progress = null)
+    public CacheBuildResult BuildCache(string student, bool half, Action<string, int, int>? progress = null, bool compress = true)
     {
         var task = Task();
         task.CreateStudent(student, new Rng(1));
-        return DenseTeacherCache.Build(task, half, progress);
+        return DenseTeacherCache.Build(task, half, progress, compress);
     }
 
     /// <summary>Whether the pool has a teacher cache on the canvas grid that a run would read (a stale or corrupt one is refused in one line).</summary>

@@ -8,7 +8,8 @@ namespace MtkdRl.Distillation;
 /// <summary>
 /// The teacher cache of a dense pool: per training image, every teacher's class-logit rows on the student's output
 /// grid (pixels for segmentation, locations read as <see cref="LocationResampling"/> does for detection) and its
-/// image embedding, in a <see cref="TeacherCacheFile"/> (float16 by default, memory-mapped, checksummed) whose
+/// image embedding, in a <see cref="TeacherCacheFile"/> (float16 by default, compressed losslessly record by record,
+/// memory-mapped, checksummed) whose
 /// sample is an image: its K x (rows x columns) logits, then its F embedding values. The file is
 /// POOL/cache-train-WxH.mtkc for the grid's W x H rows; the header records the task, the grid, the scenes' and the
 /// pool's fingerprints. Only the training split is cached: a dense run uses its teachers on training images only,
@@ -24,16 +25,18 @@ public static class DenseTeacherCache
     /// <summary>
     /// Runs every teacher of the task's pool once over the training images in order (eval mode), on the grid of
     /// the task's student (made before), and writes the cache; <paramref name="progress"/> hears (teacher, images done, images).
+    /// The records are compressed losslessly (<see cref="DenseRecordCodec"/>) unless <paramref name="compress"/> is false.
     /// </summary>
-    public static CacheBuildResult Build(DenseTask task, bool half, Action<string, int, int>? progress = null)
+    public static CacheBuildResult Build(DenseTask task, bool half, Action<string, int, int>? progress = null, bool compress = true)
     {
         var clock = Stopwatch.StartNew();
         var pool = task.Pool;
         var grid = task.StudentGrid;
         using var poolLock = FolderLock.Acquire(pool.Dir);
         int n = task.TrainCount, perImage = grid.RowsPerImage * grid.Columns;
-        var header = new TeacherCacheHeader(TeacherCacheHeader.CurrentFormat, half ? CacheDType.F16 : CacheDType.F32, Split, n, perImage,
-            task.Source, task.DataFingerprint, pool.Fingerprint, pool.Teachers, "", task.Kind.Name(), grid);
+        var header = new TeacherCacheHeader(compress ? TeacherCacheHeader.CompressedFormat : TeacherCacheHeader.CurrentFormat,
+            half ? CacheDType.F16 : CacheDType.F32, Split, n, perImage,
+            task.Source, task.DataFingerprint, pool.Fingerprint, pool.Teachers, "", task.Kind.Name(), grid, compress ? DenseRecordCodec.Name : null);
         string path = PathOf(pool.Dir, grid);
         using (var writer = new TeacherCacheFile.Writer(path, header))
         {

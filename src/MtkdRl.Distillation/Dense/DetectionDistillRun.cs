@@ -41,12 +41,12 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
     public DenseTeacherOptions Teachers { get; init; } = new();
 
     /// <summary>The pool's <see cref="DenseTeacherCache"/> on the grid of <paramref name="student"/> (a det: spec; its stride sets the grid).</summary>
-    public CacheBuildResult BuildCache(string student, bool half, Action<string, int, int>? progress = null)
+    public CacheBuildResult BuildCache(string student, bool half, Action<string, int, int>? progress = null, bool compress = true)
     {
         CheckDetector(student);
         var task = Task();
         task.CreateStudent(student, new Rng(1));
-        return DenseTeacherCache.Build(task, half, progress);
+        return DenseTeacherCache.Build(task, half, progress, compress);
     }
 
     /// <summary>Whether the pool has a teacher cache on the grid of <paramref name="student"/> that a run would read (a stale or corrupt one is refused in one line).</summary>

@@ -68,7 +68,7 @@ public sealed class DenseTeacherCacheTests
         SceneInputs.Fill(data.Train, norm, images, x, new byte[images.Length * pixels]);
         using (var cache = TeacherCacheFile.Open(built.Path))
         {
-            Assert.Equal(("segmentation", new DenseCacheGrid(24, 24, 1, columns)), (cache.Header.Task, cache.Header.Grid));
+            Assert.Equal(("segmentation", new DenseCacheGrid(24, 24, 1, columns), DenseRecordCodec.Name), (cache.Header.Task, cache.Header.Grid, cache.Header.Codec));
             int f = cache.Header.F;
             var zt = new float[2 * images.Length * pixels * columns];
             var ft = new float[images.Length * f];
@@ -97,6 +97,16 @@ public sealed class DenseTeacherCacheTests
         {
             Assert.Equal(live[e].Loss, cached[e].Loss, 2e-3 * live[e].Loss);
             Assert.Equal(live[e].TestMeanIoU, cached[e].TestMeanIoU, 0.02);
+        }
+        // The records are compressed losslessly: the same cache stored as it is gives the same run bit for bit.
+        var plain = new DenseDistillRun(data, pool, TrainingTestCompute.Shared, backend).BuildCache("fcn:4", half: true, compress: false);
+        Assert.True(plain.Bytes > built.Bytes, $"compressed {built.Bytes} bytes, plain {plain.Bytes}");
+        using (var check = TeacherCacheFile.Open(plain.Path)) Assert.False(check.Header.Compressed);
+        var uncompressed = RunSegmentation(data, pool, Recipe("unet:4x8", "mtkd-rl-ppo"), live: false);
+        for (int e = 0; e < 2; e++)
+        {
+            Assert.Equal(cached[e].Loss, uncompressed[e].Loss);
+            Assert.Equal(cached[e].MeanWl, uncompressed[e].MeanWl);
         }
         // float16 rounding is what separates the two runs: a float32 cache gives the live run's numbers to float32
         // rounding. Not bit for bit: the cache runs the teachers in batches of its own size, and on CPUs without
