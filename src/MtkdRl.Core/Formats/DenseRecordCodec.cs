@@ -85,25 +85,62 @@ public static class DenseRecordCodec
         finally { ArrayPool<T>.Shared.Return(ordered); ArrayPool<T>.Shared.Return(residual); }
     }
 
+    /// <summary>Decoding in one sweep per map: each row's residuals are joined from the planes, restored against the
+    /// row above and written to the record's [rows, columns] layout, with no whole-record intermediate.</summary>
     private static void FromPlanes<T>(ReadOnlySpan<byte> planes, Span<T> values, DenseCacheGrid grid, int k)
         where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
     {
-        int n = values.Length, rows = grid.RowsPerImage, columns = grid.Columns, maps = k * columns;
+        int n = values.Length, rows = grid.RowsPerImage, columns = grid.Columns, maps = k * columns, w = grid.Width;
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         CheckShape(n, rows, maps);
-        var ordered = ArrayPool<T>.Shared.Rent(n);
-        var residual = ArrayPool<T>.Shared.Rent(n);
+        var buffer = ArrayPool<T>.Shared.Rent(2 * w);
         try
         {
-            JoinPlanes(planes, residual.AsSpan(0, n));
-            for (int m = 0; m < maps; m++) Restore(residual.AsSpan(m * rows, rows), ordered.AsSpan(m * rows, rows), grid.Width, grid.Height);
-            int at = 0;
-            for (int t = 0; t < k; t++)
-                for (int c = 0; c < columns; c++)
-                    for (int p = 0; p < rows; p++)
-                        values[(t * rows + p) * columns + c] = FromOrdered(ordered[at++]);
-            for (int i = maps * rows; i < n; i++) values[i] = FromOrdered(residual[i]);
+            for (int m = 0; m < maps; m++)
+            {
+                int t = m / columns, c = m % columns;
+                Span<T> up = buffer.AsSpan(0, w), row = buffer.AsSpan(w, w);
+                for (int y = 0; y < grid.Height; y++)
+                {
+                    int start = m * rows + y * w;
+                    JoinPlanes(planes, n, start, row, size);
+                    if (y == 0)
+                        for (int x = 1; x < w; x++) row[x] = unchecked(row[x] + row[x - 1]);
+                    else
+                    {
+                        // With D[x] = row[x] - up[x], the residual is D[x] - D[x-1]: a running sum restores D.
+                        T carry = T.Zero;
+                        for (int x = 0; x < w; x++)
+                        {
+                            carry = unchecked(carry + row[x]);
+                            row[x] = unchecked(carry + up[x]);
+                        }
+                    }
+                    var destination = values[((t * rows + y * w) * columns + c)..];
+                    for (int x = 0; x < w; x++) destination[x * columns] = FromOrdered(row[x]);
+                    var swap = up; up = row; row = swap;
+                }
+            }
+            int embedded = n - maps * rows;
+            var tail = values[(maps * rows)..];
+            JoinPlanes(planes, n, maps * rows, tail, size);
+            for (int i = 0; i < embedded; i++) tail[i] = FromOrdered(tail[i]);
         }
-        finally { ArrayPool<T>.Shared.Return(ordered); ArrayPool<T>.Shared.Return(residual); }
+        finally { ArrayPool<T>.Shared.Return(buffer); }
+    }
+
+    /// <summary>Values start..start+destination.Length joined from the <paramref name="size"/> byte planes of n values each.</summary>
+    private static void JoinPlanes<T>(ReadOnlySpan<byte> planes, int n, int start, Span<T> destination, int size)
+        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
+    {
+        int count = destination.Length;
+        var low = planes.Slice(start, count);
+        for (int i = 0; i < count; i++) destination[i] = T.CreateTruncating(low[i]);
+        for (int j = 1; j < size; j++)
+        {
+            var plane = planes.Slice(j * n + start, count);
+            for (int i = 0; i < count; i++) destination[i] |= T.CreateTruncating(plane[i]) << (8 * j);
+        }
     }
 
     private static void CheckShape(int n, int rows, int maps)
@@ -129,27 +166,6 @@ public static class DenseRecordCodec
         }
     }
 
-    private static void Restore<T>(ReadOnlySpan<T> residual, Span<T> map, int w, int h)
-        where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
-    {
-        map[0] = residual[0];
-        for (int x = 1; x < w; x++) map[x] = unchecked(residual[x] + map[x - 1]);
-        for (int y = 1; y < h; y++)
-        {
-            var row = map.Slice(y * w, w);
-            ReadOnlySpan<T> up = map.Slice((y - 1) * w, w);
-            var r = residual.Slice(y * w, w);
-            // row[x] - up[x] is a running sum of the residuals along the row.
-            T carry = r[0];
-            row[0] = unchecked(carry + up[0]);
-            for (int x = 1; x < w; x++)
-            {
-                carry = unchecked(carry + r[x]);
-                row[x] = unchecked(carry + up[x]);
-            }
-        }
-    }
-
     private static T SignBit<T>() where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T> => T.One << (System.Runtime.CompilerServices.Unsafe.SizeOf<T>() * 8 - 1);
 
     private static T ToOrdered<T>(T bits) where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
@@ -171,18 +187,6 @@ public static class DenseRecordCodec
         {
             var plane = planes.Slice(j * n, n);
             for (int i = 0; i < n; i++) plane[i] = byte.CreateTruncating(values[i] >> (8 * j));
-        }
-    }
-
-    private static void JoinPlanes<T>(ReadOnlySpan<byte> planes, Span<T> values) where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
-    {
-        int n = values.Length, size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-        var low = planes[..n];
-        for (int i = 0; i < n; i++) values[i] = T.CreateTruncating(low[i]);
-        for (int j = 1; j < size; j++)
-        {
-            var plane = planes.Slice(j * n, n);
-            for (int i = 0; i < n; i++) values[i] |= T.CreateTruncating(plane[i]) << (8 * j);
         }
     }
 }

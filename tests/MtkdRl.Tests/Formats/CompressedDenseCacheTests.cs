@@ -21,15 +21,16 @@ public sealed class CompressedDenseCacheTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static int RecordElements => Teachers.Length * Grid.RowsPerImage * Grid.Columns + Teachers.Sum(t => t.EmbeddingWidth);
-
     [Theory]
-    [InlineData(2)]
-    [InlineData(4)]
-    public void Every_bit_pattern_comes_back_as_written(int elementSize)
+    [InlineData(2, 7, 5)]
+    [InlineData(4, 7, 5)]
+    [InlineData(2, 1, 6)]
+    [InlineData(4, 6, 1)]
+    public void Every_bit_pattern_comes_back_as_written(int elementSize, int width, int height)
     {
         var rng = new Random(TestSeeds.Next());
-        var record = new byte[RecordElements * elementSize];
+        var grid = Grid with { Width = width, Height = height };
+        var record = new byte[(Teachers.Length * grid.RowsPerImage * grid.Columns + Teachers.Sum(t => t.EmbeddingWidth)) * elementSize];
         rng.NextBytes(record);
         // Special values at fixed places: NaN with a payload, both infinities, both zeros, the smallest subnormal.
         ushort[] half = [0x7e01, 0x7c00, 0xfc00, 0x0000, 0x8000, 0x0001, 0x8001, 0xffff];
@@ -39,15 +40,15 @@ public sealed class CompressedDenseCacheTests : IDisposable
             if (elementSize == 2) BinaryPrimitives.WriteUInt16LittleEndian(record.AsSpan(2 * i * 3), half[i]);
             else BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4 * i * 3), single[i]);
         }
-        var compressed = DenseRecordCodec.Encode(record, Grid, Teachers.Length, elementSize);
+        var compressed = DenseRecordCodec.Encode(record, grid, Teachers.Length, elementSize);
         var back = new byte[record.Length];
-        DenseRecordCodec.Decode(compressed, back, Grid, Teachers.Length, elementSize);
+        DenseRecordCodec.Decode(compressed, back, grid, Teachers.Length, elementSize);
         Assert.Equal(record, back);
 
         var tooShort = new byte[record.Length - elementSize];
-        Assert.Throws<InvalidDataException>(() => DenseRecordCodec.Decode(compressed, tooShort, Grid, Teachers.Length, elementSize));
+        Assert.Throws<InvalidDataException>(() => DenseRecordCodec.Decode(compressed, tooShort, grid, Teachers.Length, elementSize));
         var tooLong = new byte[record.Length + elementSize];
-        Assert.Throws<InvalidDataException>(() => DenseRecordCodec.Decode(compressed, tooLong, Grid, Teachers.Length, elementSize));
+        Assert.Throws<InvalidDataException>(() => DenseRecordCodec.Decode(compressed, tooLong, grid, Teachers.Length, elementSize));
     }
 
     [Fact]
