@@ -378,10 +378,11 @@ public sealed class TeacherCacheFile : IDisposable
         }
 
         /// <summary>Checksums the data, writes the header, and renames the finished cache over the target (a
-        /// compressed cache: compresses the records into a second temporary file, which becomes the cache).</summary>
-        public unsafe TeacherCacheHeader Commit()
+        /// compressed cache: compresses the records into a second temporary file, which becomes the cache, telling
+        /// <paramref name="compressed"/> (records done, records) as it goes).</summary>
+        public unsafe TeacherCacheHeader Commit(Action<int, int>? compressed = null)
         {
-            if (_header.Compressed) return CommitCompressed();
+            if (_header.Compressed) return CommitCompressed(compressed);
             var hash = new XxHash3();
             long total = _header.Rows * _header.RecordBytes;
             const int chunk = 1 << 24;
@@ -404,7 +405,7 @@ public sealed class TeacherCacheFile : IDisposable
         /// <summary>Records compressed per parallel step; bounds the compressed bytes held before they are written.</summary>
         private const int CompressBlock = 64;
 
-        private unsafe TeacherCacheHeader CommitCompressed()
+        private unsafe TeacherCacheHeader CommitCompressed(Action<int, int>? progress)
         {
             var h = _header;
             string temp = TempFiles.Beside(_path);
@@ -434,6 +435,7 @@ public sealed class TeacherCacheFile : IDisposable
                             offsets[first + i + 1] = offsets[first + i] + blobs[i].Length;
                             blobs[i] = null!;
                         }
+                        progress?.Invoke(first + n, h.Rows);
                     }
                     var table = new byte[tableBytes];
                     for (int r = 0; r <= h.Rows; r++) BinaryPrimitives.WriteUInt64LittleEndian(table.AsSpan(8 * r), (ulong)offsets[r]);

@@ -19,6 +19,8 @@ public static class DenseTeacherCache
 {
     public const string Split = "train";
     private const int BuildImages = 32;
+    /// <summary>The name the build's progress reports the compression of the records under, after the teachers.</summary>
+    public const string CompressStep = "(compressing)";
 
     public static string PathOf(string poolDir, DenseCacheGrid grid) => Path.Combine(poolDir, $"cache-{Split}-{grid.Width}x{grid.Height}.mtkc");
 
@@ -55,7 +57,7 @@ public static class DenseTeacherCache
                     progress?.Invoke(pool.Teachers[t].Name, first + images, n);
                 }
             }
-            header = writer.Commit();
+            header = writer.Commit(compress ? (done, total) => progress?.Invoke(CompressStep, done, total) : null);
         }
         return new CacheBuildResult(Split, path, n, header.K, header.F, header.DType, new FileInfo(path).Length, clock.Elapsed.TotalSeconds);
     }
