@@ -178,10 +178,7 @@ public sealed class DenseDistillStep : OpStep
         {
             var sum = _dfsImages.AsSpan(n * f, f);
             for (int p = 0; p < Pixels; p++)
-            {
-                var row = Grads.Dfs.AsSpan((n * Pixels + p) * f, f);
-                for (int j = 0; j < f; j++) sum[j] += row[j];
-            }
+                System.Numerics.Tensors.TensorPrimitives.Add(sum, Grads.Dfs.AsSpan((n * Pixels + p) * f, f), sum);
         }
         var gradEmbedding = Heads.Backward(_dfsImages);
         _student.Backward(Grads.Dzs, gradEmbedding);
