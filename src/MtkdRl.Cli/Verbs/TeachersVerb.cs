@@ -125,8 +125,11 @@ public sealed partial class TeachersVerb
 
     private int RunCache(IAnsiConsole console)
     {
+        bool scenes = SegmentationCommands.IsScenes(Data);
+        if (!scenes && (Uncompressed || Float32 || Student is not null))
+            throw new MtkdException("teachers cache: --uncompressed, --float32 and --student are for a scenes pool's cache (--data a scenes folder); a classification cache is float32 unless --half");
         CheckPool();
-        if (SegmentationCommands.IsScenes(Data)) return RunDenseCache(console);
+        if (scenes) return RunDenseCache(console);
         var job = Job.World;
         console = JobConsole.For(console, job);
         var data = OpenData(console);

@@ -292,6 +292,7 @@ public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolF
     [InlineData("teachers frob --pool @P", "teachers: unknown action 'frob' (known: train, cache, import, recipe)")]
     [InlineData("teachers cache --pool @P", "pool.json: no such file (make a pool with `mtkd teachers train --pool")]
     [InlineData("teachers import --pool @P --name x --train-logits a.npy --train-embeddings b.npy", "teachers import: --test-logits is required")]
+    [InlineData("teachers cache --pool @P --uncompressed", "teachers cache: --uncompressed, --float32 and --student are for a scenes pool's cache (--data a scenes folder)")]
     [InlineData("eval --model @P/nothing.json", "--model @P/nothing.json: no such file")]
     [InlineData("eval --model @P/nothing", "--model @P/nothing: not a checkpoint (NAME.json or NAME.safetensors) nor a pool teacher (POOL/NAME)")]
     public void Bad_options_fail_in_one_line(string args, string expected)
