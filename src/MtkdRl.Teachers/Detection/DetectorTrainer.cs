@@ -59,6 +59,7 @@ public sealed class DetectorTrainer(DetectionScenes scenes, CpuCompute compute)
         else
         {
             detector = spec.BuildDetector(scenes.InputShape, scenes.ClassCount, compute, rng.Fork());
+            if (recipe.Backbone is not null) BackboneInit.Apply(detector.NamedTensors, recipe.Backbone, compute);
             optimizer = recipe.CreateOptimizer(detector.Parameters);
             config = new CheckpointConfig
             {

@@ -40,6 +40,12 @@ public sealed record TeacherRecipe
 
     /// <summary>This teacher's seed; absent: derived from the recipe's seed and the teacher's position.</summary>
     public ulong? Seed { get; init; }
+
+    /// <summary>
+    /// A classification checkpoint (NAME.json of a cnn) whose convolution stages initialise this segmentation or
+    /// detection network's first block of each stage (<see cref="BackboneInit"/>); absent: random initialisation.
+    /// </summary>
+    public string? Backbone { get; init; }
 }
 
 /// <summary>
@@ -140,6 +146,7 @@ public sealed record PoolRecipe
             WarmupEpochs = t.WarmupEpochs ?? d.WarmupEpochs,
             SubsetSize = t.Subset ?? d.SubsetSize,
             Classes = t.Classes,
+            Backbone = t.Backbone,
         };
     }
 

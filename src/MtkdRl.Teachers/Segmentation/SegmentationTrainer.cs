@@ -32,6 +32,7 @@ public sealed class SegmentationTrainer(SceneDataset data, CpuCompute compute)
         var input = SampleShape.Image(train.Channels, train.Canvas, train.Canvas);
         int classes = data.ClassCount + 1;
         var model = spec.BuildSegmentation(input, classes, compute, rng.Fork());
+        if (recipe.Backbone is not null) BackboneInit.Apply(model.NamedTensors, recipe.Backbone, compute);
         var norm = SceneInputs.Normalization(train);
         var order = rng.Fork();
         var rows = Enumerable.Range(0, train.Count).ToArray();

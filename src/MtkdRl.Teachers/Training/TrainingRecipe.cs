@@ -37,6 +37,12 @@ public sealed record TrainingRecipe
 
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>
+    /// A classification checkpoint whose convolution stages initialise a segmentation or detection network
+    /// (<see cref="BackboneInit"/>; null: random initialisation), as a pretrained backbone does.
+    /// </summary>
+    public string? Backbone { get; init; }
+
     /// <summary>The <see cref="Classes"/> list parsed and checked against the class count (null: every class).</summary>
     public int[]? ParsedClasses(string who, int classCount)
     {
@@ -64,6 +70,8 @@ public sealed record TrainingRecipe
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new MtkdInputException($"{who}: learning rate must be positive (got {LearningRate})");
         if (WarmupEpochs < 0 || WarmupEpochs >= Epochs) throw new MtkdInputException($"{who}: warm-up epochs must lie in 0..{Epochs - 1} (got {WarmupEpochs})");
         if (SubsetSize < 0) throw new MtkdInputException($"{who}: subset size must be >= 0 (got {SubsetSize})");
+        if (Backbone is not null && ParsedSpec(who).Family is not (ModelFamily.Unet or ModelFamily.Fcn or ModelFamily.Det))
+            throw new MtkdInputException($"{who}: a backbone initialises a segmentation or detection network (unet, fcn, det), not {ParsedSpec(who)}");
     }
 
     internal Optimizer CreateOptimizer(Model model) => CreateOptimizer(model.Parameters);
