@@ -42,7 +42,10 @@ public static class SegmentationPool
                 var other => throw new MtkdInputException($"{who}: augment '{other}' does not suit scenes (none, flip or auto)"),
             };
             var plan = PoolRecipe.Base(t) with { HorizontalFlip = flip, Seed = t.Seed ?? recipe.Seed * 1000 + (ulong)i + 1 };
-            if (!plan.ParsedSpec(who).IsSegmentation) throw new MtkdInputException($"{who}: spec {plan.Spec} is a classifier; scenes need unet:W[xW...] or fcn:W[xW...]");
+            var spec = plan.ParsedSpec(who);
+            if (spec.Family == ModelFamily.Det)
+                throw new MtkdInputException($"{who}: spec {plan.Spec} is a detector, and this recipe trains segmentation teachers (a detection recipe says \"task\": \"detection\")");
+            if (!spec.IsSegmentation) throw new MtkdInputException($"{who}: spec {plan.Spec} is a classifier; scenes need unet:W[xW...] or fcn:W[xW...]");
             return (t.Name, plan);
         }).ToList();
 

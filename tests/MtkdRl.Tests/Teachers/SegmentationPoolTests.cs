@@ -66,6 +66,8 @@ public class SegmentationPoolTests
         var data = Scenes(temp);
         var spec = Assert.Throws<MtkdInputException>(() => SegmentationPool.Plans(Recipe("cnn:8"), data, "test recipe"));
         Assert.Contains("teacher 't': spec cnn:8 is a classifier", spec.Message);
+        spec = Assert.Throws<MtkdInputException>(() => SegmentationPool.Plans(Recipe("det:4x8"), data, "test recipe"));
+        Assert.Equal("test recipe: teacher 't': spec det:4x8 is a detector, and this recipe trains segmentation teachers (a detection recipe says \"task\": \"detection\")", spec.Message);
     }
 
     [Fact]
