@@ -15,7 +15,12 @@ public static class DetectionPool
     {
         TaskKinds.Require(TaskKind.Detection, TaskKinds.Parse(recipe.Task, source), source);
         var plans = recipe.DetectionPlans(scenes.Train.Count, scenes.Descriptor.MirrorInvariant, source);
-        foreach (var plan in plans) plan.Recipe.Validate($"teacher '{plan.Name}'");
+        foreach (var plan in plans)
+        {
+            plan.Recipe.Validate($"teacher '{plan.Name}'");
+            if (plan.Recipe.Backbone is { } backbone)
+                BackboneInit.Apply(plan.Recipe.ParsedSpec().BuildDetector(scenes.InputShape, scenes.ClassCount, compute, new Rng(1)).NamedTensors, backbone, compute);
+        }
         using var poolLock = FolderLock.Acquire(poolDir);
         var manifest = OpenOrCreate(poolDir, scenes);
         Directory.CreateDirectory(poolDir);

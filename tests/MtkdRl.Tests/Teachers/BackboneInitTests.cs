@@ -1,5 +1,8 @@
 using MtkdRl.Core;
+using MtkdRl.Data.Scenes;
 using MtkdRl.Teachers;
+using MtkdRl.Tests.Cli;
+using MtkdRl.Tests.Scenes;
 using MtkdRl.Tests.Data;
 using MtkdRl.Tests.Training;
 using MtkdRl.Training;
@@ -97,5 +100,37 @@ public class BackboneInitTests
         var e = Assert.Throws<MtkdInputException>(() =>
             PoolRecipe.Parse("""{ "teachers": [ { "name": "c", "spec": "cnn:4", "backbone": "pool/cnn.json" } ] }""", "r.json"));
         Assert.Equal("r.json: teacher 'c': a backbone initialises a segmentation or detection network (unet, fcn, det), not cnn:4", e.Message);
+    }
+
+    [Fact]
+    public void Teachers_train_starts_a_scenes_teacher_from_its_backbone_and_refuses_one_that_does_not_fit()
+    {
+        using var temp = new TempFolder();
+        string scenes = Path.Combine(temp.Root, "scenes");
+        SceneGenerator.Write(SceneSources.Rings3(temp.Sub("source"), trainCount: 12, testCount: 6),
+            new SceneOptions { Canvas = 16, TrainCount = 8, TestCount = 4, Seed = 3 }, scenes);
+        var (_, fits) = SavedClassifier(temp, "cnn:4x8");
+        string recipe = Path.Combine(temp.Root, "r.json");
+        File.WriteAllText(recipe, $$"""{ "teachers": [ { "name": "u", "spec": "unet:4x8", "epochs": 1, "batch": 4, "backbone": "{{fits}}" } ] }""");
+        var run = CliRun.Run("teachers", "train", "--data", scenes, "--pool", Path.Combine(temp.Root, "pool"), "--recipe", recipe, "--threads", "1");
+        CliRun.AssertOk(run);
+        Assert.Contains($"teacher 'u': its stages start from the backbone {fits}", run.Out);
+
+        using var other = new TempFolder();
+        var (_, wide) = SavedClassifier(other, "cnn:4x16");
+        File.WriteAllText(recipe, $$"""{ "teachers": [ { "name": "u", "spec": "unet:4x8", "epochs": 1, "batch": 4, "backbone": "{{wide}}" } ] }""");
+        string pool = Path.Combine(temp.Root, "pool2");
+        run = CliRun.Run("teachers", "train", "--data", scenes, "--pool", pool, "--recipe", recipe, "--threads", "1");
+        CliRun.AssertOneLineError(run, $"{wide}: backbone tensor 'conv2.weight' has shape [16,4,3,3], the network's 'enc2_conv.weight' [8,4,3,3] (widths and input channels must match stage by stage)");
+        // Checked before anything is written: no recipe, manifest or checkpoint in the new pool.
+        Assert.False(File.Exists(Path.Combine(pool, "u.json")));
+        Assert.False(File.Exists(Path.Combine(pool, PoolRecipe.FileName)));
+        Assert.False(PoolManifest.Exists(pool));
+
+        // A detector's recipe is checked the same way.
+        File.WriteAllText(recipe, $$"""{ "task": "detection", "teachers": [ { "name": "d", "spec": "det:4x8", "epochs": 1, "batch": 4, "backbone": "{{wide}}" } ] }""");
+        run = CliRun.Run("teachers", "train", "--data", scenes, "--pool", pool, "--recipe", recipe, "--threads", "1");
+        CliRun.AssertOneLineError(run, $"{wide}: backbone tensor 'conv2.weight' has shape [16,4,3,3], the network's 'conv2.weight' [8,4,3,3]");
+        Assert.False(PoolManifest.Exists(pool));
     }
 }
