@@ -43,7 +43,7 @@ public sealed record TeacherRecipe
 
     /// <summary>
     /// A classification checkpoint (NAME.json of a cnn) whose convolution stages initialise this segmentation or
-    /// detection network's first block of each stage (<see cref="BackboneInit"/>); absent: random initialisation.
+    /// detection network's blocks of each stage (<see cref="BackboneInit"/>); absent: random initialisation.
     /// </summary>
     public string? Backbone { get; init; }
 }

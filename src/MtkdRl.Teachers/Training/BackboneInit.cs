@@ -6,10 +6,11 @@ namespace MtkdRl.Teachers;
 
 /// <summary>
 /// Initialises a segmentation or detection network from a trained classifier, as a pretrained backbone does:
-/// stage n of a cnn (conv{n} - bn{n} - ReLU - pool) becomes the first block of stage n of the network
-/// (a unet's or fcn's enc{n}_conv and enc{n}_bn; a det's conv{n} and bn{n}), weights and BatchNorm statistics
-/// both. The classifier's dense layers and head are left out, as are its stages past the network's; the network's
-/// further blocks (option cN), decoder and heads keep their random initialisation. A 3x3 convolution does not
+/// block j of stage n of a cnn (conv{n} - bn{n} - ReLU, then conv{n}b - bn{n}b - ReLU with c2, ... - pool) becomes
+/// block j of stage n of the network (a unet's or fcn's enc{n}_conv and enc{n}_bn, enc{n}b_conv, ...; a det's
+/// conv{n} and bn{n}, conv{n}b, ...), weights and BatchNorm statistics both. The classifier's dense layers and head
+/// are left out, as are its stages and blocks past the network's; the network's blocks past the classifier's (a c2
+/// network from a c1 classifier), decoder and heads keep their random initialisation. A 3x3 convolution does not
 /// depend on the image size, so a classifier of 28 x 28 images initialises a network of 64 x 64 canvases.
 /// </summary>
 public static partial class BackboneInit
@@ -33,8 +34,8 @@ public static partial class BackboneInit
             var match = StageTensor().Match(source.Name);
             if (!match.Success) continue;
             int stage = int.Parse(match.Groups["stage"].Value);
-            string layer = match.Groups["layer"].Value, field = match.Groups["field"].Value;
-            var into = Targets(layer, stage, field).Select(n => byName.GetValueOrDefault(n)).FirstOrDefault(t => t is not null);
+            string layer = match.Groups["layer"].Value, block = match.Groups["block"].Value, field = match.Groups["field"].Value;
+            var into = Targets(layer, stage, block, field).Select(n => byName.GetValueOrDefault(n)).FirstOrDefault(t => t is not null);
             if (into is null) continue;
             if (!into.Shape.SequenceEqual(source.Shape))
                 throw new MtkdInputException($"{file}: backbone tensor '{source.Name}' has shape [{string.Join(',', source.Shape)}], the network's '{into.Name}' [{string.Join(',', into.Shape)}] (widths and input channels must match stage by stage)");
@@ -46,12 +47,12 @@ public static partial class BackboneInit
     }
 
     /// <summary>Where a cnn's stage tensor goes: a segmentation encoder's name, then a detector's (the cnn's own).</summary>
-    private static IEnumerable<string> Targets(string layer, int stage, string field)
+    private static IEnumerable<string> Targets(string layer, int stage, string block, string field)
     {
-        yield return $"enc{stage}_{layer}.{field}";
-        yield return $"{layer}{stage}.{field}";
+        yield return $"enc{stage}{block}_{layer}.{field}";
+        yield return $"{layer}{stage}{block}.{field}";
     }
 
-    [GeneratedRegex(@"^(?<layer>conv|bn)(?<stage>[0-9]+)\.(?<field>weight|bias|running_mean|running_var)$")]
+    [GeneratedRegex(@"^(?<layer>conv|bn)(?<stage>[0-9]+)(?<block>[b-d]?)\.(?<field>weight|bias|running_mean|running_var)$")]
     private static partial Regex StageTensor();
 }

@@ -39,7 +39,8 @@ internal static class ModelBuilder
                 for (int i = 0; i < spec.Widths.Count; i++)
                 {
                     int n = i + 1;
-                    AddConvStage(Add, () => shape, n, spec.Widths[i], spec.BatchNorm, compute, rng);
+                    for (int k = 0; k < spec.ConvsPerStage; k++)
+                        AddConvStage(Add, () => shape, n, spec.Widths[i], spec.BatchNorm, compute, rng, StageDepth.Suffix(k));
                     if (shape.Height >= 2 && shape.Width >= 2) Add(new MaxPool2d($"pool{n}", shape, 2, compute));
                 }
                 Add(spec.GlobalPool ? new GlobalAvgPool("gap", shape, compute) : new Flatten("flatten", shape));

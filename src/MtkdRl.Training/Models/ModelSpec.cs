@@ -23,6 +23,8 @@ public enum ModelFamily { Linear, Mlp, Cnn, Det, Unet, Fcn }
 ///                          feed the classifier directly)
 ///                gap       global average pooling instead of Flatten
 ///                nobn      no BatchNorm (the convolutions get biases instead)
+///                cN        N Conv3x3 - BatchNorm2d - ReLU blocks per stage before its pool (default 1, at most 4;
+///                          blocks after the first are named conv{n}b, bn{n}b, conv{n}c, ...)
 ///                drop P    dropout before the classifier
 ///   det:C1xC2...                              a one-stage detector (Detector, docs/DETECTION.md): per width
 ///                                             Conv3x3 - BatchNorm2d - ReLU, MaxPool2x2 between stages until
@@ -62,7 +64,7 @@ public sealed partial record ModelSpec
     /// <summary>A detector's output stride (0: the default, 2^(stages-1)).</summary>
     public int OutputStride { get; init; }
 
-    /// <summary>Conv3x3 - BatchNorm2d - ReLU blocks per stage of a det, unet or fcn spec (option cN; 1 by default).</summary>
+    /// <summary>Conv3x3 - BatchNorm2d - ReLU blocks per stage of a cnn, det, unet or fcn spec (option cN; 1 by default).</summary>
     public int ConvsPerStage { get; init; } = 1;
 
     /// <summary>
@@ -140,7 +142,7 @@ public sealed partial record ModelSpec
         string known = spec.Family switch
         {
             ModelFamily.Mlp => "bn, drop<p>",
-            ModelFamily.Cnn => "fc<n>, gap, nobn, drop<p>",
+            ModelFamily.Cnn => "fc<n>, gap, nobn, c<n>, drop<p>",
             ModelFamily.Det => "s<n>, c<n>, nobn",
             ModelFamily.Unet or ModelFamily.Fcn => "c<n>",
             _ => "none",

@@ -4,7 +4,7 @@ using System.Text;
 namespace MtkdRl.Training;
 
 /// <summary>
-/// The cN option of det, unet and fcn specs: N Conv3x3 - BatchNorm2d - ReLU blocks per stage (and per U-Net
+/// The cN option of cnn, det, unet and fcn specs: N Conv3x3 - BatchNorm2d - ReLU blocks per stage (and per U-Net
 /// decoder stage) instead of one, which deepens the network and widens its receptive field without another
 /// downsampling. c1 is the default and is not written, so specs without the option build what they always built.
 /// </summary>
@@ -12,7 +12,7 @@ internal static class StageDepth
 {
     public const int Max = 4;
 
-    public static bool Allowed(ModelSpec spec) => spec.Family is ModelFamily.Det or ModelFamily.Unet or ModelFamily.Fcn;
+    public static bool Allowed(ModelSpec spec) => spec.Family is ModelFamily.Cnn or ModelFamily.Det or ModelFamily.Unet or ModelFamily.Fcn;
 
     public static bool Matches(string lower) => lower.Length > 1 && lower[0] == 'c' && char.IsDigit(lower[1]);
 

@@ -25,6 +25,7 @@ public sealed class OnnxExportTests : IDisposable
     [InlineData("mlp:32x16,bn,drop0.2")]
     [InlineData("mlp:24")]
     [InlineData("cnn:4x8,fc16")]
+    [InlineData("cnn:4x8,c2,fc16")]
     [InlineData("cnn:4x8,fc16,nobn")]
     [InlineData("cnn:4x8,gap,fc16")]
     [InlineData("cnn:4x8,fc0,drop0.3")]

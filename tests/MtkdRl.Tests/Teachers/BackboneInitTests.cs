@@ -69,6 +69,26 @@ public class BackboneInitTests
     }
 
     [Fact]
+    public void A_classifier_with_two_blocks_a_stage_initialises_both_blocks_of_a_c2_network()
+    {
+        using var temp = new TempFolder();
+        var (classifier, path) = SavedClassifier(temp, "cnn:4x8x16,c2,fc16");
+        var unet = ModelSpec.Parse("unet:4x8x16,c2").BuildSegmentation(SampleShape.Image(1, 16, 16), 3, TrainingTestCompute.Shared, new Rng(3));
+        Assert.Equal(3, BackboneInit.Apply(unet.NamedTensors, path, TrainingTestCompute.Shared));
+        foreach (var source in classifier.NamedTensors.Where(t => t.Name.StartsWith("conv", StringComparison.Ordinal) || t.Name.StartsWith("bn", StringComparison.Ordinal)))
+        {
+            int dot = source.Name.IndexOf('.');
+            string layer = source.Name.StartsWith("conv", StringComparison.Ordinal) ? "conv" : "bn";
+            string stageAndBlock = source.Name[layer.Length..dot];
+            Assert.Equal(source.Value, Values(unet.NamedTensors, $"enc{stageAndBlock}_{layer}{source.Name[dot..]}"));
+        }
+        // A c1 network takes the first block of each stage and leaves the second out.
+        var det = ModelSpec.Parse("det:4x8x16").BuildDetector(SampleShape.Image(1, 16, 16), 2, TrainingTestCompute.Shared, new Rng(3));
+        Assert.Equal(3, BackboneInit.Apply(det.NamedTensors, path, TrainingTestCompute.Shared));
+        Assert.Equal(Values(classifier.NamedTensors, "conv2.weight"), Values(det.NamedTensors, "conv2.weight"));
+    }
+
+    [Fact]
     public void A_backbone_that_does_not_fit_is_refused_naming_its_file()
     {
         using var temp = new TempFolder();

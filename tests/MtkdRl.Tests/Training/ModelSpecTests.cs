@@ -14,6 +14,8 @@ public class ModelSpecTests
     [InlineData("cnn:16,fc64", "cnn:16,fc64")]
     [InlineData("cnn:32x64x128,gap,fc0", "cnn:32x64x128,fc0,gap")]
     [InlineData("cnn:8,nobn,drop0.5,fc128", "cnn:8,nobn,drop0.5")]
+    [InlineData("cnn:16x32,c2,fc0", "cnn:16x32,fc0,c2")]
+    [InlineData("cnn:16x32,c1", "cnn:16x32")]
     public void Good_specs_parse_to_a_canonical_form_that_round_trips(string text, string canonical)
     {
         var spec = ModelSpec.Parse(text);
@@ -54,6 +56,7 @@ public class ModelSpecTests
     [InlineData("mlp:64,bn,bn", "option 'bn' given twice")]
     [InlineData("mlp:64,", "empty option")]
     [InlineData("cnn:32,fc-1", "dense width 'fc-1'")]
+    [InlineData("cnn:32,c5", "convolutions per stage 'c5' must be c followed by 1 to 4")]
     public void Bad_specs_give_one_line_errors_naming_the_spec(string text, string fragment)
     {
         var e = Assert.Throws<MtkdInputException>(() => ModelSpec.Parse(text, "student"));

@@ -19,6 +19,7 @@ public class ModelTests
     [InlineData("cnn:32x64", 128, 288 + 64 + 18432 + 128 + 3136 * 128 + 128 + 1290)]
     [InlineData("cnn:8,fc0,gap", 8, 72 + 16 + 90)]
     [InlineData("cnn:4x4x4x4x4,fc0", 4, 36 + 8 + 4 * (144 + 8) + 4 * 10 + 10)]
+    [InlineData("cnn:4x4,c2,fc0", 196, 36 + 8 + 3 * (144 + 8) + 196 * 10 + 10)]
     public void Shapes_embedding_widths_and_parameter_counts(string spec, int embedding, long parameters)
     {
         var model = Build(spec, SampleShape.Image(1, 28, 28), classes: 10);
@@ -65,6 +66,7 @@ public class ModelTests
     [InlineData("cnn:3x4,fc5", true)]
     [InlineData("cnn:3x4,fc5", false)]
     [InlineData("cnn:2,fc0,gap,nobn", true)]
+    [InlineData("cnn:2x3,c2,fc4", true)]
     public void Model_gradients_with_an_embedding_gradient_match_central_differences(string spec, bool training)
     {
         int seed = TestSeeds.Next();
