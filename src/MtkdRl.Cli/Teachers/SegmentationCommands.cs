@@ -23,7 +23,7 @@ public static class SegmentationCommands
     {
         var data = Open(console, dataDir);
         using var compute = new CpuCompute(threads);
-        ShowBackbones(console, recipe);
+        TrainingProgress.ShowBackbones(console, recipe);
         var results = TrainingProgress.Run(console, observer => SegmentationPool.Train(pool, data, recipe, source, compute, observer));
         var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"pool {pool} ({source}, seed {recipe.Seed}, segmentation)"));
         table.AddColumns("teacher", "spec", "flip", "params", "D", "test mIoU", "seconds", "status");
@@ -37,13 +37,6 @@ public static class SegmentationCommands
         console.Write(table);
         console.MarkupLine(Markup.Escape($"wrote {PoolManifest.PathIn(pool)}"));
         return 0;
-    }
-
-    /// <summary>One line per teacher that starts from a pretrained backbone (a recipe's "backbone"), before training.</summary>
-    public static void ShowBackbones(IAnsiConsole console, PoolRecipe recipe)
-    {
-        foreach (var t in recipe.Teachers.Where(t => t.Backbone is not null))
-            console.MarkupLine(Markup.Escape($"teacher '{t.Name}': its stages start from the backbone {t.Backbone}"));
     }
 
     /// <summary>mIoU and pixel accuracy of a segmentation checkpoint (NAME.json or POOL/NAME) on the scenes' test split; per-class IoU with detail.</summary>

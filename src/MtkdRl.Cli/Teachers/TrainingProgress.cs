@@ -9,6 +9,13 @@ namespace MtkdRl.Cli.Teachers;
 /// </summary>
 public static class TrainingProgress
 {
+    /// <summary>One line per teacher that starts from a pretrained backbone (a recipe's "backbone"), before training.</summary>
+    public static void ShowBackbones(IAnsiConsole console, PoolRecipe recipe)
+    {
+        foreach (var t in recipe.Teachers.Where(t => t.Backbone is not null))
+            console.MarkupLine(Markup.Escape($"teacher '{t.Name}': its stages start from the backbone {t.Backbone}"));
+    }
+
     public static T Run<T>(IAnsiConsole console, Func<ITrainingObserver?, T> work)
     {
         if (!console.Profile.Capabilities.Interactive) return work(null);

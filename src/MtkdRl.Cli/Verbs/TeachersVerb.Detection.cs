@@ -16,7 +16,7 @@ public sealed partial class TeachersVerb
         console.MarkupLine(Markup.Escape(
             $"data: scenes {scenes.Name} at {Data}: {scenes.Train.Count} train, {scenes.Test.Count} test, {scenes.ClassCount} classes, {scenes.Canvas}x{scenes.Canvas}"));
         using var compute = new CpuCompute(Threads);
-        SegmentationCommands.ShowBackbones(console, recipe);
+        TrainingProgress.ShowBackbones(console, recipe);
         var results = TrainingProgress.Run(console, observer => DetectionPool.Train(Pool, scenes, recipe, source, compute, observer));
         console.Write(PoolTable($"pool {Pool} ({source}, seed {recipe.Seed}, detection)", results, "test AP", t => $"{t.TestAccuracy:F4}"));
         console.MarkupLine(Markup.Escape($"wrote {PoolManifest.PathIn(Pool)}; next: mtkd eval --model {Pool}/NAME --data {Data} --detections FILE.json"));

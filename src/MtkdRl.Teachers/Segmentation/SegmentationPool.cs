@@ -42,12 +42,17 @@ public static class SegmentationPool
                 var other => throw new MtkdInputException($"{who}: augment '{other}' does not suit scenes (none, flip or auto)"),
             };
             var plan = PoolRecipe.Base(t) with { HorizontalFlip = flip, Seed = t.Seed ?? recipe.Seed * 1000 + (ulong)i + 1 };
-            var spec = plan.ParsedSpec(who);
-            if (spec.Family == ModelFamily.Det)
-                throw new MtkdInputException($"{who}: spec {plan.Spec} is a detector, and this recipe trains segmentation teachers (a detection recipe says \"task\": \"detection\")");
-            if (!spec.IsSegmentation) throw new MtkdInputException($"{who}: spec {plan.Spec} is a classifier; scenes need unet:W[xW...] or fcn:W[xW...]");
+            RequireSegmentationSpec(plan.ParsedSpec(who), who);
             return (t.Name, plan);
         }).ToList();
+
+    /// <summary>A one-line error unless <paramref name="spec"/> is a unet or fcn: a det spec is named a detector and the recipe's task field pointed to.</summary>
+    public static void RequireSegmentationSpec(ModelSpec spec, string who)
+    {
+        if (spec.Family == ModelFamily.Det)
+            throw new MtkdInputException($"{who}: spec {spec} is a detector, and this recipe trains segmentation teachers (a detection recipe says \"task\": \"detection\")");
+        if (!spec.IsSegmentation) throw new MtkdInputException($"{who}: spec {spec} is a classifier; scenes need unet:W[xW...] or fcn:W[xW...]");
+    }
 
     /// <summary>
     /// Trains the recipe's teachers into <paramref name="poolDir"/> one after another, writing pool.json after each;

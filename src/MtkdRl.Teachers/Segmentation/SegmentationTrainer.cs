@@ -25,7 +25,7 @@ public sealed class SegmentationTrainer(SceneDataset data, CpuCompute compute)
     {
         recipe.Validate($"teacher '{name}'");
         var spec = recipe.ParsedSpec($"teacher '{name}'");
-        if (!spec.IsSegmentation) throw new MtkdInputException($"teacher '{name}': spec {spec} is a classifier; scenes need unet:W[xW...] or fcn:W[xW...]");
+        SegmentationPool.RequireSegmentationSpec(spec, $"teacher '{name}'");
         var clock = Stopwatch.StartNew();
         var train = data.Train;
         var rng = new Rng(recipe.Seed);

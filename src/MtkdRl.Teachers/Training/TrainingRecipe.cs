@@ -63,15 +63,15 @@ public sealed record TrainingRecipe
     /// <summary>Throws a one-line error for a value no training could use.</summary>
     public void Validate(string who)
     {
-        ParsedSpec(who);
+        var spec = ParsedSpec(who);
         if (Epochs < 1) throw new MtkdInputException($"{who}: epochs must be at least 1 (got {Epochs})");
         if (BatchSize < 1) throw new MtkdInputException($"{who}: batch size must be at least 1 (got {BatchSize})");
         if (Optimizer is not ("sgd" or "adam")) throw new MtkdInputException($"{who}: unknown optimizer '{Optimizer}' (known: sgd, adam)");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new MtkdInputException($"{who}: learning rate must be positive (got {LearningRate})");
         if (WarmupEpochs < 0 || WarmupEpochs >= Epochs) throw new MtkdInputException($"{who}: warm-up epochs must lie in 0..{Epochs - 1} (got {WarmupEpochs})");
         if (SubsetSize < 0) throw new MtkdInputException($"{who}: subset size must be >= 0 (got {SubsetSize})");
-        if (Backbone is not null && ParsedSpec(who).Family is not (ModelFamily.Unet or ModelFamily.Fcn or ModelFamily.Det))
-            throw new MtkdInputException($"{who}: a backbone initialises a segmentation or detection network (unet, fcn, det), not {ParsedSpec(who)}");
+        if (Backbone is not null && spec.Family is not (ModelFamily.Unet or ModelFamily.Fcn or ModelFamily.Det))
+            throw new MtkdInputException($"{who}: a backbone initialises a segmentation or detection network (unet, fcn, det), not {spec}");
     }
 
     internal Optimizer CreateOptimizer(Model model) => CreateOptimizer(model.Parameters);
