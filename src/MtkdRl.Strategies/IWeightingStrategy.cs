@@ -72,17 +72,22 @@ public readonly ref struct WeightingContext
 {
     /// <param name="stats">Output of the stats pass (kl, ce_t, h_t, conf, hit, cos, mse, lse_t [B,K]; ce_s [B]).</param>
     /// <param name="labels">y [B] (-1 = ignored row); empty means every row counts.</param>
-    /// <param name="teacherEmbeddings">ft [B,F], teacher k in columns [FeatureOffset[k], FeatureOffset[k]+D[k]).</param>
+    /// <param name="teacherEmbeddings">ft [B,F], teacher k in columns [FeatureOffset[k], FeatureOffset[k]+D[k]); or [S,F],
+    /// one row per sample, with <paramref name="embeddingsPerSample"/>.</param>
     /// <param name="teacherLogits">zt [K,B,C], teacher-major.</param>
     /// <param name="rows">Which sample each row belongs to; null: every row is its own sample.</param>
+    /// <param name="embeddingsPerSample">The embeddings are one row per sample of <paramref name="rows"/> (a dense
+    /// step's images), the same for every row of the sample.</param>
     public WeightingContext(DistillStats stats, ReadOnlySpan<int> labels = default,
-        ReadOnlySpan<float> teacherEmbeddings = default, ReadOnlySpan<float> teacherLogits = default, RowGroups? rows = null)
+        ReadOnlySpan<float> teacherEmbeddings = default, ReadOnlySpan<float> teacherLogits = default, RowGroups? rows = null,
+        bool embeddingsPerSample = false)
     {
         Stats = stats;
         Labels = labels;
         TeacherEmbeddings = teacherEmbeddings;
         TeacherLogits = teacherLogits;
         Rows = rows ?? RowGroups.Identity(stats.Shape.B);
+        EmbeddingsPerSample = embeddingsPerSample;
         if (Rows.Rows != stats.Shape.B) throw new ArgumentException($"row-to-sample map has {Rows.Rows} rows, the batch {stats.Shape.B}");
     }
 
@@ -90,6 +95,20 @@ public readonly ref struct WeightingContext
     public ReadOnlySpan<int> Labels { get; }
     public ReadOnlySpan<float> TeacherEmbeddings { get; }
     public ReadOnlySpan<float> TeacherLogits { get; }
+
+    /// <summary>Whether <see cref="TeacherEmbeddings"/> holds one row per sample [S,F] instead of one per row [B,F].</summary>
+    public bool EmbeddingsPerSample { get; }
+
+    /// <summary>Rows of <see cref="TeacherEmbeddings"/>: S with <see cref="EmbeddingsPerSample"/>, else B.</summary>
+    public int EmbeddingRows => EmbeddingsPerSample ? Rows.Samples : Stats.Shape.B;
+
+    /// <summary>The teachers' embeddings [F] of row <paramref name="row"/> (its sample's with <see cref="EmbeddingsPerSample"/>).</summary>
+    public ReadOnlySpan<float> TeacherEmbeddingOfRow(int row)
+    {
+        int f = Stats.Shape.F;
+        int at = EmbeddingsPerSample ? Rows.SampleOf(row) : row;
+        return TeacherEmbeddings.Slice(at * f, f);
+    }
 
     /// <summary>The row-to-sample map of the batch (the identity for classification).</summary>
     public RowGroups Rows { get; }

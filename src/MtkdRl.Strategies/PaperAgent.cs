@@ -164,7 +164,7 @@ public sealed class PaperAgent : IWeightingStrategy
         StrategyChecks.Labels(Name, context.Labels, b);
         if (shape.C != _c || !shape.D.SequenceEqual(_d))
             throw new MtkdInputException($"strategy {Name}: built for C={_c} and D=[{string.Join(',', _d)}], batch has {shape}");
-        if (context.TeacherEmbeddings.Length < b * shape.F || context.TeacherLogits.Length < K * b * _c)
+        if (context.TeacherEmbeddings.Length < context.EmbeddingRows * shape.F || context.TeacherLogits.Length < K * b * _c)
             throw new MtkdInputException($"strategy {Name}: teacher embeddings [B,F] and logits [K,B,C] are part of its state and must be given");
 
         var batch = NextSlot(b);
@@ -274,12 +274,11 @@ public sealed class PaperAgent : IWeightingStrategy
     {
         var stats = context.Stats;
         int b = batch.B;
-        var ft = context.TeacherEmbeddings;
         var zt = context.TeacherLogits;
-        int f = _offset[K];
         for (int r = 0; r < b; r++)
         {
             var x = batch.State.AsSpan(r * _s, _s);
+            var ft = context.TeacherEmbeddingOfRow(r);
             int at = 0;
             for (int k = 0; k < K; k++)
             {
@@ -287,7 +286,7 @@ public sealed class PaperAgent : IWeightingStrategy
                 x[at++] = stats.Cos[i];
                 x[at++] = stats.Kl[i];
                 x[at++] = stats.CeT[i];
-                ft.Slice(r * f + _offset[k], _d[k]).CopyTo(x[at..]);
+                ft.Slice(_offset[k], _d[k]).CopyTo(x[at..]);
                 at += _d[k];
                 zt.Slice((k * b + r) * _c, _c).CopyTo(x[at..]);
                 at += _c;

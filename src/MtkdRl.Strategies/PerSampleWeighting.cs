@@ -6,8 +6,8 @@ namespace MtkdRl.Strategies;
 /// Any strategy, deciding once per sample (image) instead of once per row (pixel, location). For a batch whose
 /// <see cref="RowGroups"/> map is not the identity it hands the inner strategy S sample rows instead of B rows:
 /// every statistic [B,K] and ce_s, lse_s [B] is the mean over the sample's counted rows (label &gt;= 0), the teacher
-/// logits [K,B,C] likewise per teacher, the teacher embeddings are the sample's own (the dense step writes an
-/// image's embedding to every one of its rows, so its first row holds it), and a sample's label is its most
+/// logits [K,B,C] likewise per teacher, the teacher embeddings are the sample's own (given per sample, as the dense
+/// step gives its images', or else its first row's), and a sample's label is its most
 /// frequent counted row label (the smallest on a tie), -1 when it has no counted row. The inner strategy's [S,K]
 /// weights are then written to every row of their sample; rows of a sample without a counted row get 0.
 /// <see cref="Learn"/> aggregates its statistics the same way. See docs/DESIGN.md, "Dense tasks".
@@ -57,7 +57,11 @@ public sealed class PerSampleWeighting(IWeightingStrategy inner) : IWeightingStr
                     _zt.AsSpan(t * s * shape.C, s * shape.C));
             zt = _zt;
         }
-        if (!context.TeacherEmbeddings.IsEmpty)
+        if (context.EmbeddingsPerSample)
+        {
+            ft = context.TeacherEmbeddings[..(s * shape.F)];
+        }
+        else if (!context.TeacherEmbeddings.IsEmpty)
         {
             FirstRowPerSample(context.TeacherEmbeddings, shape.F, groups);
             ft = _ft;

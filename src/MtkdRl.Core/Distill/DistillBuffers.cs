@@ -83,6 +83,25 @@ public sealed class DistillStats
         CeS = new float[shape.B]; LseS1 = new float[shape.B]; LseST = new float[shape.B];
     }
 
+    private DistillStats(DistillShape shape, DistillStats arrays)
+    {
+        Shape = shape;
+        Kl = arrays.Kl; CeT = arrays.CeT; Ht = arrays.Ht; Conf = arrays.Conf;
+        Hit = arrays.Hit; Cos = arrays.Cos; Mse = arrays.Mse; LseT = arrays.LseT;
+        CeS = arrays.CeS; LseS1 = arrays.LseS1; LseST = arrays.LseST;
+    }
+
+    /// <summary>
+    /// The same arrays under another shape of the same B and K (the statistics do not depend on C or D): what a step
+    /// shows its strategy when its session computes the feature term apart (the dense step's per-image features).
+    /// </summary>
+    public DistillStats Reshaped(DistillShape shape)
+    {
+        if (shape.B != Shape.B || shape.K != Shape.K)
+            throw new ArgumentException($"statistics of {Shape} cannot be seen as {shape}: B and K must stay");
+        return new DistillStats(shape, this);
+    }
+
     /// <summary>Every output with its name, in a fixed order (used by tests, bench and copies).</summary>
     public IEnumerable<(string Name, float[] Data)> Named()
     {

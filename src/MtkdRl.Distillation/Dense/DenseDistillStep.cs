@@ -12,10 +12,15 @@ namespace MtkdRl.Distillation;
 /// (a mask's 255 pixels) are -1 rows, so the KL at T, the cross-entropy and the statistics are
 /// per pixel and averaged over the valid pixels (times T^2 for the KL, as the op defines it).
 /// <para>
-/// The feature term is per image: each image's projected embedding (the heads on the pooled bottleneck) and each
-/// teacher's image embedding are written to every row of the image, so the op's per-row feature loss averaged
-/// over the valid rows is the per-image term weighted by the image's share of valid pixels, and the rows'
-/// feature gradients are summed back per image before the heads' backward.
+/// The feature term is per image, computed once per image in a second, small session of the op: N feature rows
+/// (each image's projected embedding, the heads on the pooled bottleneck, against each teacher's image
+/// embedding), no logit term (a_ce = a_kd = 0 there), while the pixel rows' session carries no feature term
+/// (beta = 0 there, one zero feature per teacher). With V_n valid pixels in image n, B' = sum_n V_n and N' the
+/// images with a valid pixel, image n's feature weight is wf'[n,k] = (N' / B') sum over its valid pixels of
+/// wf[r,k], so the image session's (1/N') sum_n beta sum_k wf'[n,k] mse[n,k] is exactly the per-pixel op's
+/// (1/B') sum over valid pixels of beta sum_k wf[r,k] mse[n(r),k] with the image's features on every pixel,
+/// without writing them to every pixel (docs/DESIGN.md §6). The image statistics cos and mse are shown to the
+/// strategy on every pixel row of their image.
 /// </para>
 /// <para>
 /// <see cref="Rows"/> maps each pixel row to its image: a per-image strategy (the paper's agent) aggregates its
@@ -25,8 +30,13 @@ namespace MtkdRl.Distillation;
 /// </summary>
 public sealed class DenseDistillStep : OpStep
 {
+    /// <summary>The image session's logits: two zero columns, a label 0, no weight on them.</summary>
+    private const int FeatureRowClasses = 2;
+
     private readonly IDenseStudent _student;
-    private readonly float[] _fsImages, _dfsImages;
+    private readonly OpSession _images;
+    private readonly float[] _imageWl, _imageWf;
+    private readonly int[] _validPixels;
 
     public DenseDistillStep(SegmentationModel student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper)
         : this(new SegmentationRows(student), heads, backend, images, hyper)
@@ -34,7 +44,8 @@ public sealed class DenseDistillStep : OpStep
     }
 
     public DenseDistillStep(IDenseStudent student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper)
-        : base(backend, new DistillShape(PixelRowCount(student, heads, images), student.Columns, heads.Widths), hyper)
+        : base(backend, new DistillShape(PixelRowCount(student, images), student.Columns, heads.Widths), hyper with { Beta = 0f },
+            new DistillShape(PixelRowCount(student, images), student.Columns, Enumerable.Repeat(1, heads.Widths.Count).ToArray()))
     {
         if (heads.StudentWidth != student.EmbeddingWidth)
             throw new MtkdInputException($"projection heads read {heads.StudentWidth} features, student '{student.Spec}' embeds {student.EmbeddingWidth}");
@@ -46,15 +57,17 @@ public sealed class DenseDistillStep : OpStep
         var sampleOfRow = new int[rows];
         for (int r = 0; r < rows; r++) sampleOfRow[r] = r / Pixels;
         Rows = RowGroups.FromSampleOfRow(sampleOfRow, images);
-        _fsImages = new float[images * heads.F];
-        _dfsImages = new float[images * heads.F];
+        _images = new OpSession(backend, new DistillShape(images, FeatureRowClasses, heads.Widths), hyper with { ACe = 0f, AKd = 0f });
+        _imageWl = new float[images * Shape.K];
+        _imageWf = new float[images * Shape.K];
+        _validPixels = new int[images];
     }
 
-    private static int PixelRowCount(IDenseStudent student, ProjectionHeads heads, int images)
+    private static int PixelRowCount(IDenseStudent student, int images)
     {
         if (images < 1) throw new MtkdInputException($"a dense step needs at least one image (got {images})");
         long rows = (long)images * student.RowsPerImage;
-        if (rows * Math.Max(student.Columns, heads.F) > Array.MaxLength)
+        if (rows * student.Columns > Array.MaxLength)
             throw new MtkdInputException($"{images} images of {student.RowsPerImage} rows are too many rows for one step");
         return (int)rows;
     }
@@ -93,17 +106,21 @@ public sealed class DenseDistillStep : OpStep
     /// <summary>Every teacher's logit rows [K, B, C] in zt (teacher-major, as <see cref="TeacherRows"/> gives them one by one), to be written by the caller.</summary>
     public Span<float> AllTeacherRows => Inputs.Zt.AsSpan(0, Shape.K * Shape.B * Shape.C);
 
-    /// <summary>The teachers' image embeddings [N, F] (teacher k's D_k columns at its offset), copied to every row of each image.</summary>
+    /// <summary>The teachers' image embeddings [N, F] (teacher k's D_k columns at its offset): the image session's ft.</summary>
     public void SetTeacherEmbeddings(ReadOnlySpan<float> perImage)
     {
         int f = Heads.F;
         if (perImage.Length != Images * f) throw new MtkdInputException($"teacher embeddings hold {perImage.Length} values, {Images} images x F = {f} need {Images * f}");
-        Spread(perImage, Inputs.Ft);
+        perImage.CopyTo(_images.Inputs.Ft);
     }
 
+    /// <summary>
+    /// The batch as <paramref name="strategy"/> sees it; the teachers' embeddings, when it asks for them, are the
+    /// images' [N, F] (<see cref="WeightingContext.EmbeddingsPerSample"/>).
+    /// </summary>
     public WeightingContext ContextFor(IWeightingStrategy strategy) =>
         strategy.NeedsTeacherOutputs
-            ? new WeightingContext(StatsBuffer, Inputs.Y, Inputs.Ft, Inputs.Zt, Rows)
+            ? new WeightingContext(StatsBuffer, Inputs.Y, _images.Inputs.Ft, Inputs.Zt, Rows, embeddingsPerSample: true)
             : new WeightingContext(StatsBuffer, Inputs.Y, rows: Rows);
 
     public LearnFeedback FeedbackFor(float beta, double probeLossBefore, double probeLossAfter) =>
@@ -156,31 +173,101 @@ public sealed class DenseDistillStep : OpStep
     private void PrepareStudent(ReadOnlySpan<float> x)
     {
         _student.Forward(x, Images, training: true, Inputs.Zs);
-        Heads.Forward(_student.Embedding, Images, _fsImages);
-        Spread(_fsImages, Inputs.Fs);
+        Heads.Forward(_student.Embedding, Images, _images.Inputs.Fs);
+        CountValidPixels();
     }
 
-    private void Spread(ReadOnlySpan<float> perImage, Span<float> rows)
+    /// <summary>V_n per image; an image session row counts (label 0) when its image has a valid pixel, else -1.</summary>
+    private void CountValidPixels()
     {
-        int f = Heads.F;
+        var labels = Inputs.Y;
         for (int n = 0; n < Images; n++)
         {
-            var source = perImage.Slice(n * f, f);
-            for (int p = 0; p < Pixels; p++) source.CopyTo(rows.Slice((n * Pixels + p) * f, f));
+            int valid = 0;
+            foreach (int y in labels.AsSpan(n * Pixels, Pixels))
+                if (y >= 0) valid++;
+            _validPixels[n] = valid;
+            _images.Inputs.Y[n] = valid > 0 ? 0 : -1;
+        }
+    }
+
+    protected override void RunStats()
+    {
+        base.RunStats();
+        _images.RunStats();
+        ShowImageStatsOnPixels();
+    }
+
+    protected override double RunGradient(float[] wl, float[] wf)
+    {
+        double loss = base.RunGradient(wl, wf);
+        ImageFeatureWeights(wf);
+        _images.RunGradient(_imageWl, _imageWf);
+        return loss + _images.Grads.Loss();
+    }
+
+    protected override double RunFused(ReadOnlySpan<float> wl, ReadOnlySpan<float> wf)
+    {
+        double loss = base.RunFused(wl, wf);
+        ImageFeatureWeights(wf);
+        _imageWl.CopyTo(_images.Inputs.Wl);
+        _imageWf.CopyTo(_images.Inputs.Wf);
+        _images.RunFused();
+        ShowImageStatsOnPixels();
+        return loss + _images.Grads.Loss();
+    }
+
+    /// <summary>wf'[n,k] = (N' / B') sum of wf[r,k] over image n's valid pixels (the class summary above), summed in float64.</summary>
+    private void ImageFeatureWeights(ReadOnlySpan<float> wf)
+    {
+        int k = Shape.K;
+        long validPixels = 0, validImages = 0;
+        foreach (int v in _validPixels)
+        {
+            validPixels += v;
+            if (v > 0) validImages++;
+        }
+        double scale = validPixels == 0 ? 0 : (double)validImages / validPixels;
+        var labels = Inputs.Y;
+        Span<double> sums = k <= 64 ? stackalloc double[k] : new double[k];
+        for (int n = 0; n < Images; n++)
+        {
+            sums.Clear();
+            for (int r = n * Pixels; r < (n + 1) * Pixels; r++)
+            {
+                if (labels[r] < 0) continue;
+                var row = wf.Slice(r * k, k);
+                for (int t = 0; t < k; t++) sums[t] += row[t];
+            }
+            for (int t = 0; t < k; t++) _imageWf[n * k + t] = (float)(scale * sums[t]);
+        }
+    }
+
+    /// <summary>The image session's cos and mse [N,K] on every pixel row of their image.</summary>
+    private void ShowImageStatsOnPixels()
+    {
+        int k = Shape.K;
+        for (int n = 0; n < Images; n++)
+        {
+            var cos = _images.Stats.Cos.AsSpan(n * k, k);
+            var mse = _images.Stats.Mse.AsSpan(n * k, k);
+            for (int r = n * Pixels; r < (n + 1) * Pixels; r++)
+            {
+                cos.CopyTo(StatsBuffer.Cos.AsSpan(r * k, k));
+                mse.CopyTo(StatsBuffer.Mse.AsSpan(r * k, k));
+            }
         }
     }
 
     protected override void BackwardFromGrads()
     {
-        int f = Heads.F;
-        Array.Clear(_dfsImages);
-        for (int n = 0; n < Images; n++)
-        {
-            var sum = _dfsImages.AsSpan(n * f, f);
-            for (int p = 0; p < Pixels; p++)
-                System.Numerics.Tensors.TensorPrimitives.Add(sum, Grads.Dfs.AsSpan((n * Pixels + p) * f, f), sum);
-        }
-        var gradEmbedding = Heads.Backward(_dfsImages);
+        var gradEmbedding = Heads.Backward(_images.Grads.Dfs);
         _student.Backward(Grads.Dzs, gradEmbedding);
+    }
+
+    public override void Dispose()
+    {
+        _images.Dispose();
+        base.Dispose();
     }
 }

@@ -91,6 +91,11 @@ public sealed class DenseDistillStepTests
         var inputs = new ReferenceDistill.Inputs64(shape, zs, zt, fs, ft, y, ReferenceDistill.ToDouble(s.Wl), ReferenceDistill.ToDouble(s.Wf));
         double want = ReferenceDistill.Loss(inputs, DistillHyper.Default);
         Assert.True(Math.Abs(loss - want) <= 1e-5 * Math.Max(1, Math.Abs(want)), $"dense step loss {loss}, float64 op on pixel rows {want}");
+        // Every statistic the strategy sees, the image session's cos and mse on every pixel row included.
+        var stats = ReferenceDistill.ComputeStats(inputs, DistillHyper.Default);
+        foreach (var ((name, got), (_, reference)) in s.Step.Stats.Named().Zip(ReferenceDistill.Named(stats)))
+            for (int i = 0; i < reference.Length; i++)
+                Assert.True(Math.Abs(got[i] - reference[i]) <= 1e-5 + 1e-4 * Math.Abs(reference[i]), $"{name}[{i}]: step {got[i]}, float64 op {reference[i]}");
         Assert.Equal(y, s.Step.Labels.ToArray());
         Assert.Equal(Enumerable.Range(0, rows).Select(r => r / P), Enumerable.Range(0, rows).Select(r => s.Step.Rows.SampleOfRow[r]));
     }
@@ -100,6 +105,36 @@ public sealed class DenseDistillStepTests
     {
         using var s = Create("reference");
         Assert.True(StepGradientCheck.Run(s.Step.Parameters.ToList(), s.Run, trials: 3, relative: 3e-2) >= 3 * 10, "student and every head were checked");
+    }
+
+    /// <summary>
+    /// The stats pass then the gradient pass give the fused sweep's loss and parameter gradients for the same weights
+    /// (the feature term's per-image weights are made from the pixel weights on both routes), per-pixel weights included.
+    /// </summary>
+    [Theory]
+    [InlineData("native")]
+    [InlineData("reference")]
+    public void The_two_pass_route_gives_the_fused_loss_and_gradients(string backend)
+    {
+        using var s = Create(backend);
+        double fused = s.Run();
+        var fusedGrads = s.Step.Parameters.Select(p => p.Grad.ToArray()).ToList();
+        foreach (var p in s.Step.Parameters) Array.Clear(p.Grad);
+        s.Step.Forward(s.X, s.Masks);
+        s.Step.Backward(s.Wl, s.Wf);
+        Assert.True(Math.Abs(s.Step.Loss - fused) <= 1e-6 * Math.Max(1, Math.Abs(fused)), $"two-pass {s.Step.Loss}, fused {fused}");
+        foreach (var (p, want) in s.Step.Parameters.Zip(fusedGrads))
+            for (int i = 0; i < want.Length; i++)
+                Assert.True(Math.Abs(p.Grad[i] - want[i]) <= 1e-6 + 1e-4 * Math.Abs(want[i]), $"{p.Name}[{i}]: two-pass {p.Grad[i]}, fused {want[i]}");
+    }
+
+    [Fact]
+    public void Images_without_a_valid_pixel_add_no_feature_term()
+    {
+        using var s = Create("reference");
+        Array.Fill(s.Masks, (byte)255);
+        Assert.Equal(0, s.Run());
+        Assert.All(s.Step.Parameters, p => Assert.All(p.Grad, g => Assert.Equal(0f, g)));
     }
 
     /// <summary>

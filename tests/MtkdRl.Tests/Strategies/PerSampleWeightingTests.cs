@@ -153,6 +153,40 @@ public sealed class PerSampleWeightingTests
             }
     }
 
+    /// <summary>
+    /// The dense step gives its images' embeddings once per image ([S,F], embeddingsPerSample); the paper agent, per
+    /// image and per pixel, must choose exactly what it chooses when each image's embedding is written to every row.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Embeddings_given_per_image_weigh_as_embeddings_on_every_row(bool perImage)
+    {
+        var (stats, ft, zt) = Batch(13);
+        int[] labels = [2, 4, -1, 4, 3, 1, 2, -1];
+        int f = K * D;
+        var images = new float[2 * f];
+        ft.AsSpan(0, f).CopyTo(images.AsSpan(0, f)); // row 0 is image 0's
+        ft.AsSpan(f, f).CopyTo(images.AsSpan(f, f)); // row 1 is image 1's
+        IWeightingStrategy Create()
+        {
+            var agent = StrategyCatalog.Create(PaperAgent.CatalogName, K, new StrategyOptions { Classes = C, EmbeddingWidths = [D, D, D] });
+            agent.EndEpoch(); // past the first epoch's fixed weights, so the network's output is compared
+            return perImage ? new PerSampleWeighting(agent) : agent;
+        }
+        int n = SampleOfRow.Length * K;
+        var (spreadWl, spreadWf) = Weigh(Create(), stats, labels, ft, zt);
+        var wl = new float[n];
+        var wf = new float[n];
+        Create().Weights(new WeightingContext(stats, labels, images, zt, Groups, embeddingsPerSample: true), wl, wf);
+        Assert.Equal(spreadWl, wl);
+        Assert.Equal(spreadWf, wf);
+        // The embeddings do reach the weights: other embeddings give other weights.
+        images[0] += 1f;
+        Create().Weights(new WeightingContext(stats, labels, images, zt, Groups, embeddingsPerSample: true), wl, wf);
+        Assert.NotEqual(spreadWl, wl);
+    }
+
     [Theory]
     [InlineData("ca-mkd")]
     [InlineData("ebkd")]
