@@ -34,8 +34,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-# The last is a dense (segmentation) shape: 16 images of 64x64 pixels as rows, 4 teachers, 11 classes.
-DEFAULT_SHAPES = ["256,4,100,256", "256,16,100,256", "1024,8,1000,512", "256,64,100,128", "65536,4,11,16"]
+# The last is a dense (segmentation) step: 16 images of 64x64 pixels as rows, 4 teachers, 11 classes, 16 features
+# per teacher once per image.
+DEFAULT_SHAPES = ["256,4,100,256", "256,16,100,256", "1024,8,1000,512", "256,64,100,128", "65536,4,11,16/16"]
 
 
 DIVERGENCES = {"kl": [], "reverse-kl": [], "jsd": [("beta", 0.5)], "dkd": [("alpha", 1.0), ("beta", 8.0)]}
@@ -101,12 +102,22 @@ def feature_loss(feature, fs3, ft3, eps):
     return F.smooth_l1_loss(fs3, ft3, reduction="none", beta=1.0).mean(-1)
 
 
-def make_inputs(B, K, C, D, device, dtype=torch.float32, seed=1234):
+def parse_shape(text):
+    """B,K,C,D, or B,K,C,D/N for a dense step: B pixel rows of N images, the D features per teacher once per image."""
+    rows, _, images = text.partition("/")
+    B, K, C, D = (int(v) for v in rows.split(","))
+    N = int(images) if images else 0
+    if N and (N < 1 or B % N):
+        sys.exit(f"torch_distill.py: --shape {text}: B must be a multiple of the image count N")
+    return B, K, C, D, N
+
+
+def make_inputs(B, K, C, D, device, dtype=torch.float32, seed=1234, images=0):
     g = torch.Generator(device="cpu").manual_seed(seed)
     zs = 3 * torch.randn(B, C, generator=g)
     zt = 3 * torch.randn(K, B, C, generator=g)
-    fs = torch.randn(B, K * D, generator=g)
-    ft = torch.randn(B, K * D, generator=g)
+    fs = torch.randn(images or B, K * D, generator=g)
+    ft = torch.randn(images or B, K * D, generator=g)
     y = torch.randint(0, C, (B,), generator=g)
     y[torch.rand(B, generator=g) < 0.1] = -1
     wl = torch.softmax(torch.randn(B, K, generator=g), dim=1)
@@ -116,8 +127,11 @@ def make_inputs(B, K, C, D, device, dtype=torch.float32, seed=1234):
 
 def distill_step(zs, zt, fs, ft, y, wl, wf, T=4.0, a_ce=1.0, a_kd=1.0, beta=5.0, eps=1e-8, kd="kl", kd_params=None,
                  feature="mse"):
-    """Statistics, weighted loss and gradients for one batch. zt: [K,B,C]; fs, ft: [B,K*D]."""
+    """Statistics, weighted loss and gradients for one batch. zt: [K,B,C]; fs, ft: [B,K*D], or [N,K*D] for a dense
+    step of N images of B/N pixel rows each: the feature term once per image, with the image's weight the sum of
+    its valid pixels' wf (the dense step's, docs/DESIGN.md §6), cos and mse per image."""
     K, B, C = zt.shape
+    N = fs.shape[0]
     D = fs.shape[1] // K
     zs = zs.detach().requires_grad_(True)
     fs = fs.detach().requires_grad_(True)
@@ -130,9 +144,10 @@ def distill_step(zs, zt, fs, ft, y, wl, wf, T=4.0, a_ce=1.0, a_kd=1.0, beta=5.0,
     log_pt_t = F.log_softmax(zt / T, dim=-1)                      # [K,B,C]
     kl = (T * T) * divergence(kd, kd_params or {}, log_ps_t, log_pt_t, y)  # [B,K]
 
-    # Feature KD.
-    fs3, ft3 = fs.view(B, K, D), ft.view(B, K, D)
-    mse = feature_loss(feature, fs3, ft3, eps)                    # [B,K]
+    # Feature KD, per row or per image.
+    fs3, ft3 = fs.view(N, K, D), ft.view(N, K, D)
+    mse = feature_loss(feature, fs3, ft3, eps)                    # [N,K]
+    wf_rows = wf if N == B else (wf * mask[:, None]).view(N, B // N, K).sum(1)
     ce_s = F.cross_entropy(zs, y0, reduction="none") * mask       # [B]
 
     # Teacher competence and agreement: statistics only, no graph.
@@ -145,8 +160,12 @@ def distill_step(zs, zt, fs, ft, y, wl, wf, T=4.0, a_ce=1.0, a_kd=1.0, beta=5.0,
         hit = (argmax.t() == y[:, None]).to(zs.dtype)
         cos = (fs3 * ft3).sum(-1) / (fs3.norm(dim=-1) * ft3.norm(dim=-1) + eps)
 
-    row = a_ce * ce_s + a_kd * (wl * kl).sum(1) + beta * (wf * mse).sum(1)
-    loss = (row * mask).sum() / counted
+    if N == B:
+        row = a_ce * ce_s + a_kd * (wl * kl).sum(1) + beta * (wf * mse).sum(1)
+        loss = (row * mask).sum() / counted
+    else:
+        row = a_ce * ce_s + a_kd * (wl * kl).sum(1)
+        loss = ((row * mask).sum() + beta * (wf_rows * mse).sum()) / counted
     loss.backward()
     stats = (kl.detach(), ce_t, h_t, conf.t(), hit, cos, mse.detach(), ce_s.detach())
     return loss.detach(), zs.grad, fs.grad, stats
@@ -180,14 +199,15 @@ def time_step(step, args_, device, repeat, warmup, launches=1):
 
 def self_check(device, step):
     """The float32 step agrees with the same code in float64 (so the timed code computes what it claims)."""
-    B, K, C, D = 7, 3, 11, 5
-    x32 = make_inputs(B, K, C, D, device)
-    x64 = [t.double() if t.is_floating_point() else t for t in x32]
-    l32, gz32, gf32, _ = step(*x32)
-    l64, gz64, gf64, _ = step(*x64)
-    err = max(((gz32.double() - gz64).abs().max() / gz64.abs().max()).item(),
-              ((gf32.double() - gf64).abs().max() / gf64.abs().max()).item(),
-              abs(l32.item() - l64.item()) / abs(l64.item()))
+    err = 0.0
+    for B, K, C, D, N in ((7, 3, 11, 5, 0), (12, 3, 11, 5, 3)):
+        x32 = make_inputs(B, K, C, D, device, images=N)
+        x64 = [t.double() if t.is_floating_point() else t for t in x32]
+        l32, gz32, gf32, _ = step(*x32)
+        l64, gz64, gf64, _ = step(*x64)
+        err = max(err, ((gz32.double() - gz64).abs().max() / gz64.abs().max()).item(),
+                  ((gf32.double() - gf64).abs().max() / gf64.abs().max()).item(),
+                  abs(l32.item() - l64.item()) / abs(l64.item()))
     if err > 1e-4:
         sys.exit(f"torch_distill.py: float32 step disagrees with float64 ({err:.2e})")
     return err
@@ -239,8 +259,8 @@ def main():
     if a.json:
         write_records(a.json, records)
     for text in a.shape:
-        B, K, C, D = (int(v) for v in text.split(","))
-        inputs = make_inputs(B, K, C, D, a.device)
+        B, K, C, D, N = parse_shape(text)
+        inputs = make_inputs(B, K, C, D, a.device, images=N)
         for mode, fn in steps:
             try:
                 med, p20, p80 = time_step(fn, inputs, a.device, a.repeat, a.warmup, max(1, a.launches))
@@ -249,7 +269,7 @@ def main():
                 continue
             rec = dict(op="step", backend="torch", mode=mode, label=a.label, device=a.device,
                        threads=torch.get_num_threads(), torch=torch.__version__,
-                       B=B, K=K, C=C, D=D, loss=loss, median_ms=med, p20_ms=p20, p80_ms=p80, launches=max(1, a.launches))
+                       B=B, K=K, C=C, D=D, images=N, loss=loss, median_ms=med, p20_ms=p20, p80_ms=p80, launches=max(1, a.launches))
             records.append(rec)
             print(f"{text:>18} torch {mode:8} median {med:9.3f} ms  (p20 {p20:.3f}, p80 {p80:.3f})", flush=True)
             if a.json:
@@ -261,15 +281,15 @@ def main():
         print("\nstats+gradient vs the PyTorch step (same shapes, same session):")
         print(f"{'shape':>18} {'backend':>14} {'stats+grad ms':>14} {'fused ms':>10} {'torch ms':>10} {'speed-up':>9}")
         for rec in records:
-            key = (rec["B"], rec["K"], rec["C"], rec["D"])
+            key = (rec["B"], rec["K"], rec["C"], rec["D"], rec["images"])
             by_variant = {}
             for m in mtkd:
-                if (m["B"], m["K"], m["C"], m["D"]) == key and m.get("loss", "kl + mse") == loss:
+                if (m["B"], m["K"], m["C"], m["D"], m.get("images", 0)) == key and m.get("loss", "kl + mse") == loss:
                     by_variant.setdefault(m["variant"], {})[m["op"]] = m["median_ms"]
             for variant, ops in by_variant.items():
                 if "stats" in ops and "gradient" in ops:
                     two = ops["stats"] + ops["gradient"]
-                    print(f"{','.join(map(str, key)):>18} {variant:>14} {two:14.3f} {ops.get('fused', float('nan')):10.3f} "
+                    print(f"{','.join(map(str, key[:4])) + (f'/{key[4]}' if key[4] else ''):>18} {variant:>14} {two:14.3f} {ops.get('fused', float('nan')):10.3f} "
                           f"{rec['median_ms']:10.3f} {rec['median_ms'] / two:8.1f}x")
 
 

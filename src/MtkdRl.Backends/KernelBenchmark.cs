@@ -13,12 +13,14 @@ namespace MtkdRl.Backends;
 /// <param name="Roofline">Gbps / CopyGbps: the fraction of what a plain copy of the same bytes achieves.</param>
 /// <param name="CopyThreads">Host threads of the copy that measured CopyGbps: the native op's team size, so both
 /// use the same cores (0 for a device copy).</param>
+/// <param name="Images">N of a dense step "B,K,C,D/N" (<see cref="KernelShape"/>): each pass is the op on the B pixel rows
+/// and on the N images' feature rows, timed together; 0 for the op on B rows.</param>
 public sealed record KernelBenchRecord(
     string Op, string Backend, string Variant, string Device,
     [property: JsonPropertyName("B")] int B, [property: JsonPropertyName("K")] int K,
     [property: JsonPropertyName("C")] int C, [property: JsonPropertyName("D")] int D,
     double MedianMs, double P20Ms, double P80Ms, long Bytes, double Gbps, double MaxRelErr, int Repeats,
-    double CopyGbps, double Roofline, string Loss = "kl + mse", int CopyThreads = 0);
+    double CopyGbps, double Roofline, string Loss = "kl + mse", int CopyThreads = 0, int Images = 0);
 
 /// <summary>Options of a kernel benchmark run.</summary>
 /// <param name="Repeats">Timed repetitions per pass (after the warm-up); the median of these is reported.</param>
@@ -64,48 +66,97 @@ public static class KernelBenchmark
     }
 
     public static IEnumerable<KernelBenchRecord> Run(BackendEntry entry, IDistillBackend backend, DistillShape shape,
+        KernelBenchOptions options, Action<string>? progress = null) =>
+        Run(entry, backend, new KernelShape(shape), options, progress);
+
+    /// <summary>
+    /// The three passes at one shape. A dense step's pass is the op's pass on its images' feature rows (no logit
+    /// term) then on its pixel rows (no feature term), timed as one, with the bytes of both.
+    /// </summary>
+    public static IEnumerable<KernelBenchRecord> Run(BackendEntry entry, IDistillBackend backend, KernelShape shape,
         KernelBenchOptions options, Action<string>? progress = null)
     {
         var h = options.EffectiveHyper;
-        var x = RandomInputs(shape, options.Seed);
-        var x64 = ReferenceDistill.Inputs64.From(x);
         progress?.Invoke($"{entry.Name} {shape}: float64 reference");
-        var refStats = ReferenceDistill.ComputeStats(x64, h);
-        var refGrads = ReferenceDistill.ComputeGrads(x64, refStats, h);
+        var parts = shape.IsDenseStep
+            ? new[] { new Part(shape.ImageSession, h with { ACe = 0f, AKd = 0f }, options.Seed), new Part(shape.PixelSession, h with { Beta = 0f }, options.Seed) }
+            : new[] { new Part(shape.Rows, h, options.Seed) };
 
         progress?.Invoke($"{entry.Name}: copy bandwidth");
         int copyThreads = CopyThreads(backend);
         double copyGbps = backend is ICopyBandwidthProbe device ? device.MeasureCopyGbps() : HostCopyBandwidth.MeasureGbps(copyThreads);
 
-        using var session = backend.CreateSession(shape);
-        session.Upload(x);
-        var stats = new DistillStats(shape);
-        var grads = new DistillGrads(shape);
+        try
+        {
+            foreach (var part in parts) part.Open(backend);
+            var timed = parts[^1].Session!; // issued last: its synchronize waits for both on a device's one stream
 
-        // stats
-        progress?.Invoke($"{entry.Name} {shape}: stats");
-        var statsTimes = Time(() => session.Stats(h), session, options);
-        session.DownloadStats(stats);
-        DistillValidation.CheckStatsFinite(x, stats);
-        double statsErr = MaxRelErr(ReferenceDistill.Named(refStats), stats.Named());
-        yield return Record("stats", h.Loss, entry, backend, shape, statsTimes, DistillPass.Stats, statsErr, copyGbps, copyThreads);
+            // stats
+            progress?.Invoke($"{entry.Name} {shape}: stats");
+            var statsTimes = Time(() => { foreach (var part in parts) part.Session!.Stats(part.Hyper); }, timed, options);
+            double statsErr = parts.Max(part => part.StatsError(checkFinite: true));
+            yield return Record("stats", h.Loss, entry, backend, shape, parts, statsTimes, DistillPass.Stats, statsErr, copyGbps, copyThreads);
 
-        // gradient (reads the statistics the stats pass just left in the session)
-        progress?.Invoke($"{entry.Name} {shape}: gradient");
-        var gradTimes = Time(() => session.Gradient(h), session, options);
-        session.DownloadGrads(grads);
-        double gradErr = MaxRelErr(ReferenceDistill.Named(refGrads), grads.Named());
-        yield return Record("gradient", h.Loss, entry, backend, shape, gradTimes, DistillPass.Gradient, gradErr, copyGbps, copyThreads);
+            // gradient (reads the statistics the stats pass just left in the sessions)
+            progress?.Invoke($"{entry.Name} {shape}: gradient");
+            var gradTimes = Time(() => { foreach (var part in parts) part.Session!.Gradient(part.Hyper); }, timed, options);
+            double gradErr = parts.Max(part => part.GradsError());
+            yield return Record("gradient", h.Loss, entry, backend, shape, parts, gradTimes, DistillPass.Gradient, gradErr, copyGbps, copyThreads);
 
-        // fused
-        progress?.Invoke($"{entry.Name} {shape}: fused");
-        session.PoisonOutputs();
-        var fusedTimes = Time(() => session.Fused(h), session, options);
-        session.DownloadStats(stats);
-        session.DownloadGrads(grads);
-        double fusedErr = Math.Max(MaxRelErr(ReferenceDistill.Named(refStats), stats.Named()),
-                                   MaxRelErr(ReferenceDistill.Named(refGrads), grads.Named()));
-        yield return Record("fused", h.Loss, entry, backend, shape, fusedTimes, DistillPass.Fused, fusedErr, copyGbps, copyThreads);
+            // fused
+            progress?.Invoke($"{entry.Name} {shape}: fused");
+            foreach (var part in parts) part.Session!.PoisonOutputs();
+            var fusedTimes = Time(() => { foreach (var part in parts) part.Session!.Fused(part.Hyper); }, timed, options);
+            double fusedErr = parts.Max(part => Math.Max(part.StatsError(checkFinite: false), part.GradsError()));
+            yield return Record("fused", h.Loss, entry, backend, shape, parts, fusedTimes, DistillPass.Fused, fusedErr, copyGbps, copyThreads);
+        }
+        finally
+        {
+            foreach (var part in parts) part.Session?.Dispose();
+        }
+    }
+
+    /// <summary>One session of a timed shape: its random inputs, their float64 reference outputs, and its own hyper.</summary>
+    private sealed class Part
+    {
+        private readonly DistillInputs _inputs;
+        private readonly ReferenceDistill.Stats64 _refStats;
+        private readonly ReferenceDistill.Grads64 _refGrads;
+
+        public Part(DistillShape shape, DistillHyper hyper, int seed)
+        {
+            Shape = shape;
+            Hyper = hyper;
+            _inputs = RandomInputs(shape, seed);
+            var x64 = ReferenceDistill.Inputs64.From(_inputs);
+            _refStats = ReferenceDistill.ComputeStats(x64, hyper);
+            _refGrads = ReferenceDistill.ComputeGrads(x64, _refStats, hyper);
+        }
+
+        public DistillShape Shape { get; }
+        public DistillHyper Hyper { get; }
+        public IDistillSession? Session { get; private set; }
+
+        public void Open(IDistillBackend backend)
+        {
+            Session = backend.CreateSession(Shape);
+            Session.Upload(_inputs);
+        }
+
+        public double StatsError(bool checkFinite)
+        {
+            var stats = new DistillStats(Shape);
+            Session!.DownloadStats(stats);
+            if (checkFinite) DistillValidation.CheckStatsFinite(_inputs, stats);
+            return MaxRelErr(ReferenceDistill.Named(_refStats), stats.Named());
+        }
+
+        public double GradsError()
+        {
+            var grads = new DistillGrads(Shape);
+            Session!.DownloadGrads(grads);
+            return MaxRelErr(ReferenceDistill.Named(_refGrads), grads.Named());
+        }
     }
 
     /// <summary>Reproducible inputs: Gaussian logits and features, 10% ignored rows, normalised weights.</summary>
@@ -175,15 +226,16 @@ public static class KernelBenchmark
         _ => Environment.ProcessorCount,
     };
 
-    private static KernelBenchRecord Record(string op, DistillLoss loss, BackendEntry entry, IDistillBackend backend, DistillShape s,
-        double[] sortedMs, DistillPass pass, double err, double copyGbps, int copyThreads)
+    private static KernelBenchRecord Record(string op, DistillLoss loss, BackendEntry entry, IDistillBackend backend, KernelShape shape,
+        IEnumerable<Part> parts, double[] sortedMs, DistillPass pass, double err, double copyGbps, int copyThreads)
     {
+        var s = shape.Rows;
         double median = Percentile(sortedMs, 0.5);
-        long bytes = DistillTraffic.MinimumBytes(s, pass);
+        long bytes = parts.Sum(part => DistillTraffic.MinimumBytes(part.Shape, pass));
         double gbps = bytes / (median * 1e-3) / 1e9;
         return new KernelBenchRecord(op, entry.Family, entry.Name, backend.Device, s.B, s.K, s.C, s.UniformWidth ? s.D[0] : -1,
             median, Percentile(sortedMs, 0.2), Percentile(sortedMs, 0.8), bytes, gbps, err, sortedMs.Length,
-            copyGbps, gbps / copyGbps, loss.ToString(), copyThreads);
+            copyGbps, gbps / copyGbps, loss.ToString(), copyThreads, shape.Images);
     }
 
     /// <summary>The largest relative error over the outputs (BackendAgreement's measure; NaN for misplaced non-finite values).</summary>

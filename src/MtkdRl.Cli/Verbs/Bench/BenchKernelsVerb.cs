@@ -12,7 +12,7 @@ public sealed class BenchKernelsVerb : TimedBenchOptions
     [Option('b', "backend", Default = "all", HelpText = "A backend name from `mtkd info`, or all (the best variant of each family; CPU simulators only when named).")]
     public string Backend { get; set; } = "all";
 
-    [Option('s', "shape", Separator = ';', HelpText = "B,K,C,D shapes separated by ';' (default: 256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128;65536,4,11,16, the last a dense shape: 16 images of 64x64 pixels).")]
+    [Option('s', "shape", Separator = ';', HelpText = "B,K,C,D shapes separated by ';', or B,K,C,D/N for a dense step of N images (the features once per image) (default: 256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128;65536,4,11,16;65536,4,11,16/16, the last two 16 images of 64x64 pixels).")]
     public IEnumerable<string> Shapes { get; set; } = [];
 
     [Option("jsonl", HelpText = "Append each record to this file as one JSON line as soon as it is measured (a run cut short keeps what finished).")]
@@ -31,7 +31,7 @@ public sealed class BenchKernelsVerb : TimedBenchOptions
     {
         if (Repeat < 1) throw new MtkdException($"--repeat must be at least 1 (got {Repeat})");
         if (Warmup < 0) throw new MtkdException($"--warmup must be at least 0 (got {Warmup})");
-        var shapes = BenchShapes.ParseAll(Shapes, BenchShapes.KernelDefaults);
+        var shapes = BenchShapes.ParseAllKernel(Shapes, BenchShapes.KernelDefaults);
         var hyper = DistillHyper.Default with { Loss = DistillLossCatalog.Parse(KdLoss, FeatureLoss) };
         void Skipped(string why) => console.MarkupLine($"[yellow]{Markup.Escape(why)}[/]");
         BackendCatalog.Select(Backend); // an unknown name fails before the JSON file is touched

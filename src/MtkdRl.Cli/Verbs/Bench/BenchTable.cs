@@ -13,7 +13,7 @@ public static class BenchTable
             t.AddColumn(new TableColumn(col).RightAligned());
         foreach (var r in records)
         {
-            t.AddRow($"{r.B},{r.K},{r.C},{r.D}", r.Op, Markup.Escape(r.Variant),
+            t.AddRow($"{r.B},{r.K},{r.C},{r.D}" + (r.Images > 0 ? $"/{r.Images}" : ""), r.Op, Markup.Escape(r.Variant),
                 F(r.MedianMs), F(r.P20Ms), F(r.P80Ms), (r.Bytes / 1e6).ToString("F2"), r.Gbps.ToString("F2"), r.Roofline.ToString("P0"),
                 double.IsFinite(r.MaxRelErr) ? r.MaxRelErr.ToString("E1") : "[red]non-finite[/]", r.Repeats.ToString());
         }
