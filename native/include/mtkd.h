@@ -45,7 +45,7 @@ typedef struct mtkd_context mtkd_context; /* opaque: SIMD level, thread count, s
 
 typedef struct mtkd_shape {
     int32_t B, K, C;
-    const int32_t* D;        /* [K] teacher embedding widths, each >= 1 */
+    const int32_t* D;        /* [K] teacher embedding widths, each >= 0; 0: the teacher has no features (cos = mse = 0) */
     const int32_t* feat_off; /* [K+1] prefix sums of D; feat_off[K] = F */
 } mtkd_shape;
 

@@ -22,7 +22,7 @@ void check_shape(const mtkd_shape& s) {
     if (s.feat_off[0] != 0) throw_invalid(format("shape->feat_off[0] = %d (must be 0)", s.feat_off[0]));
     std::int64_t sum = 0;
     for (int k = 0; k < s.K; ++k) {
-        if (s.D[k] < 1) throw_invalid(format("shape->D[%d] = %d (each teacher embedding width must be >= 1)", k, s.D[k]));
+        if (s.D[k] < 0) throw_invalid(format("shape->D[%d] = %d (each teacher embedding width must be >= 0)", k, s.D[k]));
         sum += s.D[k];
         if (sum > std::numeric_limits<int32_t>::max()) throw_invalid("shape->D sums to more than 2^31 - 1 columns");
         if (s.feat_off[k + 1] != sum)
@@ -79,9 +79,9 @@ void require_gradient_inputs(const mtkd_stats& st) {
         if (ptrs[i] == nullptr) throw_invalid(format("stats->%s is null (the gradient pass reads it)", fields[i]));
 }
 
-void require_grads_outputs(const mtkd_grads& g, const char* name) {
+void require_grads_outputs(const mtkd_grads& g, const char* name, bool features) {
     if (g.dzs == nullptr) throw_invalid(format("%s->dzs is null", name));
-    if (g.dfs == nullptr) throw_invalid(format("%s->dfs is null", name));
+    if (features && g.dfs == nullptr) throw_invalid(format("%s->dfs is null", name));
     if (g.row_loss == nullptr) throw_invalid(format("%s->row_loss is null", name));
 }
 
@@ -95,8 +95,10 @@ DistillProblem make_distill_problem(DistillPass pass, const mtkd_shape* shape, c
     check_shape(*shape);
     require(in->zs, "in->zs");
     require(in->zt, "in->zt");
-    require(in->fs, "in->fs");
-    require(in->ft, "in->ft");
+    // Without features (F = 0: every D[k] = 0) fs, ft and dfs hold nothing and may be null.
+    const bool features = shape->feat_off[shape->K] > 0;
+    if (features) require(in->fs, "in->fs");
+    if (features) require(in->ft, "in->ft");
     require(in->y, "in->y");
     if (pass != DistillPass::Stats) {
         require(in->wl, "in->wl", "the gradient and fused passes read the weights");
@@ -110,7 +112,7 @@ DistillProblem make_distill_problem(DistillPass pass, const mtkd_shape* shape, c
     if (pass != DistillPass::Stats) {
         const char* grads_name = pass == DistillPass::Fused ? "out_grads" : "out";
         require(grads, grads_name);
-        require_grads_outputs(*grads, grads_name);
+        require_grads_outputs(*grads, grads_name, features);
     }
     check_labels(in->y, shape->B, shape->C);
 

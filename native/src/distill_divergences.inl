@@ -629,6 +629,10 @@ void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b
                 const std::size_t i = static_cast<std::size_t>(b) * p.K + k;
                 const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
                 const int d = p.D[k];
+                if (d == 0) {  // no features: the feature loss is 0 and so is its gradient
+                    if (stats) p.stats.mse[i] = 0.0f;
+                    continue;
+                }
                 const float *a = p.fs + off, *t = p.ft + off;
                 if (stats) p.stats.mse[i] = static_cast<float>(Feat<V>::value(a, t, d, p.cos_eps));
                 if (grads && y >= 0) {

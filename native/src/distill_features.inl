@@ -24,6 +24,7 @@ inline bool stream_feature_grads(const DistillProblem& p) {
 }
 
 inline float feature_grad_scale(const DistillProblem& p, int b, int k) {
+    if (p.D[k] == 0) return 0.0f;
     return p.inv_counted_rows * p.beta * p.wf[stat_index(p, b, k)] * (2.0f / static_cast<float>(p.D[k]));
 }
 
@@ -34,11 +35,19 @@ template <class V, bool WithStats, bool WithGrad>
 inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g, bool stream) {
     using F = typename V::F;
     using M = typename V::M;
+    const int d = p.D[k];
+    if (d == 0) {
+        // A teacher without features (the dense step's pixel rows): cos = mse = 0 and no dfs, nothing read.
+        if constexpr (WithStats) {
+            p.stats.cos[stat_index(p, b, k)] = 0.0f;
+            p.stats.mse[stat_index(p, b, k)] = 0.0f;
+        }
+        return;
+    }
     const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
     const float* a = p.fs + off;
     const float* t = p.ft + off;
     float* out = WithGrad ? p.grads.dfs + off : nullptr;
-    const int d = p.D[k];
     const F vg = V::set1(grad_scale);
     // Two sets of sums, for even and odd vectors: one set alone would wait on its FMA latency every vector.
     F dot[2] = {V::zero(), V::zero()}, ss[2] = {V::zero(), V::zero()}, tt[2] = {V::zero(), V::zero()},

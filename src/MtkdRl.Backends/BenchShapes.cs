@@ -14,8 +14,11 @@ public sealed record KernelShape(DistillShape Rows, int Images = 0)
     /// <summary>Whether this is a dense step (N images) rather than the op on B rows.</summary>
     public bool IsDenseStep => Images > 0;
 
-    /// <summary>The pixel rows' session of a dense step: B rows, C classes, one feature per teacher.</summary>
-    public DistillShape PixelSession => new(Rows.B, Rows.C, Enumerable.Repeat(1, Rows.K).ToArray());
+    /// <summary>
+    /// The pixel rows' session of a dense step: B rows, C classes, no features (or one per teacher on a backend
+    /// without <see cref="IDistillBackend.SupportsFeaturelessTeachers"/>), as the dense step makes it.
+    /// </summary>
+    public DistillShape PixelSession(bool featureless) => new(Rows.B, Rows.C, Enumerable.Repeat(featureless ? 0 : 1, Rows.K).ToArray());
 
     /// <summary>The images' session of a dense step: N rows, two placeholder logits, the D features per teacher.</summary>
     public DistillShape ImageSession => new(Images, 2, Rows.D);

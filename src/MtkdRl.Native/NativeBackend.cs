@@ -55,6 +55,8 @@ public sealed class NativeBackend : IDistillBackend
 
     /// <summary>Every catalog loss (docs/DESIGN.md §7).</summary>
     public bool Supports(DistillLoss loss) => true;
+
+    public bool SupportsFeaturelessTeachers => true;
     public string Device { get; }
     public bool ApproximateMath => false;
 

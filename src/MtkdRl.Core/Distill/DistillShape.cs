@@ -2,7 +2,8 @@ namespace MtkdRl.Core.Distill;
 
 /// <summary>
 /// The shape of one distillation batch: B rows, K teachers, C classes, and teacher k's embedding
-/// width D[k] (ragged widths allowed).
+/// width D[k] (ragged widths allowed; 0 for a teacher without features, where cos = mse = 0 and there is no
+/// feature term, on the backends that support it: <see cref="IDistillBackend.SupportsFeaturelessTeachers"/>).
 /// <para>Memory layouts used by every backend (row-major, float32 unless stated):</para>
 /// <list type="bullet">
 /// <item>zs [B,C] student logits; zt [K,B,C] teacher logits, teacher-major (teacher k's block is contiguous).</item>
@@ -41,7 +42,7 @@ public sealed class DistillShape
         long sum = 0;
         for (int k = 0; k < _d.Length; k++)
         {
-            if (_d[k] < 1) throw new MtkdInputException($"teacher {k}: embedding width D must be at least 1 (got {_d[k]})");
+            if (_d[k] < 0) throw new MtkdInputException($"teacher {k}: embedding width D must be at least 0 (got {_d[k]})");
             sum += _d[k];
             if (sum > int.MaxValue) throw new MtkdInputException("sum of teacher embedding widths overflows");
             _offset[k + 1] = (int)sum;

@@ -24,6 +24,13 @@ public interface IDistillBackend : IDisposable
     /// (kl + mse); a pass asked for a loss its backend lacks refuses it with a one-line error, never computing another.
     /// </summary>
     bool Supports(DistillLoss loss) => loss.IsDefault;
+
+    /// <summary>
+    /// Whether a teacher may have no features (D_k = 0: cos = mse = 0, no feature term, nothing of fs, ft or dfs
+    /// read or written). The dense step's pixel rows, whose features are once per image, use it to skip the feature
+    /// work; on a backend without it they carry one zero feature per teacher. Other backends refuse such a shape.
+    /// </summary>
+    bool SupportsFeaturelessTeachers => false;
 }
 
 /// <summary>

@@ -12,6 +12,8 @@ public sealed class ReferenceBackend : IDistillBackend
     /// <summary>The reference is the specification of every catalog loss.</summary>
     public bool Supports(DistillLoss loss) => true;
 
+    public bool SupportsFeaturelessTeachers => true;
+
     public void Dispose() { }
 
     private sealed class Session(DistillShape shape) : DistillSessionBase(shape)

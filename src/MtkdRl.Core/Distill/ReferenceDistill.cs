@@ -100,9 +100,10 @@ public static class ReferenceDistill
                     sq += (fs[j] - ft[j]) * (fs[j] - ft[j]);
                 }
                 bool finite = AllFinite(fs) && AllFinite(ft);
-                r.Cos[i] = finite ? dot / (Math.Sqrt(ss) * Math.Sqrt(tt) + h.CosEps) : double.NaN;
-                r.Mse[i] = finite ? sq / d : double.NaN;
-                if (h.Loss.Feature != FeatureLoss.Mse) r.Mse[i] = ReferenceLosses.Feature(h.Loss.Feature, fs, ft, h.CosEps);
+                // A teacher without features (d = 0): cos = mse = 0, whatever the feature loss.
+                r.Cos[i] = !finite ? double.NaN : d == 0 ? 0.0 : dot / (Math.Sqrt(ss) * Math.Sqrt(tt) + h.CosEps);
+                r.Mse[i] = !finite ? double.NaN : d == 0 ? 0.0 : sq / d;
+                if (h.Loss.Feature != FeatureLoss.Mse && d > 0) r.Mse[i] = ReferenceLosses.Feature(h.Loss.Feature, fs, ft, h.CosEps);
             }
         }
         return r;

@@ -15,7 +15,7 @@ namespace MtkdRl.Distillation;
 /// The feature term is per image, computed once per image in a second, small session of the op: N feature rows
 /// (each image's projected embedding, the heads on the pooled bottleneck, against each teacher's image
 /// embedding), no logit term (a_ce = a_kd = 0 there), while the pixel rows' session carries no feature term
-/// (beta = 0 there, one zero feature per teacher). With V_n valid pixels in image n, B' = sum_n V_n and N' the
+/// (beta = 0 there, and no features at all where the backend supports it, else one zero feature per teacher). With V_n valid pixels in image n, B' = sum_n V_n and N' the
 /// images with a valid pixel, image n's feature weight is wf'[n,k] = (N' / B') sum over its valid pixels of
 /// wf[r,k], so the image session's (1/N') sum_n beta sum_k wf'[n,k] mse[n,k] is exactly the per-pixel op's
 /// (1/B') sum over valid pixels of beta sum_k wf[r,k] mse[n(r),k] with the image's features on every pixel,
@@ -45,7 +45,7 @@ public sealed class DenseDistillStep : OpStep
 
     public DenseDistillStep(IDenseStudent student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper)
         : base(backend, new DistillShape(PixelRowCount(student, images), student.Columns, heads.Widths), hyper with { Beta = 0f },
-            new DistillShape(PixelRowCount(student, images), student.Columns, Enumerable.Repeat(1, heads.Widths.Count).ToArray()))
+            PixelSessionShape(backend, PixelRowCount(student, images), student.Columns, heads.Widths.Count))
     {
         if (heads.StudentWidth != student.EmbeddingWidth)
             throw new MtkdInputException($"projection heads read {heads.StudentWidth} features, student '{student.Spec}' embeds {student.EmbeddingWidth}");
@@ -62,6 +62,10 @@ public sealed class DenseDistillStep : OpStep
         _imageWf = new float[images * Shape.K];
         _validPixels = new int[images];
     }
+
+    /// <summary>The pixel rows' session: no features where the backend allows it (the op then skips the feature work), else one per teacher.</summary>
+    private static DistillShape PixelSessionShape(IDistillBackend backend, int rows, int columns, int teachers) =>
+        new(rows, columns, Enumerable.Repeat(backend.SupportsFeaturelessTeachers ? 0 : 1, teachers).ToArray());
 
     private static int PixelRowCount(IDenseStudent student, int images)
     {

@@ -23,6 +23,7 @@ internal sealed class CudaDistillSession : DistillSessionBase, IDeviceTimedSessi
 
     public CudaDistillSession(IKernelTarget target, DistillShape shape, string backendName) : base(shape)
     {
+        DistillSessionChecks.RequireFeatures(shape, backendName);
         _target = target;
         long maxShared = DistillKernels.All.Min(k => (long)target.MaxDynamicSharedBytes(k));
         int maxClasses = DistillKernels.MaxClasses(maxShared);

@@ -29,6 +29,7 @@ public sealed class IlgpuDistillSession : DistillSessionBase, IDeviceTimedSessio
 
     internal IlgpuDistillSession(Accelerator accelerator, DistillKernels kernels, DistillShape shape) : base(shape)
     {
+        DistillSessionChecks.RequireFeatures(shape, BackendName);
         _accelerator = accelerator;
         _kernels = kernels;
         int b = shape.B, k = shape.K, c = shape.C, f = shape.F, bk = b * k;

@@ -17,7 +17,8 @@ public class BenchShapesTests
         Assert.Equal(16 * 64 * 64, rows.Rows.B);
         Assert.Equal(rows.Rows.ToString(), step.Rows.ToString());
         Assert.Equal(16, step.Images);
-        Assert.Equal("B=65536 K=4 C=11 D=1", step.PixelSession.ToString());
+        Assert.Equal("B=65536 K=4 C=11 D=0", step.PixelSession(featureless: true).ToString());
+        Assert.Equal("B=65536 K=4 C=11 D=1", step.PixelSession(featureless: false).ToString());
         Assert.Equal("B=16 K=4 C=2 D=16", step.ImageSession.ToString());
     }
 
@@ -49,7 +50,7 @@ public class BenchShapesTests
         {
             Assert.Equal((24, 3, 5, 4, 4), (r.B, r.K, r.C, r.D, r.Images));
             var pass = Enum.Parse<DistillPass>(r.Op, ignoreCase: true);
-            Assert.Equal(DistillTraffic.MinimumBytes(shape.PixelSession, pass) + DistillTraffic.MinimumBytes(shape.ImageSession, pass), r.Bytes);
+            Assert.Equal(DistillTraffic.MinimumBytes(shape.PixelSession(featureless: true), pass) + DistillTraffic.MinimumBytes(shape.ImageSession, pass), r.Bytes);
             Assert.True(r.MaxRelErr < 1e-4, $"{r.Op}: {r.MaxRelErr}");
         }
 

@@ -32,7 +32,25 @@ public sealed record AgreementCase(string Name, int B, int C, int[] D, LogitStyl
         new("tiny-kl-C10-T8", 16, 10, [4, 4], LogitStyle.NearlyEqual, 0.15, 8f, false, Precise: true),
         new("tiny-kl-C100-T1", 9, 100, [4, 4], LogitStyle.NearlyEqual, 0.15, 1f, false, Precise: true),
         new("B257-K4-C100-D256", 257, 100, Enumerable.Repeat(256, 4).ToArray(), LogitStyle.Normal, 0.15, 4f, true),
+        // Teachers without features (D = 0), as the dense step's pixel rows: cos = mse = 0, no feature term.
+        new("featureless-B67-K4-C11", 67, 11, [0, 0, 0, 0], LogitStyle.Normal, 0.15, 1f, false),
+        new("one-featureless-teacher", 9, 13, [5, 0, 3], LogitStyle.Normal, 0.15, 4f, false),
     ];
+
+    /// <summary>Whether a teacher has no features (D = 0): only backends with SupportsFeaturelessTeachers take it.</summary>
+    public bool Featureless => D.Any(d => d == 0);
+
+    /// <summary>
+    /// A backend without <see cref="IDistillBackend.SupportsFeaturelessTeachers"/> must refuse a featureless case in
+    /// one line when the session is made; the case then reports skipped with that refusal.
+    /// </summary>
+    public void SkipUnlessSupported(IDistillBackend backend)
+    {
+        if (!Featureless || backend.SupportsFeaturelessTeachers) return;
+        var refusal = Assert.Throws<MtkdRl.Core.MtkdInputException>(() => backend.CreateSession(Shape));
+        Assert.DoesNotContain('\n', refusal.Message);
+        Skip.If(true, refusal.Message);
+    }
 
     public override string ToString() => Name;
 }

@@ -29,6 +29,7 @@ public class LossAgreementTests
         var backend = SharedBackends.GetOrSkip(backendName);
         var c = AgreementCase.All.Single(a => a.Name == caseName);
         var hyper = c.Hyper with { Loss = LossCatalogTests.FromName(lossName) };
+        c.SkipUnlessSupported(backend);
         int seed = TestSeeds.Next();
         var x = DistillInputFactory.Create(c.Shape, seed, c.Style, c.Ignored);
         if (!backend.Supports(hyper.Loss))

@@ -58,10 +58,14 @@ public sealed class DenseDistillStepTests
         };
     }
 
-    [Fact]
-    public void Loss_matches_the_float64_op_on_pixel_rows_built_by_hand()
+    /// <summary>native and reference run the pixel rows without features; ilgpu-cpu, without that support, with one zero feature per teacher.</summary>
+    [Theory]
+    [InlineData("native")]
+    [InlineData("native-scalar")]
+    [InlineData("ilgpu-cpu")]
+    public void Loss_matches_the_float64_op_on_pixel_rows_built_by_hand(string backend)
     {
-        using var s = Create("native");
+        using var s = Create(backend);
         double loss = s.Run();
         int k = Widths.Length, f = Widths.Sum(), rows = N * P;
         var shape = new DistillShape(rows, C, Widths);
@@ -114,6 +118,7 @@ public sealed class DenseDistillStepTests
     [Theory]
     [InlineData("native")]
     [InlineData("reference")]
+    [InlineData("ilgpu-cpu")]
     public void The_two_pass_route_gives_the_fused_loss_and_gradients(string backend)
     {
         using var s = Create(backend);
