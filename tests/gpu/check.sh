@@ -99,7 +99,7 @@ if [ $dry -eq 0 ]; then
   selfcheck_shapes="256,16,1000,512;64,64,100,128"
   selfcheck_losses=(--losses)
   sanitizer_shapes="33,5,1001,100;64,8,256,64"
-  shapes="4096,16,1000,512;256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128;65536,4,11,16"
+  shapes="4096,16,1000,512;256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128;65536,4,11,16;65536,4,11,16/16"
   torch_device="cuda"
   bench_args=(--repeat 50 --warmup 5 --max-seconds 2)
 else
@@ -110,7 +110,7 @@ else
   selfcheck_shapes="8,3,40,16"
   selfcheck_losses=() # every catalog loss on the emulator takes minutes; the test suite runs them there
   sanitizer_shapes=""
-  shapes="8,3,40,16;5,2,33,7;6,4,11,16"
+  shapes="8,3,40,16;5,2,33,7;6,4,11,16;24,4,11,16/4"
   torch_device="cpu"
   bench_args=(--repeat 3 --warmup 0 --max-seconds 1)
 fi

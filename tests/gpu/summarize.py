@@ -91,16 +91,17 @@ def main():
     torch = [r for p in files(out, "torch") for r in load(p)]
     torch_ms = {}
     for r in torch:  # eager from either file, compile from the compile run
-        torch_ms.setdefault((r["B"], r["K"], r["C"], r["D"], r["mode"]), r["median_ms"])
+        torch_ms.setdefault((r["B"], r["K"], r["C"], r["D"], r.get("images", 0), r["mode"]), r["median_ms"])
 
     groups = {}
     for r in bench:
-        groups.setdefault((r["B"], r["K"], r["C"], r["D"], r["variant"]), {})[r["op"]] = r
+        groups.setdefault((r["B"], r["K"], r["C"], r["D"], r.get("images", 0), r["variant"]), {})[r["op"]] = r
     print("\n| B,K,C,D | backend | device | stats+grad ms | fused ms | fused GB/s | copy GB/s | of copy | torch eager ms | x eager | torch compile ms | x compile | max rel err |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     verdicts = []
     for key, ops in groups.items():
-        shape = key[:4]
+        shape, variant = key[:5], key[5]  # B,K,C,D and N (images of a dense step "B,K,C,D/N", 0 otherwise)
+        label = ",".join(map(str, shape[:4])) + (f"/{shape[4]}" if shape[4] else "")
         two = ops["stats"]["median_ms"] + ops["gradient"]["median_ms"] if "stats" in ops and "gradient" in ops else None
         fused = ops.get("fused")
         eager, compiled = torch_ms.get(shape + ("eager",)), torch_ms.get(shape + ("compile",))
@@ -108,12 +109,12 @@ def main():
         x_compile = compiled / two if compiled and two else None
         err = max((o["max_rel_err"] for o in ops.values() if o["max_rel_err"] is not None), default=None)
         device = next(iter(ops.values()))["device"]
-        print(f"| {','.join(map(str, shape))} | {key[4]} | {device} | {fmt(two, '.4f')} | {fmt(fused and fused['median_ms'], '.4f')} "
+        print(f"| {label} | {variant} | {device} | {fmt(two, '.4f')} | {fmt(fused and fused['median_ms'], '.4f')} "
               f"| {fmt(fused and fused['gbps'], '.1f')} | {fmt(fused and fused['copy_gbps'], '.1f')} "
               f"| {fmt(fused and 100 * fused['roofline'], '.1f')}% | {fmt(eager, '.4f')} | {fmt(x_eager, '.1f')} "
               f"| {fmt(compiled, '.4f')} | {fmt(x_compile, '.1f')} | {fmt(err, '.1e')} |")
-        if shape == TARGET_SHAPE and fused:
-            verdicts.append(f"{key[4]}: fused at {100 * fused['roofline']:.1f}% of copy bandwidth "
+        if shape[:4] == TARGET_SHAPE and not shape[4] and fused:
+            verdicts.append(f"{variant}: fused at {100 * fused['roofline']:.1f}% of copy bandwidth "
                             f"({'meets' if fused['roofline'] >= TARGET_FRACTION else 'misses'} {100 * TARGET_FRACTION:.0f}%), "
                             + (f"{x_eager:.1f}x the PyTorch eager step ({'meets' if x_eager >= TARGET_SPEEDUP else 'misses'} {TARGET_SPEEDUP:.0f}x)"
                                if x_eager else "no PyTorch eager figure"))

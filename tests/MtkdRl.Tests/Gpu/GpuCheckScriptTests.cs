@@ -93,7 +93,7 @@ public class GpuCheckScriptTests
         // Every result went to its JSON lines, and the table comes last, from them.
         Assert.Equal(6, run.Lines("selfcheck-cuda.jsonl").Length);
         Assert.Equal(5, run.Lines("selfcheck-ilgpu.jsonl").Length);
-        Assert.Equal(9, run.Lines("bench-cuda.jsonl").Length);
+        Assert.Equal(12, run.Lines("bench-cuda.jsonl").Length);
         string summary = run.Summary;
         Assert.Contains("self-check cuda-emu: 6 of 6 passed", summary);
         Assert.Contains("self-check ilgpu: 5 of 5 passed", summary);
@@ -101,6 +101,8 @@ public class GpuCheckScriptTests
         Assert.Contains("| 5,2,33,7 | ilgpu-cpu |", summary);
         Assert.Contains("| 6,4,11,16 | cuda-emu |", summary); // the stand-in for the dense shape
         Assert.Contains("| 6,4,11,16 | ilgpu-cpu |", summary);
+        Assert.Contains("| 24,4,11,16/4 | cuda-emu |", summary); // the stand-in for the dense step, features once per image
+        Assert.Contains("| 24,4,11,16/4 | ilgpu-cpu |", summary);
         Assert.EndsWith("target 4096,16,1000,512: not measured in this run", summary.TrimEnd());
     }
 
