@@ -64,7 +64,7 @@ public static class SegmentationPool
         if (File.Exists(poolDir)) throw new MtkdInputException($"--pool {poolDir}: is a file, not a folder");
         var plans = Plans(recipe, data, source);
         var input = SampleShape.Image(data.Train.Channels, data.Train.Canvas, data.Train.Canvas);
-        foreach (var (_, plan) in plans.Where(p => p.Recipe.Backbone is not null))
+        foreach (var (_, plan) in plans.Where(p => p.Recipe.Backbone is not null && BackboneInit.StartsFresh(Path.Combine(poolDir, p.Name), p.Recipe)))
             BackboneInit.Apply(plan.ParsedSpec().BuildSegmentation(input, data.ClassCount + 1, compute, new Rng(1)).NamedTensors, plan.Backbone!, compute);
         using var poolLock = FolderLock.Acquire(poolDir);
         var identity = Identity(data);
