@@ -23,6 +23,14 @@ inline bool stream_feature_grads(const DistillProblem& p) {
     return static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kStreamFeatureGradBytes;
 }
 
+// Without features at all (F = 0: every D[k] = 0) no pair's feature sweep runs; cos and mse of rows [b0, b1) are 0.
+inline void zero_feature_stats(const DistillProblem& p, int b0, int b1) {
+    if (p.F > 0) return;
+    const std::size_t first = static_cast<std::size_t>(b0) * p.K, count = static_cast<std::size_t>(b1 - b0) * p.K;
+    std::fill_n(p.stats.cos + first, count, 0.0f);
+    std::fill_n(p.stats.mse + first, count, 0.0f);
+}
+
 inline float feature_grad_scale(const DistillProblem& p, int b, int k) {
     if (p.D[k] == 0) return 0.0f;
     return p.inv_counted_rows * p.beta * p.wf[stat_index(p, b, k)] * (2.0f / static_cast<float>(p.D[k]));

@@ -165,12 +165,15 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
 // teacher's rows of the block are one contiguous run of zt; feature(r, k) row-major, so the block's features
 // are one contiguous run of fs, ft (and dfs) instead of K runs strided by F. The hardware prefetcher streams
 // both runs; explicit prefetches at any distance measured no faster.
+// With no features at all (F = 0) only logit(k, r) runs: see zero_feature_stats.
 template <class Logit, class Feature>
 inline void for_each_pair(const DistillProblem& p, int rows, Logit&& logit, Feature&& feature) {
     int fr = 0, fk = 0;
+    const bool features = p.F > 0;
     for (int k = 0; k < p.K; ++k) {
         for (int r = 0; r < rows; ++r) {
             logit(k, r);
+            if (!features) continue;
             feature(fr, fk);
             if (++fk == p.K) {
                 fk = 0;
@@ -182,6 +185,7 @@ inline void for_each_pair(const DistillProblem& p, int rows, Logit&& logit, Feat
 
 template <class V, int TK>
 void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
+    zero_feature_stats(p, b0, b1);
     const Block blk = make_block(p, b0, b1, scratch);
     for (int r = 0; r < blk.rows; ++r) student_stats<V, TK>(p, blk, r, nullptr);
     TeacherGroup<V> teachers;
@@ -195,6 +199,7 @@ void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
 
 template <class V, int TK>
 void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
+    zero_feature_stats(p, b0, b1);
     const Block blk = make_block(p, b0, b1, scratch);
     auto counted = [&](int r) { return p.y[b0 + r] >= 0; };
     for (int r = 0; r < blk.rows; ++r) {

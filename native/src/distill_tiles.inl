@@ -283,14 +283,30 @@ inline void write_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g) 
         if (g.y[i] >= 0) gradient_row(p, g.b0 + i)[g.y[i]] -= p.a_ce * p.inv_counted_rows;
 }
 
+// The fused pass's end of a lane group: dzs rows and row_loss (0 for ignored rows).
+template <class V>
+inline void finish_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g, int r0) {
+    write_gradient_rows(p, g);
+    for (int i = 0; i < g.n; ++i) {
+        if (g.y[i] >= 0) write_row_loss(p, r0 + i);
+        else p.grads.row_loss[r0 + i] = 0.0f;
+    }
+}
+
 // Stats (or, with Fused, stats and gradients) of rows [b0, b1), W rows at a time. Each teacher's tile takes
 // as many feature slices along, in the row-major order of fs and ft (see for_each_pair).
 template <class V, int TK, bool Fused>
 void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool stream = Fused && stream_feature_grads(p);
+    zero_feature_stats(p, b0, b1);
     for (int r0 = b0; r0 < b1; r0 += V::W) {
         LaneGroup<V> g = make_lane_group<V>(p, r0, std::min(V::W, b1 - r0), scratch);
         student_tile<V, TK, Fused>(p, g);
+        if (p.F == 0) {
+            for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused>(p, g, k, [](int) {});
+            if constexpr (Fused) finish_gradient_rows(p, g, r0);
+            continue;
+        }
         FeatureGroup<V> features;
         int pair = 0;
         auto next_feature = [&](int) {
@@ -303,13 +319,7 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
         };
         for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused>(p, g, k, next_feature);
         finish_features(p, features);
-        if constexpr (Fused) {
-            write_gradient_rows(p, g);
-            for (int i = 0; i < g.n; ++i) {
-                if (g.y[i] >= 0) write_row_loss(p, r0 + i);
-                else p.grads.row_loss[r0 + i] = 0.0f;
-            }
-        }
+        if constexpr (Fused) finish_gradient_rows(p, g, r0);
     }
     if (stream) V::stream_fence();
 }
