@@ -95,4 +95,33 @@ public class FullDiskTests
         using var cache = TeacherCacheFile.Open(first);
         Assert.Equal(150, cache.Header.Rows);
     }
+
+    /// <summary>
+    /// A compressed dense cache is written twice over: the plain records (space reserved up front), then the
+    /// compressed file beside them. Records that do not compress (random float32) need the room twice; on a disk with
+    /// room for one copy the commit is one line naming the cache, and neither file is left behind.
+    /// </summary>
+    [SkippableFact]
+    public void A_compressed_cache_that_does_not_fit_beside_its_plain_records_is_one_line_and_leaves_nothing()
+    {
+        using var disk = TinyDisk.Mount(1 << 20);
+        string path = Path.Combine(disk.Root, "cache-train-16x16.mtkc");
+        var grid = new DenseCacheGrid(16, 16, 1, 11);
+        const int rows = 55, width = 4; // 55 records of (256 x 11 + 4) float32: 620 KB plain
+        var header = new TeacherCacheHeader(TeacherCacheHeader.CompressedFormat, CacheDType.F32, "train", rows, grid.RowsPerImage * grid.Columns,
+            "scenes", "fp-d", "fp-p", [new("t", "unet:4", width, "sha:t")], "", "segmentation", grid, DenseRecordCodec.Name);
+        var random = new Random(5);
+        var logits = new float[rows * grid.RowsPerImage * grid.Columns];
+        var embeddings = new float[rows * width];
+        for (int i = 0; i < logits.Length; i++) logits[i] = (float)(random.NextDouble() * 2e6 - 1e6);
+        for (int i = 0; i < embeddings.Length; i++) embeddings[i] = (float)random.NextDouble();
+        using (var writer = new TeacherCacheFile.Writer(path, header))
+        {
+            writer.Write(0, 0, logits, embeddings);
+            var e = Assert.Throws<MtkdException>(() => writer.Commit());
+            Assert.StartsWith(path + ": the disk is full while compressing the cache", e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(disk.Root));
+    }
 }
