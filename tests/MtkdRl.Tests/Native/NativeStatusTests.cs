@@ -106,8 +106,8 @@ public unsafe class NativeStatusTests
         AssertInvalid(batch.Gradient(ctx), "mtkd_distill_gradient", "shape->C = 1");
         batch.RawShape = shape;
 
-        batch.Widths[1] = 0;
-        AssertInvalid(batch.Stats(ctx), "mtkd_distill_stats", "shape->D[1] = 0");
+        batch.Widths[1] = -1; // 0 is a teacher without features
+        AssertInvalid(batch.Stats(ctx), "mtkd_distill_stats", "shape->D[1] = -1");
         batch.Widths[1] = Shape.D[1];
 
         batch.Offsets[2] += 1;
