@@ -7,7 +7,8 @@
 //   g++ -O2 -o /tmp/native_pass_time benchmarks/native_pass_time.cpp -Inative/include -Lartifacts/native -lmtkd_native
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 1024 8 1000 512 20
 //
-// Arguments: simd (0 auto, 1 scalar, 2 AVX2, 3 AVX-512), threads, B, K, C, D, calls per pass, [T = 4],
+// Arguments: simd (0 auto, 1 scalar, 2 AVX2, 3 AVX-512), threads, B, K, C, D (0: no features, as the dense step's pixel
+// rows), calls per pass, [T = 4],
 // [divergence = 0: mtkd_divergence, 0 kl, 1 reverse-kl, 2 jsd (beta 0.5), 3 dkd (alpha 1, beta 8)], e.g.
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 65536 4 11 16 20 4 2
 // Output per pass: the fastest, 20th percentile and median wall ms, the median and 10th percentile CPU ms of the
@@ -41,8 +42,8 @@ int main(int argc, char** argv) {
               C = std::atoi(argv[5]), D = std::atoi(argv[6]), calls = std::atoi(argv[7]);
     const float T = argc > 8 ? static_cast<float>(std::atof(argv[8])) : 4.0f;
     const int divergence = argc > 9 ? std::atoi(argv[9]) : MTKD_DIVERGENCE_KL;
-    if (simd < 0 || threads < 0 || B < 1 || K < 1 || C < 1 || D < 1 || calls < 1 || !(T > 0)) {
-        std::fprintf(stderr, "native_pass_time: every size must be positive\n");
+    if (simd < 0 || threads < 0 || B < 1 || K < 1 || C < 1 || D < 0 || calls < 1 || !(T > 0)) {
+        std::fprintf(stderr, "native_pass_time: every size must be positive (D may be 0: teachers without features)\n");
         return 2;
     }
     const int F = K * D;
