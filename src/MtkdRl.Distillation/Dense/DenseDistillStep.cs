@@ -250,17 +250,20 @@ public sealed class DenseDistillStep : OpStep
     /// <summary>The image session's cos and mse [N,K] on every pixel row of their image.</summary>
     private void ShowImageStatsOnPixels()
     {
-        int k = Shape.K;
+        int k = Shape.K, block = Pixels * k;
         for (int n = 0; n < Images; n++)
         {
-            var cos = _images.Stats.Cos.AsSpan(n * k, k);
-            var mse = _images.Stats.Mse.AsSpan(n * k, k);
-            for (int r = n * Pixels; r < (n + 1) * Pixels; r++)
-            {
-                cos.CopyTo(StatsBuffer.Cos.AsSpan(r * k, k));
-                mse.CopyTo(StatsBuffer.Mse.AsSpan(r * k, k));
-            }
+            Repeat(_images.Stats.Cos.AsSpan(n * k, k), StatsBuffer.Cos.AsSpan(n * block, block));
+            Repeat(_images.Stats.Mse.AsSpan(n * k, k), StatsBuffer.Mse.AsSpan(n * block, block));
         }
+    }
+
+    /// <summary>Fills <paramref name="target"/> with copies of <paramref name="source"/>, doubling the filled part each time.</summary>
+    private static void Repeat(ReadOnlySpan<float> source, Span<float> target)
+    {
+        source.CopyTo(target);
+        for (int filled = source.Length; filled < target.Length; filled *= 2)
+            target[..Math.Min(filled, target.Length - filled)].CopyTo(target[filled..]);
     }
 
     protected override void BackwardFromGrads()
