@@ -13,7 +13,7 @@ to back, timed as a whole and divided by their number: between two CUDA events o
 times its GPU backends), by perf_counter on the CPU. Medians over many samples, after a warm-up. With --json
 the records so far are rewritten after each shape, so a run cut short still leaves what it measured.
 
-  python3 benchmarks/torch_distill.py [--device cpu|cuda] [--shape B,K,C,D ...] [--repeat N] [--launches N]
+  python3 benchmarks/torch_distill.py [--device cpu|cuda] [--shape B,K,C,D[/N] ...] [--repeat N] [--launches N]
                                       [--threads N] [--compile] [--json FILE] [--mtkd-json FILE]
                                       [--kd-loss NAME[:params]] [--feature-loss NAME]
 
@@ -34,9 +34,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-# The last is a dense (segmentation) step: 16 images of 64x64 pixels as rows, 4 teachers, 11 classes, 16 features
-# per teacher once per image.
-DEFAULT_SHAPES = ["256,4,100,256", "256,16,100,256", "1024,8,1000,512", "256,64,100,128", "65536,4,11,16/16"]
+# The last two are 16 images of 64x64 pixels as rows, 4 teachers, 11 classes: the op with 16 features on every row,
+# and the dense (segmentation) step with the 16 features per teacher once per image (`mtkd bench kernels`'s defaults).
+DEFAULT_SHAPES = ["256,4,100,256", "256,16,100,256", "1024,8,1000,512", "256,64,100,128", "65536,4,11,16", "65536,4,11,16/16"]
 
 
 DIVERGENCES = {"kl": [], "reverse-kl": [], "jsd": [("beta", 0.5)], "dkd": [("alpha", 1.0), ("beta", 8.0)]}
