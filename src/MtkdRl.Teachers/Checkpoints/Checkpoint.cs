@@ -100,6 +100,10 @@ public static class Checkpoint
         return FileHash.Sha256(bytes);
     }
 
+    /// <summary>Whether <paramref name="path"/> holds a checkpoint trained (or being trained) with <paramref name="recipe"/>.</summary>
+    public static bool HoldsRecipe(string path, TrainingRecipe recipe) =>
+        File.Exists(ConfigPathOf(path)) && ReadConfig(path).Recipe == recipe;
+
     /// <summary>Reads and validates a checkpoint's config alone (no weights).</summary>
     public static CheckpointConfig ReadConfig(string path)
     {

@@ -18,7 +18,8 @@ public static class DetectionPool
         foreach (var plan in plans)
         {
             plan.Recipe.Validate($"teacher '{plan.Name}'");
-            if (plan.Recipe.Backbone is { } backbone && BackboneInit.StartsFresh(Path.Combine(poolDir, plan.Name), plan.Recipe))
+            // Only a teacher that starts from scratch (not kept, not resumed) starts from its backbone.
+            if (plan.Recipe.Backbone is { } backbone && !Checkpoint.HoldsRecipe(Path.Combine(poolDir, plan.Name), plan.Recipe))
                 BackboneInit.Apply(plan.Recipe.ParsedSpec().BuildDetector(scenes.InputShape, scenes.ClassCount, compute, new Rng(1)).NamedTensors, backbone, compute);
         }
         using var poolLock = FolderLock.Acquire(poolDir);

@@ -64,7 +64,8 @@ public static class SegmentationPool
         if (File.Exists(poolDir)) throw new MtkdInputException($"--pool {poolDir}: is a file, not a folder");
         var plans = Plans(recipe, data, source);
         var input = SampleShape.Image(data.Train.Channels, data.Train.Canvas, data.Train.Canvas);
-        foreach (var (_, plan) in plans.Where(p => p.Recipe.Backbone is not null && BackboneInit.StartsFresh(Path.Combine(poolDir, p.Name), p.Recipe)))
+        // Only teachers that start from scratch start from their backbone: a kept one's may since have moved.
+        foreach (var (_, plan) in plans.Where(p => p.Recipe.Backbone is not null && !Checkpoint.HoldsRecipe(Path.Combine(poolDir, p.Name), p.Recipe)))
             BackboneInit.Apply(plan.ParsedSpec().BuildSegmentation(input, data.ClassCount + 1, compute, new Rng(1)).NamedTensors, plan.Backbone!, compute);
         using var poolLock = FolderLock.Acquire(poolDir);
         var identity = Identity(data);
@@ -77,7 +78,7 @@ public static class SegmentationPool
         {
             string checkpoint = Path.Combine(poolDir, name);
             var existing = manifest.Teachers.FirstOrDefault(t => t.Name == name);
-            if (existing is not null && File.Exists(Checkpoint.ConfigPathOf(checkpoint)) && Checkpoint.ReadConfig(checkpoint).Recipe == plan)
+            if (existing is not null && Checkpoint.HoldsRecipe(checkpoint, plan))
             {
                 results.Add(new SegmentationTeacher(existing, Skipped: true, plan.HorizontalFlip));
                 continue;

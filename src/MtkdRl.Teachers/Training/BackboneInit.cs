@@ -16,14 +16,6 @@ namespace MtkdRl.Teachers;
 public static partial class BackboneInit
 {
     /// <summary>
-    /// Whether training <paramref name="recipe"/> into <paramref name="checkpoint"/> starts from scratch, and so from
-    /// the recipe's backbone: no checkpoint of the same recipe is there to keep or resume. A pool checks the backbones
-    /// of these teachers only, so a kept teacher's backbone may since have moved.
-    /// </summary>
-    public static bool StartsFresh(string checkpoint, TrainingRecipe recipe) =>
-        !File.Exists(Checkpoint.ConfigPathOf(checkpoint)) || Checkpoint.ReadConfig(checkpoint).Recipe != recipe;
-
-    /// <summary>
     /// Copies the classifier at <paramref name="backbonePath"/> into <paramref name="target"/>; returns how many stages
     /// it copied. One-line errors (naming the checkpoint) for a file that is not a cnn with BatchNorm, a stage whose
     /// shape differs from the network's, or no stage in common.
