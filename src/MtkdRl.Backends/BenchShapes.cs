@@ -6,8 +6,8 @@ namespace MtkdRl.Backends;
 /// <summary>
 /// A shape `mtkd bench kernels` times: the op on B rows ("B,K,C,D"), or a dense step ("B,K,C,D/N"): B pixel rows of N
 /// images whose D features per teacher are once per image, as the dense distillation step runs it (docs/DESIGN.md §6):
-/// the op on the pixel rows without a feature term (one zero feature per teacher) and the op on N feature rows
-/// without a logit term.
+/// the op on the pixel rows without a feature term and the op on N feature rows without a logit term
+/// (<see cref="DenseStepSessions"/>).
 /// </summary>
 public sealed record KernelShape(DistillShape Rows, int Images = 0)
 {
@@ -18,10 +18,10 @@ public sealed record KernelShape(DistillShape Rows, int Images = 0)
     /// The pixel rows' session of a dense step: B rows, C classes, no features (or one per teacher on a backend
     /// without <see cref="IDistillBackend.SupportsFeaturelessTeachers"/>), as the dense step makes it.
     /// </summary>
-    public DistillShape PixelSession(bool featureless) => new(Rows.B, Rows.C, Enumerable.Repeat(featureless ? 0 : 1, Rows.K).ToArray());
+    public DistillShape PixelSession(bool featureless) => DenseStepSessions.PixelShape(Rows.B, Rows.C, Rows.K, featureless);
 
     /// <summary>The images' session of a dense step: N rows, two placeholder logits, the D features per teacher.</summary>
-    public DistillShape ImageSession => new(Images, 2, Rows.D);
+    public DistillShape ImageSession => DenseStepSessions.ImageShape(Images, Rows.D);
 
     public override string ToString() => IsDenseStep ? $"{Rows}, {Images} images" : Rows.ToString();
 }

@@ -79,7 +79,11 @@ public static class KernelBenchmark
         var h = options.EffectiveHyper;
         progress?.Invoke($"{entry.Name} {shape}: float64 reference");
         var parts = shape.IsDenseStep
-            ? new[] { new Part(shape.ImageSession, h with { ACe = 0f, AKd = 0f }, options.Seed), new Part(shape.PixelSession(backend.SupportsFeaturelessTeachers), h with { Beta = 0f }, options.Seed) }
+            ? new[]
+            {
+                new Part(shape.ImageSession, DenseStepSessions.ImageHyper(h), options.Seed),
+                new Part(shape.PixelSession(backend.SupportsFeaturelessTeachers), DenseStepSessions.PixelHyper(h), options.Seed),
+            }
             : new[] { new Part(shape.Rows, h, options.Seed) };
 
         progress?.Invoke($"{entry.Name}: copy bandwidth");

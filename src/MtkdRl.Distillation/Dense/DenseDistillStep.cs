@@ -30,12 +30,8 @@ namespace MtkdRl.Distillation;
 /// </summary>
 public sealed class DenseDistillStep : OpStep
 {
-    /// <summary>The image session's logits: two zero columns, a label 0, no weight on them.</summary>
-    private const int FeatureRowClasses = 2;
-
     private readonly IDenseStudent _student;
     private readonly OpSession _images;
-    private readonly float[] _imageWl, _imageWf;
     private readonly int[] _validPixels;
 
     public DenseDistillStep(SegmentationModel student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper)
@@ -44,8 +40,8 @@ public sealed class DenseDistillStep : OpStep
     }
 
     public DenseDistillStep(IDenseStudent student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper)
-        : base(backend, new DistillShape(PixelRowCount(student, images), student.Columns, heads.Widths), hyper with { Beta = 0f },
-            PixelSessionShape(backend, PixelRowCount(student, images), student.Columns, heads.Widths.Count))
+        : base(backend, new DistillShape(PixelRowCount(student, images), student.Columns, heads.Widths), DenseStepSessions.PixelHyper(hyper),
+            DenseStepSessions.PixelShape(PixelRowCount(student, images), student.Columns, heads.Widths.Count, backend.SupportsFeaturelessTeachers))
     {
         if (heads.StudentWidth != student.EmbeddingWidth)
             throw new MtkdInputException($"projection heads read {heads.StudentWidth} features, student '{student.Spec}' embeds {student.EmbeddingWidth}");
@@ -57,15 +53,9 @@ public sealed class DenseDistillStep : OpStep
         var sampleOfRow = new int[rows];
         for (int r = 0; r < rows; r++) sampleOfRow[r] = r / Pixels;
         Rows = RowGroups.FromSampleOfRow(sampleOfRow, images);
-        _images = new OpSession(backend, new DistillShape(images, FeatureRowClasses, heads.Widths), hyper with { ACe = 0f, AKd = 0f });
-        _imageWl = new float[images * Shape.K];
-        _imageWf = new float[images * Shape.K];
+        _images = new OpSession(backend, DenseStepSessions.ImageShape(images, heads.Widths), DenseStepSessions.ImageHyper(hyper));
         _validPixels = new int[images];
     }
-
-    /// <summary>The pixel rows' session: no features where the backend allows it (the op then skips the feature work), else one per teacher.</summary>
-    private static DistillShape PixelSessionShape(IDistillBackend backend, int rows, int columns, int teachers) =>
-        new(rows, columns, Enumerable.Repeat(backend.SupportsFeaturelessTeachers ? 0 : 1, teachers).ToArray());
 
     private static int PixelRowCount(IDenseStudent student, int images)
     {
@@ -206,7 +196,7 @@ public sealed class DenseDistillStep : OpStep
     {
         double loss = base.RunGradient(wl, wf);
         ImageFeatureWeights(wf);
-        _images.RunGradient(_imageWl, _imageWf);
+        _images.RunGradient(_images.Inputs.Wl, _images.Inputs.Wf); // wl stays 0: no logit term on the image rows
         return loss + _images.Grads.Loss();
     }
 
@@ -214,14 +204,15 @@ public sealed class DenseDistillStep : OpStep
     {
         double loss = base.RunFused(wl, wf);
         ImageFeatureWeights(wf);
-        _imageWl.CopyTo(_images.Inputs.Wl);
-        _imageWf.CopyTo(_images.Inputs.Wf);
         _images.RunFused();
         ShowImageStatsOnPixels();
         return loss + _images.Grads.Loss();
     }
 
-    /// <summary>wf'[n,k] = (N' / B') sum of wf[r,k] over image n's valid pixels (the class summary above), summed in float64.</summary>
+    /// <summary>
+    /// The image session's wf'[n,k] = (N' / B') sum of wf[r,k] over image n's valid pixels (the class summary above),
+    /// summed in float64; its wl is never written, so it stays 0.
+    /// </summary>
     private void ImageFeatureWeights(ReadOnlySpan<float> wf)
     {
         int k = Shape.K;
@@ -243,7 +234,7 @@ public sealed class DenseDistillStep : OpStep
                 var row = wf.Slice(r * k, k);
                 for (int t = 0; t < k; t++) sums[t] += row[t];
             }
-            for (int t = 0; t < k; t++) _imageWf[n * k + t] = (float)(scale * sums[t]);
+            for (int t = 0; t < k; t++) _images.Inputs.Wf[n * k + t] = (float)(scale * sums[t]);
         }
     }
 

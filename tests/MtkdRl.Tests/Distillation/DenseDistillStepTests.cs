@@ -58,7 +58,7 @@ public sealed class DenseDistillStepTests
         };
     }
 
-    /// <summary>native and reference run the pixel rows without features; ilgpu-cpu, without that support, with one zero feature per teacher.</summary>
+    /// <summary>native runs the pixel rows without features; ilgpu-cpu, without that support, with one zero feature per teacher.</summary>
     [Theory]
     [InlineData("native")]
     [InlineData("native-scalar")]
