@@ -3,6 +3,7 @@ using MtkdRl.Cli;
 using MtkdRl.Cli.Verbs;
 using MtkdRl.Cli.Verbs.Bench;
 
+JobConsole.PrepareStdout();
 return JobConsole.Exit(CliHost.Run(args));
 
 namespace MtkdRl.Cli
@@ -75,12 +76,13 @@ namespace MtkdRl.Cli
         }
 
         /// <summary>
-        /// The console verbs write to: the terminal, or the given writer (tests). Output to a file or pipe gets a
-        /// fixed, generous width instead of a squeezed 80 columns.
+        /// The console verbs write to: the terminal, or the given writer (tests). Output to a file or pipe, and any
+        /// output under a launcher (<see cref="JobConsole.Launched"/>), gets plain lines at a fixed, generous width
+        /// instead of a squeezed 80 columns.
         /// </summary>
         private static IAnsiConsole CreateConsole(TextWriter? stdout)
         {
-            if (stdout is null && !Console.IsOutputRedirected) return AnsiConsole.Console;
+            if (stdout is null && !Console.IsOutputRedirected && !JobConsole.Launched) return AnsiConsole.Console;
             var console = AnsiConsole.Create(new AnsiConsoleSettings
             {
                 Out = new AnsiConsoleOutput(stdout ?? Console.Out),

@@ -61,7 +61,9 @@ public class DistillClusterTests(TinyPoolFixture fixture) : IClassFixture<TinyPo
         Assert.True(run.Code == 0, $"exit {run.Code}; stderr: {run.Err}; stdout: {run.Out}");
         AssertClose(Final(one), Final(two));
         Assert.Equal(2, File.ReadAllLines(Path.Combine(two, "metrics.jsonl")).Length);
-        Assert.Single(run.Out.Split('\n'), line => line.StartsWith("wrote ", StringComparison.Ordinal));
+        // The ranks' stdout is a pseudo-terminal, mpirun's a pipe: plain lines, no terminal control sequences.
+        Assert.DoesNotContain('\x1b', run.Out);
+        Assert.Single(run.Out.Split('\n'), line => line.StartsWith("wrote ", StringComparison.Ordinal) && line.Contains("metrics.jsonl", StringComparison.Ordinal));
     }
 
     [SkippableFact]
