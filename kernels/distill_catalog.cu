@@ -101,6 +101,9 @@ struct Student {
     const float* s;
     float m, log_s, inv_t;
     MTKD_DEVICE float ls(int c) const { return (s[c] - m) * inv_t - log_s; }
+    /* The same in double, for the rare pairs that dkd_from_logs takes: at logits of magnitude 100 a float ls is
+     * off by 1e-5, which the divergence's differences of log-probabilities would carry as 1e-4 of their value. */
+    MTKD_DEVICE double ls_d(int c) const { return (static_cast<double>(s[c]) - m) * inv_t - log_s; }
 };
 
 MTKD_DEVICE Student student_probabilities(const float* zs_row, float* ps, int C, float inv_t, BlockSums& sums) {
@@ -129,6 +132,8 @@ struct Pair {
 
     /* d_c = log ps_c - log pt_c up to the row's shift. */
     MTKD_DEVICE float log_ratio(int c) const { return (student->s[c] - zt[c]) * student->inv_t - shift; }
+    /* The same in double, up to the same shift. */
+    MTKD_DEVICE double log_ratio_d(int c) const { return (static_cast<double>(student->s[c]) - zt[c]) * student->inv_t - shift; }
     /* pt_c = e^(ls_c - d_c), exact where ps_c underflowed. */
     MTKD_DEVICE float teacher_prob(int c, float dc) const { return mtkd_exp(student->ls(c) - dc); }
 
@@ -260,48 +265,54 @@ MTKD_DEVICE DkdPair dkd_pair(const Pair& r, BlockSums& sums) {
 
 MTKD_DEVICE bool dkd_in_float(const DkdPair& q) { return q.sn > MTKD_DKD_FLOAT_FLOOR && q.st > MTKD_DKD_FLOAT_FLOOR; }
 
-/* x e^x-weighted log ratio p (lp - lq), 0 where p underflows. */
-MTKD_DEVICE float x_log_ratio(float lp, float lq) {
-    const float p = mtkd_exp(lp);
-    return p == 0.f ? 0.f : p * (lp - lq);
+/* p (lp - lq), p = e^lp, 0 where p underflows: the log-probabilities in double (see Student::ls_d). */
+MTKD_DEVICE double x_log_ratio(double lp, double lq) {
+    const float p = mtkd_exp(static_cast<float>(lp));
+    return p == 0.f ? 0.0 : p * (lp - lq);
 }
 
-/* log sum_{c != y} e^{l_c} for the log-probabilities l_c = ls_c - shift_c (shift = d for the teacher, 0 for the student). */
+/* log sum_{c != y} e^{l_c} for log-probabilities l_c in double: the block's largest (rounded to float, only a
+ * reference point) plus the log of a float sum of e^(l_c - hi), whose rounding moves the result by 1e-7. */
 template <class L>
-MTKD_DEVICE float log_non_target(const Pair& r, BlockSums& sums, L log_prob) {
-    float hi = -MTKD_INFINITY;
-    columns(r.C, [&](int c) { if (c != r.y) hi = mtkd_fmax(hi, log_prob(c)); });
-    hi = sums.max(hi);
+MTKD_DEVICE double log_non_target(const Pair& r, BlockSums& sums, L log_prob) {
+    float top = -MTKD_INFINITY;
+    columns(r.C, [&](int c) { if (c != r.y) top = mtkd_fmax(top, static_cast<float>(log_prob(c))); });
+    const float hi = sums.max(top);
     if (!(hi > -MTKD_INFINITY && hi < MTKD_INFINITY)) return hi;
     float s = 0.f;
-    columns(r.C, [&](int c) { if (c != r.y) s += mtkd_exp(log_prob(c) - hi); });
-    return hi + mtkd_log(sums.sum(s));
+    columns(r.C, [&](int c) { if (c != r.y) s += mtkd_exp(static_cast<float>(log_prob(c) - hi)); });
+    return hi + static_cast<double>(mtkd_log(sums.sum(s)));
 }
 
-/* The pair from log-probabilities, with d[] from dkd_pair: the divergence, and with acc coef times its gradient. */
+/* The pair from log-probabilities in double (a pair whose non-target mass underflows in float: a student or
+ * teacher certain of the target at large logits, where the float formulas would divide 0 by 0): the divergence,
+ * and with acc coef times its gradient. lt_c = ls_c - d_c, both up to the pair's shift, which every difference of
+ * two log-probabilities of one distribution cancels. */
 MTKD_DEVICE float dkd_from_logs(const Pair& r, BlockSums& sums, float coef, float* acc) {
     const Student& s = *r.student;
-    const float ls_not = log_non_target(r, sums, [&](int c) { return s.ls(c); });
-    const float lt_not = log_non_target(r, sums, [&](int c) { return s.ls(c) - r.d[c]; });
-    const float ls_y = s.ls(r.y), lt_y = ls_y - r.d[r.y];
-    const float tckd = x_log_ratio(lt_y, ls_y) + x_log_ratio(lt_not, ls_not);
+    auto lt = [&](int c) { return s.ls_d(c) - r.log_ratio_d(c); };
+    const double ls_not = log_non_target(r, sums, [&](int c) { return s.ls_d(c); });
+    const double lt_not = log_non_target(r, sums, lt);
+    const double ls_y = s.ls_d(r.y), lt_y = lt(r.y);
+    const double tckd = x_log_ratio(lt_y, ls_y) + x_log_ratio(lt_not, ls_not);
     float part = 0.f;
     columns(r.C, [&](int c) {
-        if (c != r.y) part += x_log_ratio(s.ls(c) - r.d[c] - lt_not, s.ls(c) - ls_not);
+        if (c != r.y) part += static_cast<float>(x_log_ratio(lt(c) - lt_not, s.ls_d(c) - ls_not));
     });
     const float nckd = sums.sum(part);
     if (acc != nullptr) {
-        const float dt = mtkd_exp(ls_y) - mtkd_exp(lt_y);
+        const float dt = mtkd_exp(static_cast<float>(ls_y)) - mtkd_exp(static_cast<float>(lt_y));
         columns(r.C, [&](int c) {
             float g = r.alpha * dt;
             if (c != r.y) {
-                const float ps_hat = mtkd_exp(s.ls(c) - ls_not), pt_hat = mtkd_exp(s.ls(c) - r.d[c] - lt_not);
+                const float ps_hat = mtkd_exp(static_cast<float>(s.ls_d(c) - ls_not));
+                const float pt_hat = mtkd_exp(static_cast<float>(lt(c) - lt_not));
                 g = -r.alpha * dt * ps_hat + r.beta * (ps_hat - pt_hat);
             }
             acc[c] = mtkd_fma(coef, g, acc[c]);
         });
     }
-    return r.alpha * tckd + r.beta * nckd;
+    return static_cast<float>(r.alpha * tckd) + r.beta * nckd;
 }
 
 MTKD_DEVICE float dkd_value(const Pair& r, BlockSums& sums) {
