@@ -40,6 +40,8 @@ struct VecAvx2 {
     static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
     static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
     static F div(F a, F b) { return _mm256_div_ps(a, b); }
+    // 1 / b to about 12 bits (a reciprocal estimate): for terms that only carry a small correction.
+    static F rcp_approx(F b) { return _mm256_rcp_ps(b); }
     static F sqrt(F a) { return _mm256_sqrt_ps(a); }
     static F abs(F a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
     static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }

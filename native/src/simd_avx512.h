@@ -36,6 +36,8 @@ struct VecAvx512 {
     static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
     static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
     static F div(F a, F b) { return _mm512_div_ps(a, b); }
+    // 1 / b to about 14 bits (a reciprocal estimate): for terms that only carry a small correction.
+    static F rcp_approx(F b) { return _mm512_rcp14_ps(b); }
     static F sqrt(F a) { return _mm512_sqrt_ps(a); }
     static F abs(F a) { return _mm512_abs_ps(a); }
     static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }    // a*b + c

@@ -62,6 +62,8 @@ struct VecPortable {
     static F sub(F a, F b) { return map(a, b, [](float x, float y) { return x - y; }); }
     static F mul(F a, F b) { return map(a, b, [](float x, float y) { return x * y; }); }
     static F div(F a, F b) { return map(a, b, [](float x, float y) { return x / y; }); }
+    // 1 / b (the vector builds take a 12- to 14-bit estimate): for terms that only carry a small correction.
+    static F rcp_approx(F b) { return div(set1(1.0f), b); }
     static F sqrt(F a) {
         F r;
         for (int i = 0; i < W; ++i) r.v[i] = std::sqrt(a.v[i]);
