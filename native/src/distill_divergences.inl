@@ -228,6 +228,9 @@ struct JsdSeries {
     }
 };
 
+// Rows of up to this many classes take jsd's gradient in one sweep (Jsd::add_gradient).
+constexpr int kJsdOneSweepGradientClasses = 16;
+
 template <class V>
 struct Jsd {
     // J = beta KL(pt || M) + (1 - beta) KL(ps || M), M = beta pt + (1 - beta) ps: J = sum ps h(d) (JsdSeries).
@@ -297,12 +300,55 @@ struct Jsd {
         return V::sum(s) - a * beta * V::sum(w) + 0.5 * a * a * beta * (1.0 - beta);
     }
 
-    // dJ/ds_c = (1 - beta) ps_c (v_c - sum ps v) at the shift-free d + a. v'(d) = beta e^-d / (1 - beta + beta e^-d)
-    // = beta pt / M =: w, so to first order in a the gradient is (1 - beta) ps_c ((v_c - V) + a (w_c - W)), V and W
-    // the ps-weighted sums: one sweep stores v and w and sums V, W and q, the second writes the gradient.
+    // dJ/ds_c = (1 - beta) ps_c (v_c - sum ps v) at the shift-free d + a. Rows of up to kJsdOneSweepGradientClasses
+    // classes (the dense rows) take it in one sweep with the shift's correction to first order
+    // (add_gradient_one_sweep); longer rows in two, the first removing the shift from d and pt
+    // (add_gradient_shift_free), which measured faster there: at 1,000 classes the one sweep's extra stored row and
+    // reciprocal cost more than the sweep it saves (docs/PERF.md).
     static void add_gradient(const DivergenceRow& r, float coef, float* acc) {
-        using F = typename V::F;
         if (trivial(r)) return;
+        if (r.C <= kJsdOneSweepGradientClasses) add_gradient_one_sweep(r, coef, acc);
+        else add_gradient_shift_free(r, coef, acc);
+    }
+
+    // First sweep: d and pt into the scratch rows, q = sum ps expm1(-d) (the series near d = 0, else pt - ps);
+    // second: the shift-free d + log1p(q) and pt / (1 + q), v from them into r.d, V = sum ps v; third: the gradient.
+    static void add_gradient_shift_free(const DivergenceRow& r, float coef, float* acc) {
+        using F = typename V::F;
+        F q = V::zero();
+        for_vectors<V>(r.C, [&](int c, typename V::M m) {
+            const F d = log_ratio<V>(r, c, m), ps = V::load(r.ps + c);
+            const F pt = V::keep(teacher_prob<V>(r, c, d), m);
+            V::store(r.d + c, d);
+            V::store(r.e + c, pt);
+            const F gap = V::select(V::less(V::abs(d), V::set1(0.5f)), V::mul(ps, expm1_series<V>(V::sub(V::zero(), d))),
+                                    V::sub(pt, ps));
+            q = V::add(q, V::keep(gap, m));
+        });
+        const double qs = V::sum(q);
+        const F add = V::set1(static_cast<float>(std::log1p(qs))), scale = V::set1(static_cast<float>(1.0 / (1.0 + qs)));
+        F sv = V::zero();
+        for_vectors<V>(r.C, [&](int c, typename V::M m) {
+            const F d = V::add(V::load(r.d + c), add), pt = V::mul(V::load(r.e + c), scale), ps = V::load(r.ps + c);
+            const auto pos = V::less(V::zero(), d);
+            const F x = V::mul(V::select(pos, V::set1(r.beta), V::set1(1.0f - r.beta)), expm1_neg_abs(d, pt, ps));
+            const F l = vlog1p<V>(x);
+            const F v = V::select(pos, V::sub(V::zero(), l), V::sub(d, l));
+            V::store(r.d + c, v);
+            sv = V::add(sv, V::keep(V::mul(ps, v), m));
+        });
+        const F mean = V::set1(V::sum(sv)), k = V::set1(coef * (1.0f - r.beta));
+        for_vectors<V>(r.C, [&](int c, typename V::M) {
+            const F g = V::mul(V::load(r.ps + c), V::sub(V::load(r.d + c), mean));
+            V::store(acc + c, V::fma(k, g, V::load(acc + c)));
+        });
+    }
+
+    // v'(d) = beta e^-d / (1 - beta + beta e^-d) = beta pt / M =: w, so to first order in a the gradient is
+    // (1 - beta) ps_c ((v_c - V) + a (w_c - W)), V and W the ps-weighted sums: one sweep stores v and w and sums V, W
+    // and q, the second writes the gradient.
+    static void add_gradient_one_sweep(const DivergenceRow& r, float coef, float* acc) {
+        using F = typename V::F;
         float *vs = r.d, *ws = r.e;
         const F b = V::set1(r.beta), one = V::set1(1.0f);
         F sv = V::zero(), sw = V::zero(), q = V::zero();
