@@ -203,11 +203,10 @@ struct JsdSeries {
             }
             return r;
         };
-        S e_pos{}, e_neg{}, a{}, b{};
-        double f = 1.0;
+        S e_neg{}, a{}, b{};
+        double f = 1.0;  // 1 / n!
         for (int n = 0; n < L; ++n) {
             if (n > 0) f /= n;
-            e_pos[n] = f;
             e_neg[n] = n % 2 ? -f : f;
             a[n] = n > 0 ? (1.0 - beta) * f : 0.0;              // beta + (1 - beta) e^d - 1
             b[n] = n > 0 ? beta * e_neg[n] : 0.0;               // 1 - beta + beta e^-d - 1
@@ -244,26 +243,37 @@ struct Jsd {
         return V::select(V::less(a, V::set1(0.5f)), expm1_series<V>(V::sub(V::zero(), a)), V::sub(ratio, one));
     }
 
-    // One element of the row, d measured (with the pair's shift): pt, u, v and the pieces the sweep sums.
-    struct Element {
-        typename V::F pt, u, v;
-        typename V::F gap;        // ps expm1(-d) = pt - ps, without cancellation: sums to q
-        typename V::F em;         // e^-|d| - 1
-        typename V::F one_plus;   // 1 + beta' em = M / ps (d > 0) or M / pt (d <= 0), beta' = beta or 1 - beta
-        typename V::M pos;        // d > 0
+    // The logs of the mixture at one element: u = log pt - log M and v = log ps - log M from log1p of a small
+    // argument: for d > 0, M / ps = 1 + beta (e^-d - 1); for d <= 0, M / pt = 1 + (1 - beta) (e^d - 1).
+    struct Logs {
+        typename V::F em;        // e^-|d| - 1
+        typename V::F one_plus;  // 1 + beta' em = M / ps (d > 0) or M / pt (d <= 0), beta' = beta or 1 - beta
+        typename V::F u, v;
+        typename V::M pos;       // d > 0
+    };
+    static Logs logs(const DivergenceRow& r, typename V::F d, typename V::F pt, typename V::F ps) {
+        using F = typename V::F;
+        Logs g;
+        g.pos = V::less(V::zero(), d);
+        g.em = expm1_neg_abs(d, pt, ps);
+        const F x = V::mul(V::select(g.pos, V::set1(r.beta), V::set1(1.0f - r.beta)), g.em);
+        g.one_plus = V::add(V::set1(1.0f), x);
+        const F l = vlog1p<V>(x), neg_l = V::sub(V::zero(), l);
+        g.u = V::select(g.pos, V::sub(neg_l, d), neg_l);
+        g.v = V::select(g.pos, neg_l, V::sub(d, l));
+        return g;
+    }
+
+    // One element of the row, d measured (with the pair's shift): pt, its logs, and ps expm1(-d) = pt - ps without
+    // cancellation (gap: sums to q).
+    struct Element : Logs {
+        typename V::F pt, gap;
     };
     static Element element(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps, typename V::M m) {
-        using F = typename V::F;
         Element e;
         e.pt = V::keep(vexp<V>(V::sub(ls, d)), m);
-        e.pos = V::less(V::zero(), d);
-        const F em = e.em = expm1_neg_abs(d, e.pt, ps);
-        e.gap = V::select(e.pos, V::mul(ps, em), V::sub(V::zero(), V::mul(e.pt, em)));
-        const F x = V::mul(V::select(e.pos, V::set1(r.beta), V::set1(1.0f - r.beta)), em);
-        e.one_plus = V::add(V::set1(1.0f), x);
-        const F l = vlog1p<V>(x), neg_l = V::sub(V::zero(), l);
-        e.u = V::select(e.pos, V::sub(neg_l, d), neg_l);
-        e.v = V::select(e.pos, neg_l, V::sub(d, l));
+        static_cast<Logs&>(e) = logs(r, d, e.pt, ps);
+        e.gap = V::select(e.pos, V::mul(ps, e.em), V::sub(V::zero(), V::mul(e.pt, e.em)));
         return e;
     }
 
@@ -330,10 +340,7 @@ struct Jsd {
         F sv = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
             const F d = V::add(V::load(r.d + c), add), pt = V::mul(V::load(r.e + c), scale), ps = V::load(r.ps + c);
-            const auto pos = V::less(V::zero(), d);
-            const F x = V::mul(V::select(pos, V::set1(r.beta), V::set1(1.0f - r.beta)), expm1_neg_abs(d, pt, ps));
-            const F l = vlog1p<V>(x);
-            const F v = V::select(pos, V::sub(V::zero(), l), V::sub(d, l));
+            const F v = logs(r, d, pt, ps).v;
             V::store(r.d + c, v);
             sv = V::add(sv, V::keep(V::mul(ps, v), m));
         });
