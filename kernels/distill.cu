@@ -236,8 +236,10 @@ MTKD_DEVICE void softmax_merge(SoftmaxState& x, const SoftmaxState& y, float inv
     x.nf += y.nf;
 }
 
-MTKD_DEVICE void softmax_warp_reduce(SoftmaxState& s, float inv_t) {
-    for (int offset = MTKD_WARP_SIZE / 2; offset > 0; offset >>= 1) {
+/* Merges the states of each segment of `width` lanes (a power of two <= 32; xor partners below width stay in the
+ * segment), leaving every lane of a segment with its whole row's state. */
+MTKD_DEVICE void softmax_reduce(SoftmaxState& s, float inv_t, int width) {
+    for (int offset = width / 2; offset > 0; offset >>= 1) {
         SoftmaxState o;
         o.m = __shfl_xor_sync(MTKD_FULL_WARP, s.m, offset);
         o.n = __shfl_xor_sync(MTKD_FULL_WARP, s.n, offset);
@@ -249,6 +251,50 @@ MTKD_DEVICE void softmax_warp_reduce(SoftmaxState& s, float inv_t) {
         softmax_merge(s, o, inv_t);
     }
 }
+
+/* Who sweeps one teacher row. WarpLanes: the 32 lanes of a warp, float4 tiles where aligned (the block-per-row
+ * kernels). GroupLanes: a segment of `width` lanes of a warp, one column at a time (the short-row kernels, several
+ * rows per warp; every lane of the warp takes part in every shuffle, so their control flow around these calls is
+ * uniform over the warp). The row math below is written once against either. */
+struct WarpLanes {
+    MTKD_DEVICE int lane() const { return mtkd_lane(); }
+    template <class F>
+    MTKD_DEVICE void sweep(const float* row, int n, F& f) const { warp_sweep(row, n, f); }
+    template <class F>
+    MTKD_DEVICE void sweep_pair(const float* a, const float* b, const float* out, int n, F& f) const {
+        warp_sweep_pair(a, b, out, n, f);
+    }
+    MTKD_DEVICE float sum(float v) const { return mtkd_warp_sum(v); }
+    MTKD_DEVICE void reduce(SoftmaxState& s, float inv_t) const { softmax_reduce(s, inv_t, MTKD_WARP_SIZE); }
+};
+
+struct GroupLanes {
+    int lane_in_group; /* 0 .. width-1 */
+    int width;         /* a power of two <= 32 */
+    MTKD_DEVICE int lane() const { return lane_in_group; }
+    template <class F>
+    MTKD_DEVICE void sweep(const float* row, int n, F& f) const {
+        for (int c = lane_in_group; c < n; c += width) f.one(c, row[c]);
+    }
+    template <class F>
+    MTKD_DEVICE void sweep_pair(const float* a, const float* b, const float*, int n, F& f) const {
+        for (int j = lane_in_group; j < n; j += width) f.one(j, a[j], b[j]);
+    }
+    /* f.one(c) for the lane's columns of a row already in shared memory, or written column by column. */
+    template <class F>
+    MTKD_DEVICE void sweep_columns(int n, F& f) const {
+        for (int c = lane_in_group; c < n; c += width) f.one(c);
+    }
+    MTKD_DEVICE float sum(float v) const {
+        for (int offset = width / 2; offset > 0; offset >>= 1) v += __shfl_xor_sync(MTKD_FULL_WARP, v, offset);
+        return v;
+    }
+    MTKD_DEVICE float max(float v) const {
+        for (int offset = width / 2; offset > 0; offset >>= 1) v = mtkd_fmax(v, __shfl_xor_sync(MTKD_FULL_WARP, v, offset));
+        return v;
+    }
+    MTKD_DEVICE void reduce(SoftmaxState& s, float inv_t) const { softmax_reduce(s, inv_t, width); }
+};
 
 /* Sweep 1 of a teacher row: the streaming state, and a copy of the row in the warp's stage. */
 struct TeacherSweep {
@@ -447,6 +493,25 @@ struct StudentRow {
     float sum_t;  /* SsT = 1 + RsT */
 };
 
+/* The student row's logs from its split sums (n columns at the max m, r1 and rt below it, nf the non-finite flag);
+ * `writer` stores ce_s, lse_s1 and lse_st (s[y] must be visible to it). */
+MTKD_DEVICE StudentRow student_row(float m, float n, float r1, float rt, float nf, const float* s, int y, float inv_t,
+                                   float* stats, const RowParams& p, int b, bool writer) {
+    StudentRow r;
+    r.m = m;
+    r.log_s1 = log1p_accurate(r1 + (n - 1.f));
+    const float rst = rt + (n - 1.f);
+    r.log_st = log1p_accurate(rst);
+    r.sum_t = 1.f + rst;
+    if (writer) {
+        float* student = stats + MTKD_TEACHER_STATS * p.BK;
+        student[MTKD_STAT_LSE_S1 * p.B + b] = m + r.log_s1 + nf;
+        student[MTKD_STAT_LSE_ST * p.B + b] = m * inv_t + r.log_st + nf;
+        student[MTKD_STAT_CE_S * p.B + b] = y >= 0 ? (m - s[y]) + r.log_s1 : 0.f;
+    }
+    return r;
+}
+
 /* Loads student row b into shared memory (s raw, v = e^{(s-ms)/T}) and writes ce_s, lse_s1, lse_st.
  * Every thread of the block calls it (two barriers). It uses scratch areas 0-4; later code of the same
  * block uses areas 5 and 6, so no barrier is needed to release them. */
@@ -467,21 +532,7 @@ MTKD_DEVICE StudentRow student_stats(const float* zs_row, float* s, float* v, fl
     float total[4] = {0.f, 0.f, 0.f, 0.f};
     for (int w = 0; w < mtkd_warps(); ++w)
         for (int i = 0; i < 4; ++i) total[i] += scratch_area(smem, 1 + i)[w];
-    const float nf = total[3];
-
-    StudentRow r;
-    r.m = m;
-    r.log_s1 = log1p_accurate(total[1] + (total[0] - 1.f));
-    const float rst = total[2] + (total[0] - 1.f);
-    r.log_st = log1p_accurate(rst);
-    r.sum_t = 1.f + rst;
-    if (threadIdx.x == 0) {
-        float* student = stats + MTKD_TEACHER_STATS * p.BK;
-        student[MTKD_STAT_LSE_S1 * p.B + b] = m + r.log_s1 + nf;
-        student[MTKD_STAT_LSE_ST * p.B + b] = m * inv_t + r.log_st + nf;
-        student[MTKD_STAT_CE_S * p.B + b] = y >= 0 ? (m - s[y]) + r.log_s1 : 0.f;
-    }
-    return r;
+    return student_row(m, total[0], total[1], total[2], total[3], s, y, inv_t, stats, p, b, threadIdx.x == 0);
 }
 
 struct TeacherResult {
@@ -492,16 +543,17 @@ struct TeacherResult {
 /* Teacher k of row b (one warp): sweep 1 from global memory into the stage, sweep 2 over the stage;
  * writes the six logit statistics. With acc (fused pass, counted row) it also adds weight * pt into the
  * warp's accumulator row. */
-MTKD_DEVICE TeacherResult teacher_stats(const float* zt_row, const float* s, const float* v, float* stage, float* acc,
-                                        float weight, int C, int y, float t, float inv_t,
+template <class Lanes>
+MTKD_DEVICE TeacherResult teacher_stats(const Lanes& lanes, const float* zt_row, const float* s, const float* v,
+                                        float* stage, float* acc, float weight, int C, int y, float t, float inv_t,
                                         const StudentRow& student, float* stats, index_t at, index_t BK) {
     TeacherSweep sweep;
     sweep.s = softmax_empty();
     sweep.stage = stage;
     sweep.inv_t = inv_t;
-    warp_sweep(zt_row, C, sweep);
+    lanes.sweep(zt_row, C, sweep);
     SoftmaxState& st = sweep.s;
-    softmax_warp_reduce(st, inv_t);
+    lanes.reduce(st, inv_t);
     /* Lanes read stage columns that other lanes wrote when the row was misaligned. */
     __syncwarp(MTKD_FULL_WARP);
 
@@ -520,14 +572,14 @@ MTKD_DEVICE TeacherResult teacher_stats(const float* zt_row, const float* s, con
     kl.scale = weight / sum_t;
     kl.phi = 0.f;
     kl.rsum = 0.f;
-    warp_sweep(stage, C, kl);
-    const float phi = mtkd_warp_sum(kl.phi);
-    const float rsum = mtkd_warp_sum(kl.rsum);
+    lanes.sweep(stage, C, kl);
+    const float phi = lanes.sum(kl.phi);
+    const float rsum = lanes.sum(kl.rsum);
 
     TeacherResult r;
     r.lse_t = st.m * inv_t + log_st + st.nf;
     r.kl = t * t * small_kl(phi / sum_t, rsum / sum_t);
-    if (mtkd_lane() == 0) {
+    if (lanes.lane() == 0) {
         stats[MTKD_STAT_KL * BK + at] = r.kl;
         stats[MTKD_STAT_H_T * BK + at] = log_s1 + st.e / (1.f + r1);
         stats[MTKD_STAT_CONF * BK + at] = 1.f / (1.f + r1);
@@ -541,15 +593,15 @@ MTKD_DEVICE TeacherResult teacher_stats(const float* zt_row, const float* s, con
 }
 
 /* Teacher k's feature slice for row b (one warp): writes cos and mse, and with Grad dfs. */
-template <bool Grad>
-MTKD_DEVICE float feature_stats(const float* fs, const float* ft, float* dfs, int d, float coef, float eps, float* stats,
-                                index_t at, index_t BK) {
+template <bool Grad, class Lanes>
+MTKD_DEVICE float feature_stats(const Lanes& lanes, const float* fs, const float* ft, float* dfs, int d, float coef,
+                                float eps, float* stats, index_t at, index_t BK) {
     FeatureSweep<true, Grad> f = {0.f, 0.f, 0.f, 0.f, 0.f, dfs, coef};
-    warp_sweep_pair(fs, ft, Grad ? dfs : fs, d, f);
-    const float dot = mtkd_warp_sum(f.dot), ss = mtkd_warp_sum(f.ss), tt = mtkd_warp_sum(f.tt);
-    const float sq = mtkd_warp_sum(f.sq), nf = mtkd_warp_sum(f.nf);
+    lanes.sweep_pair(fs, ft, Grad ? dfs : fs, d, f);
+    const float dot = lanes.sum(f.dot), ss = lanes.sum(f.ss), tt = lanes.sum(f.tt);
+    const float sq = lanes.sum(f.sq), nf = lanes.sum(f.nf);
     const float mse = sq / static_cast<float>(d) + nf;
-    if (mtkd_lane() == 0) {
+    if (lanes.lane() == 0) {
         stats[MTKD_STAT_COS * BK + at] = dot / (mtkd_sqrt(ss) * mtkd_sqrt(tt) + eps) + nf;
         stats[MTKD_STAT_MSE * BK + at] = mse;
     }
@@ -637,7 +689,12 @@ MTKD_DEVICE bool launch_fits(int K, int C, int rows) {
 
 /* ====================================================================== pass 1: statistics */
 
+/* MTKD_STATS_MIN_BLOCKS, when defined, caps registers for that many blocks per multiprocessor (a variant to compare). */
+#ifdef MTKD_STATS_MIN_BLOCKS
+extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, MTKD_STATS_MIN_BLOCKS)
+#else
 extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
+#endif
     mtkd_distill_stats(const float* __restrict__ zs, const float* __restrict__ zt, const float* __restrict__ fs,
                        const float* __restrict__ ft, const int* __restrict__ labels,
                        const int* __restrict__ feature_offsets, float* __restrict__ stats, int B, int K, int C, int F,
@@ -656,11 +713,11 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
 
     for (int k = warp; k < K; k += warps) {
         const index_t at = static_cast<index_t>(b) * K + k;
-        teacher_stats(zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage, nullptr, 0.f, C, y, t, inv_t,
+        teacher_stats(WarpLanes(), zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage, nullptr, 0.f, C, y, t, inv_t,
                       student, stats, at, p.BK);
         const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
         const index_t f0 = static_cast<index_t>(b) * F + off;
-        feature_stats<false>(fs + f0, ft + f0, nullptr, d, 0.f, cos_eps, stats, at, p.BK);
+        feature_stats<false>(WarpLanes(), fs + f0, ft + f0, nullptr, d, 0.f, cos_eps, stats, at, p.BK);
     }
 }
 MTKD_EMU_KERNEL(mtkd_distill_stats)
@@ -726,8 +783,12 @@ MTKD_EMU_KERNEL(mtkd_distill_gradient)
 /* ====================================================================== both passes in one sweep */
 
 /* Three blocks per multiprocessor: 3 + W rows of C = 1000 floats (44 KiB at W = 8; five would fit) leave room
- * for three in 228 KiB, and the register cap (65536 / (3 * 256) = 85 per thread) keeps them all resident. */
-extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, 3)
+ * for three in 228 KiB, and the register cap (65536 / (3 * 256) = 85 per thread) keeps them all resident.
+ * MTKD_FUSED_MIN_BLOCKS builds another bound, to compare on a GPU (docs/PERF.md, section GPU). */
+#ifndef MTKD_FUSED_MIN_BLOCKS
+#define MTKD_FUSED_MIN_BLOCKS 3
+#endif
+extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, MTKD_FUSED_MIN_BLOCKS)
     mtkd_distill_fused(const float* __restrict__ zs, const float* __restrict__ zt, const float* __restrict__ fs,
                        const float* __restrict__ ft, const int* __restrict__ labels,
                        const int* __restrict__ feature_offsets, const float* __restrict__ weights,
@@ -762,15 +823,15 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, 3)
             const float* next = zt + (static_cast<index_t>(k + warps) * B + b) * C;
             for (int c = mtkd_lane() * 32; c < C; c += MTKD_WARP_SIZE * 32) mtkd_prefetch_l2(next + c);
         }
-        const TeacherResult r = teacher_stats(zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage,
+        const TeacherResult r = teacher_stats(WarpLanes(), zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage,
                                               counted ? acc : nullptr, wl, C, y, t, inv_t,
                                               student, stats, at, p.BK);
         const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
         const index_t f0 = static_cast<index_t>(b) * F + off;
-        const float mse = counted ? feature_stats<true>(fs + f0, ft + f0, dfs + f0, d,
+        const float mse = counted ? feature_stats<true>(WarpLanes(), fs + f0, ft + f0, dfs + f0, d,
                                                         inv_counted_rows * beta * wf * 2.f / static_cast<float>(d),
                                                         cos_eps, stats, at, p.BK)
-                                  : feature_stats<false>(fs + f0, ft + f0, nullptr, d, 0.f, cos_eps, stats, at, p.BK);
+                                  : feature_stats<false>(WarpLanes(), fs + f0, ft + f0, nullptr, d, 0.f, cos_eps, stats, at, p.BK);
         weight_sum += wl;
         loss += a_kd * wl * r.kl + beta * wf * mse;
     }
@@ -796,3 +857,6 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, 3)
     }
 }
 MTKD_EMU_KERNEL(mtkd_distill_fused)
+
+/* The same three passes for short rows: a group of lanes per row, several rows per block. */
+#include "distill_short_rows.cuh"

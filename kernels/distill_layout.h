@@ -32,6 +32,11 @@
 #define MTKD_STAT_LSE_ST 2
 #define MTKD_STUDENT_STATS 3
 
+/* distill_short_rows.cuh: rows of at most this many classes may take the short-row kernels (a group of
+ * G = short_row_width(C) lanes per row, 32 W / G rows per block), whose dynamic shared memory is, per group,
+ * rows of Cp floats: stats 3, gradient 1, fused 4. */
+#define MTKD_SHORT_ROW_MAX_CLASSES 32
+
 /* Weights buffer: wl [B,K] then wf [B,K]. */
 
 /* distill_catalog.cu: the catalog's ids (native/include/mtkd.h's mtkd_divergence and mtkd_feature_loss, the C#

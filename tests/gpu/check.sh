@@ -96,10 +96,10 @@ if [ $dry -eq 0 ]; then
   label=""
   cuda_backend="cuda"
   ilgpu_backend="ilgpu-cuda"
-  selfcheck_shapes="256,16,1000,512;64,64,100,128"
+  selfcheck_shapes="256,16,1000,512;64,64,100,128;4100,4,11,16"
   selfcheck_losses=(--losses)
-  sanitizer_shapes="33,5,1001,100;64,8,256,64"
-  shapes="4096,16,1000,512;256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128;65536,4,11,16;65536,4,11,16/16"
+  sanitizer_shapes="33,5,1001,100;64,8,256,64;2100,3,11,16"
+  shapes="4096,16,1000,512;256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128;8192,4,11,16;65536,4,11,16;65536,4,11,16/16"
   torch_device="cuda"
   bench_args=(--repeat 50 --warmup 5 --max-seconds 2)
 else

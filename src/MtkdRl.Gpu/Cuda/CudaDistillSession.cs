@@ -21,7 +21,7 @@ internal sealed class CudaDistillSession : DistillSessionBase, IDeviceTimedSessi
     private readonly IDeviceBuffer<int> _labels, _featureOffsets;
     private readonly List<IDisposable> _owned = [];
 
-    public CudaDistillSession(IKernelTarget target, DistillShape shape, string backendName) : base(shape)
+    public CudaDistillSession(IKernelTarget target, DistillShape shape, string backendName, RowKernels rows = RowKernels.Auto) : base(shape)
     {
         DistillSessionChecks.RequireFeatures(shape, backendName);
         _target = target;
@@ -30,9 +30,9 @@ internal sealed class CudaDistillSession : DistillSessionBase, IDeviceTimedSessi
         if (shape.C > maxClasses)
             throw new MtkdInputException(
                 $"class count C={shape.C} is more than the {backendName} backend supports here (C <= {maxClasses}: the fused pass keeps {DistillKernels.SharedRows(DistillPass.Fused, 1)} rows of C floats in {maxShared / 1024} KiB of shared memory per block)");
-        _statsPlan = DistillKernels.PlanFor(DistillPass.Stats, shape, target.MaxDynamicSharedBytes(DistillKernels.Stats));
-        _gradientPlan = DistillKernels.PlanFor(DistillPass.Gradient, shape, target.MaxDynamicSharedBytes(DistillKernels.Gradient));
-        _fusedPlan = DistillKernels.PlanFor(DistillPass.Fused, shape, target.MaxDynamicSharedBytes(DistillKernels.Fused));
+        _statsPlan = DistillKernels.PlanFor(DistillPass.Stats, shape, target.MaxDynamicSharedBytes(DistillKernels.Stats), rows);
+        _gradientPlan = DistillKernels.PlanFor(DistillPass.Gradient, shape, target.MaxDynamicSharedBytes(DistillKernels.Gradient), rows);
+        _fusedPlan = DistillKernels.PlanFor(DistillPass.Fused, shape, target.MaxDynamicSharedBytes(DistillKernels.Fused), rows);
 
         long b = shape.B, k = shape.K, c = shape.C, f = shape.F;
         try

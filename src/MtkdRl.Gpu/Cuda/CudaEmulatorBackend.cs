@@ -33,7 +33,10 @@ public sealed class CudaEmulatorBackend : IDistillBackend, ICopyBandwidthProbe
 
     internal CudaEmulatorTarget Target => _target;
 
-    public IDistillSession CreateSession(DistillShape shape) => new CudaDistillSession(_target, shape, Name);
+    /// <summary>Which kernels take rows of at most 32 classes (<see cref="Cuda.RowKernels"/>); auto by default.</summary>
+    public RowKernels RowKernels { get; init; } = RowKernels.Auto;
+
+    public IDistillSession CreateSession(DistillShape shape) => new CudaDistillSession(_target, shape, Name, RowKernels);
 
     /// <summary>Every catalog loss (docs/DESIGN.md §7): kernels/distill_catalog.cu after the KL kernels.</summary>
     public bool Supports(DistillLoss loss) => true;

@@ -120,18 +120,23 @@ public static class CudaSelfCheck
 
     /// <summary>
     /// Every kernel JIT-compiles and resolves; the detail gives registers, spills (local bytes) and blocks per
-    /// multiprocessor at the benchmark shape (B=4096, K=16, C=1000, D=512). The JIT's own log is empty when the
+    /// multiprocessor at the benchmark shape (B=4096, K=16, C=1000, D=512), and of the short-row kernels at the dense
+    /// shape (B=65536, K=4, C=11, D=16). The JIT's own log is empty when the
     /// driver took the module from its cache, so the numbers come from the function attributes.
     /// </summary>
     private static string JitReport(CudaDriverTarget target)
     {
         foreach (var kernel in SelftestKernels.InPtx) target.Prepare(kernel);
+        var passes = new[] { DistillPass.Stats, DistillPass.Gradient, DistillPass.Fused };
         var shape = new DistillShape(4096, 16, 1000, 512);
-        var lines = new[] { DistillPass.Stats, DistillPass.Gradient, DistillPass.Fused }.Select(pass =>
-        {
-            var plan = DistillKernels.PlanFor(pass, shape, target.MaxDynamicSharedBytes(DistillKernels.For(pass)));
-            return target.Resources(plan.Kernel, plan.Threads, plan.SharedBytes);
-        });
+        var dense = new DistillShape(65536, 11, [16, 16, 16, 16]);
+        var lines = passes.Select(pass => (shape, pass, RowKernels.Block)).Concat(passes.Select(pass => (dense, pass, RowKernels.Short)))
+            .Select(run =>
+            {
+                var (at, pass, rows) = run;
+                var plan = DistillKernels.PlanFor(pass, at, target.MaxDynamicSharedBytes(DistillKernels.For(pass)), rows);
+                return target.Resources(plan.Kernel, plan.Threads, plan.SharedBytes);
+            });
         var log = string.Join(" / ", target.JitLogs.Values.Where(l => l.Length > 0)).ReplaceLineEndings(" / ");
         return string.Join(" | ", lines) + (log.Length > 0 ? " | JIT: " + log : " | JIT log empty (modules from the driver's cache)");
     }

@@ -43,8 +43,22 @@ public static class PtxResources
         return "unknown compiler";
     }
 
+    /// <summary>
+    /// MTKD_PTX_DIR: a folder whose &lt;module&gt;.ptx replaces the embedded module of that name, to time a kernel
+    /// variant on a GPU machine without publishing again (docs/PERF.md, section GPU). Unset, or no such file: the
+    /// embedded module.
+    /// </summary>
+    public static string? OverridePath(string module)
+    {
+        var dir = Environment.GetEnvironmentVariable("MTKD_PTX_DIR");
+        if (string.IsNullOrEmpty(dir)) return null;
+        var path = Path.Combine(dir, module + Suffix);
+        return File.Exists(path) ? path : null;
+    }
+
     private static byte[] Bytes(string module)
     {
+        if (OverridePath(module) is { } path) return File.ReadAllBytes(path);
         using var stream = typeof(PtxResources).Assembly.GetManifestResourceStream(Prefix + module + Suffix)
             ?? throw new InvalidOperationException($"no PTX module '{module}' is embedded (embedded: {string.Join(", ", Modules)})");
         using var copy = new MemoryStream();
