@@ -678,6 +678,28 @@ MTKD_DEVICE void block_partials(float* smem, float& weight_sum, float& loss) {
     }
 }
 
+/* The warp's next teacher row starts on its way to L2 now, one 128-byte line per lane and pass, so its first loads
+ * after this row's merge and KL sweeps (which read shared memory only) find it there. With MTKD_PREFETCH_FEATURES
+ * (a variant to compare on a GPU) teacher k's feature slices too, which are read after its logits. */
+MTKD_DEVICE void prefetch_ahead(const float* zt, const float* fs, const float* ft, const int* feature_offsets, int b,
+                                int k, int warps, int B, int K, int C, int F) {
+    const int lane = mtkd_lane();
+#ifdef MTKD_PREFETCH_FEATURES
+    const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
+    const index_t f0 = static_cast<index_t>(b) * F + off;
+    for (int j = lane * 32; j < d; j += MTKD_WARP_SIZE * 32) {
+        mtkd_prefetch_l2(fs + f0 + j);
+        mtkd_prefetch_l2(ft + f0 + j);
+    }
+#else
+    (void)fs; (void)ft; (void)feature_offsets; (void)F;
+#endif
+    if (k + warps < K) {
+        const float* next = zt + (static_cast<index_t>(k + warps) * B + b) * C;
+        for (int c = lane * 32; c < C; c += MTKD_WARP_SIZE * 32) mtkd_prefetch_l2(next + c);
+    }
+}
+
 MTKD_DEVICE bool launch_fits(int K, int C, int rows) {
     const int warps = mtkd_warps();
     const unsigned need = 4u * static_cast<unsigned>(MTKD_DISTILL_SCRATCH_FLOATS + padded(C) * rows);
@@ -689,12 +711,13 @@ MTKD_DEVICE bool launch_fits(int K, int C, int rows) {
 
 /* ====================================================================== pass 1: statistics */
 
-/* MTKD_STATS_MIN_BLOCKS, when defined, caps registers for that many blocks per multiprocessor (a variant to compare). */
-#ifdef MTKD_STATS_MIN_BLOCKS
-extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, MTKD_STATS_MIN_BLOCKS)
-#else
-extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
+/* Four blocks per multiprocessor (at most 64 registers): on the H200 5 % faster at 4096,16,1000,512 than the
+ * unbounded 80 registers and three blocks, the same elsewhere (docs/PERF.md, section GPU). MTKD_STATS_MIN_BLOCKS
+ * builds another bound to compare. */
+#ifndef MTKD_STATS_MIN_BLOCKS
+#define MTKD_STATS_MIN_BLOCKS 4
 #endif
+extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, MTKD_STATS_MIN_BLOCKS)
     mtkd_distill_stats(const float* __restrict__ zs, const float* __restrict__ zt, const float* __restrict__ fs,
                        const float* __restrict__ ft, const int* __restrict__ labels,
                        const int* __restrict__ feature_offsets, float* __restrict__ stats, int B, int K, int C, int F,
@@ -713,6 +736,9 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
 
     for (int k = warp; k < K; k += warps) {
         const index_t at = static_cast<index_t>(b) * K + k;
+#ifdef MTKD_PREFETCH_FEATURES
+        prefetch_ahead(zt, fs, ft, feature_offsets, b, k, warps, B, K, C, F);
+#endif
         teacher_stats(WarpLanes(), zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage, nullptr, 0.f, C, y, t, inv_t,
                       student, stats, at, p.BK);
         const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
@@ -782,11 +808,12 @@ MTKD_EMU_KERNEL(mtkd_distill_gradient)
 
 /* ====================================================================== both passes in one sweep */
 
-/* Three blocks per multiprocessor: 3 + W rows of C = 1000 floats (44 KiB at W = 8; five would fit) leave room
- * for three in 228 KiB, and the register cap (65536 / (3 * 256) = 85 per thread) keeps them all resident.
- * MTKD_FUSED_MIN_BLOCKS builds another bound, to compare on a GPU (docs/PERF.md, section GPU). */
+/* Four blocks per multiprocessor: 3 + W rows of C = 1000 floats (44 KiB at W = 8; five would fit) leave room
+ * for four in 228 KiB, and the register cap (64 per thread) keeps them all resident. It spills, yet on the H200
+ * it beat three blocks (80 registers, also spilling) by 5-8 % at the two 1000-class shapes, two blocks by 15 % and
+ * one by 50 % (docs/PERF.md, section GPU). MTKD_FUSED_MIN_BLOCKS builds another bound, to compare. */
 #ifndef MTKD_FUSED_MIN_BLOCKS
-#define MTKD_FUSED_MIN_BLOCKS 3
+#define MTKD_FUSED_MIN_BLOCKS 4
 #endif
 extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, MTKD_FUSED_MIN_BLOCKS)
     mtkd_distill_fused(const float* __restrict__ zs, const float* __restrict__ zt, const float* __restrict__ fs,
@@ -817,12 +844,7 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, MTKD
     for (int k = warp; k < K; k += warps) {
         const index_t at = static_cast<index_t>(b) * K + k;
         const float wl = weights[at], wf = weights[p.BK + at];
-        /* The warp's next teacher row starts on its way to L2 now, one 128-byte line per lane and pass, so its
-         * first loads after this row's merge and KL sweeps (which read shared memory only) find it there. */
-        if (k + warps < K) {
-            const float* next = zt + (static_cast<index_t>(k + warps) * B + b) * C;
-            for (int c = mtkd_lane() * 32; c < C; c += MTKD_WARP_SIZE * 32) mtkd_prefetch_l2(next + c);
-        }
+        prefetch_ahead(zt, fs, ft, feature_offsets, b, k, warps, B, K, C, F);
         const TeacherResult r = teacher_stats(WarpLanes(), zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage,
                                               counted ? acc : nullptr, wl, C, y, t, inv_t,
                                               student, stats, at, p.BK);

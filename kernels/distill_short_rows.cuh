@@ -21,12 +21,15 @@
  * accumulator); no scratch area. The launcher: src/MtkdRl.Gpu/Cuda/DistillKernels.cs.
  */
 
-/* MTKD_SHORT_MIN_BLOCKS, when defined, caps registers for that many blocks per multiprocessor (a variant to compare
- * on a GPU, docs/PERF.md, section GPU). */
+/* The fused kernel asks for four blocks per multiprocessor (at most 64 registers): on the H200 12 % faster at
+ * 65536,4,11,16 than unbounded; the stats kernel was 4 % slower so, and the gradient the same (docs/PERF.md,
+ * section GPU). MTKD_SHORT_MIN_BLOCKS puts one bound on all three, to compare. */
 #ifdef MTKD_SHORT_MIN_BLOCKS
 #define MTKD_SHORT_BOUNDS MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, MTKD_SHORT_MIN_BLOCKS)
+#define MTKD_SHORT_FUSED_BOUNDS MTKD_SHORT_BOUNDS
 #else
 #define MTKD_SHORT_BOUNDS MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
+#define MTKD_SHORT_FUSED_BOUNDS MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, 4)
 #endif
 
 namespace {
@@ -169,7 +172,7 @@ MTKD_EMU_KERNEL(mtkd_distill_gradient_short)
 
 /* ====================================================================== both passes, short rows */
 
-extern "C" __global__ void MTKD_SHORT_BOUNDS
+extern "C" __global__ void MTKD_SHORT_FUSED_BOUNDS
     mtkd_distill_fused_short(const float* __restrict__ zs, const float* __restrict__ zt, const float* __restrict__ fs,
                              const float* __restrict__ ft, const int* __restrict__ labels,
                              const int* __restrict__ feature_offsets, const float* __restrict__ weights,
