@@ -285,14 +285,8 @@ struct GroupLanes {
     MTKD_DEVICE void sweep_columns(int n, F& f) const {
         for (int c = lane_in_group; c < n; c += width) f.one(c);
     }
-    MTKD_DEVICE float sum(float v) const {
-        for (int offset = width / 2; offset > 0; offset >>= 1) v += __shfl_xor_sync(MTKD_FULL_WARP, v, offset);
-        return v;
-    }
-    MTKD_DEVICE float max(float v) const {
-        for (int offset = width / 2; offset > 0; offset >>= 1) v = mtkd_fmax(v, __shfl_xor_sync(MTKD_FULL_WARP, v, offset));
-        return v;
-    }
+    MTKD_DEVICE float sum(float v) const { return mtkd_segment_sum(v, width); }
+    MTKD_DEVICE float max(float v) const { return mtkd_segment_max(v, width); }
     MTKD_DEVICE void reduce(SoftmaxState& s, float inv_t) const { softmax_reduce(s, inv_t, width); }
 };
 

@@ -79,9 +79,13 @@ MTKD_DEVICE StudentRow short_student_stats(const GroupLanes& g, const float* zs_
     return student_row(m, n, r1, rt, nf, s, y, inv_t, stats, p, b, g.lane() == 0);
 }
 
-MTKD_DEVICE void short_zero_row(const GroupLanes& g, float* dzs_row, float* dfs_row, int C, int F) {
-    for (int c = g.lane(); c < C; c += g.width) dzs_row[c] = 0.f;
-    for (int j = g.lane(); j < F; j += g.width) dfs_row[j] = 0.f;
+/* An ignored row's gradient: zeros everywhere (the group's share of zero_row_gradient). */
+MTKD_DEVICE void short_zero_row(const GroupLanes& g, float* dzs_row, float* dfs_row, float* row_loss, int C, int F, int b) {
+    Zero z1 = {dzs_row};
+    g.sweep_columns(C, z1);
+    Zero z2 = {dfs_row};
+    g.sweep_columns(F, z2);
+    if (g.lane() == 0) row_loss[b] = 0.f;
 }
 
 }  // namespace
@@ -137,8 +141,7 @@ extern "C" __global__ void MTKD_SHORT_BOUNDS
     float* dzs_row = dzs + static_cast<index_t>(b) * C;
     float* dfs_row = dfs + static_cast<index_t>(b) * F;
     if (y < 0) {
-        short_zero_row(g, dzs_row, dfs_row, C, F);
-        if (g.lane() == 0) row_loss[b] = 0.f;
+        short_zero_row(g, dzs_row, dfs_row, row_loss, C, F, b);
         return;
     }
 
@@ -214,8 +217,7 @@ extern "C" __global__ void MTKD_SHORT_FUSED_BOUNDS
 
     float* dzs_row = dzs + static_cast<index_t>(b) * C;
     if (!counted) {
-        short_zero_row(g, dzs_row, dfs + static_cast<index_t>(b) * F, C, F);
-        if (g.lane() == 0) row_loss[b] = 0.f;
+        short_zero_row(g, dzs_row, dfs + static_cast<index_t>(b) * F, row_loss, C, F, b);
         return;
     }
     StudentGradient sg = {s, v, acc, dzs_row, cp, 1, y, student.m + student.log_s1, 0.f, inv_t,

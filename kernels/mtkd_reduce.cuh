@@ -14,16 +14,21 @@ MTKD_DEVICE int mtkd_lane() { return static_cast<int>(threadIdx.x) & (MTKD_WARP_
 MTKD_DEVICE int mtkd_warp() { return static_cast<int>(threadIdx.x) / MTKD_WARP_SIZE; }
 MTKD_DEVICE int mtkd_warps() { return static_cast<int>(blockDim.x) / MTKD_WARP_SIZE; }
 
-MTKD_DEVICE float mtkd_warp_sum(float v) {
-    for (int offset = MTKD_WARP_SIZE / 2; offset > 0; offset >>= 1) v += __shfl_xor_sync(MTKD_FULL_WARP, v, offset);
+/* Sum and max over each segment of `width` lanes (a power of two <= 32: xor partners below width stay in the
+ * segment). Every lane of the warp must call them. */
+MTKD_DEVICE float mtkd_segment_sum(float v, int width) {
+    for (int offset = width / 2; offset > 0; offset >>= 1) v += __shfl_xor_sync(MTKD_FULL_WARP, v, offset);
     return v;
 }
 
-MTKD_DEVICE float mtkd_warp_max(float v) {
-    for (int offset = MTKD_WARP_SIZE / 2; offset > 0; offset >>= 1)
-        v = mtkd_fmax(v, __shfl_xor_sync(MTKD_FULL_WARP, v, offset));
+MTKD_DEVICE float mtkd_segment_max(float v, int width) {
+    for (int offset = width / 2; offset > 0; offset >>= 1) v = mtkd_fmax(v, __shfl_xor_sync(MTKD_FULL_WARP, v, offset));
     return v;
 }
+
+MTKD_DEVICE float mtkd_warp_sum(float v) { return mtkd_segment_sum(v, MTKD_WARP_SIZE); }
+
+MTKD_DEVICE float mtkd_warp_max(float v) { return mtkd_segment_max(v, MTKD_WARP_SIZE); }
 
 /* Sum over the block. scratch: one float per warp, used by this call alone (a second reduction that
  * follows immediately needs its own scratch, because slow threads may still be reading this one).
