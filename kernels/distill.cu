@@ -42,8 +42,9 @@
  * Lanes merge by the same rule (the side with the smaller max is re-based; equal maxima add their n),
  * which is symmetric, so an xor butterfly leaves every lane with the whole row's state. The first
  * argmax survives: a lane keeps the first column of its max, a merge keeps the larger max or, on a tie,
- * the smaller column. While streaming, the row is copied into the warp's shared-memory stage; the KL
- * sweep (which needs m and ST first) and the fused pass's gradient term read the stage, not DRAM.
+ * the smaller column. While streaming, the row is copied into the warp's shared-memory stage (the fused
+ * pass has it copied there by cp.async and streams the stage instead); the KL sweep (which needs m and ST
+ * first) and the fused pass's gradient term read the stage, not DRAM.
  * Rows are read as float4 when 16-byte aligned (C % 4 == 0), with one max check per four columns.
  *
  * Non-finite inputs. nf = sum_c (z_c - z_c) is 0 for finite rows and NaN as soon as one value is NaN
@@ -63,7 +64,8 @@
  * Kernels. One block per row b (grid = B), W warps (32 W threads, W <= K, W <= 8); warp w takes
  * teachers w, w + W, ... . Each teacher row and each feature slice is swept from global memory by
  * exactly one warp of exactly one block, once; second looks go to shared memory. So no pass reads a
- * teacher row from DRAM twice. No global atomics: per-row results combine in registers and shared memory.
+ * teacher row from DRAM twice. No atomics: per-row results combine in registers and shared memory, in a fixed
+ * order, so every output is the same from run to run.
  *
  *   stats:    reads y[b], the zs row (into shared memory), each zt row, each fs/ft slice;
  *             writes kl ce_t h_t conf hit cos mse lse_t [b,:] and ce_s lse_s1 lse_st [b].
@@ -71,8 +73,10 @@
  *             row and ce_s lse_s1 lse_st [b]; writes dzs, dfs, row_loss. Ignored rows read only y[b].
  *             Each warp adds wl_k pt_k into its own shared accumulator row; after one barrier the block
  *             sums the W accumulators in warp order (deterministic) and writes dzs.
- *   fused:    the stats pass, plus wl_k pt_k from the stage into the accumulators and dfs from the
- *             feature sweep: reads each input once, writes stats and gradients.
+ *   fused:    the stats pass, plus dfs from the feature sweep and wl_k pt_k: teachers go in rounds of W
+ *             (warp w takes teacher round W + w), the KL sweep leaves wl_k pt_k in the warp's stage in place,
+ *             and after a barrier the block adds the round's stages into one accumulator row in warp order.
+ *             Reads each input once, writes stats and gradients.
  * Shared memory layout and the launch contract: distill_layout.h.
  */
 #include "distill_layout.h"
@@ -266,6 +270,17 @@ struct WarpLanes {
     }
     MTKD_DEVICE float sum(float v) const { return mtkd_warp_sum(v); }
     MTKD_DEVICE void reduce(SoftmaxState& s, float inv_t) const { softmax_reduce(s, inv_t, MTKD_WARP_SIZE); }
+    /* Starts copying a 16-byte aligned row into the stage (cp.async, no register held while in flight, every
+     * tile of the lane's share at once) and returns true; the columns past the last tile are copied at once.
+     * A misaligned row returns false and is swept from global memory as before. Each lane copies exactly the
+     * columns warp_sweep gives it on the stage, so after mtkd_copy_async_wait it reads only its own copies. */
+    MTKD_DEVICE bool start_copy(const float* row, int n, float* stage) const {
+        if (!mtkd_aligned16(row)) return false;
+        const int lane = mtkd_lane(), n4 = n >> 2;
+        for (int i = lane; i < n4; i += MTKD_WARP_SIZE) mtkd_copy_async16(stage + 4 * i, row + 4 * i);
+        for (int c = 4 * n4 + lane; c < n; c += MTKD_WARP_SIZE) stage[c] = row[c];
+        return true;
+    }
 };
 
 struct GroupLanes {
@@ -290,14 +305,16 @@ struct GroupLanes {
     MTKD_DEVICE void reduce(SoftmaxState& s, float inv_t) const { softmax_reduce(s, inv_t, width); }
 };
 
-/* Sweep 1 of a teacher row: the streaming state, and a copy of the row in the warp's stage. */
+/* Sweep 1 of a teacher row: the streaming state, and (store) a copy of the row in the warp's stage; a row
+ * already copied there (cp.async) is swept from the stage itself. */
 struct TeacherSweep {
     SoftmaxState s;
     float* stage;
     float inv_t;
+    bool store;
 
     MTKD_DEVICE void tile(int c, mtkd_f4 v) {
-        mtkd_store4(stage + c, v);
+        if (store) mtkd_store4(stage + c, v);
         float best = v.x;
         int at = c;
         if (v.y > best) { best = v.y; at = c + 1; }
@@ -314,7 +331,7 @@ struct TeacherSweep {
     }
 
     MTKD_DEVICE void one(int c, float z) {
-        stage[c] = z;
+        if (store) stage[c] = z;
         if (z > s.m) {
             softmax_rebase(s, z, inv_t);
             s.arg = c;
@@ -323,8 +340,15 @@ struct TeacherSweep {
     }
 };
 
+/* How the fused pass's KL sweep hands on wl pt_c (acc non-null), with no atomics either way:
+ *   Add:   acc[c] += ..., a row whose columns belong to the sweeping lane alone (the short-row group's own row);
+ *   Store: acc[c] = ..., in place over the stage the sweep reads (each lane writes the columns it read; the block
+ *          kernel sums the warps' stages after a barrier). */
+enum class Accumulate { Add, Store };
+
 /* Sweep 2 of a teacher row, over its stage: sum_c w_c phi(r_c) (= ST KL/T^2), and in the fused pass
  * acc[c] (+)= scale w_c, i.e. wl pt_c. */
+template <Accumulate A>
 struct KlSweep {
     const float* s;   /* raw student row (shared) */
     const float* v;   /* e^{(s - ms)/T} (shared) */
@@ -350,19 +374,22 @@ struct KlSweep {
         mtkd_f4 w;
         phi += weight_and_term(z.x, sc.x, vc.x, w.x) + weight_and_term(z.y, sc.y, vc.y, w.y) +
                weight_and_term(z.z, sc.z, vc.z, w.z) + weight_and_term(z.w, sc.w, vc.w, w.w);
-        if (acc != nullptr) {
-            /* Every warp adds into the same row: shared-memory atomics instead of a row per warp. */
-            atomicAdd(acc + c, scale * w.x);
-            atomicAdd(acc + c + 1, scale * w.y);
-            atomicAdd(acc + c + 2, scale * w.z);
-            atomicAdd(acc + c + 3, scale * w.w);
+        if (acc == nullptr) return;
+        mtkd_f4 u;
+        u.x = scale * w.x; u.y = scale * w.y; u.z = scale * w.z; u.w = scale * w.w;
+        if (A == Accumulate::Add) {
+            const mtkd_f4 old = mtkd_load4(acc + c);
+            u.x += old.x; u.y += old.y; u.z += old.z; u.w += old.w;
         }
+        mtkd_store4(acc + c, u);
     }
 
     MTKD_DEVICE void one(int c, float z) {
         float w;
         phi += weight_and_term(z, s[c], v[c], w);
-        if (acc != nullptr) atomicAdd(acc + c, scale * w);
+        if (acc == nullptr) return;
+        if (A == Accumulate::Add) acc[c] += scale * w;
+        else acc[c] = scale * w;
     }
 };
 
@@ -534,28 +561,38 @@ struct TeacherResult {
     float kl;
 };
 
-/* Teacher k of row b (one warp): sweep 1 from global memory into the stage, sweep 2 over the stage;
- * writes the six logit statistics. With acc (fused pass, counted row) it also adds weight * pt into the
- * warp's accumulator row. */
-template <class Lanes>
-MTKD_DEVICE TeacherResult teacher_stats(const Lanes& lanes, const float* zt_row, const float* s, const float* v,
-                                        float* stage, float* acc, float weight, int C, int y, float t, float inv_t,
-                                        const StudentRow& student, float* stats, index_t at, index_t BK) {
+/* Teacher k of row b (one warp): sweep 1 from global memory into the stage (or, staged, over the stage that
+ * WarpLanes::start_copy is filling), sweep 2 over the stage; writes the six logit statistics. With acc (fused
+ * pass, counted row) it also hands weight * pt on as A says. */
+template <Accumulate A = Accumulate::Add, class Lanes>
+MTKD_DEVICE TeacherResult teacher_stats(const Lanes& lanes, const float* zt_row, bool staged, const float* s,
+                                        const float* v, float* stage, float* acc, float weight, int C, int y, float t,
+                                        float inv_t, const StudentRow& student, float* stats, index_t at, index_t BK) {
     TeacherSweep sweep;
     sweep.s = softmax_empty();
     sweep.stage = stage;
     sweep.inv_t = inv_t;
-    lanes.sweep(zt_row, C, sweep);
+    sweep.store = !staged;
+    if (staged) {
+        mtkd_copy_async_wait();
+        __syncwarp(MTKD_FULL_WARP);
+        lanes.sweep(stage, C, sweep);
+    } else {
+        lanes.sweep(zt_row, C, sweep);
+    }
     SoftmaxState& st = sweep.s;
     lanes.reduce(st, inv_t);
     /* Lanes read stage columns that other lanes wrote when the row was misaligned. */
     __syncwarp(MTKD_FULL_WARP);
+    /* The label's logit, read by every lane before a Store sweep overwrites the stage. */
+    const float z_y = y >= 0 ? stage[y] : 0.f;
+    if (A == Accumulate::Store) __syncwarp(MTKD_FULL_WARP);
 
     const float r1 = st.r1 + (st.n - 1.f), rt = st.rt + (st.n - 1.f);
     const float log_s1 = log1p_accurate(r1), log_st = log1p_accurate(rt);
     const float sum_t = 1.f + rt;
 
-    KlSweep kl;
+    KlSweep<A> kl;
     kl.s = s;
     kl.v = v;
     kl.acc = acc;
@@ -578,7 +615,7 @@ MTKD_DEVICE TeacherResult teacher_stats(const Lanes& lanes, const float* zt_row,
         stats[MTKD_STAT_H_T * BK + at] = log_s1 + st.e / (1.f + r1);
         stats[MTKD_STAT_CONF * BK + at] = 1.f / (1.f + r1);
         stats[MTKD_STAT_LSE_T * BK + at] = r.lse_t;
-        stats[MTKD_STAT_CE_T * BK + at] = y >= 0 ? (st.m - stage[y]) + log_s1 : 0.f;
+        stats[MTKD_STAT_CE_T * BK + at] = y >= 0 ? (st.m - z_y) + log_s1 : 0.f;
         stats[MTKD_STAT_HIT * BK + at] = y >= 0 && st.arg == y ? 1.f : 0.f;
     }
     /* The next teacher overwrites the stage, and may touch other lanes' accumulator columns. */
@@ -643,6 +680,26 @@ struct StudentGradient {
     MTKD_DEVICE void one(int c) { dzs[c] = at(c, x[c]); }
 };
 
+/* acc[c] += the first `count` stages' column c, in stage order (the fused pass's per-round sum). */
+struct AddStages {
+    float* acc;
+    const float* stages;
+    int cp, count;
+    MTKD_DEVICE void tile(int c) {
+        mtkd_f4 a = mtkd_load4(acc + c);
+        for (int w = 0; w < count; ++w) {
+            const mtkd_f4 x = mtkd_load4(stages + w * cp + c);
+            a.x += x.x; a.y += x.y; a.z += x.z; a.w += x.w;
+        }
+        mtkd_store4(acc + c, a);
+    }
+    MTKD_DEVICE void one(int c) {
+        float a = acc[c];
+        for (int w = 0; w < count; ++w) a += stages[w * cp + c];
+        acc[c] = a;
+    }
+};
+
 struct Zero {
     float* out;
     MTKD_DEVICE void tile(int c) {
@@ -670,15 +727,6 @@ MTKD_DEVICE void block_partials(float* smem, float& weight_sum, float& loss) {
         weight_sum += scratch_area(smem, 5)[w];
         loss += scratch_area(smem, 6)[w];
     }
-}
-
-/* The warp's next teacher row starts on its way to L2 now, one 128-byte line per lane and pass, so its first loads
- * after this row's merge and KL sweeps (which read shared memory only) find it there. (Sending teacher k's feature
- * slices ahead as well measured 2-8 % slower on the H200, in both passes.) */
-MTKD_DEVICE void prefetch_next_teacher_row(const float* zt, int b, int k, int warps, int B, int K, int C) {
-    if (k + warps >= K) return;
-    const float* next = zt + (static_cast<index_t>(k + warps) * B + b) * C;
-    for (int c = mtkd_lane() * 32; c < C; c += MTKD_WARP_SIZE * 32) mtkd_prefetch_l2(next + c);
 }
 
 MTKD_DEVICE bool launch_fits(int K, int C, int rows) {
@@ -717,8 +765,8 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, MTKD
 
     for (int k = warp; k < K; k += warps) {
         const index_t at = static_cast<index_t>(b) * K + k;
-        teacher_stats(WarpLanes(), zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage, nullptr, 0.f, C, y, t, inv_t,
-                      student, stats, at, p.BK);
+        teacher_stats(WarpLanes(), zt + (static_cast<index_t>(k) * B + b) * C, false, s, v, stage, nullptr, 0.f, C, y,
+                      t, inv_t, student, stats, at, p.BK);
         const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
         const index_t f0 = static_cast<index_t>(b) * F + off;
         feature_stats<false>(WarpLanes(), fs + f0, ft + f0, nullptr, d, 0.f, cos_eps, stats, at, p.BK);
@@ -786,12 +834,12 @@ MTKD_EMU_KERNEL(mtkd_distill_gradient)
 
 /* ====================================================================== both passes in one sweep */
 
-/* Four blocks per multiprocessor: 3 + W rows of C = 1000 floats (44 KiB at W = 8; five would fit) leave room
- * for four in 228 KiB, and the register cap (64 per thread) keeps them all resident. It spills, yet on the H200
- * it beat three blocks (80 registers, also spilling) by 5-8 % at the two 1000-class shapes, two blocks by 15 % and
- * one by 50 % (docs/PERF.md, section GPU). MTKD_FUSED_MIN_BLOCKS builds another bound, to compare. */
+/* Three blocks per multiprocessor (at most 80 registers): 3 + W rows of C = 1000 floats (44 KiB at W = 8) would let
+ * five fit in 228 KiB. On the H200, with the rounds and the asynchronous row copies below, three blocks beat four
+ * (64 registers, 120 B of spills) by 9-18 % at 4096,16,1000,512, 1024,8,1000,512 and 256,64,100,128 (docs/PERF.md,
+ * section GPU). MTKD_FUSED_MIN_BLOCKS builds another bound, to compare. */
 #ifndef MTKD_FUSED_MIN_BLOCKS
-#define MTKD_FUSED_MIN_BLOCKS 4
+#define MTKD_FUSED_MIN_BLOCKS 3
 #endif
 extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, MTKD_FUSED_MIN_BLOCKS)
     mtkd_distill_fused(const float* __restrict__ zs, const float* __restrict__ zt, const float* __restrict__ fs,
@@ -809,31 +857,45 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS_MIN(MTKD_DISTILL_MAX_THREADS, MTKD
     const int cp = padded(C), warp = mtkd_warp(), warps = mtkd_warps();
     float* s = smem + MTKD_DISTILL_SCRATCH_FLOATS;
     float* v = s + cp;
-    float* stage = v + cp + warp * cp;
-    float* acc = v + cp + warps * cp; /* one row for the whole block */
+    float* stages = v + cp;
+    float* stage = stages + warp * cp;
+    float* acc = stages + warps * cp; /* one row for the whole block */
     if (counted) {
         Zero clear = {acc};
-        block_sweep(true, C, clear); /* student_stats' barriers order this before the first atomicAdd */
+        block_sweep(true, C, clear); /* student_stats' barriers order this before the first round's sum */
     }
 
     const StudentRow student = student_stats(zs + static_cast<index_t>(b) * C, s, v, smem, C, y, inv_t, stats, p, b);
 
+    /* Round by round: warp w takes teacher base + w. Its row is copied into the stage asynchronously while the warp
+     * sweeps the feature slice; the KL sweep then leaves wl pt in the stage in place, and after a barrier the block
+     * adds the round's stages into acc column by column in warp order (no atomics, the same sum every run). */
     float weight_sum = 0.f, loss = 0.f;
-    for (int k = warp; k < K; k += warps) {
-        const index_t at = static_cast<index_t>(b) * K + k;
-        const float wl = weights[at], wf = weights[p.BK + at];
-        prefetch_next_teacher_row(zt, b, k, warps, B, K, C);
-        const TeacherResult r = teacher_stats(WarpLanes(), zt + (static_cast<index_t>(k) * B + b) * C, s, v, stage,
-                                              counted ? acc : nullptr, wl, C, y, t, inv_t,
-                                              student, stats, at, p.BK);
-        const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
-        const index_t f0 = static_cast<index_t>(b) * F + off;
-        const float mse = counted ? feature_stats<true>(WarpLanes(), fs + f0, ft + f0, dfs + f0, d,
-                                                        inv_counted_rows * beta * wf * 2.f / static_cast<float>(d),
-                                                        cos_eps, stats, at, p.BK)
-                                  : feature_stats<false>(WarpLanes(), fs + f0, ft + f0, nullptr, d, 0.f, cos_eps, stats, at, p.BK);
-        weight_sum += wl;
-        loss += a_kd * wl * r.kl + beta * wf * mse;
+    for (int base = 0; base < K; base += warps) {
+        const int k = base + warp;
+        if (k < K) {
+            const index_t at = static_cast<index_t>(b) * K + k;
+            const float wl = weights[at], wf = weights[p.BK + at];
+            const float* zt_row = zt + (static_cast<index_t>(k) * B + b) * C;
+            const bool staged = WarpLanes().start_copy(zt_row, C, stage);
+            const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
+            const index_t f0 = static_cast<index_t>(b) * F + off;
+            const float mse = counted ? feature_stats<true>(WarpLanes(), fs + f0, ft + f0, dfs + f0, d,
+                                                            inv_counted_rows * beta * wf * 2.f / static_cast<float>(d),
+                                                            cos_eps, stats, at, p.BK)
+                                      : feature_stats<false>(WarpLanes(), fs + f0, ft + f0, nullptr, d, 0.f, cos_eps, stats, at, p.BK);
+            const TeacherResult r = teacher_stats<Accumulate::Store>(WarpLanes(), zt_row, staged, s, v, stage,
+                                                                     counted ? stage : nullptr, wl, C, y, t, inv_t,
+                                                                     student, stats, at, p.BK);
+            weight_sum += wl;
+            loss += a_kd * wl * r.kl + beta * wf * mse;
+        }
+        if (counted) { /* uniform over the block */
+            __syncthreads();
+            AddStages add = {acc, stages, cp, warps < K - base ? warps : K - base};
+            block_sweep(true, C, add);
+            __syncthreads(); /* the next round overwrites the stages */
+        }
     }
 
     float* dzs_row = dzs + static_cast<index_t>(b) * C;

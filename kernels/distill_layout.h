@@ -13,7 +13,7 @@
  * multiple of 4 (so every row is 16-byte aligned):
  *   stats:    2 + W rows   (student row s, v = e^{(s-ms)/T}, one teacher stage per warp)
  *   gradient: W rows       (one accumulator per warp)
- *   fused:    3 + W rows   (s, v, one stage per warp, one accumulator the warps add into)         */
+ *   fused:    3 + W rows   (s, v, one stage per warp, one accumulator the rounds' stages add into) */
 /* Eight scratch areas of one float per warp (block reductions and per-warp partial sums). */
 #define MTKD_DISTILL_SCRATCH_FLOATS (8 * MTKD_DISTILL_MAX_WARPS)
 

@@ -15,6 +15,9 @@
  *   __shfl_xor_sync / __shfl_sync (float, int), atomicAdd (float, int),
  *   MTKD_DYNAMIC_SHARED(type, name), MTKD_STATIC_SHARED(type, name, count), mtkd_dynamic_smem_bytes(),
  *   mtkd_exp / mtkd_log / mtkd_sqrt / mtkd_fmax / mtkd_fma, mtkd_f4 with mtkd_load4 / mtkd_store4,
+ *   mtkd_copy_async16(shared, global) and mtkd_copy_async_wait(): 16-byte copies from global into shared memory
+ *     that hold no register while in flight (cp.async, sm_80); after the wait the thread sees its own copies,
+ *     other threads' only after a barrier,
  *   MTKD_KERNEL_REQUIRE(cond) for launch-contract checks that are uniform over the block, in a kernel's own
  *     body (it returns from the kernel): a failed check records its line where the host reads it after the
  *     launch (mtkd_contract_failure, one per module; the emulator keeps it per launching target) and the
@@ -60,7 +63,11 @@ MTKD_DEVICE float mtkd_log(float x) {
 MTKD_DEVICE float mtkd_sqrt(float x) { return std::sqrt(x); }
 MTKD_DEVICE float mtkd_fmax(float a, float b) { return std::fmax(a, b); }
 MTKD_DEVICE float mtkd_fma(float a, float b, float c) { return std::fma(a, b, c); }
-MTKD_DEVICE void mtkd_prefetch_l2(const void* p) { __builtin_prefetch(p); }
+/* The emulator copies at once; waiting has nothing left to do. */
+MTKD_DEVICE void mtkd_copy_async16(float* shared_dst, const float* global_src) {
+    std::memcpy(shared_dst, global_src, 16);
+}
+MTKD_DEVICE void mtkd_copy_async_wait() {}
 
 #else
 /* ------------------------------------------------------------------ GPU compilers */
@@ -142,8 +149,18 @@ MTKD_DEVICE float mtkd_sqrt(float x) { return __builtin_sqrtf(x); }
 MTKD_DEVICE float mtkd_fmax(float a, float b) { return __builtin_fmaxf(a, b); }
 MTKD_DEVICE float mtkd_fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
 #endif
-/* Ask L2 for the 128-byte line holding p (no register is written, so nothing waits for it). */
-MTKD_DEVICE void mtkd_prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+/* cp.async.cg: 16 bytes from global memory into shared memory through L2 only, asynchronously; the shared
+ * address is the 32-bit offset in the shared window (cvta.to.shared), the global one the generic address. */
+MTKD_DEVICE void mtkd_copy_async16(float* shared_dst, const float* global_src) {
+    asm volatile(
+        "{\n\t.reg .u64 mtkd_a;\n\t.reg .u32 mtkd_s;\n\t"
+        "cvta.to.shared.u64 mtkd_a, %0;\n\tcvt.u32.u64 mtkd_s, mtkd_a;\n\t"
+        "cp.async.cg.shared.global [mtkd_s], [%1], 16;\n\t}" ::"l"(shared_dst),
+        "l"(global_src)
+        : "memory");
+}
+/* Waits for every cp.async this thread issued (commit and wait in one). */
+MTKD_DEVICE void mtkd_copy_async_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
 #endif /* MTKD_CUDA_EMULATE */
 
 /* ------------------------------------------------------------------ common to all three */
