@@ -90,11 +90,41 @@ typedef long long index_t;
 
 /* ------------------------------------------------------------------ generic sweeps */
 
+/* 1: every lane of the warp runs the same number of four-tile steps, a tile past the row's end masked; 0: four-tile
+ * steps while a lane has four tiles left, then single tiles. At C = 1000 (250 tiles, 7.8 per lane) the second form
+ * issues the second half of the row twice, a step of four tiles for lanes 0-25 and then three single tiles for lanes
+ * 26-31 (eleven tile issues, part of the warp idle in each), which fits Nsight Compute's 22.6 active lanes of 32 in
+ * the stats pass (docs/PERF.md, section GPU); the first issues eight tile steps for everyone. Not yet measured on a
+ * GPU, hence off: build with -DMTKD_UNIFORM_SWEEP=1 and compare with tests/gpu/variants.sh. */
+#ifndef MTKD_UNIFORM_SWEEP
+#define MTKD_UNIFORM_SWEEP 0
+#endif
+
 /* Warp sweep of one row of n floats. Lane l sees float4 tiles at columns 4(l + 32i) in increasing
  * order, then the tail columns; misaligned rows are swept one column at a time (still coalesced). */
 template <class F>
 MTKD_DEVICE void warp_sweep(const float* row, int n, F& f) {
     const int lane = mtkd_lane();
+#if MTKD_UNIFORM_SWEEP
+    if (mtkd_aligned16(row)) {
+        const int n4 = n >> 2;
+        for (int base = 0; base < n4; base += 4 * MTKD_WARP_SIZE) {
+            const int i0 = base + lane, i1 = i0 + MTKD_WARP_SIZE, i2 = i0 + 2 * MTKD_WARP_SIZE, i3 = i0 + 3 * MTKD_WARP_SIZE;
+            const mtkd_f4 zero = {0.f, 0.f, 0.f, 0.f};
+            /* The loads first, so all four are in flight before any math. */
+            const mtkd_f4 v0 = i0 < n4 ? mtkd_load4(row + 4 * i0) : zero;
+            const mtkd_f4 v1 = i1 < n4 ? mtkd_load4(row + 4 * i1) : zero;
+            const mtkd_f4 v2 = i2 < n4 ? mtkd_load4(row + 4 * i2) : zero;
+            const mtkd_f4 v3 = i3 < n4 ? mtkd_load4(row + 4 * i3) : zero;
+            if (i0 < n4) f.tile(4 * i0, v0);
+            if (i1 < n4) f.tile(4 * i1, v1);
+            if (i2 < n4) f.tile(4 * i2, v2);
+            if (i3 < n4) f.tile(4 * i3, v3);
+        }
+        for (int c = 4 * n4 + lane; c < n; c += MTKD_WARP_SIZE) f.one(c, row[c]);
+        return;
+    }
+#endif
     if (mtkd_aligned16(row)) {
         const int n4 = n >> 2;
         int i = lane;
