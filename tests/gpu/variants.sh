@@ -10,7 +10,9 @@
 #   VARIANTS=artifacts/ptx-variants OUT=/tmp/variants SHAPES="4096,16,1000,512;65536,4,11,16" tests/gpu/variants.sh [name...]
 #
 # With names, only those folders, in that order; otherwise every folder, sorted. A variant whose self-check fails
-# is reported and not timed.
+# is reported and not timed. MTKD (the CLI command, default the published artifacts/gpu/mtkd), BACKEND (cuda),
+# SELFCHECK_SHAPES and BENCH_ARGS change the rest; the test suite rehearses the script with BACKEND=cuda-emu, which
+# runs the emulator library and so ignores the PTX folders (it checks the plumbing and the table, not the builds).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 VARIANTS=${VARIANTS:-$root/artifacts/ptx-variants}
@@ -18,7 +20,8 @@ OUT=${OUT:-$root/artifacts/gpu-variants}
 SHAPES=${SHAPES:-4096,16,1000,512;1024,8,1000,512;256,64,100,128;65536,4,11,16}
 SELFCHECK_SHAPES=${SELFCHECK_SHAPES:-256,16,1000,512;33,5,1001,100;4100,4,11,16}
 BACKEND=${BACKEND:-cuda}
-mtkd=${MTKD:-$root/artifacts/gpu/mtkd}
+read -r -a bench_args <<< "${BENCH_ARGS:---repeat 50 --warmup 5 --max-seconds 2}"
+read -r -a mtkd <<< "${MTKD:-$root/artifacts/gpu/mtkd}"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.jsonl "$OUT/variants.md"
 
@@ -29,21 +32,25 @@ else
 fi
 [ ${#names[@]} -gt 0 ] || { echo "variants.sh: no variant folders under $VARIANTS" >&2; exit 2; }
 
+# Every folder is checked before any runs: a typo must not cost the time of the variants before it.
 for name in "${names[@]}"; do
-  dir="$VARIANTS/$name"
-  if ! ls "$dir"/*.ptx >/dev/null 2>&1; then
-    echo "variants.sh: $dir holds no .ptx file" >&2
+  if ! ls "$VARIANTS/$name"/*.ptx >/dev/null 2>&1; then
+    echo "variants.sh: $VARIANTS/$name holds no .ptx file" >&2
     exit 2
   fi
+done
+
+for name in "${names[@]}"; do
+  dir="$VARIANTS/$name"
   echo "== $name"
-  if ! MTKD_PTX_DIR="$dir" timeout 120 "$mtkd" selfcheck --backend "$BACKEND" --small \
+  if ! MTKD_PTX_DIR="$dir" timeout 120 "${mtkd[@]}" selfcheck --backend "$BACKEND" --small \
       --shape "$SELFCHECK_SHAPES" --jsonl "$OUT/$name.selfcheck.jsonl" > "$OUT/$name.selfcheck.log" 2>&1; then
     echo "   self-check FAILED (see $name.selfcheck.log); not timed"
     tail -n 5 "$OUT/$name.selfcheck.log" | sed 's/^/   /'
     continue
   fi
-  MTKD_PTX_DIR="$dir" timeout 150 "$mtkd" bench kernels --backend "$BACKEND" --shape "$SHAPES" --repeat 50 --warmup 5 \
-    --max-seconds 2 --jsonl "$OUT/$name.bench.jsonl" > "$OUT/$name.bench.log" 2>&1 || echo "   bench failed (see $name.bench.log)"
+  MTKD_PTX_DIR="$dir" timeout 150 "${mtkd[@]}" bench kernels --backend "$BACKEND" --shape "$SHAPES" "${bench_args[@]}" \
+    --jsonl "$OUT/$name.bench.jsonl" > "$OUT/$name.bench.log" 2>&1 || echo "   bench failed (see $name.bench.log)"
 done
 
 python3 - "$OUT" "${names[@]}" <<'EOF' | tee "$OUT/variants.md"
