@@ -46,7 +46,7 @@ public class CudaEmulatorModeTests
     }
 
     /// <summary>
-    /// No kernel of the op adds with atomics, so the fused pass's outputs are the same bits on every run even with two
+    /// No `.cu` kernel of the op adds with atomics, so the fused pass's outputs are the same bits on every run even with two
     /// blocks racing: K = 12 teachers on 8 warps (two rounds of the block kernel's stage sums, one warp idle in the
     /// second) at C = 45 (misaligned rows) and C = 100, and 2,050 rows of 11 classes (the short-row kernels).
     /// </summary>
