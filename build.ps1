@@ -88,7 +88,12 @@ switch ($Task) {
     $ptxDest = Join-Path $dest 'ptx'
     New-Item -ItemType Directory -Force -Path $ptxDest | Out-Null
     Copy-Item (Join-Path $root 'artifacts/ptx/*.ptx') $ptxDest
-    foreach ($required in @('mtkd', 'libmtkd_native.so', 'ptx/distill.ptx')) {
+    # Which source this is: the GPU check reports it (a copy of the tree on another machine may carry an older .git).
+    $commit = (& git -C $root rev-parse --short HEAD 2>$null)
+    if (-not $commit) { $commit = 'unknown' }
+    elseif (& git -C $root status --porcelain --untracked-files=no 2>$null) { $commit = "$commit with uncommitted changes" }
+    Set-Content -Path (Join-Path $dest 'build.txt') -Value @("commit: $commit", "published: $((Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ'))")
+    foreach ($required in @('mtkd', 'libmtkd_native.so', 'ptx/distill.ptx', 'build.txt')) {
       if (-not (Test-Path (Join-Path $dest $required))) { throw "publish: $required is missing from $dest" }
     }
     $files = Get-ChildItem $dest -Recurse -File

@@ -205,6 +205,13 @@ driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null
   echo "mode: $mode"
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  # The published CLI's own record of its source (build.ps1 publish), which the table's figures belong to.
+  mtkd_dir=$(dirname "${mtkd[-1]}")
+  if [ -f "$mtkd_dir/build.txt" ]; then
+    echo "build: $(sed -n 's/^commit: //p' "$mtkd_dir/build.txt" | head -n 1), published $(sed -n 's/^published: //p' "$mtkd_dir/build.txt" | head -n 1)"
+  else
+    echo "build: not a published build (${mtkd[*]})"
+  fi
   echo "host: $(uname -n), $(nproc) cores"
   echo "driver: ${driver:-none found}"
   echo "libcuda: ${libcuda:-none found}"

@@ -89,6 +89,8 @@ public class GpuCheckScriptTests
         Assert.Contains("libcuda: ", runInfo);
         Assert.Contains("driver: ", runInfo);
         Assert.Contains("budget: 300s", runInfo);
+        // The CLI's source: a published one names its commit (build.ps1 publish writes build.txt), the dry run's does not.
+        Assert.Contains("build: not a published build (dotnet ", runInfo);
 
         // Every result went to its JSON lines, and the table comes last, from them.
         Assert.Equal(6, run.Lines("selfcheck-cuda.jsonl").Length);
