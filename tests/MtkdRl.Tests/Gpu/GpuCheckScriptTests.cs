@@ -10,16 +10,6 @@ namespace MtkdRl.Tests.Gpu;
 /// </summary>
 public class GpuCheckScriptTests
 {
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "tests", "gpu", "check.sh"))) return dir.FullName;
-        throw new InvalidOperationException($"no tests/gpu/check.sh above {AppContext.BaseDirectory}");
-    }
-
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
-
     private sealed record Run(int ExitCode, string Stdout, string Stderr, string Output)
     {
         public Dictionary<string, string> Steps => File.ReadAllLines(Path.Combine(Output, "steps.tsv")).Skip(1)
@@ -35,15 +25,15 @@ public class GpuCheckScriptTests
 
     private static Process Start(string output, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        Skip.IfNot(OnPath("bash") && OnPath("python3") && OnPath("timeout"), "the script needs bash, python3 and timeout");
+        Skip.IfNot(GpuScripts.OnPath("bash") && GpuScripts.OnPath("python3") && GpuScripts.OnPath("timeout"), "the script needs bash, python3 and timeout");
         var emulator = CudaEmulatorBackend.Probe();
         Skip.IfNot(emulator.Available, $"cuda-emu unavailable: {emulator.Detail}");
         string cli = Path.Combine(AppContext.BaseDirectory, "mtkd.dll");
         Assert.True(File.Exists(cli), $"{cli} is missing");
-        string[] command = args is ["--driver", var driver] ? ["-c", driver] : [Path.Combine(RepositoryRoot(), "tests", "gpu", "check.sh"), .. args];
+        string[] command = args is ["--driver", var driver] ? ["-c", driver] : [Path.Combine(GpuScripts.RepositoryRoot("check.sh"), "tests", "gpu", "check.sh"), .. args];
         var start = new ProcessStartInfo("bash", command)
         {
-            WorkingDirectory = RepositoryRoot(),
+            WorkingDirectory = GpuScripts.RepositoryRoot("check.sh"),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
@@ -133,7 +123,7 @@ public class GpuCheckScriptTests
     public void A_run_terminated_mid_step_writes_the_table_of_what_finished()
     {
         string output = Directory.CreateTempSubdirectory("mtkd-gpu-check").FullName;
-        string script = Path.Combine(RepositoryRoot(), "tests", "gpu", "check.sh");
+        string script = Path.Combine(GpuScripts.RepositoryRoot("check.sh"), "tests", "gpu", "check.sh");
         string driver = $$"""
             bash '{{script}}' --dry-run --fast > '{{output}}/stdout.txt' 2>&1 &
             pid=$!

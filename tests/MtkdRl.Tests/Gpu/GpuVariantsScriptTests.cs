@@ -10,26 +10,16 @@ namespace MtkdRl.Tests.Gpu;
 /// </summary>
 public class GpuVariantsScriptTests
 {
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "tests", "gpu", "variants.sh"))) return dir.FullName;
-        throw new InvalidOperationException($"no tests/gpu/variants.sh above {AppContext.BaseDirectory}");
-    }
-
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
-
     private static (int Exit, string Stdout, string Stderr) RunScript(string variants, string output, params string[] names)
     {
-        Skip.IfNot(OnPath("bash") && OnPath("python3") && OnPath("timeout"), "the script needs bash, python3 and timeout");
+        Skip.IfNot(GpuScripts.OnPath("bash") && GpuScripts.OnPath("python3") && GpuScripts.OnPath("timeout"), "the script needs bash, python3 and timeout");
         var emulator = CudaEmulatorBackend.Probe();
         Skip.IfNot(emulator.Available, $"cuda-emu unavailable: {emulator.Detail}");
         string cli = Path.Combine(AppContext.BaseDirectory, "mtkd.dll");
         Assert.True(File.Exists(cli), $"{cli} is missing");
-        var start = new ProcessStartInfo("bash", [Path.Combine(RepositoryRoot(), "tests", "gpu", "variants.sh"), .. names])
+        var start = new ProcessStartInfo("bash", [Path.Combine(GpuScripts.RepositoryRoot("variants.sh"), "tests", "gpu", "variants.sh"), .. names])
         {
-            WorkingDirectory = RepositoryRoot(),
+            WorkingDirectory = GpuScripts.RepositoryRoot("variants.sh"),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
