@@ -204,9 +204,9 @@ extern "C" __global__ void MTKD_SHORT_FUSED_BOUNDS
         const index_t at = static_cast<index_t>(b) * K + k;
         const float wl = weights[at], wf = weights[p.BK + at];
         /* Lane l of the group owns columns l, l + G, ... of acc in every sweep: plain adds, no atomics. */
-        const TeacherResult r = teacher_stats<Accumulate::Add>(g, zt + (static_cast<index_t>(k) * B + b) * C,
-                                                                     false, s, v, stage, counted ? acc : nullptr, wl,
-                                                                     C, y, t, inv_t, student, stats, at, p.BK);
+        const TeacherResult r = teacher_stats<Accumulate::Add>(g, zt + (static_cast<index_t>(k) * B + b) * C, false, s,
+                                                               v, stage, counted ? acc : nullptr, wl, C, y, t, inv_t,
+                                                               student, stats, at, p.BK);
         const int off = feature_offsets[k], d = feature_offsets[k + 1] - off;
         const index_t f0 = static_cast<index_t>(b) * F + off;
         /* dfs for ignored rows too (the same shuffles in every group); they are zeroed below. */

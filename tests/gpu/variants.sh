@@ -56,7 +56,7 @@ done
 python3 - "$OUT" "${names[@]}" <<'EOF' | tee "$OUT/variants.md"
 import json, os, sys
 out, names = sys.argv[1], sys.argv[2:]
-rows = {}  # (shape, op) -> {name: ms}
+rows = {}  # (shape, op) -> {name: (median ms, fraction of copy)}
 passed = {}
 for name in names:
     checks = os.path.join(out, f"{name}.selfcheck.jsonl")
@@ -71,7 +71,7 @@ for name in names:
             continue
         r = json.loads(line)
         shape = f"{r['B']},{r['K']},{r['C']},{r['D']}" + (f"/{r['images']}" if r.get("images") else "")
-        rows.setdefault((shape, r["op"]), {})[name] = (r["median_ms"], r.get("roofline"), r.get("max_rel_err"))
+        rows.setdefault((shape, r["op"]), {})[name] = (r["median_ms"], r.get("roofline"))
 print("| variant | self-check |\n|---|---|")
 for name in names:
     print(f"| {name} | {passed.get(name, 'not run')} |")
@@ -84,7 +84,7 @@ for (shape, op), by in rows.items():
         if n not in by:
             cells.append("-")
             continue
-        ms, roof, _ = by[n]
+        ms, roof = by[n]
         ratio = f", {base / ms:.2f}x" if base else ""
         cells.append(f"{ms:.4f} ({100 * roof:.1f}%{ratio})" if roof is not None else f"{ms:.4f}{ratio}")
     print(f"| {shape} | {op} | " + " | ".join(cells) + " |")
