@@ -11,6 +11,9 @@
   ptx        only compile kernels/*.cu to PTX (clang-14, or nvcc where present) into artifacts/ptx/
   bench      kernel benchmarks: `mtkd bench kernels` on every backend, then the PyTorch step in the same
              session (default and tuned malloc), with the speed-up table; results in artifacts/bench/
+  bench-paired  the PyTorch step and the native op timed in alternation in one process, round by round
+             (benchmarks/torch_distill.py --paired, tuned malloc; -Simd 0 auto, 2 AVX2, 3 AVX-512): speed-ups
+             as medians of each round's own ratio, steadier than `bench` on a machine whose speed drifts
   bench-dotnet  BenchmarkDotNet benchmarks of the managed API (benchmarks/MtkdRl.Benchmarks)
   publish    self-contained single-file `mtkd` for linux-x64 with libmtkd_native.so beside it, into
              artifacts/publish/ (or -Out DIR, e.g. artifacts/gpu for a GPU machine without .NET); without
@@ -20,13 +23,14 @@
 #>
 param(
   [Parameter(Position = 0)]
-  [ValidateSet('build', 'test', 'ptx', 'bench', 'bench-dotnet', 'publish', 'info')]
+  [ValidateSet('build', 'test', 'ptx', 'bench', 'bench-paired', 'bench-dotnet', 'publish', 'info')]
   [string]$Task = 'build',
   [string]$Configuration = 'Release',
   [string]$Out = '',
   [string]$Shapes = '256,4,100,256;256,16,100,256;1024,8,1000,512;256,64,100,128',
   [int]$Repeat = 50,
   [string]$Backend = 'all',
+  [int]$Simd = 0,
   [switch]$Full
 )
 
@@ -65,6 +69,19 @@ switch ($Task) {
     $env:MALLOC_MMAP_MAX_ = '0'; $env:MALLOC_TRIM_THRESHOLD_ = '1073741824'; $env:MALLOC_TOP_PAD_ = '268435456'
     try {
       Invoke-Checked $python (@('benchmarks/torch_distill.py', '--repeat', "$Repeat", '--json', (Join-Path $dir 'torch-tuned.json'), '--mtkd-json', $mtkdJson, '--label', 'tuned-malloc', '--shape') + $torchShapes)
+    }
+    finally {
+      Remove-Item Env:MALLOC_MMAP_MAX_, Env:MALLOC_TRIM_THRESHOLD_, Env:MALLOC_TOP_PAD_ -ErrorAction SilentlyContinue
+    }
+  }
+  'bench-paired' {
+    Invoke-Checked dotnet @('build', 'src/MtkdRl.Cli', '-c', $Configuration)
+    $dir = Join-Path $root 'artifacts/bench'
+    New-Item -ItemType Directory -Force -Path $dir | Out-Null
+    $python = if (Test-Path /usr/bin/python3) { '/usr/bin/python3' } else { 'python3' }
+    $env:MALLOC_MMAP_MAX_ = '0'; $env:MALLOC_TRIM_THRESHOLD_ = '1073741824'; $env:MALLOC_TOP_PAD_ = '268435456'
+    try {
+      Invoke-Checked $python (@('benchmarks/torch_distill.py', '--paired', (Join-Path $root 'artifacts/native/libmtkd_native.so'), '--simd', "$Simd", '--repeat', "$Repeat", '--json', (Join-Path $dir "paired-simd$Simd.json"), '--shape') + ($Shapes -split ';'))
     }
     finally {
       Remove-Item Env:MALLOC_MMAP_MAX_, Env:MALLOC_TRIM_THRESHOLD_, Env:MALLOC_TOP_PAD_ -ErrorAction SilentlyContinue

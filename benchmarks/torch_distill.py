@@ -23,6 +23,15 @@ the statistics then holds the selected divergence (times T^2) and the mse slot t
 
 With --mtkd-json (the JSON of `mtkd bench kernels`) it also prints, per shape and backend, the ratio of the
 PyTorch step time to the backend's stats + gradient time measured in the same session.
+
+With --paired LIB (a libmtkd_native, e.g. artifacts/native/libmtkd_native.so; --simd 0 auto, 2 AVX2, 3 AVX-512) the
+native op is called in this process on the same tensors (benchmarks/mtkd_native.py), after checking that its
+gradients agree with the PyTorch step's, and every round times one PyTorch sample, one stats + gradient sample and one
+fused sample back to back, each of --launches steps. The speed-ups are the medians of the rounds' own ratios: on a
+shared machine whose speed drifts over minutes, two measurements seconds apart share the drift that separate runs
+minutes apart do not.
+
+  python3 benchmarks/torch_distill.py --paired artifacts/native/libmtkd_native.so [--simd 3] [--threads 2] ...
 """
 import argparse
 import json
@@ -234,6 +243,8 @@ def main():
     ap.add_argument("--label", default="", help="tag stored in each record (e.g. 'tuned-malloc')")
     ap.add_argument("--kd-loss", default="kl", help="logit divergence: kl, reverse-kl, jsd[:beta], dkd[:alpha,beta]")
     ap.add_argument("--feature-loss", default="mse", choices=FEATURE_LOSSES)
+    ap.add_argument("--paired", metavar="LIB", help="time libmtkd_native's op in this process, round by round")
+    ap.add_argument("--simd", type=int, default=0, help="--paired: 0 auto, 1 scalar, 2 AVX2, 3 AVX-512")
     a = ap.parse_args()
     kd, kd_params = parse_kd_loss(a.kd_loss)
     loss = loss_name(kd, kd_params, a.feature_loss)
@@ -254,6 +265,9 @@ def main():
             steps.append(("compile", torch.compile(step_with_loss)))
         except Exception as e:  # older torch or no compiler: report, keep eager figures
             print(f"torch.compile unavailable: {e}")
+
+    if a.paired:
+        return paired(a, step_with_loss, kd, kd_params, loss)
 
     records = []
     if a.json:
@@ -291,6 +305,69 @@ def main():
                     two = ops["stats"] + ops["gradient"]
                     print(f"{','.join(map(str, key[:4])) + (f'/{key[4]}' if key[4] else ''):>18} {variant:>14} {two:14.3f} {ops.get('fused', float('nan')):10.3f} "
                           f"{rec['median_ms']:10.3f} {rec['median_ms'] / two:8.1f}x")
+
+
+def paired(a, step, kd, kd_params, loss):
+    """--paired: the PyTorch step and the native op in alternation, round by round, on the same tensors."""
+    if a.device != "cpu":
+        sys.exit("torch_distill.py: --paired times the CPU op; use --device cpu")
+    from mtkd_native import NativeOp
+    try:
+        op = NativeOp(a.paired, a.simd, a.threads)
+    except (OSError, RuntimeError) as e:
+        sys.exit(f"torch_distill.py: --paired {a.paired}: {e}")
+    n = max(1, a.launches)
+    print(f"native {a.paired}: {op.simd}, {op.threads} threads; {a.repeat} rounds of {n} steps per side\n")
+    print(f"{'shape':>18} {'torch ms':>9} {'two-pass ms':>11} {'fused ms':>9} {'two-pass speed-up (p20-p80)':>28} "
+          f"{'fused speed-up':>14} {'grad err':>9}")
+
+    def sample(fn):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return (time.perf_counter() - t0) * 1e3 / n
+
+    records = []
+    for text in a.shape:
+        B, K, C, D, N = parse_shape(text)
+        inputs = make_inputs(B, K, C, D, "cpu", images=N)
+        run = op.session(*inputs, kd=kd, kd_params=kd_params, feature=a.feature_loss)
+        _, gz, gf, _ = step(*inputs)
+        err = 0.0
+        for passes in ((run.stats, run.gradient), (run.fused,)):
+            for p in passes:
+                p()
+            err = max(err, ((run.dzs - gz).abs().max() / gz.abs().max()).item(),
+                      ((run.dfs - gf).abs().max() / gf.abs().max()).item() if D else 0.0)
+        if not err <= 1e-3:
+            sys.exit(f"torch_distill.py: --paired {text}: the native gradients differ from PyTorch's ({err:.1e})")
+
+        def two_pass():
+            run.stats()
+            run.gradient()
+
+        torch_step = lambda: step(*inputs)
+        for _ in range(a.warmup):
+            torch_step(), two_pass(), run.fused()
+        rounds = [(sample(torch_step), sample(two_pass), sample(run.fused)) for _ in range(a.repeat)]
+        med = lambda xs: statistics.median(xs)
+        q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(round(p * (len(xs) - 1))))]
+        two_ratio = [t / w for t, w, _ in rounds]
+        fused_ratio = [t / f for t, _, f in rounds]
+        rec = dict(op="paired", backend="torch", mode="eager", label=a.label, device="cpu", threads=torch.get_num_threads(),
+                   torch=torch.__version__, native=a.paired, simd=op.simd, native_threads=op.threads, B=B, K=K, C=C,
+                   D=D, images=N, loss=loss, launches=n, rounds=a.repeat, gradient_rel_err=err,
+                   torch_ms=med([r[0] for r in rounds]), two_pass_ms=med([r[1] for r in rounds]),
+                   fused_ms=med([r[2] for r in rounds]), two_pass_speedup=med(two_ratio),
+                   two_pass_speedup_p20=q(two_ratio, 0.2), two_pass_speedup_p80=q(two_ratio, 0.8),
+                   fused_speedup=med(fused_ratio))
+        records.append(rec)
+        print(f"{text:>18} {rec['torch_ms']:9.3f} {rec['two_pass_ms']:11.3f} {rec['fused_ms']:9.3f} "
+              f"{rec['two_pass_speedup']:12.1f}x ({rec['two_pass_speedup_p20']:.1f}-{rec['two_pass_speedup_p80']:.1f}x)"
+              f"{rec['fused_speedup']:13.1f}x {err:9.1e}", flush=True)
+        if a.json:
+            write_records(a.json, records)
+    op.close()
 
 
 if __name__ == "__main__":

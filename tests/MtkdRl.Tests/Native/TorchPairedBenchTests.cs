@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Text.Json;
+using MtkdRl.Tests.Gpu;
+
+namespace MtkdRl.Tests.Native;
+
+/// <summary>
+/// `benchmarks/torch_distill.py --paired`, which times the native op through its C API in the same process as the
+/// PyTorch step (benchmarks/mtkd_native.py): the binding must hand the op the very tensors PyTorch differentiates, so
+/// the native gradients agree with autograd's on row and dense shapes and every loss, and a library it cannot load
+/// is a one-line error. Skipped where no python3 imports torch (CI does not install it).
+/// </summary>
+public class TorchPairedBenchTests
+{
+    private static string? PythonWithTorch()
+    {
+        foreach (string python in new[] { "python3", "/usr/bin/python3" })
+        {
+            if (!python.StartsWith('/') && !GpuScripts.OnPath(python)) continue;
+            try
+            {
+                using var probe = Process.Start(new ProcessStartInfo(python, ["-c", "import torch"])
+                {
+                    RedirectStandardError = true,
+                    RedirectStandardOutput = true,
+                })!;
+                probe.WaitForExit(60_000);
+                if (probe.HasExited && probe.ExitCode == 0) return python;
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+            }
+        }
+        return null;
+    }
+
+    private static (int Exit, string Stdout, string Stderr) RunScript(params string[] args)
+    {
+        string? python = PythonWithTorch();
+        Skip.If(python is null, "no python3 here imports torch");
+        string root = GpuScripts.RepositoryRoot("check.sh");
+        var start = new ProcessStartInfo(python!, [Path.Combine(root, "benchmarks", "torch_distill.py"), .. args])
+        {
+            WorkingDirectory = root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        Assert.True(process.WaitForExit(180_000), "torch_distill.py --paired did not finish in 180 s");
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string NativeLibrary()
+    {
+        string lib = Path.Combine(AppContext.BaseDirectory, "libmtkd_native.so");
+        Skip.IfNot(File.Exists(lib), $"{lib} is missing (not a Linux build)");
+        return lib;
+    }
+
+    [SkippableTheory]
+    [InlineData("kl", "mse")]
+    [InlineData("reverse-kl", "mse")]
+    [InlineData("jsd:0.3", "mse")]
+    [InlineData("dkd:1,8", "smooth-l1")]
+    [InlineData("kl", "cosine")]
+    public void The_native_gradients_agree_with_autograd_on_row_and_dense_shapes(string kdLoss, string featureLoss)
+    {
+        string lib = NativeLibrary();
+        string json = Path.Combine(Directory.CreateTempSubdirectory("mtkd-paired").FullName, "paired.json");
+        var (exit, stdout, stderr) = RunScript("--paired", lib, "--threads", "1", "--repeat", "2", "--warmup", "1",
+            "--launches", "1", "--shape", "37,3,11,5", "24,4,13,6/3", "--kd-loss", kdLoss, "--feature-loss", featureLoss,
+            "--json", json);
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+        var records = JsonDocument.Parse(File.ReadAllText(json)).RootElement.EnumerateArray().ToArray();
+        Assert.Equal(2, records.Length);
+        Assert.Equal([0, 3], records.Select(r => r.GetProperty("images").GetInt32()));
+        foreach (var r in records)
+        {
+            Assert.InRange(r.GetProperty("gradient_rel_err").GetDouble(), 0.0, 1e-4);
+            Assert.True(r.GetProperty("two_pass_ms").GetDouble() > 0 && r.GetProperty("fused_ms").GetDouble() > 0);
+            Assert.True(r.GetProperty("two_pass_speedup").GetDouble() > 0);
+            Assert.Equal(2, r.GetProperty("rounds").GetInt32());
+        }
+    }
+
+    [SkippableFact]
+    public void A_library_that_cannot_be_loaded_is_a_one_line_error_naming_it()
+    {
+        string missing = Path.Combine(Path.GetTempPath(), "mtkd-no-such-library.so");
+        var (exit, stdout, stderr) = RunScript("--paired", missing, "--repeat", "1", "--shape", "37,3,11,5");
+        Assert.NotEqual(0, exit);
+        string line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(missing, line);
+        Assert.DoesNotContain("Traceback", stderr + stdout);
+    }
+}
