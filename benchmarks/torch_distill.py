@@ -27,9 +27,9 @@ PyTorch step time to the backend's stats + gradient time measured in the same se
 With --paired LIB (a libmtkd_native, e.g. artifacts/native/libmtkd_native.so; --simd 0 auto, 2 AVX2, 3 AVX-512) the
 native op is called in this process on the same tensors (benchmarks/mtkd_native.py), after checking that its
 gradients agree with the PyTorch step's, and every round times one PyTorch sample, one stats + gradient sample and one
-fused sample back to back, each of --launches steps. The speed-ups are the medians of the rounds' own ratios: on a
-shared machine whose speed drifts over minutes, two measurements seconds apart share the drift that separate runs
-minutes apart do not.
+fused sample back to back, each of --launches steps (the eager step only; --compile is not paired). The speed-ups are the medians of the
+rounds' own ratios: on a shared machine whose speed drifts over minutes, two measurements seconds apart share the drift
+that separate runs minutes apart do not.
 
   python3 benchmarks/torch_distill.py --paired artifacts/native/libmtkd_native.so [--simd 3] [--threads 2] ...
 """
@@ -309,8 +309,8 @@ def main():
 
 def paired(a, step, kd, kd_params, loss):
     """--paired: the PyTorch step and the native op in alternation, round by round, on the same tensors."""
-    if a.device != "cpu":
-        sys.exit("torch_distill.py: --paired times the CPU op; use --device cpu")
+    if a.device != "cpu" or a.compile:
+        sys.exit("torch_distill.py: --paired times the CPU op against the eager step: no --device cuda, no --compile")
     from mtkd_native import NativeOp
     try:
         op = NativeOp(a.paired, a.simd, a.threads)
