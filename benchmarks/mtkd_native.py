@@ -10,6 +10,9 @@ MtkdRl.Core.Distill.DenseStepSessions): the B pixel rows with no features (D = 0
 rows with two zero logits, label 0, the feature term only, each image's feature weight the sum of its valid pixels' wf.
 """
 import ctypes
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -45,6 +48,36 @@ class _Grads(ctypes.Structure):
 
 def _ptr(t):
     return ctypes.c_void_p(t.data_ptr())
+
+
+def copy_gbps(threads, size=256 << 20, repeats=7):
+    """The host's copy bandwidth as `mtkd bench kernels` measures it (MtkdRl.Core.HostCopyBandwidth): a buffer far larger
+    than the caches copied in `threads` parts at once (libc memmove, which ctypes calls without the GIL), the median of
+    `repeats`, counted as bytes read plus bytes written, in GB/s."""
+    src, dst = torch.ones(size, dtype=torch.uint8), torch.zeros(size, dtype=torch.uint8)
+    parts = max(1, threads)
+    chunk = size // parts
+    spans = [(p * chunk, size - p * chunk if p == parts - 1 else chunk) for p in range(parts)]
+    seconds = []
+    with ThreadPoolExecutor(parts) as pool:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            list(pool.map(lambda s: ctypes.memmove(dst.data_ptr() + s[0], src.data_ptr() + s[0], s[1]), spans))
+            seconds.append(time.perf_counter() - t0)
+    return 2.0 * size / statistics.median(seconds) / 1e9
+
+
+def pass_megabytes(B, K, C, D, images=0):
+    """The minimum bytes of each pass (MtkdRl.Core.Distill.DistillTraffic, docs/PERF.md): every input read once, every
+    output written once; for a dense step the sum of its two sessions. Returns (stats, gradient, fused) in MB."""
+    def session(B, C, F):
+        common = 4 * (B * C + K * B * C) + 8 * B * F + 4 * B
+        stats_out, weights, stats_in = 4 * (8 * B * K + 3 * B), 8 * B * K, 4 * (3 * B * K + 3 * B)
+        grads_out = 4 * (B * C + B * F + B)
+        return (common + stats_out, common + weights + stats_in + grads_out, common + weights + stats_out + grads_out)
+    if not images:
+        return tuple(x / 1e6 for x in session(B, C, K * D))
+    return tuple((p + i) / 1e6 for p, i in zip(session(B, C, 0), session(images, 2, K * D)))
 
 
 class NativeOp:

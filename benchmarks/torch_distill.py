@@ -27,9 +27,12 @@ PyTorch step time to the backend's stats + gradient time measured in the same se
 With --paired LIB (a libmtkd_native, e.g. artifacts/native/libmtkd_native.so; --simd 0 auto, 2 AVX2, 3 AVX-512) the
 native op is called in this process on the same tensors (benchmarks/mtkd_native.py), after checking that its
 gradients agree with the PyTorch step's, and every round times one PyTorch sample, one stats + gradient sample and one
-fused sample back to back, each of --launches steps (the eager step only; --compile is not paired). The speed-ups are the medians of the
-rounds' own ratios: on a shared machine whose speed drifts over minutes, two measurements seconds apart share the drift
-that separate runs minutes apart do not.
+fused sample back to back, each of --launches steps (the eager step only; --compile is not paired). The speed-ups are
+the medians of the rounds' own ratios: on a shared machine whose speed drifts over minutes, two measurements seconds
+apart share the drift that separate runs minutes apart do not. Before the rounds of each shape it measures the copy
+bandwidth as `mtkd bench kernels` does, and prints the speed-ups the passes would have at that bandwidth with their
+minimum bytes ("at copy"): the most an implementation that reads every input once per pass could show in that moment
+(more only where the caches hold the working set between calls).
 
   python3 benchmarks/torch_distill.py --paired artifacts/native/libmtkd_native.so [--simd 3] [--threads 2] ...
 """
@@ -311,7 +314,7 @@ def paired(a, step, kd, kd_params, loss):
     """--paired: the PyTorch step and the native op in alternation, round by round, on the same tensors."""
     if a.device != "cpu" or a.compile:
         sys.exit("torch_distill.py: --paired times the CPU op against the eager step: no --device cuda, no --compile")
-    from mtkd_native import NativeOp
+    from mtkd_native import NativeOp, copy_gbps, pass_megabytes
     try:
         op = NativeOp(a.paired, a.simd, a.threads)
     except (OSError, RuntimeError) as e:
@@ -319,7 +322,7 @@ def paired(a, step, kd, kd_params, loss):
     n = max(1, a.launches)
     print(f"native {a.paired}: {op.simd}, {op.threads} threads; {a.repeat} rounds of {n} steps per side\n")
     print(f"{'shape':>18} {'torch ms':>9} {'two-pass ms':>11} {'fused ms':>9} {'two-pass speed-up (p20-p80)':>28} "
-          f"{'fused speed-up':>14} {'grad err':>9}")
+          f"{'fused speed-up':>14} {'grad err':>9} {'copy GB/s':>9} {'speed-up at copy: two-pass':>26} {'fused':>6}")
 
     def sample(fn):
         t0 = time.perf_counter()
@@ -349,6 +352,7 @@ def paired(a, step, kd, kd_params, loss):
         torch_step = lambda: step(*inputs)
         for _ in range(a.warmup):
             torch_step(), two_pass(), run.fused()
+        copy = copy_gbps(op.threads)
         rounds = [(sample(torch_step), sample(two_pass), sample(run.fused)) for _ in range(a.repeat)]
         med = lambda xs: statistics.median(xs)
         q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(round(p * (len(xs) - 1))))]
@@ -360,11 +364,18 @@ def paired(a, step, kd, kd_params, loss):
                    torch_ms=med([r[0] for r in rounds]), two_pass_ms=med([r[1] for r in rounds]),
                    fused_ms=med([r[2] for r in rounds]), two_pass_speedup=med(two_ratio),
                    two_pass_speedup_p20=q(two_ratio, 0.2), two_pass_speedup_p80=q(two_ratio, 0.8),
-                   fused_speedup=med(fused_ratio))
+                   fused_speedup=med(fused_ratio), copy_gbps=copy)
+        # The same passes at the copy bandwidth measured just before the rounds: the fastest any implementation that
+        # moves their minimum bytes could run here, and the speed-up that would give against this PyTorch time.
+        mb_stats, mb_grad, mb_fused = pass_megabytes(B, K, C, D, N)
+        rec["two_pass_at_copy_ms"] = (mb_stats + mb_grad) / copy
+        rec["fused_at_copy_ms"] = mb_fused / copy
         records.append(rec)
         print(f"{text:>18} {rec['torch_ms']:9.3f} {rec['two_pass_ms']:11.3f} {rec['fused_ms']:9.3f} "
               f"{rec['two_pass_speedup']:12.1f}x ({rec['two_pass_speedup_p20']:.1f}-{rec['two_pass_speedup_p80']:.1f}x)"
-              f"{rec['fused_speedup']:13.1f}x {err:9.1e}", flush=True)
+              f"{rec['fused_speedup']:13.1f}x {err:9.1e} {copy:9.1f} "
+              f"{rec['torch_ms'] / rec['two_pass_at_copy_ms']:25.1f}x {rec['torch_ms'] / rec['fused_at_copy_ms']:5.1f}x",
+              flush=True)
         if a.json:
             write_records(a.json, records)
     op.close()

@@ -17,9 +17,11 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 
 #include "distill_features.inl"
 #include "distill_groups.inl"
@@ -117,13 +119,42 @@ inline void for_each_column(int C, Step&& step) {
 }
 
 // Writes lane i < g.n of x to out[(b0 + i) * stride]: one per row (stride 1: a masked store, consecutive rows being
-// adjacent) or one per (row, teacher) pair (a scatter; plain stores from an aligned copy measured no faster).
+// adjacent) or one per (row, teacher) pair (a scatter; plain stores from an aligned copy measured no faster). Where the
+// vector traits can interleave (PairStatsHeld), the per-pair statistics are held instead and written once per group.
 template <class V>
 inline void write_lanes(const LaneGroup<V>& g, typename V::F x, float* out, int stride) {
     float* base = out + static_cast<std::size_t>(g.b0) * stride;
     if (stride == 1) V::store(base, x, V::first(g.n));
     else V::scatter(base, stride, x, g.n);
 }
+
+// The six per-pair statistics a teacher tile writes, in the order of pair_stat_outputs.
+constexpr int kTilePairStats = 6;
+
+inline std::array<float*, kTilePairStats> pair_stat_outputs(const DistillProblem& p) {
+    return {p.stats.lse_t, p.stats.kl, p.stats.h_t, p.stats.conf, p.stats.ce_t, p.stats.hit};
+}
+
+// Whether V writes a group's per-pair statistics as K interleaved vectors (V::interleave_store) rather than one
+// scatter per teacher and statistic: for K <= W, where V has it.
+template <class V, class = void>
+struct CanInterleave : std::false_type {};
+template <class V>
+struct CanInterleave<V, std::void_t<typename V::InterleavePlan>> : std::true_type {};
+
+// V's interleave plan for K teachers, made once per thread and K.
+template <class V>
+const typename V::InterleavePlan& interleave_plan(int K) {
+    thread_local typename V::InterleavePlan plan;
+    if (plan.K != K) V::plan_interleave(K, plan);
+    return plan;
+}
+
+// The per-pair statistics of one lane group, held per teacher until its last tile, then written as rows of K.
+template <class V>
+struct PairStatsHeld {
+    typename V::F value[kTilePairStats][V::W];  // [statistic][teacher]
+};
 
 // The student rows of the group: lse_s1, lse_st, ce_s, the tiles s, w_s, e^v and, with Fused, the student's share
 // of dL/dzs in the dz tile.
@@ -181,10 +212,11 @@ inline void student_tile(const DistillProblem& p, LaneGroup<V>& g) {
     }
 }
 
-// Teacher k's rows of the group: lse_t, kl, h_t, conf, ce_t, hit and, with Fused, its share of dL/dzs.
-// between(j) runs g.n times, spread over the sweep that does the arithmetic.
+// Teacher k's rows of the group: lse_t, kl, h_t, conf, ce_t, hit (into held when given, else written now) and, with
+// Fused, its share of dL/dzs. between(j) runs g.n times, spread over the sweep that does the arithmetic.
 template <class V, int TK, bool Fused, class Between>
-inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, Between&& between) {
+inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, PairStatsHeld<V>* held,
+                         Between&& between) {
     using F = typename V::F;
     constexpr int W = V::W;
     const int C = p.C;
@@ -240,14 +272,20 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     for (int i = 0; i < W; ++i) zy[i] = g.y[i] >= 0 ? g.column(g.z, g.y[i])[i] : 0.0f;
     const auto is_counted = V::less(zero, V::load(g.counted));
     const F inv_S = V::div(V::set1(1.0f), S);
-    const int K = p.K;
-    write_lanes(g, V::add(V::fma(m, it, vlog<V>(T)), probe), p.stats.lse_t + k, K);
-    write_lanes(g, V::mul(V::set1(p.T * p.T), kl), p.stats.kl + k, K);
-    write_lanes(g, V::fnma(H, inv_S, log_S0), p.stats.h_t + k, K);
-    write_lanes(g, inv_S, p.stats.conf + k, K);
-    write_lanes(g, V::select(is_counted, V::add(V::sub(m, V::load(zy)), log_S0), zero), p.stats.ce_t + k, K);
     // hit: the first argmax is the label (label -1 and unused lanes never match a column).
-    write_lanes(g, V::select(V::equal(arg, V::load(g.label)), V::set1(1.0f), zero), p.stats.hit + k, K);
+    const F values[kTilePairStats] = {
+        V::add(V::fma(m, it, vlog<V>(T)), probe),                                  // lse_t
+        V::mul(V::set1(p.T * p.T), kl),                                            // kl
+        V::fnma(H, inv_S, log_S0),                                                 // h_t
+        inv_S,                                                                     // conf
+        V::select(is_counted, V::add(V::sub(m, V::load(zy)), log_S0), zero),       // ce_t
+        V::select(V::equal(arg, V::load(g.label)), V::set1(1.0f), zero),           // hit
+    };
+    const auto outputs = pair_stat_outputs(p);
+    for (int s = 0; s < kTilePairStats; ++s) {
+        if (held != nullptr) held->value[s][k] = values[s];
+        else write_lanes(g, values[s], outputs[s] + k, p.K);
+    }
     if constexpr (Fused) {
         // pt^T_c = e^{u_c} / St; a non-finite row leaves NaN here rather than a silently wrong gradient.
         alignas(64) float wl[W];
@@ -299,11 +337,24 @@ template <class V, int TK, bool Fused>
 void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool stream = Fused && stream_feature_grads(p);
     zero_feature_stats(p, b0, b1);
+    // Up to W teachers: the per-pair statistics of a group are held and written as rows of K at its end.
+    PairStatsHeld<V> held_stats;
+    PairStatsHeld<V>* const held = CanInterleave<V>::value && p.K <= V::W ? &held_stats : nullptr;
+    auto write_held = [&](int r0, int n) {
+        if constexpr (CanInterleave<V>::value) {
+            if (held == nullptr) return;
+            const auto& plan = interleave_plan<V>(p.K);
+            const auto outputs = pair_stat_outputs(p);
+            for (int s = 0; s < kTilePairStats; ++s)
+                V::interleave_store(plan, outputs[s] + static_cast<std::size_t>(r0) * p.K, held->value[s], n);
+        }
+    };
     for (int r0 = b0; r0 < b1; r0 += V::W) {
         LaneGroup<V> g = make_lane_group<V>(p, r0, std::min(V::W, b1 - r0), scratch);
         student_tile<V, TK, Fused>(p, g);
         if (p.F == 0) {
-            for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused>(p, g, k, [](int) {});
+            for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused>(p, g, k, held, [](int) {});
+            write_held(r0, g.n);
             if constexpr (Fused) finish_gradient_rows(p, g, r0);
             continue;
         }
@@ -317,7 +368,8 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
                                            stream);
             else feature_row<V, true, false>(p, b, kk, 0.0f, &features, false);
         };
-        for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused>(p, g, k, next_feature);
+        for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused>(p, g, k, held, next_feature);
+        write_held(r0, g.n);
         finish_features(p, features);
         if constexpr (Fused) finish_gradient_rows(p, g, r0);
     }

@@ -32,6 +32,42 @@ struct VecAvx512 {
         _mm512_mask_i32scatter_ps(base, first(n), _mm512_mullo_epi32(lane, _mm512_set1_epi32(stride)), x, 4);
     }
 
+    // Rows of K lanes from K vectors, out[i K + k] = lane i of v[k] for i < n and k < K <= W: a lane group's per-pair
+    // statistics into [B,K] row-major, n K contiguous floats. Output vector j takes its element W j + t from lane
+    // (W j + t) / K of v[(W j + t) % K], so it is K masked permutes; at most K output vectors, where one scatter per
+    // teacher (K in all) costs several times more on the cores measured (docs/PERF.md). The plan holds the permutes'
+    // indices and masks for one K.
+    struct InterleavePlan {
+        int K = 0;
+        __m512i index[W][W];
+        __mmask16 take[W][W];
+    };
+    static void plan_interleave(int K, InterleavePlan& plan) {
+        plan.K = K;
+        for (int j = 0; j < K; ++j)
+            for (int k = 0; k < K; ++k) {
+                alignas(64) int index[W];
+                unsigned take = 0;
+                for (int t = 0; t < W; ++t) {
+                    const int e = W * j + t;
+                    index[t] = e / K;
+                    if (e % K == k) take |= 1u << t;
+                }
+                plan.index[j][k] = _mm512_load_si512(index);
+                plan.take[j][k] = static_cast<__mmask16>(take);
+            }
+    }
+    static void interleave_store(const InterleavePlan& plan, float* out, const F* v, int n) {
+        const int K = plan.K, total = n * K;
+        for (int j = 0; j * W < total; ++j) {
+            F acc = _mm512_setzero_ps();
+            for (int k = 0; k < K; ++k) acc = _mm512_mask_permutexvar_ps(acc, plan.take[j][k], plan.index[j][k], v[k]);
+            const int left = total - j * W;
+            if (left >= W) store(out + j * W, acc);
+            else store(out + j * W, acc, first(left));
+        }
+    }
+
     static F add(F a, F b) { return _mm512_add_ps(a, b); }
     static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
     static F mul(F a, F b) { return _mm512_mul_ps(a, b); }

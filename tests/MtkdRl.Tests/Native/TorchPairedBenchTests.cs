@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using MtkdRl.Core.Distill;
 using MtkdRl.Tests.Gpu;
 
 namespace MtkdRl.Tests.Native;
@@ -7,8 +8,9 @@ namespace MtkdRl.Tests.Native;
 /// <summary>
 /// `benchmarks/torch_distill.py --paired`, which times the native op through its C API in the same process as the
 /// PyTorch step (benchmarks/mtkd_native.py): the binding must hand the op the very tensors PyTorch differentiates, so
-/// the native gradients agree with autograd's on row and dense shapes and every loss, and a library it cannot load
-/// is a one-line error. Skipped where no python3 imports torch (CI does not install it).
+/// the native gradients agree with autograd's on row and dense shapes and every loss; its bytes per pass are those of
+/// <see cref="DistillTraffic"/> (the bench's), and a library it cannot load is a one-line error. Skipped where no python3
+/// imports torch (CI does not install it).
 /// </summary>
 public class TorchPairedBenchTests
 {
@@ -76,8 +78,21 @@ public class TorchPairedBenchTests
         var records = JsonDocument.Parse(File.ReadAllText(json)).RootElement.EnumerateArray().ToArray();
         Assert.Equal(2, records.Length);
         Assert.Equal([0, 3], records.Select(r => r.GetProperty("images").GetInt32()));
-        foreach (var r in records)
+        // The passes' minimum bytes, as `mtkd bench kernels` counts them: the row shape, then the dense step's two sessions.
+        var rowShape = new DistillShape(37, 11, [5, 5, 5]);
+        var dense = new[] { DenseStepSessions.PixelShape(24, 13, 4, featureless: true), DenseStepSessions.ImageShape(3, [6, 6, 6, 6]) };
+        long[] twoPassBytes =
+        [
+            DistillTraffic.MinimumBytes(rowShape, DistillPass.Stats) + DistillTraffic.MinimumBytes(rowShape, DistillPass.Gradient),
+            dense.Sum(s => DistillTraffic.MinimumBytes(s, DistillPass.Stats) + DistillTraffic.MinimumBytes(s, DistillPass.Gradient)),
+        ];
+        long[] fusedBytes = [DistillTraffic.MinimumBytes(rowShape, DistillPass.Fused), dense.Sum(s => DistillTraffic.MinimumBytes(s, DistillPass.Fused))];
+        foreach (var (r, i) in records.Select((r, i) => (r, i)))
         {
+            double copy = r.GetProperty("copy_gbps").GetDouble();
+            Assert.True(copy > 0);
+            Assert.Equal(twoPassBytes[i], r.GetProperty("two_pass_at_copy_ms").GetDouble() * copy * 1e6, 1e-6 * twoPassBytes[i]);
+            Assert.Equal(fusedBytes[i], r.GetProperty("fused_at_copy_ms").GetDouble() * copy * 1e6, 1e-6 * fusedBytes[i]);
             Assert.InRange(r.GetProperty("gradient_rel_err").GetDouble(), 0.0, 1e-4);
             Assert.True(r.GetProperty("two_pass_ms").GetDouble() > 0 && r.GetProperty("fused_ms").GetDouble() > 0);
             Assert.True(r.GetProperty("two_pass_speedup").GetDouble() > 0);
