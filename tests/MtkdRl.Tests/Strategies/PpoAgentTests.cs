@@ -345,11 +345,17 @@ public class PpoAgentTests(ITestOutputHelper output)
         void Batch() { agent.Weights(new WeightingContext(world.Stats), wl, wf); agent.Learn(new LearnFeedback(world.Stats, default, Beta)); }
         world.Next();
         Batch();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++) Batch();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        // One allocation per row over 20 batches would be at least 20 * 128 * 24 bytes.
-        Assert.True(allocated < 4096, $"20 batches allocated {allocated} bytes");
+        // One allocation per row over 20 batches would be at least 20 * 128 * 24 bytes, in every measurement. The
+        // fewest of three is taken: inside the whole suite a measurement has been seen to pick up about 5 KB that a
+        // run of this test alone never shows (0 bytes), which is not the code's own.
+        long fewest = long.MaxValue;
+        for (int measurement = 0; measurement < 3; measurement++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20; i++) Batch();
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.True(fewest < 4096, $"20 batches allocated {fewest} bytes (the fewest of three measurements)");
     }
 
     [Fact]
