@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using MtkdRl.Gpu.Cuda;
+using MtkdRl.Tests.Data;
 
 namespace MtkdRl.Tests.Gpu;
 
@@ -25,15 +25,11 @@ public class GpuCheckScriptTests
 
     private static Process Start(string output, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        Skip.IfNot(GpuScripts.OnPath("bash") && GpuScripts.OnPath("python3") && GpuScripts.OnPath("timeout"), "the script needs bash, python3 and timeout");
-        var emulator = CudaEmulatorBackend.Probe();
-        Skip.IfNot(emulator.Available, $"cuda-emu unavailable: {emulator.Detail}");
-        string cli = Path.Combine(AppContext.BaseDirectory, "mtkd.dll");
-        Assert.True(File.Exists(cli), $"{cli} is missing");
-        string[] command = args is ["--driver", var driver] ? ["-c", driver] : [Path.Combine(GpuScripts.RepositoryRoot("check.sh"), "tests", "gpu", "check.sh"), .. args];
+        string cli = GpuScripts.EmulatedCli();
+        string[] command = args is ["--driver", var driver] ? ["-c", driver] : [GpuScripts.Script("check.sh"), .. args];
         var start = new ProcessStartInfo("bash", command)
         {
-            WorkingDirectory = GpuScripts.RepositoryRoot("check.sh"),
+            WorkingDirectory = RepositoryPaths.Root,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
@@ -123,7 +119,7 @@ public class GpuCheckScriptTests
     public void A_run_terminated_mid_step_writes_the_table_of_what_finished()
     {
         string output = Directory.CreateTempSubdirectory("mtkd-gpu-check").FullName;
-        string script = Path.Combine(GpuScripts.RepositoryRoot("check.sh"), "tests", "gpu", "check.sh");
+        string script = GpuScripts.Script("check.sh");
         string driver = $$"""
             bash '{{script}}' --dry-run --fast > '{{output}}/stdout.txt' 2>&1 &
             pid=$!

@@ -1,16 +1,23 @@
+using MtkdRl.Gpu.Cuda;
+using MtkdRl.Tests.Data;
+using MtkdRl.Tests.Support;
+
 namespace MtkdRl.Tests.Gpu;
 
-/// <summary>Where the scripts under tests/gpu live, and whether a tool they need is on PATH.</summary>
+/// <summary>The scripts under tests/gpu, rehearsed on the CPU: where they are, and the CLI they drive there.</summary>
 public static class GpuScripts
 {
-    /// <summary>The repository root: the first folder above the test binaries that holds tests/gpu/<paramref name="script"/>.</summary>
-    public static string RepositoryRoot(string script)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "tests", "gpu", script))) return dir.FullName;
-        throw new InvalidOperationException($"no tests/gpu/{script} above {AppContext.BaseDirectory}");
-    }
+    public static string Script(string name) => Path.Combine(RepositoryPaths.Root, "tests", "gpu", name);
 
-    public static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, tool)));
+    /// <summary>The test build's mtkd.dll, after skipping where the scripts' tools or the cuda-emu backend are missing.</summary>
+    public static string EmulatedCli()
+    {
+        Skip.IfNot(ExternalProcess.OnPath("bash") && ExternalProcess.OnPath("python3") && ExternalProcess.OnPath("timeout"),
+            "the script needs bash, python3 and timeout");
+        var emulator = CudaEmulatorBackend.Probe();
+        Skip.IfNot(emulator.Available, $"cuda-emu unavailable: {emulator.Detail}");
+        string cli = Path.Combine(AppContext.BaseDirectory, "mtkd.dll");
+        Assert.True(File.Exists(cli), $"{cli} is missing");
+        return cli;
+    }
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using MtkdRl.Gpu.Cuda;
+using MtkdRl.Tests.Data;
+using MtkdRl.Tests.Support;
 
 namespace MtkdRl.Tests.Gpu;
 
@@ -12,17 +14,8 @@ public class GpuVariantsScriptTests
 {
     private static (int Exit, string Stdout, string Stderr) RunScript(string variants, string output, params string[] names)
     {
-        Skip.IfNot(GpuScripts.OnPath("bash") && GpuScripts.OnPath("python3") && GpuScripts.OnPath("timeout"), "the script needs bash, python3 and timeout");
-        var emulator = CudaEmulatorBackend.Probe();
-        Skip.IfNot(emulator.Available, $"cuda-emu unavailable: {emulator.Detail}");
-        string cli = Path.Combine(AppContext.BaseDirectory, "mtkd.dll");
-        Assert.True(File.Exists(cli), $"{cli} is missing");
-        var start = new ProcessStartInfo("bash", [Path.Combine(GpuScripts.RepositoryRoot("variants.sh"), "tests", "gpu", "variants.sh"), .. names])
-        {
-            WorkingDirectory = GpuScripts.RepositoryRoot("variants.sh"),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        string cli = GpuScripts.EmulatedCli();
+        var start = new ProcessStartInfo("bash", [GpuScripts.Script("variants.sh"), .. names]) { WorkingDirectory = RepositoryPaths.Root };
         start.Environment["VARIANTS"] = variants;
         start.Environment["OUT"] = output;
         start.Environment["MTKD"] = $"dotnet {cli}";
@@ -30,11 +23,7 @@ public class GpuVariantsScriptTests
         start.Environment["SHAPES"] = "6,4,11,16";
         start.Environment["SELFCHECK_SHAPES"] = "8,3,40,16";
         start.Environment["BENCH_ARGS"] = "--repeat 2 --warmup 0 --max-seconds 1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(6)), "variants.sh did not finish in 6 minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        return ExternalProcess.Run(start, TimeSpan.FromMinutes(6));
     }
 
     private static string VariantFolders(params string[] names)

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using MtkdRl.Core.Distill;
-using MtkdRl.Tests.Gpu;
+using MtkdRl.Tests.Data;
+using MtkdRl.Tests.Support;
 
 namespace MtkdRl.Tests.Native;
 
@@ -14,44 +15,34 @@ namespace MtkdRl.Tests.Native;
 /// </summary>
 public class TorchPairedBenchTests
 {
-    private static string? PythonWithTorch()
+    // The first python3 that imports torch (the one on PATH, then Debian's, which is where python3-torch installs),
+    // probed once for the class.
+    private static readonly Lazy<string?> PythonWithTorch = new(() =>
     {
         foreach (string python in new[] { "python3", "/usr/bin/python3" })
         {
-            if (!python.StartsWith('/') && !GpuScripts.OnPath(python)) continue;
+            if (!python.StartsWith('/') && !ExternalProcess.OnPath(python)) continue;
             try
             {
-                using var probe = Process.Start(new ProcessStartInfo(python, ["-c", "import torch"])
-                {
-                    RedirectStandardError = true,
-                    RedirectStandardOutput = true,
-                })!;
-                probe.WaitForExit(60_000);
-                if (probe.HasExited && probe.ExitCode == 0) return python;
+                if (ExternalProcess.Run(new ProcessStartInfo(python, ["-c", "import torch"]), TimeSpan.FromMinutes(1)).Exit == 0)
+                    return python;
             }
             catch (System.ComponentModel.Win32Exception)
             {
             }
         }
         return null;
-    }
+    });
 
     private static (int Exit, string Stdout, string Stderr) RunScript(params string[] args)
     {
-        string? python = PythonWithTorch();
+        string? python = PythonWithTorch.Value;
         Skip.If(python is null, "no python3 here imports torch");
-        string root = GpuScripts.RepositoryRoot("check.sh");
-        var start = new ProcessStartInfo(python!, [Path.Combine(root, "benchmarks", "torch_distill.py"), .. args])
+        var start = new ProcessStartInfo(python!, [Path.Combine(RepositoryPaths.Root, "benchmarks", "torch_distill.py"), .. args])
         {
-            WorkingDirectory = root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
+            WorkingDirectory = RepositoryPaths.Root,
         };
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        Assert.True(process.WaitForExit(180_000), "torch_distill.py --paired did not finish in 180 s");
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        return ExternalProcess.Run(start, TimeSpan.FromMinutes(3));
     }
 
     private static string NativeLibrary()
