@@ -174,17 +174,18 @@ class _Run:
     def __init__(self, sessions, kind):
         self.sessions, self.kind = sessions, kind
 
-    def stats(self):
+    def _call(self, name):
         for s in self.sessions:
-            s.call("stats")
+            s.call(name)
+
+    def stats(self):
+        self._call("stats")
 
     def gradient(self):
-        for s in self.sessions:
-            s.call("gradient")
+        self._call("gradient")
 
     def fused(self):
-        for s in self.sessions:
-            s.call("fused")
+        self._call("fused")
 
     @property
     def dzs(self):

@@ -183,6 +183,20 @@ def distill_step(zs, zt, fs, ft, y, wl, wf, T=4.0, a_ce=1.0, a_kd=1.0, beta=5.0,
     return loss.detach(), zs.grad, fs.grad, stats
 
 
+def percentile(values, p):
+    """The value at fraction p of the sorted values (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
+
+
+def cpu_sample(fn, launches):
+    """Milliseconds per call of `launches` calls of fn back to back, timed as a whole."""
+    t0 = time.perf_counter()
+    for _ in range(launches):
+        fn()
+    return (time.perf_counter() - t0) * 1e3 / launches
+
+
 def time_step(step, args_, device, repeat, warmup, launches=1):
     """Median, p20 and p80 of `repeat` samples, each the time of `launches` back-to-back steps divided by their number."""
     for _ in range(warmup):
@@ -199,14 +213,8 @@ def time_step(step, args_, device, repeat, warmup, launches=1):
             end.synchronize()
             times.append(start.elapsed_time(end) / launches)
     else:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            for _ in range(launches):
-                step(*args_)
-            times.append((time.perf_counter() - t0) * 1e3 / launches)
-    times.sort()
-    q = lambda p: times[min(len(times) - 1, int(round(p * (len(times) - 1))))]
-    return statistics.median(times), q(0.2), q(0.8)
+        times = [cpu_sample(lambda: step(*args_), launches) for _ in range(repeat)]
+    return statistics.median(times), percentile(times, 0.2), percentile(times, 0.8)
 
 
 def self_check(device, step):
@@ -324,12 +332,6 @@ def paired(a, step, kd, kd_params, loss):
     print(f"{'shape':>18} {'torch ms':>9} {'two-pass ms':>11} {'fused ms':>9} {'two-pass speed-up (p20-p80)':>28} "
           f"{'fused speed-up':>14} {'grad err':>9} {'copy GB/s':>9} {'speed-up at copy: two-pass':>26} {'fused':>6}")
 
-    def sample(fn):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        return (time.perf_counter() - t0) * 1e3 / n
-
     records = []
     for text in a.shape:
         B, K, C, D, N = parse_shape(text)
@@ -353,9 +355,8 @@ def paired(a, step, kd, kd_params, loss):
         for _ in range(a.warmup):
             torch_step(), two_pass(), run.fused()
         copy = copy_gbps(op.threads)
-        rounds = [(sample(torch_step), sample(two_pass), sample(run.fused)) for _ in range(a.repeat)]
-        med = lambda xs: statistics.median(xs)
-        q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(round(p * (len(xs) - 1))))]
+        rounds = [(cpu_sample(torch_step, n), cpu_sample(two_pass, n), cpu_sample(run.fused, n)) for _ in range(a.repeat)]
+        med = statistics.median
         two_ratio = [t / w for t, w, _ in rounds]
         fused_ratio = [t / f for t, _, f in rounds]
         rec = dict(op="paired", backend="torch", mode="eager", label=a.label, device="cpu", threads=torch.get_num_threads(),
@@ -363,7 +364,7 @@ def paired(a, step, kd, kd_params, loss):
                    D=D, images=N, loss=loss, launches=n, rounds=a.repeat, gradient_rel_err=err,
                    torch_ms=med([r[0] for r in rounds]), two_pass_ms=med([r[1] for r in rounds]),
                    fused_ms=med([r[2] for r in rounds]), two_pass_speedup=med(two_ratio),
-                   two_pass_speedup_p20=q(two_ratio, 0.2), two_pass_speedup_p80=q(two_ratio, 0.8),
+                   two_pass_speedup_p20=percentile(two_ratio, 0.2), two_pass_speedup_p80=percentile(two_ratio, 0.8),
                    fused_speedup=med(fused_ratio), copy_gbps=copy)
         # The same passes at the copy bandwidth measured just before the rounds: the fastest any implementation that
         # moves their minimum bytes could run here, and the speed-up that would give against this PyTorch time.
