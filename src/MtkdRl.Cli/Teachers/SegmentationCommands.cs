@@ -40,7 +40,7 @@ public static class SegmentationCommands
     }
 
     /// <summary>mIoU and pixel accuracy of a segmentation checkpoint (NAME.json or POOL/NAME) on the scenes' test split; per-class IoU with detail.</summary>
-    public static int Eval(IAnsiConsole console, string model, string dataDir, bool detail, int threads)
+    public static int Eval(IAnsiConsole console, string model, string dataDir, bool detail, bool flip, string? masksPath, int threads)
     {
         var data = Open(console, dataDir);
         string checkpoint = ResolveCheckpoint(model);
@@ -50,8 +50,14 @@ public static class SegmentationCommands
         if (network.Classes != data.ClassCount + 1 || network.InputShape.Height != data.Descriptor.Canvas || network.InputShape.Channels != data.Test.Channels)
             throw new MtkdInputException($"{Checkpoint.ConfigPathOf(checkpoint)}: the model takes {network.InputShape} with {network.Classes} classes, the scenes have {data.Test.Channels}x{data.Descriptor.Canvas}x{data.Descriptor.Canvas} with {data.ClassCount + 1}");
         var norm = new MtkdRl.Data.Batching.ChannelNormalization(config.Normalization.Mean, config.Normalization.Std);
-        var m = SegmentationEvaluator.Evaluate(network, data.Test, norm);
-        console.MarkupLine(Markup.Escape($"test: mIoU {m.MeanIoU:F4}, pixel accuracy {m.PixelAccuracy:P2} ({m.ValidPixels:N0} labelled pixels)"));
+        var predictions = masksPath is null ? null : new byte[(long)data.Test.Count * network.Pixels];
+        var m = SegmentationEvaluator.Evaluate(network, data.Test, norm, flip: flip, predictions: predictions);
+        console.MarkupLine(Markup.Escape($"test{(flip ? " (flip test)" : "")}: mIoU {m.MeanIoU:F4}, pixel accuracy {m.PixelAccuracy:P2} ({m.ValidPixels:N0} labelled pixels)"));
+        if (masksPath is not null)
+        {
+            MtkdRl.Data.Formats.NpyFile.Write(masksPath, predictions!, data.Test.Count, data.Descriptor.Canvas, data.Descriptor.Canvas);
+            console.MarkupLine(Markup.Escape($"wrote {masksPath}: the per-pixel decisions, uint8 [{data.Test.Count}, {data.Descriptor.Canvas}, {data.Descriptor.Canvas}]"));
+        }
         if (detail)
         {
             var names = config.ClassNames.Count == network.Classes ? config.ClassNames : ["background", .. data.Descriptor.Classes];

@@ -8,18 +8,27 @@ namespace MtkdRl.Teachers;
 /// <summary>
 /// Scores a segmentation network on a split: the argmax of each pixel's C+1 logits against the masks, summed
 /// into one confusion matrix over the whole split (ignored pixels masked), so mIoU is the toolkits' (per class
-/// over the split, not averaged per image).
+/// over the split, not averaged per image). With <c>flip</c> (test-time augmentation, as segmentation toolkits'
+/// flip test): each canvas also goes through the network mirrored left-right, and a pixel's decision is the argmax
+/// of the mean of its two logit vectors (the mirrored map mirrored back).
 /// </summary>
 public static class SegmentationEvaluator
 {
     public const int DefaultBatch = 64;
 
-    public static SegmentationMetrics Evaluate(SegmentationModel model, SceneSplit split, ChannelNormalization norm, int batch = DefaultBatch)
+    /// <param name="predictions">When given, [split.Count, H, W]: every canvas's per-pixel decisions.</param>
+    public static SegmentationMetrics Evaluate(SegmentationModel model, SceneSplit split, ChannelNormalization norm, int batch = DefaultBatch,
+        bool flip = false, Span<byte> predictions = default)
     {
+        if (!predictions.IsEmpty && predictions.Length != (long)split.Count * model.Pixels)
+            throw new ArgumentException($"predictions hold {predictions.Length} pixels, the split has {split.Count} x {model.Pixels}");
         var matrix = new ConfusionMatrix(model.Classes);
-        int P = model.Pixels;
+        int P = model.Pixels, C = model.Classes, S = model.InputShape.Width;
         var x = new float[batch * model.InputShape.Size];
         var masks = new byte[batch * P];
+        var mirroredMasks = flip ? new byte[batch * P] : [];
+        var mean = flip ? new float[batch * C * P] : [];
+        var mirror = new bool[batch];
         var predicted = new byte[batch * P];
         var indices = new int[batch];
         for (int start = 0; start < split.Count; start += batch)
@@ -28,9 +37,31 @@ public static class SegmentationEvaluator
             for (int i = 0; i < n; i++) indices[i] = start + i;
             SceneInputs.Fill(split, norm, indices.AsSpan(0, n), x, masks);
             model.Forward(x.AsSpan(0, n * model.InputShape.Size), n, training: false);
-            model.Predict(predicted.AsSpan(0, n * P));
+            if (!flip) model.Predict(predicted.AsSpan(0, n * P));
+            else
+            {
+                model.Logits.CopyTo(mean);
+                Array.Fill(mirror, true);
+                SceneInputs.Fill(split, norm, indices.AsSpan(0, n), x, mirroredMasks, mirror.AsSpan(0, n));
+                model.Forward(x.AsSpan(0, n * model.InputShape.Size), n, training: false);
+                AddMirrored(model.Logits, mean, n * C, S);
+                SegmentationModel.Argmax(mean.AsSpan(0, n * C * P), n, C, P, predicted.AsSpan(0, n * P));
+            }
             matrix.Add(predicted.AsSpan(0, n * P), masks.AsSpan(0, n * P), split.ToString());
+            if (!predictions.IsEmpty) predicted.AsSpan(0, n * P).CopyTo(predictions.Slice(start * P));
         }
         return SegmentationMetrics.Of(matrix);
+    }
+
+    /// <summary>sum[map] = (sum[map] + mirror(mirrored[map])) / 2 for each of <paramref name="maps"/> square S x S maps.</summary>
+    internal static void AddMirrored(ReadOnlySpan<float> mirrored, Span<float> sum, int maps, int S)
+    {
+        for (int m = 0; m < maps; m++)
+            for (int r = 0; r < S; r++)
+            {
+                int row = (m * S + r) * S;
+                for (int col = 0; col < S; col++)
+                    sum[row + col] = 0.5f * (sum[row + col] + mirrored[row + S - 1 - col]);
+            }
     }
 }

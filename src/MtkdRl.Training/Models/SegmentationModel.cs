@@ -183,10 +183,14 @@ public sealed class SegmentationModel
     /// <summary>Per-pixel class decisions [Batch, H, W]: the argmax over the C+1 logits of each pixel (first on ties).</summary>
     public void Predict(Span<byte> labels)
     {
-        int P = Pixels, C = Classes;
-        if (labels.Length != _batch * P) throw new MtkdInputException($"model '{Spec}': {labels.Length} labels for {_batch} x {P} pixels");
-        var z = Logits;
-        for (int s = 0; s < _batch; s++)
+        if (labels.Length != _batch * Pixels) throw new MtkdInputException($"model '{Spec}': {labels.Length} labels for {_batch} x {Pixels} pixels");
+        Argmax(Logits, _batch, Classes, Pixels, labels);
+    }
+
+    /// <summary>labels[s, p] = argmax over c of z[s, c, p] (first on ties), for <paramref name="images"/> maps of C x P.</summary>
+    public static void Argmax(ReadOnlySpan<float> z, int images, int C, int P, Span<byte> labels)
+    {
+        for (int s = 0; s < images; s++)
             for (int p = 0; p < P; p++)
             {
                 int best = 0;
