@@ -144,6 +144,24 @@ public sealed record DistillRecipe
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool PerPixelWeights { get; init; }
 
+    /// <summary>
+    /// Dense tasks: lambda of the channel-wise KD term (each class channel's spatial softmax at
+    /// <see cref="ChannelTemperature"/> against the teachers', docs/SCENES.md), added to the pixel KD; 0 (the
+    /// default): none. Left out of the JSON when 0, so earlier recipes read as before.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float ChannelKdWeight { get; init; }
+
+    /// <summary>tau of the channel-wise KD term; null: <see cref="DefaultChannelTemperature"/>, as its authors use for segmentation.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public float? ChannelTemperature { get; init; }
+
+    public const float DefaultChannelTemperature = 4f;
+
+    /// <summary>The channel-wise KD term's (lambda, tau), or null when it is off.</summary>
+    [JsonIgnore]
+    public (float Weight, float Temperature)? ChannelKd => ChannelKdWeight > 0 ? (ChannelKdWeight, ChannelTemperature ?? DefaultChannelTemperature) : null;
+
     /// <summary>Random-crop padding in pixels (0: none); needs live teachers.</summary>
     public int CropPadding { get; init; }
 
@@ -225,6 +243,8 @@ public sealed record DistillRecipe
         if (Dynamic && Strategy != PaperAgent.CatalogName)
             throw new MtkdInputException($"--dynamic applies to {PaperAgent.CatalogName} only");
         if (CropPadding < 0) throw new MtkdInputException($"crop padding must be >= 0 (got {CropPadding})");
+        if (!(ChannelKdWeight >= 0) || !float.IsFinite(ChannelKdWeight)) throw new MtkdInputException($"--channel-kd must be a finite weight >= 0 (got {ChannelKdWeight})");
+        if (ChannelTemperature is { } tau && (!(tau > 0) || !float.IsFinite(tau))) throw new MtkdInputException($"--channel-temperature must be positive and finite (got {ChannelTemperature})");
         if ((CropPadding > 0 || HorizontalFlip) && !LiveTeachers)
             throw new MtkdInputException("--crop and --flip need --live-teachers: cached teacher outputs belong to the unaugmented images");
         Hyper.Validate();

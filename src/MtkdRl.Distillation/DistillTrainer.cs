@@ -62,6 +62,8 @@ public sealed partial class DistillTrainer
         recipe.Validate();
         if (recipe.PerPixelWeights)
             throw new MtkdInputException("--per-pixel-weights applies to scenes (segmentation, detection) only: a classification row is already one image");
+        if (recipe.ChannelKd is not null)
+            throw new MtkdInputException("--channel-kd applies to scenes (segmentation, detection) only: a classification row has no spatial map");
         DistillLossSupport.Require(_backend, recipe.Hyper.Loss);
         var clock = Stopwatch.StartNew();
         var manifest = PoolManifest.Read(_poolDir);

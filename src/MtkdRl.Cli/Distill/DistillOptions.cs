@@ -35,6 +35,15 @@ public abstract class DistillOptions
     [Option("lr", Default = 3e-3, HelpText = "Initial learning rate (cosine to 0 over the run).")]
     public double LearningRate { get; set; } = 3e-3;
 
+    [Option("weight-decay", Default = 5e-4, HelpText = "Weight decay of the student's weights (Adam: an L2 term in the gradient, as PyTorch's Adam; SGD: the same).")]
+    public double WeightDecay { get; set; } = 5e-4;
+
+    [Option("channel-kd", Default = 0f, HelpText = "Scenes: weight lambda of channel-wise KD (each class channel's softmax over the pixels at --channel-temperature against the weighted teachers'), added to the pixel KD; 0: none.")]
+    public float ChannelKd { get; set; }
+
+    [Option("channel-temperature", HelpText = "Scenes: tau of --channel-kd (default: 4).")]
+    public float? ChannelTemperature { get; set; }
+
     [Option("temperature", HelpText = "Logit-KD temperature T (default: 4; 1 on scenes, for segmentation and detection).")]
     public float? Temperature { get; set; }
 
@@ -97,9 +106,9 @@ public abstract class DistillOptions
     {
         Student = Student, Strategy = strategy, FixedWeights = FixedWeights, Dynamic = Dynamic, UnitRows = Either(UnitRows, ReferenceRows, "unit-rows", "reference-rows"), Reward = Reward,
         BackOff = Either(BackOff, NoBackOff, "back-off", "no-back-off"),
-        Epochs = Epochs ?? DistillRecipe.DefaultEpochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate,
+        Epochs = Epochs ?? DistillRecipe.DefaultEpochs, BatchSize = Batch, Optimizer = Optimizer, LearningRate = LearningRate, WeightDecay = WeightDecay,
         Temperature = Temperature ?? (dense ? DistillRecipe.DenseTemperature : DistillRecipe.DefaultTemperature), Beta = Beta, CeWeight = CeWeight, KdWeight = KdWeight, Seed = seed, LiveTeachers = LiveTeachers, CropPadding = Crop, HorizontalFlip = Flip,
-        PerPixelWeights = PerPixelWeights,
+        PerPixelWeights = PerPixelWeights, ChannelKdWeight = ChannelKd, ChannelTemperature = ChannelTemperature,
     }.WithLosses(KdLoss, FeatureLoss);
 
     /// <summary>true for --<paramref name="yes"/>, false for --<paramref name="no"/>, null (the strategy's default) for neither.</summary>

@@ -82,7 +82,7 @@ public static class DenseDistillLoop
         }
         if (rows.Length < images) throw new MtkdInputException($"{task.Source}: {rows.Length} training images, fewer than a batch of {images}");
         int batches = rows.Length / images;
-        using var step = new DenseDistillStep(student, heads, backend, images, recipe.Hyper);
+        using var step = new DenseDistillStep(student, heads, backend, images, recipe.Hyper, recipe.ChannelKd);
         var optimizer = recipe.CreateOptimizer(strategy.UsesTeachers ? step.Parameters : student.Parameters);
         var schedule = recipe.CreateSchedule(batches);
         var scale = MeasureScale(task, cache, step.Shape.C, student.RowsPerImage);
@@ -188,6 +188,9 @@ public static class DenseDistillLoop
         if (saved.Recipe.PerPixelWeights != recipe.PerPixelWeights)
             throw new MtkdInputException($"{statePath}: the run weighs its teachers {Granularity(saved.Recipe)}, --resume asks for {Granularity(recipe)}; " +
                 $"{(saved.Recipe.PerPixelWeights ? "add" : "drop")} --per-pixel-weights or choose another --out");
+        if (saved.Recipe.ChannelKd != recipe.ChannelKd)
+            throw new MtkdInputException($"{statePath}: the run's channel-wise KD is {ChannelKd(saved.Recipe)}, --resume asks for {ChannelKd(recipe)}; " +
+                "give the run's --channel-kd and --channel-temperature or choose another --out");
         if (saved.Recipe.ForStrategy(saved.Recipe.Strategy, saved.Recipe.Seed) != recipe.ForStrategy(recipe.Strategy, recipe.Seed))
             throw new MtkdInputException($"{statePath}: --resume with another configuration (saved: {saved.Recipe.Student}, {saved.Recipe.Strategy}, " +
                 $"{saved.Recipe.Epochs} epochs, seed {saved.Recipe.Seed}; now: {recipe.Student}, {recipe.Strategy}, {recipe.Epochs} epochs, seed {recipe.Seed})");
@@ -197,6 +200,8 @@ public static class DenseDistillLoop
     }
 
     private static string Granularity(DistillRecipe recipe) => recipe.PerPixelWeights ? "per pixel" : "per image";
+
+    private static string ChannelKd(DistillRecipe recipe) => recipe.ChannelKd is { } c ? $"lambda {c.Weight} at tau {c.Temperature}" : "off";
 
     /// <summary>The one line that says where the teachers' outputs come from.</summary>
     private static string Source(DenseTask task, TeacherCacheFile? cache, bool live) =>

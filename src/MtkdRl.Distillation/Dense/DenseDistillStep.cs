@@ -32,14 +32,19 @@ public sealed class DenseDistillStep : OpStep
 {
     private readonly IDenseStudent _student;
     private readonly OpSession _images;
+    private readonly ChannelDistillation? _channels;
     private readonly int[] _validPixels;
 
-    public DenseDistillStep(SegmentationModel student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper)
-        : this(new SegmentationRows(student), heads, backend, images, hyper)
+    public DenseDistillStep(SegmentationModel student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper,
+        (float Weight, float Temperature)? channelKd = null)
+        : this(new SegmentationRows(student), heads, backend, images, hyper, channelKd)
     {
     }
 
-    public DenseDistillStep(IDenseStudent student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper)
+    /// <param name="channelKd">When given: the channel-wise KD term's weight lambda and temperature tau, a third session
+    /// (<see cref="ChannelDistillation"/>) whose gradient joins the pixel rows'.</param>
+    public DenseDistillStep(IDenseStudent student, ProjectionHeads heads, IDistillBackend backend, int images, DistillHyper hyper,
+        (float Weight, float Temperature)? channelKd = null)
         : base(backend, new DistillShape(PixelRowCount(student, images), student.Columns, heads.Widths), DenseStepSessions.PixelHyper(hyper),
             DenseStepSessions.PixelShape(PixelRowCount(student, images), student.Columns, heads.Widths.Count, backend.SupportsFeaturelessTeachers))
     {
@@ -54,6 +59,8 @@ public sealed class DenseDistillStep : OpStep
         for (int r = 0; r < rows; r++) sampleOfRow[r] = r / Pixels;
         Rows = RowGroups.FromSampleOfRow(sampleOfRow, images);
         _images = new OpSession(backend, DenseStepSessions.ImageShape(images, heads.Widths), DenseStepSessions.ImageHyper(hyper));
+        if (channelKd is { } cw)
+            _channels = new ChannelDistillation(backend, images, student.Columns, Pixels, heads.Widths.Count, hyper, cw.Weight, cw.Temperature);
         _validPixels = new int[images];
     }
 
@@ -197,7 +204,7 @@ public sealed class DenseDistillStep : OpStep
         double loss = base.RunGradient(wl, wf);
         ImageFeatureWeights(wf);
         _images.RunGradient(_images.Inputs.Wl, _images.Inputs.Wf); // wl stays 0: no logit term on the image rows
-        return loss + _images.Grads.Loss();
+        return loss + _images.Grads.Loss() + ChannelTerm(wl);
     }
 
     protected override double RunFused(ReadOnlySpan<float> wl, ReadOnlySpan<float> wf)
@@ -206,7 +213,16 @@ public sealed class DenseDistillStep : OpStep
         ImageFeatureWeights(wf);
         _images.RunFused();
         ShowImageStatsOnPixels();
-        return loss + _images.Grads.Loss();
+        return loss + _images.Grads.Loss() + ChannelTerm(wl);
+    }
+
+    /// <summary>The channel-wise KD term, when the step has one: its gradient added to the pixel rows' dL/dzs; its loss.</summary>
+    private double ChannelTerm(ReadOnlySpan<float> wl)
+    {
+        if (_channels is null) return 0;
+        long block = (long)Shape.B * Shape.C;
+        _channels.Run(Inputs.Zs.AsSpan(0, (int)block), AllTeacherRows, Inputs.Y.AsSpan(0, Shape.B), wl[..(Shape.B * Shape.K)], Grads.Dzs.AsSpan(0, (int)block));
+        return _channels.Loss;
     }
 
     /// <summary>
@@ -266,6 +282,7 @@ public sealed class DenseDistillStep : OpStep
     public override void Dispose()
     {
         _images.Dispose();
+        _channels?.Dispose();
         base.Dispose();
     }
 }

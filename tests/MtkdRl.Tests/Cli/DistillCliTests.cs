@@ -93,6 +93,9 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
     [InlineData("mtkd-rl-ppo --back-off --no-back-off", "--back-off and --no-back-off contradict each other")]
     [InlineData("mtkd-rl-paper --unit-rows --reference-rows", "--unit-rows and --reference-rows contradict each other")]
     [InlineData("ca-mkd --per-pixel-weights", "--per-pixel-weights applies to scenes (segmentation, detection) only")]
+    [InlineData("aver --channel-kd 1", "--channel-kd applies to scenes (segmentation, detection) only")]
+    [InlineData("aver --channel-kd -1", "--channel-kd must be a finite weight >= 0 (got -1)")]
+    [InlineData("aver --channel-kd 1 --channel-temperature 0", "--channel-temperature must be positive and finite (got 0)")]
     public void Bad_strategies_are_one_line_errors(string strategyAndFlags, string expected)
     {
         string pool = CachedPool();

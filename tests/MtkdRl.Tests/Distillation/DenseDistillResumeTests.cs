@@ -61,6 +61,26 @@ public sealed class DenseDistillResumeTests
     }
 
     [Fact]
+    public void A_run_with_channel_wise_kd_resumes_bit_for_bit_and_refuses_another_setting()
+    {
+        using var temp = new TempFolder();
+        var (data, pool) = DenseDistillRunTests.Setup(temp);
+        var recipe = new DistillRecipe { Student = "unet:4x8", Strategy = "mtkd-rl-ppo", Epochs = 2, BatchSize = 8, Seed = 3, ChannelKdWeight = 0.5f };
+        AssertResumesBitForBit<DenseEpoch>(temp.Root, (dir, resume, done) => Run(data, pool, recipe, dir, resume, done),
+            e => (e.Epoch, e.Loss, e.TestMeanIoU, e.TestPixelAccuracy), "segmentation");
+        string parts = Path.Combine(temp.Root, "parts"), statePath = Path.Combine(parts, DistillCheckpoint.StateJson);
+        var other = Assert.Throws<MtkdInputException>(() => Run(data, pool, recipe with { ChannelTemperature = 2f }, parts, resume: true));
+        Assert.Equal($"{statePath}: the run's channel-wise KD is lambda 0.5 at tau 4, --resume asks for lambda 0.5 at tau 2; " +
+            "give the run's --channel-kd and --channel-temperature or choose another --out", other.Message);
+        var off = Assert.Throws<MtkdInputException>(() => Run(data, pool, recipe with { ChannelKdWeight = 0 }, parts, resume: true));
+        Assert.Contains("is lambda 0.5 at tau 4, --resume asks for off", off.Message);
+        // The term is in the loss: the same run without it ends elsewhere.
+        var without = Run(data, pool, recipe with { ChannelKdWeight = 0 }, Path.Combine(temp.Root, "without"), resume: false);
+        var with = Run(data, pool, recipe, Path.Combine(temp.Root, "again"), resume: false);
+        Assert.NotEqual(without[^1].Loss, with[^1].Loss);
+    }
+
+    [Fact]
     public void A_folder_of_another_task_or_a_run_without_resume_is_refused_in_one_line()
     {
         using var temp = new TempFolder();
