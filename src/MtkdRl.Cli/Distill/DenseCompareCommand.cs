@@ -10,10 +10,11 @@ namespace MtkdRl.Cli.Distill;
 /// <summary>
 /// `compare --data SCENES`: every strategy x seed as a dense run, then the report against none with Welch p: on the
 /// final test mIoU for a segmentation pool, on the final test AP (and AP50 in OUT/ap50) for a detection pool.
+/// With --jobs N, N runs at a time, each with its own backend and compute of <c>threads</c> threads.
 /// </summary>
 public static class DenseCompareCommand
 {
-    public static int Run(IAnsiConsole console, DistillOptions options, IReadOnlyList<string> strategies, int seeds, string outDir)
+    public static int Run(IAnsiConsole console, DistillOptions options, IReadOnlyList<string> strategies, int seeds, string outDir, int jobs = 1, int threads = 0)
     {
         var template = options.Recipe("aver", 1, dense: true);
         bool detection = DetectionDistillCommand.IsDetectionPool(options.Pool);
@@ -26,31 +27,50 @@ public static class DenseCompareCommand
         var teachers = PoolManifest.Read(options.Pool, task).Teachers.Select(t => t.Name).ToList();
         var plan = new ComparisonPlan(strategies, [.. Enumerable.Range(1, seeds).Select(s => (ulong)s)], template);
         string baseline = strategies.Contains("none") ? "none" : strategies[0];
-        using var backend = options.CreateBackend();
-        using var compute = new CpuCompute(options.Threads);
         using var outLock = FolderLock.Acquire(outDir);
+        var gate = new object();
+        void Say(string line)
+        {
+            lock (gate) console.MarkupLine(Markup.Escape(line));
+        }
+        var teacherOptions = options.DenseTeachers(console) with { Said = Say };
         DenseComparisonResult result;
         string title;
         string Title(string name) => $"{name}: student {template.Student}, {template.Epochs} epochs, {seeds} seed{(seeds > 1 ? "s" : "")}, {teachers.Count} teachers";
         if (detection)
         {
             var scenes = DetectionScenes.Load(options.Data!);
-            var run = new DetectionDistillRun(scenes, options.Pool, compute, backend) { Teachers = options.DenseTeachers(console) };
             title = Title(scenes.Name);
-            result = DenseComparisonRunner.Compare(run, plan, outDir, teachers, baseline, title,
-                (r, e) => console.MarkupLine(Markup.Escape($"{r.Strategy}/seed{r.Seed} epoch {e.Epoch}: loss {e.Loss:F4}, test AP {e.TestAp:F4}, AP50 {e.TestAp50:F4}")));
+            result = DenseComparisonRunner.Compare(() =>
+                {
+                    var (backend, compute) = Lane(options, threads);
+                    var run = new DetectionDistillRun(scenes, options.Pool, compute, backend) { Teachers = teacherOptions };
+                    return new DenseWorker<DetectionDistillEpoch>(run.Run, backend, compute);
+                }, jobs, plan, outDir, teachers, baseline, title,
+                (r, e) => Say($"{r.Strategy}/seed{r.Seed} epoch {e.Epoch}: loss {e.Loss:F4}, test AP {e.TestAp:F4}, AP50 {e.TestAp50:F4}"));
         }
         else
         {
             var data = MtkdRl.Cli.Teachers.SegmentationCommands.Open(console, options.Data!);
-            var run = new DenseDistillRun(data, options.Pool, compute, backend) { Teachers = options.DenseTeachers(console) };
             title = Title(data.Descriptor.Name);
-            result = DenseComparisonRunner.Compare(run, plan, outDir, teachers, baseline, title,
-                (r, e) => console.MarkupLine(Markup.Escape($"{r.Strategy}/seed{r.Seed} epoch {e.Epoch}: loss {e.Loss:F4}, test mIoU {e.TestMeanIoU:F4}")));
+            result = DenseComparisonRunner.Compare(() =>
+                {
+                    var (backend, compute) = Lane(options, threads);
+                    var run = new DenseDistillRun(data, options.Pool, compute, backend) { Teachers = teacherOptions };
+                    return new DenseWorker<DenseEpoch>(run.Run, backend, compute);
+                }, jobs, plan, outDir, teachers, baseline, title,
+                (r, e) => Say($"{r.Strategy}/seed{r.Seed} epoch {e.Epoch}: loss {e.Loss:F4}, test mIoU {e.TestMeanIoU:F4}"));
         }
         console.Write(ComparisonTable.Render(result.Main, title));
         if (result.Ap50 is not null) console.Write(ComparisonTable.Render(result.Ap50, "the same runs on AP50"));
         console.WriteLine($"wrote {string.Join(", ", result.Files.Select(f => Path.GetRelativePath(outDir, f)))} in {outDir}");
         return 0;
+    }
+
+    /// <summary>One lane's backend and compute, of <paramref name="threads"/> threads (0: the options' own).</summary>
+    private static (MtkdRl.Core.Distill.IDistillBackend Backend, CpuCompute Compute) Lane(DistillOptions options, int threads)
+    {
+        int n = threads > 0 ? threads : options.Threads;
+        return (MtkdRl.Backends.BackendCatalog.Create(options.Backend, n), new CpuCompute(n));
     }
 }

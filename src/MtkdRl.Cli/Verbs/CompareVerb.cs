@@ -43,8 +43,7 @@ public sealed class CompareVerb : DistillOptions
         BackendCatalog.Create(Backend, threads).Dispose();
         if (MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data))
         {
-            if (Jobs != 1) throw new MtkdException($"compare on scenes runs one run at a time (--jobs 1, got {Jobs})");
-            return DenseCompareCommand.Run(console, this, strategies, Seeds, Out);
+            return DenseCompareCommand.Run(console, this, strategies, Seeds, Out, Jobs, threads);
         }
         var data = DatasetLocator.Open(Data);
         var plan = new ComparisonPlan(strategies, [.. Enumerable.Range(1, Seeds).Select(s => (ulong)s)], ForData(template, data.Train.Count));

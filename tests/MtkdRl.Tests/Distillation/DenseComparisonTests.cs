@@ -51,4 +51,29 @@ public sealed class DenseComparisonTests
         Assert.Equal(runs.Select(r => r.FinalTestAccuracy), again.Select(r => r.FinalTestAccuracy));
         Assert.Equal(runs.SelectMany(r => r.Epochs.Select(e => e.Seconds)), again.SelectMany(r => r.Epochs.Select(e => e.Seconds)));
     }
+
+    /// <summary>Two runs at a time, each lane with its own backend and compute, give every run exactly as one at a time does.</summary>
+    [Fact]
+    public void Runs_side_by_side_are_the_runs_made_one_at_a_time()
+    {
+        using var temp = new TempFolder();
+        var (data, pool) = DenseDistillRunTests.Setup(temp);
+        var plan = new ComparisonPlan(["none", "aver", "mtkd-rl-ppo"], [1UL, 2UL], new DistillRecipe { Student = "unet:4x8", Epochs = 1, BatchSize = 8 });
+        IReadOnlyList<RunRecord> Compare(string dir, int jobs) => DenseComparisonRunner.Run(() =>
+        {
+            var backend = BackendCatalog.Create("native", 1);
+            var compute = new MtkdRl.Training.CpuCompute(1);
+            return new DenseWorker<DenseEpoch>(new DenseDistillRun(data, pool, compute, backend).Run, backend, compute);
+        }, jobs, plan, Path.Combine(temp.Root, dir), ["a", "b"]);
+        var one = Compare("one", 1);
+        var two = Compare("two", 2);
+        Assert.Equal(6, two.Count);
+        Assert.Equal(one.Select(r => (r.Strategy, r.Seed)), two.Select(r => (r.Strategy, r.Seed)));
+        Assert.Equal(one.Select(r => (r.FinalTestAccuracy, r.Epochs[^1].TrainLoss)), two.Select(r => (r.FinalTestAccuracy, r.Epochs[^1].TrainLoss)));
+        foreach (var r in plan.Recipes)
+        {
+            string run = Path.Combine("runs", $"{r.Strategy}-seed{r.Seed}", "student.safetensors");
+            Assert.Equal(File.ReadAllBytes(Path.Combine(temp.Root, "one", run)), File.ReadAllBytes(Path.Combine(temp.Root, "two", run)));
+        }
+    }
 }
