@@ -22,8 +22,9 @@ public sealed partial class EvalVerb
         console.MarkupLine(Markup.Escape($"model: {c.Name} ({c.Spec}), {loaded.Detector.ParameterCount:N0} parameters, stride {loaded.Detector.Stride}, epoch {c.Epoch}, from {loaded.ConfigPath}"));
         if (c.Dataset.Fingerprint != scenes.FingerprintHex)
             console.MarkupLine(Markup.Escape($"note: trained on {c.Dataset.Name} ({c.Dataset.ShortFingerprint}), evaluating on other scenes ({scenes.FingerprintHex[..12]})"));
-        var result = DetectorInference.Run(loaded.Detector, scenes, scenes.Test, c.Normalization.Mean, c.Normalization.Std);
-        console.MarkupLine(Markup.Escape($"test scenes: {scenes.Test.Count} images, {scenes.Test.Instances.Annotations.Count} objects, {result.Detections.Count} detections"));
+        if (Masks is not null) throw new MtkdException($"eval: --masks writes a segmentation model's decisions; {Model} is a detector (--detections writes its boxes)");
+        var result = DetectorInference.Run(loaded.Detector, scenes, scenes.Test, c.Normalization.Mean, c.Normalization.Std, flip: Flip);
+        console.MarkupLine(Markup.Escape($"test scenes{(Flip ? " (flip test)" : "")}: {scenes.Test.Count} images, {scenes.Test.Instances.Annotations.Count} objects, {result.Detections.Count} detections"));
         if (Detections is not null)
         {
             CocoFiles.WriteDetections(Detections, result.Detections);

@@ -31,7 +31,7 @@ public sealed partial class EvalVerb
     [Option("detail", HelpText = "Also print accuracy per class (segmentation: IoU per class; detection: AP, AP50, AP75, AR100 per category and with the classes merged).")]
     public bool Detail { get; set; }
 
-    [Option("flip", HelpText = "Segmentation: test-time flip, each canvas also scored mirrored left-right and the two logit maps averaged (as segmentation toolkits' flip test).")]
+    [Option("flip", HelpText = "Scenes: the flip test. Segmentation: each canvas also scored mirrored left-right and the two logit maps averaged; detection: the mirrored view's boxes mirrored back and merged with the plain view's by class-wise NMS.")]
     public bool Flip { get; set; }
 
     [Option("masks", HelpText = "Segmentation: write the per-pixel decisions on the test canvases to this NPY file (uint8 [N, H, W], 0 background, 1..C the classes).")]
@@ -65,7 +65,7 @@ public sealed partial class EvalVerb
         if (Detections is not null) throw new MtkdException($"eval: --detections needs a detector as --model; {Model} is a classifier");
         if (Json is not null) throw new MtkdException("eval: --json goes with --score-detections or --detections");
         if (MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data)) return MtkdRl.Cli.Teachers.SegmentationCommands.Eval(console, Model, Data!, Detail, Flip, Masks, Threads);
-        if (Flip || Masks is not null) throw new MtkdException($"eval: --flip and --masks go with a segmentation model on a scenes folder; {Data ?? "the default dataset"} is not one");
+        if (Flip || Masks is not null) throw new MtkdException($"eval: --flip and --masks go with a model on a scenes folder; {Data ?? "the default dataset"} is not one");
         var choice = DatasetLocator.Resolve(Data);
         var data = DatasetLocator.Load(choice.Directory);
         console.MarkupLine(Markup.Escape($"data: {data} [{choice.Reason}]"));
