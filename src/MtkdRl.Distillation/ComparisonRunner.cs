@@ -66,31 +66,16 @@ public static class ComparisonRunner
         var recipes = Prepare(plan, outDir);
         var records = new RunRecord?[recipes.Count];
         var mine = Enumerable.Range(0, recipes.Count).Where(i => i % job.Size == job.Rank).ToList();
-        var workers = new System.Collections.Concurrent.ConcurrentBag<ComparisonWorker>();
         try
         {
-            var options = new ParallelOptions { MaxDegreeOfParallelism = jobs, CancellationToken = cancel };
-            Parallel.ForEach(mine, options,
-                () => { var w = newWorker(); workers.Add(w); return w; },
-                (i, _, worker) =>
-                {
-                    var outcome = RunOne(worker.Trainer, recipes[i], outDir, observer, cancel);
-                    records[i] = ToRecord(recipes[i], outcome.Metrics, teachers);
-                    return worker;
-                },
-                _ => { });
-        }
-        catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault(x => x is MtkdException) is { } first)
-        {
-            // The first error a run reported, as the sequential path would have thrown it.
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+            ParallelLanes.Run(mine, jobs, newWorker, (i, worker) =>
+            {
+                var outcome = RunOne(worker.Trainer, recipes[i], outDir, observer, cancel);
+                records[i] = ToRecord(recipes[i], outcome.Metrics, teachers);
+            }, cancel);
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-        }
-        finally
-        {
-            foreach (var w in workers) w.Dispose();
         }
         if (job.Size > 1 && !ComparisonRecordExchange.GatherOnRoot(job, records)) return [];
         return [.. records.Where(r => r is not null).Select(r => r!)];

@@ -34,6 +34,14 @@ public static class DenseCompareCommand
             lock (gate) console.MarkupLine(Markup.Escape(line));
         }
         var teacherOptions = options.DenseTeachers(console) with { Said = Say };
+        // A lane's worker: its own backend and compute of `threads` threads (0: the options' own), and the run on them.
+        Func<DenseWorker<TEpoch>> Lanes<TEpoch>(Func<CpuCompute, MtkdRl.Core.Distill.IDistillBackend, DenseComparisonRunner.DenseRun<TEpoch>> run) => () =>
+        {
+            int n = threads > 0 ? threads : options.Threads;
+            var backend = MtkdRl.Backends.BackendCatalog.Create(options.Backend, n);
+            var compute = new CpuCompute(n);
+            return new DenseWorker<TEpoch>(run(compute, backend), backend, compute);
+        };
         DenseComparisonResult result;
         string title;
         string Title(string name) => $"{name}: student {template.Student}, {template.Epochs} epochs, {seeds} seed{(seeds > 1 ? "s" : "")}, {teachers.Count} teachers";
@@ -41,36 +49,21 @@ public static class DenseCompareCommand
         {
             var scenes = DetectionScenes.Load(options.Data!);
             title = Title(scenes.Name);
-            result = DenseComparisonRunner.Compare(() =>
-                {
-                    var (backend, compute) = Lane(options, threads);
-                    var run = new DetectionDistillRun(scenes, options.Pool, compute, backend) { Teachers = teacherOptions };
-                    return new DenseWorker<DetectionDistillEpoch>(run.Run, backend, compute);
-                }, jobs, plan, outDir, teachers, baseline, title,
+            result = DenseComparisonRunner.Compare(Lanes<DetectionDistillEpoch>((compute, backend) => new DetectionDistillRun(scenes, options.Pool, compute, backend) { Teachers = teacherOptions }.Run),
+                jobs, plan, outDir, teachers, baseline, title,
                 (r, e) => Say($"{r.Strategy}/seed{r.Seed} epoch {e.Epoch}: loss {e.Loss:F4}, test AP {e.TestAp:F4}, AP50 {e.TestAp50:F4}"));
         }
         else
         {
             var data = MtkdRl.Cli.Teachers.SegmentationCommands.Open(console, options.Data!);
             title = Title(data.Descriptor.Name);
-            result = DenseComparisonRunner.Compare(() =>
-                {
-                    var (backend, compute) = Lane(options, threads);
-                    var run = new DenseDistillRun(data, options.Pool, compute, backend) { Teachers = teacherOptions };
-                    return new DenseWorker<DenseEpoch>(run.Run, backend, compute);
-                }, jobs, plan, outDir, teachers, baseline, title,
+            result = DenseComparisonRunner.Compare(Lanes<DenseEpoch>((compute, backend) => new DenseDistillRun(data, options.Pool, compute, backend) { Teachers = teacherOptions }.Run),
+                jobs, plan, outDir, teachers, baseline, title,
                 (r, e) => Say($"{r.Strategy}/seed{r.Seed} epoch {e.Epoch}: loss {e.Loss:F4}, test mIoU {e.TestMeanIoU:F4}"));
         }
         console.Write(ComparisonTable.Render(result.Main, title));
         if (result.Ap50 is not null) console.Write(ComparisonTable.Render(result.Ap50, "the same runs on AP50"));
         console.WriteLine($"wrote {string.Join(", ", result.Files.Select(f => Path.GetRelativePath(outDir, f)))} in {outDir}");
         return 0;
-    }
-
-    /// <summary>One lane's backend and compute, of <paramref name="threads"/> threads (0: the options' own).</summary>
-    private static (MtkdRl.Core.Distill.IDistillBackend Backend, CpuCompute Compute) Lane(DistillOptions options, int threads)
-    {
-        int n = threads > 0 ? threads : options.Threads;
-        return (MtkdRl.Backends.BackendCatalog.Create(options.Backend, n), new CpuCompute(n));
     }
 }

@@ -71,15 +71,7 @@ internal sealed class ChannelDistillation : IDisposable
         Span<double> sums = K <= 64 ? stackalloc double[K] : new double[K];
         for (int n = 0; n < N; n++)
         {
-            sums.Clear();
-            int valid = 0;
-            for (int p = 0; p < P; p++)
-            {
-                int r = n * P + p;
-                if (labels[r] < 0) continue;
-                valid++;
-                for (int k = 0; k < K; k++) sums[k] += wl[r * K + k];
-            }
+            int valid = ValidRowSums.Of(wl, labels, n, P, sums);
             for (int c = 0; c < C; c++)
             {
                 int row = n * C + c;

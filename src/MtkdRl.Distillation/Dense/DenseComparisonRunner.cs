@@ -82,8 +82,7 @@ public static class DenseComparisonRunner
 
     /// <summary>
     /// Every run of the plan, in the plan's order: one after another on one worker when <paramref name="jobs"/> is 1,
-    /// else up to <paramref name="jobs"/> at a time, a worker per lane; the first error a run reports is thrown as the
-    /// sequential path would throw it.
+    /// else up to <paramref name="jobs"/> at a time, a worker per lane (<see cref="ParallelLanes"/>).
     /// </summary>
     private static List<(DistillRecipe Recipe, IReadOnlyList<TEpoch> Epochs)> RunAll<TEpoch>(Func<DenseWorker<TEpoch>> newWorker, int jobs,
         ComparisonPlan plan, string outDir, Action<DistillRecipe, TEpoch>? epochDone)
@@ -101,26 +100,7 @@ public static class DenseComparisonRunner
             using var worker = newWorker();
             for (int i = 0; i < recipes.Count; i++) results[i] = RunOne(worker, recipes[i]);
         }
-        else
-        {
-            var workers = new System.Collections.Concurrent.ConcurrentBag<DenseWorker<TEpoch>>();
-            try
-            {
-                Parallel.ForEach(Enumerable.Range(0, recipes.Count), new ParallelOptions { MaxDegreeOfParallelism = jobs },
-                    () => { var w = newWorker(); workers.Add(w); return w; },
-                    (i, _, worker) => { results[i] = RunOne(worker, recipes[i]); return worker; },
-                    _ => { });
-            }
-            catch (AggregateException e)
-            {
-                var first = e.InnerExceptions.FirstOrDefault(x => x is MtkdException) ?? e.InnerExceptions[0];
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
-            }
-            finally
-            {
-                foreach (var w in workers) w.Dispose();
-            }
-        }
+        else ParallelLanes.Run(Enumerable.Range(0, recipes.Count), jobs, newWorker, (i, worker) => results[i] = RunOne(worker, recipes[i]));
         return [.. recipes.Zip(results)];
     }
 

@@ -243,13 +243,7 @@ public sealed class DenseDistillStep : OpStep
         Span<double> sums = k <= 64 ? stackalloc double[k] : new double[k];
         for (int n = 0; n < Images; n++)
         {
-            sums.Clear();
-            for (int r = n * Pixels; r < (n + 1) * Pixels; r++)
-            {
-                if (labels[r] < 0) continue;
-                var row = wf.Slice(r * k, k);
-                for (int t = 0; t < k; t++) sums[t] += row[t];
-            }
+            ValidRowSums.Of(wf, labels, n, Pixels, sums);
             for (int t = 0; t < k; t++) _images.Inputs.Wf[n * k + t] = (float)(scale * sums[t]);
         }
     }

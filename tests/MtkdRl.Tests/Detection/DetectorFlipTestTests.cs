@@ -5,6 +5,7 @@ using MtkdRl.Tests.Cli;
 using MtkdRl.Tests.Data;
 using MtkdRl.Tests.Training;
 using MtkdRl.Training;
+using static MtkdRl.Tests.ObjectDetection.NmsTests;
 
 namespace MtkdRl.Tests.ObjectDetection;
 
@@ -15,9 +16,6 @@ namespace MtkdRl.Tests.ObjectDetection;
 /// </summary>
 public class DetectorFlipTestTests
 {
-    private static Detection D(int category, double x, double y, double w, double h, double score) =>
-        new(new DetectionBox(category, x, y, w, h), score);
-
     [Fact]
     public void The_mirrored_view_is_mirrored_back_and_merged_by_class_wise_nms()
     {

@@ -4,7 +4,8 @@ namespace MtkdRl.Tests.ObjectDetection;
 
 public class NmsTests
 {
-    private static Detection D(int category, double x, double y, double w, double h, double score) =>
+    /// <summary>A detection of <paramref name="category"/> at [x, y, w, h] with its score (shared by the detection tests).</summary>
+    internal static Detection D(int category, double x, double y, double w, double h, double score) =>
         new(new DetectionBox(category, x, y, w, h), score);
 
     [Fact]
