@@ -4,9 +4,11 @@ namespace MtkdRl.Reports;
 /// <param name="PValue">Welch two-sided p-value of the mean accuracy against the baseline (NaN for the baseline itself, or too few seeds).</param>
 /// <param name="WeightOnBest">Mean over seeds of the last epoch's share of each row's logit weight on the row's most
 /// competent teacher (NaN when the runs do not record it, e.g. `none`).</param>
+/// <param name="PairedPValue">Paired t-test two-sided p-value against the baseline over the seeds both ran, each seed's two
+/// runs paired (NaN for the baseline itself, or fewer than two common seeds).</param>
 public sealed record ComparisonRow(
     string Strategy, int Seeds, double MeanAccuracy, double StdAccuracy, double DeltaVsBaseline, double PValue,
-    double MeanEpochSeconds, double WeightOnBest = double.NaN);
+    double MeanEpochSeconds, double WeightOnBest = double.NaN, double PairedPValue = double.NaN);
 
 /// <summary>Every strategy x seed summarised against a baseline strategy (`aver` by default).</summary>
 public sealed record Comparison(string Baseline, IReadOnlyList<ComparisonRow> Rows, IReadOnlyList<RunRecord> Runs)
@@ -25,17 +27,19 @@ public sealed record Comparison(string Baseline, IReadOnlyList<ComparisonRow> Ro
     public static Comparison Build(IReadOnlyList<RunRecord> runs, string baseline = "aver")
     {
         var byStrategy = runs.GroupBy(r => r.Strategy).ToList();
-        var baseAcc = runs.Where(r => r.Strategy == baseline).Select(r => r.FinalTestAccuracy).ToList();
+        var baseRuns = runs.Where(r => r.Strategy == baseline).ToList();
+        var baseAcc = baseRuns.Select(r => r.FinalTestAccuracy).ToList();
         double baseMean = baseAcc.Count > 0 ? baseAcc.Average() : double.NaN;
         var rows = byStrategy.Select(g =>
         {
             var acc = g.Select(r => r.FinalTestAccuracy).ToList();
             var (mean, variance) = WelchTest.MeanVariance(acc);
             double p = g.Key == baseline ? double.NaN : WelchTest.TwoSided(acc, baseAcc).P;
+            double paired = g.Key == baseline ? double.NaN : PairedTTest.BySeed(g, baseRuns);
             var onBest = g.Select(r => r.Epochs.Count > 0 ? r.Epochs[^1].WeightOnBest : null).ToList();
             double weightOnBest = onBest.All(v => v is not null) ? onBest.Average(v => v!.Value) : double.NaN;
             return new ComparisonRow(g.Key, acc.Count, mean, acc.Count > 1 ? Math.Sqrt(variance) : double.NaN, mean - baseMean, p,
-                g.Average(r => r.MeanEpochSeconds), weightOnBest);
+                g.Average(r => r.MeanEpochSeconds), weightOnBest, paired);
         }).ToList();
         return new Comparison(baseline, rows, runs);
     }

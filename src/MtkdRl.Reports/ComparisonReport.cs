@@ -42,15 +42,16 @@ public static class ComparisonReport
         var sb = new StringBuilder();
         sb.AppendLine($"# {title}").AppendLine();
         if (preface is not null) sb.AppendLine(preface.TrimEnd()).AppendLine();
-        sb.AppendLine($"| strategy | seeds | {c.MetricName} (mean ± std) | vs {c.Baseline} | Welch p | weight on best | epoch s |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine($"| strategy | seeds | {c.MetricName} (mean ± std) | vs {c.Baseline} | Welch p | paired p | weight on best | epoch s |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in c.Rows.OrderByDescending(r => r.MeanAccuracy))
         {
             string delta = r.Strategy == c.Baseline || double.IsNaN(r.DeltaVsBaseline) ? "—" : $"{100 * r.DeltaVsBaseline:+0.00;-0.00;0.00} pt";
             sb.AppendLine(string.Create(Inv,
-                $"| {r.Strategy} | {r.Seeds} | {100 * r.MeanAccuracy:0.00} ± {Std(r.StdAccuracy)} % | {delta} | {P(r.PValue)} | {OnBest(r.WeightOnBest)} | {r.MeanEpochSeconds:0.0} |"));
+                $"| {r.Strategy} | {r.Seeds} | {100 * r.MeanAccuracy:0.00} ± {Std(r.StdAccuracy)} % | {delta} | {P(r.PValue)} | {P(r.PairedPValue)} | {OnBest(r.WeightOnBest)} | {r.MeanEpochSeconds:0.0} |"));
         }
-        sb.AppendLine().AppendLine((c.Metric is null ? "Accuracy is the test accuracy" : $"The figure is the {c.Metric}") + " after the last epoch; p is Welch's two-sided t-test against the baseline over seeds. "
+        sb.AppendLine().AppendLine((c.Metric is null ? "Accuracy is the test accuracy" : $"The figure is the {c.Metric}") + " after the last epoch; Welch p is Welch's two-sided t-test against the baseline over seeds, "
+            + "paired p the two-sided paired t-test over the seeds both ran (each seed's two runs share its initialisation and data order). "
             + "Weight on best: in the last epoch, the share of each row's logit weight on the teacher with the lowest cross-entropy on that row's label (1/K for aver, 1 for a perfect per-row choice).");
         sb.AppendLine().AppendLine($"Plots: accuracy.png ({c.MetricName} per epoch), weights-STRATEGY.png (mean logit weight per teacher), reward.png (agents' mean reward).");
         return sb.ToString();
@@ -62,10 +63,10 @@ public static class ComparisonReport
 
     public static string Csv(Comparison c)
     {
-        var sb = new StringBuilder("strategy,seeds,mean_accuracy,std_accuracy,delta_vs_baseline,p_value,mean_epoch_seconds,weight_on_best\n");
+        var sb = new StringBuilder("strategy,seeds,mean_accuracy,std_accuracy,delta_vs_baseline,p_value,mean_epoch_seconds,weight_on_best,paired_p_value\n");
         foreach (var r in c.Rows)
             sb.AppendLine(string.Create(Inv,
-                $"{r.Strategy},{r.Seeds},{r.MeanAccuracy:R},{r.StdAccuracy:R},{r.DeltaVsBaseline:R},{r.PValue:R},{r.MeanEpochSeconds:R},{r.WeightOnBest:R}"));
+                $"{r.Strategy},{r.Seeds},{r.MeanAccuracy:R},{r.StdAccuracy:R},{r.DeltaVsBaseline:R},{r.PValue:R},{r.MeanEpochSeconds:R},{r.WeightOnBest:R},{r.PairedPValue:R}"));
         sb.AppendLine().AppendLine("strategy,seed,epoch,train_loss,train_accuracy,test_accuracy,seconds,mean_reward,weight_on_best");
         foreach (var run in c.Runs)
         foreach (var e in run.Epochs)

@@ -4,7 +4,7 @@ namespace MtkdRl.Reports;
 public static class ComparisonRows
 {
     public static IReadOnlyList<string> Header(Comparison c) =>
-        ["strategy", "seeds", $"{c.Metric ?? "test acc"} (mean ± std)", $"vs {c.Baseline}", "Welch p", "weight on best", "train s/epoch"];
+        ["strategy", "seeds", $"{c.Metric ?? "test acc"} (mean ± std)", $"vs {c.Baseline}", "Welch p", "paired p", "weight on best", "train s/epoch"];
 
     public static IEnumerable<IReadOnlyList<string>> Cells(Comparison c)
     {
@@ -12,9 +12,10 @@ public static class ComparisonRows
         {
             string std = double.IsNaN(r.StdAccuracy) ? "n/a" : $"{100 * r.StdAccuracy:F2}";
             string delta = r.Strategy == c.Baseline || double.IsNaN(r.DeltaVsBaseline) ? "-" : $"{100 * r.DeltaVsBaseline:+0.00;-0.00;0.00} pt";
-            string p = double.IsNaN(r.PValue) ? "-" : r.PValue < 1e-4 ? "< 1e-4" : $"{r.PValue:F4}";
             string onBest = double.IsNaN(r.WeightOnBest) ? "-" : $"{r.WeightOnBest:F2}";
-            yield return [r.Strategy, $"{r.Seeds}", $"{100 * r.MeanAccuracy:F2} ± {std} %", delta, p, onBest, $"{r.MeanEpochSeconds:F2}"];
+            yield return [r.Strategy, $"{r.Seeds}", $"{100 * r.MeanAccuracy:F2} ± {std} %", delta, P(r.PValue), P(r.PairedPValue), onBest, $"{r.MeanEpochSeconds:F2}"];
         }
     }
+
+    private static string P(double p) => double.IsNaN(p) ? "-" : p < 1e-4 ? "< 1e-4" : $"{p:F4}";
 }

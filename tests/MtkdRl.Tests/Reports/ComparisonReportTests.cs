@@ -97,9 +97,11 @@ public sealed class ComparisonReportTests
             Assert.Contains("| mtkd-rl-paper | 2 | 82.00 ± 1.41 % | +1.00 pt |", md);
             Assert.Contains("| none | 1 | 70.00 ± n/a % | -11.00 pt | — |", md);
             var csv = File.ReadAllLines(Path.Combine(dir, "comparison.csv"));
-            Assert.Equal("strategy,seeds,mean_accuracy,std_accuracy,delta_vs_baseline,p_value,mean_epoch_seconds,weight_on_best", csv[0]);
-            Assert.Equal(3, csv.Count(l => l.Split(',').Length == 8 && !l.StartsWith("strategy")));
-            Assert.Equal(5 * 3, csv.Count(l => l.Split(',').Length == 9 && !l.StartsWith("strategy")));
+            Assert.Equal("strategy,seeds,mean_accuracy,std_accuracy,delta_vs_baseline,p_value,mean_epoch_seconds,weight_on_best,paired_p_value", csv[0]);
+            int blank = Array.IndexOf(csv, "");
+            Assert.Equal(3, csv[1..blank].Count(l => l.Split(',').Length == 9));
+            Assert.Equal("strategy,seed,epoch,train_loss,train_accuracy,test_accuracy,seconds,mean_reward,weight_on_best", csv[blank + 1]);
+            Assert.Equal(5 * 3, csv[(blank + 2)..].Count(l => l.Split(',').Length == 9));
             Assert.Empty(Directory.GetFiles(dir, "*.tmp*"));
         }
         finally
