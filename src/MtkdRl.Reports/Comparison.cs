@@ -21,6 +21,18 @@ public sealed record Comparison(string Baseline, IReadOnlyList<ComparisonRow> Ro
     [System.Text.Json.Serialization.JsonIgnore]
     public string MetricName => Metric ?? "test accuracy";
 
+    /// <summary>
+    /// The strategy a comparison ranks the others against: <paramref name="requested"/> when given (it must be one of
+    /// <paramref name="strategies"/>), else <paramref name="preferred"/> when it runs, else the first strategy.
+    /// </summary>
+    public static string ChooseBaseline(IReadOnlyList<string> strategies, string? requested, string preferred)
+    {
+        if (requested is not null)
+            return strategies.Contains(requested) ? requested
+                : throw new MtkdRl.Core.MtkdException($"--baseline '{requested}': not among --strategies ({string.Join(", ", strategies)})");
+        return strategies.Contains(preferred) ? preferred : strategies[0];
+    }
+
     /// <summary>The same comparison over runs whose test figure is <paramref name="metric"/> (e.g. "test mIoU").</summary>
     public static Comparison Build(IReadOnlyList<RunRecord> runs, string baseline, string? metric) => Build(runs, baseline) with { Metric = metric };
 

@@ -8,13 +8,14 @@ using Spectre.Console;
 namespace MtkdRl.Cli.Distill;
 
 /// <summary>
-/// `compare --data SCENES`: every strategy x seed as a dense run, then the report against none with Welch p: on the
+/// `compare --data SCENES`: every strategy x seed as a dense run, then the report against the baseline (none unless
+/// --baseline says otherwise) with Welch and paired p: on the
 /// final test mIoU for a segmentation pool, on the final test AP (and AP50 in OUT/ap50) for a detection pool.
 /// With --jobs N, N runs at a time, each with its own backend and compute of <c>threads</c> threads.
 /// </summary>
 public static class DenseCompareCommand
 {
-    public static int Run(IAnsiConsole console, DistillOptions options, IReadOnlyList<string> strategies, int seeds, string outDir, int jobs = 1, int threads = 0)
+    public static int Run(IAnsiConsole console, DistillOptions options, IReadOnlyList<string> strategies, int seeds, string outDir, string baseline, int jobs = 1, int threads = 0)
     {
         var template = options.Recipe("aver", 1, dense: true);
         bool detection = DetectionDistillCommand.IsDetectionPool(options.Pool);
@@ -26,7 +27,6 @@ public static class DenseCompareCommand
         var task = detection ? TaskKind.Detection : TaskKind.Segmentation;
         var teachers = PoolManifest.Read(options.Pool, task).Teachers.Select(t => t.Name).ToList();
         var plan = new ComparisonPlan(strategies, [.. Enumerable.Range(1, seeds).Select(s => (ulong)s)], template);
-        string baseline = strategies.Contains("none") ? "none" : strategies[0];
         using var outLock = FolderLock.Acquire(outDir);
         var gate = new object();
         void Say(string line)

@@ -37,7 +37,7 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
     {
         string pool = CachedPool(), outDir = fixture.Folder.Sub("compare-" + Guid.NewGuid().ToString("N")[..6]);
         var run = Run(["compare", "--data", fixture.DataDir, "--pool", pool, "--strategies", "none,aver,mtkd-rl-paper", "--seeds", "2", "--epochs", "2", "--out", outDir,
-            "--unit-rows", "--dynamic", "--reward", "probe", "--ce-weight", "0.9", "--kd-weight", "0.5", .. Student]);
+            "--baseline", "none", "--unit-rows", "--dynamic", "--reward", "probe", "--ce-weight", "0.9", "--kd-weight", "0.5", .. Student]);
         AssertOk(run);
         // The strategy-specific options reach the strategies they belong to and no other.
         foreach (var (strategy, applies) in new[] { ("aver", false), ("mtkd-rl-paper", true) })
@@ -54,9 +54,20 @@ public class DistillCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolFi
         Assert.Contains("mtkd-rl-paper", run.Out);
         string md = File.ReadAllText(Path.Combine(outDir, "comparison.md"));
         Assert.Contains("| aver | 2 |", md);
+        Assert.Contains("| vs none | Welch p | paired p |", md);
+        Assert.Matches(@"\| none \| 2 \| [0-9.]+ ± [0-9.]+ % \| — \| — \| — \|", md);
         foreach (string f in new[] { "comparison.csv", "comparison.json", "accuracy.png", "weights-mtkd-rl-paper.png", "reward.png" })
             Assert.True(File.Exists(Path.Combine(outDir, f)), f);
         Assert.Equal(6, Directory.GetDirectories(Path.Combine(outDir, "runs")).Length);
+    }
+
+    [Fact]
+    public void Compare_refuses_a_baseline_it_does_not_run_in_one_line()
+    {
+        string outDir = fixture.Folder.Sub("baseline-" + Guid.NewGuid().ToString("N")[..6]);
+        AssertOneLineError(Run(["compare", "--data", fixture.DataDir, "--pool", CachedPool(), "--strategies", "none,aver", "--baseline", "ebkd", "--seeds", "1",
+            "--epochs", "1", "--out", outDir, .. Student]), "--baseline 'ebkd': not among --strategies (none, aver)");
+        Assert.False(Directory.Exists(Path.Combine(outDir, "runs")));
     }
 
     [Trait("Category", "Slow")]

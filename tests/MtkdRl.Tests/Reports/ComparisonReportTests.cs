@@ -64,6 +64,18 @@ public sealed class ComparisonReportTests
     }
 
     [Fact]
+    public void The_baseline_is_the_one_asked_for_else_the_preferred_one_else_the_first_strategy()
+    {
+        string[] strategies = ["none", "aver", "mtkd-rl-ppo"];
+        Assert.Equal("mtkd-rl-ppo", Comparison.ChooseBaseline(strategies, "mtkd-rl-ppo", "aver"));
+        Assert.Equal("aver", Comparison.ChooseBaseline(strategies, null, "aver"));
+        Assert.Equal("none", Comparison.ChooseBaseline(["ebkd", "none"], null, "none"));
+        Assert.Equal("ebkd", Comparison.ChooseBaseline(["ebkd", "ca-mkd"], null, "aver"));
+        var e = Assert.Throws<MtkdRl.Core.MtkdException>(() => Comparison.ChooseBaseline(strategies, "ebkd", "aver"));
+        Assert.Equal("--baseline 'ebkd': not among --strategies (none, aver, mtkd-rl-ppo)", e.Message);
+    }
+
+    [Fact]
     public void Weight_on_best_is_the_last_epochs_mean_over_seeds_and_shows_in_the_markdown()
     {
         var runs = new[] { Run("aver", 1, 0.80, onBest: 1.0 / 3), Run("aver", 2, 0.82, onBest: 1.0 / 3), Run("mtkd-rl-ppo", 1, 0.85, 0.4, 0.6), Run("mtkd-rl-ppo", 2, 0.86, 0.5, 0.7), Run("none", 1, 0.75) };
