@@ -1,5 +1,3 @@
-using MathNet.Numerics.Distributions;
-
 namespace MtkdRl.Reports;
 
 /// <summary>
@@ -21,8 +19,7 @@ public static class PairedTTest
         if (!(variance > 0)) return (double.NaN, double.NaN, double.NaN);
         double t = mean / Math.Sqrt(variance / d.Count);
         double df = d.Count - 1;
-        double p = 2 * (1 - StudentT.CDF(0, 1, df, Math.Abs(t)));
-        return (t, df, Math.Clamp(p, 0, 1));
+        return (t, df, WelchTest.TwoSidedP(t, df));
     }
 
     /// <summary>The test over the seeds both strategies ran, each seed's final test figures paired.</summary>

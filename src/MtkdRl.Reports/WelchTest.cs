@@ -18,9 +18,11 @@ public static class WelchTest
         if (!(se2 > 0)) return (double.NaN, double.NaN, double.NaN);
         double t = (ma - mb) / Math.Sqrt(se2);
         double df = se2 * se2 / (sa * sa / (a.Count - 1) + sb * sb / (b.Count - 1));
-        double p = 2 * (1 - StudentT.CDF(0, 1, df, Math.Abs(t)));
-        return (t, df, Math.Clamp(p, 0, 1));
+        return (t, df, TwoSidedP(t, df));
     }
+
+    /// <summary>The two-sided p-value of a t statistic with <paramref name="df"/> degrees of freedom: 2 P(T_df > |t|).</summary>
+    public static double TwoSidedP(double t, double df) => Math.Clamp(2 * (1 - StudentT.CDF(0, 1, df, Math.Abs(t))), 0, 1);
 
     /// <summary>Mean and unbiased sample variance.</summary>
     public static (double Mean, double Variance) MeanVariance(IReadOnlyList<double> x)
