@@ -16,10 +16,10 @@ public sealed partial class TeachersVerb
     [Option("input", HelpText = "import --onnx: the model's image input (default: its only input).")]
     public string? OnnxInput { get; set; }
 
-    [Option("logits", HelpText = "import --onnx: the output holding the logits [N,C] (default: `logits`, else the first of two outputs).")]
+    [Option("logits", HelpText = "import --onnx: the output holding the logits [N,C] (default: `logits`, else the only output, else the first of two).")]
     public string? OnnxLogits { get; set; }
 
-    [Option("embedding", HelpText = "import --onnx: the output holding the embedding [N,D] (default: `embedding`, else the second of two outputs).")]
+    [Option("embedding", HelpText = "import --onnx: the output or inner tensor holding the embedding [N,D] (default: `embedding`, else the second of two outputs, else the tensor the Gemm or MatMul that makes the logits reads).")]
     public string? OnnxEmbedding { get; set; }
 
     [Option("normalize", HelpText = "import --onnx: the model's input is (pixel / 255 - mean) / std: mean,std or Ch means then Ch stds (e.g. 0.2860,0.3530). Default: the normalisation mtkd exported with the model, else the dataset's own.")]
@@ -39,6 +39,7 @@ public sealed partial class TeachersVerb
             OnnxTeacherImport.Import(Pool, name, data, options, progress is null ? null : (split, done, rows) => progress(split, name, done, rows)));
         var entry = result.Entry;
         console.MarkupLine(Markup.Escape($"input: {result.NormalizationSource}: {result.Normalization}"));
+        console.MarkupLine(Markup.Escape($"embedding: {result.EmbeddingSource}"));
         console.MarkupLine(Markup.Escape(
             $"imported ONNX teacher '{entry.Name}' into {PoolManifest.PathIn(Pool)}: D = {entry.EmbeddingWidth}, test accuracy {entry.TestAccuracy:P2}, {entry.Seconds:F1} s"));
         console.MarkupLine(Markup.Escape($"next: mtkd teachers cache --pool {Pool}"));

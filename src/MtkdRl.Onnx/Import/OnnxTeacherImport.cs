@@ -13,8 +13,8 @@ namespace MtkdRl.Onnx;
 public sealed record OnnxImportOptions(string ModelPath, OnnxBindings Bindings, string? Normalize = null, string? Scale = null,
     int Threads = 0, int BatchSize = Evaluator.DefaultBatchSize);
 
-/// <summary>An ONNX teacher in the pool, and the input normalisation it was fed (with where that came from).</summary>
-public sealed record OnnxImportResult(PoolTeacher Entry, ChannelNormalization Normalization, string NormalizationSource);
+/// <summary>An ONNX teacher in the pool, the input normalisation it was fed (with where that came from), and where its embedding came from.</summary>
+public sealed record OnnxImportResult(PoolTeacher Entry, ChannelNormalization Normalization, string NormalizationSource, string EmbeddingSource);
 
 /// <summary>
 /// `teachers import --onnx`: runs an ONNX model through ONNX Runtime over both splits of the pool's dataset in
@@ -31,11 +31,12 @@ public static class OnnxTeacherImport
     {
         if (options.BatchSize < 1) throw new MtkdInputException($"batch size must be positive (got {options.BatchSize})");
         ChannelNormalization? normalization = null;
-        string source = "";
+        string source = "", embeddingSource = "";
         var entry = TeacherPool.Import(poolDir, name, data, manifest =>
         {
             var sample = new SampleShape(manifest.InputShape[0], manifest.InputShape[1], manifest.InputShape[2]);
             using var model = OnnxTeacherModel.Open(options.ModelPath, options.Bindings, sample, manifest.Classes, options.Threads);
+            embeddingSource = model.EmbeddingSource;
             (normalization, source) = InputNormalization.Resolve(options.Normalize, options.Scale, model.Metadata, sample.Channels,
                 () => ChannelNormalization.FromTrainingSplit(data.Train));
             var (trainLogits, trainEmbeddings) = Run(model, data.Train, "train", normalization, options.BatchSize, progress);
@@ -45,7 +46,7 @@ public static class OnnxTeacherImport
             return new TeacherPool.TeacherOutputs(trainLogits, trainEmbeddings, testLogits, testEmbeddings,
                 new TeacherPool.ImportedNetwork(options.ModelPath, kept, Spec));
         });
-        return new OnnxImportResult(entry, normalization!, source);
+        return new OnnxImportResult(entry, normalization!, source, embeddingSource);
     }
 
     /// <summary>The model's outputs over <paramref name="split"/> in dataset order: logits [N, C] and embeddings [N, D].</summary>

@@ -9,8 +9,10 @@ public sealed record OnnxBindings(string? Input = null, string? Logits = null, s
 
 /// <summary>
 /// An ONNX model run as a teacher through ONNX Runtime, checked against the samples and classes of a pool: one
-/// float32 image input [N, Ch, H, W] (or rows [N, Ch*H*W]), an output of logits [N, C] and one of embeddings
-/// [N, D] (any trailing dims, flattened). A fixed batch axis is served by padding the last batch.
+/// float32 image input [N, Ch, H, W] (channels-last [N, H, W, Ch], or rows [N, Ch*H*W]), an output of logits [N, C],
+/// and embeddings [N, D] (any trailing dims, flattened) from a second output or, for a model that exports its logits
+/// alone, from the tensor its classifier head reads (<see cref="OnnxEmbeddingTap"/>). A fixed batch axis is served by
+/// padding the last batch.
 /// Every problem is one line naming the file.
 /// </summary>
 public sealed class OnnxTeacherModel : IDisposable
@@ -20,26 +22,33 @@ public sealed class OnnxTeacherModel : IDisposable
     private readonly string[] _outputNames;
     private float[] _padded = [];
 
-    private OnnxTeacherModel(string path, InferenceSession session, string input, long[] inputDims, string logits, string embedding, int classes, SampleShape sample)
+    private OnnxTeacherModel(string path, InferenceSession session, string input, long[] inputDims, bool channelsLast, string logits, string embedding, string embeddingOutput,
+        string embeddingSource, int classes, SampleShape sample)
     {
         Path = path;
         _session = session;
         InputName = input;
         _inputDims = inputDims;
+        ChannelsLast = channelsLast;
         LogitsName = logits;
         EmbeddingName = embedding;
+        EmbeddingSource = embeddingSource;
         Classes = classes;
         Sample = sample;
-        _outputNames = [logits, embedding];
+        _outputNames = [logits, embeddingOutput];
         FixedBatch = inputDims[0] > 0 ? (int)inputDims[0] : 0;
-        var meta = session.OutputMetadata[embedding].Dimensions;
+        var meta = session.OutputMetadata[embeddingOutput].Dimensions;
         EmbeddingWidth = meta.Length >= 2 && meta.Skip(1).All(d => d > 0) ? meta.Skip(1).Aggregate(1, (a, d) => a * d) : 0;
     }
 
     public string Path { get; }
     public string InputName { get; }
     public string LogitsName { get; }
+    /// <summary>The embedding's tensor: an output of the model, or a tensor inside its graph (<see cref="OnnxEmbeddingTap"/>).</summary>
     public string EmbeddingName { get; }
+
+    /// <summary>Where the embedding comes from, in words (for the console).</summary>
+    public string EmbeddingSource { get; }
     public int Classes { get; }
     public SampleShape Sample { get; }
 
@@ -56,30 +65,36 @@ public sealed class OnnxTeacherModel : IDisposable
     public static OnnxTeacherModel Open(string path, OnnxBindings bindings, SampleShape sample, int classes, int threads = 0)
     {
         if (!File.Exists(path)) throw new MtkdInputException($"{path}: no such file");
-        InferenceSession session;
-        try
-        {
-            using var options = new SessionOptions { IntraOpNumThreads = Math.Max(0, threads), InterOpNumThreads = 1 };
-            session = new InferenceSession(path, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new MtkdInputException($"{path}: not an ONNX model ONNX Runtime can load ({FirstLine(e.Message)})");
-        }
+        var session = Load(path, threads, null);
         try
         {
             // A model mtkd exported says its task; one from elsewhere is taken for a classifier.
             if (session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxExporter.TaskKey, out string? task))
                 TaskKinds.Require(TaskKind.Classification, TaskKinds.Parse(task, path), path);
-            string input = Pick(path, "input", "--input", session.InputMetadata.Keys.ToList(), bindings.Input, null, 0);
+            string input = Pick(path, "input", "--input", session.InputMetadata.Keys.ToList(), bindings.Input, null, 0)!;
             var outputs = session.OutputMetadata.Keys.ToList();
-            string logits = Pick(path, "output", "--logits", outputs, bindings.Logits, OnnxExporter.LogitsName, 0);
-            string embedding = Pick(path, "output", "--embedding", outputs, bindings.Embedding, OnnxExporter.EmbeddingName, 1);
+            string logits = outputs.Count == 1 && bindings.Logits is null ? outputs[0]
+                : Pick(path, "output", "--logits", outputs, bindings.Logits, OnnxExporter.LogitsName, 0)!;
+            string? embedding = bindings.Embedding is { } asked && !outputs.Contains(asked) ? null
+                : Pick(path, "output", "--embedding", outputs, bindings.Embedding, OnnxExporter.EmbeddingName, 1, orNull: true);
+            string embeddingOutput, source;
+            if (embedding is null)
+            {
+                // No output holds it: an output is added to the graph for the tensor the head reads (or the one named).
+                var tap = OnnxEmbeddingTap.Add(path, logits, bindings.Embedding);
+                session.Dispose();
+                session = Load(path, threads, tap.Model);
+                (embedding, embeddingOutput, source) = (tap.Tensor, OnnxEmbeddingTap.OutputName, tap.Description);
+            }
+            else
+            {
+                (embeddingOutput, source) = (embedding, $"output '{embedding}'");
+            }
             if (logits == embedding) throw new MtkdInputException($"{path}: logits and embedding are the same output '{logits}'; name the embedding with --embedding");
-            long[] dims = CheckInput(path, input, session.InputMetadata[input], sample);
+            var (dims, channelsLast) = CheckInput(path, input, session.InputMetadata[input], sample);
             CheckLogits(path, logits, session.OutputMetadata[logits], classes);
-            CheckFloat(path, embedding, session.OutputMetadata[embedding]);
-            var model = new OnnxTeacherModel(path, session, input, dims, logits, embedding, classes, sample);
+            CheckFloat(path, embedding, session.OutputMetadata[embeddingOutput]);
+            var model = new OnnxTeacherModel(path, session, input, dims, channelsLast, logits, embedding, embeddingOutput, source, classes, sample);
             if (model.EmbeddingWidth == 0) model.LearnEmbeddingWidth();
             return model;
         }
@@ -87,6 +102,21 @@ public sealed class OnnxTeacherModel : IDisposable
         {
             session.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>An ONNX Runtime session on the file, or on <paramref name="edited"/> bytes of it.</summary>
+    private static InferenceSession Load(string path, int threads, byte[]? edited)
+    {
+        try
+        {
+            using var options = new SessionOptions { IntraOpNumThreads = Math.Max(0, threads), InterOpNumThreads = 1 };
+            return edited is null ? new InferenceSession(path, options) : new InferenceSession(edited, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            string what = edited is null ? "not an ONNX model ONNX Runtime can load" : "ONNX Runtime cannot load the model with its embedding as an output";
+            throw new MtkdInputException($"{path}: {what} ({FirstLine(e.Message)})");
         }
     }
 
@@ -100,7 +130,8 @@ public sealed class OnnxTeacherModel : IDisposable
         int batch = FixedBatch > 0 ? FixedBatch : n;
         if (FixedBatch > 0 && n > FixedBatch) throw new MtkdInputException($"{Path}: the model takes batches of exactly {FixedBatch} rows, got {n}");
         if (_padded.Length != batch * size) _padded = new float[batch * size];
-        images[..(n * size)].CopyTo(_padded);
+        if (ChannelsLast) ToChannelsLast(images[..(n * size)], _padded);
+        else images[..(n * size)].CopyTo(_padded);
         _padded.AsSpan(n * size).Clear();
         long[] shape = [batch, .. _inputDims.Skip(1)];
         using var input = OrtValue.CreateTensorValueFromMemory(_padded, shape);
@@ -110,12 +141,29 @@ public sealed class OnnxTeacherModel : IDisposable
         Copy(results[1], EmbeddingName, batch, n, EmbeddingWidth, embeddings, split, firstRow);
     }
 
+    /// <summary>Whether the model takes its images channels-last, [N, H, W, Ch] (as TensorFlow and Keras exports do).</summary>
+    public bool ChannelsLast { get; }
+
+    /// <summary>Rows [Ch, H, W] as rows [H, W, Ch].</summary>
+    private void ToChannelsLast(ReadOnlySpan<float> rows, Span<float> destination)
+    {
+        int channels = Sample.Channels, pixels = Sample.Height * Sample.Width, size = Sample.Size;
+        for (int row = 0; row < rows.Length / size; row++)
+        {
+            var from = rows.Slice(row * size, size);
+            var to = destination.Slice(row * size, size);
+            for (int c = 0; c < channels; c++)
+                for (int p = 0; p < pixels; p++)
+                    to[p * channels + c] = from[c * pixels + p];
+        }
+    }
+
     private void LearnEmbeddingWidth()
     {
         int batch = Math.Max(1, FixedBatch);
         using var input = OrtValue.CreateTensorValueFromMemory(new float[batch * Sample.Size], [batch, .. _inputDims.Skip(1)]);
         using var runOptions = new RunOptions();
-        using var results = _session.Run(runOptions, [InputName], [input], [EmbeddingName]);
+        using var results = _session.Run(runOptions, [InputName], [input], [_outputNames[1]]);
         long[] shape = results[0].GetTensorTypeAndShape().Shape;
         long width = shape.Skip(1).Aggregate(1L, (a, d) => a * d);
         if (shape.Length < 2 || shape[0] != batch || width < 1 || width > int.MaxValue)
@@ -137,7 +185,8 @@ public sealed class OnnxTeacherModel : IDisposable
         data.CopyTo(destination);
     }
 
-    private static string Pick(string path, string what, string option, IReadOnlyList<string> names, string? asked, string? conventional, int position)
+    private static string? Pick(string path, string what, string option, IReadOnlyList<string> names, string? asked, string? conventional, int position,
+        bool orNull = false)
     {
         if (asked is not null)
             return names.Contains(asked) ? asked
@@ -146,20 +195,26 @@ public sealed class OnnxTeacherModel : IDisposable
         if (what == "input" && names.Count != 1)
             throw new MtkdInputException($"{path}: the model has {names.Count} inputs ({string.Join(", ", names)}); name the image input with --input");
         if (position < names.Count && (what == "input" || names.Count == 2)) return names[position];
+        if (orNull) return null;
         throw new MtkdInputException(
             $"{path}: cannot tell which output is the {(option == "--logits" ? "logits" : "embedding")} (outputs: {string.Join(", ", names)}); name it with {option}");
     }
 
-    private static long[] CheckInput(string path, string name, NodeMetadata meta, SampleShape sample)
+    /// <summary>The input's dims with the batch axis as declared: [N, Ch, H, W], [N, H, W, Ch] (channels-last) or [N, Ch*H*W].</summary>
+    private static (long[] Dims, bool ChannelsLast) CheckInput(string path, string name, NodeMetadata meta, SampleShape sample)
     {
         CheckFloat(path, name, meta);
         int[] dims = meta.Dimensions;
         bool image = dims.Length == 4 && Fits(dims[1], sample.Channels) && Fits(dims[2], sample.Height) && Fits(dims[3], sample.Width);
+        // Channels-last only when the declared dims say so: a fully dynamic shape is taken for NCHW.
+        bool channelsLast = !image && dims.Length == 4 && dims[3] == sample.Channels && Fits(dims[1], sample.Height) && Fits(dims[2], sample.Width);
         bool rows = dims.Length == 2 && Fits(dims[1], sample.Size);
-        if (!image && !rows)
+        if (!image && !channelsLast && !rows)
             throw new MtkdInputException(
-                $"{path}: input '{name}' has shape [{Text(dims)}], the pool's images need [N,{sample.Channels},{sample.Height},{sample.Width}] (or rows [N,{sample.Size}])");
-        return image ? [dims[0], sample.Channels, sample.Height, sample.Width] : [dims[0], sample.Size];
+                $"{path}: input '{name}' has shape [{Text(dims)}], the pool's images need [N,{sample.Channels},{sample.Height},{sample.Width}] "
+                + $"(or [N,{sample.Height},{sample.Width},{sample.Channels}], or rows [N,{sample.Size}])");
+        if (image) return ([dims[0], sample.Channels, sample.Height, sample.Width], false);
+        return channelsLast ? ([dims[0], sample.Height, sample.Width, sample.Channels], true) : ([dims[0], sample.Size], false);
     }
 
     private static void CheckLogits(string path, string name, NodeMetadata meta, int classes)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MtkdRl.Data.Formats;
 using MtkdRl.Onnx;
 using MtkdRl.Teachers;
 using MtkdRl.Tests.Data;
@@ -32,5 +33,27 @@ public sealed class TorchTeacherTests
         Assert.Equal([1f], result.Entry.Onnx.Std);
         var manifest = PoolManifest.Read(pool);
         Assert.Equal(result.Entry.TestAccuracy, manifest.Teachers.Single().TestAccuracy);
+    }
+
+    [Fact]
+    public void PyTorch_cnn_exported_with_logits_alone_and_channels_last_imports_the_same_teacher()
+    {
+        // The same trained network as torch_cnn.onnx, exported as most classifiers are: one output, input [N,28,28,1].
+        using var folder = new TempFolder();
+        var data = TeacherTestData.Slice;
+        var options = (string file) => new OnnxImportOptions(Fixture(file), new OnnxBindings(), Scale: "0-1", Threads: 2);
+        var both = OnnxTeacherImport.Import(folder.Sub("both"), "torch-cnn", data, options("torch_cnn.onnx"));
+        var alone = OnnxTeacherImport.Import(folder.Sub("alone"), "torch-cnn", data, options("torch_cnn_logits_nhwc.onnx"));
+
+        Assert.Equal(both.Entry.TestAccuracy, alone.Entry.TestAccuracy);
+        Assert.Equal(32, alone.Entry.EmbeddingWidth);
+        Assert.Equal("scores", alone.Entry.Onnx!.Logits);
+        Assert.Contains("the input of the Gemm", alone.EmbeddingSource);
+        foreach (var file in new[] { both.Entry.Outputs!.TrainLogits, both.Entry.Outputs.TrainEmbeddings, both.Entry.Outputs.TestEmbeddings! })
+        {
+            var want = NpyFile.Read(Path.Combine(folder.Sub("both"), file)).ToFiniteMatrix(file).Values;
+            var got = NpyFile.Read(Path.Combine(folder.Sub("alone"), file)).ToFiniteMatrix(file).Values;
+            Assert.True(OnnxTestModels.RelativeError(got, want) <= 1e-5, $"{file}: {OnnxTestModels.RelativeError(got, want):E2}");
+        }
     }
 }

@@ -1,0 +1,101 @@
+using Google.Protobuf;
+using MtkdRl.Core;
+using Onnx;
+
+namespace MtkdRl.Onnx;
+
+/// <summary>
+/// The embedding of a model that exports only its logits, read from inside the graph. Most classifiers leave a
+/// framework as logits alone; their embedding is the tensor the classifier head reads, the first input of the
+/// <c>Gemm</c> (or <c>MatMul</c>, alone or followed by the bias <c>Add</c>) that makes the logits. The model is given
+/// one more output, an <c>Identity</c> of that tensor, and runs from the edited bytes; the file stays as it is.
+/// <c>--embedding</c> may also name any tensor of the graph that is not an output.
+/// </summary>
+public static class OnnxEmbeddingTap
+{
+    /// <summary>The name of the output added to the graph.</summary>
+    public const string OutputName = "mtkd.embedding";
+
+    /// <summary>The edited model, the tapped tensor's name in the graph, and how it was chosen (for the console).</summary>
+    public sealed record Tap(byte[] Model, string Tensor, string Description);
+
+    /// <summary>ONNX files past this size are not parsed (protobuf's own limit is 2 GiB).</summary>
+    private const long MaxModelBytes = int.MaxValue;
+
+    /// <summary>
+    /// The model at <paramref name="path"/> with an output <see cref="OutputName"/> holding <paramref name="tensor"/>,
+    /// or (null) the input of the node that makes <paramref name="logits"/>.
+    /// </summary>
+    public static Tap Add(string path, string logits, string? tensor)
+    {
+        long size = new FileInfo(path).Length;
+        if (size > MaxModelBytes)
+            throw new MtkdInputException($"{path}: {size} bytes, too large to look inside for the embedding; export it as an output and name it with --embedding");
+        ModelProto model;
+        try
+        {
+            model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new MtkdInputException($"{path}: not an ONNX model that can be read to find the embedding ({e.Message})");
+        }
+        var graph = model.Graph ?? throw new MtkdInputException($"{path}: the model has no graph");
+        string outputs = string.Join(", ", graph.Output.Select(o => o.Name));
+        string chosen, description;
+        if (tensor is not null)
+        {
+            if (!graph.Node.Any(n => n.Output.Contains(tensor)) && !graph.Input.Any(i => i.Name == tensor))
+                throw new MtkdInputException($"{path}: no output or tensor named '{tensor}' (--embedding; the model's outputs: {outputs})");
+            chosen = tensor;
+            description = $"tensor '{tensor}' of the graph (--embedding)";
+        }
+        else
+        {
+            (chosen, description) = HeadInput(path, graph, logits, outputs);
+        }
+        if (graph.Output.Any(o => o.Name == OutputName) || graph.Node.Any(n => n.Output.Contains(OutputName)))
+            throw new MtkdInputException($"{path}: the graph already holds a tensor named '{OutputName}'; export the embedding as an output and name it with --embedding");
+        var identity = new NodeProto { OpType = "Identity", Name = OutputName };
+        identity.Input.Add(chosen);
+        identity.Output.Add(OutputName);
+        graph.Node.Add(identity);
+        graph.Output.Add(new ValueInfoProto
+        {
+            Name = OutputName,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
+        });
+        return new Tap(model.ToByteArray(), chosen, description);
+    }
+
+    /// <summary>The first input of the classifier head: Gemm(x, W[, b]), MatMul(x, W), or Add(MatMul(x, W), b), through Identity nodes.</summary>
+    private static (string Tensor, string Description) HeadInput(string path, GraphProto graph, string logits, string outputs)
+    {
+        var producers = new Dictionary<string, NodeProto>();
+        foreach (var n in graph.Node)
+            foreach (string output in n.Output)
+                producers.TryAdd(output, n);
+        var initializers = graph.Initializer.Select(t => t.Name).ToHashSet();
+        NodeProto? Producer(string name) => producers.GetValueOrDefault(name);
+
+        var node = Producer(logits);
+        for (int hops = 0; node is { OpType: "Identity" } && hops < graph.Node.Count; hops++) node = Producer(node.Input[0]);
+        if (node is { OpType: "Add", Input.Count: 2 })
+        {
+            // The bias Add after a MatMul: the operand that a MatMul makes (the other one is the bias).
+            var matmul = node.Input.Select(Producer).FirstOrDefault(n => n is { OpType: "MatMul" });
+            if (matmul is not null) node = matmul;
+        }
+        if (node is { OpType: "Gemm" or "MatMul" } && node.Input.Count >= 2)
+        {
+            // The data operand: the first, unless that one is a weight and the second is not.
+            string x = node.Input[0];
+            if (initializers.Contains(x) && !initializers.Contains(node.Input[1])) x = node.Input[1];
+            string nodeName = string.IsNullOrEmpty(node.Name) ? node.OpType : $"{node.OpType} '{node.Name}'";
+            return (x, $"tensor '{x}', the input of the {nodeName} that makes the logits (--embedding names another tensor)");
+        }
+        string made = node is null ? "is not made by any node" : $"come from a {node.OpType} node";
+        throw new MtkdInputException(
+            $"{path}: cannot tell which tensor is the embedding: the model's outputs are {outputs}, and the logits '{logits}' {made}, not a Gemm or MatMul; name a tensor [N,D] with --embedding");
+    }
+}
