@@ -43,13 +43,11 @@ public static class SegmentationCommands
     public static int Eval(IAnsiConsole console, string model, string dataDir, bool detail, bool flip, string? masksPath, int threads)
     {
         var data = Open(console, dataDir);
-        string checkpoint = ResolveCheckpoint(model);
         using var compute = new CpuCompute(threads);
-        var (network, config) = SegmentationCheckpoint.Load(checkpoint, compute);
-        console.MarkupLine(Markup.Escape($"model: {config.Name} ({config.Spec}), {network.ParameterCount:N0} parameters, D = {network.EmbeddingWidth}, from {Checkpoint.ConfigPathOf(checkpoint)}"));
+        var (network, norm, classNames, owner) = Load(console, model, data, compute);
+        using var _ = owner;
         if (network.Classes != data.ClassCount + 1 || network.InputShape.Height != data.Descriptor.Canvas || network.InputShape.Channels != data.Test.Channels)
-            throw new MtkdInputException($"{Checkpoint.ConfigPathOf(checkpoint)}: the model takes {network.InputShape} with {network.Classes} classes, the scenes have {data.Test.Channels}x{data.Descriptor.Canvas}x{data.Descriptor.Canvas} with {data.ClassCount + 1}");
-        var norm = new MtkdRl.Data.Batching.ChannelNormalization(config.Normalization.Mean, config.Normalization.Std);
+            throw new MtkdInputException($"{model}: the model takes {network.InputShape} with {network.Classes} classes, the scenes have {data.Test.Channels}x{data.Descriptor.Canvas}x{data.Descriptor.Canvas} with {data.ClassCount + 1}");
         var predictions = masksPath is null ? null : new byte[(long)data.Test.Count * network.Pixels];
         var m = SegmentationEvaluator.Evaluate(network, data.Test, norm, flip: flip, predictions: predictions);
         console.MarkupLine(Markup.Escape($"test{(flip ? " (flip test)" : "")}: mIoU {m.MeanIoU:F4}, pixel accuracy {m.PixelAccuracy:P2} ({m.ValidPixels:N0} labelled pixels)"));
@@ -60,7 +58,7 @@ public static class SegmentationCommands
         }
         if (detail)
         {
-            var names = config.ClassNames.Count == network.Classes ? config.ClassNames : ["background", .. data.Descriptor.Classes];
+            var names = classNames.Count == network.Classes ? classNames : ["background", .. data.Descriptor.Classes];
             var table = new Table().Border(TableBorder.Rounded).AddColumns("class", "name", "IoU");
             table.Columns[0].RightAligned();
             table.Columns[2].RightAligned();
@@ -73,14 +71,32 @@ public static class SegmentationCommands
         return 0;
     }
 
-    private static string ResolveCheckpoint(string model)
+    /// <summary>
+    /// The network of --model: a segmentation checkpoint (NAME.json or POOL/NAME), or a pool's imported ONNX teacher
+    /// (run through ONNX Runtime; the returned owner closes it). With the normalisation its inputs get and its class names.
+    /// </summary>
+    private static (ISegmentationNetwork Network, MtkdRl.Data.Batching.ChannelNormalization Norm, IReadOnlyList<string> ClassNames, IDisposable? Owner) Load(
+        IAnsiConsole console, string model, SceneDataset data, CpuCompute compute)
     {
-        if (File.Exists(Checkpoint.ConfigPathOf(model))) return model;
-        string pool = Path.GetDirectoryName(model) is { Length: > 0 } p ? p : ".";
-        string name = Path.GetFileName(model);
-        if (!PoolManifest.Exists(pool)) throw new MtkdInputException($"--model {model}: not a checkpoint (NAME.json) nor a pool teacher (POOL/NAME)");
-        var teacher = PoolManifest.Read(pool, TaskKind.Segmentation).Teachers.FirstOrDefault(t => t.Name == name)
-            ?? throw new MtkdInputException($"--model {model}: the pool has no teacher '{name}'");
-        return Path.Combine(pool, teacher.Checkpoint!);
+        if (!File.Exists(Checkpoint.ConfigPathOf(model)))
+        {
+            string pool = Path.GetDirectoryName(model) is { Length: > 0 } p ? p : ".";
+            string name = Path.GetFileName(model);
+            if (!PoolManifest.Exists(pool)) throw new MtkdInputException($"--model {model}: not a checkpoint (NAME.json) nor a pool teacher (POOL/NAME)");
+            var teacher = PoolManifest.Read(pool, TaskKind.Segmentation).Teachers.FirstOrDefault(t => t.Name == name)
+                ?? throw new MtkdInputException($"--model {model}: the pool has no teacher '{name}'");
+            if (teacher.Checkpoint is null)
+            {
+                var canvas = SampleShape.Image(data.Test.Channels, data.Descriptor.Canvas, data.Descriptor.Canvas);
+                var scenes = SceneInputs.Normalization(data.Train);
+                var onnx = MtkdRl.Onnx.OnnxSegmentationTeacher.Open(pool, teacher, canvas, data.ClassCount + 1, scenes, compute.Threads);
+                console.MarkupLine(Markup.Escape($"model: {teacher.Name} (imported ONNX teacher), D = {onnx.EmbeddingWidth}, from {Path.Combine(pool, teacher.Onnx!.File)}"));
+                return (onnx, scenes, [], onnx);
+            }
+            model = Path.Combine(pool, teacher.Checkpoint);
+        }
+        var (network, config) = SegmentationCheckpoint.Load(model, compute);
+        console.MarkupLine(Markup.Escape($"model: {config.Name} ({config.Spec}), {network.ParameterCount:N0} parameters, D = {network.EmbeddingWidth}, from {Checkpoint.ConfigPathOf(model)}"));
+        return (network, new MtkdRl.Data.Batching.ChannelNormalization(config.Normalization.Mean, config.Normalization.Std), config.ClassNames, null);
     }
 }

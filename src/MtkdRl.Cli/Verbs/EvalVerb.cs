@@ -66,6 +66,8 @@ public sealed partial class EvalVerb
         if (Json is not null) throw new MtkdException("eval: --json goes with --score-detections or --detections");
         if (MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data)) return MtkdRl.Cli.Teachers.SegmentationCommands.Eval(console, Model, Data!, Detail, Flip, Masks, Threads);
         if (Flip || Masks is not null) throw new MtkdException($"eval: --flip and --masks go with a model on a scenes folder; {Data ?? "the default dataset"} is not one");
+        if (target is { Checkpoint: null, Imported: null })
+            throw new MtkdException($"eval: {Model} is a segmentation teacher; --data must be its scenes folder");
         var choice = DatasetLocator.Resolve(Data);
         var data = DatasetLocator.Load(choice.Directory);
         console.MarkupLine(Markup.Escape($"data: {data} [{choice.Reason}]"));
@@ -148,9 +150,9 @@ public sealed partial class EvalVerb
             var manifest = PoolManifest.Read(pool.Length == 0 ? "." : pool, expected: null);
             var teacher = manifest.Teachers.FirstOrDefault(t => t.Name == name)
                 ?? throw new MtkdInputException($"--model {model}: the pool has no teacher '{name}' (it has {string.Join(", ", manifest.Teachers.Select(t => t.Name))})");
-            return teacher.Kind == TeacherKind.Trained
-                ? new Target(Path.Combine(pool, teacher.Checkpoint!), null)
-                : new Target(null, new ImportedTarget(name, Path.Combine(pool, teacher.Outputs!.TestLogits)));
+            return teacher.Kind == TeacherKind.Trained ? new Target(Path.Combine(pool, teacher.Checkpoint!), null)
+                : teacher.Outputs is { } outputs ? new Target(null, new ImportedTarget(name, Path.Combine(pool, outputs.TestLogits)))
+                : new Target(null, null);  // an ONNX segmentation teacher: run on the scenes (SegmentationCommands.Eval)
         }
         if (File.Exists(model + MtkdRl.Teachers.Checkpoint.ConfigExtension)) return new Target(model, null);
         throw new MtkdInputException($"--model {model}: not a checkpoint (NAME.json or NAME.safetensors) nor a pool teacher (POOL/NAME)");

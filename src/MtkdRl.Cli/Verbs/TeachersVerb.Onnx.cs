@@ -33,16 +33,25 @@ public sealed partial class TeachersVerb
         string name = string.IsNullOrWhiteSpace(Name) ? throw new MtkdException("teachers import: --name is required") : Name;
         if (TrainLogits is not null || TrainEmbeddings is not null || TestLogits is not null || TestEmbeddings is not null)
             throw new MtkdException("teachers import: give --onnx or the NPY files, not both");
-        var data = OpenData(console);
         var options = new OnnxImportOptions(Onnx!, new OnnxBindings(OnnxInput, OnnxLogits, OnnxEmbedding), Normalize, Scale, Threads);
-        var result = TrainingProgress.RunCache(console, progress =>
-            OnnxTeacherImport.Import(Pool, name, data, options, progress is null ? null : (split, done, rows) => progress(split, name, done, rows)));
+        bool scenes = SegmentationCommands.IsScenes(Data);
+        var result = scenes
+            ? OnnxSegmentationImport.Import(Pool, name, SegmentationCommands.Open(console, Data!), options)
+            : ImportClassifier(console, name, options);
         var entry = result.Entry;
         console.MarkupLine(Markup.Escape($"input: {result.NormalizationSource}: {result.Normalization}"));
         console.MarkupLine(Markup.Escape($"embedding: {result.EmbeddingSource}"));
+        string score = scenes ? $"test mIoU {entry.TestAccuracy:F4}" : $"test accuracy {entry.TestAccuracy:P2}";
         console.MarkupLine(Markup.Escape(
-            $"imported ONNX teacher '{entry.Name}' into {PoolManifest.PathIn(Pool)}: D = {entry.EmbeddingWidth}, test accuracy {entry.TestAccuracy:P2}, {entry.Seconds:F1} s"));
+            $"imported ONNX teacher '{entry.Name}' into {PoolManifest.PathIn(Pool)}: D = {entry.EmbeddingWidth}, {score}, {entry.Seconds:F1} s"));
         console.MarkupLine(Markup.Escape($"next: mtkd teachers cache --pool {Pool}"));
         return 0;
+    }
+
+    private OnnxImportResult ImportClassifier(IAnsiConsole console, string name, OnnxImportOptions options)
+    {
+        var data = OpenData(console);
+        return TrainingProgress.RunCache(console, progress =>
+            OnnxTeacherImport.Import(Pool, name, data, options, progress is null ? null : (split, done, rows) => progress(split, name, done, rows)));
     }
 }

@@ -3,6 +3,7 @@ using MtkdRl.Core.Distill;
 using MtkdRl.Core.Formats;
 using MtkdRl.Data.Batching;
 using MtkdRl.Data.Scenes;
+using MtkdRl.Onnx;
 using MtkdRl.Teachers;
 using MtkdRl.Training;
 
@@ -31,7 +32,7 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
     /// <summary>Runs the recipe, checkpointing every epoch in <paramref name="outDir"/> (none when null); <paramref name="resume"/> continues the run there.</summary>
     public IReadOnlyList<DenseEpoch> Run(DistillRecipe recipe, string? outDir, bool resume, Action<DenseEpoch>? epochDone = null)
     {
-        var task = Task();
+        using var task = Task();
         var folder = outDir is null ? null : new DenseRunFolder<DenseEpoch>(outDir, resume, epochs => Summary(recipe, epochs, task.Pool.TeacherNames));
         return DenseDistillLoop.Run(task, recipe, data.ClassCount + 1, compute, backend, ToEpoch, epochDone, folder, Teachers);
     }
@@ -42,7 +43,7 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
     /// <summary>The pool's <see cref="DenseTeacherCache"/> on the grid of students like <paramref name="student"/> (every segmentation student's grid is the canvas).</summary>
     public CacheBuildResult BuildCache(string student, bool half, Action<string, int, int>? progress = null, bool compress = true)
     {
-        var task = Task();
+        using var task = Task();
         task.CreateStudent(student, new Rng(1));
         return DenseTeacherCache.Build(task, half, progress, compress);
     }
@@ -50,7 +51,7 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
     /// <summary>Whether the pool has a teacher cache on the canvas grid that a run would read (a stale or corrupt one is refused in one line).</summary>
     public bool HasCache(string student)
     {
-        var task = Task();
+        using var task = Task();
         task.CreateStudent(student, new Rng(1));
         using var cache = DenseTeacherCache.TryOpen(task);
         return cache is not null;
@@ -60,7 +61,21 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
     {
         string fingerprint = SegmentationPool.Identity(data).Fingerprint;
         var pool = DensePool.Open(poolDir, TaskKind.Segmentation, fingerprint, data.Source);
-        var teachers = pool.TeacherPaths.Select(p => SegmentationCheckpoint.Load(p, compute).Model).ToList();
+        var canvas = SampleShape.Image(data.Train.Channels, data.Train.Canvas, data.Train.Canvas);
+        var scenes = SceneInputs.Normalization(data.Train);
+        var teachers = new List<ISegmentationNetwork>();
+        try
+        {
+            for (int t = 0; t < pool.Entries.Count; t++)
+                teachers.Add(pool.Entries[t] is { Kind: TeacherKind.Imported, Onnx: not null } onnx
+                    ? OnnxSegmentationTeacher.Open(poolDir, onnx, canvas, data.ClassCount + 1, scenes, compute.Threads)
+                    : SegmentationCheckpoint.Load(pool.TeacherPaths[t], compute).Model);
+        }
+        catch
+        {
+            foreach (var opened in teachers) (opened as IDisposable)?.Dispose();
+            throw;
+        }
         return new SegmentationTask(data, fingerprint, pool, teachers, compute);
     }
 
@@ -70,8 +85,8 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
         new(TaskKind.Segmentation.Name(), recipe.Strategy, recipe.Seed, recipe.Student, recipe.Epochs, epochs[^1].TestMeanIoU,
             epochs.Max(e => e.TestMeanIoU), epochs[^1].TestPixelAccuracy, teachers);
 
-    private sealed class SegmentationTask(SceneDataset data, string fingerprint, DensePool pool, IReadOnlyList<SegmentationModel> teachers,
-        CpuCompute compute) : DenseTask
+    private sealed class SegmentationTask(SceneDataset data, string fingerprint, DensePool pool, IReadOnlyList<ISegmentationNetwork> teachers,
+        CpuCompute compute) : DenseTask, IDisposable
     {
         private readonly ChannelNormalization _norm = SceneInputs.Normalization(data.Train);
         private readonly int _classes = data.ClassCount + 1;
@@ -121,9 +136,15 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
         public override ReadOnlySpan<float> RunTeacher(int teacher, DenseBatch batch, Span<float> rows)
         {
             var t = teachers[teacher];
-            t.Forward(batch.X, batch.Images, training: false);
+            t.Infer(batch.X, batch.Images);
             PixelRows.ToRows(t.Logits, batch.Images, _classes, t.Pixels, rows);
             return t.Embedding;
+        }
+
+        /// <summary>Closes the teachers that hold a runtime session (ONNX).</summary>
+        public void Dispose()
+        {
+            foreach (var t in teachers) (t as IDisposable)?.Dispose();
         }
 
         public override double StudentLoss(DenseBatch batch, bool train)

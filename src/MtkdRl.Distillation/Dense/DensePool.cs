@@ -4,8 +4,12 @@ using MtkdRl.Teachers;
 
 namespace MtkdRl.Distillation;
 
-/// <summary>A dense task's teacher pool as a run needs it: its folder, its fingerprint, its teachers' names and checkpoint paths.</summary>
-public sealed record DensePool(string Dir, string Fingerprint, IReadOnlyList<CachedTeacher> Teachers, IReadOnlyList<string> TeacherPaths)
+/// <summary>
+/// A dense task's teacher pool as a run needs it: its folder, its fingerprint, its teachers' names and the path of
+/// each one's network (a checkpoint, or the ONNX model of an imported segmentation teacher), and their pool entries.
+/// </summary>
+public sealed record DensePool(string Dir, string Fingerprint, IReadOnlyList<CachedTeacher> Teachers, IReadOnlyList<string> TeacherPaths,
+    IReadOnlyList<PoolTeacher> Entries)
 {
     public IReadOnlyList<string> TeacherNames => [.. Teachers.Select(t => t.Name)];
 
@@ -18,6 +22,8 @@ public sealed record DensePool(string Dir, string Fingerprint, IReadOnlyList<Cac
             throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool belongs to {manifest.Dataset.Name}, not to the scenes in {source}");
         var (pool, sources) = PoolFingerprint.Compute(poolDir, manifest);
         return new DensePool(poolDir, pool, [.. manifest.Teachers.Select((t, i) => new CachedTeacher(t.Name, t.Spec, t.EmbeddingWidth, sources[i]))],
-            [.. manifest.Teachers.Select(t => Path.Combine(poolDir, t.Checkpoint!))]);
+            [.. manifest.Teachers.Select(t => Path.Combine(poolDir, t.Checkpoint ?? t.Onnx?.File
+                ?? throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: teacher '{t.Name}' has no network to run (an import of stored outputs)")))],
+            manifest.Teachers);
     }
 }

@@ -9,7 +9,10 @@ namespace MtkdRl.Onnx;
 /// framework as logits alone; their embedding is the tensor the classifier head reads, the first input of the
 /// <c>Gemm</c> (or <c>MatMul</c>, alone or followed by the bias <c>Add</c>) that makes the logits. The model is given
 /// one more output, an <c>Identity</c> of that tensor, and runs from the edited bytes; the file stays as it is.
-/// <c>--embedding</c> may also name any tensor of the graph that is not an output.
+/// <c>--embedding</c> may also name any tensor of the graph that is not an output. For a segmentation teacher (logit
+/// maps) the embedding is the channel means of a map inside the graph, <c>GlobalAveragePool</c> then <c>Flatten</c>,
+/// [N, channels]: of the map named, or of the one the convolution that makes the logits reads (through
+/// <c>Resize</c> or <c>Upsample</c> to the canvas).
 /// </summary>
 public static class OnnxEmbeddingTap
 {
@@ -26,7 +29,7 @@ public static class OnnxEmbeddingTap
     /// The model at <paramref name="path"/> with an output <see cref="OutputName"/> holding <paramref name="tensor"/>,
     /// or (null) the input of the node that makes <paramref name="logits"/>.
     /// </summary>
-    public static Tap Add(string path, string logits, string? tensor)
+    public static Tap Add(string path, string logits, string? tensor, bool logitMaps = false)
     {
         long size = new FileInfo(path).Length;
         if (size > MaxModelBytes)
@@ -48,18 +51,34 @@ public static class OnnxEmbeddingTap
             if (!graph.Node.Any(n => n.Output.Contains(tensor)) && !graph.Input.Any(i => i.Name == tensor))
                 throw new MtkdInputException($"{path}: no output or tensor named '{tensor}' (--embedding; the model's outputs: {outputs})");
             chosen = tensor;
-            description = $"tensor '{tensor}' of the graph (--embedding)";
+            description = logitMaps ? $"the channel means of tensor '{tensor}' of the graph (--embedding)" : $"tensor '{tensor}' of the graph (--embedding)";
         }
         else
         {
-            (chosen, description) = HeadInput(path, graph, logits, outputs);
+            (chosen, description) = logitMaps ? MapHeadInput(path, graph, logits, outputs) : HeadInput(path, graph, logits, outputs);
         }
         if (graph.Output.Any(o => o.Name == OutputName) || graph.Node.Any(n => n.Output.Contains(OutputName)))
             throw new MtkdInputException($"{path}: the graph already holds a tensor named '{OutputName}'; export the embedding as an output and name it with --embedding");
-        var identity = new NodeProto { OpType = "Identity", Name = OutputName };
-        identity.Input.Add(chosen);
-        identity.Output.Add(OutputName);
-        graph.Node.Add(identity);
+        if (logitMaps)
+        {
+            // [N, Cf, h, w] to its channel means [N, Cf]; both operators have kept their form since opset 1.
+            var pool = new NodeProto { OpType = "GlobalAveragePool", Name = OutputName + ".pool" };
+            pool.Input.Add(chosen);
+            pool.Output.Add(pool.Name);
+            var flatten = new NodeProto { OpType = "Flatten", Name = OutputName };
+            flatten.Input.Add(pool.Name);
+            flatten.Output.Add(OutputName);
+            flatten.Attribute.Add(OnnxGraphBuilder.Int("axis", 1));
+            graph.Node.Add(pool);
+            graph.Node.Add(flatten);
+        }
+        else
+        {
+            var identity = new NodeProto { OpType = "Identity", Name = OutputName };
+            identity.Input.Add(chosen);
+            identity.Output.Add(OutputName);
+            graph.Node.Add(identity);
+        }
         graph.Output.Add(new ValueInfoProto
         {
             Name = OutputName,
@@ -68,13 +87,37 @@ public static class OnnxEmbeddingTap
         return new Tap(model.ToByteArray(), chosen, description);
     }
 
-    /// <summary>The first input of the classifier head: Gemm(x, W[, b]), MatMul(x, W), or Add(MatMul(x, W), b), through Identity nodes.</summary>
-    private static (string Tensor, string Description) HeadInput(string path, GraphProto graph, string logits, string outputs)
+    /// <summary>The map the last Conv reads, through Identity, Resize and Upsample nodes (a segmentation head).</summary>
+    private static (string Tensor, string Description) MapHeadInput(string path, GraphProto graph, string logits, string outputs)
+    {
+        var producers = Producers(graph);
+        var node = producers.GetValueOrDefault(logits);
+        for (int hops = 0; node is { OpType: "Identity" or "Resize" or "Upsample" } && hops < graph.Node.Count; hops++)
+            node = producers.GetValueOrDefault(node.Input[0]);
+        if (node is { OpType: "Conv" })
+        {
+            string x = node.Input[0];
+            string nodeName = string.IsNullOrEmpty(node.Name) ? "Conv" : $"Conv '{node.Name}'";
+            return (x, $"the channel means of tensor '{x}', the input of the {nodeName} that makes the logit maps (--embedding names another tensor)");
+        }
+        string made = node is null ? "is not made by any node" : $"come from a {node.OpType} node";
+        throw new MtkdInputException(
+            $"{path}: cannot tell which tensor is the embedding: the model's outputs are {outputs}, and the logit maps '{logits}' {made}, not a Conv; name a tensor [N,D] with --embedding");
+    }
+
+    private static Dictionary<string, NodeProto> Producers(GraphProto graph)
     {
         var producers = new Dictionary<string, NodeProto>();
         foreach (var n in graph.Node)
             foreach (string output in n.Output)
                 producers.TryAdd(output, n);
+        return producers;
+    }
+
+    /// <summary>The first input of the classifier head: Gemm(x, W[, b]), MatMul(x, W), or Add(MatMul(x, W), b), through Identity nodes.</summary>
+    private static (string Tensor, string Description) HeadInput(string path, GraphProto graph, string logits, string outputs)
+    {
+        var producers = Producers(graph);
         var initializers = graph.Initializer.Select(t => t.Name).ToHashSet();
         NodeProto? Producer(string name) => producers.GetValueOrDefault(name);
 

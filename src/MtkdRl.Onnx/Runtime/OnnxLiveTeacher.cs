@@ -17,28 +17,52 @@ public sealed class OnnxLiveTeacher : IDisposable
     private float[] _input = [], _logits = [], _embedding = [];
     private int _batch;
 
-    public OnnxLiveTeacher(string poolDir, PoolTeacher teacher, SampleShape sample, int classes, ChannelNormalization batchNormalization, int threads = 0)
+    public OnnxLiveTeacher(string poolDir, PoolTeacher teacher, SampleShape sample, int classes, ChannelNormalization batchNormalization, int threads = 0,
+        bool logitMaps = false)
+        : this(Open(poolDir, teacher, sample, classes, batchNormalization, threads, logitMaps), Fed(teacher), batchNormalization)
+    {
+    }
+
+    /// <summary>A model already open, fed (pixel / 255 - m') / s' per channel (<paramref name="fed"/>), its batches arriving under <paramref name="batchNormalization"/>.</summary>
+    public OnnxLiveTeacher(OnnxTeacherModel model, ChannelNormalization fed, ChannelNormalization batchNormalization)
+    {
+        _model = model;
+        int channels = model.Sample.Channels;
+        if (fed.Channels != channels || batchNormalization.Channels != channels)
+            throw new MtkdInputException($"{model.Path}: its normalisation has {fed.Channels} channels, the images {channels}");
+        _scale = new float[channels];
+        _shift = new float[channels];
+        for (int c = 0; c < channels; c++)
+        {
+            double s = batchNormalization.Std[c], m = batchNormalization.Mean[c];
+            _scale[c] = (float)(s / fed.Std[c]);
+            _shift[c] = (float)((m - fed.Mean[c]) / fed.Std[c]);
+        }
+    }
+
+    private static OnnxTeacherModel Open(string poolDir, PoolTeacher teacher, SampleShape sample, int classes, ChannelNormalization batchNormalization,
+        int threads, bool logitMaps)
     {
         var onnx = teacher.Onnx ?? throw new MtkdInputException($"teacher '{teacher.Name}' has no ONNX model");
         if (onnx.Mean.Length != sample.Channels || batchNormalization.Channels != sample.Channels)
             throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: teacher '{teacher.Name}': its normalisation has {onnx.Mean.Length} channels, the images {sample.Channels}");
-        _model = OnnxTeacherModel.Open(Path.Combine(poolDir, onnx.File), new OnnxBindings(onnx.Input, onnx.Logits, onnx.Embedding), sample, classes, threads);
-        if (_model.EmbeddingWidth != teacher.EmbeddingWidth)
-            throw new MtkdInputException($"{_model.Path}: embedding width {_model.EmbeddingWidth}, pool.json records {teacher.EmbeddingWidth} for teacher '{teacher.Name}'");
-        _scale = new float[sample.Channels];
-        _shift = new float[sample.Channels];
-        for (int c = 0; c < sample.Channels; c++)
+        var model = OnnxTeacherModel.Open(Path.Combine(poolDir, onnx.File), new OnnxBindings(onnx.Input, onnx.Logits, onnx.Embedding), sample, classes, threads, logitMaps);
+        if (model.EmbeddingWidth != teacher.EmbeddingWidth)
         {
-            double s = batchNormalization.Std[c], m = batchNormalization.Mean[c];
-            _scale[c] = (float)(s / onnx.Std[c]);
-            _shift[c] = (float)((m - onnx.Mean[c]) / onnx.Std[c]);
+            model.Dispose();
+            throw new MtkdInputException($"{model.Path}: embedding width {model.EmbeddingWidth}, pool.json records {teacher.EmbeddingWidth} for teacher '{teacher.Name}'");
         }
+        return model;
     }
+
+    private static ChannelNormalization Fed(PoolTeacher teacher) => new(teacher.Onnx!.Mean, teacher.Onnx.Std);
 
     public int EmbeddingWidth => _model.EmbeddingWidth;
 
-    /// <summary>Logits [n, C] of the last <see cref="Forward"/>.</summary>
-    public ReadOnlySpan<float> Logits => _logits.AsSpan(0, _batch * _model.Classes);
+    /// <summary>Logits [n, C] (maps [n, C+1, H*W] for a segmentation teacher) of the last <see cref="Forward"/>.</summary>
+    public ReadOnlySpan<float> Logits => _logits.AsSpan(0, _batch * _model.LogitsWidth);
+
+    public OnnxTeacherModel Model => _model;
 
     /// <summary>Embedding [n, D] of the last <see cref="Forward"/>.</summary>
     public ReadOnlySpan<float> Embedding => _embedding.AsSpan(0, _batch * EmbeddingWidth);
@@ -48,7 +72,7 @@ public sealed class OnnxLiveTeacher : IDisposable
         var sample = _model.Sample;
         int plane = sample.Plane, size = sample.Size;
         if (_input.Length < n * size) _input = new float[n * size];
-        if (_logits.Length < n * _model.Classes) _logits = new float[n * _model.Classes];
+        if (_logits.Length < n * _model.LogitsWidth) _logits = new float[n * _model.LogitsWidth];
         if (_embedding.Length < n * EmbeddingWidth) _embedding = new float[n * EmbeddingWidth];
         for (int r = 0; r < n; r++)
             for (int c = 0; c < sample.Channels; c++)
@@ -57,7 +81,7 @@ public sealed class OnnxLiveTeacher : IDisposable
                 float a = _scale[c], b = _shift[c];
                 for (int i = 0; i < plane; i++) _input[at + i] = images[at + i] * a + b;
             }
-        _model.Run(_input.AsSpan(0, n * size), n, _logits.AsSpan(0, n * _model.Classes), _embedding.AsSpan(0, n * EmbeddingWidth), "live batch");
+        _model.Run(_input.AsSpan(0, n * size), n, _logits.AsSpan(0, n * _model.LogitsWidth), _embedding.AsSpan(0, n * EmbeddingWidth), "live batch");
         _batch = n;
     }
 

@@ -23,7 +23,7 @@ public sealed class OnnxTeacherModel : IDisposable
     private float[] _padded = [];
 
     private OnnxTeacherModel(string path, InferenceSession session, string input, long[] inputDims, bool channelsLast, string logits, string embedding, string embeddingOutput,
-        string embeddingSource, int classes, SampleShape sample)
+        string embeddingSource, int classes, SampleShape sample, int logitsWidth)
     {
         Path = path;
         _session = session;
@@ -34,6 +34,7 @@ public sealed class OnnxTeacherModel : IDisposable
         EmbeddingName = embedding;
         EmbeddingSource = embeddingSource;
         Classes = classes;
+        LogitsWidth = logitsWidth;
         Sample = sample;
         _outputNames = [logits, embeddingOutput];
         FixedBatch = inputDims[0] > 0 ? (int)inputDims[0] : 0;
@@ -50,6 +51,9 @@ public sealed class OnnxTeacherModel : IDisposable
     /// <summary>Where the embedding comes from, in words (for the console).</summary>
     public string EmbeddingSource { get; }
     public int Classes { get; }
+
+    /// <summary>Logits per image: C for a classifier, (C+1) * H * W for a segmentation teacher's maps.</summary>
+    public int LogitsWidth { get; }
     public SampleShape Sample { get; }
 
     /// <summary>The model's fixed batch size, or 0 when its batch axis is dynamic.</summary>
@@ -62,7 +66,12 @@ public sealed class OnnxTeacherModel : IDisposable
     public IReadOnlyDictionary<string, string> Metadata => _session.ModelMetadata.CustomMetadataMap;
 
     /// <summary>Opens <paramref name="path"/> and checks its input and outputs against <paramref name="sample"/> and <paramref name="classes"/>.</summary>
-    public static OnnxTeacherModel Open(string path, OnnxBindings bindings, SampleShape sample, int classes, int threads = 0)
+    /// <param name="logitMaps">
+    /// A segmentation teacher: the logits are maps [N, <paramref name="classes"/>, H, W] on the input's H x W (C+1
+    /// channels, background first) instead of rows [N, C], and an embedding taken from inside the graph is the channel
+    /// means of a map: the one named, or the one its last convolution reads.
+    /// </param>
+    public static OnnxTeacherModel Open(string path, OnnxBindings bindings, SampleShape sample, int classes, int threads = 0, bool logitMaps = false)
     {
         if (!File.Exists(path)) throw new MtkdInputException($"{path}: no such file");
         var session = Load(path, threads, null);
@@ -70,18 +79,20 @@ public sealed class OnnxTeacherModel : IDisposable
         {
             // A model mtkd exported says its task; one from elsewhere is taken for a classifier.
             if (session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxExporter.TaskKey, out string? task))
-                TaskKinds.Require(TaskKind.Classification, TaskKinds.Parse(task, path), path);
+                TaskKinds.Require(logitMaps ? TaskKind.Segmentation : TaskKind.Classification, TaskKinds.Parse(task, path), path);
             string input = Pick(path, "input", "--input", session.InputMetadata.Keys.ToList(), bindings.Input, null, 0)!;
+            var (dims, channelsLast) = CheckInput(path, input, session.InputMetadata[input], sample);
             var outputs = session.OutputMetadata.Keys.ToList();
             string logits = outputs.Count == 1 && bindings.Logits is null ? outputs[0]
                 : Pick(path, "output", "--logits", outputs, bindings.Logits, OnnxExporter.LogitsName, 0)!;
+            CheckLogits(path, logits, session.OutputMetadata[logits], classes, logitMaps ? sample : null);
             string? embedding = bindings.Embedding is { } asked && !outputs.Contains(asked) ? null
                 : Pick(path, "output", "--embedding", outputs, bindings.Embedding, OnnxExporter.EmbeddingName, 1, orNull: true);
             string embeddingOutput, source;
             if (embedding is null)
             {
                 // No output holds it: an output is added to the graph for the tensor the head reads (or the one named).
-                var tap = OnnxEmbeddingTap.Add(path, logits, bindings.Embedding);
+                var tap = OnnxEmbeddingTap.Add(path, logits, bindings.Embedding, logitMaps);
                 session.Dispose();
                 session = Load(path, threads, tap.Model);
                 (embedding, embeddingOutput, source) = (tap.Tensor, OnnxEmbeddingTap.OutputName, tap.Description);
@@ -91,10 +102,9 @@ public sealed class OnnxTeacherModel : IDisposable
                 (embeddingOutput, source) = (embedding, $"output '{embedding}'");
             }
             if (logits == embedding) throw new MtkdInputException($"{path}: logits and embedding are the same output '{logits}'; name the embedding with --embedding");
-            var (dims, channelsLast) = CheckInput(path, input, session.InputMetadata[input], sample);
-            CheckLogits(path, logits, session.OutputMetadata[logits], classes);
             CheckFloat(path, embedding, session.OutputMetadata[embeddingOutput]);
-            var model = new OnnxTeacherModel(path, session, input, dims, channelsLast, logits, embedding, embeddingOutput, source, classes, sample);
+            var model = new OnnxTeacherModel(path, session, input, dims, channelsLast, logits, embedding, embeddingOutput, source, classes, sample,
+                logitMaps ? classes * sample.Plane : classes);
             if (model.EmbeddingWidth == 0) model.LearnEmbeddingWidth();
             return model;
         }
@@ -121,14 +131,31 @@ public sealed class OnnxTeacherModel : IDisposable
     }
 
     /// <summary>
-    /// Runs rows [0, n) of <paramref name="images"/> [n, Ch, H, W]; writes logits [n, C] and embeddings [n, D] (D
-    /// is <see cref="EmbeddingWidth"/> after the first call). <paramref name="firstRow"/> and <paramref name="split"/> name a non-finite output's row.
+    /// Runs rows [0, n) of <paramref name="images"/> [n, Ch, H, W]; writes logits [n, <see cref="LogitsWidth"/>] and
+    /// embeddings [n, D] (D is <see cref="EmbeddingWidth"/> after the first call); a model with a fixed batch axis runs
+    /// them in batches of its size. <paramref name="firstRow"/> and <paramref name="split"/> name a non-finite output's row.
     /// </summary>
     public void Run(ReadOnlySpan<float> images, int n, Span<float> logits, Span<float> embeddings, string split = "batch", int firstRow = 0)
     {
+        if (FixedBatch > 0 && n > FixedBatch)
+        {
+            // A model with a fixed batch axis takes the rows in runs of that size (the last one padded).
+            int size = Sample.Size;
+            for (int start = 0; start < n; start += FixedBatch)
+            {
+                int m = Math.Min(FixedBatch, n - start);
+                RunBatch(images.Slice(start * size, m * size), m, logits.Slice(start * LogitsWidth, m * LogitsWidth),
+                    embeddings.Slice(start * EmbeddingWidth, m * EmbeddingWidth), split, firstRow + start);
+            }
+            return;
+        }
+        RunBatch(images, n, logits, embeddings, split, firstRow);
+    }
+
+    private void RunBatch(ReadOnlySpan<float> images, int n, Span<float> logits, Span<float> embeddings, string split, int firstRow)
+    {
         int size = Sample.Size;
         int batch = FixedBatch > 0 ? FixedBatch : n;
-        if (FixedBatch > 0 && n > FixedBatch) throw new MtkdInputException($"{Path}: the model takes batches of exactly {FixedBatch} rows, got {n}");
         if (_padded.Length != batch * size) _padded = new float[batch * size];
         if (ChannelsLast) ToChannelsLast(images[..(n * size)], _padded);
         else images[..(n * size)].CopyTo(_padded);
@@ -137,7 +164,7 @@ public sealed class OnnxTeacherModel : IDisposable
         using var input = OrtValue.CreateTensorValueFromMemory(_padded, shape);
         using var runOptions = new RunOptions();
         using var results = _session.Run(runOptions, [InputName], [input], _outputNames);
-        Copy(results[0], LogitsName, batch, n, Classes, logits, split, firstRow);
+        Copy(results[0], LogitsName, batch, n, LogitsWidth, logits, split, firstRow);
         Copy(results[1], EmbeddingName, batch, n, EmbeddingWidth, embeddings, split, firstRow);
     }
 
@@ -177,7 +204,8 @@ public sealed class OnnxTeacherModel : IDisposable
         long per = shape.Skip(1).Aggregate(1L, (a, d) => a * d);
         if (shape.Length < 2 || shape[0] != batch || per != width)
             throw new MtkdInputException($"{Path}: output '{name}' has shape [{string.Join(",", shape)}] for a batch of {batch}, expected [{batch},{width}] "
-                + (name == LogitsName ? $"(one logit per class: the pool has {Classes})" : "(one embedding per row)"));
+                + (name != LogitsName ? "(one embedding per row)"
+                    : LogitsWidth == Classes ? $"(one logit per class: the pool has {Classes})" : $"({Classes} maps of {Sample.Height}x{Sample.Width})"));
         var data = value.GetTensorDataAsSpan<float>()[..(n * width)];
         int bad = data.IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
         if (bad >= 0)
@@ -217,10 +245,18 @@ public sealed class OnnxTeacherModel : IDisposable
         return channelsLast ? ([dims[0], sample.Height, sample.Width, sample.Channels], true) : ([dims[0], sample.Size], false);
     }
 
-    private static void CheckLogits(string path, string name, NodeMetadata meta, int classes)
+    /// <summary>Logits [N, C], or with <paramref name="maps"/> [N, C, H, W] on its H x W.</summary>
+    private static void CheckLogits(string path, string name, NodeMetadata meta, int classes, SampleShape? maps)
     {
         CheckFloat(path, name, meta);
         int[] dims = meta.Dimensions;
+        if (maps is { } m)
+        {
+            if (dims.Length != 4 || !Fits(dims[1], classes) || !Fits(dims[2], m.Height) || !Fits(dims[3], m.Width))
+                throw new MtkdInputException(
+                    $"{path}: logits output '{name}' has shape [{Text(dims)}], the pool's scenes need maps [N,{classes},{m.Height},{m.Width}] ({classes - 1} classes and background, on the canvas)");
+            return;
+        }
         if (dims.Length != 2 || !Fits(dims[1], classes))
             throw new MtkdInputException($"{path}: logits output '{name}' has shape [{Text(dims)}], the pool has {classes} classes (expected [N,{classes}])");
     }

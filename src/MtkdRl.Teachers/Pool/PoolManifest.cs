@@ -76,7 +76,8 @@ public sealed record PoolManifest
         {
             if (t is null || string.IsNullOrEmpty(t.Name) || t.EmbeddingWidth < 1)
                 throw new MtkdInputException($"{path}: a teacher entry lacks a name or a positive embedding_width");
-            if (t.Kind == TeacherKind.Trained ? t.Checkpoint is null : t.Outputs is null)
+            // An imported teacher names its stored outputs, or (a segmentation teacher) the ONNX model that makes them.
+            if (t.Kind == TeacherKind.Trained ? t.Checkpoint is null : t.Outputs is null && t.Onnx is null)
                 throw new MtkdInputException($"{path}: teacher '{t.Name}' ({t.Kind.ToString().ToLowerInvariant()}) names no {(t.Kind == TeacherKind.Trained ? "checkpoint" : "outputs")}");
             if (t.Onnx is { } onnx && (onnx.Mean is null || onnx.Std is null || onnx.Mean.Length == 0 || onnx.Mean.Length != onnx.Std.Length))
                 throw new MtkdInputException($"{path}: teacher '{t.Name}': its onnx entry needs one mean and one std per channel");
@@ -109,11 +110,13 @@ public sealed record PoolManifest
             yield return global::MtkdRl.Teachers.Checkpoint.WeightsPathOf(t.Checkpoint!);
             yield break;
         }
-        var o = t.Outputs!;
-        yield return o.TrainLogits;
-        yield return o.TrainEmbeddings;
-        yield return o.TestLogits;
-        if (o.TestEmbeddings is not null) yield return o.TestEmbeddings;
+        if (t.Outputs is { } o)
+        {
+            yield return o.TrainLogits;
+            yield return o.TrainEmbeddings;
+            yield return o.TestLogits;
+            if (o.TestEmbeddings is not null) yield return o.TestEmbeddings;
+        }
         if (t.Onnx is not null) yield return t.Onnx.File;
     }
 }

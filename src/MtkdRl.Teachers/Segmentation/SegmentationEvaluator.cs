@@ -17,7 +17,7 @@ public static class SegmentationEvaluator
     public const int DefaultBatch = 64;
 
     /// <param name="predictions">When given, [split.Count, H, W]: every canvas's per-pixel decisions.</param>
-    public static SegmentationMetrics Evaluate(SegmentationModel model, SceneSplit split, ChannelNormalization norm, int batch = DefaultBatch,
+    public static SegmentationMetrics Evaluate(ISegmentationNetwork model, SceneSplit split, ChannelNormalization norm, int batch = DefaultBatch,
         bool flip = false, Span<byte> predictions = default)
     {
         if (!predictions.IsEmpty && predictions.Length != (long)split.Count * model.Pixels)
@@ -36,14 +36,14 @@ public static class SegmentationEvaluator
             int n = Math.Min(batch, split.Count - start);
             for (int i = 0; i < n; i++) indices[i] = start + i;
             SceneInputs.Fill(split, norm, indices.AsSpan(0, n), x, masks);
-            model.Forward(x.AsSpan(0, n * model.InputShape.Size), n, training: false);
-            if (!flip) model.Predict(predicted.AsSpan(0, n * P));
+            model.Infer(x.AsSpan(0, n * model.InputShape.Size), n);
+            if (!flip) SegmentationModel.Argmax(model.Logits, n, C, P, predicted.AsSpan(0, n * P));
             else
             {
                 model.Logits.CopyTo(mean);
                 Array.Fill(mirror, true);
                 SceneInputs.Fill(split, norm, indices.AsSpan(0, n), x, mirroredMasks, mirror.AsSpan(0, n));
-                model.Forward(x.AsSpan(0, n * model.InputShape.Size), n, training: false);
+                model.Infer(x.AsSpan(0, n * model.InputShape.Size), n);
                 AddMirrored(model.Logits, mean, n * C, S);
                 SegmentationModel.Argmax(mean.AsSpan(0, n * C * P), n, C, P, predicted.AsSpan(0, n * P));
             }

@@ -93,6 +93,27 @@ public static class SegmentationPool
         return results;
     }
 
+    /// <summary>
+    /// Adds a segmentation teacher that runs elsewhere (an ONNX model) to the pool, with the pool locked:
+    /// <paramref name="run"/> checks it against the scenes and scores it, returning the network to copy into the pool, its
+    /// test mIoU and its embedding width D. It has no stored outputs: `teachers cache` and live runs run the model.
+    /// </summary>
+    public static PoolTeacher Import(string poolDir, string name, SceneDataset data, Func<(TeacherPool.ImportedNetwork Network, double TestMeanIoU, int EmbeddingWidth)> run)
+    {
+        TeacherPool.CheckName(name);
+        if (File.Exists(poolDir)) throw new MtkdInputException($"--pool {poolDir}: is a file, not a folder");
+        using var poolLock = FolderLock.Acquire(poolDir);
+        var manifest = OpenOrCreate(poolDir, data, Identity(data));
+        if (manifest.Teachers.Any(t => t.Name == name && t.Kind == TeacherKind.Trained))
+            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: '{name}' is already a trained teacher of this pool; choose another --name");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (network, mIoU, width) = run();
+        AtomicFile.WriteAllBytes(Path.Combine(poolDir, network.Entry.File), File.ReadAllBytes(network.Source));
+        var entry = new PoolTeacher(name, network.Spec, TeacherKind.Imported, null, null, mIoU, width, 0, Math.Round(clock.Elapsed.TotalSeconds, 2), network.Entry);
+        manifest.With(entry).Write(poolDir);
+        return entry;
+    }
+
     private static PoolManifest OpenOrCreate(string poolDir, SceneDataset data, DatasetIdentity identity)
     {
         if (PoolManifest.Exists(poolDir))

@@ -15,7 +15,7 @@ namespace MtkdRl.Training;
 /// Same buffer rules as <see cref="Model"/>: outputs reused from call to call, gradients overwritten by each
 /// Backward, the input copied so the caller may reuse its array.
 /// </summary>
-public sealed class SegmentationModel
+public sealed class SegmentationModel : ISegmentationNetwork
 {
     private readonly Layer[][] _encoder;
     private readonly DecoderStage[] _decoder;
@@ -100,6 +100,8 @@ public sealed class SegmentationModel
 
     /// <summary>dL/dx of the last Backward that asked for it (empty otherwise).</summary>
     public ReadOnlySpan<float> InputGradient => _inputGradient is null ? default : _inputGradient.AsSpan(0, _batch * InputShape.Size);
+
+    public void Infer(ReadOnlySpan<float> x, int images) => Forward(x, images, training: false);
 
     public void Forward(ReadOnlySpan<float> x, int batch, bool training)
     {

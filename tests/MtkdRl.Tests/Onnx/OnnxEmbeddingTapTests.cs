@@ -185,6 +185,36 @@ public sealed class OnnxEmbeddingTapTests : IDisposable
     }
 
     [Fact]
+    public void A_fixed_batch_axis_runs_any_number_of_rows_in_batches_of_its_size()
+    {
+        // torch.onnx.export without dynamic_axes: every batch axis fixed, here at 2.
+        var (dynamic, _, normalization) = Exported("dynamic", _ => { });
+        var (fixedTwo, _, _) = Exported("fixed2x", g =>
+        {
+            foreach (var value in g.Input.Concat(g.Output))
+                value.Type.TensorType.Shape.Dim[0] = new TensorShapeProto.Types.Dimension { DimValue = 2 };
+        });
+        var want = RunOnnx(dynamic, new OnnxBindings(), normalization);
+        var got = RunOnnx(fixedTwo, new OnnxBindings(), normalization);
+        using (want.Model)
+        using (got.Model)
+        {
+            Assert.Equal((0, 2), (want.Model.FixedBatch, got.Model.FixedBatch));
+            var random = new Random(4);
+            int n = 5;
+            var images = new float[n * Image.Size];
+            for (int i = 0; i < images.Length; i++) images[i] = (float)random.NextGaussian();
+            float[] Logits(OnnxTeacherModel model)
+            {
+                var logits = new float[n * 10];
+                model.Run(images, n, logits, new float[n * model.EmbeddingWidth]);
+                return logits;
+            }
+            Assert.True(OnnxTestModels.RelativeError(Logits(got.Model), Logits(want.Model)) <= 1e-6);
+        }
+    }
+
+    [Fact]
     public void The_cli_says_where_the_embedding_came_from()
     {
         var (path, _, _) = Exported("cli", g => DropOutput(g, OnnxExporter.EmbeddingName));
