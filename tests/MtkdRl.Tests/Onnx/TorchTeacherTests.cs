@@ -1,7 +1,9 @@
 using System.Text.Json;
+using MtkdRl.Data.Datasets;
 using MtkdRl.Data.Formats;
 using MtkdRl.Onnx;
 using MtkdRl.Teachers;
+using MtkdRl.Tests.Cli;
 using MtkdRl.Tests.Data;
 using MtkdRl.Tests.Teachers;
 
@@ -55,5 +57,25 @@ public sealed class TorchTeacherTests
             var got = NpyFile.Read(Path.Combine(folder.Sub("alone"), file)).ToFiniteMatrix(file).Values;
             Assert.True(OnnxTestModels.RelativeError(got, want) <= 1e-5, $"{file}: {OnnxTestModels.RelativeError(got, want):E2}");
         }
+    }
+
+    [Fact]
+    public void PyTorch_segmenter_imports_with_the_miou_pytorch_measured()
+    {
+        // The scenes the fixture was trained and scored on, made again from the slice (the generator is deterministic).
+        using var recorded = JsonDocument.Parse(File.ReadAllText(Fixture("torch_segmenter.json")));
+        using var folder = new TempFolder();
+        string scenes = Path.Combine(folder.Root, "scenes");
+        CliRun.AssertOk(CliRun.Run("data", "scenes", "--from", Path.Combine(RepositoryPaths.Root, DatasetLocator.CommittedSlice), "--out", scenes,
+            "--canvas", "40", "--train", "600", "--test", "200", "--seed", "1"));
+        var data = MtkdRl.Data.Scenes.SceneDataset.Load(scenes);
+        Assert.Equal(recorded.RootElement.GetProperty("scenes_source_fingerprint").GetString(), data.Descriptor.Source.Fingerprint);
+
+        var result = OnnxSegmentationImport.Import(folder.Sub("pool"), "torch-segmenter", data,
+            new OnnxImportOptions(Fixture("torch_segmenter.onnx"), new OnnxBindings(), Scale: "0-1", Threads: 2));
+        // PyTorch's argmax and ONNX Runtime's may part on a pixel whose two best logits tie to float rounding.
+        Assert.Equal(recorded.RootElement.GetProperty("test_miou").GetDouble(), result.Entry.TestAccuracy, 1e-4);
+        Assert.Equal("maps", result.Entry.Onnx!.Logits);
+        Assert.Equal(16, result.Entry.EmbeddingWidth);  // the channels of the map its 1x1 head reads
     }
 }
