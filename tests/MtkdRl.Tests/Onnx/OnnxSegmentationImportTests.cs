@@ -29,14 +29,21 @@ public sealed class OnnxSegmentationImportTests
         return (model, new ChannelNormalization(config.Normalization.Mean, config.Normalization.Std));
     }
 
-    [Fact]
-    public void An_exported_segmentation_teacher_imports_with_its_miou_and_caches_its_own_logit_maps()
+    /// <summary>A tiny segmentation pool on ring scenes, and its first teacher exported by mtkd to unet.onnx in <paramref name="temp"/>.</summary>
+    private static (MtkdRl.Data.Scenes.SceneDataset Data, string Pool, SegmentationModel Model, string Onnx) PoolAndExport(TempFolder temp)
     {
-        using var temp = new TempFolder();
         var (data, pool) = DenseDistillRunTests.Setup(temp);
         var (model, normalization) = Teacher(pool, 0);
         string onnx = temp.File("unet.onnx");
         OnnxExporter.Write(onnx, model, normalization);
+        return (data, pool, model, onnx);
+    }
+
+    [Fact]
+    public void An_exported_segmentation_teacher_imports_with_its_miou_and_caches_its_own_logit_maps()
+    {
+        using var temp = new TempFolder();
+        var (data, pool, model, onnx) = PoolAndExport(temp);
         var result = OnnxSegmentationImport.Import(pool, "unet-onnx", data, new OnnxImportOptions(onnx, new OnnxBindings(), Threads: 1));
 
         var trained = PoolManifest.Read(pool, TaskKind.Segmentation).Teachers[0];
@@ -111,10 +118,7 @@ public sealed class OnnxSegmentationImportTests
     public void The_cli_imports_evaluates_and_refuses_a_classifier_in_one_line()
     {
         using var temp = new TempFolder();
-        var (data, pool) = DenseDistillRunTests.Setup(temp);
-        var (model, normalization) = Teacher(pool, 0);
-        string onnx = temp.File("unet.onnx");
-        OnnxExporter.Write(onnx, model, normalization);
+        var (data, pool, _, onnx) = PoolAndExport(temp);
         string scenes = Path.Combine(temp.Root, "scenes");
         var import = Run("teachers", "import", "--pool", pool, "--name", "unet-onnx", "--onnx", onnx, "--data", scenes, "--threads", "1");
         AssertOk(import);
