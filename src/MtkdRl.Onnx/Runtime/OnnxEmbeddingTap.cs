@@ -51,7 +51,9 @@ public static class OnnxEmbeddingTap
             if (!graph.Node.Any(n => n.Output.Contains(tensor)) && !graph.Input.Any(i => i.Name == tensor))
                 throw new MtkdInputException($"{path}: no output or tensor named '{tensor}' (--embedding; the model's outputs: {outputs})");
             chosen = tensor;
-            description = logitMaps ? $"the channel means of tensor '{tensor}' of the graph (--embedding)" : $"tensor '{tensor}' of the graph (--embedding)";
+            bool output = graph.Output.Any(o => o.Name == tensor);
+            string what = output ? $"output '{tensor}'" : $"tensor '{tensor}' of the graph (--embedding)";
+            description = logitMaps ? $"the channel means of {what}" : what;
         }
         else
         {

@@ -89,10 +89,12 @@ public sealed class OnnxTeacherModel : IDisposable
             string? embedding = bindings.Embedding is { } asked && !outputs.Contains(asked) ? null
                 : Pick(path, "output", "--embedding", outputs, bindings.Embedding, OnnxExporter.EmbeddingName, 1, orNull: true);
             string embeddingOutput, source;
-            if (embedding is null)
+            // A segmentation teacher's second output may be a map too (an auxiliary head): its channel means are the embedding.
+            bool mapOutput = logitMaps && embedding is not null && session.OutputMetadata[embedding].Dimensions.Length >= 3;
+            if (embedding is null || mapOutput)
             {
                 // No output holds it: an output is added to the graph for the tensor the head reads (or the one named).
-                var tap = OnnxEmbeddingTap.Add(path, logits, bindings.Embedding, logitMaps);
+                var tap = OnnxEmbeddingTap.Add(path, logits, mapOutput ? embedding : bindings.Embedding, logitMaps);
                 session.Dispose();
                 session = Load(path, threads, tap.Model);
                 (embedding, embeddingOutput, source) = (tap.Tensor, OnnxEmbeddingTap.OutputName, tap.Description);

@@ -115,6 +115,43 @@ public sealed class OnnxSegmentationImportTests
     }
 
     [Fact]
+    public void A_second_output_that_is_a_map_gives_its_channel_means()
+    {
+        // As torchvision's segmentation models export: "out" and an auxiliary map "aux", both [N, C+1, S, S].
+        using var temp = new TempFolder();
+        var (data, pool, model, _) = PoolAndExport(temp);
+        var proto = OnnxExporter.Build(model, Teacher(pool, 0).Normalization);
+        var graph = proto.Graph;
+        var aux = graph.Output.Single(o => o.Name == OnnxExporter.LogitsName).Clone();
+        aux.Name = "aux";
+        graph.Output.Remove(graph.Output.Single(o => o.Name == OnnxExporter.EmbeddingName));
+        graph.Output.Add(aux);
+        var copy = new NodeProto { OpType = "Identity", Name = "aux" };
+        copy.Input.Add(OnnxExporter.LogitsName);
+        copy.Output.Add("aux");
+        graph.Node.Add(copy);
+        string onnx = temp.File("aux.onnx");
+        File.WriteAllBytes(onnx, proto.ToByteArray());
+
+        var result = OnnxSegmentationImport.Import(pool, "aux", data, new OnnxImportOptions(onnx, new OnnxBindings(), Threads: 1));
+        int C = model.Classes, P = model.Pixels;
+        Assert.Equal("the channel means of output 'aux'", result.EmbeddingSource);
+        Assert.Equal(C, result.Entry.EmbeddingWidth);
+        var canvas = SampleShape.Image(data.Train.Channels, data.Train.Canvas, data.Train.Canvas);
+        var scenes = SceneInputs.Normalization(data.Train);
+        using var teacher = OnnxSegmentationTeacher.Open(pool, result.Entry, canvas, C, scenes, threads: 1);
+        var x = new float[2 * canvas.Size];
+        SceneInputs.Fill(data.Test, scenes, [0, 1], x, new byte[2 * P]);
+        teacher.Infer(x, 2);
+        for (int i = 0; i < 2 * C; i++)
+        {
+            double mean = 0;
+            for (int p = 0; p < P; p++) mean += teacher.Logits[i * P + p];
+            Assert.Equal(mean / P, teacher.Embedding[i], 1e-4 * (1 + Math.Abs(mean / P)));
+        }
+    }
+
+    [Fact]
     public void The_cli_imports_evaluates_and_refuses_a_classifier_in_one_line()
     {
         using var temp = new TempFolder();
