@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""A segmentation teacher trained in PyTorch on a scenes folder, exported to ONNX for `mtkd teachers import --onnx`.
+
+    python3 docs/results/torch_unet_scenes.py SCENES WIDTH EPOCHS OUT.onnx     # THREADS=2 by default
+    mtkd teachers import --pool POOL --data SCENES --name NAME --onnx OUT.onnx --scale 0-1
+
+A four-level U-Net with two 3 x 3 convolutions, BatchNorm and ReLU per stage (WIDTH, 2, 4 and 8 times WIDTH
+channels), bilinear upsampling and skip concatenation, a 1 x 1 head to the scenes' classes and background; Adam
+with the one-cycle schedule (peak 3e-3, 10 % warm-up), batch 32, random left-right flips, seed 1. After each epoch
+it prints the test mIoU as segmentation toolkits compute it (one confusion matrix over the split, label 255 ignored,
+classes absent from both prediction and label left out), plain and with the flip test. Input: pixel / 255, [N,1,S,S];
+output: the logit maps "maps" [N,C+1,S,S] alone. Needs numpy and torch.
+"""
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def stage(inputs, outputs):
+    return nn.Sequential(
+        nn.Conv2d(inputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True),
+        nn.Conv2d(outputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module):
+    def __init__(self, width, classes):
+        super().__init__()
+        w = width
+        self.e1, self.e2, self.e3, self.e4 = stage(1, w), stage(w, 2 * w), stage(2 * w, 4 * w), stage(4 * w, 8 * w)
+        self.d3, self.d2, self.d1 = stage(8 * w + 4 * w, 4 * w), stage(4 * w + 2 * w, 2 * w), stage(2 * w + w, w)
+        self.head = nn.Conv2d(w, classes, 1)
+
+    def forward(self, x):
+        def up(t):
+            return F.interpolate(t, scale_factor=2.0, mode="bilinear", align_corners=False)
+        e1 = self.e1(x)
+        e2 = self.e2(F.max_pool2d(e1, 2))
+        e3 = self.e3(F.max_pool2d(e2, 2))
+        e4 = self.e4(F.max_pool2d(e3, 2))
+        d3 = self.d3(torch.cat([up(e4), e3], 1))
+        d2 = self.d2(torch.cat([up(d3), e2], 1))
+        return self.head(self.d1(torch.cat([up(d2), e1], 1)))
+
+
+def load(scenes, split):
+    images = np.load(os.path.join(scenes, split, "images.npy"))
+    masks = np.load(os.path.join(scenes, split, "masks.npy"))
+    side = images.shape[-1]
+    return torch.from_numpy(images.astype(np.float32) / 255).reshape(len(images), 1, side, side), torch.from_numpy(masks.astype(np.int64))
+
+
+def mean_iou(predicted, labels, classes):
+    valid = labels != 255
+    matrix = np.bincount(labels[valid] * classes + predicted[valid], minlength=classes * classes).reshape(classes, classes)
+    intersection = np.diag(matrix).astype(np.float64)
+    union = matrix.sum(0) + matrix.sum(1) - np.diag(matrix)
+    present = union > 0
+    return float((intersection[present] / union[present]).mean()), [float(v) for v in intersection / np.maximum(union, 1)]
+
+
+def main():
+    scenes, width, epochs, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    torch.manual_seed(1)
+    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+    with open(os.path.join(scenes, "dataset.json")) as f:
+        classes = len(json.load(f)["classes"]) + 1
+    x_train, y_train = load(scenes, "train")
+    x_test, y_test = load(scenes, "test")
+    model = UNet(width, classes)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    batch = 32
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * math.ceil(len(x_train) / batch), pct_start=0.1)
+
+    def evaluate():
+        model.eval()
+        with torch.no_grad():
+            plain = torch.cat([model(x_test[i:i + 100]) for i in range(0, len(x_test), 100)])
+            flipped = plain + torch.cat([model(x_test[i:i + 100].flip(-1)).flip(-1) for i in range(0, len(x_test), 100)])
+        labels = y_test.numpy().ravel()
+        return mean_iou(plain.argmax(1).numpy().ravel(), labels, classes), mean_iou(flipped.argmax(1).numpy().ravel(), labels, classes)
+
+    for epoch in range(epochs):
+        model.train()
+        start = time.time()
+        order = torch.randperm(len(x_train))
+        for i in range(0, len(order), batch):
+            rows = order[i:i + batch]
+            x, y = x_train[rows], y_train[rows]
+            flip = torch.rand(len(rows)) < 0.5
+            x[flip], y[flip] = x[flip].flip(-1), y[flip].flip(-1)
+            loss = F.cross_entropy(model(x), y, ignore_index=255)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        (plain, per_class), (flipped, per_class_flip) = evaluate()
+        print(json.dumps({"epoch": epoch + 1, "seconds": round(time.time() - start, 1), "test_miou": plain, "test_miou_flip": flipped}), flush=True)
+    print(json.dumps({"per_class": per_class, "per_class_flip": per_class_flip}))
+    model.eval()
+    torch.onnx.export(model, x_test[:1], out, input_names=["image"], output_names=["maps"],
+                      dynamic_axes={"image": {0: "batch"}, "maps": {0: "batch"}}, opset_version=13)
+
+
+if __name__ == "__main__":
+    main()
