@@ -70,6 +70,9 @@ public static class SegmentationPool
         using var poolLock = FolderLock.Acquire(poolDir);
         var identity = Identity(data);
         var manifest = OpenOrCreate(poolDir, data, identity);
+        var imported = manifest.Teachers.FirstOrDefault(t => t.Kind == TeacherKind.Imported && plans.Any(p => p.Name == t.Name));
+        if (imported is not null)
+            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: '{imported.Name}' is an imported teacher; a recipe cannot train over it");
         string kept = Path.Combine(poolDir, PoolRecipe.FileName);
         recipe.MergedInto(File.Exists(kept) ? PoolRecipe.Read(kept) : null).Write(kept);
         var trainer = new SegmentationTrainer(data, compute);

@@ -171,6 +171,13 @@ public sealed class OnnxSegmentationImportTests
         Assert.Contains("imported ONNX teacher", viaOnnx.Out);
         AssertOneLineError(Run("eval", "--model", Path.Combine(pool, "unet-onnx")), "--data must be its scenes folder");
 
+        // A recipe cannot train over the imported teacher, nor an import replace a trained one.
+        string recipe = temp.File("recipe.json");
+        File.WriteAllText(recipe, """{ "teachers": [ { "name": "unet-onnx", "spec": "unet:4x8", "epochs": 1, "batch": 8 } ] }""");
+        AssertOneLineError(Run("teachers", "train", "--pool", pool, "--data", scenes, "--recipe", recipe), "'unet-onnx' is an imported teacher");
+        string trainedName = PoolManifest.Read(pool, TaskKind.Segmentation).Teachers[0].Name;
+        AssertOneLineError(Run("teachers", "import", "--pool", pool, "--name", trainedName, "--onnx", onnx, "--data", scenes), "already a trained teacher");
+
         // A classifier's logits [N,C] are not maps: refused, and the pool is as it was.
         string before = File.ReadAllText(PoolManifest.PathIn(pool));
         var classifier = OnnxTestModels.Random("mlp:8", SampleShape.Image(1, 24, 24), data.ClassCount + 1, seed: 1);
