@@ -95,8 +95,9 @@ public sealed class OnnxTeacherModel : IDisposable
             {
                 // No output holds it: an output is added to the graph for the tensor the head reads (or the one named).
                 var tap = OnnxEmbeddingTap.Add(path, logits, mapOutput ? embedding : bindings.Embedding, logitMaps);
+                var edited = Load(path, threads, tap.Model);
                 session.Dispose();
-                session = Load(path, threads, tap.Model);
+                session = edited;
                 (embedding, embeddingOutput, source) = (tap.Tensor, OnnxEmbeddingTap.OutputName, tap.Description);
             }
             else
