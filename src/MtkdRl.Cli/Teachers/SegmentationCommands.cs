@@ -87,11 +87,9 @@ public static class SegmentationCommands
                 ?? throw new MtkdInputException($"--model {model}: the pool has no teacher '{name}'");
             if (teacher.Checkpoint is null)
             {
-                var canvas = SampleShape.Image(data.Test.Channels, data.Descriptor.Canvas, data.Descriptor.Canvas);
-                var scenes = SceneInputs.Normalization(data.Train);
-                var onnx = MtkdRl.Onnx.OnnxSegmentationTeacher.Open(pool, teacher, canvas, data.ClassCount + 1, scenes, compute.Threads);
+                var onnx = MtkdRl.Onnx.OnnxSegmentationTeacher.Open(pool, teacher, data, compute.Threads);
                 console.MarkupLine(Markup.Escape($"model: {teacher.Name} (imported ONNX teacher), D = {onnx.EmbeddingWidth}, from {Path.Combine(pool, teacher.Onnx!.File)}"));
-                return (onnx, scenes, [], onnx);
+                return (onnx, onnx.Normalization, [], onnx);
             }
             model = Path.Combine(pool, teacher.Checkpoint);
         }

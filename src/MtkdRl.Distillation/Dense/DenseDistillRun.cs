@@ -61,14 +61,12 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
     {
         string fingerprint = SegmentationPool.Identity(data).Fingerprint;
         var pool = DensePool.Open(poolDir, TaskKind.Segmentation, fingerprint, data.Source);
-        var canvas = SampleShape.Image(data.Train.Channels, data.Train.Canvas, data.Train.Canvas);
-        var scenes = SceneInputs.Normalization(data.Train);
         var teachers = new List<ISegmentationNetwork>();
         try
         {
             for (int t = 0; t < pool.Entries.Count; t++)
                 teachers.Add(pool.Entries[t] is { Kind: TeacherKind.Imported, Onnx: not null } onnx
-                    ? OnnxSegmentationTeacher.Open(poolDir, onnx, canvas, data.ClassCount + 1, scenes, compute.Threads)
+                    ? OnnxSegmentationTeacher.Open(poolDir, onnx, data, compute.Threads)
                     : SegmentationCheckpoint.Load(pool.TeacherPaths[t], compute).Model);
         }
         catch

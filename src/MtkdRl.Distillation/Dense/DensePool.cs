@@ -8,10 +8,12 @@ namespace MtkdRl.Distillation;
 /// A dense task's teacher pool as a run needs it: its folder, its fingerprint, its teachers' names and the path of
 /// each one's network (a checkpoint, or the ONNX model of an imported segmentation teacher), and their pool entries.
 /// </summary>
-public sealed record DensePool(string Dir, string Fingerprint, IReadOnlyList<CachedTeacher> Teachers, IReadOnlyList<string> TeacherPaths,
-    IReadOnlyList<PoolTeacher> Entries)
+public sealed record DensePool(string Dir, string Fingerprint, IReadOnlyList<CachedTeacher> Teachers, IReadOnlyList<PoolTeacher> Entries)
 {
     public IReadOnlyList<string> TeacherNames => [.. Teachers.Select(t => t.Name)];
+
+    public IReadOnlyList<string> TeacherPaths { get; } = [.. Entries.Select(t => Path.Combine(Dir, t.Checkpoint ?? t.Onnx?.File
+        ?? throw new MtkdInputException($"{PoolManifest.PathIn(Dir)}: teacher '{t.Name}' has no network to run (an import of stored outputs)")))];
 
     /// <summary>The pool of <paramref name="task"/> in <paramref name="poolDir"/>, made for the scenes of <paramref name="dataFingerprint"/>, or a one-line error.</summary>
     public static DensePool Open(string poolDir, TaskKind task, string dataFingerprint, string source)
@@ -22,8 +24,6 @@ public sealed record DensePool(string Dir, string Fingerprint, IReadOnlyList<Cac
             throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: the pool belongs to {manifest.Dataset.Name}, not to the scenes in {source}");
         var (pool, sources) = PoolFingerprint.Compute(poolDir, manifest);
         return new DensePool(poolDir, pool, [.. manifest.Teachers.Select((t, i) => new CachedTeacher(t.Name, t.Spec, t.EmbeddingWidth, sources[i]))],
-            [.. manifest.Teachers.Select(t => Path.Combine(poolDir, t.Checkpoint ?? t.Onnx?.File
-                ?? throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: teacher '{t.Name}' has no network to run (an import of stored outputs)")))],
             manifest.Teachers);
     }
 }

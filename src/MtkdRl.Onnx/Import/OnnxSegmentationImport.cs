@@ -14,7 +14,7 @@ public static class OnnxSegmentationImport
 {
     public static OnnxImportResult Import(string poolDir, string name, SceneDataset data, OnnxImportOptions options)
     {
-        var canvas = SampleShape.Image(data.Train.Channels, data.Train.Canvas, data.Train.Canvas);
+        var canvas = OnnxSegmentationTeacher.Canvas(data);
         int classes = data.ClassCount + 1;
         var scenes = SceneInputs.Normalization(data.Train);
         Data.Batching.ChannelNormalization? fed = null;
@@ -25,7 +25,7 @@ public static class OnnxSegmentationImport
             OnnxSegmentationTeacher teacher;
             try
             {
-                teacher = new OnnxSegmentationTeacher(new OnnxLiveTeacher(model, Resolve(model), scenes));
+                teacher = new OnnxSegmentationTeacher(new OnnxLiveTeacher(model, Resolve(model), scenes), scenes);
             }
             catch
             {

@@ -92,19 +92,44 @@ public static class OnnxEmbeddingTap
     /// <summary>The map the last Conv reads, through Identity, Resize and Upsample nodes (a segmentation head).</summary>
     private static (string Tensor, string Description) MapHeadInput(string path, GraphProto graph, string logits, string outputs)
     {
-        var producers = Producers(graph);
-        var node = producers.GetValueOrDefault(logits);
-        for (int hops = 0; node is { OpType: "Identity" or "Resize" or "Upsample" } && hops < graph.Node.Count; hops++)
-            node = producers.GetValueOrDefault(node.Input[0]);
+        var node = Follow(Producers(graph), logits, "Identity", "Resize", "Upsample");
         if (node is { OpType: "Conv" })
         {
             string x = node.Input[0];
-            string nodeName = string.IsNullOrEmpty(node.Name) ? "Conv" : $"Conv '{node.Name}'";
-            return (x, $"the channel means of tensor '{x}', the input of the {nodeName} that makes the logit maps (--embedding names another tensor)");
+            return (x, $"the channel means of tensor '{x}', the input of the {Describe(node)} that makes the logit maps (--embedding names another tensor)");
         }
-        string made = node is null ? "is not made by any node" : $"come from a {node.OpType} node";
-        throw new MtkdInputException(
-            $"{path}: cannot tell which tensor is the embedding: the model's outputs are {outputs}, and the logit maps '{logits}' {made}, not a Conv; name a tensor [N,D] with --embedding");
+        throw CannotTell(path, outputs, $"the logit maps '{logits}'", node, "a Conv");
+    }
+
+    /// <summary>The first input of the classifier head: Gemm(x, W[, b]), MatMul(x, W), or Add(MatMul(x, W), b), through Identity nodes.</summary>
+    private static (string Tensor, string Description) HeadInput(string path, GraphProto graph, string logits, string outputs)
+    {
+        var producers = Producers(graph);
+        var node = Follow(producers, logits, "Identity");
+        if (node is { OpType: "Add", Input.Count: 2 })
+        {
+            // The bias Add after a MatMul: the operand that a MatMul makes (the other one is the bias).
+            var matmul = node.Input.Select(producers.GetValueOrDefault).FirstOrDefault(n => n is { OpType: "MatMul" });
+            if (matmul is not null) node = matmul;
+        }
+        if (node is { OpType: "Gemm" or "MatMul" } && node.Input.Count >= 2)
+        {
+            // The data operand: the first, unless that one is a weight and the second is not.
+            var initializers = graph.Initializer.Select(t => t.Name).ToHashSet();
+            string x = node.Input[0];
+            if (initializers.Contains(x) && !initializers.Contains(node.Input[1])) x = node.Input[1];
+            return (x, $"tensor '{x}', the input of the {Describe(node)} that makes the logits (--embedding names another tensor)");
+        }
+        throw CannotTell(path, outputs, $"the logits '{logits}'", node, "a Gemm or MatMul");
+    }
+
+    /// <summary>The node that makes <paramref name="tensor"/>, followed back through nodes of the <paramref name="passThrough"/> kinds (their first input).</summary>
+    private static NodeProto? Follow(Dictionary<string, NodeProto> producers, string tensor, params string[] passThrough)
+    {
+        var node = producers.GetValueOrDefault(tensor);
+        for (int hops = 0; node is not null && passThrough.Contains(node.OpType) && hops < producers.Count; hops++)
+            node = producers.GetValueOrDefault(node.Input[0]);
+        return node;
     }
 
     private static Dictionary<string, NodeProto> Producers(GraphProto graph)
@@ -116,31 +141,12 @@ public static class OnnxEmbeddingTap
         return producers;
     }
 
-    /// <summary>The first input of the classifier head: Gemm(x, W[, b]), MatMul(x, W), or Add(MatMul(x, W), b), through Identity nodes.</summary>
-    private static (string Tensor, string Description) HeadInput(string path, GraphProto graph, string logits, string outputs)
-    {
-        var producers = Producers(graph);
-        var initializers = graph.Initializer.Select(t => t.Name).ToHashSet();
-        NodeProto? Producer(string name) => producers.GetValueOrDefault(name);
+    private static string Describe(NodeProto node) => string.IsNullOrEmpty(node.Name) ? node.OpType : $"{node.OpType} '{node.Name}'";
 
-        var node = Producer(logits);
-        for (int hops = 0; node is { OpType: "Identity" } && hops < graph.Node.Count; hops++) node = Producer(node.Input[0]);
-        if (node is { OpType: "Add", Input.Count: 2 })
-        {
-            // The bias Add after a MatMul: the operand that a MatMul makes (the other one is the bias).
-            var matmul = node.Input.Select(Producer).FirstOrDefault(n => n is { OpType: "MatMul" });
-            if (matmul is not null) node = matmul;
-        }
-        if (node is { OpType: "Gemm" or "MatMul" } && node.Input.Count >= 2)
-        {
-            // The data operand: the first, unless that one is a weight and the second is not.
-            string x = node.Input[0];
-            if (initializers.Contains(x) && !initializers.Contains(node.Input[1])) x = node.Input[1];
-            string nodeName = string.IsNullOrEmpty(node.Name) ? node.OpType : $"{node.OpType} '{node.Name}'";
-            return (x, $"tensor '{x}', the input of the {nodeName} that makes the logits (--embedding names another tensor)");
-        }
+    private static MtkdInputException CannotTell(string path, string outputs, string logits, NodeProto? node, string expected)
+    {
         string made = node is null ? "is not made by any node" : $"come from a {node.OpType} node";
-        throw new MtkdInputException(
-            $"{path}: cannot tell which tensor is the embedding: the model's outputs are {outputs}, and the logits '{logits}' {made}, not a Gemm or MatMul; name a tensor [N,D] with --embedding");
+        return new MtkdInputException(
+            $"{path}: cannot tell which tensor is the embedding: the model's outputs are {outputs}, and {logits} {made}, not {expected}; name a tensor [N,D] with --embedding");
     }
 }
