@@ -62,6 +62,7 @@ public sealed partial class EvalVerb
         if (string.IsNullOrWhiteSpace(Model)) throw new MtkdException("eval: --model is required (or --score-detections with --data)");
         var target = Resolve(Model);
         if (target.Checkpoint is not null && IsDetector(target.Checkpoint)) return RunDetector(console, target.Checkpoint);
+        if (target.OnnxDetector is { } detector) return RunOnnxDetector(console, detector.Pool, detector.Teacher);
         if (Detections is not null) throw new MtkdException($"eval: --detections needs a detector as --model; {Model} is a classifier");
         if (Json is not null) throw new MtkdException("eval: --json goes with --score-detections or --detections");
         if (MtkdRl.Cli.Teachers.SegmentationCommands.IsScenes(Data)) return MtkdRl.Cli.Teachers.SegmentationCommands.Eval(console, Model, Data!, Detail, Flip, Masks, Threads);
@@ -132,7 +133,10 @@ public sealed partial class EvalVerb
 
     internal sealed record ImportedTarget(string Name, string LogitsPath);
 
-    internal sealed record Target(string? Checkpoint, ImportedTarget? Imported);
+    /// <summary>A detection pool's imported ONNX detector.</summary>
+    internal sealed record OnnxDetectorTarget(string Pool, PoolTeacher Teacher);
+
+    internal sealed record Target(string? Checkpoint, ImportedTarget? Imported, OnnxDetectorTarget? OnnxDetector = null);
 
     /// <summary>NAME.json / NAME.safetensors, POOL/NAME for a pool teacher, or NAME when NAME.json exists.</summary>
     internal static Target Resolve(string model)
@@ -152,6 +156,7 @@ public sealed partial class EvalVerb
                 ?? throw new MtkdInputException($"--model {model}: the pool has no teacher '{name}' (it has {string.Join(", ", manifest.Teachers.Select(t => t.Name))})");
             return teacher.Kind == TeacherKind.Trained ? new Target(Path.Combine(pool, teacher.Checkpoint!), null)
                 : teacher.Outputs is { } outputs ? new Target(null, new ImportedTarget(name, Path.Combine(pool, outputs.TestLogits)))
+                : manifest.Task == TaskKind.Detection.Name() ? new Target(null, null, new OnnxDetectorTarget(pool.Length == 0 ? "." : pool, teacher))
                 : new Target(null, null);  // an ONNX segmentation teacher: run on the scenes (SegmentationCommands.Eval)
         }
         if (File.Exists(model + MtkdRl.Teachers.Checkpoint.ConfigExtension)) return new Target(model, null);

@@ -22,6 +22,9 @@ public sealed partial class TeachersVerb
     [Option("embedding", HelpText = "import --onnx: the output or inner tensor holding the embedding [N,D] (default: `embedding`, else the second of two outputs, else the tensor the Gemm or MatMul that makes the logits reads).")]
     public string? OnnxEmbedding { get; set; }
 
+    [Option("boxes", HelpText = "import --onnx of a detector: the output holding the box outputs, [N,4,Hg,Wg] or [N*L,4] (default: `boxes`, else the only other output of 4 columns; naming it makes the import a detector's).")]
+    public string? OnnxBoxes { get; set; }
+
     [Option("normalize", HelpText = "import --onnx: the model's input is (pixel / 255 - mean) / std: mean,std or Ch means then Ch stds (e.g. 0.2860,0.3530). Default: the normalisation mtkd exported with the model, else the dataset's own.")]
     public string? Normalize { get; set; }
 
@@ -33,15 +36,26 @@ public sealed partial class TeachersVerb
         string name = string.IsNullOrWhiteSpace(Name) ? throw new MtkdException("teachers import: --name is required") : Name;
         if (TrainLogits is not null || TrainEmbeddings is not null || TestLogits is not null || TestEmbeddings is not null)
             throw new MtkdException("teachers import: give --onnx or the NPY files, not both");
-        var options = new OnnxImportOptions(Onnx!, new OnnxBindings(OnnxInput, OnnxLogits, OnnxEmbedding), Normalize, Scale, Threads);
-        bool scenes = SegmentationCommands.IsScenes(Data);
-        var result = scenes
-            ? OnnxSegmentationImport.Import(Pool, name, SegmentationCommands.Open(console, Data!), options)
-            : ImportClassifier(console, name, options);
+        var options = new OnnxImportOptions(Onnx!, new OnnxBindings(OnnxInput, OnnxLogits, OnnxEmbedding, OnnxBoxes), Normalize, Scale, Threads);
+        var task = SegmentationCommands.IsScenes(Data) ? OnnxTaskProbe.OnScenes(Pool, Onnx!, options.Bindings) : TaskKind.Classification;
+        if (OnnxBoxes is not null && task != TaskKind.Detection)
+            throw new MtkdException($"teachers import: --boxes goes with a detector on a scenes folder; {PoolManifest.PathIn(Pool)} is a {task.Name()} pool");
+        var result = task switch
+        {
+            TaskKind.Detection => OnnxDetectionImport.Import(Pool, name, DetectionScenes.Load(Data!), options),
+            TaskKind.Segmentation => OnnxSegmentationImport.Import(Pool, name, SegmentationCommands.Open(console, Data!), options),
+            _ => ImportClassifier(console, name, options),
+        };
         var entry = result.Entry;
         console.MarkupLine(Markup.Escape($"input: {result.NormalizationSource}: {result.Normalization}"));
         console.MarkupLine(Markup.Escape($"embedding: {result.EmbeddingSource}"));
-        string score = scenes ? $"test mIoU {entry.TestAccuracy:F4}" : $"test accuracy {entry.TestAccuracy:P2}";
+        if (result.Layout is { } layout) console.MarkupLine(Markup.Escape($"outputs: {layout}"));
+        string score = task switch
+        {
+            TaskKind.Detection => $"test AP {entry.TestAccuracy:F4}",
+            TaskKind.Segmentation => $"test mIoU {entry.TestAccuracy:F4}",
+            _ => $"test accuracy {entry.TestAccuracy:P2}",
+        };
         console.MarkupLine(Markup.Escape(
             $"imported ONNX teacher '{entry.Name}' into {PoolManifest.PathIn(Pool)}: D = {entry.EmbeddingWidth}, {score}, {entry.Seconds:F1} s"));
         console.MarkupLine(Markup.Escape($"next: mtkd teachers cache --pool {Pool}"));

@@ -1,6 +1,7 @@
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Core.Formats;
+using MtkdRl.Onnx;
 using MtkdRl.Teachers;
 using MtkdRl.Training;
 
@@ -32,7 +33,7 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
     {
         recipe.Validate();
         CheckDetector(recipe.Student);
-        var task = Task();
+        using var task = Task();
         var folder = outDir is null ? null : new DenseRunFolder<DetectionDistillEpoch>(outDir, resume, epochs => Summary(recipe, epochs, task.Pool.TeacherNames));
         return DenseDistillLoop.Run(task, recipe, scenes.ClassCount + 1, compute, backend, ToEpoch, epochDone, folder, Teachers);
     }
@@ -44,7 +45,7 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
     public CacheBuildResult BuildCache(string student, bool half, Action<string, int, int>? progress = null, bool compress = true)
     {
         CheckDetector(student);
-        var task = Task();
+        using var task = Task();
         task.CreateStudent(student, new Rng(1));
         return DenseTeacherCache.Build(task, half, progress, compress);
     }
@@ -53,7 +54,7 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
     public bool HasCache(string student)
     {
         CheckDetector(student);
-        var task = Task();
+        using var task = Task();
         task.CreateStudent(student, new Rng(1));
         using var cache = DenseTeacherCache.TryOpen(task);
         return cache is not null;
@@ -68,7 +69,19 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
     private DetectionTask Task()
     {
         var pool = DensePool.Open(poolDir, TaskKind.Detection, scenes.FingerprintHex, scenes.Source);
-        var teachers = pool.TeacherPaths.Select(p => DetectorCheckpoint.Load(p, compute).Detector).ToList();
+        var teachers = new List<IDetectionNetwork>();
+        try
+        {
+            for (int t = 0; t < pool.Entries.Count; t++)
+                teachers.Add(pool.Entries[t] is { Kind: TeacherKind.Imported, Onnx: not null } onnx
+                    ? OnnxDetectionTeacher.Open(poolDir, onnx, scenes, compute.Threads)
+                    : DetectorCheckpoint.Load(pool.TeacherPaths[t], compute).Detector);
+        }
+        catch
+        {
+            foreach (var opened in teachers) (opened as IDisposable)?.Dispose();
+            throw;
+        }
         return new DetectionTask(scenes, pool, teachers, compute);
     }
 
@@ -78,7 +91,7 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
         new(TaskKind.Detection.Name(), recipe.Strategy, recipe.Seed, recipe.Student, recipe.Epochs, epochs[^1].TestAp,
             epochs.Max(e => e.TestAp), epochs[^1].TestAp50, teachers);
 
-    private sealed class DetectionTask(DetectionScenes scenes, DensePool pool, IReadOnlyList<Detector> teachers, CpuCompute compute) : DenseTask
+    private sealed class DetectionTask(DetectionScenes scenes, DensePool pool, IReadOnlyList<IDetectionNetwork> teachers, CpuCompute compute) : DenseTask, IDisposable
     {
         private readonly (float[] Mean, float[] Std) _norm = scenes.Normalization();
         private DetectorRows _student = null!;
@@ -100,7 +113,7 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
         public override IDenseStudent CreateStudent(string spec, Rng rng)
         {
             var detector = ModelSpec.Parse(spec, "student").BuildDetector(scenes.InputShape, scenes.ClassCount, compute, rng);
-            _factors = [.. teachers.Select(t => LocationResampling.Factor(t.Stride, detector.Stride, t.Spec.ToString(), spec))];
+            _factors = [.. teachers.Select(t => LocationResampling.Factor(t.Stride, detector.Stride, t.Description, spec))];
             _student = new DetectorRows(detector);
             return _student;
         }
@@ -135,10 +148,16 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
         public override ReadOnlySpan<float> RunTeacher(int teacher, DenseBatch batch, Span<float> rows)
         {
             var t = teachers[teacher];
-            t.Forward(batch.X, batch.Images, training: false);
+            t.Infer(batch.X, batch.Images);
             if (_factors[teacher] == 1) t.ClassLogits.CopyTo(rows);
             else LocationResampling.ToStudentGrid(t.ClassLogits, batch.Images, t.GridWidth, t.GridHeight, _factors[teacher], t.ClassColumns, rows);
             return t.Embedding;
+        }
+
+        /// <summary>Closes the teachers that hold a runtime session (ONNX).</summary>
+        public void Dispose()
+        {
+            foreach (var t in teachers) (t as IDisposable)?.Dispose();
         }
 
         public override double StudentLoss(DenseBatch batch, bool train)

@@ -95,7 +95,7 @@ public static partial class OnnxExporter
     private static string Join(IReadOnlyList<float> values) => string.Join(',', values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
 
     /// <summary>A float32 tensor [first, dims...] whose first axis is the named dynamic axis <paramref name="first"/>.</summary>
-    private static ValueInfoProto TensorInfo(string name, string first, params long[] dims)
+    internal static ValueInfoProto TensorInfo(string name, string first, params long[] dims)
     {
         var tensorShape = new TensorShapeProto();
         tensorShape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = first });

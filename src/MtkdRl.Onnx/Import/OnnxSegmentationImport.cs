@@ -21,7 +21,7 @@ public static class OnnxSegmentationImport
         string normalizationSource = "", embeddingSource = "";
         var entry = SegmentationPool.Import(poolDir, name, data, () =>
         {
-            var model = OnnxTeacherModel.Open(options.ModelPath, options.Bindings, canvas, classes, options.Threads, logitMaps: true);
+            var model = OnnxTeacherModel.Open(options.ModelPath, options.Bindings, canvas, classes, options.Threads, Core.TaskKind.Segmentation);
             OnnxSegmentationTeacher teacher;
             try
             {

@@ -14,7 +14,11 @@ public sealed record OnnxImportOptions(string ModelPath, OnnxBindings Bindings, 
     int Threads = 0, int BatchSize = Evaluator.DefaultBatchSize);
 
 /// <summary>An ONNX teacher in the pool, the input normalisation it was fed (with where that came from), and where its embedding came from.</summary>
-public sealed record OnnxImportResult(PoolTeacher Entry, ChannelNormalization Normalization, string NormalizationSource, string EmbeddingSource);
+public sealed record OnnxImportResult(PoolTeacher Entry, ChannelNormalization Normalization, string NormalizationSource, string EmbeddingSource)
+{
+    /// <summary>A detector's grid and output layouts, in words (null for other tasks).</summary>
+    public string? Layout { get; init; }
+}
 
 /// <summary>
 /// `teachers import --onnx`: runs an ONNX model through ONNX Runtime over both splits of the pool's dataset in

@@ -12,7 +12,8 @@ namespace MtkdRl.Onnx;
 /// <c>--embedding</c> may also name any tensor of the graph that is not an output. For a segmentation teacher (logit
 /// maps) the embedding is the channel means of a map inside the graph, <c>GlobalAveragePool</c> then <c>Flatten</c>,
 /// [N, channels]: of the map named, or of the one the convolution that makes the logits reads (through
-/// <c>Resize</c> or <c>Upsample</c> to the canvas).
+/// <c>Resize</c> or <c>Upsample</c> to the canvas; for a detector, through the <c>Transpose</c> and <c>Flatten</c> or
+/// <c>Reshape</c> that make location rows).
 /// </summary>
 public static class OnnxEmbeddingTap
 {
@@ -89,10 +90,11 @@ public static class OnnxEmbeddingTap
         return new Tap(model.ToByteArray(), chosen, description);
     }
 
-    /// <summary>The map the last Conv reads, through Identity, Resize and Upsample nodes (a segmentation head).</summary>
+    /// <summary>The map the last Conv reads, through Identity, Resize and Upsample nodes (a segmentation head) or Transpose, Flatten and Reshape (a detector's location rows).</summary>
     private static (string Tensor, string Description) MapHeadInput(string path, GraphProto graph, string logits, string outputs)
     {
-        var node = Follow(Producers(graph), logits, "Identity", "Resize", "Upsample");
+        // A detector's class logits may leave as location rows: Transpose and Flatten or Reshape after the head.
+        var node = Follow(Producers(graph), logits, "Identity", "Resize", "Upsample", "Transpose", "Flatten", "Reshape");
         if (node is { OpType: "Conv" })
         {
             string x = node.Input[0];

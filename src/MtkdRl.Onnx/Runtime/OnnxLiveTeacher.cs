@@ -14,12 +14,12 @@ public sealed class OnnxLiveTeacher : IDisposable
 {
     private readonly OnnxTeacherModel _model;
     private readonly float[] _scale, _shift;
-    private float[] _input = [], _logits = [], _embedding = [];
+    private float[] _input = [], _logits = [], _embedding = [], _boxes = [];
     private int _batch;
 
     public OnnxLiveTeacher(string poolDir, PoolTeacher teacher, SampleShape sample, int classes, ChannelNormalization batchNormalization, int threads = 0,
-        bool logitMaps = false)
-        : this(Open(poolDir, teacher, sample, classes, batchNormalization, threads, logitMaps), Fed(teacher), batchNormalization)
+        TaskKind task = TaskKind.Classification)
+        : this(Open(poolDir, teacher, sample, classes, batchNormalization, threads, task), Fed(teacher), batchNormalization)
     {
     }
 
@@ -41,12 +41,12 @@ public sealed class OnnxLiveTeacher : IDisposable
     }
 
     private static OnnxTeacherModel Open(string poolDir, PoolTeacher teacher, SampleShape sample, int classes, ChannelNormalization batchNormalization,
-        int threads, bool logitMaps)
+        int threads, TaskKind task)
     {
         var onnx = teacher.Onnx ?? throw new MtkdInputException($"teacher '{teacher.Name}' has no ONNX model");
         if (onnx.Mean.Length != sample.Channels || batchNormalization.Channels != sample.Channels)
             throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: teacher '{teacher.Name}': its normalisation has {onnx.Mean.Length} channels, the images {sample.Channels}");
-        var model = OnnxTeacherModel.Open(Path.Combine(poolDir, onnx.File), new OnnxBindings(onnx.Input, onnx.Logits, onnx.Embedding), sample, classes, threads, logitMaps);
+        var model = OnnxTeacherModel.Open(Path.Combine(poolDir, onnx.File), new OnnxBindings(onnx.Input, onnx.Logits, onnx.Embedding, onnx.Boxes), sample, classes, threads, task);
         if (model.EmbeddingWidth != teacher.EmbeddingWidth)
         {
             model.Dispose();
@@ -64,6 +64,9 @@ public sealed class OnnxLiveTeacher : IDisposable
 
     public OnnxTeacherModel Model => _model;
 
+    /// <summary>A detector's box outputs [n, 4 L] of the last <see cref="Forward"/>, in the model's layout.</summary>
+    public ReadOnlySpan<float> Boxes => _boxes.AsSpan(0, _batch * (_model.Detection?.BoxesWidth ?? 0));
+
     /// <summary>Embedding [n, D] of the last <see cref="Forward"/>.</summary>
     public ReadOnlySpan<float> Embedding => _embedding.AsSpan(0, _batch * EmbeddingWidth);
 
@@ -74,6 +77,8 @@ public sealed class OnnxLiveTeacher : IDisposable
         if (_input.Length < n * size) _input = new float[n * size];
         if (_logits.Length < n * _model.LogitsWidth) _logits = new float[n * _model.LogitsWidth];
         if (_embedding.Length < n * EmbeddingWidth) _embedding = new float[n * EmbeddingWidth];
+        int boxWidth = _model.Detection?.BoxesWidth ?? 0;
+        if (_boxes.Length < n * boxWidth) _boxes = new float[n * boxWidth];
         for (int r = 0; r < n; r++)
             for (int c = 0; c < sample.Channels; c++)
             {
@@ -81,7 +86,8 @@ public sealed class OnnxLiveTeacher : IDisposable
                 float a = _scale[c], b = _shift[c];
                 for (int i = 0; i < plane; i++) _input[at + i] = images[at + i] * a + b;
             }
-        _model.Run(_input.AsSpan(0, n * size), n, _logits.AsSpan(0, n * _model.LogitsWidth), _embedding.AsSpan(0, n * EmbeddingWidth), "live batch");
+        _model.Run(_input.AsSpan(0, n * size), n, _logits.AsSpan(0, n * _model.LogitsWidth), _embedding.AsSpan(0, n * EmbeddingWidth), "live batch",
+            boxes: _boxes.AsSpan(0, n * boxWidth));
         _batch = n;
     }
 

@@ -1,3 +1,4 @@
+using MtkdRl.Core;
 using MtkdRl.Data.Batching;
 using MtkdRl.Data.Scenes;
 using MtkdRl.Teachers;
@@ -14,7 +15,7 @@ public sealed class OnnxSegmentationTeacher(OnnxLiveTeacher live, ChannelNormali
 {
     /// <summary>The pool's ONNX segmentation teacher <paramref name="teacher"/> on canvases of <paramref name="canvas"/>, batches normalised by <paramref name="scenes"/>.</summary>
     public static OnnxSegmentationTeacher Open(string poolDir, PoolTeacher teacher, SampleShape canvas, int classes, ChannelNormalization scenes, int threads) =>
-        new(new OnnxLiveTeacher(poolDir, teacher, canvas, classes, scenes, threads, logitMaps: true), scenes);
+        new(new OnnxLiveTeacher(poolDir, teacher, canvas, classes, scenes, threads, TaskKind.Segmentation), scenes);
 
     /// <summary>The same on the canvases of <paramref name="data"/>, batches normalised as its networks see them (<see cref="SceneInputs.Normalization"/>).</summary>
     public static OnnxSegmentationTeacher Open(string poolDir, PoolTeacher teacher, SceneDataset data, int threads) =>

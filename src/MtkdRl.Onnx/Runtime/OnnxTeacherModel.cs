@@ -4,15 +4,16 @@ using MtkdRl.Training;
 
 namespace MtkdRl.Onnx;
 
-/// <summary>Which tensors of an ONNX model a teacher reads: the image input, the logits and the embedding outputs (null: found by name or position).</summary>
-public sealed record OnnxBindings(string? Input = null, string? Logits = null, string? Embedding = null);
+/// <summary>Which tensors of an ONNX model a teacher reads: the image input, the logits, the embedding and (a detector's) box outputs (null: found by name or position).</summary>
+public sealed record OnnxBindings(string? Input = null, string? Logits = null, string? Embedding = null, string? Boxes = null);
 
 /// <summary>
 /// An ONNX model run as a teacher through ONNX Runtime, checked against the samples and classes of a pool: one
 /// float32 image input [N, Ch, H, W] (channels-last [N, H, W, Ch], or rows [N, Ch*H*W]), an output of logits [N, C],
 /// and embeddings [N, D] (any trailing dims, flattened) from a second output or, for a model that exports its logits
 /// alone, from the tensor its classifier head reads (<see cref="OnnxEmbeddingTap"/>). A fixed batch axis is served by
-/// padding the last batch.
+/// padding the last batch. A segmentation teacher's logits are maps on the canvas; a detector's are class logits per
+/// output location with box outputs beside them (<see cref="OnnxDetectionOutputs"/>).
 /// Every problem is one line naming the file.
 /// </summary>
 public sealed class OnnxTeacherModel : IDisposable
@@ -21,9 +22,10 @@ public sealed class OnnxTeacherModel : IDisposable
     private readonly long[] _inputDims;
     private readonly string[] _outputNames;
     private float[] _padded = [];
+    private OnnxDetectionOutputs? _detection;
 
     private OnnxTeacherModel(string path, InferenceSession session, string input, long[] inputDims, bool channelsLast, string logits, string embedding, string embeddingOutput,
-        string embeddingSource, int classes, SampleShape sample, int logitsWidth)
+        string embeddingSource, int classes, SampleShape sample, int logitsWidth, string? boxes)
     {
         Path = path;
         _session = session;
@@ -36,7 +38,7 @@ public sealed class OnnxTeacherModel : IDisposable
         Classes = classes;
         LogitsWidth = logitsWidth;
         Sample = sample;
-        _outputNames = [logits, embeddingOutput];
+        _outputNames = boxes is null ? [logits, embeddingOutput] : [logits, embeddingOutput, boxes];
         FixedBatch = inputDims[0] > 0 ? (int)inputDims[0] : 0;
         var meta = session.OutputMetadata[embeddingOutput].Dimensions;
         EmbeddingWidth = meta.Length >= 2 && meta.Skip(1).All(d => d > 0) ? meta.Skip(1).Aggregate(1, (a, d) => a * d) : 0;
@@ -52,8 +54,11 @@ public sealed class OnnxTeacherModel : IDisposable
     public string EmbeddingSource { get; }
     public int Classes { get; }
 
-    /// <summary>Logits per image: C for a classifier, (C+1) * H * W for a segmentation teacher's maps.</summary>
-    public int LogitsWidth { get; }
+    /// <summary>Logits per image: C for a classifier, (C+1) * H * W for a segmentation teacher's maps, (C+1) * L for a detector's locations.</summary>
+    public int LogitsWidth { get; private set; }
+
+    /// <summary>A detector's grid, output layouts and box output (null for other tasks).</summary>
+    public OnnxDetectionOutputs? Detection => _detection;
     public SampleShape Sample { get; }
 
     /// <summary>The model's fixed batch size, or 0 when its batch axis is dynamic.</summary>
@@ -66,28 +71,45 @@ public sealed class OnnxTeacherModel : IDisposable
     public IReadOnlyDictionary<string, string> Metadata => _session.ModelMetadata.CustomMetadataMap;
 
     /// <summary>Opens <paramref name="path"/> and checks its input and outputs against <paramref name="sample"/> and <paramref name="classes"/>.</summary>
-    /// <param name="logitMaps">
-    /// A segmentation teacher: the logits are maps [N, <paramref name="classes"/>, H, W] on the input's H x W (C+1
-    /// channels, background first) instead of rows [N, C], and an embedding taken from inside the graph is the channel
-    /// means of a map: the one named, or the one its last convolution reads.
+    /// <param name="task">
+    /// Segmentation: the logits are maps [N, <paramref name="classes"/>, H, W] on the input's H x W (C+1 channels,
+    /// background first) instead of rows [N, C]. Detection: class logits with <paramref name="classes"/> = C+1 columns
+    /// per output location and box outputs beside them (<see cref="OnnxDetectionOutputs"/>). For both an embedding taken
+    /// from inside the graph is the channel means of a map: the one named, or the one the convolution that makes the
+    /// logits reads.
     /// </param>
-    public static OnnxTeacherModel Open(string path, OnnxBindings bindings, SampleShape sample, int classes, int threads = 0, bool logitMaps = false)
+    public static OnnxTeacherModel Open(string path, OnnxBindings bindings, SampleShape sample, int classes, int threads = 0,
+        TaskKind task = TaskKind.Classification)
     {
+        bool logitMaps = task != TaskKind.Classification, detection = task == TaskKind.Detection;
         if (!File.Exists(path)) throw new MtkdInputException($"{path}: no such file");
         var session = Load(path, threads, null);
         try
         {
             // A model mtkd exported says its task; one from elsewhere is taken for a classifier.
-            if (session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxExporter.TaskKey, out string? task))
-                TaskKinds.Require(logitMaps ? TaskKind.Segmentation : TaskKind.Classification, TaskKinds.Parse(task, path), path);
+            if (session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxExporter.TaskKey, out string? declared))
+                TaskKinds.Require(task, TaskKinds.Parse(declared, path), path);
             string input = Pick(path, "input", "--input", session.InputMetadata.Keys.ToList(), bindings.Input, null, 0)!;
             var (dims, channelsLast) = CheckInput(path, input, session.InputMetadata[input], sample);
             var outputs = session.OutputMetadata.Keys.ToList();
-            string logits = outputs.Count == 1 && bindings.Logits is null ? outputs[0]
+            // A detector's class logits: the output so named, else its first one (its box and embedding outputs come after).
+            string logits = (outputs.Count == 1 || detection && !outputs.Contains(OnnxExporter.LogitsName)) && bindings.Logits is null ? outputs[0]
                 : Pick(path, "output", "--logits", outputs, bindings.Logits, OnnxExporter.LogitsName, 0)!;
-            CheckLogits(path, logits, session.OutputMetadata[logits], classes, logitMaps ? sample : null);
+            string? boxes = null;
+            if (detection)
+            {
+                OnnxDetectionOutputs.CheckLogits(path, logits, session.OutputMetadata[logits].Dimensions, classes);
+                boxes = OnnxDetectionOutputs.PickBoxes(path, session.OutputMetadata, logits, bindings.Boxes, bindings.Embedding);
+                CheckFloat(path, logits, session.OutputMetadata[logits]);
+                CheckFloat(path, boxes, session.OutputMetadata[boxes]);
+            }
+            else
+            {
+                CheckLogits(path, logits, session.OutputMetadata[logits], classes, logitMaps ? sample : null);
+            }
+            var rest = outputs.Where(o => o != boxes).ToList();
             string? embedding = bindings.Embedding is { } asked && !outputs.Contains(asked) ? null
-                : Pick(path, "output", "--embedding", outputs, bindings.Embedding, OnnxExporter.EmbeddingName, 1, orNull: true);
+                : Pick(path, "output", "--embedding", rest, bindings.Embedding, OnnxExporter.EmbeddingName, 1, orNull: true);
             string embeddingOutput, source;
             // A segmentation teacher's second output may be a map too (an auxiliary head): its channel means are the embedding.
             bool mapOutput = logitMaps && embedding is not null && session.OutputMetadata[embedding].Dimensions.Length >= 3;
@@ -106,9 +128,11 @@ public sealed class OnnxTeacherModel : IDisposable
             }
             if (logits == embedding) throw new MtkdInputException($"{path}: logits and embedding are the same output '{logits}'; name the embedding with --embedding");
             CheckFloat(path, embedding, session.OutputMetadata[embeddingOutput]);
+            if (embedding == boxes) throw new MtkdInputException($"{path}: boxes and embedding are the same output '{boxes}'; name the embedding with --embedding");
             var model = new OnnxTeacherModel(path, session, input, dims, channelsLast, logits, embedding, embeddingOutput, source, classes, sample,
-                logitMaps ? classes * sample.Plane : classes);
-            if (model.EmbeddingWidth == 0) model.LearnEmbeddingWidth();
+                detection ? 0 : logitMaps ? classes * sample.Plane : classes, boxes);
+            if (detection) model.LearnDetectionOutputs(boxes!);
+            else if (model.EmbeddingWidth == 0) model.LearnEmbeddingWidth();
             return model;
         }
         catch
@@ -135,11 +159,15 @@ public sealed class OnnxTeacherModel : IDisposable
 
     /// <summary>
     /// Runs rows [0, n) of <paramref name="images"/> [n, Ch, H, W]; writes logits [n, <see cref="LogitsWidth"/>] and
-    /// embeddings [n, D] (D is <see cref="EmbeddingWidth"/> after the first call); a model with a fixed batch axis runs
-    /// them in batches of its size. <paramref name="firstRow"/> and <paramref name="split"/> name a non-finite output's row.
+    /// embeddings [n, D] (D is <see cref="EmbeddingWidth"/> after the first call), and a detector's box outputs
+    /// [n, 4 L] into <paramref name="boxes"/>, each image's values in the model's own layout; a model with a fixed batch
+    /// axis runs them in batches of its size. <paramref name="firstRow"/> and <paramref name="split"/> name a non-finite
+    /// output's row.
     /// </summary>
-    public void Run(ReadOnlySpan<float> images, int n, Span<float> logits, Span<float> embeddings, string split = "batch", int firstRow = 0)
+    public void Run(ReadOnlySpan<float> images, int n, Span<float> logits, Span<float> embeddings, string split = "batch", int firstRow = 0,
+        Span<float> boxes = default)
     {
+        int boxWidth = _detection?.BoxesWidth ?? 0;
         if (FixedBatch > 0 && n > FixedBatch)
         {
             // A model with a fixed batch axis takes the rows in runs of that size (the last one padded).
@@ -148,14 +176,14 @@ public sealed class OnnxTeacherModel : IDisposable
             {
                 int m = Math.Min(FixedBatch, n - start);
                 RunBatch(images.Slice(start * size, m * size), m, logits.Slice(start * LogitsWidth, m * LogitsWidth),
-                    embeddings.Slice(start * EmbeddingWidth, m * EmbeddingWidth), split, firstRow + start);
+                    embeddings.Slice(start * EmbeddingWidth, m * EmbeddingWidth), split, firstRow + start, boxes.Slice(start * boxWidth, m * boxWidth));
             }
             return;
         }
-        RunBatch(images, n, logits, embeddings, split, firstRow);
+        RunBatch(images, n, logits, embeddings, split, firstRow, boxes[..(n * boxWidth)]);
     }
 
-    private void RunBatch(ReadOnlySpan<float> images, int n, Span<float> logits, Span<float> embeddings, string split, int firstRow)
+    private void RunBatch(ReadOnlySpan<float> images, int n, Span<float> logits, Span<float> embeddings, string split, int firstRow, Span<float> boxes)
     {
         int size = Sample.Size;
         int batch = FixedBatch > 0 ? FixedBatch : n;
@@ -167,8 +195,9 @@ public sealed class OnnxTeacherModel : IDisposable
         using var input = OrtValue.CreateTensorValueFromMemory(_padded, shape);
         using var runOptions = new RunOptions();
         using var results = _session.Run(runOptions, [InputName], [input], _outputNames);
-        Copy(results[0], LogitsName, batch, n, LogitsWidth, logits, split, firstRow);
+        Copy(results[0], LogitsName, batch, n, LogitsWidth, logits, split, firstRow, _detection is { LogitsAsRows: true } d ? d.Locations : 1);
         Copy(results[1], EmbeddingName, batch, n, EmbeddingWidth, embeddings, split, firstRow);
+        if (_detection is { } det) Copy(results[2], det.BoxesName, batch, n, det.BoxesWidth, boxes, split, firstRow, det.BoxesAsRows ? det.Locations : 1);
     }
 
     /// <summary>Whether the model takes its images channels-last, [N, H, W, Ch] (as TensorFlow and Keras exports do).</summary>
@@ -188,6 +217,29 @@ public sealed class OnnxTeacherModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// A detector's grid and layouts, and D, from a run on black images (a location-rows output does not declare how
+    /// many rows an image has).
+    /// </summary>
+    private void LearnDetectionOutputs(string boxes)
+    {
+        int batch = Math.Max(1, FixedBatch);
+        using var input = OrtValue.CreateTensorValueFromMemory(new float[batch * Sample.Size], [batch, .. _inputDims.Skip(1)]);
+        using var runOptions = new RunOptions();
+        using var results = _session.Run(runOptions, [InputName], [input], _outputNames);
+        _detection = OnnxDetectionOutputs.Learn(Path, Sample, Classes, batch, LogitsName, results[0].GetTensorTypeAndShape().Shape, boxes,
+            results[2].GetTensorTypeAndShape().Shape);
+        LogitsWidth = _detection.Locations * Classes;
+        if (EmbeddingWidth == 0)
+        {
+            long[] shape = results[1].GetTensorTypeAndShape().Shape;
+            long width = shape.Skip(1).Aggregate(1L, (a, d) => a * d);
+            if (shape.Length < 2 || shape[0] != batch || width < 1 || width > int.MaxValue)
+                throw new MtkdInputException($"{Path}: output '{EmbeddingName}' has shape [{string.Join(",", shape)}] for a batch of {batch}, expected one embedding per row [{batch},D]");
+            EmbeddingWidth = (int)width;
+        }
+    }
+
     private void LearnEmbeddingWidth()
     {
         int batch = Math.Max(1, FixedBatch);
@@ -201,14 +253,16 @@ public sealed class OnnxTeacherModel : IDisposable
         EmbeddingWidth = (int)width;
     }
 
-    private void Copy(OrtValue value, string name, int batch, int n, int width, Span<float> destination, string split, int firstRow)
+    /// <summary>Checks one output's shape and copies its first <paramref name="n"/> images; <paramref name="rowsPerImage"/> rows of the first axis make one image (a detector's location rows).</summary>
+    private void Copy(OrtValue value, string name, int batch, int n, int width, Span<float> destination, string split, int firstRow, int rowsPerImage = 1)
     {
         long[] shape = value.GetTensorTypeAndShape().Shape;
-        long per = shape.Skip(1).Aggregate(1L, (a, d) => a * d);
-        if (shape.Length < 2 || shape[0] != batch || per != width)
-            throw new MtkdInputException($"{Path}: output '{name}' has shape [{string.Join(",", shape)}] for a batch of {batch}, expected [{batch},{width}] "
-                + (name != LogitsName ? "(one embedding per row)"
-                    : LogitsWidth == Classes ? $"(one logit per class: the pool has {Classes})" : $"({Classes} maps of {Sample.Height}x{Sample.Width})"));
+        long per = shape.Skip(1).Aggregate(1L, (a, d) => a * d) * rowsPerImage;
+        if (shape.Length < 2 || shape[0] != (long)batch * rowsPerImage || per != width)
+            throw new MtkdInputException($"{Path}: output '{name}' has shape [{string.Join(",", shape)}] for a batch of {batch}, expected "
+                + (_detection is { } d && (name == LogitsName || name == d.BoxesName) ? d.Expected(name, batch)
+                    : $"[{batch},{width}] " + (name != LogitsName ? "(one embedding per row)"
+                        : LogitsWidth == Classes ? $"(one logit per class: the pool has {Classes})" : $"({Classes} maps of {Sample.Height}x{Sample.Width})")));
         var data = value.GetTensorDataAsSpan<float>()[..(n * width)];
         int bad = data.IndexOfAnyExceptInRange(float.MinValue, float.MaxValue);
         if (bad >= 0)
@@ -257,22 +311,23 @@ public sealed class OnnxTeacherModel : IDisposable
         {
             if (dims.Length != 4 || !Fits(dims[1], classes) || !Fits(dims[2], m.Height) || !Fits(dims[3], m.Width))
                 throw new MtkdInputException(
-                    $"{path}: logits output '{name}' has shape [{Text(dims)}], the pool's scenes need maps [N,{classes},{m.Height},{m.Width}] ({classes - 1} classes and background, on the canvas)");
+                    $"{path}: logits output '{name}' has shape [{Text(dims)}], the pool's scenes need maps [N,{classes},{m.Height},{m.Width}] ({classes - 1} classes and background, on the canvas)"
+                    + (dims.Length == 4 && dims[2] > 0 && dims[2] < m.Height ? "; if it is a detector, name its box output with --boxes" : ""));
             return;
         }
         if (dims.Length != 2 || !Fits(dims[1], classes))
             throw new MtkdInputException($"{path}: logits output '{name}' has shape [{Text(dims)}], the pool has {classes} classes (expected [N,{classes}])");
     }
 
-    private static void CheckFloat(string path, string name, NodeMetadata meta)
+    internal static void CheckFloat(string path, string name, NodeMetadata meta)
     {
         if (!meta.IsTensor || meta.ElementType != typeof(float))
             throw new MtkdInputException($"{path}: '{name}' is {(meta.IsTensor ? meta.ElementType.Name : meta.OnnxValueType.ToString())}, a float32 tensor is needed");
     }
 
-    private static bool Fits(int declared, int needed) => declared <= 0 || declared == needed;
+    internal static bool Fits(int declared, int needed) => declared <= 0 || declared == needed;
 
-    private static string Text(int[] dims) => string.Join(",", dims.Select(d => d <= 0 ? "N" : d.ToString()));
+    internal static string Text(int[] dims) => string.Join(",", dims.Select(d => d <= 0 ? "N" : d.ToString()));
 
     private static string FirstLine(string message) => message.ReplaceLineEndings(" ").Trim();
 

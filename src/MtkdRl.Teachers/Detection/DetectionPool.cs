@@ -24,6 +24,7 @@ public static class DetectionPool
         }
         using var poolLock = FolderLock.Acquire(poolDir);
         var manifest = OpenOrCreate(poolDir, scenes);
+        ImportedNetworks.RefuseTrainingOver(poolDir, manifest, plans.Select(p => p.Name));
         Directory.CreateDirectory(poolDir);
         string kept = Path.Combine(poolDir, PoolRecipe.FileName);
         recipe.MergedInto(File.Exists(kept) ? PoolRecipe.Read(kept) : null).Write(kept);
@@ -55,6 +56,13 @@ public static class DetectionPool
         }
         return results;
     }
+
+    /// <summary>
+    /// Adds a detector that runs elsewhere (an ONNX model) to the pool: <paramref name="run"/> checks it against the
+    /// scenes and scores it, returning the network to copy into the pool, its test COCO AP and its embedding width D.
+    /// </summary>
+    public static PoolTeacher Import(string poolDir, string name, DetectionScenes scenes, Func<(TeacherPool.ImportedNetwork Network, double TestAp, int EmbeddingWidth)> run) =>
+        ImportedNetworks.Add(poolDir, name, () => OpenOrCreate(poolDir, scenes), run);
 
     /// <summary>The pool's manifest for these scenes: a fresh one, or the existing one after checking its task and scenes.</summary>
     public static PoolManifest OpenOrCreate(string poolDir, DetectionScenes scenes)

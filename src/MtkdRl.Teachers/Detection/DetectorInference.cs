@@ -18,13 +18,13 @@ public static class DetectorInference
     public const int BatchSize = 64;
 
     /// <summary>The split's detections (image id = row + 1, category id = class, bbox [x, y, w, h]) and their AP, AP50, AP75, AR100.</summary>
-    public static DetectionResult Run(Detector detector, DetectionScenes scenes, DetectionSplit split, float[] mean, float[] std,
+    public static DetectionResult Run(IDetectionNetwork detector, DetectionScenes scenes, DetectionSplit split, float[] mean, float[] std,
         DecodeOptions? options = null, bool flip = false)
     {
         options ??= new DecodeOptions();
         if (detector.InputShape != scenes.InputShape || detector.Classes != scenes.ClassCount)
             throw new Core.MtkdInputException(
-                $"{scenes.Source}: scenes of {scenes.InputShape} with {scenes.ClassCount} classes do not fit detector {detector.Spec} ({detector.InputShape}, {detector.Classes} classes)");
+                $"{scenes.Source}: scenes of {scenes.InputShape} with {scenes.ClassCount} classes do not fit detector {detector.Description} ({detector.InputShape}, {detector.Classes} classes)");
         int size = detector.InputShape.Size, width = detector.InputShape.Width;
         var x = new float[BatchSize * size];
         var detections = new List<CocoDetection>();
@@ -59,12 +59,12 @@ public static class DetectorInference
         return kept.Count > options.MaxDetections ? kept.GetRange(0, options.MaxDetections) : kept;
     }
 
-    private static List<Detection>[] DecodeBatch(Detector detector, DetectionScenes scenes, DetectionSplit split, int start, int n, float[] mean,
+    private static List<Detection>[] DecodeBatch(IDetectionNetwork detector, DetectionScenes scenes, DetectionSplit split, int start, int n, float[] mean,
         float[] std, bool mirrored, DecodeOptions options, float[] x)
     {
         int size = detector.InputShape.Size, L = detector.Locations, K = detector.ClassColumns;
         for (int i = 0; i < n; i++) scenes.Fill(split, start + i, mean, std, flip: mirrored, x.AsSpan(i * size, size));
-        detector.Forward(x.AsSpan(0, n * size), n, training: false);
+        detector.Infer(x.AsSpan(0, n * size), n);
         var found = new List<Detection>[n];
         for (int i = 0; i < n; i++)
             found[i] = DetectionDecoder.Decode(detector.ClassLogits.Slice(i * L * K, L * K), detector.BoxOutputs.Slice(i * L * BoxCoding.Outputs, L * BoxCoding.Outputs),

@@ -15,7 +15,9 @@ public sealed record ImportedOutputs(string TrainLogits, string TrainEmbeddings,
 /// file (a name in the pool folder), the tensors read, and the input normalisation it was fed, per channel
 /// ((pixel / 255 - mean) / std).
 /// </summary>
-public sealed record OnnxTeacherFile(string File, string Input, string Logits, string Embedding, float[] Mean, float[] Std);
+/// <param name="Boxes">A detector's box output (absent from pool.json for other tasks).</param>
+public sealed record OnnxTeacherFile(string File, string Input, string Logits, string Embedding, float[] Mean, float[] Std,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Boxes = null);
 
 /// <summary>One teacher of a pool.</summary>
 /// <param name="Checkpoint">A trained teacher's checkpoint config file name (NAME.json), in the pool folder.</param>

@@ -70,9 +70,7 @@ public static class SegmentationPool
         using var poolLock = FolderLock.Acquire(poolDir);
         var identity = Identity(data);
         var manifest = OpenOrCreate(poolDir, data, identity);
-        var imported = manifest.Teachers.FirstOrDefault(t => t.Kind == TeacherKind.Imported && plans.Any(p => p.Name == t.Name));
-        if (imported is not null)
-            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: '{imported.Name}' is an imported teacher; a recipe cannot train over it");
+        ImportedNetworks.RefuseTrainingOver(poolDir, manifest, plans.Select(p => p.Name));
         string kept = Path.Combine(poolDir, PoolRecipe.FileName);
         recipe.MergedInto(File.Exists(kept) ? PoolRecipe.Read(kept) : null).Write(kept);
         var trainer = new SegmentationTrainer(data, compute);
@@ -101,21 +99,8 @@ public static class SegmentationPool
     /// <paramref name="run"/> checks it against the scenes and scores it, returning the network to copy into the pool, its
     /// test mIoU and its embedding width D. It has no stored outputs: `teachers cache` and live runs run the model.
     /// </summary>
-    public static PoolTeacher Import(string poolDir, string name, SceneDataset data, Func<(TeacherPool.ImportedNetwork Network, double TestMeanIoU, int EmbeddingWidth)> run)
-    {
-        TeacherPool.CheckName(name);
-        if (File.Exists(poolDir)) throw new MtkdInputException($"--pool {poolDir}: is a file, not a folder");
-        using var poolLock = FolderLock.Acquire(poolDir);
-        var manifest = OpenOrCreate(poolDir, data, Identity(data));
-        if (manifest.Teachers.Any(t => t.Name == name && t.Kind == TeacherKind.Trained))
-            throw new MtkdInputException($"{PoolManifest.PathIn(poolDir)}: '{name}' is already a trained teacher of this pool; choose another --name");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var (network, mIoU, width) = run();
-        AtomicFile.WriteAllBytes(Path.Combine(poolDir, network.Entry.File), File.ReadAllBytes(network.Source));
-        var entry = new PoolTeacher(name, network.Spec, TeacherKind.Imported, null, null, mIoU, width, 0, Math.Round(clock.Elapsed.TotalSeconds, 2), network.Entry);
-        manifest.With(entry).Write(poolDir);
-        return entry;
-    }
+    public static PoolTeacher Import(string poolDir, string name, SceneDataset data, Func<(TeacherPool.ImportedNetwork Network, double TestMeanIoU, int EmbeddingWidth)> run) =>
+        ImportedNetworks.Add(poolDir, name, () => OpenOrCreate(poolDir, data, Identity(data)), run);
 
     private static PoolManifest OpenOrCreate(string poolDir, SceneDataset data, DatasetIdentity identity)
     {

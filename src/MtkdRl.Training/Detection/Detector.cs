@@ -17,7 +17,7 @@ namespace MtkdRl.Training;
 /// So the class logits are B * L rows of a classifier's logits, the fused op's zs, with RowGroups mapping row
 /// b * L + l to sample b. Backward takes gradients in the same layouts; parameter gradients are overwritten.
 /// </summary>
-public sealed class Detector
+public sealed class Detector : IDetectionNetwork
 {
     private readonly Layer[] _body;
     private readonly Conv2d _classHead, _boxHead;
@@ -101,6 +101,10 @@ public sealed class Detector
 
     /// <summary>[Batch, D] of the last Forward.</summary>
     public ReadOnlySpan<float> Embedding => _embedding.AsSpan(0, _batch * EmbeddingWidth);
+
+    public string Description => Spec.ToString();
+
+    public void Infer(ReadOnlySpan<float> x, int images) => Forward(x, images, training: false);
 
     public void Forward(ReadOnlySpan<float> x, int batch, bool training)
     {

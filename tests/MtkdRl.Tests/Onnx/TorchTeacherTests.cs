@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MtkdRl.Data.Datasets;
+using MtkdRl.Core.Formats;
 using MtkdRl.Data.Formats;
 using MtkdRl.Onnx;
 using MtkdRl.Teachers;
@@ -77,5 +78,35 @@ public sealed class TorchTeacherTests
         Assert.Equal(recorded.RootElement.GetProperty("test_miou").GetDouble(), result.Entry.TestAccuracy, 1e-4);
         Assert.Equal("maps", result.Entry.Onnx!.Logits);
         Assert.Equal(16, result.Entry.EmbeddingWidth);  // the channels of the map its 1x1 head reads
+    }
+
+    [Fact]
+    public void PyTorch_detector_imports_with_the_ap_of_the_detections_pytorch_decoded()
+    {
+        // The scenes the fixture was trained on, made again from the slice; the script decoded its test detections as
+        // docs/DETECTION.md says, in Python, and wrote them as a COCO results file beside the model.
+        using var recorded = JsonDocument.Parse(File.ReadAllText(Fixture("torch_detector.json")));
+        using var folder = new TempFolder();
+        string dir = Path.Combine(folder.Root, "scenes");
+        CliRun.AssertOk(CliRun.Run("data", "scenes", "--from", Path.Combine(RepositoryPaths.Root, DatasetLocator.CommittedSlice), "--out", dir,
+            "--train", "600", "--test", "100", "--seed", "1"));
+        var scenes = DetectionScenes.Load(dir);
+        Assert.Equal(recorded.RootElement.GetProperty("scenes_source_fingerprint").GetString(), scenes.Descriptor.Source.Fingerprint);
+        var truth = scenes.Test.Instances;
+        var theirs = MtkdRl.Reports.Metrics.CocoBoxEvaluation.Summarise(truth, CocoFiles.ReadDetections(Fixture("torch_detector_test.json"), truth));
+
+        var result = OnnxDetectionImport.Import(folder.Sub("pool"), "torch-detector", scenes,
+            new OnnxImportOptions(Fixture("torch_detector.onnx"), new OnnxBindings(), Scale: "0-1", Threads: 2));
+        Assert.Equal(("cls", "box"), (result.Entry.Onnx!.Logits, result.Entry.Onnx.Boxes));
+        Assert.Equal(32, result.Entry.EmbeddingWidth);  // the channels of the features its class head reads
+        Assert.Equal("16x16 locations at stride 4; logits as planes, boxes as planes", result.Layout);
+        using var teacher = OnnxDetectionTeacher.Open(folder.Sub("pool"), result.Entry, scenes, threads: 2);
+        var ours = DetectorInference.Run(teacher, scenes, scenes.Test, [.. teacher.Normalization.Mean], [.. teacher.Normalization.Std]);
+        // Scores may part in the last float digits between PyTorch and ONNX Runtime, reordering near-ties.
+        Assert.Equal(recorded.RootElement.GetProperty("detections").GetInt32(), ours.Detections.Count);
+        Assert.Equal(theirs.AP, result.Entry.TestAccuracy, 1e-4);
+        foreach (var (name, a, b) in new[] { ("AP50", theirs.AP50, ours.Summary.AP50), ("AP75", theirs.AP75, ours.Summary.AP75), ("AR100", theirs.AR100, ours.Summary.AR100) })
+            Assert.True(Math.Abs(a - b) <= 1e-4, $"{name}: PyTorch's detections {a}, the import's {b}");
+        Assert.True(theirs.AP50 > 0.3, $"the fixture learnt to detect: AP50 {theirs.AP50}");
     }
 }
