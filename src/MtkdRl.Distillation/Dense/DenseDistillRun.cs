@@ -61,19 +61,8 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
     {
         string fingerprint = SegmentationPool.Identity(data).Fingerprint;
         var pool = DensePool.Open(poolDir, TaskKind.Segmentation, fingerprint, data.Source);
-        var teachers = new List<ISegmentationNetwork>();
-        try
-        {
-            for (int t = 0; t < pool.Entries.Count; t++)
-                teachers.Add(pool.Entries[t] is { Kind: TeacherKind.Imported, Onnx: not null } onnx
-                    ? OnnxSegmentationTeacher.Open(poolDir, onnx, data, compute.Threads)
-                    : SegmentationCheckpoint.Load(pool.TeacherPaths[t], compute).Model);
-        }
-        catch
-        {
-            foreach (var opened in teachers) (opened as IDisposable)?.Dispose();
-            throw;
-        }
+        var teachers = pool.OpenNetworks<ISegmentationNetwork>(
+            onnx => OnnxSegmentationTeacher.Open(poolDir, onnx, data, compute.Threads), path => SegmentationCheckpoint.Load(path, compute).Model);
         return new SegmentationTask(data, fingerprint, pool, teachers, compute);
     }
 

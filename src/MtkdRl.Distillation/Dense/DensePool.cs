@@ -15,6 +15,26 @@ public sealed record DensePool(string Dir, string Fingerprint, IReadOnlyList<Cac
     public IReadOnlyList<string> TeacherPaths { get; } = [.. Entries.Select(t => Path.Combine(Dir, t.Checkpoint ?? t.Onnx?.File
         ?? throw new MtkdInputException($"{PoolManifest.PathIn(Dir)}: teacher '{t.Name}' has no network to run (an import of stored outputs)")))];
 
+    /// <summary>
+    /// Each teacher's network in pool order: an imported ONNX teacher's through <paramref name="onnx"/>, a trained one's
+    /// through <paramref name="trained"/> (its checkpoint path). If one fails to open, those already open are closed.
+    /// </summary>
+    public List<T> OpenNetworks<T>(Func<PoolTeacher, T> onnx, Func<string, T> trained)
+    {
+        var networks = new List<T>();
+        try
+        {
+            for (int t = 0; t < Entries.Count; t++)
+                networks.Add(Entries[t] is { Kind: TeacherKind.Imported, Onnx: not null } imported ? onnx(imported) : trained(TeacherPaths[t]));
+        }
+        catch
+        {
+            foreach (var opened in networks) (opened as IDisposable)?.Dispose();
+            throw;
+        }
+        return networks;
+    }
+
     /// <summary>The pool of <paramref name="task"/> in <paramref name="poolDir"/>, made for the scenes of <paramref name="dataFingerprint"/>, or a one-line error.</summary>
     public static DensePool Open(string poolDir, TaskKind task, string dataFingerprint, string source)
     {

@@ -69,19 +69,8 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
     private DetectionTask Task()
     {
         var pool = DensePool.Open(poolDir, TaskKind.Detection, scenes.FingerprintHex, scenes.Source);
-        var teachers = new List<IDetectionNetwork>();
-        try
-        {
-            for (int t = 0; t < pool.Entries.Count; t++)
-                teachers.Add(pool.Entries[t] is { Kind: TeacherKind.Imported, Onnx: not null } onnx
-                    ? OnnxDetectionTeacher.Open(poolDir, onnx, scenes, compute.Threads)
-                    : DetectorCheckpoint.Load(pool.TeacherPaths[t], compute).Detector);
-        }
-        catch
-        {
-            foreach (var opened in teachers) (opened as IDisposable)?.Dispose();
-            throw;
-        }
+        var teachers = pool.OpenNetworks<IDetectionNetwork>(
+            onnx => OnnxDetectionTeacher.Open(poolDir, onnx, scenes, compute.Threads), path => DetectorCheckpoint.Load(path, compute).Detector);
         return new DetectionTask(scenes, pool, teachers, compute);
     }
 

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""A detection teacher trained in PyTorch on a scenes folder, exported to ONNX for `mtkd teachers import --onnx`.
+
+    python3 docs/results/torch_detector_scenes.py SCENES WIDTH EPOCHS OUT.onnx     # THREADS=2 by default
+    mtkd teachers import --pool POOL --data SCENES --name NAME --onnx OUT.onnx --scale 0-1 --boxes box
+
+The location assignment, losses, box coding and decoding are docs/DETECTION.md's, as
+tests/fixtures/onnx/train_torch_detector.py writes them (imported from there). The network: a 3 x 3 convolution at
+the canvas (WIDTH channels), then stages of two 3 x 3 convolutions with BatchNorm and ReLU at 1/2, 1/4 and 1/8 of
+it (2, 4 and 8 times WIDTH), the 1/8 stage upsampled and joined to the 1/4 one (one more stage of 4 WIDTH), and 3 x 3
+heads for the class logits and the four box outputs at stride 4. Adam with the one-cycle schedule (peak 3e-3, 10 %
+warm-up), batch 32, random left-right flips (boxes mirrored), seed 1. After each epoch it writes the test
+detections as a COCO results file (OUT.epochN.json; score them with `mtkd eval --data SCENES --score-detections`)
+and the model so far to OUT.onnx. Input: pixel / 255, [N,1,S,S]; outputs "cls" [N,C+1,S/4,S/4] and "box"
+[N,4,S/4,S/4]. Needs numpy and torch.
+"""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "onnx"))
+from train_torch_detector import STRIDE, decode, load, targets  # noqa: E402
+
+
+def stage(inputs, outputs):
+    return nn.Sequential(
+        nn.Conv2d(inputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True),
+        nn.Conv2d(outputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True))
+
+
+class Detector(nn.Module):
+    def __init__(self, width, classes):
+        super().__init__()
+        w = width
+        self.stem = nn.Sequential(nn.Conv2d(1, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True))
+        self.s2, self.s4, self.s8 = stage(w, 2 * w), stage(2 * w, 4 * w), stage(4 * w, 8 * w)
+        self.merge = stage(8 * w + 4 * w, 4 * w)
+        self.cls = nn.Conv2d(4 * w, classes, 3, padding=1)
+        self.box = nn.Conv2d(4 * w, 4, 3, padding=1)
+
+    def forward(self, x):
+        s2 = self.s2(F.max_pool2d(self.stem(x), 2))
+        s4 = self.s4(F.max_pool2d(s2, 2))
+        s8 = self.s8(F.max_pool2d(s4, 2))
+        f = self.merge(torch.cat([F.interpolate(s8, scale_factor=2.0, mode="nearest"), s4], 1))
+        return self.cls(f), self.box(f)
+
+
+def mirrored(boxes, canvas):
+    return [(c, canvas - x - w, y, w, h) for c, x, y, w, h in boxes]
+
+
+def main():
+    scenes, width, epochs, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+    torch.manual_seed(1)
+    with open(os.path.join(scenes, "dataset.json")) as f:
+        descriptor = json.load(f)
+    classes, canvas = len(descriptor["classes"]) + 1, descriptor["canvas"]
+    grid = canvas // STRIDE
+    x_train, train_boxes = load(scenes, "train", canvas)
+    x_test, _ = load(scenes, "test", canvas)
+    started = time.time()
+    plain = [targets(b, grid) for b in train_boxes]
+    flipped = [targets(mirrored(b, canvas), grid) for b in train_boxes]
+    labels = torch.from_numpy(np.stack([np.stack([p[0] for p in plain]), np.stack([p[0] for p in flipped])]))      # [2, N, L]
+    box_targets = torch.from_numpy(np.stack([np.stack([p[1] for p in plain]), np.stack([p[1] for p in flipped])]))  # [2, N, L, 4]
+    print(f"targets for {len(x_train)} canvases in {time.time() - started:.0f} s", flush=True)
+    model = Detector(width, classes)
+    batch = 32
+    steps = epochs * ((len(x_train) + batch - 1) // batch)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        started = time.time()
+        order = torch.randperm(len(x_train))
+        total = 0.0
+        for i in range(0, len(order), batch):
+            rows = order[i:i + batch]
+            flip = torch.rand(len(rows)) < 0.5
+            x = torch.where(flip[:, None, None, None], x_train[rows].flip(3), x_train[rows])
+            y = labels[flip.long(), rows].reshape(-1)
+            target = box_targets[flip.long(), rows].reshape(-1, 4)
+            z, t = model(x)
+            z = z.permute(0, 2, 3, 1).reshape(-1, classes)
+            t = t.permute(0, 2, 3, 1).reshape(-1, 4)
+            positive = y > 0
+            box = F.smooth_l1_loss(t[positive], target[positive], beta=0.1, reduction="sum") / max(int(positive.sum()), 1)
+            loss = F.cross_entropy(z, y) + box
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += float(loss) * len(rows)
+        model.eval()
+        detections = []
+        with torch.no_grad():
+            for start in range(0, len(x_test), 100):
+                z, t = model(x_test[start:start + 100])
+                for i in range(len(z)):
+                    for c, b, s in decode(z[i].numpy(), t[i].numpy(), grid, canvas):
+                        detections.append({"image_id": start + i + 1, "category_id": c, "bbox": [round(v, 3) for v in b], "score": round(float(s), 6)})
+        with open(f"{out}.epoch{epoch}.json", "w") as f:
+            json.dump(detections, f, separators=(",", ":"))
+        torch.onnx.export(model, x_test[:1], out, input_names=["image"], output_names=["cls", "box"],
+                          dynamic_axes={"image": {0: "batch"}, "cls": {0: "batch"}, "box": {0: "batch"}}, opset_version=13)
+        print(f"epoch {epoch}: loss {total / len(x_train):.4f}, {len(detections)} test detections, {time.time() - started:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
