@@ -640,18 +640,21 @@ inline void zero_row_gradient(const DistillProblem& p, int b) {
     p.grads.row_loss[b] = 0.0f;
 }
 
-// dzs = (1/B') [a_ce (softmax(s) - onehot(y)) + acc], softmax(s)_c = e^(s_c - lse_s1) from the stats pass.
+// dzs = (1/B') [a_ce (softmax(s) - onehot(y)) + acc], softmax(s)_c = e^(s_c - lse_s1) from the stats pass. The
+// label's -a_ce joins acc before the one scaling, so a row the student has right with certainty (softmax 1 at y, acc
+// 0) gets exactly 0 there; subtracting (1/B') a_ce after the scaling left the difference of two roundings of it (an
+// FMA keeps the second product exact): 1.1e-8 where float64 gives 0.
 template <class V>
-inline void cross_entropy_gradient(const DistillProblem& p, int b, const float* acc) {
+inline void cross_entropy_gradient(const DistillProblem& p, int b, float* acc) {
     using F = typename V::F;
     const float* zs = p.zs + static_cast<std::size_t>(b) * p.C;
     float* dzs = p.grads.dzs + static_cast<std::size_t>(b) * p.C;
     const F lse = V::set1(p.stats.lse_s1[b]), a_ce = V::set1(p.a_ce), scale = V::set1(p.inv_counted_rows);
+    acc[p.y[b]] -= p.a_ce;
     for_vectors<V>(p.C, [&](int c, typename V::M m) {
         const F ce = V::mul(a_ce, vexp<V>(V::sub(V::load(zs + c, m), lse)));
         V::store(dzs + c, V::mul(scale, V::add(ce, V::load(acc + c))), m);
     });
-    dzs[p.y[b]] -= p.inv_counted_rows * p.a_ce;
 }
 
 // From this size of dfs on, the catalog's gradient pass writes it with non-temporal stores. Larger than the KL

@@ -90,9 +90,9 @@ public static class BackendAgreement
     /// <summary>
     /// Passes when max|got - ref| &lt;= tolerance * max|ref| + floor over the compared rows (each output is [B, ...]
     /// row-major, <paramref name="rows"/> has B entries) and non-finite values sit exactly where the reference has
-    /// them. An all-zero reference gets the floor alone, as a nearly-zero one does: a float32 kernel may leave 1e-8 where
-    /// float64 cancels to exactly 0 (reverse-kl on one-hot rows of extreme logits). Where the floor is 0 (gradients when
-    /// every row is ignored, whose floor scales with 1 / counted rows, and the precise cases) it is matched exactly.
+    /// them. An all-zero reference gets the floor alone, as a nearly-zero one does: a float32 kernel may round to 1e-8
+    /// where float64 cancels to exactly 0. Where the floor is 0 (gradients when every row is ignored, whose floor scales
+    /// with 1 / counted rows, and the precise cases) it is matched exactly.
     /// </summary>
     public static OutputAgreement CompareOutput(string what, double[] want, float[] got, double tolerance, double floor = 0, bool[]? rows = null)
     {
