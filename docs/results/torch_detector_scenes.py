@@ -6,11 +6,11 @@
 
 The location assignment, losses, box coding and decoding are docs/DETECTION.md's, as
 tests/fixtures/onnx/train_torch_detector.py writes them (imported from there). The network: a 3 x 3 convolution at
-the canvas (WIDTH channels), then stages of two 3 x 3 convolutions with BatchNorm and ReLU at 1/2, 1/4 and 1/8 of
-it (2, 4 and 8 times WIDTH), the 1/8 stage upsampled and joined to the 1/4 one (one more stage of 4 WIDTH), and 3 x 3
-heads for the class logits and the four box outputs at stride 4. Adam with the one-cycle schedule (peak 3e-3, 10 %
-warm-up), batch 32, random left-right flips (boxes mirrored), seed 1. After each epoch it writes the test
-detections as a COCO results file (OUT.epochN.json; score them with `mtkd eval --data SCENES --score-detections`)
+the canvas (WIDTH channels), then stages of two 3 x 3 convolutions with BatchNorm and ReLU (torch_unet_scenes.py's
+`stage`) at 1/2, 1/4 and 1/8 of it (2, 4 and 8 times WIDTH), the 1/8 stage upsampled and joined to the 1/4 one (one
+more stage of 4 WIDTH), and 3 x 3 heads for the class logits and the four box outputs at stride 4. Adam with the
+one-cycle schedule (peak 3e-3, 10 % warm-up), batch 32, random left-right flips (boxes mirrored), seed 1. After each
+epoch it writes the test detections as a COCO results file (OUT.epochN.json; score them with `mtkd eval --data SCENES --score-detections`)
 and the model so far to OUT.onnx. Input: pixel / 255, [N,1,S,S]; outputs "cls" [N,C+1,S/4,S/4] and "box"
 [N,4,S/4,S/4]. Needs numpy and torch.
 """
@@ -26,12 +26,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "onnx"))
 from train_torch_detector import STRIDE, decode, load, targets  # noqa: E402
-
-
-def stage(inputs, outputs):
-    return nn.Sequential(
-        nn.Conv2d(inputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True),
-        nn.Conv2d(outputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True))
+from torch_unet_scenes import stage  # noqa: E402  (this folder: two 3 x 3 convolutions with BatchNorm and ReLU)
 
 
 class Detector(nn.Module):

@@ -15,30 +15,8 @@ public static class OnnxDetectionImport
     public static OnnxImportResult Import(string poolDir, string name, DetectionScenes scenes, OnnxImportOptions options)
     {
         var own = OnnxDetectionTeacher.ScenesNormalization(scenes);
-        Data.Batching.ChannelNormalization? fed = null;
-        string normalizationSource = "", embeddingSource = "", layout = "";
-        var entry = DetectionPool.Import(poolDir, name, scenes, () =>
-        {
-            var model = OnnxTeacherModel.Open(options.ModelPath, options.Bindings, scenes.InputShape, scenes.ClassCount + 1, options.Threads, TaskKind.Detection);
-            OnnxDetectionTeacher teacher;
-            try
-            {
-                (fed, normalizationSource) = InputNormalization.Resolve(options.Normalize, options.Scale, model.Metadata, scenes.Channels, () => own);
-                teacher = new OnnxDetectionTeacher(new OnnxLiveTeacher(model, fed, own), own);
-            }
-            catch
-            {
-                model.Dispose();
-                throw;
-            }
-            using var _ = teacher;
-            embeddingSource = model.EmbeddingSource;
-            layout = teacher.Outputs.Layout;
-            var test = DetectorInference.Run(teacher, scenes, scenes.Test, [.. own.Mean], [.. own.Std]);
-            var kept = new OnnxTeacherFile($"{name}.onnx", model.InputName, model.LogitsName, model.EmbeddingName, [.. fed.Mean], [.. fed.Std],
-                teacher.Outputs.BoxesName);
-            return (new TeacherPool.ImportedNetwork(options.ModelPath, kept, OnnxTeacherImport.Spec), test.Summary.AP, model.EmbeddingWidth);
-        });
-        return new OnnxImportResult(entry, fed!, normalizationSource, embeddingSource) { Layout = layout };
+        return DenseOnnxImport.Import(name, options, scenes.InputShape, scenes.ClassCount + 1, TaskKind.Detection, own,
+            run => DetectionPool.Import(poolDir, name, scenes, run),
+            live => DetectorInference.Run(new OnnxDetectionTeacher(live, own), scenes, scenes.Test, [.. own.Mean], [.. own.Std]).Summary.AP);
     }
 }

@@ -1,4 +1,3 @@
-using Microsoft.ML.OnnxRuntime;
 using MtkdRl.Core;
 using MtkdRl.Teachers;
 
@@ -22,19 +21,12 @@ public static class OnnxTaskProbe
         }
         if (bindings.Boxes is not null) return TaskKind.Detection;
         if (!File.Exists(modelPath)) throw new MtkdInputException($"{modelPath}: no such file");
-        try
+        using var session = OnnxTeacherModel.Load(modelPath, threads: 1, edited: null);
+        if (session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxExporter.TaskKey, out string? declared))
         {
-            using var session = new InferenceSession(modelPath);
-            if (session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxExporter.TaskKey, out string? declared))
-            {
-                var task = TaskKinds.Parse(declared, modelPath);
-                return task == TaskKind.Classification ? TaskKind.Segmentation : task;  // a classifier is refused by the segmentation import, in its words
-            }
-            return session.OutputMetadata.ContainsKey(OnnxExporter.BoxesName) ? TaskKind.Detection : TaskKind.Segmentation;
+            var task = TaskKinds.Parse(declared, modelPath);
+            return task == TaskKind.Classification ? TaskKind.Segmentation : task;  // a classifier is refused by the segmentation import, in its words
         }
-        catch (OnnxRuntimeException e)
-        {
-            throw new MtkdInputException($"{modelPath}: not an ONNX model ONNX Runtime can load ({e.Message.ReplaceLineEndings(" ").Trim()})");
-        }
+        return session.OutputMetadata.ContainsKey(OnnxExporter.BoxesName) ? TaskKind.Detection : TaskKind.Segmentation;
     }
 }

@@ -75,19 +75,11 @@ public sealed class OnnxDetectionTeacher : IDetectionNetwork, IDisposable
 
     public ReadOnlySpan<float> Embedding => _live.Embedding;
 
-    /// <summary>Planes [n, K, L] as rows [n * L, K].</summary>
+    /// <summary>Planes [n, K, L] as rows [n * L, K] in <paramref name="rows"/>, grown when too small.</summary>
     private void ToRows(ReadOnlySpan<float> planes, int n, int k, ref float[] rows)
     {
-        int L = Locations;
-        if (rows.Length < n * L * k) rows = new float[n * L * k];
-        for (int i = 0; i < n; i++)
-        {
-            var from = planes.Slice(i * k * L, k * L);
-            var to = rows.AsSpan(i * L * k, L * k);
-            for (int c = 0; c < k; c++)
-                for (int l = 0; l < L; l++)
-                    to[l * k + c] = from[c * L + l];
-        }
+        if (rows.Length < n * Locations * k) rows = new float[n * Locations * k];
+        PixelRows.ToRows(planes, n, k, Locations, rows);
     }
 
     public void Dispose() => _live.Dispose();

@@ -143,7 +143,7 @@ public sealed class OnnxTeacherModel : IDisposable
     }
 
     /// <summary>An ONNX Runtime session on the file, or on <paramref name="edited"/> bytes of it.</summary>
-    private static InferenceSession Load(string path, int threads, byte[]? edited)
+    internal static InferenceSession Load(string path, int threads, byte[]? edited)
     {
         try
         {
@@ -223,34 +223,35 @@ public sealed class OnnxTeacherModel : IDisposable
     /// </summary>
     private void LearnDetectionOutputs(string boxes)
     {
-        int batch = Math.Max(1, FixedBatch);
-        using var input = OrtValue.CreateTensorValueFromMemory(new float[batch * Sample.Size], [batch, .. _inputDims.Skip(1)]);
-        using var runOptions = new RunOptions();
-        using var results = _session.Run(runOptions, [InputName], [input], _outputNames);
-        _detection = OnnxDetectionOutputs.Learn(Path, Sample, Classes, batch, LogitsName, results[0].GetTensorTypeAndShape().Shape, boxes,
-            results[2].GetTensorTypeAndShape().Shape);
+        var (batch, shapes) = BlackRun(_outputNames);
+        _detection = OnnxDetectionOutputs.Learn(Path, Sample, Classes, batch, LogitsName, shapes[0], boxes, shapes[2]);
         LogitsWidth = _detection.Locations * Classes;
-        if (EmbeddingWidth == 0)
-        {
-            long[] shape = results[1].GetTensorTypeAndShape().Shape;
-            long width = shape.Skip(1).Aggregate(1L, (a, d) => a * d);
-            if (shape.Length < 2 || shape[0] != batch || width < 1 || width > int.MaxValue)
-                throw new MtkdInputException($"{Path}: output '{EmbeddingName}' has shape [{string.Join(",", shape)}] for a batch of {batch}, expected one embedding per row [{batch},D]");
-            EmbeddingWidth = (int)width;
-        }
+        if (EmbeddingWidth == 0) LearnEmbeddingWidth(shapes[1], batch);
     }
 
     private void LearnEmbeddingWidth()
     {
-        int batch = Math.Max(1, FixedBatch);
-        using var input = OrtValue.CreateTensorValueFromMemory(new float[batch * Sample.Size], [batch, .. _inputDims.Skip(1)]);
-        using var runOptions = new RunOptions();
-        using var results = _session.Run(runOptions, [InputName], [input], [_outputNames[1]]);
-        long[] shape = results[0].GetTensorTypeAndShape().Shape;
+        var (batch, shapes) = BlackRun([_outputNames[1]]);
+        LearnEmbeddingWidth(shapes[0], batch);
+    }
+
+    /// <summary>D from the embedding's shape in a run on <paramref name="batch"/> images, or a one-line error.</summary>
+    private void LearnEmbeddingWidth(long[] shape, int batch)
+    {
         long width = shape.Skip(1).Aggregate(1L, (a, d) => a * d);
         if (shape.Length < 2 || shape[0] != batch || width < 1 || width > int.MaxValue)
             throw new MtkdInputException($"{Path}: output '{EmbeddingName}' has shape [{string.Join(",", shape)}] for a batch of {batch}, expected one embedding per row [{batch},D]");
         EmbeddingWidth = (int)width;
+    }
+
+    /// <summary>The shapes of <paramref name="outputs"/> in a run on black images: one, or the model's fixed batch.</summary>
+    private (int Batch, long[][] Shapes) BlackRun(string[] outputs)
+    {
+        int batch = Math.Max(1, FixedBatch);
+        using var input = OrtValue.CreateTensorValueFromMemory(new float[batch * Sample.Size], [batch, .. _inputDims.Skip(1)]);
+        using var runOptions = new RunOptions();
+        using var results = _session.Run(runOptions, [InputName], [input], outputs);
+        return (batch, [.. results.Select(r => r.GetTensorTypeAndShape().Shape)]);
     }
 
     /// <summary>Checks one output's shape and copies its first <paramref name="n"/> images; <paramref name="rowsPerImage"/> rows of the first axis make one image (a detector's location rows).</summary>

@@ -116,8 +116,8 @@ public sealed class Detector : IDetectionNetwork
         x.CopyTo(a);
         _batch = 0;
         foreach (var layer in _body) a = layer.Forward(a, batch, training);
-        ToRows(_classHead.Forward(a, batch, training), _classRows.Rows(batch), batch, ClassColumns);
-        ToRows(_boxHead.Forward(a, batch, training), _boxRows.Rows(batch), batch, BoxCoding.Outputs);
+        PixelRows.ToRows(_classHead.Forward(a, batch, training), batch, ClassColumns, Locations, _classRows.Rows(batch));
+        PixelRows.ToRows(_boxHead.Forward(a, batch, training), batch, BoxCoding.Outputs, Locations, _boxRows.Rows(batch));
         _embedding = _pool.Forward(a, batch, training);
         _batch = batch;
     }
@@ -137,8 +137,8 @@ public sealed class Detector : IDetectionNetwork
             throw new MtkdInputException($"detector '{Spec}': embedding gradient holds {gradEmbedding.Length} values, expected {B} x {EmbeddingWidth}");
         var gc = _gradClass.Rows(B);
         var gb = _gradBox.Rows(B);
-        FromRows(gradClass, gc, B, ClassColumns);
-        FromRows(gradBox, gb, B, BoxCoding.Outputs);
+        PixelRows.FromRows(gradClass, B, ClassColumns, L, gc);
+        PixelRows.FromRows(gradBox, B, BoxCoding.Outputs, L, gb);
         int n = B * _classHead.InputShape.Size;
         var sum = _gradFeatures.Rows(B).AsSpan(0, n);
         _classHead.Backward(gc, inputGradient: true)!.AsSpan(0, n).CopyTo(sum);
@@ -154,33 +154,6 @@ public sealed class Detector : IDetectionNetwork
             var next = _body[i].Backward(g, inputGradient: i > 0);
             if (i == 0) break;
             g = next!;
-        }
-    }
-
-    /// <summary>[B, K, L] planes (a head's output) to [B * L, K] rows.</summary>
-    private void ToRows(float[] planes, float[] rows, int batch, int k)
-    {
-        int L = Locations;
-        for (int b = 0; b < batch; b++)
-        {
-            int planeBase = b * k * L, rowBase = b * L * k;
-            for (int c = 0; c < k; c++)
-            {
-                var plane = planes.AsSpan(planeBase + c * L, L);
-                for (int l = 0; l < L; l++) rows[rowBase + l * k + c] = plane[l];
-            }
-        }
-    }
-
-    /// <summary>[B * L, K] rows back to [B, K, L] planes.</summary>
-    private void FromRows(ReadOnlySpan<float> rows, float[] planes, int batch, int k)
-    {
-        int L = Locations;
-        for (int b = 0; b < batch; b++)
-        {
-            int planeBase = b * k * L, rowBase = b * L * k;
-            for (int c = 0; c < k; c++)
-                for (int l = 0; l < L; l++) planes[planeBase + c * L + l] = rows[rowBase + l * k + c];
         }
     }
 

@@ -18,6 +18,14 @@ public sealed class TorchTeacherTests
 {
     private static string Fixture(string name) => Path.Combine(RepositoryPaths.Root, "tests", "fixtures", "onnx", name);
 
+    /// <summary>Scenes made from the committed slice with <paramref name="options"/> into FOLDER/scenes (the generator is deterministic).</summary>
+    private static string SliceScenes(TempFolder folder, params string[] options)
+    {
+        string dir = Path.Combine(folder.Root, "scenes");
+        CliRun.AssertOk(CliRun.Run(["data", "scenes", "--from", Path.Combine(RepositoryPaths.Root, DatasetLocator.CommittedSlice), "--out", dir, .. options]));
+        return dir;
+    }
+
     [Fact]
     public void PyTorch_cnn_imports_with_the_accuracy_pytorch_measured()
     {
@@ -66,10 +74,7 @@ public sealed class TorchTeacherTests
         // The scenes the fixture was trained and scored on, made again from the slice (the generator is deterministic).
         using var recorded = JsonDocument.Parse(File.ReadAllText(Fixture("torch_segmenter.json")));
         using var folder = new TempFolder();
-        string scenes = Path.Combine(folder.Root, "scenes");
-        CliRun.AssertOk(CliRun.Run("data", "scenes", "--from", Path.Combine(RepositoryPaths.Root, DatasetLocator.CommittedSlice), "--out", scenes,
-            "--canvas", "40", "--train", "600", "--test", "200", "--seed", "1"));
-        var data = MtkdRl.Data.Scenes.SceneDataset.Load(scenes);
+        var data = MtkdRl.Data.Scenes.SceneDataset.Load(SliceScenes(folder, "--canvas", "40", "--train", "600", "--test", "200", "--seed", "1"));
         Assert.Equal(recorded.RootElement.GetProperty("scenes_source_fingerprint").GetString(), data.Descriptor.Source.Fingerprint);
 
         var result = OnnxSegmentationImport.Import(folder.Sub("pool"), "torch-segmenter", data,
@@ -87,10 +92,7 @@ public sealed class TorchTeacherTests
         // docs/DETECTION.md says, in Python, and wrote them as a COCO results file beside the model.
         using var recorded = JsonDocument.Parse(File.ReadAllText(Fixture("torch_detector.json")));
         using var folder = new TempFolder();
-        string dir = Path.Combine(folder.Root, "scenes");
-        CliRun.AssertOk(CliRun.Run("data", "scenes", "--from", Path.Combine(RepositoryPaths.Root, DatasetLocator.CommittedSlice), "--out", dir,
-            "--train", "600", "--test", "100", "--seed", "1"));
-        var scenes = DetectionScenes.Load(dir);
+        var scenes = DetectionScenes.Load(SliceScenes(folder, "--train", "600", "--test", "100", "--seed", "1"));
         Assert.Equal(recorded.RootElement.GetProperty("scenes_source_fingerprint").GetString(), scenes.Descriptor.Source.Fingerprint);
         var truth = scenes.Test.Instances;
         var theirs = MtkdRl.Reports.Metrics.CocoBoxEvaluation.Summarise(truth, CocoFiles.ReadDetections(Fixture("torch_detector_test.json"), truth));
