@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "onnx"))
-from train_torch_detector import STRIDE, decode, load, targets  # noqa: E402
+from train_torch_detector import STRIDE, coco_detections, load, targets  # noqa: E402
 from torch_unet_scenes import stage  # noqa: E402  (this folder: two 3 x 3 convolutions with BatchNorm and ReLU)
 
 
@@ -94,14 +94,7 @@ def main():
             optimizer.step()
             schedule.step()
             total += float(loss) * len(rows)
-        model.eval()
-        detections = []
-        with torch.no_grad():
-            for start in range(0, len(x_test), 100):
-                z, t = model(x_test[start:start + 100])
-                for i in range(len(z)):
-                    for c, b, s in decode(z[i].numpy(), t[i].numpy(), grid, canvas):
-                        detections.append({"image_id": start + i + 1, "category_id": c, "bbox": [round(v, 3) for v in b], "score": round(float(s), 6)})
+        detections = coco_detections(model, x_test, grid, canvas, batch=100)
         with open(f"{out}.epoch{epoch}.json", "w") as f:
             json.dump(detections, f, separators=(",", ":"))
         torch.onnx.export(model, x_test[:1], out, input_names=["image"], output_names=["cls", "box"],
