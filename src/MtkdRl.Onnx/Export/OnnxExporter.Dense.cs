@@ -19,19 +19,12 @@ public static partial class OnnxExporter
     public static ModelProto Build(SegmentationModel model, ChannelNormalization normalization, int opset = DefaultOpset)
     {
         var graph = Start(model.Spec, model.InputShape, opset, out var value);
-        var skips = new OnnxValue[model.Encoder.Count];
-        for (int i = 0; i < skips.Length; i++) skips[i] = value = graph.Layers(model.Encoder[i], value);
         var pool = model.Layers[^1];
-        var embedding = LayerEmitters.For(pool).Emit(graph, pool, value);
-        foreach (var d in model.Decoder)
-        {
-            value = LayerEmitters.For(d.Up).Emit(graph, d.Up, value);
-            value = ChannelConcatEmitter.Emit(graph, d.Concat, value, skips[d.Skip]);
-            value = graph.Layers(d.Block, value);
-        }
+        OnnxValue? embedding = null;
+        value = Body(graph, model.Body, value, bottleneck => embedding = LayerEmitters.For(pool).Emit(graph, pool, bottleneck));
         value = graph.Layers(model.Head, value);
         graph.Node("Identity", LogitsName, 4, [value.Name]);
-        graph.Node("Identity", EmbeddingName, 2, [embedding.Name]);
+        graph.Node("Identity", EmbeddingName, 2, [embedding!.Value.Name]);
         var shape = model.InputShape;
         graph.Graph.Output.Add(TensorInfo(LogitsName, BatchAxis, model.Classes, shape.Height, shape.Width));
         graph.Graph.Output.Add(TensorInfo(EmbeddingName, BatchAxis, model.EmbeddingWidth));
@@ -41,8 +34,9 @@ public static partial class OnnxExporter
     public static ModelProto Build(Detector model, ChannelNormalization normalization, int opset = DefaultOpset)
     {
         var graph = Start(model.Spec, model.InputShape, opset, out var input);
-        var features = graph.Layers(model.Body, input);
-        LocationRows(graph, LogitsName, LayerEmitters.For(model.ClassHead).Emit(graph, model.ClassHead, features));
+        var features = Body(graph, model.Body, input);
+        var tower = graph.Layers(model.ClassTower, features);
+        LocationRows(graph, LogitsName, LayerEmitters.For(model.ClassHead).Emit(graph, model.ClassHead, tower));
         LocationRows(graph, BoxesName, LayerEmitters.For(model.BoxHead).Emit(graph, model.BoxHead, features));
         var pool = model.Layers[^1];
         graph.Node("Identity", EmbeddingName, 2, [LayerEmitters.For(pool).Emit(graph, pool, features).Name]);
@@ -50,6 +44,24 @@ public static partial class OnnxExporter
         graph.Graph.Output.Add(TensorInfo(BoxesName, LocationAxis, BoxCoding.Outputs));
         graph.Graph.Output.Add(TensorInfo(EmbeddingName, BatchAxis, model.EmbeddingWidth));
         return Package(graph, model.Spec, model.ParameterCount, TaskKind.Detection, normalization);
+    }
+
+    /// <summary>
+    /// An encoder-decoder body: the encoder stages, each output kept as its skip, <paramref name="atBottleneck"/> on the
+    /// bottleneck (nodes that read it, emitted there), then each decoder step's Resize, Concat and block.
+    /// </summary>
+    private static OnnxValue Body(OnnxGraphBuilder graph, EncoderDecoder body, OnnxValue value, Action<OnnxValue>? atBottleneck = null)
+    {
+        var skips = new OnnxValue[body.Encoder.Count];
+        for (int i = 0; i < skips.Length; i++) skips[i] = value = graph.Layers(body.Encoder[i], value);
+        atBottleneck?.Invoke(value);
+        foreach (var d in body.Decoder)
+        {
+            value = LayerEmitters.For(d.Up).Emit(graph, d.Up, value);
+            value = ChannelConcatEmitter.Emit(graph, d.Concat, value, skips[d.Skip]);
+            value = graph.Layers(d.Block, value);
+        }
+        return value;
     }
 
     /// <summary>A head's planes [N, K, Hg, Wg] as rows [N * Hg * Wg, K] named <paramref name="name"/>: Transpose to [N, Hg, Wg, K], Flatten at axis 3.</summary>

@@ -4,9 +4,10 @@ using MtkdRl.Core;
 namespace MtkdRl.Training;
 
 /// <summary>
-/// A one-stage, anchor-free detector (docs/DETECTION.md): a convolutional body maps an image [Ch, H, W] to
-/// features [D, Hg, Wg] at output stride s (Hg = H / s, Wg = W / s), and two 3x3 heads read every location of
-/// them: the class head C + 1 logits (column 0 background, column c the category c), the box head the four
+/// A one-stage, anchor-free detector (docs/DETECTION.md): a convolutional body (a stack of stages, or with option u
+/// an encoder-decoder) maps an image [Ch, H, W] to features [D, Hg, Wg] at output stride s (Hg = H / s,
+/// Wg = W / s), and two 3x3 heads read every location of them: the class head C + 1 logits (column 0 background,
+/// column c the category c; with option hN after N blocks of its own), the box head the four
 /// <see cref="BoxCoding"/> outputs. The per-image embedding is the features' global average [D].
 /// <para>Layouts after <see cref="Forward"/>, L = Hg * Wg locations per image:</para>
 /// <code>
@@ -19,29 +20,31 @@ namespace MtkdRl.Training;
 /// </summary>
 public sealed class Detector : IDetectionNetwork
 {
-    private readonly Layer[] _body;
+    private readonly EncoderDecoder _body;
+    private readonly Layer[] _classTower;
     private readonly Conv2d _classHead, _boxHead;
     private readonly GlobalAvgPool _pool;
     private readonly BatchBuffer<float> _input, _classRows, _boxRows, _gradClass, _gradBox, _gradFeatures;
     private float[] _embedding = [];
     private int _batch;
 
-    internal Detector(ModelSpec spec, SampleShape input, int classes, int stride, IReadOnlyList<Layer> body, Conv2d classHead, Conv2d boxHead,
-        GlobalAvgPool pool)
+    internal Detector(ModelSpec spec, SampleShape input, int classes, int stride, EncoderDecoder body, IReadOnlyList<Layer> classTower,
+        Conv2d classHead, Conv2d boxHead, GlobalAvgPool pool)
     {
         Spec = spec;
         InputShape = input;
         Classes = classes;
         Stride = stride;
-        _body = [.. body];
+        _body = body;
+        _classTower = [.. classTower];
         _classHead = classHead;
         _boxHead = boxHead;
         _pool = pool;
-        var features = classHead.InputShape;
+        var features = body.OutputShape;
         GridHeight = features.Height;
         GridWidth = features.Width;
         EmbeddingWidth = features.Channels;
-        Layers = [.. _body, _classHead, _boxHead, _pool];
+        Layers = [.. _body.Layers, .. _classTower, _classHead, _boxHead, _pool];
         Parameters = Layers.SelectMany(l => l.Parameters).ToList();
         Buffers = Layers.SelectMany(l => l.Buffers).ToList();
         _input = new BatchBuffer<float>(input.Size);
@@ -77,7 +80,11 @@ public sealed class Detector : IDetectionNetwork
 
     public IReadOnlyList<Layer> Layers { get; }
 
-    public IReadOnlyList<Layer> Body => _body;
+    /// <summary>The body: a plain stack (one encoder stage, no decoder) or, with option u, an encoder-decoder.</summary>
+    public EncoderDecoder Body => _body;
+
+    /// <summary>The hN blocks between the features and the class head (empty without the option).</summary>
+    public IReadOnlyList<Layer> ClassTower => _classTower;
 
     public Layer ClassHead => _classHead;
 
@@ -115,8 +122,10 @@ public sealed class Detector : IDetectionNetwork
         var a = _input.Rows(batch);
         x.CopyTo(a);
         _batch = 0;
-        foreach (var layer in _body) a = layer.Forward(a, batch, training);
-        PixelRows.ToRows(_classHead.Forward(a, batch, training), batch, ClassColumns, Locations, _classRows.Rows(batch));
+        a = _body.Forward(a, batch, training);
+        var c = a;
+        foreach (var layer in _classTower) c = layer.Forward(c, batch, training);
+        PixelRows.ToRows(_classHead.Forward(c, batch, training), batch, ClassColumns, Locations, _classRows.Rows(batch));
         PixelRows.ToRows(_boxHead.Forward(a, batch, training), batch, BoxCoding.Outputs, Locations, _boxRows.Rows(batch));
         _embedding = _pool.Forward(a, batch, training);
         _batch = batch;
@@ -139,22 +148,18 @@ public sealed class Detector : IDetectionNetwork
         var gb = _gradBox.Rows(B);
         PixelRows.FromRows(gradClass, B, ClassColumns, L, gc);
         PixelRows.FromRows(gradBox, B, BoxCoding.Outputs, L, gb);
-        int n = B * _classHead.InputShape.Size;
+        int n = B * _body.OutputShape.Size;
         var sum = _gradFeatures.Rows(B).AsSpan(0, n);
-        _classHead.Backward(gc, inputGradient: true)!.AsSpan(0, n).CopyTo(sum);
+        var g = _classHead.Backward(gc, inputGradient: true)!;
+        for (int i = _classTower.Length - 1; i >= 0; i--) g = _classTower[i].Backward(g)!;
+        g.AsSpan(0, n).CopyTo(sum);
         TensorPrimitives.Add(sum, _boxHead.Backward(gb, inputGradient: true)!.AsSpan(0, n), sum);
         if (!gradEmbedding.IsEmpty)
         {
             var ge = gradEmbedding.ToArray();
             TensorPrimitives.Add(sum, _pool.Backward(ge, inputGradient: true)!.AsSpan(0, n), sum);
         }
-        var g = _gradFeatures.Current;
-        for (int i = _body.Length - 1; i >= 0; i--)
-        {
-            var next = _body[i].Backward(g, inputGradient: i > 0);
-            if (i == 0) break;
-            g = next!;
-        }
+        _body.Backward(_gradFeatures.Current, bottleneckGradient: null, inputGradient: false);
     }
 
     public string Describe() =>

@@ -31,6 +31,12 @@ public enum ModelFamily { Linear, Mlp, Cnn, Det, Unet, Fcn }
 ///                                             the output stride is reached; then a class and a box head
 ///       options  sN        output stride (default 2^(stages-1), at most that)
 ///                cN        N Conv3x3 - BatchNorm2d - ReLU blocks per stage (default 1, at most 4)
+///                u         an encoder-decoder body: a MaxPool2x2 before every stage after the first (down to
+///                          1/2^(stages-1)), then per stage above the output stride, deepest first, a U-Net
+///                          decoder step (bilinear Upsample2x - concat with the encoder stage of that
+///                          resolution - cN blocks of its width) back to the stride; needs sN below 2^(stages-1)
+///                hN        N Conv3x3 - BatchNorm2d - ReLU blocks of the features' width before the class head's
+///                          own convolution (default 0, at most 4; named cls_tower, cls_towerb, ...)
 ///                nobn      no BatchNorm
 /// </code>
 /// Examples: <c>linear</c>, <c>mlp:64</c>, <c>mlp:512x512</c>, <c>mlp:1024x512,bn,drop0.2</c>, <c>cnn:32x64</c>,
@@ -63,6 +69,15 @@ public sealed partial record ModelSpec
 
     /// <summary>A detector's output stride (0: the default, 2^(stages-1)).</summary>
     public int OutputStride { get; init; }
+
+    /// <summary>
+    /// A detector's body is an encoder-decoder (option u): a pool before every stage after the first, then U-Net
+    /// decoder steps back up to the output stride.
+    /// </summary>
+    public bool SkipDecoder { get; init; }
+
+    /// <summary>Conv3x3 - BatchNorm2d - ReLU blocks before a detector's class head (option hN; 0 by default).</summary>
+    public int HeadBlocks { get; init; }
 
     /// <summary>Conv3x3 - BatchNorm2d - ReLU blocks per stage of a cnn, det, unet or fcn spec (option cN; 1 by default).</summary>
     public int ConvsPerStage { get; init; } = 1;
@@ -126,6 +141,7 @@ public sealed partial record ModelSpec
             if (!seen.Add(key)) Fail($"option '{key}' given twice");
             spec = ApplyOption(spec, option, familyName, Fail);
         }
+        if (family == ModelFamily.Det) DetectorSpecOptions.Check(spec, Fail);
         return spec;
     }
 
@@ -143,7 +159,7 @@ public sealed partial record ModelSpec
         {
             ModelFamily.Mlp => "bn, drop<p>",
             ModelFamily.Cnn => "fc<n>, gap, nobn, c<n>, drop<p>",
-            ModelFamily.Det => "s<n>, c<n>, nobn",
+            ModelFamily.Det => "s<n>, c<n>, u, h<n>, nobn",
             ModelFamily.Unet or ModelFamily.Fcn => "c<n>",
             _ => "none",
         };

@@ -25,17 +25,8 @@ internal static class SegmentationBuilder
             shape = stage[^1].OutputShape;
         }
 
-        var decoder = new List<SegmentationModel.DecoderStage>();
-        if (spec.Family == ModelFamily.Unet)
-            for (int skip = stages - 2; skip >= 0; skip--)
-            {
-                var up = new Upsample2x($"dec{skip + 1}_up", shape, compute);
-                var concat = new ChannelConcat($"dec{skip + 1}_concat", up.OutputShape, encoder[skip][^1].OutputShape);
-                var block = new List<Layer>();
-                ConvBlocks(block, $"dec{skip + 1}", concat.OutputShape, spec.Widths[skip], spec.ConvsPerStage, compute, rng);
-                decoder.Add(new SegmentationModel.DecoderStage(up, concat, block, skip));
-                shape = block[^1].OutputShape;
-            }
+        var decoder = spec.Family == ModelFamily.Unet ? Decoder(encoder, spec.Widths, spec.ConvsPerStage, 0, compute, rng) : [];
+        if (decoder.Count > 0) shape = decoder[^1].Block[^1].OutputShape;
 
         var head = new List<Layer>();
         var classifier = new Conv2d("head", shape, classes, 1, compute, stride: 1, padding: 0, bias: true);
@@ -46,20 +37,46 @@ internal static class SegmentationBuilder
         return new SegmentationModel(spec, input, classes, encoder, decoder, head, compute);
     }
 
-    /// <summary><paramref name="count"/> ConvBlocks of one width, named PREFIX, PREFIXb, PREFIXc, ... (<see cref="StageDepth.Suffix"/>).</summary>
-    private static void ConvBlocks(List<Layer> layers, string prefix, SampleShape input, int width, int count, CpuCompute compute, Rng rng)
+    /// <summary>
+    /// The decoder steps from the bottleneck back to encoder stage <paramref name="lowestSkip"/> (0: the input's
+    /// resolution), deepest first: per skip, a bilinear Upsample2x named dec{n}_up, the join with encoder stage n, and
+    /// <paramref name="convs"/> ConvBlocks of that stage's width named dec{n}, dec{n}b, ... (n = skip + 1).
+    /// </summary>
+    internal static List<EncoderDecoder.DecoderStage> Decoder(IReadOnlyList<IReadOnlyList<Layer>> encoder, IReadOnlyList<int> widths, int convs,
+        int lowestSkip, CpuCompute compute, Rng rng, bool batchNorm = true)
     {
-        for (int k = 0; k < count; k++)
-            ConvBlock(layers, prefix + StageDepth.Suffix(k), k == 0 ? input : layers[^1].OutputShape, width, compute, rng);
+        var decoder = new List<EncoderDecoder.DecoderStage>();
+        var shape = encoder[^1][^1].OutputShape;
+        for (int skip = encoder.Count - 2; skip >= lowestSkip; skip--)
+        {
+            var up = new Upsample2x($"dec{skip + 1}_up", shape, compute);
+            var concat = new ChannelConcat($"dec{skip + 1}_concat", up.OutputShape, encoder[skip][^1].OutputShape);
+            var block = new List<Layer>();
+            ConvBlocks(block, $"dec{skip + 1}", concat.OutputShape, widths[skip], convs, compute, rng, batchNorm);
+            decoder.Add(new EncoderDecoder.DecoderStage(up, concat, block, skip));
+            shape = block[^1].OutputShape;
+        }
+        return decoder;
     }
 
-    /// <summary>Conv3x3 (padding 1, no bias) - BatchNorm2d - ReLU, named PREFIX_conv, PREFIX_bn, PREFIX_relu.</summary>
-    private static void ConvBlock(List<Layer> layers, string prefix, SampleShape input, int width, CpuCompute compute, Rng rng)
+    /// <summary><paramref name="count"/> ConvBlocks of one width, named PREFIX, PREFIXb, PREFIXc, ... (<see cref="StageDepth.Suffix"/>).</summary>
+    internal static void ConvBlocks(List<Layer> layers, string prefix, SampleShape input, int width, int count, CpuCompute compute, Rng rng,
+        bool batchNorm = true)
     {
-        var conv = new Conv2d($"{prefix}_conv", input, width, 3, compute, stride: 1, padding: 1, bias: false);
+        for (int k = 0; k < count; k++)
+            ConvBlock(layers, prefix + StageDepth.Suffix(k), k == 0 ? input : layers[^1].OutputShape, width, compute, rng, batchNorm);
+    }
+
+    /// <summary>
+    /// Conv3x3 (padding 1) - BatchNorm2d - ReLU, named PREFIX_conv, PREFIX_bn, PREFIX_relu; without BatchNorm the
+    /// convolution has a bias.
+    /// </summary>
+    private static void ConvBlock(List<Layer> layers, string prefix, SampleShape input, int width, CpuCompute compute, Rng rng, bool batchNorm)
+    {
+        var conv = new Conv2d($"{prefix}_conv", input, width, 3, compute, stride: 1, padding: 1, bias: !batchNorm);
         Initializers.KaimingNormal(conv.Weight.Value, input.Channels * 9, rng);
         layers.Add(conv);
-        layers.Add(new BatchNorm($"{prefix}_bn", conv.OutputShape, compute));
+        if (batchNorm) layers.Add(new BatchNorm($"{prefix}_bn", conv.OutputShape, compute));
         layers.Add(new ReLU($"{prefix}_relu", conv.OutputShape, compute));
     }
 }

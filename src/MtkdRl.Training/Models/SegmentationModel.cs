@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using MtkdRl.Core;
 
 namespace MtkdRl.Training;
@@ -17,46 +16,35 @@ namespace MtkdRl.Training;
 /// </summary>
 public sealed class SegmentationModel : ISegmentationNetwork
 {
-    private readonly Layer[][] _encoder;
-    private readonly DecoderStage[] _decoder;
+    private readonly EncoderDecoder _body;
     private readonly Layer[] _head;
     private readonly GlobalAvgPool _pool;
     private readonly BatchBuffer<float> _input, _gradLogits;
-    private readonly BatchBuffer<float>[] _gradSum;
-    private readonly float[]?[] _skipGrad;
-    private readonly float[][] _skips;
     private float[] _logits = [], _embedding = [];
     private float[]? _inputGradient;
     private int _batch;
 
-    /// <summary>One decoder step: upsample the deeper map, join it with the encoder's skip, convolve.</summary>
-    public sealed record DecoderStage(Upsample2x Up, ChannelConcat Concat, IReadOnlyList<Layer> Block, int Skip);
-
     internal SegmentationModel(ModelSpec spec, SampleShape input, int classes, IReadOnlyList<IReadOnlyList<Layer>> encoder,
-        IReadOnlyList<DecoderStage> decoder, IReadOnlyList<Layer> head, CpuCompute compute)
+        IReadOnlyList<EncoderDecoder.DecoderStage> decoder, IReadOnlyList<Layer> head, CpuCompute compute)
     {
         Spec = spec;
         InputShape = input;
         Classes = classes;
-        _encoder = encoder.Select(s => s.ToArray()).ToArray();
-        _decoder = [.. decoder];
+        _body = new EncoderDecoder(encoder, decoder);
         _head = [.. head];
-        var bottleneck = _encoder[^1][^1].OutputShape;
+        var bottleneck = _body.BottleneckShape;
         _pool = new GlobalAvgPool("embedding_pool", bottleneck, compute);
         EmbeddingWidth = bottleneck.Channels;
         var output = _head[^1].OutputShape;
         if (output.Channels != classes || output.Height != input.Height || output.Width != input.Width)
             throw new InvalidOperationException($"model '{spec}': head gives {output}, expected {classes}x{input.Height}x{input.Width}");
-        Layers = [.. _encoder.SelectMany(s => s), .. _decoder.SelectMany(d => d.Block.Prepend(d.Up)), .. _head, _pool];
+        Layers = [.. _body.Layers, .. _head, _pool];
         Parameters = Layers.SelectMany(l => l.Parameters).ToList();
         Buffers = Layers.SelectMany(l => l.Buffers).ToList();
         var duplicate = Parameters.Select(p => p.Name).Concat(Buffers.Select(b => b.Name)).GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new MtkdInputException($"model '{spec}': two tensors are named '{duplicate.Key}'");
         _input = new BatchBuffer<float>(input.Size);
         _gradLogits = new BatchBuffer<float>(classes * input.Plane);
-        _gradSum = _encoder.Select(s => new BatchBuffer<float>(s[^1].OutputShape.Size)).ToArray();
-        _skipGrad = new float[]?[_encoder.Length];
-        _skips = new float[_encoder.Length][];
     }
 
     public ModelSpec Spec { get; }
@@ -72,9 +60,12 @@ public sealed class SegmentationModel : ISegmentationNetwork
     /// <summary>D: the bottleneck's channels, the width of the per-image embedding.</summary>
     public int EmbeddingWidth { get; }
 
-    public IReadOnlyList<IReadOnlyList<Layer>> Encoder => _encoder;
+    /// <summary>The encoder and (unet) decoder with their skips.</summary>
+    public EncoderDecoder Body => _body;
 
-    public IReadOnlyList<DecoderStage> Decoder => _decoder;
+    public IReadOnlyList<IReadOnlyList<Layer>> Encoder => _body.Encoder;
+
+    public IReadOnlyList<EncoderDecoder.DecoderStage> Decoder => _body.Decoder;
 
     /// <summary>The 1x1 classifier and, for fcn, the upsampling back to the input resolution.</summary>
     public IReadOnlyList<Layer> Head => _head;
@@ -113,18 +104,8 @@ public sealed class SegmentationModel : ISegmentationNetwork
         x.CopyTo(a);
         _batch = 0;
         _inputGradient = null;
-        for (int i = 0; i < _encoder.Length; i++)
-        {
-            foreach (var layer in _encoder[i]) a = layer.Forward(a, batch, training);
-            _skips[i] = a;
-        }
-        _embedding = _pool.Forward(a, batch, training);
-        foreach (var d in _decoder)
-        {
-            a = d.Up.Forward(a, batch, training);
-            a = d.Concat.Forward(a, _skips[d.Skip], batch);
-            foreach (var layer in d.Block) a = layer.Forward(a, batch, training);
-        }
+        a = _body.Forward(a, batch, training);
+        _embedding = _pool.Forward(_body.Bottleneck, batch, training);
         foreach (var layer in _head) a = layer.Forward(a, batch, training);
         _logits = a;
         _batch = batch;
@@ -145,41 +126,8 @@ public sealed class SegmentationModel : ISegmentationNetwork
         var g = _gradLogits.Rows(B);
         gradLogits.CopyTo(g);
         for (int i = _head.Length - 1; i >= 0; i--) g = _head[i].Backward(g)!;
-        Array.Clear(_skipGrad);
-        for (int j = _decoder.Length - 1; j >= 0; j--)
-        {
-            var d = _decoder[j];
-            for (int i = d.Block.Count - 1; i >= 0; i--) g = d.Block[i].Backward(g)!;
-            var (up, skip) = d.Concat.Backward(g);
-            _skipGrad[d.Skip] = skip;
-            g = d.Up.Backward(up)!;
-        }
-        if (!gradEmbedding.IsEmpty)
-        {
-            var pooled = _pool.Backward(gradEmbedding.ToArray())!;
-            g = Sum(_encoder.Length - 1, g, pooled);
-        }
-        for (int s = _encoder.Length - 1; s >= 0; s--)
-        {
-            if (s < _encoder.Length - 1 && _skipGrad[s] is { } skip) g = Sum(s, g, skip);
-            var stage = _encoder[s];
-            for (int i = stage.Length - 1; i >= 0; i--)
-            {
-                bool wantInput = s > 0 || i > 0 || inputGradient;
-                var next = stage[i].Backward(g, wantInput);
-                if (!wantInput) return;
-                g = next!;
-            }
-        }
-        _inputGradient = g;
-    }
-
-    private float[] Sum(int stage, float[] a, float[] b)
-    {
-        int n = _batch * _encoder[stage][^1].OutputShape.Size;
-        var sum = _gradSum[stage].Rows(_batch);
-        TensorPrimitives.Add(a.AsSpan(0, n), b.AsSpan(0, n), sum.AsSpan(0, n));
-        return sum;
+        var pooled = gradEmbedding.IsEmpty ? null : _pool.Backward(gradEmbedding.ToArray())!;
+        _inputGradient = _body.Backward(g, pooled, inputGradient);
     }
 
     /// <summary>Per-pixel class decisions [Batch, H, W]: the argmax over the C+1 logits of each pixel (first on ties).</summary>

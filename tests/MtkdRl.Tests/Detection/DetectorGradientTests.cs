@@ -23,10 +23,26 @@ public class DetectorGradientTests
     [InlineData("det:3x4,nobn", true)]
     [InlineData("det:3x4,c2", true)]
     [InlineData("det:3x3x4,s2,c3,nobn", false)]
+    [InlineData("det:3x4x4,s2,u", true)]
+    [InlineData("det:2x3x4,s1,u,h1", false)]
+    [InlineData("det:3x4,h1", false)]
+    [InlineData("det:3x4x4,s2,u,c2,h2,nobn", true)]
+    [InlineData("det:3x4,h1", true)]
     public void Gradients_of_both_heads_and_the_embedding_match_central_differences(string spec, bool training)
     {
         var detector = Build(spec);
         var rng = new Random(11);
+        // BatchNorm as training leaves it, not as built: with beta 0 and the running statistics at (0, 1), a location
+        // whose whole 3x3 input is ReLU zeros sits exactly on the next ReLU's kink in inference mode, where central
+        // differences of a bias see half a slope.
+        foreach (var bn in detector.Layers.OfType<BatchNorm>())
+            for (int i = 0; i < bn.Bias.Size; i++)
+            {
+                bn.Weight.Value[i] = (float)(0.5 + rng.NextDouble());
+                bn.Bias.Value[i] = (float)(rng.NextDouble() - 0.5);
+                bn.RunningMean.Value[i] = (float)(rng.NextDouble() - 0.5);
+                bn.RunningVar.Value[i] = (float)(0.5 + rng.NextDouble());
+            }
         int L = detector.Locations, K = detector.ClassColumns, D = detector.EmbeddingWidth;
         var x = GradientCheck.Random(rng, B * detector.InputShape.Size);
         // Labels: one positive location per image, with box targets near the outputs' scale.
@@ -47,9 +63,10 @@ public class DetectorGradientTests
         var xd = x.Select(v => (double)v).ToArray();
         double Reference()
         {
-            var a = xd;
-            foreach (var layer in detector.Body) a = ReferenceLayers.Forward(layer, a, B, p, training, running.GetValueOrDefault(layer));
-            var cls = Rows(ReferenceLayers.Forward(detector.ClassHead, a, B, p, training, null), L, K);
+            var (a, _) = ReferenceLayers.Forward(detector.Body, xd, B, p, training, running);
+            var c = a;
+            foreach (var layer in detector.ClassTower) c = ReferenceLayers.Forward(layer, c, B, p, training, running.GetValueOrDefault(layer));
+            var cls = Rows(ReferenceLayers.Forward(detector.ClassHead, c, B, p, training, null), L, K);
             var box = Rows(ReferenceLayers.Forward(detector.BoxHead, a, B, p, training, null), L, 4);
             double embeddingTerm = 0;
             for (int b = 0; b < B; b++)
@@ -85,7 +102,7 @@ public class DetectorGradientTests
         var p = ReferenceLayers.CopyParameters(detector.Parameters);
         var a = x.Select(v => (double)v).ToArray();
         var running = detector.Layers.OfType<BatchNorm>().ToDictionary(bn => (Layer)bn, ReferenceLayers.Running);
-        foreach (var layer in detector.Body) a = ReferenceLayers.Forward(layer, a, B, p, false, running.GetValueOrDefault(layer));
+        (a, _) = ReferenceLayers.Forward(detector.Body, a, B, p, false, running);
         var planes = ReferenceLayers.Forward(detector.ClassHead, a, B, p, false, null);
         // Image 1, location (x 2, y 3), class column 2.
         int row = 1 * L + 3 * 4 + 2;
@@ -105,7 +122,21 @@ public class DetectorGradientTests
         Assert.Equal("model spec 'det:8x16,c9': convolutions per stage 'c9' must be c followed by 1 to 4, e.g. c2", depth.Message);
         var deep = ModelSpec.Parse("det:4x8,c2").BuildDetector(SampleShape.Image(1, 8, 8), 2, TrainingTestCompute.Shared, new Rng(1));
         Assert.Equal(["conv1", "bn1", "relu1", "conv1b", "bn1b", "relu1b", "pool1", "conv2", "bn2", "relu2", "conv2b", "bn2b", "relu2b"],
-            deep.Body.Select(l => l.Name));
+            deep.Body.Layers.Select(l => l.Name));
+        Assert.Equal("det:8x16x16,s2,u,h2,nobn", ModelSpec.Parse("det:8x16x16,h2,nobn,u,s2").ToString());
+        Assert.Equal("det:8x16x16,s2,u", ModelSpec.Parse("det:8x16x16,u,s2,h0").ToString());
+        // u: a pool before every stage after the first, then decoder steps back to the stride; h: blocks before the class head.
+        var unet = ModelSpec.Parse("det:4x8x16,s2,u,h1").BuildDetector(SampleShape.Image(1, 16, 16), 2, TrainingTestCompute.Shared, new Rng(1));
+        Assert.Equal(["conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2", "conv3", "bn3", "relu3", "dec2_up", "dec2_conv", "dec2_bn", "dec2_relu"],
+            unet.Body.Layers.Select(l => l.Name));
+        Assert.Equal(["cls_tower_conv", "cls_tower_bn", "cls_tower_relu"], unet.ClassTower.Select(l => l.Name));
+        Assert.Equal((2, 8, 8, 8), (unet.Stride, unet.GridWidth, unet.GridHeight, unet.EmbeddingWidth));
+        var noDecoder = Assert.Throws<MtkdInputException>(() => ModelSpec.Parse("det:8x16x16,u"));
+        Assert.Equal("model spec 'det:8x16x16,u': u decodes back to the output stride, which must then be below the bottleneck's 4 (2^(stages-1)): add sN, e.g. s2", noDecoder.Message);
+        var head = Assert.Throws<MtkdInputException>(() => ModelSpec.Parse("det:8x16,h5"));
+        Assert.Equal("model spec 'det:8x16,h5': class-head blocks 'h5' must be h followed by 0 to 4, e.g. h1", head.Message);
+        var coarse = Assert.Throws<MtkdInputException>(() => ModelSpec.Parse("det:4x4x4,s2,u").BuildDetector(SampleShape.Image(1, 6, 6), 3, TrainingTestCompute.Shared, new Rng(1)));
+        Assert.Equal("detector 'det:4x4x4,s2,u': its encoder halves the image 2 times, so images of 6x6 must be multiples of 4", coarse.Message);
         var e = Assert.Throws<MtkdInputException>(() => ModelSpec.Parse("det:8x16,s4"));
         Assert.Equal("model spec 'det:8x16,s4': output stride 's4' must be a power of two from 1 to 2 (2^(stages-1)), e.g. s4", e.Message);
         var detector = ModelSpec.Parse("det:16x32x64x64").BuildDetector(SampleShape.Image(1, 64, 64), 10, TrainingTestCompute.Shared, new Rng(1));

@@ -47,6 +47,8 @@ public sealed class DenseOnnxExportTests : IDisposable
     [InlineData("det:4x6x8,s2", 2, 12, 8)]
     [InlineData("det:4x6x6,nobn", 1, 16, 24)]
     [InlineData("det:4x6x8,c2", 1, 16, 16)]
+    [InlineData("det:4x6x8,s2,u,h1", 1, 16, 12)]
+    [InlineData("det:3x4x6x8,s2,u,c2,h2,nobn", 2, 16, 24)]
     public void Detector_agrees_with_mtkd_in_its_row_layout(string spec, int channels, int height, int width)
     {
         var shape = SampleShape.Image(channels, height, width);

@@ -39,6 +39,7 @@ public class BackboneInitTests
     [InlineData("unet:4x8x16", "enc")]
     [InlineData("fcn:4x8x16,c2", "enc")]
     [InlineData("det:4x8x16", "")]
+    [InlineData("det:4x8x16,s2,u,h1", "")]
     public void Each_stage_of_the_classifier_initialises_the_first_block_of_the_same_stage(string target, string prefix)
     {
         using var temp = new TempFolder();

@@ -32,6 +32,39 @@ public static class ReferenceLayers
         };
     }
 
+    /// <summary>
+    /// An encoder-decoder body in float64: each encoder stage's output kept as its skip, then per decoder step the
+    /// upsampled map joined with its skip (upsampled channels first, per sample) and the step's block. Returns the
+    /// body's output and the bottleneck's activations.
+    /// </summary>
+    public static (double[] Output, double[] Bottleneck) Forward(EncoderDecoder body, double[] x, int B, Dictionary<Parameter, double[]> p, bool training,
+        IReadOnlyDictionary<Layer, BatchNormRunning> running)
+    {
+        double[] Run(IEnumerable<Layer> layers, double[] a)
+        {
+            foreach (var layer in layers) a = Forward(layer, a, B, p, training, running.GetValueOrDefault(layer));
+            return a;
+        }
+        var a = x;
+        var skips = new List<double[]>();
+        foreach (var stage in body.Encoder) skips.Add(a = Run(stage, a));
+        var bottleneck = a;
+        foreach (var d in body.Decoder)
+        {
+            var up = Forward(d.Up, a, B, p, training);
+            var skip = skips[d.Skip];
+            int su = d.Concat.ShapeA.Size, ss = d.Concat.ShapeB.Size;
+            var joined = new double[B * (su + ss)];
+            for (int s = 0; s < B; s++)
+            {
+                Array.Copy(up, s * su, joined, s * (su + ss), su);
+                Array.Copy(skip, s * ss, joined, s * (su + ss) + su, ss);
+            }
+            a = Run(d.Block, joined);
+        }
+        return (a, bottleneck);
+    }
+
     /// <summary>The running statistics a BatchNorm had before a Forward (the Forward itself updates them).</summary>
     public sealed record BatchNormRunning(double[] Mean, double[] Var);
 

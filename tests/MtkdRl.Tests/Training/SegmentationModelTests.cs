@@ -130,25 +130,10 @@ public class SegmentationModelTests
                 foreach (var layer in layers) a = ReferenceLayers.Forward(layer, a, B, p64, training, running.GetValueOrDefault(layer));
                 return a;
             }
-            var a = xd;
-            var skips = new List<double[]>();
-            foreach (var stage in model.Encoder) skips.Add(a = Run(stage, a));
+            var (a, b) = ReferenceLayers.Forward(model.Body, xd, B, p64, training, running);
             var bottleneck = model.Encoder[^1][^1].OutputShape;
             var embedding = new double[B * bottleneck.Channels];
-            for (int i = 0; i < embedding.Length; i++) embedding[i] = a.Skip(i * bottleneck.Plane).Take(bottleneck.Plane).Average();
-            foreach (var d in model.Decoder)
-            {
-                var up = ReferenceLayers.Forward(d.Up, a, B, p64, training);
-                var skip = skips[d.Skip];
-                int su = d.Concat.ShapeA.Size, ss = d.Concat.ShapeB.Size;
-                var joined = new double[B * (su + ss)];
-                for (int s = 0; s < B; s++)
-                {
-                    Array.Copy(up, s * su, joined, s * (su + ss), su);
-                    Array.Copy(skip, s * ss, joined, s * (su + ss) + su, ss);
-                }
-                a = Run(d.Block, joined);
-            }
+            for (int i = 0; i < embedding.Length; i++) embedding[i] = b.Skip(i * bottleneck.Plane).Take(bottleneck.Plane).Average();
             return (Run(model.Head, a), embedding);
         }
 
