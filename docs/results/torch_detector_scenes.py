@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """A detection teacher trained in PyTorch on a scenes folder, exported to ONNX for `mtkd teachers import --onnx`.
 
-    python3 docs/results/torch_detector_scenes.py SCENES WIDTH EPOCHS OUT.onnx     # THREADS=2 by default
+    python3 docs/results/torch_detector_scenes.py SCENES WIDTH EPOCHS OUT.onnx [--context]     # THREADS=2 by default
     mtkd teachers import --pool POOL --data SCENES --name NAME --onnx OUT.onnx --scale 0-1 --boxes box
 
 The location assignment, losses, box coding and decoding are docs/DETECTION.md's, as
 tests/fixtures/onnx/train_torch_detector.py writes them (imported from there). The network: a 3 x 3 convolution at
 the canvas (WIDTH channels), then stages of two 3 x 3 convolutions with BatchNorm and ReLU (torch_unet_scenes.py's
 `stage`) at 1/2, 1/4 and 1/8 of it (2, 4 and 8 times WIDTH), the 1/8 stage upsampled and joined to the 1/4 one (one
-more stage of 4 WIDTH), and 3 x 3 heads for the class logits and the four box outputs at stride 4. Adam with the
+more stage of 4 WIDTH), and 3 x 3 heads for the class logits and the four box outputs at stride 4. With --context a
+1/16 stage of 8 WIDTH is joined back to the 1/8 one first (one more stage of 8 WIDTH), and the class head gets a 3 x 3
+convolution with BatchNorm and ReLU of its own before its output convolution (docs/RESULTS.md, "Context for the
+detector"). Adam with the
 one-cycle schedule (peak 3e-3, 10 % warm-up), batch 32, random left-right flips (boxes mirrored), seed 1. After each
 epoch it writes the test detections as a COCO results file (OUT.epochN.json; score them with `mtkd eval --data SCENES --score-detections`)
 and the model so far to OUT.onnx. Input: pixel / 255, [N,1,S,S]; outputs "cls" [N,C+1,S/4,S/4] and "box"
@@ -30,19 +33,33 @@ from torch_unet_scenes import stage  # noqa: E402  (this folder: two 3 x 3 convo
 
 
 class Detector(nn.Module):
-    def __init__(self, width, classes):
+    """context=False: the 1/8 stage joined back to the 1/4 one, one 3 x 3 convolution a head.
+    context=True: a 1/16 stage joined back to the 1/8 one first (one more stage of 8 WIDTH), and a 3 x 3 convolution
+    with BatchNorm and ReLU before the class head's own."""
+
+    def __init__(self, width, classes, context=False):
         super().__init__()
         w = width
+        self.context = context
         self.stem = nn.Sequential(nn.Conv2d(1, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True))
         self.s2, self.s4, self.s8 = stage(w, 2 * w), stage(2 * w, 4 * w), stage(4 * w, 8 * w)
+        if context:
+            self.s16, self.top = stage(8 * w, 8 * w), stage(16 * w, 8 * w)
         self.merge = stage(8 * w + 4 * w, 4 * w)
-        self.cls = nn.Conv2d(4 * w, classes, 3, padding=1)
+        if context:
+            self.cls = nn.Sequential(nn.Conv2d(4 * w, 4 * w, 3, padding=1, bias=False), nn.BatchNorm2d(4 * w),
+                                     nn.ReLU(inplace=True), nn.Conv2d(4 * w, classes, 3, padding=1))
+        else:
+            self.cls = nn.Conv2d(4 * w, classes, 3, padding=1)
         self.box = nn.Conv2d(4 * w, 4, 3, padding=1)
 
     def forward(self, x):
         s2 = self.s2(F.max_pool2d(self.stem(x), 2))
         s4 = self.s4(F.max_pool2d(s2, 2))
         s8 = self.s8(F.max_pool2d(s4, 2))
+        if self.context:
+            s16 = self.s16(F.max_pool2d(s8, 2))
+            s8 = self.top(torch.cat([F.interpolate(s16, scale_factor=2.0, mode="nearest"), s8], 1))
         f = self.merge(torch.cat([F.interpolate(s8, scale_factor=2.0, mode="nearest"), s4], 1))
         return self.cls(f), self.box(f)
 
@@ -52,7 +69,9 @@ def mirrored(boxes, canvas):
 
 
 def main():
-    scenes, width, epochs, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    arguments = [a for a in sys.argv[1:] if a != "--context"]
+    context = len(arguments) < len(sys.argv) - 1
+    scenes, width, epochs, out = arguments[0], int(arguments[1]), int(arguments[2]), arguments[3]
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
     torch.manual_seed(1)
     with open(os.path.join(scenes, "dataset.json")) as f:
@@ -67,7 +86,7 @@ def main():
     labels = torch.from_numpy(np.stack([np.stack([p[0] for p in plain]), np.stack([p[0] for p in flipped])]))      # [2, N, L]
     box_targets = torch.from_numpy(np.stack([np.stack([p[1] for p in plain]), np.stack([p[1] for p in flipped])]))  # [2, N, L, 4]
     print(f"targets for {len(x_train)} canvases in {time.time() - started:.0f} s", flush=True)
-    model = Detector(width, classes)
+    model = Detector(width, classes, context)
     batch = 32
     steps = epochs * ((len(x_train) + batch - 1) // batch)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
