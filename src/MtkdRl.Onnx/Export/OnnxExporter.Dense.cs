@@ -19,12 +19,12 @@ public static partial class OnnxExporter
     public static ModelProto Build(SegmentationModel model, ChannelNormalization normalization, int opset = DefaultOpset)
     {
         var graph = Start(model.Spec, model.InputShape, opset, out var value);
+        var skips = Encoder(graph, model.Body, value);
         var pool = model.Layers[^1];
-        OnnxValue? embedding = null;
-        value = Body(graph, model.Body, value, bottleneck => embedding = LayerEmitters.For(pool).Emit(graph, pool, bottleneck));
-        value = graph.Layers(model.Head, value);
+        var embedding = LayerEmitters.For(pool).Emit(graph, pool, skips[^1]);
+        value = graph.Layers(model.Head, Decoder(graph, model.Body, skips));
         graph.Node("Identity", LogitsName, 4, [value.Name]);
-        graph.Node("Identity", EmbeddingName, 2, [embedding!.Value.Name]);
+        graph.Node("Identity", EmbeddingName, 2, [embedding.Name]);
         var shape = model.InputShape;
         graph.Graph.Output.Add(TensorInfo(LogitsName, BatchAxis, model.Classes, shape.Height, shape.Width));
         graph.Graph.Output.Add(TensorInfo(EmbeddingName, BatchAxis, model.EmbeddingWidth));
@@ -34,7 +34,7 @@ public static partial class OnnxExporter
     public static ModelProto Build(Detector model, ChannelNormalization normalization, int opset = DefaultOpset)
     {
         var graph = Start(model.Spec, model.InputShape, opset, out var input);
-        var features = Body(graph, model.Body, input);
+        var features = Decoder(graph, model.Body, Encoder(graph, model.Body, input));
         var tower = graph.Layers(model.ClassTower, features);
         LocationRows(graph, LogitsName, LayerEmitters.For(model.ClassHead).Emit(graph, model.ClassHead, tower));
         LocationRows(graph, BoxesName, LayerEmitters.For(model.BoxHead).Emit(graph, model.BoxHead, features));
@@ -46,15 +46,18 @@ public static partial class OnnxExporter
         return Package(graph, model.Spec, model.ParameterCount, TaskKind.Detection, normalization);
     }
 
-    /// <summary>
-    /// An encoder-decoder body: the encoder stages, each output kept as its skip, <paramref name="atBottleneck"/> on the
-    /// bottleneck (nodes that read it, emitted there), then each decoder step's Resize, Concat and block.
-    /// </summary>
-    private static OnnxValue Body(OnnxGraphBuilder graph, EncoderDecoder body, OnnxValue value, Action<OnnxValue>? atBottleneck = null)
+    /// <summary>An encoder-decoder body's encoder stages; returns each stage's output (its skip; the last is the bottleneck).</summary>
+    private static OnnxValue[] Encoder(OnnxGraphBuilder graph, EncoderDecoder body, OnnxValue value)
     {
         var skips = new OnnxValue[body.Encoder.Count];
         for (int i = 0; i < skips.Length; i++) skips[i] = value = graph.Layers(body.Encoder[i], value);
-        atBottleneck?.Invoke(value);
+        return skips;
+    }
+
+    /// <summary>The body's decoder steps (Resize, Concat with the skip, block) from the bottleneck; returns the body's output.</summary>
+    private static OnnxValue Decoder(OnnxGraphBuilder graph, EncoderDecoder body, OnnxValue[] skips)
+    {
+        var value = skips[^1];
         foreach (var d in body.Decoder)
         {
             value = LayerEmitters.For(d.Up).Emit(graph, d.Up, value);

@@ -68,17 +68,24 @@ internal static class ModelBuilder
     }
 
     /// <summary>
-    /// Stage <paramref name="n"/>: Conv3x3 (padding 1, Kaiming-initialised; a bias only without BatchNorm), then
-    /// BatchNorm2d when <paramref name="batchNorm"/>, then ReLU, each handed to <paramref name="add"/>;
+    /// Stage <paramref name="n"/>'s block, named conv{n}{suffix}, bn{n}{suffix}, relu{n}{suffix} (<see cref="AddConvBlock"/>);
     /// <paramref name="shape"/> reads the shape that the layers added so far output.
     /// </summary>
     internal static void AddConvStage(Action<Layer> add, Func<SampleShape> shape, int n, int width, bool batchNorm, CpuCompute compute, Rng rng,
-        string suffix = "")
+        string suffix = "") =>
+        AddConvBlock(add, shape(), width, $"conv{n}{suffix}", $"bn{n}{suffix}", $"relu{n}{suffix}", batchNorm, compute, rng);
+
+    /// <summary>
+    /// Conv3x3 (padding 1, Kaiming-initialised; a bias only without BatchNorm), then BatchNorm2d when
+    /// <paramref name="batchNorm"/>, then ReLU, each handed to <paramref name="add"/> under the names given.
+    /// </summary>
+    internal static void AddConvBlock(Action<Layer> add, SampleShape input, int width, string convName, string bnName, string reluName, bool batchNorm,
+        CpuCompute compute, Rng rng)
     {
-        var conv = new Conv2d($"conv{n}{suffix}", shape(), width, 3, compute, stride: 1, padding: 1, bias: !batchNorm);
-        Initializers.KaimingNormal(conv.Weight.Value, shape().Channels * 9, rng);
+        var conv = new Conv2d(convName, input, width, 3, compute, stride: 1, padding: 1, bias: !batchNorm);
+        Initializers.KaimingNormal(conv.Weight.Value, input.Channels * 9, rng);
         add(conv);
-        if (batchNorm) add(new BatchNorm($"bn{n}{suffix}", shape(), compute));
-        add(new ReLU($"relu{n}{suffix}", shape(), compute));
+        if (batchNorm) add(new BatchNorm(bnName, conv.OutputShape, compute));
+        add(new ReLU(reluName, conv.OutputShape, compute));
     }
 }

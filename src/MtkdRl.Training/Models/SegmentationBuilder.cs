@@ -67,16 +67,7 @@ internal static class SegmentationBuilder
             ConvBlock(layers, prefix + StageDepth.Suffix(k), k == 0 ? input : layers[^1].OutputShape, width, compute, rng, batchNorm);
     }
 
-    /// <summary>
-    /// Conv3x3 (padding 1) - BatchNorm2d - ReLU, named PREFIX_conv, PREFIX_bn, PREFIX_relu; without BatchNorm the
-    /// convolution has a bias.
-    /// </summary>
-    private static void ConvBlock(List<Layer> layers, string prefix, SampleShape input, int width, CpuCompute compute, Rng rng, bool batchNorm)
-    {
-        var conv = new Conv2d($"{prefix}_conv", input, width, 3, compute, stride: 1, padding: 1, bias: !batchNorm);
-        Initializers.KaimingNormal(conv.Weight.Value, input.Channels * 9, rng);
-        layers.Add(conv);
-        if (batchNorm) layers.Add(new BatchNorm($"{prefix}_bn", conv.OutputShape, compute));
-        layers.Add(new ReLU($"{prefix}_relu", conv.OutputShape, compute));
-    }
+    /// <summary>Conv3x3 (padding 1) - BatchNorm2d - ReLU (<see cref="ModelBuilder.AddConvBlock"/>), named PREFIX_conv, PREFIX_bn, PREFIX_relu.</summary>
+    private static void ConvBlock(List<Layer> layers, string prefix, SampleShape input, int width, CpuCompute compute, Rng rng, bool batchNorm) =>
+        ModelBuilder.AddConvBlock(layers.Add, input, width, $"{prefix}_conv", $"{prefix}_bn", $"{prefix}_relu", batchNorm, compute, rng);
 }
