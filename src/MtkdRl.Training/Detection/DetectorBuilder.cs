@@ -63,21 +63,12 @@ internal static class DetectorBuilder
         int stages = spec.Widths.Count, factor = 1 << (stages - 1);
         if (input.Height % factor != 0 || input.Width % factor != 0)
             throw new MtkdInputException($"detector '{spec}': its encoder halves the image {stages - 1} times, so images of {input.Width}x{input.Height} must be multiples of {factor}");
-        var encoder = new List<IReadOnlyList<Layer>>();
-        var shape = input;
-        for (int i = 0; i < stages; i++)
+        var encoder = SegmentationBuilder.Encoder(input, stages, i => $"pool{i}", (stage, shape, i) =>
         {
-            var stage = new List<Layer>();
-            void Add(Layer layer)
-            {
-                stage.Add(layer);
-                shape = layer.OutputShape;
-            }
-            if (i > 0) Add(new MaxPool2d($"pool{i}", shape, 2, compute));
             for (int k = 0; k < spec.ConvsPerStage; k++)
-                ModelBuilder.AddConvStage(Add, () => shape, i + 1, spec.Widths[i], spec.BatchNorm, compute, rng, StageDepth.Suffix(k));
-            encoder.Add(stage);
-        }
+                ModelBuilder.AddConvStage(stage.Add, () => k == 0 ? shape : stage[^1].OutputShape, i + 1, spec.Widths[i], spec.BatchNorm, compute, rng,
+                    StageDepth.Suffix(k));
+        }, compute);
         int level = System.Numerics.BitOperations.Log2((uint)stride);
         return new EncoderDecoder(encoder, SegmentationBuilder.Decoder(encoder, spec.Widths, spec.ConvsPerStage, level, compute, rng, spec.BatchNorm));
     }

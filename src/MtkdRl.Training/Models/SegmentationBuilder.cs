@@ -14,16 +14,9 @@ internal static class SegmentationBuilder
         if (input.Height % factor != 0 || input.Width % factor != 0)
             throw new MtkdInputException($"model '{spec}': {stages} stages halve the image {stages - 1} times, so its height and width must be multiples of {factor} (got {input.Height}x{input.Width})");
 
-        var encoder = new List<IReadOnlyList<Layer>>();
-        var shape = input;
-        for (int i = 0; i < stages; i++)
-        {
-            var stage = new List<Layer>();
-            if (i > 0) stage.Add(new MaxPool2d($"enc{i + 1}_pool", shape, 2, compute));
-            ConvBlocks(stage, $"enc{i + 1}", stage.Count > 0 ? stage[^1].OutputShape : shape, spec.Widths[i], spec.ConvsPerStage, compute, rng);
-            encoder.Add(stage);
-            shape = stage[^1].OutputShape;
-        }
+        var encoder = Encoder(input, stages, i => $"enc{i + 1}_pool",
+            (stage, shape, i) => ConvBlocks(stage, $"enc{i + 1}", shape, spec.Widths[i], spec.ConvsPerStage, compute, rng), compute);
+        var shape = encoder[^1][^1].OutputShape;
 
         var decoder = spec.Family == ModelFamily.Unet ? Decoder(encoder, spec.Widths, spec.ConvsPerStage, 0, compute, rng) : [];
         if (decoder.Count > 0) shape = decoder[^1].Block[^1].OutputShape;
@@ -35,6 +28,27 @@ internal static class SegmentationBuilder
         for (int k = 1; head[^1].OutputShape.Height < input.Height; k++)
             head.Add(new Upsample2x($"head_up{k}", head[^1].OutputShape, compute));
         return new SegmentationModel(spec, input, classes, encoder, decoder, head, compute);
+    }
+
+    /// <summary>
+    /// The encoder of an encoder-decoder body, stage by stage: stage i (from 0) starts with a MaxPool2x2 named
+    /// <paramref name="poolName"/>(i) when i > 0, then <paramref name="addBlocks"/>(stage, shape after the pool, i)
+    /// appends its convolution blocks. So stage i sees 1/2^i of the input.
+    /// </summary>
+    internal static List<IReadOnlyList<Layer>> Encoder(SampleShape input, int stages, Func<int, string> poolName,
+        Action<List<Layer>, SampleShape, int> addBlocks, CpuCompute compute)
+    {
+        var encoder = new List<IReadOnlyList<Layer>>();
+        var shape = input;
+        for (int i = 0; i < stages; i++)
+        {
+            var stage = new List<Layer>();
+            if (i > 0) stage.Add(new MaxPool2d(poolName(i), shape, 2, compute));
+            addBlocks(stage, stage.Count > 0 ? stage[^1].OutputShape : shape, i);
+            encoder.Add(stage);
+            shape = stage[^1].OutputShape;
+        }
+        return encoder;
     }
 
     /// <summary>
