@@ -13,8 +13,8 @@ more stage of 4 WIDTH), and 3 x 3 heads for the class logits and the four box ou
 convolution with BatchNorm and ReLU of its own before its output convolution (docs/RESULTS.md, "Context for the
 detector"). Adam with the
 one-cycle schedule (peak 3e-3, 10 % warm-up), batch 32, random left-right flips (boxes mirrored), seed 1. After each
-epoch it writes the test detections as a COCO results file (OUT.epochN.json; score them with `mtkd eval --data SCENES --score-detections`)
-and the model so far to OUT.onnx. Input: pixel / 255, [N,1,S,S]; outputs "cls" [N,C+1,S/4,S/4] and "box"
+epoch it writes the test detections as a COCO results file (OUT.epochN.json; score them with `mtkd eval --data SCENES --score-detections`),
+the model so far to OUT.onnx and its PyTorch weights to OUT.pt. Input: pixel / 255, [N,1,S,S]; outputs "cls" [N,C+1,S/4,S/4] and "box"
 [N,4,S/4,S/4]. Needs numpy and torch.
 """
 import json
@@ -118,6 +118,7 @@ def main():
             json.dump(detections, f, separators=(",", ":"))
         torch.onnx.export(model, x_test[:1], out, input_names=["image"], output_names=["cls", "box"],
                           dynamic_axes={"image": {0: "batch"}, "cls": {0: "batch"}, "box": {0: "batch"}}, opset_version=13)
+        torch.save(model.state_dict(), os.path.splitext(out)[0] + ".pt")
         print(f"epoch {epoch}: loss {total / len(x_train):.4f}, {len(detections)} test detections, {time.time() - started:.0f} s", flush=True)
 
 
