@@ -69,8 +69,8 @@ def mirrored(boxes, canvas):
 
 
 def main():
+    context = "--context" in sys.argv[1:]
     arguments = [a for a in sys.argv[1:] if a != "--context"]
-    context = len(arguments) < len(sys.argv) - 1
     scenes, width, epochs, out = arguments[0], int(arguments[1]), int(arguments[2]), arguments[3]
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
     torch.manual_seed(1)

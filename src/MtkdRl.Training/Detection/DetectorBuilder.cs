@@ -43,7 +43,7 @@ internal static class DetectorBuilder
         {
             int n = i + 1;
             for (int k = 0; k < spec.ConvsPerStage; k++)
-                ModelBuilder.AddConvStage(Add, () => shape, n, spec.Widths[i], spec.BatchNorm, compute, rng, StageDepth.Suffix(k));
+                ModelBuilder.AddConvStage(Add, shape, n, spec.Widths[i], spec.BatchNorm, compute, rng, StageDepth.Suffix(k));
             if (reached < stride && i < spec.Widths.Count - 1)
             {
                 Add(new MaxPool2d($"pool{n}", shape, 2, compute));
@@ -66,7 +66,7 @@ internal static class DetectorBuilder
         var encoder = SegmentationBuilder.Encoder(input, stages, i => $"pool{i}", (stage, shape, i) =>
         {
             for (int k = 0; k < spec.ConvsPerStage; k++)
-                ModelBuilder.AddConvStage(stage.Add, () => k == 0 ? shape : stage[^1].OutputShape, i + 1, spec.Widths[i], spec.BatchNorm, compute, rng,
+                ModelBuilder.AddConvStage(stage.Add, k == 0 ? shape : stage[^1].OutputShape, i + 1, spec.Widths[i], spec.BatchNorm, compute, rng,
                     StageDepth.Suffix(k));
         }, compute);
         int level = System.Numerics.BitOperations.Log2((uint)stride);

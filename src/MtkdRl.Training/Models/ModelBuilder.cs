@@ -40,7 +40,7 @@ internal static class ModelBuilder
                 {
                     int n = i + 1;
                     for (int k = 0; k < spec.ConvsPerStage; k++)
-                        AddConvStage(Add, () => shape, n, spec.Widths[i], spec.BatchNorm, compute, rng, StageDepth.Suffix(k));
+                        AddConvStage(Add, shape, n, spec.Widths[i], spec.BatchNorm, compute, rng, StageDepth.Suffix(k));
                     if (shape.Height >= 2 && shape.Width >= 2) Add(new MaxPool2d($"pool{n}", shape, 2, compute));
                 }
                 Add(spec.GlobalPool ? new GlobalAvgPool("gap", shape, compute) : new Flatten("flatten", shape));
@@ -69,11 +69,11 @@ internal static class ModelBuilder
 
     /// <summary>
     /// Stage <paramref name="n"/>'s block, named conv{n}{suffix}, bn{n}{suffix}, relu{n}{suffix} (<see cref="AddConvBlock"/>);
-    /// <paramref name="shape"/> reads the shape that the layers added so far output.
+    /// <paramref name="input"/> the shape the layers added so far output.
     /// </summary>
-    internal static void AddConvStage(Action<Layer> add, Func<SampleShape> shape, int n, int width, bool batchNorm, CpuCompute compute, Rng rng,
+    internal static void AddConvStage(Action<Layer> add, SampleShape input, int n, int width, bool batchNorm, CpuCompute compute, Rng rng,
         string suffix = "") =>
-        AddConvBlock(add, shape(), width, $"conv{n}{suffix}", $"bn{n}{suffix}", $"relu{n}{suffix}", batchNorm, compute, rng);
+        AddConvBlock(add, input, width, $"conv{n}{suffix}", $"bn{n}{suffix}", $"relu{n}{suffix}", batchNorm, compute, rng);
 
     /// <summary>
     /// Conv3x3 (padding 1, Kaiming-initialised; a bias only without BatchNorm), then BatchNorm2d when
