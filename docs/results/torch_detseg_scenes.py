@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""A segmentation teacher on the trunk of the PyTorch context detector, exported to ONNX for `mtkd teachers import`.
+
+    python3 docs/results/torch_detseg_scenes.py SCENES WIDTH EPOCHS OUT.onnx [--trunk DETECTOR.pt]   # THREADS=2 by default
+    mtkd teachers import --pool POOL --data SCENES --name NAME --onnx OUT.onnx --scale 0-1
+
+The trunk is torch_detector_scenes.py's context detector (stem, stages at 1/2, 1/4, 1/8 and 1/16 of the canvas, the
+1/16 stage joined back to the 1/8 one and that to the 1/4 one) without its heads. With --trunk it starts from the
+weights that script saved (OUT.pt of a `--context` run of the same WIDTH), as segmentation toolkits start from a
+network trained on another task; without it, from a random start. The decoder goes back to the canvas as a U-Net
+does: the 1/4 features upsampled (bilinear) and joined to the 1/2 stage, one 3 x 3 convolution to WIDTH channels and
+one more, upsampled again and joined to the stem, one 3 x 3 convolution, then a 1 x 1 head to the scenes' classes and
+background. Every convolution but the head has BatchNorm and ReLU. Per-pixel cross-entropy with label 255 ignored;
+Adam with the one-cycle schedule (peak 1e-3 with a trunk, 3e-3 without; 10 % warm-up), batch 32, random left-right
+flips, seed 1. After each epoch it prints the test mIoU (torch_unet_scenes.py's, plain and with the flip test) and
+writes OUT.onnx (input pixel / 255 [N,1,S,S], output "maps" [N,C+1,S,S]) and OUT.pt. Needs numpy and torch.
+"""
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_detector_scenes import Detector  # noqa: E402
+from torch_unet_scenes import load, mean_iou  # noqa: E402
+
+
+def block(inputs, outputs):
+    return nn.Sequential(nn.Conv2d(inputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True))
+
+
+class Segmenter(nn.Module):
+    def __init__(self, width, classes):
+        super().__init__()
+        w = width
+        self.trunk = Detector(w, classes, context=True)
+        del self.trunk.cls, self.trunk.box
+        self.at_half = nn.Sequential(block(4 * w + 2 * w, w), block(w, w))
+        self.at_full = block(w + w, w)
+        self.head = nn.Conv2d(w, classes, 1)
+
+    def forward(self, x):
+        t = self.trunk
+
+        def up(z):
+            return F.interpolate(z, scale_factor=2.0, mode="bilinear", align_corners=False)
+        s1 = t.stem(x)
+        s2 = t.s2(F.max_pool2d(s1, 2))
+        s4 = t.s4(F.max_pool2d(s2, 2))
+        s8 = t.s8(F.max_pool2d(s4, 2))
+        s16 = t.s16(F.max_pool2d(s8, 2))
+        s8 = t.top(torch.cat([F.interpolate(s16, scale_factor=2.0, mode="nearest"), s8], 1))
+        f = t.merge(torch.cat([F.interpolate(s8, scale_factor=2.0, mode="nearest"), s4], 1))
+        h = self.at_half(torch.cat([up(f), s2], 1))
+        return self.head(self.at_full(torch.cat([up(h), s1], 1)))
+
+
+def main():
+    arguments = sys.argv[1:]
+    trunk = None
+    if "--trunk" in arguments:
+        at = arguments.index("--trunk")
+        trunk = arguments[at + 1]
+        del arguments[at:at + 2]
+    scenes, width, epochs, out = arguments[0], int(arguments[1]), int(arguments[2]), arguments[3]
+    torch.manual_seed(1)
+    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+    with open(os.path.join(scenes, "dataset.json")) as f:
+        classes = len(json.load(f)["classes"]) + 1
+    x_train, y_train = load(scenes, "train")
+    x_test, y_test = load(scenes, "test")
+    model = Segmenter(width, classes)
+    if trunk is not None:
+        state = {k: v for k, v in torch.load(trunk).items() if not k.startswith(("cls.", "box."))}
+        model.trunk.load_state_dict(state)
+    peak = 1e-3 if trunk is not None else 3e-3
+    batch = 32
+    optimizer = torch.optim.Adam(model.parameters(), lr=peak)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak, total_steps=epochs * math.ceil(len(x_train) / batch), pct_start=0.1)
+
+    def evaluate():
+        model.eval()
+        with torch.no_grad():
+            plain = torch.cat([model(x_test[i:i + 100]) for i in range(0, len(x_test), 100)])
+            flipped = plain + torch.cat([model(x_test[i:i + 100].flip(-1)).flip(-1) for i in range(0, len(x_test), 100)])
+        labels = y_test.numpy().ravel()
+        return mean_iou(plain.argmax(1).numpy().ravel(), labels, classes), mean_iou(flipped.argmax(1).numpy().ravel(), labels, classes)
+
+    for epoch in range(epochs):
+        model.train()
+        start = time.time()
+        order = torch.randperm(len(x_train))
+        for i in range(0, len(order), batch):
+            rows = order[i:i + batch]
+            flip = torch.rand(len(rows)) < 0.5
+            x = torch.where(flip[:, None, None, None], x_train[rows].flip(3), x_train[rows])
+            y = torch.where(flip[:, None, None], y_train[rows].flip(2), y_train[rows])
+            loss = F.cross_entropy(model(x), y, ignore_index=255)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        (plain, per_class), (flipped, per_class_flip) = evaluate()
+        print(json.dumps({"epoch": epoch + 1, "seconds": round(time.time() - start, 1), "test_miou": plain, "test_miou_flip": flipped,
+                          "per_class": [round(v, 4) for v in per_class]}), flush=True)
+        model.eval()
+        torch.onnx.export(model, x_test[:1], out, input_names=["image"], output_names=["maps"],
+                          dynamic_axes={"image": {0: "batch"}, "maps": {0: "batch"}}, opset_version=13)
+        torch.save(model.state_dict(), os.path.splitext(out)[0] + ".pt")
+
+
+if __name__ == "__main__":
+    main()
