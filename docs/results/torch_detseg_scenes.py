@@ -13,7 +13,8 @@ one more, upsampled again and joined to the stem, one 3 x 3 convolution, then a 
 background. Every convolution but the head has BatchNorm and ReLU. Per-pixel cross-entropy with label 255 ignored;
 Adam with the one-cycle schedule (peak 1e-3 with a trunk, 3e-3 without; 10 % warm-up), batch 32, random left-right
 flips, seed 1. After each epoch it prints the test mIoU (torch_unet_scenes.py's, plain and with the flip test) and
-writes OUT.onnx (input pixel / 255 [N,1,S,S], output "maps" [N,C+1,S,S]) and OUT.pt. Needs numpy and torch.
+writes OUT.onnx (input pixel / 255 [N,1,S,S], output "maps" [N,C+1,S,S]) and OUT.pt. The canvas side must be a multiple of
+16 (the trunk pools four times). Needs numpy and torch.
 """
 import json
 import math
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_detector_scenes import Detector  # noqa: E402
-from torch_unet_scenes import load, mean_iou  # noqa: E402
+from torch_unet_scenes import evaluate, prepare, train_epoch  # noqa: E402
 
 
 def block(inputs, outputs):
@@ -68,12 +69,7 @@ def main():
         trunk = arguments[at + 1]
         del arguments[at:at + 2]
     scenes, width, epochs, out = arguments[0], int(arguments[1]), int(arguments[2]), arguments[3]
-    torch.manual_seed(1)
-    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
-    with open(os.path.join(scenes, "dataset.json")) as f:
-        classes = len(json.load(f)["classes"]) + 1
-    x_train, y_train = load(scenes, "train")
-    x_test, y_test = load(scenes, "test")
+    classes, (x_train, y_train), (x_test, y_test) = prepare(scenes)
     model = Segmenter(width, classes)
     if trunk is not None:
         state = {k: v for k, v in torch.load(trunk).items() if not k.startswith(("cls.", "box."))}
@@ -83,29 +79,10 @@ def main():
     optimizer = torch.optim.Adam(model.parameters(), lr=peak)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak, total_steps=epochs * math.ceil(len(x_train) / batch), pct_start=0.1)
 
-    def evaluate():
-        model.eval()
-        with torch.no_grad():
-            plain = torch.cat([model(x_test[i:i + 100]) for i in range(0, len(x_test), 100)])
-            flipped = plain + torch.cat([model(x_test[i:i + 100].flip(-1)).flip(-1) for i in range(0, len(x_test), 100)])
-        labels = y_test.numpy().ravel()
-        return mean_iou(plain.argmax(1).numpy().ravel(), labels, classes), mean_iou(flipped.argmax(1).numpy().ravel(), labels, classes)
-
     for epoch in range(epochs):
-        model.train()
         start = time.time()
-        order = torch.randperm(len(x_train))
-        for i in range(0, len(order), batch):
-            rows = order[i:i + batch]
-            flip = torch.rand(len(rows)) < 0.5
-            x = torch.where(flip[:, None, None, None], x_train[rows].flip(3), x_train[rows])
-            y = torch.where(flip[:, None, None], y_train[rows].flip(2), y_train[rows])
-            loss = F.cross_entropy(model(x), y, ignore_index=255)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-        (plain, per_class), (flipped, per_class_flip) = evaluate()
+        train_epoch(model, optimizer, schedule, x_train, y_train, batch)
+        (plain, per_class), (flipped, per_class_flip) = evaluate(model, x_test, y_test, classes)
         print(json.dumps({"epoch": epoch + 1, "seconds": round(time.time() - start, 1), "test_miou": plain, "test_miou_flip": flipped,
                           "per_class": [round(v, 4) for v in per_class]}), flush=True)
         model.eval()

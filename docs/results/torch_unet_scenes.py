@@ -65,42 +65,54 @@ def mean_iou(predicted, labels, classes):
     return float((intersection[present] / union[present]).mean()), [float(v) for v in intersection / np.maximum(union, 1)]
 
 
-def main():
-    scenes, width, epochs, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+def prepare(scenes):
+    """Seed 1, THREADS threads (2 by default); the scenes' class count with background, and both splits."""
     torch.manual_seed(1)
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
     with open(os.path.join(scenes, "dataset.json")) as f:
         classes = len(json.load(f)["classes"]) + 1
-    x_train, y_train = load(scenes, "train")
-    x_test, y_test = load(scenes, "test")
+    return classes, load(scenes, "train"), load(scenes, "test")
+
+
+def train_epoch(model, optimizer, schedule, x_train, y_train, batch):
+    """One epoch of per-pixel cross-entropy (label 255 ignored) in a random order, each canvas mirrored with
+    probability 1/2."""
+    model.train()
+    order = torch.randperm(len(x_train))
+    for i in range(0, len(order), batch):
+        rows = order[i:i + batch]
+        x, y = x_train[rows], y_train[rows]
+        flip = torch.rand(len(rows)) < 0.5
+        x[flip], y[flip] = x[flip].flip(-1), y[flip].flip(-1)
+        loss = F.cross_entropy(model(x), y, ignore_index=255)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+
+
+def evaluate(model, x_test, y_test, classes):
+    """(mIoU, per-class IoU) of the plain logits and of the flip test (plain plus mirrored logits)."""
+    model.eval()
+    with torch.no_grad():
+        plain = torch.cat([model(x_test[i:i + 100]) for i in range(0, len(x_test), 100)])
+        flipped = plain + torch.cat([model(x_test[i:i + 100].flip(-1)).flip(-1) for i in range(0, len(x_test), 100)])
+    labels = y_test.numpy().ravel()
+    return mean_iou(plain.argmax(1).numpy().ravel(), labels, classes), mean_iou(flipped.argmax(1).numpy().ravel(), labels, classes)
+
+
+def main():
+    scenes, width, epochs, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    classes, (x_train, y_train), (x_test, y_test) = prepare(scenes)
     model = UNet(width, classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     batch = 32
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=epochs * math.ceil(len(x_train) / batch), pct_start=0.1)
 
-    def evaluate():
-        model.eval()
-        with torch.no_grad():
-            plain = torch.cat([model(x_test[i:i + 100]) for i in range(0, len(x_test), 100)])
-            flipped = plain + torch.cat([model(x_test[i:i + 100].flip(-1)).flip(-1) for i in range(0, len(x_test), 100)])
-        labels = y_test.numpy().ravel()
-        return mean_iou(plain.argmax(1).numpy().ravel(), labels, classes), mean_iou(flipped.argmax(1).numpy().ravel(), labels, classes)
-
     for epoch in range(epochs):
-        model.train()
         start = time.time()
-        order = torch.randperm(len(x_train))
-        for i in range(0, len(order), batch):
-            rows = order[i:i + batch]
-            x, y = x_train[rows], y_train[rows]
-            flip = torch.rand(len(rows)) < 0.5
-            x[flip], y[flip] = x[flip].flip(-1), y[flip].flip(-1)
-            loss = F.cross_entropy(model(x), y, ignore_index=255)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-        (plain, per_class), (flipped, per_class_flip) = evaluate()
+        train_epoch(model, optimizer, schedule, x_train, y_train, batch)
+        (plain, per_class), (flipped, per_class_flip) = evaluate(model, x_test, y_test, classes)
         print(json.dumps({"epoch": epoch + 1, "seconds": round(time.time() - start, 1), "test_miou": plain, "test_miou_flip": flipped}), flush=True)
     print(json.dumps({"per_class": per_class, "per_class_flip": per_class_flip}))
     model.eval()
