@@ -70,6 +70,8 @@ def main():
         del arguments[at:at + 2]
     scenes, width, epochs, out = arguments[0], int(arguments[1]), int(arguments[2]), arguments[3]
     classes, (x_train, y_train), (x_test, y_test) = prepare(scenes)
+    if x_train.shape[-1] % 16:
+        sys.exit(f"{scenes}: canvas {x_train.shape[-1]} is not a multiple of 16, which the trunk's four poolings need")
     model = Segmenter(width, classes)
     if trunk is not None:
         state = {k: v for k, v in torch.load(trunk).items() if not k.startswith(("cls.", "box."))}
