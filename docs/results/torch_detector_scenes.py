@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "onnx"))
 from train_torch_detector import STRIDE, coco_detections, load, targets  # noqa: E402
-from torch_unet_scenes import stage  # noqa: E402  (this folder: two 3 x 3 convolutions with BatchNorm and ReLU)
+from torch_unet_scenes import block, stage  # noqa: E402  (this folder: one and two 3 x 3 convolutions with BatchNorm and ReLU)
 
 
 class Detector(nn.Module):
@@ -41,26 +41,30 @@ class Detector(nn.Module):
         super().__init__()
         w = width
         self.context = context
-        self.stem = nn.Sequential(nn.Conv2d(1, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True))
+        self.stem = block(1, w)
         self.s2, self.s4, self.s8 = stage(w, 2 * w), stage(2 * w, 4 * w), stage(4 * w, 8 * w)
         if context:
             self.s16, self.top = stage(8 * w, 8 * w), stage(16 * w, 8 * w)
         self.merge = stage(8 * w + 4 * w, 4 * w)
         if context:
-            self.cls = nn.Sequential(nn.Conv2d(4 * w, 4 * w, 3, padding=1, bias=False), nn.BatchNorm2d(4 * w),
-                                     nn.ReLU(inplace=True), nn.Conv2d(4 * w, classes, 3, padding=1))
+            self.cls = nn.Sequential(*block(4 * w, 4 * w), nn.Conv2d(4 * w, classes, 3, padding=1))
         else:
             self.cls = nn.Conv2d(4 * w, classes, 3, padding=1)
         self.box = nn.Conv2d(4 * w, 4, 3, padding=1)
 
-    def forward(self, x):
-        s2 = self.s2(F.max_pool2d(self.stem(x), 2))
+    def features(self, x):
+        """The stem's output (the canvas), the 1/2 stage's, and the features at stride 4 that the heads read."""
+        s1 = self.stem(x)
+        s2 = self.s2(F.max_pool2d(s1, 2))
         s4 = self.s4(F.max_pool2d(s2, 2))
         s8 = self.s8(F.max_pool2d(s4, 2))
         if self.context:
             s16 = self.s16(F.max_pool2d(s8, 2))
             s8 = self.top(torch.cat([F.interpolate(s16, scale_factor=2.0, mode="nearest"), s8], 1))
-        f = self.merge(torch.cat([F.interpolate(s8, scale_factor=2.0, mode="nearest"), s4], 1))
+        return s1, s2, self.merge(torch.cat([F.interpolate(s8, scale_factor=2.0, mode="nearest"), s4], 1))
+
+    def forward(self, x):
+        f = self.features(x)[2]
         return self.cls(f), self.box(f)
 
 

@@ -28,11 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_detector_scenes import Detector  # noqa: E402
-from torch_unet_scenes import evaluate, prepare, train_epoch  # noqa: E402
-
-
-def block(inputs, outputs):
-    return nn.Sequential(nn.Conv2d(inputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True))
+from torch_unet_scenes import block, evaluate, export_maps, prepare, train_epoch  # noqa: E402
 
 
 class Segmenter(nn.Module):
@@ -46,17 +42,9 @@ class Segmenter(nn.Module):
         self.head = nn.Conv2d(w, classes, 1)
 
     def forward(self, x):
-        t = self.trunk
-
         def up(z):
             return F.interpolate(z, scale_factor=2.0, mode="bilinear", align_corners=False)
-        s1 = t.stem(x)
-        s2 = t.s2(F.max_pool2d(s1, 2))
-        s4 = t.s4(F.max_pool2d(s2, 2))
-        s8 = t.s8(F.max_pool2d(s4, 2))
-        s16 = t.s16(F.max_pool2d(s8, 2))
-        s8 = t.top(torch.cat([F.interpolate(s16, scale_factor=2.0, mode="nearest"), s8], 1))
-        f = t.merge(torch.cat([F.interpolate(s8, scale_factor=2.0, mode="nearest"), s4], 1))
+        s1, s2, f = self.trunk.features(x)
         h = self.at_half(torch.cat([up(f), s2], 1))
         return self.head(self.at_full(torch.cat([up(h), s1], 1)))
 
@@ -87,9 +75,7 @@ def main():
         (plain, per_class), (flipped, per_class_flip) = evaluate(model, x_test, y_test, classes)
         print(json.dumps({"epoch": epoch + 1, "seconds": round(time.time() - start, 1), "test_miou": plain, "test_miou_flip": flipped,
                           "per_class": [round(v, 4) for v in per_class]}), flush=True)
-        model.eval()
-        torch.onnx.export(model, x_test[:1], out, input_names=["image"], output_names=["maps"],
-                          dynamic_axes={"image": {0: "batch"}, "maps": {0: "batch"}}, opset_version=13)
+        export_maps(model, x_test[:1], out)
         torch.save(model.state_dict(), os.path.splitext(out)[0] + ".pt")
 
 

@@ -23,10 +23,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def block(inputs, outputs):
+    """A 3 x 3 convolution (no bias), BatchNorm and ReLU."""
+    return nn.Sequential(nn.Conv2d(inputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True))
+
+
 def stage(inputs, outputs):
-    return nn.Sequential(
-        nn.Conv2d(inputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True),
-        nn.Conv2d(outputs, outputs, 3, padding=1, bias=False), nn.BatchNorm2d(outputs), nn.ReLU(inplace=True))
+    """Two blocks, as one flat Sequential (parameter names 0.weight ... 5.running_var)."""
+    return nn.Sequential(*block(inputs, outputs), *block(outputs, outputs))
 
 
 class UNet(nn.Module):
@@ -101,6 +105,13 @@ def evaluate(model, x_test, y_test, classes):
     return mean_iou(plain.argmax(1).numpy().ravel(), labels, classes), mean_iou(flipped.argmax(1).numpy().ravel(), labels, classes)
 
 
+def export_maps(model, example, out):
+    """The model in eval mode to ONNX: input "image" [N,1,S,S], output "maps" [N,C+1,S,S], the batch dynamic."""
+    model.eval()
+    torch.onnx.export(model, example, out, input_names=["image"], output_names=["maps"],
+                      dynamic_axes={"image": {0: "batch"}, "maps": {0: "batch"}}, opset_version=13)
+
+
 def main():
     scenes, width, epochs, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     classes, (x_train, y_train), (x_test, y_test) = prepare(scenes)
@@ -115,9 +126,7 @@ def main():
         (plain, per_class), (flipped, per_class_flip) = evaluate(model, x_test, y_test, classes)
         print(json.dumps({"epoch": epoch + 1, "seconds": round(time.time() - start, 1), "test_miou": plain, "test_miou_flip": flipped}), flush=True)
     print(json.dumps({"per_class": per_class, "per_class_flip": per_class_flip}))
-    model.eval()
-    torch.onnx.export(model, x_test[:1], out, input_names=["image"], output_names=["maps"],
-                      dynamic_axes={"image": {0: "batch"}, "maps": {0: "batch"}}, opset_version=13)
+    export_maps(model, x_test[:1], out)
 
 
 if __name__ == "__main__":
