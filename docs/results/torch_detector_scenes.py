@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A detection teacher trained in PyTorch on a scenes folder, exported to ONNX for `mtkd teachers import --onnx`.
 
-    python3 docs/results/torch_detector_scenes.py SCENES WIDTH EPOCHS OUT.onnx [--context]     # THREADS=2 by default
+    python3 docs/results/torch_detector_scenes.py SCENES WIDTH EPOCHS OUT.onnx [--context] [--bf16]     # THREADS=2 by default
     mtkd teachers import --pool POOL --data SCENES --name NAME --onnx OUT.onnx --scale 0-1 --boxes box
 
 The location assignment, losses, box coding and decoding are docs/DETECTION.md's, as
@@ -15,7 +15,7 @@ detector"). Adam with the
 one-cycle schedule (peak 3e-3, 10 % warm-up), batch 32, random left-right flips (boxes mirrored), seed 1. After each
 epoch it writes the test detections as a COCO results file (OUT.epochN.json; score them with `mtkd eval --data SCENES --score-detections`),
 the model so far to OUT.onnx and its PyTorch weights to OUT.pt. Input: pixel / 255, [N,1,S,S]; outputs "cls" [N,C+1,S/4,S/4] and "box"
-[N,4,S/4,S/4]. Needs numpy and torch.
+[N,4,S/4,S/4]. --bf16 trains under bfloat16 autocast (torch_unet_scenes.py's take_bf16). Needs numpy and torch.
 """
 import json
 import os
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "onnx"))
 from train_torch_detector import STRIDE, coco_detections, load, targets  # noqa: E402
-from torch_unet_scenes import block, stage  # noqa: E402  (this folder: one and two 3 x 3 convolutions with BatchNorm and ReLU)
+from torch_unet_scenes import block, forward_for_training, stage, take_bf16  # noqa: E402  (this folder: one and two 3 x 3 convolutions with BatchNorm and ReLU)
 
 
 class Detector(nn.Module):
@@ -73,8 +73,9 @@ def mirrored(boxes, canvas):
 
 
 def main():
-    context = "--context" in sys.argv[1:]
-    arguments = [a for a in sys.argv[1:] if a != "--context"]
+    arguments, bf16 = take_bf16(sys.argv[1:])
+    context = "--context" in arguments
+    arguments = [a for a in arguments if a != "--context"]
     scenes, width, epochs, out = arguments[0], int(arguments[1]), int(arguments[2]), arguments[3]
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
     torch.manual_seed(1)
@@ -106,7 +107,7 @@ def main():
             x = torch.where(flip[:, None, None, None], x_train[rows].flip(3), x_train[rows])
             y = labels[flip.long(), rows].reshape(-1)
             target = box_targets[flip.long(), rows].reshape(-1, 4)
-            z, t = model(x)
+            z, t = forward_for_training(model, x, bf16)
             z = z.permute(0, 2, 3, 1).reshape(-1, classes)
             t = t.permute(0, 2, 3, 1).reshape(-1, 4)
             positive = y > 0
@@ -117,6 +118,7 @@ def main():
             optimizer.step()
             schedule.step()
             total += float(loss) * len(rows)
+        model.to(memory_format=torch.contiguous_format)
         detections = coco_detections(model, x_test, grid, canvas, batch=100)
         with open(f"{out}.epoch{epoch}.json", "w") as f:
             json.dump(detections, f, separators=(",", ":"))

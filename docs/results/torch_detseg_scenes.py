@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A segmentation teacher on the trunk of the PyTorch context detector, exported to ONNX for `mtkd teachers import`.
 
-    python3 docs/results/torch_detseg_scenes.py SCENES WIDTH EPOCHS OUT.onnx [--trunk DETECTOR.pt]   # THREADS=2 by default
+    python3 docs/results/torch_detseg_scenes.py SCENES WIDTH EPOCHS OUT.onnx [--trunk DETECTOR.pt] [--bf16]   # THREADS=2 by default
     mtkd teachers import --pool POOL --data SCENES --name NAME --onnx OUT.onnx --scale 0-1
 
 The trunk is torch_detector_scenes.py's context detector (stem, stages at 1/2, 1/4, 1/8 and 1/16 of the canvas, the
@@ -14,7 +14,8 @@ background. Every convolution but the head has BatchNorm and ReLU. Per-pixel cro
 Adam with the one-cycle schedule (peak 1e-3 with a trunk, 3e-3 without; 10 % warm-up), batch 32, random left-right
 flips, seed 1. After each epoch it prints the test mIoU (torch_unet_scenes.py's, plain and with the flip test) and
 writes OUT.onnx (input pixel / 255 [N,1,S,S], output "maps" [N,C+1,S,S]) and OUT.pt. The canvas side must be a multiple of
-16 (the trunk pools four times). Needs numpy and torch.
+16 (the trunk pools four times). --bf16 trains under bfloat16 autocast (torch_unet_scenes.py's take_bf16). Needs numpy
+and torch.
 """
 import json
 import math
@@ -28,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_detector_scenes import Detector  # noqa: E402
-from torch_unet_scenes import block, evaluate, export_maps, prepare, train_epoch  # noqa: E402
+from torch_unet_scenes import block, evaluate, export_maps, prepare, take_bf16, train_epoch  # noqa: E402
 
 
 class Segmenter(nn.Module):
@@ -50,7 +51,7 @@ class Segmenter(nn.Module):
 
 
 def main():
-    arguments = sys.argv[1:]
+    arguments, bf16 = take_bf16(sys.argv[1:])
     trunk = None
     if "--trunk" in arguments:
         at = arguments.index("--trunk")
@@ -71,7 +72,7 @@ def main():
 
     for epoch in range(epochs):
         start = time.time()
-        train_epoch(model, optimizer, schedule, x_train, y_train, batch)
+        train_epoch(model, optimizer, schedule, x_train, y_train, batch, bf16)
         (plain, per_class), (flipped, per_class_flip) = evaluate(model, x_test, y_test, classes)
         print(json.dumps({"epoch": epoch + 1, "seconds": round(time.time() - start, 1), "test_miou": plain, "test_miou_flip": flipped,
                           "per_class": [round(v, 4) for v in per_class]}), flush=True)
