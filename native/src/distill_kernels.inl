@@ -235,6 +235,16 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
 // rows shorter than kOneExpStudentFrom, where the factor's scalar exp costs more than the vector exps it saves
 // (at C = 11, one vector per row, the dense shape's gradient pass measured 12 % slower with it).
 constexpr int kOneExpStudentFrom = 64;
+
+// Which rows take the gradient pass by lane groups (gradient_tiles_block) rather than row by row: rows of up to 32
+// classes, and rows of up to kTileMaxClasses with many teachers. Measured on Zen 5, 2 threads (docs/PERF.md): the
+// lane groups take 65536,4,11,0 from 2.06 to 1.37 ms and 256,64,100,128 from 0.51 to 0.43, but 256,4,100,256 from
+// 0.042 to 0.047-0.052, where the transposes of 100-class rows cost more than the per-pair steps they save.
+constexpr int kGradientTileMaxClasses = 32;
+constexpr int kGradientTileManyTeachers = 32;
+inline bool gradient_by_lane_groups(const DistillProblem& p) {
+    return p.C <= kGradientTileMaxClasses || (p.C <= kTileMaxClasses && p.K >= kGradientTileManyTeachers);
+}
 template <class V, int TK>
 inline void student_gradient(const DistillProblem& p, int b, float kd, float* dz) {
     using F = typename V::F;
@@ -273,6 +283,7 @@ inline bool stream_logit_grads(const DistillProblem& p) {
 // B C floats of traffic.
 template <class V>
 void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
+    if (gradient_by_lane_groups(p)) return gradient_tiles_block<V>(p, b0, b1, scratch);
     using F = typename V::F;
     const int C = p.C;
     const F it = V::set1(p.inv_T);

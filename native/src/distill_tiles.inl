@@ -376,6 +376,106 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     if (stream) V::stream_fence();
 }
 
+// The gradient pass for short rows, a lane group at a time: dL/dzs from the stats pass's log-sum-exps (the formulas of
+// gradient_block), one row per lane, so a row of C = 11 classes costs its share of 11 full vectors instead of one
+// masked vector with its per-row bookkeeping, once for the student and once per teacher. For T in {1, 2, 3, 4} the
+// student takes one exponential per logit, as student_gradient does: q = e^{(s - lse_s1)/T}, softmax(s) = q^T,
+// softmax(s/T) = q e^{lse_s1/T - lse_st}, the last factor one vector exponential per lane group (its argument formed
+// in double per row, then rounded: a relative error of a few 1e-7 in the factor). Ignored rows and unused lanes
+// compute with coefficients 0 and are written as zeros (write_gradient_rows).
+template <class V, int TK>
+inline void student_gradient_tile(const DistillProblem& p, LaneGroup<V>& g) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    const int C = p.C;
+    alignas(64) float neg_lse1[W], neg_lseT[W], ce[W], kd[W], shift[W];
+    for (int i = 0; i < W; ++i) {
+        const bool counted = g.y[i] >= 0;  // false for unused lanes
+        const int b = g.b0 + i;
+        float wl_sum = 0.0f;
+        if (counted)
+            for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
+        neg_lse1[i] = counted ? -p.stats.lse_s1[b] : 0.0f;
+        neg_lseT[i] = counted ? -p.stats.lse_st[b] : 0.0f;
+        ce[i] = counted ? p.a_ce * p.inv_counted_rows : 0.0f;
+        kd[i] = counted ? p.a_kd * p.T * p.inv_counted_rows * wl_sum : 0.0f;
+        if constexpr (TK > 0)
+            shift[i] = counted ? static_cast<float>(static_cast<double>(p.stats.lse_s1[b]) / TK -
+                                                    static_cast<double>(p.stats.lse_st[b]))
+                               : 0.0f;
+    }
+    const F l1 = V::load(neg_lse1), vce = V::load(ce);
+    if constexpr (TK == 0) {
+        const F it = V::set1(p.inv_T), lT = V::load(neg_lseT), vkd = V::load(kd);
+        for (int c0 = 0; c0 < C; c0 += W) {
+            transposed_columns<V>(student_row(p, g.b0), C, g.n, c0, std::min(W, C - c0), [&](int j, F x) {
+                const F p1 = vexp_kernel<V>(V::add(x, l1)), pT = vexp_kernel<V>(V::fma(x, it, lT));
+                V::store(g.column(g.dz, c0 + j), V::fma(vce, p1, V::mul(vkd, pT)));
+            });
+        }
+    } else {
+        const F kdq = V::mul(V::load(kd), vexp<V>(V::load(shift)));
+        for (int c0 = 0; c0 < C; c0 += W) {
+            transposed_columns<V>(student_row(p, g.b0), C, g.n, c0, std::min(W, C - c0), [&](int j, F x) {
+                const F q = vexp_kernel<V, TK>(V::add(x, l1));
+                V::store(g.column(g.dz, c0 + j), V::fma(vce, vpow_int<V, TK>(q), V::mul(kdq, q)));
+            });
+        }
+    }
+}
+
+// Teacher k's share of the group's dz tile: - a_kd T wl_k / B' e^{z/T - lse_t,k} per column.
+template <class V>
+inline void teacher_gradient_tile(const DistillProblem& p, const LaneGroup<V>& g, int k) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    const int C = p.C;
+    alignas(64) float neg_lse[W], coef[W];
+    for (int i = 0; i < W; ++i) {
+        const bool counted = g.y[i] >= 0;
+        const std::size_t pair = counted ? stat_index(p, g.b0 + i, k) : 0;
+        neg_lse[i] = counted ? -p.stats.lse_t[pair] : 0.0f;
+        coef[i] = counted ? p.a_kd * p.T * p.inv_counted_rows * p.wl[pair] : 0.0f;
+    }
+    const F it = V::set1(p.inv_T), nl = V::load(neg_lse), cf = V::load(coef);
+    // The next teacher's rows of the group (or the next group's first teacher), as teacher_tile asks for them.
+    const int after = g.b0 + g.n;
+    const float* next = V::W < 8        ? nullptr
+                        : k + 1 < p.K   ? teacher_row(p, k + 1, g.b0)
+                        : after < p.B   ? teacher_row(p, 0, after)
+                                        : nullptr;
+    for (int c0 = 0; c0 < C; c0 += W) {
+        transposed_columns<V>(teacher_row(p, k, g.b0), C, g.n, c0, std::min(W, C - c0), [&](int j, F x) {
+            const int c = c0 + j;
+            if (next != nullptr) prefetch_line(next + static_cast<std::size_t>(c) * g.n);
+            float* d = g.column(g.dz, c);
+            V::store(d, V::fnma(cf, vexp_kernel<V>(V::fma(x, it, nl)), V::load(d)));
+        });
+    }
+}
+
+// The gradient pass of rows [b0, b1) by lane groups: dzs and row_loss from the logits, then dfs pair by pair in
+// the row-major order of fs and ft (zeros for ignored rows), as gradient_block writes them.
+template <class V>
+void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
+    const bool stream = stream_feature_grads(p);
+    for (int r0 = b0; r0 < b1; r0 += V::W) {
+        LaneGroup<V> g = make_lane_group<V>(p, r0, std::min(V::W, b1 - r0), scratch);
+        with_temperature_kind(temperature_kind(p.T), [&](auto tk) { student_gradient_tile<V, decltype(tk)::value>(p, g); });
+        for (int k = 0; k < p.K; ++k) teacher_gradient_tile<V>(p, g, k);
+        finish_gradient_rows(p, g, r0);
+        if (p.F == 0) continue;
+        for (int i = 0; i < g.n; ++i) {
+            const int b = r0 + i;
+            for (int k = 0; k < p.K; ++k) {
+                if (p.y[b] >= 0) feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
+                else zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F + p.off[k], static_cast<std::size_t>(p.D[k]));
+            }
+        }
+    }
+    if (stream) V::stream_fence();
+}
+
 }  // namespace distill
 }  // namespace
 }  // namespace mtkd
