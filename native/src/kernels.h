@@ -28,8 +28,9 @@ struct DistillProblem {
     mtkd_grads grads;  // written by gradient and fused
 };
 
-// Rows of at most this many classes are processed W rows at a time, one per vector lane (distill_tiles.inl);
-// longer rows one at a time (distill_kernels.inl).
+// Rows of at most this many classes are processed W rows at a time, one per vector lane (distill_tiles.inl), by the
+// stats and fused passes, and by the gradient pass where gradient_by_lane_groups says so; longer rows one at a time
+// (distill_kernels.inl).
 constexpr int kTileMaxClasses = 128;
 constexpr int kMaxVectorWidth = 16;  // floats in the widest level's vectors
 constexpr int kMaxPairsInGroup = kMaxVectorWidth;
