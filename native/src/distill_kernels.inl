@@ -228,14 +228,6 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     }
 }
 
-// The student's share of dzs row b in the gradient pass, a_ce softmax(s) + kd softmax(s/T) (kd = a_kd T sum_k wl_k
-// / B'), from the stats pass's lse_s1 and lse_st. For T in {1, 2, 3, 4} one exponential per logit:
-//   q = e^{(s - lse_s1)/T},  softmax(s) = q^T,  softmax(s/T) = e^{s/T - lse_st} = q e^{lse_s1/T - lse_st},
-// where the last factor is one number per row (in [1/C, C^(1/T)], formed in double). Other T take two, and so do
-// rows shorter than kOneExpStudentFrom, where the factor's scalar exp costs more than the vector exps it saves
-// (at C = 11, one vector per row, the dense shape's gradient pass measured 12 % slower with it).
-constexpr int kOneExpStudentFrom = 64;
-
 // Which rows take the gradient pass by lane groups (gradient_tiles_block) rather than row by row: rows of up to 32
 // classes, and rows of up to kTileMaxClasses with many teachers. Measured on Zen 5, 2 threads (docs/PERF.md): the
 // lane groups take 65536,4,11,0 from 2.06 to 1.37 ms and 256,64,100,128 from 0.51 to 0.43, but 256,4,100,256 from
@@ -245,6 +237,16 @@ constexpr int kGradientTileManyTeachers = 32;
 inline bool gradient_by_lane_groups(const DistillProblem& p) {
     return p.C <= kGradientTileMaxClasses || (p.C <= kTileMaxClasses && p.K >= kGradientTileManyTeachers);
 }
+
+// The student's share of dzs row b in the gradient pass, a_ce softmax(s) + kd softmax(s/T) (kd = a_kd T sum_k wl_k
+// / B'), from the stats pass's lse_s1 and lse_st. For T in {1, 2, 3, 4} one exponential per logit:
+//   q = e^{(s - lse_s1)/T},  softmax(s) = q^T,  softmax(s/T) = e^{s/T - lse_st} = q e^{lse_s1/T - lse_st},
+// where the last factor is one number per row (in [1/C, C^(1/T)], formed in double). Other T take two, and so do
+// rows shorter than kOneExpStudentFrom, where the factor's scalar exp costs more than the vector exps it saves
+// (at C = 11, one vector per row, the dense shape's gradient pass measured 12 % slower with it). Rows that go by lane
+// groups take the factor as one vector exponential per group instead (student_gradient_tile).
+constexpr int kOneExpStudentFrom = 64;
+
 template <class V, int TK>
 inline void student_gradient(const DistillProblem& p, int b, float kd, float* dz) {
     using F = typename V::F;
