@@ -110,6 +110,13 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
     }
 }
 
+// The gradient pass's dfs slice of pair (b, k): from feature_row for a counted row, zeros for an ignored one.
+template <class V>
+inline void feature_gradient(const DistillProblem& p, int b, int k, bool stream) {
+    if (p.y[b] >= 0) feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
+    else zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F + p.off[k], static_cast<std::size_t>(p.D[k]));
+}
+
 }  // namespace distill
 }  // namespace
 }  // namespace mtkd

@@ -344,11 +344,7 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
             if (next != nullptr) sweep(std::true_type{});
             else sweep(std::false_type{});
         },
-        [&](int r, int k) {
-            const int b = b0 + r;
-            if (p.y[b] >= 0) feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
-            else zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F + p.off[k], static_cast<std::size_t>(p.D[k]));
-        });
+        [&](int r, int k) { feature_gradient<V>(p, b0 + r, k, stream); });
     if (stream || stream_dz) V::stream_fence();
 }
 

@@ -156,6 +156,18 @@ struct PairStatsHeld {
     typename V::F value[kTilePairStats][V::W];  // [statistic][teacher]
 };
 
+// The rows a lane group reads after teacher k's: the next teacher's rows of the group, or after the last teacher the
+// next group's first teacher (null past the last row, and in the scalar build, where one hint per float would cost
+// more than it saves). n C floats in one run that starts on another page: column c asks for the line at float c n.
+template <class V>
+inline const float* rows_after_teacher(const DistillProblem& p, const LaneGroup<V>& g, int k) {
+    const int after = g.b0 + g.n;
+    return V::W < 8        ? nullptr
+           : k + 1 < p.K   ? teacher_row(p, k + 1, g.b0)
+           : after < p.B   ? teacher_row(p, 0, after)
+                           : nullptr;
+}
+
 // The student rows of the group: lse_s1, lse_st, ce_s, the tiles s, w_s, e^v and, with Fused, the student's share
 // of dL/dzs in the dz tile.
 template <class V, int TK, bool Fused>
@@ -233,13 +245,7 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     }
     const F it = V::set1(p.inv_T), zero = V::zero();
     F S0[2] = {zero, zero}, R0[2] = {zero, zero}, Hs[2] = {zero, zero}, St[2] = {zero, zero}, A[2] = {zero, zero};
-    // The next teacher's rows of the group (or, after the last teacher, the next group's), n C floats in one run
-    // that starts on another page: column c asks for the line at float c n, so the C columns cover all of it.
-    const int after = g.b0 + g.n;
-    const float* next = V::W < 8        ? nullptr  // the scalar build: one hint per float would cost more than it saves
-                        : k + 1 < p.K   ? teacher_row(p, k + 1, g.b0)
-                        : after < p.B   ? teacher_row(p, 0, after)
-                                        : nullptr;
+    const float* next = rows_after_teacher(p, g, k);
     for_each_column(C, g.n, [&](int c, int h) {
         if (next != nullptr) prefetch_line(next + static_cast<std::size_t>(c) * g.n);
         const F w = V::sub(V::load(g.column(g.z, c)), m);
@@ -438,12 +444,7 @@ inline void teacher_gradient_tile(const DistillProblem& p, const LaneGroup<V>& g
         coef[i] = counted ? p.a_kd * p.T * p.inv_counted_rows * p.wl[pair] : 0.0f;
     }
     const F it = V::set1(p.inv_T), nl = V::load(neg_lse), cf = V::load(coef);
-    // The next teacher's rows of the group (or the next group's first teacher), as teacher_tile asks for them.
-    const int after = g.b0 + g.n;
-    const float* next = V::W < 8        ? nullptr
-                        : k + 1 < p.K   ? teacher_row(p, k + 1, g.b0)
-                        : after < p.B   ? teacher_row(p, 0, after)
-                                        : nullptr;
+    const float* next = rows_after_teacher(p, g, k);
     for (int c0 = 0; c0 < C; c0 += W) {
         transposed_columns<V>(teacher_row(p, k, g.b0), C, g.n, c0, std::min(W, C - c0), [&](int j, F x) {
             const int c = c0 + j;
@@ -467,10 +468,7 @@ void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratc
         if (p.F == 0) continue;
         for (int i = 0; i < g.n; ++i) {
             const int b = r0 + i;
-            for (int k = 0; k < p.K; ++k) {
-                if (p.y[b] >= 0) feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
-                else zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F + p.off[k], static_cast<std::size_t>(p.D[k]));
-            }
+            for (int k = 0; k < p.K; ++k) feature_gradient<V>(p, b, k, stream);
         }
     }
     if (stream) V::stream_fence();
