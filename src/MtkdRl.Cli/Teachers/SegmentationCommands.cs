@@ -74,10 +74,12 @@ public static class SegmentationCommands
     /// <summary>
     /// The network of --model: a segmentation checkpoint (NAME.json or POOL/NAME), or a pool's imported ONNX teacher
     /// (run through ONNX Runtime; the returned owner closes it). With the normalisation its inputs get and its class names.
+    /// A pool teacher that answers with the flip test (pool.json's flip_test) is scored as the pool serves it.
     /// </summary>
     private static (ISegmentationNetwork Network, MtkdRl.Data.Batching.ChannelNormalization Norm, IReadOnlyList<string> ClassNames, IDisposable? Owner) Load(
         IAnsiConsole console, string model, SceneDataset data, CpuCompute compute)
     {
+        bool flipTest = false;
         if (!File.Exists(Checkpoint.ConfigPathOf(model)))
         {
             string pool = Path.GetDirectoryName(model) is { Length: > 0 } p ? p : ".";
@@ -85,16 +87,19 @@ public static class SegmentationCommands
             if (!PoolManifest.Exists(pool)) throw new MtkdInputException($"--model {model}: not a checkpoint (NAME.json) nor a pool teacher (POOL/NAME)");
             var teacher = PoolManifest.Read(pool, TaskKind.Segmentation).Teachers.FirstOrDefault(t => t.Name == name)
                 ?? throw new MtkdInputException($"--model {model}: the pool has no teacher '{name}'");
+            if (teacher.FlipTest) console.MarkupLine(Markup.Escape($"{teacher.Name} answers with the flip test (flip_test in {PoolManifest.PathIn(pool)})"));
             if (teacher.Checkpoint is null)
             {
                 var onnx = MtkdRl.Onnx.OnnxSegmentationTeacher.Open(pool, teacher, data, compute.Threads);
                 console.MarkupLine(Markup.Escape($"model: {teacher.Name} (imported ONNX teacher), D = {onnx.EmbeddingWidth}, from {Path.Combine(pool, teacher.Onnx!.File)}"));
-                return (onnx, onnx.Normalization, [], onnx);
+                return (teacher.FlipTest ? FlipTestTeacher.Of(onnx) : onnx, onnx.Normalization, [], onnx);
             }
+            flipTest = teacher.FlipTest;
             model = Path.Combine(pool, teacher.Checkpoint);
         }
         var (network, config) = SegmentationCheckpoint.Load(model, compute);
         console.MarkupLine(Markup.Escape($"model: {config.Name} ({config.Spec}), {network.ParameterCount:N0} parameters, D = {network.EmbeddingWidth}, from {Checkpoint.ConfigPathOf(model)}"));
-        return (network, new MtkdRl.Data.Batching.ChannelNormalization(config.Normalization.Mean, config.Normalization.Std), config.ClassNames, null);
+        return (flipTest ? FlipTestTeacher.Of(network) : network, new MtkdRl.Data.Batching.ChannelNormalization(config.Normalization.Mean, config.Normalization.Std),
+            config.ClassNames, null);
     }
 }

@@ -31,13 +31,18 @@ public sealed partial class TeachersVerb
     [Option("scale", HelpText = "import --onnx: 0-1 feeds pixel / 255 (torchvision's ToTensor).")]
     public string? Scale { get; set; }
 
+    [Option("flip-test", HelpText = "import --onnx of a segmentation teacher: it answers with the flip test of segmentation toolkits (the mean of its logit maps on the canvas and, mirrored back, on the mirrored canvas), in its test mIoU, the cache and live runs; twice its inference. Needs mirror-invariant classes.")]
+    public bool FlipTest { get; set; }
+
     private int RunOnnxImport(IAnsiConsole console)
     {
         string name = string.IsNullOrWhiteSpace(Name) ? throw new MtkdException("teachers import: --name is required") : Name;
         if (TrainLogits is not null || TrainEmbeddings is not null || TestLogits is not null || TestEmbeddings is not null)
             throw new MtkdException("teachers import: give --onnx or the NPY files, not both");
-        var options = new OnnxImportOptions(Onnx!, new OnnxBindings(OnnxInput, OnnxLogits, OnnxEmbedding, OnnxBoxes), Normalize, Scale, Threads);
+        var options = new OnnxImportOptions(Onnx!, new OnnxBindings(OnnxInput, OnnxLogits, OnnxEmbedding, OnnxBoxes), Normalize, Scale, Threads, FlipTest: FlipTest);
         var task = SegmentationCommands.IsScenes(Data) ? OnnxTaskProbe.OnScenes(Pool, Onnx!, options.Bindings) : TaskKind.Classification;
+        if (FlipTest && task != TaskKind.Segmentation)
+            throw new MtkdException($"teachers import: --flip-test goes with a segmentation teacher on a scenes folder; this import is a {task.Name()} teacher's");
         if (OnnxBoxes is not null && task != TaskKind.Detection)
             throw new MtkdException($"teachers import: --boxes goes with a detector on a scenes folder; {PoolManifest.PathIn(Pool)} is a {task.Name()} pool");
         var result = task switch
@@ -53,7 +58,7 @@ public sealed partial class TeachersVerb
         string score = task switch
         {
             TaskKind.Detection => $"test AP {entry.TestAccuracy:F4}",
-            TaskKind.Segmentation => $"test mIoU {entry.TestAccuracy:F4}",
+            TaskKind.Segmentation => $"test mIoU {entry.TestAccuracy:F4}{(entry.FlipTest ? " (flip test)" : "")}",
             _ => $"test accuracy {entry.TestAccuracy:P2}",
         };
         console.MarkupLine(Markup.Escape(

@@ -61,8 +61,9 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
     {
         string fingerprint = SegmentationPool.Identity(data).Fingerprint;
         var pool = DensePool.Open(poolDir, TaskKind.Segmentation, fingerprint, data.Source);
-        var teachers = pool.OpenNetworks<ISegmentationNetwork>(
+        var networks = pool.OpenNetworks<ISegmentationNetwork>(
             onnx => OnnxSegmentationTeacher.Open(poolDir, onnx, data, compute.Threads), path => SegmentationCheckpoint.Load(path, compute).Model);
+        var teachers = networks.Select((network, t) => pool.Entries[t].FlipTest ? FlipTestTeacher.Of(network) : network).ToList();
         return new SegmentationTask(data, fingerprint, pool, teachers, compute);
     }
 

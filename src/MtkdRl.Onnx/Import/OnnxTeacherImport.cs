@@ -10,8 +10,9 @@ namespace MtkdRl.Onnx;
 /// <summary>How to run an ONNX teacher over a pool's dataset.</summary>
 /// <param name="Normalize">"mean,std" or per-channel means then stds (pixel / 255 units); null: see <see cref="InputNormalization"/>.</param>
 /// <param name="Scale">"0-1": pixel / 255.</param>
+/// <param name="FlipTest">A segmentation teacher that answers with the flip test, in its score, the cache and live runs.</param>
 public sealed record OnnxImportOptions(string ModelPath, OnnxBindings Bindings, string? Normalize = null, string? Scale = null,
-    int Threads = 0, int BatchSize = Evaluator.DefaultBatchSize);
+    int Threads = 0, int BatchSize = Evaluator.DefaultBatchSize, bool FlipTest = false);
 
 /// <summary>An ONNX teacher in the pool, the input normalisation it was fed (with where that came from), and where its embedding came from.</summary>
 public sealed record OnnxImportResult(PoolTeacher Entry, ChannelNormalization Normalization, string NormalizationSource, string EmbeddingSource)

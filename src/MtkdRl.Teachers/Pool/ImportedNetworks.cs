@@ -14,7 +14,7 @@ public static class ImportedNetworks
     /// returning the network to copy into the pool, its test score (mIoU, AP) and its embedding width D.
     /// </summary>
     public static PoolTeacher Add(string poolDir, string name, Func<PoolManifest> openOrCreate,
-        Func<(TeacherPool.ImportedNetwork Network, double TestScore, int EmbeddingWidth)> run)
+        Func<(TeacherPool.ImportedNetwork Network, double TestScore, int EmbeddingWidth)> run, bool flipTest = false)
     {
         TeacherPool.CheckName(name);
         if (File.Exists(poolDir)) throw new MtkdInputException($"--pool {poolDir}: is a file, not a folder");
@@ -25,7 +25,8 @@ public static class ImportedNetworks
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var (network, score, width) = run();
         AtomicFile.WriteAllBytes(Path.Combine(poolDir, network.Entry.File), File.ReadAllBytes(network.Source));
-        var entry = new PoolTeacher(name, network.Spec, TeacherKind.Imported, null, null, score, width, 0, Math.Round(clock.Elapsed.TotalSeconds, 2), network.Entry);
+        var entry = new PoolTeacher(name, network.Spec, TeacherKind.Imported, null, null, score, width, 0, Math.Round(clock.Elapsed.TotalSeconds, 2), network.Entry,
+            flipTest);
         manifest.With(entry).Write(poolDir);
         return entry;
     }

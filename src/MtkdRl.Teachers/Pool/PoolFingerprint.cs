@@ -5,8 +5,8 @@ namespace MtkdRl.Teachers;
 
 /// <summary>
 /// What a teacher cache is valid for: SHA-256 over every teacher's manifest entry (name, spec, kind, D) and
-/// the SHA-256 of each file its outputs come from (checkpoint config and weights, or imported NPYs), in
-/// manifest order. Retraining, re-importing, adding, removing or reordering a teacher changes it.
+/// the SHA-256 of each file its outputs come from (checkpoint config and weights, or imported NPYs), and whether it
+/// answers with the flip test, in manifest order. Retraining, re-importing, adding, removing or reordering a teacher changes it.
 /// </summary>
 public static class PoolFingerprint
 {
@@ -22,7 +22,7 @@ public static class PoolFingerprint
                 files.Append(file).Append('=').Append(FileHash.Sha256(Path.Combine(poolDir, file))).Append('\n');
             string source = "sha256:" + Hash(files.ToString());
             perTeacher.Add(source);
-            all.Append($"{t.Name}\t{t.Spec}\t{t.Kind}\t{t.EmbeddingWidth}\t{source}\n");
+            all.Append($"{t.Name}\t{t.Spec}\t{t.Kind}\t{t.EmbeddingWidth}\t{source}{(t.FlipTest ? "\tflip-test" : "")}\n");
         }
         return (Hash(all.ToString()), perTeacher);
     }

@@ -23,10 +23,13 @@ public sealed record OnnxTeacherFile(string File, string Input, string Logits, s
 /// <param name="Checkpoint">A trained teacher's checkpoint config file name (NAME.json), in the pool folder.</param>
 /// <param name="Outputs">An imported teacher's output files.</param>
 /// <param name="Onnx">An imported teacher's ONNX model, when it came from one (absent from pool.json otherwise).</param>
+/// <param name="FlipTest">A segmentation teacher that answers with the flip test (<see cref="FlipTestTeacher"/>) in its
+/// score, the cache and live runs; absent from pool.json when false.</param>
 public sealed record PoolTeacher(
     string Name, string Spec, TeacherKind Kind, string? Checkpoint, ImportedOutputs? Outputs,
     double TestAccuracy, int EmbeddingWidth, long Parameters, double Seconds,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] OnnxTeacherFile? Onnx = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] OnnxTeacherFile? Onnx = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool FlipTest = false);
 
 /// <summary>
 /// <c>pool.json</c>: the dataset the pool belongs to (name, fingerprint, classes, image shape, split sizes) and
@@ -83,6 +86,8 @@ public sealed record PoolManifest
                 throw new MtkdInputException($"{path}: teacher '{t.Name}' ({t.Kind.ToString().ToLowerInvariant()}) names no {(t.Kind == TeacherKind.Trained ? "checkpoint" : "outputs")}");
             if (t.Onnx is { } onnx && (onnx.Mean is null || onnx.Std is null || onnx.Mean.Length == 0 || onnx.Mean.Length != onnx.Std.Length))
                 throw new MtkdInputException($"{path}: teacher '{t.Name}': its onnx entry needs one mean and one std per channel");
+            if (t.FlipTest && TaskKinds.Parse(m.Task, path) != MtkdRl.Core.TaskKind.Segmentation)
+                throw new MtkdInputException($"{path}: teacher '{t.Name}': flip_test is for segmentation teachers, and this is a {TaskKinds.Parse(m.Task, path).Name()} pool");
             string? bad = TeacherFiles(t).FirstOrDefault(f => Path.GetFileName(f) != f);
             if (bad is not null) throw new MtkdInputException($"{path}: teacher '{t.Name}': file '{bad}' must be a name in the pool folder");
         }

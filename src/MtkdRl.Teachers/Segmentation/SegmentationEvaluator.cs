@@ -10,7 +10,7 @@ namespace MtkdRl.Teachers;
 /// into one confusion matrix over the whole split (ignored pixels masked), so mIoU is the toolkits' (per class
 /// over the split, not averaged per image). With <c>flip</c> (test-time augmentation, as segmentation toolkits'
 /// flip test): each canvas also goes through the network mirrored left-right, and a pixel's decision is the argmax
-/// of the mean of its two logit vectors (the mirrored map mirrored back).
+/// of the mean of its two logit vectors (the mirrored map mirrored back), as <see cref="FlipTestTeacher"/> answers.
 /// </summary>
 public static class SegmentationEvaluator
 {
@@ -22,13 +22,11 @@ public static class SegmentationEvaluator
     {
         if (!predictions.IsEmpty && predictions.Length != (long)split.Count * model.Pixels)
             throw new ArgumentException($"predictions hold {predictions.Length} pixels, the split has {split.Count} x {model.Pixels}");
+        if (flip) model = FlipTestTeacher.Of(model);
         var matrix = new ConfusionMatrix(model.Classes);
-        int P = model.Pixels, C = model.Classes, S = model.InputShape.Width;
+        int P = model.Pixels, C = model.Classes;
         var x = new float[batch * model.InputShape.Size];
         var masks = new byte[batch * P];
-        var mirroredMasks = flip ? new byte[batch * P] : [];
-        var mean = flip ? new float[batch * C * P] : [];
-        var mirror = new bool[batch];
         var predicted = new byte[batch * P];
         var indices = new int[batch];
         for (int start = 0; start < split.Count; start += batch)
@@ -37,31 +35,10 @@ public static class SegmentationEvaluator
             for (int i = 0; i < n; i++) indices[i] = start + i;
             SceneInputs.Fill(split, norm, indices.AsSpan(0, n), x, masks);
             model.Infer(x.AsSpan(0, n * model.InputShape.Size), n);
-            if (!flip) SegmentationModel.Argmax(model.Logits, n, C, P, predicted.AsSpan(0, n * P));
-            else
-            {
-                model.Logits.CopyTo(mean);
-                Array.Fill(mirror, true);
-                SceneInputs.Fill(split, norm, indices.AsSpan(0, n), x, mirroredMasks, mirror.AsSpan(0, n));
-                model.Infer(x.AsSpan(0, n * model.InputShape.Size), n);
-                AddMirrored(model.Logits, mean, n * C, S);
-                SegmentationModel.Argmax(mean.AsSpan(0, n * C * P), n, C, P, predicted.AsSpan(0, n * P));
-            }
+            SegmentationModel.Argmax(model.Logits, n, C, P, predicted.AsSpan(0, n * P));
             matrix.Add(predicted.AsSpan(0, n * P), masks.AsSpan(0, n * P), split.ToString());
             if (!predictions.IsEmpty) predicted.AsSpan(0, n * P).CopyTo(predictions.Slice(start * P));
         }
         return SegmentationMetrics.Of(matrix);
-    }
-
-    /// <summary>sum[map] = (sum[map] + mirror(mirrored[map])) / 2 for each of <paramref name="maps"/> square S x S maps.</summary>
-    internal static void AddMirrored(ReadOnlySpan<float> mirrored, Span<float> sum, int maps, int S)
-    {
-        for (int m = 0; m < maps; m++)
-            for (int r = 0; r < S; r++)
-            {
-                int row = (m * S + r) * S;
-                for (int col = 0; col < S; col++)
-                    sum[row + col] = 0.5f * (sum[row + col] + mirrored[row + S - 1 - col]);
-            }
     }
 }

@@ -99,8 +99,10 @@ public static class SegmentationPool
     /// <paramref name="run"/> checks it against the scenes and scores it, returning the network to copy into the pool, its
     /// test mIoU and its embedding width D. It has no stored outputs: `teachers cache` and live runs run the model.
     /// </summary>
-    public static PoolTeacher Import(string poolDir, string name, SceneDataset data, Func<(TeacherPool.ImportedNetwork Network, double TestMeanIoU, int EmbeddingWidth)> run) =>
-        ImportedNetworks.Add(poolDir, name, () => OpenOrCreate(poolDir, data, Identity(data)), run);
+    /// <param name="flipTest">The teacher answers with the flip test (<see cref="FlipTestTeacher"/>), its score included.</param>
+    public static PoolTeacher Import(string poolDir, string name, SceneDataset data, Func<(TeacherPool.ImportedNetwork Network, double TestMeanIoU, int EmbeddingWidth)> run,
+        bool flipTest = false) =>
+        ImportedNetworks.Add(poolDir, name, () => OpenOrCreate(poolDir, data, Identity(data)), run, flipTest);
 
     private static PoolManifest OpenOrCreate(string poolDir, SceneDataset data, DatasetIdentity identity)
     {

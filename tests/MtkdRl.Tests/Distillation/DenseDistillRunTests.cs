@@ -20,11 +20,13 @@ public sealed class DenseDistillRunTests
         """, "test recipe");
 
     /// <summary>Scenes of 24x24 pixels (40 train, 8 test) and a pool of <see cref="TinyTeachers"/> trained on them.</summary>
-    internal static (SceneDataset Data, string Pool) Setup(TempFolder temp)
+    /// <param name="mirrorInvariant">The scenes' source says its classes are mirror-invariant (rings are).</param>
+    internal static (SceneDataset Data, string Pool) Setup(TempFolder temp, bool mirrorInvariant = false)
     {
         string dir = Path.Combine(temp.Root, "scenes");
-        SceneGenerator.Write(SceneSources.Rings3(temp.Sub("source"), trainCount: 24, testCount: 12),
-            new SceneOptions { Canvas = 24, TrainCount = 40, TestCount = 8, Seed = 5 }, dir);
+        var source = SceneSources.Rings3(temp.Sub("source"), trainCount: 24, testCount: 12);
+        if (mirrorInvariant) source = source.WithDescriptor(new MtkdRl.Data.Datasets.DatasetDescriptor { MirrorInvariant = true });
+        SceneGenerator.Write(source, new SceneOptions { Canvas = 24, TrainCount = 40, TestCount = 8, Seed = 5 }, dir);
         var data = SceneDataset.Load(dir);
         string pool = Path.Combine(temp.Root, "pool");
         SegmentationPool.Train(pool, data, TinyTeachers, "test recipe", TrainingTestCompute.Shared);

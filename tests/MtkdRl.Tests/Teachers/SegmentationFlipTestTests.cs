@@ -84,7 +84,7 @@ public class SegmentationFlipTestTests
     public void Mirrored_maps_are_mirrored_back_and_averaged()
     {
         float[] sum = [1, 2, 3, 4, 5, 6, 7, 8], mirrored = [10, 20, 30, 40, 50, 60, 70, 80];
-        SegmentationEvaluator.AddMirrored(mirrored, sum, maps: 2, S: 2);
+        FlipTestTeacher.AddMirrored(mirrored, sum, count: 8, width: 2);
         Assert.Equal(new float[] { 10.5f, 6f, 21.5f, 17f, 32.5f, 28f, 43.5f, 39f }, sum);
     }
 }
