@@ -90,7 +90,8 @@ fi
 
 # What each mode runs. Small shapes for the checks; the bandwidth target first among the timed shapes, a dense
 # (segmentation) shape of many short rows last: 16 images of 64x64 pixels, K=4, C=11. A dry run stands in 6 such
-# rows: the CPU simulator of the GPU takes seconds per row there.
+# rows, and the dense step 8 rows of 2 images: the CPU simulator of the GPU takes seconds per row there, and the
+# dry run must end well inside its budget on a 2-core machine running other work.
 if [ $dry -eq 0 ]; then
   mode="GPU"
   label=""
@@ -110,9 +111,9 @@ else
   selfcheck_shapes="8,3,40,16"
   selfcheck_losses=() # every catalog loss on the emulator takes minutes; the test suite runs them there
   sanitizer_shapes=""
-  shapes="8,3,40,16;5,2,33,7;6,4,11,16;24,4,11,16/4"
+  shapes="8,3,40,16;5,2,33,7;6,4,11,16;8,4,11,16/4"
   torch_device="cpu"
-  bench_args=(--repeat 3 --warmup 0 --max-seconds 1)
+  bench_args=(--repeat 2 --warmup 0 --max-seconds 1)
 fi
 first_shape=${shapes%%;*}
 
