@@ -79,7 +79,6 @@ public static class SegmentationCommands
     private static (ISegmentationNetwork Network, MtkdRl.Data.Batching.ChannelNormalization Norm, IReadOnlyList<string> ClassNames, IDisposable? Owner) Load(
         IAnsiConsole console, string model, SceneDataset data, CpuCompute compute)
     {
-        bool flipTest = false;
         if (!File.Exists(Checkpoint.ConfigPathOf(model)))
         {
             string pool = Path.GetDirectoryName(model) is { Length: > 0 } p ? p : ".";
@@ -92,14 +91,20 @@ public static class SegmentationCommands
             {
                 var onnx = MtkdRl.Onnx.OnnxSegmentationTeacher.Open(pool, teacher, data, compute.Threads);
                 console.MarkupLine(Markup.Escape($"model: {teacher.Name} (imported ONNX teacher), D = {onnx.EmbeddingWidth}, from {Path.Combine(pool, teacher.Onnx!.File)}"));
-                return (teacher.FlipTest ? FlipTestTeacher.Of(onnx) : onnx, onnx.Normalization, [], onnx);
+                return (FlipTestTeacher.AsServed(teacher, onnx), onnx.Normalization, [], onnx);
             }
-            flipTest = teacher.FlipTest;
-            model = Path.Combine(pool, teacher.Checkpoint);
+            var (trained, norm, classNames) = LoadCheckpoint(console, Path.Combine(pool, teacher.Checkpoint), compute);
+            return (FlipTestTeacher.AsServed(teacher, trained), norm, classNames, null);
         }
+        var (network, normalization, names) = LoadCheckpoint(console, model, compute);
+        return (network, normalization, names, null);
+    }
+
+    private static (ISegmentationNetwork Network, MtkdRl.Data.Batching.ChannelNormalization Norm, IReadOnlyList<string> ClassNames) LoadCheckpoint(
+        IAnsiConsole console, string model, CpuCompute compute)
+    {
         var (network, config) = SegmentationCheckpoint.Load(model, compute);
         console.MarkupLine(Markup.Escape($"model: {config.Name} ({config.Spec}), {network.ParameterCount:N0} parameters, D = {network.EmbeddingWidth}, from {Checkpoint.ConfigPathOf(model)}"));
-        return (flipTest ? FlipTestTeacher.Of(network) : network, new MtkdRl.Data.Batching.ChannelNormalization(config.Normalization.Mean, config.Normalization.Std),
-            config.ClassNames, null);
+        return (network, new MtkdRl.Data.Batching.ChannelNormalization(config.Normalization.Mean, config.Normalization.Std), config.ClassNames);
     }
 }

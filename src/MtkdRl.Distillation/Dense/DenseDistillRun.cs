@@ -63,7 +63,7 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
         var pool = DensePool.Open(poolDir, TaskKind.Segmentation, fingerprint, data.Source);
         var networks = pool.OpenNetworks<ISegmentationNetwork>(
             onnx => OnnxSegmentationTeacher.Open(poolDir, onnx, data, compute.Threads), path => SegmentationCheckpoint.Load(path, compute).Model);
-        var teachers = networks.Select((network, t) => pool.Entries[t].FlipTest ? FlipTestTeacher.Of(network) : network).ToList();
+        var teachers = networks.Select((network, t) => FlipTestTeacher.AsServed(pool.Entries[t], network)).ToList();
         return new SegmentationTask(data, fingerprint, pool, teachers, compute);
     }
 

@@ -86,8 +86,8 @@ public sealed record PoolManifest
                 throw new MtkdInputException($"{path}: teacher '{t.Name}' ({t.Kind.ToString().ToLowerInvariant()}) names no {(t.Kind == TeacherKind.Trained ? "checkpoint" : "outputs")}");
             if (t.Onnx is { } onnx && (onnx.Mean is null || onnx.Std is null || onnx.Mean.Length == 0 || onnx.Mean.Length != onnx.Std.Length))
                 throw new MtkdInputException($"{path}: teacher '{t.Name}': its onnx entry needs one mean and one std per channel");
-            if (t.FlipTest && TaskKinds.Parse(m.Task, path) != MtkdRl.Core.TaskKind.Segmentation)
-                throw new MtkdInputException($"{path}: teacher '{t.Name}': flip_test is for segmentation teachers, and this is a {TaskKinds.Parse(m.Task, path).Name()} pool");
+            if (t.FlipTest && TaskKinds.Parse(m.Task, path) is var kind && kind != MtkdRl.Core.TaskKind.Segmentation)
+                throw new MtkdInputException($"{path}: teacher '{t.Name}': flip_test is for segmentation teachers, and this is a {kind.Name()} pool");
             string? bad = TeacherFiles(t).FirstOrDefault(f => Path.GetFileName(f) != f);
             if (bad is not null) throw new MtkdInputException($"{path}: teacher '{t.Name}': file '{bad}' must be a name in the pool folder");
         }

@@ -23,6 +23,9 @@ public sealed class FlipTestTeacher : ISegmentationNetwork, IDisposable
     /// <summary><paramref name="network"/> answering with the flip test (itself when it already does).</summary>
     public static ISegmentationNetwork Of(ISegmentationNetwork network) => network is FlipTestTeacher ? network : new FlipTestTeacher(network);
 
+    /// <summary><paramref name="network"/> as its pool serves it: with the flip test when its entry says flip_test.</summary>
+    public static ISegmentationNetwork AsServed(PoolTeacher entry, ISegmentationNetwork network) => entry.FlipTest ? Of(network) : network;
+
     public SampleShape InputShape => _network.InputShape;
 
     public int Classes => _network.Classes;

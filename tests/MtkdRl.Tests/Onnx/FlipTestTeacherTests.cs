@@ -30,17 +30,6 @@ public sealed class FlipTestTeacherTests
         return m;
     }
 
-    /// <summary>A tiny pool on mirror-invariant ring scenes, its first teacher, and that teacher exported by mtkd to unet.onnx.</summary>
-    private static (MtkdRl.Data.Scenes.SceneDataset Data, string Pool, PoolTeacher Entry, SegmentationModel Model, string Onnx) PoolAndExport(TempFolder temp)
-    {
-        var (data, pool) = DenseDistillRunTests.Setup(temp, mirrorInvariant: true);
-        var entry = PoolManifest.Read(pool, TaskKind.Segmentation).Teachers[0];
-        var (model, config) = SegmentationCheckpoint.Load(Path.Combine(pool, entry.Checkpoint!), TrainingTestCompute.Shared);
-        string onnx = temp.File("unet.onnx");
-        OnnxExporter.Write(onnx, model, new ChannelNormalization(config.Normalization.Mean, config.Normalization.Std));
-        return (data, pool, entry, model, onnx);
-    }
-
     [Fact]
     public void The_answer_is_the_mean_of_the_canvas_and_of_its_mirror_mirrored_back()
     {
@@ -80,7 +69,7 @@ public sealed class FlipTestTeacherTests
     public void An_import_with_the_flip_test_scores_caches_and_fingerprints_the_flip_test()
     {
         using var temp = new TempFolder();
-        var (data, pool, _, model, onnx) = PoolAndExport(temp);
+        var (data, pool, model, onnx) = OnnxSegmentationImportTests.PoolAndExport(temp, mirrorInvariant: true);
 
         var plain = OnnxSegmentationImport.Import(pool, "plain", data, new OnnxImportOptions(onnx, new OnnxBindings(), Threads: 1)).Entry;
         var (poolBefore, _) = PoolFingerprint.Compute(pool, PoolManifest.Read(pool, TaskKind.Segmentation));
@@ -130,15 +119,16 @@ public sealed class FlipTestTeacherTests
     public void The_cli_imports_with_the_flip_test_evaluates_it_so_and_refuses_it_where_it_does_not_belong()
     {
         using var temp = new TempFolder();
-        var (_, pool, entry0, _, onnx) = PoolAndExport(temp);
+        var (_, pool, _, onnx) = OnnxSegmentationImportTests.PoolAndExport(temp, mirrorInvariant: true);
         string scenes = Path.Combine(temp.Root, "scenes");
+        string first = PoolManifest.Read(pool, TaskKind.Segmentation).Teachers[0].Name;
 
         var import = Run("teachers", "import", "--pool", pool, "--name", "flip", "--onnx", onnx, "--data", scenes, "--threads", "1", "--flip-test");
         AssertOk(import);
         Assert.Contains("(flip test)", import.Out);
         string Line(string output) => output.Split('\n').Single(l => l.StartsWith("test", StringComparison.Ordinal) && l.Contains("mIoU"));
         var served = Run("eval", "--model", Path.Combine(pool, "flip"), "--data", scenes, "--threads", "1");
-        var flipped = Run("eval", "--model", Path.Combine(pool, entry0.Name), "--data", scenes, "--threads", "1", "--flip");
+        var flipped = Run("eval", "--model", Path.Combine(pool, first), "--data", scenes, "--threads", "1", "--flip");
         AssertOk(served);
         AssertOk(flipped);
         Assert.Contains("answers with the flip test", served.Out);

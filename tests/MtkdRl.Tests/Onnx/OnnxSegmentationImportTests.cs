@@ -30,9 +30,10 @@ public sealed class OnnxSegmentationImportTests
     }
 
     /// <summary>A tiny segmentation pool on ring scenes, and its first teacher exported by mtkd to unet.onnx in <paramref name="temp"/>.</summary>
-    private static (MtkdRl.Data.Scenes.SceneDataset Data, string Pool, SegmentationModel Model, string Onnx) PoolAndExport(TempFolder temp)
+    /// <param name="mirrorInvariant">The scenes say their classes are mirror-invariant (<see cref="DenseDistillRunTests.Setup"/>).</param>
+    internal static (MtkdRl.Data.Scenes.SceneDataset Data, string Pool, SegmentationModel Model, string Onnx) PoolAndExport(TempFolder temp, bool mirrorInvariant = false)
     {
-        var (data, pool) = DenseDistillRunTests.Setup(temp);
+        var (data, pool) = DenseDistillRunTests.Setup(temp, mirrorInvariant);
         var (model, normalization) = Teacher(pool, 0);
         string onnx = temp.File("unet.onnx");
         OnnxExporter.Write(onnx, model, normalization);
