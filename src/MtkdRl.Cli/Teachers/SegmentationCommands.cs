@@ -31,8 +31,10 @@ public static class SegmentationCommands
         foreach (var r in results)
         {
             var t = r.Entry;
-            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), r.Flip ? "yes" : "no", $"{t.Parameters:N0}", $"{t.EmbeddingWidth}", $"{t.TestAccuracy:F4}",
-                $"{t.Seconds:F1}", r.Skipped ? "kept (already trained)" : "trained");
+            string status = r.Rescored ? $"kept, scored again ({(t.FlipTest ? "flip test" : "without the flip test")})"
+                : r.Skipped ? "kept (already trained)" : "trained";
+            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Spec), r.Flip ? "yes" : "no", $"{t.Parameters:N0}", $"{t.EmbeddingWidth}",
+                $"{t.TestAccuracy:F4}{(t.FlipTest ? " (flip test)" : "")}", $"{t.Seconds:F1}", Markup.Escape(status));
         }
         console.Write(table);
         console.MarkupLine(Markup.Escape($"wrote {PoolManifest.PathIn(pool)}"));
@@ -74,30 +76,44 @@ public static class SegmentationCommands
     /// <summary>
     /// The network of --model: a segmentation checkpoint (NAME.json or POOL/NAME), or a pool's imported ONNX teacher
     /// (run through ONNX Runtime; the returned owner closes it). With the normalisation its inputs get and its class names.
-    /// A pool teacher that answers with the flip test (pool.json's flip_test) is scored as the pool serves it.
+    /// A pool teacher that answers with the flip test (pool.json's flip_test) is scored as the pool serves it, a trained
+    /// one named by its checkpoint too.
     /// </summary>
     private static (ISegmentationNetwork Network, MtkdRl.Data.Batching.ChannelNormalization Norm, IReadOnlyList<string> ClassNames, IDisposable? Owner) Load(
         IAnsiConsole console, string model, SceneDataset data, CpuCompute compute)
     {
-        if (!File.Exists(Checkpoint.ConfigPathOf(model)))
+        string pool = Path.GetDirectoryName(model) is { Length: > 0 } p ? p : ".";
+        var teacher = PoolTeacherOf(pool, model);
+        if (teacher?.FlipTest == true) console.MarkupLine(Markup.Escape($"{teacher.Name} answers with the flip test (flip_test in {PoolManifest.PathIn(pool)})"));
+        if (teacher is { Checkpoint: null })
         {
-            string pool = Path.GetDirectoryName(model) is { Length: > 0 } p ? p : ".";
-            string name = Path.GetFileName(model);
-            if (!PoolManifest.Exists(pool)) throw new MtkdInputException($"--model {model}: not a checkpoint (NAME.json) nor a pool teacher (POOL/NAME)");
-            var teacher = PoolManifest.Read(pool, TaskKind.Segmentation).Teachers.FirstOrDefault(t => t.Name == name)
-                ?? throw new MtkdInputException($"--model {model}: the pool has no teacher '{name}'");
-            if (teacher.FlipTest) console.MarkupLine(Markup.Escape($"{teacher.Name} answers with the flip test (flip_test in {PoolManifest.PathIn(pool)})"));
-            if (teacher.Checkpoint is null)
-            {
-                var onnx = MtkdRl.Onnx.OnnxSegmentationTeacher.Open(pool, teacher, data, compute.Threads);
-                console.MarkupLine(Markup.Escape($"model: {teacher.Name} (imported ONNX teacher), D = {onnx.EmbeddingWidth}, from {Path.Combine(pool, teacher.Onnx!.File)}"));
-                return (FlipTestTeacher.AsServed(teacher, onnx), onnx.Normalization, [], onnx);
-            }
-            var (trained, norm, classNames) = LoadCheckpoint(console, Path.Combine(pool, teacher.Checkpoint), compute);
-            return (FlipTestTeacher.AsServed(teacher, trained), norm, classNames, null);
+            var onnx = MtkdRl.Onnx.OnnxSegmentationTeacher.Open(pool, teacher, data, compute.Threads);
+            console.MarkupLine(Markup.Escape($"model: {teacher.Name} (imported ONNX teacher), D = {onnx.EmbeddingWidth}, from {Path.Combine(pool, teacher.Onnx!.File)}"));
+            return (FlipTestTeacher.AsServed(teacher, onnx), onnx.Normalization, [], onnx);
         }
-        var (network, normalization, names) = LoadCheckpoint(console, model, compute);
-        return (network, normalization, names, null);
+        var (network, norm, classNames) = LoadCheckpoint(console, teacher is null ? model : Path.Combine(pool, teacher.Checkpoint!), compute);
+        return (teacher is null ? network : FlipTestTeacher.AsServed(teacher, network), norm, classNames, null);
+    }
+
+    /// <summary>
+    /// The segmentation pool teacher that --model names: POOL/NAME of a teacher in POOL/pool.json, or a checkpoint that
+    /// the segmentation pool.json beside it lists; null for a checkpoint no such pool lists.
+    /// </summary>
+    private static PoolTeacher? PoolTeacherOf(string pool, string model)
+    {
+        bool checkpoint = File.Exists(Checkpoint.ConfigPathOf(model));
+        if (!PoolManifest.Exists(pool))
+            return checkpoint ? null : throw new MtkdInputException($"--model {model}: not a checkpoint (NAME.json) nor a pool teacher (POOL/NAME)");
+        if (checkpoint)
+        {
+            var manifest = PoolManifest.Read(pool, null);
+            if (TaskKinds.Parse(manifest.Task, PoolManifest.PathIn(pool)) != TaskKind.Segmentation) return null;
+            string file = Path.GetFileName(Checkpoint.ConfigPathOf(model));
+            return manifest.Teachers.FirstOrDefault(t => t.Checkpoint == file);
+        }
+        string name = Path.GetFileName(model);
+        return PoolManifest.Read(pool, TaskKind.Segmentation).Teachers.FirstOrDefault(t => t.Name == name)
+            ?? throw new MtkdInputException($"--model {model}: the pool has no teacher '{name}'");
     }
 
     private static (ISegmentationNetwork Network, MtkdRl.Data.Batching.ChannelNormalization Norm, IReadOnlyList<string> ClassNames) LoadCheckpoint(

@@ -46,6 +46,12 @@ public sealed record TeacherRecipe
     /// detection network's blocks of each stage (<see cref="BackboneInit"/>); absent: random initialisation.
     /// </summary>
     public string? Backbone { get; init; }
+
+    /// <summary>
+    /// A segmentation teacher that answers with the flip test (<see cref="FlipTestTeacher"/>) in its score, the cache
+    /// and live runs. Not part of how it trains: turning it on or off re-scores a trained teacher, it does not train it again.
+    /// </summary>
+    public bool? FlipTest { get; init; }
 }
 
 /// <summary>
@@ -175,6 +181,7 @@ public sealed record PoolRecipe
         return Teachers.Select((t, i) =>
         {
             string who = $"{source}: teacher '{t.Name}'";
+            RefuseFlipTest(t, who, TaskKind.Classification);
             var augmentation = AugmentationSpec.Resolve(t.Augment ?? AugmentationSpec.Auto, data, who);
             var recipe = Base(t) with
             {
@@ -196,6 +203,7 @@ public sealed record PoolRecipe
         return Teachers.Select((t, i) =>
         {
             string who = $"{source}: teacher '{t.Name}'";
+            RefuseFlipTest(t, who, TaskKind.Detection);
             string augment = t.Augment ?? AugmentationSpec.Auto;
             if (augment is not ("auto" or "none" or "flip"))
                 throw new MtkdInputException($"{who}: augment '{augment}' is not for detection (known: auto, none, flip)");
@@ -212,6 +220,13 @@ public sealed record PoolRecipe
             }
             return new TeacherPlan(t.Name, recipe);
         }).ToList();
+    }
+
+    /// <summary>A one-line error when a teacher of a <paramref name="task"/> recipe asks for the flip test, which is for segmentation.</summary>
+    private static void RefuseFlipTest(TeacherRecipe t, string who, TaskKind task)
+    {
+        if (t.FlipTest == true)
+            throw new MtkdInputException($"{who}: flip_test is for segmentation teachers, and this recipe trains {task.Name()} teachers");
     }
 
     /// <summary>

@@ -7,7 +7,8 @@ using MtkdRl.Training;
 namespace MtkdRl.Teachers;
 
 /// <summary>One segmentation teacher as trained (or kept): its pool entry and whether it was already there.</summary>
-public sealed record SegmentationTeacher(PoolTeacher Entry, bool Skipped, bool Flip);
+/// <param name="Rescored">Kept, but scored again because its recipe's flip_test changed.</param>
+public sealed record SegmentationTeacher(PoolTeacher Entry, bool Skipped, bool Flip, bool Rescored = false);
 
 /// <summary>
 /// A pool of segmentation teachers on a scenes folder: the same pool.json (with task "segmentation"; classes
@@ -28,9 +29,10 @@ public static class SegmentationPool
 
     /// <summary>
     /// Each teacher's training recipe on scenes: augment none, flip, or auto (a flip where the source's classes are
-    /// mirror-invariant); crops would cut objects at the canvas edge and are refused.
+    /// mirror-invariant); crops would cut objects at the canvas edge and are refused. FlipTest: the teacher answers with
+    /// the flip test (its recipe's flip_test), refused where the classes are not mirror-invariant.
     /// </summary>
-    public static IReadOnlyList<(string Name, TrainingRecipe Recipe)> Plans(PoolRecipe recipe, SceneDataset data, string source) =>
+    public static IReadOnlyList<(string Name, TrainingRecipe Recipe, bool FlipTest)> Plans(PoolRecipe recipe, SceneDataset data, string source) =>
         recipe.Teachers.Select((t, i) =>
         {
             string who = $"{source}: teacher '{t.Name}'";
@@ -43,7 +45,10 @@ public static class SegmentationPool
             };
             var plan = PoolRecipe.Base(t) with { HorizontalFlip = flip, Seed = t.Seed ?? recipe.Seed * 1000 + (ulong)i + 1 };
             RequireSegmentationSpec(plan.ParsedSpec(who), who);
-            return (t.Name, plan);
+            bool flipTest = t.FlipTest == true;
+            if (flipTest && !data.Descriptor.MirrorInvariant)
+                throw new MtkdInputException($"{who}: flip_test needs mirror-invariant classes, and {SceneFiles.Descriptor(data.Source)} says they are not (mirror_invariant false)");
+            return (t.Name, plan, flipTest);
         }).ToList();
 
     /// <summary>A one-line error unless <paramref name="spec"/> is a unet or fcn: a det spec is named a detector and the recipe's task field pointed to.</summary>
@@ -56,7 +61,8 @@ public static class SegmentationPool
 
     /// <summary>
     /// Trains the recipe's teachers into <paramref name="poolDir"/> one after another, writing pool.json after each;
-    /// a teacher whose checkpoint already holds the same recipe is kept.
+    /// a teacher whose checkpoint already holds the same recipe is kept, and scored again when only its flip_test changed.
+    /// A teacher with flip_test is scored with the flip test, as the pool serves it.
     /// </summary>
     public static IReadOnlyList<SegmentationTeacher> Train(string poolDir, SceneDataset data, PoolRecipe recipe, string source,
         CpuCompute compute, ITrainingObserver? observer = null)
@@ -65,7 +71,7 @@ public static class SegmentationPool
         var plans = Plans(recipe, data, source);
         var input = SampleShape.Image(data.Train.Channels, data.Train.Canvas, data.Train.Canvas);
         // Only teachers that start from scratch start from their backbone: a kept one's may since have moved.
-        foreach (var (_, plan) in plans.Where(p => p.Recipe.Backbone is not null && !Checkpoint.HoldsRecipe(Path.Combine(poolDir, p.Name), p.Recipe)))
+        foreach (var (_, plan, _) in plans.Where(p => p.Recipe.Backbone is not null && !Checkpoint.HoldsRecipe(Path.Combine(poolDir, p.Name), p.Recipe)))
             BackboneInit.Apply(plan.ParsedSpec().BuildSegmentation(input, data.ClassCount + 1, compute, new Rng(1)).NamedTensors, plan.Backbone!, compute);
         using var poolLock = FolderLock.Acquire(poolDir);
         var identity = Identity(data);
@@ -75,24 +81,39 @@ public static class SegmentationPool
         recipe.MergedInto(File.Exists(kept) ? PoolRecipe.Read(kept) : null).Write(kept);
         var trainer = new SegmentationTrainer(data, compute);
         var results = new List<SegmentationTeacher>();
-        foreach (var (name, plan) in plans)
+        foreach (var (name, plan, flipTest) in plans)
         {
             string checkpoint = Path.Combine(poolDir, name);
             var existing = manifest.Teachers.FirstOrDefault(t => t.Name == name);
             if (existing is not null && Checkpoint.HoldsRecipe(checkpoint, plan))
             {
-                results.Add(new SegmentationTeacher(existing, Skipped: true, plan.HorizontalFlip));
+                if (existing.FlipTest == flipTest)
+                {
+                    results.Add(new SegmentationTeacher(existing, Skipped: true, plan.HorizontalFlip));
+                    continue;
+                }
+                var (network, config) = SegmentationCheckpoint.Load(checkpoint, compute);
+                var keptNorm = new ChannelNormalization(config.Normalization.Mean, config.Normalization.Std);
+                var rescored = existing with { FlipTest = flipTest, TestAccuracy = ServedMeanIoU(network, data, keptNorm, flipTest, config.TestAccuracy) };
+                manifest = manifest.With(rescored);
+                manifest.Write(poolDir);
+                results.Add(new SegmentationTeacher(rescored, Skipped: true, plan.HorizontalFlip, Rescored: true));
                 continue;
             }
             var outcome = trainer.Train(name, plan, checkpoint, observer, checkpoint + ".metrics.jsonl");
             var entry = new PoolTeacher(name, plan.Spec, TeacherKind.Trained, name + Checkpoint.ConfigExtension, null,
-                outcome.Test.MeanIoU, outcome.Model.EmbeddingWidth, outcome.Model.ParameterCount, outcome.Seconds);
+                ServedMeanIoU(outcome.Model, data, outcome.Normalization, flipTest, outcome.Test.MeanIoU), outcome.Model.EmbeddingWidth,
+                outcome.Model.ParameterCount, outcome.Seconds, FlipTest: flipTest);
             manifest = manifest.With(entry);
             manifest.Write(poolDir);
             results.Add(new SegmentationTeacher(entry, Skipped: false, plan.HorizontalFlip));
         }
         return results;
     }
+
+    /// <summary>The test mIoU of a trained teacher as the pool serves it: its own score (<paramref name="plain"/> when known), or its flip test's.</summary>
+    private static double ServedMeanIoU(SegmentationModel model, SceneDataset data, ChannelNormalization norm, bool flipTest, double? plain) =>
+        !flipTest && plain is double known ? known : SegmentationEvaluator.Evaluate(model, data.Test, norm, flip: flipTest).MeanIoU;
 
     /// <summary>
     /// Adds a segmentation teacher that runs elsewhere (an ONNX model) to the pool, with the pool locked:
