@@ -93,10 +93,8 @@ inline void student_stats(const DistillProblem& p, const Block& blk, int r, floa
     if (dz != nullptr) {
         // dz holds e^{s-m} and ev e^{(s-m)/T}: scale them into probabilities and combine.
         using F = typename V::F;
-        float wl_sum = 0.0f;
-        for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
         const F ce = V::set1(p.a_ce * p.inv_counted_rows / sums.S1);
-        const F kd = V::set1(p.a_kd * p.T * p.inv_counted_rows * wl_sum / sums.ST);
+        const F kd = V::set1(student_kd_coefficient(p, b) / sums.ST);
         for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
             constexpr bool is_tail = decltype(tail)::value;
             F g = V::fma(ce, load<is_tail, V>(dz + c, t), V::mul(kd, load<is_tail, V>(ev + c, t)));
@@ -302,9 +300,7 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
             p.grads.row_loss[b] = 0.0f;
             continue;
         }
-        float wl_sum = 0.0f;
-        for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
-        const float kd = p.a_kd * p.T * p.inv_counted_rows * wl_sum;
+        const float kd = student_kd_coefficient(p, b);
         with_temperature_kind(student_kind, [&](auto tk) { student_gradient<V, decltype(tk)::value>(p, b, kd, dz); });
         dz[y] -= p.a_ce * p.inv_counted_rows;
         write_row_loss(p, b);

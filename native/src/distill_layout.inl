@@ -42,6 +42,13 @@ inline const float* teacher_row(const DistillProblem& p, int k, int b) {
 inline float* gradient_row(const DistillProblem& p, int b) { return p.grads.dzs + static_cast<std::size_t>(b) * p.C; }
 inline std::size_t stat_index(const DistillProblem& p, int b, int k) { return static_cast<std::size_t>(b) * p.K + k; }
 
+// The KD coefficient of the student's softmax at T in row b's gradient, a_kd T (sum_k wl_k) / B' (distill_kernels.inl).
+inline float student_kd_coefficient(const DistillProblem& p, int b) {
+    float wl_sum = 0.0f;
+    for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
+    return p.a_kd * p.T * p.inv_counted_rows * wl_sum;
+}
+
 inline void zero_row(float* row, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) row[i] = 0.0f;
 }

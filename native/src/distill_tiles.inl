@@ -209,14 +209,10 @@ inline void student_tile(const DistillProblem& p, LaneGroup<V>& g) {
     write_lanes(g, V::select(is_counted, V::add(V::add(V::sub(m, V::load(sy)), log_S1), probe), zero), p.stats.ce_s, 1);
     if constexpr (Fused) {
         // dz holds e^{s-m} and ev e^{(s-m)/T}: scale them into probabilities and combine (0 for ignored rows).
-        alignas(64) float wl_sum[W];
-        for (int i = 0; i < W; ++i) {
-            wl_sum[i] = 0.0f;
-            if (g.y[i] >= 0)
-                for (int k = 0; k < p.K; ++k) wl_sum[i] += p.wl[stat_index(p, g.b0 + i, k)];
-        }
+        alignas(64) float kd_coefficient[W];
+        for (int i = 0; i < W; ++i) kd_coefficient[i] = g.y[i] >= 0 ? student_kd_coefficient(p, g.b0 + i) : 0.0f;
         const F ce = V::mul(counted, V::div(V::set1(p.a_ce * p.inv_counted_rows), S));
-        const F kd = V::div(V::mul(V::set1(p.a_kd * p.T * p.inv_counted_rows), V::load(wl_sum)), St);
+        const F kd = V::div(V::load(kd_coefficient), St);
         for (int c = 0; c < C; ++c) {
             float* d = g.column(g.dz, c);
             V::store(d, V::fma(ce, V::load(d), V::mul(kd, V::load(g.column(g.ev, c)))));
@@ -398,13 +394,10 @@ inline void student_gradient_tile(const DistillProblem& p, LaneGroup<V>& g) {
     for (int i = 0; i < W; ++i) {
         const bool counted = g.y[i] >= 0;  // false for unused lanes
         const int b = g.b0 + i;
-        float wl_sum = 0.0f;
-        if (counted)
-            for (int k = 0; k < p.K; ++k) wl_sum += p.wl[stat_index(p, b, k)];
         neg_lse1[i] = counted ? -p.stats.lse_s1[b] : 0.0f;
         neg_lseT[i] = counted ? -p.stats.lse_st[b] : 0.0f;
         ce[i] = counted ? p.a_ce * p.inv_counted_rows : 0.0f;
-        kd[i] = counted ? p.a_kd * p.T * p.inv_counted_rows * wl_sum : 0.0f;
+        kd[i] = counted ? student_kd_coefficient(p, b) : 0.0f;
         if constexpr (TK > 0)
             shift[i] = counted ? static_cast<float>(static_cast<double>(p.stats.lse_s1[b]) / TK -
                                                     static_cast<double>(p.stats.lse_st[b]))
