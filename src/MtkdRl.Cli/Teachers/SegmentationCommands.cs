@@ -121,6 +121,6 @@ public static class SegmentationCommands
     {
         var (network, config) = SegmentationCheckpoint.Load(model, compute);
         console.MarkupLine(Markup.Escape($"model: {config.Name} ({config.Spec}), {network.ParameterCount:N0} parameters, D = {network.EmbeddingWidth}, from {Checkpoint.ConfigPathOf(model)}"));
-        return (network, new MtkdRl.Data.Batching.ChannelNormalization(config.Normalization.Mean, config.Normalization.Std), config.ClassNames);
+        return (network, config.Normalization.ToChannelNormalization(), config.ClassNames);
     }
 }

@@ -1,5 +1,4 @@
 using MtkdRl.Core;
-using MtkdRl.Data.Batching;
 using MtkdRl.Onnx;
 using MtkdRl.Teachers;
 using MtkdRl.Training;
@@ -14,7 +13,7 @@ public sealed partial class ExportVerb
     {
         string configPath = Checkpoint.ConfigPathOf(checkpoint);
         var config = Checkpoint.ReadConfig(configPath);
-        var norm = new ChannelNormalization(config.Normalization.Mean, config.Normalization.Std);
+        var norm = config.Normalization.ToChannelNormalization();
         string written;
         if (TaskKinds.Parse(config.Task, configPath) == TaskKind.Detection)
         {

@@ -22,7 +22,7 @@ public sealed class LoadedCheckpoint
     public CheckpointConfig Config { get; }
     public Model Model { get; }
     public OptimizerState? OptimizerState { get; }
-    public ChannelNormalization Normalization => new(Config.Normalization.Mean, Config.Normalization.Std);
+    public ChannelNormalization Normalization => Config.Normalization.ToChannelNormalization();
 }
 
 /// <summary>

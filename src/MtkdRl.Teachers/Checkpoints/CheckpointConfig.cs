@@ -10,7 +10,11 @@ public sealed record DatasetIdentity(string Name, string Fingerprint)
 }
 
 /// <summary>Per-channel mean and std the model's inputs were normalised with (see ChannelNormalization).</summary>
-public sealed record NormalizationRecord(float[] Mean, float[] Std);
+public sealed record NormalizationRecord(float[] Mean, float[] Std)
+{
+    /// <summary>The normalisation these numbers describe, to apply to inputs.</summary>
+    public MtkdRl.Data.Batching.ChannelNormalization ToChannelNormalization() => new(Mean, Std);
+}
 
 /// <summary>Which optimiser trained the model and its scalar state (step, learning rate, hyper-parameters).</summary>
 public sealed record OptimizerRecord(string Kind, IReadOnlyDictionary<string, double> Scalars);

@@ -93,8 +93,11 @@ public static class SegmentationPool
                     continue;
                 }
                 var (network, config) = SegmentationCheckpoint.Load(checkpoint, compute);
-                var keptNorm = new ChannelNormalization(config.Normalization.Mean, config.Normalization.Std);
-                var rescored = existing with { FlipTest = flipTest, TestAccuracy = ServedMeanIoU(network, data, keptNorm, flipTest, config.TestAccuracy) };
+                var rescored = existing with
+                {
+                    FlipTest = flipTest,
+                    TestAccuracy = ServedMeanIoU(network, data, config.Normalization.ToChannelNormalization(), flipTest, config.TestAccuracy),
+                };
                 manifest = manifest.With(rescored);
                 manifest.Write(poolDir);
                 results.Add(new SegmentationTeacher(rescored, Skipped: true, plan.HorizontalFlip, Rescored: true));

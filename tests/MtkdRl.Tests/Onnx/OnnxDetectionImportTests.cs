@@ -27,7 +27,7 @@ public sealed class OnnxDetectionImportTests
     {
         var entry = PoolManifest.Read(pool, TaskKind.Detection).Teachers[index];
         var loaded = DetectorCheckpoint.Load(Path.Combine(pool, entry.Checkpoint!), TrainingTestCompute.Shared);
-        return (loaded.Detector, new ChannelNormalization(loaded.Config.Normalization.Mean, loaded.Config.Normalization.Std));
+        return (loaded.Detector, loaded.Config.Normalization.ToChannelNormalization());
     }
 
     /// <summary>The two-detector pool of the detection run tests, and its first teacher exported by mtkd to det.onnx.</summary>

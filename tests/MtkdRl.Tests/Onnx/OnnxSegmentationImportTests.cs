@@ -26,7 +26,7 @@ public sealed class OnnxSegmentationImportTests
     {
         var entry = PoolManifest.Read(pool, TaskKind.Segmentation).Teachers[index];
         var (model, config) = SegmentationCheckpoint.Load(Path.Combine(pool, entry.Checkpoint!), TrainingTestCompute.Shared);
-        return (model, new ChannelNormalization(config.Normalization.Mean, config.Normalization.Std));
+        return (model, config.Normalization.ToChannelNormalization());
     }
 
     /// <summary>A tiny segmentation pool on ring scenes, and its first teacher exported by mtkd to unet.onnx in <paramref name="temp"/>.</summary>

@@ -1,5 +1,4 @@
 using MtkdRl.Core;
-using MtkdRl.Data.Batching;
 using MtkdRl.Data.Scenes;
 using MtkdRl.Teachers;
 using MtkdRl.Tests.Data;
@@ -33,7 +32,7 @@ public sealed class FlipTestRecipeTests
     private static double FlipTestMeanIoU(string pool, SceneDataset data)
     {
         var (model, config) = SegmentationCheckpoint.Load(Path.Combine(pool, "t"), TrainingTestCompute.Shared);
-        var norm = new ChannelNormalization(config.Normalization.Mean, config.Normalization.Std);
+        var norm = config.Normalization.ToChannelNormalization();
         return SegmentationEvaluator.Evaluate(model, data.Test, norm, flip: true).MeanIoU;
     }
 

@@ -44,7 +44,7 @@ public class SegmentationPoolTests
         Assert.Equal($"{PoolManifest.PathIn(pool)}: made for segmentation, but this needs classification", e.Message);
 
         var (model, config) = SegmentationCheckpoint.Load(Path.Combine(pool, entry.Checkpoint!), TrainingTestCompute.Shared);
-        var norm = new MtkdRl.Data.Batching.ChannelNormalization(config.Normalization.Mean, config.Normalization.Std);
+        var norm = config.Normalization.ToChannelNormalization();
         Assert.Equal(entry.TestAccuracy, SegmentationEvaluator.Evaluate(model, data.Test, norm).MeanIoU);
 
         // Trained again with the same recipe, the teacher is kept as it is.
