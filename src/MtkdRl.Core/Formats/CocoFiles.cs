@@ -117,7 +117,7 @@ public static class CocoFiles
             using var stream = File.OpenRead(path);
             return JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 16 });
         }
-        catch (JsonException e) { throw Bad(path, $"not a valid {what} ({e.Message})"); }
+        catch (JsonException e) { throw Bad(path, $"not a valid {what} ({JsonErrorText.Describe(e)})"); }
         catch (IOException e) { throw Bad(path, $"cannot read ({e.Message})"); }
     }
 

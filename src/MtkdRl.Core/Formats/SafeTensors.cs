@@ -201,7 +201,7 @@ public static class SafeTensors
         {
             JsonDocument doc;
             try { doc = JsonDocument.Parse(header); }
-            catch (JsonException e) { throw new MtkdInputException($"{path}: header is not valid JSON ({e.Message})"); }
+            catch (JsonException e) { throw new MtkdInputException($"{path}: header is not valid JSON ({JsonErrorText.Describe(e)})"); }
             using (doc)
             {
                 if (doc.RootElement.ValueKind != JsonValueKind.Object)

@@ -176,7 +176,7 @@ public sealed class TeacherCacheFile : IDisposable
         stream.ReadExactly(json);
         TeacherCacheHeader? header;
         try { header = JsonSerializer.Deserialize<TeacherCacheHeader>(json, Json); }
-        catch (JsonException e) { throw new MtkdInputException($"{path}: header is not valid ({e.Message})"); }
+        catch (JsonException e) { throw new MtkdInputException($"{path}: header is not valid ({JsonErrorText.Describe(e)})"); }
         if (header is null || header.Teachers is null || header.Split is null || header.Checksum is null)
             throw new MtkdInputException($"{path}: header is incomplete");
         if (header.Format is not (TeacherCacheHeader.CurrentFormat or TeacherCacheHeader.CompressedFormat))

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MtkdRl.Core;
+using MtkdRl.Core.Formats;
 
 namespace MtkdRl.Data.Datasets;
 
@@ -51,7 +52,7 @@ public sealed record DatasetDescriptor
         }
         catch (JsonException e)
         {
-            throw new MtkdInputException($"{path}: not a valid dataset descriptor ({e.Message})");
+            throw new MtkdInputException($"{path}: not a valid dataset descriptor ({JsonErrorText.Describe(e)})");
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MtkdRl.Core;
+using MtkdRl.Core.Formats;
 using MtkdRl.Data.Formats;
 
 namespace MtkdRl.Data.Scenes;
@@ -40,7 +41,7 @@ public sealed class SceneDataset
         if (length > 1 << 20) throw new MtkdInputException($"{path}: {length} bytes is too large for a dataset descriptor (at most 1 MiB)");
         SceneDescriptor? d;
         try { d = JsonSerializer.Deserialize<SceneDescriptor>(File.ReadAllText(path), SceneGenerator.Json); }
-        catch (JsonException e) { throw new MtkdInputException($"{path}: not a valid scenes descriptor ({e.Message})"); }
+        catch (JsonException e) { throw new MtkdInputException($"{path}: not a valid scenes descriptor ({JsonErrorText.Describe(e)})"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new MtkdInputException($"{path}: cannot read ({e.Message})"); }
         if (d is null || !d.TaskKinds.Contains("segmentation"))
             throw new MtkdInputException($"{path}: task_kinds does not list segmentation");

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MtkdRl.Core;
+using MtkdRl.Core.Formats;
 
 namespace MtkdRl.Teachers;
 
@@ -37,7 +38,7 @@ public static class JsonFiles
         }
         catch (JsonException e)
         {
-            throw new MtkdInputException($"{path}: not a valid {what} ({e.Message})");
+            throw new MtkdInputException($"{path}: not a valid {what} ({JsonErrorText.Describe(e)})");
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MtkdRl.Core;
+using MtkdRl.Core.Formats;
 using MtkdRl.Data.Batching;
 using MtkdRl.Data.Datasets;
 
@@ -107,7 +108,7 @@ public sealed record PoolRecipe
         try { recipe = JsonSerializer.Deserialize<PoolRecipe>(text, Json); }
         catch (JsonException e)
         {
-            throw new MtkdInputException($"{source}: not a valid pool recipe ({e.Message})");
+            throw new MtkdInputException($"{source}: not a valid pool recipe ({JsonErrorText.Describe(e)})");
         }
         if (recipe is null) throw new MtkdInputException($"{source}: empty pool recipe");
         recipe.Check(source);
