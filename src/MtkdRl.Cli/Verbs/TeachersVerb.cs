@@ -9,13 +9,13 @@ using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs;
 
-[Verb("teachers", HelpText = "The teacher pool. `teachers train`: train a preset pool. `teachers cache`: run every teacher once over train and test and cache the outputs (on a scenes pool: the training images, on a student's output grid). `teachers import`: add a teacher's outputs computed elsewhere (NPY), or run an ONNX model over the dataset.")]
+[Verb("teachers", HelpText = "The teacher pool. `teachers train`: train a preset pool. `teachers cache`: run every teacher once over train and test and cache the outputs (on a scenes pool: the training images, on a student's output grid). `teachers import`: add a teacher's outputs computed elsewhere (NPY), or run an ONNX model over the dataset. `teachers agreement`: how often the teachers are right and agree, and what a per-sample pick of teachers could reach, from the cache.")]
 public sealed partial class TeachersVerb
 {
-    [Value(0, MetaName = "action", Required = true, HelpText = "train, cache, import or recipe (print a preset's recipe file).")]
+    [Value(0, MetaName = "action", Required = true, HelpText = "train, cache, import, recipe (print a preset's recipe file) or agreement (how far the teachers agree, from the cache).")]
     public string Action { get; set; } = "";
 
-    [Option("pool", HelpText = "The pool folder (pool.json, recipe.json, checkpoints, caches); required by train, cache and import.")]
+    [Option("pool", HelpText = "The pool folder (pool.json, recipe.json, checkpoints, caches); required by train, cache, import and agreement.")]
     public string Pool { get; set; } = "";
 
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
@@ -63,7 +63,8 @@ public sealed partial class TeachersVerb
         "cache" => RunCache(console),
         "import" => RunImport(console),
         "recipe" => RunRecipe(console),
-        _ => throw new MtkdException($"teachers: unknown action '{Action}' (known: train, cache, import, recipe)"),
+        "agreement" => RunAgreement(console),
+        _ => throw new MtkdException($"teachers: unknown action '{Action}' (known: train, cache, import, recipe, agreement)"),
     };
 
     private ImageDataset OpenData(IAnsiConsole console)

@@ -57,6 +57,14 @@ public sealed class DenseDistillRun(SceneDataset data, string poolDir, CpuComput
         return cache is not null;
     }
 
+    /// <summary>How far the pool's teachers agree on the training images' object pixels, from its cache (<see cref="DensePoolAgreement"/>).</summary>
+    public PoolAgreementResult Agreement(string student)
+    {
+        using var task = Task();
+        task.CreateStudent(student, new Rng(1));
+        return DensePoolAgreement.Measure(task);
+    }
+
     private SegmentationTask Task()
     {
         string fingerprint = SegmentationPool.Identity(data).Fingerprint;

@@ -60,6 +60,15 @@ public sealed class DetectionDistillRun(DetectionScenes scenes, string poolDir, 
         return cache is not null;
     }
 
+    /// <summary>How far the pool's teachers agree on the training images' object locations, from its cache on the grid of <paramref name="student"/> (<see cref="DensePoolAgreement"/>).</summary>
+    public PoolAgreementResult Agreement(string student)
+    {
+        CheckDetector(student);
+        using var task = Task();
+        task.CreateStudent(student, new Rng(1));
+        return DensePoolAgreement.Measure(task);
+    }
+
     private static void CheckDetector(string student)
     {
         if (ModelSpec.Parse(student, "student").Family != ModelFamily.Det)

@@ -147,5 +147,26 @@ public static class TeacherCache
         }
     }
 
+    /// <summary>How far the pool's teachers agree on the test split, from its test cache (<see cref="PoolAgreement"/>; a sample is one image).</summary>
+    public static PoolAgreementResult Agreement(string poolDir, ImageDataset data)
+    {
+        const int rowsPerRead = 256;
+        using var cache = Open(poolDir, "test", data);
+        var h = cache.Header;
+        var labels = data.Test.Labels;
+        if (h.Rows != labels.Length) throw new MtkdInputException($"{cache.Path}: {h.Rows} rows, the test split has {labels.Length}");
+        var agreement = new PoolAgreement(h.K, h.Classes);
+        var zt = new float[h.K * rowsPerRead * h.Classes];
+        var ft = new float[rowsPerRead * h.F];
+        for (int first = 0; first < labels.Length; first += rowsPerRead)
+        {
+            int b = Math.Min(rowsPerRead, labels.Length - first);
+            var logits = zt.AsSpan(0, h.K * b * h.Classes);
+            cache.Gather([.. Enumerable.Range(first, b)], logits, ft.AsSpan(0, b * h.F));
+            agreement.Add(logits, labels.AsSpan(first, b), 1);
+        }
+        return agreement.Result([.. h.Teachers.Select(t => t.Name)]);
+    }
+
     private static string Short(string fingerprint) => fingerprint.Length > 12 ? fingerprint[..12] : fingerprint;
 }

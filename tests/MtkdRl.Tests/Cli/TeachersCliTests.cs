@@ -289,7 +289,7 @@ public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolF
     [InlineData("teachers train --pool @P --preset quick --recipe r.json", "teachers train: give --preset or --recipe, not both")]
     [InlineData("teachers train --pool @P --recipe @P/none.json", "none.json: no such file")]
     [InlineData("teachers train --pool @P --augment rotate", "--augment: augmentation 'rotate' is not one of")]
-    [InlineData("teachers frob --pool @P", "teachers: unknown action 'frob' (known: train, cache, import, recipe)")]
+    [InlineData("teachers frob --pool @P", "teachers: unknown action 'frob' (known: train, cache, import, recipe, agreement)")]
     [InlineData("teachers cache --pool @P", "pool.json: no such file (make a pool with `mtkd teachers train --pool")]
     [InlineData("teachers import --pool @P --name x --train-logits a.npy --train-embeddings b.npy", "teachers import: --test-logits is required")]
     [InlineData("teachers cache --pool @P --uncompressed", "teachers cache: --uncompressed, --float32 and --student are for a scenes pool's cache (--data a scenes folder)")]
