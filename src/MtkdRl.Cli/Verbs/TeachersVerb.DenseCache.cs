@@ -14,7 +14,7 @@ public sealed partial class TeachersVerb
     /// <summary>Every segmentation student's output grid is the canvas, so any segmentation spec names it.</summary>
     private const string SegmentationGridStudent = "unet:4x8";
 
-    [Option("student", HelpText = "cache on a scenes pool: the student whose output grid the cache holds the teachers' logits on (a det: spec for a detection pool, required there; every segmentation student's grid is the canvas).")]
+    [Option("student", HelpText = "cache, agreement on a scenes pool: the student whose output grid the cache holds the teachers' logits on (a det: spec for a detection pool, required there; every segmentation student's grid is the canvas).")]
     public string? Student { get; set; }
 
     [Option("float32", HelpText = "cache on a scenes pool: store float32 instead of the default float16.")]
