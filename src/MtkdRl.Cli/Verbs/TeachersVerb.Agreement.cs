@@ -18,6 +18,8 @@ public sealed partial class TeachersVerb
     private int RunAgreement(IAnsiConsole console)
     {
         CheckPool();
+        if (Json is not null && Path.GetDirectoryName(Path.GetFullPath(Json)) is { } folder && !Directory.Exists(folder))
+            throw new MtkdException($"--json {Json}: folder {folder} does not exist");
         PoolAgreementResult result;
         string rows;
         if (SegmentationCommands.IsScenes(Data))

@@ -143,6 +143,7 @@ public class PoolAgreementTests
         Assert.True(right > acc[0], $"the case should separate a teacher from any teacher: a {acc[0]}, any {right}");
 
         AssertOneLineError(Run("teachers", "agreement", "--pool", pool, "--data", dataDir, "--student", "unet:4x8"), "--student is for a scenes pool");
+        AssertOneLineError(Run("teachers", "agreement", "--pool", pool, "--data", dataDir, "--json", Path.Combine(temp.Root, "no", "a.json")), "does not exist");
         File.Delete(TeacherCache.PathOf(pool, "test"));
         AssertOneLineError(Run("teachers", "agreement", "--pool", pool, "--data", dataDir), "cache-test.mtkc: no such file");
     }
