@@ -22,11 +22,12 @@ public static class DensePoolAgreement
         var agreement = new PoolAgreement(k, c, Background);
         var zt = new float[(long)k * ImagesPerRead * rows * c];
         var ft = new float[ImagesPerRead * f];
+        var full = task.NewBatch(ImagesPerRead);
         for (int first = 0; first < task.TrainCount; first += ImagesPerRead)
         {
             int images = Math.Min(ImagesPerRead, task.TrainCount - first);
             int[] indices = [.. Enumerable.Range(first, images)];
-            var batch = task.NewBatch(images);
+            var batch = images == ImagesPerRead ? full : task.NewBatch(images);
             task.Fill(indices, batch);
             var logits = zt.AsSpan(0, k * images * rows * c);
             cache.Gather(indices, logits, ft.AsSpan(0, images * f));

@@ -45,7 +45,7 @@ public sealed class PoolAgreement
     private readonly int _k, _classes;
     private readonly long[] _right;
     private readonly long[,] _same;
-    private readonly double[] _mix;
+    private readonly double[] _mix, _exp;
     private readonly int[] _argmax, _sampleRight;
     private long _rows, _samples, _mixRight, _bestPerSample, _anyRight;
 
@@ -59,6 +59,7 @@ public sealed class PoolAgreement
         _right = new long[k];
         _same = new long[k, k];
         _mix = new double[classes];
+        _exp = new double[classes];
         _argmax = new int[k];
         _sampleRight = new int[k];
     }
@@ -103,10 +104,10 @@ public sealed class PoolAgreement
             for (int c = 1; c < _classes; c++)
                 if (z[c] > max) { max = z[c]; best = c; }
             double sum = 0;
-            for (int c = 0; c < _classes; c++) sum += Math.Exp((double)z[c] - max);
+            for (int c = 0; c < _classes; c++) sum += _exp[c] = Math.Exp((double)z[c] - max);
             if (!float.IsFinite(max) || !double.IsFinite(sum))
                 throw new MtkdInputException($"pool agreement: teacher {t} has a NaN or infinite logit at row {row}");
-            for (int c = 0; c < _classes; c++) _mix[c] += Math.Exp((double)z[c] - max) / sum;
+            for (int c = 0; c < _classes; c++) _mix[c] += _exp[c] / sum;
             _argmax[t] = best;
             if (best == y)
             {
