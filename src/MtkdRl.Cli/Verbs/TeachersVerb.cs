@@ -9,13 +9,13 @@ using Spectre.Console;
 
 namespace MtkdRl.Cli.Verbs;
 
-[Verb("teachers", HelpText = "The teacher pool. `teachers train`: train a preset pool. `teachers cache`: run every teacher once over train and test and cache the outputs (on a scenes pool: the training images, on a student's output grid). `teachers import`: add a teacher's outputs computed elsewhere (NPY), or run an ONNX model over the dataset. `teachers agreement`: how often the teachers are right and agree, and what a per-sample pick of teachers could reach, from the cache.")]
+[Verb("teachers", HelpText = "The teacher pool. `teachers train`: train a preset pool. `teachers cache`: run every teacher once over train and test and cache the outputs (on a scenes pool: the training images, on a student's output grid). `teachers import`: add a teacher's outputs computed elsewhere (NPY), or run an ONNX model over the dataset. `teachers agreement`: how often the teachers are right and agree, and what a per-sample pick of teachers could reach, from the cache. `teachers remove`: take a teacher out of the pool.")]
 public sealed partial class TeachersVerb
 {
-    [Value(0, MetaName = "action", Required = true, HelpText = "train, cache, import, recipe (print a preset's recipe file) or agreement (how far the teachers agree, from the cache).")]
+    [Value(0, MetaName = "action", Required = true, HelpText = "train, cache, import, recipe (print a preset's recipe file), agreement (how far the teachers agree, from the cache) or remove (take --name out of the pool, with its files and the pool's caches).")]
     public string Action { get; set; } = "";
 
-    [Option("pool", HelpText = "The pool folder (pool.json, recipe.json, checkpoints, caches); required by train, cache, import and agreement.")]
+    [Option("pool", HelpText = "The pool folder (pool.json, recipe.json, checkpoints, caches); required by train, cache, import, agreement and remove.")]
     public string Pool { get; set; } = "";
 
     [Option("data", HelpText = "Dataset folder (default: the full Fashion-MNIST when installed, else the slice in data/).")]
@@ -42,7 +42,7 @@ public sealed partial class TeachersVerb
     [Option("half", HelpText = "cache: store outputs as float16 (half the size; logits keep about 3 significant digits).")]
     public bool Half { get; set; }
 
-    [Option("name", HelpText = "import: the teacher's name in the pool.")]
+    [Option("name", HelpText = "import: the teacher's name in the pool; remove: the teacher to take out.")]
     public string? Name { get; set; }
 
     [Option("train-logits", HelpText = "import: NPY [N_train, C] logits.")]
@@ -64,7 +64,8 @@ public sealed partial class TeachersVerb
         "import" => RunImport(console),
         "recipe" => RunRecipe(console),
         "agreement" => RunAgreement(console),
-        _ => throw new MtkdException($"teachers: unknown action '{Action}' (known: train, cache, import, recipe, agreement)"),
+        "remove" => RunRemove(console),
+        _ => throw new MtkdException($"teachers: unknown action '{Action}' (known: train, cache, import, recipe, agreement, remove)"),
     };
 
     private ImageDataset OpenData(IAnsiConsole console)

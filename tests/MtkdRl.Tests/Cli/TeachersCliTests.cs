@@ -282,6 +282,35 @@ public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolF
             "fashion-mnist/test: images are 1x20x20, model cnn (cnn:16x32,fc64) expects 1x28x28");
     }
 
+    [Fact]
+    public void Remove_takes_a_teacher_out_and_the_pool_caches_and_distils_with_the_rest()
+    {
+        using var temp = new TempFolder();
+        string pool = temp.Sub("pool");
+        foreach (string f in Directory.GetFiles(fixture.Pool).Where(f => !Path.GetFileName(f).StartsWith("cache-") && !Path.GetFileName(f).StartsWith('.')))
+            File.Copy(f, Path.Combine(pool, Path.GetFileName(f)));
+        var names = PoolManifest.Read(pool).Teachers.Select(t => t.Name).ToList();
+        Assert.Equal(2, names.Count);
+        File.WriteAllText(Path.Combine(pool, PoolRecipe.FileName), PoolPresets.Text("quick"));  // the preset the fixture took its two teachers from
+        Assert.Contains(PoolRecipe.Read(Path.Combine(pool, PoolRecipe.FileName)).Teachers, t => t.Name == names[0]);
+        AssertOk(Run("teachers", "cache", "--pool", pool, "--data", fixture.DataDir));
+
+        var run = Run("teachers", "remove", "--pool", pool, "--name", names[0], "--data", fixture.DataDir);
+        AssertOk(run);
+        Assert.Contains($"removed teacher '{names[0]}'", run.Out);
+        Assert.Contains($"next: mtkd teachers cache --pool {pool} --data {fixture.DataDir}", string.Join(" ", run.Out.Split('\n', StringSplitOptions.TrimEntries)), StringComparison.Ordinal);
+        Assert.Equal([names[1]], PoolManifest.Read(pool).Teachers.Select(t => t.Name));
+        Assert.Empty(Directory.GetFiles(pool, $"{names[0]}.*"));
+        Assert.Empty(Directory.GetFiles(pool, "cache-*"));
+        Assert.DoesNotContain(PoolRecipe.Read(Path.Combine(pool, PoolRecipe.FileName)).Teachers, t => t.Name == names[0]);
+
+        AssertOk(Run("teachers", "cache", "--pool", pool, "--data", fixture.DataDir));
+        using (var cache = TeacherCache.Open(pool, "train")) Assert.Equal(1, cache.Header.K);
+        AssertOk(Run("distill", "--data", fixture.DataDir, "--pool", pool, "--strategy", "aver", "--epochs", "1", "--student", "mlp:16", "--batch", "50",
+            "--out", temp.Sub("run")));
+        AssertOneLineError(Run("teachers", "remove", "--pool", pool, "--name", names[1]), "is the pool's only teacher");
+    }
+
     [Theory]
     [InlineData("teachers train --pool @P --preset huge", "--preset 'huge': unknown preset (known: quick, default, specialists, seg-quick, seg-default, det-quick, det-default)")]
     [InlineData("teachers train --pool @P --preset seg-quick", "teachers train --preset seg-quick: segmentation teachers need --data to be a scenes folder (make one with `mtkd data scenes`)")]
@@ -289,8 +318,10 @@ public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolF
     [InlineData("teachers train --pool @P --preset quick --recipe r.json", "teachers train: give --preset or --recipe, not both")]
     [InlineData("teachers train --pool @P --recipe @P/none.json", "none.json: no such file")]
     [InlineData("teachers train --pool @P --augment rotate", "--augment: augmentation 'rotate' is not one of")]
-    [InlineData("teachers frob --pool @P", "teachers: unknown action 'frob' (known: train, cache, import, recipe, agreement)")]
+    [InlineData("teachers frob --pool @P", "teachers: unknown action 'frob' (known: train, cache, import, recipe, agreement, remove)")]
     [InlineData("teachers cache --pool @P", "pool.json: no such file (make a pool with `mtkd teachers train --pool")]
+    [InlineData("teachers remove --pool @P", "teachers remove: --name is required")]
+    [InlineData("teachers remove --pool @P --name x", "pool.json: no such file (--pool must name a teacher pool)")]
     [InlineData("teachers import --pool @P --name x --train-logits a.npy --train-embeddings b.npy", "teachers import: --test-logits is required")]
     [InlineData("teachers cache --pool @P --uncompressed", "teachers cache: --uncompressed, --float32 and --student are for a scenes pool's cache (--data a scenes folder)")]
     [InlineData("eval --model @P/nothing.json", "--model @P/nothing.json: no such file")]
