@@ -50,6 +50,9 @@ public static class Checkpoint
 
     public static string WeightsPathOf(string path) => BasePath(path) + WeightsExtension;
 
+    /// <summary>BASE.metrics.jsonl: the epoch lines a pool's trainer writes beside a teacher's checkpoint.</summary>
+    public static string MetricsPathOf(string path) => BasePath(path) + ".metrics.jsonl";
+
     /// <summary>
     /// Writes the model's tensors (and <paramref name="optimizer"/>'s state, when given) to BASE.safetensors and
     /// <paramref name="config"/>, completed with the weights file's name and hash, the optimiser's scalars and

@@ -45,7 +45,7 @@ public static class DetectionPool
                     continue;
                 }
             }
-            var outcome = trainer.Train(plan.Name, plan.Recipe, checkpoint, checkpoint + ".metrics.jsonl", observer, cancel);
+            var outcome = trainer.Train(plan.Name, plan.Recipe, checkpoint, Checkpoint.MetricsPathOf(checkpoint), observer, cancel);
             if (!outcome.Completed) break;
             var entry = new PoolTeacher(plan.Name, outcome.Detector.Spec.ToString(), TeacherKind.Trained,
                 Path.GetFileName(Checkpoint.ConfigPathOf(checkpoint)), null, outcome.TestAp, outcome.Detector.EmbeddingWidth,

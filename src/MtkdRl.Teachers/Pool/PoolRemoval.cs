@@ -17,16 +17,11 @@ public sealed record RemovedTeacher(PoolTeacher Entry, IReadOnlyList<string> Fil
 /// </summary>
 public static class PoolRemoval
 {
-    /// <summary>The metrics lines `teachers train` writes beside a trained teacher's checkpoint.</summary>
-    public static string MetricsFileOf(string teacherName) => teacherName + ".metrics.jsonl";
-
     public static RemovedTeacher Remove(string poolDir, string name)
     {
-        if (File.Exists(poolDir)) throw new MtkdInputException($"--pool {poolDir}: is a file, not a folder");
-        string manifestPath = PoolManifest.PathIn(poolDir);
-        if (!File.Exists(manifestPath)) throw new MtkdInputException($"{manifestPath}: no such file (--pool must name a teacher pool)");
         using var poolLock = FolderLock.Acquire(poolDir);
         var manifest = PoolManifest.Read(poolDir, expected: null);
+        string manifestPath = PoolManifest.PathIn(poolDir);
         var entry = manifest.Teachers.FirstOrDefault(t => t.Name == name)
             ?? throw new MtkdInputException($"{manifestPath}: no teacher '{name}' (the pool has {string.Join(", ", manifest.Teachers.Select(t => t.Name))})");
         if (manifest.Teachers.Count == 1)
@@ -35,7 +30,7 @@ public static class PoolRemoval
         var rest = manifest with { Teachers = manifest.Teachers.Where(t => t.Name != name).ToList() };
         var stillUsed = rest.Teachers.SelectMany(PoolManifest.TeacherFiles).ToHashSet(StringComparer.Ordinal);
         var own = PoolManifest.TeacherFiles(entry)
-            .Concat(entry.Kind == TeacherKind.Trained ? [MetricsFileOf(name)] : [])
+            .Concat(entry.Kind == TeacherKind.Trained ? [Checkpoint.MetricsPathOf(entry.Checkpoint!)] : [])
             .Where(f => !stillUsed.Contains(f)).Distinct(StringComparer.Ordinal).ToList();
         var caches = Directory.EnumerateFiles(poolDir, "cache-*.mtkc").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
 

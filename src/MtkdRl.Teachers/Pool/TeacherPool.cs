@@ -96,7 +96,7 @@ public static class TeacherPool
                     continue;
                 }
             }
-            var outcome = trainer.Train(plan.Name, plan.Recipe, checkpoint, checkpoint + ".metrics.jsonl", observer, cancel);
+            var outcome = trainer.Train(plan.Name, plan.Recipe, checkpoint, Checkpoint.MetricsPathOf(checkpoint), observer, cancel);
             if (!outcome.Completed) break;
             var entry = new PoolTeacher(plan.Name, outcome.Model.Spec.ToString(), TeacherKind.Trained,
                 Path.GetFileName(Checkpoint.ConfigPathOf(checkpoint)), null, outcome.Checkpoint.TestAccuracy ?? 0,

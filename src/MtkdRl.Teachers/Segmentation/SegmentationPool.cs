@@ -103,7 +103,7 @@ public static class SegmentationPool
                 results.Add(new SegmentationTeacher(rescored, Skipped: true, plan.HorizontalFlip, Rescored: true));
                 continue;
             }
-            var outcome = trainer.Train(name, plan, checkpoint, observer, checkpoint + ".metrics.jsonl");
+            var outcome = trainer.Train(name, plan, checkpoint, observer, Checkpoint.MetricsPathOf(checkpoint));
             var entry = new PoolTeacher(name, plan.Spec, TeacherKind.Trained, name + Checkpoint.ConfigExtension, null,
                 ServedMeanIoU(outcome.Model, data, outcome.Normalization, flipTest, outcome.Test.MeanIoU), outcome.Model.EmbeddingWidth,
                 outcome.Model.ParameterCount, outcome.Seconds, FlipTest: flipTest);

@@ -321,7 +321,7 @@ public class TeachersCliTests(TinyPoolFixture fixture) : IClassFixture<TinyPoolF
     [InlineData("teachers frob --pool @P", "teachers: unknown action 'frob' (known: train, cache, import, recipe, agreement, remove)")]
     [InlineData("teachers cache --pool @P", "pool.json: no such file (make a pool with `mtkd teachers train --pool")]
     [InlineData("teachers remove --pool @P", "teachers remove: --name is required")]
-    [InlineData("teachers remove --pool @P --name x", "pool.json: no such file (--pool must name a teacher pool)")]
+    [InlineData("teachers remove --pool @P --name x", "pool.json: no such file (make a pool with `mtkd teachers train --pool @P`)")]
     [InlineData("teachers import --pool @P --name x --train-logits a.npy --train-embeddings b.npy", "teachers import: --test-logits is required")]
     [InlineData("teachers cache --pool @P --uncompressed", "teachers cache: --uncompressed, --float32 and --student are for a scenes pool's cache (--data a scenes folder)")]
     [InlineData("eval --model @P/nothing.json", "--model @P/nothing.json: no such file")]

@@ -110,7 +110,7 @@ public class PoolRemovalTests
 
         string none = temp.Sub("none");
         e = Assert.Throws<MtkdInputException>(() => PoolRemoval.Remove(none, "a"));
-        Assert.Equal($"{PoolManifest.PathIn(none)}: no such file (--pool must name a teacher pool)", e.Message);
+        Assert.Equal($"{PoolManifest.PathIn(none)}: no such file (make a pool with `mtkd teachers train --pool {none}`)", e.Message);
         Assert.Empty(Directory.GetFiles(none));
     }
 }
