@@ -30,6 +30,7 @@
 #include "distill_features.inl"
 #include "distill_layout.inl"
 #include "kernels.h"
+#include "prefetch.h"
 #include "vector_exp.h"
 #include "vector_log.h"
 
@@ -87,9 +88,10 @@ inline double p_phi_d(double p, double x, double q) {
 }
 
 // One row b and teacher k. ls, ps: the student's log-probabilities and probabilities at T (zero past C, rows
-// padded to padded_classes); zs, zt: the logits; shift = lse_st - lse_t,k. d and e: scratch rows.
+// padded to padded_classes); zs, zt: the logits; shift = lse_st - lse_t,k. d and e: scratch rows. ahead: a teacher
+// row read later in the pass, prefetched along the sweep over zt (null: none).
 struct DivergenceRow {
-    const float *zs, *zt, *ls, *ps;
+    const float *zs, *zt, *ls, *ps, *ahead;
     float *d, *e;
     int C, y;
     float inv_T, shift, alpha, beta;
@@ -100,6 +102,7 @@ struct DivergenceRow {
 // d_c = log ps_c - log pt_c, up to a shift shared by the row (see the top of the file).
 template <class V>
 inline typename V::F log_ratio(const DivergenceRow& r, int c, typename V::M m) {
+    prefetch_along<V::W>(r.ahead, c);
     return V::fnma(V::sub(V::load(r.zt + c, m), V::load(r.zs + c, m)), V::set1(r.inv_T), V::set1(-r.shift));
 }
 
@@ -674,6 +677,35 @@ inline double mse_gradient(const DistillProblem& p, int b, bool stream) {
     return loss;
 }
 
+// The gradient sweeps visit (row, teacher) pairs row by row, so consecutive teacher rows lie B C floats apart, each
+// on pages of its own, where the hardware prefetcher does not follow. The sweep over pair (b, k) prefetches the
+// teacher row of the pair kPrefetchAheadBytes later in that order (at least the next one), so its lines arrive while
+// the pairs between are computed. The stats sweep needs none: it follows the KL stats kernel over the same block of
+// rows, whose teacher rows are still in cache.
+constexpr int kPrefetchAheadBytes = 2048;
+
+// The pair kPrefetchAheadBytes of teacher rows after (b, k) in row-by-row order, as whole rows and teachers (so the
+// sweeps step to it without a division per pair).
+struct PairsAhead {
+    int rows, teachers;
+    PairsAhead(int C, int K) {
+        const long long row_bytes = static_cast<long long>(C) * sizeof(float);
+        const int pairs = static_cast<int>(std::max(1LL, (kPrefetchAheadBytes + row_bytes - 1) / row_bytes));
+        rows = pairs / K;
+        teachers = pairs % K;
+    }
+    // Teacher row of that pair; null past the last row.
+    const float* row(const DistillProblem& p, int b, int k) const {
+        int b2 = b + rows, k2 = k + teachers;
+        if (k2 >= p.K) {
+            k2 -= p.K;
+            ++b2;
+        }
+        if (b2 >= p.B) return nullptr;
+        return p.zt + (static_cast<std::size_t>(k2) * p.B + static_cast<std::size_t>(b2)) * p.C;
+    }
+};
+
 template <class V, template <class> class Div>
 void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
     if constexpr (std::is_same_v<Div<V>, KeepKl<V>>) {
@@ -689,6 +721,7 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         float *ls = buf.data(), *ps = ls + Cp, *d = ps + Cp, *e = d + Cp, *acc = e + Cp, *psn = acc + Cp;
         const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
         const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
+        const PairsAhead ahead(C, K);
         const float* series = nullptr;
         if constexpr (std::is_same_v<Div<V>, Jsd<V>>) series = JsdSeries::of(p.div_beta);
         for (int b = b0; b < b1; ++b) {
@@ -714,7 +747,8 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
             for (int k = 0; k < K; ++k) {
                 const std::size_t i = static_cast<std::size_t>(b) * K + k;
                 const float lse_s = p.stats.lse_st[b], lse_t = p.stats.lse_t[i], shift = lse_s - lse_t;
-                const DivergenceRow row{zs, p.zt + (static_cast<std::size_t>(k) * p.B + b) * C, ls, ps, d, e, C, y,
+                const DivergenceRow row{zs, p.zt + (static_cast<std::size_t>(k) * p.B + b) * C, ls, ps,
+                                        stats ? nullptr : ahead.row(p, b, k), d, e, C, y,
                                         p.inv_T, shift, p.div_alpha, p.div_beta,
                                         0x1p-24f * (std::fabs(lse_s) + std::fabs(lse_t) + std::fabs(shift)), series};
                 if (stats) {

@@ -51,27 +51,35 @@ void run_kl_mse(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
 // statistic, then the catalog sweep overwrites the replaced ones. In the gradient pass a replaced divergence's
 // sweep writes the whole gradient (cross-entropy, divergence, the mse term unless the feature sweep writes it), so
 // no teacher row is read for a KL term times 0; a replaced feature loss alone runs the KL gradient kernel with beta
-// at 0, then adds its term. The fused pass runs as stats then gradient.
+// at 0, then adds its term. The fused pass runs the stats and then the gradient of each block of rows in turn.
 void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
     const Kernels& kern = *ctx.kernels;
     DistillProblem base = p;
     base.divergence = MTKD_DIVERGENCE_KL;
     base.feature_loss = MTKD_FEATURE_MSE;
-    // Each block of rows goes through the KL kernel and the catalog sweep in turn, so the sweep finds the block's
-    // teacher rows still in cache instead of reading every teacher row from memory a second time.
-    if (pass != DistillPass::Gradient) {
-        for_row_blocks(ctx, p, [&](float* scratch, int b0, int b1) {
-            kern.distill_stats(base, b0, b1, scratch);
-            kern.distill_losses(p, true, false, b0, b1);
-        });
-    }
-    if (pass != DistillPass::Stats) {
-        const bool kl_kernel = p.divergence == MTKD_DIVERGENCE_KL;
-        base.beta = 0.0f;
-        for_row_blocks(ctx, p, [&](float* scratch, int b0, int b1) {
-            if (kl_kernel) kern.distill_gradient(base, b0, b1, scratch);
-            kern.distill_losses(p, false, true, b0, b1);
-        });
+    DistillProblem gradient_base = base;
+    gradient_base.beta = 0.0f;
+    const bool kl_kernel = p.divergence == MTKD_DIVERGENCE_KL;
+    // Each block of rows goes through the KL kernel and the catalog sweep in turn (and, in the fused pass, through
+    // the gradient sweeps after them), so every sweep after the first finds the block's teacher rows still in cache
+    // instead of reading every teacher row from memory again.
+    auto stats = [&](float* scratch, int b0, int b1) {
+        kern.distill_stats(base, b0, b1, scratch);
+        kern.distill_losses(p, true, false, b0, b1);
+    };
+    auto gradient = [&](float* scratch, int b0, int b1) {
+        if (kl_kernel) kern.distill_gradient(gradient_base, b0, b1, scratch);
+        kern.distill_losses(p, false, true, b0, b1);
+    };
+    switch (pass) {
+        case DistillPass::Stats: for_row_blocks(ctx, p, stats); break;
+        case DistillPass::Gradient: for_row_blocks(ctx, p, gradient); break;
+        case DistillPass::Fused:
+            for_row_blocks(ctx, p, [&](float* scratch, int b0, int b1) {
+                stats(scratch, b0, b1);
+                gradient(scratch, b0, b1);
+            });
+            break;
     }
 }
 
