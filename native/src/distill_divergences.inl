@@ -720,6 +720,10 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
     } else {
         constexpr bool is_dkd = std::is_same_v<Div<V>, Dkd<V>>;
         constexpr bool gathers = GathersRowGradient<Div<V>>::value;
+        // The stats kernel wrote reverse KL where its plain form holds and kReverseKlByCatalog elsewhere: only those
+        // pairs are summed here.
+        const bool kernel_wrote = std::is_same_v<Div<V>, ReverseKl<V>> && reverse_kl_in_stats_sweep(p);
+        auto left_to_sum = [&](std::size_t i) { return !kernel_wrote || p.stats.kl[i] < 0.0f; };
         const int C = p.C, K = p.K;
         const float T = p.T;
         const std::size_t Cp = padded_classes(C);
@@ -736,6 +740,11 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
             if (!stats && y < 0) {
                 if (grads) zero_row_gradient(p, b);
                 continue;
+            }
+            if (stats && !grads && kernel_wrote) {
+                bool any = false;
+                for (int k = 0; k < K && !any; ++k) any = left_to_sum(static_cast<std::size_t>(b) * K + k);
+                if (!any) continue;
             }
             const float* zs = p.zs + static_cast<std::size_t>(b) * C;
             student_log_probs<V>(zs, C, p.inv_T, p.stats.lse_st[b], ls, ps);
@@ -758,7 +767,7 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                                         stats ? nullptr : ahead.row(p, b, k), d, e, C, y,
                                         p.inv_T, shift, p.div_alpha, p.div_beta,
                                         0x1p-24f * (std::fabs(lse_s) + std::fabs(lse_t) + std::fabs(shift)), series};
-                if (stats) {
+                if (stats && left_to_sum(i)) {
                     double v;
                     if constexpr (is_dkd) v = Div<V>::value(row, psn, Sn);
                     else v = Div<V>::value(row);

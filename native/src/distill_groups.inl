@@ -33,14 +33,21 @@ constexpr float kAccurateKlBelow = 0.1f;
 // sums), the logs and divisions run as vector operations, and no row's sweeps wait on the previous row's tail.
 template <class V>
 struct TeacherGroup {
-    enum { kS0, kR0, kHs, kSt, kA, kSums };
+    enum { kS0, kR0, kHs, kSt, kA, kAr, kSums };  // kAr: reverse KL only (teacher_sums<..., Reverse>)
     typename V::F sums[kSums][V::W];
     alignas(64) float m[V::W], Ss[V::W];
     int b[V::W], k[V::W], r[V::W];  // r: row within the block
     int n = 0;
 };
 
-template <class V>
+// Reverse KL in the stats pass of reverse-kl (reverse_kl_in_stats_sweep): with ps = e^v / Ss and pt = e^u / St,
+//   R = sum ps (log ps - log pt) = sum ps (v - u) + log(St / Ss) = -Ar / Ss + log(St / Ss),  Ar = (1/T) sum e^v (w - w_s),
+// the mirror of the fast KL form with the student's weights, and with the same absolute error (a few 1e-7). It is
+// written as T^2 R where R is at least kAccurateKlBelow; every other pair (a smaller R, or NaN) gets
+// kReverseKlByCatalog, and the catalog's sweep sums it as non-negative terms (distill_divergences.inl).
+constexpr float kReverseKlByCatalog = -1.0f;
+
+template <class V, bool Reverse = false>
 inline void finish_teachers(const DistillProblem& p, const Block& blk, TeacherGroup<V>& g) {
     using F = typename V::F;
     using G = TeacherGroup<V>;
@@ -59,11 +66,21 @@ inline void finish_teachers(const DistillProblem& p, const Block& blk, TeacherGr
     const F probe = V::sub(Hs, Hs);  // NaN exactly for the pairs whose teacher row is not finite
     alignas(64) float lse[W], kl[W], h[W], conf[W], logS0[W];
     V::store(lse, V::add(V::fma(V::load(g.m), V::set1(p.inv_T), log_St), probe));
-    const F kl_fast = V::add(V::div(V::sum_lanes(g.sums[G::kA]), St), vlog<V>(V::div(V::load(g.Ss), St)));
-    V::store(kl, V::mul(V::set1(p.T * p.T), kl_fast));
+    const F log_ratio = vlog<V>(V::div(V::load(g.Ss), St));  // log(Ss / St)
     alignas(64) float st[W], accurate[W];
     V::store(st, St);
-    V::store(accurate, V::select(V::less(kl_fast, V::set1(kAccurateKlBelow)), V::set1(1.0f), V::zero()));
+    if constexpr (Reverse) {
+        // The probe makes a non-finite teacher row NaN here (its student-weighted sum can be an infinity instead).
+        const F r_fast =
+            V::add(V::sub(V::sub(V::zero(), V::div(V::sum_lanes(g.sums[G::kAr]), V::load(g.Ss))), log_ratio), probe);
+        V::store(kl, V::select(V::less(V::set1(kAccurateKlBelow), r_fast), V::mul(V::set1(p.T * p.T), r_fast),
+                               V::set1(kReverseKlByCatalog)));
+        V::store(accurate, V::zero());
+    } else {
+        const F kl_fast = V::add(V::div(V::sum_lanes(g.sums[G::kA]), St), log_ratio);
+        V::store(kl, V::mul(V::set1(p.T * p.T), kl_fast));
+        V::store(accurate, V::select(V::less(kl_fast, V::set1(kAccurateKlBelow)), V::set1(1.0f), V::zero()));
+    }
     V::store(h, V::sub(log_S0, V::div(Hs, S0)));
     V::store(conf, V::div(one, S0));
     V::store(logS0, log_S0);

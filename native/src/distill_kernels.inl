@@ -122,8 +122,8 @@ inline const float* next_teacher_row(const DistillProblem& p, int b0, int rows, 
 }
 
 // Teacher k's sweeps for block row r (statistics follow in finish_teachers); with dz (fused pass, counted
-// row) also its share of dzs.
-template <class V, int TK>
+// row) also its share of dzs. With Reverse (the stats pass of reverse-kl) also the sum reverse KL needs.
+template <class V, int TK, bool Reverse = false>
 inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int r, float* dz, TeacherGroup<V>& g) {
     const int b = blk.b0 + r, C = p.C;
     const float* z = teacher_row(p, k, b);
@@ -131,13 +131,15 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
     using G = TeacherGroup<V>;
     const int j = g.n++;
     float* eu = blk.pair_rows + blk.Cp * j;
-    TeacherSums<V> sums = teacher_sums<V, TK>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, eu,
-                                              next_teacher_row(p, blk.b0, blk.rows, k, r));
+    TeacherSums<V> sums = teacher_sums<V, TK, Reverse>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, eu,
+                                                       next_teacher_row(p, blk.b0, blk.rows, k, r),
+                                                       blk.ev_rows + blk.Cp * r);
     g.sums[G::kS0][j] = sums.S0;
     g.sums[G::kR0][j] = sums.R0;
     g.sums[G::kHs][j] = sums.Hs;
     g.sums[G::kSt][j] = sums.St;
     g.sums[G::kA][j] = sums.A;
+    if constexpr (Reverse) g.sums[G::kAr][j] = sums.Ar;
     g.m[j] = scan.max;
     g.Ss[j] = blk.student_sum_T[r];
     g.b[j] = b;
@@ -156,7 +158,7 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
             store<is_tail, V>(dz + c, gz, t);
         });
     }
-    if (g.n == V::W) finish_teachers(p, blk, g);
+    if (g.n == V::W) finish_teachers<V, Reverse>(p, blk, g);
 }
 
 // Visits the block's (teacher, row) pairs twice over, interleaved: logit(k, r) teacher-major, so each
@@ -181,7 +183,7 @@ inline void for_each_pair(const DistillProblem& p, int rows, Logit&& logit, Feat
     }
 }
 
-template <class V, int TK>
+template <class V, int TK, bool Reverse>
 void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     zero_feature_stats(p, b0, b1);
     const Block blk = make_block(p, b0, b1, scratch);
@@ -189,9 +191,9 @@ void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     TeacherGroup<V> teachers;
     FeatureGroup<V> features;
     for_each_pair(
-        p, blk.rows, [&](int k, int r) { teacher_stats<V, TK>(p, blk, k, r, nullptr, teachers); },
+        p, blk.rows, [&](int k, int r) { teacher_stats<V, TK, Reverse>(p, blk, k, r, nullptr, teachers); },
         [&](int r, int k) { feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, false); });
-    finish_teachers(p, blk, teachers);
+    finish_teachers<V, Reverse>(p, blk, teachers);
     finish_features(p, features);
 }
 
@@ -347,7 +349,8 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
 template <class V, int TK>
 void stats_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
     if (p.C <= kTileMaxClasses) tiles_block<V, TK, false>(p, b0, b1, scratch);
-    else stats_block<V, TK>(p, b0, b1, scratch);
+    else if (reverse_kl_in_stats_sweep(p)) stats_block<V, TK, true>(p, b0, b1, scratch);
+    else stats_block<V, TK, false>(p, b0, b1, scratch);
 }
 
 template <class V, int TK>

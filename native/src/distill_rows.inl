@@ -4,7 +4,8 @@
 //   student_sums:  S1 = sum e^{w}, R1 (S1 without the maxima), ST = sum e^{u}; the student's w and e^v = e^{w/T}
 //                  stored for the teachers.
 //   teacher_sums:  S0, R0, Hs = sum e^{w} w, St = sum e^{u}, A = sum e^{u} (u - v) = (1/T) sum e^{u} (w - w_s), per
-//                  vector lane; e^u stored.
+//                  vector lane; e^u stored. With Reverse also Ar = (1/T) sum e^{v} (w - w_s) from the student's e^v row
+//                  (reverse KL, distill_groups.inl).
 //   log_sum:       log S = log1p(R) when S = 1 + R with a unique maximum, which keeps tiny R exact.
 #pragma once
 
@@ -144,18 +145,18 @@ inline StudentSums student_sums(const float* s, int C, float m, float inv_T, flo
 // Per-lane partial sums of a teacher row; R0 is S0 without the terms at the maximum.
 template <class V>
 struct TeacherSums {
-    typename V::F S0, R0, Hs, St, A;
+    typename V::F S0, R0, Hs, St, A, Ar;
 };
 
 // Second sweep of a teacher row (see the derivation above); eT_out receives e^{u}. The first C floats of `next`
 // (the row the kernel reads after this one, or null) are prefetched along the way.
-template <class V, int TK>
+template <class V, int TK, bool Reverse = false>
 inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, float m, float inv_T, float* eT_out,
-                                   const float* next) {
+                                   const float* next, const float* ev_row = nullptr) {
     using F = typename V::F;
     const F vm = V::set1(m), it = V::set1(inv_T);
     const F zero = V::zero();
-    F S0 = zero, R0 = zero, Hs = zero, St = zero, A = zero;
+    F S0 = zero, R0 = zero, Hs = zero, St = zero, A = zero, Ar = zero;
     for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
         constexpr bool is_tail = decltype(tail)::value;
         F w = V::sub(load<is_tail, V>(z + c, t), vm);
@@ -167,11 +168,13 @@ inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, f
         R0 = V::add_where(R0, e1, V::less(w, zero));
         Hs = V::fma(e1, w, Hs);
         St = V::add(St, eT);
-        A = V::fma(eT, V::sub(w, load<is_tail, V>(ws_row + c, t)), A);
+        const F gap = V::sub(w, load<is_tail, V>(ws_row + c, t));
+        A = V::fma(eT, gap, A);
+        if constexpr (Reverse) Ar = V::fma(load<is_tail, V>(ev_row + c, t), gap, Ar);
         store<is_tail, V>(eT_out + c, eT, t);
         prefetch_along<V::W>(next, c);
     });
-    return {S0, R0, Hs, St, V::mul(A, it)};
+    return {S0, R0, Hs, St, V::mul(A, it), V::mul(Ar, it)};
 }
 
 // log(1 + x) to a few ulp for x >= 0 without libm's log1pf (several times slower than logf): with u = 1 + x

@@ -32,6 +32,12 @@ struct DistillProblem {
 // stats and fused passes, and by the gradient pass where gradient_by_lane_groups says so; longer rows one at a time
 // (distill_kernels.inl).
 constexpr int kTileMaxClasses = 128;
+
+// Whether the stats kernel takes reverse KL in its own teacher sweep (rows one at a time: distill_groups.inl), where
+// its plain form is reliable, and leaves the catalog's sweep (distill_divergences.inl) the pairs it marks.
+inline bool reverse_kl_in_stats_sweep(const DistillProblem& p) {
+    return p.divergence == MTKD_DIVERGENCE_REVERSE_KL && p.C > kTileMaxClasses;
+}
 constexpr int kMaxVectorWidth = 16;  // floats in the widest level's vectors
 constexpr int kMaxPairsInGroup = kMaxVectorWidth;
 
