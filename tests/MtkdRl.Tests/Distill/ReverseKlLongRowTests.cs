@@ -1,6 +1,5 @@
 using MtkdRl.Backends;
 using MtkdRl.Backends.Agreement;
-using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Tests.Support;
 
