@@ -9,14 +9,18 @@
 //
 // Arguments: simd (0 auto, 1 scalar, 2 AVX2, 3 AVX-512), threads, B, K, C, D (0: no features, as the dense step's pixel
 // rows), calls per pass, [T = 4],
-// [divergence = 0: mtkd_divergence, 0 kl, 1 reverse-kl, 2 jsd (beta 0.5), 3 dkd (alpha 1, beta 8)], e.g.
+// [divergence = 0: mtkd_divergence, 0 kl, 1 reverse-kl, 2 jsd (beta 0.5), 3 dkd (alpha 1, beta 8)],
+// [pass = all, or stats, gradient or fused alone (the gradient pass after one untimed stats call, whose statistics it
+// reads)], e.g.
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 65536 4 11 16 20 4 2
+//   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 2 1024 8 1000 512 20 4 1 gradient
 // Output per pass: the fastest, 20th percentile and median wall ms, the median and 10th percentile CPU ms of the
 // process (the percentile is steadier when other jobs share the cores), and the MB a pass must move
 // (MtkdRl.Core.Distill.DistillTraffic) divided by the 20th percentile.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <time.h>
 #include <vector>
@@ -35,7 +39,7 @@ double milliseconds(clockid_t clock) {
 
 int main(int argc, char** argv) {
     if (argc < 8) {
-        std::fprintf(stderr, "usage: native_pass_time simd threads B K C D calls [T] [divergence]\n");
+        std::fprintf(stderr, "usage: native_pass_time simd threads B K C D calls [T] [divergence] [pass]\n");
         return 2;
     }
     const int simd = std::atoi(argv[1]), threads = std::atoi(argv[2]), B = std::atoi(argv[3]), K = std::atoi(argv[4]),
@@ -98,8 +102,22 @@ int main(int argc, char** argv) {
                           (logits + features + labels + weights + stats_in + grads_out) / 1e6,
                           (logits + features + labels + weights + stats_out + grads_out) / 1e6};
     const char* names[3] = {"stats", "gradient", "fused"};
+    const char* only = argc > 10 ? argv[10] : "all";
+    const bool all = std::strcmp(only, "all") == 0;
+    if (!all && std::strcmp(only, names[0]) != 0 && std::strcmp(only, names[1]) != 0 && std::strcmp(only, names[2]) != 0) {
+        std::fprintf(stderr, "native_pass_time: pass must be all, stats, gradient or fused, not '%s'\n", only);
+        mtkd_context_destroy(ctx);
+        return 2;
+    }
+    // The gradient pass alone still needs real statistics to read: one stats call first, not timed.
+    if (std::strcmp(only, names[1]) == 0 && mtkd_distill_stats(ctx, &shape, &in, &h, &stats) != MTKD_OK) {
+        std::fprintf(stderr, "native_pass_time: stats: %s\n", mtkd_last_error());
+        mtkd_context_destroy(ctx);
+        return 1;
+    }
     const int warmup = 3;
     for (int pass = 0; pass < 3; ++pass) {
+        if (!all && std::strcmp(only, names[pass]) != 0) continue;
         std::vector<double> wall, cpu;
         for (int i = 0; i < calls + warmup; ++i) {
             const double w0 = milliseconds(CLOCK_MONOTONIC), c0 = milliseconds(CLOCK_PROCESS_CPUTIME_ID);
