@@ -4,8 +4,8 @@
 //   student_sums:  S1 = sum e^{w}, R1 (S1 without the maxima), ST = sum e^{u}; the student's w and e^v = e^{w/T}
 //                  stored for the teachers.
 //   teacher_sums:  S0, R0, Hs = sum e^{w} w, St = sum e^{u}, A = sum e^{u} (u - v) = (1/T) sum e^{u} (w - w_s), per
-//                  vector lane; e^u stored. With Reverse also Ar = (1/T) sum e^{v} (w - w_s) from the student's e^v row
-//                  (reverse KL, distill_groups.inl).
+//                  vector lane; e^u stored. With Reverse, Ar = (1/T) sum e^{v} (w - w_s) from the student's e^v row
+//                  instead of A and the stored e^u (reverse KL, distill_groups.inl).
 //   log_sum:       log S = log1p(R) when S = 1 + R with a unique maximum, which keeps tiny R exact.
 #pragma once
 
@@ -169,9 +169,14 @@ inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, f
         Hs = V::fma(e1, w, Hs);
         St = V::add(St, eT);
         const F gap = V::sub(w, load<is_tail, V>(ws_row + c, t));
-        A = V::fma(eT, gap, A);
-        if constexpr (Reverse) Ar = V::fma(load<is_tail, V>(ev_row + c, t), gap, Ar);
-        store<is_tail, V>(eT_out + c, eT, t);
+        // Reverse KL replaces the KL statistic, so its sweep needs neither A nor the stored e^u (which only the
+        // accurate KL and the fused gradient read).
+        if constexpr (Reverse) {
+            Ar = V::fma(load<is_tail, V>(ev_row + c, t), gap, Ar);
+        } else {
+            A = V::fma(eT, gap, A);
+            store<is_tail, V>(eT_out + c, eT, t);
+        }
         prefetch_along<V::W>(next, c);
     });
     return {S0, R0, Hs, St, V::mul(A, it), V::mul(Ar, it)};
