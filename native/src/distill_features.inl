@@ -9,11 +9,17 @@
 
 #include "distill_groups.inl"
 #include "distill_layout.inl"
+#include "prefetch.h"
 #include "vector_loops.inl"
 
 namespace mtkd {
 namespace {  // compiled per SIMD level: see distill_kernels.inl
 namespace distill {
+
+// Each feature sweep asks for the lines of fs and ft this far (2 KiB) past the ones it loads. A lane group's slices
+// are a few KiB of fs and ft that begin on pages of their own, and the kernels read them between the teachers'
+// sweeps: the hardware prefetcher, which stops at each page's end, left every page's first lines to be waited for.
+constexpr int kFeatureAheadFloats = 512;
 
 // dfs of at least this many bytes is written with non-temporal stores (see feature_row).
 constexpr std::size_t kStreamFeatureGradBytes = std::size_t{1} << 20;
@@ -57,11 +63,14 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
     const float* t = p.ft + off;
     float* out = WithGrad ? p.grads.dfs + off : nullptr;
     const F vg = V::set1(grad_scale);
+    const float *a_ahead = address_ahead(a, kFeatureAheadFloats), *t_ahead = address_ahead(t, kFeatureAheadFloats);
     // Two sets of sums, for even and odd vectors: one set alone would wait on its FMA latency every vector.
     F dot[2] = {V::zero(), V::zero()}, ss[2] = {V::zero(), V::zero()}, tt[2] = {V::zero(), V::zero()},
       sq[2] = {V::zero(), V::zero()};
     auto step = [&](int c, M m, auto tail, auto streaming, int h) {
         constexpr bool is_tail = decltype(tail)::value;
+        prefetch_along<V::W>(a_ahead, c);
+        prefetch_along<V::W>(t_ahead, c);
         F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);  // outside m: 0, adds nothing
         F diff = V::sub(x, u);
         if constexpr (WithStats) {

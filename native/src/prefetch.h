@@ -4,6 +4,9 @@
 // compiler without the builtin gets nothing.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 namespace mtkd {
 namespace {  // compiled per SIMD level: see distill_kernels.inl
 
@@ -13,6 +16,12 @@ inline void prefetch_line(const float* p) {
 #else
     (void)p;
 #endif
+}
+
+// The address `floats` floats past p, as a hint's target only: it may lie past the end of p's array, so it is formed
+// as an integer rather than by pointer arithmetic.
+inline const float* address_ahead(const float* p, std::ptrdiff_t floats) {
+    return reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(p) + floats * sizeof(float));
 }
 
 // Prefetches the line of `next` that matches column c of the current sweep, once per 16 floats (a 64-byte line),
