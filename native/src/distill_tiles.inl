@@ -458,11 +458,7 @@ void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratc
         with_temperature_kind(temperature_kind(p.T), [&](auto tk) { student_gradient_tile<V, decltype(tk)::value>(p, g); });
         for (int k = 0; k < p.K; ++k) teacher_gradient_tile<V>(p, g, k);
         finish_gradient_rows(p, g, r0);
-        if (p.F == 0) continue;
-        for (int i = 0; i < g.n; ++i) {
-            const int b = r0 + i;
-            for (int k = 0; k < p.K; ++k) feature_gradient<V>(p, b, k, stream);
-        }
+        if (p.F > 0) feature_gradients_of_rows<V>(p, r0, g.n, stream);
     }
     if (stream) V::stream_fence();
 }

@@ -117,6 +117,32 @@ public class NativeKernelTests
 
     [SkippableTheory]
     [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void Streamed_feature_gradients_of_short_rows_agree_wherever_dfs_starts(NativeSimd level)
+    {
+        using var context = NativeTestContexts.Create(level, threads: 2);
+        int seed = TestSeeds.Next();
+        // 11 classes go by lane groups; dfs of 7,945 x 33 floats (just over 1 MiB) is streamed, and a group's 8 or 16
+        // rows of 33 floats are staged and written out as whole lines, with a masked partial line at either end when
+        // dfs does not start on a line. The last group is partial (7,945 = 496 x 16 + 9); 15 % of the rows ignored.
+        var shape = new DistillShape(7945, 11, [5, 3, 9, 16]);
+        var batch = new PinnedBatch(shape, seed);
+        var x64 = ReferenceDistill.Inputs64.From(batch.Inputs);
+        var want = ReferenceDistill.ComputeGrads(x64, ReferenceDistill.ComputeStats(x64, DistillHyper.Default), DistillHyper.Default);
+        Assert.Equal(MtkdStatus.Ok, batch.Stats(context));
+        foreach (int shift in new[] { 0, 1, 7, 15 })
+        {
+            var (dfs, start) = batch.ShiftDfs(shift);
+            Assert.Equal(MtkdStatus.Ok, batch.Gradient(context));
+            string at = $"{level} seed {seed} dfs {shift} floats past a line";
+            DistillAgreement.CompareOne($"{at}: dfs", want.Dfs, dfs.AsSpan(start, shape.B * shape.F).ToArray(),
+                DistillAgreement.GradTolerance, DistillAgreement.AbsoluteFloor * x64.InverseCountedRows());
+            Assert.True(dfs.Take(start).All(float.IsNaN), $"{at}: a float before dfs was written");
+            Assert.True(dfs.Skip(start + shape.B * shape.F).All(float.IsNaN), $"{at}: a float after dfs was written");
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
     public void Results_do_not_depend_on_the_thread_count(NativeSimd level)
     {
         var shape = new DistillShape(61, 53, [33, 8, 17]);

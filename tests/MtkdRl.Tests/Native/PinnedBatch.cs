@@ -90,6 +90,18 @@ public sealed unsafe class PinnedBatch
             return NativeMethods.DistillFused(context, shape, inputs, hyper, stats, grads);
     }
 
+    /// <summary>
+    /// Points the raw dfs at B F floats that start <paramref name="shift"/> floats past a 64-byte boundary, inside a
+    /// fresh NaN-filled pinned array with room on both sides; returns the array and the index where dfs starts.
+    /// </summary>
+    public (float[] Array, int Start) ShiftDfs(int shift)
+    {
+        var a = New(Shape.B * Shape.F + 48);
+        int start = 16 - (int)(((nuint)P(a) / sizeof(float)) % 16) + shift;
+        RawGrads.Dfs = P(a) + start;
+        return (a, start);
+    }
+
     /// <summary>The statistics in the order of <see cref="DistillStats.Named"/>.</summary>
     public DistillStats CopyStats()
     {
