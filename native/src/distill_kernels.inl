@@ -348,8 +348,10 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
 
 template <class V, int TK>
 void stats_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
-    if (p.C <= kTileMaxClasses) tiles_block<V, TK, false>(p, b0, b1, scratch);
-    else if (reverse_kl_in_stats_sweep(p)) stats_block<V, TK, true>(p, b0, b1, scratch);
+    const bool reverse = reverse_kl_in_stats_sweep(p);
+    if (p.C <= kTileMaxClasses && reverse) tiles_block<V, TK, false, true>(p, b0, b1, scratch);
+    else if (p.C <= kTileMaxClasses) tiles_block<V, TK, false>(p, b0, b1, scratch);
+    else if (reverse) stats_block<V, TK, true>(p, b0, b1, scratch);
     else stats_block<V, TK, false>(p, b0, b1, scratch);
 }
 

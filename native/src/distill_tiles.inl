@@ -222,7 +222,11 @@ inline void student_tile(const DistillProblem& p, LaneGroup<V>& g) {
 
 // Teacher k's rows of the group: lse_t, kl, h_t, conf, ce_t, hit (into held when given, else written now) and, with
 // Fused, its share of dL/dzs. between(j) runs g.n times, spread over the sweep that does the arithmetic.
-template <class V, int TK, bool Fused, class Between>
+// With Reverse (the stats pass of reverse-kl) kl is reverse KL where its plain form holds (reverse_kl_in_stats_sweep):
+// the sweep sums Ar = sum e^v (w - w_s) in place of A (the difference w - w_s is A's own), and R = -(Ar / T) / Ss +
+// log(St / Ss), the form of distill_groups.inl, is written as T^2 R where R >= kAccurateKlBelow, else
+// kReverseKlByCatalog; e^u is not stored, the accurate KL not taken (nothing reads either).
+template <class V, int TK, bool Fused, bool Reverse, class Between>
 inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, PairStatsHeld<V>* held,
                          Between&& between) {
     using F = typename V::F;
@@ -251,17 +255,30 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
         R0[h] = V::add_where(R0[h], e1, V::less(w, zero));
         Hs[h] = V::fma(e1, w, Hs[h]);
         St[h] = V::add(St[h], eT);
-        A[h] = V::fma(eT, V::sub(w, V::load(g.column(g.v, c))), A[h]);
-        V::store(g.column(g.eu, c), eT);
+        const F diff = V::sub(w, V::load(g.column(g.v, c)));  // (w - w_s)
+        if constexpr (Reverse) {
+            A[h] = V::fma(V::load(g.column(g.ev, c)), diff, A[h]);  // Ar
+        } else {
+            A[h] = V::fma(eT, diff, A[h]);
+            V::store(g.column(g.eu, c), eT);
+        }
     }, between);
     const F S = V::add(S0[0], S0[1]), R = V::add(R0[0], R0[1]), H = V::add(Hs[0], Hs[1]);
     const F T = V::add(St[0], St[1]), Ss = g.student_sum_T;
     const F probe = V::sub(H, H);  // NaN exactly for the rows whose teacher logits are not all finite
     const F log_S0 = vlog_sum<V>(S, R);
     const F ratio = V::div(T, Ss);
-    F kl = V::add(V::div(V::mul(V::add(A[0], A[1]), it), T), V::sub(zero, vlog<V>(ratio)));
+    F kl;
+    if constexpr (Reverse) {
+        // The probe makes a non-finite teacher row NaN here, and so kReverseKlByCatalog.
+        const F r_fast = V::add(V::sub(vlog<V>(ratio), V::div(V::mul(V::add(A[0], A[1]), it), Ss)), probe);
+        kl = V::select(V::less(V::set1(kAccurateKlBelow), r_fast), V::mul(V::set1(p.T * p.T), r_fast),
+                       V::set1(kReverseKlByCatalog));
+    } else {
+        kl = V::add(V::div(V::mul(V::add(A[0], A[1]), it), T), V::sub(zero, vlog<V>(ratio)));
+    }
     const auto accurate = V::less(kl, V::set1(kAccurateKlBelow));  // NaN compares false
-    if (V::any(accurate)) {
+    if (!Reverse && V::any(accurate)) {
         // Unused lanes hold rows of zeros: every operand stays finite, and nothing of theirs is stored.
         const DivergenceTerm<V> term{V::fma(V::set1(p.T), vlog<V>(ratio), V::sub(m, g.student_max)), it, ratio};
         F phi = zero, rsum = zero;
@@ -277,7 +294,7 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     // hit: the first argmax is the label (label -1 and unused lanes never match a column).
     const F values[kTilePairStats] = {
         V::add(V::fma(m, it, vlog<V>(T)), probe),                                  // lse_t
-        V::mul(V::set1(p.T * p.T), kl),                                            // kl
+        Reverse ? kl : V::mul(V::set1(p.T * p.T), kl),                             // kl
         V::fnma(H, inv_S, log_S0),                                                 // h_t
         inv_S,                                                                     // conf
         V::select(is_counted, V::add(V::sub(m, V::load(zy)), log_S0), zero),       // ce_t
@@ -335,7 +352,7 @@ inline void finish_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g,
 
 // Stats (or, with Fused, stats and gradients) of rows [b0, b1), W rows at a time. Each teacher's tile takes
 // as many feature slices along, in the row-major order of fs and ft (see for_each_pair).
-template <class V, int TK, bool Fused>
+template <class V, int TK, bool Fused, bool Reverse = false>
 void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool stream = Fused && stream_feature_grads(p);
     zero_feature_stats(p, b0, b1);
@@ -355,7 +372,7 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
         LaneGroup<V> g = make_lane_group<V>(p, r0, std::min(V::W, b1 - r0), scratch);
         student_tile<V, TK, Fused>(p, g);
         if (p.F == 0) {
-            for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused>(p, g, k, held, [](int) {});
+            for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused, Reverse>(p, g, k, held, [](int) {});
             write_held(r0, g.n);
             if constexpr (Fused) finish_gradient_rows(p, g, r0);
             continue;
@@ -370,7 +387,7 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
                                            stream);
             else feature_row<V, true, false>(p, b, kk, 0.0f, &features, false);
         };
-        for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused>(p, g, k, held, next_feature);
+        for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused, Reverse>(p, g, k, held, next_feature);
         write_held(r0, g.n);
         finish_features(p, features);
         if constexpr (Fused) finish_gradient_rows(p, g, r0);

@@ -33,11 +33,10 @@ struct DistillProblem {
 // (distill_kernels.inl).
 constexpr int kTileMaxClasses = 128;
 
-// Whether the stats kernel takes reverse KL in its own teacher sweep (rows one at a time: distill_groups.inl), where
-// its plain form is reliable, and leaves the catalog's sweep (distill_divergences.inl) the pairs it marks.
-inline bool reverse_kl_in_stats_sweep(const DistillProblem& p) {
-    return p.divergence == MTKD_DIVERGENCE_REVERSE_KL && p.C > kTileMaxClasses;
-}
+// Whether the stats kernel takes reverse KL in its own teacher sweep (rows one at a time: distill_groups.inl; lane
+// groups: distill_tiles.inl), where its plain form is reliable, and leaves the catalog's sweep
+// (distill_divergences.inl) the pairs it marks.
+inline bool reverse_kl_in_stats_sweep(const DistillProblem& p) { return p.divergence == MTKD_DIVERGENCE_REVERSE_KL; }
 constexpr int kMaxVectorWidth = 16;  // floats in the widest level's vectors
 constexpr int kMaxPairsInGroup = kMaxVectorWidth;
 
