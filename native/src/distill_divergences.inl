@@ -43,9 +43,7 @@ namespace distill {
 // a constant, which the compiler folds away (plain loads, no blends); only the last partial vector is masked.
 template <class V, class Body>
 inline void for_vectors(int n, Body body) {
-    int c = 0;
-    for (; c + V::W <= n; c += V::W) body(c, V::first(V::W));
-    if (c < n) body(c, V::first(n - c));
+    for_each_vector<V>(n, [&](int c, typename V::M m, auto) { body(c, m); });
 }
 
 // The same with the mask computed for every vector: one loop body, which dkd's sweeps keep (with for_vectors'
@@ -697,9 +695,8 @@ inline double mse_gradient(const DistillProblem& p, int b, bool stream) {
 // The gradient sweeps visit (row, teacher) pairs row by row, so consecutive teacher rows lie B C floats apart, each
 // on pages of its own, where the hardware prefetcher does not follow. The sweep over pair (b, k) prefetches the
 // teacher row of the pair kPrefetchAheadBytes later in that order (at least the next one), so its lines arrive while
-// the pairs between are computed. The stats sweep needs none: it follows the KL stats kernel over the same block of
-// rows, whose teacher rows are still in cache.
-constexpr int kPrefetchAheadBytes = 2048;
+// the pairs between are computed (kPrefetchAheadBytes: prefetch.h). The stats sweep needs none: it follows the KL
+// stats kernel over the same block of rows, whose teacher rows are still in cache.
 
 // The pair kPrefetchAheadBytes of teacher rows after (b, k) in row-by-row order, as whole rows and teachers (so the
 // sweeps step to it without a division per pair).

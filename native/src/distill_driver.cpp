@@ -59,7 +59,7 @@ void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem&
     base.feature_loss = MTKD_FEATURE_MSE;
     DistillProblem gradient_base = base;
     gradient_base.beta = 0.0f;
-    // Reverse KL on long rows is taken in the KL stats kernel's own teacher sweep where it can (kernels.h).
+    // Reverse KL is taken in the KL stats kernel's own teacher sweep where its plain form holds (kernels.h).
     if (reverse_kl_in_stats_sweep(p)) base.divergence = MTKD_DIVERGENCE_REVERSE_KL;
     const bool kl_kernel = p.divergence == MTKD_DIVERGENCE_KL;
     // Each block of rows goes through the KL kernel and the catalog sweep in turn (and, in the fused pass, through

@@ -16,10 +16,10 @@ namespace mtkd {
 namespace {  // compiled per SIMD level: see distill_kernels.inl
 namespace distill {
 
-// Each feature sweep asks for the lines of fs and ft this far (2 KiB) past the ones it loads. A lane group's slices
-// are a few KiB of fs and ft that begin on pages of their own, and the kernels read them between the teachers'
+// Each feature sweep asks for the lines of fs and ft kPrefetchAheadBytes past the ones it loads. A lane group's
+// slices are a few KiB of fs and ft that begin on pages of their own, and the kernels read them between the teachers'
 // sweeps: the hardware prefetcher, which stops at each page's end, left every page's first lines to be waited for.
-constexpr int kFeatureAheadFloats = 512;
+constexpr int kFeatureAheadFloats = kPrefetchAheadBytes / sizeof(float);
 
 // dfs of at least this many bytes is written with non-temporal stores (see feature_row).
 constexpr std::size_t kStreamFeatureGradBytes = std::size_t{1} << 20;

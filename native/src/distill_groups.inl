@@ -47,6 +47,16 @@ struct TeacherGroup {
 // kReverseKlByCatalog, and the catalog's sweep sums it as non-negative terms (distill_divergences.inl).
 constexpr float kReverseKlByCatalog = -1.0f;
 
+// The kl statistic of reverse-kl's stats pass for W pairs: T^2 R, R = -Ar / Ss + log(St / Ss) + probe (Ar already
+// divided by T), where R >= kAccurateKlBelow, else kReverseKlByCatalog. The teacher row's probe makes a non-finite
+// row NaN here, and so kReverseKlByCatalog, where its student-weighted sum alone could be an infinity.
+template <class V>
+inline typename V::F reverse_kl_statistic(typename V::F Ar, typename V::F Ss, typename V::F log_St_over_Ss,
+                                          typename V::F probe, float T) {
+    const typename V::F r = V::add(V::sub(log_St_over_Ss, V::div(Ar, Ss)), probe);
+    return V::select(V::less(V::set1(kAccurateKlBelow), r), V::mul(V::set1(T * T), r), V::set1(kReverseKlByCatalog));
+}
+
 template <class V, bool Reverse = false>
 inline void finish_teachers(const DistillProblem& p, const Block& blk, TeacherGroup<V>& g) {
     using F = typename V::F;
@@ -70,11 +80,8 @@ inline void finish_teachers(const DistillProblem& p, const Block& blk, TeacherGr
     alignas(64) float st[W], accurate[W];
     V::store(st, St);
     if constexpr (Reverse) {
-        // The probe makes a non-finite teacher row NaN here (its student-weighted sum can be an infinity instead).
-        const F r_fast =
-            V::add(V::sub(V::sub(V::zero(), V::div(V::sum_lanes(g.sums[G::kAr]), V::load(g.Ss))), log_ratio), probe);
-        V::store(kl, V::select(V::less(V::set1(kAccurateKlBelow), r_fast), V::mul(V::set1(p.T * p.T), r_fast),
-                               V::set1(kReverseKlByCatalog)));
+        V::store(kl, reverse_kl_statistic<V>(V::sum_lanes(g.sums[G::kAr]), V::load(g.Ss), V::sub(V::zero(), log_ratio),
+                                             probe, p.T));
         V::store(accurate, V::zero());
     } else {
         const F kl_fast = V::add(V::div(V::sum_lanes(g.sums[G::kA]), St), log_ratio);

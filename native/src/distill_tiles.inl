@@ -223,9 +223,8 @@ inline void student_tile(const DistillProblem& p, LaneGroup<V>& g) {
 // Teacher k's rows of the group: lse_t, kl, h_t, conf, ce_t, hit (into held when given, else written now) and, with
 // Fused, its share of dL/dzs. between(j) runs g.n times, spread over the sweep that does the arithmetic.
 // With Reverse (the stats pass of reverse-kl) kl is reverse KL where its plain form holds (reverse_kl_in_stats_sweep):
-// the sweep sums Ar = sum e^v (w - w_s) in place of A (the difference w - w_s is A's own), and R = -(Ar / T) / Ss +
-// log(St / Ss), the form of distill_groups.inl, is written as T^2 R where R >= kAccurateKlBelow, else
-// kReverseKlByCatalog; e^u is not stored, the accurate KL not taken (nothing reads either).
+// the sweep sums Ar = sum e^v (w - w_s) in place of A (the difference w - w_s is A's own), and kl is
+// reverse_kl_statistic (distill_groups.inl); e^u is not stored, the accurate KL not taken (nothing reads either).
 template <class V, int TK, bool Fused, bool Reverse, class Between>
 inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, PairStatsHeld<V>* held,
                          Between&& between) {
@@ -268,24 +267,22 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     const F probe = V::sub(H, H);  // NaN exactly for the rows whose teacher logits are not all finite
     const F log_S0 = vlog_sum<V>(S, R);
     const F ratio = V::div(T, Ss);
-    F kl;
+    F kl;  // as written: T^2 KL, or with Reverse T^2 R or kReverseKlByCatalog
     if constexpr (Reverse) {
-        // The probe makes a non-finite teacher row NaN here, and so kReverseKlByCatalog.
-        const F r_fast = V::add(V::sub(vlog<V>(ratio), V::div(V::mul(V::add(A[0], A[1]), it), Ss)), probe);
-        kl = V::select(V::less(V::set1(kAccurateKlBelow), r_fast), V::mul(V::set1(p.T * p.T), r_fast),
-                       V::set1(kReverseKlByCatalog));
+        kl = reverse_kl_statistic<V>(V::mul(V::add(A[0], A[1]), it), Ss, vlog<V>(ratio), probe, p.T);
     } else {
         kl = V::add(V::div(V::mul(V::add(A[0], A[1]), it), T), V::sub(zero, vlog<V>(ratio)));
-    }
-    const auto accurate = V::less(kl, V::set1(kAccurateKlBelow));  // NaN compares false
-    if (!Reverse && V::any(accurate)) {
-        // Unused lanes hold rows of zeros: every operand stays finite, and nothing of theirs is stored.
-        const DivergenceTerm<V> term{V::fma(V::set1(p.T), vlog<V>(ratio), V::sub(m, g.student_max)), it, ratio};
-        F phi = zero, rsum = zero;
-        for (int c = 0; c < C; ++c)
-            term.add(V::load(g.column(g.z, c)), V::load(g.column(g.s, c)), V::load(g.column(g.eu, c)),
-                     V::load(g.column(g.ev, c)), phi, rsum);
-        kl = V::select(accurate, small_divergence<V>(phi, rsum, T), kl);
+        const auto accurate = V::less(kl, V::set1(kAccurateKlBelow));  // NaN compares false
+        if (V::any(accurate)) {
+            // Unused lanes hold rows of zeros: every operand stays finite, and nothing of theirs is stored.
+            const DivergenceTerm<V> term{V::fma(V::set1(p.T), vlog<V>(ratio), V::sub(m, g.student_max)), it, ratio};
+            F phi = zero, rsum = zero;
+            for (int c = 0; c < C; ++c)
+                term.add(V::load(g.column(g.z, c)), V::load(g.column(g.s, c)), V::load(g.column(g.eu, c)),
+                         V::load(g.column(g.ev, c)), phi, rsum);
+            kl = V::select(accurate, small_divergence<V>(phi, rsum, T), kl);
+        }
+        kl = V::mul(V::set1(p.T * p.T), kl);
     }
     alignas(64) float zy[W];
     for (int i = 0; i < W; ++i) zy[i] = g.y[i] >= 0 ? g.column(g.z, g.y[i])[i] : 0.0f;
@@ -294,7 +291,7 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     // hit: the first argmax is the label (label -1 and unused lanes never match a column).
     const F values[kTilePairStats] = {
         V::add(V::fma(m, it, vlog<V>(T)), probe),                                  // lse_t
-        Reverse ? kl : V::mul(V::set1(p.T * p.T), kl),                             // kl
+        kl,                                                                        // kl
         V::fnma(H, inv_S, log_S0),                                                 // h_t
         inv_S,                                                                     // conf
         V::select(is_counted, V::add(V::sub(m, V::load(zy)), log_S0), zero),       // ce_t
