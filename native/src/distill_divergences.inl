@@ -1,12 +1,13 @@
 // The catalog losses other than kl and mse (docs/DESIGN.md §7), compiled once per SIMD level like the KL kernels.
 //
 // The driver runs them after the KL kernels (distill_driver.cpp): the stats pass first runs the KL kernel, which
-// writes every statistic and the log-sum-exps, then catalog_losses<V> overwrites kl with T^2 D (the selected
-// divergence) and mse with the selected feature loss. In the gradient pass a replaced divergence writes the whole
-// gradient here (the cross-entropy part from lse_s1, the divergence, the mse term or, after it, the selected
-// feature loss) and no KL kernel runs; a replaced feature loss alone runs the KL kernel with beta set to 0, then
-// catalog_losses<V> writes its dfs and adds its row_loss term. Their formulas and derivations are those of
-// ReferenceLosses (src/MtkdRl.Core/Distill) and docs/DESIGN.md §7.
+// writes every statistic and the log-sum-exps, then catalog_losses<V> (distill_catalog.inl, with the sweeps that
+// drive the policies below) overwrites kl with T^2 D (the selected divergence) and mse with the selected feature
+// loss. In the gradient pass a replaced divergence writes the whole gradient there (the cross-entropy part from
+// lse_s1, the divergence, the mse term or, after it, the selected feature loss) and no KL kernel runs; a replaced
+// feature loss alone runs the KL kernel with beta set to 0, then catalog_losses<V> writes its dfs and adds its
+// row_loss term. Their formulas and derivations are those of ReferenceLosses (src/MtkdRl.Core/Distill) and
+// docs/DESIGN.md §7.
 //
 // Float32 vector arithmetic, at most one exponential per teacher element (docs/PERF.md counts them per divergence
 // and pass). For row b the student's log-probabilities ls = s/T - lse_st (renormalised) and ps = e^ls are formed
@@ -302,7 +303,8 @@ struct Jsd {
         return V::mul(V::mul(d, d), q);
     }
 
-    static bool trivial(const DivergenceRow& r) { return !(r.beta > 0.0f && r.beta < 1.0f); }  // M = pt or ps
+    static bool trivial_beta(float beta) { return !(beta > 0.0f && beta < 1.0f); }  // M = pt or ps
+    static bool trivial(const DivergenceRow& r) { return trivial_beta(r.beta); }
 
     // One sweep. The measured d carries the pair's shift a (see the top of the file): the shift-free d is d + a,
     // a = log1p(q), q = sum ps expm1(-d) (pt sums to 1 + q). J(d + a) = J(d) + a sum ps h'(d) + a^2/2 sum ps h''(d)
@@ -311,21 +313,33 @@ struct Jsd {
     // so J = sum ps h(d) - a beta sum pt u + a^2 beta (1 - beta) / 2. The first-order term alone left a relative
     // error of 1e-4 on divergences of 1e-9.
     static double value(const DivergenceRow& r) {
-        using F = typename V::F;
         if (trivial(r)) return 0.0 * (r.shift - r.shift);  // NaN for a non-finite row, as elsewhere
-        const F b = V::set1(r.beta), nb = V::set1(1.0f - r.beta), half = V::set1(0.5f);
-        F s = V::zero(), q = V::zero(), w = V::zero();
+        ValueSums sums;
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            const F d = log_ratio<V>(r, c, m), ps = V::load(r.ps + c);
-            const Element e = element(r, d, V::load(r.ls + c), ps, m);
-            const F direct = V::fma(V::mul(b, e.pt), e.u, V::mul(V::mul(nb, ps), e.v));
-            const F term = V::select(V::less(V::abs(d), half), V::mul(ps, h_series(r, d)), direct);
-            s = V::add(s, V::keep(term, m));
-            q = V::add(q, V::keep(e.gap, m));
-            w = V::fma(e.pt, e.u, w);  // pt is 0 past C
+            add_value_terms(r, log_ratio<V>(r, c, m), V::load(r.ls + c), V::load(r.ps + c), m, sums);
         });
-        const double a = log1p_near_zero(V::sum(q)), beta = r.beta;
-        return V::sum(s) - a * beta * V::sum(w) + 0.5 * a * a * beta * (1.0 - beta);
+        return finish_value(V::sum(sums.s), V::sum(sums.q), V::sum(sums.w), r.beta);
+    }
+
+    // The per-element sums of value: s = sum ps h(d), q = sum ps expm1(-d), w = sum pt u, zero past m (the lanes
+    // are the classes of one row here, the rows of a lane group in distill_divergence_lanes.inl).
+    struct ValueSums {
+        typename V::F s = V::zero(), q = V::zero(), w = V::zero();
+    };
+    static void add_value_terms(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
+                                typename V::M m, ValueSums& sums) {
+        using F = typename V::F;
+        const F b = V::set1(r.beta), nb = V::set1(1.0f - r.beta), half = V::set1(0.5f);
+        const Element e = element(r, d, ls, ps, m);
+        const F direct = V::fma(V::mul(b, e.pt), e.u, V::mul(V::mul(nb, ps), e.v));
+        const F term = V::select(V::less(V::abs(d), half), V::mul(ps, h_series(r, d)), direct);
+        sums.s = V::add(sums.s, V::keep(term, m));
+        sums.q = V::add(sums.q, V::keep(e.gap, m));
+        sums.w = V::fma(e.pt, e.u, sums.w);  // pt is 0 outside m
+    }
+    static double finish_value(double s, double q, double w, double beta) {
+        const double a = log1p_near_zero(q);
+        return s - a * beta * w + 0.5 * a * a * beta * (1.0 - beta);
     }
 
     // dJ/ds_c = (1 - beta) ps_c (v_c - sum ps v) at the shift-free d + a. Rows of up to kJsdOneSweepGradientClasses
@@ -375,26 +389,37 @@ struct Jsd {
     static void add_gradient_one_sweep(const DivergenceRow& r, float coef, float* acc) {
         using F = typename V::F;
         float *vs = r.d, *ws = r.e;
-        const F b = V::set1(r.beta), one = V::set1(1.0f);
-        F sv = V::zero(), sw = V::zero(), q = V::zero();
+        GradientSums sums;
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            const F d = log_ratio<V>(r, c, m), ps = V::load(r.ps + c);
-            const Element e = element(r, d, V::load(r.ls + c), ps, m);
-            // w = beta e^-d / (M / ps): e^-d = 1 + em for d > 0; for d <= 0, M / ps = e^-d (M / pt), so w = beta / (M / pt).
-            // w only carries the correction a (w - W), a ~ 1e-6: a 12-bit reciprocal is plenty.
-            const F w = V::mul(V::mul(b, V::select(e.pos, V::add(one, e.em), one)), V::rcp_approx(e.one_plus));
-            V::store(vs + c, e.v);
+            F v, w;
+            add_gradient_terms(r, log_ratio<V>(r, c, m), V::load(r.ls + c), V::load(r.ps + c), m, v, w, sums);
+            V::store(vs + c, v);
             V::store(ws + c, w);
-            sv = V::add(sv, V::keep(V::mul(ps, e.v), m));
-            sw = V::add(sw, V::keep(V::mul(ps, w), m));
-            q = V::add(q, V::keep(e.gap, m));
         });
-        const float a = static_cast<float>(log1p_near_zero(V::sum(q)));
-        const F mean = V::set1(V::sum(sv) + a * V::sum(sw)), fa = V::set1(a), k = V::set1(coef * (1.0f - r.beta));
+        const float a = static_cast<float>(log1p_near_zero(V::sum(sums.q)));
+        const F mean = V::set1(V::sum(sums.sv) + a * V::sum(sums.sw)), fa = V::set1(a), k = V::set1(coef * (1.0f - r.beta));
         for_vectors<V>(r.C, [&](int c, typename V::M) {
             const F g = V::mul(V::load(r.ps + c), V::sub(V::fma(fa, V::load(ws + c), V::load(vs + c)), mean));
             V::store(acc + c, V::fma(k, g, V::load(acc + c)));
         });
+    }
+
+    // The first sweep's v and w of one vector of elements, and their ps-weighted sums and q (zero outside m).
+    struct GradientSums {
+        typename V::F sv = V::zero(), sw = V::zero(), q = V::zero();
+    };
+    static void add_gradient_terms(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
+                                   typename V::M m, typename V::F& v, typename V::F& w, GradientSums& sums) {
+        using F = typename V::F;
+        const F b = V::set1(r.beta), one = V::set1(1.0f);
+        const Element e = element(r, d, ls, ps, m);
+        // w = beta e^-d / (M / ps): e^-d = 1 + em for d > 0; for d <= 0, M / ps = e^-d (M / pt), so w = beta / (M / pt).
+        // w only carries the correction a (w - W), a ~ 1e-6: a 12-bit reciprocal is plenty.
+        w = V::mul(V::mul(b, V::select(e.pos, V::add(one, e.em), one)), V::rcp_approx(e.one_plus));
+        v = e.v;
+        sums.sv = V::add(sums.sv, V::keep(V::mul(ps, e.v), m));
+        sums.sw = V::add(sums.sw, V::keep(V::mul(ps, w), m));
+        sums.q = V::add(sums.q, V::keep(e.gap, m));
     }
 };
 
@@ -648,200 +673,6 @@ inline void student_log_probs(const float* z, int C, float inv_T, float lse_st, 
         V::store(ls + c, V::keep(V::sub(V::load(ls + c), log_s), m));
         V::store(ps + c, V::mul(V::load(ps + c), inv_s));
     });
-}
-
-// The gradient pass of a replaced divergence runs no KL kernel (distill_driver.cpp), so the divergence sweep writes
-// the whole row: dzs, dfs (the mse term here, or the feature sweep after it) and row_loss. An ignored row: zeros.
-inline void zero_row_gradient(const DistillProblem& p, int b) {
-    std::fill_n(p.grads.dzs + static_cast<std::size_t>(b) * p.C, p.C, 0.0f);
-    std::fill_n(p.grads.dfs + static_cast<std::size_t>(b) * p.F, p.F, 0.0f);
-    p.grads.row_loss[b] = 0.0f;
-}
-
-// dzs = (1/B') [a_ce (softmax(s) - onehot(y)) + acc], softmax(s)_c = e^(s_c - lse_s1) from the stats pass. The
-// label's -a_ce joins acc before the one scaling, so a row the student has right with certainty (softmax 1 at y, acc
-// 0) gets exactly 0 there; subtracting (1/B') a_ce after the scaling left the difference of two roundings of it (an
-// FMA keeps the second product exact): 1.1e-8 where float64 gives 0.
-template <class V>
-inline void cross_entropy_gradient(const DistillProblem& p, int b, float* acc) {
-    using F = typename V::F;
-    const float* zs = p.zs + static_cast<std::size_t>(b) * p.C;
-    float* dzs = p.grads.dzs + static_cast<std::size_t>(b) * p.C;
-    const F lse = V::set1(p.stats.lse_s1[b]), a_ce = V::set1(p.a_ce), scale = V::set1(p.inv_counted_rows);
-    acc[p.y[b]] -= p.a_ce;
-    for_vectors<V>(p.C, [&](int c, typename V::M m) {
-        const F ce = V::mul(a_ce, vexp<V>(V::sub(V::load(zs + c, m), lse)));
-        V::store(dzs + c, V::mul(scale, V::add(ce, V::load(acc + c))), m);
-    });
-}
-
-// From this size of dfs on, the catalog's gradient pass writes it with non-temporal stores. Larger than the KL
-// kernels' kStreamFeatureGradBytes: at 1 MB (256,4,100,256) streaming measured slower here, where the row's other
-// sweeps keep less of the caches busy than the KL kernels do; at 16 MB (1024,8,1000,512) faster.
-constexpr std::size_t kCatalogStreamBytes = std::size_t{4} << 20;
-
-// dfs = (1/B') beta wf_k (2/D_k)(fs - ft) over every slice of row b, by the KL gradient's own feature sweep
-// (feature_row), which writes a large dfs with non-temporal stores; returns sum_k beta wf_k mse_k.
-template <class V>
-inline double mse_gradient(const DistillProblem& p, int b, bool stream) {
-    double loss = 0.0;
-    for (int k = 0; k < p.K; ++k) {
-        loss += static_cast<double>(p.beta) * p.wf[stat_index(p, b, k)] * p.stats.mse[stat_index(p, b, k)];
-        feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
-    }
-    return loss;
-}
-
-// The gradient sweeps visit (row, teacher) pairs row by row, so consecutive teacher rows lie B C floats apart, each
-// on pages of its own, where the hardware prefetcher does not follow. The sweep over pair (b, k) prefetches the
-// teacher row of the pair kPrefetchAheadBytes later in that order (at least the next one), so its lines arrive while
-// the pairs between are computed (kPrefetchAheadBytes: prefetch.h). The stats sweep needs none: it follows the KL
-// stats kernel over the same block of rows, whose teacher rows are still in cache.
-
-// The pair kPrefetchAheadBytes of teacher rows after (b, k) in row-by-row order, as whole rows and teachers (so the
-// sweeps step to it without a division per pair).
-struct PairsAhead {
-    int rows, teachers;
-    PairsAhead(int C, int K) {
-        const long long row_bytes = static_cast<long long>(C) * sizeof(float);
-        const int pairs = static_cast<int>(std::max(1LL, (kPrefetchAheadBytes + row_bytes - 1) / row_bytes));
-        rows = pairs / K;
-        teachers = pairs % K;
-    }
-    // Teacher row of that pair; null past the last row.
-    const float* row(const DistillProblem& p, int b, int k) const {
-        int b2 = b + rows, k2 = k + teachers;
-        if (k2 >= p.K) {
-            k2 -= p.K;
-            ++b2;
-        }
-        if (b2 >= p.B) return nullptr;
-        return p.zt + (static_cast<std::size_t>(k2) * p.B + static_cast<std::size_t>(b2)) * p.C;
-    }
-};
-
-template <class V, template <class> class Div>
-void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
-    if constexpr (std::is_same_v<Div<V>, KeepKl<V>>) {
-        return;
-    } else {
-        constexpr bool is_dkd = std::is_same_v<Div<V>, Dkd<V>>;
-        constexpr bool gathers = GathersRowGradient<Div<V>>::value;
-        // The stats kernel wrote reverse KL where its plain form holds and kReverseKlByCatalog elsewhere: only those
-        // pairs are summed here.
-        const bool kernel_wrote = std::is_same_v<Div<V>, ReverseKl<V>> && reverse_kl_in_stats_sweep(p);
-        auto left_to_sum = [&](std::size_t i) { return !kernel_wrote || p.stats.kl[i] < 0.0f; };
-        const int C = p.C, K = p.K;
-        const float T = p.T;
-        const std::size_t Cp = padded_classes(C);
-        thread_local std::vector<float> buf;
-        buf.resize(6 * Cp);
-        float *ls = buf.data(), *ps = ls + Cp, *d = ps + Cp, *e = d + Cp, *acc = e + Cp, *psn = acc + Cp;
-        const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
-        const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
-        const PairsAhead ahead(C, K);
-        const float* series = nullptr;
-        if constexpr (std::is_same_v<Div<V>, Jsd<V>>) series = JsdSeries::of(p.div_beta);
-        for (int b = b0; b < b1; ++b) {
-            const int y = p.y[b];
-            if (!stats && y < 0) {
-                if (grads) zero_row_gradient(p, b);
-                continue;
-            }
-            if (stats && !grads && kernel_wrote) {
-                bool any = false;
-                for (int k = 0; k < K && !any; ++k) any = left_to_sum(static_cast<std::size_t>(b) * K + k);
-                if (!any) continue;
-            }
-            const float* zs = p.zs + static_cast<std::size_t>(b) * C;
-            student_log_probs<V>(zs, C, p.inv_T, p.stats.lse_st[b], ls, ps);
-            double Sn = 0.0;
-            if constexpr (is_dkd) {
-                if (y >= 0) {
-                    std::copy(ps, ps + Cp, psn);
-                    psn[y] = 0.0f;
-                    typename V::F s = V::zero();
-                    for_vectors_masked<V>(C, [&](int c, typename V::M) { s = V::add(s, V::load(psn + c)); });
-                    Sn = V::sum(s);
-                }
-            }
-            std::fill(acc, acc + Cp, 0.0f);
-            double loss = 0.0, offset = 0.0;
-            for (int k = 0; k < K; ++k) {
-                const std::size_t i = static_cast<std::size_t>(b) * K + k;
-                const float lse_s = p.stats.lse_st[b], lse_t = p.stats.lse_t[i], shift = lse_s - lse_t;
-                const DivergenceRow row{zs, p.zt + (static_cast<std::size_t>(k) * p.B + b) * C, ls, ps,
-                                        stats ? nullptr : ahead.row(p, b, k), d, e, C, y,
-                                        p.inv_T, shift, p.div_alpha, p.div_beta,
-                                        0x1p-24f * (std::fabs(lse_s) + std::fabs(lse_t) + std::fabs(shift)), series};
-                if (stats && left_to_sum(i)) {
-                    double v;
-                    if constexpr (is_dkd) v = Div<V>::value(row, psn, Sn);
-                    else v = Div<V>::value(row);
-                    p.stats.kl[i] = static_cast<float>(T * T * v);
-                }
-                if (grads && y >= 0) {
-                    loss += static_cast<double>(p.a_kd) * p.wl[i] * p.stats.kl[i];
-                    const float coef = p.a_kd * T * p.wl[i];
-                    if constexpr (is_dkd) Div<V>::add_gradient(row, psn, Sn, coef, acc);
-                    else if constexpr (gathers) Div<V>::add_gradient(row, coef, acc, offset);
-                    else Div<V>::add_gradient(row, coef, acc);
-                }
-            }
-            if (grads && y >= 0) {
-                if constexpr (gathers) Div<V>::finish_gradient(ps, C, offset, acc);
-                cross_entropy_gradient<V>(p, b, acc);
-                loss += p.a_ce * p.stats.ce_s[b];
-                if (mse_grads) loss += mse_gradient<V>(p, b, stream);
-                p.grads.row_loss[b] = static_cast<float>(p.inv_counted_rows * loss);
-            }
-        }
-        if (stream) V::stream_fence();
-    }
-}
-
-template <class V, template <class> class Feat>
-void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
-    if constexpr (std::is_same_v<Feat<V>, KeepMse<V>>) {
-        return;
-    } else {
-        for (int b = b0; b < b1; ++b) {
-            const int y = p.y[b];
-            double loss = 0.0;
-            for (int k = 0; k < p.K; ++k) {
-                const std::size_t i = static_cast<std::size_t>(b) * p.K + k;
-                const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
-                const int d = p.D[k];
-                if (d == 0) {  // no features: the feature loss is 0 and so is its gradient
-                    if (stats) p.stats.mse[i] = 0.0f;
-                    continue;
-                }
-                const float *a = p.fs + off, *t = p.ft + off;
-                if (stats) p.stats.mse[i] = static_cast<float>(Feat<V>::value(a, t, d, p.cos_eps));
-                if (grads && y >= 0) {
-                    loss += static_cast<double>(p.beta) * p.wf[i] * p.stats.mse[i];
-                    Feat<V>::gradient(a, t, d, p.cos_eps, p.inv_counted_rows * p.beta * p.wf[i], p.grads.dfs + off);
-                }
-            }
-            if (grads && y >= 0) p.grads.row_loss[b] = static_cast<float>(p.grads.row_loss[b] + p.inv_counted_rows * loss);
-        }
-    }
-}
-
-// Rows [b0, b1) of the selected divergence and feature loss (Kernels::distill_losses).
-template <class V>
-void catalog_losses(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
-    switch (p.divergence) {
-        case MTKD_DIVERGENCE_REVERSE_KL: divergence_rows<V, ReverseKl>(p, stats, grads, b0, b1); break;
-        case MTKD_DIVERGENCE_JSD: divergence_rows<V, Jsd>(p, stats, grads, b0, b1); break;
-        case MTKD_DIVERGENCE_DKD: divergence_rows<V, Dkd>(p, stats, grads, b0, b1); break;
-        default: divergence_rows<V, KeepKl>(p, stats, grads, b0, b1); break;
-    }
-    switch (p.feature_loss) {
-        case MTKD_FEATURE_COSINE: feature_rows<V, CosineLoss>(p, stats, grads, b0, b1); break;
-        case MTKD_FEATURE_SMOOTH_L1: feature_rows<V, SmoothL1Loss>(p, stats, grads, b0, b1); break;
-        default: feature_rows<V, KeepMse>(p, stats, grads, b0, b1); break;
-    }
 }
 
 }  // namespace distill

@@ -2,7 +2,7 @@
 // Only code reached after the CPU check in mtkd_context_create may live here.
 #include "simd_avx2.h"
 #include "distill_kernels.inl"
-#include "distill_divergences.inl"
+#include "distill_catalog.inl"
 #include "gemm_kernels.inl"
 
 namespace mtkd {

@@ -44,4 +44,55 @@ public class LossAgreementTests
         // The tiny-KL cases keep their precision check without the absolute floor: every divergence vanishes there too.
         DistillAgreement.Check(backend, x, hyper, $"{backendName} {lossName} {caseName} seed {seed}", absoluteFloor: !c.Precise);
     }
+
+    public static TheoryData<string, string> DivergencesOnBackends()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var entry in BackendCatalog.All.Where(e => !(e.Name == "ilgpu" && e.Simulated)))
+            foreach (var divergence in DistillLossCatalog.Divergences.Where(d => !d.Make().IsDefault))
+                data.Add(entry.Name, LossCatalogTests.Name(divergence.Make()));
+        return data;
+    }
+
+    /// <summary>
+    /// A non-finite row makes its own statistics NaN and leaves every other row's as the reference has them, also
+    /// where rows are swept several at a time (one per vector lane: 37 rows of 11 classes are two full groups of 16
+    /// and a partial one, or four of 8 and a partial one).
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(DivergencesOnBackends))]
+    public void Non_finite_rows_poison_only_their_own_divergence(string backendName, string lossName)
+    {
+        var backend = SharedBackends.GetOrSkip(backendName);
+        var hyper = DistillHyper.Default with { Loss = LossCatalogTests.FromName(lossName) };
+        Skip.IfNot(backend.Supports(hyper.Loss), $"{backendName} does not implement {lossName}");
+        int seed = TestSeeds.Next();
+        var shape = new DistillShape(37, 11, [4, 2, 5]);
+        var x = DistillInputFactory.Create(shape, seed, ignoredFraction: 0);
+        // Row 3: teacher 1's logits hold -Inf. Row 17 (a second lane group): the student's logits hold NaN.
+        x.Zt[(1 * shape.B + 3) * shape.C + 6] = float.NegativeInfinity;
+        x.Zs[17 * shape.C + 10] = float.NaN;
+
+        using var session = backend.CreateSession(shape);
+        session.Upload(x);
+        var stats = new DistillStats(shape);
+        session.PoisonOutputs();
+        session.Stats(hyper);
+        session.DownloadStats(stats);
+
+        string at = $"{backendName} {lossName} seed {seed}";
+        Assert.True(float.IsNaN(stats.Kl[3 * shape.K + 1]), $"{at}: kl[3,1] = {stats.Kl[3 * shape.K + 1]}, should be NaN");
+        for (int k = 0; k < shape.K; ++k)
+            Assert.True(float.IsNaN(stats.Kl[17 * shape.K + k]), $"{at}: kl[17,{k}] = {stats.Kl[17 * shape.K + k]}, should be NaN");
+        var reference = ReferenceDistill.ComputeStats(ReferenceDistill.Inputs64.From(x), hyper);
+        var want = ReferenceDistill.Named(reference).Single(n => n.Name == "kl").Data;
+        for (int b = 0; b < shape.B; ++b)
+        {
+            if (b == 3 || b == 17) continue;
+            DistillAgreement.CompareOne($"{at} kl row {b}", want.AsSpan(b * shape.K, shape.K).ToArray(),
+                stats.Kl.AsSpan(b * shape.K, shape.K).ToArray(),
+                backend.ApproximateMath ? DistillAgreement.ApproximateTolerance : DistillAgreement.StatsTolerance,
+                DistillAgreement.AbsoluteFloor);
+        }
+    }
 }

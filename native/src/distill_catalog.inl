@@ -1,0 +1,276 @@
+// The catalog's drivers (docs/DESIGN.md §7): the selected divergence and feature loss over rows [b0, b1), after the KL
+// kernels of the same block (distill_driver.cpp). Divergences go row by row (divergence_rows) or, on short rows and
+// where the divergence has a lane form, W rows at a time (distill_divergence_lanes.inl); the losses' formulas are
+// those of distill_divergences.inl.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <type_traits>
+#include <vector>
+
+#include "distill_divergence_lanes.inl"
+#include "distill_divergences.inl"
+#include "distill_features.inl"
+#include "distill_layout.inl"
+#include "kernels.h"
+
+namespace mtkd {
+namespace {  // compiled per SIMD level: see distill_kernels.inl
+namespace distill {
+
+// The gradient pass of a replaced divergence runs no KL kernel (distill_driver.cpp), so the divergence sweep writes
+// the whole row: dzs, dfs (the mse term here, or the feature sweep after it) and row_loss. An ignored row: zeros.
+inline void zero_row_gradient(const DistillProblem& p, int b) {
+    std::fill_n(p.grads.dzs + static_cast<std::size_t>(b) * p.C, p.C, 0.0f);
+    std::fill_n(p.grads.dfs + static_cast<std::size_t>(b) * p.F, p.F, 0.0f);
+    p.grads.row_loss[b] = 0.0f;
+}
+
+// dzs = (1/B') [a_ce (softmax(s) - onehot(y)) + acc], softmax(s)_c = e^(s_c - lse_s1) from the stats pass. The
+// label's -a_ce joins acc before the one scaling, so a row the student has right with certainty (softmax 1 at y, acc
+// 0) gets exactly 0 there; subtracting (1/B') a_ce after the scaling left the difference of two roundings of it (an
+// FMA keeps the second product exact): 1.1e-8 where float64 gives 0.
+template <class V>
+inline void cross_entropy_gradient(const DistillProblem& p, int b, float* acc) {
+    using F = typename V::F;
+    const float* zs = p.zs + static_cast<std::size_t>(b) * p.C;
+    float* dzs = p.grads.dzs + static_cast<std::size_t>(b) * p.C;
+    const F lse = V::set1(p.stats.lse_s1[b]), a_ce = V::set1(p.a_ce), scale = V::set1(p.inv_counted_rows);
+    acc[p.y[b]] -= p.a_ce;
+    for_vectors<V>(p.C, [&](int c, typename V::M m) {
+        const F ce = V::mul(a_ce, vexp<V>(V::sub(V::load(zs + c, m), lse)));
+        V::store(dzs + c, V::mul(scale, V::add(ce, V::load(acc + c))), m);
+    });
+}
+
+// From this size of dfs on, the catalog's gradient pass writes it with non-temporal stores. Larger than the KL
+// kernels' kStreamFeatureGradBytes: at 1 MB (256,4,100,256) streaming measured slower here, where the row's other
+// sweeps keep less of the caches busy than the KL kernels do; at 16 MB (1024,8,1000,512) faster.
+constexpr std::size_t kCatalogStreamBytes = std::size_t{4} << 20;
+
+// dfs = (1/B') beta wf_k (2/D_k)(fs - ft) over every slice of row b, by the KL gradient's own feature sweep
+// (feature_row), which writes a large dfs with non-temporal stores; returns sum_k beta wf_k mse_k.
+template <class V>
+inline double mse_gradient(const DistillProblem& p, int b, bool stream) {
+    double loss = 0.0;
+    for (int k = 0; k < p.K; ++k) {
+        loss += static_cast<double>(p.beta) * p.wf[stat_index(p, b, k)] * p.stats.mse[stat_index(p, b, k)];
+        feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
+    }
+    return loss;
+}
+
+// Row b's gradient once acc holds the divergence's part (loss: its sum_k a_kd wl_k kl_k): dzs with the
+// cross-entropy, the mse term's dfs unless the feature sweep writes it, row_loss.
+template <class V>
+inline void finish_row_gradient(const DistillProblem& p, int b, float* acc, double loss, bool mse_grads, bool stream) {
+    cross_entropy_gradient<V>(p, b, acc);
+    loss += p.a_ce * p.stats.ce_s[b];
+    if (mse_grads) loss += mse_gradient<V>(p, b, stream);
+    p.grads.row_loss[b] = static_cast<float>(p.inv_counted_rows * loss);
+}
+
+// jsd's stats or gradient on rows [b0, b1) of up to kJsdLaneStatsMaxClasses or kJsdLaneGradientMaxClasses classes, W
+// rows at a time (distill_divergence_lanes.inl).
+template <class V>
+void jsd_lanes(const DistillProblem& p, bool stats, bool grads, int b0, int b1, bool mse_grads, bool stream) {
+    DivergenceRow r{};
+    r.C = p.C;
+    r.inv_T = p.inv_T;
+    r.beta = p.div_beta;
+    r.series = JsdSeries::of(p.div_beta);
+    for (int r0 = b0; r0 < b1; r0 += V::W) {
+        const DivergenceLanes<V> g = make_divergence_lanes<V>(p, r0, std::min(V::W, b1 - r0));
+        bool any_counted = false;
+        for (int i = 0; i < g.n; ++i) any_counted = any_counted || p.y[r0 + i] >= 0;
+        if (!stats && !any_counted) {
+            for (int i = 0; i < g.n; ++i) zero_row_gradient(p, r0 + i);
+            continue;
+        }
+        student_lanes<V>(p, g);
+        if (stats)
+            for (int k = 0; k < p.K; ++k) jsd_value_lanes<V>(p, g, r, k);
+        if (!grads) continue;
+        std::fill_n(g.acc, g.Cp * V::W, 0.0f);
+        for (int k = 0; k < p.K; ++k) jsd_gradient_lanes<V>(p, g, r, k);
+        acc_rows<V>(p, g);
+        for (int i = 0; i < g.n; ++i) {
+            const int b = r0 + i;
+            if (p.y[b] < 0) {
+                zero_row_gradient(p, b);
+                continue;
+            }
+            double loss = 0.0;
+            for (int k = 0; k < p.K; ++k)
+                loss += static_cast<double>(p.a_kd) * p.wl[stat_index(p, b, k)] * p.stats.kl[stat_index(p, b, k)];
+            finish_row_gradient<V>(p, b, g.row(i), loss, mse_grads, stream);
+        }
+    }
+}
+
+// The gradient sweeps visit (row, teacher) pairs row by row, so consecutive teacher rows lie B C floats apart, each
+// on pages of its own, where the hardware prefetcher does not follow. The sweep over pair (b, k) prefetches the
+// teacher row of the pair kPrefetchAheadBytes later in that order (at least the next one), so its lines arrive while
+// the pairs between are computed (kPrefetchAheadBytes: prefetch.h). The stats sweep needs none: it follows the KL
+// stats kernel over the same block of rows, whose teacher rows are still in cache.
+
+// The pair kPrefetchAheadBytes of teacher rows after (b, k) in row-by-row order, as whole rows and teachers (so the
+// sweeps step to it without a division per pair).
+struct PairsAhead {
+    int rows, teachers;
+    PairsAhead(int C, int K) {
+        const long long row_bytes = static_cast<long long>(C) * sizeof(float);
+        const int pairs = static_cast<int>(std::max(1LL, (kPrefetchAheadBytes + row_bytes - 1) / row_bytes));
+        rows = pairs / K;
+        teachers = pairs % K;
+    }
+    // Teacher row of that pair; null past the last row.
+    const float* row(const DistillProblem& p, int b, int k) const {
+        int b2 = b + rows, k2 = k + teachers;
+        if (k2 >= p.K) {
+            k2 -= p.K;
+            ++b2;
+        }
+        if (b2 >= p.B) return nullptr;
+        return p.zt + (static_cast<std::size_t>(k2) * p.B + static_cast<std::size_t>(b2)) * p.C;
+    }
+};
+
+template <class V, template <class> class Div>
+void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
+    if constexpr (std::is_same_v<Div<V>, KeepKl<V>>) {
+        return;
+    } else {
+        constexpr bool is_dkd = std::is_same_v<Div<V>, Dkd<V>>;
+        constexpr bool gathers = GathersRowGradient<Div<V>>::value;
+        // The stats kernel wrote reverse KL where its plain form holds and kReverseKlByCatalog elsewhere: only those
+        // pairs are summed here.
+        const bool kernel_wrote = std::is_same_v<Div<V>, ReverseKl<V>> && reverse_kl_in_stats_sweep(p);
+        auto left_to_sum = [&](std::size_t i) { return !kernel_wrote || p.stats.kl[i] < 0.0f; };
+        const int C = p.C, K = p.K;
+        const float T = p.T;
+        const std::size_t Cp = padded_classes(C);
+        thread_local std::vector<float> buf;
+        buf.resize(6 * Cp);
+        float *ls = buf.data(), *ps = ls + Cp, *d = ps + Cp, *e = d + Cp, *acc = e + Cp, *psn = acc + Cp;
+        const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
+        const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
+        const PairsAhead ahead(C, K);
+        const float* series = nullptr;
+        if constexpr (std::is_same_v<Div<V>, Jsd<V>>) {
+            series = JsdSeries::of(p.div_beta);
+            const bool lanes = !Jsd<V>::trivial_beta(p.div_beta);
+            const bool lane_stats = lanes && stats && C <= kJsdLaneStatsMaxClasses;
+            const bool lane_grads = lanes && grads && C <= kJsdLaneGradientMaxClasses;
+            if (lane_stats || lane_grads) {
+                jsd_lanes<V>(p, lane_stats, lane_grads, b0, b1, mse_grads && lane_grads, stream && lane_grads);
+                if (stream && lane_grads) V::stream_fence();
+                if (lane_stats == stats && lane_grads == grads) return;
+                divergence_rows<V, Div>(p, stats && !lane_stats, grads && !lane_grads, b0, b1);
+                return;
+            }
+        }
+        for (int b = b0; b < b1; ++b) {
+            const int y = p.y[b];
+            if (!stats && y < 0) {
+                if (grads) zero_row_gradient(p, b);
+                continue;
+            }
+            if (stats && !grads && kernel_wrote) {
+                bool any = false;
+                for (int k = 0; k < K && !any; ++k) any = left_to_sum(static_cast<std::size_t>(b) * K + k);
+                if (!any) continue;
+            }
+            const float* zs = p.zs + static_cast<std::size_t>(b) * C;
+            student_log_probs<V>(zs, C, p.inv_T, p.stats.lse_st[b], ls, ps);
+            double Sn = 0.0;
+            if constexpr (is_dkd) {
+                if (y >= 0) {
+                    std::copy(ps, ps + Cp, psn);
+                    psn[y] = 0.0f;
+                    typename V::F s = V::zero();
+                    for_vectors_masked<V>(C, [&](int c, typename V::M) { s = V::add(s, V::load(psn + c)); });
+                    Sn = V::sum(s);
+                }
+            }
+            std::fill(acc, acc + Cp, 0.0f);
+            double loss = 0.0, offset = 0.0;
+            for (int k = 0; k < K; ++k) {
+                const std::size_t i = static_cast<std::size_t>(b) * K + k;
+                const float lse_s = p.stats.lse_st[b], lse_t = p.stats.lse_t[i], shift = lse_s - lse_t;
+                const DivergenceRow row{zs, p.zt + (static_cast<std::size_t>(k) * p.B + b) * C, ls, ps,
+                                        stats ? nullptr : ahead.row(p, b, k), d, e, C, y,
+                                        p.inv_T, shift, p.div_alpha, p.div_beta,
+                                        0x1p-24f * (std::fabs(lse_s) + std::fabs(lse_t) + std::fabs(shift)), series};
+                if (stats && left_to_sum(i)) {
+                    double v;
+                    if constexpr (is_dkd) v = Div<V>::value(row, psn, Sn);
+                    else v = Div<V>::value(row);
+                    p.stats.kl[i] = static_cast<float>(T * T * v);
+                }
+                if (grads && y >= 0) {
+                    loss += static_cast<double>(p.a_kd) * p.wl[i] * p.stats.kl[i];
+                    const float coef = p.a_kd * T * p.wl[i];
+                    if constexpr (is_dkd) Div<V>::add_gradient(row, psn, Sn, coef, acc);
+                    else if constexpr (gathers) Div<V>::add_gradient(row, coef, acc, offset);
+                    else Div<V>::add_gradient(row, coef, acc);
+                }
+            }
+            if (grads && y >= 0) {
+                if constexpr (gathers) Div<V>::finish_gradient(ps, C, offset, acc);
+                finish_row_gradient<V>(p, b, acc, loss, mse_grads, stream);
+            }
+        }
+        if (stream) V::stream_fence();
+    }
+}
+
+template <class V, template <class> class Feat>
+void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
+    if constexpr (std::is_same_v<Feat<V>, KeepMse<V>>) {
+        return;
+    } else {
+        for (int b = b0; b < b1; ++b) {
+            const int y = p.y[b];
+            double loss = 0.0;
+            for (int k = 0; k < p.K; ++k) {
+                const std::size_t i = static_cast<std::size_t>(b) * p.K + k;
+                const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
+                const int d = p.D[k];
+                if (d == 0) {  // no features: the feature loss is 0 and so is its gradient
+                    if (stats) p.stats.mse[i] = 0.0f;
+                    continue;
+                }
+                const float *a = p.fs + off, *t = p.ft + off;
+                if (stats) p.stats.mse[i] = static_cast<float>(Feat<V>::value(a, t, d, p.cos_eps));
+                if (grads && y >= 0) {
+                    loss += static_cast<double>(p.beta) * p.wf[i] * p.stats.mse[i];
+                    Feat<V>::gradient(a, t, d, p.cos_eps, p.inv_counted_rows * p.beta * p.wf[i], p.grads.dfs + off);
+                }
+            }
+            if (grads && y >= 0) p.grads.row_loss[b] = static_cast<float>(p.grads.row_loss[b] + p.inv_counted_rows * loss);
+        }
+    }
+}
+
+// Rows [b0, b1) of the selected divergence and feature loss (Kernels::distill_losses).
+template <class V>
+void catalog_losses(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
+    switch (p.divergence) {
+        case MTKD_DIVERGENCE_REVERSE_KL: divergence_rows<V, ReverseKl>(p, stats, grads, b0, b1); break;
+        case MTKD_DIVERGENCE_JSD: divergence_rows<V, Jsd>(p, stats, grads, b0, b1); break;
+        case MTKD_DIVERGENCE_DKD: divergence_rows<V, Dkd>(p, stats, grads, b0, b1); break;
+        default: divergence_rows<V, KeepKl>(p, stats, grads, b0, b1); break;
+    }
+    switch (p.feature_loss) {
+        case MTKD_FEATURE_COSINE: feature_rows<V, CosineLoss>(p, stats, grads, b0, b1); break;
+        case MTKD_FEATURE_SMOOTH_L1: feature_rows<V, SmoothL1Loss>(p, stats, grads, b0, b1); break;
+        default: feature_rows<V, KeepMse>(p, stats, grads, b0, b1); break;
+    }
+}
+
+}  // namespace distill
+}  // namespace
+}  // namespace mtkd
