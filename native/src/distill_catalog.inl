@@ -72,33 +72,30 @@ inline void finish_row_gradient(const DistillProblem& p, int b, float* acc, doub
     p.grads.row_loss[b] = static_cast<float>(p.inv_counted_rows * loss);
 }
 
-// jsd's stats or gradient on rows [b0, b1) of up to kJsdLaneStatsMaxClasses or kJsdLaneGradientMaxClasses classes, W
-// rows at a time (distill_divergence_lanes.inl).
-template <class V>
-void jsd_lanes(const DistillProblem& p, bool stats, bool grads, int b0, int b1, bool mse_grads, bool stream) {
-    DivergenceRow r{};
-    r.C = p.C;
-    r.inv_T = p.inv_T;
-    r.beta = p.div_beta;
-    r.series = JsdSeries::of(p.div_beta);
+// A divergence's stats or gradient on rows [b0, b1), W rows at a time (distill_divergence_lanes.inl): form.group(g)
+// once per lane group, then form.value(g, k) (writes kl) or form.gradient(g, k) (adds to g.acc) per teacher.
+template <class V, class Form>
+void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, int b1, bool mse_grads, bool stream,
+                      Form& form) {
     for (int r0 = b0; r0 < b1; r0 += V::W) {
         const DivergenceLanes<V> g = make_divergence_lanes<V>(p, r0, std::min(V::W, b1 - r0));
         bool any_counted = false;
-        for (int i = 0; i < g.n; ++i) any_counted = any_counted || p.y[r0 + i] >= 0;
+        for (int i = 0; i < g.n; ++i) any_counted = any_counted || g.y[i] >= 0;
         if (!stats && !any_counted) {
             for (int i = 0; i < g.n; ++i) zero_row_gradient(p, r0 + i);
             continue;
         }
         student_lanes<V>(p, g);
+        form.group(g);
         if (stats)
-            for (int k = 0; k < p.K; ++k) jsd_value_lanes<V>(p, g, r, k);
+            for (int k = 0; k < p.K; ++k) form.value(g, k);
         if (!grads) continue;
         std::fill_n(g.acc, g.Cp * V::W, 0.0f);
-        for (int k = 0; k < p.K; ++k) jsd_gradient_lanes<V>(p, g, r, k);
+        for (int k = 0; k < p.K; ++k) form.gradient(g, k);
         acc_rows<V>(p, g);
         for (int i = 0; i < g.n; ++i) {
             const int b = r0 + i;
-            if (p.y[b] < 0) {
+            if (g.y[i] < 0) {
                 zero_row_gradient(p, b);
                 continue;
             }
@@ -109,6 +106,51 @@ void jsd_lanes(const DistillProblem& p, bool stats, bool grads, int b0, int b1, 
         }
     }
 }
+
+template <class V>
+struct JsdLaneForm {
+    DivergenceRow r{};
+    const DistillProblem& p;
+    explicit JsdLaneForm(const DistillProblem& problem) : p(problem) {
+        r.C = p.C;
+        r.inv_T = p.inv_T;
+        r.beta = p.div_beta;
+        r.series = JsdSeries::of(p.div_beta);
+    }
+    static bool takes(const DistillProblem& p, bool stats) {
+        return !Jsd<V>::trivial_beta(p.div_beta) && p.C <= (stats ? kJsdLaneStatsMaxClasses : kJsdLaneGradientMaxClasses);
+    }
+    void group(const DivergenceLanes<V>&) {}
+    void value(const DivergenceLanes<V>& g, int k) { jsd_value_lanes<V>(p, g, r, k); }
+    void gradient(const DivergenceLanes<V>& g, int k) { jsd_gradient_lanes<V>(p, g, r, k); }
+};
+
+template <class V>
+struct DkdLaneForm {
+    const DistillProblem& p;
+    DkdStudentLanes<V> student;
+    explicit DkdLaneForm(const DistillProblem& problem) : p(problem) {}
+    static bool takes(const DistillProblem& p, bool stats) {
+        return p.C <= (stats ? kDkdLaneStatsMaxClasses : kDkdLaneGradientMaxClasses);
+    }
+    void group(const DivergenceLanes<V>& g) { student = dkd_student_lanes<V>(p, g); }
+    void value(const DivergenceLanes<V>& g, int k) { dkd_value_lanes<V>(p, g, student, k); }
+    void gradient(const DivergenceLanes<V>& g, int k) { dkd_gradient_lanes<V>(p, g, student, k); }
+};
+
+// The lane form of divergence D, where it has one (void: none).
+template <class D>
+struct LaneFormOf {
+    using type = void;
+};
+template <class V>
+struct LaneFormOf<Jsd<V>> {
+    using type = JsdLaneForm<V>;
+};
+template <class V>
+struct LaneFormOf<Dkd<V>> {
+    using type = DkdLaneForm<V>;
+};
 
 // The gradient sweeps visit (row, teacher) pairs row by row, so consecutive teacher rows lie B C floats apart, each
 // on pages of its own, where the hardware prefetcher does not follow. The sweep over pair (b, k) prefetches the
@@ -158,20 +200,20 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
         const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
         const PairsAhead ahead(C, K);
-        const float* series = nullptr;
-        if constexpr (std::is_same_v<Div<V>, Jsd<V>>) {
-            series = JsdSeries::of(p.div_beta);
-            const bool lanes = !Jsd<V>::trivial_beta(p.div_beta);
-            const bool lane_stats = lanes && stats && C <= kJsdLaneStatsMaxClasses;
-            const bool lane_grads = lanes && grads && C <= kJsdLaneGradientMaxClasses;
+        using LaneForm = typename LaneFormOf<Div<V>>::type;
+        if constexpr (!std::is_void_v<LaneForm>) {
+            const bool lane_stats = stats && LaneForm::takes(p, true), lane_grads = grads && LaneForm::takes(p, false);
             if (lane_stats || lane_grads) {
-                jsd_lanes<V>(p, lane_stats, lane_grads, b0, b1, mse_grads && lane_grads, stream && lane_grads);
+                LaneForm form(p);
+                divergence_lanes<V>(p, lane_stats, lane_grads, b0, b1, mse_grads && lane_grads, stream && lane_grads, form);
                 if (stream && lane_grads) V::stream_fence();
                 if (lane_stats == stats && lane_grads == grads) return;
                 divergence_rows<V, Div>(p, stats && !lane_stats, grads && !lane_grads, b0, b1);
                 return;
             }
         }
+        const float* series = nullptr;
+        if constexpr (std::is_same_v<Div<V>, Jsd<V>>) series = JsdSeries::of(p.div_beta);
         for (int b = b0; b < b1; ++b) {
             const int y = p.y[b];
             if (!stats && y < 0) {

@@ -1,15 +1,17 @@
-// The catalog's jsd on short rows, W rows at a time with one row per vector lane (the layout of distill_tiles.inl).
+// The catalog's jsd and dkd on short rows, W rows at a time with one row per vector lane (the layout of distill_tiles.inl).
 //
 // Row by row (divergence_rows, distill_catalog.inl), a pair (row, teacher) of 11 classes is one vector whose
 // exponential, two divisions and logarithm wait on one another, followed by three horizontal sums and the pair's
 // scalar tail: its time is latency more than arithmetic. Here column c of the W rows is one vector, so the columns
 // of a pair do not wait on one another, every sum comes out one per lane with no horizontal step, and the tails of
-// W pairs run together. The element terms are the divergence's own (Jsd::add_value_terms, Jsd::add_gradient_terms),
-// shared with the row form, and so is every formula; only the layout differs.
+// W pairs run together. The element terms are the divergence's own (Jsd::add_value_terms, Jsd::add_gradient_terms;
+// Dkd::gap, nckd_term, gradient_term, pair_from_sums), shared with the row form, and so is every formula; only the
+// layout differs.
 //
 // Scratch, as tiles of C columns x W lanes (column c at tile + c W): the student's logits s, log-probabilities ls
-// and probabilities ps at T (formed once per group, kept across the teachers), the gradient's per-element v and w
-// (per teacher) and its sum over the teachers acc; then acc again as W rows of padded_classes(C) floats.
+// and probabilities ps at T (formed once per group, kept across the teachers), two per-element tiles of one teacher
+// t1, t2 (jsd's gradient: v and w; dkd: d and pt), the gradient's sum over the teachers acc; then acc again as W rows
+// of padded_classes(C) floats.
 #pragma once
 
 #include <algorithm>
@@ -26,6 +28,11 @@
 namespace mtkd {
 namespace {  // compiled per SIMD level: see distill_kernels.inl
 namespace distill {
+
+// Rows of up to these many classes take dkd's stats and gradient by lane groups (docs/PERF.md, "dkd by lane groups"):
+// at 100 classes the stats pass measured 2-12 % faster by lanes, the gradient up to 24 % slower with 64 teachers.
+constexpr int kDkdLaneStatsMaxClasses = kTileMaxClasses;
+constexpr int kDkdLaneGradientMaxClasses = 64;
 
 // Rows of up to these many classes take jsd's stats and its gradient by lane groups (docs/PERF.md, "jsd by lane
 // groups"): at 100 classes the stats pass measured a third faster by lanes, the gradient a few per cent slower (its
@@ -46,8 +53,10 @@ template <class V>
 struct DivergenceLanes {
     int b0, n;  // rows b0 .. b0 + n - 1 in lanes 0 .. n - 1; the other lanes hold rows of zeros
     std::size_t Cp;
-    float *s, *ls, *ps, *v, *w, *acc, *rows;
+    float *s, *ls, *ps, *t1, *t2, *acc, *rows;  // t1, t2: per element, one teacher at a time
     alignas(64) float lse_st[V::W];
+    alignas(64) float label[V::W];  // y as a float, -1 for ignored rows and unused lanes
+    int y[V::W];
 
     float* column(float* tile, int c) const { return tile + static_cast<std::size_t>(c) * V::W; }
     float* row(int i) const { return rows + static_cast<std::size_t>(i) * Cp; }
@@ -65,11 +74,15 @@ inline DivergenceLanes<V> make_divergence_lanes(const DistillProblem& p, int b0,
     g.s = buf.data();
     g.ls = g.s + tile;
     g.ps = g.ls + tile;
-    g.v = g.ps + tile;
-    g.w = g.v + tile;
-    g.acc = g.w + tile;
+    g.t1 = g.ps + tile;
+    g.t2 = g.t1 + tile;
+    g.acc = g.t2 + tile;
     g.rows = g.acc + tile;
-    for (int i = 0; i < V::W; ++i) g.lse_st[i] = i < n ? p.stats.lse_st[b0 + i] : 0.0f;
+    for (int i = 0; i < V::W; ++i) {
+        g.lse_st[i] = i < n ? p.stats.lse_st[b0 + i] : 0.0f;
+        g.y[i] = i < n ? p.y[b0 + i] : -1;
+        g.label[i] = static_cast<float>(g.y[i]);
+    }
     return g;
 }
 
@@ -143,8 +156,8 @@ inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>
     for_log_ratio_columns(p, g, k, [&](int c, F d) {
         F v, w;
         Jsd<V>::add_gradient_terms(r, d, V::load(g.column(g.ls, c)), V::load(g.column(g.ps, c)), all, v, w, sums);
-        V::store(g.column(g.v, c), v);
-        V::store(g.column(g.w, c), w);
+        V::store(g.column(g.t1, c), v);
+        V::store(g.column(g.t2, c), w);
     });
     alignas(64) float coef[W];
     for (int i = 0; i < W; ++i) coef[i] = i < g.n ? p.a_kd * p.T * p.wl[stat_index(p, g.b0 + i, k)] : 0.0f;
@@ -152,8 +165,149 @@ inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>
     const F scale = V::mul(V::load(coef), V::set1(1.0f - r.beta));
     for (int c = 0; c < p.C; ++c) {
         const F gr = V::mul(V::load(g.column(g.ps, c)),
-                            V::sub(V::fma(a, V::load(g.column(g.w, c)), V::load(g.column(g.v, c))), mean));
+                            V::sub(V::fma(a, V::load(g.column(g.t2, c)), V::load(g.column(g.t1, c))), mean));
         V::store(g.column(g.acc, c), V::fma(scale, gr, V::load(g.column(g.acc, c))));
+    }
+}
+
+// DKD's per-row sums of the group (Dkd's Sn = sum_{c != y} ps and ps_y, per lane).
+template <class V>
+struct DkdStudentLanes {
+    alignas(64) float Sn[V::W];
+    alignas(64) float psy[V::W];
+};
+
+template <class V>
+inline DkdStudentLanes<V> dkd_student_lanes(const DistillProblem& p, const DivergenceLanes<V>& g) {
+    using F = typename V::F;
+    const F label = V::load(g.label);
+    F sn = V::zero(), psy = V::zero();
+    for (int c = 0; c < p.C; ++c) {
+        const auto is_y = V::equal(V::set1(static_cast<float>(c)), label);
+        const F ps = V::load(g.column(g.ps, c));
+        psy = V::select(is_y, ps, psy);
+        sn = V::add(sn, V::select(is_y, V::zero(), ps));
+    }
+    DkdStudentLanes<V> out;
+    V::store(out.Sn, sn);
+    V::store(out.psy, psy);
+    return out;
+}
+
+// Teacher k's DKD pairs of the group (Dkd::pair per lane): d into t1, pt (0 at the label) into t2, and each pair's
+// scalars (Dkd::pair_from_sums, W pairs at once in float). A counted row whose non-target mass is below
+// kDkdFloatFloor (or NaN) is left to dkd_in_double; its lane, like an ignored row's, gets zeros here.
+template <class V>
+struct DkdPairLanes {
+    alignas(64) float lam[V::W];
+    alignas(64) float it[V::W];
+    alignas(64) float is[V::W];
+    alignas(64) float ka[V::W];  // -alpha dt
+    alignas(64) float tckd[V::W];
+    bool in_double[V::W];
+};
+
+// The pair (row b0 + i, teacher k) as dkd_in_double reads it.
+template <class V>
+inline DivergenceRow dkd_row(const DistillProblem& p, const DivergenceLanes<V>& g, int i, int k) {
+    DivergenceRow r{};
+    r.zs = student_row(p, g.b0 + i);
+    r.zt = teacher_row(p, k, g.b0 + i);
+    r.C = p.C;
+    r.y = g.y[i];
+    r.inv_T = p.inv_T;
+    r.alpha = p.div_alpha;
+    r.beta = p.div_beta;
+    return r;
+}
+
+template <class V>
+inline DkdPairLanes<V> dkd_pair_lanes(const DistillProblem& p, const DivergenceLanes<V>& g,
+                                      const DkdStudentLanes<V>& student, int k) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    const F label = V::load(g.label);
+    F a = V::zero(), st = V::zero(), dy = V::zero(), pty = V::zero();
+    for_log_ratio_columns(p, g, k, [&](int c, F d) {
+        const auto is_y = V::equal(V::set1(static_cast<float>(c)), label);
+        const F pn = V::select(is_y, V::zero(), V::load(g.column(g.ps, c)));
+        const F pt = vexp<V>(V::sub(V::load(g.column(g.ls, c)), d));
+        const F pt_n = V::select(is_y, V::zero(), pt);
+        V::store(g.column(g.t1, c), d);
+        V::store(g.column(g.t2, c), pt_n);
+        dy = V::select(is_y, d, dy);
+        pty = V::select(is_y, pt, pty);
+        a = V::add(a, Dkd<V>::gap(d, pt, pn));
+        st = V::add(st, pt_n);
+    });
+    const typename Dkd<V>::PairLanes q =
+        Dkd<V>::pair_from_sums(a, st, V::load(student.Sn), dy, V::load(student.psy), pty);
+    DkdPairLanes<V> out;
+    alignas(64) float St[W];
+    V::store(St, st);
+    V::store(out.tckd, q.tckd);
+    V::store(out.lam, q.lambda);
+    V::store(out.it, V::div(V::set1(1.0f), st));
+    V::store(out.is, V::div(V::set1(1.0f), V::load(student.Sn)));
+    V::store(out.ka, V::mul(V::set1(-p.div_alpha), q.dt));
+    for (int i = 0; i < W; ++i) {
+        out.in_double[i] = g.y[i] >= 0 && !(student.Sn[i] > kDkdFloatFloor && St[i] > kDkdFloatFloor);
+        if (g.y[i] < 0 || out.in_double[i]) out.lam[i] = out.it[i] = out.is[i] = out.ka[i] = 0.0f;
+    }
+    return out;
+}
+
+// kl = T^2 (alpha TCKD + beta NCKD) of teacher k's pairs (Dkd::value per lane; 0 for ignored rows).
+template <class V>
+inline void dkd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DkdStudentLanes<V>& student,
+                            int k) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    const DkdPairLanes<V> q = dkd_pair_lanes(p, g, student, k);
+    const F label = V::load(g.label), lam = V::load(q.lam), it = V::load(q.it), is = V::load(q.is);
+    F s = V::zero();
+    for (int c = 0; c < p.C; ++c) {
+        const auto is_y = V::equal(V::set1(static_cast<float>(c)), label);
+        const F pn = V::select(is_y, V::zero(), V::load(g.column(g.ps, c)));
+        s = V::add(s, Dkd<V>::nckd_term(V::load(g.column(g.t1, c)), V::load(g.column(g.t2, c)), pn, lam, it, is));
+    }
+    alignas(64) float nckd[W];
+    V::store(nckd, s);
+    for (int i = 0; i < g.n; ++i) {
+        double v = 0.0;
+        if (q.in_double[i]) v = dkd_in_double(dkd_row(p, g, i, k), 0.0f, nullptr);
+        else if (g.y[i] >= 0) v = p.div_alpha * q.tckd[i] + p.div_beta * static_cast<double>(nckd[i]);
+        p.stats.kl[stat_index(p, g.b0 + i, k)] = static_cast<float>(p.T * p.T * v);
+    }
+}
+
+// acc += coef dD/ds for teacher k's pairs (Dkd::add_gradient per lane), coef = a_kd T wl per counted row.
+template <class V>
+inline void dkd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DkdStudentLanes<V>& student,
+                               int k) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    const DkdPairLanes<V> q = dkd_pair_lanes(p, g, student, k);
+    alignas(64) float coef[W], swept[W];
+    for (int i = 0; i < W; ++i) {
+        coef[i] = g.y[i] >= 0 ? p.a_kd * p.T * p.wl[stat_index(p, g.b0 + i, k)] : 0.0f;
+        swept[i] = q.in_double[i] ? 0.0f : coef[i];
+    }
+    const F label = V::load(g.label), lam = V::load(q.lam), it = V::load(q.it), is = V::load(q.is);
+    const F ka = V::load(q.ka), kb = V::set1(p.div_beta), scale = V::load(swept), at_label = V::sub(V::zero(), ka);
+    for (int c = 0; c < p.C; ++c) {
+        const auto is_y = V::equal(V::set1(static_cast<float>(c)), label);
+        const F pn = V::select(is_y, V::zero(), V::load(g.column(g.ps, c)));
+        const F gr = Dkd<V>::gradient_term(V::load(g.column(g.t1, c)), V::load(g.column(g.t2, c)), pn, lam, it, is, ka, kb);
+        float* acc = g.column(g.acc, c);
+        V::store(acc, V::fma(scale, V::select(is_y, at_label, gr), V::load(acc)));
+    }
+    for (int i = 0; i < g.n; ++i) {
+        if (!q.in_double[i]) continue;
+        float* row = g.row(i);  // free until acc_rows
+        std::fill_n(row, p.C, 0.0f);
+        dkd_in_double(dkd_row(p, g, i, k), coef[i], row);
+        for (int c = 0; c < p.C; ++c) g.column(g.acc, c)[i] += row[c];
     }
 }
 

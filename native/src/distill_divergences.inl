@@ -495,6 +495,53 @@ struct Dkd {
         double tckd, lambda, dt;  // dt = ps_y - pt_y
         float St;                 // sum_{c != y} pt_c
     };
+    // pn expm1(-d): the series near d = 0, else pt - pn (= pn e^-d - pn, no exponential of its own); 0 where pn is
+    // 0 (the label, an underflowed ps).
+    static typename V::F gap(typename V::F d, typename V::F pt, typename V::F pn) {
+        using F = typename V::F;
+        const F near = V::mul(pn, expm1_series<V>(V::sub(V::zero(), d)));
+        return V::keep(V::select(V::less(V::abs(d), V::set1(0.5f)), near, V::sub(pt, pn)), V::less(V::zero(), pn));
+    }
+    // The NCKD term pt^ phi(r) of one element, r = -d - lambda, pt^ = pt / St, ps^ = pn / Sn (it = 1/St, is = 1/Sn).
+    static typename V::F nckd_term(typename V::F d, typename V::F pt, typename V::F pn, typename V::F lam,
+                                   typename V::F it, typename V::F is) {
+        const typename V::F rr = V::sub(V::sub(V::zero(), d), lam);
+        return p_phi<V>(V::mul(pt, it), rr, V::mul(pn, is));
+    }
+    // dD/ds of one element off the label: -alpha dt ps^ + beta (ps^ - pt^) (ka = -alpha dt), ps^ - pt^ =
+    // -ps^ expm1(r) near agreement.
+    static typename V::F gradient_term(typename V::F d, typename V::F pt, typename V::F pn, typename V::F lam,
+                                       typename V::F it, typename V::F is, typename V::F ka, typename V::F kb) {
+        using F = typename V::F;
+        const F rr = V::sub(V::sub(V::zero(), d), lam);
+        const F pt_hat = V::mul(pt, it), ps_hat = V::mul(pn, is);
+        const F near = V::sub(V::zero(), V::mul(ps_hat, expm1_series<V>(rr)));  // taken for |rr| < 1/2 only
+        const F diff = V::select(V::less(V::abs(rr), V::set1(0.5f)), near, V::sub(ps_hat, pt_hat));
+        return V::fma(ka, ps_hat, V::mul(kb, diff));
+    }
+    // pair_from_sums for W pairs at once, in float (the lane form, distill_divergence_lanes.inl): every step is the
+    // double form's, with expm1 by its series below 1/2 and log1p where its argument is below 1/2, so no step
+    // cancels; lambda, the TCKD and dt come out with a few float roundings of relative error.
+    struct PairLanes {
+        typename V::F tckd, lambda, dt;
+    };
+    static PairLanes pair_from_sums(typename V::F A, typename V::F St, typename V::F Sn, typename V::F dy,
+                                    typename V::F psy, typename V::F pty) {
+        using F = typename V::F;
+        const F half = V::set1(0.5f), one = V::set1(1.0f), zero = V::zero();
+        auto small = [&](F x) { return V::less(V::abs(x), half); };
+        const F neg_dy = V::sub(zero, dy);
+        const F emy = V::select(small(dy), expm1_series<V>(neg_dy), V::sub(vexp<V>(neg_dy), one));
+        const F ratio_n = V::div(A, Sn);
+        const F lambda = V::select(small(ratio_n), vlog1p<V>(ratio_n), vlog<V>(V::div(St, Sn)));
+        const F Ns = V::add(psy, Sn), All = V::fma(psy, emy, A), ratio = V::div(All, Ns), Nt = V::add(pty, St);
+        const F mu = V::select(small(ratio), vlog1p<V>(ratio), vlog<V>(V::div(Nt, Ns)));
+        const F inv_Nt = V::div(one, Nt), inv_Ns = V::div(one, Ns);
+        const F tckd = V::add(p_phi<V>(V::mul(pty, inv_Nt), V::sub(neg_dy, mu), V::mul(psy, inv_Ns)),
+                              p_phi<V>(V::mul(St, inv_Nt), V::sub(lambda, mu), V::mul(Sn, inv_Ns)));
+        const F dt = V::select(small(emy), V::sub(zero, V::mul(psy, emy)), V::sub(psy, pty));
+        return {tckd, lambda, dt};
+    }
     // First sweep: d into r.d, pt (0 at y) into r.e; the pair's sums.
     static Pair pair(const DivergenceRow& r, const float* psn, double Sn) {
         using F = typename V::F;
@@ -505,17 +552,16 @@ struct Dkd {
             V::store(r.d + c, d);
             const F pt = V::keep(teacher_prob<V>(r, c, d), m);
             V::store(r.e + c, pt);
-            // pn expm1(-d): the series near d = 0, else pt - pn (= pn e^-d - pn, no exponential of its own);
-            // 0 where pn is 0 (the label, an underflowed ps).
-            const F near = V::mul(pn, expm1_series<V>(V::sub(V::zero(), d)));
-            const F gap = V::select(V::less(V::abs(d), V::set1(0.5f)), near, V::sub(pt, pn));
-            a = V::add(a, V::keep(gap, V::both(m, V::less(V::zero(), pn))));
+            a = V::add(a, V::keep(gap(d, pt, pn), m));
         });
         const int y = r.y;
         const double dy = r.d[y], psy = r.ps[y], pty = r.e[y];
         r.e[y] = 0.0f;  // summed without it: 1 - pt_y by subtraction would lose a confident teacher's digits
         for_vectors_masked<V>(r.C, [&](int c, typename V::M) { st = V::add(st, V::load(r.e + c)); });
-        const double A = V::sum(a), St = V::sum(st);
+        return pair_from_sums(V::sum(a), V::sum(st), Sn, dy, psy, pty);
+    }
+    // The pair's scalars from the first sweep's sums A and St, Sn and the label's d, ps and pt.
+    static Pair pair_from_sums(double A, double St, double Sn, double dy, double psy, double pty) {
         const double emy = std::expm1(-dy);
         const double ratio_n = A / Sn;
         const double lambda = std::abs(ratio_n) < 0.5 ? std::log1p(ratio_n) : std::log(St / Sn);
@@ -534,9 +580,7 @@ struct Dkd {
         const F lam = V::set1(static_cast<float>(q.lambda)), it = V::set1(1.0f / q.St), is = V::set1(1.0f / static_cast<float>(Sn));
         F s = V::zero();
         for_vectors_masked<V>(r.C, [&](int c, typename V::M m) {
-            const F rr = V::sub(V::sub(V::zero(), V::load(r.d + c)), lam);
-            const F pt_hat = V::mul(V::load(r.e + c), it), ps_hat = V::mul(V::load(psn + c), is);
-            s = V::add(s, V::keep(p_phi<V>(pt_hat, rr, ps_hat), m));
+            s = V::add(s, V::keep(nckd_term(V::load(r.d + c), V::load(r.e + c), V::load(psn + c), lam, it, is), m));
         });
         return r.alpha * q.tckd + r.beta * static_cast<double>(V::sum(s));
     }
@@ -552,11 +596,7 @@ struct Dkd {
         const F lam = V::set1(static_cast<float>(q.lambda)), it = V::set1(1.0f / q.St), is = V::set1(1.0f / static_cast<float>(Sn));
         const F ka = V::set1(static_cast<float>(-r.alpha * q.dt)), kb = V::set1(r.beta), k = V::set1(coef);
         for_vectors_masked<V>(r.C, [&](int c, typename V::M) {
-            const F rr = V::sub(V::sub(V::zero(), V::load(r.d + c)), lam);
-            const F pt_hat = V::mul(V::load(r.e + c), it), ps_hat = V::mul(V::load(psn + c), is);
-            const F near = V::sub(V::zero(), V::mul(ps_hat, expm1_series<V>(rr)));  // taken for |rr| < 1/2 only
-            const F diff = V::select(V::less(V::abs(rr), V::set1(0.5f)), near, V::sub(ps_hat, pt_hat));
-            const F g = V::fma(ka, ps_hat, V::mul(kb, diff));
+            const F g = gradient_term(V::load(r.d + c), V::load(r.e + c), V::load(psn + c), lam, it, is, ka, kb);
             V::store(acc + c, V::fma(k, g, V::load(acc + c)));
         });
         acc[r.y] += coef * static_cast<float>(r.alpha * q.dt);
