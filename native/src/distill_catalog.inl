@@ -111,11 +111,12 @@ template <class V>
 struct JsdLaneForm {
     DivergenceRow r{};
     const DistillProblem& p;
-    explicit JsdLaneForm(const DistillProblem& problem) : p(problem) {
+    const JsdSeries series;
+    explicit JsdLaneForm(const DistillProblem& problem) : p(problem), series(JsdSeries::of(problem.div_beta)) {
         r.C = p.C;
         r.inv_T = p.inv_T;
         r.beta = p.div_beta;
-        r.series = JsdSeries::of(p.div_beta);
+        r.series = series.c;
     }
     static bool takes(const DistillProblem& p, bool stats) {
         return !Jsd<V>::trivial_beta(p.div_beta) && p.C <= (stats ? kJsdLaneStatsMaxClasses : kJsdLaneGradientMaxClasses);
@@ -213,7 +214,11 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
             }
         }
         const float* series = nullptr;
-        if constexpr (std::is_same_v<Div<V>, Jsd<V>>) series = JsdSeries::of(p.div_beta);
+        JsdSeries jsd_series;
+        if constexpr (std::is_same_v<Div<V>, Jsd<V>>) {
+            jsd_series = JsdSeries::of(p.div_beta);
+            series = jsd_series.c;
+        }
         for (int b = b0; b < b1; ++b) {
             const int y = p.y[b];
             if (!stats && y < 0) {

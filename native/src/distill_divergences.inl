@@ -204,6 +204,8 @@ struct JsdSeries {
     static constexpr int N = 12;
     float c[N];  // H(d) = sum_n c[n] d^n
 
+    JsdSeries() : c{} {}
+
     // Power series of h in double, truncated past degree N + 1.
     explicit JsdSeries(double beta) {
         constexpr int L = N + 2;
@@ -234,15 +236,17 @@ struct JsdSeries {
         for (int n = 0; n < N; ++n) c[n] = static_cast<float>(-beta * eu[n + 2] - (1.0 - beta) * v[n + 2]);
     }
 
-    // The coefficients for beta, computed once per thread and beta (row blocks call this many times a pass).
-    static const float* of(float beta) {
+    // The coefficients for beta, computed once per thread and beta (row blocks call this many times a pass). Returned
+    // as a copy for the caller's stack: a sweep that read them through a pointer into thread-local storage had the
+    // compiler form that address (a call to __tls_get_addr, every vector register saved around it) once per vector.
+    static JsdSeries of(float beta) {
         thread_local float cached_beta = -1.0f;
         thread_local JsdSeries cached(0.5);
         if (beta != cached_beta) {
             cached = JsdSeries(beta);
             cached_beta = beta;
         }
-        return cached.c;
+        return cached;
     }
 };
 
