@@ -19,6 +19,19 @@ public static class DistillAgreement
         bool absoluteFloor = true) =>
         Passed(BackendAgreement.Check(backend, x, h, context, absoluteFloor: absoluteFloor));
 
+    /// <summary>The stats pass alone on a fresh session whose outputs were poisoned first, so that a statistic the
+    /// pass leaves unwritten shows.</summary>
+    public static DistillStats PoisonedStats(IDistillBackend backend, DistillInputs x, DistillHyper h)
+    {
+        using var session = backend.CreateSession(x.Shape);
+        session.Upload(x);
+        session.PoisonOutputs();
+        session.Stats(h);
+        var stats = new DistillStats(x.Shape);
+        session.DownloadStats(stats);
+        return stats;
+    }
+
     public static OutputAgreement CompareOne(string what, double[] want, float[] got, double tolerance, double floor = 0) =>
         Passed([BackendAgreement.CompareOutput(what, want, got, tolerance, floor)])[0];
 

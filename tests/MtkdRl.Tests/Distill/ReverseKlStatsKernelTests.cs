@@ -69,12 +69,7 @@ public class ReverseKlStatsKernelTests
         var x = DistillInputFactory.Create(shape, seed, ignoredFraction: 0);
         x.Zt[(2 * shape.B + 1) * shape.C + 7] = float.NegativeInfinity;  // row 1, teacher 2
 
-        using var session = backend.CreateSession(shape);
-        session.Upload(x);
-        var stats = new DistillStats(shape);
-        session.PoisonOutputs();
-        session.Stats(hyper);
-        session.DownloadStats(stats);
+        var stats = DistillAgreement.PoisonedStats(backend, x, hyper);
 
         string at = $"{backendName} C = {classes} seed {seed}";
         Assert.True(float.IsNaN(stats.Kl[1 * shape.K + 2]), $"{at}: reverse KL [1,2] should be NaN, got {stats.Kl[1 * shape.K + 2]}");

@@ -12,16 +12,8 @@ namespace MtkdRl.Tests.Native;
 /// </summary>
 public class NativeKernelTests
 {
-    private static DistillStats RunStats(NativeBackend backend, DistillInputs x, DistillHyper h)
-    {
-        using var session = backend.CreateSession(x.Shape);
-        session.Upload(x);
-        session.PoisonOutputs();
-        session.Stats(h);
-        var stats = new DistillStats(x.Shape);
-        session.DownloadStats(stats);
-        return stats;
-    }
+    private static DistillStats RunStats(NativeBackend backend, DistillInputs x, DistillHyper h) =>
+        DistillAgreement.PoisonedStats(backend, x, h);
 
     private static (DistillStats Stats, DistillGrads Grads, DistillStats FusedStats, DistillGrads FusedGrads) RunAll(
         NativeBackend backend, DistillInputs x, DistillHyper h)
