@@ -10,8 +10,8 @@
 //
 // Scratch, as tiles of C columns x W lanes (column c at tile + c W): the student's logits s, log-probabilities ls
 // and probabilities ps at T (formed once per group, kept across the teachers), two per-element tiles of one teacher
-// t1, t2 (jsd's gradient: v and w; dkd: d and pt), the gradient's sum over the teachers acc; then acc again as W rows
-// of padded_classes(C) floats.
+// t1, t2 (jsd's gradient: v and w; dkd: d and pt), the gradient's sum over the teachers acc; and W rows of
+// padded_classes(C) floats (a pair's gradient from dkd_in_double, then acc transposed back into rows).
 #pragma once
 
 #include <algorithm>
@@ -22,6 +22,7 @@
 #include "distill_layout.inl"
 #include "distill_tiles.inl"
 #include "kernels.h"
+#include "prefetch.h"
 #include "vector_exp.h"
 #include "vector_log.h"
 
@@ -29,14 +30,15 @@ namespace mtkd {
 namespace {  // compiled per SIMD level: see distill_kernels.inl
 namespace distill {
 
-// Rows of up to these many classes take dkd's stats and gradient by lane groups (docs/PERF.md, "dkd by lane groups"):
-// at 100 classes the stats pass measured 2-12 % faster by lanes, the gradient up to 24 % slower with 64 teachers.
+// Rows of up to these many classes take dkd's stats and gradient by lane groups (docs/PERF.md, "jsd and dkd by lane
+// groups on short rows"): at 100 classes the stats pass measured 2-12 % faster by lanes, the gradient 24 % slower with
+// 64 teachers.
 constexpr int kDkdLaneStatsMaxClasses = kTileMaxClasses;
 constexpr int kDkdLaneGradientMaxClasses = 64;
 
-// Rows of up to these many classes take jsd's stats and its gradient by lane groups (docs/PERF.md, "jsd by lane
-// groups"): at 100 classes the stats pass measured a third faster by lanes, the gradient a few per cent slower (its
-// longer rows go by the row form's shift-free sweeps, Jsd::add_gradient).
+// Rows of up to these many classes take jsd's stats and its gradient by lane groups (the same section): at 100 classes
+// the stats pass measured a quarter to a third faster by lanes, the gradient 4-25 % slower (longer rows go by the row
+// form's shift-free sweeps, Jsd::add_gradient).
 constexpr int kJsdLaneStatsMaxClasses = kTileMaxClasses;
 constexpr int kJsdLaneGradientMaxClasses = 64;
 
@@ -113,17 +115,27 @@ inline void student_lanes(const DistillProblem& p, const DivergenceLanes<V>& g) 
 }
 
 // step(c, d) for every column c of teacher k's rows of the group, d = (s - z)/T - (lse_st - lse_t) per lane: the
-// row form's log_ratio.
+// row form's log_ratio. With ahead (the gradient pass, which runs no KL kernel before it), the teacher rows read next
+// are prefetched along the sweep: the dense gradient passes measured 5-15 % faster with it (1 thread). The stats pass
+// finds them in cache, after the KL kernel's sweep over the same block.
 template <class V, class Step>
-inline void for_log_ratio_columns(const DistillProblem& p, const DivergenceLanes<V>& g, int k, Step&& step) {
+inline void for_log_ratio_columns(const DistillProblem& p, const DivergenceLanes<V>& g, int k, bool ahead, Step&& step) {
     using F = typename V::F;
     constexpr int W = V::W;
     alignas(64) float lse_t[W];
     for (int i = 0; i < W; ++i) lse_t[i] = i < g.n ? p.stats.lse_t[stat_index(p, g.b0 + i, k)] : 0.0f;
     const F neg_shift = V::sub(V::load(lse_t), V::load(g.lse_st)), it = V::set1(p.inv_T);
+    // The rows read after these (the next teacher's of the group, or the next group's first teacher's), n C floats
+    // on pages of their own: column c asks for the line at float c n, as the KL kernels' tiles do.
+    const int after = g.b0 + g.n;
+    const float* next = !ahead || V::W < 8 ? nullptr
+                        : k + 1 < p.K           ? teacher_row(p, k + 1, g.b0)
+                        : after < p.B           ? teacher_row(p, 0, after)
+                                                : nullptr;
     for (int c0 = 0; c0 < p.C; c0 += W)
         transposed_columns<V>(teacher_row(p, k, g.b0), p.C, g.n, c0, std::min(W, p.C - c0), [&](int j, F z) {
             const int c = c0 + j;
+            if (next != nullptr) prefetch_line(next + static_cast<std::size_t>(c) * g.n);
             step(c, V::fma(V::sub(V::load(g.column(g.s, c)), z), it, neg_shift));
         });
 }
@@ -134,7 +146,7 @@ inline void jsd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g
     constexpr int W = V::W;
     const auto all = V::first(W);
     typename Jsd<V>::ValueSums sums;
-    for_log_ratio_columns(p, g, k, [&](int c, typename V::F d) {
+    for_log_ratio_columns(p, g, k, false, [&](int c, typename V::F d) {
         Jsd<V>::add_value_terms(r, d, V::load(g.column(g.ls, c)), V::load(g.column(g.ps, c)), all, sums);
     });
     alignas(64) float s[W], q[W], w[W];
@@ -153,7 +165,7 @@ inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>
     constexpr int W = V::W;
     const auto all = V::first(W);
     typename Jsd<V>::GradientSums sums;
-    for_log_ratio_columns(p, g, k, [&](int c, F d) {
+    for_log_ratio_columns(p, g, k, true, [&](int c, F d) {
         F v, w;
         Jsd<V>::add_gradient_terms(r, d, V::load(g.column(g.ls, c)), V::load(g.column(g.ps, c)), all, v, w, sums);
         V::store(g.column(g.t1, c), v);
@@ -223,12 +235,12 @@ inline DivergenceRow dkd_row(const DistillProblem& p, const DivergenceLanes<V>& 
 
 template <class V>
 inline DkdPairLanes<V> dkd_pair_lanes(const DistillProblem& p, const DivergenceLanes<V>& g,
-                                      const DkdStudentLanes<V>& student, int k) {
+                                      const DkdStudentLanes<V>& student, int k, bool ahead) {
     using F = typename V::F;
     constexpr int W = V::W;
     const F label = V::load(g.label);
     F a = V::zero(), st = V::zero(), dy = V::zero(), pty = V::zero();
-    for_log_ratio_columns(p, g, k, [&](int c, F d) {
+    for_log_ratio_columns(p, g, k, ahead, [&](int c, F d) {
         const auto is_y = V::equal(V::set1(static_cast<float>(c)), label);
         const F pn = V::select(is_y, V::zero(), V::load(g.column(g.ps, c)));
         const F pt = vexp<V>(V::sub(V::load(g.column(g.ls, c)), d));
@@ -263,7 +275,7 @@ inline void dkd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g
                             int k) {
     using F = typename V::F;
     constexpr int W = V::W;
-    const DkdPairLanes<V> q = dkd_pair_lanes(p, g, student, k);
+    const DkdPairLanes<V> q = dkd_pair_lanes(p, g, student, k, false);
     const F label = V::load(g.label), lam = V::load(q.lam), it = V::load(q.it), is = V::load(q.is);
     F s = V::zero();
     for (int c = 0; c < p.C; ++c) {
@@ -287,7 +299,7 @@ inline void dkd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>
                                int k) {
     using F = typename V::F;
     constexpr int W = V::W;
-    const DkdPairLanes<V> q = dkd_pair_lanes(p, g, student, k);
+    const DkdPairLanes<V> q = dkd_pair_lanes(p, g, student, k, true);
     alignas(64) float coef[W], swept[W];
     for (int i = 0; i < W; ++i) {
         coef[i] = g.y[i] >= 0 ? p.a_kd * p.T * p.wl[stat_index(p, g.b0 + i, k)] : 0.0f;
