@@ -62,10 +62,13 @@ inline double mse_gradient(const DistillProblem& p, int b, bool stream) {
     return loss;
 }
 
-// Row b's gradient once acc holds the divergence's part (loss: its sum_k a_kd wl_k kl_k): dzs with the
-// cross-entropy, the mse term's dfs unless the feature sweep writes it, row_loss.
+// Row b's gradient once acc holds the divergence's part: dzs with the cross-entropy, the mse term's dfs unless the
+// feature sweep writes it, row_loss (1/B') (sum_k a_kd wl_k kl_k + a_ce ce_s + the mse term).
 template <class V>
-inline void finish_row_gradient(const DistillProblem& p, int b, float* acc, double loss, bool mse_grads, bool stream) {
+inline void finish_row_gradient(const DistillProblem& p, int b, float* acc, bool mse_grads, bool stream) {
+    double loss = 0.0;
+    for (int k = 0; k < p.K; ++k)
+        loss += static_cast<double>(p.a_kd) * p.wl[stat_index(p, b, k)] * p.stats.kl[stat_index(p, b, k)];
     cross_entropy_gradient<V>(p, b, acc);
     loss += p.a_ce * p.stats.ce_s[b];
     if (mse_grads) loss += mse_gradient<V>(p, b, stream);
@@ -94,15 +97,8 @@ void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, i
         for (int k = 0; k < p.K; ++k) form.gradient(g, k);
         acc_rows<V>(p, g);
         for (int i = 0; i < g.n; ++i) {
-            const int b = r0 + i;
-            if (g.y[i] < 0) {
-                zero_row_gradient(p, b);
-                continue;
-            }
-            double loss = 0.0;
-            for (int k = 0; k < p.K; ++k)
-                loss += static_cast<double>(p.a_kd) * p.wl[stat_index(p, b, k)] * p.stats.kl[stat_index(p, b, k)];
-            finish_row_gradient<V>(p, b, g.row(i), loss, mse_grads, stream);
+            if (g.y[i] < 0) zero_row_gradient(p, r0 + i);
+            else finish_row_gradient<V>(p, r0 + i, g.row(i), mse_grads, stream);
         }
     }
 }
@@ -192,15 +188,9 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         // pairs are summed here.
         const bool kernel_wrote = std::is_same_v<Div<V>, ReverseKl<V>> && reverse_kl_in_stats_sweep(p);
         auto left_to_sum = [&](std::size_t i) { return !kernel_wrote || p.stats.kl[i] < 0.0f; };
-        const int C = p.C, K = p.K;
-        const float T = p.T;
-        const std::size_t Cp = padded_classes(C);
-        thread_local std::vector<float> buf;
-        buf.resize(6 * Cp);
-        float *ls = buf.data(), *ps = ls + Cp, *d = ps + Cp, *e = d + Cp, *acc = e + Cp, *psn = acc + Cp;
         const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
         const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
-        const PairsAhead ahead(C, K);
+        // Short rows go by the divergence's lane form where it has one; what it does not take goes on row by row.
         using LaneForm = typename LaneFormOf<Div<V>>::type;
         if constexpr (!std::is_void_v<LaneForm>) {
             const bool lane_stats = stats && LaneForm::takes(p, true), lane_grads = grads && LaneForm::takes(p, false);
@@ -213,6 +203,13 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                 return;
             }
         }
+        const int C = p.C, K = p.K;
+        const float T = p.T;
+        const std::size_t Cp = padded_classes(C);
+        thread_local std::vector<float> buf;
+        buf.resize(6 * Cp);
+        float *ls = buf.data(), *ps = ls + Cp, *d = ps + Cp, *e = d + Cp, *acc = e + Cp, *psn = acc + Cp;
+        const PairsAhead ahead(C, K);
         const float* series = nullptr;
         JsdSeries jsd_series;
         if constexpr (std::is_same_v<Div<V>, Jsd<V>>) {
@@ -243,7 +240,7 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                 }
             }
             std::fill(acc, acc + Cp, 0.0f);
-            double loss = 0.0, offset = 0.0;
+            double offset = 0.0;
             for (int k = 0; k < K; ++k) {
                 const std::size_t i = static_cast<std::size_t>(b) * K + k;
                 const float lse_s = p.stats.lse_st[b], lse_t = p.stats.lse_t[i], shift = lse_s - lse_t;
@@ -258,7 +255,6 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                     p.stats.kl[i] = static_cast<float>(T * T * v);
                 }
                 if (grads && y >= 0) {
-                    loss += static_cast<double>(p.a_kd) * p.wl[i] * p.stats.kl[i];
                     const float coef = p.a_kd * T * p.wl[i];
                     if constexpr (is_dkd) Div<V>::add_gradient(row, psn, Sn, coef, acc);
                     else if constexpr (gathers) Div<V>::add_gradient(row, coef, acc, offset);
@@ -267,7 +263,7 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
             }
             if (grads && y >= 0) {
                 if constexpr (gathers) Div<V>::finish_gradient(ps, C, offset, acc);
-                finish_row_gradient<V>(p, b, acc, loss, mse_grads, stream);
+                finish_row_gradient<V>(p, b, acc, mse_grads, stream);
             }
         }
         if (stream) V::stream_fence();
