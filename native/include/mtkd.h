@@ -164,6 +164,10 @@ MTKD_API mtkd_status mtkd_sgemm_blocked(mtkd_context* ctx, int32_t trans_a, int3
  * value for x in [ln(FLT_MIN), 88]; exactly 0 below ln(FLT_MIN) (no subnormal results), e^88 above 88,
  * NaN for NaN. */
 MTKD_API mtkd_status mtkd_vector_exp(mtkd_context* ctx, int64_t n, const float* x, float* y);
+/* y[i] = log1p(x[i]) with the catalog's vectorised log1p (jsd's logarithms) at the context's SIMD level: within
+ * 3 ulp of the true value for x in (-1, 1] down to |x| = 2^-124 (tiny x keep their relative precision), NaN for
+ * NaN; outside (-1, 1] the result is unspecified (finite or NaN, no trap). */
+MTKD_API mtkd_status mtkd_vector_log1p(mtkd_context* ctx, int64_t n, const float* x, float* y);
 
 #ifdef __cplusplus
 }

@@ -47,4 +47,15 @@ MTKD_API mtkd_status mtkd_vector_exp(mtkd_context* ctx, int64_t n, const float* 
     });
 }
 
+MTKD_API mtkd_status mtkd_vector_log1p(mtkd_context* ctx, int64_t n, const float* x, float* y) {
+    return mtkd::guarded("mtkd_vector_log1p", [&] {
+        if (ctx == nullptr) mtkd::throw_invalid("ctx is null");
+        if (n < 0) mtkd::throw_invalid(mtkd::format("n = %lld (must be >= 0)", static_cast<long long>(n)));
+        if (n > 0 && x == nullptr) mtkd::throw_invalid("x is null");
+        if (n > 0 && y == nullptr) mtkd::throw_invalid("y is null");
+        mtkd::FlushDenormalsScope mode;
+        ctx->kernels->log1p(n, x, y);
+    });
+}
+
 }  // extern "C"

@@ -103,7 +103,7 @@ void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, i
     }
 }
 
-template <class V>
+template <class V, class J>
 struct JsdLaneForm {
     DivergenceRow r{};
     const DistillProblem& p;
@@ -115,11 +115,11 @@ struct JsdLaneForm {
         r.series = series.c;
     }
     static bool takes(const DistillProblem& p, bool stats) {
-        return !Jsd<V>::trivial_beta(p.div_beta) && p.C <= (stats ? kJsdLaneStatsMaxClasses : kJsdLaneGradientMaxClasses);
+        return !J::trivial_beta(p.div_beta) && p.C <= (stats ? kJsdLaneStatsMaxClasses : kJsdLaneGradientMaxClasses);
     }
     void group(const DivergenceLanes<V>&) {}
-    void value(const DivergenceLanes<V>& g, int k) { jsd_value_lanes<V>(p, g, r, k); }
-    void gradient(const DivergenceLanes<V>& g, int k) { jsd_gradient_lanes<V>(p, g, r, k); }
+    void value(const DivergenceLanes<V>& g, int k) { jsd_value_lanes<V, J>(p, g, r, k); }
+    void gradient(const DivergenceLanes<V>& g, int k) { jsd_gradient_lanes<V, J>(p, g, r, k); }
 };
 
 template <class V>
@@ -140,9 +140,9 @@ template <class D>
 struct LaneFormOf {
     using type = void;
 };
-template <class V>
-struct LaneFormOf<Jsd<V>> {
-    using type = JsdLaneForm<V>;
+template <class V, bool Symmetric>
+struct LaneFormOf<JsdOf<V, Symmetric>> {
+    using type = JsdLaneForm<V, JsdOf<V, Symmetric>>;
 };
 template <class V>
 struct LaneFormOf<Dkd<V>> {
@@ -212,7 +212,7 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         const PairsAhead ahead(C, K);
         const float* series = nullptr;
         JsdSeries jsd_series;
-        if constexpr (std::is_same_v<Div<V>, Jsd<V>>) {
+        if constexpr (IsJsd<Div<V>>::value) {
             jsd_series = JsdSeries::of(p.div_beta);
             series = jsd_series.c;
         }
@@ -303,7 +303,10 @@ template <class V>
 void catalog_losses(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
     switch (p.divergence) {
         case MTKD_DIVERGENCE_REVERSE_KL: divergence_rows<V, ReverseKl>(p, stats, grads, b0, b1); break;
-        case MTKD_DIVERGENCE_JSD: divergence_rows<V, Jsd>(p, stats, grads, b0, b1); break;
+        case MTKD_DIVERGENCE_JSD:
+            if (p.div_beta == 0.5f) divergence_rows<V, JsdSymmetric>(p, stats, grads, b0, b1);
+            else divergence_rows<V, Jsd>(p, stats, grads, b0, b1);
+            break;
         case MTKD_DIVERGENCE_DKD: divergence_rows<V, Dkd>(p, stats, grads, b0, b1); break;
         default: divergence_rows<V, KeepKl>(p, stats, grads, b0, b1); break;
     }

@@ -141,33 +141,33 @@ inline void for_log_ratio_columns(const DistillProblem& p, const DivergenceLanes
 }
 
 // kl = T^2 J of teacher k's pairs (Jsd::value per lane).
-template <class V>
+template <class V, class J>
 inline void jsd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DivergenceRow& r, int k) {
     constexpr int W = V::W;
     const auto all = V::first(W);
-    typename Jsd<V>::ValueSums sums;
+    typename J::ValueSums sums;
     for_log_ratio_columns(p, g, k, false, [&](int c, typename V::F d) {
-        Jsd<V>::add_value_terms(r, d, V::load(g.column(g.ls, c)), V::load(g.column(g.ps, c)), all, sums);
+        J::add_value_terms(r, d, V::load(g.column(g.ls, c)), V::load(g.column(g.ps, c)), all, sums);
     });
     alignas(64) float s[W], q[W], w[W];
     V::store(s, sums.s);
     V::store(q, sums.q);
     V::store(w, sums.w);
     for (int i = 0; i < g.n; ++i)
-        p.stats.kl[stat_index(p, g.b0 + i, k)] = static_cast<float>(p.T * p.T * Jsd<V>::finish_value(s[i], q[i], w[i], r.beta));
+        p.stats.kl[stat_index(p, g.b0 + i, k)] = static_cast<float>(p.T * p.T * J::finish_value(s[i], q[i], w[i], r.beta));
 }
 
 // acc += coef (1 - beta) ps (v - V + a (w - W)) for teacher k (Jsd::add_gradient_one_sweep per lane), coef =
 // a_kd T wl per row.
-template <class V>
+template <class V, class J>
 inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DivergenceRow& r, int k) {
     using F = typename V::F;
     constexpr int W = V::W;
     const auto all = V::first(W);
-    typename Jsd<V>::GradientSums sums;
+    typename J::GradientSums sums;
     for_log_ratio_columns(p, g, k, true, [&](int c, F d) {
         F v, w;
-        Jsd<V>::add_gradient_terms(r, d, V::load(g.column(g.ls, c)), V::load(g.column(g.ps, c)), all, v, w, sums);
+        J::add_gradient_terms(r, d, V::load(g.column(g.ls, c)), V::load(g.column(g.ps, c)), all, v, w, sums);
         V::store(g.column(g.t1, c), v);
         V::store(g.column(g.t2, c), w);
     });

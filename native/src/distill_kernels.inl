@@ -381,6 +381,17 @@ void exp_array(std::int64_t n, const float* x, float* y) {
     }
 }
 
+// y = log1p(x) by vlog1p_atanh (jsd's logs), for the tests against a double reference.
+template <class V>
+void log1p_array(std::int64_t n, const float* x, float* y) {
+    std::int64_t i = 0;
+    for (; i + V::W <= n; i += V::W) V::store(y + i, vlog1p_atanh<V>(V::load(x + i)));
+    if (i < n) {
+        typename V::M t = V::first(static_cast<int>(n - i));
+        V::store(y + i, vlog1p_atanh<V>(V::load(x + i, t)), t);
+    }
+}
+
 }  // namespace distill
 }  // namespace
 }  // namespace mtkd

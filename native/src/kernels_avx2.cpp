@@ -15,6 +15,7 @@ const Kernels& kernels_avx2() {
         &distill::gradient_block<VecAvx2>,
         &distill::fused<VecAvx2>,
         &distill::exp_array<VecAvx2>,
+        &distill::log1p_array<VecAvx2>,
         &distill::catalog_losses<VecAvx2>,
         gemm::kMR,
         2 * VecAvx2::W,
