@@ -552,9 +552,9 @@ struct Dkd {
         const F neg_dy = V::sub(zero, dy);
         const F emy = V::select(small(dy), expm1_series<V>(neg_dy), V::sub(vexp<V>(neg_dy), one));
         const F ratio_n = V::div(A, Sn);
-        const F lambda = V::select(small(ratio_n), vlog1p<V>(ratio_n), vlog<V>(V::div(St, Sn)));
+        const F lambda = V::select(small(ratio_n), vlog1p_atanh_half<V>(ratio_n), vlog<V>(V::div(St, Sn)));
         const F Ns = V::add(psy, Sn), All = V::fma(psy, emy, A), ratio = V::div(All, Ns), Nt = V::add(pty, St);
-        const F mu = V::select(small(ratio), vlog1p<V>(ratio), vlog<V>(V::div(Nt, Ns)));
+        const F mu = V::select(small(ratio), vlog1p_atanh_half<V>(ratio), vlog<V>(V::div(Nt, Ns)));
         const F inv_Nt = V::div(one, Nt), inv_Ns = V::div(one, Ns);
         const F tckd = V::add(p_phi<V>(V::mul(pty, inv_Nt), V::sub(neg_dy, mu), V::mul(psy, inv_Ns)),
                               p_phi<V>(V::mul(St, inv_Nt), V::sub(lambda, mu), V::mul(Sn, inv_Ns)));
