@@ -11,8 +11,9 @@
 // rows), calls per pass, [T = 4],
 // [divergence = 0: mtkd_divergence, 0 kl, 1 reverse-kl, 2 jsd (beta 0.5), 3 dkd (alpha 1, beta 8)],
 // [pass = all, or stats, gradient or fused alone (the gradient pass after one untimed stats call, whose statistics it
-// reads)], e.g.
+// reads)], [the divergence's beta instead of its default above, e.g. 0.3 for jsd off its symmetric case], e.g.
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 65536 4 11 16 20 4 2
+//   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 256 64 1000 0 20 4 2 stats 0.3
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 2 1024 8 1000 512 20 4 1 gradient
 // Output per pass: the fastest, 20th percentile and median wall ms, the median and 10th percentile CPU ms of the
 // process (the percentile is steadier when other jobs share the cores), and the MB a pass must move
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
     h.divergence = divergence;
     h.div_alpha = divergence == MTKD_DIVERGENCE_DKD ? 1.0f : 0.0f;
     h.div_beta = divergence == MTKD_DIVERGENCE_JSD ? 0.5f : divergence == MTKD_DIVERGENCE_DKD ? 8.0f : 0.0f;
+    if (argc > 11) h.div_beta = static_cast<float>(std::atof(argv[11]));
     h.inv_counted_rows = counted > 0 ? 1.0f / counted : 0.0f;
     mtkd_stats stats{pair_stats[0].data(), pair_stats[1].data(), pair_stats[2].data(), pair_stats[3].data(),
                      pair_stats[4].data(), pair_stats[5].data(), pair_stats[6].data(), pair_stats[7].data(),
