@@ -277,10 +277,14 @@ struct JsdOf {
         typename V::M pos;       // d > 0
     };
     static Logs logs(const DivergenceRow& r, typename V::F d, typename V::F pt, typename V::F ps) {
+        return logs_of_em(r, d, expm1_neg_abs(d, pt, ps));
+    }
+    // The same from em = e^-|d| - 1 at hand.
+    static Logs logs_of_em(const DivergenceRow& r, typename V::F d, typename V::F em) {
         using F = typename V::F;
         Logs g;
         g.pos = V::less(V::zero(), d);
-        g.em = expm1_neg_abs(d, pt, ps);
+        g.em = em;
         const F x = V::mul(V::select(g.pos, V::set1(r.beta), V::set1(1.0f - r.beta)), g.em);
         g.one_plus = V::add(V::set1(1.0f), x);
         // x >= -beta': in [-1/2, 0] for every element when beta = 1/2, else down to -max(beta, 1 - beta).
@@ -361,26 +365,34 @@ struct JsdOf {
         else add_gradient_shift_free(r, coef, acc);
     }
 
-    // First sweep: d and pt into the scratch rows, q = sum ps expm1(-d) (the series near d = 0, else pt - ps);
-    // second: the shift-free d + log1p(q) and pt / (1 + q), v from them into r.d, V = sum ps v; third: the gradient.
+    // First sweep: d and E = expm1(-d) into the scratch rows (E by its series near d = 0, else pt / ps - 1; 1e30 for
+    // ps = 0, where e^-d has no float), q = sum ps E (pt - ps away from 0). Second: the shift-free d + a, a = log1p(q),
+    // whose E is E e^-a + expm1(-a) (e^-a = 1 / (1 + q), exact algebra, no cancellation), and e^-|d| - 1 from it: E
+    // for d > 0, -E / (1 + E) otherwise; v from that into r.d, V = sum ps v. Third: the gradient. The second sweep
+    // thus takes no series and no ratio of its own (the first has both at hand).
     static void add_gradient_shift_free(const DivergenceRow& r, float coef, float* acc) {
         using F = typename V::F;
+        const F half = V::set1(0.5f), one = V::set1(1.0f), huge = V::set1(1e30f);
         F q = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
             const F d = log_ratio<V>(r, c, m), ps = V::load(r.ps + c);
             const F pt = V::keep(teacher_prob<V>(r, c, d), m);
+            const F near = expm1_series<V>(V::sub(V::zero(), d));
+            const auto small = V::less(V::abs(d), half);
+            const F far = V::select(V::less(V::zero(), ps), V::sub(V::div(pt, ps), one), huge);
             V::store(r.d + c, d);
-            V::store(r.e + c, pt);
-            const F gap = V::select(V::less(V::abs(d), V::set1(0.5f)), V::mul(ps, expm1_series<V>(V::sub(V::zero(), d))),
-                                    V::sub(pt, ps));
-            q = V::add(q, V::keep(gap, m));
+            V::store(r.e + c, V::select(small, near, far));
+            q = V::add(q, V::keep(V::select(small, V::mul(ps, near), V::sub(pt, ps)), m));
         });
         const double qs = V::sum(q);
         const F add = V::set1(static_cast<float>(log1p_near_zero(qs))), scale = V::set1(static_cast<float>(1.0 / (1.0 + qs)));
+        const F shift = V::set1(static_cast<float>(-qs / (1.0 + qs)));  // expm1(-a)
         F sv = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            const F d = V::add(V::load(r.d + c), add), pt = V::mul(V::load(r.e + c), scale), ps = V::load(r.ps + c);
-            const F v = logs(r, d, pt, ps).v;
+            const F d = V::add(V::load(r.d + c), add), ps = V::load(r.ps + c);
+            const F E = V::min(huge, V::fma(V::load(r.e + c), scale, shift));
+            const F em = V::select(V::less(V::zero(), d), E, V::sub(V::zero(), V::div(E, V::add(one, E))));
+            const F v = logs_of_em(r, d, em).v;
             V::store(r.d + c, v);
             sv = V::add(sv, V::keep(V::mul(ps, v), m));
         });

@@ -1,4 +1,5 @@
 using MtkdRl.Backends;
+using MtkdRl.Backends.Agreement;
 using MtkdRl.Core.Distill;
 using MtkdRl.Tests.Support;
 
@@ -36,5 +37,43 @@ public class JsdMixingTests
         int seed = TestSeeds.Next();
         var x = DistillInputFactory.Create(c.Shape, seed, c.Style, c.Ignored);
         DistillAgreement.Check(backend, x, hyper, $"{backendName} jsd beta {beta} {caseName} seed {seed}", absoluteFloor: !c.Precise);
+    }
+
+    public static TheoryData<string, float> UnderflowData()
+    {
+        var data = new TheoryData<string, float>();
+        foreach (var entry in BackendCatalog.All.Where(e => !e.Simulated))
+            foreach (float beta in new[] { 0.5f, 0.3f, 0.9f })
+                data.Add(entry.Name, beta);
+        return data;
+    }
+
+    /// <summary>
+    /// Rows of 100 classes (the native kernel's row form, which keeps d and expm1(-d) between its sweeps) in which
+    /// some classes' student probability underflows to 0 in float, some teachers' too, and some both: logits 400
+    /// below the rest at T = 1.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(UnderflowData))]
+    public void Agrees_where_probabilities_underflow_in_long_rows(string backendName, float beta)
+    {
+        var backend = SharedBackends.GetOrSkip(backendName);
+        var shape = new DistillShape(6, 100, [5, 3]);
+        var hyper = new DistillHyper(Temperature: 1f, ACe: 0.9f, AKd: 1.1f, Beta: 5f, CosEps: 1e-8f) with
+        {
+            Loss = DistillLossCatalog.Parse($"jsd:beta={beta}", "mse"),
+        };
+        Skip.IfNot(backend.Supports(hyper.Loss), $"{backendName} does not implement jsd");
+        int seed = TestSeeds.Next();
+        var x = DistillInputFactory.Create(shape, seed, LogitStyle.Normal, 0.0);
+        int B = shape.B, C = shape.C, K = shape.K;
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < C; c += 7)
+            {
+                if (c % 3 != 2) x.Zs[b * C + c] -= 400f;                      // student 0 (c % 3 == 0: both)
+                for (int k = 0; k < K; k++)
+                    if (c % 3 != 1) x.Zt[(k * B + b) * C + c] -= 400f;        // teacher 0
+            }
+        DistillAgreement.Check(backend, x, hyper, $"{backendName} jsd beta {beta} underflow seed {seed}");
     }
 }
