@@ -75,6 +75,12 @@ inline void finish_row_gradient(const DistillProblem& p, int b, float* acc, bool
     p.grads.row_loss[b] = static_cast<float>(p.inv_counted_rows * loss);
 }
 
+// Whether a lane form takes statistics (a value member); a gradient-only form's takes(p, true) is false.
+template <class Form, class = void>
+struct HasLaneValue : std::false_type {};
+template <class Form>
+struct HasLaneValue<Form, std::void_t<decltype(&Form::value)>> : std::true_type {};
+
 // A divergence's stats or gradient on rows [b0, b1), W rows at a time (distill_divergence_lanes.inl): form.group(g)
 // once per lane group, then form.value(g, k) (writes kl) or form.gradient(g, k) (adds to g.acc) per teacher.
 template <class V, class Form>
@@ -90,8 +96,10 @@ void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, i
         }
         student_lanes<V>(p, g);
         form.group(g);
-        if (stats)
-            for (int k = 0; k < p.K; ++k) form.value(g, k);
+        if constexpr (HasLaneValue<Form>::value) {
+            if (stats)
+                for (int k = 0; k < p.K; ++k) form.value(g, k);
+        }
         if (!grads) continue;
         std::fill_n(g.acc, g.Cp * V::W, 0.0f);
         for (int k = 0; k < p.K; ++k) form.gradient(g, k);
@@ -135,6 +143,18 @@ struct DkdLaneForm {
     void gradient(const DivergenceLanes<V>& g, int k) { dkd_gradient_lanes<V>(p, g, student, k); }
 };
 
+// Reverse KL's gradient by lanes on short rows: the row form's per-pair horizontal sum and scalar offset were most of
+// the dense gradient. Its statistics stay with the KL kernel's sweep (or the row form where the plain sum does not
+// hold), so the form has no value.
+template <class V>
+struct ReverseKlLaneForm {
+    const DistillProblem& p;
+    explicit ReverseKlLaneForm(const DistillProblem& problem) : p(problem) {}
+    static bool takes(const DistillProblem& p, bool stats) { return !stats && p.C <= kReverseKlLaneGradientMaxClasses; }
+    void group(const DivergenceLanes<V>&) {}
+    void gradient(const DivergenceLanes<V>& g, int k) { reverse_kl_gradient_lanes<V>(p, g, k); }
+};
+
 // The lane form of divergence D, where it has one (void: none).
 template <class D>
 struct LaneFormOf {
@@ -147,6 +167,10 @@ struct LaneFormOf<JsdOf<V, Symmetric>> {
 template <class V>
 struct LaneFormOf<Dkd<V>> {
     using type = DkdLaneForm<V>;
+};
+template <class V>
+struct LaneFormOf<ReverseKl<V>> {
+    using type = ReverseKlLaneForm<V>;
 };
 
 // The gradient sweeps visit (row, teacher) pairs row by row, so consecutive teacher rows lie B C floats apart, each

@@ -41,6 +41,7 @@ constexpr int kDkdLaneGradientMaxClasses = 64;
 // form's shift-free sweeps, Jsd::add_gradient).
 constexpr int kJsdLaneStatsMaxClasses = kTileMaxClasses;
 constexpr int kJsdLaneGradientMaxClasses = 64;
+constexpr int kReverseKlLaneGradientMaxClasses = 32;
 
 // log1p_near_zero for W lanes: the series below 1e-3, vlog1p beyond and for NaN.
 template <class V>
@@ -179,6 +180,26 @@ inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>
         const F gr = V::mul(V::load(g.column(g.ps, c)),
                             V::sub(V::fma(a, V::load(g.column(g.t2, c)), V::load(g.column(g.t1, c))), mean));
         V::store(g.column(g.acc, c), V::fma(scale, gr, V::load(g.column(g.acc, c))));
+    }
+}
+
+// acc += coef ps (d - R) for teacher k, R = sum ps d per lane (ReverseKl::add_gradient and finish_gradient per lane),
+// coef = a_kd T wl per row. The statistics stay with the KL kernel's sweep or the row form (ReverseKlLaneForm).
+template <class V>
+inline void reverse_kl_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, int k) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    F R = V::zero();
+    for_log_ratio_columns(p, g, k, true, [&](int c, F d) {
+        R = V::fma(V::load(g.column(g.ps, c)), d, R);
+        V::store(g.column(g.t1, c), d);
+    });
+    alignas(64) float coef[W];
+    for (int i = 0; i < W; ++i) coef[i] = i < g.n ? p.a_kd * p.T * p.wl[stat_index(p, g.b0 + i, k)] : 0.0f;
+    const F kc = V::load(coef);
+    for (int c = 0; c < p.C; ++c) {
+        const F gr = V::mul(V::load(g.column(g.ps, c)), V::sub(V::load(g.column(g.t1, c)), R));
+        V::store(g.column(g.acc, c), V::fma(kc, gr, V::load(g.column(g.acc, c))));
     }
 }
 
