@@ -92,24 +92,23 @@ public static unsafe partial class NativeMethods
     public static partial MtkdStatus VectorExp(NativeContextHandle context, long n, float* x, float* y);
 
     /// <summary>y = exp(x) element-wise with the kernels' vectorised exp (spans of equal length).</summary>
-    public static MtkdStatus VectorExp(NativeContextHandle context, ReadOnlySpan<float> x, Span<float> y)
-    {
-        if (y.Length != x.Length) throw new ArgumentException($"y has {y.Length} elements, x has {x.Length}", nameof(y));
-        fixed (float* px = x)
-        fixed (float* py = y)
-            return VectorExp(context, x.Length, px, py);
-    }
+    public static MtkdStatus VectorExp(NativeContextHandle context, ReadOnlySpan<float> x, Span<float> y) =>
+        Elementwise(context, x, y, &VectorExp);
 
     [LibraryImport(LibraryName, EntryPoint = "mtkd_vector_log1p")]
     public static partial MtkdStatus VectorLog1p(NativeContextHandle context, long n, float* x, float* y);
 
     /// <summary>y = log1p(x) element-wise with the catalog's vectorised log1p, for x in (-1, 1] (spans of equal length).</summary>
-    public static MtkdStatus VectorLog1p(NativeContextHandle context, ReadOnlySpan<float> x, Span<float> y)
+    public static MtkdStatus VectorLog1p(NativeContextHandle context, ReadOnlySpan<float> x, Span<float> y) =>
+        Elementwise(context, x, y, &VectorLog1p);
+
+    private static MtkdStatus Elementwise(NativeContextHandle context, ReadOnlySpan<float> x, Span<float> y,
+        delegate*<NativeContextHandle, long, float*, float*, MtkdStatus> op)
     {
         if (y.Length != x.Length) throw new ArgumentException($"y has {y.Length} elements, x has {x.Length}", nameof(y));
         fixed (float* px = x)
         fixed (float* py = y)
-            return VectorLog1p(context, x.Length, px, py);
+            return op(context, x.Length, px, py);
     }
 
     [LibraryImport(LibraryName)]
