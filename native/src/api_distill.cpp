@@ -15,6 +15,19 @@ mtkd_status run(const char* function, mtkd_context* ctx, DistillPass pass, const
     });
 }
 
+// y = fn(x) for n floats: a building block exported for tests and benchmarks, its arguments checked.
+mtkd_status run_elementwise(const char* function, mtkd_context* ctx, int64_t n, const float* x, float* y,
+                            void (*Kernels::*fn)(std::int64_t, const float*, float*)) {
+    return guarded(function, [&] {
+        if (ctx == nullptr) throw_invalid("ctx is null");
+        if (n < 0) throw_invalid(format("n = %lld (must be >= 0)", static_cast<long long>(n)));
+        if (n > 0 && x == nullptr) throw_invalid("x is null");
+        if (n > 0 && y == nullptr) throw_invalid("y is null");
+        FlushDenormalsScope mode;
+        (ctx->kernels->*fn)(n, x, y);
+    });
+}
+
 }  // namespace
 }  // namespace mtkd
 
@@ -37,25 +50,11 @@ MTKD_API mtkd_status mtkd_distill_fused(mtkd_context* ctx, const mtkd_shape* sha
 }
 
 MTKD_API mtkd_status mtkd_vector_exp(mtkd_context* ctx, int64_t n, const float* x, float* y) {
-    return mtkd::guarded("mtkd_vector_exp", [&] {
-        if (ctx == nullptr) mtkd::throw_invalid("ctx is null");
-        if (n < 0) mtkd::throw_invalid(mtkd::format("n = %lld (must be >= 0)", static_cast<long long>(n)));
-        if (n > 0 && x == nullptr) mtkd::throw_invalid("x is null");
-        if (n > 0 && y == nullptr) mtkd::throw_invalid("y is null");
-        mtkd::FlushDenormalsScope mode;
-        ctx->kernels->exp(n, x, y);
-    });
+    return mtkd::run_elementwise("mtkd_vector_exp", ctx, n, x, y, &mtkd::Kernels::exp);
 }
 
 MTKD_API mtkd_status mtkd_vector_log1p(mtkd_context* ctx, int64_t n, const float* x, float* y) {
-    return mtkd::guarded("mtkd_vector_log1p", [&] {
-        if (ctx == nullptr) mtkd::throw_invalid("ctx is null");
-        if (n < 0) mtkd::throw_invalid(mtkd::format("n = %lld (must be >= 0)", static_cast<long long>(n)));
-        if (n > 0 && x == nullptr) mtkd::throw_invalid("x is null");
-        if (n > 0 && y == nullptr) mtkd::throw_invalid("y is null");
-        mtkd::FlushDenormalsScope mode;
-        ctx->kernels->log1p(n, x, y);
-    });
+    return mtkd::run_elementwise("mtkd_vector_log1p", ctx, n, x, y, &mtkd::Kernels::log1p);
 }
 
 }  // extern "C"

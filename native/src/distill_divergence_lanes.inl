@@ -141,6 +141,15 @@ inline void for_log_ratio_columns(const DistillProblem& p, const DivergenceLanes
         });
 }
 
+// a_kd T wl of teacher k for each row of the group (0 in the lanes past its rows): the divergence gradient's
+// coefficient, as the row form's coef.
+template <class V>
+inline typename V::F kd_coefficients(const DistillProblem& p, const DivergenceLanes<V>& g, int k) {
+    alignas(64) float coef[V::W];
+    for (int i = 0; i < V::W; ++i) coef[i] = i < g.n ? p.a_kd * p.T * p.wl[stat_index(p, g.b0 + i, k)] : 0.0f;
+    return V::load(coef);
+}
+
 // kl = T^2 J of teacher k's pairs (Jsd::value per lane).
 template <class V, class J>
 inline void jsd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DivergenceRow& r, int k) {
@@ -172,10 +181,8 @@ inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>
         V::store(g.column(g.t1, c), v);
         V::store(g.column(g.t2, c), w);
     });
-    alignas(64) float coef[W];
-    for (int i = 0; i < W; ++i) coef[i] = i < g.n ? p.a_kd * p.T * p.wl[stat_index(p, g.b0 + i, k)] : 0.0f;
     const F a = vlog1p_near_zero<V>(sums.q), mean = V::fma(a, sums.sw, sums.sv);
-    const F scale = V::mul(V::load(coef), V::set1(1.0f - r.beta));
+    const F scale = V::mul(kd_coefficients(p, g, k), V::set1(1.0f - r.beta));
     for (int c = 0; c < p.C; ++c) {
         const F gr = V::mul(V::load(g.column(g.ps, c)),
                             V::sub(V::fma(a, V::load(g.column(g.t2, c)), V::load(g.column(g.t1, c))), mean));
@@ -188,15 +195,12 @@ inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>
 template <class V>
 inline void reverse_kl_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, int k) {
     using F = typename V::F;
-    constexpr int W = V::W;
     F R = V::zero();
     for_log_ratio_columns(p, g, k, true, [&](int c, F d) {
         R = V::fma(V::load(g.column(g.ps, c)), d, R);
         V::store(g.column(g.t1, c), d);
     });
-    alignas(64) float coef[W];
-    for (int i = 0; i < W; ++i) coef[i] = i < g.n ? p.a_kd * p.T * p.wl[stat_index(p, g.b0 + i, k)] : 0.0f;
-    const F kc = V::load(coef);
+    const F kc = kd_coefficients(p, g, k);
     for (int c = 0; c < p.C; ++c) {
         const F gr = V::mul(V::load(g.column(g.ps, c)), V::sub(V::load(g.column(g.t1, c)), R));
         V::store(g.column(g.acc, c), V::fma(kc, gr, V::load(g.column(g.acc, c))));

@@ -371,25 +371,26 @@ void fused(const DistillProblem& p, int b0, int b1, float* scratch) {
     with_temperature_kind(temperature_kind(p.T), [&](auto tk) { fused_kind<V, decltype(tk)::value>(p, b0, b1, scratch); });
 }
 
-template <class V>
-void exp_array(std::int64_t n, const float* x, float* y) {
+// y = fn(x) element-wise, the last partial vector masked: the exported building blocks, for their tests.
+template <class V, typename V::F (*Fn)(typename V::F)>
+void elementwise_array(std::int64_t n, const float* x, float* y) {
     std::int64_t i = 0;
-    for (; i + V::W <= n; i += V::W) V::store(y + i, vexp<V>(V::load(x + i)));
+    for (; i + V::W <= n; i += V::W) V::store(y + i, Fn(V::load(x + i)));
     if (i < n) {
         typename V::M t = V::first(static_cast<int>(n - i));
-        V::store(y + i, vexp<V>(V::load(x + i, t)), t);
+        V::store(y + i, Fn(V::load(x + i, t)), t);
     }
 }
 
-// y = log1p(x) by vlog1p_atanh (jsd's logs), for the tests against a double reference.
+template <class V>
+void exp_array(std::int64_t n, const float* x, float* y) {
+    elementwise_array<V, vexp<V>>(n, x, y);
+}
+
+// y = log1p(x) by vlog1p_atanh (jsd's logs).
 template <class V>
 void log1p_array(std::int64_t n, const float* x, float* y) {
-    std::int64_t i = 0;
-    for (; i + V::W <= n; i += V::W) V::store(y + i, vlog1p_atanh<V>(V::load(x + i)));
-    if (i < n) {
-        typename V::M t = V::first(static_cast<int>(n - i));
-        V::store(y + i, vlog1p_atanh<V>(V::load(x + i, t)), t);
-    }
+    elementwise_array<V, vlog1p_atanh<V>>(n, x, y);
 }
 
 }  // namespace distill

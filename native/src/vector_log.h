@@ -14,6 +14,17 @@
 namespace mtkd {
 namespace {  // compiled per SIMD level: see distill_kernels.inl
 
+// 2 atanh(s) = log((1 + s) / (1 - s)) = 2s (1 + s^2/3 + s^4/5 + ... + s^(Last-1)/Last), Last odd (Horner in s^2).
+template <class V, int Last>
+inline typename V::F two_atanh(typename V::F s) {
+    using F = typename V::F;
+    const F z = V::mul(s, s);
+    F p = V::set1(1.0f / static_cast<float>(Last));
+    for (int n = Last - 2; n >= 3; n -= 2) p = V::fma(p, z, V::set1(1.0f / static_cast<float>(n)));
+    const F two_s = V::add(s, s);
+    return V::fma(V::mul(two_s, z), p, two_s);
+}
+
 template <class V>
 inline typename V::F vlog(typename V::F x) {
     using F = typename V::F;
@@ -23,14 +34,7 @@ inline typename V::F vlog(typename V::F x) {
     m = V::select(high, V::mul(m, V::set1(0.5f)), m);
     e = V::select(high, V::add(e, V::set1(1.0f)), e);
     F f = V::sub(m, V::set1(1.0f));
-    F s = V::div(f, V::add(f, V::set1(2.0f)));
-    F z = V::mul(s, s);
-    F p = V::fma(V::set1(1.0f / 11.0f), z, V::set1(1.0f / 9.0f));
-    p = V::fma(p, z, V::set1(1.0f / 7.0f));
-    p = V::fma(p, z, V::set1(1.0f / 5.0f));
-    p = V::fma(p, z, V::set1(1.0f / 3.0f));
-    F two_s = V::add(s, s);
-    F log_m = V::fma(V::mul(two_s, z), p, two_s);
+    F log_m = two_atanh<V, 11>(V::div(f, V::add(f, V::set1(2.0f))));
     return V::fma(e, V::set1(kLn2Hi), V::fma(e, V::set1(kLn2Lo), log_m));
 }
 
@@ -52,16 +56,7 @@ inline typename V::F vlog1p(typename V::F x) {
 // vlog1p's operations and one division instead of two.
 template <class V>
 inline typename V::F vlog1p_atanh_half(typename V::F x) {
-    using F = typename V::F;
-    const F s = V::div(x, V::add(V::set1(2.0f), x));
-    const F z = V::mul(s, s);
-    F p = V::fma(V::set1(1.0f / 13.0f), z, V::set1(1.0f / 11.0f));
-    p = V::fma(p, z, V::set1(1.0f / 9.0f));
-    p = V::fma(p, z, V::set1(1.0f / 7.0f));
-    p = V::fma(p, z, V::set1(1.0f / 5.0f));
-    p = V::fma(p, z, V::set1(1.0f / 3.0f));
-    const F two_s = V::add(s, s);
-    return V::fma(V::mul(two_s, z), p, two_s);
+    return two_atanh<V, 13>(V::div(x, V::add(V::set1(2.0f), x)));
 }
 
 // log1p(x) for x in (-1, 1]: vlog1p_atanh_half where x >= -1/2; below, 1 + x = 2^(e+1) (m/2) with m in [1, 2)

@@ -55,4 +55,30 @@ public class NativeLog1pTests
         Assert.Equal(MathF.Log(2f), y[3], 2e-7f);
         Assert.Equal(MtkdStatus.Ok, NativeMethods.VectorLog1p(ctx, ReadOnlySpan<float>.Empty, Span<float>.Empty));
     }
+
+    /// <summary>Both exported building blocks check their arguments the same way: one line naming the function and
+    /// the problem, InvalidArgument, nothing written.</summary>
+    [Fact]
+    public unsafe void Building_blocks_refuse_a_negative_length_or_a_null_pointer()
+    {
+        using var ctx = NativeTestContexts.Create(NativeSimd.Scalar);
+        float x = 0.5f, y = 7f;
+        foreach (var (name, call) in new (string, Func<long, IntPtr, IntPtr, MtkdStatus>)[]
+                 {
+                     ("mtkd_vector_exp", (n, px, py) => NativeMethods.VectorExp(ctx, n, (float*)px, (float*)py)),
+                     ("mtkd_vector_log1p", (n, px, py) => NativeMethods.VectorLog1p(ctx, n, (float*)px, (float*)py)),
+                 })
+        {
+            Assert.Equal(MtkdStatus.InvalidArgument, call(-1, (IntPtr)(&x), (IntPtr)(&y)));
+            Assert.Contains(name, NativeMethods.LastError());
+            Assert.Contains("n = -1", NativeMethods.LastError());
+            Assert.Equal(MtkdStatus.InvalidArgument, call(1, IntPtr.Zero, (IntPtr)(&y)));
+            Assert.Contains("x is null", NativeMethods.LastError());
+            Assert.Equal(MtkdStatus.InvalidArgument, call(1, (IntPtr)(&x), IntPtr.Zero));
+            Assert.Contains("y is null", NativeMethods.LastError());
+            Assert.DoesNotContain('\n', NativeMethods.LastError());
+            Assert.Equal(7f, y);
+            Assert.Equal(MtkdStatus.Ok, call(0, IntPtr.Zero, IntPtr.Zero));
+        }
+    }
 }
