@@ -32,6 +32,7 @@
 #include "distill_layout.inl"
 #include "kernels.h"
 #include "prefetch.h"
+#include "simd_twice.h"
 #include "vector_exp.h"
 #include "vector_log.h"
 
@@ -52,6 +53,42 @@ inline void for_vectors(int n, Body body) {
 template <class V, class Body>
 inline void for_vectors_masked(int n, Body body) {
     for (int c = 0; c < n; c += V::W) body(c, V::first(std::min(V::W, n - c)));
+}
+
+// The type U as a value, for the generic bodies of sweep_twice.
+template <class U>
+struct VectorsOf {
+    using type = U;
+};
+
+// N accumulators of vectors of U, indexed like an array (std::array of a vector type would drop its alignment
+// attributes).
+template <class U, int N>
+struct Sums {
+    typename U::F v[N];
+    typename U::F& operator[](int i) { return v[i]; }
+    const typename U::F& operator[](int i) const { return v[i]; }
+};
+
+// body(VectorsOf<U>{}, c, m, sums) over [0, n), one body written once for two vector types: first two vectors at a
+// time (U = Twice<V>, simd_twice.h: two independent chains of the element interleaved, for sweeps bound by the
+// latency of a long element), then the rest one at a time with the masked tail (U = V). sums: N accumulators of U
+// (Sums<U, N>) from 0, the pairs' folded into V's between; returned as V's.
+template <class V, int N, class Body>
+inline Sums<V, N> sweep_twice(int n, Body body) {
+    Sums<V, N> one;
+    for (int i = 0; i < N; ++i) one[i] = V::zero();
+    int done = 0;
+    if constexpr (V::W > 1) {
+        using P = Twice<V>;
+        Sums<P, N> two;
+        for (int i = 0; i < N; ++i) two[i] = P::zero();
+        const typename P::M all = P::first(P::W);
+        for (; done + P::W <= n; done += P::W) body(VectorsOf<P>{}, done, all, two);
+        for (int i = 0; i < N; ++i) one[i] = V::add(two[i].lo, two[i].hi);
+    }
+    for_each_vector<V>(n - done, [&](int i, typename V::M m, auto) { body(VectorsOf<V>{}, done + i, m, one); });
+    return one;
 }
 
 // log1p(x) for the x near 0 that the log-sum-exps' rounding leaves (a few 1e-7: a row's measured probability sum
@@ -326,11 +363,15 @@ struct JsdOf {
     // error of 1e-4 on divergences of 1e-9.
     static double value(const DivergenceRow& r) {
         if (trivial(r)) return 0.0 * (r.shift - r.shift);  // NaN for a non-finite row, as elsewhere
-        ValueSums sums;
-        for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            add_value_terms(r, log_ratio<V>(r, c, m), V::load(r.ls + c), V::load(r.ps + c), m, sums);
+        const auto sums = sweep_twice<V, 3>(r.C, [&](auto vectors, int c, auto m, auto& acc) {
+            using U = typename decltype(vectors)::type;
+            typename JsdOf<U, Symmetric>::ValueSums terms{acc[0], acc[1], acc[2]};
+            JsdOf<U, Symmetric>::add_value_terms(r, log_ratio<U>(r, c, m), U::load(r.ls + c), U::load(r.ps + c), m, terms);
+            acc[0] = terms.s;
+            acc[1] = terms.q;
+            acc[2] = terms.w;
         });
-        return finish_value(V::sum(sums.s), V::sum(sums.q), V::sum(sums.w), r.beta);
+        return finish_value(V::sum(sums[0]), V::sum(sums[1]), V::sum(sums[2]), r.beta);
     }
 
     // The per-element sums of value: s = sum ps h(d), q = sum ps expm1(-d), w = sum pt u, zero past m (the lanes
@@ -341,10 +382,48 @@ struct JsdOf {
     static void add_value_terms(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
                                 typename V::M m, ValueSums& sums) {
         using F = typename V::F;
+        if constexpr (Symmetric) {
+            add_value_terms_symmetric(r, d, ls, ps, m, sums);
+            return;
+        }
         const F b = V::set1(r.beta), nb = V::set1(1.0f - r.beta), half = V::set1(0.5f);
         const Element e = element(r, d, ls, ps, m);
         const F direct = V::fma(V::mul(b, e.pt), e.u, V::mul(V::mul(nb, ps), e.v));
         const F term = V::select(V::less(V::abs(d), half), V::mul(ps, h_series(r, d)), direct);
+        sums.s = V::add(sums.s, V::keep(term, m));
+        sums.q = V::add(sums.q, V::keep(e.gap, m));
+        sums.w = V::fma(e.pt, e.u, sums.w);  // pt is 0 outside m
+    }
+    // At beta = 1/2 the logs need no ratio: their log1p argument em / 2, em = e^-|d| - 1, enters only as
+    // s = em / (4 + em), which away from d = 0 is (pmin - pmax) / (pmin + 3 pmax), one division from the two
+    // probabilities (the general form divides twice: em = pmin / pmax - 1, then s = x / (2 + x)). Near 0, em is its
+    // series, as in Logs. Also ps expm1(-d) = pt - ps (gap), from the series near 0.
+    struct SymmetricElement {
+        typename V::F pt, u, v, gap;
+        typename V::M small, pos;  // |d| < 1/2, d > 0
+    };
+    static SymmetricElement symmetric_element(typename V::F d, typename V::F ls, typename V::F ps, typename V::M m) {
+        using F = typename V::F;
+        SymmetricElement e;
+        e.pt = V::keep(vexp<V>(V::sub(ls, d)), m);
+        e.small = V::less(V::abs(d), V::set1(0.5f));
+        e.pos = V::less(V::zero(), d);
+        const F near = expm1_series<V>(V::sub(V::zero(), V::abs(d)));
+        const F pmin = V::min(e.pt, ps), pmax = V::max(e.pt, ps);
+        const F E = V::select(e.small, near, V::sub(pmin, pmax));
+        const F den = V::fma(V::set1(4.0f), V::select(e.small, V::set1(1.0f), V::max(pmax, V::set1(1e-37f))), E);
+        const F neg_l = V::sub(V::zero(), two_atanh<V, 13>(V::div(E, den)));
+        e.u = V::select(e.pos, V::sub(neg_l, d), neg_l);
+        e.v = V::select(e.pos, neg_l, V::add(d, neg_l));
+        e.gap = V::select(e.small, V::mul(V::select(e.pos, ps, V::sub(V::zero(), e.pt)), E), V::sub(e.pt, ps));
+        return e;
+    }
+    static void add_value_terms_symmetric(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
+                                          typename V::M m, ValueSums& sums) {
+        using F = typename V::F;
+        const SymmetricElement e = symmetric_element(d, ls, ps, m);
+        const F direct = V::mul(V::set1(0.5f), V::fma(e.pt, e.u, V::mul(ps, e.v)));
+        const F term = V::select(e.small, V::mul(ps, h_series(r, d)), direct);
         sums.s = V::add(sums.s, V::keep(term, m));
         sums.q = V::add(sums.q, V::keep(e.gap, m));
         sums.w = V::fma(e.pt, e.u, sums.w);  // pt is 0 outside m
@@ -372,31 +451,44 @@ struct JsdOf {
     // thus takes no series and no ratio of its own (the first has both at hand).
     static void add_gradient_shift_free(const DivergenceRow& r, float coef, float* acc) {
         using F = typename V::F;
-        const F half = V::set1(0.5f), one = V::set1(1.0f), huge = V::set1(1e30f);
-        F q = V::zero();
-        for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            const F d = log_ratio<V>(r, c, m), ps = V::load(r.ps + c);
-            const F pt = V::keep(teacher_prob<V>(r, c, d), m);
-            const F near = expm1_series<V>(V::sub(V::zero(), d));
-            const auto small = V::less(V::abs(d), half);
-            const F far = V::select(V::less(V::zero(), ps), V::sub(V::div(pt, ps), one), huge);
-            V::store(r.d + c, d);
-            V::store(r.e + c, V::select(small, near, far));
-            q = V::add(q, V::keep(V::select(small, V::mul(ps, near), V::sub(pt, ps)), m));
+        const auto q = sweep_twice<V, 1>(r.C, [&](auto vectors, int c, auto m, auto& sums) {
+            using U = typename decltype(vectors)::type;
+            using G = typename U::F;
+            const G d = log_ratio<U>(r, c, m), ps = U::load(r.ps + c);
+            const G pt = U::keep(teacher_prob<U>(r, c, d), m);
+            const G near = expm1_series<U>(U::sub(U::zero(), d));
+            const auto small = U::less(U::abs(d), U::set1(0.5f));
+            const G far = U::select(U::less(U::zero(), ps), U::sub(U::div(pt, ps), U::set1(1.0f)), U::set1(1e30f));
+            U::store(r.d + c, d);
+            U::store(r.e + c, U::select(small, near, far));
+            sums[0] = U::add(sums[0], U::keep(U::select(small, U::mul(ps, near), U::sub(pt, ps)), m));
         });
-        const double qs = V::sum(q);
-        const F add = V::set1(static_cast<float>(log1p_near_zero(qs))), scale = V::set1(static_cast<float>(1.0 / (1.0 + qs)));
-        const F shift = V::set1(static_cast<float>(-qs / (1.0 + qs)));  // expm1(-a)
-        F sv = V::zero();
-        for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            const F d = V::add(V::load(r.d + c), add), ps = V::load(r.ps + c);
-            const F E = V::min(huge, V::fma(V::load(r.e + c), scale, shift));
-            const F em = V::select(V::less(V::zero(), d), E, V::sub(V::zero(), V::div(E, V::add(one, E))));
-            const F v = logs_of_em(r, d, em).v;
-            V::store(r.d + c, v);
-            sv = V::add(sv, V::keep(V::mul(ps, v), m));
+        const double qs = V::sum(q[0]);
+        const float a = static_cast<float>(log1p_near_zero(qs)), scale = static_cast<float>(1.0 / (1.0 + qs));
+        const float shift = static_cast<float>(-qs / (1.0 + qs));  // expm1(-a)
+        const auto sv = sweep_twice<V, 1>(r.C, [&](auto vectors, int c, auto m, auto& sums) {
+            using U = typename decltype(vectors)::type;
+            using G = typename U::F;
+            const G one = U::set1(1.0f);
+            const G d = U::add(U::load(r.d + c), U::set1(a)), ps = U::load(r.ps + c);
+            const G E = U::min(U::set1(1e30f), U::fma(U::load(r.e + c), U::set1(scale), U::set1(shift)));
+            G v;
+            if constexpr (Symmetric) {
+                // log1p(em / 2) = 2 atanh(s): s = E / (4 + E) for d > 0 (em = E), -E / (4 + 3 E) otherwise
+                // (em = -E / (1 + E)), one division where em and s took two.
+                const auto pos = U::less(U::zero(), d);
+                const G s = U::div(U::select(pos, E, U::sub(U::zero(), E)),
+                                   U::fma(U::select(pos, one, U::set1(3.0f)), E, U::set1(4.0f)));
+                const G neg_l = U::sub(U::zero(), two_atanh<U, 13>(s));
+                v = U::select(pos, neg_l, U::add(d, neg_l));
+            } else {
+                const G em = U::select(U::less(U::zero(), d), E, U::sub(U::zero(), U::div(E, U::add(one, E))));
+                v = JsdOf<U, Symmetric>::logs_of_em(r, d, em).v;
+            }
+            U::store(r.d + c, v);
+            sums[0] = U::add(sums[0], U::keep(U::mul(ps, v), m));
         });
-        const F mean = V::set1(V::sum(sv)), k = V::set1(coef * (1.0f - r.beta));
+        const F mean = V::set1(V::sum(sv[0])), k = V::set1(coef * (1.0f - r.beta));
         for_vectors<V>(r.C, [&](int c, typename V::M) {
             const F g = V::mul(V::load(r.ps + c), V::sub(V::load(r.d + c), mean));
             V::store(acc + c, V::fma(k, g, V::load(acc + c)));
@@ -431,11 +523,25 @@ struct JsdOf {
     static void add_gradient_terms(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
                                    typename V::M m, typename V::F& v, typename V::F& w, GradientSums& sums) {
         using F = typename V::F;
+        if constexpr (Symmetric) {
+            add_gradient_terms_symmetric(d, ls, ps, m, v, w, sums);
+            return;
+        }
         const F b = V::set1(r.beta), one = V::set1(1.0f);
         const Element e = element(r, d, ls, ps, m);
         // w = beta e^-d / (M / ps): e^-d = 1 + em for d > 0; for d <= 0, M / ps = e^-d (M / pt), so w = beta / (M / pt).
         // w only carries the correction a (w - W), a ~ 1e-6: a 12-bit reciprocal is plenty.
         w = V::mul(V::mul(b, V::select(e.pos, V::add(one, e.em), one)), V::rcp_approx(e.one_plus));
+        v = e.v;
+        sums.sv = V::add(sums.sv, V::keep(V::mul(ps, e.v), m));
+        sums.sw = V::add(sums.sw, V::keep(V::mul(ps, w), m));
+        sums.q = V::add(sums.q, V::keep(e.gap, m));
+    }
+    // The same at beta = 1/2 (SymmetricElement): w = pt / (2 M) = pt / (pt + ps), by the 12-bit reciprocal.
+    static void add_gradient_terms_symmetric(typename V::F d, typename V::F ls, typename V::F ps, typename V::M m,
+                                             typename V::F& v, typename V::F& w, GradientSums& sums) {
+        const SymmetricElement e = symmetric_element(d, ls, ps, m);
+        w = V::mul(e.pt, V::rcp_approx(V::max(V::add(e.pt, ps), V::set1(1e-37f))));
         v = e.v;
         sums.sv = V::add(sums.sv, V::keep(V::mul(ps, e.v), m));
         sums.sw = V::add(sums.sw, V::keep(V::mul(ps, w), m));

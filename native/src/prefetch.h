@@ -30,11 +30,17 @@ inline const float* address_ahead(const float* p, std::ptrdiff_t floats) {
 }
 
 // Prefetches the line of `next` that matches column c of the current sweep, once per 16 floats (a 64-byte line),
-// so a sweep over a row of n floats brings in the first n floats of next. The scalar build (W = 1) asks for nothing:
+// so a sweep over a row of n floats brings in the first n floats of next (two lines per step of a sweep that goes
+// 32 floats at a time, Twice<VecAvx512>). The scalar build (W = 1) asks for nothing:
 // a test per float would cost more than the hint saves.
 template <int W>
 inline void prefetch_along(const float* next, int c) {
-    if constexpr (W >= 16) {
+    if constexpr (W >= 32) {
+        if (next != nullptr) {
+            prefetch_line(next + c);
+            prefetch_line(next + c + 16);
+        }
+    } else if constexpr (W >= 16) {
         if (next != nullptr) prefetch_line(next + c);
     } else if constexpr (W >= 8) {
         if (next != nullptr && c % 16 == 0) prefetch_line(next + c);
