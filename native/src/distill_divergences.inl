@@ -165,6 +165,28 @@ inline typename V::F teacher_prob(const DivergenceRow& r, int c, typename V::F d
     return vexp<V>(V::sub(V::load(r.ls + c), d));
 }
 
+// e^|d| (g), e^|d| - 1 (G, accurate near 0 as well: vexp_expm1_nonneg) and 1 / g (a refined 14- or 12-bit
+// reciprocal, within about 1 ulp), |d| taken at most 80 (NaN stays). From them pt = ps e^-d is ps / g for d > 0 and
+// ps g otherwise, and expm1(-d) is -G / g for d > 0 and G otherwise: one exponential per element for both, where
+// ps has not underflowed (has_underflow).
+template <class V>
+struct ExpOfAbs {
+    typename V::F g, G, inv_g;
+};
+template <class V>
+inline ExpOfAbs<V> exp_of_abs(typename V::F d) {
+    using F = typename V::F;
+    const ExpAndExpm1<V> x = vexp_expm1_nonneg<V>(V::min(V::set1(80.0f), V::abs(d)));
+    const F r0 = V::rcp_approx(x.e);
+    return {x.e, x.em1, V::mul(r0, V::fnma(x.e, r0, V::set1(2.0f)))};
+}
+
+// Whether ps = e^ls underflowed (or nearly) in some lane, where pt = ps e^-d must come from e^(ls - d) instead.
+template <class V>
+inline bool has_underflow(typename V::F ls) {
+    return V::any(V::less(ls, V::set1(-80.0f)));
+}
+
 // Reverse KL from its plain form sum ps d (no exponential) when it is at least this large and the shift's rounding
 // bound is at most kPlainShiftError of it; else from the sum of non-negative terms (ReverseKl::value).
 constexpr double kPlainReverseKlFrom = 0.1;
@@ -338,7 +360,17 @@ struct JsdOf {
         typename V::F pt, gap;
     };
     static Element element(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps, typename V::M m) {
+        using F = typename V::F;
         Element e;
+        if (!has_underflow<V>(ls)) {  // one exponential of |d| (exp_of_abs)
+            const ExpOfAbs<V> x = exp_of_abs<V>(d);
+            const auto pos = V::less(V::zero(), d);
+            e.pt = V::keep(V::mul(ps, V::select(pos, x.inv_g, x.g)), m);
+            const F em = V::sub(V::zero(), V::mul(x.G, x.inv_g));
+            static_cast<Logs&>(e) = logs_of_em(r, d, em);
+            e.gap = V::mul(ps, V::select(pos, em, x.G));
+            return e;
+        }
         e.pt = V::keep(vexp<V>(V::sub(ls, d)), m);
         static_cast<Logs&>(e) = logs(r, d, e.pt, ps);
         e.gap = V::select(e.pos, V::mul(ps, e.em), V::sub(V::zero(), V::mul(e.pt, e.em)));
@@ -418,10 +450,28 @@ struct JsdOf {
         e.gap = V::select(e.small, V::mul(V::select(e.pos, ps, V::sub(V::zero(), e.pt)), E), V::sub(e.pt, ps));
         return e;
     }
+    // The same from one exponential of |d| (exp_of_abs): s = (1 - g) / (1 + 3 g) = -G / (4 + 3 G), and
+    // ps expm1(-d) = pt - ps = -ps G / g for d > 0 (not -pt G: pt may flush to 0 where ps G / g does not) or ps G.
+    // A vector with a lane whose ps underflowed takes symmetric_element.
+    static SymmetricElement symmetric_element_fast(typename V::F d, typename V::F ls, typename V::F ps,
+                                                   typename V::M m) {
+        using F = typename V::F;
+        if (has_underflow<V>(ls)) return symmetric_element(d, ls, ps, m);
+        SymmetricElement e;
+        e.small = V::less(V::abs(d), V::set1(0.5f));
+        e.pos = V::less(V::zero(), d);
+        const ExpOfAbs<V> x = exp_of_abs<V>(d);
+        e.pt = V::keep(V::mul(ps, V::select(e.pos, x.inv_g, x.g)), m);
+        const F neg_l = two_atanh<V, 13>(V::div(x.G, V::fma(V::set1(3.0f), x.G, V::set1(4.0f))));
+        e.u = V::select(e.pos, V::sub(neg_l, d), neg_l);
+        e.v = V::select(e.pos, neg_l, V::add(d, neg_l));
+        e.gap = V::mul(ps, V::select(e.pos, V::sub(V::zero(), V::mul(x.G, x.inv_g)), x.G));
+        return e;
+    }
     static void add_value_terms_symmetric(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
                                           typename V::M m, ValueSums& sums) {
         using F = typename V::F;
-        const SymmetricElement e = symmetric_element(d, ls, ps, m);
+        const SymmetricElement e = symmetric_element_fast(d, ls, ps, m);
         const F direct = V::mul(V::set1(0.5f), V::fma(e.pt, e.u, V::mul(ps, e.v)));
         const F term = V::select(e.small, V::mul(ps, h_series(r, d)), direct);
         sums.s = V::add(sums.s, V::keep(term, m));
@@ -454,14 +504,21 @@ struct JsdOf {
         const auto q = sweep_twice<V, 1>(r.C, [&](auto vectors, int c, auto m, auto& sums) {
             using U = typename decltype(vectors)::type;
             using G = typename U::F;
-            const G d = log_ratio<U>(r, c, m), ps = U::load(r.ps + c);
-            const G pt = U::keep(teacher_prob<U>(r, c, d), m);
-            const G near = expm1_series<U>(U::sub(U::zero(), d));
-            const auto small = U::less(U::abs(d), U::set1(0.5f));
-            const G far = U::select(U::less(U::zero(), ps), U::sub(U::div(pt, ps), U::set1(1.0f)), U::set1(1e30f));
+            const G d = log_ratio<U>(r, c, m), ps = U::load(r.ps + c), ls = U::load(r.ls + c);
             U::store(r.d + c, d);
-            U::store(r.e + c, U::select(small, near, far));
-            sums[0] = U::add(sums[0], U::keep(U::select(small, U::mul(ps, near), U::sub(pt, ps)), m));
+            if (has_underflow<U>(ls)) {  // pt from ls
+                const G pt = U::keep(vexp<U>(U::sub(ls, d)), m);
+                const G near = expm1_series<U>(U::sub(U::zero(), d));
+                const auto small = U::less(U::abs(d), U::set1(0.5f));
+                const G far = U::select(U::less(U::zero(), ps), U::sub(U::div(pt, ps), U::set1(1.0f)), U::set1(1e30f));
+                U::store(r.e + c, U::select(small, near, far));
+                sums[0] = U::add(sums[0], U::keep(U::select(small, U::mul(ps, near), U::sub(pt, ps)), m));
+            } else {  // E = -G / g for d > 0, G otherwise (exp_of_abs), and ps E = pt - ps
+                const ExpOfAbs<U> x = exp_of_abs<U>(d);
+                const G E = U::select(U::less(U::zero(), d), U::sub(U::zero(), U::mul(x.G, x.inv_g)), x.G);
+                U::store(r.e + c, E);
+                sums[0] = U::add(sums[0], U::keep(U::mul(ps, E), m));
+            }
         });
         const double qs = V::sum(q[0]);
         const float a = static_cast<float>(log1p_near_zero(qs)), scale = static_cast<float>(1.0 / (1.0 + qs));
@@ -540,7 +597,7 @@ struct JsdOf {
     // The same at beta = 1/2 (SymmetricElement): w = pt / (2 M) = pt / (pt + ps), by the 12-bit reciprocal.
     static void add_gradient_terms_symmetric(typename V::F d, typename V::F ls, typename V::F ps, typename V::M m,
                                              typename V::F& v, typename V::F& w, GradientSums& sums) {
-        const SymmetricElement e = symmetric_element(d, ls, ps, m);
+        const SymmetricElement e = symmetric_element_fast(d, ls, ps, m);
         w = V::mul(e.pt, V::rcp_approx(V::max(V::add(e.pt, ps), V::set1(1e-37f))));
         v = e.v;
         sums.sv = V::add(sums.sv, V::keep(V::mul(ps, e.v), m));

@@ -110,6 +110,35 @@ inline typename V::F vexp_kernel(typename V::F x) {
     else return V::mul(e, V::pow2_of_shifted(j));
 }
 
+// e^x and e^x - 1 together for x in [0, 80] (no range handling: NaN propagates), both within a few ulp: with
+// e^x = 2^n (1 + r P(r)) as in vexp_reduced, e^x - 1 = 2^n r P(r) + (2^n - 1) by one FMA, which cancels little: for
+// n = 0 it is r P(r) itself (r = x exactly, so a tiny x keeps its relative precision), for n = 1 it is 1 + 2 r P >=
+// 0.42 with |2 r P| <= 0.82 (a factor of 4 at most), and for larger n, 2^n - 1 outweighs |2^n r P| <= 0.41 2^n. So
+// expm1 needs no series of its own near 0.
+template <class V>
+struct ExpAndExpm1 {
+    typename V::F e, em1;
+};
+template <class V>
+inline ExpAndExpm1<V> vexp_expm1_nonneg(typename V::F x) {
+    using F = typename V::F;
+    const F shifter = V::set1(12582912.0f);
+    const F j = V::fma(x, V::set1(kLog2e), shifter);
+    const F n = V::sub(j, shifter);
+    F r = V::fnma(n, V::set1(kLn2Hi), x);
+    r = V::fnma(n, V::set1(kLn2Lo), r);
+    F p = V::fma(V::set1(kExpP5), r, V::set1(kExpP4));
+    p = V::fma(p, r, V::set1(kExpP3));
+    p = V::fma(p, r, V::set1(kExpP2));
+    p = V::fma(p, r, V::set1(kExpP1));
+    p = V::fma(p, r, V::set1(kExpP0));
+    const F rp = V::mul(r, p);
+    F two_n;
+    if constexpr (V::kScalefUnderflows) two_n = V::scale2(V::set1(1.0f), n);
+    else two_n = V::pow2_of_shifted(j);
+    return {V::fma(two_n, rp, two_n), V::fma(two_n, rp, V::sub(two_n, V::set1(1.0f)))};
+}
+
 // e^(T*u) from e^u for a small integral temperature T, by repeated multiplication: two multiplies instead of
 // a second exp. Each multiply adds at most half an ulp and doubles the relative error already there, so
 // for T <= 4 the result stays within about 10 ulp (1e-6), far inside the op's 1e-5 tolerance. Underflow
