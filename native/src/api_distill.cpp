@@ -57,4 +57,8 @@ MTKD_API mtkd_status mtkd_vector_log1p(mtkd_context* ctx, int64_t n, const float
     return mtkd::run_elementwise("mtkd_vector_log1p", ctx, n, x, y, &mtkd::Kernels::log1p);
 }
 
+MTKD_API mtkd_status mtkd_vector_expm1(mtkd_context* ctx, int64_t n, const float* x, float* y) {
+    return mtkd::run_elementwise("mtkd_vector_expm1", ctx, n, x, y, &mtkd::Kernels::expm1);
+}
+
 }  // extern "C"

@@ -165,22 +165,6 @@ inline typename V::F teacher_prob(const DivergenceRow& r, int c, typename V::F d
     return vexp<V>(V::sub(V::load(r.ls + c), d));
 }
 
-// e^|d| (g), e^|d| - 1 (G, accurate near 0 as well: vexp_expm1_nonneg) and 1 / g (a refined 14- or 12-bit
-// reciprocal, within about 1 ulp), |d| taken at most 80 (NaN stays). From them pt = ps e^-d is ps / g for d > 0 and
-// ps g otherwise, and expm1(-d) is -G / g for d > 0 and G otherwise: one exponential per element for both, where
-// ps has not underflowed (has_underflow).
-template <class V>
-struct ExpOfAbs {
-    typename V::F g, G, inv_g;
-};
-template <class V>
-inline ExpOfAbs<V> exp_of_abs(typename V::F d) {
-    using F = typename V::F;
-    const ExpAndExpm1<V> x = vexp_expm1_nonneg<V>(V::min(V::set1(80.0f), V::abs(d)));
-    const F r0 = V::rcp_approx(x.e);
-    return {x.e, x.em1, V::mul(r0, V::fnma(x.e, r0, V::set1(2.0f)))};
-}
-
 // Whether ps = e^ls underflowed (or nearly) in some lane, where pt = ps e^-d must come from e^(ls - d) instead.
 template <class V>
 inline bool has_underflow(typename V::F ls) {
@@ -513,9 +497,8 @@ struct JsdOf {
                 const G far = U::select(U::less(U::zero(), ps), U::sub(U::div(pt, ps), U::set1(1.0f)), U::set1(1e30f));
                 U::store(r.e + c, U::select(small, near, far));
                 sums[0] = U::add(sums[0], U::keep(U::select(small, U::mul(ps, near), U::sub(pt, ps)), m));
-            } else {  // E = -G / g for d > 0, G otherwise (exp_of_abs), and ps E = pt - ps
-                const ExpOfAbs<U> x = exp_of_abs<U>(d);
-                const G E = U::select(U::less(U::zero(), d), U::sub(U::zero(), U::mul(x.G, x.inv_g)), x.G);
+            } else {  // E = expm1(-d) from one exponential of |d|, and ps E = pt - ps
+                const G E = vexpm1_neg<U>(d);
                 U::store(r.e + c, E);
                 sums[0] = U::add(sums[0], U::keep(U::mul(ps, E), m));
             }

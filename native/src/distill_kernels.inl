@@ -387,6 +387,12 @@ void exp_array(std::int64_t n, const float* x, float* y) {
     elementwise_array<V, vexp<V>>(n, x, y);
 }
 
+// y = e^x - 1 by vexpm1 (jsd's expm1(-d)), x in [-80, 80].
+template <class V>
+void expm1_array(std::int64_t n, const float* x, float* y) {
+    elementwise_array<V, vexpm1<V>>(n, x, y);
+}
+
 // y = log1p(x) by vlog1p_atanh (jsd's logs).
 template <class V>
 void log1p_array(std::int64_t n, const float* x, float* y) {

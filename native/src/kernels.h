@@ -74,6 +74,7 @@ struct Kernels {
     void (*distill_fused)(const DistillProblem&, int b0, int b1, float* scratch);
     void (*exp)(std::int64_t n, const float* x, float* y);
     void (*log1p)(std::int64_t n, const float* x, float* y);  // vlog1p_atanh, x in (-1, 1]
+    void (*expm1)(std::int64_t n, const float* x, float* y);  // vexpm1, x in [-80, 80]
     // Rows [b0, b1) of the catalog losses other than kl and mse (distill_divergences.inl), run after the KL kernels:
     // with stats, overwrites kl / mse with the selected divergence / feature loss; with grads, adds their terms.
     void (*distill_losses)(const DistillProblem&, bool stats, bool grads, int b0, int b1);

@@ -16,6 +16,7 @@ const Kernels& kernels_avx2() {
         &distill::fused<VecAvx2>,
         &distill::exp_array<VecAvx2>,
         &distill::log1p_array<VecAvx2>,
+        &distill::expm1_array<VecAvx2>,
         &distill::catalog_losses<VecAvx2>,
         gemm::kMR,
         2 * VecAvx2::W,

@@ -16,6 +16,7 @@ const Kernels& kernels_avx512() {
         &distill::fused<VecAvx512>,
         &distill::exp_array<VecAvx512>,
         &distill::log1p_array<VecAvx512>,
+        &distill::expm1_array<VecAvx512>,
         &distill::catalog_losses<VecAvx512>,
         gemm::kMR,
         2 * VecAvx512::W,

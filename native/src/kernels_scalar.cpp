@@ -16,6 +16,7 @@ const Kernels& kernels_scalar() {
         &distill::fused<VecPortable>,
         &distill::exp_array<VecPortable>,
         &distill::log1p_array<VecPortable>,
+        &distill::expm1_array<VecPortable>,
         &distill::catalog_losses<VecPortable>,
         gemm::kMR,
         2 * VecPortable::W,

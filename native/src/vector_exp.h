@@ -139,6 +139,36 @@ inline ExpAndExpm1<V> vexp_expm1_nonneg(typename V::F x) {
     return {V::fma(two_n, rp, two_n), V::fma(two_n, rp, V::sub(two_n, V::set1(1.0f)))};
 }
 
+// e^|d| (g), e^|d| - 1 (G, accurate near 0 as well: vexp_expm1_nonneg) and 1 / g (a refined 14- or 12-bit
+// reciprocal, within about 1 ulp), |d| taken at most 80 (NaN stays). From them the catalog's jsd and its gradient
+// take pt = ps e^-d (ps / g for d > 0, ps g otherwise) and expm1(-d) (vexpm1_neg): one exponential per element
+// for both, where ps has not underflowed (has_underflow, distill_divergences.inl).
+template <class V>
+struct ExpOfAbs {
+    typename V::F g, G, inv_g;
+};
+template <class V>
+inline ExpOfAbs<V> exp_of_abs(typename V::F d) {
+    using F = typename V::F;
+    const ExpAndExpm1<V> x = vexp_expm1_nonneg<V>(V::min(V::set1(80.0f), V::abs(d)));
+    const F r0 = V::rcp_approx(x.e);
+    return {x.e, x.em1, V::mul(r0, V::fnma(x.e, r0, V::set1(2.0f)))};
+}
+
+// e^-d - 1 for d in [-80, 80] from exp_of_abs(d): -G / g for d > 0 (e^-|d| - 1 = -(e^|d| - 1) / e^|d|), G otherwise,
+// within a few ulp and keeping the relative precision of a tiny d of either sign (jsd's expm1(-d); vexpm1).
+template <class V>
+inline typename V::F vexpm1_neg(typename V::F d) {
+    const ExpOfAbs<V> e = exp_of_abs<V>(d);
+    return V::select(V::less(V::zero(), d), V::sub(V::zero(), V::mul(e.G, e.inv_g)), e.G);
+}
+
+// e^x - 1 for x in [-80, 80] (mtkd_vector_expm1, which tests vexpm1_neg).
+template <class V>
+inline typename V::F vexpm1(typename V::F x) {
+    return vexpm1_neg<V>(V::sub(V::zero(), x));
+}
+
 // e^(T*u) from e^u for a small integral temperature T, by repeated multiplication: two multiplies instead of
 // a second exp. Each multiply adds at most half an ulp and doubles the relative error already there, so
 // for T <= 4 the result stays within about 10 ulp (1e-6), far inside the op's 1e-5 tolerance. Underflow

@@ -102,6 +102,13 @@ public static unsafe partial class NativeMethods
     public static MtkdStatus VectorLog1p(NativeContextHandle context, ReadOnlySpan<float> x, Span<float> y) =>
         Elementwise(context, x, y, &VectorLog1p);
 
+    [LibraryImport(LibraryName, EntryPoint = "mtkd_vector_expm1")]
+    public static partial MtkdStatus VectorExpm1(NativeContextHandle context, long n, float* x, float* y);
+
+    /// <summary>y = exp(x) - 1 element-wise with the catalog's vectorised expm1, for x in [-80, 80] (spans of equal length).</summary>
+    public static MtkdStatus VectorExpm1(NativeContextHandle context, ReadOnlySpan<float> x, Span<float> y) =>
+        Elementwise(context, x, y, &VectorExpm1);
+
     private static MtkdStatus Elementwise(NativeContextHandle context, ReadOnlySpan<float> x, Span<float> y,
         delegate*<NativeContextHandle, long, float*, float*, MtkdStatus> op)
     {

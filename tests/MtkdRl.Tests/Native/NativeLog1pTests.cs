@@ -56,7 +56,7 @@ public class NativeLog1pTests
         Assert.Equal(MtkdStatus.Ok, NativeMethods.VectorLog1p(ctx, ReadOnlySpan<float>.Empty, Span<float>.Empty));
     }
 
-    /// <summary>Both exported building blocks check their arguments the same way: one line naming the function and
+    /// <summary>The exported building blocks check their arguments the same way: one line naming the function and
     /// the problem, InvalidArgument, nothing written.</summary>
     [Fact]
     public unsafe void Building_blocks_refuse_a_negative_length_or_a_null_pointer()
@@ -67,6 +67,7 @@ public class NativeLog1pTests
                  {
                      ("mtkd_vector_exp", (n, px, py) => NativeMethods.VectorExp(ctx, n, (float*)px, (float*)py)),
                      ("mtkd_vector_log1p", (n, px, py) => NativeMethods.VectorLog1p(ctx, n, (float*)px, (float*)py)),
+                     ("mtkd_vector_expm1", (n, px, py) => NativeMethods.VectorExpm1(ctx, n, (float*)px, (float*)py)),
                  })
         {
             Assert.Equal(MtkdStatus.InvalidArgument, call(-1, (IntPtr)(&x), (IntPtr)(&y)));
