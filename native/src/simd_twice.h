@@ -4,8 +4,9 @@
 // Why: a sweep whose element is a long chain of dependent operations (jsd's: an exponential, a division, a series, a
 // log1p, another series, about 80 vector operations) is bound by latency when the core's scheduler holds little more
 // than one element's operations: the next vector's chain cannot start early enough. Two vectors interleaved in
-// program order give the scheduler independent work at every step (docs/PERF.md, "jsd's sweeps two vectors at a
-// time"). Whole vectors only: Twice<V>::first(n) masks the lanes below n, and the callers hand the tail to V.
+// program order give the scheduler independent work at every step (docs/PERF.md, "jsd with one exponential per
+// element, and its row sweeps two vectors at a time": 5 % on jsd's sweeps at 1,000 classes with AVX-512, 8 % with
+// AVX2). The callers run whole pairs of vectors with it and hand the rest to V (sweep_twice).
 #pragma once
 
 namespace mtkd {
