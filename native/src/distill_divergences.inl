@@ -227,7 +227,7 @@ struct ReverseKl {
     }
 };
 
-// Whether a divergence gathers its gradient over the row's teachers and finishes it once per row (ReverseKl).
+// Whether a divergence gathers its gradient over the row's teachers and finishes it once per row (ReverseKl, jsd).
 template <class D, class = void>
 struct GathersRowGradient : std::false_type {};
 template <class D>
@@ -472,19 +472,27 @@ struct JsdOf {
     // (add_gradient_one_sweep); longer rows in two, the first removing the shift from d and pt
     // (add_gradient_shift_free), which measured faster there: at 1,000 classes the one sweep's extra stored row and
     // reciprocal cost more than the sweep it saves (docs/PERF.md).
-    static void add_gradient(const DivergenceRow& r, float coef, float* acc) {
+    // Like ReverseKl's, the gradient gathers over the row's teachers: each adds coef (1 - beta) ps v to acc and
+    // coef (1 - beta) V to offset, and finish_gradient subtracts offset ps once per row, so no teacher sweeps the row
+    // again for its own mean.
+    static void add_gradient(const DivergenceRow& r, float coef, float* acc, double& offset) {
         if (trivial(r)) return;
-        if (r.C <= kJsdOneSweepGradientClasses) add_gradient_one_sweep(r, coef, acc);
-        else add_gradient_shift_free(r, coef, acc);
+        if (r.C <= kJsdOneSweepGradientClasses) add_gradient_one_sweep(r, coef, acc, offset);
+        else add_gradient_shift_free(r, coef, acc, offset);
+    }
+    // acc -= offset ps (0 past C again, where ps is 0).
+    static void finish_gradient(const float* ps, int C, double offset, float* acc) {
+        using F = typename V::F;
+        const F o = V::set1(static_cast<float>(offset));
+        for_vectors<V>(C, [&](int c, typename V::M) { V::store(acc + c, V::fnma(o, V::load(ps + c), V::load(acc + c))); });
     }
 
     // First sweep: d and E = expm1(-d) into the scratch rows (E by its series near d = 0, else pt / ps - 1; 1e30 for
     // ps = 0, where e^-d has no float), q = sum ps E (pt - ps away from 0). Second: the shift-free d + a, a = log1p(q),
     // whose E is E e^-a + expm1(-a) (e^-a = 1 / (1 + q), exact algebra, no cancellation), and e^-|d| - 1 from it: E
-    // for d > 0, -E / (1 + E) otherwise; v from that into r.d, V = sum ps v. Third: the gradient. The second sweep
+    // for d > 0, -E / (1 + E) otherwise; v from that, acc += coef (1 - beta) ps v, V = sum ps v. The second sweep
     // thus takes no series and no ratio of its own (the first has both at hand).
-    static void add_gradient_shift_free(const DivergenceRow& r, float coef, float* acc) {
-        using F = typename V::F;
+    static void add_gradient_shift_free(const DivergenceRow& r, float coef, float* acc, double& offset) {
         const auto q = sweep_twice<V, 1>(r.C, [&](auto vectors, int c, auto m, auto& sums) {
             using U = typename decltype(vectors)::type;
             using G = typename U::F;
@@ -506,6 +514,7 @@ struct JsdOf {
         const double qs = V::sum(q[0]);
         const float a = static_cast<float>(log1p_near_zero(qs)), scale = static_cast<float>(1.0 / (1.0 + qs));
         const float shift = static_cast<float>(-qs / (1.0 + qs));  // expm1(-a)
+        const float k = coef * (1.0f - r.beta);
         const auto sv = sweep_twice<V, 1>(r.C, [&](auto vectors, int c, auto m, auto& sums) {
             using U = typename decltype(vectors)::type;
             using G = typename U::F;
@@ -525,20 +534,17 @@ struct JsdOf {
                 const G em = U::select(U::less(U::zero(), d), E, U::sub(U::zero(), U::div(E, U::add(one, E))));
                 v = JsdOf<U, Symmetric>::logs_of_em(r, d, em).v;
             }
-            U::store(r.d + c, v);
-            sums[0] = U::add(sums[0], U::keep(U::mul(ps, v), m));
+            const G psv = U::keep(U::mul(ps, v), m);
+            U::store(acc + c, U::fma(U::set1(k), psv, U::load(acc + c)));
+            sums[0] = U::add(sums[0], psv);
         });
-        const F mean = V::set1(V::sum(sv[0])), k = V::set1(coef * (1.0f - r.beta));
-        for_vectors<V>(r.C, [&](int c, typename V::M) {
-            const F g = V::mul(V::load(r.ps + c), V::sub(V::load(r.d + c), mean));
-            V::store(acc + c, V::fma(k, g, V::load(acc + c)));
-        });
+        offset += static_cast<double>(k) * V::sum(sv[0]);
     }
 
     // v'(d) = beta e^-d / (1 - beta + beta e^-d) = beta pt / M =: w, so to first order in a the gradient is
     // (1 - beta) ps_c ((v_c - V) + a (w_c - W)), V and W the ps-weighted sums: one sweep stores v and w and sums V, W
     // and q, the second writes the gradient.
-    static void add_gradient_one_sweep(const DivergenceRow& r, float coef, float* acc) {
+    static void add_gradient_one_sweep(const DivergenceRow& r, float coef, float* acc, double& offset) {
         using F = typename V::F;
         float *vs = r.d, *ws = r.e;
         GradientSums sums;
@@ -548,12 +554,13 @@ struct JsdOf {
             V::store(vs + c, v);
             V::store(ws + c, w);
         });
-        const float a = static_cast<float>(log1p_near_zero(V::sum(sums.q)));
-        const F mean = V::set1(V::sum(sums.sv) + a * V::sum(sums.sw)), fa = V::set1(a), k = V::set1(coef * (1.0f - r.beta));
+        const float a = static_cast<float>(log1p_near_zero(V::sum(sums.q))), k = coef * (1.0f - r.beta);
+        const F fa = V::set1(a), fk = V::set1(k);
         for_vectors<V>(r.C, [&](int c, typename V::M) {
-            const F g = V::mul(V::load(r.ps + c), V::sub(V::fma(fa, V::load(ws + c), V::load(vs + c)), mean));
-            V::store(acc + c, V::fma(k, g, V::load(acc + c)));
+            const F g = V::mul(V::load(r.ps + c), V::fma(fa, V::load(ws + c), V::load(vs + c)));
+            V::store(acc + c, V::fma(fk, g, V::load(acc + c)));
         });
+        offset += static_cast<double>(k) * (V::sum(sums.sv) + a * V::sum(sums.sw));
     }
 
     // The first sweep's v and w of one vector of elements, and their ps-weighted sums and q (zero outside m).
