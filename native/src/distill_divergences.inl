@@ -411,36 +411,31 @@ struct JsdOf {
         sums.w = V::fma(e.pt, e.u, sums.w);  // pt is 0 outside m
     }
     // At beta = 1/2 the logs need no ratio: their log1p argument em / 2, em = e^-|d| - 1, enters only as
-    // s = em / (4 + em), which away from d = 0 is (pmin - pmax) / (pmin + 3 pmax), one division from the two
-    // probabilities (the general form divides twice: em = pmin / pmax - 1, then s = x / (2 + x)). Near 0, em is its
-    // series, as in Logs. Also ps expm1(-d) = pt - ps (gap), from the series near 0.
+    // s = em / (4 + em) = (1 - g) / (1 + 3 g) = -G / (4 + 3 G) from one exponential of |d| (exp_of_abs), with
+    // pt = ps / g or ps g and ps expm1(-d) = pt - ps = -ps G / g for d > 0 (not -pt G: pt may flush to 0 where
+    // ps G / g does not) or ps G. A vector with a lane whose ps underflowed takes the general element (pt from ls).
     struct SymmetricElement {
         typename V::F pt, u, v, gap;
         typename V::M small, pos;  // |d| < 1/2, d > 0
     };
-    static SymmetricElement symmetric_element(typename V::F d, typename V::F ls, typename V::F ps, typename V::M m) {
-        using F = typename V::F;
+    // The rare vector with an underflowed ps, kept out of the sweeps' loops.
+    __attribute__((noinline)) static SymmetricElement symmetric_from_element(const DivergenceRow& r, typename V::F d,
+                                                                             typename V::F ls, typename V::F ps,
+                                                                             typename V::M m) {
         SymmetricElement e;
-        e.pt = V::keep(vexp<V>(V::sub(ls, d)), m);
         e.small = V::less(V::abs(d), V::set1(0.5f));
         e.pos = V::less(V::zero(), d);
-        const F near = expm1_series<V>(V::sub(V::zero(), V::abs(d)));
-        const F pmin = V::min(e.pt, ps), pmax = V::max(e.pt, ps);
-        const F E = V::select(e.small, near, V::sub(pmin, pmax));
-        const F den = V::fma(V::set1(4.0f), V::select(e.small, V::set1(1.0f), V::max(pmax, V::set1(1e-37f))), E);
-        const F neg_l = V::sub(V::zero(), two_atanh<V, 13>(V::div(E, den)));
-        e.u = V::select(e.pos, V::sub(neg_l, d), neg_l);
-        e.v = V::select(e.pos, neg_l, V::add(d, neg_l));
-        e.gap = V::select(e.small, V::mul(V::select(e.pos, ps, V::sub(V::zero(), e.pt)), E), V::sub(e.pt, ps));
+        const Element g = element(r, d, ls, ps, m);
+        e.pt = g.pt;
+        e.u = g.u;
+        e.v = g.v;
+        e.gap = g.gap;
         return e;
     }
-    // The same from one exponential of |d| (exp_of_abs): s = (1 - g) / (1 + 3 g) = -G / (4 + 3 G), and
-    // ps expm1(-d) = pt - ps = -ps G / g for d > 0 (not -pt G: pt may flush to 0 where ps G / g does not) or ps G.
-    // A vector with a lane whose ps underflowed takes symmetric_element.
-    static SymmetricElement symmetric_element_fast(typename V::F d, typename V::F ls, typename V::F ps,
-                                                   typename V::M m) {
+    static SymmetricElement symmetric_element(const DivergenceRow& r, typename V::F d, typename V::F ls,
+                                              typename V::F ps, typename V::M m) {
         using F = typename V::F;
-        if (has_underflow<V>(ls)) return symmetric_element(d, ls, ps, m);
+        if (has_underflow<V>(ls)) return symmetric_from_element(r, d, ls, ps, m);
         SymmetricElement e;
         e.small = V::less(V::abs(d), V::set1(0.5f));
         e.pos = V::less(V::zero(), d);
@@ -455,7 +450,7 @@ struct JsdOf {
     static void add_value_terms_symmetric(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
                                           typename V::M m, ValueSums& sums) {
         using F = typename V::F;
-        const SymmetricElement e = symmetric_element_fast(d, ls, ps, m);
+        const SymmetricElement e = symmetric_element(r, d, ls, ps, m);
         const F direct = V::mul(V::set1(0.5f), V::fma(e.pt, e.u, V::mul(ps, e.v)));
         const F term = V::select(e.small, V::mul(ps, h_series(r, d)), direct);
         sums.s = V::add(sums.s, V::keep(term, m));
@@ -571,7 +566,7 @@ struct JsdOf {
                                    typename V::M m, typename V::F& v, typename V::F& w, GradientSums& sums) {
         using F = typename V::F;
         if constexpr (Symmetric) {
-            add_gradient_terms_symmetric(d, ls, ps, m, v, w, sums);
+            add_gradient_terms_symmetric(r, d, ls, ps, m, v, w, sums);
             return;
         }
         const F b = V::set1(r.beta), one = V::set1(1.0f);
@@ -585,9 +580,9 @@ struct JsdOf {
         sums.q = V::add(sums.q, V::keep(e.gap, m));
     }
     // The same at beta = 1/2 (SymmetricElement): w = pt / (2 M) = pt / (pt + ps), by the 12-bit reciprocal.
-    static void add_gradient_terms_symmetric(typename V::F d, typename V::F ls, typename V::F ps, typename V::M m,
-                                             typename V::F& v, typename V::F& w, GradientSums& sums) {
-        const SymmetricElement e = symmetric_element_fast(d, ls, ps, m);
+    static void add_gradient_terms_symmetric(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
+                                             typename V::M m, typename V::F& v, typename V::F& w, GradientSums& sums) {
+        const SymmetricElement e = symmetric_element(r, d, ls, ps, m);
         w = V::mul(e.pt, V::rcp_approx(V::max(V::add(e.pt, ps), V::set1(1e-37f))));
         v = e.v;
         sums.sv = V::add(sums.sv, V::keep(V::mul(ps, e.v), m));

@@ -34,19 +34,19 @@ constexpr float kExpQ2 = 1.666763574e-01f;
 constexpr float kExpQ3 = 4.189793020e-02f;
 constexpr float kExpQ4 = 8.290315047e-03f;
 
-// q / T^k, for the coefficients of e^{x/T} as a polynomial in x (see vexp_reduced).
+// q / T^k, for the coefficients of e^{x/T} as a polynomial in x (see vexp_polynomial).
 constexpr float scaled_coefficient(float q, int T, int k) {
     float d = 1.0f;
     for (int i = 0; i < k; ++i) d *= static_cast<float>(T);
     return q / d;
 }
 
-// e^{x/T} = e^r * 2^n given n = round(x / (T ln2)), for vexp.
-// For T > 1 (an integer up to 4) the reduction runs on x itself, x - n T ln2 = T r, and the polynomial takes
-// T r with its coefficients divided by powers of T: x / T is never formed. T ln2_hi is still exact (at most
-// 11 significant bits), so nothing is lost.
+// The reduction and polynomial of e^{x/T} = 2^n (1 + r P(r)), n = round(x / (T ln2)): returns P(r) and sets r, n
+// and j = n + 1.5 * 2^23 (whose low bits hold n, for V::pow2_of_shifted). For T > 1 (an integer up to 4) the
+// reduction runs on x itself, x - n T ln2 = T r, and the polynomial takes T r with its coefficients divided by powers
+// of T: x / T is never formed. T ln2_hi is still exact (at most 11 significant bits), so nothing is lost.
 template <class V, int T = 1>
-inline typename V::F vexp_reduced(typename V::F x, typename V::F& n) {
+inline typename V::F vexp_polynomial(typename V::F x, typename V::F& r, typename V::F& n, typename V::F& j) {
     using F = typename V::F;
     static_assert(T >= 1 && T <= 4, "integral temperatures 1..4 only");
     constexpr float t = static_cast<float>(T);
@@ -54,14 +54,22 @@ inline typename V::F vexp_reduced(typename V::F x, typename V::F& n) {
     // nearest integer (exact for |n| < 2^22). Two plain FP operations instead of a vrndscaleps, which
     // occupies the one port many of the others also need.
     const F shifter = V::set1(12582912.0f);
-    n = V::sub(V::fma(x, V::set1(kLog2e / t), shifter), shifter);
-    F r = V::fnma(n, V::set1(kLn2Hi * t), x);
+    j = V::fma(x, V::set1(kLog2e / t), shifter);
+    n = V::sub(j, shifter);
+    r = V::fnma(n, V::set1(kLn2Hi * t), x);
     r = V::fnma(n, V::set1(kLn2Lo * t), r);
     F p = V::fma(V::set1(scaled_coefficient(kExpP5, T, 6)), r, V::set1(scaled_coefficient(kExpP4, T, 5)));
     p = V::fma(p, r, V::set1(scaled_coefficient(kExpP3, T, 4)));
     p = V::fma(p, r, V::set1(scaled_coefficient(kExpP2, T, 3)));
     p = V::fma(p, r, V::set1(scaled_coefficient(kExpP1, T, 2)));
-    p = V::fma(p, r, V::set1(scaled_coefficient(kExpP0, T, 1)));
+    return V::fma(p, r, V::set1(scaled_coefficient(kExpP0, T, 1)));
+}
+
+// e^{x/T} = e^r * 2^n given n (vexp_polynomial), for vexp.
+template <class V, int T = 1>
+inline typename V::F vexp_reduced(typename V::F x, typename V::F& n) {
+    typename V::F r, j;
+    const typename V::F p = vexp_polynomial<V, T>(x, r, n, j);
     return V::fma(p, r, V::set1(1.0f));
 }
 
@@ -111,7 +119,7 @@ inline typename V::F vexp_kernel(typename V::F x) {
 }
 
 // e^x and e^x - 1 together for x in [0, 80] (no range handling: NaN propagates), both within a few ulp: with
-// e^x = 2^n (1 + r P(r)) as in vexp_reduced, e^x - 1 = 2^n r P(r) + (2^n - 1) by one FMA, which cancels little: for
+// e^x = 2^n (1 + r P(r)) (vexp_polynomial), e^x - 1 = 2^n r P(r) + (2^n - 1) by one FMA, which cancels little: for
 // n = 0 it is r P(r) itself (r = x exactly, so a tiny x keeps its relative precision), for n = 1 it is 1 + 2 r P >=
 // 0.42 with |2 r P| <= 0.82 (a factor of 4 at most), and for larger n, 2^n - 1 outweighs |2^n r P| <= 0.41 2^n. So
 // expm1 needs no series of its own near 0.
@@ -122,16 +130,8 @@ struct ExpAndExpm1 {
 template <class V>
 inline ExpAndExpm1<V> vexp_expm1_nonneg(typename V::F x) {
     using F = typename V::F;
-    const F shifter = V::set1(12582912.0f);
-    const F j = V::fma(x, V::set1(kLog2e), shifter);
-    const F n = V::sub(j, shifter);
-    F r = V::fnma(n, V::set1(kLn2Hi), x);
-    r = V::fnma(n, V::set1(kLn2Lo), r);
-    F p = V::fma(V::set1(kExpP5), r, V::set1(kExpP4));
-    p = V::fma(p, r, V::set1(kExpP3));
-    p = V::fma(p, r, V::set1(kExpP2));
-    p = V::fma(p, r, V::set1(kExpP1));
-    p = V::fma(p, r, V::set1(kExpP0));
+    F r, n, j;
+    const F p = vexp_polynomial<V>(x, r, n, j);
     const F rp = V::mul(r, p);
     F two_n;
     if constexpr (V::kScalefUnderflows) two_n = V::scale2(V::set1(1.0f), n);
