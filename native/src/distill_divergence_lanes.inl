@@ -23,6 +23,7 @@
 #include "distill_tiles.inl"
 #include "kernels.h"
 #include "prefetch.h"
+#include "simd_twice.h"
 #include "vector_exp.h"
 #include "vector_log.h"
 
@@ -156,9 +157,23 @@ inline void jsd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g
     constexpr int W = V::W;
     const auto all = V::first(W);
     typename J::ValueSums sums;
-    for_log_ratio_columns(p, g, k, false, [&](int c, typename V::F d) {
-        J::add_value_terms(r, d, V::load(g.column(g.ls, c)), V::load(g.column(g.ps, c)), all, sums);
-    });
+    for_log_ratio_columns(p, g, k, false, [&](int c, typename V::F d) { V::store(g.column(g.t1, c), d); });
+    {
+        using P = Twice<V>;
+        using JP = typename J::template Of<P>;
+        typename JP::ValueSums two;
+        const auto both = P::first(P::W);
+        int c = 0;
+        for (; c + 2 <= p.C; c += 2)
+            JP::add_value_terms(r, P::load(g.column(g.t1, c)), P::load(g.column(g.ls, c)), P::load(g.column(g.ps, c)),
+                                both, two);
+        sums.s = V::add(two.s.lo, two.s.hi);
+        sums.q = V::add(two.q.lo, two.q.hi);
+        sums.w = V::add(two.w.lo, two.w.hi);
+        if (c < p.C)
+            J::add_value_terms(r, V::load(g.column(g.t1, c)), V::load(g.column(g.ls, c)), V::load(g.column(g.ps, c)),
+                               all, sums);
+    }
     alignas(64) float s[W], q[W], w[W];
     V::store(s, sums.s);
     V::store(q, sums.q);
@@ -175,12 +190,31 @@ inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>
     constexpr int W = V::W;
     const auto all = V::first(W);
     typename J::GradientSums sums;
-    for_log_ratio_columns(p, g, k, true, [&](int c, F d) {
-        F v, w;
-        J::add_gradient_terms(r, d, V::load(g.column(g.ls, c)), V::load(g.column(g.ps, c)), all, v, w, sums);
-        V::store(g.column(g.t1, c), v);
-        V::store(g.column(g.t2, c), w);
-    });
+    for_log_ratio_columns(p, g, k, true, [&](int c, F d) { V::store(g.column(g.t1, c), d); });
+    {  // d in t1 replaced by v, column pairs at a time (jsd_value_lanes)
+        using P = Twice<V>;
+        using JP = typename J::template Of<P>;
+        typename JP::GradientSums two;
+        const auto both = P::first(P::W);
+        int c = 0;
+        for (; c + 2 <= p.C; c += 2) {
+            typename P::F v, w;
+            JP::add_gradient_terms(r, P::load(g.column(g.t1, c)), P::load(g.column(g.ls, c)),
+                                   P::load(g.column(g.ps, c)), both, v, w, two);
+            P::store(g.column(g.t1, c), v);
+            P::store(g.column(g.t2, c), w);
+        }
+        sums.sv = V::add(two.sv.lo, two.sv.hi);
+        sums.sw = V::add(two.sw.lo, two.sw.hi);
+        sums.q = V::add(two.q.lo, two.q.hi);
+        if (c < p.C) {
+            F v, w;
+            J::add_gradient_terms(r, V::load(g.column(g.t1, c)), V::load(g.column(g.ls, c)),
+                                  V::load(g.column(g.ps, c)), all, v, w, sums);
+            V::store(g.column(g.t1, c), v);
+            V::store(g.column(g.t2, c), w);
+        }
+    }
     const F a = vlog1p_near_zero<V>(sums.q), mean = V::fma(a, sums.sw, sums.sv);
     const F scale = V::mul(kd_coefficients(p, g, k), V::set1(1.0f - r.beta));
     for (int c = 0; c < p.C; ++c) {
