@@ -6,6 +6,8 @@
 - two_atanh_third (native/src/vector_log.h): Q(z) = (atanh(s) / s - 1) / z, z = s^2 in [0, 1/9], of degree 3,
   interpolated at four Chebyshev nodes; prints its float coefficients and the relative error of 1 + z Q(z) against
   atanh(s) / s, beside the Taylor polynomials it replaces.
+- expm1_series and phi_series (native/src/distill_divergences.inl): (e^x - 1) / x of degree 6 and phi(x) / x^2,
+  phi(x) = x - 1 + e^-x, of degree 5, each through Chebyshev nodes of [-1/2, 1/2].
 - JsdSeries (native/src/distill_divergences.inl): H(d) = h(d) / d^2 on [-1/2, 1/2] for jsd's mixing beta,
   interpolated at N Chebyshev nodes as the library does at run time; prints the worst relative error over a set of
   betas for each N, beside the Taylor polynomial with as many coefficients.
@@ -59,6 +61,25 @@ def atanh_fit():
         print("  Taylor to s^%d/%d: %.2e" % (2 * terms + 1, 2 * terms + 1, worst(taylor)))
 
 
+def series_fits():
+    def expm1_over_x(x):
+        return mp.expm1(x) / x if abs(x) > mp.mpf(10) ** -30 else mp.mpf(1)
+
+    def phi_over_x2(x):
+        return (mp.expm1(-x) + x) / x ** 2 if abs(x) > mp.mpf(10) ** -30 else mp.mpf(1) / 2
+
+    def worst(coefficients, f):
+        return max(abs(horner(coefficients, x) / f(x) - 1) for x in (mp.mpf(i) / 1000 for i in range(-500, 501)))
+
+    for name, f, n, taylor in (
+            ("expm1_series", expm1_over_x, 7, [1 / mp.factorial(k + 1) for k in range(9)]),
+            ("phi_series", phi_over_x2, 6, [(-1) ** k / mp.factorial(k + 2) for k in range(8)])):
+        fit = [f32(c) for c in chebyshev_interpolation(f, mp.mpf(-0.5), mp.mpf(0.5), n)]
+        print("%s: coefficients, highest degree first: %s" % (name, ", ".join("%.9e" % c for c in reversed(fit))))
+        print("  relative error %.2e on [-1/2, 1/2]; the Taylor polynomial with %d coefficients %.2e"
+              % (worst(fit, f), len(taylor), worst([f32(c) for c in taylor], f)))
+
+
 def jsd_fit():
     def big_h(d, beta):
         if abs(d) < mp.mpf(10) ** -30:
@@ -88,4 +109,5 @@ def jsd_fit():
 
 if __name__ == "__main__":
     atanh_fit()
+    series_fits()
     jsd_fit()
