@@ -38,10 +38,11 @@ constexpr int kDkdLaneStatsMaxClasses = kTileMaxClasses;
 constexpr int kDkdLaneGradientMaxClasses = 64;
 
 // Rows of up to these many classes take jsd's stats and its gradient by lane groups (the same section): at 100 classes
-// the stats pass measured a quarter to a third faster by lanes, the gradient 4-25 % slower (longer rows go by the row
-// form's shift-free sweeps, Jsd::add_gradient).
+// the stats pass measured a quarter to a third faster by lanes; the gradient, since the row form takes it in one
+// sweep, 5-13 % faster by lanes at 24 classes and 3-32 % slower at 32 and 64 (docs/PERF.md, "jsd's polynomials
+// fitted"; longer rows go by Jsd::add_gradient).
 constexpr int kJsdLaneStatsMaxClasses = kTileMaxClasses;
-constexpr int kJsdLaneGradientMaxClasses = 64;
+constexpr int kJsdLaneGradientMaxClasses = 24;
 constexpr int kReverseKlLaneGradientMaxClasses = 32;
 
 // log1p_near_zero for W lanes: the series below 1e-3, vlog1p beyond and for NaN.

@@ -17,7 +17,8 @@
 // the rounding of the two log-sum-exps shifts every d_c by the same small e. Each divergence is summed as
 // non-negative terms p phi(x), phi(x) = x - 1 + e^-x (a series for |x| < 1/2), in which such a shift cancels to
 // first order (docs/DESIGN.md §2, "KL as a sum of non-negative terms"), and each gradient is written in a form
-// that a shift of d leaves unchanged, so a divergence of 1e-7 keeps its relative precision. Like the KL kernels,
+// that a shift of d leaves unchanged (jsd's: moved by about the shift relative to itself, docs/DESIGN.md §7), so a
+// divergence of 1e-7 keeps its relative precision. Like the KL kernels,
 // this file lives in an anonymous namespace of each SIMD level's translation unit.
 #pragma once
 
@@ -494,18 +495,20 @@ struct JsdOf {
         return s - a * beta * w + 0.5 * a * a * beta * (1.0 - beta);
     }
 
-    // dJ/ds_c = (1 - beta) ps_c (v_c - sum ps v) at the shift-free d + a. Rows of up to kJsdOneSweepGradientClasses
-    // classes (the dense rows) take it in one sweep with the shift's correction to first order
-    // (add_gradient_one_sweep); longer rows in two, the first removing the shift from d and pt
-    // (add_gradient_shift_free), which measured faster there: at 1,000 classes the one sweep's extra stored row and
-    // reciprocal cost more than the sweep it saves (docs/PERF.md).
+    // dJ/ds_c = (1 - beta) ps_c (v_c - sum ps v). The measured d carries the pair's shift a (a few 1e-7: the rounding
+    // of the two log-sum-exps), and unlike the value the gradient needs no correction for it: a shift moves v_c - V
+    // by a (w_c - W), w = v'(d) = beta pt / M, and w_c - W = -(1 - beta) (v_c - V) (1 + O(d)) near agreement, O(1)
+    // beside an O(1) v_c - V elsewhere, so the gradient moves by about a relative to itself. Rows of more than
+    // kJsdOneSweepGradientClasses classes take it in one sweep at the measured d (add_gradient_measured); shorter
+    // rows (and the lane groups) keep the first-order correction a (w_c - W) of add_gradient_one_sweep, one
+    // multiply-add per element.
     // Like ReverseKl's, the gradient gathers over the row's teachers: each adds coef (1 - beta) ps v to acc and
     // coef (1 - beta) V to offset, and finish_gradient subtracts offset ps once per row, so no teacher sweeps the row
     // again for its own mean.
     static void add_gradient(const DivergenceRow& r, float coef, float* acc, double& offset) {
         if (trivial(r)) return;
         if (r.C <= kJsdOneSweepGradientClasses) add_gradient_one_sweep(r, coef, acc, offset);
-        else add_gradient_shift_free(r, coef, acc, offset);
+        else add_gradient_measured(r, coef, acc, offset);
     }
     // acc -= offset ps (0 past C again, where ps is 0).
     static void finish_gradient(const float* ps, int C, double offset, float* acc) {
@@ -514,53 +517,18 @@ struct JsdOf {
         for_vectors<V>(C, [&](int c, typename V::M) { V::store(acc + c, V::fnma(o, V::load(ps + c), V::load(acc + c))); });
     }
 
-    // First sweep: d and E = expm1(-d) into the scratch rows (E by its series near d = 0, else pt / ps - 1; 1e30 for
-    // ps = 0, where e^-d has no float), q = sum ps E (pt - ps away from 0). Second: the shift-free d + a, a = log1p(q),
-    // whose E is E e^-a + expm1(-a) (e^-a = 1 / (1 + q), exact algebra, no cancellation), and e^-|d| - 1 from it: E
-    // for d > 0, -E / (1 + E) otherwise; v from that, acc += coef (1 - beta) ps v, V = sum ps v. The second sweep
-    // thus takes no series and no ratio of its own (the first has both at hand).
-    static void add_gradient_shift_free(const DivergenceRow& r, float coef, float* acc, double& offset) {
-        const auto q = sweep_twice<V, 1>(r.C, [&](auto vectors, int c, auto m, auto& sums) {
-            using U = typename decltype(vectors)::type;
-            using G = typename U::F;
-            const G d = log_ratio<U>(r, c, m), ps = U::load(r.ps + c), ls = U::load(r.ls + c);
-            U::store(r.d + c, d);
-            if (has_underflow<U>(ls)) {  // pt from ls
-                const G pt = U::keep(vexp<U>(U::sub(ls, d)), m);
-                const G near = expm1_series<U>(U::sub(U::zero(), d));
-                const auto small = U::less(U::abs(d), U::set1(0.5f));
-                const G far = U::select(U::less(U::zero(), ps), U::sub(U::div(pt, ps), U::set1(1.0f)), U::set1(1e30f));
-                U::store(r.e + c, U::select(small, near, far));
-                sums[0] = U::add(sums[0], U::keep(U::select(small, U::mul(ps, near), U::sub(pt, ps)), m));
-            } else {  // E = expm1(-d) from one exponential of |d|, and ps E = pt - ps
-                const G E = vexpm1_neg<U>(d);
-                U::store(r.e + c, E);
-                sums[0] = U::add(sums[0], U::keep(U::mul(ps, E), m));
-            }
-        });
-        const double qs = V::sum(q[0]);
-        const float a = static_cast<float>(log1p_near_zero(qs)), scale = static_cast<float>(1.0 / (1.0 + qs));
-        const float shift = static_cast<float>(-qs / (1.0 + qs));  // expm1(-a)
+    // One sweep at the measured d: v from the element (for beta = 1/2 its exponential, one division and the atanh
+    // polynomial), acc += coef (1 - beta) ps v, V = sum ps v.
+    static void add_gradient_measured(const DivergenceRow& r, float coef, float* acc, double& offset) {
         const float k = coef * (1.0f - r.beta);
         const auto sv = sweep_twice<V, 1>(r.C, [&](auto vectors, int c, auto m, auto& sums) {
             using U = typename decltype(vectors)::type;
             using G = typename U::F;
-            const G one = U::set1(1.0f);
-            const G d = U::add(U::load(r.d + c), U::set1(a)), ps = U::load(r.ps + c);
-            const G E = U::min(U::set1(1e30f), U::fma(U::load(r.e + c), U::set1(scale), U::set1(shift)));
+            using JU = JsdOf<U, Symmetric>;
+            const G d = log_ratio<U>(r, c, m), ps = U::load(r.ps + c), ls = U::load(r.ls + c);
             G v;
-            if constexpr (Symmetric) {
-                // log1p(em / 2) = 2 atanh(s): s = E / (4 + E) for d > 0 (em = E), -E / (4 + 3 E) otherwise
-                // (em = -E / (1 + E)), one division where em and s took two.
-                const auto pos = U::less(U::zero(), d);
-                const G s = U::div(U::select(pos, E, U::sub(U::zero(), E)),
-                                   U::fma(U::select(pos, one, U::set1(3.0f)), E, U::set1(4.0f)));
-                const G neg_l = U::sub(U::zero(), two_atanh_third<U>(s));
-                v = U::select(pos, neg_l, U::add(d, neg_l));
-            } else {
-                const G em = U::select(U::less(U::zero(), d), E, U::sub(U::zero(), U::div(E, U::add(one, E))));
-                v = JsdOf<U, Symmetric>::logs_of_em(r, d, em).v;
-            }
+            if constexpr (Symmetric) v = JU::symmetric_element(r, d, ls, ps, m).v;
+            else v = JU::element(r, d, ls, ps, m).v;
             const G psv = U::keep(U::mul(ps, v), m);
             U::store(acc + c, U::fma(U::set1(k), psv, U::load(acc + c)));
             sums[0] = U::add(sums[0], psv);
