@@ -4,13 +4,13 @@
 // exponential, two divisions and logarithm wait on one another, followed by three horizontal sums and the pair's
 // scalar tail: its time is latency more than arithmetic. Here column c of the W rows is one vector, so the columns
 // of a pair do not wait on one another, every sum comes out one per lane with no horizontal step, and the tails of
-// W pairs run together. The element terms are the divergence's own (Jsd::add_value_terms, Jsd::add_gradient_terms;
+// W pairs run together. The element terms are the divergence's own (Jsd::add_value_terms, Jsd::log_ratio_to_mixture;
 // Dkd::gap, nckd_term, gradient_term, pair_from_sums), shared with the row form, and so is every formula; only the
 // layout differs.
 //
 // Scratch, as tiles of C columns x W lanes (column c at tile + c W): the student's logits s, log-probabilities ls
 // and probabilities ps at T (formed once per group, kept across the teachers), two per-element tiles of one teacher
-// t1, t2 (jsd's gradient: v and w; dkd: d and pt), the gradient's sum over the teachers acc; and W rows of
+// t1, t2 (jsd: d, then v in t1; dkd: d and pt), the gradient's sum over the teachers acc; and W rows of
 // padded_classes(C) floats (a pair's gradient from dkd_in_double, then acc transposed back into rows).
 #pragma once
 
@@ -38,11 +38,11 @@ constexpr int kDkdLaneStatsMaxClasses = kTileMaxClasses;
 constexpr int kDkdLaneGradientMaxClasses = 64;
 
 // Rows of up to these many classes take jsd's stats and its gradient by lane groups (the same section): at 100 classes
-// the stats pass measured a quarter to a third faster by lanes; the gradient, since the row form takes it in one
-// sweep, 5-13 % faster by lanes at 24 classes and 3-32 % slower at 32 and 64 (docs/PERF.md, "jsd's polynomials
-// fitted"; longer rows go by Jsd::add_gradient).
+// the stats pass measured a quarter to a third faster by lanes; the gradient, each form in one sweep at the measured
+// d, 9-15 % faster by lanes at 48 classes and 5-16 % slower at 64 (docs/PERF.md, "jsd's polynomials fitted"; longer
+// rows go by Jsd::add_gradient).
 constexpr int kJsdLaneStatsMaxClasses = kTileMaxClasses;
-constexpr int kJsdLaneGradientMaxClasses = 24;
+constexpr int kJsdLaneGradientMaxClasses = 48;
 constexpr int kReverseKlLaneGradientMaxClasses = 32;
 
 // log1p_near_zero for W lanes: the series below 1e-3, vlog1p beyond and for NaN.
@@ -185,44 +185,39 @@ inline void jsd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g
         p.stats.kl[stat_index(p, g.b0 + i, k)] = static_cast<float>(p.T * p.T * J::finish_value(s[i], q[i], w[i], r.beta));
 }
 
-// acc += coef (1 - beta) ps (v - V + a (w - W)) for teacher k (Jsd::add_gradient_one_sweep per lane), coef =
-// a_kd T wl per row.
+// acc += coef (1 - beta) ps (v - V) for teacher k at the measured d (Jsd::add_gradient_measured per lane), coef =
+// a_kd T wl per row; v into t1 first, columns two at a time (jsd_value_lanes).
 template <class V, class J>
 inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DivergenceRow& r, int k) {
     using F = typename V::F;
     constexpr int W = V::W;
-    const auto all = V::first(W);
-    typename J::GradientSums sums;
     for_log_ratio_columns(p, g, k, true, [&](int c, F d) { V::store(g.column(g.t1, c), d); });
-    {  // d in t1 replaced by v, column pairs at a time (jsd_value_lanes)
+    F mean;
+    {
         using P = Twice<V>;
         using JP = typename J::template Of<P>;
-        typename JP::GradientSums two;
+        typename P::F two = P::zero();
         const auto both = P::first(P::W);
         int c = 0;
         for (; c + 2 <= p.C; c += 2) {
-            typename P::F v, w;
-            JP::add_gradient_terms(r, P::load(g.column(g.t1, c)), P::load(g.column(g.ls, c)),
-                                   P::load(g.column(g.ps, c)), both, v, w, two);
+            const typename P::F ps = P::load(g.column(g.ps, c));
+            const typename P::F v = JP::log_ratio_to_mixture(r, P::load(g.column(g.t1, c)), P::load(g.column(g.ls, c)),
+                                                              ps, both);
             P::store(g.column(g.t1, c), v);
-            P::store(g.column(g.t2, c), w);
+            two = P::fma(ps, v, two);
         }
-        sums.sv = V::add(two.sv.lo, two.sv.hi);
-        sums.sw = V::add(two.sw.lo, two.sw.hi);
-        sums.q = V::add(two.q.lo, two.q.hi);
+        mean = V::add(two.lo, two.hi);
         if (c < p.C) {
-            F v, w;
-            J::add_gradient_terms(r, V::load(g.column(g.t1, c)), V::load(g.column(g.ls, c)),
-                                  V::load(g.column(g.ps, c)), all, v, w, sums);
+            const F ps = V::load(g.column(g.ps, c));
+            const F v = J::log_ratio_to_mixture(r, V::load(g.column(g.t1, c)), V::load(g.column(g.ls, c)), ps,
+                                                V::first(W));
             V::store(g.column(g.t1, c), v);
-            V::store(g.column(g.t2, c), w);
+            mean = V::fma(ps, v, mean);
         }
     }
-    const F a = vlog1p_near_zero<V>(sums.q), mean = V::fma(a, sums.sw, sums.sv);
     const F scale = V::mul(kd_coefficients(p, g, k), V::set1(1.0f - r.beta));
     for (int c = 0; c < p.C; ++c) {
-        const F gr = V::mul(V::load(g.column(g.ps, c)),
-                            V::sub(V::fma(a, V::load(g.column(g.t2, c)), V::load(g.column(g.t1, c))), mean));
+        const F gr = V::mul(V::load(g.column(g.ps, c)), V::sub(V::load(g.column(g.t1, c)), mean));
         V::store(g.column(g.acc, c), V::fma(scale, gr, V::load(g.column(g.acc, c))));
     }
 }

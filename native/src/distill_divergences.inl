@@ -324,9 +324,6 @@ struct JsdSeries {
     }
 };
 
-// Rows of up to this many classes take jsd's gradient in one sweep (Jsd::add_gradient).
-constexpr int kJsdOneSweepGradientClasses = 16;
-
 // Symmetric: beta = 1/2, where the logs' log1p argument stays in [-1/2, 0] (logs below), the catalog's jsd default
 // and the Jensen-Shannon divergence itself; any other beta takes the general form (Jsd).
 template <class V, bool Symmetric>
@@ -498,17 +495,14 @@ struct JsdOf {
     // dJ/ds_c = (1 - beta) ps_c (v_c - sum ps v). The measured d carries the pair's shift a (a few 1e-7: the rounding
     // of the two log-sum-exps), and unlike the value the gradient needs no correction for it: a shift moves v_c - V
     // by a (w_c - W), w = v'(d) = beta pt / M, and w_c - W = -(1 - beta) (v_c - V) (1 + O(d)) near agreement, O(1)
-    // beside an O(1) v_c - V elsewhere, so the gradient moves by about a relative to itself. Rows of more than
-    // kJsdOneSweepGradientClasses classes take it in one sweep at the measured d (add_gradient_measured); shorter
-    // rows (and the lane groups) keep the first-order correction a (w_c - W) of add_gradient_one_sweep, one
-    // multiply-add per element.
+    // beside an O(1) v_c - V elsewhere, so the gradient moves by about a relative to itself. So one sweep at the
+    // measured d (add_gradient_measured; the lane groups' jsd_gradient_lanes likewise).
     // Like ReverseKl's, the gradient gathers over the row's teachers: each adds coef (1 - beta) ps v to acc and
     // coef (1 - beta) V to offset, and finish_gradient subtracts offset ps once per row, so no teacher sweeps the row
     // again for its own mean.
     static void add_gradient(const DivergenceRow& r, float coef, float* acc, double& offset) {
         if (trivial(r)) return;
-        if (r.C <= kJsdOneSweepGradientClasses) add_gradient_one_sweep(r, coef, acc, offset);
-        else add_gradient_measured(r, coef, acc, offset);
+        add_gradient_measured(r, coef, acc, offset);
     }
     // acc -= offset ps (0 past C again, where ps is 0).
     static void finish_gradient(const float* ps, int C, double offset, float* acc) {
@@ -517,77 +511,27 @@ struct JsdOf {
         for_vectors<V>(C, [&](int c, typename V::M) { V::store(acc + c, V::fnma(o, V::load(ps + c), V::load(acc + c))); });
     }
 
-    // One sweep at the measured d: v from the element (for beta = 1/2 its exponential, one division and the atanh
-    // polynomial), acc += coef (1 - beta) ps v, V = sum ps v.
+    // v = log ps - log M of one vector of elements at d (the symmetric element at beta = 1/2: its exponential, one
+    // division and the atanh polynomial).
+    static typename V::F log_ratio_to_mixture(const DivergenceRow& r, typename V::F d, typename V::F ls,
+                                              typename V::F ps, typename V::M m) {
+        if constexpr (Symmetric) return symmetric_element(r, d, ls, ps, m).v;
+        else return element(r, d, ls, ps, m).v;
+    }
+    // One sweep at the measured d: acc += coef (1 - beta) ps v, V = sum ps v.
     static void add_gradient_measured(const DivergenceRow& r, float coef, float* acc, double& offset) {
         const float k = coef * (1.0f - r.beta);
         const auto sv = sweep_twice<V, 1>(r.C, [&](auto vectors, int c, auto m, auto& sums) {
             using U = typename decltype(vectors)::type;
             using G = typename U::F;
             using JU = JsdOf<U, Symmetric>;
-            const G d = log_ratio<U>(r, c, m), ps = U::load(r.ps + c), ls = U::load(r.ls + c);
-            G v;
-            if constexpr (Symmetric) v = JU::symmetric_element(r, d, ls, ps, m).v;
-            else v = JU::element(r, d, ls, ps, m).v;
+            const G d = log_ratio<U>(r, c, m), ps = U::load(r.ps + c);
+            const G v = JU::log_ratio_to_mixture(r, d, U::load(r.ls + c), ps, m);
             const G psv = U::keep(U::mul(ps, v), m);
             U::store(acc + c, U::fma(U::set1(k), psv, U::load(acc + c)));
             sums[0] = U::add(sums[0], psv);
         });
         offset += static_cast<double>(k) * V::sum(sv[0]);
-    }
-
-    // v'(d) = beta e^-d / (1 - beta + beta e^-d) = beta pt / M =: w, so to first order in a the gradient is
-    // (1 - beta) ps_c ((v_c - V) + a (w_c - W)), V and W the ps-weighted sums: one sweep stores v and w and sums V, W
-    // and q, the second writes the gradient.
-    static void add_gradient_one_sweep(const DivergenceRow& r, float coef, float* acc, double& offset) {
-        using F = typename V::F;
-        float *vs = r.d, *ws = r.e;
-        GradientSums sums;
-        for_vectors<V>(r.C, [&](int c, typename V::M m) {
-            F v, w;
-            add_gradient_terms(r, log_ratio<V>(r, c, m), V::load(r.ls + c), V::load(r.ps + c), m, v, w, sums);
-            V::store(vs + c, v);
-            V::store(ws + c, w);
-        });
-        const float a = static_cast<float>(log1p_near_zero(V::sum(sums.q))), k = coef * (1.0f - r.beta);
-        const F fa = V::set1(a), fk = V::set1(k);
-        for_vectors<V>(r.C, [&](int c, typename V::M) {
-            const F g = V::mul(V::load(r.ps + c), V::fma(fa, V::load(ws + c), V::load(vs + c)));
-            V::store(acc + c, V::fma(fk, g, V::load(acc + c)));
-        });
-        offset += static_cast<double>(k) * (V::sum(sums.sv) + a * V::sum(sums.sw));
-    }
-
-    // The first sweep's v and w of one vector of elements, and their ps-weighted sums and q (zero outside m).
-    struct GradientSums {
-        typename V::F sv = V::zero(), sw = V::zero(), q = V::zero();
-    };
-    static void add_gradient_terms(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
-                                   typename V::M m, typename V::F& v, typename V::F& w, GradientSums& sums) {
-        using F = typename V::F;
-        if constexpr (Symmetric) {
-            add_gradient_terms_symmetric(r, d, ls, ps, m, v, w, sums);
-            return;
-        }
-        const F b = V::set1(r.beta), one = V::set1(1.0f);
-        const Element e = element(r, d, ls, ps, m);
-        // w = beta e^-d / (M / ps): e^-d = 1 + em for d > 0; for d <= 0, M / ps = e^-d (M / pt), so w = beta / (M / pt).
-        // w only carries the correction a (w - W), a ~ 1e-6: a 12-bit reciprocal is plenty.
-        w = V::mul(V::mul(b, V::select(e.pos, V::add(one, e.em), one)), V::rcp_approx(e.one_plus));
-        v = e.v;
-        sums.sv = V::add(sums.sv, V::keep(V::mul(ps, e.v), m));
-        sums.sw = V::add(sums.sw, V::keep(V::mul(ps, w), m));
-        sums.q = V::add(sums.q, V::keep(e.gap, m));
-    }
-    // The same at beta = 1/2 (SymmetricElement): w = pt / (2 M) = pt / (pt + ps), by the 12-bit reciprocal.
-    static void add_gradient_terms_symmetric(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
-                                             typename V::M m, typename V::F& v, typename V::F& w, GradientSums& sums) {
-        const SymmetricElement e = symmetric_element(r, d, ls, ps, m);
-        w = V::mul(e.pt, V::rcp_approx(V::max(V::add(e.pt, ps), V::set1(1e-37f))));
-        v = e.v;
-        sums.sv = V::add(sums.sv, V::keep(V::mul(ps, e.v), m));
-        sums.sw = V::add(sums.sw, V::keep(V::mul(ps, w), m));
-        sums.q = V::add(sums.q, V::keep(e.gap, m));
     }
 };
 
