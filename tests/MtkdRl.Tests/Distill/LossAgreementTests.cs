@@ -1,4 +1,5 @@
 using MtkdRl.Backends;
+using MtkdRl.Backends.Agreement;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Tests.Support;
@@ -44,6 +45,50 @@ public class LossAgreementTests
         // The tiny-KL cases keep their precision check without the absolute floor: every divergence vanishes there too.
         DistillAgreement.Check(backend, x, hyper, $"{backendName} {lossName} {caseName} seed {seed}", absoluteFloor: !c.Precise);
     }
+
+    public static TheoryData<string, string, string> DivergenceGradientCases()
+    {
+        var data = new TheoryData<string, string, string>();
+        foreach (var entry in BackendCatalog.All.Where(e => !(e.Name == "ilgpu" && e.Simulated)))
+            foreach (var divergence in DistillLossCatalog.Divergences)
+                foreach (var c in AgreementCase.All.Where(c => c.Precise && !c.Heavy))
+                    data.Add(entry.Name, LossCatalogTests.Name(divergence.Make()), c.Name);
+        return data;
+    }
+
+    /// <summary>
+    /// The divergence's own gradient where teacher and student nearly agree, with no cross-entropy term (a_ce = 0):
+    /// there the divergence's gradient is a small fraction of the cross-entropy's, which would otherwise set the scale
+    /// of dzs's tolerance, so this holds it to the relative tolerance by itself. kl and dkd form their gradients from
+    /// differences of probabilities (ps - pt), which cancel there: on every float32 backend they measured 3e-4 to 8e-3
+    /// relative in these cases, so they are held to <see cref="CancellingGradientTolerance"/> until written without
+    /// the cancellation; every other divergence, and any added to the catalog, to the gradient tolerance.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(DivergenceGradientCases))]
+    public void Agrees_on_the_divergence_gradient_alone_where_teacher_and_student_nearly_agree(string backendName,
+        string lossName, string caseName)
+    {
+        var backend = SharedBackends.GetOrSkip(backendName);
+        var c = AgreementCase.All.Single(a => a.Name == caseName);
+        var loss = LossCatalogTests.FromName(lossName);
+        var hyper = c.Hyper with { ACe = 0f, Loss = loss };
+        c.SkipUnlessSupported(backend);
+        Skip.IfNot(backend.Supports(hyper.Loss), $"{backendName} does not implement {lossName}");
+        int seed = TestSeeds.Next();
+        var x = DistillInputFactory.Create(c.Shape, seed, c.Style, c.Ignored);
+        bool cancelling = loss.Divergence is LogitDivergence.Kl or LogitDivergence.Dkd;
+        foreach (var r in BackendAgreement.Check(backend, x, hyper, $"{backendName} {lossName} {caseName} a_ce 0 seed {seed}",
+                     absoluteFloor: false))
+        {
+            bool loose = cancelling && r.Output.EndsWith(" dzs", StringComparison.Ordinal)
+                && r.RelativeError <= CancellingGradientTolerance;
+            Assert.True(r.Passed || loose, r.Detail);
+        }
+    }
+
+    /// <summary>What kl's and dkd's gradients are held to in the nearly agreeing cases above (4e-3 to 8e-3 measured).</summary>
+    private const double CancellingGradientTolerance = 2e-2;
 
     public static TheoryData<string, string> DivergencesOnBackends()
     {
