@@ -23,7 +23,6 @@
 #include "distill_tiles.inl"
 #include "kernels.h"
 #include "prefetch.h"
-#include "simd_twice.h"
 #include "vector_exp.h"
 #include "vector_log.h"
 
@@ -152,69 +151,47 @@ inline typename V::F kd_coefficients(const DistillProblem& p, const DivergenceLa
     return V::load(coef);
 }
 
-// kl = T^2 J of teacher k's pairs (Jsd::value per lane). The columns' d go to t1 first, then the element runs on two
-// columns at a time (Twice, simd_twice.h: two independent chains through each step), as the row form's sweeps do:
-// 6-13 % faster at 64 and 100 classes than one column at a time, 1 thread (docs/PERF.md, "jsd's polynomials fitted").
+// kl = T^2 J of teacher k's pairs (Jsd::value per lane). The columns' d go to t1 first; then the tiles, C columns
+// of W floats each, are one run of C W elements to sweep_twice, which takes them two columns at a time (two
+// independent chains through each step), as the row form's sweeps do: 6-13 % faster at 64 and 100 classes than one
+// column at a time, 1 thread (docs/PERF.md, "jsd's polynomials fitted"). The sums stay per lane: one per row.
 template <class V, class J>
 inline void jsd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DivergenceRow& r, int k) {
     constexpr int W = V::W;
-    const auto all = V::first(W);
-    typename J::ValueSums sums;
     for_log_ratio_columns(p, g, k, false, [&](int c, typename V::F d) { V::store(g.column(g.t1, c), d); });
-    {
-        using P = Twice<V>;
-        using JP = typename J::template Of<P>;
-        typename JP::ValueSums two;
-        const auto both = P::first(P::W);
-        int c = 0;
-        for (; c + 2 <= p.C; c += 2)
-            JP::add_value_terms(r, P::load(g.column(g.t1, c)), P::load(g.column(g.ls, c)), P::load(g.column(g.ps, c)),
-                                both, two);
-        sums.s = V::add(two.s.lo, two.s.hi);
-        sums.q = V::add(two.q.lo, two.q.hi);
-        sums.w = V::add(two.w.lo, two.w.hi);
-        if (c < p.C)
-            J::add_value_terms(r, V::load(g.column(g.t1, c)), V::load(g.column(g.ls, c)), V::load(g.column(g.ps, c)),
-                               all, sums);
-    }
+    const auto sums = sweep_twice<V, 3>(p.C * W, [&](auto vectors, int i, auto m, auto& acc) {
+        using U = typename decltype(vectors)::type;
+        using JU = typename J::template Of<U>;
+        typename JU::ValueSums terms{acc[0], acc[1], acc[2]};
+        JU::add_value_terms(r, U::load(g.t1 + i), U::load(g.ls + i), U::load(g.ps + i), m, terms);
+        acc[0] = terms.s;
+        acc[1] = terms.q;
+        acc[2] = terms.w;
+    });
     alignas(64) float s[W], q[W], w[W];
-    V::store(s, sums.s);
-    V::store(q, sums.q);
-    V::store(w, sums.w);
+    V::store(s, sums[0]);
+    V::store(q, sums[1]);
+    V::store(w, sums[2]);
     for (int i = 0; i < g.n; ++i)
         p.stats.kl[stat_index(p, g.b0 + i, k)] = static_cast<float>(p.T * p.T * J::finish_value(s[i], q[i], w[i], r.beta));
 }
 
 // acc += coef (1 - beta) ps (v - V) for teacher k at the measured d (Jsd::add_gradient_measured per lane), coef =
-// a_kd T wl per row; v into t1 first, columns two at a time (jsd_value_lanes).
+// a_kd T wl per row; v replaces d in t1, two columns at a time (jsd_value_lanes).
 template <class V, class J>
 inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DivergenceRow& r, int k) {
     using F = typename V::F;
     constexpr int W = V::W;
     for_log_ratio_columns(p, g, k, true, [&](int c, F d) { V::store(g.column(g.t1, c), d); });
-    F mean;
-    {
-        using P = Twice<V>;
-        using JP = typename J::template Of<P>;
-        typename P::F two = P::zero();
-        const auto both = P::first(P::W);
-        int c = 0;
-        for (; c + 2 <= p.C; c += 2) {
-            const typename P::F ps = P::load(g.column(g.ps, c));
-            const typename P::F v = JP::log_ratio_to_mixture(r, P::load(g.column(g.t1, c)), P::load(g.column(g.ls, c)),
-                                                              ps, both);
-            P::store(g.column(g.t1, c), v);
-            two = P::fma(ps, v, two);
-        }
-        mean = V::add(two.lo, two.hi);
-        if (c < p.C) {
-            const F ps = V::load(g.column(g.ps, c));
-            const F v = J::log_ratio_to_mixture(r, V::load(g.column(g.t1, c)), V::load(g.column(g.ls, c)), ps,
-                                                V::first(W));
-            V::store(g.column(g.t1, c), v);
-            mean = V::fma(ps, v, mean);
-        }
-    }
+    const auto sums = sweep_twice<V, 1>(p.C * W, [&](auto vectors, int i, auto m, auto& acc) {
+        using U = typename decltype(vectors)::type;
+        using JU = typename J::template Of<U>;
+        const typename U::F ps = U::load(g.ps + i);
+        const typename U::F v = JU::log_ratio_to_mixture(r, U::load(g.t1 + i), U::load(g.ls + i), ps, m);
+        U::store(g.t1 + i, v);
+        acc[0] = U::fma(ps, v, acc[0]);
+    });
+    const F mean = sums[0];
     const F scale = V::mul(kd_coefficients(p, g, k), V::set1(1.0f - r.beta));
     for (int c = 0; c < p.C; ++c) {
         const F gr = V::mul(V::load(g.column(g.ps, c)), V::sub(V::load(g.column(g.t1, c)), mean));

@@ -344,10 +344,9 @@ struct JsdOf {
     // The logs of the mixture at one element: u = log pt - log M and v = log ps - log M from log1p of a small
     // argument: for d > 0, M / ps = 1 + beta (e^-d - 1); for d <= 0, M / pt = 1 + (1 - beta) (e^d - 1).
     struct Logs {
-        typename V::F em;        // e^-|d| - 1
-        typename V::F one_plus;  // 1 + beta' em = M / ps (d > 0) or M / pt (d <= 0), beta' = beta or 1 - beta
+        typename V::F em;  // e^-|d| - 1
         typename V::F u, v;
-        typename V::M pos;       // d > 0
+        typename V::M pos;  // d > 0
     };
     static Logs logs(const DivergenceRow& r, typename V::F d, typename V::F pt, typename V::F ps) {
         return logs_of_em(r, d, expm1_neg_abs(d, pt, ps));
@@ -359,7 +358,6 @@ struct JsdOf {
         g.pos = V::less(V::zero(), d);
         g.em = em;
         const F x = V::mul(V::select(g.pos, V::set1(r.beta), V::set1(1.0f - r.beta)), g.em);
-        g.one_plus = V::add(V::set1(1.0f), x);
         // x >= -beta': in [-1/2, 0] for every element when beta = 1/2, else down to -max(beta, 1 - beta).
         const F l = Symmetric ? vlog1p_atanh_half<V>(x) : vlog1p_atanh<V>(x);
         const F neg_l = V::sub(V::zero(), l);

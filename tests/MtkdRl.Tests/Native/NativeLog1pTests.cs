@@ -4,7 +4,7 @@ using MtkdRl.Tests.Support;
 namespace MtkdRl.Tests.Native;
 
 /// <summary>
-/// The catalog's vectorised log1p (jsd's logarithms: the atanh series, with 1 + x halved below -1/2) at each SIMD
+/// The catalog's vectorised log1p (jsd's logarithms: the atanh polynomial, with 1 + x halved below -1/2) at each SIMD
 /// level, against a double reference: random x over (-1, 1], tiny x of both signs down to the subnormal limit, x
 /// just above -1, and both sides of the -1/2 split.
 /// </summary>
