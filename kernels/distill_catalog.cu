@@ -9,6 +9,10 @@
  *                 dL/dzs[c]  += (1/B') a_kd T sum_k wl_k dD_k/ds_c       row_loss += (1/B') sum_k a_kd wl_k kl_k
  *                 dL/dfs_k[j] = (1/B') beta wf_k d loss_k / dfs_k[j]     row_loss += (1/B') sum_k beta wf_k mse_k
  *   fused:    the two in turn.
+ * With kl as the divergence (kl + mse included) the gradient kernel runs after the KL gradient or fused kernel only
+ * to write again the rows where teacher and student nearly agree, cross-entropy part and all, with kl_gradient's
+ * ps - pt = -ps expm1(-d) from the shift-free d (docs/DESIGN.md §2); every other row returns after reading its K
+ * weights and divergences.
  * Ignored rows (y = -1) keep the gradient kernel's zeros; their statistics are computed (dkd's is 0: no target).
  *
  * The math is that of native/src/distill_divergences.inl, in float: for row b the student's log-probabilities at T,
@@ -259,7 +263,11 @@ MTKD_DEVICE DkdPair dkd_pair(const Pair& r, BlockSums& sums) {
                                                          : mtkd_log(static_cast<float>(Nt / Ns));
     q.tckd = static_cast<float>(p_phi_d(pty / Nt, -dy - mu, psy / Ns) + p_phi_d(St / Nt, lambda - mu, Sn / Ns));
     q.lambda = static_cast<float>(lambda);
-    q.dt = static_cast<float>((emy < 0 ? -emy : emy) < 0.5 ? -psy * emy : psy - pty);
+    /* dt = psy/Ns - pty/Nt = -(psy/Ns) expm1(-dy - mu): mu removes the shift the measured d carries, which
+     * expm1(-dy) alone kept as an error of shift/dy where teacher and student agree. */
+    const double ry = -dy - mu;
+    q.dt = static_cast<float>((ry < 0 ? -ry : ry) < 0.5 ? -(psy / Ns) * expm1_accurate(static_cast<float>(ry))
+                                                        : psy / Ns - pty / Nt);
     return q;
 }
 
@@ -346,6 +354,34 @@ MTKD_DEVICE void dkd_gradient(const Pair& r, BlockSums& sums, float coef, float*
     });
 }
 
+/* ------------------------------------------------------------------ kl (rows where teacher and student agree) */
+
+/* dKL/ds_c = ps_c - pt_c = -ps_c expm1(-d_c) with the shift removed, which keeps its relative precision where the two
+ * nearly agree; the KL gradient kernel's ps - pt from two rounded probabilities does not (native/src/
+ * distill_kl_gradient.inl has the analysis). Only rows that kl_needs_precision picks come here. */
+MTKD_DEVICE void kl_gradient(const Pair& r, BlockSums& sums, float coef, float* acc) {
+    r.shift_free(sums);
+    columns(r.C, [&](int c) {
+        const float dc = r.d[c];
+        const float g = abs_f(dc) < 0.5f ? -r.ps[c] * expm1_series(-dc) : r.ps[c] - r.e[c];
+        acc[c] = mtkd_fma(coef, g, acc[c]);
+    });
+}
+
+/* Whether counted row b has a weighted pair whose KL / T^2 is below MTKD_PRECISE_KL_GRADIENT_SCALE L^2,
+ * L = 1 + |lse_t| + |lse_st| (the native kernels' kPreciseKlGradientScale); NaN compares false. The same for every
+ * thread of the block. */
+#define MTKD_PRECISE_KL_GRADIENT_SCALE 1e-4f
+MTKD_DEVICE bool kl_needs_precision(const float* wl, const float* stats, int B, index_t BK, int K, int b, float t) {
+    const float lse_st = abs_f(stats[MTKD_TEACHER_STATS * BK + MTKD_STAT_LSE_ST * B + b]);
+    for (int k = 0; k < K; ++k) {
+        const index_t at = static_cast<index_t>(b) * K + k;
+        const float L = 1.f + lse_st + abs_f(stats[MTKD_STAT_LSE_T * BK + at]);
+        if (wl[at] != 0.f && stats[MTKD_STAT_KL * BK + at] < MTKD_PRECISE_KL_GRADIENT_SCALE * L * L * t * t) return true;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------------ the divergence of one row */
 
 MTKD_DEVICE float divergence_value(int divergence, const Pair& r, BlockSums& sums) {
@@ -362,6 +398,7 @@ MTKD_DEVICE void divergence_gradient(int divergence, const Pair& r, BlockSums& s
         case MTKD_DIVERGENCE_REVERSE_KL_ID: reverse_kl_gradient(r, sums, coef, acc); break;
         case MTKD_DIVERGENCE_JSD_ID: jsd_gradient(r, sums, coef, acc); break;
         case MTKD_DIVERGENCE_DKD_ID: dkd_gradient(r, sums, coef, acc); break;
+        case MTKD_DIVERGENCE_KL_ID: kl_gradient(r, sums, coef, acc); break;
         default: break;
     }
 }
@@ -554,7 +591,7 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
                           const int* __restrict__ feature_offsets, const float* __restrict__ weights,
                           const float* __restrict__ stats, float* __restrict__ dzs, float* __restrict__ dfs,
                           float* __restrict__ row_loss, int B, int K, int C, int F, int divergence, int feature, float t,
-                          float inv_t, float a_kd, float beta, float div_alpha, float div_beta, float cos_eps,
+                          float inv_t, float a_ce, float a_kd, float beta, float div_alpha, float div_beta, float cos_eps,
                           float inv_counted_rows) {
     MTKD_DYNAMIC_SHARED(float, smem);
     MTKD_KERNEL_REQUIRE(catalog_launch_fits(C));
@@ -567,6 +604,19 @@ extern "C" __global__ void MTKD_KERNEL_BOUNDS(MTKD_DISTILL_MAX_THREADS)
                               a_kd, div_alpha, div_beta, smem, k.ps, k.d, k.e);
         float* dzs_row = dzs + static_cast<index_t>(k.b) * C;
         columns(C, [&](int c) { dzs_row[c] = mtkd_fma(inv_counted_rows, k.acc[c], dzs_row[c]); });
+    } else if (kl_needs_precision(weights, stats, B, k.p.BK, K, k.b, t)) {
+        /* kl: the KL gradient kernel wrote the row and its loss; a row where teacher and student nearly agree is
+         * written again, cross-entropy part and all, with the KD part from kl_gradient. */
+        columns(C, [&](int c) { k.acc[c] = 0.f; });
+        divergence_row(divergence, zs, zt, weights, const_cast<float*>(stats), k.acc, k.p, k.b, k.y, t, inv_t, a_kd,
+                       div_alpha, div_beta, smem, k.ps, k.d, k.e);
+        const float lse_s1 = stats[MTKD_TEACHER_STATS * k.p.BK + MTKD_STAT_LSE_S1 * B + k.b];
+        const float* s = zs + static_cast<index_t>(k.b) * C;
+        float* dzs_row = dzs + static_cast<index_t>(k.b) * C;
+        columns(C, [&](int c) {
+            const float ce = a_ce * (mtkd_exp(s[c] - lse_s1) - (c == k.y ? 1.f : 0.f));
+            dzs_row[c] = inv_counted_rows * (ce + k.acc[c]);
+        });
     }
     if (feature != MTKD_FEATURE_MSE_ID) {
         const float part = feature_row(feature, fs, ft, feature_offsets, weights + k.p.BK, const_cast<float*>(stats),

@@ -612,6 +612,10 @@ struct Dkd {
     // ps with ps_y set to 0 (the row's psn). With A = sum_{c != y} ps_c expm1(-d_c) and Sn = sum_{c != y} ps_c,
     // log(1 - pt_y) - log(1 - ps_y) = log1p(A / Sn) = lambda keeps its precision when the two agree; NCKD =
     // sum pt^ phi(r), r_c = -d_c - lambda = log pt^_c - log ps^_c, and TCKD is the same over the pair.
+    // dt is formed with the shift removed: the log-sum-exps' rounding moves every measured d by the same a, which
+    // mu (log Nt / Ns from the same d) measures, so pt_y / ps_y = e^{-dy - mu} Ns / Nt and
+    // dt = -(psy / Ns) expm1(-dy - mu) keeps its relative precision where teacher and student agree (expm1(-dy) alone
+    // was off by a / dy there).
     struct Pair {
         double tckd, lambda, dt;  // dt = ps_y - pt_y
         float St;                 // sum_{c != y} pt_c
@@ -660,7 +664,10 @@ struct Dkd {
         const F inv_Nt = V::div(one, Nt), inv_Ns = V::div(one, Ns);
         const F tckd = V::add(p_phi<V>(V::mul(pty, inv_Nt), V::sub(neg_dy, mu), V::mul(psy, inv_Ns)),
                               p_phi<V>(V::mul(St, inv_Nt), V::sub(lambda, mu), V::mul(Sn, inv_Ns)));
-        const F dt = V::select(small(emy), V::sub(zero, V::mul(psy, emy)), V::sub(psy, pty));
+        // dt = psy / Ns - pty / Nt = -(psy / Ns) expm1(-dy - mu): mu removes the shift d carries (see Pair).
+        const F ry = V::sub(neg_dy, mu), psn_y = V::mul(psy, inv_Ns);
+        const F dt = V::select(small(ry), V::sub(zero, V::mul(psn_y, expm1_series<V>(ry))),
+                               V::fnma(pty, inv_Nt, psn_y));
         return {tckd, lambda, dt};
     }
     // First sweep: d into r.d, pt (0 at y) into r.e; the pair's sums.
@@ -690,7 +697,8 @@ struct Dkd {
         const double Nt = pty + St;
         const double mu = std::abs(ratio) < 0.5 ? std::log1p(ratio) : std::log(Nt / Ns);
         const double tckd = p_phi_d(pty / Nt, -dy - mu, psy / Ns) + p_phi_d(St / Nt, lambda - mu, Sn / Ns);
-        const double dt = std::abs(emy) < 0.5 ? -psy * emy : psy - pty;
+        const double ry = -dy - mu;
+        const double dt = std::abs(ry) < 0.5 ? -psy / Ns * std::expm1(ry) : psy / Ns - pty / Nt;
         return {tckd, lambda, dt, static_cast<float>(St)};
     }
     static double value(const DivergenceRow& r, const float* psn, double Sn) {

@@ -60,6 +60,7 @@
 
 #include "distill_features.inl"
 #include "distill_groups.inl"
+#include "distill_kl_gradient.inl"
 #include "distill_layout.inl"
 #include "distill_rows.inl"
 #include "distill_tiles.inl"
@@ -284,8 +285,7 @@ inline bool stream_logit_grads(const DistillProblem& p) {
 // last teacher's sweep writes it out with non-temporal stores: no line of dzs is read for ownership, a saving of
 // B C floats of traffic.
 template <class V>
-void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
-    if (gradient_by_lane_groups(p)) return gradient_tiles_block<V>(p, b0, b1, scratch);
+void gradient_rows_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     using F = typename V::F;
     const int C = p.C;
     const F it = V::set1(p.inv_T);
@@ -346,6 +346,15 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     if (stream || stream_dz) V::stream_fence();
 }
 
+// The gradient pass of rows [b0, b1); rows where teacher and student nearly agree are then written again in the
+// form that keeps kl's gradient precise there (distill_kl_gradient.inl).
+template <class V>
+void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
+    if (gradient_by_lane_groups(p)) gradient_tiles_block<V>(p, b0, b1, scratch);
+    else gradient_rows_block<V>(p, b0, b1, scratch);
+    precise_kl_gradient_rows<V>(p, b0, b1, scratch);
+}
+
 template <class V, int TK>
 void stats_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool reverse = reverse_kl_in_stats_sweep(p);
@@ -369,6 +378,7 @@ void stats(const DistillProblem& p, int b0, int b1, float* scratch) {
 template <class V>
 void fused(const DistillProblem& p, int b0, int b1, float* scratch) {
     with_temperature_kind(temperature_kind(p.T), [&](auto tk) { fused_kind<V, decltype(tk)::value>(p, b0, b1, scratch); });
+    precise_kl_gradient_rows<V>(p, b0, b1, scratch);
 }
 
 // y = fn(x) element-wise, the last partial vector masked: the exported building blocks, for their tests.

@@ -13,8 +13,8 @@ internal static class CatalogKernels
     public static readonly KernelSignature Stats = KernelSignature.Parse("distill_catalog", "mtkd_catalog_stats", "ppppppp" + "iiiiii" + "fffff");
 
     // zs zt fs ft y feature_offsets weights stats dzs dfs row_loss | B K C F divergence feature
-    // | t inv_t a_kd beta div_alpha div_beta cos_eps inv_counted_rows
-    public static readonly KernelSignature Gradient = KernelSignature.Parse("distill_catalog", "mtkd_catalog_gradient", "ppppppppppp" + "iiiiii" + "ffffffff");
+    // | t inv_t a_ce a_kd beta div_alpha div_beta cos_eps inv_counted_rows
+    public static readonly KernelSignature Gradient = KernelSignature.Parse("distill_catalog", "mtkd_catalog_gradient", "ppppppppppp" + "iiiiii" + "fffffffff");
 
     public static IReadOnlyList<KernelSignature> All { get; } = [Stats, Gradient];
 

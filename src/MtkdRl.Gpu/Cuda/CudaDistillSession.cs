@@ -86,6 +86,10 @@ internal sealed class CudaDistillSession : DistillSessionBase, IDeviceTimedSessi
         if (hyper.Loss.IsDefault)
         {
             LaunchKl(pass, hyper);
+            // Rows where teacher and student nearly agree get kl's gradient again in a form that keeps its precision
+            // there (kl_gradient in kernels/distill_catalog.cu); every other row's block returns after reading its
+            // K weights and divergences.
+            if (pass != DistillPass.Stats) LaunchCatalog(CatalogKernels.Gradient, hyper);
             return;
         }
         // The catalog's order (docs/DESIGN.md §7): the KL kernels write every statistic and the cross-entropy part,
@@ -123,7 +127,7 @@ internal sealed class CudaDistillSession : DistillSessionBase, IDeviceTimedSessi
             CommonPointers(a);
         ShapeArguments(a);
         a.Int((int)loss.Divergence).Int((int)loss.Feature).Float(hyper.Temperature).Float(1f / hyper.Temperature);
-        if (kernel == CatalogKernels.Gradient) a.Float(hyper.AKd).Float(hyper.Beta);
+        if (kernel == CatalogKernels.Gradient) a.Float(hyper.ACe).Float(hyper.AKd).Float(hyper.Beta);
         a.Float(loss.DivAlpha).Float(loss.DivBeta).Float(hyper.CosEps);
         if (kernel == CatalogKernels.Gradient) a.Float(InverseCountedRows);
         a.EnsureComplete();

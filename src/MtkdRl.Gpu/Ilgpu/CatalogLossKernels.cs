@@ -15,7 +15,7 @@ public sealed class CatalogLossKernels
 {
     private readonly Accelerator _accelerator;
     private readonly Lock _compileGate;
-    private readonly Lazy<Action<Index1D, CatalogLossArgs>> _reverseKl, _jsd, _dkd, _cosine, _smoothL1;
+    private readonly Lazy<Action<Index1D, CatalogLossArgs>> _reverseKl, _jsd, _dkd, _preciseKl, _cosine, _smoothL1;
 
     internal CatalogLossKernels(Accelerator accelerator, Lock compileGate)
     {
@@ -24,8 +24,16 @@ public sealed class CatalogLossKernels
         _reverseKl = Loader(CatalogLossSweeps.Divergence<ReverseKlTerm>);
         _jsd = Loader(CatalogLossSweeps.Divergence<JsdTerm>);
         _dkd = Loader(CatalogLossSweeps.Divergence<DkdTerm>);
+        _preciseKl = Loader(CatalogLossSweeps.PreciseKl);
         _cosine = Loader(CatalogLossSweeps.Feature<CosineLossTerm>);
         _smoothL1 = Loader(CatalogLossSweeps.Feature<SmoothL1LossTerm>);
+    }
+
+    /// <summary>Queues one pass of kl + mse: the KL kernels, then, after a gradient or fused pass, <see cref="CatalogLossSweeps.PreciseKl"/>.</summary>
+    public void LaunchKl(DistillKernels kl, DistillPass pass, DistillKernelArgs args)
+    {
+        kl.Launch(pass, args);
+        if (pass != DistillPass.Stats) Sweeps(DistillLoss.Default, Arguments(args, DistillLoss.Default, stats: false, grads: true));
     }
 
     /// <summary>Queues one pass of a loss other than kl + mse; <paramref name="args"/> builds a kernel's arguments for given scalars.</summary>
@@ -60,6 +68,8 @@ public sealed class CatalogLossKernels
             LogitDivergence.Dkd => _dkd,
             _ => null,
         };
+        // kl's own kernels ran; its nearly agreeing rows are written again (gradient pass only).
+        if (loss.Divergence == LogitDivergence.Kl && x.AddGrads != 0) divergence = _preciseKl;
         var feature = loss.Feature switch
         {
             FeatureLoss.Cosine => _cosine,

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 
 namespace MtkdRl.Gpu.Ilgpu;
 
@@ -49,6 +50,54 @@ public static class CatalogLossSweeps
         }
         if (grads) a.RowLoss[b] = (float)(a.RowLoss[b] + invB * loss);
     }
+
+    /// <summary>
+    /// kl's gradient again for the rows where teacher and student nearly agree (a weighted pair's KL / T^2 below
+    /// <see cref="PreciseKlGradientScale"/> L^2), after the KL gradient or fused kernel: there its
+    /// a_kd T (W psT - sum_k wl_k ptT_k) subtracts float probabilities that agree to a few digits, which leaves
+    /// errors of 1e-3 of the difference. The row is written again in double, cross-entropy part and all:
+    /// dzs[c] = invB' [ a_ce (ps[c] - [c = y]) + a_kd T sum_k wl_k (psT[c] - ptT_k[c]) ] with every probability from
+    /// log-sum-exps in double (native/src/distill_kl_gradient.inl has the float analysis). Other rows return after
+    /// reading their K weights and divergences.
+    /// </summary>
+    public static void PreciseKl(Index1D index, CatalogLossArgs x)
+    {
+        var a = x.A;
+        int b = index;
+        int c = a.C;
+        int y = a.Y[b];
+        if (y < 0) return;
+        double t = a.Temperature;
+        bool needed = false;
+        for (int k = 0; k < a.K; k++)
+        {
+            int i = b * a.K + k;
+            double l = 1.0 + XMath.Abs(a.LseST[b]) + XMath.Abs(a.LseT[i]);
+            if (a.Wl[i] != 0f && a.Kl[i] < PreciseKlGradientScale * l * l * t * t) needed = true;
+        }
+        if (!needed) return;
+        var zs = a.Zs.SubView(b * c, c);
+        var dzs = a.Dzs.SubView(b * c, c);
+        double invT = 1.0 / t, invB = a.InvCountedRows;
+        double lse1 = DivergenceRow.LogSumExp(zs, c, 1.0), lseS = DivergenceRow.LogSumExp(zs, c, invT);
+        for (int j = 0; j < c; j++)
+            dzs[j] = (float)(invB * a.ACe * (XMath.Exp(zs[j] - lse1) - (j == y ? 1.0 : 0.0)));
+        for (int k = 0; k < a.K; k++)
+        {
+            int i = b * a.K + k;
+            var zt = a.Zt.SubView((k * a.B + b) * c, c);
+            double lseT = DivergenceRow.LogSumExp(zt, c, invT);
+            double coef = invB * a.AKd * t * a.Wl[i];
+            for (int j = 0; j < c; j++)
+                dzs[j] = (float)(dzs[j] + coef * (XMath.Exp(zs[j] * invT - lseS) - XMath.Exp(zt[j] * invT - lseT)));
+        }
+    }
+
+    /// <summary>
+    /// A weighted pair whose KL / T^2 is below this times L^2, L = 1 + |lse_t| + |lse_st|, sends its row to
+    /// <see cref="PreciseKl"/> (native: kPreciseKlGradientScale, where the choice is derived).
+    /// </summary>
+    public const double PreciseKlGradientScale = 1e-4;
 
     public static void Feature<TFeat>(Index1D index, CatalogLossArgs x) where TFeat : struct, IFeatureLossTerm
     {

@@ -106,7 +106,7 @@ public sealed class IlgpuDistillSession : DistillSessionBase, IDeviceTimedSessio
 
     protected override void RunPass(DistillPass pass, in DistillHyper hyper)
     {
-        if (hyper.Loss.IsDefault) _kernels.Launch(pass, KernelArgs(hyper));
+        if (hyper.Loss.IsDefault) _kernels.Catalog.LaunchKl(_kernels, pass, KernelArgs(hyper));
         else _kernels.Catalog.Launch(_kernels, pass, hyper, h => KernelArgs(h));
     }
 

@@ -1,0 +1,147 @@
+// kl's gradient where teacher and student nearly agree, to its own relative precision.
+//
+// The KL kernels form row b's KD gradient as coef (sum_k wl_k ps_c - sum_k wl_k pt_kc), coef = a_kd T / B', from
+// ps = e^{s/T - lse_st} and pt_k = e^{z/T - lse_t}. Each probability carries a rounding of a few 1e-7 relative
+// (its exponent's argument is off by an ulp of |z/T| or of the log-sum-exp), and where ps_c - pt_kc is itself
+// ~1e-3 of ps_c those roundings are all of the difference: kl's gradient alone (a_ce = 0) measured 3e-4 to 1e-2
+// relative off in the tiny-KL cases. Written from d_kc = log pt_kc - log ps_c instead,
+//   ps_c - pt_kc = -ps_c expm1(d_kc),
+// keeps the relative precision of a small d. d is formed from the raw logits, d = ((z - s) - K) / T with
+// K = T (lse_t - lse_st) one number per pair and z - s = hi + lo exactly (TwoSum), so the only error that does not
+// scale with d is the rounding of K, which moves every d_kc of the pair by the same a. That shift is measured and
+// removed: with t_kc = ps'_c expm1(d'_kc) at the measured d' = d + a (pt'_kc = ps'_c e^{d'} = pt_kc e^a, ps' the
+// measured ps), q_k = sum_c t_kc = e^a - 1 to first order (true pt and ps each sum to 1), and
+//   ps_c - pt_kc = -(t_kc - pt_kc (e^a - 1)) = -(t_kc - ps_c q_k) + O(|ps_c - pt_kc| a),
+// a relative error of a ~1e-7. So the KD gradient is -coef (sum_k wl_k t_kc - ps_c Q), Q = sum_k wl_k q_k: one sweep
+// per teacher that sums t into the row and q_k, then one that writes the row. Where |d'| >= 1/2 nothing cancels and
+// t = pt' - ps' with pt' = e^{log ps' + d'} (also where ps' underflowed, which ps' expm1(d') would lose).
+//
+// Rows take this route only where some weighted pair needs it. The fast form's error in ps - pt is the rounding of
+// each probability, about u L (u = 6e-8, L = 1 + |lse_t| + |lse_st|, the size of the exponents' arguments) relative
+// to ps, against a difference of about ps |d|, and KL / T^2 is about the mean square of d over pt divided by 2; so its
+// relative error is about u L / sqrt(2 KL / T^2), below 1e-4 by a margin of 4 or more where
+// KL / T^2 >= kPreciseKlGradientScale L^2. Below that a row takes the form above. Measured (KlGradientPrecisionTests:
+// every row against its own largest value, teachers at noise widths from 1e-3 to 10): with the scale at 2e-6 the
+// fast rows just above it reach 1.1e-4 to 1.6e-4, at 2e-5 and 1e-4 every row holds 1e-4; for logits of scale 3 and
+// T = 4 the threshold is a KL / T^2 of a few 1e-3. The rows that take it are computed again after the pass (the fast
+// form's values for them are overwritten), so the fast kernels keep their single sweep.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+
+#include "distill_layout.inl"
+#include "vector_exp.h"
+#include "vector_loops.inl"
+
+namespace mtkd {
+namespace {  // compiled per SIMD level: see distill_kernels.inl
+namespace distill {
+
+constexpr float kPreciseKlGradientScale = 1e-4f;
+
+// Whether counted row b has a pair with a weight whose KL / T^2 is below kPreciseKlGradientScale L^2,
+// L = 1 + |lse_t| + |lse_st| (NaN compares false: a non-finite row keeps the NaN the fast form gave).
+inline bool needs_precise_kl_gradient(const DistillProblem& p, int b) {
+    if (p.y[b] < 0) return false;
+    const float lse_st = std::fabs(p.stats.lse_st[b]), T2 = p.T * p.T;
+    for (int k = 0; k < p.K; ++k) {
+        const std::size_t i = stat_index(p, b, k);
+        const float L = 1.0f + lse_st + std::fabs(p.stats.lse_t[i]);
+        if (p.wl[i] != 0.0f && p.stats.kl[i] < kPreciseKlGradientScale * L * L * T2) return true;
+    }
+    return false;
+}
+
+// t = pt' - ps' (see above) for one vector: z, s the logits, lps = log ps', ps = ps', K and 1/T of the pair.
+template <class V>
+inline typename V::F kl_probability_gap(typename V::F z, typename V::F s, typename V::F lps, typename V::F ps,
+                                        typename V::F K, typename V::F inv_T) {
+    using F = typename V::F;
+    const F hi = V::sub(z, s), bb = V::sub(hi, z);
+    const F lo = V::sub(V::sub(z, V::sub(hi, bb)), V::add(s, bb));
+    const F d = V::mul(V::add(V::sub(hi, K), lo), inv_T);
+    const F bound = V::set1(80.0f);
+    const F near = V::mul(ps, vexpm1<V>(V::min(V::max(d, V::sub(V::zero(), bound)), bound)));
+    const F far = V::sub(vexp<V>(V::add(lps, d)), ps);
+    return V::select(V::less(V::abs(d), V::set1(0.5f)), near, far);
+}
+
+// dzs row b (counted) in the form above: a_ce (softmax(s) - [c = y]) / B' - coef (sum_k wl_k t_kc - ps_c Q).
+// scratch holds 3 padded rows.
+template <class V>
+inline void precise_kl_gradient_row(const DistillProblem& p, int b, float* scratch) {
+    using F = typename V::F;
+    const int C = p.C;
+    const std::size_t Cp = padded_classes(C);
+    float *lps = scratch, *ps = scratch + Cp, *acc = scratch + 2 * Cp;
+    const float* s = student_row(p, b);
+    const float lse_st = p.stats.lse_st[b];
+    const F it = V::set1(p.inv_T), neg_lse = V::set1(-lse_st);
+    for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+        constexpr bool is_tail = decltype(tail)::value;
+        const F l = V::fma(load<is_tail, V>(s + c, t), it, neg_lse);
+        store<is_tail, V>(lps + c, l, t);
+        store<is_tail, V>(ps + c, vexp<V>(l), t);
+        store<is_tail, V>(acc + c, V::zero(), t);
+    });
+    float Q = 0.0f;
+    for (int k = 0; k < p.K; ++k) {
+        const std::size_t i = stat_index(p, b, k);
+        const float* z = teacher_row(p, k, b);
+        const F K = V::set1(p.T * (p.stats.lse_t[i] - lse_st)), w = V::set1(p.wl[i]);
+        F q = V::zero();
+        for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            const F gap = keep<is_tail, V>(
+                kl_probability_gap<V>(load<is_tail, V>(z + c, t), load<is_tail, V>(s + c, t),
+                                      load<is_tail, V>(lps + c, t), load<is_tail, V>(ps + c, t), K, it),
+                t);
+            q = V::add(q, gap);
+            store<is_tail, V>(acc + c, V::fma(w, gap, load<is_tail, V>(acc + c, t)), t);
+        });
+        Q += p.wl[i] * V::sum(q);
+    }
+    float* dz = gradient_row(p, b);
+    const F ce = V::set1(p.a_ce * p.inv_counted_rows), neg_lse1 = V::set1(-p.stats.lse_s1[b]);
+    const F neg_coef = V::set1(-p.a_kd * p.T * p.inv_counted_rows), vQ = V::set1(Q);
+    for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
+        constexpr bool is_tail = decltype(tail)::value;
+        const F kd = V::fnma(load<is_tail, V>(ps + c, t), vQ, load<is_tail, V>(acc + c, t));
+        const F softmax = vexp<V>(V::add(load<is_tail, V>(s + c, t), neg_lse1));
+        store<is_tail, V>(dz + c, V::fma(neg_coef, kd, V::mul(ce, softmax)), t);
+    });
+    dz[p.y[b]] -= p.a_ce * p.inv_counted_rows;
+}
+
+// Rows [b0, b1) after a gradient or fused pass of kl: the rows that need it take the form above. The block's pairs
+// are one contiguous run of the [B, K] statistics, screened a vector at a time with the block's largest |lse_st| in L
+// (an L at least as large as each row's, so no row that needs the form is missed); only a vector with a pair under
+// that bound looks at its rows one by one (in the dense step's gradient pass the row-by-row test alone cost 10 %).
+template <class V>
+void precise_kl_gradient_rows(const DistillProblem& p, int b0, int b1, float* scratch) {
+    using F = typename V::F;
+    float lse_st_max = 0.0f;
+    for (int b = b0; b < b1; ++b) lse_st_max = std::fmax(lse_st_max, std::fabs(p.stats.lse_st[b]));
+    const std::size_t i0 = stat_index(p, b0, 0);
+    const float *kl = p.stats.kl + i0, *lse_t = p.stats.lse_t + i0, *wl = p.wl + i0;
+    const F scale = V::set1(kPreciseKlGradientScale * p.T * p.T), base = V::set1(1.0f + lse_st_max), zero = V::zero();
+    int next_row = b0;  // rows before it are done
+    for_each_vector<V>((b1 - b0) * p.K, [&](int j, typename V::M t, auto tail) {
+        constexpr bool is_tail = decltype(tail)::value;
+        const F L = V::add(base, V::abs(load<is_tail, V>(lse_t + j, t)));
+        auto below = V::both(V::less(load<is_tail, V>(kl + j, t), V::mul(scale, V::mul(L, L))),
+                             V::less(zero, V::abs(load<is_tail, V>(wl + j, t))));
+        if constexpr (is_tail) below = V::both(below, t);
+        if (!V::any(below)) return;
+        const int last = b0 + (j + V::W - 1) / p.K;
+        for (int b = std::max(next_row, b0 + j / p.K); b <= last && b < b1; ++b)
+            if (needs_precise_kl_gradient(p, b)) precise_kl_gradient_row<V>(p, b, scratch);
+        next_row = last + 1;
+    });
+}
+
+}  // namespace distill
+}  // namespace
+}  // namespace mtkd
