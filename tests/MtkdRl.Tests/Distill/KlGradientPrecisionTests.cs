@@ -12,35 +12,43 @@ namespace MtkdRl.Tests.Distill;
 /// holds rows on both sides of the threshold below which the kernels write a row's gradient again in the form that
 /// keeps its precision (KL / T^2 below 1e-4 (1 + |lse_t| + |lse_st|)^2, native/src/distill_kl_gradient.inl): the
 /// rows just above it, which keep the fast form, are held to the same tolerance. Logits at scale 3 and 6 (the fast
-/// form's rounding grows with them).
+/// form's rounding grows with them); kl beside the cosine and smooth-l1 feature losses too, which take the catalog's
+/// route through the same KL kernels.
 /// </summary>
 public class KlGradientPrecisionTests
 {
     private static readonly double[] NoiseWidths = [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0];
     private const double PreciseScale = 1e-4;
 
-    public static TheoryData<string, int, float, float> Data()
+    public static TheoryData<string, int, float, float, string> Data()
     {
-        var data = new TheoryData<string, int, float, float>();
+        var data = new TheoryData<string, int, float, float, string>();
         foreach (var entry in BackendCatalog.All.Where(e => !(e.Name == "ilgpu" && e.Simulated)))
+        {
             foreach (int c in new[] { 11, 100, 1000 }.Where(c => c < 1000 || !entry.Simulated))
                 foreach (float t in new[] { 1f, 4f })
                     foreach (float scale in new[] { 1f, 2f })
-                        data.Add(entry.Name, c, t, scale);
+                        data.Add(entry.Name, c, t, scale, "mse");
+            // kl with another feature loss takes the catalog's route (the KL kernels, then the feature sweep).
+            foreach (string feature in new[] { "cosine", "smooth-l1" })
+                data.Add(entry.Name, 100, 4f, 1f, feature);
+        }
         return data;
     }
 
     [SkippableTheory]
     [MemberData(nameof(Data))]
     public void Holds_the_gradient_tolerance_from_nearly_equal_to_distant_teachers(string backendName, int classes,
-        float temperature, float logitScale)
+        float temperature, float logitScale, string featureLoss)
     {
         var backend = SharedBackends.GetOrSkip(backendName);
         int seed = TestSeeds.Next();
         var shape = new DistillShape(3 * NoiseWidths.Length, 3, classes, 4);
         var x = Inputs(shape, seed, logitScale);
-        var hyper = new DistillHyper(Temperature: temperature, ACe: 0f, AKd: 1f, Beta: 1f);
-        string at = $"{backendName} kl C {classes} T {temperature} logit scale {logitScale} seed {seed}";
+        var hyper = new DistillHyper(Temperature: temperature, ACe: 0f, AKd: 1f, Beta: 1f,
+            Loss: DistillLossCatalog.Parse("kl", featureLoss));
+        Skip.IfNot(backend.Supports(hyper.Loss), $"{backendName} does not implement kl + {featureLoss}");
+        string at = $"{backendName} kl + {featureLoss} C {classes} T {temperature} logit scale {logitScale} seed {seed}";
 
         var x64 = ReferenceDistill.Inputs64.From(x);
         var reference = ReferenceDistill.ComputeStats(x64, hyper);
