@@ -30,6 +30,15 @@ namespace mtkd {
 namespace {  // compiled per SIMD level: see distill_kernels.inl
 namespace distill {
 
+// r = ((z - s) - K) / T from the raw logits with z - s = hi + lo exactly (TwoSum, additions only), so r keeps its
+// digits when teacher and student differ by a constant plus a little (K: the pair's constant, see above).
+template <class V>
+inline typename V::F log_ratio_of_logits(typename V::F z, typename V::F s, typename V::F K, typename V::F inv_T) {
+    const typename V::F hi = V::sub(z, s), bb = V::sub(hi, z);
+    const typename V::F lo = V::sub(V::sub(z, V::sub(hi, bb)), V::add(s, bb));
+    return V::mul(V::add(V::sub(hi, K), lo), inv_T);
+}
+
 // One vector of terms: adds St pt_c phi(r_c) to phi and St pt_c r_c to rsum, from the teacher's and the student's
 // logits zc, sc, e^u = e^{(z - m)/T} and e^v = e^{(s - m_s)/T}. Where e^u and e^v are 0 the lane adds 0.
 template <class V>
@@ -37,9 +46,7 @@ struct DivergenceTerm {
     using F = typename V::F;
     F K, inv_T, ratio;  // ratio = St / Ss
     void add(F zc, F sc, F eu, F ev, F& phi, F& rsum) const {
-        const F hi = V::sub(zc, sc), bb = V::sub(hi, zc);
-        const F lo = V::sub(V::sub(zc, V::sub(hi, bb)), V::add(sc, bb));
-        const F r = V::mul(V::add(V::sub(hi, K), lo), inv_T);
+        const F r = log_ratio_of_logits<V>(zc, sc, K, inv_T);
         F P = V::fma(V::set1(1.0f / 40320.0f), r, V::set1(-1.0f / 5040.0f));
         P = V::fma(P, r, V::set1(1.0f / 720.0f));
         P = V::fma(P, r, V::set1(-1.0f / 120.0f));

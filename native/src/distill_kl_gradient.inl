@@ -31,6 +31,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include "distill_kl.inl"
 #include "distill_layout.inl"
 #include "vector_exp.h"
 #include "vector_loops.inl"
@@ -59,9 +60,7 @@ template <class V>
 inline typename V::F kl_probability_gap(typename V::F z, typename V::F s, typename V::F lps, typename V::F ps,
                                         typename V::F K, typename V::F inv_T) {
     using F = typename V::F;
-    const F hi = V::sub(z, s), bb = V::sub(hi, z);
-    const F lo = V::sub(V::sub(z, V::sub(hi, bb)), V::add(s, bb));
-    const F d = V::mul(V::add(V::sub(hi, K), lo), inv_T);
+    const F d = log_ratio_of_logits<V>(z, s, K, inv_T);  // log pt' - log ps'
     const F bound = V::set1(80.0f);
     const F near = V::mul(ps, vexpm1<V>(V::min(V::max(d, V::sub(V::zero(), bound)), bound)));
     const F far = V::sub(vexp<V>(V::add(lps, d)), ps);

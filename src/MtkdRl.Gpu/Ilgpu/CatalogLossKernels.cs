@@ -66,10 +66,10 @@ public sealed class CatalogLossKernels
             LogitDivergence.ReverseKl => _reverseKl,
             LogitDivergence.Jsd => _jsd,
             LogitDivergence.Dkd => _dkd,
+            // kl's own kernels ran; its nearly agreeing rows are written again (gradient pass only).
+            LogitDivergence.Kl when x.AddGrads != 0 => _preciseKl,
             _ => null,
         };
-        // kl's own kernels ran; its nearly agreeing rows are written again (gradient pass only).
-        if (loss.Divergence == LogitDivergence.Kl && x.AddGrads != 0) divergence = _preciseKl;
         var feature = loss.Feature switch
         {
             FeatureLoss.Cosine => _cosine,

@@ -1,6 +1,7 @@
 using MtkdRl.Backends;
 using MtkdRl.Backends.Agreement;
 using MtkdRl.Core.Distill;
+using MtkdRl.Gpu.Ilgpu;
 using MtkdRl.Tests.Support;
 
 namespace MtkdRl.Tests.Distill;
@@ -18,7 +19,8 @@ namespace MtkdRl.Tests.Distill;
 public class KlGradientPrecisionTests
 {
     private static readonly double[] NoiseWidths = [1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0];
-    private const double PreciseScale = 1e-4;
+    /// <summary>The kernels' threshold scale (native kPreciseKlGradientScale, CUDA and ILGPU alike).</summary>
+    private const double PreciseScale = CatalogLossSweeps.PreciseKlGradientScale;
 
     public static TheoryData<string, int, float, float, string> Data()
     {

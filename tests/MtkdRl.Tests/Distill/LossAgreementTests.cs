@@ -1,5 +1,4 @@
 using MtkdRl.Backends;
-using MtkdRl.Backends.Agreement;
 using MtkdRl.Core;
 using MtkdRl.Core.Distill;
 using MtkdRl.Tests.Support;
