@@ -81,6 +81,12 @@ struct HasLaneValue : std::false_type {};
 template <class Form>
 struct HasLaneValue<Form, std::void_t<decltype(&Form::value)>> : std::true_type {};
 
+// Whether a lane form takes a pair's value and gradient together (a value_and_gradient member).
+template <class Form, class = void>
+struct HasLaneValueAndGradient : std::false_type {};
+template <class Form>
+struct HasLaneValueAndGradient<Form, std::void_t<decltype(&Form::value_and_gradient)>> : std::true_type {};
+
 // A divergence's stats or gradient on rows [b0, b1), W rows at a time (distill_divergence_lanes.inl): form.group(g)
 // once per lane group, then form.value(g, k) (writes kl) or form.gradient(g, k) (adds to g.acc) per teacher.
 template <class V, class Form>
@@ -96,13 +102,24 @@ void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, i
         }
         student_lanes<V>(p, g);
         form.group(g);
+        // Both at once where the form has it (the fused pass): each pair's sweep serves its value and its gradient.
+        bool together = false;
+        if constexpr (HasLaneValueAndGradient<Form>::value) together = stats && grads;
         if constexpr (HasLaneValue<Form>::value) {
-            if (stats)
+            if (stats && !together)
                 for (int k = 0; k < p.K; ++k) form.value(g, k);
         }
         if (!grads) continue;
         std::fill_n(g.acc, g.Cp * V::W, 0.0f);
-        for (int k = 0; k < p.K; ++k) form.gradient(g, k);
+        for (int k = 0; k < p.K; ++k) {
+            if constexpr (HasLaneValueAndGradient<Form>::value) {
+                if (together) {
+                    form.value_and_gradient(g, k);
+                    continue;
+                }
+            }
+            form.gradient(g, k);
+        }
         acc_rows<V>(p, g);
         for (int i = 0; i < g.n; ++i) {
             if (g.y[i] < 0) zero_row_gradient(p, r0 + i);
@@ -128,6 +145,7 @@ struct JsdLaneForm {
     void group(const DivergenceLanes<V>&) {}
     void value(const DivergenceLanes<V>& g, int k) { jsd_value_lanes<V, J>(p, g, r, k); }
     void gradient(const DivergenceLanes<V>& g, int k) { jsd_gradient_lanes<V, J>(p, g, r, k); }
+    void value_and_gradient(const DivergenceLanes<V>& g, int k) { jsd_value_and_gradient_lanes<V, J>(p, g, r, k); }
 };
 
 template <class V>
@@ -141,6 +159,7 @@ struct DkdLaneForm {
     void group(const DivergenceLanes<V>& g) { student = dkd_student_lanes<V>(p, g); }
     void value(const DivergenceLanes<V>& g, int k) { dkd_value_lanes<V>(p, g, student, k); }
     void gradient(const DivergenceLanes<V>& g, int k) { dkd_gradient_lanes<V>(p, g, student, k); }
+    void value_and_gradient(const DivergenceLanes<V>& g, int k) { dkd_value_and_gradient_lanes<V>(p, g, student, k); }
 };
 
 // Reverse KL's gradient by lanes on short rows: the row form's per-pair horizontal sum and scalar offset were most of
@@ -201,6 +220,12 @@ struct PairsAhead {
     }
 };
 
+// Whether a divergence's row form takes a pair's value and gradient in one sweep (value_and_gradient).
+template <class D, class = void>
+struct HasValueAndGradient : std::false_type {};
+template <class D>
+struct HasValueAndGradient<D, std::void_t<decltype(&D::value_and_gradient)>> : std::true_type {};
+
 template <class V, template <class> class Div>
 void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
     if constexpr (std::is_same_v<Div<V>, KeepKl<V>>) {
@@ -217,13 +242,18 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         // Short rows go by the divergence's lane form where it has one; what it does not take goes on row by row.
         using LaneForm = typename LaneFormOf<Div<V>>::type;
         if constexpr (!std::is_void_v<LaneForm>) {
-            const bool lane_stats = stats && LaneForm::takes(p, true), lane_grads = grads && LaneForm::takes(p, false);
+            const bool lane_grads = grads && LaneForm::takes(p, false);
+            bool lane_stats = stats && LaneForm::takes(p, true);
+            // The fused pass on rows whose gradient goes by rows: the row form takes the statistics too, in the same
+            // sweep as the gradient where it has one (value_and_gradient), rather than the lanes a sweep of their own.
+            if constexpr (HasValueAndGradient<Div<V>>::value) lane_stats = lane_stats && !(grads && !lane_grads);
             if (lane_stats || lane_grads) {
+                // The statistics before the gradient, whichever form takes each: the gradient's row_loss reads kl.
+                if (stats && !lane_stats) divergence_rows<V, Div>(p, true, false, b0, b1);
                 LaneForm form(p);
                 divergence_lanes<V>(p, lane_stats, lane_grads, b0, b1, mse_grads && lane_grads, stream && lane_grads, form);
                 if (stream && lane_grads) V::stream_fence();
-                if (lane_stats == stats && lane_grads == grads) return;
-                divergence_rows<V, Div>(p, stats && !lane_stats, grads && !lane_grads, b0, b1);
+                if (grads && !lane_grads) divergence_rows<V, Div>(p, false, true, b0, b1);
                 return;
             }
         }
@@ -242,10 +272,8 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         }
         for (int b = b0; b < b1; ++b) {
             const int y = p.y[b];
-            if (!stats && y < 0) {
-                if (grads) zero_row_gradient(p, b);
-                continue;
-            }
+            if (grads && y < 0) zero_row_gradient(p, b);
+            if (!stats && y < 0) continue;
             if (stats && !grads && kernel_wrote) {
                 bool any = false;
                 for (int k = 0; k < K && !any; ++k) any = left_to_sum(static_cast<std::size_t>(b) * K + k);
@@ -272,6 +300,17 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                                         stats ? nullptr : ahead.row(p, b, k), d, e, C, y,
                                         p.inv_T, shift, p.div_alpha, p.div_beta,
                                         0x1p-24f * (std::fabs(lse_s) + std::fabs(lse_t) + std::fabs(shift)), series};
+                // The fused pass: one sweep of the pair for its value and its gradient, where the form has it.
+                if constexpr (HasValueAndGradient<Div<V>>::value) {
+                    if (stats && grads && y >= 0 && left_to_sum(i)) {
+                        const float coef = p.a_kd * T * p.wl[i];
+                        double v;
+                        if constexpr (is_dkd) v = Div<V>::value_and_gradient(row, psn, Sn, coef, acc);
+                        else v = Div<V>::value_and_gradient(row, coef, acc, offset);
+                        p.stats.kl[i] = static_cast<float>(T * T * v);
+                        continue;
+                    }
+                }
                 if (stats && left_to_sum(i)) {
                     double v;
                     if constexpr (is_dkd) v = Div<V>::value(row, psn, Sn);

@@ -151,6 +151,31 @@ inline typename V::F kd_coefficients(const DistillProblem& p, const DivergenceLa
     return V::load(coef);
 }
 
+// kl = T^2 J of teacher k's pairs from the per-lane sums s, q, w (Jsd::finish_value per lane).
+template <class V, class J>
+inline void write_jsd_values(const DistillProblem& p, const DivergenceLanes<V>& g, const DivergenceRow& r, int k,
+                             typename V::F s_sum, typename V::F q_sum, typename V::F w_sum) {
+    constexpr int W = V::W;
+    alignas(64) float s[W], q[W], w[W];
+    V::store(s, s_sum);
+    V::store(q, q_sum);
+    V::store(w, w_sum);
+    for (int i = 0; i < g.n; ++i)
+        p.stats.kl[stat_index(p, g.b0 + i, k)] = static_cast<float>(p.T * p.T * J::finish_value(s[i], q[i], w[i], r.beta));
+}
+
+// acc += coef (1 - beta) ps (v - mean) with v in t1 and mean = sum ps v per lane.
+template <class V>
+inline void add_jsd_gradient(const DistillProblem& p, const DivergenceLanes<V>& g, const DivergenceRow& r, int k,
+                             typename V::F mean) {
+    using F = typename V::F;
+    const F scale = V::mul(kd_coefficients(p, g, k), V::set1(1.0f - r.beta));
+    for (int c = 0; c < p.C; ++c) {
+        const F gr = V::mul(V::load(g.column(g.ps, c)), V::sub(V::load(g.column(g.t1, c)), mean));
+        V::store(g.column(g.acc, c), V::fma(scale, gr, V::load(g.column(g.acc, c))));
+    }
+}
+
 // kl = T^2 J of teacher k's pairs (Jsd::value per lane). The columns' d go to t1 first; then the tiles, C columns
 // of W floats each, are one run of C W elements to sweep_twice, which takes them two columns at a time (two
 // independent chains through each step), as the row form's sweeps do: 6-13 % faster at 64 and 100 classes than one
@@ -168,21 +193,15 @@ inline void jsd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g
         acc[1] = terms.q;
         acc[2] = terms.w;
     });
-    alignas(64) float s[W], q[W], w[W];
-    V::store(s, sums[0]);
-    V::store(q, sums[1]);
-    V::store(w, sums[2]);
-    for (int i = 0; i < g.n; ++i)
-        p.stats.kl[stat_index(p, g.b0 + i, k)] = static_cast<float>(p.T * p.T * J::finish_value(s[i], q[i], w[i], r.beta));
+    write_jsd_values<V, J>(p, g, r, k, sums[0], sums[1], sums[2]);
 }
 
 // acc += coef (1 - beta) ps (v - V) for teacher k at the measured d (Jsd::add_gradient_measured per lane), coef =
 // a_kd T wl per row; v replaces d in t1, two columns at a time (jsd_value_lanes).
 template <class V, class J>
 inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DivergenceRow& r, int k) {
-    using F = typename V::F;
     constexpr int W = V::W;
-    for_log_ratio_columns(p, g, k, true, [&](int c, F d) { V::store(g.column(g.t1, c), d); });
+    for_log_ratio_columns(p, g, k, true, [&](int c, typename V::F d) { V::store(g.column(g.t1, c), d); });
     const auto sums = sweep_twice<V, 1>(p.C * W, [&](auto vectors, int i, auto m, auto& acc) {
         using U = typename decltype(vectors)::type;
         using JU = typename J::template Of<U>;
@@ -191,12 +210,30 @@ inline void jsd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>
         U::store(g.t1 + i, v);
         acc[0] = U::fma(ps, v, acc[0]);
     });
-    const F mean = sums[0];
-    const F scale = V::mul(kd_coefficients(p, g, k), V::set1(1.0f - r.beta));
-    for (int c = 0; c < p.C; ++c) {
-        const F gr = V::mul(V::load(g.column(g.ps, c)), V::sub(V::load(g.column(g.t1, c)), mean));
-        V::store(g.column(g.acc, c), V::fma(scale, gr, V::load(g.column(g.acc, c))));
-    }
+    add_jsd_gradient(p, g, r, k, sums[0]);
+}
+
+// Both of teacher k's pairs at once (the fused pass): each element evaluated once for the value's sums and v, with
+// the same arithmetic as jsd_value_lanes and jsd_gradient_lanes, so the same results.
+template <class V, class J>
+inline void jsd_value_and_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DivergenceRow& r,
+                                         int k) {
+    constexpr int W = V::W;
+    for_log_ratio_columns(p, g, k, false, [&](int c, typename V::F d) { V::store(g.column(g.t1, c), d); });
+    const auto sums = sweep_twice<V, 4>(p.C * W, [&](auto vectors, int i, auto m, auto& acc) {
+        using U = typename decltype(vectors)::type;
+        using JU = typename J::template Of<U>;
+        typename JU::ValueSums terms{acc[0], acc[1], acc[2]};
+        const typename U::F ps = U::load(g.ps + i);
+        const typename U::F v = JU::add_value_terms_with_v(r, U::load(g.t1 + i), U::load(g.ls + i), ps, m, terms);
+        acc[0] = terms.s;
+        acc[1] = terms.q;
+        acc[2] = terms.w;
+        U::store(g.t1 + i, v);
+        acc[3] = U::fma(ps, v, acc[3]);
+    });
+    write_jsd_values<V, J>(p, g, r, k, sums[0], sums[1], sums[2]);
+    add_jsd_gradient(p, g, r, k, sums[3]);
 }
 
 // acc += coef ps (d - R) for teacher k, R = sum ps d per lane (ReverseKl::add_gradient and finish_gradient per lane),
@@ -303,13 +340,12 @@ inline DkdPairLanes<V> dkd_pair_lanes(const DistillProblem& p, const DivergenceL
     return out;
 }
 
-// kl = T^2 (alpha TCKD + beta NCKD) of teacher k's pairs (Dkd::value per lane; 0 for ignored rows).
+// kl = T^2 (alpha TCKD + beta NCKD) of teacher k's pairs from their scalars q (dkd_pair_lanes, which left d and pt
+// in t1, t2).
 template <class V>
-inline void dkd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DkdStudentLanes<V>& student,
-                            int k) {
+inline void write_dkd_values(const DistillProblem& p, const DivergenceLanes<V>& g, int k, const DkdPairLanes<V>& q) {
     using F = typename V::F;
     constexpr int W = V::W;
-    const DkdPairLanes<V> q = dkd_pair_lanes(p, g, student, k, false);
     const F label = V::load(g.label), lam = V::load(q.lam), it = V::load(q.it), is = V::load(q.is);
     F s = V::zero();
     for (int c = 0; c < p.C; ++c) {
@@ -327,13 +363,11 @@ inline void dkd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g
     }
 }
 
-// acc += coef dD/ds for teacher k's pairs (Dkd::add_gradient per lane), coef = a_kd T wl per counted row.
+// acc += coef dD/ds for teacher k's pairs from their scalars q (dkd_pair_lanes, which left d and pt in t1, t2).
 template <class V>
-inline void dkd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DkdStudentLanes<V>& student,
-                               int k) {
+inline void add_dkd_gradient(const DistillProblem& p, const DivergenceLanes<V>& g, int k, const DkdPairLanes<V>& q) {
     using F = typename V::F;
     constexpr int W = V::W;
-    const DkdPairLanes<V> q = dkd_pair_lanes(p, g, student, k, true);
     alignas(64) float coef[W], swept[W];
     for (int i = 0; i < W; ++i) {
         coef[i] = g.y[i] >= 0 ? p.a_kd * p.T * p.wl[stat_index(p, g.b0 + i, k)] : 0.0f;
@@ -355,6 +389,30 @@ inline void dkd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>
         dkd_in_double(dkd_row(p, g, i, k), coef[i], row);
         for (int c = 0; c < p.C; ++c) g.column(g.acc, c)[i] += row[c];
     }
+}
+
+// kl = T^2 (alpha TCKD + beta NCKD) of teacher k's pairs (Dkd::value per lane; 0 for ignored rows).
+template <class V>
+inline void dkd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DkdStudentLanes<V>& student,
+                            int k) {
+    write_dkd_values(p, g, k, dkd_pair_lanes(p, g, student, k, false));
+}
+
+// acc += coef dD/ds for teacher k's pairs (Dkd::add_gradient per lane), coef = a_kd T wl per counted row.
+template <class V>
+inline void dkd_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, const DkdStudentLanes<V>& student,
+                               int k) {
+    add_dkd_gradient(p, g, k, dkd_pair_lanes(p, g, student, k, true));
+}
+
+// Both of teacher k's pairs at once (the fused pass): the pairs' sweep (an exponential per element) once for the value
+// and the gradient, each then as dkd_value_lanes and dkd_gradient_lanes take it, so the same results.
+template <class V>
+inline void dkd_value_and_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g,
+                                         const DkdStudentLanes<V>& student, int k) {
+    const DkdPairLanes<V> q = dkd_pair_lanes(p, g, student, k, false);
+    write_dkd_values(p, g, k, q);
+    add_dkd_gradient(p, g, k, q);
 }
 
 // The acc tile as the group's rows (g.row(i)), each zero past C.

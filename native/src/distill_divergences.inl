@@ -425,13 +425,27 @@ struct JsdOf {
     };
     static void add_value_terms(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
                                 typename V::M m, ValueSums& sums) {
-        using F = typename V::F;
+        if constexpr (Symmetric) add_value_terms_symmetric(r, d, ls, ps, m, sums);
+        else add_general_terms(r, element(r, d, ls, ps, m), d, ps, m, sums);
+    }
+    // add_value_terms and log_ratio_to_mixture of one element at once, for the pass that takes the value and the
+    // gradient together (the fused pass): the same arithmetic as each alone, so the same results. Returns v.
+    static typename V::F add_value_terms_with_v(const DivergenceRow& r, typename V::F d, typename V::F ls,
+                                                typename V::F ps, typename V::M m, ValueSums& sums) {
         if constexpr (Symmetric) {
-            add_value_terms_symmetric(r, d, ls, ps, m, sums);
-            return;
+            const SymmetricElement e = symmetric_element(r, d, ls, ps, m);
+            add_symmetric_terms(r, e, d, ps, m, sums);
+            return e.v;
+        } else {
+            const Element e = element(r, d, ls, ps, m);
+            add_general_terms(r, e, d, ps, m, sums);
+            return e.v;
         }
+    }
+    static void add_general_terms(const DivergenceRow& r, const Element& e, typename V::F d, typename V::F ps,
+                                  typename V::M m, ValueSums& sums) {
+        using F = typename V::F;
         const F b = V::set1(r.beta), nb = V::set1(1.0f - r.beta), half = V::set1(0.5f);
-        const Element e = element(r, d, ls, ps, m);
         const F direct = V::fma(V::mul(b, e.pt), e.u, V::mul(V::mul(nb, ps), e.v));
         const F term = V::select(V::less(V::abs(d), half), V::mul(ps, h_series(r, d)), direct);
         sums.s = V::add(sums.s, V::keep(term, m));
@@ -477,8 +491,11 @@ struct JsdOf {
     }
     static void add_value_terms_symmetric(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
                                           typename V::M m, ValueSums& sums) {
+        add_symmetric_terms(r, symmetric_element(r, d, ls, ps, m), d, ps, m, sums);
+    }
+    static void add_symmetric_terms(const DivergenceRow& r, const SymmetricElement& e, typename V::F d,
+                                    typename V::F ps, typename V::M m, ValueSums& sums) {
         using F = typename V::F;
-        const SymmetricElement e = symmetric_element(r, d, ls, ps, m);
         const F direct = V::mul(V::set1(0.5f), V::fma(e.pt, e.u, V::mul(ps, e.v)));
         const F term = V::select(e.small, V::mul(ps, h_series(r, d)), direct);
         sums.s = V::add(sums.s, V::keep(term, m));
@@ -515,6 +532,28 @@ struct JsdOf {
                                               typename V::F ps, typename V::M m) {
         if constexpr (Symmetric) return symmetric_element(r, d, ls, ps, m).v;
         else return element(r, d, ls, ps, m).v;
+    }
+    // value and add_gradient of one pair in one sweep (the fused pass): each element evaluated once for both, the
+    // same sums and the same acc as the two sweeps.
+    static double value_and_gradient(const DivergenceRow& r, float coef, float* acc, double& offset) {
+        if (trivial(r)) return 0.0 * (r.shift - r.shift);
+        const float k = coef * (1.0f - r.beta);
+        const auto sums = sweep_twice<V, 4>(r.C, [&](auto vectors, int c, auto m, auto& acc4) {
+            using U = typename decltype(vectors)::type;
+            using G = typename U::F;
+            using JU = JsdOf<U, Symmetric>;
+            const G d = log_ratio<U>(r, c, m), ps = U::load(r.ps + c);
+            typename JU::ValueSums terms{acc4[0], acc4[1], acc4[2]};
+            const G v = JU::add_value_terms_with_v(r, d, U::load(r.ls + c), ps, m, terms);
+            acc4[0] = terms.s;
+            acc4[1] = terms.q;
+            acc4[2] = terms.w;
+            const G psv = U::keep(U::mul(ps, v), m);
+            U::store(acc + c, U::fma(U::set1(k), psv, U::load(acc + c)));
+            acc4[3] = U::add(acc4[3], psv);
+        });
+        offset += static_cast<double>(k) * V::sum(sums[3]);
+        return finish_value(V::sum(sums[0]), V::sum(sums[1]), V::sum(sums[2]), r.beta);
     }
     // One sweep at the measured d: acc += coef (1 - beta) ps v, V = sum ps v.
     static void add_gradient_measured(const DivergenceRow& r, float coef, float* acc, double& offset) {
@@ -729,6 +768,28 @@ struct Dkd {
             V::store(acc + c, V::fma(k, g, V::load(acc + c)));
         });
         acc[r.y] += coef * static_cast<float>(r.alpha * q.dt);
+    }
+    // value and add_gradient of one pair from one sweep over it (the fused pass; pair's exponential per element
+    // once): the same arithmetic as each alone, so the same results.
+    static double value_and_gradient(const DivergenceRow& r, const float* psn, double Sn, float coef, float* acc) {
+        using F = typename V::F;
+        if (r.y < 0) return 0.0;
+        const Pair q = pair(r, psn, Sn);
+        if (!(Sn > kDkdFloatFloor && q.St > kDkdFloatFloor)) return dkd_in_double(r, coef, acc);
+        const F lam = V::set1(static_cast<float>(q.lambda)), it = V::set1(1.0f / q.St), is = V::set1(1.0f / static_cast<float>(Sn));
+        const F ka = V::set1(static_cast<float>(-r.alpha * q.dt)), kb = V::set1(r.beta), k = V::set1(coef);
+        // Two loops over the row (in L1), each value's and add_gradient's own: in one loop the compiler shares
+        // pt / St between the terms and contracts the gradient's arithmetic differently, a rounding apart.
+        F s = V::zero();
+        for_vectors_masked<V>(r.C, [&](int c, typename V::M m) {
+            s = V::add(s, V::keep(nckd_term(V::load(r.d + c), V::load(r.e + c), V::load(psn + c), lam, it, is), m));
+        });
+        for_vectors_masked<V>(r.C, [&](int c, typename V::M) {
+            const F g = gradient_term(V::load(r.d + c), V::load(r.e + c), V::load(psn + c), lam, it, is, ka, kb);
+            V::store(acc + c, V::fma(k, g, V::load(acc + c)));
+        });
+        acc[r.y] += coef * static_cast<float>(r.alpha * q.dt);
+        return r.alpha * q.tckd + r.beta * static_cast<double>(V::sum(s));
     }
 };
 

@@ -51,7 +51,8 @@ void run_kl_mse(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
 // statistic, then the catalog sweep overwrites the replaced ones. In the gradient pass a replaced divergence's
 // sweep writes the whole gradient (cross-entropy, divergence, the mse term unless the feature sweep writes it), so
 // no teacher row is read for a KL term times 0; a replaced feature loss alone runs the KL gradient kernel with beta
-// at 0, then adds its term. The fused pass runs the stats and then the gradient of each block of rows in turn.
+// at 0, then adds its term. The fused pass runs, block of rows by block of rows, the KL stats kernel (and the KL gradient
+// kernel where the divergence is kl) and then one catalog call that takes the statistics and the gradient together.
 void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
     const Kernels& kern = *ctx.kernels;
     DistillProblem base = p;
@@ -77,9 +78,13 @@ void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem&
         case DistillPass::Stats: for_row_blocks(ctx, p, stats); break;
         case DistillPass::Gradient: for_row_blocks(ctx, p, gradient); break;
         case DistillPass::Fused:
+            // One catalog call for both: the divergence's sweeps form the student's probabilities once per row (or
+            // lane group) and take the value and the gradient of each pair while its teacher row is in L1; where a
+            // form has both in one element sweep (jsd, dkd), each element is evaluated once.
             for_row_blocks(ctx, p, [&](float* scratch, int b0, int b1) {
-                stats(scratch, b0, b1);
-                gradient(scratch, b0, b1);
+                kern.distill_stats(base, b0, b1, scratch);
+                if (kl_kernel) kern.distill_gradient(gradient_base, b0, b1, scratch);
+                kern.distill_losses(p, true, true, b0, b1);
             });
             break;
     }

@@ -158,6 +158,55 @@ public class NativeKernelTests
             Assert.True(want.AsSpan().SequenceEqual(got), $"{level}: fused {name} differs from the stats pass");
     }
 
+    public static TheoryData<NativeSimd, string> LevelsAndCatalogLosses()
+    {
+        var data = new TheoryData<NativeSimd, string>();
+        foreach (var level in new[] { NativeSimd.Scalar, NativeSimd.Avx2, NativeSimd.Avx512 })
+            foreach (var loss in DistillLossCatalog.AllCombinations().Where(l => !l.IsDefault))
+                data.Add(level, LossCatalogTests.Name(loss));
+        return data;
+    }
+
+    /// <summary>
+    /// The catalog's fused pass takes each pair's value and gradient in one sweep where the divergence has that form
+    /// (jsd, dkd: each element evaluated once), with the arithmetic of the two passes: the same outputs, bit for bit,
+    /// on short rows (lane groups for both, 11 and 40 classes) and long rows (the row form for both, 300). At 100
+    /// classes the stats pass takes jsd's and dkd's statistics by lane groups and the gradient goes by rows; the fused
+    /// pass takes both by rows in one sweep, so there its statistics (and row_loss, which sums them) are another
+    /// float32 evaluation, held to the stats tolerance, and dzs, dfs stay bit for bit.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(LevelsAndCatalogLosses))]
+    public void The_catalog_fused_pass_gives_the_two_passes_outputs(NativeSimd level, string lossName)
+    {
+        using var backend = Backend(level);
+        int seed = TestSeeds.Next();
+        var h = new DistillHyper(Temperature: 2.5f) with { Loss = LossCatalogTests.FromName(lossName) };
+        foreach (int c in new[] { 11, 40, 100, 300 })
+        {
+            var x = DistillInputFactory.Create(new DistillShape(37, c, [5, 0, 3]), seed + c);
+            var (stats, grads, fusedStats, fusedGrads) = RunAll(backend, x, h);
+            string at = $"{level} {lossName} C={c} seed {seed + c}";
+            bool sameForms = c != 100;
+            foreach (var ((name, want), (_, got)) in stats.Named().Zip(fusedStats.Named()))
+            {
+                if (sameForms || name != "kl")
+                    Assert.True(want.AsSpan().SequenceEqual(got), $"{at}: fused {name} differs from the stats pass");
+                else
+                    DistillAgreement.CompareOne($"{at}: fused {name}", want.Select(v => (double)v).ToArray(), got,
+                        DistillAgreement.StatsTolerance);
+            }
+            foreach (var ((name, want), (_, got)) in grads.Named().Zip(fusedGrads.Named()))
+            {
+                if (sameForms || name != "row_loss")
+                    Assert.True(want.AsSpan().SequenceEqual(got), $"{at}: fused {name} differs from the gradient pass");
+                else
+                    DistillAgreement.CompareOne($"{at}: fused {name}", want.Select(v => (double)v).ToArray(), got,
+                        DistillAgreement.GradTolerance);
+            }
+        }
+    }
+
     [SkippableTheory]
     [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
     public void A_batch_of_tiny_divergences_keeps_its_relative_accuracy(NativeSimd level)
