@@ -62,6 +62,8 @@ void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem&
     gradient_base.beta = 0.0f;
     // Reverse KL is taken in the KL stats kernel's own teacher sweep where its plain form holds (kernels.h).
     if (reverse_kl_in_stats_sweep(p)) base.divergence = MTKD_DIVERGENCE_REVERSE_KL;
+    // jsd's and dkd's sweeps write every pair's kl: the KL kernel's accurate small-KL sweep would be thrown away.
+    base.kl_overwritten = p.divergence == MTKD_DIVERGENCE_JSD || p.divergence == MTKD_DIVERGENCE_DKD;
     const bool kl_kernel = p.divergence == MTKD_DIVERGENCE_KL;
     // Each block of rows goes through the KL kernel and the catalog sweep in turn (and, in the fused pass, through
     // the gradient sweeps after them), so every sweep after the first finds the block's teacher rows still in cache

@@ -95,7 +95,7 @@ inline void finish_teachers(const DistillProblem& p, const Block& blk, TeacherGr
         const int b = g.b[j];
         const std::size_t i = stat_index(p, b, g.k[j]);
         p.stats.lse_t[i] = lse[j];
-        if (accurate[j] != 0.0f) {
+        if (accurate[j] != 0.0f && !p.kl_overwritten) {
             // NaN compares false above: a non-finite pair keeps what the fast form gave.
             const int r = g.r[j];
             const float ms = blk.student_max[r], Ss = g.Ss[j];

@@ -273,7 +273,7 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     } else {
         kl = V::add(V::div(V::mul(V::add(A[0], A[1]), it), T), V::sub(zero, vlog<V>(ratio)));
         const auto accurate = V::less(kl, V::set1(kAccurateKlBelow));  // NaN compares false
-        if (V::any(accurate)) {
+        if (!p.kl_overwritten && V::any(accurate)) {
             // Unused lanes hold rows of zeros: every operand stays finite, and nothing of theirs is stored.
             const DivergenceTerm<V> term{V::fma(V::set1(p.T), vlog<V>(ratio), V::sub(m, g.student_max)), it, ratio};
             F phi = zero, rsum = zero;

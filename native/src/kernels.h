@@ -26,6 +26,9 @@ struct DistillProblem {
     float div_alpha, div_beta;
     mtkd_stats stats;  // written by stats and fused, read by gradient
     mtkd_grads grads;  // written by gradient and fused
+    // Set by the catalog's driver where its sweep overwrites every kl the stats kernel writes (jsd, dkd): the kernel
+    // then skips the accurate re-summation of small KLs (distill_groups.inl, distill_tiles.inl), which nothing reads.
+    bool kl_overwritten = false;
 };
 
 // Rows of at most this many classes are processed W rows at a time, one per vector lane (distill_tiles.inl), by the
