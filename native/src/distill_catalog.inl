@@ -81,6 +81,16 @@ struct HasLaneValue : std::false_type {};
 template <class Form>
 struct HasLaneValue<Form, std::void_t<decltype(&Form::value)>> : std::true_type {};
 
+// What a lane group of rows needs, where the form can tell (a needed member): nothing, the lane sweeps, or the row
+// form (a group with a few pairs to compute, each cheaper alone than the whole group's sweeps).
+enum class LaneWork { None, Lanes, ByRows };
+
+// Whether a lane form can tell what a group needs (a needed member).
+template <class Form, class = void>
+struct HasLaneNeeded : std::false_type {};
+template <class Form>
+struct HasLaneNeeded<Form, std::void_t<decltype(&Form::needed)>> : std::true_type {};
+
 // Whether a lane form takes a pair's value and gradient together (a value_and_gradient member).
 template <class Form, class = void>
 struct HasLaneValueAndGradient : std::false_type {};
@@ -88,10 +98,11 @@ template <class Form>
 struct HasLaneValueAndGradient<Form, std::void_t<decltype(&Form::value_and_gradient)>> : std::true_type {};
 
 // A divergence's stats or gradient on rows [b0, b1), W rows at a time (distill_divergence_lanes.inl): form.group(g)
-// once per lane group, then form.value(g, k) (writes kl) or form.gradient(g, k) (adds to g.acc) per teacher.
-template <class V, class Form>
+// once per lane group, then form.value(g, k) (writes kl) or form.gradient(g, k) (adds to g.acc) per teacher. A group
+// whose form says LaneWork::ByRows (statistics only) goes to by_rows(r0, r1), the row form.
+template <class V, class Form, class ByRows>
 void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, int b1, bool mse_grads, bool stream,
-                      Form& form) {
+                      Form& form, ByRows&& by_rows) {
     for (int r0 = b0; r0 < b1; r0 += V::W) {
         const DivergenceLanes<V> g = make_divergence_lanes<V>(p, r0, std::min(V::W, b1 - r0));
         bool any_counted = false;
@@ -99,6 +110,14 @@ void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, i
         if (!stats && !any_counted) {
             for (int i = 0; i < g.n; ++i) zero_row_gradient(p, r0 + i);
             continue;
+        }
+        if constexpr (HasLaneNeeded<Form>::value) {
+            const LaneWork work = form.needed(g, grads);
+            if (work == LaneWork::None) continue;
+            if (work == LaneWork::ByRows) {
+                by_rows(r0, r0 + g.n);
+                continue;
+            }
         }
         student_lanes<V>(p, g);
         form.group(g);
@@ -162,15 +181,28 @@ struct DkdLaneForm {
     void value_and_gradient(const DivergenceLanes<V>& g, int k) { dkd_value_and_gradient_lanes<V>(p, g, student, k); }
 };
 
-// Reverse KL's gradient by lanes on short rows: the row form's per-pair horizontal sum and scalar offset were most of
-// the dense gradient. Its statistics stay with the KL kernel's sweep (or the row form where the plain sum does not
-// hold), so the form has no value.
+// Reverse KL by lanes on short rows: its gradient (the row form's per-pair horizontal sum and scalar offset were most
+// of the dense gradient) and the statistics the KL kernel's sweep leaves to the catalog (where the plain sum does
+// not hold).
 template <class V>
 struct ReverseKlLaneForm {
     const DistillProblem& p;
     explicit ReverseKlLaneForm(const DistillProblem& problem) : p(problem) {}
-    static bool takes(const DistillProblem& p, bool stats) { return !stats && p.C <= kReverseKlLaneGradientMaxClasses; }
+    static bool takes(const DistillProblem& p, bool stats) {
+        return p.C <= (stats ? kReverseKlLaneStatsMaxClasses : kReverseKlLaneGradientMaxClasses);
+    }
+    // The statistics touch only the pairs the stats kernel left (reverse_kl_value_lanes): a group with none needs
+    // neither the student's tiles nor a sweep, and one with fewer than a third of its pairs left goes by rows, where
+    // each costs about three times what it costs in a group's sweep (docs/PERF.md, "Reverse KL's statistics by lane
+    // groups").
+    LaneWork needed(const DivergenceLanes<V>& g, bool grads) const {
+        if (grads) return LaneWork::Lanes;
+        const int left = reverse_kl_left_in_group(p, g);
+        if (left == 0) return LaneWork::None;
+        return 3 * left >= g.n * p.K ? LaneWork::Lanes : LaneWork::ByRows;
+    }
     void group(const DivergenceLanes<V>&) {}
+    void value(const DivergenceLanes<V>& g, int k) { reverse_kl_value_lanes<V>(p, g, k); }
     void gradient(const DivergenceLanes<V>& g, int k) { reverse_kl_gradient_lanes<V>(p, g, k); }
 };
 
@@ -226,8 +258,9 @@ struct HasValueAndGradient : std::false_type {};
 template <class D>
 struct HasValueAndGradient<D, std::void_t<decltype(&D::value_and_gradient)>> : std::true_type {};
 
+// The row form: rows [b0, b1) one at a time, each teacher's pair a sweep (or two) over its row.
 template <class V, template <class> class Div>
-void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
+void divergence_row_form(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
     if constexpr (std::is_same_v<Div<V>, KeepKl<V>>) {
         return;
     } else {
@@ -239,24 +272,6 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         auto left_to_sum = [&](std::size_t i) { return !kernel_wrote || p.stats.kl[i] < 0.0f; };
         const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
         const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
-        // Short rows go by the divergence's lane form where it has one; what it does not take goes on row by row.
-        using LaneForm = typename LaneFormOf<Div<V>>::type;
-        if constexpr (!std::is_void_v<LaneForm>) {
-            const bool lane_grads = grads && LaneForm::takes(p, false);
-            bool lane_stats = stats && LaneForm::takes(p, true);
-            // The fused pass on rows whose gradient goes by rows: the row form takes the statistics too, in the same
-            // sweep as the gradient where it has one (value_and_gradient), rather than the lanes a sweep of their own.
-            if constexpr (HasValueAndGradient<Div<V>>::value) lane_stats = lane_stats && !(grads && !lane_grads);
-            if (lane_stats || lane_grads) {
-                // The statistics before the gradient, whichever form takes each: the gradient's row_loss reads kl.
-                if (stats && !lane_stats) divergence_rows<V, Div>(p, true, false, b0, b1);
-                LaneForm form(p);
-                divergence_lanes<V>(p, lane_stats, lane_grads, b0, b1, mse_grads && lane_grads, stream && lane_grads, form);
-                if (stream && lane_grads) V::stream_fence();
-                if (grads && !lane_grads) divergence_rows<V, Div>(p, false, true, b0, b1);
-                return;
-            }
-        }
         const int C = p.C, K = p.K;
         const float T = p.T;
         const std::size_t Cp = padded_classes(C);
@@ -330,6 +345,36 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
             }
         }
         if (stream) V::stream_fence();
+    }
+}
+
+// Rows [b0, b1) of divergence Div: short rows by its lane form where it has one, the rest by the row form.
+template <class V, template <class> class Div>
+void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
+    if constexpr (std::is_same_v<Div<V>, KeepKl<V>>) {
+        return;
+    } else {
+        using LaneForm = typename LaneFormOf<Div<V>>::type;
+        if constexpr (!std::is_void_v<LaneForm>) {
+            const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
+            const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
+            const bool lane_grads = grads && LaneForm::takes(p, false);
+            bool lane_stats = stats && LaneForm::takes(p, true);
+            // The fused pass on rows whose gradient goes by rows: the row form takes the statistics too, in the same
+            // sweep as the gradient where it has one (value_and_gradient), rather than the lanes a sweep of their own.
+            if constexpr (HasValueAndGradient<Div<V>>::value) lane_stats = lane_stats && !(grads && !lane_grads);
+            if (lane_stats || lane_grads) {
+                // The statistics before the gradient, whichever form takes each: the gradient's row_loss reads kl.
+                if (stats && !lane_stats) divergence_row_form<V, Div>(p, true, false, b0, b1);
+                LaneForm form(p);
+                divergence_lanes<V>(p, lane_stats, lane_grads, b0, b1, mse_grads && lane_grads, stream && lane_grads, form,
+                                    [&](int r0, int r1) { divergence_row_form<V, Div>(p, true, false, r0, r1); });
+                if (stream && lane_grads) V::stream_fence();
+                if (grads && !lane_grads) divergence_row_form<V, Div>(p, false, true, b0, b1);
+                return;
+            }
+        }
+        divergence_row_form<V, Div>(p, stats, grads, b0, b1);
     }
 }
 

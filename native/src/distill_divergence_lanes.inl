@@ -43,6 +43,8 @@ constexpr int kDkdLaneGradientMaxClasses = 64;
 constexpr int kJsdLaneStatsMaxClasses = kTileMaxClasses;
 constexpr int kJsdLaneGradientMaxClasses = 48;
 constexpr int kReverseKlLaneGradientMaxClasses = 32;
+// Rows of up to these many classes take the reverse KLs the stats kernel leaves to the catalog by lane groups.
+constexpr int kReverseKlLaneStatsMaxClasses = kTileMaxClasses;
 
 // log1p_near_zero for W lanes: the series below 1e-3, vlog1p beyond and for NaN.
 template <class V>
@@ -240,8 +242,55 @@ inline void jsd_value_and_gradient_lanes(const DistillProblem& p, const Divergen
     add_jsd_gradient(p, g, r, k, sums[3]);
 }
 
+// Reverse KL of teacher k's pairs that the stats kernel left to the catalog (kl = kReverseKlByCatalog: R under
+// kPlainReverseKlFrom, where its plain form is not reliable, or a non-finite row), per lane as ReverseKl::value takes
+// it: the plain sum ps d where it holds after all, else sum ps phi(d) - (q - log1p q) with q = sum ps expm1(-d) from
+// the same sweep (one exponential per element). Where teacher and student agree, as they come to in training, every
+// pair is left here; at 11 classes the row form took each as one vector whose steps wait on one another (the dense
+// stats pass 2.7-3 times kl's).
+template <class V>
+inline void reverse_kl_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, int k) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    bool any = false;
+    for (int i = 0; i < g.n; ++i) any = any || p.stats.kl[stat_index(p, g.b0 + i, k)] < 0.0f;
+    if (!any) return;
+    F plain = V::zero(), s = V::zero(), q = V::zero();
+    for_log_ratio_columns(p, g, k, false, [&](int c, F d) {
+        const F ps = V::load(g.column(g.ps, c));
+        plain = V::fma(ps, d, plain);
+        const F term = p_phi<V>(ps, d, vexp<V>(V::sub(V::load(g.column(g.ls, c)), d)));
+        s = V::add(s, term);
+        q = V::add(q, V::fnma(ps, d, term));
+    });
+    alignas(64) float rp[W], sum[W], qs[W];
+    V::store(rp, plain);
+    V::store(sum, s);
+    V::store(qs, q);
+    for (int i = 0; i < g.n; ++i) {
+        const std::size_t at = stat_index(p, g.b0 + i, k);
+        if (!(p.stats.kl[at] < 0.0f)) continue;
+        const float lse_s = g.lse_st[i], lse_t = p.stats.lse_t[at], shift = lse_s - lse_t;
+        const float shift_error = 0x1p-24f * (std::fabs(lse_s) + std::fabs(lse_t) + std::fabs(shift));
+        const double plain_r = rp[i];
+        const double r = plain_r >= kPlainReverseKlFrom && shift_error <= kPlainShiftError * plain_r
+                             ? plain_r
+                             : sum[i] - (static_cast<double>(qs[i]) - log1p_near_zero(qs[i]));
+        p.stats.kl[at] = static_cast<float>(p.T * p.T * r);
+    }
+}
+
+// How many pairs of the group's rows the stats kernel left to the catalog (reverse_kl_value_lanes).
+template <class V>
+inline int reverse_kl_left_in_group(const DistillProblem& p, const DivergenceLanes<V>& g) {
+    int left = 0;
+    for (int i = 0; i < g.n; ++i)
+        for (int k = 0; k < p.K; ++k) left += p.stats.kl[stat_index(p, g.b0 + i, k)] < 0.0f;
+    return left;
+}
+
 // acc += coef ps (d - R) for teacher k, R = sum ps d per lane (ReverseKl::add_gradient and finish_gradient per lane),
-// coef = a_kd T wl per row. The statistics stay with the KL kernel's sweep or the row form (ReverseKlLaneForm).
+// coef = a_kd T wl per row.
 template <class V>
 inline void reverse_kl_gradient_lanes(const DistillProblem& p, const DivergenceLanes<V>& g, int k) {
     using F = typename V::F;
