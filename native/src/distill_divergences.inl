@@ -99,21 +99,6 @@ inline double log1p_near_zero(double x) {
     return std::fabs(x) < 1e-3 ? x * (1.0 - x * (0.5 - x * (1.0 / 3.0))) : std::log1p(x);
 }
 
-// e^x - 1 = x P(x) for |x| < 1/2, P of degree 6 interpolating (e^x - 1) / x at seven Chebyshev nodes of
-// [-1/2, 1/2] (native/tools/fit_polynomials.py): relative error below 1.4e-8, where the Taylor polynomial to x^9/9!
-// gave 2.1e-9 with two multiply-adds more.
-template <class V>
-inline typename V::F expm1_series(typename V::F x) {
-    using F = typename V::F;
-    F q = V::fma(V::set1(1.996217616e-04f), x, V::set1(1.399777364e-03f));
-    q = V::fma(q, x, V::set1(8.333181962e-03f));
-    q = V::fma(q, x, V::set1(4.166530445e-02f));
-    q = V::fma(q, x, V::set1(1.666666716e-01f));
-    q = V::fma(q, x, V::set1(5.000000596e-01f));
-    q = V::fma(q, x, V::set1(1.0f));
-    return V::mul(q, x);
-}
-
 // phi(x) / x^2 = 1/2 - x/6 + x^2/24 - ... for |x| < 1/2, phi(x) = x - 1 + e^-x: the polynomial of degree 5 through
 // six Chebyshev nodes of [-1/2, 1/2] (native/tools/fit_polynomials.py), relative error below 6e-8, where the Taylor
 // polynomial to x^7/9! gave 7.6e-9 with two multiply-adds more.

@@ -169,6 +169,21 @@ inline typename V::F vexpm1(typename V::F x) {
     return vexpm1_neg<V>(V::sub(V::zero(), x));
 }
 
+// e^x - 1 = x P(x) for |x| < 1/2, P of degree 6 interpolating (e^x - 1) / x at seven Chebyshev nodes of
+// [-1/2, 1/2] (native/tools/fit_polynomials.py): relative error below 1.4e-8, where the Taylor polynomial to x^9/9!
+// gave 2.1e-9 with two multiply-adds more.
+template <class V>
+inline typename V::F expm1_series(typename V::F x) {
+    using F = typename V::F;
+    F q = V::fma(V::set1(1.996217616e-04f), x, V::set1(1.399777364e-03f));
+    q = V::fma(q, x, V::set1(8.333181962e-03f));
+    q = V::fma(q, x, V::set1(4.166530445e-02f));
+    q = V::fma(q, x, V::set1(1.666666716e-01f));
+    q = V::fma(q, x, V::set1(5.000000596e-01f));
+    q = V::fma(q, x, V::set1(1.0f));
+    return V::mul(q, x);
+}
+
 // e^(T*u) from e^u for a small integral temperature T, by repeated multiplication: two multiplies instead of
 // a second exp. Each multiply adds at most half an ulp and doubles the relative error already there, so
 // for T <= 4 the result stays within about 10 ulp (1e-6), far inside the op's 1e-5 tolerance. Underflow
