@@ -99,19 +99,6 @@ inline double log1p_near_zero(double x) {
     return std::fabs(x) < 1e-3 ? x * (1.0 - x * (0.5 - x * (1.0 / 3.0))) : std::log1p(x);
 }
 
-// phi(x) / x^2 = 1/2 - x/6 + x^2/24 - ... for |x| < 1/2, phi(x) = x - 1 + e^-x: the polynomial of degree 5 through
-// six Chebyshev nodes of [-1/2, 1/2] (native/tools/fit_polynomials.py), relative error below 6e-8, where the Taylor
-// polynomial to x^7/9! gave 7.6e-9 with two multiply-adds more.
-template <class V>
-inline typename V::F phi_series(typename V::F x) {
-    using F = typename V::F;
-    F q = V::fma(V::set1(-1.994487393e-04f), x, V::set1(1.398218563e-03f));
-    q = V::fma(q, x, V::set1(-8.333235979e-03f));
-    q = V::fma(q, x, V::set1(4.166579247e-02f));
-    q = V::fma(q, x, V::set1(-1.666666716e-01f));
-    return V::fma(q, x, V::set1(0.5f));
-}
-
 // p phi(x) = p x - p + q, where q = p e^-x is given (so a p that underflowed leaves q exact): the series for
 // |x| < 1/2, where p x - p + q would cancel.
 template <class V>

@@ -10,7 +10,7 @@
 // FMA can touch it), so r_c keeps its digits when teacher and student differ by a constant plus a little.
 // With e^u = St pt_c (kept from the teacher's sweep) and e^v = Ss ps_c (the student's),
 //   St pt_c phi(r_c) = e^u r^2 P(r)                 for |r| < 1/2, P(r) = phi(r)/r^2 = sum_j (-r)^j / (j+2)!
-//                                                   to r^6 (truncation below 6e-8 of phi),
+//                                                   by its fitted polynomial (phi_series: 6e-8 relative),
 //                    = e^u (r - 1) + (St/Ss) e^v     otherwise, where the terms exceed the result at most
 //                                                   about 11 times (r = -1/2): a few ulp, and no overflow.
 // K carries the rounding of St and Ss (a few 1e-7), which shifts every r_c by the same e. That moves the sum
@@ -23,6 +23,7 @@
 
 #include <cmath>
 
+#include "vector_exp.h"
 #include "vector_log.h"
 #include "vector_loops.inl"
 
@@ -45,18 +46,18 @@ template <class V>
 struct DivergenceTerm {
     using F = typename V::F;
     F K, inv_T, ratio;  // ratio = St / Ss
+    // Near agreement, where this sweep runs, every |r| of a vector is below 1/2 and the series is all it takes.
     void add(F zc, F sc, F eu, F ev, F& phi, F& rsum) const {
         const F r = log_ratio_of_logits<V>(zc, sc, K, inv_T);
-        F P = V::fma(V::set1(1.0f / 40320.0f), r, V::set1(-1.0f / 5040.0f));
-        P = V::fma(P, r, V::set1(1.0f / 720.0f));
-        P = V::fma(P, r, V::set1(-1.0f / 120.0f));
-        P = V::fma(P, r, V::set1(1.0f / 24.0f));
-        P = V::fma(P, r, V::set1(-1.0f / 6.0f));
-        P = V::fma(P, r, V::set1(0.5f));
-        const F series = V::mul(V::mul(eu, V::mul(r, r)), P);
-        const F direct = V::fma(eu, V::sub(r, V::set1(1.0f)), V::mul(ratio, ev));
-        phi = V::add(phi, V::select(V::less(V::abs(r), V::set1(0.5f)), series, direct));
+        const F series = V::mul(V::mul(eu, V::mul(r, r)), phi_series<V>(r));
         rsum = V::fma(eu, r, rsum);
+        const auto small = V::less(V::abs(r), V::set1(0.5f));
+        if (!V::any(V::less(V::set1(0.49f), V::abs(r)))) {  // NaN lanes stay NaN by the series
+            phi = V::add(phi, series);
+            return;
+        }
+        const F direct = V::fma(eu, V::sub(r, V::set1(1.0f)), V::mul(ratio, ev));
+        phi = V::add(phi, V::select(small, series, direct));
     }
 };
 
