@@ -57,6 +57,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "distill_features.inl"
 #include "distill_groups.inl"
@@ -284,8 +285,10 @@ inline bool stream_logit_grads(const DistillProblem& p) {
 // When dzs is streamed, each counted row is summed in the block's scratch (rows of Cp floats, in L1 or L2) and the
 // last teacher's sweep writes it out with non-temporal stores: no line of dzs is read for ownership, a saving of
 // B C floats of traffic.
+// Rows marked in skip (PreciseRows' marks, or null) get only their row_loss and feature gradients here:
+// their dzs is written afterwards in the precise form (distill_kl_gradient.inl).
 template <class V>
-void gradient_rows_block(const DistillProblem& p, int b0, int b1, float* scratch) {
+void gradient_rows_block(const DistillProblem& p, int b0, int b1, float* scratch, const unsigned char* skip) {
     using F = typename V::F;
     const int C = p.C;
     const F it = V::set1(p.inv_T);
@@ -302,16 +305,17 @@ void gradient_rows_block(const DistillProblem& p, int b0, int b1, float* scratch
             p.grads.row_loss[b] = 0.0f;
             continue;
         }
+        write_row_loss(p, b);
+        if (skip != nullptr && skip[b - b0] != 0) continue;
         const float kd = student_kd_coefficient(p, b);
         with_temperature_kind(student_kind, [&](auto tk) { student_gradient<V, decltype(tk)::value>(p, b, kd, dz); });
         dz[y] -= p.a_ce * p.inv_counted_rows;
-        write_row_loss(p, b);
     }
     for_each_pair(
         p, b1 - b0,
         [&](int k, int r) {
             const int b = b0 + r;
-            if (p.y[b] < 0) return;
+            if (p.y[b] < 0 || (skip != nullptr && skip[r] != 0)) return;
             const std::size_t i = stat_index(p, b, k);
             const float* z = teacher_row(p, k, b);
             float* dz = sum_row(b);
@@ -350,9 +354,13 @@ void gradient_rows_block(const DistillProblem& p, int b0, int b1, float* scratch
 // form that keeps kl's gradient precise there (distill_kl_gradient.inl).
 template <class V>
 void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
-    if (gradient_by_lane_groups(p)) gradient_tiles_block<V>(p, b0, b1, scratch);
-    else gradient_rows_block<V>(p, b0, b1, scratch);
-    precise_kl_gradient_rows<V>(p, b0, b1, scratch);
+    // The rows that take the precise form are known from the stats before the sweeps: the fast kernels leave out
+    // their logit work (near agreement, most rows of a batch).
+    PreciseRows precise{b0, b1};
+    const int marked = mark_precise_kl_gradient_rows<V>(p, b0, b1, precise);
+    if (gradient_by_lane_groups(p)) gradient_tiles_block<V>(p, b0, b1, scratch, precise.marks);
+    else gradient_rows_block<V>(p, b0, b1, scratch, precise.marks);
+    if (marked > 0) write_precise_kl_gradient_rows<V>(p, precise, scratch);
 }
 
 template <class V, int TK>

@@ -23,13 +23,16 @@
 // KL / T^2 >= kPreciseKlGradientScale L^2. Below that a row takes the form above. Measured (KlGradientPrecisionTests:
 // every row against its own largest value, teachers at noise widths from 1e-3 to 10): with the scale at 2e-6 the
 // fast rows just above it reach 1.1e-4 to 1.6e-4, at 2e-5 and 1e-4 every row holds 1e-4; for logits of scale 3 and
-// T = 4 the threshold is a KL / T^2 of a few 1e-3. The rows that take it are computed again after the pass (the fast
-// form's values for them are overwritten), so the fast kernels keep their single sweep.
+// T = 4 the threshold is a KL / T^2 of a few 1e-3. The gradient pass marks those rows before its sweeps, which then
+// leave out their logit work (their feature gradients and row_loss are the fast kernels' as ever), and writes them
+// after; the fused pass, whose statistics come in the same pass, writes them over what its fast form wrote. The fast
+// kernels keep their single sweep.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <vector>
 
 #include "distill_kl.inl"
 #include "distill_layout.inl"
@@ -118,19 +121,20 @@ inline void precise_kl_gradient_row(const DistillProblem& p, int b, float* scrat
     dz[p.y[b]] -= p.a_ce * p.inv_counted_rows;
 }
 
-// Rows [b0, b1) after a gradient or fused pass of kl: the rows that need it take the form above. The block's pairs
-// are one contiguous run of the [B, K] statistics, screened a vector at a time with the block's largest |lse_st| in L
-// (an L at least as large as each row's, so no row that needs the form is missed); only a vector with a pair under
-// that bound looks at its rows one by one (in the dense step's gradient pass the row-by-row test alone cost 10 %).
-template <class V>
-void precise_kl_gradient_rows(const DistillProblem& p, int b0, int b1, float* scratch) {
+// Calls mark(b) for each row b of [b0, b1) that needs the form above, in order, and returns how many. The block's
+// pairs are one contiguous run of the [B, K] statistics, screened a vector at a time with the block's largest |lse_st|
+// in L (an L at least as large as each row's, so no row that needs the form is missed); only a vector with a pair
+// under that bound looks at its rows one by one (in the dense step's gradient pass the row-by-row test alone cost
+// 10 %).
+template <class V, class Mark>
+int mark_precise_kl_gradient_rows(const DistillProblem& p, int b0, int b1, Mark&& mark) {
     using F = typename V::F;
     float lse_st_max = 0.0f;
     for (int b = b0; b < b1; ++b) lse_st_max = std::fmax(lse_st_max, std::fabs(p.stats.lse_st[b]));
     const std::size_t i0 = stat_index(p, b0, 0);
     const float *kl = p.stats.kl + i0, *lse_t = p.stats.lse_t + i0, *wl = p.wl + i0;
     const F scale = V::set1(kPreciseKlGradientScale * p.T * p.T), base = V::set1(1.0f + lse_st_max), zero = V::zero();
-    int next_row = b0;  // rows before it are done
+    int next_row = b0, marked = 0;  // rows before next_row are decided
     for_each_vector<V>((b1 - b0) * p.K, [&](int j, typename V::M t, auto tail) {
         constexpr bool is_tail = decltype(tail)::value;
         const F L = V::add(base, V::abs(load<is_tail, V>(lse_t + j, t)));
@@ -140,9 +144,42 @@ void precise_kl_gradient_rows(const DistillProblem& p, int b0, int b1, float* sc
         if (!V::any(below)) return;
         const int last = b0 + (j + V::W - 1) / p.K;
         for (int b = std::max(next_row, b0 + j / p.K); b <= last && b < b1; ++b)
-            if (needs_precise_kl_gradient(p, b)) precise_kl_gradient_row<V>(p, b, scratch);
+            if (needs_precise_kl_gradient(p, b)) {
+                mark(b);
+                ++marked;
+            }
         next_row = last + 1;
     });
+    return marked;
+}
+
+// The precise rows of a block: marks[b - b0] = 1 for each (a thread's buffer, cleared only once a row is marked, so
+// a block with none touches it not at all).
+struct PreciseRows {
+    int b0, b1;
+    unsigned char* marks = nullptr;
+    void operator()(int b) {
+        if (marks == nullptr) {
+            thread_local std::vector<unsigned char> buffer;
+            buffer.assign(static_cast<std::size_t>(b1 - b0), 0);
+            marks = buffer.data();
+        }
+        marks[b - b0] = 1;
+    }
+};
+
+// The marked rows of [b0, b1) in the form above.
+template <class V>
+void write_precise_kl_gradient_rows(const DistillProblem& p, const PreciseRows& rows, float* scratch) {
+    for (int b = rows.b0; b < rows.b1; ++b)
+        if (rows.marks[b - rows.b0] != 0) precise_kl_gradient_row<V>(p, b, scratch);
+}
+
+// Rows [b0, b1) after a fused pass of kl (whose statistics come in the same pass): the rows that need it take the
+// form above, over what the fast form wrote. (The gradient pass decides before its sweeps: gradient_block.)
+template <class V>
+void precise_kl_gradient_rows(const DistillProblem& p, int b0, int b1, float* scratch) {
+    mark_precise_kl_gradient_rows<V>(p, b0, b1, [&](int b) { precise_kl_gradient_row<V>(p, b, scratch); });
 }
 
 }  // namespace distill

@@ -464,15 +464,33 @@ inline void teacher_gradient_tile(const DistillProblem& p, const LaneGroup<V>& g
 
 // The gradient pass of rows [b0, b1) by lane groups: dzs and row_loss from the logits, then dfs pair by pair in
 // the row-major order of fs and ft (zeros for ignored rows), as gradient_block writes them.
+// A group all of whose counted rows are marked in skip (PreciseRows' marks, or null) leaves out its logit
+// sweeps: its dzs rows are written afterwards in the precise form (distill_kl_gradient.inl), an ignored row's zeros
+// here. A group with any unmarked counted row is swept whole and its marked rows written over.
 template <class V>
-void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
+void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratch, const unsigned char* skip) {
     const bool stream = stream_feature_grads(p);
     for (int r0 = b0; r0 < b1; r0 += V::W) {
-        LaneGroup<V> g = make_lane_group<V>(p, r0, std::min(V::W, b1 - r0), scratch);
-        with_temperature_kind(temperature_kind(p.T), [&](auto tk) { student_gradient_tile<V, decltype(tk)::value>(p, g); });
-        for (int k = 0; k < p.K; ++k) teacher_gradient_tile<V>(p, g, k);
-        finish_gradient_rows(p, g, r0);
-        if (p.F > 0) feature_gradients_of_rows<V>(p, r0, g.n, stream);
+        const int n = std::min(V::W, b1 - r0);
+        bool logits = skip == nullptr;
+        for (int i = 0; i < n && !logits; ++i) logits = p.y[r0 + i] >= 0 && skip[r0 - b0 + i] == 0;
+        if (logits) {
+            LaneGroup<V> g = make_lane_group<V>(p, r0, n, scratch);
+            with_temperature_kind(temperature_kind(p.T), [&](auto tk) { student_gradient_tile<V, decltype(tk)::value>(p, g); });
+            for (int k = 0; k < p.K; ++k) teacher_gradient_tile<V>(p, g, k);
+            finish_gradient_rows(p, g, r0);
+        } else {
+            for (int i = 0; i < n; ++i) {
+                const int b = r0 + i;
+                if (p.y[b] >= 0) {
+                    write_row_loss(p, b);
+                } else {
+                    std::fill_n(gradient_row(p, b), p.C, 0.0f);
+                    p.grads.row_loss[b] = 0.0f;
+                }
+            }
+        }
+        if (p.F > 0) feature_gradients_of_rows<V>(p, r0, n, stream);
     }
     if (stream) V::stream_fence();
 }
