@@ -11,10 +11,13 @@
 // rows), calls per pass, [T = 4],
 // [divergence = 0: mtkd_divergence, 0 kl, 1 reverse-kl, 2 jsd (beta 0.5), 3 dkd (alpha 1, beta 8)],
 // [pass = all, or stats, gradient or fused alone (the gradient pass after one untimed stats call, whose statistics it
-// reads)], [the divergence's beta instead of its default above, e.g. 0.3 for jsd off its symmetric case], e.g.
+// reads)], [the divergence's beta instead of its default above, e.g. 0.3 for jsd off its symmetric case (- keeps the
+// default)], [near: teachers are the student's logits plus Gaussian noise of this width instead of independent ones,
+// as student and teachers come to agree in training, e.g. 0.3], e.g.
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 65536 4 11 16 20 4 2
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 256 64 1000 0 20 4 2 stats 0.3
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 2 1024 8 1000 512 20 4 1 gradient
+//   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 65536 4 11 0 20 4 0 gradient - 0.3
 // Output per pass: the fastest, 20th percentile and median wall ms, the median and 10th percentile CPU ms of the
 // process (the percentile is steadier when other jobs share the cores), and the MB a pass must move
 // (MtkdRl.Core.Distill.DistillTraffic) divided by the 20th percentile.
@@ -40,7 +43,7 @@ double milliseconds(clockid_t clock) {
 
 int main(int argc, char** argv) {
     if (argc < 8) {
-        std::fprintf(stderr, "usage: native_pass_time simd threads B K C D calls [T] [divergence] [pass]\n");
+        std::fprintf(stderr, "usage: native_pass_time simd threads B K C D calls [T] [divergence] [pass] [beta] [near]\n");
         return 2;
     }
     const int simd = std::atoi(argv[1]), threads = std::atoi(argv[2]), B = std::atoi(argv[3]), K = std::atoi(argv[4]),
@@ -60,6 +63,11 @@ int main(int argc, char** argv) {
         ft(static_cast<size_t>(B) * F), wl(static_cast<size_t>(B) * K, 1.0f / K), wf(static_cast<size_t>(B) * K, 1.0f / K);
     for (auto& x : zs) x = 2 * gauss(rng);
     for (auto& x : zt) x = 2 * gauss(rng);
+    const float near = argc > 12 ? static_cast<float>(std::atof(argv[12])) : 0.0f;
+    if (near > 0.0f)
+        for (int k = 0; k < K; ++k)
+            for (std::size_t i = 0; i < static_cast<std::size_t>(B) * C; ++i)
+                zt[static_cast<std::size_t>(k) * B * C + i] = zs[i] + near * gauss(rng);
     for (auto& x : fs) x = gauss(rng);
     for (auto& x : ft) x = gauss(rng);
     std::vector<int> y(B);
@@ -84,7 +92,7 @@ int main(int argc, char** argv) {
     h.divergence = divergence;
     h.div_alpha = divergence == MTKD_DIVERGENCE_DKD ? 1.0f : 0.0f;
     h.div_beta = divergence == MTKD_DIVERGENCE_JSD ? 0.5f : divergence == MTKD_DIVERGENCE_DKD ? 8.0f : 0.0f;
-    if (argc > 11) h.div_beta = static_cast<float>(std::atof(argv[11]));
+    if (argc > 11 && std::strcmp(argv[11], "-") != 0) h.div_beta = static_cast<float>(std::atof(argv[11]));
     h.inv_counted_rows = counted > 0 ? 1.0f / counted : 0.0f;
     mtkd_stats stats{pair_stats[0].data(), pair_stats[1].data(), pair_stats[2].data(), pair_stats[3].data(),
                      pair_stats[4].data(), pair_stats[5].data(), pair_stats[6].data(), pair_stats[7].data(),
