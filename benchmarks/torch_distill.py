@@ -124,10 +124,14 @@ def parse_shape(text):
     return B, K, C, D, N
 
 
-def make_inputs(B, K, C, D, device, dtype=torch.float32, seed=1234, images=0):
+def make_inputs(B, K, C, D, device, dtype=torch.float32, seed=1234, images=0, near=0.0):
+    """Gaussian inputs; with near > 0 the teachers' logits are the student's plus Gaussian noise of that width, as
+    student and teachers come to agree in training (where the native op's precise forms take over)."""
     g = torch.Generator(device="cpu").manual_seed(seed)
     zs = 3 * torch.randn(B, C, generator=g)
     zt = 3 * torch.randn(K, B, C, generator=g)
+    if near > 0:
+        zt = zs.unsqueeze(0) + near * torch.randn(K, B, C, generator=torch.Generator(device="cpu").manual_seed(seed + 1))
     fs = torch.randn(images or B, K * D, generator=g)
     ft = torch.randn(images or B, K * D, generator=g)
     y = torch.randint(0, C, (B,), generator=g)
@@ -254,6 +258,8 @@ def main():
     ap.add_argument("--label", default="", help="tag stored in each record (e.g. 'tuned-malloc')")
     ap.add_argument("--kd-loss", default="kl", help="logit divergence: kl, reverse-kl, jsd[:beta], dkd[:alpha,beta]")
     ap.add_argument("--feature-loss", default="mse", choices=FEATURE_LOSSES)
+    ap.add_argument("--near", type=float, default=0.0, metavar="WIDTH",
+                    help="teachers = the student's logits + Gaussian noise of this width (0: independent teachers)")
     ap.add_argument("--paired", metavar="LIB", help="time libmtkd_native's op in this process, round by round")
     ap.add_argument("--simd", type=int, default=0, help="--paired: 0 auto, 1 scalar, 2 AVX2, 3 AVX-512")
     a = ap.parse_args()
@@ -285,14 +291,14 @@ def main():
         write_records(a.json, records)
     for text in a.shape:
         B, K, C, D, N = parse_shape(text)
-        inputs = make_inputs(B, K, C, D, a.device, images=N)
+        inputs = make_inputs(B, K, C, D, a.device, images=N, near=a.near)
         for mode, fn in steps:
             try:
                 med, p20, p80 = time_step(fn, inputs, a.device, a.repeat, a.warmup, max(1, a.launches))
             except Exception as e:
                 print(f"{mode} failed at {text}: {e}")
                 continue
-            rec = dict(op="step", backend="torch", mode=mode, label=a.label, device=a.device,
+            rec = dict(op="step", backend="torch", mode=mode, label=a.label, device=a.device, near=a.near,
                        threads=torch.get_num_threads(), torch=torch.__version__,
                        B=B, K=K, C=C, D=D, images=N, loss=loss, median_ms=med, p20_ms=p20, p80_ms=p80, launches=max(1, a.launches))
             records.append(rec)
@@ -335,7 +341,7 @@ def paired(a, step, kd, kd_params, loss):
     records = []
     for text in a.shape:
         B, K, C, D, N = parse_shape(text)
-        inputs = make_inputs(B, K, C, D, "cpu", images=N)
+        inputs = make_inputs(B, K, C, D, "cpu", images=N, near=a.near)
         run = op.session(*inputs, kd=kd, kd_params=kd_params, feature=a.feature_loss)
         _, gz, gf, _ = step(*inputs)
         err = 0.0
@@ -359,7 +365,8 @@ def paired(a, step, kd, kd_params, loss):
         med = statistics.median
         two_ratio = [t / w for t, w, _ in rounds]
         fused_ratio = [t / f for t, _, f in rounds]
-        rec = dict(op="paired", backend="torch", mode="eager", label=a.label, device="cpu", threads=torch.get_num_threads(),
+        rec = dict(op="paired", backend="torch", mode="eager", label=a.label, device="cpu", near=a.near,
+                   threads=torch.get_num_threads(),
                    torch=torch.__version__, native=a.paired, simd=op.simd, native_threads=op.threads, B=B, K=K, C=C,
                    D=D, images=N, loss=loss, launches=n, rounds=a.repeat, gradient_rel_err=err,
                    torch_ms=med([r[0] for r in rounds]), two_pass_ms=med([r[1] for r in rounds]),

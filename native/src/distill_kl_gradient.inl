@@ -36,6 +36,7 @@
 
 #include "distill_kl.inl"
 #include "distill_layout.inl"
+#include "distill_tiles.inl"
 #include "vector_exp.h"
 #include "vector_loops.inl"
 
@@ -121,6 +122,82 @@ inline void precise_kl_gradient_row(const DistillProblem& p, int b, float* scrat
     dz[p.y[b]] -= p.a_ce * p.inv_counted_rows;
 }
 
+// Rows of up to this many classes take the form above W rows at a time, one per vector lane, where a third or more of
+// a group's rows need it: at 11 classes a row is one vector whose steps wait on one another.
+constexpr int kPreciseKlTileMaxClasses = 32;
+
+// Rows r0 .. r0 + n - 1 (n <= W) in the form above, one per lane, written where write[i] (counted rows only): the
+// row form's formulas on columns. scratch: four tiles of padded_classes(C) x W floats.
+template <class V>
+inline void precise_kl_gradient_tile(const DistillProblem& p, int r0, int n, const unsigned char* write, float* scratch) {
+    using F = typename V::F;
+    constexpr int W = V::W;
+    const int C = p.C;
+    const std::size_t tile = padded_classes(C) * W;
+    float *s_tile = scratch, *lps = s_tile + tile, *ps = lps + tile, *acc = ps + tile;
+    auto column = [](float* t, int c) { return t + static_cast<std::size_t>(c) * W; };
+    alignas(64) float lse_st[W], lse_s1[W], K[W], wl[W];
+    for (int i = 0; i < W; ++i) {
+        lse_st[i] = i < n ? p.stats.lse_st[r0 + i] : 0.0f;
+        lse_s1[i] = i < n ? p.stats.lse_s1[r0 + i] : 0.0f;
+    }
+    const F it = V::set1(p.inv_T), neg_lse_st = V::sub(V::zero(), V::load(lse_st));
+    const typename V::M active = V::first(n);
+    for (int c0 = 0; c0 < C; c0 += W)
+        transposed_columns<V>(student_row(p, r0), C, n, c0, std::min(W, C - c0), [&](int j, F x) {
+            const int c = c0 + j;
+            const F l = V::fma(x, it, neg_lse_st);
+            V::store(column(s_tile, c), x);
+            V::store(column(lps, c), l);
+            V::store(column(ps, c), vexp<V>(l));
+            V::store(column(acc, c), V::zero());
+        });
+    F Q = V::zero();
+    for (int k = 0; k < p.K; ++k) {
+        for (int i = 0; i < W; ++i) {
+            const bool counted = i < n && p.y[r0 + i] >= 0;
+            K[i] = i < n ? p.T * (p.stats.lse_t[stat_index(p, r0 + i, k)] - lse_st[i]) : 0.0f;
+            wl[i] = counted ? p.wl[stat_index(p, r0 + i, k)] : 0.0f;
+        }
+        const F Kv = V::load(K), w = V::load(wl);
+        F q = V::zero();
+        for (int c0 = 0; c0 < C; c0 += W)
+            transposed_columns<V>(teacher_row(p, k, r0), C, n, c0, std::min(W, C - c0), [&](int j, F z) {
+                const int c = c0 + j;
+                const F gap = kl_probability_gap<V>(z, V::load(column(s_tile, c)), V::load(column(lps, c)),
+                                                    V::load(column(ps, c)), Kv, it, active);
+                q = V::add(q, gap);
+                V::store(column(acc, c), V::fma(w, gap, V::load(column(acc, c))));
+            });
+        Q = V::fma(w, q, Q);
+    }
+    const F ce = V::set1(p.a_ce * p.inv_counted_rows), neg_lse1 = V::sub(V::zero(), V::load(lse_s1));
+    const F neg_coef = V::set1(-p.a_kd * p.T * p.inv_counted_rows);
+    for (int c0 = 0; c0 < C; c0 += W) {
+        const int width = std::min(W, C - c0);
+        F r[W];
+        for (int j = 0; j < W; ++j) {
+            if (j >= width) {
+                r[j] = V::zero();
+                continue;
+            }
+            const int c = c0 + j;
+            const F kd = V::fnma(V::load(column(ps, c)), Q, V::load(column(acc, c)));
+            const F softmax = vexp<V>(V::add(V::load(column(s_tile, c)), neg_lse1));
+            r[j] = V::fma(neg_coef, kd, V::mul(ce, softmax));
+        }
+        V::transpose(r);
+        for (int i = 0; i < n; ++i)
+            if (write[i] != 0) {
+                float* row = gradient_row(p, r0 + i) + c0;
+                if (width == W) V::store(row, r[i]);
+                else V::store(row, r[i], V::first(width));
+            }
+    }
+    for (int i = 0; i < n; ++i)
+        if (write[i] != 0) gradient_row(p, r0 + i)[p.y[r0 + i]] -= p.a_ce * p.inv_counted_rows;
+}
+
 // Calls mark(b) for each row b of [b0, b1) that needs the form above, in order, and returns how many. The block's
 // pairs are one contiguous run of the [B, K] statistics, screened a vector at a time with the block's largest |lse_st|
 // in L (an L at least as large as each row's, so no row that needs the form is missed); only a vector with a pair
@@ -168,18 +245,32 @@ struct PreciseRows {
     }
 };
 
-// The marked rows of [b0, b1) in the form above.
+// The marked rows of [b0, b1) in the form above: on short rows by lane groups where a third or more of a group's rows
+// are marked, else row by row.
 template <class V>
 void write_precise_kl_gradient_rows(const DistillProblem& p, const PreciseRows& rows, float* scratch) {
-    for (int b = rows.b0; b < rows.b1; ++b)
-        if (rows.marks[b - rows.b0] != 0) precise_kl_gradient_row<V>(p, b, scratch);
+    const bool tiles = V::W > 1 && p.C <= kPreciseKlTileMaxClasses;
+    for (int r0 = rows.b0; r0 < rows.b1; r0 += V::W) {
+        const int n = std::min(V::W, rows.b1 - r0);
+        const unsigned char* marks = rows.marks + (r0 - rows.b0);
+        int marked = 0;
+        for (int i = 0; i < n; ++i) marked += marks[i];
+        if (marked == 0) continue;
+        if (tiles && 3 * marked >= n) {
+            precise_kl_gradient_tile<V>(p, r0, n, marks, scratch);
+            continue;
+        }
+        for (int i = 0; i < n; ++i)
+            if (marks[i] != 0) precise_kl_gradient_row<V>(p, r0 + i, scratch);
+    }
 }
 
 // Rows [b0, b1) after a fused pass of kl (whose statistics come in the same pass): the rows that need it take the
 // form above, over what the fast form wrote. (The gradient pass decides before its sweeps: gradient_block.)
 template <class V>
 void precise_kl_gradient_rows(const DistillProblem& p, int b0, int b1, float* scratch) {
-    mark_precise_kl_gradient_rows<V>(p, b0, b1, [&](int b) { precise_kl_gradient_row<V>(p, b, scratch); });
+    PreciseRows precise{b0, b1};
+    if (mark_precise_kl_gradient_rows<V>(p, b0, b1, precise) > 0) write_precise_kl_gradient_rows<V>(p, precise, scratch);
 }
 
 }  // namespace distill
