@@ -208,6 +208,45 @@ public class NativeKernelTests
         }
     }
 
+    /// <summary>
+    /// Teachers near the student, as in training: most rows take kl's precise gradient, which the gradient pass marks
+    /// before its sweeps (the fast kernels leave out those rows' logit work) and writes by lane groups on short rows
+    /// or row by row, and the fused pass writes over its fast rows. Over several blocks of rows and threads the
+    /// outputs do not depend on the thread count, and both routes hold the float64 reference's tolerances.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void Teachers_near_the_student_give_the_same_results_on_any_thread_count(NativeSimd level)
+    {
+        using var one = Backend(level, 1);
+        int seed = TestSeeds.Next();
+        var rng = new Random(seed);
+        foreach (int c in new[] { 11, 100 })
+        {
+            var shape = new DistillShape(700, c, [3, 0, 2]);
+            var x = DistillInputFactory.Create(shape, seed + c);
+            for (int k = 0; k < shape.K; k++)
+                for (int i = 0; i < shape.B * c; i++)
+                    x.Zt[k * shape.B * c + i] = x.Zs[i] + (float)(0.05 * (rng.NextDouble() - 0.5));
+            // No cross-entropy term: the KD gradient alone sets the scale of dzs's tolerance (the fast form misses it).
+            var h = new DistillHyper(Temperature: 4f) with { ACe = 0f };
+            var baseline = RunAll(one, x, h);
+            string at = $"{level} C={c} seed {seed}";
+            foreach (int threads in new[] { 2, 3 })
+            {
+                using var many = new NativeBackend(level, threads);
+                var r = RunAll(many, x, h);
+                AssertSameOutputs($"{at} {threads} threads:", "1 thread", baseline.Grads.Named(), r.Grads.Named(), null, 0);
+                AssertSameOutputs($"{at} {threads} threads: fused", "1 thread", baseline.FusedGrads.Named(),
+                    r.FusedGrads.Named(), null, 0);
+            }
+            var x64 = ReferenceDistill.Inputs64.From(x);
+            var want = ReferenceDistill.ComputeGrads(x64, ReferenceDistill.ComputeStats(x64, h), h);
+            DistillAgreement.CompareOne($"{at} dzs", want.Dzs, baseline.Grads.Dzs, DistillAgreement.GradTolerance);
+            DistillAgreement.CompareOne($"{at} fused dzs", want.Dzs, baseline.FusedGrads.Dzs, DistillAgreement.GradTolerance);
+        }
+    }
+
     [SkippableTheory]
     [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
     public void A_batch_of_tiny_divergences_keeps_its_relative_accuracy(NativeSimd level)
