@@ -314,7 +314,7 @@ void divergence_row_form(const DistillProblem& p, bool stats, bool grads, int b0
                 const DivergenceRow row{zs, p.zt + (static_cast<std::size_t>(k) * p.B + b) * C, ls, ps,
                                         stats ? nullptr : ahead.row(p, b, k), d, e, C, y,
                                         p.inv_T, shift, p.div_alpha, p.div_beta,
-                                        0x1p-24f * (std::fabs(lse_s) + std::fabs(lse_t) + std::fabs(shift)), series};
+                                        shift_rounding_bound(lse_s, lse_t), series};
                 // The fused pass: one sweep of the pair for its value and its gradient, where the form has it.
                 if constexpr (HasValueAndGradient<Div<V>>::value) {
                     if (stats && grads && y >= 0 && left_to_sum(i)) {

@@ -157,7 +157,7 @@ inline typename V::F kd_coefficients(const DistillProblem& p, const DivergenceLa
 // / 2 with a = log1p(q), for the W lanes at once in float. a is the shift the log-sum-exps' rounding leaves (a few
 // 1e-7) and w is of the order of J, so both corrections are small beside s and the float steps add a few roundings
 // of J; the scalar double finish per pair had been a tenth of the lane sweep's time at 11 classes.
-template <class V, class J>
+template <class V>
 inline void write_jsd_values(const DistillProblem& p, const DivergenceLanes<V>& g, const DivergenceRow& r, int k,
                              typename V::F s_sum, typename V::F q_sum, typename V::F w_sum) {
     using F = typename V::F;
@@ -199,7 +199,7 @@ inline void jsd_value_lanes(const DistillProblem& p, const DivergenceLanes<V>& g
         acc[1] = terms.q;
         acc[2] = terms.w;
     });
-    write_jsd_values<V, J>(p, g, r, k, sums[0], sums[1], sums[2]);
+    write_jsd_values<V>(p, g, r, k, sums[0], sums[1], sums[2]);
 }
 
 // acc += coef (1 - beta) ps (v - V) for teacher k at the measured d (Jsd::add_gradient_measured per lane), coef =
@@ -238,7 +238,7 @@ inline void jsd_value_and_gradient_lanes(const DistillProblem& p, const Divergen
         U::store(g.t1 + i, v);
         acc[3] = U::fma(ps, v, acc[3]);
     });
-    write_jsd_values<V, J>(p, g, r, k, sums[0], sums[1], sums[2]);
+    write_jsd_values<V>(p, g, r, k, sums[0], sums[1], sums[2]);
     add_jsd_gradient(p, g, r, k, sums[3]);
 }
 
@@ -270,12 +270,9 @@ inline void reverse_kl_value_lanes(const DistillProblem& p, const DivergenceLane
     for (int i = 0; i < g.n; ++i) {
         const std::size_t at = stat_index(p, g.b0 + i, k);
         if (!(p.stats.kl[at] < 0.0f)) continue;
-        const float lse_s = g.lse_st[i], lse_t = p.stats.lse_t[at], shift = lse_s - lse_t;
-        const float shift_error = 0x1p-24f * (std::fabs(lse_s) + std::fabs(lse_t) + std::fabs(shift));
-        const double plain_r = rp[i];
-        const double r = plain_r >= kPlainReverseKlFrom && shift_error <= kPlainShiftError * plain_r
-                             ? plain_r
-                             : sum[i] - (static_cast<double>(qs[i]) - log1p_near_zero(qs[i]));
+        const double r = ReverseKl<V>::plain_holds(rp[i], shift_rounding_bound(g.lse_st[i], p.stats.lse_t[at]))
+                             ? rp[i]
+                             : ReverseKl<V>::from_terms(sum[i], qs[i]);
         p.stats.kl[at] = static_cast<float>(p.T * p.T * r);
     }
 }

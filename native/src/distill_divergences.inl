@@ -126,6 +126,11 @@ struct DivergenceRow {
 };
 
 // d_c = log ps_c - log pt_c, up to a shift shared by the row (see the top of the file).
+// A bound on the rounding of a pair's shift lse_st - lse_t (DivergenceRow::shift_error).
+inline float shift_rounding_bound(float lse_st, float lse_t) {
+    return 0x1p-24f * (std::fabs(lse_st) + std::fabs(lse_t) + std::fabs(lse_st - lse_t));
+}
+
 template <class V>
 inline typename V::F log_ratio(const DivergenceRow& r, int c, typename V::M m) {
     prefetch_along<V::W>(r.ahead, c);
@@ -165,7 +170,7 @@ struct ReverseKl {
             plain = V::fma(V::load(r.ps + c), log_ratio<V>(r, c, m), plain);  // ps is 0 past C
         });
         const double rp = V::sum(plain);
-        if (rp >= kPlainReverseKlFrom && r.shift_error <= kPlainShiftError * rp) return rp;  // NaN goes on
+        if (plain_holds(rp, r.shift_error)) return rp;  // NaN goes on
         F s = V::zero(), q = V::zero();
         for_vectors<V>(r.C, [&](int c, typename V::M m) {
             const F d = log_ratio<V>(r, c, m), ps = V::load(r.ps + c);
@@ -173,9 +178,14 @@ struct ReverseKl {
             s = V::add(s, term);
             q = V::add(q, V::keep(V::fnma(ps, d, term), m));
         });
-        const double qs = V::sum(q);
-        return V::sum(s) - (qs - std::log1p(qs));
+        return from_terms(V::sum(s), V::sum(q));
     }
+    // Whether the plain sum rp is reverse KL to its own precision, the shift's rounding being at most shift_error.
+    static bool plain_holds(double rp, float shift_error) {
+        return rp >= kPlainReverseKlFrom && shift_error <= kPlainShiftError * rp;
+    }
+    // R from the sums s = sum ps phi(d) and q = sum ps expm1(-d) of the measured d: the shift-free value.
+    static double from_terms(double s, double q) { return s - (q - log1p_near_zero(q)); }
     // dR/ds_c = ps_c (d_c - R) = ps_c (d_c - sum ps d), which a shift of d leaves unchanged. Over the row's
     // teachers, sum_k coef_k ps_c (d_kc - mean_k) = ps_c (sum_k coef_k d_kc - sum_k coef_k mean_k): each teacher's
     // single pass adds coef d to acc and coef mean to offset, and finish_gradient multiplies by ps once per row.

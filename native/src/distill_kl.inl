@@ -51,13 +51,12 @@ struct DivergenceTerm {
         const F r = log_ratio_of_logits<V>(zc, sc, K, inv_T);
         const F series = V::mul(V::mul(eu, V::mul(r, r)), phi_series<V>(r));
         rsum = V::fma(eu, r, rsum);
-        const auto small = V::less(V::abs(r), V::set1(0.5f));
         if (!V::any(V::less(V::set1(0.49f), V::abs(r)))) {  // NaN lanes stay NaN by the series
             phi = V::add(phi, series);
             return;
         }
         const F direct = V::fma(eu, V::sub(r, V::set1(1.0f)), V::mul(ratio, ev));
-        phi = V::add(phi, V::select(small, series, direct));
+        phi = V::add(phi, V::select(V::less(V::abs(r), V::set1(0.5f)), series, direct));
     }
 };
 

@@ -337,14 +337,19 @@ inline void write_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g) 
         if (g.y[i] >= 0) gradient_row(p, g.b0 + i)[g.y[i]] -= p.a_ce * p.inv_counted_rows;
 }
 
+// row_loss of rows r0 .. r0 + n - 1 (0 for ignored rows).
+inline void write_row_losses(const DistillProblem& p, int r0, int n) {
+    for (int b = r0; b < r0 + n; ++b) {
+        if (p.y[b] >= 0) write_row_loss(p, b);
+        else p.grads.row_loss[b] = 0.0f;
+    }
+}
+
 // The fused pass's end of a lane group: dzs rows and row_loss (0 for ignored rows).
 template <class V>
 inline void finish_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g, int r0) {
     write_gradient_rows(p, g);
-    for (int i = 0; i < g.n; ++i) {
-        if (g.y[i] >= 0) write_row_loss(p, r0 + i);
-        else p.grads.row_loss[r0 + i] = 0.0f;
-    }
+    write_row_losses(p, r0, g.n);
 }
 
 // Stats (or, with Fused, stats and gradients) of rows [b0, b1), W rows at a time. Each teacher's tile takes
@@ -480,15 +485,9 @@ void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratc
             for (int k = 0; k < p.K; ++k) teacher_gradient_tile<V>(p, g, k);
             finish_gradient_rows(p, g, r0);
         } else {
-            for (int i = 0; i < n; ++i) {
-                const int b = r0 + i;
-                if (p.y[b] >= 0) {
-                    write_row_loss(p, b);
-                } else {
-                    std::fill_n(gradient_row(p, b), p.C, 0.0f);
-                    p.grads.row_loss[b] = 0.0f;
-                }
-            }
+            write_row_losses(p, r0, n);
+            for (int b = r0; b < r0 + n; ++b)
+                if (p.y[b] < 0) zero_row(gradient_row(p, b), static_cast<std::size_t>(p.C));
         }
         if (p.F > 0) feature_gradients_of_rows<V>(p, r0, n, stream);
     }
