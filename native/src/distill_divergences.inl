@@ -125,12 +125,12 @@ struct DivergenceRow {
     const float* series;  // jsd: JsdSeries::c for this beta; null otherwise
 };
 
-// d_c = log ps_c - log pt_c, up to a shift shared by the row (see the top of the file).
 // A bound on the rounding of a pair's shift lse_st - lse_t (DivergenceRow::shift_error).
 inline float shift_rounding_bound(float lse_st, float lse_t) {
     return 0x1p-24f * (std::fabs(lse_st) + std::fabs(lse_t) + std::fabs(lse_st - lse_t));
 }
 
+// d_c = log ps_c - log pt_c, up to a shift shared by the row (see the top of the file).
 template <class V>
 inline typename V::F log_ratio(const DivergenceRow& r, int c, typename V::M m) {
     prefetch_along<V::W>(r.ahead, c);
@@ -407,11 +407,10 @@ struct JsdOf {
     };
     static void add_value_terms(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
                                 typename V::M m, ValueSums& sums) {
-        if constexpr (Symmetric) add_value_terms_symmetric(r, d, ls, ps, m, sums);
-        else add_general_terms(r, element(r, d, ls, ps, m), d, ps, m, sums);
+        add_value_terms_with_v(r, d, ls, ps, m, sums);
     }
     // add_value_terms and log_ratio_to_mixture of one element at once, for the pass that takes the value and the
-    // gradient together (the fused pass): the same arithmetic as each alone, so the same results. Returns v.
+    // gradient together (the fused pass): the element's v, which add_value_terms leaves unused.
     static typename V::F add_value_terms_with_v(const DivergenceRow& r, typename V::F d, typename V::F ls,
                                                 typename V::F ps, typename V::M m, ValueSums& sums) {
         if constexpr (Symmetric) {
@@ -470,10 +469,6 @@ struct JsdOf {
         e.v = V::select(e.pos, neg_l, V::add(d, neg_l));
         e.gap = V::mul(ps, V::select(e.pos, V::sub(V::zero(), V::mul(x.G, x.inv_g)), x.G));
         return e;
-    }
-    static void add_value_terms_symmetric(const DivergenceRow& r, typename V::F d, typename V::F ls, typename V::F ps,
-                                          typename V::M m, ValueSums& sums) {
-        add_symmetric_terms(r, symmetric_element(r, d, ls, ps, m), d, ps, m, sums);
     }
     static void add_symmetric_terms(const DivergenceRow& r, const SymmetricElement& e, typename V::F d,
                                     typename V::F ps, typename V::M m, ValueSums& sums) {
