@@ -81,11 +81,11 @@ struct HasLaneValue : std::false_type {};
 template <class Form>
 struct HasLaneValue<Form, std::void_t<decltype(&Form::value)>> : std::true_type {};
 
-// What a lane group of rows needs, where the form can tell (a needed member): nothing, the lane sweeps, or the row
+// What a lane group's statistics need, where the form can tell (a needed member): nothing, the lane sweeps, or the row
 // form (a group with a few pairs to compute, each cheaper alone than the whole group's sweeps).
 enum class LaneWork { None, Lanes, ByRows };
 
-// Whether a lane form can tell what a group needs (a needed member).
+// Whether a lane form can tell what a group's statistics need (a needed member).
 template <class Form, class = void>
 struct HasLaneNeeded : std::false_type {};
 template <class Form>
@@ -99,7 +99,8 @@ struct HasLaneValueAndGradient<Form, std::void_t<decltype(&Form::value_and_gradi
 
 // A divergence's stats or gradient on rows [b0, b1), W rows at a time (distill_divergence_lanes.inl): form.group(g)
 // once per lane group, then form.value(g, k) (writes kl) or form.gradient(g, k) (adds to g.acc) per teacher. A group
-// whose form says LaneWork::ByRows (statistics only) goes to by_rows(r0, r1), the row form.
+// whose form says its statistics need LaneWork::ByRows takes them from by_rows(r0, r1), the row form (its gradient,
+// if asked, still by lanes).
 template <class V, class Form, class ByRows>
 void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, int b1, bool mse_grads, bool stream,
                       Form& form, ByRows&& by_rows) {
@@ -111,13 +112,14 @@ void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, i
             for (int i = 0; i < g.n; ++i) zero_row_gradient(p, r0 + i);
             continue;
         }
+        bool lane_values = stats;
         if constexpr (HasLaneNeeded<Form>::value) {
-            const LaneWork work = form.needed(g, grads);
-            if (work == LaneWork::None) continue;
-            if (work == LaneWork::ByRows) {
-                by_rows(r0, r0 + g.n);
-                continue;
-            }
+            // The group's statistics go the same way with or without the gradient, so the fused pass computes them
+            // as the stats pass does.
+            const LaneWork work = stats ? form.needed(g) : LaneWork::None;
+            lane_values = work == LaneWork::Lanes;
+            if (work == LaneWork::ByRows) by_rows(r0, r0 + g.n);
+            if (!grads && !lane_values) continue;
         }
         student_lanes<V>(p, g);
         form.group(g);
@@ -125,7 +127,7 @@ void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, i
         bool together = false;
         if constexpr (HasLaneValueAndGradient<Form>::value) together = stats && grads;
         if constexpr (HasLaneValue<Form>::value) {
-            if (stats && !together)
+            if (lane_values && !together)
                 for (int k = 0; k < p.K; ++k) form.value(g, k);
         }
         if (!grads) continue;
@@ -195,8 +197,7 @@ struct ReverseKlLaneForm {
     // neither the student's tiles nor a sweep, and one with fewer than a third of its pairs left goes by rows, where
     // each costs about three times what it costs in a group's sweep (docs/PERF.md, "Reverse KL's statistics by lane
     // groups").
-    LaneWork needed(const DivergenceLanes<V>& g, bool grads) const {
-        if (grads) return LaneWork::Lanes;
+    LaneWork needed(const DivergenceLanes<V>& g) const {
         const int left = reverse_kl_left_in_group(p, g);
         if (left == 0) return LaneWork::None;
         return 3 * left >= g.n * p.K ? LaneWork::Lanes : LaneWork::ByRows;
