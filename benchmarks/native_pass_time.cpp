@@ -13,11 +13,14 @@
 // [pass = all, or stats, gradient or fused alone (the gradient pass after one untimed stats call, whose statistics it
 // reads)], [the divergence's beta instead of its default above, e.g. 0.3 for jsd off its symmetric case (- keeps the
 // default)], [near: teachers are the student's logits plus Gaussian noise of this width instead of independent ones,
-// as student and teachers come to agree in training, e.g. 0.3], e.g.
+// as student and teachers come to agree in training, e.g. 0.3], [offset: bytes past a 64-byte boundary at which dzs
+// and dfs start, e.g. 16 as malloc and numpy give; 0 by default, as the library's own sessions and PyTorch's tensors
+// (every array is allocated on a 64-byte boundary)], e.g.
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 65536 4 11 16 20 4 2
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 256 64 1000 0 20 4 2 stats 0.3
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 2 1024 8 1000 512 20 4 1 gradient
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 65536 4 11 0 20 4 0 gradient - 0.3
+//   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 2 256 64 100 128 20 4 0 gradient - 0 16
 // Output per pass: the fastest, 20th percentile and median wall ms, the median and 10th percentile CPU ms of the
 // process (the percentile is steadier when other jobs share the cores), and the MB a pass must move
 // (MtkdRl.Core.Distill.DistillTraffic) divided by the 20th percentile.
@@ -25,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <random>
 #include <time.h>
 #include <vector>
@@ -39,11 +43,30 @@ double milliseconds(clockid_t clock) {
     return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
+// Every array on a 64-byte boundary, as the library's sessions (NativeBuffer) and PyTorch's allocator place theirs.
+template <class T>
+struct LineAligned {
+    using value_type = T;
+    LineAligned() = default;
+    template <class U>
+    LineAligned(const LineAligned<U>&) {}
+    T* allocate(std::size_t n) {
+        void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
+        if (p == nullptr) throw std::bad_alloc();
+        return static_cast<T*>(p);
+    }
+    void deallocate(T* p, std::size_t) { std::free(p); }
+    template <class U>
+    bool operator==(const LineAligned<U>&) const { return true; }
+};
+using Floats = std::vector<float, LineAligned<float>>;
+
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc < 8) {
-        std::fprintf(stderr, "usage: native_pass_time simd threads B K C D calls [T] [divergence] [pass] [beta] [near]\n");
+        std::fprintf(stderr,
+                     "usage: native_pass_time simd threads B K C D calls [T] [divergence] [pass] [beta] [near] [offset]\n");
         return 2;
     }
     const int simd = std::atoi(argv[1]), threads = std::atoi(argv[2]), B = std::atoi(argv[3]), K = std::atoi(argv[4]),
@@ -59,7 +82,12 @@ int main(int argc, char** argv) {
     std::normal_distribution<float> gauss(0.0f, 1.0f);
     std::vector<int> widths(K, D), offsets(K + 1);
     for (int k = 0; k <= K; ++k) offsets[k] = k * D;
-    std::vector<float> zs(static_cast<size_t>(B) * C), zt(static_cast<size_t>(K) * B * C), fs(static_cast<size_t>(B) * F),
+    const int offset = argc > 13 ? std::atoi(argv[13]) : 0;
+    if (offset < 0 || offset >= 64 || offset % 4 != 0) {
+        std::fprintf(stderr, "native_pass_time: offset must be a multiple of 4 bytes below 64\n");
+        return 2;
+    }
+    Floats zs(static_cast<size_t>(B) * C), zt(static_cast<size_t>(K) * B * C), fs(static_cast<size_t>(B) * F),
         ft(static_cast<size_t>(B) * F), wl(static_cast<size_t>(B) * K, 1.0f / K), wf(static_cast<size_t>(B) * K, 1.0f / K);
     for (auto& x : zs) x = 2 * gauss(rng);
     for (auto& x : zt) x = 2 * gauss(rng);
@@ -70,16 +98,20 @@ int main(int argc, char** argv) {
                 zt[static_cast<std::size_t>(k) * B * C + i] = zs[i] + near * gauss(rng);
     for (auto& x : fs) x = gauss(rng);
     for (auto& x : ft) x = gauss(rng);
-    std::vector<int> y(B);
+    std::vector<int, LineAligned<int>> y(B);
     int counted = 0;
     for (int b = 0; b < B; ++b) {
         y[b] = rng() % 10 == 0 ? -1 : static_cast<int>(rng() % C);  // 10 % ignored rows, as the bench
         counted += y[b] >= 0;
     }
-    std::vector<float> pair_stats[8], row_stats[3];
+    Floats pair_stats[8], row_stats[3];
     for (auto& v : pair_stats) v.assign(static_cast<size_t>(B) * K, 0.0f);
     for (auto& v : row_stats) v.assign(B, 0.0f);
-    std::vector<float> dzs(static_cast<size_t>(B) * C), dfs(static_cast<size_t>(B) * F), row_loss(B);
+    Floats row_loss(B);
+    // The outputs offset bytes past a line: room for the shift, then the arrays' own floats.
+    Floats dzs_room(static_cast<size_t>(B) * C + 16), dfs_room(static_cast<size_t>(B) * F + 16);
+    float* dzs = dzs_room.data() + offset / 4;
+    float* dfs = dfs_room.data() + offset / 4;
 
     mtkd_shape shape{B, K, C, widths.data(), offsets.data()};
     mtkd_inputs in{zs.data(), zt.data(), fs.data(), ft.data(), y.data(), wl.data(), wf.data()};
@@ -97,7 +129,7 @@ int main(int argc, char** argv) {
     mtkd_stats stats{pair_stats[0].data(), pair_stats[1].data(), pair_stats[2].data(), pair_stats[3].data(),
                      pair_stats[4].data(), pair_stats[5].data(), pair_stats[6].data(), pair_stats[7].data(),
                      row_stats[0].data(),  row_stats[1].data(),  row_stats[2].data()};
-    mtkd_grads grads{dzs.data(), dfs.data(), row_loss.data()};
+    mtkd_grads grads{dzs, dfs, row_loss.data()};
     mtkd_context* ctx = nullptr;
     if (mtkd_context_create(simd, threads, &ctx) != MTKD_OK) {
         std::fprintf(stderr, "native_pass_time: %s\n", mtkd_last_error());

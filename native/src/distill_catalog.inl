@@ -51,13 +51,13 @@ inline void cross_entropy_gradient(const DistillProblem& p, int b, float* acc) {
 constexpr std::size_t kCatalogStreamBytes = std::size_t{4} << 20;
 
 // dfs = (1/B') beta wf_k (2/D_k)(fs - ft) over every slice of row b, by the KL gradient's own feature sweep
-// (feature_row), which writes a large dfs with non-temporal stores; returns sum_k beta wf_k mse_k.
+// (feature_row), which writes a large dfs through lines (WholeLines, null: plain stores); returns sum_k beta wf_k mse_k.
 template <class V>
-inline double mse_gradient(const DistillProblem& p, int b, bool stream) {
+inline double mse_gradient(const DistillProblem& p, int b, WholeLines<V>* lines) {
     double loss = 0.0;
     for (int k = 0; k < p.K; ++k) {
         loss += static_cast<double>(p.beta) * p.wf[stat_index(p, b, k)] * p.stats.mse[stat_index(p, b, k)];
-        feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
+        feature_row<V, false, true, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, lines);
     }
     return loss;
 }
@@ -65,13 +65,13 @@ inline double mse_gradient(const DistillProblem& p, int b, bool stream) {
 // Row b's gradient once acc holds the divergence's part: dzs with the cross-entropy, the mse term's dfs unless the
 // feature sweep writes it, row_loss (1/B') (sum_k a_kd wl_k kl_k + a_ce ce_s + the mse term).
 template <class V>
-inline void finish_row_gradient(const DistillProblem& p, int b, float* acc, bool mse_grads, bool stream) {
+inline void finish_row_gradient(const DistillProblem& p, int b, float* acc, bool mse_grads, WholeLines<V>* lines) {
     double loss = 0.0;
     for (int k = 0; k < p.K; ++k)
         loss += static_cast<double>(p.a_kd) * p.wl[stat_index(p, b, k)] * p.stats.kl[stat_index(p, b, k)];
     cross_entropy_gradient<V>(p, b, acc);
     loss += p.a_ce * p.stats.ce_s[b];
-    if (mse_grads) loss += mse_gradient<V>(p, b, stream);
+    if (mse_grads) loss += mse_gradient<V>(p, b, lines);
     p.grads.row_loss[b] = static_cast<float>(p.inv_counted_rows * loss);
 }
 
@@ -102,7 +102,7 @@ struct HasLaneValueAndGradient<Form, std::void_t<decltype(&Form::value_and_gradi
 // whose form says its statistics need LaneWork::ByRows takes them from by_rows(r0, r1), the row form (its gradient,
 // if asked, still by lanes).
 template <class V, class Form, class ByRows>
-void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, int b1, bool mse_grads, bool stream,
+void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, int b1, bool mse_grads, WholeLines<V>* lines,
                       Form& form, ByRows&& by_rows) {
     for (int r0 = b0; r0 < b1; r0 += V::W) {
         const DivergenceLanes<V> g = make_divergence_lanes<V>(p, r0, std::min(V::W, b1 - r0));
@@ -144,7 +144,7 @@ void divergence_lanes(const DistillProblem& p, bool stats, bool grads, int b0, i
         acc_rows<V>(p, g);
         for (int i = 0; i < g.n; ++i) {
             if (g.y[i] < 0) zero_row_gradient(p, r0 + i);
-            else finish_row_gradient<V>(p, r0 + i, g.row(i), mse_grads, stream);
+            else finish_row_gradient<V>(p, r0 + i, g.row(i), mse_grads, lines);
         }
     }
 }
@@ -273,6 +273,7 @@ void divergence_row_form(const DistillProblem& p, bool stats, bool grads, int b0
         auto left_to_sum = [&](std::size_t i) { return !kernel_wrote || p.stats.kl[i] < 0.0f; };
         const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
         const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
+        WholeLines<V> lines(p.grads.dfs);
         const int C = p.C, K = p.K;
         const float T = p.T;
         const std::size_t Cp = padded_classes(C);
@@ -342,10 +343,13 @@ void divergence_row_form(const DistillProblem& p, bool stats, bool grads, int b0
             }
             if (grads && y >= 0) {
                 if constexpr (gathers) Div<V>::finish_gradient(ps, C, offset, acc);
-                finish_row_gradient<V>(p, b, acc, mse_grads, stream);
+                finish_row_gradient<V>(p, b, acc, mse_grads, stream ? &lines : nullptr);
             }
         }
-        if (stream) V::stream_fence();
+        if (stream) {
+            lines.finish();
+            V::stream_fence();
+        }
     }
 }
 
@@ -368,9 +372,14 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
                 // The statistics before the gradient, whichever form takes each: the gradient's row_loss reads kl.
                 if (stats && !lane_stats) divergence_row_form<V, Div>(p, true, false, b0, b1);
                 LaneForm form(p);
-                divergence_lanes<V>(p, lane_stats, lane_grads, b0, b1, mse_grads && lane_grads, stream && lane_grads, form,
+                WholeLines<V> lines(p.grads.dfs);
+                divergence_lanes<V>(p, lane_stats, lane_grads, b0, b1, mse_grads && lane_grads,
+                                    stream && lane_grads ? &lines : nullptr, form,
                                     [&](int r0, int r1) { divergence_row_form<V, Div>(p, true, false, r0, r1); });
-                if (stream && lane_grads) V::stream_fence();
+                if (stream && lane_grads) {
+                    lines.finish();
+                    V::stream_fence();
+                }
                 if (grads && !lane_grads) divergence_row_form<V, Div>(p, false, true, b0, b1);
                 return;
             }

@@ -11,6 +11,7 @@
 #include "distill_layout.inl"
 #include "prefetch.h"
 #include "vector_loops.inl"
+#include "whole_lines.inl"
 
 namespace mtkd {
 namespace {  // compiled per SIMD level: see distill_kernels.inl
@@ -42,11 +43,92 @@ inline float feature_grad_scale(const DistillProblem& p, int b, int k) {
     return p.inv_counted_rows * p.beta * p.wf[stat_index(p, b, k)] * (2.0f / static_cast<float>(p.D[k]));
 }
 
-// Sweep of teacher k's feature slice in row b: the sums for cos and mse (into the group) and, with
-// WithGrad, dfs = grad_scale * (fs - ft). With `stream`, whole aligned vectors of dfs are written with
-// non-temporal stores: a large dfs is not read before it is overwritten, and is not needed again by this op.
-template <class V, bool WithStats, bool WithGrad>
-inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g, bool stream) {
+// Slice (b, k)'s sums, for even and odd vectors, into the group, which finishes a full group's cos and mse.
+template <class V>
+inline void add_slice_sums(const DistillProblem& p, int b, int k, const typename V::F (&dot)[2],
+                           const typename V::F (&ss)[2], const typename V::F (&tt)[2], const typename V::F (&sq)[2],
+                           FeatureGroup<V>& g) {
+    using G = FeatureGroup<V>;
+    const int j = g.n++;
+    g.sums[G::kDot][j] = V::add(dot[0], dot[1]);
+    g.sums[G::kSs][j] = V::add(ss[0], ss[1]);
+    g.sums[G::kTt][j] = V::add(tt[0], tt[1]);
+    g.sums[G::kSq][j] = V::add(sq[0], sq[1]);
+    g.width[j] = static_cast<float>(p.D[k]);
+    g.i[j] = stat_index(p, b, k);
+    if (g.n == V::W) finish_features(p, g);
+}
+
+// A slice's sums for cos and mse, two sets for even and odd vectors (one set alone would wait on its FMA latency every
+// vector). add takes one vector, x of fs and u of ft (0 outside a tail's mask), into the set of parity h, and returns
+// fs - ft.
+template <class V, bool WithStats>
+struct SliceSweep {
+    using F = typename V::F;
+    F dot[2] = {V::zero(), V::zero()}, ss[2] = {V::zero(), V::zero()}, tt[2] = {V::zero(), V::zero()},
+      sq[2] = {V::zero(), V::zero()};
+    F add(F x, F u, int h) {
+        const F diff = V::sub(x, u);
+        if constexpr (WithStats) {
+            dot[h] = V::fma(x, u, dot[h]);
+            ss[h] = V::fma(x, x, ss[h]);
+            tt[h] = V::fma(u, u, tt[h]);
+            sq[h] = V::fma(diff, diff, sq[h]);
+        }
+        return diff;
+    }
+};
+
+// A slice whose dfs goes through lines' stage (WholeLines::stages): feature_row's sums, vector for vector in the same
+// pairs (a piece is a multiple of 2 W), and its dfs into the stage piece by piece. Inlined into the instantiation of
+// feature_row that stages (Staged).
+template <class V, bool WithStats>
+inline void staged_feature_sweep(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g,
+                                 WholeLines<V>& lines) {
+    using F = typename V::F;
+    using M = typename V::M;
+    const int d = p.D[k];
+    const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
+    const float *a = p.fs + off, *t = p.ft + off;
+    const float *a_ahead = address_ahead(a, kFeatureAheadFloats), *t_ahead = address_ahead(t, kFeatureAheadFloats);
+    const F vg = V::set1(grad_scale);
+    const M all = V::first(V::W);
+    SliceSweep<V, WithStats> s;
+    for (int c0 = 0; c0 < d; c0 += kStagePieceFloats) {
+        const int end = std::min(d, c0 + kStagePieceFloats);
+        float* const to = lines.stage(off + c0, end - c0);
+        auto step = [&](int c, M m, auto tail, int h) {
+            constexpr bool is_tail = decltype(tail)::value;
+            prefetch_along<V::W>(a_ahead, c);
+            prefetch_along<V::W>(t_ahead, c);
+            const F diff = s.add(load<is_tail, V>(a + c, m), load<is_tail, V>(t + c, m), h);
+            store<is_tail, V>(to + (c - c0), V::mul(vg, diff), m);
+        };
+        const int whole_end = c0 + (end - c0) / V::W * V::W;
+        int c = c0;
+        for (; c + 2 * V::W <= whole_end; c += 2 * V::W) {
+            step(c, all, std::false_type{}, 0);
+            step(c + V::W, all, std::false_type{}, 1);
+        }
+        if (c + V::W <= whole_end) step(c, all, std::false_type{}, 0);
+        if (whole_end < end) step(whole_end, V::first(end - whole_end), std::true_type{}, 1);
+    }
+    if constexpr (WithStats) add_slice_sums(p, b, k, s.dot, s.ss, s.tt, s.sq, *g);
+    lines.drain();
+}
+
+// Sweep of teacher k's feature slice in row b: the sums for cos and mse (into the group) and, with WithGrad,
+// dfs = grad_scale * (fs - ft). Without lines, by plain stores. With lines (a dfs past the caches): a slice on the line
+// boundaries streamed in place; with Staged, one that WholeLines::stages through the stage; any other in place, by a
+// masked head up to the first line boundary, whole lines streamed and a masked tail where only dfs is written, by
+// plain stores from the slice's start where the statistics are summed too. So the sums take the slice's vectors
+// from its start in the same pairs whichever way dfs goes, and are the stats pass's bit for bit.
+// The instantiation without the stage is what a pass whose slices all go in place runs: a caller keeps its vectors in
+// the registers its callee leaves alone (the compiler knows which), and the staged sweep takes more of them (the dense
+// shape's fused pass measured 8-30 % slower with it in the same function).
+template <class V, bool WithStats, bool WithGrad, bool Staged = false>
+inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g,
+                        WholeLines<V>* lines) {
     using F = typename V::F;
     using M = typename V::M;
     const int d = p.D[k];
@@ -59,26 +141,21 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
         return;
     }
     const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
+    if constexpr (WithGrad && Staged) {
+        if (lines != nullptr && lines->stages(off, d, WithStats))
+            return staged_feature_sweep<V, WithStats>(p, b, k, grad_scale, g, *lines);
+    }
     const float* a = p.fs + off;
     const float* t = p.ft + off;
     float* out = WithGrad ? p.grads.dfs + off : nullptr;
     const F vg = V::set1(grad_scale);
     const float *a_ahead = address_ahead(a, kFeatureAheadFloats), *t_ahead = address_ahead(t, kFeatureAheadFloats);
-    // Two sets of sums, for even and odd vectors: one set alone would wait on its FMA latency every vector.
-    F dot[2] = {V::zero(), V::zero()}, ss[2] = {V::zero(), V::zero()}, tt[2] = {V::zero(), V::zero()},
-      sq[2] = {V::zero(), V::zero()};
+    SliceSweep<V, WithStats> s;
     auto step = [&](int c, M m, auto tail, auto streaming, int h) {
         constexpr bool is_tail = decltype(tail)::value;
         prefetch_along<V::W>(a_ahead, c);
         prefetch_along<V::W>(t_ahead, c);
-        F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);  // outside m: 0, adds nothing
-        F diff = V::sub(x, u);
-        if constexpr (WithStats) {
-            dot[h] = V::fma(x, u, dot[h]);
-            ss[h] = V::fma(x, x, ss[h]);
-            tt[h] = V::fma(u, u, tt[h]);
-            sq[h] = V::fma(diff, diff, sq[h]);
-        }
+        const F diff = s.add(load<is_tail, V>(a + c, m), load<is_tail, V>(t + c, m), h);  // outside m: 0
         if constexpr (WithGrad) {
             if constexpr (decltype(streaming)::value) V::stream(out + c, V::mul(vg, diff));
             else store<is_tail, V>(out + c, V::mul(vg, diff), m);
@@ -93,10 +170,9 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
         }
         if (c + V::W <= end) step(c, all, std::false_type{}, streaming, 0);
     };
-    if (WithGrad && stream) {
-        // A partial first vector up to the next W-float boundary of out, then aligned whole vectors.
-        const int misalign = static_cast<int>((reinterpret_cast<std::uintptr_t>(out) / sizeof(float)) % V::W);
-        const int head = misalign == 0 ? 0 : std::min(d, V::W - misalign);
+    if (WithGrad && lines != nullptr && (!WithStats || lines->head(off) == 0)) {
+        // A partial first vector up to the next line boundary of out, then whole lines, then the rest.
+        const int head = std::min(d, lines->head(off));
         if (head > 0) step(0, V::first(head), std::true_type{}, std::false_type{}, 1);
         const int end = head + (d - head) / V::W * V::W;
         whole(head, end, std::true_type{});
@@ -106,28 +182,26 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
         whole(0, end, std::false_type{});
         if (end < d) step(end, V::first(d - end), std::true_type{}, std::false_type{}, 1);
     }
-    if constexpr (WithStats) {
-        using G = FeatureGroup<V>;
-        const int j = g->n++;
-        g->sums[G::kDot][j] = V::add(dot[0], dot[1]);
-        g->sums[G::kSs][j] = V::add(ss[0], ss[1]);
-        g->sums[G::kTt][j] = V::add(tt[0], tt[1]);
-        g->sums[G::kSq][j] = V::add(sq[0], sq[1]);
-        g->width[j] = static_cast<float>(d);
-        g->i[j] = stat_index(p, b, k);
-        if (g->n == V::W) finish_features(p, *g);
+    if constexpr (WithStats) add_slice_sums(p, b, k, s.dot, s.ss, s.tt, s.sq, *g);
+}
+
+// The gradient pass's dfs slice of pair (b, k): from feature_row for a counted row, zeros for an ignored one
+// (lines and Staged: see feature_row).
+template <class V, bool Staged>
+inline void feature_gradient(const DistillProblem& p, int b, int k, WholeLines<V>* lines) {
+    if (p.y[b] >= 0) {
+        feature_row<V, false, true, Staged>(p, b, k, feature_grad_scale(p, b, k), nullptr, lines);
+        return;
     }
+    const int d = p.D[k];
+    const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
+    if (Staged && lines != nullptr && lines->stages(off, d, false)) {
+        std::fill_n(lines->stage(off, d), d, 0.0f);  // d < kStageBelowFloats <= kStagePieceFloats
+        lines->drain();
+        return;
+    }
+    zero_row(p.grads.dfs + off, static_cast<std::size_t>(d));
 }
-
-// The gradient pass's dfs slice of pair (b, k): from feature_row for a counted row, zeros for an ignored one.
-template <class V>
-inline void feature_gradient(const DistillProblem& p, int b, int k, bool stream) {
-    if (p.y[b] >= 0) feature_row<V, false, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, stream);
-    else zero_row(p.grads.dfs + static_cast<std::size_t>(b) * p.F + p.off[k], static_cast<std::size_t>(p.D[k]));
-}
-
-// Rows whose dfs is at most this many floats (8 KiB) are staged (feature_gradients_of_rows).
-constexpr int kStagedFeatureFloats = 2048;
 
 // dfs of a counted row's slice k into `slice`: feature_row's gradient, with plain stores and nothing else.
 template <class V>
@@ -145,34 +219,40 @@ inline void slice_gradient(const DistillProblem& p, int b, int k, float* slice) 
     });
 }
 
-// The gradient pass's dfs of rows b0 .. b0 + n - 1, one run of n F floats. Slice by slice, a streamed dfs gets whole
-// lines only where a slice covers them, and a short slice (16 floats, say) off a line boundary is two masked stores,
-// each of which reads its line from memory first; each slice also pays for feature_row's choices of store. So where
-// dfs is streamed and the run fits in kStagedFeatureFloats, the slices are computed into an L1 buffer laid out with
-// the run's own alignment, and the run goes out as whole streamed lines, with at most a partial line at each end
-// (the dense shape's gradient pass 5-9 % faster, whether dfs starts on a line or not).
-template <class V>
-inline void feature_gradients_of_rows(const DistillProblem& p, int b0, int n, bool stream) {
+// The gradient pass's dfs of rows b0 .. b0 + n - 1, one run of n F floats (lines and Staged: see feature_row). A run
+// of short rows that fits a piece of the stage is staged whole, row by row (zeros for an ignored one): slice by slice,
+// a slice of 16 floats off a line boundary was two masked stores, each reading its line first, and each slice paid for
+// feature_row's choice of stores (the dense shape's gradient pass 5-9 % faster staged, whether dfs starts on a line or
+// not). Other runs go slice by slice.
+template <class V, bool Staged>
+inline void feature_gradients_of_rows(const DistillProblem& p, int b0, int n, WholeLines<V>* lines) {
     const std::size_t floats = static_cast<std::size_t>(n) * p.F;
-    if (!stream || floats + V::W > static_cast<std::size_t>(kStagedFeatureFloats)) {
-        for (int b = b0; b < b0 + n; ++b)
-            for (int k = 0; k < p.K; ++k) feature_gradient<V>(p, b, k, stream);
+    if (lines != nullptr && floats <= static_cast<std::size_t>(kStagePieceFloats)) {
+        float* const stage = lines->stage(static_cast<std::size_t>(b0) * p.F, static_cast<int>(floats));
+        for (int i = 0; i < n; ++i) {
+            const int b = b0 + i;
+            float* row = stage + static_cast<std::size_t>(i) * p.F;
+            if (p.y[b] < 0) std::fill_n(row, p.F, 0.0f);
+            else
+                for (int k = 0; k < p.K; ++k) slice_gradient<V>(p, b, k, row + p.off[k]);
+        }
         return;
     }
-    float* out = p.grads.dfs + static_cast<std::size_t>(b0) * p.F;
-    alignas(64) float buffer[kStagedFeatureFloats];
-    float* stage = buffer + (reinterpret_cast<std::uintptr_t>(out) / sizeof(float)) % V::W;  // out[j]'s place in its line
-    for (int i = 0; i < n; ++i) {
-        const int b = b0 + i;
-        float* row = stage + static_cast<std::size_t>(i) * p.F;
-        if (p.y[b] < 0) std::fill_n(row, p.F, 0.0f);
-        else
-            for (int k = 0; k < p.K; ++k) slice_gradient<V>(p, b, k, row + p.off[k]);
-    }
-    for_each_aligned_vector<V>(out, static_cast<int>(floats), [&](int c, typename V::M m, auto masked) {
-        if constexpr (decltype(masked)::value) V::store(out + c, V::load(stage + c, m), m);
-        else V::stream(out + c, V::load(stage + c));
-    });
+    for (int b = b0; b < b0 + n; ++b)
+        for (int k = 0; k < p.K; ++k) feature_gradient<V, Staged>(p, b, k, lines);
+}
+
+// Whether a pass with lines (keep_order: its sweeps sum the statistics too) has a slice that goes through the stage
+// (WholeLines::stages), so runs feature_row's instantiation with it. Row 0's slices tell where F is whole vectors
+// (every row's slices then start where row 0's do within their lines); otherwise any slice the length allows.
+template <class V>
+inline bool stages_slices(const DistillProblem& p, const WholeLines<V>& lines, bool keep_order) {
+    for (int k = 0; k < p.K; ++k)
+        if (p.D[k] > 0 && lines.stages(p.off[k], p.D[k], keep_order)) return true;
+    if (p.F % V::W == 0) return false;
+    for (int k = 0; k < p.K; ++k)
+        if (p.D[k] >= kStageFromFloats && (keep_order || p.D[k] < kStageBelowFloats)) return true;
+    return false;
 }
 
 }  // namespace distill

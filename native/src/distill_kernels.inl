@@ -194,7 +194,7 @@ void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     FeatureGroup<V> features;
     for_each_pair(
         p, blk.rows, [&](int k, int r) { teacher_stats<V, TK, Reverse>(p, blk, k, r, nullptr, teachers); },
-        [&](int r, int k) { feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, false); });
+        [&](int r, int k) { feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, nullptr); });
     finish_teachers<V, Reverse>(p, blk, teachers);
     finish_features(p, features);
 }
@@ -212,6 +212,8 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     TeacherGroup<V> teachers;
     FeatureGroup<V> features;
     const bool stream = stream_feature_grads(p);
+    WholeLines<V> lines(p.grads.dfs);
+    const bool staged = stream && stages_slices(p, lines, true);
     for_each_pair(
         p, blk.rows,
         [&](int k, int r) {
@@ -219,9 +221,14 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
         },
         [&](int r, int k) {
             const int b = b0 + r;
-            feature_row<V, true, true>(p, b, k, counted(r) ? feature_grad_scale(p, b, k) : 0.0f, &features, stream);
+            const float scale = counted(r) ? feature_grad_scale(p, b, k) : 0.0f;
+            if (staged) feature_row<V, true, true, true>(p, b, k, scale, &features, &lines);
+            else feature_row<V, true, true>(p, b, k, scale, &features, stream ? &lines : nullptr);
         });
-    if (stream) V::stream_fence();
+    if (stream) {
+        lines.finish();
+        V::stream_fence();
+    }
     finish_teachers(p, blk, teachers);
     finish_features(p, features);
     for (int b = b0; b < b1; ++b) {
@@ -293,6 +300,8 @@ void gradient_rows_block(const DistillProblem& p, int b0, int b1, float* scratch
     const int C = p.C;
     const F it = V::set1(p.inv_T);
     const bool stream = stream_feature_grads(p), stream_dz = stream_logit_grads(p);
+    WholeLines<V> lines(p.grads.dfs);
+    const bool staged = stream && stages_slices(p, lines, false);
     const std::size_t Cp = padded_classes(C);
     const int student_kind = C >= kOneExpStudentFrom ? temperature_kind(p.T) : 0;
     // Where row b's gradient is summed.
@@ -346,7 +355,11 @@ void gradient_rows_block(const DistillProblem& p, int b0, int b1, float* scratch
             if (next != nullptr) sweep(std::true_type{});
             else sweep(std::false_type{});
         },
-        [&](int r, int k) { feature_gradient<V>(p, b0 + r, k, stream); });
+        [&](int r, int k) {
+            if (staged) feature_gradient<V, true>(p, b0 + r, k, &lines);
+            else feature_gradient<V, false>(p, b0 + r, k, stream ? &lines : nullptr);
+        });
+    if (stream) lines.finish();
     if (stream || stream_dz) V::stream_fence();
 }
 

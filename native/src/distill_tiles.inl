@@ -357,6 +357,8 @@ inline void finish_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g,
 template <class V, int TK, bool Fused, bool Reverse = false>
 void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool stream = Fused && stream_feature_grads(p);
+    WholeLines<V> lines(p.grads.dfs);
+    const bool staged = stream && stages_slices(p, lines, true);
     zero_feature_stats(p, b0, b1);
     // Up to W teachers: the per-pair statistics of a group are held and written as rows of K at its end.
     PairStatsHeld<V> held_stats;
@@ -384,17 +386,23 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
         auto next_feature = [&](int) {
             const int b = r0 + pair / p.K, kk = pair % p.K;
             ++pair;
-            if constexpr (Fused)
-                feature_row<V, true, true>(p, b, kk, p.y[b] >= 0 ? feature_grad_scale(p, b, kk) : 0.0f, &features,
-                                           stream);
-            else feature_row<V, true, false>(p, b, kk, 0.0f, &features, false);
+            if constexpr (Fused) {
+                const float scale = p.y[b] >= 0 ? feature_grad_scale(p, b, kk) : 0.0f;
+                if (staged) feature_row<V, true, true, true>(p, b, kk, scale, &features, &lines);
+                else feature_row<V, true, true>(p, b, kk, scale, &features, stream ? &lines : nullptr);
+            } else {
+                feature_row<V, true, false>(p, b, kk, 0.0f, &features, nullptr);
+            }
         };
         for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused, Reverse>(p, g, k, held, next_feature);
         write_held(r0, g.n);
         finish_features(p, features);
         if constexpr (Fused) finish_gradient_rows(p, g, r0);
     }
-    if (stream) V::stream_fence();
+    if (stream) {
+        lines.finish();
+        V::stream_fence();
+    }
 }
 
 // The gradient pass for short rows, a lane group at a time: dL/dzs from the stats pass's log-sum-exps (the formulas of
@@ -475,6 +483,8 @@ inline void teacher_gradient_tile(const DistillProblem& p, const LaneGroup<V>& g
 template <class V>
 void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratch, const unsigned char* skip) {
     const bool stream = stream_feature_grads(p);
+    WholeLines<V> lines(p.grads.dfs);
+    const bool staged = stream && stages_slices(p, lines, false);
     for (int r0 = b0; r0 < b1; r0 += V::W) {
         const int n = std::min(V::W, b1 - r0);
         bool logits = skip == nullptr;
@@ -489,9 +499,13 @@ void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratc
             for (int b = r0; b < r0 + n; ++b)
                 if (p.y[b] < 0) zero_row(gradient_row(p, b), static_cast<std::size_t>(p.C));
         }
-        if (p.F > 0) feature_gradients_of_rows<V>(p, r0, n, stream);
+        if (p.F > 0 && staged) feature_gradients_of_rows<V, true>(p, r0, n, &lines);
+        else if (p.F > 0) feature_gradients_of_rows<V, false>(p, r0, n, stream ? &lines : nullptr);
     }
-    if (stream) V::stream_fence();
+    if (stream) {
+        lines.finish();
+        V::stream_fence();
+    }
 }
 
 }  // namespace distill

@@ -114,8 +114,8 @@ public class NativeKernelTests
         using var context = NativeTestContexts.Create(level, threads: 2);
         int seed = TestSeeds.Next();
         // 11 classes go by lane groups; dfs of 7,945 x 33 floats (just over 1 MiB) is streamed, and a group's 8 or 16
-        // rows of 33 floats are staged and written out as whole lines, with a masked partial line at either end when
-        // dfs does not start on a line. The last group is partial (7,945 = 496 x 16 + 9); 15 % of the rows ignored.
+        // rows of 33 floats are staged and written out as whole lines, with a partial line at either end of a block's
+        // run when dfs does not start on a line. The last group is partial (7,945 = 496 x 16 + 9); 15 % of the rows ignored.
         var shape = new DistillShape(7945, 11, [5, 3, 9, 16]);
         var batch = new PinnedBatch(shape, seed);
         var x64 = ReferenceDistill.Inputs64.From(batch.Inputs);
@@ -130,6 +130,53 @@ public class NativeKernelTests
                 DistillAgreement.GradTolerance, DistillAgreement.AbsoluteFloor * x64.InverseCountedRows());
             Assert.True(dfs.Take(start).All(float.IsNaN), $"{at}: a float before dfs was written");
             Assert.True(dfs.Skip(start + shape.B * shape.F).All(float.IsNaN), $"{at}: a float after dfs was written");
+        }
+    }
+
+    /// <summary>
+    /// A streamed dfs goes out as whole lines whatever its alignment and the slices' widths: slices of 200, 37 and 130
+    /// floats (800 rows: 1.17 MB, streamed) start at every offset within a line, so the 200- and 130-float ones go
+    /// through the stage and the 37-float one in place; 11 classes take the lane-group kernels, 300 the row kernels.
+    /// Each shift of dfs gives the gradient and fused passes' dfs of no shift bit for bit, within the reference's
+    /// tolerance, with nothing written outside it; and the fused pass's cos and mse are the stats pass's bit for bit
+    /// (its feature sweep takes the slice's vectors from the slice's start however dfs is written).
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void Streamed_feature_gradients_of_any_width_agree_wherever_dfs_starts(NativeSimd level)
+    {
+        using var context = NativeTestContexts.Create(level, threads: 2);
+        int seed = TestSeeds.Next();
+        foreach (int c in new[] { 11, 300 })
+        {
+            var shape = new DistillShape(800, c, [200, 37, 130]);
+            var batch = new PinnedBatch(shape, seed + c);
+            var x64 = ReferenceDistill.Inputs64.From(batch.Inputs);
+            var want = ReferenceDistill.ComputeGrads(x64, ReferenceDistill.ComputeStats(x64, DistillHyper.Default),
+                DistillHyper.Default);
+            Assert.Equal(MtkdStatus.Ok, batch.Stats(context));
+            var stats = batch.CopyStats();
+            foreach (bool fused in new[] { false, true })
+            {
+                float[]? first = null;
+                foreach (int shift in new[] { 0, 1, 7, 15 })
+                {
+                    var (dfs, start) = batch.ShiftDfs(shift);
+                    Assert.Equal(MtkdStatus.Ok, fused ? batch.Fused(context) : batch.Gradient(context));
+                    string at = $"{level} seed {seed + c} C={c} {(fused ? "fused" : "gradient")} pass, dfs {shift} floats past a line";
+                    var got = dfs.AsSpan(start, shape.B * shape.F).ToArray();
+                    first ??= got;
+                    Assert.True(first.AsSpan().SequenceEqual(got), $"{at}: dfs differs from that of dfs on a line");
+                    DistillAgreement.CompareOne($"{at}: dfs", want.Dfs, got, DistillAgreement.GradTolerance,
+                        DistillAgreement.AbsoluteFloor * x64.InverseCountedRows());
+                    Assert.True(dfs.Take(start).All(float.IsNaN), $"{at}: a float before dfs was written");
+                    Assert.True(dfs.Skip(start + shape.B * shape.F).All(float.IsNaN), $"{at}: a float after dfs was written");
+                    if (!fused) continue;
+                    var fusedStats = batch.CopyStats();
+                    Assert.True(stats.Cos.AsSpan().SequenceEqual(fusedStats.Cos), $"{at}: cos differs from the stats pass's");
+                    Assert.True(stats.Mse.AsSpan().SequenceEqual(fusedStats.Mse), $"{at}: mse differs from the stats pass's");
+                }
+            }
         }
     }
 
