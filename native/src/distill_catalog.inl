@@ -388,11 +388,18 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
     }
 }
 
+// A feature loss other than mse on rows [b0, b1): its value into mse (stats) and (grads) its dfs, zeros for an
+// ignored row (the KL gradient kernel leaves dfs to this sweep: dfs_by_catalog), and its row_loss term. A dfs past
+// kCatalogStreamBytes goes out as whole streamed lines through a stage (WholeLines), slice by slice where a slice fits
+// a piece of it: written in place, a slice off the line boundaries read its partial lines first, and every line of a
+// dfs in plain stores is read for ownership before it is written.
 template <class V, template <class> class Feat>
 void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b1) {
     if constexpr (std::is_same_v<Feat<V>, KeepMse<V>>) {
         return;
     } else {
+        const bool stream = grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
+        WholeLines<V> lines(p.grads.dfs);
         for (int b = b0; b < b1; ++b) {
             const int y = p.y[b];
             double loss = 0.0;
@@ -406,12 +413,20 @@ void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b
                 }
                 const float *a = p.fs + off, *t = p.ft + off;
                 if (stats) p.stats.mse[i] = static_cast<float>(Feat<V>::value(a, t, d, p.cos_eps));
-                if (grads && y >= 0) {
-                    loss += static_cast<double>(p.beta) * p.wf[i] * p.stats.mse[i];
-                    Feat<V>::gradient(a, t, d, p.cos_eps, p.inv_counted_rows * p.beta * p.wf[i], p.grads.dfs + off);
+                if (!grads) continue;
+                float* const out = stream && d <= kStagePieceFloats ? lines.stage(off, d) : p.grads.dfs + off;
+                if (y < 0) {
+                    std::fill_n(out, d, 0.0f);
+                    continue;
                 }
+                loss += static_cast<double>(p.beta) * p.wf[i] * p.stats.mse[i];
+                Feat<V>::gradient(a, t, d, p.cos_eps, p.inv_counted_rows * p.beta * p.wf[i], out);
             }
             if (grads && y >= 0) p.grads.row_loss[b] = static_cast<float>(p.grads.row_loss[b] + p.inv_counted_rows * loss);
+        }
+        if (stream) {
+            lines.finish();
+            V::stream_fence();
         }
     }
 }

@@ -356,6 +356,7 @@ void gradient_rows_block(const DistillProblem& p, int b0, int b1, float* scratch
             else sweep(std::false_type{});
         },
         [&](int r, int k) {
+            if (p.dfs_by_catalog) return;
             if (staged) feature_gradient<V, true>(p, b0 + r, k, &lines);
             else feature_gradient<V, false>(p, b0 + r, k, stream ? &lines : nullptr);
         });

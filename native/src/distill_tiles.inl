@@ -499,8 +499,9 @@ void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratc
             for (int b = r0; b < r0 + n; ++b)
                 if (p.y[b] < 0) zero_row(gradient_row(p, b), static_cast<std::size_t>(p.C));
         }
-        if (p.F > 0 && staged) feature_gradients_of_rows<V, true>(p, r0, n, &lines);
-        else if (p.F > 0) feature_gradients_of_rows<V, false>(p, r0, n, stream ? &lines : nullptr);
+        if (p.F == 0 || p.dfs_by_catalog) continue;
+        if (staged) feature_gradients_of_rows<V, true>(p, r0, n, &lines);
+        else feature_gradients_of_rows<V, false>(p, r0, n, stream ? &lines : nullptr);
     }
     if (stream) {
         lines.finish();

@@ -29,6 +29,9 @@ struct DistillProblem {
     // Set by the catalog's driver where its sweep overwrites every kl the stats kernel writes (jsd, dkd): the kernel
     // then skips the accurate re-summation of small KLs (distill_groups.inl, distill_tiles.inl), which nothing reads.
     bool kl_overwritten = false;
+    // Set by the catalog's driver for the KL gradient kernel where a feature loss other than mse writes dfs itself
+    // (distill_catalog.inl): the kernel then leaves fs, ft and dfs alone, which it would only sweep to write zeros.
+    bool dfs_by_catalog = false;
 };
 
 // Rows of at most this many classes are processed W rows at a time, one per vector lane (distill_tiles.inl), by the

@@ -180,6 +180,40 @@ public class NativeKernelTests
         }
     }
 
+    /// <summary>
+    /// A feature loss other than mse writes dfs itself, zeros for an ignored row (the KL gradient kernel leaves fs, ft
+    /// and dfs alone then), and past 4 MB as whole streamed lines: 2,100 rows of slices of 200, 37 and 300 floats
+    /// (4.5 MB), dfs 0 and 7 floats past a line, cosine after kl and smooth-l1 after jsd, gradient and fused passes,
+    /// against the float64 reference, with nothing written outside dfs.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void A_catalog_feature_loss_writes_a_streamed_dfs_wherever_it_starts(NativeSimd level)
+    {
+        using var context = NativeTestContexts.Create(level, threads: 2);
+        int seed = TestSeeds.Next();
+        var shape = new DistillShape(2100, 11, [200, 37, 300]);
+        foreach (string lossName in new[] { "kl+cosine", "jsd:beta=0.5+smooth-l1" })
+        {
+            var h = new DistillHyper(Temperature: 2.5f) with { Loss = LossCatalogTests.FromName(lossName) };
+            var batch = new PinnedBatch(shape, seed, h);
+            var x64 = ReferenceDistill.Inputs64.From(batch.Inputs);
+            var want = ReferenceDistill.ComputeGrads(x64, ReferenceDistill.ComputeStats(x64, h), h);
+            Assert.Equal(MtkdStatus.Ok, batch.Stats(context));
+            foreach (bool fused in new[] { false, true })
+                foreach (int shift in new[] { 0, 7 })
+                {
+                    var (dfs, start) = batch.ShiftDfs(shift);
+                    Assert.Equal(MtkdStatus.Ok, fused ? batch.Fused(context) : batch.Gradient(context));
+                    string at = $"{level} {lossName} seed {seed} {(fused ? "fused" : "gradient")} pass, dfs {shift} floats past a line";
+                    DistillAgreement.CompareOne($"{at}: dfs", want.Dfs, dfs.AsSpan(start, shape.B * shape.F).ToArray(),
+                        DistillAgreement.GradTolerance, DistillAgreement.AbsoluteFloor * x64.InverseCountedRows());
+                    Assert.True(dfs.Take(start).All(float.IsNaN), $"{at}: a float before dfs was written");
+                    Assert.True(dfs.Skip(start + shape.B * shape.F).All(float.IsNaN), $"{at}: a float after dfs was written");
+                }
+        }
+    }
+
     [SkippableTheory]
     [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
     public void Results_do_not_depend_on_the_thread_count(NativeSimd level)

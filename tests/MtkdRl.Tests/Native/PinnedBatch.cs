@@ -51,6 +51,8 @@ public sealed unsafe class PinnedBatch
         {
             Temperature = h.Temperature, ACe = h.ACe, AKd = h.AKd, Beta = h.Beta, CosEps = h.CosEps,
             InvCountedRows = Inputs.InverseCountedRows(),
+            Divergence = (int)h.Loss.Divergence, DivAlpha = h.Loss.DivAlpha, DivBeta = h.Loss.DivBeta,
+            FeatureLoss = (int)h.Loss.Feature,
         };
         var s = StatsArrays;
         RawStats = new MtkdStats
