@@ -50,6 +50,11 @@ inline void cross_entropy_gradient(const DistillProblem& p, int b, float* acc) {
 // sweeps keep less of the caches busy than the KL kernels do; at 16 MB (1024,8,1000,512) faster.
 constexpr std::size_t kCatalogStreamBytes = std::size_t{4} << 20;
 
+// Whether the catalog's gradient sweeps write dfs with non-temporal stores (through WholeLines).
+inline bool catalog_streams_dfs(const DistillProblem& p) {
+    return static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
+}
+
 // dfs = (1/B') beta wf_k (2/D_k)(fs - ft) over every slice of row b, by the KL gradient's own feature sweep
 // (feature_row), which writes a large dfs through lines (WholeLines, null: plain stores); returns sum_k beta wf_k mse_k.
 template <class V>
@@ -272,7 +277,7 @@ void divergence_row_form(const DistillProblem& p, bool stats, bool grads, int b0
         const bool kernel_wrote = std::is_same_v<Div<V>, ReverseKl<V>> && reverse_kl_in_stats_sweep(p);
         auto left_to_sum = [&](std::size_t i) { return !kernel_wrote || p.stats.kl[i] < 0.0f; };
         const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
-        const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
+        const bool stream = mse_grads && catalog_streams_dfs(p);
         WholeLines<V> lines(p.grads.dfs);
         const int C = p.C, K = p.K;
         const float T = p.T;
@@ -362,7 +367,7 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
         using LaneForm = typename LaneFormOf<Div<V>>::type;
         if constexpr (!std::is_void_v<LaneForm>) {
             const bool mse_grads = grads && p.feature_loss == MTKD_FEATURE_MSE;
-            const bool stream = mse_grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
+            const bool stream = mse_grads && catalog_streams_dfs(p);
             const bool lane_grads = grads && LaneForm::takes(p, false);
             bool lane_stats = stats && LaneForm::takes(p, true);
             // The fused pass on rows whose gradient goes by rows: the row form takes the statistics too, in the same
@@ -389,8 +394,8 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
 }
 
 // A feature loss other than mse on rows [b0, b1): its value into mse (stats) and (grads) its dfs, zeros for an
-// ignored row (the KL gradient kernel leaves dfs to this sweep: dfs_by_catalog), and its row_loss term. A dfs past
-// kCatalogStreamBytes goes out as whole streamed lines through a stage (WholeLines), slice by slice where a slice fits
+// ignored row (the KL gradient kernel leaves dfs to this sweep: dfs_by_catalog), and its row_loss term. A streamed
+// dfs (catalog_streams_dfs) goes out as whole streamed lines through a stage (WholeLines), slice by slice where a slice fits
 // a piece of it: written in place, a slice off the line boundaries read its partial lines first, and every line of a
 // dfs in plain stores is read for ownership before it is written.
 template <class V, template <class> class Feat>
@@ -398,7 +403,7 @@ void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b
     if constexpr (std::is_same_v<Feat<V>, KeepMse<V>>) {
         return;
     } else {
-        const bool stream = grads && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
+        const bool stream = grads && catalog_streams_dfs(p);
         WholeLines<V> lines(p.grads.dfs);
         for (int b = b0; b < b1; ++b) {
             const int y = p.y[b];

@@ -51,8 +51,9 @@ void run_kl_mse(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
 // statistic, then the catalog sweep overwrites the replaced ones. In the gradient pass a replaced divergence's
 // sweep writes the whole gradient (cross-entropy, divergence, the mse term unless the feature sweep writes it), so
 // no teacher row is read for a KL term times 0; a replaced feature loss alone runs the KL gradient kernel with beta
-// at 0 and without its feature sweep (dfs_by_catalog), then writes dfs and adds its term. The fused pass runs, block of rows by block of rows, the KL stats kernel (and the KL gradient
-// kernel where the divergence is kl) and then one catalog call that takes the statistics and the gradient together.
+// at 0 and without its feature sweep (dfs_by_catalog), then writes dfs and adds its term. The fused pass runs, block
+// of rows by block of rows, the KL stats kernel (and the KL gradient kernel where the divergence is kl) and then one
+// catalog call that takes the statistics and the gradient together.
 void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
     const Kernels& kern = *ctx.kernels;
     DistillProblem base = p;

@@ -126,10 +126,7 @@ public class NativeKernelTests
             var (dfs, start) = batch.ShiftDfs(shift);
             Assert.Equal(MtkdStatus.Ok, batch.Gradient(context));
             string at = $"{level} seed {seed} dfs {shift} floats past a line";
-            DistillAgreement.CompareOne($"{at}: dfs", want.Dfs, dfs.AsSpan(start, shape.B * shape.F).ToArray(),
-                DistillAgreement.GradTolerance, DistillAgreement.AbsoluteFloor * x64.InverseCountedRows());
-            Assert.True(dfs.Take(start).All(float.IsNaN), $"{at}: a float before dfs was written");
-            Assert.True(dfs.Skip(start + shape.B * shape.F).All(float.IsNaN), $"{at}: a float after dfs was written");
+            AssertShiftedDfs(at, want.Dfs, dfs, start, shape, x64.InverseCountedRows());
         }
     }
 
@@ -167,10 +164,7 @@ public class NativeKernelTests
                     var got = dfs.AsSpan(start, shape.B * shape.F).ToArray();
                     first ??= got;
                     Assert.True(first.AsSpan().SequenceEqual(got), $"{at}: dfs differs from that of dfs on a line");
-                    DistillAgreement.CompareOne($"{at}: dfs", want.Dfs, got, DistillAgreement.GradTolerance,
-                        DistillAgreement.AbsoluteFloor * x64.InverseCountedRows());
-                    Assert.True(dfs.Take(start).All(float.IsNaN), $"{at}: a float before dfs was written");
-                    Assert.True(dfs.Skip(start + shape.B * shape.F).All(float.IsNaN), $"{at}: a float after dfs was written");
+                    AssertShiftedDfs(at, want.Dfs, dfs, start, shape, x64.InverseCountedRows());
                     if (!fused) continue;
                     var fusedStats = batch.CopyStats();
                     Assert.True(stats.Cos.AsSpan().SequenceEqual(fusedStats.Cos), $"{at}: cos differs from the stats pass's");
@@ -206,10 +200,7 @@ public class NativeKernelTests
                     var (dfs, start) = batch.ShiftDfs(shift);
                     Assert.Equal(MtkdStatus.Ok, fused ? batch.Fused(context) : batch.Gradient(context));
                     string at = $"{level} {lossName} seed {seed} {(fused ? "fused" : "gradient")} pass, dfs {shift} floats past a line";
-                    DistillAgreement.CompareOne($"{at}: dfs", want.Dfs, dfs.AsSpan(start, shape.B * shape.F).ToArray(),
-                        DistillAgreement.GradTolerance, DistillAgreement.AbsoluteFloor * x64.InverseCountedRows());
-                    Assert.True(dfs.Take(start).All(float.IsNaN), $"{at}: a float before dfs was written");
-                    Assert.True(dfs.Skip(start + shape.B * shape.F).All(float.IsNaN), $"{at}: a float after dfs was written");
+                    AssertShiftedDfs(at, want.Dfs, dfs, start, shape, x64.InverseCountedRows());
                 }
         }
     }
@@ -274,6 +265,20 @@ public class NativeKernelTests
             AssertSameOutputs($"{at}: fused", "the gradient pass", grads.Named(), fusedGrads.Named(),
                 sameForms ? null : "row_loss", DistillAgreement.GradTolerance);
         }
+    }
+
+    /// <summary>
+    /// dfs as PinnedBatch.ShiftDfs placed it (at start inside the NaN-filled array) agrees with the float64 reference,
+    /// and not a float around it was written.
+    /// </summary>
+    private static void AssertShiftedDfs(string at, double[] want, float[] dfs, int start, DistillShape shape,
+        double inverseCountedRows)
+    {
+        int n = shape.B * shape.F;
+        DistillAgreement.CompareOne($"{at}: dfs", want, dfs.AsSpan(start, n).ToArray(), DistillAgreement.GradTolerance,
+            DistillAgreement.AbsoluteFloor * inverseCountedRows);
+        Assert.True(dfs.Take(start).All(float.IsNaN), $"{at}: a float before dfs was written");
+        Assert.True(dfs.Skip(start + n).All(float.IsNaN), $"{at}: a float after dfs was written");
     }
 
     /// <summary>Each output of got equals want's bit for bit, except the one named loose, held to the tolerance.</summary>
