@@ -379,8 +379,10 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
 
 template <class V, int TK>
 void stats_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
-    const bool reverse = reverse_kl_in_stats_sweep(p);
-    if (p.C <= kTileMaxClasses && reverse) tiles_block<V, TK, false, true>(p, b0, b1, scratch);
+    const bool reverse = reverse_kl_in_stats_sweep(p), after = features_after_tiles(p);
+    if (p.C <= kTileMaxClasses && reverse && after) tiles_block<V, TK, false, true, true>(p, b0, b1, scratch);
+    else if (p.C <= kTileMaxClasses && reverse) tiles_block<V, TK, false, true>(p, b0, b1, scratch);
+    else if (p.C <= kTileMaxClasses && after) tiles_block<V, TK, false, false, true>(p, b0, b1, scratch);
     else if (p.C <= kTileMaxClasses) tiles_block<V, TK, false>(p, b0, b1, scratch);
     else if (reverse) stats_block<V, TK, true>(p, b0, b1, scratch);
     else stats_block<V, TK, false>(p, b0, b1, scratch);
@@ -388,7 +390,9 @@ void stats_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
 
 template <class V, int TK>
 void fused_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
-    if (p.C <= kTileMaxClasses) tiles_block<V, TK, true>(p, b0, b1, scratch);
+    const bool after = features_after_tiles(p);
+    if (p.C <= kTileMaxClasses && after) tiles_block<V, TK, true, false, true>(p, b0, b1, scratch);
+    else if (p.C <= kTileMaxClasses) tiles_block<V, TK, true>(p, b0, b1, scratch);
     else fused_block<V, TK>(p, b0, b1, scratch);
 }
 

@@ -352,9 +352,22 @@ inline void finish_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g,
     write_row_losses(p, r0, g.n);
 }
 
+// The stats and fused passes of rows of up to this many classes sweep a lane group's feature slices after its logit
+// tiles (tiles_block's FeaturesAfter) rather than spread between their columns. 2 threads, AVX-512 (docs/PERF.md,
+// "Short rows"): stats 65536,4,11,16 -9 %, 8192,4,11,64 -13 %, 16384,16,21,32 -5 %, fused -15 %, -7 %, -9 %; rows of
+// 32 classes level, of 64 and 100 classes 1-8 % slower at one thread, where the tiles' arithmetic hides the slices'
+// loads between their columns.
+constexpr int kFeaturesAfterTilesMaxClasses = 24;
+
+inline bool features_after_tiles(const DistillProblem& p) {
+    return p.F > 0 && p.C <= kFeaturesAfterTilesMaxClasses;
+}
+
 // Stats (or, with Fused, stats and gradients) of rows [b0, b1), W rows at a time. Each teacher's tile takes
-// as many feature slices along, in the row-major order of fs and ft (see for_each_pair).
-template <class V, int TK, bool Fused, bool Reverse = false>
+// as many feature slices along, in the row-major order of fs and ft (see for_each_pair); with FeaturesAfter (short
+// rows: features_after_tiles) the group's slices are swept after its tiles instead. A separate instantiation: with both
+// ways in one function the dense stats pass measured 4 % slower.
+template <class V, int TK, bool Fused, bool Reverse = false, bool FeaturesAfter = false>
 void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool stream = Fused && stream_feature_grads(p);
     WholeLines<V> lines(p.grads.dfs);
@@ -382,19 +395,35 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
             continue;
         }
         FeatureGroup<V> features;
-        int pair = 0;
-        auto next_feature = [&](int) {
-            const int b = r0 + pair / p.K, kk = pair % p.K;
-            ++pair;
+        if constexpr (FeaturesAfter) {
+            // The group's slices after its tiles, inlined; with AVX-512 the next group's lines asked for meanwhile
+            // (with AVX2's 16 registers the hints in the tiles cost more than they saved).
+            FeatureLinesAhead ahead(p, r0 + V::W, std::min(b1, r0 + 2 * V::W), g.n * p.K);
+            for (int k = 0; k < p.K; ++k)
+                teacher_tile<V, TK, Fused, Reverse>(p, g, k, held, [&](int) {
+                    if constexpr (V::W >= 16) ahead.step();
+                });
             if constexpr (Fused) {
-                const float scale = p.y[b] >= 0 ? feature_grad_scale(p, b, kk) : 0.0f;
-                if (staged) feature_row<V, true, true, true>(p, b, kk, scale, &features, &lines);
-                else feature_row<V, true, true>(p, b, kk, scale, &features, stream ? &lines : nullptr);
+                if (staged) features_and_gradients_of_rows<V, true>(p, r0, g.n, features, &lines);
+                else features_and_gradients_of_rows<V, false>(p, r0, g.n, features, stream ? &lines : nullptr);
             } else {
-                feature_row<V, true, false>(p, b, kk, 0.0f, &features, nullptr);
+                feature_stats_of_rows(p, r0, g.n, features);
             }
-        };
-        for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused, Reverse>(p, g, k, held, next_feature);
+        } else {
+            int pair = 0;
+            auto next_feature = [&](int) {
+                const int b = r0 + pair / p.K, kk = pair % p.K;
+                ++pair;
+                if constexpr (Fused) {
+                    const float scale = p.y[b] >= 0 ? feature_grad_scale(p, b, kk) : 0.0f;
+                    if (staged) feature_row<V, true, true, true>(p, b, kk, scale, &features, &lines);
+                    else feature_row<V, true, true>(p, b, kk, scale, &features, stream ? &lines : nullptr);
+                } else {
+                    feature_row<V, true, false>(p, b, kk, 0.0f, &features, nullptr);
+                }
+            };
+            for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused, Reverse>(p, g, k, held, next_feature);
+        }
         write_held(r0, g.n);
         finish_features(p, features);
         if constexpr (Fused) finish_gradient_rows(p, g, r0);

@@ -136,7 +136,9 @@ public class NativeKernelTests
     /// through the stage and the 37-float one in place; 11 classes take the lane-group kernels, 300 the row kernels.
     /// Each shift of dfs gives the gradient and fused passes' dfs of no shift bit for bit, within the reference's
     /// tolerance, with nothing written outside it; and the fused pass's cos and mse are the stats pass's bit for bit
-    /// (its feature sweep takes the slice's vectors from the slice's start however dfs is written).
+    /// (its feature sweep takes the slice's vectors from the slice's start however dfs is written). Short rows of
+    /// short slices (4,200 rows of four 16-float slices, 5,000 of 5, 33 and 17 floats: over 1 MiB of dfs) take the
+    /// lane-group kernels' sweep after the tiles, whose fused pass stages a group's run of rows whole.
     /// </summary>
     [SkippableTheory]
     [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
@@ -144,10 +146,15 @@ public class NativeKernelTests
     {
         using var context = NativeTestContexts.Create(level, threads: 2);
         int seed = TestSeeds.Next();
-        foreach (int c in new[] { 11, 300 })
+        var shapes = new[]
         {
-            var shape = new DistillShape(800, c, [200, 37, 130]);
-            var batch = new PinnedBatch(shape, seed + c);
+            new DistillShape(800, 11, [200, 37, 130]), new DistillShape(800, 300, [200, 37, 130]),
+            new DistillShape(4200, 11, [16, 16, 16, 16]), new DistillShape(5000, 11, [5, 33, 17]),
+        };
+        foreach (var shape in shapes)
+        {
+            int salt = shape.B + shape.C;
+            var batch = new PinnedBatch(shape, seed + salt);
             var x64 = ReferenceDistill.Inputs64.From(batch.Inputs);
             var want = ReferenceDistill.ComputeGrads(x64, ReferenceDistill.ComputeStats(x64, DistillHyper.Default),
                 DistillHyper.Default);
@@ -160,7 +167,7 @@ public class NativeKernelTests
                 {
                     var (dfs, start) = batch.ShiftDfs(shift);
                     Assert.Equal(MtkdStatus.Ok, fused ? batch.Fused(context) : batch.Gradient(context));
-                    string at = $"{level} seed {seed + c} C={c} {(fused ? "fused" : "gradient")} pass, dfs {shift} floats past a line";
+                    string at = $"{level} seed {seed + salt} B={shape.B} C={shape.C} {(fused ? "fused" : "gradient")} pass, dfs {shift} floats past a line";
                     var got = dfs.AsSpan(start, shape.B * shape.F).ToArray();
                     first ??= got;
                     Assert.True(first.AsSpan().SequenceEqual(got), $"{at}: dfs differs from that of dfs on a line");
