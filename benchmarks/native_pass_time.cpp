@@ -15,11 +15,13 @@
 // default)], [near: teachers are the student's logits plus Gaussian noise of this width instead of independent ones,
 // as student and teachers come to agree in training, e.g. 0.3], [offset: bytes past a 64-byte boundary at which dzs
 // and dfs start, e.g. 16 as malloc and numpy give; 0 by default, as the library's own sessions and PyTorch's tensors
-// (every array is allocated on a 64-byte boundary)], e.g.
+// (every array is allocated on a 64-byte boundary)], [feature loss = 0: mtkd_feature_loss, 0 mse, 1 cosine,
+// 2 smooth-l1], e.g.
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 65536 4 11 16 20 4 2
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 256 64 1000 0 20 4 2 stats 0.3
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 2 1024 8 1000 512 20 4 1 gradient
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 65536 4 11 0 20 4 0 gradient - 0.3
+//   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 2 256 64 100 128 20 4 0 stats - 0 0 1
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 2 256 64 100 128 20 4 0 gradient - 0 16
 // Output per pass: the fastest, 20th percentile and median wall ms, the median and 10th percentile CPU ms of the
 // process (the percentile is steadier when other jobs share the cores), and the MB a pass must move
@@ -66,7 +68,8 @@ using Floats = std::vector<float, LineAligned<float>>;
 int main(int argc, char** argv) {
     if (argc < 8) {
         std::fprintf(stderr,
-                     "usage: native_pass_time simd threads B K C D calls [T] [divergence] [pass] [beta] [near] [offset]\n");
+                     "usage: native_pass_time simd threads B K C D calls [T] [divergence] [pass] [beta] [near] [offset] "
+                     "[feature_loss]\n");
         return 2;
     }
     const int simd = std::atoi(argv[1]), threads = std::atoi(argv[2]), B = std::atoi(argv[3]), K = std::atoi(argv[4]),
@@ -122,6 +125,7 @@ int main(int argc, char** argv) {
     h.beta = 5.0f;
     h.cos_eps = 1e-8f;
     h.divergence = divergence;
+    h.feature_loss = argc > 14 ? std::atoi(argv[14]) : MTKD_FEATURE_MSE;
     h.div_alpha = divergence == MTKD_DIVERGENCE_DKD ? 1.0f : 0.0f;
     h.div_beta = divergence == MTKD_DIVERGENCE_JSD ? 0.5f : divergence == MTKD_DIVERGENCE_DKD ? 8.0f : 0.0f;
     if (argc > 11 && std::strcmp(argv[11], "-") != 0) h.div_beta = static_cast<float>(std::atof(argv[11]));

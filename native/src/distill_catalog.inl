@@ -393,8 +393,9 @@ void divergence_rows(const DistillProblem& p, bool stats, bool grads, int b0, in
     }
 }
 
-// A feature loss other than mse on rows [b0, b1): its value into mse (stats) and (grads) its dfs, zeros for an
-// ignored row (the KL gradient kernel leaves dfs to this sweep: dfs_by_catalog), and its row_loss term. A streamed
+// A feature loss other than mse on rows [b0, b1): its value into mse and cos (stats), from one sweep over each slice,
+// and (grads) its dfs, zeros for an ignored row, and its row_loss term (the KL kernels leave fs, ft, dfs, cos and mse to
+// this sweep: features_by_catalog). In the fused pass the gradient reuses the statistics' sums. A streamed
 // dfs (catalog_streams_dfs) goes out as whole streamed lines through a stage (WholeLines), slice by slice where a slice fits
 // a piece of it: written in place, a slice off the line boundaries read its partial lines first, and every line of a
 // dfs in plain stores is read for ownership before it is written.
@@ -412,12 +413,17 @@ void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b
                 const std::size_t i = static_cast<std::size_t>(b) * p.K + k;
                 const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
                 const int d = p.D[k];
-                if (d == 0) {  // no features: the feature loss is 0 and so is its gradient
-                    if (stats) p.stats.mse[i] = 0.0f;
+                if (d == 0) {  // no features: cos and the feature loss are 0 and so is its gradient
+                    if (stats) p.stats.mse[i] = p.stats.cos[i] = 0.0f;
                     continue;
                 }
                 const float *a = p.fs + off, *t = p.ft + off;
-                if (stats) p.stats.mse[i] = static_cast<float>(Feat<V>::value(a, t, d, p.cos_eps));
+                FeatureStatistics<V> slice{};
+                if (stats) {
+                    slice = Feat<V>::statistics(a, t, d, p.cos_eps);
+                    p.stats.mse[i] = static_cast<float>(slice.value);
+                    p.stats.cos[i] = slice.cos;
+                }
                 if (!grads) continue;
                 float* const out = stream && d <= kStagePieceFloats ? lines.stage(off, d) : p.grads.dfs + off;
                 if (y < 0) {
@@ -425,7 +431,8 @@ void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b
                     continue;
                 }
                 loss += static_cast<double>(p.beta) * p.wf[i] * p.stats.mse[i];
-                Feat<V>::gradient(a, t, d, p.cos_eps, p.inv_counted_rows * p.beta * p.wf[i], out);
+                Feat<V>::gradient(a, t, d, p.cos_eps, p.inv_counted_rows * p.beta * p.wf[i], out,
+                                  stats ? &slice.sums : nullptr);
             }
             if (grads && y >= 0) p.grads.row_loss[b] = static_cast<float>(p.grads.row_loss[b] + p.inv_counted_rows * loss);
         }

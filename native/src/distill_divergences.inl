@@ -803,16 +803,35 @@ inline FeatureSums<V> feature_sums(const float* a, const float* t, int d) {
     return {total(dot, dot_lo), total(aa, aa_lo), total(tt, tt_lo), V::sum(probe)};
 }
 
+// cos of a slice from its sums, as the KL kernels define it (distill_groups.inl, finish_features): <a,t> / (|a||t| +
+// eps), NaN where an element is not finite (the probe) or a sum of squares overflowed.
+template <class V>
+inline float cosine_statistic(const FeatureSums<V>& s, double eps) {
+    if (!(std::isfinite(s.aa) && std::isfinite(s.tt)) || std::isnan(s.probe)) return kNaN;
+    return static_cast<float>(s.dot / (std::sqrt(s.aa) * std::sqrt(s.tt) + eps));
+}
+
+// A feature loss's statistics of one slice, from one sweep over it: the loss's value (written where mse is for the
+// kl + mse op), cos (written as every loss writes it) and the sums, which a gradient sweep after it may reuse.
+template <class V>
+struct FeatureStatistics {
+    double value;
+    float cos;
+    FeatureSums<V> sums;
+};
+
 template <class V>
 struct CosineLoss {
     // 1 - <a,t> / (|a||t| + eps); d/da = -t / den + <a,t> |t| a / (|a| den^2), the second term 0 at a = 0.
-    static double value(const float* a, const float* t, int d, double eps) {
+    static FeatureStatistics<V> statistics(const float* a, const float* t, int d, double eps) {
         const FeatureSums<V> s = feature_sums<V>(a, t, d);
-        return 1.0 - s.dot / (std::sqrt(s.aa) * std::sqrt(s.tt) + eps) + s.probe;
+        return {1.0 - s.dot / (std::sqrt(s.aa) * std::sqrt(s.tt) + eps) + s.probe, cosine_statistic(s, eps), s};
     }
-    static void gradient(const float* a, const float* t, int d, double eps, float scale, float* out) {
+    // known: the slice's sums from statistics() (the fused pass), or null to sum them here.
+    static void gradient(const float* a, const float* t, int d, double eps, float scale, float* out,
+                         const FeatureSums<V>* known) {
         using F = typename V::F;
-        const FeatureSums<V> s = feature_sums<V>(a, t, d);
+        const FeatureSums<V> s = known != nullptr ? *known : feature_sums<V>(a, t, d);
         const double n = std::sqrt(s.aa), m = std::sqrt(s.tt), den = n * m + eps;
         const double radial = n > 0.0 ? s.dot * m / (n * den * den) : 0.0;
         // The two terms nearly cancel when a and t are parallel: each coefficient is split into float hi + lo and
@@ -832,20 +851,26 @@ struct CosineLoss {
 
 template <class V>
 struct SmoothL1Loss {
-    // (1/D) sum huber_1(a - t); d/da = clamp(a - t, -1, 1) / D.
-    static double value(const float* a, const float* t, int d, double) {
+    // (1/D) sum huber_1(a - t); d/da = clamp(a - t, -1, 1) / D. One sweep sums the loss and, for cos, the products
+    // (plain FMAs: cos needs no more, where the cosine loss near 0 keeps each product's rounding error).
+    static FeatureStatistics<V> statistics(const float* a, const float* t, int d, double eps) {
         using F = typename V::F;
         const F one = V::set1(1.0f), half = V::set1(0.5f);
-        F s = V::zero(), probe = V::zero();
+        F s = V::zero(), probe = V::zero(), dot = V::zero(), aa = V::zero(), tt = V::zero();
         for_vectors<V>(d, [&](int c, typename V::M m) {
             const F x = V::load(a + c, m), u = V::load(t + c, m);
             const F e = V::sub(x, u), ae = V::abs(e);
             s = V::add(s, V::keep(V::select(V::less(ae, one), V::mul(half, V::mul(e, e)), V::sub(ae, half)), m));
+            dot = V::fma(x, u, dot);
+            aa = V::fma(x, x, aa);
+            tt = V::fma(u, u, tt);
             probe = V::add(probe, V::add(V::sub(x, x), V::sub(u, u)));  // NaN exactly when an element is not finite
         });
-        return static_cast<double>(V::sum(s)) / d + V::sum(probe);
+        const FeatureSums<V> sums{V::sum(dot), V::sum(aa), V::sum(tt), V::sum(probe)};
+        return {static_cast<double>(V::sum(s)) / d + sums.probe, cosine_statistic(sums, eps), sums};
     }
-    static void gradient(const float* a, const float* t, int d, double, float scale, float* out) {
+    static void gradient(const float* a, const float* t, int d, double, float scale, float* out,
+                         const FeatureSums<V>*) {
         using F = typename V::F;
         const F one = V::set1(1.0f), k = V::set1(scale / static_cast<float>(d));
         for_vectors<V>(d, [&](int c, typename V::M m) {

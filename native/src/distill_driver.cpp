@@ -51,7 +51,8 @@ void run_kl_mse(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
 // statistic, then the catalog sweep overwrites the replaced ones. In the gradient pass a replaced divergence's
 // sweep writes the whole gradient (cross-entropy, divergence, the mse term unless the feature sweep writes it), so
 // no teacher row is read for a KL term times 0; a replaced feature loss alone runs the KL gradient kernel with beta
-// at 0 and without its feature sweep (dfs_by_catalog), then writes dfs and adds its term. The fused pass runs, block
+// at 0. A replaced feature loss is swept by the catalog alone (features_by_catalog): cos and its value in the stats,
+// dfs and its row_loss term in the gradient. The fused pass runs, block
 // of rows by block of rows, the KL stats kernel (and the KL gradient kernel where the divergence is kl) and then one
 // catalog call that takes the statistics and the gradient together.
 void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
@@ -59,9 +60,9 @@ void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem&
     DistillProblem base = p;
     base.divergence = MTKD_DIVERGENCE_KL;
     base.feature_loss = MTKD_FEATURE_MSE;
+    base.features_by_catalog = p.feature_loss != MTKD_FEATURE_MSE;
     DistillProblem gradient_base = base;
     gradient_base.beta = 0.0f;
-    gradient_base.dfs_by_catalog = p.feature_loss != MTKD_FEATURE_MSE;
     // Reverse KL is taken in the KL stats kernel's own teacher sweep where its plain form holds (kernels.h).
     if (reverse_kl_in_stats_sweep(p)) base.divergence = MTKD_DIVERGENCE_REVERSE_KL;
     // jsd's and dkd's sweeps write every pair's kl: the KL kernel's accurate small-KL sweep would be thrown away.

@@ -171,7 +171,7 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
 template <class Logit, class Feature>
 inline void for_each_pair(const DistillProblem& p, int rows, Logit&& logit, Feature&& feature) {
     int fr = 0, fk = 0;
-    const bool features = p.F > 0;
+    const bool features = kl_kernel_features(p);
     for (int k = 0; k < p.K; ++k) {
         for (int r = 0; r < rows; ++r) {
             logit(k, r);
@@ -356,7 +356,6 @@ void gradient_rows_block(const DistillProblem& p, int b0, int b1, float* scratch
             else sweep(std::false_type{});
         },
         [&](int r, int k) {
-            if (p.dfs_by_catalog) return;
             if (staged) feature_gradient<V, true>(p, b0 + r, k, &lines);
             else feature_gradient<V, false>(p, b0 + r, k, stream ? &lines : nullptr);
         });

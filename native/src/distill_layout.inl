@@ -53,11 +53,14 @@ inline void zero_row(float* row, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) row[i] = 0.0f;
 }
 
+// row_loss = (1/B') (a_ce ce_s + sum_k a_kd wl_k kl_k + beta wf_k mse_k); with features_by_catalog the feature terms
+// are the catalog's to add (mse may not be written yet: the fused pass runs this kernel before the catalog's sweep).
 inline void write_row_loss(const DistillProblem& p, int b) {
     float loss = p.a_ce * p.stats.ce_s[b];
     for (int k = 0; k < p.K; ++k) {
         const std::size_t i = stat_index(p, b, k);
-        loss += p.a_kd * p.wl[i] * p.stats.kl[i] + p.beta * p.wf[i] * p.stats.mse[i];
+        if (p.features_by_catalog) loss += p.a_kd * p.wl[i] * p.stats.kl[i];
+        else loss += p.a_kd * p.wl[i] * p.stats.kl[i] + p.beta * p.wf[i] * p.stats.mse[i];
     }
     p.grads.row_loss[b] = p.inv_counted_rows * loss;
 }

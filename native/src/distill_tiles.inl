@@ -360,7 +360,7 @@ inline void finish_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g,
 constexpr int kFeaturesAfterTilesMaxClasses = 24;
 
 inline bool features_after_tiles(const DistillProblem& p) {
-    return p.F > 0 && p.C <= kFeaturesAfterTilesMaxClasses;
+    return kl_kernel_features(p) && p.C <= kFeaturesAfterTilesMaxClasses;
 }
 
 // Stats (or, with Fused, stats and gradients) of rows [b0, b1), W rows at a time. Each teacher's tile takes
@@ -388,7 +388,7 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     for (int r0 = b0; r0 < b1; r0 += V::W) {
         LaneGroup<V> g = make_lane_group<V>(p, r0, std::min(V::W, b1 - r0), scratch);
         student_tile<V, TK, Fused>(p, g);
-        if (p.F == 0) {
+        if (!kl_kernel_features(p)) {
             for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused, Reverse>(p, g, k, held, [](int) {});
             write_held(r0, g.n);
             if constexpr (Fused) finish_gradient_rows(p, g, r0);
@@ -528,7 +528,7 @@ void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratc
             for (int b = r0; b < r0 + n; ++b)
                 if (p.y[b] < 0) zero_row(gradient_row(p, b), static_cast<std::size_t>(p.C));
         }
-        if (p.F == 0 || p.dfs_by_catalog) continue;
+        if (!kl_kernel_features(p)) continue;
         if (staged) feature_gradients_of_rows<V, true>(p, r0, n, &lines);
         else feature_gradients_of_rows<V, false>(p, r0, n, stream ? &lines : nullptr);
     }

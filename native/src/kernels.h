@@ -29,10 +29,16 @@ struct DistillProblem {
     // Set by the catalog's driver where its sweep overwrites every kl the stats kernel writes (jsd, dkd): the kernel
     // then skips the accurate re-summation of small KLs (distill_groups.inl, distill_tiles.inl), which nothing reads.
     bool kl_overwritten = false;
-    // Set by the catalog's driver for the KL gradient kernel where a feature loss other than mse writes dfs itself
-    // (distill_catalog.inl): the kernel then leaves fs, ft and dfs alone, which it would only sweep to write zeros.
-    bool dfs_by_catalog = false;
+    // Set by the catalog's driver for the KL kernels where a feature loss other than mse sweeps the features itself
+    // (distill_catalog.inl, feature_rows): the kernels then leave fs, ft, dfs, cos and mse alone, which they would
+    // only sweep for a cos the catalog forms from its own sums, an mse it overwrites and a dfs of zeros.
+    bool features_by_catalog = false;
 };
+
+// Whether the KL kernels sweep the feature slices (the pair loops skip them altogether otherwise).
+inline bool kl_kernel_features(const DistillProblem& p) {
+    return p.F > 0 && !p.features_by_catalog;
+}
 
 // Rows of at most this many classes are processed W rows at a time, one per vector lane (distill_tiles.inl), by the
 // stats and fused passes, and by the gradient pass where gradient_by_lane_groups says so; longer rows one at a time
