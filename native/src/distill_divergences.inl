@@ -803,12 +803,18 @@ inline FeatureSums<V> feature_sums(const float* a, const float* t, int d) {
     return {total(dot, dot_lo), total(aa, aa_lo), total(tt, tt_lo), V::sum(probe)};
 }
 
-// cos of a slice from its sums, as the KL kernels define it (distill_groups.inl, finish_features): <a,t> / (|a||t| +
-// eps), NaN where an element is not finite (the probe) or a sum of squares overflowed.
+// <a,t> / (|a||t| + eps) of a slice from its sums, in double.
 template <class V>
-inline float cosine_statistic(const FeatureSums<V>& s, double eps) {
+inline double cosine_of(const FeatureSums<V>& s, double eps) {
+    return s.dot / (std::sqrt(s.aa) * std::sqrt(s.tt) + eps);
+}
+
+// The cos statistic of a slice, cosine_of its sums, as the KL kernels define it (distill_groups.inl, finish_features):
+// NaN where an element is not finite (the probe) or a sum of squares overflowed.
+template <class V>
+inline float cosine_statistic(const FeatureSums<V>& s, double cos) {
     if (!(std::isfinite(s.aa) && std::isfinite(s.tt)) || std::isnan(s.probe)) return kNaN;
-    return static_cast<float>(s.dot / (std::sqrt(s.aa) * std::sqrt(s.tt) + eps));
+    return static_cast<float>(cos);
 }
 
 // A feature loss's statistics of one slice, from one sweep over it: the loss's value (written where mse is for the
@@ -825,7 +831,8 @@ struct CosineLoss {
     // 1 - <a,t> / (|a||t| + eps); d/da = -t / den + <a,t> |t| a / (|a| den^2), the second term 0 at a = 0.
     static FeatureStatistics<V> statistics(const float* a, const float* t, int d, double eps) {
         const FeatureSums<V> s = feature_sums<V>(a, t, d);
-        return {1.0 - s.dot / (std::sqrt(s.aa) * std::sqrt(s.tt) + eps) + s.probe, cosine_statistic(s, eps), s};
+        const double cos = cosine_of(s, eps);
+        return {1.0 - cos + s.probe, cosine_statistic(s, cos), s};
     }
     // known: the slice's sums from statistics() (the fused pass), or null to sum them here.
     static void gradient(const float* a, const float* t, int d, double eps, float scale, float* out,
@@ -867,7 +874,7 @@ struct SmoothL1Loss {
             probe = V::add(probe, V::add(V::sub(x, x), V::sub(u, u)));  // NaN exactly when an element is not finite
         });
         const FeatureSums<V> sums{V::sum(dot), V::sum(aa), V::sum(tt), V::sum(probe)};
-        return {static_cast<double>(V::sum(s)) / d + sums.probe, cosine_statistic(sums, eps), sums};
+        return {static_cast<double>(V::sum(s)) / d + sums.probe, cosine_statistic(sums, cosine_of(sums, eps)), sums};
     }
     static void gradient(const float* a, const float* t, int d, double, float scale, float* out,
                          const FeatureSums<V>*) {

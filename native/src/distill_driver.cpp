@@ -52,9 +52,9 @@ void run_kl_mse(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
 // sweep writes the whole gradient (cross-entropy, divergence, the mse term unless the feature sweep writes it), so
 // no teacher row is read for a KL term times 0; a replaced feature loss alone runs the KL gradient kernel with beta
 // at 0. A replaced feature loss is swept by the catalog alone (features_by_catalog): cos and its value in the stats,
-// dfs and its row_loss term in the gradient. The fused pass runs, block
-// of rows by block of rows, the KL stats kernel (and the KL gradient kernel where the divergence is kl) and then one
-// catalog call that takes the statistics and the gradient together.
+// dfs and its row_loss term in the gradient. The fused pass runs, block of rows by block of rows, the KL stats kernel
+// (and the KL gradient kernel where the divergence is kl) and then one catalog call that takes the statistics and the
+// gradient together.
 void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
     const Kernels& kern = *ctx.kernels;
     DistillProblem base = p;
