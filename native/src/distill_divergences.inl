@@ -774,14 +774,19 @@ struct Dkd {
 template <class V>
 struct KeepKl {};
 
-// Sums over one feature slice, with the probe (x - x summed, NaN exactly when an element is not finite).
+// Sums over one feature slice, with the probe (x - x summed, NaN exactly when an element is not finite). With
+// plain set (the cosine loss's sums away from parallel, cosine_sums), also cos = dot / den and what its gradient
+// takes: nm = |a||t| = sqrt(aa tt) and den = nm + eps.
 template <class V>
 struct FeatureSums {
     double dot, aa, tt, probe;
+    bool plain = false;
+    double cos = 0.0, nm = 0.0, den = 0.0;
 };
 
-// The rounding error of each product is summed apart (FMA gives it exactly), so that a slice whose a and t are
-// parallel (D = 1 always) keeps the precision that 1 - cos and its nearly cancelling gradient terms need.
+// The rounding error of each product is summed apart (FMA gives it exactly), so that a one-wide slice, whose a and t
+// are always parallel, keeps the precision that 1 - cos and its nearly cancelling gradient terms need: its sums are
+// then exact. (Over two or more elements the lanes' float additions round as plain sums do.)
 template <class V>
 inline FeatureSums<V> feature_sums(const float* a, const float* t, int d) {
     using F = typename V::F;
@@ -792,8 +797,9 @@ inline FeatureSums<V> feature_sums(const float* a, const float* t, int d) {
         lo = V::add(lo, V::fma_exact(x, u, V::sub(V::zero(), p)));
         hi = V::add(hi, p);
     };
-    for_vectors<V>(d, [&](int c, typename V::M m) {
-        const F x = V::load(a + c, m), u = V::load(t + c, m);
+    for_each_vector<V>(d, [&](int c, typename V::M m, auto tail) {
+        constexpr bool is_tail = decltype(tail)::value;
+        const F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);
         add_product(x, u, dot, dot_lo);
         add_product(x, x, aa, aa_lo);
         add_product(u, u, tt, tt_lo);
@@ -801,6 +807,31 @@ inline FeatureSums<V> feature_sums(const float* a, const float* t, int d) {
     });
     auto total = [](F hi, F lo) { return static_cast<double>(V::sum(hi)) + static_cast<double>(V::sum(lo)); };
     return {total(dot, dot_lo), total(aa, aa_lo), total(tt, tt_lo), V::sum(probe)};
+}
+
+// The same sums by one FMA per product, two accumulators each, and no probe: where every element is finite (a and t
+// finite exactly when sum a^2 and sum t^2 are) the probe is 0.
+template <class V>
+inline FeatureSums<V> plain_feature_sums(const float* a, const float* t, int d) {
+    using F = typename V::F;
+    F dot[2] = {V::zero(), V::zero()}, aa[2] = {V::zero(), V::zero()}, tt[2] = {V::zero(), V::zero()};
+    auto step = [&](int c, typename V::M m, bool tail, int h) {
+        const F x = tail ? V::load(a + c, m) : V::load(a + c), u = tail ? V::load(t + c, m) : V::load(t + c);
+        dot[h] = V::fma(x, u, dot[h]);
+        aa[h] = V::fma(x, x, aa[h]);
+        tt[h] = V::fma(u, u, tt[h]);
+    };
+    const auto all = V::first(V::W);
+    const int end = d / V::W * V::W;
+    int c = 0;
+    for (; c + 2 * V::W <= end; c += 2 * V::W) {
+        step(c, all, false, 0);
+        step(c + V::W, all, false, 1);
+    }
+    if (c + V::W <= end) step(c, all, false, 0);
+    if (end < d) step(end, V::first(d - end), true, 1);
+    auto total = [](F x, F y) { return static_cast<double>(V::sum(V::add(x, y))); };
+    return {total(dot[0], dot[1]), total(aa[0], aa[1]), total(tt[0], tt[1]), 0.0};
 }
 
 // <a,t> / (|a||t| + eps) of a slice from its sums, in double.
@@ -817,6 +848,36 @@ inline float cosine_statistic(const FeatureSums<V>& s, double cos) {
     return static_cast<float>(cos);
 }
 
+// The cosine loss's sums of a slice, the same in every pass (the fused pass keeps the statistics' sums for the
+// gradient, which so writes the gradient pass's dfs bit for bit). Where the slice has two or more elements, all
+// finite, neither |a| nor |t| is 0 and |cos| is at most kCosinePlainAtMost, plain_feature_sums (plain set): cos and
+// 1 - cos from one square root and one division, the gradient from float coefficients and one division more
+// (CosineLoss::gradient). An FMA per element rounds the running sum once, as feature_sums' addition of
+// the rounded product does while its lo keeps the product's error: the same order of error at a fifth of the
+// operations (3 per vector of elements against 15). Otherwise feature_sums (exact products and the probe), with the
+// arithmetic such a slice always had: nearer parallel (a one-wide slice always, fs = ft) the exact products and the
+// gradient's split coefficients are what 1 - cos and its nearly cancelling terms keep their digits by.
+constexpr double kCosinePlainAtMost = 0.99;
+constexpr double kFloatMax = 3.4028234663852886e38;  // the largest finite float: a sum above it overflowed
+
+template <class V>
+__attribute__((always_inline)) inline FeatureSums<V> cosine_sums(const float* a, const float* t, int d, double eps) {
+    if (d >= 2) {
+        FeatureSums<V> s = plain_feature_sums<V>(a, t, d);
+        // aa, tt finite: every element is; > 0: the quotients below are finite (NaN compares false).
+        if (s.aa > 0.0 && s.tt > 0.0 && s.aa <= kFloatMax && s.tt <= kFloatMax) {
+            s.nm = std::sqrt(s.aa * s.tt);
+            s.den = s.nm + eps;
+            s.cos = s.dot / s.den;
+            if (std::fabs(s.cos) <= kCosinePlainAtMost) {
+                s.plain = true;
+                return s;
+            }
+        }
+    }
+    return feature_sums<V>(a, t, d);
+}
+
 // A feature loss's statistics of one slice, from one sweep over it: the loss's value (written where mse is for the
 // kl + mse op), cos (written as every loss writes it) and the sums, which a gradient sweep after it may reuse.
 template <class V>
@@ -830,15 +891,29 @@ template <class V>
 struct CosineLoss {
     // 1 - <a,t> / (|a||t| + eps); d/da = -t / den + <a,t> |t| a / (|a| den^2), the second term 0 at a = 0.
     static FeatureStatistics<V> statistics(const float* a, const float* t, int d, double eps) {
-        const FeatureSums<V> s = feature_sums<V>(a, t, d);
-        const double cos = cosine_of(s, eps);
+        const FeatureSums<V> s = cosine_sums<V>(a, t, d, eps);
+        const double cos = s.plain ? s.cos : cosine_of(s, eps);
         return {1.0 - cos + s.probe, cosine_statistic(s, cos), s};
     }
-    // known: the slice's sums from statistics() (the fused pass), or null to sum them here.
+    // known: the slice's sums from statistics() (the fused pass), or null to sum them here (the same sums).
     static void gradient(const float* a, const float* t, int d, double eps, float scale, float* out,
                          const FeatureSums<V>* known) {
         using F = typename V::F;
-        const FeatureSums<V> s = known != nullptr ? *known : feature_sums<V>(a, t, d);
+        const FeatureSums<V> s = known != nullptr ? *known : cosine_sums<V>(a, t, d, eps);
+        if (s.plain) {
+            // -scale / den = -scale aa r and scale cos |t| / (|a| den) = scale cos nm r, r = 1 / (aa den): with
+            // |cos| <= 0.99 the two terms cancel by at most a factor 1 / sqrt(1 - cos^2) (7), so float coefficients
+            // keep the result to a few roundings.
+            const double r = 1.0 / (s.aa * s.den);
+            const F vt = V::set1(static_cast<float>(-scale * s.aa * r)),
+                    va = V::set1(static_cast<float>(scale * s.cos * s.nm * r));
+            for_each_vector<V>(d, [&](int c, typename V::M msk, auto tail) {
+                constexpr bool is_tail = decltype(tail)::value;
+                const F x = load<is_tail, V>(a + c, msk), u = load<is_tail, V>(t + c, msk);
+                store<is_tail, V>(out + c, V::fma(va, x, V::mul(vt, u)), msk);
+            });
+            return;
+        }
         const double n = std::sqrt(s.aa), m = std::sqrt(s.tt), den = n * m + eps;
         const double radial = n > 0.0 ? s.dot * m / (n * den * den) : 0.0;
         // The two terms nearly cancel when a and t are parallel: each coefficient is split into float hi + lo and
@@ -847,11 +922,12 @@ struct CosineLoss {
         const float kt_hi = static_cast<float>(kt), ka_hi = static_cast<float>(ka);
         const F th = V::set1(kt_hi), tl = V::set1(static_cast<float>(kt - kt_hi)), ah = V::set1(ka_hi),
                 al = V::set1(static_cast<float>(ka - ka_hi));
-        for_vectors<V>(d, [&](int c, typename V::M msk) {
-            const F x = V::load(a + c, msk), u = V::load(t + c, msk);
+        for_each_vector<V>(d, [&](int c, typename V::M msk, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            const F x = load<is_tail, V>(a + c, msk), u = load<is_tail, V>(t + c, msk);
             const F prod = V::mul(th, u), prod_err = V::fma_exact(th, u, V::sub(V::zero(), prod));
             const F hi = V::fma_exact(ah, x, prod), lo = V::fma_exact(tl, u, V::fma_exact(al, x, prod_err));
-            V::store(out + c, V::add(hi, lo), msk);
+            store<is_tail, V>(out + c, V::add(hi, lo), msk);
         });
     }
 };
@@ -864,10 +940,11 @@ struct SmoothL1Loss {
         using F = typename V::F;
         const F one = V::set1(1.0f), half = V::set1(0.5f);
         F s = V::zero(), probe = V::zero(), dot = V::zero(), aa = V::zero(), tt = V::zero();
-        for_vectors<V>(d, [&](int c, typename V::M m) {
-            const F x = V::load(a + c, m), u = V::load(t + c, m);
+        for_each_vector<V>(d, [&](int c, typename V::M m, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            const F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);
             const F e = V::sub(x, u), ae = V::abs(e);
-            s = V::add(s, V::keep(V::select(V::less(ae, one), V::mul(half, V::mul(e, e)), V::sub(ae, half)), m));
+            s = V::add(s, keep<is_tail, V>(V::select(V::less(ae, one), V::mul(half, V::mul(e, e)), V::sub(ae, half)), m));
             dot = V::fma(x, u, dot);
             aa = V::fma(x, x, aa);
             tt = V::fma(u, u, tt);
@@ -880,9 +957,10 @@ struct SmoothL1Loss {
                          const FeatureSums<V>*) {
         using F = typename V::F;
         const F one = V::set1(1.0f), k = V::set1(scale / static_cast<float>(d));
-        for_vectors<V>(d, [&](int c, typename V::M m) {
-            const F e = V::sub(V::load(a + c, m), V::load(t + c, m));
-            V::store(out + c, V::mul(k, V::max(V::sub(V::zero(), one), V::min(one, e))), m);
+        for_each_vector<V>(d, [&](int c, typename V::M m, auto tail) {
+            constexpr bool is_tail = decltype(tail)::value;
+            const F e = V::sub(load<is_tail, V>(a + c, m), load<is_tail, V>(t + c, m));
+            store<is_tail, V>(out + c, V::mul(k, V::max(V::sub(V::zero(), one), V::min(one, e))), m);
         });
     }
 };

@@ -122,4 +122,50 @@ public class LossAgreementTests
                 DistillAgreement.AbsoluteFloor);
         }
     }
+
+    /// <summary>How a batch's student features stand to its teachers' in <see cref="Cosine_holds_its_precision_where_features_are_nearly_parallel"/>.</summary>
+    public enum FeatureAlignment { Identical, Halved, Opposite, Within1em1 }
+
+    public static TheoryData<string, FeatureAlignment> CosineAlignmentCases()
+    {
+        var data = new TheoryData<string, FeatureAlignment>();
+        foreach (var entry in BackendCatalog.All.Where(e => !(e.Name == "ilgpu" && e.Simulated)))
+            foreach (var alignment in Enum.GetValues<FeatureAlignment>())
+                data.Add(entry.Name, alignment);
+        return data;
+    }
+
+    /// <summary>
+    /// The cosine loss where every slice of the batch has fs parallel to ft (fs = ft, ft / 2, -ft) or nearly so (ft
+    /// plus noise of a tenth of its scale: |cos| around 0.99, where the native sweeps change their arithmetic), at
+    /// widths of 1, 2, 5, 17 and 40, held to the relative tolerance without the absolute floor: there 1 - cos and dfs
+    /// are small differences of large terms (fs = ft: 1 - cos = eps / (|f|^2 + eps), and the gradient's two terms
+    /// cancel to eps / den^2), so a coefficient rounded to float, or a product's rounding, shows. One alignment per
+    /// batch, so that the largest gradient, which sets the tolerance's scale, is one of its own. (Noise of 1e-3 leaves
+    /// 1 - cos near 1e-6, below what float sums of the slice resolve on any backend: not held to 1e-5.)
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(CosineAlignmentCases))]
+    public void Cosine_holds_its_precision_where_features_are_nearly_parallel(string backendName, FeatureAlignment alignment)
+    {
+        var backend = SharedBackends.GetOrSkip(backendName);
+        var hyper = AgreementCase.All[0].Hyper with { Loss = LossCatalogTests.FromName("kl+cosine") };
+        Skip.IfNot(backend.Supports(hyper.Loss), $"{backendName} does not implement kl+cosine");
+        int seed = TestSeeds.Next();
+        var shape = new DistillShape(21, 7, [1, 2, 5, 17, 40]);
+        var x = DistillInputFactory.Create(shape, seed);
+        var rng = new Random(seed);
+        for (int i = 0; i < x.Fs.Length; i++)
+        {
+            float t = x.Ft[i];
+            x.Fs[i] = alignment switch
+            {
+                FeatureAlignment.Identical => t,
+                FeatureAlignment.Halved => 0.5f * t,
+                FeatureAlignment.Opposite => -t,
+                _ => (float)(t + 1e-1 * rng.NextGaussian()),
+            };
+        }
+        DistillAgreement.Check(backend, x, hyper, $"{backendName} kl+cosine {alignment} seed {seed}", absoluteFloor: false);
+    }
 }
