@@ -39,9 +39,10 @@ inline void cross_entropy_gradient(const DistillProblem& p, int b, float* acc) {
     float* dzs = p.grads.dzs + static_cast<std::size_t>(b) * p.C;
     const F lse = V::set1(p.stats.lse_s1[b]), a_ce = V::set1(p.a_ce), scale = V::set1(p.inv_counted_rows);
     acc[p.y[b]] -= p.a_ce;
-    for_vectors<V>(p.C, [&](int c, typename V::M m) {
-        const F ce = V::mul(a_ce, vexp<V>(V::sub(V::load(zs + c, m), lse)));
-        V::store(dzs + c, V::mul(scale, V::add(ce, V::load(acc + c))), m);
+    for_each_vector<V>(p.C, [&](int c, typename V::M m, auto tail) {
+        constexpr bool is_tail = decltype(tail)::value;
+        const F ce = V::mul(a_ce, vexp<V>(V::sub(load<is_tail, V>(zs + c, m), lse)));
+        store<is_tail, V>(dzs + c, V::mul(scale, V::add(ce, V::load(acc + c))), m);
     });
 }
 
