@@ -406,10 +406,21 @@ void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b
         return;
     } else {
         const bool stream = grads && catalog_streams_dfs(p);
+        // Rows of features shorter than the prefetch distance ask for a later row's lines as they start: sweeps of a
+        // vector or two per slice otherwise wait on memory (the dense cosine passes 6-13 % faster); longer rows are
+        // left to the hardware's stream prefetch (asked for a row at a time, 256,64,100,128 was 20 % slower).
+        const bool short_rows = static_cast<std::size_t>(p.F) * sizeof(float) <= kPrefetchAheadBytes;
         WholeLines<V> lines(p.grads.dfs);
         for (int b = b0; b < b1; ++b) {
             const int y = p.y[b];
             double loss = 0.0;
+            if (V::W > 1 && short_rows) {  // the row's features kPrefetchAheadBytes later in fs and ft
+                const std::size_t row = static_cast<std::size_t>(b) * p.F;
+                for (int c = 0; c < p.F; c += 16) {
+                    prefetch_line(address_ahead(p.fs + row + c, kFeatureAheadFloats));
+                    prefetch_line(address_ahead(p.ft + row + c, kFeatureAheadFloats));
+                }
+            }
             for (int k = 0; k < p.K; ++k) {
                 const std::size_t i = static_cast<std::size_t>(b) * p.K + k;
                 const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
