@@ -53,7 +53,7 @@ void run_kl_mse(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
 // no teacher row is read for a KL term times 0; a replaced feature loss alone runs the KL gradient kernel with beta
 // at 0. A replaced feature loss is swept by the catalog alone (features_by_catalog): cos and its value in the stats,
 // dfs and its row_loss term in the gradient. The fused pass runs, block of rows by block of rows, the KL stats kernel
-// (and the KL gradient kernel where the divergence is kl) and then one catalog call that takes the statistics and the
+// (the fused KL kernel where the divergence is kl) and then one catalog call that takes the statistics and the
 // gradient together.
 void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
     const Kernels& kern = *ctx.kernels;
@@ -87,8 +87,13 @@ void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem&
             // lane group) and take the value and the gradient of each pair while its teacher row is in L1; where a
             // form has both in one element sweep (jsd, dkd), each element is evaluated once.
             for_row_blocks(ctx, p, [&](float* scratch, int b0, int b1) {
-                kern.distill_stats(base, b0, b1, scratch);
-                if (kl_kernel) kern.distill_gradient(gradient_base, b0, b1, scratch);
+                if (kl_kernel) {
+                    // kl with a replaced feature loss: the KL kernels leave the features to the catalog, so the fused
+                    // KL kernel takes the logits' statistics and gradient in one sweep, beta unread.
+                    kern.distill_fused(base, b0, b1, scratch);
+                } else {
+                    kern.distill_stats(base, b0, b1, scratch);
+                }
                 kern.distill_losses(p, true, true, b0, b1);
             });
             break;
