@@ -7,7 +7,9 @@ namespace MtkdRl.Tests.Native;
 /// The catalog's vectorised expm1 (jsd's expm1(-d): one exponential of |x|, then e^|x| - 1 or -(e^|x| - 1) / e^|x|)
 /// at each SIMD level, against a double reference: random x over [-80, 80], tiny x of both signs down to 2^-124 (the
 /// relative precision the shift correction of jsd needs), both sides of every power-of-two step of the reduction
-/// near 0, and the ends of the range.
+/// near 0, and the ends of the range. The bound is 5 ulp: -(e^|x| - 1) / e^|x| rounds e^|x| - 1, the reciprocal and the
+/// product, and a sweep of 7.5 million x over [-80, 80] measured at worst 3.7 ulp (scalar), 4.3 (AVX2) and 4.5
+/// (AVX-512), all near x = -0.06 to -0.13; a bound of 4 failed on about one seed in a few hundred.
 /// </summary>
 public class NativeExpm1Tests
 {
@@ -21,7 +23,7 @@ public class NativeExpm1Tests
 
     [SkippableTheory]
     [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
-    public void Is_within_four_ulp_over_minus_eighty_to_eighty(NativeSimd level)
+    public void Is_within_five_ulp_over_minus_eighty_to_eighty(NativeSimd level)
     {
         using var ctx = NativeTestContexts.Create(level);
         var rng = new Random(TestSeeds.Next());
@@ -53,7 +55,7 @@ public class NativeExpm1Tests
             double ulp = Math.Abs(MathF.BitIncrement(Math.Abs(w)) - Math.Abs(w));
             double err = Math.Abs(y[i] - want) / ulp;
             worst = Math.Max(worst, err);
-            Assert.True(err <= 4, $"{level}: expm1({x1[i]:R}) = {y[i]:R}, want {want:R} ({err:F1} ulp)");
+            Assert.True(err <= 5, $"{level}: expm1({x1[i]:R}) = {y[i]:R}, want {want:R} ({err:F2} ulp)");
         }
         Assert.True(worst > 0, "every value exact: the comparison is not reaching the kernel");
     }
