@@ -405,6 +405,9 @@ void feature_rows(const DistillProblem& p, bool stats, bool grads, int b0, int b
     if constexpr (std::is_same_v<Feat<V>, KeepMse<V>>) {
         return;
     } else {
+        // No features at all (the dense step's pixel rows): the KL stats kernels already wrote cos and mse as 0
+        // (zero_feature_stats), and there is no dfs nor feature term of row_loss.
+        if (p.F == 0) return;
         const bool stream = grads && catalog_streams_dfs(p);
         // Rows of features shorter than the prefetch distance ask for a later row's lines as they start: sweeps of a
         // vector or two per slice otherwise wait on memory (the dense cosine passes 6-13 % faster); longer rows are

@@ -124,7 +124,7 @@ public class LossAgreementTests
     }
 
     /// <summary>How a batch's student features stand to its teachers' in <see cref="Cosine_holds_its_precision_where_features_are_nearly_parallel"/>.</summary>
-    public enum FeatureAlignment { Identical, Halved, Opposite, Within1em1 }
+    public enum FeatureAlignment { Identical, Halved, Opposite, Within2em1 }
 
     public static TheoryData<string, FeatureAlignment> CosineAlignmentCases()
     {
@@ -137,12 +137,14 @@ public class LossAgreementTests
 
     /// <summary>
     /// The cosine loss where every slice of the batch has fs parallel to ft (fs = ft, ft / 2, -ft) or nearly so (ft
-    /// plus noise of a tenth of its scale: |cos| around 0.99, where the native sweeps change their arithmetic), at
+    /// plus noise of a fifth of its scale: |cos| around 0.98, on both sides of 0.99, where the native sweeps change
+    /// their arithmetic), at
     /// widths of 1, 2, 5, 17 and 40, held to the relative tolerance without the absolute floor: there 1 - cos and dfs
     /// are small differences of large terms (fs = ft: 1 - cos = eps / (|f|^2 + eps), and the gradient's two terms
     /// cancel to eps / den^2), so a coefficient rounded to float, or a product's rounding, shows. One alignment per
-    /// batch, so that the largest gradient, which sets the tolerance's scale, is one of its own. (Noise of 1e-3 leaves
-    /// 1 - cos near 1e-6, below what float sums of the slice resolve on any backend: not held to 1e-5.)
+    /// batch, so that the largest gradient, which sets the tolerance's scale, is one of its own. (Float sums of a slice
+    /// leave cos an absolute error of a few 1e-7 on every backend: noise of a tenth, 1 - cos down to 0.005, missed 1e-5
+    /// on some seeds, and noise of 1e-3, 1 - cos near 1e-6, always; neither is held to it here.)
     /// </summary>
     [SkippableTheory]
     [MemberData(nameof(CosineAlignmentCases))]
@@ -163,7 +165,7 @@ public class LossAgreementTests
                 FeatureAlignment.Identical => t,
                 FeatureAlignment.Halved => 0.5f * t,
                 FeatureAlignment.Opposite => -t,
-                _ => (float)(t + 1e-1 * rng.NextGaussian()),
+                _ => (float)(t + 0.2 * rng.NextGaussian()),
             };
         }
         DistillAgreement.Check(backend, x, hyper, $"{backendName} kl+cosine {alignment} seed {seed}", absoluteFloor: false);
