@@ -858,14 +858,13 @@ inline float cosine_statistic(const FeatureSums<V>& s, double cos) {
 // arithmetic such a slice always had: nearer parallel (a one-wide slice always, fs = ft) the exact products and the
 // gradient's split coefficients are what 1 - cos and its nearly cancelling terms keep their digits by.
 constexpr double kCosinePlainAtMost = 0.99;
-constexpr double kFloatMax = 3.4028234663852886e38;  // the largest finite float: a sum above it overflowed
 
 template <class V>
 __attribute__((always_inline)) inline FeatureSums<V> cosine_sums(const float* a, const float* t, int d, double eps) {
     if (d >= 2) {
         FeatureSums<V> s = plain_feature_sums<V>(a, t, d);
-        // aa, tt finite: every element is; > 0: the quotients below are finite (NaN compares false).
-        if (s.aa > 0.0 && s.tt > 0.0 && s.aa <= kFloatMax && s.tt <= kFloatMax) {
+        // aa, tt finite: every element is; > 0: the quotients below are finite.
+        if (std::isfinite(s.aa) && std::isfinite(s.tt) && s.aa > 0.0 && s.tt > 0.0) {
             s.nm = std::sqrt(s.aa * s.tt);
             s.den = s.nm + eps;
             s.cos = s.dot / s.den;
