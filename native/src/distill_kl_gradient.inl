@@ -10,11 +10,16 @@
 // K = T (lse_t - lse_st) one number per pair and z - s = hi + lo exactly (TwoSum), so the only error that does not
 // scale with d is the rounding of K, which moves every d_kc of the pair by the same a. That shift is measured and
 // removed: with t_kc = ps'_c expm1(d'_kc) at the measured d' = d + a (pt'_kc = ps'_c e^{d'} = pt_kc e^a, ps' the
-// measured ps), q_k = sum_c t_kc = e^a - 1 to first order (true pt and ps each sum to 1), and
-//   ps_c - pt_kc = -(t_kc - pt_kc (e^a - 1)) = -(t_kc - ps_c q_k) + O(|ps_c - pt_kc| a),
-// a relative error of a ~1e-7. So the KD gradient is -coef (sum_k wl_k t_kc - ps_c Q), Q = sum_k wl_k q_k: one sweep
-// per teacher that sums t into the row and q_k, then one that writes the row. Where |d'| >= 1/2 nothing cancels and
-// t = pt' - ps' with pt' = e^{log ps' + d'} (also where ps' underflowed, which ps' expm1(d') would lose).
+// measured ps, P = sum_c ps'_c = 1 + the rounding of lse_st), q_k = sum_c t_kc = P (e^a - 1) (true pt and ps each sum
+// to 1), and since e^{d + a} - e^a = e^a (e^d - 1),
+//   P (ps_c - pt_kc) = -(t_kc - ps'_c q_k / P) / (1 + q_k / P),
+// P a factor common to the row (a relative error of a few 1e-7). Without the division each teacher's term would stay
+// off by its own factor e^a, a relative error of a, the rounding of K (up to 1e-6 where |lse| is near 20), and without
+// the P in q_k / P by ps'_c (P - 1) a, which near a one-hot row is 1e-12 against terms of 1e-8: both survive wherever
+// the teachers' terms cancel in the weighted sum (seen: 3.4e-4 of a row whose three terms were each 50 times the sum).
+// So the KD gradient is -coef sum_k wl_k (t_kc - ps'_c q_k / P) / (1 + q_k / P): per teacher one sweep that forms t
+// (kept in a scratch row, whose term joins the sum in the next teacher's sweep, once q_k is known) and q_k. Where |d'| >= 1/2 nothing cancels and t = pt' - ps' with
+// pt' = e^{log ps' + d'} (also where ps' underflowed, which ps' expm1(d') would lose).
 //
 // Rows take this route only where some weighted pair needs it. The fast form's error in ps - pt is the rounding of
 // each probability, about u L (u = 6e-8, L = 1 + |lse_t| + |lse_st|, the size of the exponents' arguments) relative
@@ -75,29 +80,37 @@ inline typename V::F kl_probability_gap(typename V::F z, typename V::F s, typena
     return V::select(V::less(V::abs(d), half), near, far);
 }
 
-// dzs row b (counted) in the form above: a_ce (softmax(s) - [c = y]) / B' - coef (sum_k wl_k t_kc - ps_c Q).
-// scratch holds 3 padded rows.
+// dzs row b (counted) in the form above: a_ce (softmax(s) - [c = y]) / B' - coef sum_k wl_k (t_kc - ps'_c q_k / P) /
+// (1 + q_k / P).
+// scratch holds 4 padded rows.
 template <class V>
 inline void precise_kl_gradient_row(const DistillProblem& p, int b, float* scratch) {
     using F = typename V::F;
     const int C = p.C;
     const std::size_t Cp = padded_classes(C);
-    float *lps = scratch, *ps = scratch + Cp, *acc = scratch + 2 * Cp;
+    float *lps = scratch, *ps = scratch + Cp, *acc = scratch + 2 * Cp, *gaps = scratch + 3 * Cp;
     const float* s = student_row(p, b);
     const float lse_st = p.stats.lse_st[b];
     const F it = V::set1(p.inv_T), neg_lse = V::set1(-lse_st);
+    F sum_ps = V::zero();
     for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
         constexpr bool is_tail = decltype(tail)::value;
         const F l = V::fma(load<is_tail, V>(s + c, t), it, neg_lse);
+        const F e = keep<is_tail, V>(vexp<V>(l), t);
+        sum_ps = V::add(sum_ps, e);
         store<is_tail, V>(lps + c, l, t);
-        store<is_tail, V>(ps + c, vexp<V>(l), t);
+        store<is_tail, V>(ps + c, e, t);
         store<is_tail, V>(acc + c, V::zero(), t);
     });
+    const float inv_P = 1.0f / V::sum(sum_ps);
+    // Teacher k's term is added to acc during teacher k + 1's sweep (its weight needs its q_k), the last one's as the
+    // row is written; ps'_c sum_k w_k q_k / P is taken once at the end.
+    F w_prev = V::zero();
     float Q = 0.0f;
     for (int k = 0; k < p.K; ++k) {
         const std::size_t i = stat_index(p, b, k);
         const float* z = teacher_row(p, k, b);
-        const F K = V::set1(p.T * (p.stats.lse_t[i] - lse_st)), w = V::set1(p.wl[i]);
+        const F K = V::set1(p.T * (p.stats.lse_t[i] - lse_st));
         F q = V::zero();
         for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
             constexpr bool is_tail = decltype(tail)::value;
@@ -106,16 +119,20 @@ inline void precise_kl_gradient_row(const DistillProblem& p, int b, float* scrat
                                       load<is_tail, V>(lps + c, t), load<is_tail, V>(ps + c, t), K, it, t),
                 t);
             q = V::add(q, gap);
-            store<is_tail, V>(acc + c, V::fma(w, gap, load<is_tail, V>(acc + c, t)), t);
+            if (k > 0) store<is_tail, V>(acc + c, V::fma(w_prev, load<is_tail, V>(gaps + c, t), load<is_tail, V>(acc + c, t)), t);
+            store<is_tail, V>(gaps + c, gap, t);
         });
-        Q += p.wl[i] * V::sum(q);
+        const float qn = V::sum(q) * inv_P, w = p.wl[i] / (1.0f + qn);
+        w_prev = V::set1(w);
+        Q += w * qn;
     }
     float* dz = gradient_row(p, b);
     const F ce = V::set1(p.a_ce * p.inv_counted_rows), neg_lse1 = V::set1(-p.stats.lse_s1[b]);
     const F neg_coef = V::set1(-p.a_kd * p.T * p.inv_counted_rows), vQ = V::set1(Q);
     for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
         constexpr bool is_tail = decltype(tail)::value;
-        const F kd = V::fnma(load<is_tail, V>(ps + c, t), vQ, load<is_tail, V>(acc + c, t));
+        const F last = V::fma(w_prev, load<is_tail, V>(gaps + c, t), load<is_tail, V>(acc + c, t));
+        const F kd = V::fnma(load<is_tail, V>(ps + c, t), vQ, last);
         const F softmax = vexp<V>(V::add(load<is_tail, V>(s + c, t), neg_lse1));
         store<is_tail, V>(dz + c, V::fma(neg_coef, kd, V::mul(ce, softmax)), t);
     });
@@ -127,14 +144,14 @@ inline void precise_kl_gradient_row(const DistillProblem& p, int b, float* scrat
 constexpr int kPreciseKlTileMaxClasses = 32;
 
 // Rows r0 .. r0 + n - 1 (n <= W) in the form above, one per lane, written where write[i] (counted rows only): the
-// row form's formulas on columns. scratch: four tiles of padded_classes(C) x W floats.
+// row form's formulas on columns. scratch: five tiles of padded_classes(C) x W floats.
 template <class V>
 inline void precise_kl_gradient_tile(const DistillProblem& p, int r0, int n, const unsigned char* write, float* scratch) {
     using F = typename V::F;
     constexpr int W = V::W;
     const int C = p.C;
     const std::size_t tile = padded_classes(C) * W;
-    float *s_tile = scratch, *lps = s_tile + tile, *ps = lps + tile, *acc = ps + tile;
+    float *s_tile = scratch, *lps = s_tile + tile, *ps = lps + tile, *acc = ps + tile, *gaps = acc + tile;
     auto column = [](float* t, int c) { return t + static_cast<std::size_t>(c) * W; };
     alignas(64) float lse_st[W], lse_s1[W], K[W], wl[W];
     for (int i = 0; i < W; ++i) {
@@ -143,16 +160,21 @@ inline void precise_kl_gradient_tile(const DistillProblem& p, int r0, int n, con
     }
     const F it = V::set1(p.inv_T), neg_lse_st = V::sub(V::zero(), V::load(lse_st));
     const typename V::M active = V::first(n);
+    F sum_ps = V::zero();
     for (int c0 = 0; c0 < C; c0 += W)
         transposed_columns<V>(student_row(p, r0), C, n, c0, std::min(W, C - c0), [&](int j, F x) {
             const int c = c0 + j;
             const F l = V::fma(x, it, neg_lse_st);
+            const F e = vexp<V>(l);
+            sum_ps = V::add(sum_ps, e);
             V::store(column(s_tile, c), x);
             V::store(column(lps, c), l);
-            V::store(column(ps, c), vexp<V>(l));
+            V::store(column(ps, c), e);
             V::store(column(acc, c), V::zero());
         });
-    F Q = V::zero();
+    const F inv_P = V::div(V::set1(1.0f), sum_ps);
+    // As in the row form: teacher k's term joins acc during teacher k + 1's sweep, the last one's as the rows are written.
+    F w_prev = V::zero(), Q = V::zero();
     for (int k = 0; k < p.K; ++k) {
         for (int i = 0; i < W; ++i) {
             const bool counted = i < n && p.y[r0 + i] >= 0;
@@ -167,9 +189,12 @@ inline void precise_kl_gradient_tile(const DistillProblem& p, int r0, int n, con
                 const F gap = kl_probability_gap<V>(z, V::load(column(s_tile, c)), V::load(column(lps, c)),
                                                     V::load(column(ps, c)), Kv, it, active);
                 q = V::add(q, gap);
-                V::store(column(acc, c), V::fma(w, gap, V::load(column(acc, c))));
+                if (k > 0) V::store(column(acc, c), V::fma(w_prev, V::load(column(gaps, c)), V::load(column(acc, c))));
+                V::store(column(gaps, c), gap);
             });
-        Q = V::fma(w, q, Q);
+        const F qn = V::mul(q, inv_P);
+        w_prev = V::div(w, V::add(V::set1(1.0f), qn));
+        Q = V::fma(w_prev, qn, Q);
     }
     const F ce = V::set1(p.a_ce * p.inv_counted_rows), neg_lse1 = V::sub(V::zero(), V::load(lse_s1));
     const F neg_coef = V::set1(-p.a_kd * p.T * p.inv_counted_rows);
@@ -182,7 +207,8 @@ inline void precise_kl_gradient_tile(const DistillProblem& p, int r0, int n, con
                 continue;
             }
             const int c = c0 + j;
-            const F kd = V::fnma(V::load(column(ps, c)), Q, V::load(column(acc, c)));
+            const F last = V::fma(w_prev, V::load(column(gaps, c)), V::load(column(acc, c)));
+            const F kd = V::fnma(V::load(column(ps, c)), Q, last);
             const F softmax = vexp<V>(V::add(V::load(column(s_tile, c)), neg_lse1));
             r[j] = V::fma(neg_coef, kd, V::mul(ce, softmax));
         }
