@@ -341,14 +341,16 @@ MTKD_DEVICE void dkd_gradient(const Pair& r, BlockSums& sums, float coef, float*
         dkd_from_logs(r, sums, coef, acc);
         return;
     }
-    const float it = 1.f / q.st, is = 1.f / q.sn, ka = -r.alpha * q.dt;
+    // With a single class off the target (C = 2) ps^ = pt^ = 1: the NCKD gradient is 0, where rr would be the
+    // rounding of lambda against d, which beta carries into a row whose teachers' dt nearly cancel.
+    const float it = 1.f / q.st, is = 1.f / q.sn, ka = -r.alpha * q.dt, kb = r.C > 2 ? r.beta : 0.f;
     columns(r.C, [&](int c) {
         float g = r.alpha * q.dt;
         if (c != r.y) {
             const float rr = -r.d[c] - q.lambda;
             const float pt_hat = r.e[c] * it, ps_hat = r.ps[c] * is;
             const float diff = abs_f(rr) < 0.5f ? -ps_hat * expm1_series(rr) : ps_hat - pt_hat;
-            g = mtkd_fma(ka, ps_hat, r.beta * diff);
+            g = mtkd_fma(ka, ps_hat, kb * diff);
         }
         acc[c] = mtkd_fma(coef, g, acc[c]);
     });

@@ -729,6 +729,11 @@ struct Dkd {
         });
         return r.alpha * q.tckd + r.beta * static_cast<double>(V::sum(s));
     }
+    // beta as the weight of the NCKD gradient: 0 with a single class off the target (C = 2), where ps^ = pt^ = 1
+    // and NCKD and its gradient are 0 whatever the logits. Its r = -d - lambda would be the rounding of lambda
+    // against d there (a few 1e-11 at |d| near 1e-3), which beta (8 in the DKD paper) carries into the row: where
+    // the teachers' dt nearly cancel that was 1.5e-4 of the gradient.
+    static float nckd_gradient_weight(float beta, int C) { return C > 2 ? beta : 0.0f; }
     // alpha dt at y; elsewhere -alpha dt ps^_c + beta (ps^_c - pt^_c), ps^ - pt^ = -ps^ expm1(r) near agreement.
     static void add_gradient(const DivergenceRow& r, const float* psn, double Sn, float coef, float* acc) {
         using F = typename V::F;
@@ -739,7 +744,8 @@ struct Dkd {
             return;
         }
         const F lam = V::set1(static_cast<float>(q.lambda)), it = V::set1(1.0f / q.St), is = V::set1(1.0f / static_cast<float>(Sn));
-        const F ka = V::set1(static_cast<float>(-r.alpha * q.dt)), kb = V::set1(r.beta), k = V::set1(coef);
+        const F ka = V::set1(static_cast<float>(-r.alpha * q.dt)), kb = V::set1(nckd_gradient_weight(r.beta, r.C)),
+                k = V::set1(coef);
         for_vectors_masked<V>(r.C, [&](int c, typename V::M) {
             const F g = gradient_term(V::load(r.d + c), V::load(r.e + c), V::load(psn + c), lam, it, is, ka, kb);
             V::store(acc + c, V::fma(k, g, V::load(acc + c)));
@@ -754,7 +760,8 @@ struct Dkd {
         const Pair q = pair(r, psn, Sn);
         if (!(Sn > kDkdFloatFloor && q.St > kDkdFloatFloor)) return dkd_in_double(r, coef, acc);
         const F lam = V::set1(static_cast<float>(q.lambda)), it = V::set1(1.0f / q.St), is = V::set1(1.0f / static_cast<float>(Sn));
-        const F ka = V::set1(static_cast<float>(-r.alpha * q.dt)), kb = V::set1(r.beta), k = V::set1(coef);
+        const F ka = V::set1(static_cast<float>(-r.alpha * q.dt)), kb = V::set1(nckd_gradient_weight(r.beta, r.C)),
+                k = V::set1(coef);
         // Two loops over the row (in L1), each value's and add_gradient's own: in one loop the compiler shares
         // pt / St between the terms and contracts the gradient's arithmetic differently, a rounding apart.
         F s = V::zero();
