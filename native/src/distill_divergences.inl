@@ -945,7 +945,7 @@ struct SmoothL1Loss {
     static FeatureStatistics<V> statistics(const float* a, const float* t, int d, double eps) {
         using F = typename V::F;
         const F one = V::set1(1.0f), half = V::set1(0.5f);
-        F s = V::zero(), probe = V::zero(), dot = V::zero(), aa = V::zero(), tt = V::zero();
+        F s = V::zero(), dot = V::zero(), aa = V::zero(), tt = V::zero();
         for_each_vector<V>(d, [&](int c, typename V::M m, auto tail) {
             constexpr bool is_tail = decltype(tail)::value;
             const F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);
@@ -954,9 +954,21 @@ struct SmoothL1Loss {
             dot = V::fma(x, u, dot);
             aa = V::fma(x, x, aa);
             tt = V::fma(u, u, tt);
-            probe = V::add(probe, V::add(V::sub(x, x), V::sub(u, u)));  // NaN exactly when an element is not finite
         });
-        const FeatureSums<V> sums{V::sum(dot), V::sum(aa), V::sum(tt), V::sum(probe)};
+        // Finite sums of squares imply finite elements, so the probe (x - x summed: NaN exactly when an element is
+        // not finite) is swept only where one of them is not (a non-finite element, or squares past the float range).
+        const float sum_aa = V::sum(aa), sum_tt = V::sum(tt);
+        float probe = 0.0f;
+        if (!(std::isfinite(sum_aa) && std::isfinite(sum_tt))) {
+            F p = V::zero();
+            for_each_vector<V>(d, [&](int c, typename V::M m, auto tail) {
+                constexpr bool is_tail = decltype(tail)::value;
+                const F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);
+                p = V::add(p, V::add(V::sub(x, x), V::sub(u, u)));
+            });
+            probe = V::sum(p);
+        }
+        const FeatureSums<V> sums{V::sum(dot), sum_aa, sum_tt, probe};
         return {static_cast<double>(V::sum(s)) / d + sums.probe, cosine_statistic(sums, cosine_of(sums, eps)), sums};
     }
     static void gradient(const float* a, const float* t, int d, double, float scale, float* out,
