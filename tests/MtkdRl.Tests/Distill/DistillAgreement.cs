@@ -32,6 +32,28 @@ public static class DistillAgreement
         return stats;
     }
 
+    /// <summary>dL/dzs and dL/dfs of both routes on one session, each after poisoning its outputs: the two-pass route
+    /// (stats, then gradient), then the fused pass. The grads object is reused: read it before the next route.</summary>
+    public static IEnumerable<(string Route, DistillGrads Grads)> GradsOfBothRoutes(IDistillBackend backend, DistillInputs x,
+        DistillHyper hyper)
+    {
+        using var session = backend.CreateSession(x.Shape);
+        session.Upload(x);
+        var grads = new DistillGrads(x.Shape);
+        foreach (bool fused in new[] { false, true })
+        {
+            session.PoisonOutputs();
+            if (fused) session.Fused(hyper);
+            else
+            {
+                session.Stats(hyper);
+                session.Gradient(hyper);
+            }
+            session.DownloadGrads(grads);
+            yield return (fused ? "fused" : "two-pass", grads);
+        }
+    }
+
     public static OutputAgreement CompareOne(string what, double[] want, float[] got, double tolerance, double floor = 0) =>
         Passed([BackendAgreement.CompareOutput(what, want, got, tolerance, floor)])[0];
 
