@@ -424,7 +424,8 @@ inline void add_dkd_gradient(const DistillProblem& p, const DivergenceLanes<V>& 
         swept[i] = q.in_double[i] ? 0.0f : coef[i];
     }
     const F label = V::load(g.label), lam = V::load(q.lam), it = V::load(q.it), is = V::load(q.is);
-    const F ka = V::load(q.ka), kb = V::set1(Dkd<V>::nckd_gradient_weight(p.div_beta, p.C)), scale = V::load(swept), at_label = V::sub(V::zero(), ka);
+    const F ka = V::load(q.ka), kb = V::set1(Dkd<V>::nckd_gradient_weight(p.div_beta, p.C)), scale = V::load(swept);
+    const F at_label = V::sub(V::zero(), ka);
     for (int c = 0; c < p.C; ++c) {
         const auto is_y = V::equal(V::set1(static_cast<float>(c)), label);
         const F pn = V::select(is_y, V::zero(), V::load(g.column(g.ps, c)));

@@ -955,19 +955,11 @@ struct SmoothL1Loss {
             aa = V::fma(x, x, aa);
             tt = V::fma(u, u, tt);
         });
-        // Finite sums of squares imply finite elements, so the probe (x - x summed: NaN exactly when an element is
-        // not finite) is swept only where one of them is not (a non-finite element, or squares past the float range).
+        // Finite sums of squares imply finite elements, so the probe (NaN exactly when an element is not finite) is
+        // taken from feature_sums' sweep only where one of them is not (a non-finite element, or squares past the
+        // float range).
         const float sum_aa = V::sum(aa), sum_tt = V::sum(tt);
-        float probe = 0.0f;
-        if (!(std::isfinite(sum_aa) && std::isfinite(sum_tt))) {
-            F p = V::zero();
-            for_each_vector<V>(d, [&](int c, typename V::M m, auto tail) {
-                constexpr bool is_tail = decltype(tail)::value;
-                const F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);
-                p = V::add(p, V::add(V::sub(x, x), V::sub(u, u)));
-            });
-            probe = V::sum(p);
-        }
+        const double probe = std::isfinite(sum_aa) && std::isfinite(sum_tt) ? 0.0 : feature_sums<V>(a, t, d).probe;
         const FeatureSums<V> sums{V::sum(dot), sum_aa, sum_tt, probe};
         return {static_cast<double>(V::sum(s)) / d + sums.probe, cosine_statistic(sums, cosine_of(sums, eps)), sums};
     }

@@ -18,8 +18,9 @@
 // the P in q_k / P by ps'_c (P - 1) a, which near a one-hot row is 1e-12 against terms of 1e-8: both survive wherever
 // the teachers' terms cancel in the weighted sum (seen: 3.4e-4 of a row whose three terms were each 50 times the sum).
 // So the KD gradient is -coef sum_k wl_k (t_kc - ps'_c q_k / P) / (1 + q_k / P): per teacher one sweep that forms t
-// (kept in a scratch row, whose term joins the sum in the next teacher's sweep, once q_k is known) and q_k. Where |d'| >= 1/2 nothing cancels and t = pt' - ps' with
-// pt' = e^{log ps' + d'} (also where ps' underflowed, which ps' expm1(d') would lose).
+// (kept in a scratch row, whose term joins the sum in the next teacher's sweep, once q_k is known) and q_k. Where
+// |d'| >= 1/2 nothing cancels and t = pt' - ps' with pt' = e^{log ps' + d'} (also where ps' underflowed, which
+// ps' expm1(d') would lose).
 //
 // Rows take this route only where some weighted pair needs it. The fast form's error in ps - pt is the rounding of
 // each probability, about u L (u = 6e-8, L = 1 + |lse_t| + |lse_st|, the size of the exponents' arguments) relative
@@ -119,7 +120,8 @@ inline void precise_kl_gradient_row(const DistillProblem& p, int b, float* scrat
                                       load<is_tail, V>(lps + c, t), load<is_tail, V>(ps + c, t), K, it, t),
                 t);
             q = V::add(q, gap);
-            if (k > 0) store<is_tail, V>(acc + c, V::fma(w_prev, load<is_tail, V>(gaps + c, t), load<is_tail, V>(acc + c, t)), t);
+            if (k > 0)
+                store<is_tail, V>(acc + c, V::fma(w_prev, load<is_tail, V>(gaps + c, t), load<is_tail, V>(acc + c, t)), t);
             store<is_tail, V>(gaps + c, gap, t);
         });
         const float qn = V::sum(q) * inv_P, w = p.wl[i] / (1.0f + qn);
@@ -173,7 +175,8 @@ inline void precise_kl_gradient_tile(const DistillProblem& p, int r0, int n, con
             V::store(column(acc, c), V::zero());
         });
     const F inv_P = V::div(V::set1(1.0f), sum_ps);
-    // As in the row form: teacher k's term joins acc during teacher k + 1's sweep, the last one's as the rows are written.
+    // As in the row form: teacher k's term joins acc during teacher k + 1's sweep, the last one's as the rows are
+    // written.
     F w_prev = V::zero(), Q = V::zero();
     for (int k = 0; k < p.K; ++k) {
         for (int i = 0; i < W; ++i) {
