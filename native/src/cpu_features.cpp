@@ -3,6 +3,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__unix__)
+#include <unistd.h>
+#endif
+
 namespace mtkd {
 
 namespace {
@@ -32,6 +36,17 @@ int32_t detected_cpu_features() noexcept {
     if (avx2 && avx512) features |= kFeatureAvx512;
 #endif
     return features & features_allowed_by_environment();
+}
+
+std::size_t level2_cache_bytes() noexcept {
+    static const std::size_t bytes = [] {
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+        const long reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
+        if (reported > 0) return static_cast<std::size_t>(reported);
+#endif
+        return std::size_t{1} << 20;
+    }();
+    return bytes;
 }
 
 }  // namespace mtkd

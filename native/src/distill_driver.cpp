@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "context.h"
+#include "cpu_features.h"
 
 namespace mtkd {
 namespace {
@@ -18,12 +19,27 @@ int rows_per_block(int B, int C, int threads) {
     return std::max(1, (B + blocks - 1) / blocks);
 }
 
-// Runs body(scratch, b0, b1) over blocks of rows, threaded as every pass is.
+// Blocks per run of the gradient pass's order (see for_row_blocks): the inputs of about half an L2 cache, where the
+// last ones a pass read before are still held.
+int blocks_per_run(const DistillProblem& p, int rows) {
+    const double row_bytes = sizeof(float) * (static_cast<double>(p.K + 1) * p.C + 2.0 * p.F);
+    const double run_bytes = 0.5 * static_cast<double>(level2_cache_bytes());
+    return static_cast<int>(std::clamp(run_bytes / (row_bytes * rows), 1.0, 1e9));
+}
+
+// Runs body(scratch, b0, b1) over blocks of rows, threaded as every pass is. Each thread takes the same contiguous
+// range of blocks in every pass; the stats and fused passes go through it first to last, the gradient pass in runs
+// of about half an L2 cache of inputs from the last run to the first, each run first to last. So the gradient pass
+// begins on the rows the stats pass over the same inputs read last, which its core's L2 still holds, and ends on
+// the rows the next stats pass begins with, while within a run the hardware prefetchers see the forward streams
+// they follow (blocks taken one by one from last to first left them behind: the dense shape's gradient pass ran 11 %
+// slower that way).
 template <class Body>
-void for_row_blocks(mtkd_context& ctx, const DistillProblem& p, Body&& body) {
+void for_row_blocks(mtkd_context& ctx, const DistillProblem& p, DistillPass pass, Body&& body) {
     const int rows = rows_per_block(p.B, p.C, ctx.threads);
     const int blocks = (p.B + rows - 1) / rows;
     const int threads = std::max(1, std::min(ctx.threads, blocks));
+    const int run = pass == DistillPass::Gradient ? blocks_per_run(p, rows) : blocks;
 
     std::lock_guard<std::mutex> lock(ctx.mutex);
     ctx.reserve_scratch(threads, distill_scratch_floats(p.C, rows));
@@ -32,9 +48,11 @@ void for_row_blocks(mtkd_context& ctx, const DistillProblem& p, Body&& body) {
         // Contiguous ranges of blocks per thread: each thread streams its own part of every teacher block.
         const int first = static_cast<int>(static_cast<long long>(blocks) * thread / team);
         const int last = static_cast<int>(static_cast<long long>(blocks) * (thread + 1) / team);
-        for (int block = first; block < last; ++block) {
-            const int b0 = block * rows, b1 = std::min(p.B, b0 + rows);
-            body(scratch, b0, b1);
+        for (int run_end = last; run_end > first; run_end -= run) {
+            for (int block = std::max(first, run_end - run); block < run_end; ++block) {
+                const int b0 = block * rows, b1 = std::min(p.B, b0 + rows);
+                body(scratch, b0, b1);
+            }
         }
     });
 }
@@ -44,7 +62,7 @@ void run_kl_mse(mtkd_context& ctx, DistillPass pass, const DistillProblem& p) {
     auto kernel = pass == DistillPass::Stats ? kern.distill_stats
                   : pass == DistillPass::Gradient ? kern.distill_gradient
                                                   : kern.distill_fused;
-    for_row_blocks(ctx, p, [&](float* scratch, int b0, int b1) { kernel(p, b0, b1, scratch); });
+    for_row_blocks(ctx, p, pass, [&](float* scratch, int b0, int b1) { kernel(p, b0, b1, scratch); });
 }
 
 // A divergence or feature loss other than kl + mse (distill_divergences.inl): the KL stats kernel writes every
@@ -80,13 +98,13 @@ void run_catalog_loss(mtkd_context& ctx, DistillPass pass, const DistillProblem&
         kern.distill_losses(p, false, true, b0, b1);
     };
     switch (pass) {
-        case DistillPass::Stats: for_row_blocks(ctx, p, stats); break;
-        case DistillPass::Gradient: for_row_blocks(ctx, p, gradient); break;
+        case DistillPass::Stats: for_row_blocks(ctx, p, pass, stats); break;
+        case DistillPass::Gradient: for_row_blocks(ctx, p, pass, gradient); break;
         case DistillPass::Fused:
             // One catalog call for both: the divergence's sweeps form the student's probabilities once per row (or
             // lane group) and take the value and the gradient of each pair while its teacher row is in L1; where a
             // form has both in one element sweep (jsd, dkd), each element is evaluated once.
-            for_row_blocks(ctx, p, [&](float* scratch, int b0, int b1) {
+            for_row_blocks(ctx, p, pass, [&](float* scratch, int b0, int b1) {
                 if (kl_kernel) {
                     // kl with a replaced feature loss: the KL kernels leave the features to the catalog, so the fused
                     // KL kernel takes the logits' statistics and gradient in one sweep, beta unread.
