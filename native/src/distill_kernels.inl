@@ -168,13 +168,15 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
 // are one contiguous run of fs, ft (and dfs) instead of K runs strided by F. The hardware prefetcher streams
 // both runs within each page; feature_row asks for fs and ft 2 KiB ahead, past the page ends where it stops.
 // With no features at all (F = 0) only logit(k, r) runs: see zero_feature_stats. Where the catalog sweeps the
-// features after this kernel (features_by_catalog), the block's lines of fs and ft are asked for along the logit
-// sweeps instead, so that sweep finds them in the caches rather than waiting on memory the logits left idle.
-template <class Logit, class Feature>
+// features after this kernel (features_by_catalog), the stats and fused passes (LinesAhead) ask for the block's lines
+// of fs and ft along the logit sweeps instead, so that sweep finds them in the caches rather than waiting on memory
+// the logits left idle. The gradient pass does not: its logit sweeps, which write dzs, leave the memory less idle,
+// and the hints slowed it (Emerald Rapids, 2 threads, kl + cosine: 1024,8,1000,512 by 11 %, 256,16,100,256 by 13 %).
+template <bool LinesAhead, class Logit, class Feature>
 inline void for_each_pair(const DistillProblem& p, int b0, int rows, Logit&& logit, Feature&& feature) {
     int fr = 0, fk = 0;
     const bool features = kl_kernel_features(p);
-    const bool ahead_for_catalog = p.features_by_catalog && p.F > 0;
+    const bool ahead_for_catalog = LinesAhead && p.features_by_catalog && p.F > 0;
     FeatureLinesAhead ahead(p, b0, ahead_for_catalog ? b0 + rows : b0, p.K * rows);
     for (int k = 0; k < p.K; ++k) {
         for (int r = 0; r < rows; ++r) {
@@ -197,7 +199,7 @@ void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     for (int r = 0; r < blk.rows; ++r) student_stats<V, TK>(p, blk, r, nullptr);
     TeacherGroup<V> teachers;
     FeatureGroup<V> features;
-    for_each_pair(
+    for_each_pair<true>(
         p, b0, blk.rows, [&](int k, int r) { teacher_stats<V, TK, Reverse>(p, blk, k, r, nullptr, teachers); },
         [&](int r, int k) { feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, nullptr); });
     finish_teachers<V, Reverse>(p, blk, teachers);
@@ -219,7 +221,7 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool stream = stream_feature_grads(p);
     WholeLines<V> lines(p.grads.dfs);
     const bool staged = stream && stages_slices(p, lines, true);
-    for_each_pair(
+    for_each_pair<true>(
         p, b0, blk.rows,
         [&](int k, int r) {
             teacher_stats<V, TK>(p, blk, k, r, counted(r) ? gradient_row(p, b0 + r) : nullptr, teachers);
@@ -325,7 +327,7 @@ void gradient_rows_block(const DistillProblem& p, int b0, int b1, float* scratch
         with_temperature_kind(student_kind, [&](auto tk) { student_gradient<V, decltype(tk)::value>(p, b, kd, dz); });
         dz[y] -= p.a_ce * p.inv_counted_rows;
     }
-    for_each_pair(
+    for_each_pair<false>(
         p, b0, b1 - b0,
         [&](int k, int r) {
             const int b = b0 + r;
