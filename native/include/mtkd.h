@@ -100,7 +100,8 @@ typedef struct mtkd_grads {
 /* ---- library ---- */
 MTKD_API const char* mtkd_last_error(void);
 MTKD_API const char* mtkd_version(void);
-/* Bitmask of what this CPU supports: 1 = AVX2+FMA, 2 = AVX-512 (F/BW/DQ/VL). */
+/* Bitmask of what this CPU supports: 1 = AVX2+FMA, 2 = AVX-512 (F/BW/DQ/VL); 4 = vector shuffles on one port
+ * (Intel's cores), where the op's gradient pass takes rows of 33 to 128 classes row by row, not by lane groups. */
 MTKD_API int32_t mtkd_cpu_features(void);
 /* Short description of the build: compiler, BLAS found or not, OpenMP. */
 MTKD_API const char* mtkd_build_info(void);

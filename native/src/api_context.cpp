@@ -73,9 +73,11 @@ void choose_gemm(mtkd_context& ctx) {
 void create(int32_t simd, int32_t threads, int32_t allowed_features, mtkd_context** out) {
     if (out == nullptr) throw_invalid("out is null");
     *out = nullptr;
-    mtkd_simd level = choose_level(simd, detected_cpu_features() & allowed_features);
+    const int32_t features = detected_cpu_features() & allowed_features;
+    mtkd_simd level = choose_level(simd, features);
     auto ctx = std::make_unique<mtkd_context>();
     ctx->kernels = &kernels_for(level);
+    ctx->features = features;
     ctx->threads = threads > 0 ? threads : available_cores();
     choose_gemm(*ctx);
     *out = ctx.release();

@@ -1,6 +1,7 @@
 // Exports of the fused multi-teacher distillation op.
 #include "boundary.h"
 #include "context.h"
+#include "cpu_features.h"
 #include "distill_driver.h"
 
 namespace mtkd {
@@ -11,6 +12,7 @@ mtkd_status run(const char* function, mtkd_context* ctx, DistillPass pass, const
     return guarded(function, [&] {
         if (ctx == nullptr) throw_invalid("ctx is null");
         DistillProblem p = make_distill_problem(pass, shape, in, hyper, stats, grads);
+        p.wide_gradient_lane_groups = (ctx->features & kFeatureOneShufflePort) == 0;
         run_distill(*ctx, pass, p);
     });
 }

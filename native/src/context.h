@@ -15,6 +15,8 @@
 struct mtkd_context {
     const mtkd::Kernels* kernels = nullptr;
     int threads = 1;
+    // The CPU features the context may use (mtkd_cpu_features' bits, less those mtkd_context_create_limited masked).
+    int32_t features = 0;
     // Whether mtkd_sgemm runs OpenBLAS (else the built-in GEMM), and that choice in words.
     bool use_openblas = false;
     std::string gemm_info;

@@ -17,8 +17,9 @@ namespace {
 int32_t features_allowed_by_environment() noexcept {
     const char* limit = std::getenv("MTKD_MAX_SIMD");
     if (limit == nullptr) return ~0;
-    if (std::strcmp(limit, "scalar") == 0) return 0;
-    if (std::strcmp(limit, "avx2") == 0) return kFeatureAvx2Fma;
+    // Only the instruction sets: what the CPU is otherwise like (kFeatureOneShufflePort) stays as detected.
+    if (std::strcmp(limit, "scalar") == 0) return ~(kFeatureAvx2Fma | kFeatureAvx512);
+    if (std::strcmp(limit, "avx2") == 0) return ~kFeatureAvx512;
     return ~0;
 }
 
@@ -34,6 +35,7 @@ int32_t detected_cpu_features() noexcept {
                   __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
     if (avx2) features |= kFeatureAvx2Fma;
     if (avx2 && avx512) features |= kFeatureAvx512;
+    if (__builtin_cpu_is("intel")) features |= kFeatureOneShufflePort;
 #endif
     return features & features_allowed_by_environment();
 }

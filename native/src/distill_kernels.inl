@@ -245,13 +245,17 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
 }
 
 // Which rows take the gradient pass by lane groups (gradient_tiles_block) rather than row by row: rows of up to 32
-// classes, and rows of up to kTileMaxClasses with many teachers. Measured on Zen 5, 2 threads (docs/PERF.md): the
-// lane groups take 65536,4,11,0 from 2.06 to 1.37 ms and 256,64,100,128 from 0.51 to 0.43, but 256,4,100,256 from
-// 0.042 to 0.047-0.052, where the transposes of 100-class rows cost more than the per-pair steps they save.
+// classes, and rows of up to kTileMaxClasses with many teachers where the CPU has more than one shuffle pipe
+// (wide_gradient_lane_groups). Measured on Zen 5, 2 threads (docs/PERF.md): the lane groups take 65536,4,11,0 from
+// 2.06 to 1.37 ms and 256,64,100,128 from 0.51 to 0.43, but 256,4,100,256 from 0.042 to 0.047-0.052, where the
+// transposes of 100-class rows cost more than the per-pair steps they save. On Emerald Rapids, whose shuffles share one
+// port with the second FMA unit, rows beat the lane groups at 256,64,100,128 too: 0.46 against 0.38 ms (AVX2 0.57
+// against 0.45), 512,32,64,64 0.26 against 0.20.
 constexpr int kGradientTileMaxClasses = 32;
 constexpr int kGradientTileManyTeachers = 32;
 inline bool gradient_by_lane_groups(const DistillProblem& p) {
-    return p.C <= kGradientTileMaxClasses || (p.C <= kTileMaxClasses && p.K >= kGradientTileManyTeachers);
+    return p.C <= kGradientTileMaxClasses ||
+           (p.wide_gradient_lane_groups && p.C <= kTileMaxClasses && p.K >= kGradientTileManyTeachers);
 }
 
 // The student's share of dzs row b in the gradient pass, a_ce softmax(s) + kd softmax(s/T) (kd = a_kd T sum_k wl_k

@@ -33,6 +33,9 @@ struct DistillProblem {
     // (distill_catalog.inl, feature_rows): the kernels then leave fs, ft, dfs, cos and mse alone, which they would
     // only sweep for a cos the catalog forms from its own sums, an mse it overwrites and a dfs of zeros.
     bool features_by_catalog = false;
+    // Whether the gradient pass may take rows of 33 to kTileMaxClasses classes by lane groups (gradient_by_lane_groups):
+    // not where the CPU issues shuffles on one port (kFeatureOneShufflePort, set from the context).
+    bool wide_gradient_lane_groups = true;
 };
 
 // Whether the KL kernels sweep the feature slices (the pair loops skip them altogether otherwise).

@@ -22,10 +22,11 @@ public sealed class NativeBackend : IDistillBackend
 
     /// <param name="simd">Auto picks the widest level the CPU has; a forced level the CPU lacks throws.</param>
     /// <param name="threads">Threads per call; 0 or less means every core.</param>
+    /// <param name="allowed">The CPU features the context may use: the others hidden, as on a CPU without them.</param>
     /// <exception cref="BackendUnavailableException">The library is missing or the CPU lacks the level.</exception>
-    public NativeBackend(NativeSimd simd = NativeSimd.Auto, int threads = 0)
+    public NativeBackend(NativeSimd simd = NativeSimd.Auto, int threads = 0, NativeCpuFeatures allowed = NativeCpuFeatures.All)
     {
-        Context = NativeContextHandle.Create(simd, threads);
+        Context = NativeContextHandle.Create(simd, threads, allowed);
         (Simd, Threads) = Context.Describe();
         Device = $"{NativeInfo.Describe(Simd)}, {Threads} thread{(Threads == 1 ? "" : "s")}";
         Gemm = NativeMethods.ContextGemmInfo(Context);

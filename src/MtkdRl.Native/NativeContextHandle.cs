@@ -15,10 +15,13 @@ public sealed class NativeContextHandle : SafeHandle
     /// Creates a context; <see cref="BackendUnavailableException"/> when the library is missing or the CPU lacks the level.
     /// </summary>
     /// <param name="threads">Threads for each call; 0 or less means every core.</param>
-    public static NativeContextHandle Create(NativeSimd simd, int threads)
+    /// <param name="allowed">The CPU features the context may use (others are hidden, as on a CPU without them).</param>
+    public static NativeContextHandle Create(NativeSimd simd, int threads, NativeCpuFeatures allowed = NativeCpuFeatures.All)
     {
         NativeLibraryLoader.EnsureLoaded();
-        var status = NativeMethods.ContextCreate(simd, threads, out var context);
+        var status = allowed == NativeCpuFeatures.All
+            ? NativeMethods.ContextCreate(simd, threads, out var context)
+            : NativeMethods.ContextCreateLimited(simd, threads, allowed, out context);
         NativeErrors.ThrowIfFailed(status);
         return context;
     }

@@ -27,7 +27,9 @@ public class MaxSimdEnvironmentTests
         string unlimited = NativeView(null);
         Assert.Equal(unlimited, NativeView("avx512"));
         Assert.Equal(unlimited, NativeView("no-such-level"));
-        Assert.Equal("Avx2Fma", NativeView("avx2"));
-        Assert.Equal("None", NativeView("scalar"));
+        // What is not an instruction set (how many ports issue shuffles) stays as detected.
+        var other = detected & ~(NativeCpuFeatures.Avx2Fma | NativeCpuFeatures.Avx512);
+        Assert.Equal((other | NativeCpuFeatures.Avx2Fma).ToString(), NativeView("avx2"));
+        Assert.Equal(other.ToString(), NativeView("scalar"));
     }
 }

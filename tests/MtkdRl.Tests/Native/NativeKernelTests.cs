@@ -33,10 +33,10 @@ public class NativeKernelTests
         return r;
     }
 
-    private static NativeBackend Backend(NativeSimd level, int threads = 1)
+    private static NativeBackend Backend(NativeSimd level, int threads = 1, NativeCpuFeatures allowed = NativeCpuFeatures.All)
     {
         Skip.IfNot(NativeInfo.Supports(level), $"this CPU lacks {NativeInfo.Describe(level)}");
-        return new NativeBackend(level, threads);
+        return new NativeBackend(level, threads, allowed);
     }
 
     [SkippableTheory]
@@ -229,6 +229,26 @@ public class NativeKernelTests
         var x = AssertTheSameOnAnyThreadCount(level, new DistillShape(3000, 40, Enumerable.Repeat(32, 8).ToArray()), [2, 3]);
         using var backend = Backend(level, threads: 2);
         DistillAgreement.Check(backend, x, new DistillHyper(Temperature: 2.5f), $"{level}");
+    }
+
+    /// <summary>
+    /// Rows of 33 to 128 classes with 32 or more teachers take the gradient pass by lane groups, or row by row where the
+    /// CPU issues shuffles on one port (Intel's cores: NativeCpuFeatures.OneShufflePort); a context without that bit
+    /// takes the lane groups on any CPU. Both ways against the float64 reference, 2 threads, odd widths.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void Gradients_of_many_teachers_agree_by_rows_and_by_lane_groups(NativeSimd level)
+    {
+        int seed = TestSeeds.Next();
+        var shape = new DistillShape(45, 97, Enumerable.Range(0, 33).Select(k => 1 + k % 7).ToArray());
+        var x = DistillInputFactory.Create(shape, seed);
+        foreach (var allowed in new[] { NativeCpuFeatures.All, ~NativeCpuFeatures.OneShufflePort })
+        {
+            using var backend = Backend(level, threads: 2, allowed);
+            foreach (var h in new[] { DistillHyper.Default, new DistillHyper(Temperature: 2.5f) })
+                DistillAgreement.Check(backend, x, h, $"{level} allowed {allowed} T {h.Temperature} seed {seed}");
+        }
     }
 
     private static DistillInputs AssertTheSameOnAnyThreadCount(NativeSimd level, DistillShape shape, int[] threadCounts)
