@@ -11,7 +11,8 @@
 // rows), calls per pass, [T = 4],
 // [divergence = 0: mtkd_divergence, 0 kl, 1 reverse-kl, 2 jsd (beta 0.5), 3 dkd (alpha 1, beta 8)],
 // [pass = all, or stats, gradient or fused alone (the gradient pass after one untimed stats call, whose statistics it
-// reads), or two-pass (stats then gradient, call after call, each timed inside the pair, and their sum)], [the divergence's beta instead of its default above, e.g. 0.3 for jsd off its symmetric case (- keeps the
+// reads), or two-pass (stats then gradient, call after call, each timed inside the pair, and their sum)],
+// [the divergence's beta instead of its default above, e.g. 0.3 for jsd off its symmetric case (- keeps the
 // default)], [near: teachers are the student's logits plus Gaussian noise of this width instead of independent ones,
 // as student and teachers come to agree in training, e.g. 0.3], [offset: bytes past a 64-byte boundary at which dzs
 // and dfs start, e.g. 16 as malloc and numpy give; 0 by default, as the library's own sessions and PyTorch's tensors
@@ -78,7 +79,8 @@ int time_two_pass(mtkd_context* ctx, const mtkd_shape& shape, const mtkd_inputs&
         const double w0 = milliseconds(CLOCK_MONOTONIC), c0 = milliseconds(CLOCK_PROCESS_CPUTIME_ID);
         const mtkd_status first = mtkd_distill_stats(ctx, &shape, &in, &h, &stats);
         const double w1 = milliseconds(CLOCK_MONOTONIC), c1 = milliseconds(CLOCK_PROCESS_CPUTIME_ID);
-        const mtkd_status second = first == MTKD_OK ? mtkd_distill_gradient(ctx, &shape, &in, &h, &stats, &grads) : first;
+        const mtkd_status second =
+            first == MTKD_OK ? mtkd_distill_gradient(ctx, &shape, &in, &h, &stats, &grads) : first;
         const double w2 = milliseconds(CLOCK_MONOTONIC), c2 = milliseconds(CLOCK_PROCESS_CPUTIME_ID);
         if (second != MTKD_OK) {
             std::fprintf(stderr, "native_pass_time: two-pass: %s\n", mtkd_last_error());
@@ -92,8 +94,8 @@ int time_two_pass(mtkd_context* ctx, const mtkd_shape& shape, const mtkd_inputs&
     const double bytes[3] = {mb[0], mb[1], mb[0] + mb[1]};
     for (int j = 0; j < 3; ++j) {
         const double p20 = percentile(wall[j], 5);
-        std::printf("%d,%d,%d %-8s wall min %.4f p20 %.4f med %.4f | cpu med %.4f p10 %.4f ms | %.1f GB/s(p20)\n",
-                    shape.B, shape.K, shape.C, names[j], percentile(wall[j], wall[j].size() + 1), p20,
+        std::printf("%d,%d,%d,%d %-8s wall min %.4f p20 %.4f med %.4f | cpu med %.4f p10 %.4f ms | %.1f GB/s(p20)\n",
+                    shape.B, shape.K, shape.C, shape.D[0], names[j], percentile(wall[j], wall[j].size() + 1), p20,
                     percentile(wall[j], 2), percentile(cpu[j], 2), percentile(cpu[j], 10), bytes[j] / p20);
     }
     return 0;
