@@ -99,12 +99,25 @@ public class GpuCheckScriptTests
     public void Steps_cut_short_by_their_time_limit_still_leave_their_results_and_the_table()
     {
         string output = Directory.CreateTempSubdirectory("mtkd-gpu-check").FullName;
-        using var process = Start(output, new Dictionary<string, string> { ["CHECK_STEP_TIMEOUT_S"] = "6" }, "--dry-run", "--fast");
+        // The self-checks outlast their limit on any machine: mtkd runs, then its process waits (a fast machine finished
+        // the dry run's self-check within 6 s). What it wrote before the limit struck must stay.
+        string slow = Path.Combine(output, "slow-selfcheck.sh");
+        File.WriteAllText(slow, """
+            "$@"
+            rc=$?
+            case " $* " in *" selfcheck "*) exec sleep 120 ;; esac
+            exit $rc
+            """);
+        using var process = Start(output, new Dictionary<string, string>
+        {
+            ["CHECK_STEP_TIMEOUT_S"] = "6",
+            ["MTKD"] = $"bash {slow} dotnet {GpuScripts.EmulatedCli()}",
+        }, "--dry-run", "--fast");
         var run = Finish(process, output, TimeSpan.FromMinutes(3));
         Assert.True(run.ExitCode != 0, run.ToString());
         Assert.Equal("TIMEOUT after 6s", run.Steps["selfcheck (dry run)"]);
         int finished = run.Lines("selfcheck-cuda.jsonl").Length;
-        Assert.InRange(finished, 0, 5);
+        Assert.InRange(finished, 0, 6);
         Assert.Contains(finished > 0 ? $"self-check cuda-emu: {finished} of {finished} passed" : "no result recorded", run.Summary);
         Assert.Contains("| selfcheck (dry run) | TIMEOUT after 6s |", run.Summary);
         Assert.Contains("step(s) failed", run.Stdout.TrimEnd().Split('\n')[^1]);
