@@ -257,9 +257,8 @@ inline void features_and_gradients_of_rows(const DistillProblem& p, int b0, int 
         for (int k = 0; k < p.K; ++k) feature_row<V, true, true, Staged>(p, b, k, scale(b, k), &g, lines);
 }
 
-// The lines of fs and ft of rows [b0, b1), asked for a few at a time by step() while a lane group's logit tiles do
-// their arithmetic, so the next group's feature sweep finds them in the caches: a sweep over slices of a vector or two
-// after the tiles otherwise waits on memory the tiles left idle (the dense stats pass 8-11 % faster with it).
+// The lines of fs and ft of rows [b0, b1), asked for a few at a time by step() while the KL row kernels sweep a block's
+// logits, so the catalog's feature sweep after them finds them in the caches (for_each_pair, stats and fused passes).
 // `steps` is how often step() will be called; the lines are spread evenly over those calls.
 class FeatureLinesAhead {
 public:
