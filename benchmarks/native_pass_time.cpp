@@ -34,6 +34,7 @@
 #include <new>
 #include <random>
 #include <time.h>
+#include <utility>
 #include <vector>
 
 #include "mtkd.h"
@@ -64,9 +65,14 @@ struct LineAligned {
 };
 using Floats = std::vector<float, LineAligned<float>>;
 
-double percentile(std::vector<double> v, int denominator) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / denominator];
+// One line per pass: the fastest, 20th percentile and median wall ms, the median and 10th percentile CPU ms, and the
+// pass's minimum MB over the 20th percentile.
+void report(int B, int K, int C, int D, const char* name, std::vector<double> wall, std::vector<double> cpu, double mb) {
+    std::sort(wall.begin(), wall.end());
+    std::sort(cpu.begin(), cpu.end());
+    const double p20 = wall[wall.size() / 5];
+    std::printf("%d,%d,%d,%d %-8s wall min %.4f p20 %.4f med %.4f | cpu med %.4f p10 %.4f ms | %.1f GB/s(p20)\n", B, K, C,
+                D, name, wall[0], p20, wall[wall.size() / 2], cpu[cpu.size() / 2], cpu[cpu.size() / 10], mb / p20);
 }
 
 // The two-pass route as an agent runs it: stats, then gradient, call after call. Each pass is timed inside the pair,
@@ -92,12 +98,7 @@ int time_two_pass(mtkd_context* ctx, const mtkd_shape& shape, const mtkd_inputs&
     }
     const char* names[3] = {"2p-stats", "2p-grad", "two-pass"};
     const double bytes[3] = {mb[0], mb[1], mb[0] + mb[1]};
-    for (int j = 0; j < 3; ++j) {
-        const double p20 = percentile(wall[j], 5);
-        std::printf("%d,%d,%d,%d %-8s wall min %.4f p20 %.4f med %.4f | cpu med %.4f p10 %.4f ms | %.1f GB/s(p20)\n",
-                    shape.B, shape.K, shape.C, shape.D[0], names[j], percentile(wall[j], wall[j].size() + 1), p20,
-                    percentile(wall[j], 2), percentile(cpu[j], 2), percentile(cpu[j], 10), bytes[j] / p20);
-    }
+    for (int j = 0; j < 3; ++j) report(shape.B, shape.K, shape.C, shape.D[0], names[j], wall[j], cpu[j], bytes[j]);
     return 0;
 }
 
@@ -224,12 +225,7 @@ int main(int argc, char** argv) {
                 cpu.push_back(c1 - c0);
             }
         }
-        std::sort(wall.begin(), wall.end());
-        std::sort(cpu.begin(), cpu.end());
-        const double p20 = wall[wall.size() / 5];
-        std::printf("%d,%d,%d,%d %-8s wall min %.4f p20 %.4f med %.4f | cpu med %.4f p10 %.4f ms | %.1f GB/s(p20)\n", B,
-                    K, C, D, names[pass], wall[0], p20, wall[wall.size() / 2], cpu[cpu.size() / 2], cpu[cpu.size() / 10],
-                    mb[pass] / p20);
+        report(B, K, C, D, names[pass], std::move(wall), std::move(cpu), mb[pass]);
     }
     mtkd_context_destroy(ctx);
     return 0;
