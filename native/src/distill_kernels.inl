@@ -123,6 +123,28 @@ inline const float* next_teacher_row(const DistillProblem& p, int b0, int rows, 
     return b + 1 < p.B ? teacher_row(p, 0, b + 1) : nullptr;
 }
 
+// What teacher (k, r)'s sweep asks for ahead: the next teacher row (next_teacher_row) and, where the KL kernel sweeps
+// the features, the feature slice of the pair for_each_pair visits after the one that follows this row's sweep (stats
+// and fused passes). That slice's own sweep (feature_row) is a few hundred cycles between two long logit sweeps, too
+// short to cover the memory's latency with the lines it asks for 2 KiB ahead alone; spread over the logit sweep before
+// it, its lines arrive in time. Zen 4, 2 threads, 1024,8,1000,512, alternated rounds: stats -7 %, fused -3 % (one
+// thread -6 %); the gradient pass, whose sweeps also write dzs, measured 4-10 % slower with it (docs/PERF.md, "Zen 4:
+// the feature slices asked for along the teacher rows").
+inline RowsAhead rows_ahead(const DistillProblem& p, int b0, int rows, int k, int r) {
+    RowsAhead ahead;
+    ahead.row = next_teacher_row(p, b0, rows, k, r);
+    if (ahead.row == nullptr || !kl_kernel_features(p)) return ahead;  // rows of at least kPrefetchRowsFrom classes
+    // for_each_pair visits feature pair q after logit pair q = k rows + r: pair q + 1 comes after the next sweep.
+    const int q = k * rows + r + 1;
+    if (q >= p.K * rows) return ahead;
+    const int fr = q / p.K, fk = q % p.K;
+    const std::size_t off = static_cast<std::size_t>(b0 + fr) * p.F + p.off[fk];
+    ahead.fs = p.fs + off;
+    ahead.ft = p.ft + off;
+    ahead.floats = p.D[fk];
+    return ahead;
+}
+
 // Teacher k's sweeps for block row r (statistics follow in finish_teachers); with dz (fused pass, counted
 // row) also its share of dzs. With Reverse (the stats pass of reverse-kl) also the sum reverse KL needs.
 template <class V, int TK, bool Reverse = false>
@@ -134,7 +156,7 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
     const int j = g.n++;
     float* eu = blk.pair_rows + blk.Cp * j;
     TeacherSums<V> sums = teacher_sums<V, TK, Reverse>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, eu,
-                                                       next_teacher_row(p, blk.b0, blk.rows, k, r),
+                                                       rows_ahead(p, blk.b0, blk.rows, k, r),
                                                        blk.ev_rows + blk.Cp * r);
     g.sums[G::kS0][j] = sums.S0;
     g.sums[G::kR0][j] = sums.R0;

@@ -148,11 +148,20 @@ struct TeacherSums {
     typename V::F S0, R0, Hs, St, A, Ar;
 };
 
-// Second sweep of a teacher row (see the derivation above); eT_out receives e^{u}. The first C floats of `next`
-// (the row the kernel reads after this one, or null) are prefetched along the way.
+// Lines a teacher row's sweep asks for along the way, one per vector of each: the first C floats of `row` (the teacher
+// row read after this one, or null) and the first `floats` floats of fs and ft at `fs` and `ft` (a feature slice read
+// soon after, or null with floats 0).
+struct RowsAhead {
+    const float* row = nullptr;
+    const float *fs = nullptr, *ft = nullptr;
+    int floats = 0;
+};
+
+// Second sweep of a teacher row (see the derivation above); eT_out receives e^{u}. The lines of `ahead` are
+// prefetched along the way.
 template <class V, int TK, bool Reverse = false>
 inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, float m, float inv_T, float* eT_out,
-                                   const float* next, const float* ev_row = nullptr) {
+                                   const RowsAhead& ahead, const float* ev_row = nullptr) {
     using F = typename V::F;
     const F vm = V::set1(m), it = V::set1(inv_T);
     const F zero = V::zero();
@@ -177,7 +186,11 @@ inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, f
             A = V::fma(eT, gap, A);
             store<is_tail, V>(eT_out + c, eT, t);
         }
-        prefetch_along<V::W>(next, c);
+        prefetch_along<V::W>(ahead.row, c);
+        if (c < ahead.floats) {
+            prefetch_along<V::W>(ahead.fs, c);
+            prefetch_along<V::W>(ahead.ft, c);
+        }
     });
     return {S0, R0, Hs, St, V::mul(A, it), V::mul(Ar, it)};
 }
