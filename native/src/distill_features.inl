@@ -258,7 +258,8 @@ inline void features_and_gradients_of_rows(const DistillProblem& p, int b0, int 
 }
 
 // The lines of fs and ft of rows [b0, b1), asked for a few at a time by step() while the KL row kernels sweep a block's
-// logits, so the catalog's feature sweep after them finds them in the caches (for_each_pair, stats and fused passes).
+// logits, so the catalog's feature sweep after them finds them in the caches (for_each_pair, stats and fused passes),
+// or between a lane group's gradient tiles, for its dfs sweep after them (gradient_tiles_block).
 // `steps` is how often step() will be called; the lines are spread evenly over those calls.
 class FeatureLinesAhead {
 public:

@@ -506,6 +506,15 @@ inline void teacher_gradient_tile(const DistillProblem& p, const LaneGroup<V>& g
 // A group all of whose counted rows are marked in skip (PreciseRows' marks, or null) leaves out its logit
 // sweeps: its dzs rows are written afterwards in the precise form (distill_kl_gradient.inl), an ignored row's zeros
 // here. A group with any unmarked counted row is swept whole and its marked rows written over.
+// A group whose runs of fs and ft are short (up to kGroupFeaturesAheadBytes each) sweeps its dfs in a few hundred
+// cycles, too few for the hints of the sweep itself (kPrefetchAheadBytes ahead) to bring the lines in time: they are
+// asked for between the group's logit tiles instead. Zen 4, 2 threads, alternated rounds: 65536,4,11,16 (4 KiB runs)
+// -8 to -15 % on AVX-512, -19 % on AVX2; longer runs measured slower with all their lines asked for (256,64,100,128
+// +19 %, 16384,16,21,32 +11 %, 8192,4,11,64 +6 %) and level with their first 4 KiB; the next group's lines, and the
+// same hints in the stats and fused passes' lane groups (bound by arithmetic there), measured slower too (docs/PERF.md,
+// "Zen 4: the feature slices asked for along the teacher rows").
+constexpr std::size_t kGroupFeaturesAheadBytes = 4096;
+
 template <class V>
 void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratch, const unsigned char* skip) {
     const bool stream = stream_feature_grads(p);
@@ -516,9 +525,16 @@ void gradient_tiles_block(const DistillProblem& p, int b0, int b1, float* scratc
         bool logits = skip == nullptr;
         for (int i = 0; i < n && !logits; ++i) logits = p.y[r0 + i] >= 0 && skip[r0 - b0 + i] == 0;
         if (logits) {
+            // The group's lines of fs and ft, asked for between its tiles where its run is short (see above).
+            const bool short_run = static_cast<std::size_t>(n) * p.F * sizeof(float) <= kGroupFeaturesAheadBytes;
+            FeatureLinesAhead ahead(p, r0, kl_kernel_features(p) && short_run ? r0 + n : r0, p.K + 1);
+            ahead.step();
             LaneGroup<V> g = make_lane_group<V>(p, r0, n, scratch);
             with_temperature_kind(temperature_kind(p.T), [&](auto tk) { student_gradient_tile<V, decltype(tk)::value>(p, g); });
-            for (int k = 0; k < p.K; ++k) teacher_gradient_tile<V>(p, g, k);
+            for (int k = 0; k < p.K; ++k) {
+                teacher_gradient_tile<V>(p, g, k);
+                ahead.step();
+            }
             finish_gradient_rows(p, g, r0);
         } else {
             write_row_losses(p, r0, n);
