@@ -1,5 +1,6 @@
 #include "cpu_features.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -17,7 +18,8 @@ namespace {
 int32_t features_allowed_by_environment() noexcept {
     const char* limit = std::getenv("MTKD_MAX_SIMD");
     if (limit == nullptr) return ~0;
-    // Only the instruction sets: what the CPU is otherwise like (kFeatureOneShufflePort) stays as detected.
+    // Only the instruction sets: what the CPU is otherwise like (kFeatureOneShufflePort, kFeatureLastLevelCache) stays
+    // as detected.
     if (std::strcmp(limit, "scalar") == 0) return ~(kFeatureAvx2Fma | kFeatureAvx512);
     if (std::strcmp(limit, "avx2") == 0) return ~kFeatureAvx512;
     return ~0;
@@ -37,6 +39,7 @@ int32_t detected_cpu_features() noexcept {
     if (avx2 && avx512) features |= kFeatureAvx512;
     if (__builtin_cpu_is("intel")) features |= kFeatureOneShufflePort;
 #endif
+    if (last_level_cache_bytes() > 0) features |= kFeatureLastLevelCache;
     return features & features_allowed_by_environment();
 }
 
@@ -47,6 +50,17 @@ std::size_t level2_cache_bytes() noexcept {
         if (reported > 0) return static_cast<std::size_t>(reported);
 #endif
         return std::size_t{1} << 20;
+    }();
+    return bytes;
+}
+
+std::size_t last_level_cache_bytes() noexcept {
+    static const std::size_t bytes = [] {
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+        const long reported = sysconf(_SC_LEVEL3_CACHE_SIZE);
+        if (reported > 0) return std::min(static_cast<std::size_t>(reported), kLastLevelCacheCap);
+#endif
+        return std::size_t{0};
     }();
     return bytes;
 }

@@ -318,7 +318,8 @@ inline void student_gradient(const DistillProblem& p, int b, float kd, float* dz
 // Whether the gradient pass writes dzs with non-temporal stores: a large dzs (like dfs, see stream_feature_grads) in
 // rows long enough that the masked head and tail of each row cost little.
 inline bool stream_logit_grads(const DistillProblem& p) {
-    return p.C >= kPrefetchRowsFrom && static_cast<std::size_t>(p.B) * p.C * sizeof(float) >= kStreamFeatureGradBytes;
+    return p.outputs_past_cache && p.C >= kPrefetchRowsFrom &&
+           static_cast<std::size_t>(p.B) * p.C * sizeof(float) >= kStreamFeatureGradBytes;
 }
 
 // Gradient pass: inputs, weights and the stats pass's lse/kl/mse/ce_s in, dzs/dfs/row_loss out.

@@ -36,7 +36,27 @@ struct DistillProblem {
     // Whether the gradient pass may take rows of 33 to kTileMaxClasses classes by lane groups (gradient_by_lane_groups):
     // not where the CPU issues shuffles on one port (kFeatureOneShufflePort, set from the context).
     bool wide_gradient_lane_groups = true;
+    // Whether the gradients may go out with non-temporal stores (stream_feature_grads, stream_logit_grads,
+    // catalog_streams_dfs): only where the pass's inputs and outputs together exceed half the last-level cache
+    // (streams_past_cache, set from the context). A pass whose bytes fit leaves its gradients in the cache for the
+    // step's next reader, and the next call finds its inputs there.
+    bool outputs_past_cache = true;
 };
+
+// The bytes a gradient pass moves: zs, zt, fs and ft read, dzs and dfs written.
+inline std::size_t gradient_pass_bytes(const DistillProblem& p) {
+    const std::size_t B = static_cast<std::size_t>(p.B), C = static_cast<std::size_t>(p.C),
+                      K = static_cast<std::size_t>(p.K), F = static_cast<std::size_t>(p.F);
+    return sizeof(float) * (B * C * (K + 2) + 3 * B * F);
+}
+
+// Whether a pass's bytes exceed half the last-level cache (DistillProblem::outputs_past_cache). Measured on Zen 4
+// (32 MiB L3, 2 threads; docs/PERF.md, "Zen 4: gradients left in the cache where the pass fits it"): plain stores
+// made 256,16,100,256 (15 MB) 22 % faster in the gradient pass and 15 % in the fused pass, 256,4,100,256 (3.7 MB) 22 %
+// and 16 %; streaming stayed faster at 256,64,100,128 (32 MB: plain stores +30 %) and 1024,8,1000,512 (76 MB, +17 %).
+inline bool passes_past_cache(const DistillProblem& p, std::size_t last_level_bytes) {
+    return 2 * gradient_pass_bytes(p) > last_level_bytes;
+}
 
 // Whether the KL kernels sweep the feature slices (the pair loops skip them altogether otherwise).
 inline bool kl_kernel_features(const DistillProblem& p) {

@@ -8,10 +8,11 @@ public enum NativeSimd { Auto = 0, Scalar = 1, Avx2 = 2, Avx512 = 3 }
 /// <summary>Status of a native call (mirrors mtkd_status).</summary>
 public enum MtkdStatus { Ok = 0, InvalidArgument = 1, Unsupported = 2, OutOfMemory = 3, Internal = 4 }
 
-/// <summary>What the CPU supports, as mtkd_cpu_features reports it: instruction sets, and OneShufflePort where vector
-/// shuffles issue on one port (Intel's cores), which the op's gradient pass plans around.</summary>
+/// <summary>What the CPU supports, as mtkd_cpu_features reports it: instruction sets, OneShufflePort where vector
+/// shuffles issue on one port (Intel's cores), which the op's gradient pass plans around, and LastLevelCache where the
+/// OS reports an L3 cache, in which a pass that fits half of it leaves its gradients instead of streaming them.</summary>
 [Flags]
-public enum NativeCpuFeatures { None = 0, Avx2Fma = 1, Avx512 = 2, OneShufflePort = 4, All = ~0 }
+public enum NativeCpuFeatures { None = 0, Avx2Fma = 1, Avx512 = 2, OneShufflePort = 4, LastLevelCache = 8, All = ~0 }
 
 /// <summary>mtkd_shape: B rows, K teachers, C classes, D [K] widths and their prefix sums feat_off [K+1].</summary>
 [StructLayout(LayoutKind.Sequential)]

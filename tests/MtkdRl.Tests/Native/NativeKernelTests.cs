@@ -111,9 +111,10 @@ public class NativeKernelTests
     [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
     public void Streamed_feature_gradients_of_short_rows_agree_wherever_dfs_starts(NativeSimd level)
     {
-        using var context = NativeTestContexts.Create(level, threads: 2);
+        using var context = NativeTestContexts.Create(level, threads: 2, StreamingPastTheCache);
         int seed = TestSeeds.Next();
-        // 11 classes go by lane groups; dfs of 7,945 x 33 floats (just over 1 MiB) is streamed, and a group's 8 or 16
+        // 11 classes go by lane groups; dfs of 7,945 x 33 floats (just over 1 MiB) is streamed (the context is told of
+        // no L3 cache, in which these 5 MB would stay otherwise), and a group's 8 or 16
         // rows of 33 floats are staged and written out as whole lines, with a partial line at either end of a block's
         // run when dfs does not start on a line. The last group is partial (7,945 = 496 x 16 + 9); 15 % of the rows ignored.
         var shape = new DistillShape(7945, 11, [5, 3, 9, 16]);
@@ -138,13 +139,14 @@ public class NativeKernelTests
     /// tolerance, with nothing written outside it; and the fused pass's cos and mse are the stats pass's bit for bit
     /// (its feature sweep takes the slice's vectors from the slice's start however dfs is written). Short rows of
     /// short slices (4,200 rows of four 16-float slices, 5,000 of 5, 33 and 17 floats: over 1 MiB of dfs) take the
-    /// lane-group kernels' sweep after the tiles, whose fused pass stages a group's run of rows whole.
+    /// lane-group kernels' sweep after the tiles, whose fused pass stages a group's run of rows whole. The context is
+    /// told of no L3 cache, which would hold these passes' bytes and their gradients with them.
     /// </summary>
     [SkippableTheory]
     [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
     public void Streamed_feature_gradients_of_any_width_agree_wherever_dfs_starts(NativeSimd level)
     {
-        using var context = NativeTestContexts.Create(level, threads: 2);
+        using var context = NativeTestContexts.Create(level, threads: 2, StreamingPastTheCache);
         int seed = TestSeeds.Next();
         var shapes = new[]
         {
@@ -185,13 +187,13 @@ public class NativeKernelTests
     /// A feature loss other than mse writes dfs itself, zeros for an ignored row (the KL gradient kernel leaves fs, ft
     /// and dfs alone then), and past 4 MB as whole streamed lines: 2,100 rows of slices of 200, 37 and 300 floats
     /// (4.5 MB), dfs 0 and 7 floats past a line, cosine after kl and smooth-l1 after jsd, gradient and fused passes,
-    /// against the float64 reference, with nothing written outside dfs.
+    /// against the float64 reference, with nothing written outside dfs (the context told of no L3 cache).
     /// </summary>
     [SkippableTheory]
     [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
     public void A_catalog_feature_loss_writes_a_streamed_dfs_wherever_it_starts(NativeSimd level)
     {
-        using var context = NativeTestContexts.Create(level, threads: 2);
+        using var context = NativeTestContexts.Create(level, threads: 2, StreamingPastTheCache);
         int seed = TestSeeds.Next();
         var shape = new DistillShape(2100, 11, [200, 37, 300]);
         foreach (string lossName in new[] { "kl+cosine", "jsd:beta=0.5+smooth-l1" })
@@ -210,6 +212,55 @@ public class NativeKernelTests
                     AssertShiftedDfs(at, want.Dfs, dfs, start, shape, x64.InverseCountedRows());
                 }
         }
+    }
+
+    /// <summary>Without kFeatureLastLevelCache a context streams every gradient of 1 MiB or more past the caches.</summary>
+    private const NativeCpuFeatures StreamingPastTheCache = ~NativeCpuFeatures.LastLevelCache;
+
+    /// <summary>
+    /// Where the CPU reports an L3 cache, a pass whose bytes fit half of it (at most 32 MiB) writes its gradients by
+    /// plain stores, and a larger one streams them: the same outputs bit for bit as a context told of no such cache,
+    /// which streams both, and the float64 reference's. Passes of 4.3 and 9.4 MB (their dfs, and the second's dzs, over
+    /// 1 MiB: kept in a cache of 32 MiB) and of 57 MB (streamed on any cache), by lane groups and by rows, kl + mse and
+    /// a catalog feature loss.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void Gradients_left_in_the_cache_are_the_streamed_ones_bit_for_bit(NativeSimd level)
+    {
+        Skip.IfNot(NativeInfo.CpuFeatures.HasFlag(NativeCpuFeatures.LastLevelCache), "the OS reports no L3 cache");
+        using var cached = NativeTestContexts.Create(level, threads: 2);
+        using var streamed = NativeTestContexts.Create(level, threads: 2, StreamingPastTheCache);
+        int seed = TestSeeds.Next();
+        var shapes = new[]
+        {
+            new DistillShape(4200, 11, [16, 16, 16, 16]), new DistillShape(900, 300, [200, 37, 130]),
+            new DistillShape(2500, 300, [700, 300, 400]),
+        };
+        foreach (var shape in shapes)
+            foreach (string lossName in new[] { "kl+mse", "kl+cosine" })
+            {
+                var h = new DistillHyper(Temperature: 2.5f) with { Loss = LossCatalogTests.FromName(lossName) };
+                var batch = new PinnedBatch(shape, seed + shape.B, h);
+                var x64 = ReferenceDistill.Inputs64.From(batch.Inputs);
+                var want = ReferenceDistill.ComputeGrads(x64, ReferenceDistill.ComputeStats(x64, h), h);
+                foreach (bool fused in new[] { false, true })
+                {
+                    string at = $"{level} {lossName} seed {seed + shape.B} B={shape.B} C={shape.C} {(fused ? "fused" : "gradient")} pass";
+                    var outputs = new List<(float[] Dzs, float[] Dfs)>();
+                    foreach (var context in new[] { cached, streamed })
+                    {
+                        Assert.Equal(MtkdStatus.Ok, batch.Stats(context));
+                        Assert.Equal(MtkdStatus.Ok, fused ? batch.Fused(context) : batch.Gradient(context));
+                        outputs.Add(((float[])batch.Dzs.Clone(), (float[])batch.Dfs.Clone()));
+                    }
+                    Assert.True(outputs[0].Dzs.AsSpan().SequenceEqual(outputs[1].Dzs), $"{at}: dzs differs between plain and streamed stores");
+                    Assert.True(outputs[0].Dfs.AsSpan().SequenceEqual(outputs[1].Dfs), $"{at}: dfs differs between plain and streamed stores");
+                    double floor = DistillAgreement.AbsoluteFloor * x64.InverseCountedRows();
+                    DistillAgreement.CompareOne($"{at}: dzs", want.Dzs, outputs[0].Dzs, DistillAgreement.GradTolerance, floor);
+                    DistillAgreement.CompareOne($"{at}: dfs", want.Dfs, outputs[0].Dfs, DistillAgreement.GradTolerance, floor);
+                }
+            }
     }
 
     [SkippableTheory]
