@@ -25,6 +25,14 @@ int32_t features_allowed_by_environment() noexcept {
     return ~0;
 }
 
+#if defined(__unix__)
+// A cache size sysconf reports, or 0 where it does not say.
+std::size_t reported_bytes(int name) noexcept {
+    const long reported = sysconf(name);
+    return reported > 0 ? static_cast<std::size_t>(reported) : 0;
+}
+#endif
+
 }  // namespace
 
 int32_t detected_cpu_features() noexcept {
@@ -44,24 +52,20 @@ int32_t detected_cpu_features() noexcept {
 }
 
 std::size_t level2_cache_bytes() noexcept {
-    static const std::size_t bytes = [] {
 #if defined(_SC_LEVEL2_CACHE_SIZE)
-        const long reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
-        if (reported > 0) return static_cast<std::size_t>(reported);
+    static const std::size_t bytes = reported_bytes(_SC_LEVEL2_CACHE_SIZE);
+#else
+    static const std::size_t bytes = 0;
 #endif
-        return std::size_t{1} << 20;
-    }();
-    return bytes;
+    return bytes > 0 ? bytes : std::size_t{1} << 20;
 }
 
 std::size_t last_level_cache_bytes() noexcept {
-    static const std::size_t bytes = [] {
 #if defined(_SC_LEVEL3_CACHE_SIZE)
-        const long reported = sysconf(_SC_LEVEL3_CACHE_SIZE);
-        if (reported > 0) return std::min(static_cast<std::size_t>(reported), kLastLevelCacheCap);
+    static const std::size_t bytes = std::min(reported_bytes(_SC_LEVEL3_CACHE_SIZE), kLastLevelCacheCap);
+#else
+    static const std::size_t bytes = 0;
 #endif
-        return std::size_t{0};
-    }();
     return bytes;
 }
 

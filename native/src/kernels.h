@@ -38,7 +38,7 @@ struct DistillProblem {
     bool wide_gradient_lane_groups = true;
     // Whether the gradients may go out with non-temporal stores (stream_feature_grads, stream_logit_grads,
     // catalog_streams_dfs): only where the pass's inputs and outputs together exceed half the last-level cache
-    // (streams_past_cache, set from the context). A pass whose bytes fit leaves its gradients in the cache for the
+    // (passes_past_cache, set from the context). A pass whose bytes fit leaves its gradients in the cache for the
     // step's next reader, and the next call finds its inputs there.
     bool outputs_past_cache = true;
 };
