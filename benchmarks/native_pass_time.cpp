@@ -1,8 +1,9 @@
 // CPU time and wall time of each pass of the native distillation op, called through its C API on Gaussian inputs
 // (logits of standard deviation 2, features 1, 10 % ignored rows, T = 4 unless given):
 // the measure docs/PERF.md uses to weigh kernel changes on a shared machine, where CPU time swings far less with
-// the load than wall time. Two builds of libmtkd_native are compared by running this program against each in
-// alternation (LD_LIBRARY_PATH), e.g.
+// the load than wall time. Two builds of libmtkd_native were compared by running this program against each in
+// alternation (LD_LIBRARY_PATH); native_pass_pair.cpp now times them call by call in one process, which the machine's
+// drift touches far less. One build, e.g.
 //
 //   g++ -O2 -o /tmp/native_pass_time benchmarks/native_pass_time.cpp -Inative/include -Lartifacts/native -lmtkd_native
 //   LD_LIBRARY_PATH=artifacts/native /tmp/native_pass_time 3 1 1024 8 1000 512 20
@@ -31,13 +32,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
-#include <random>
 #include <time.h>
 #include <utility>
 #include <vector>
 
 #include "mtkd.h"
+#include "native_problem.h"
 
 namespace {
 
@@ -46,24 +46,6 @@ double milliseconds(clockid_t clock) {
     clock_gettime(clock, &t);
     return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
-
-// Every array on a 64-byte boundary, as the library's sessions (NativeBuffer) and PyTorch's allocator place theirs.
-template <class T>
-struct LineAligned {
-    using value_type = T;
-    LineAligned() = default;
-    template <class U>
-    LineAligned(const LineAligned<U>&) {}
-    T* allocate(std::size_t n) {
-        void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
-        if (p == nullptr) throw std::bad_alloc();
-        return static_cast<T*>(p);
-    }
-    void deallocate(T* p, std::size_t) { std::free(p); }
-    template <class U>
-    bool operator==(const LineAligned<U>&) const { return true; }
-};
-using Floats = std::vector<float, LineAligned<float>>;
 
 // One line per pass: the fastest, 20th percentile and median wall ms, the median and 10th percentile CPU ms, and the
 // pass's minimum MB over the 20th percentile.
@@ -119,74 +101,28 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "native_pass_time: every size must be positive (D may be 0: teachers without features)\n");
         return 2;
     }
-    const int F = K * D;
-    std::mt19937 rng(1);
-    std::normal_distribution<float> gauss(0.0f, 1.0f);
-    std::vector<int> widths(K, D), offsets(K + 1);
-    for (int k = 0; k <= K; ++k) offsets[k] = k * D;
-    const int offset = argc > 13 ? std::atoi(argv[13]) : 0;
-    if (offset < 0 || offset >= 64 || offset % 4 != 0) {
-        std::fprintf(stderr, "native_pass_time: offset must be a multiple of 4 bytes below 64\n");
-        return 2;
-    }
-    Floats zs(static_cast<size_t>(B) * C), zt(static_cast<size_t>(K) * B * C), fs(static_cast<size_t>(B) * F),
-        ft(static_cast<size_t>(B) * F), wl(static_cast<size_t>(B) * K, 1.0f / K), wf(static_cast<size_t>(B) * K, 1.0f / K);
-    for (auto& x : zs) x = 2 * gauss(rng);
-    for (auto& x : zt) x = 2 * gauss(rng);
-    const float near = argc > 12 ? static_cast<float>(std::atof(argv[12])) : 0.0f;
-    if (near > 0.0f)
-        for (int k = 0; k < K; ++k)
-            for (std::size_t i = 0; i < static_cast<std::size_t>(B) * C; ++i)
-                zt[static_cast<std::size_t>(k) * B * C + i] = zs[i] + near * gauss(rng);
-    for (auto& x : fs) x = gauss(rng);
-    for (auto& x : ft) x = gauss(rng);
-    std::vector<int, LineAligned<int>> y(B);
-    int counted = 0;
-    for (int b = 0; b < B; ++b) {
-        y[b] = rng() % 10 == 0 ? -1 : static_cast<int>(rng() % C);  // 10 % ignored rows, as the bench
-        counted += y[b] >= 0;
-    }
-    Floats pair_stats[8], row_stats[3];
-    for (auto& v : pair_stats) v.assign(static_cast<size_t>(B) * K, 0.0f);
-    for (auto& v : row_stats) v.assign(B, 0.0f);
-    Floats row_loss(B);
-    // The outputs offset bytes past a line: room for the shift, then the arrays' own floats.
-    Floats dzs_room(static_cast<size_t>(B) * C + 16), dfs_room(static_cast<size_t>(B) * F + 16);
-    float* dzs = dzs_room.data() + offset / 4;
-    float* dfs = dfs_room.data() + offset / 4;
-
-    mtkd_shape shape{B, K, C, widths.data(), offsets.data()};
-    mtkd_inputs in{zs.data(), zt.data(), fs.data(), ft.data(), y.data(), wl.data(), wf.data()};
-    mtkd_hyper h{};
-    h.temperature = T;
-    h.a_ce = 1.0f;
-    h.a_kd = 1.0f;
-    h.beta = 5.0f;
-    h.cos_eps = 1e-8f;
-    h.divergence = divergence;
-    h.feature_loss = argc > 14 ? std::atoi(argv[14]) : MTKD_FEATURE_MSE;
-    h.div_alpha = divergence == MTKD_DIVERGENCE_DKD ? 1.0f : 0.0f;
-    h.div_beta = divergence == MTKD_DIVERGENCE_JSD ? 0.5f : divergence == MTKD_DIVERGENCE_DKD ? 8.0f : 0.0f;
-    if (argc > 11 && std::strcmp(argv[11], "-") != 0) h.div_beta = static_cast<float>(std::atof(argv[11]));
-    h.inv_counted_rows = counted > 0 ? 1.0f / counted : 0.0f;
-    mtkd_stats stats{pair_stats[0].data(), pair_stats[1].data(), pair_stats[2].data(), pair_stats[3].data(),
-                     pair_stats[4].data(), pair_stats[5].data(), pair_stats[6].data(), pair_stats[7].data(),
-                     row_stats[0].data(),  row_stats[1].data(),  row_stats[2].data()};
-    mtkd_grads grads{dzs, dfs, row_loss.data()};
+    bench::ProblemOptions options;
+    options.T = T;
+    options.divergence = divergence;
+    options.beta = argc > 11 ? argv[11] : nullptr;
+    options.near = argc > 12 ? static_cast<float>(std::atof(argv[12])) : 0.0f;
+    options.offset = argc > 13 ? std::atoi(argv[13]) : 0;
+    options.feature_loss = argc > 14 ? std::atoi(argv[14]) : MTKD_FEATURE_MSE;
+    if (!bench::valid_offset("native_pass_time", options.offset)) return 2;
+    bench::Problem problem(B, K, C, D, options);
+    const mtkd_shape& shape = problem.shape;
+    const mtkd_inputs& in = problem.in;
+    const mtkd_hyper& h = problem.h;
+    const mtkd_stats& stats = problem.stats;
+    const mtkd_grads& grads = problem.grads;
+    const double(&mb)[3] = problem.mb;
     mtkd_context* ctx = nullptr;
     if (mtkd_context_create(simd, threads, &ctx) != MTKD_OK) {
         std::fprintf(stderr, "native_pass_time: %s\n", mtkd_last_error());
         return 1;
     }
 
-    const double logits = 4.0 * (static_cast<double>(B) * C + static_cast<double>(K) * B * C);
-    const double features = 8.0 * B * F, labels = 4.0 * B, weights = 8.0 * B * K;
-    const double stats_out = 4.0 * (8.0 * B * K + 3.0 * B), stats_in = 4.0 * (3.0 * B * K + 3.0 * B);
-    const double grads_out = 4.0 * (static_cast<double>(B) * C + static_cast<double>(B) * F + B);
-    const double mb[3] = {(logits + features + labels + stats_out) / 1e6,
-                          (logits + features + labels + weights + stats_in + grads_out) / 1e6,
-                          (logits + features + labels + weights + stats_out + grads_out) / 1e6};
-    const char* names[3] = {"stats", "gradient", "fused"};
+    const char* const* names = bench::kPassNames;
     const char* only = argc > 10 ? argv[10] : "all";
     const bool all = std::strcmp(only, "all") == 0;
     if (std::strcmp(only, "two-pass") == 0) {

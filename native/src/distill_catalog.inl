@@ -64,7 +64,7 @@ inline double mse_gradient(const DistillProblem& p, int b, WholeLines<V>* lines)
     double loss = 0.0;
     for (int k = 0; k < p.K; ++k) {
         loss += static_cast<double>(p.beta) * p.wf[stat_index(p, b, k)] * p.stats.mse[stat_index(p, b, k)];
-        feature_row<V, false, true, true>(p, b, k, feature_grad_scale(p, b, k), nullptr, lines);
+        feature_row<V, false, true, true, Hint::IntoL2>(p, b, k, feature_grad_scale(p, b, k), nullptr, lines);
     }
     return loss;
 }

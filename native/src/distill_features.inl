@@ -63,8 +63,9 @@ inline void add_slice_sums(const DistillProblem& p, int b, int k, const typename
 // A slice whose dfs goes through lines' stage (WholeLines::stages): feature_row's sums, vector for vector in the same
 // pairs (a piece is a multiple of 2 W), and its dfs into the stage piece by piece. Inlined into the instantiation of
 // feature_row that stages (Staged). Its sweep is feature_row's written again, step for step: the sums held in a struct
-// shared by the two measured 6-13 % slower on AVX2 (16 vector registers), the dense fused pass most.
-template <class V, bool WithStats>
+// shared by the two measured 6-13 % slower on AVX2 (16 vector registers), the dense fused pass most. Its hints go
+// where feature_row's streamed ones go (Streamed).
+template <class V, bool WithStats, Hint Streamed>
 inline void staged_feature_sweep(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g,
                                  WholeLines<V>& lines) {
     using F = typename V::F;
@@ -82,8 +83,8 @@ inline void staged_feature_sweep(const DistillProblem& p, int b, int k, float gr
         float* const to = lines.stage(off + c0, end - c0);
         auto step = [&](int c, M m, auto tail, int h) {
             constexpr bool is_tail = decltype(tail)::value;
-            prefetch_along<V::W>(a_ahead, c);
-            prefetch_along<V::W>(t_ahead, c);
+            prefetch_along<V::W, Streamed>(a_ahead, c);
+            prefetch_along<V::W, Streamed>(t_ahead, c);
             F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);
             F diff = V::sub(x, u);
             if constexpr (WithStats) {
@@ -116,7 +117,11 @@ inline void staged_feature_sweep(const DistillProblem& p, int b, int k, float gr
 // The instantiation without the stage is what a pass whose slices all go in place runs: a caller keeps its vectors in
 // the registers its callee leaves alone (the compiler knows which), and the staged sweep takes more of them (the dense
 // shape's fused pass measured 8-30 % slower with it in the same function).
-template <class V, bool WithStats, bool WithGrad, bool Staged = false>
+// Streamed: where the hints of a sweep that streams dfs leave their lines (prefetch.h). The row kernels, whose slices
+// come between long logit sweeps, ask into L2 (1024,8,1000,512's gradient pass 12 % faster); the lane groups, which
+// sweep a group's slices one after another, into L1 (256,64,100,128's gradient pass 4 % slower into L2). Other sweeps
+// ask into L1.
+template <class V, bool WithStats, bool WithGrad, bool Staged = false, Hint Streamed = Hint::IntoL1>
 inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale, FeatureGroup<V>* g,
                         WholeLines<V>* lines) {
     using F = typename V::F;
@@ -133,7 +138,7 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
     const std::size_t off = static_cast<std::size_t>(b) * p.F + p.off[k];
     if constexpr (WithGrad && Staged) {
         if (lines != nullptr && lines->stages(off, d, WithStats))
-            return staged_feature_sweep<V, WithStats>(p, b, k, grad_scale, g, *lines);
+            return staged_feature_sweep<V, WithStats, Streamed>(p, b, k, grad_scale, g, *lines);
     }
     const float* a = p.fs + off;
     const float* t = p.ft + off;
@@ -143,10 +148,11 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
     // Two sets of sums, for even and odd vectors: one set alone would wait on its FMA latency every vector.
     F dot[2] = {V::zero(), V::zero()}, ss[2] = {V::zero(), V::zero()}, tt[2] = {V::zero(), V::zero()},
       sq[2] = {V::zero(), V::zero()};
-    auto step = [&](int c, M m, auto tail, auto streaming, int h) {
+    auto step = [&](int c, M m, auto tail, auto streaming, auto from_memory, int h) {
         constexpr bool is_tail = decltype(tail)::value;
-        prefetch_along<V::W>(a_ahead, c);
-        prefetch_along<V::W>(t_ahead, c);
+        constexpr Hint level = decltype(from_memory)::value ? Streamed : Hint::IntoL1;
+        prefetch_along<V::W, level>(a_ahead, c);
+        prefetch_along<V::W, level>(t_ahead, c);
         F x = load<is_tail, V>(a + c, m), u = load<is_tail, V>(t + c, m);  // outside m: 0, adds nothing
         F diff = V::sub(x, u);
         if constexpr (WithStats) {
@@ -164,22 +170,22 @@ inline void feature_row(const DistillProblem& p, int b, int k, float grad_scale,
     // Whole vectors [c, end) two at a time, then the last one if their count is odd.
     auto whole = [&](int c, int end, auto streaming) {
         for (; c + 2 * V::W <= end; c += 2 * V::W) {
-            step(c, all, std::false_type{}, streaming, 0);
-            step(c + V::W, all, std::false_type{}, streaming, 1);
+            step(c, all, std::false_type{}, streaming, streaming, 0);
+            step(c + V::W, all, std::false_type{}, streaming, streaming, 1);
         }
-        if (c + V::W <= end) step(c, all, std::false_type{}, streaming, 0);
+        if (c + V::W <= end) step(c, all, std::false_type{}, streaming, streaming, 0);
     };
     if (WithGrad && lines != nullptr && (!WithStats || lines->head(off) == 0)) {
         // A partial first vector up to the next line boundary of out, then whole lines, then the rest.
         const int head = std::min(d, lines->head(off));
-        if (head > 0) step(0, V::first(head), std::true_type{}, std::false_type{}, 1);
+        if (head > 0) step(0, V::first(head), std::true_type{}, std::false_type{}, std::true_type{}, 1);
         const int end = head + (d - head) / V::W * V::W;
         whole(head, end, std::true_type{});
-        if (end < d) step(end, V::first(d - end), std::true_type{}, std::false_type{}, 1);
+        if (end < d) step(end, V::first(d - end), std::true_type{}, std::false_type{}, std::true_type{}, 1);
     } else {
         const int end = d / V::W * V::W;
         whole(0, end, std::false_type{});
-        if (end < d) step(end, V::first(d - end), std::true_type{}, std::false_type{}, 1);
+        if (end < d) step(end, V::first(d - end), std::true_type{}, std::false_type{}, std::false_type{}, 1);
     }
     if constexpr (WithStats) add_slice_sums(p, b, k, dot, ss, tt, sq, *g);
 }
@@ -273,10 +279,11 @@ public:
         per_step_ = steps > 0 ? (lines_ + steps - 1) / steps : lines_;
     }
 
+    template <Hint H = Hint::IntoL1>
     void step() {
         for (std::size_t q = 0; q < per_step_ && next_ < lines_; ++q, ++next_) {
-            prefetch_line(reinterpret_cast<const float*>(fs_ + next_ * kLineBytes));  // may lie past the arrays: a hint
-            prefetch_line(reinterpret_cast<const float*>(ft_ + next_ * kLineBytes));
+            prefetch_line<H>(reinterpret_cast<const float*>(fs_ + next_ * kLineBytes));  // may lie past the arrays
+            prefetch_line<H>(reinterpret_cast<const float*>(ft_ + next_ * kLineBytes));
         }
     }
 
@@ -288,10 +295,10 @@ private:
 
 // The gradient pass's dfs slice of pair (b, k): from feature_row for a counted row, zeros for an ignored one
 // (lines and Staged: see feature_row).
-template <class V, bool Staged>
+template <class V, bool Staged, Hint Streamed = Hint::IntoL1>
 inline void feature_gradient(const DistillProblem& p, int b, int k, WholeLines<V>* lines) {
     if (p.y[b] >= 0) {
-        feature_row<V, false, true, Staged>(p, b, k, feature_grad_scale(p, b, k), nullptr, lines);
+        feature_row<V, false, true, Staged, Streamed>(p, b, k, feature_grad_scale(p, b, k), nullptr, lines);
         return;
     }
     const int d = p.D[k];
@@ -304,7 +311,9 @@ inline void feature_gradient(const DistillProblem& p, int b, int k, WholeLines<V
     zero_row(p.grads.dfs + off, static_cast<std::size_t>(d));
 }
 
-// dfs of a counted row's slice k into `slice`: feature_row's gradient, with plain stores and nothing else.
+// dfs of a counted row's slice k into `slice`: feature_row's gradient, with plain stores and nothing else. It runs for
+// a stage whose lines stream past the caches (feature_gradients_of_rows), so its hints ask into L2 (prefetch.h; the
+// dense shape's gradient pass 3-6 % faster so).
 template <class V>
 inline void slice_gradient(const DistillProblem& p, int b, int k, float* slice) {
     using F = typename V::F;
@@ -314,8 +323,8 @@ inline void slice_gradient(const DistillProblem& p, int b, int k, float* slice) 
     const F scale = V::set1(feature_grad_scale(p, b, k));
     for_each_vector<V>(p.D[k], [&](int c, typename V::M m, auto tail) {
         constexpr bool is_tail = decltype(tail)::value;
-        prefetch_along<V::W>(a_ahead, c);
-        prefetch_along<V::W>(t_ahead, c);
+        prefetch_along<V::W, Hint::IntoL2>(a_ahead, c);
+        prefetch_along<V::W, Hint::IntoL2>(t_ahead, c);
         store<is_tail, V>(slice + c, V::mul(scale, V::sub(load<is_tail, V>(a + c, m), load<is_tail, V>(t + c, m))), m);
     });
 }

@@ -147,7 +147,7 @@ inline RowsAhead rows_ahead(const DistillProblem& p, int b0, int rows, int k, in
 
 // Teacher k's sweeps for block row r (statistics follow in finish_teachers); with dz (fused pass, counted
 // row) also its share of dzs. With Reverse (the stats pass of reverse-kl) also the sum reverse KL needs.
-template <class V, int TK, bool Reverse = false>
+template <class V, int TK, bool Reverse, Hint H>
 inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int r, float* dz, TeacherGroup<V>& g) {
     const int b = blk.b0 + r, C = p.C;
     const float* z = teacher_row(p, k, b);
@@ -155,7 +155,7 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
     using G = TeacherGroup<V>;
     const int j = g.n++;
     float* eu = blk.pair_rows + blk.Cp * j;
-    TeacherSums<V> sums = teacher_sums<V, TK, Reverse>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, eu,
+    TeacherSums<V> sums = teacher_sums<V, TK, Reverse, H>(z, blk.v_rows + blk.Cp * r, C, scan.max, p.inv_T, eu,
                                                        rows_ahead(p, blk.b0, blk.rows, k, r),
                                                        blk.ev_rows + blk.Cp * r);
     g.sums[G::kS0][j] = sums.S0;
@@ -194,7 +194,7 @@ inline void teacher_stats(const DistillProblem& p, const Block& blk, int k, int 
 // of fs and ft along the logit sweeps instead, so that sweep finds them in the caches rather than waiting on memory
 // the logits left idle. The gradient pass does not: its logit sweeps, which write dzs, leave the memory less idle,
 // and the hints slowed it (Emerald Rapids, 2 threads, kl + cosine: 1024,8,1000,512 by 11 %, 256,16,100,256 by 13 %).
-template <bool LinesAhead, class Logit, class Feature>
+template <bool LinesAhead, Hint H = Hint::IntoL1, class Logit, class Feature>
 inline void for_each_pair(const DistillProblem& p, int b0, int rows, Logit&& logit, Feature&& feature) {
     int fr = 0, fk = 0;
     const bool features = kl_kernel_features(p);
@@ -203,7 +203,7 @@ inline void for_each_pair(const DistillProblem& p, int b0, int rows, Logit&& log
     for (int k = 0; k < p.K; ++k) {
         for (int r = 0; r < rows; ++r) {
             logit(k, r);
-            if (ahead_for_catalog) ahead.step();
+            if (ahead_for_catalog) ahead.step<H>();
             if (!features) continue;
             feature(fr, fk);
             if (++fk == p.K) {
@@ -214,21 +214,21 @@ inline void for_each_pair(const DistillProblem& p, int b0, int rows, Logit&& log
     }
 }
 
-template <class V, int TK, bool Reverse>
+template <class V, int TK, bool Reverse, Hint H>
 void stats_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     zero_feature_stats(p, b0, b1);
     const Block blk = make_block(p, b0, b1, scratch);
     for (int r = 0; r < blk.rows; ++r) student_stats<V, TK>(p, blk, r, nullptr);
     TeacherGroup<V> teachers;
     FeatureGroup<V> features;
-    for_each_pair<true>(
-        p, b0, blk.rows, [&](int k, int r) { teacher_stats<V, TK, Reverse>(p, blk, k, r, nullptr, teachers); },
+    for_each_pair<true, H>(
+        p, b0, blk.rows, [&](int k, int r) { teacher_stats<V, TK, Reverse, H>(p, blk, k, r, nullptr, teachers); },
         [&](int r, int k) { feature_row<V, true, false>(p, b0 + r, k, 0.0f, &features, nullptr); });
     finish_teachers<V, Reverse>(p, blk, teachers);
     finish_features(p, features);
 }
 
-template <class V, int TK>
+template <class V, int TK, Hint H>
 void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     zero_feature_stats(p, b0, b1);
     const Block blk = make_block(p, b0, b1, scratch);
@@ -243,16 +243,16 @@ void fused_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool stream = stream_feature_grads(p);
     WholeLines<V> lines(p.grads.dfs);
     const bool staged = stream && stages_slices(p, lines, true);
-    for_each_pair<true>(
+    for_each_pair<true, H>(
         p, b0, blk.rows,
         [&](int k, int r) {
-            teacher_stats<V, TK>(p, blk, k, r, counted(r) ? gradient_row(p, b0 + r) : nullptr, teachers);
+            teacher_stats<V, TK, false, H>(p, blk, k, r, counted(r) ? gradient_row(p, b0 + r) : nullptr, teachers);
         },
         [&](int r, int k) {
             const int b = b0 + r;
             const float scale = counted(r) ? feature_grad_scale(p, b, k) : 0.0f;
-            if (staged) feature_row<V, true, true, true>(p, b, k, scale, &features, &lines);
-            else feature_row<V, true, true>(p, b, k, scale, &features, stream ? &lines : nullptr);
+            if (staged) feature_row<V, true, true, true, Hint::IntoL2>(p, b, k, scale, &features, &lines);
+            else feature_row<V, true, true, false, Hint::IntoL2>(p, b, k, scale, &features, stream ? &lines : nullptr);
         });
     if (stream) {
         lines.finish();
@@ -373,25 +373,27 @@ void gradient_rows_block(const DistillProblem& p, int b0, int b1, float* scratch
                     F g = V::fnma(vc, pt, load<is_masked, V>(dz + c, t));
                     if constexpr (is_masked) V::store(out + c, g, t);
                     else V::stream(out + c, g);
-                    prefetch_along<V::W>(next, c & ~(V::W - 1));  // c - head: whole vectors from the row's start
+                    prefetch_along<V::W, Hint::IntoL2>(next, c & ~(V::W - 1));  // c - head: whole vectors from the row's start
                 });
                 return;
             }
-            // Two copies of the sweep, so short rows (no next row to fetch) pay nothing per vector for the hint.
+            // Two copies of the sweep, so short rows (no next row to fetch) pay nothing per vector for the hint. The next
+            // row is asked for into L2 (prefetch.h), whether or not the pass is past the cache: 1024,8,1000,512 15 %
+            // faster so, 256,16,100,256 and 128,4,1000,256, which stay in the L3, 1-4 %.
             auto sweep = [&](auto with_prefetch) {
                 for_each_vector<V>(C, [&](int c, typename V::M t, auto tail) {
                     constexpr bool is_tail = decltype(tail)::value;
                     F pt = vexp_kernel<V>(V::fma(load<is_tail, V>(z + c, t), it, neg_lse));
                     store<is_tail, V>(dz + c, V::fnma(vc, pt, load<is_tail, V>(dz + c, t)), t);
-                    if constexpr (decltype(with_prefetch)::value) prefetch_along<V::W>(next, c);
+                    if constexpr (decltype(with_prefetch)::value) prefetch_along<V::W, Hint::IntoL2>(next, c);
                 });
             };
             if (next != nullptr) sweep(std::true_type{});
             else sweep(std::false_type{});
         },
         [&](int r, int k) {
-            if (staged) feature_gradient<V, true>(p, b0 + r, k, &lines);
-            else feature_gradient<V, false>(p, b0 + r, k, stream ? &lines : nullptr);
+            if (staged) feature_gradient<V, true, Hint::IntoL2>(p, b0 + r, k, &lines);
+            else feature_gradient<V, false, Hint::IntoL2>(p, b0 + r, k, stream ? &lines : nullptr);
         });
     if (stream) lines.finish();
     if (stream || stream_dz) V::stream_fence();
@@ -410,15 +412,27 @@ void gradient_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     if (marked > 0) write_precise_kl_gradient_rows<V>(p, precise, scratch);
 }
 
+// Calls body(std::integral_constant<Hint, H>{}) with H the level where the row kernels' teacher sweeps ask for the next
+// row and feature slice (prefetch.h): into L2 where into_l2, else into L1. Into L2 in a pass past the cache, whose lines
+// come from memory; into L1 where they sit in the L3 (Zen 4, 128,4,1000,256: the stats pass 4 % slower with L2 hints,
+// the fused pass 2 %), and in AVX2's stats pass, whose sweep has the more arithmetic to hide the L2's latency behind
+// (1024,8,1000,512: 3-6 % slower with L2 hints, while its fused and gradient passes gained 4 % and 10 %).
+template <class Body>
+inline void with_hint_level(bool into_l2, Body&& body) {
+    if (into_l2) body(std::integral_constant<Hint, Hint::IntoL2>{});
+    else body(std::integral_constant<Hint, Hint::IntoL1>{});
+}
+
 template <class V, int TK>
 void stats_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool reverse = reverse_kl_in_stats_sweep(p), after = features_after_tiles(p);
+    const bool into_l2 = p.outputs_past_cache && V::W >= 16;
     if (p.C <= kTileMaxClasses && reverse && after) tiles_block<V, TK, false, true, true>(p, b0, b1, scratch);
     else if (p.C <= kTileMaxClasses && reverse) tiles_block<V, TK, false, true>(p, b0, b1, scratch);
     else if (p.C <= kTileMaxClasses && after) tiles_block<V, TK, false, false, true>(p, b0, b1, scratch);
     else if (p.C <= kTileMaxClasses) tiles_block<V, TK, false>(p, b0, b1, scratch);
-    else if (reverse) stats_block<V, TK, true>(p, b0, b1, scratch);
-    else stats_block<V, TK, false>(p, b0, b1, scratch);
+    else if (reverse) with_hint_level(into_l2, [&](auto h) { stats_block<V, TK, true, decltype(h)::value>(p, b0, b1, scratch); });
+    else with_hint_level(into_l2, [&](auto h) { stats_block<V, TK, false, decltype(h)::value>(p, b0, b1, scratch); });
 }
 
 template <class V, int TK>
@@ -426,7 +440,7 @@ void fused_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool after = features_after_tiles(p);
     if (p.C <= kTileMaxClasses && after) tiles_block<V, TK, true, false, true>(p, b0, b1, scratch);
     else if (p.C <= kTileMaxClasses) tiles_block<V, TK, true>(p, b0, b1, scratch);
-    else fused_block<V, TK>(p, b0, b1, scratch);
+    else with_hint_level(p.outputs_past_cache, [&](auto h) { fused_block<V, TK, decltype(h)::value>(p, b0, b1, scratch); });
 }
 
 template <class V>

@@ -158,8 +158,8 @@ struct RowsAhead {
 };
 
 // Second sweep of a teacher row (see the derivation above); eT_out receives e^{u}. The lines of `ahead` are
-// prefetched along the way.
-template <class V, int TK, bool Reverse = false>
+// prefetched along the way, into the cache level H (prefetch.h).
+template <class V, int TK, bool Reverse = false, Hint H = Hint::IntoL1>
 inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, float m, float inv_T, float* eT_out,
                                    const RowsAhead& ahead, const float* ev_row = nullptr) {
     using F = typename V::F;
@@ -186,10 +186,10 @@ inline TeacherSums<V> teacher_sums(const float* z, const float* ws_row, int C, f
             A = V::fma(eT, gap, A);
             store<is_tail, V>(eT_out + c, eT, t);
         }
-        prefetch_along<V::W>(ahead.row, c);
+        prefetch_along<V::W, H>(ahead.row, c);
         if (c < ahead.floats) {
-            prefetch_along<V::W>(ahead.fs, c);
-            prefetch_along<V::W>(ahead.ft, c);
+            prefetch_along<V::W, H>(ahead.fs, c);
+            prefetch_along<V::W, H>(ahead.ft, c);
         }
     });
     return {S0, R0, Hs, St, V::mul(A, it), V::mul(Ar, it)};
