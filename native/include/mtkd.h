@@ -103,7 +103,7 @@ MTKD_API const char* mtkd_version(void);
 /* Bitmask of what this CPU supports: 1 = AVX2+FMA, 2 = AVX-512 (F/BW/DQ/VL); 4 = vector shuffles on one port
  * (Intel's cores), where the op's gradient pass takes rows of 33 to 128 classes row by row, not by lane groups;
  * 8 = an L3 cache the OS reports, where a pass whose bytes fit half of it (at most 32 MiB) leaves its gradients in the
- * cache rather than streaming them past it. */
+ * cache rather than streaming them past it, and asks for its next rows into L1 rather than L2. */
 MTKD_API int32_t mtkd_cpu_features(void);
 /* Short description of the build: compiler, BLAS found or not, OpenMP. */
 MTKD_API const char* mtkd_build_info(void);

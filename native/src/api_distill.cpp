@@ -13,7 +13,7 @@ mtkd_status run(const char* function, mtkd_context* ctx, DistillPass pass, const
         if (ctx == nullptr) throw_invalid("ctx is null");
         DistillProblem p = make_distill_problem(pass, shape, in, hyper, stats, grads);
         p.wide_gradient_lane_groups = (ctx->features & kFeatureOneShufflePort) == 0;
-        p.outputs_past_cache =
+        p.pass_past_cache =
             (ctx->features & kFeatureLastLevelCache) == 0 || passes_past_cache(p, last_level_cache_bytes());
         run_distill(*ctx, pass, p);
     });

@@ -15,7 +15,8 @@ constexpr int32_t kFeatureAvx512 = 2;  // F, BW, DQ and VL together
 constexpr int32_t kFeatureOneShufflePort = 4;
 // The OS reports a last-level (L3) cache: a pass whose bytes fit half of it (at most kLastLevelCacheCap) writes its
 // gradients by plain stores, which leave them in the cache for the step's next reader, instead of streaming them past
-// it (DistillProblem::outputs_past_cache). Masking it off streams every large gradient, as without such a cache.
+// it, and its row kernels ask for their next lines into L1 rather than L2 (DistillProblem::pass_past_cache). Masking
+// it off treats every pass as past the cache, as without such a cache.
 constexpr int32_t kFeatureLastLevelCache = 8;
 
 int32_t detected_cpu_features() noexcept;

@@ -46,7 +46,7 @@ inline void cross_entropy_gradient(const DistillProblem& p, int b, float* acc) {
     });
 }
 
-// From this size of dfs on, in a pass past the cache (DistillProblem::outputs_past_cache), the catalog's gradient pass
+// From this size of dfs on, in a pass past the cache (DistillProblem::pass_past_cache), the catalog's gradient pass
 // writes it with non-temporal stores. Larger than the KL
 // kernels' kStreamFeatureGradBytes: at 1 MB (256,4,100,256) streaming measured slower here, where the row's other
 // sweeps keep less of the caches busy than the KL kernels do; at 16 MB (1024,8,1000,512) faster.
@@ -54,7 +54,7 @@ constexpr std::size_t kCatalogStreamBytes = std::size_t{4} << 20;
 
 // Whether the catalog's gradient sweeps write dfs with non-temporal stores (through WholeLines).
 inline bool catalog_streams_dfs(const DistillProblem& p) {
-    return p.outputs_past_cache && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
+    return p.pass_past_cache && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kCatalogStreamBytes;
 }
 
 // dfs = (1/B') beta wf_k (2/D_k)(fs - ft) over every slice of row b, by the KL gradient's own feature sweep

@@ -22,13 +22,13 @@ namespace distill {
 // sweeps: the hardware prefetcher, which stops at each page's end, left every page's first lines to be waited for.
 constexpr int kFeatureAheadFloats = kPrefetchAheadBytes / sizeof(float);
 
-// dfs of at least this many bytes, in a pass past the cache (DistillProblem::outputs_past_cache), is written with
+// dfs of at least this many bytes, in a pass past the cache (DistillProblem::pass_past_cache), is written with
 // non-temporal stores (see feature_row).
 constexpr std::size_t kStreamFeatureGradBytes = std::size_t{1} << 20;
 
 // Whether dfs is large enough to bypass the caches (see feature_row).
 inline bool stream_feature_grads(const DistillProblem& p) {
-    return p.outputs_past_cache && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kStreamFeatureGradBytes;
+    return p.pass_past_cache && static_cast<std::size_t>(p.B) * p.F * sizeof(float) >= kStreamFeatureGradBytes;
 }
 
 // Without features at all (F = 0: every D[k] = 0) no pair's feature sweep runs; cos and mse of rows [b0, b1) are 0.

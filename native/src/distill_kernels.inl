@@ -318,7 +318,7 @@ inline void student_gradient(const DistillProblem& p, int b, float kd, float* dz
 // Whether the gradient pass writes dzs with non-temporal stores: a large dzs (like dfs, see stream_feature_grads) in
 // rows long enough that the masked head and tail of each row cost little.
 inline bool stream_logit_grads(const DistillProblem& p) {
-    return p.outputs_past_cache && p.C >= kPrefetchRowsFrom &&
+    return p.pass_past_cache && p.C >= kPrefetchRowsFrom &&
            static_cast<std::size_t>(p.B) * p.C * sizeof(float) >= kStreamFeatureGradBytes;
 }
 
@@ -426,7 +426,7 @@ inline void with_hint_level(bool into_l2, Body&& body) {
 template <class V, int TK>
 void stats_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool reverse = reverse_kl_in_stats_sweep(p), after = features_after_tiles(p);
-    const bool into_l2 = p.outputs_past_cache && V::W >= 16;
+    const bool into_l2 = p.pass_past_cache && V::W >= 16;
     if (p.C <= kTileMaxClasses && reverse && after) tiles_block<V, TK, false, true, true>(p, b0, b1, scratch);
     else if (p.C <= kTileMaxClasses && reverse) tiles_block<V, TK, false, true>(p, b0, b1, scratch);
     else if (p.C <= kTileMaxClasses && after) tiles_block<V, TK, false, false, true>(p, b0, b1, scratch);
@@ -440,7 +440,7 @@ void fused_kind(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool after = features_after_tiles(p);
     if (p.C <= kTileMaxClasses && after) tiles_block<V, TK, true, false, true>(p, b0, b1, scratch);
     else if (p.C <= kTileMaxClasses) tiles_block<V, TK, true>(p, b0, b1, scratch);
-    else with_hint_level(p.outputs_past_cache, [&](auto h) { fused_block<V, TK, decltype(h)::value>(p, b0, b1, scratch); });
+    else with_hint_level(p.pass_past_cache, [&](auto h) { fused_block<V, TK, decltype(h)::value>(p, b0, b1, scratch); });
 }
 
 template <class V>

@@ -36,11 +36,12 @@ struct DistillProblem {
     // Whether the gradient pass may take rows of 33 to kTileMaxClasses classes by lane groups (gradient_by_lane_groups):
     // not where the CPU issues shuffles on one port (kFeatureOneShufflePort, set from the context).
     bool wide_gradient_lane_groups = true;
-    // Whether the gradients may go out with non-temporal stores (stream_feature_grads, stream_logit_grads,
-    // catalog_streams_dfs): only where the pass's inputs and outputs together exceed half the last-level cache
-    // (passes_past_cache, set from the context). A pass whose bytes fit leaves its gradients in the cache for the
-    // step's next reader, and the next call finds its inputs there.
-    bool outputs_past_cache = true;
+    // Whether the pass's inputs and outputs together exceed half the last-level cache (passes_past_cache, set from the
+    // context). Only then may the gradients go out with non-temporal stores (stream_feature_grads, stream_logit_grads,
+    // catalog_streams_dfs), and the row kernels' teacher sweeps ask for their next lines into L2 (with_hint_level,
+    // prefetch.h). A pass whose bytes fit leaves its gradients in the cache for the step's next reader, and the next
+    // call finds its inputs there.
+    bool pass_past_cache = true;
 };
 
 // The bytes a gradient pass moves: zs, zt, fs and ft read, dzs and dfs written.
@@ -50,7 +51,7 @@ inline std::size_t gradient_pass_bytes(const DistillProblem& p) {
     return sizeof(float) * (B * C * (K + 2) + 3 * B * F);
 }
 
-// Whether a pass's bytes exceed half the last-level cache (DistillProblem::outputs_past_cache). Measured on Zen 4
+// Whether a pass's bytes exceed half the last-level cache (DistillProblem::pass_past_cache). Measured on Zen 4
 // (32 MiB L3, 2 threads; docs/PERF.md, "Zen 4: gradients left in the cache where the pass fits it"): plain stores
 // made 256,16,100,256 (15 MB) 22 % faster in the gradient pass and 15 % in the fused pass, 256,4,100,256 (3.7 MB) 22 %
 // and 16 %; streaming stayed faster at 256,64,100,128 (32 MB: plain stores +30 %) and 1024,8,1000,512 (76 MB, +17 %).

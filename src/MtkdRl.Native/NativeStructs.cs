@@ -10,7 +10,8 @@ public enum MtkdStatus { Ok = 0, InvalidArgument = 1, Unsupported = 2, OutOfMemo
 
 /// <summary>What the CPU supports, as mtkd_cpu_features reports it: instruction sets, OneShufflePort where vector
 /// shuffles issue on one port (Intel's cores), which the op's gradient pass plans around, and LastLevelCache where the
-/// OS reports an L3 cache, in which a pass that fits half of it leaves its gradients instead of streaming them.</summary>
+/// OS reports an L3 cache, in which a pass that fits half of it leaves its gradients instead of streaming them (and
+/// asks for its next rows into L1 rather than L2).</summary>
 [Flags]
 public enum NativeCpuFeatures { None = 0, Avx2Fma = 1, Avx512 = 2, OneShufflePort = 4, LastLevelCache = 8, All = ~0 }
 
