@@ -23,12 +23,14 @@
 #include <limits>
 #include <type_traits>
 
+#include "distill_feature_tiles.inl"
 #include "distill_features.inl"
 #include "distill_groups.inl"
 #include "distill_kl.inl"
 #include "distill_layout.inl"
 #include "distill_rows.inl"
 #include "prefetch.h"
+#include "simd_twice.h"
 #include "vector_log.h"
 
 namespace mtkd {
@@ -220,6 +222,25 @@ inline void student_tile(const DistillProblem& p, LaneGroup<V>& g) {
     }
 }
 
+// The between of a teacher tile that runs nothing between its columns: its sweep is then one run, two columns at a
+// time (teacher_tile).
+struct NothingBetween {
+    void operator()(int) const {}
+};
+
+// A vector type as a value, for generic lambdas (std::type_identity is C++20).
+template <class X>
+struct VectorType {
+    using type = X;
+};
+
+// a in every half of an X: a itself for X = V, both halves for X = Twice<V>.
+template <class X, class V>
+inline typename X::F halves(typename V::F a) {
+    if constexpr (std::is_same_v<X, V>) return a;
+    else return typename X::F{a, a};
+}
+
 // Teacher k's rows of the group: lse_t, kl, h_t, conf, ce_t, hit (into held when given, else written now) and, with
 // Fused, its share of dL/dzs. between(j) runs g.n times, spread over the sweep that does the arithmetic.
 // With Reverse (the stats pass of reverse-kl) kl is reverse KL where its plain form holds (reverse_kl_in_stats_sweep):
@@ -245,23 +266,49 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
     const F it = V::set1(p.inv_T), zero = V::zero();
     F S0[2] = {zero, zero}, R0[2] = {zero, zero}, Hs[2] = {zero, zero}, St[2] = {zero, zero}, A[2] = {zero, zero};
     const float* next = rows_after_teacher(p, g, k);
-    for_each_column(C, g.n, [&](int c, int h) {
-        if (next != nullptr) prefetch_line(next + static_cast<std::size_t>(c) * g.n);
-        const F w = V::sub(V::load(g.column(g.z, c)), m);
-        F e1, eT;
-        exp_pair<V, TK>(w, it, e1, eT);
-        S0[h] = V::add(S0[h], e1);
-        R0[h] = V::add_where(R0[h], e1, V::less(w, zero));
-        Hs[h] = V::fma(e1, w, Hs[h]);
-        St[h] = V::add(St[h], eT);
-        const F diff = V::sub(w, V::load(g.column(g.v, c)));  // (w - w_s)
+    // Columns c .. c + X::W / W - 1 into the sums s0 .. a: X = V, one column into one half's sums, or X = Twice<V>, two
+    // adjacent columns (one load each: column c + 1 follows column c in a tile) into both halves' sums at once.
+    auto columns = [&](auto vector_type, int c, auto& s0, auto& r0, auto& hs, auto& st, auto& a) {
+        using X = typename decltype(vector_type)::type;
+        using XF = typename X::F;
+        constexpr int n = X::W / W;
+        for (int j = 0; j < n; ++j)
+            if (next != nullptr) prefetch_line(next + static_cast<std::size_t>(c + j) * g.n);
+        const XF zero_x = X::zero();
+        const XF w = X::sub(X::load(g.column(g.z, c)), halves<X, V>(m));
+        XF e1, eT;
+        exp_pair<X, TK>(w, halves<X, V>(it), e1, eT);
+        s0 = X::add(s0, e1);
+        r0 = X::add_where(r0, e1, X::less(w, zero_x));
+        hs = X::fma(e1, w, hs);
+        st = X::add(st, eT);
+        const XF diff = X::sub(w, X::load(g.column(g.v, c)));  // (w - w_s)
         if constexpr (Reverse) {
-            A[h] = V::fma(V::load(g.column(g.ev, c)), diff, A[h]);  // Ar
+            a = X::fma(X::load(g.column(g.ev, c)), diff, a);  // Ar
         } else {
-            A[h] = V::fma(eT, diff, A[h]);
-            V::store(g.column(g.eu, c), eT);
+            a = X::fma(eT, diff, a);
+            X::store(g.column(g.eu, c), eT);
         }
-    }, between);
+    };
+    constexpr bool one_run = std::is_same_v<std::decay_t<Between>, NothingBetween>;
+    if constexpr (one_run && V::W < 16) {
+        // One run, eight lanes: two columns at a time as one Twice<V> step, so the two columns' operations come
+        // interleaved in program order and the core need not look a whole column ahead to overlap their
+        // exponentials. The same operations on the same halves as one column at a time, so the same sums bit for
+        // bit. native_pass_pair, 65536,4,11,16, stats: AVX2 -3 % (2 threads), -6.5 % (1 thread); AVX-512 level to
+        // 4 % slower, so it keeps one column at a time.
+        using X = Twice<V>;
+        typename X::F s0 = X::zero(), r0 = s0, hs = s0, st = s0, a = s0;
+        int c = 0;
+        for (; c + 2 <= C; c += 2) columns(VectorType<X>{}, c, s0, r0, hs, st, a);
+        S0[0] = s0.lo, S0[1] = s0.hi, R0[0] = r0.lo, R0[1] = r0.hi, Hs[0] = hs.lo, Hs[1] = hs.hi;
+        St[0] = st.lo, St[1] = st.hi, A[0] = a.lo, A[1] = a.hi;
+        if (c < C) columns(VectorType<V>{}, c, S0[0], R0[0], Hs[0], St[0], A[0]);
+    } else {
+        for_each_column(C, one_run ? 1 : g.n, [&](int c, int h) {
+            columns(VectorType<V>{}, c, S0[h], R0[h], Hs[h], St[h], A[h]);
+        }, between);
+    }
     const F S = V::add(S0[0], S0[1]), R = V::add(R0[0], R0[1]), H = V::add(Hs[0], Hs[1]);
     const F T = V::add(St[0], St[1]), Ss = g.student_sum_T;
     const F probe = V::sub(H, H);  // NaN exactly for the rows whose teacher logits are not all finite
@@ -352,6 +399,31 @@ inline void finish_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g,
     write_row_losses(p, r0, g.n);
 }
 
+// cos and mse of the lane group's pairs, slices summed transposed (distill_feature_tiles.inl): for up to W teachers held
+// per teacher and written as rows of K, as the per-pair statistics of the logit tiles are; else one scatter per
+// teacher and statistic.
+template <class V>
+inline void transposed_feature_stats(const DistillProblem& p, const LaneGroup<V>& g) {
+    using F = typename V::F;
+    if constexpr (CanInterleave<V>::value) {
+        if (p.K <= V::W) {
+            F held[2][V::W];
+            for (int k = 0; k < p.K; ++k) transposed_slice_stats<V>(p, g.b0, g.n, k, held[0][k], held[1][k]);
+            const auto& plan = interleave_plan<V>(p.K);
+            const std::size_t first = static_cast<std::size_t>(g.b0) * p.K;
+            V::interleave_store(plan, p.stats.cos + first, held[0], g.n);
+            V::interleave_store(plan, p.stats.mse + first, held[1], g.n);
+            return;
+        }
+    }
+    for (int k = 0; k < p.K; ++k) {
+        F cos, mse;
+        transposed_slice_stats<V>(p, g.b0, g.n, k, cos, mse);
+        write_lanes(g, cos, p.stats.cos + k, p.K);
+        write_lanes(g, mse, p.stats.mse + k, p.K);
+    }
+}
+
 // The stats and fused passes of rows of up to this many classes sweep a lane group's feature slices after its logit
 // tiles (tiles_block's FeaturesAfter) rather than spread between their columns. 2 threads, AVX-512 (docs/PERF.md,
 // "Short rows"): stats 65536,4,11,16 -9 %, 8192,4,11,64 -13 %, 16384,16,21,32 -5 %, fused -15 %, -7 %, -9 %; rows of
@@ -373,6 +445,7 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     WholeLines<V> lines(p.grads.dfs);
     const bool staged = stream && stages_slices(p, lines, true);
     zero_feature_stats(p, b0, b1);
+    const bool transposed = FeaturesAfter && transposes_slices<V>(p);
     // Up to W teachers: the per-pair statistics of a group are held and written as rows of K at its end.
     PairStatsHeld<V> held_stats;
     PairStatsHeld<V>* const held = CanInterleave<V>::value && p.K <= V::W ? &held_stats : nullptr;
@@ -389,7 +462,7 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
         LaneGroup<V> g = make_lane_group<V>(p, r0, std::min(V::W, b1 - r0), scratch);
         student_tile<V, TK, Fused>(p, g);
         if (!kl_kernel_features(p)) {
-            for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused, Reverse>(p, g, k, held, [](int) {});
+            for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused, Reverse>(p, g, k, held, NothingBetween{});
             write_held(r0, g.n);
             if constexpr (Fused) finish_gradient_rows(p, g, r0);
             continue;
@@ -399,8 +472,21 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
             // The group's slices after its tiles, inlined. Nothing is asked for ahead: a block of rows is one lane
             // group, and the next group's lines asked for during the tiles measured slower (docs/PERF.md, Emerald
             // Rapids: the dense stats pass +4 %, fused +7 %).
-            for (int k = 0; k < p.K; ++k) teacher_tile<V, TK, Fused, Reverse>(p, g, k, held, [](int) {});
-            if constexpr (Fused) {
+            // Summed transposed, the group's slices are read a column of lines at a time, which the hardware
+            // prefetcher does not follow: its lines are asked for between its tiles (see transposes_slices).
+            FeatureLinesAhead ahead(p, r0, transposed ? r0 + g.n : r0, p.K + 1);
+            ahead.step();
+            for (int k = 0; k < p.K; ++k) {
+                teacher_tile<V, TK, Fused, Reverse>(p, g, k, held, NothingBetween{});
+                ahead.step();
+            }
+            if (transposed) {
+                transposed_feature_stats(p, g);
+                if constexpr (Fused) {
+                    if (staged) feature_gradients_of_rows<V, true>(p, r0, g.n, &lines);
+                    else feature_gradients_of_rows<V, false>(p, r0, g.n, stream ? &lines : nullptr);
+                }
+            } else if constexpr (Fused) {
                 if (staged) features_and_gradients_of_rows<V, true>(p, r0, g.n, features, &lines);
                 else features_and_gradients_of_rows<V, false>(p, r0, g.n, features, stream ? &lines : nullptr);
             } else {

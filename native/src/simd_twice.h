@@ -57,6 +57,7 @@ struct Twice {
     static F max(F a, F b) { return each([](auto x, auto y) { return V::max(x, y); }, a, b); }
     static F min(F a, F b) { return each([](auto x, auto y) { return V::min(x, y); }, a, b); }
     static F keep(F x, M m) { return {V::keep(x.lo, m.lo), V::keep(x.hi, m.hi)}; }
+    static F add_where(F acc, F x, M m) { return {V::add_where(acc.lo, x.lo, m.lo), V::add_where(acc.hi, x.hi, m.hi)}; }
     static F zero_where(F x, M m) { return {V::zero_where(x.lo, m.lo), V::zero_where(x.hi, m.hi)}; }
     static M less(F a, F b) { return {V::less(a.lo, b.lo), V::less(a.hi, b.hi)}; }
     static M equal(F a, F b) { return {V::equal(a.lo, b.lo), V::equal(a.hi, b.hi)}; }

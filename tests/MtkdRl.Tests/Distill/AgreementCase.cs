@@ -35,6 +35,11 @@ public sealed record AgreementCase(string Name, int B, int C, int[] D, LogitStyl
         // Teachers without features (D = 0), as the dense step's pixel rows: cos = mse = 0, no feature term.
         new("featureless-B67-K4-C11", 67, 11, [0, 0, 0, 0], LogitStyle.Normal, 0.15, 1f, false),
         new("one-featureless-teacher", 9, 13, [5, 0, 3], LogitStyle.Normal, 0.15, 4f, false),
+        // More teachers than an AVX-512 lane group writes as rows of K, on short rows of short slices: the native lane
+        // groups sum the slices transposed and write cos and mse one teacher at a time. Heavy: the ILGPU CPU
+        // accelerator takes about a minute per loss at 20 teachers.
+        new("K20-C11-short-slices", 37, 11, Enumerable.Range(0, 20).Select(k => 1 + k % 3).ToArray(), LogitStyle.Normal,
+            0.15, 2f, true),
     ];
 
     /// <summary>Whether a teacher has no features (D = 0): only backends with SupportsFeaturelessTeachers take it.</summary>
