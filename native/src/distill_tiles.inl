@@ -399,11 +399,21 @@ inline void finish_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g,
     write_row_losses(p, r0, g.n);
 }
 
+// A lane group's statistic as rows of K (V::interleave_store), its whole lines streamed past the caches in a pass past
+// the cache: the statistics are written once and read by the next step, not by this pass, and a store that first reads
+// its line from memory held the pass up (the dense stats pass, PERF.md "Short slices summed transposed").
+template <class V>
+inline void interleave_statistic(bool stream, const typename V::InterleavePlan& plan, float* out,
+                                 const typename V::F* v, int n) {
+    if (stream) V::template interleave_store<true>(plan, out, v, n);
+    else V::interleave_store(plan, out, v, n);
+}
+
 // cos and mse of the lane group's pairs, slices summed transposed (distill_feature_tiles.inl): for up to W teachers held
 // per teacher and written as rows of K, as the per-pair statistics of the logit tiles are; else one scatter per
 // teacher and statistic.
 template <class V>
-inline void transposed_feature_stats(const DistillProblem& p, const LaneGroup<V>& g) {
+inline void transposed_feature_stats(const DistillProblem& p, const LaneGroup<V>& g, bool stream_stats) {
     using F = typename V::F;
     if constexpr (CanInterleave<V>::value) {
         if (p.K <= V::W) {
@@ -411,8 +421,8 @@ inline void transposed_feature_stats(const DistillProblem& p, const LaneGroup<V>
             for (int k = 0; k < p.K; ++k) transposed_slice_stats<V>(p, g.b0, g.n, k, held[0][k], held[1][k]);
             const auto& plan = interleave_plan<V>(p.K);
             const std::size_t first = static_cast<std::size_t>(g.b0) * p.K;
-            V::interleave_store(plan, p.stats.cos + first, held[0], g.n);
-            V::interleave_store(plan, p.stats.mse + first, held[1], g.n);
+            interleave_statistic<V>(stream_stats, plan, p.stats.cos + first, held[0], g.n);
+            interleave_statistic<V>(stream_stats, plan, p.stats.mse + first, held[1], g.n);
             return;
         }
     }
@@ -446,7 +456,9 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     const bool staged = stream && stages_slices(p, lines, true);
     zero_feature_stats(p, b0, b1);
     const bool transposed = FeaturesAfter && transposes_slices<V>(p);
-    // Up to W teachers: the per-pair statistics of a group are held and written as rows of K at its end.
+    // Up to W teachers: the per-pair statistics of a group are held and written as rows of K at its end, in the stats
+    // pass past the cache by non-temporal stores (interleave_statistic; the fused pass reads them back for row_loss).
+    const bool stream_stats = !Fused && p.pass_past_cache;
     PairStatsHeld<V> held_stats;
     PairStatsHeld<V>* const held = CanInterleave<V>::value && p.K <= V::W ? &held_stats : nullptr;
     auto write_held = [&](int r0, int n) {
@@ -455,7 +467,8 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
             const auto& plan = interleave_plan<V>(p.K);
             const auto outputs = pair_stat_outputs(p);
             for (int s = 0; s < kTilePairStats; ++s)
-                V::interleave_store(plan, outputs[s] + static_cast<std::size_t>(r0) * p.K, held->value[s], n);
+                interleave_statistic<V>(stream_stats, plan, outputs[s] + static_cast<std::size_t>(r0) * p.K,
+                                        held->value[s], n);
         }
     };
     for (int r0 = b0; r0 < b1; r0 += V::W) {
@@ -481,7 +494,7 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
                 ahead.step();
             }
             if (transposed) {
-                transposed_feature_stats(p, g);
+                transposed_feature_stats(p, g, stream_stats);
                 if constexpr (Fused) {
                     if (staged) feature_gradients_of_rows<V, true>(p, r0, g.n, &lines);
                     else feature_gradients_of_rows<V, false>(p, r0, g.n, stream ? &lines : nullptr);
@@ -511,10 +524,8 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
         finish_features(p, features);
         if constexpr (Fused) finish_gradient_rows(p, g, r0);
     }
-    if (stream) {
-        lines.finish();
-        V::stream_fence();
-    }
+    if (stream) lines.finish();
+    if (stream || (held != nullptr && stream_stats)) V::stream_fence();
 }
 
 // The gradient pass for short rows, a lane group at a time: dL/dzs from the stats pass's log-sum-exps (the formulas of

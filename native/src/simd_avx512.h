@@ -4,6 +4,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace mtkd {
 namespace {  // one copy per SIMD translation unit (see distill_kernels.inl)
 
@@ -57,14 +59,19 @@ struct VecAvx512 {
                 plan.take[j][k] = static_cast<__mmask16>(take);
             }
     }
+    // With Stream, a whole output vector on a line boundary goes out by a non-temporal store (no read of its line
+    // first); the caller fences (stream_fence) before the pass returns.
+    template <bool Stream = false>
     static void interleave_store(const InterleavePlan& plan, float* out, const F* v, int n) {
         const int K = plan.K, total = n * K;
         for (int j = 0; j * W < total; ++j) {
             F acc = _mm512_setzero_ps();
             for (int k = 0; k < K; ++k) acc = _mm512_mask_permutexvar_ps(acc, plan.take[j][k], plan.index[j][k], v[k]);
             const int left = total - j * W;
-            if (left >= W) store(out + j * W, acc);
-            else store(out + j * W, acc, first(left));
+            float* to = out + j * W;
+            if (left < W) store(to, acc, first(left));
+            else if (Stream && (reinterpret_cast<std::uintptr_t>(to) & 63) == 0) stream(to, acc);
+            else store(to, acc);
         }
     }
 
