@@ -29,11 +29,12 @@ namespace distill {
 // each is at most one vector (D[k] <= W: one tile per teacher) and the group's run of fs, and of ft, is at most this
 // many bytes: the run is read a column of lines at a time, which the hardware prefetcher does not follow, so its lines
 // are asked for between the group's logit tiles, and a longer run asked for so displaces what the tiles use. Zen 4,
-// 2 threads, AVX-512, native_pass_pair against slice by slice (docs/PERF.md, "Short slices summed transposed"): the
-// stats pass at 65536,4,11,16 (4 KiB runs) -12 %, 65536,4,11,8 -14 %; 16384,16,21,16 (16 KiB runs) +7 %; slices of
-// 32 floats (two tiles) level at 32768,4,11,32, and slower with runs of 32 KiB (16384,16,21,32 +19 %). The fused
-// pass, which then sweeps the slices again for dfs (feature_gradients_of_rows, from L1), measured level (0.98-1.04)
-// and takes the transposed sums too, so that its cos and mse stay the stats pass's bit for bit.
+// 2 threads, AVX-512, native_pass_pair against slice by slice (docs/PERF.md, "Zen 4: short slices summed transposed,
+// and the lane groups' statistics streamed"): the stats pass at 65536,4,11,16 (4 KiB runs) -12 %, 65536,4,11,8 -14 %;
+// 16384,16,21,16 (16 KiB runs) +7 %; slices of 32 floats (two tiles) +7 % at 32768,4,11,32 (fused +19 %) and +19 %
+// at 16384,16,21,32 (32 KiB runs). The fused pass, which then sweeps the slices again for dfs
+// (feature_gradients_of_rows, from L1), measured level (0.98-1.04) and takes the transposed sums too, so that its cos
+// and mse stay the stats pass's bit for bit.
 constexpr std::size_t kTransposedRunMaxBytes = 4096;
 
 // Whether the lane groups of the stats and fused passes sum every feature slice transposed (see

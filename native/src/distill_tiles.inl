@@ -222,8 +222,8 @@ inline void student_tile(const DistillProblem& p, LaneGroup<V>& g) {
     }
 }
 
-// The between of a teacher tile that runs nothing between its columns: its sweep is then one run, two columns at a
-// time (teacher_tile).
+// The between of a teacher tile that runs nothing between its columns: its sweep is then one run (on eight-lane levels
+// two columns at a time: teacher_tile).
 struct NothingBetween {
     void operator()(int) const {}
 };
@@ -401,7 +401,8 @@ inline void finish_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g,
 
 // A lane group's statistic as rows of K (V::interleave_store), its whole lines streamed past the caches in a pass past
 // the cache: the statistics are written once and read by the next step, not by this pass, and a store that first reads
-// its line from memory held the pass up (the dense stats pass, PERF.md "Short slices summed transposed").
+// its line from memory held the pass up (the dense stats pass 10 % faster streamed: docs/PERF.md, "Zen 4: short slices
+// summed transposed, and the lane groups' statistics streamed").
 template <class V>
 inline void interleave_statistic(bool stream, const typename V::InterleavePlan& plan, float* out,
                                  const typename V::F* v, int n) {
@@ -409,8 +410,8 @@ inline void interleave_statistic(bool stream, const typename V::InterleavePlan& 
     else V::interleave_store(plan, out, v, n);
 }
 
-// cos and mse of the lane group's pairs, slices summed transposed (distill_feature_tiles.inl): for up to W teachers held
-// per teacher and written as rows of K, as the per-pair statistics of the logit tiles are; else one scatter per
+// cos and mse of the lane group's pairs, slices summed transposed (distill_feature_tiles.inl): for up to W teachers
+// held per teacher and written as rows of K, as the per-pair statistics of the logit tiles are; else one scatter per
 // teacher and statistic.
 template <class V>
 inline void transposed_feature_stats(const DistillProblem& p, const LaneGroup<V>& g, bool stream_stats) {
@@ -482,9 +483,9 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
         }
         FeatureGroup<V> features;
         if constexpr (FeaturesAfter) {
-            // The group's slices after its tiles, inlined. Nothing is asked for ahead: a block of rows is one lane
-            // group, and the next group's lines asked for during the tiles measured slower (docs/PERF.md, Emerald
-            // Rapids: the dense stats pass +4 %, fused +7 %).
+            // The group's slices after its tiles, inlined. Slice by slice nothing is asked for ahead: a block of rows
+            // is one lane group, and the next group's lines asked for during the tiles measured slower (docs/PERF.md,
+            // Emerald Rapids: the dense stats pass +4 %, fused +7 %).
             // Summed transposed, the group's slices are read a column of lines at a time, which the hardware
             // prefetcher does not follow: its lines are asked for between its tiles (see transposes_slices).
             FeatureLinesAhead ahead(p, r0, transposed ? r0 + g.n : r0, p.K + 1);
