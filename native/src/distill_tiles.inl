@@ -158,16 +158,20 @@ struct PairStatsHeld {
     typename V::F value[kTilePairStats][V::W];  // [statistic][teacher]
 };
 
-// The rows a lane group reads after teacher k's: the next teacher's rows of the group, or after the last teacher the
-// next group's first teacher (null past the last row, and in the scalar build, where one hint per float would cost
-// more than it saves). n C floats in one run that starts on another page: column c asks for the line at float c n.
+// The rows a lane group reads two teachers after teacher k's: teacher k + 2's rows of the group, or past the last
+// teacher the next group's first or second teacher (null past the last row, and in the scalar build, where one hint
+// per float would cost more than it saves). n C floats in one run that starts on another page: column c asks for the
+// line at float c n. Two teachers ahead rather than one: a gradient tile of 11 classes (one exponential per column)
+// lasts about as long as a line takes to come from memory, and asked for one tile ahead the rows came late; Zen 4,
+// native_pass_pair, the gradient pass at 65536,4,11,16 -6 to -7 % (AVX2 -3 %), 16384,16,21,32 -4 %, the stats passes
+// level; three ahead was slower again (docs/PERF.md, "Zen 4: short slices summed transposed").
 template <class V>
 inline const float* rows_after_teacher(const DistillProblem& p, const LaneGroup<V>& g, int k) {
-    const int after = g.b0 + g.n;
-    return V::W < 8        ? nullptr
-           : k + 1 < p.K   ? teacher_row(p, k + 1, g.b0)
-           : after < p.B   ? teacher_row(p, 0, after)
-                           : nullptr;
+    const int after = g.b0 + g.n, ahead = k + 2;
+    return V::W < 8          ? nullptr
+           : ahead < p.K     ? teacher_row(p, ahead, g.b0)
+           : after < p.B     ? teacher_row(p, ahead - p.K < p.K ? ahead - p.K : 0, after)
+                             : nullptr;
 }
 
 // The student rows of the group: lse_s1, lse_st, ce_s, the tiles s, w_s, e^v and, with Fused, the student's share
