@@ -71,18 +71,12 @@ inline LaneGroup<V> make_lane_group(const DistillProblem& p, int b0, int n, floa
 }
 
 // Columns c0 .. c0 + width - 1 of the n rows first_row, first_row + C, ... as vectors, one per column with one
-// lane per row (rows beyond n read as zeros): calls column(j, vector) for each j < width.
+// lane per row (rows beyond n read as zeros, load_transposed): calls column(j, vector) for each j < width.
 template <class V, class Column>
 inline void transposed_columns(const float* first_row, int C, int n, int c0, int width, Column&& column) {
-    using F = typename V::F;
     constexpr int W = V::W;
-    F r[W];
-    const typename V::M t = V::first(width);
-    for (int i = 0; i < W; ++i) {
-        const float* row = first_row + static_cast<std::size_t>(i) * C + c0;
-        r[i] = i >= n ? V::zero() : width == W ? V::load(row) : V::load(row, t);
-    }
-    V::transpose(r);
+    typename V::F r[W];
+    load_transposed<V>(first_row, static_cast<std::size_t>(C), n, c0, width, r);
     if (width == W) {
         for (int j = 0; j < W; ++j) column(j, r[j]);
     } else {
@@ -403,31 +397,33 @@ inline void finish_gradient_rows(const DistillProblem& p, const LaneGroup<V>& g,
     write_row_losses(p, r0, g.n);
 }
 
-// A lane group's statistic as rows of K (V::interleave_store), its whole lines streamed past the caches in a pass past
-// the cache: the statistics are written once and read by the next step, not by this pass, and a store that first reads
-// its line from memory held the pass up (the dense stats pass 10 % faster streamed: docs/PERF.md, "Zen 4: short slices
-// summed transposed, and the lane groups' statistics streamed").
-template <class V>
-inline void interleave_statistic(bool stream, const typename V::InterleavePlan& plan, float* out,
-                                 const typename V::F* v, int n) {
-    if (stream) V::template interleave_store<true>(plan, out, v, n);
-    else V::interleave_store(plan, out, v, n);
+// N statistics of the lane group of n rows from r0, held per teacher (values[s][k]), written as rows of K
+// (V::interleave_store); with stream, their whole lines go past the caches: in the stats pass past the cache the
+// statistics are written once and read by the next step, not by this pass, and a store that first reads its line from
+// memory held the pass up (the dense stats pass 10 % faster streamed: docs/PERF.md, "Zen 4: short slices summed
+// transposed, and the lane groups' statistics streamed").
+template <class V, std::size_t N>
+inline void interleave_statistics(bool stream, int K, int r0, int n, const std::array<float*, N>& outputs,
+                                  const typename V::F (*values)[V::W]) {
+    const auto& plan = interleave_plan<V>(K);
+    for (std::size_t s = 0; s < N; ++s) {
+        float* out = outputs[s] + static_cast<std::size_t>(r0) * K;
+        if (stream) V::template interleave_store<true>(plan, out, values[s], n);
+        else V::interleave_store(plan, out, values[s], n);
+    }
 }
 
-// cos and mse of the lane group's pairs, slices summed transposed (distill_feature_tiles.inl): for up to W teachers
-// held per teacher and written as rows of K, as the per-pair statistics of the logit tiles are; else one scatter per
-// teacher and statistic.
+// cos and mse of the lane group's pairs, slices summed transposed (distill_feature_tiles.inl): with rows_of_k (up to W
+// teachers, where V interleaves: tiles_block's held statistics) held per teacher and written as rows of K, as the
+// per-pair statistics of the logit tiles are; else one scatter per teacher and statistic.
 template <class V>
-inline void transposed_feature_stats(const DistillProblem& p, const LaneGroup<V>& g, bool stream_stats) {
+inline void transposed_feature_stats(const DistillProblem& p, const LaneGroup<V>& g, bool rows_of_k, bool stream) {
     using F = typename V::F;
     if constexpr (CanInterleave<V>::value) {
-        if (p.K <= V::W) {
+        if (rows_of_k) {
             F held[2][V::W];
             for (int k = 0; k < p.K; ++k) transposed_slice_stats<V>(p, g.b0, g.n, k, held[0][k], held[1][k]);
-            const auto& plan = interleave_plan<V>(p.K);
-            const std::size_t first = static_cast<std::size_t>(g.b0) * p.K;
-            interleave_statistic<V>(stream_stats, plan, p.stats.cos + first, held[0], g.n);
-            interleave_statistic<V>(stream_stats, plan, p.stats.mse + first, held[1], g.n);
+            interleave_statistics<V>(stream, p.K, g.b0, g.n, std::array<float*, 2>{p.stats.cos, p.stats.mse}, held);
             return;
         }
     }
@@ -462,18 +458,13 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
     zero_feature_stats(p, b0, b1);
     const bool transposed = FeaturesAfter && transposes_slices<V>(p);
     // Up to W teachers: the per-pair statistics of a group are held and written as rows of K at its end, in the stats
-    // pass past the cache by non-temporal stores (interleave_statistic; the fused pass reads them back for row_loss).
+    // pass past the cache by non-temporal stores (interleave_statistics; the fused pass reads them back for row_loss).
     const bool stream_stats = !Fused && p.pass_past_cache;
     PairStatsHeld<V> held_stats;
     PairStatsHeld<V>* const held = CanInterleave<V>::value && p.K <= V::W ? &held_stats : nullptr;
     auto write_held = [&](int r0, int n) {
         if constexpr (CanInterleave<V>::value) {
-            if (held == nullptr) return;
-            const auto& plan = interleave_plan<V>(p.K);
-            const auto outputs = pair_stat_outputs(p);
-            for (int s = 0; s < kTilePairStats; ++s)
-                interleave_statistic<V>(stream_stats, plan, outputs[s] + static_cast<std::size_t>(r0) * p.K,
-                                        held->value[s], n);
+            if (held != nullptr) interleave_statistics<V>(stream_stats, p.K, r0, n, pair_stat_outputs(p), held->value);
         }
     };
     for (int r0 = b0; r0 < b1; r0 += V::W) {
@@ -499,7 +490,7 @@ void tiles_block(const DistillProblem& p, int b0, int b1, float* scratch) {
                 ahead.step();
             }
             if (transposed) {
-                transposed_feature_stats(p, g, stream_stats);
+                transposed_feature_stats(p, g, held != nullptr, stream_stats);
                 if constexpr (Fused) {
                     if (staged) feature_gradients_of_rows<V, true>(p, r0, g.n, &lines);
                     else feature_gradients_of_rows<V, false>(p, r0, g.n, stream ? &lines : nullptr);
