@@ -565,4 +565,34 @@ public class NativeKernelTests
         DistillAgreement.CompareOne($"{level} ce_t", reference.CeT, stats.CeT, DistillAgreement.StatsTolerance);
         DistillAgreement.CompareOne($"{level} h_t", reference.Ht, stats.Ht, DistillAgreement.StatsTolerance);
     }
+
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void Hits_of_short_rows_with_tied_maxima_agree_with_the_reference_pair_by_pair(NativeSimd level)
+    {
+        using var backend = Backend(level);
+        int seed = TestSeeds.Next();
+        var random = new Random(seed);
+        // 37 rows of 11 classes: two whole lane groups and a partial one at either width. Each (row, teacher) pair
+        // holds its maximum once, twice or three times; the label sits on the first tie, a later one or elsewhere.
+        var shape = new DistillShape(37, 3, 11, 4);
+        var x = DistillInputFactory.Create(shape, seed, ignoredFraction: 0.1);
+        for (int k = 0; k < shape.K; k++)
+            for (int b = 0; b < shape.B; b++)
+            {
+                var row = x.Zt.AsSpan((k * shape.B + b) * shape.C, shape.C);
+                float top = row.ToArray().Max() + 1f;
+                var at = Enumerable.Range(0, shape.C).OrderBy(_ => random.Next()).Take(1 + random.Next(3)).ToArray();
+                foreach (int c in at) row[c] = top;
+                if (k == 0 && x.Y[b] >= 0)
+                    x.Y[b] = random.Next(3) switch { 0 => at.Min(), 1 => at.Max(), _ => random.Next(shape.C) };
+            }
+        var stats = RunStats(backend, x, DistillHyper.Default);
+        var reference = ReferenceDistill.ComputeStats(ReferenceDistill.Inputs64.From(x), DistillHyper.Default);
+        for (int i = 0; i < reference.Hit.Length; i++)
+            Assert.True(reference.Hit[i] == stats.Hit[i], $"{level} seed {seed}: hit of row {i / shape.K}, teacher {i % shape.K}");
+        Assert.Contains(1f, stats.Hit);
+        DistillAgreement.CompareOne($"{level} ce_t", reference.CeT, stats.CeT, DistillAgreement.StatsTolerance);
+        DistillAgreement.CompareOne($"{level} h_t", reference.Ht, stats.Ht, DistillAgreement.StatsTolerance);
+    }
 }
