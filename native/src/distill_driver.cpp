@@ -1,7 +1,9 @@
 #include "distill_driver.h"
 
 #include <algorithm>
+#include <memory>
 
+#include "block_ranges.h"
 #include "context.h"
 #include "cpu_features.h"
 
@@ -33,25 +35,43 @@ int blocks_per_run(const DistillProblem& p, int rows) {
 // begins on the rows the stats pass over the same inputs read last, which its core's L2 still holds, and ends on
 // the rows the next stats pass begins with, while within a run the hardware prefetchers see the forward streams
 // they follow (blocks taken one by one from last to first left them behind: the dense shape's gradient pass ran 11 %
-// slower that way).
+// slower that way). A thread done with its range takes blocks one at a time from the other end of another's
+// (BlockRange), so a core slowed by a neighbour does not hold the pass up.
 template <class Body>
 void for_row_blocks(mtkd_context& ctx, const DistillProblem& p, DistillPass pass, Body&& body) {
     const int rows = rows_per_block(p.B, p.C, ctx.threads);
     const int blocks = (p.B + rows - 1) / rows;
     const int threads = std::max(1, std::min(ctx.threads, blocks));
-    const int run = pass == DistillPass::Gradient ? blocks_per_run(p, rows) : blocks;
+    const bool runs_backward = pass == DistillPass::Gradient;
+    const int run = runs_backward ? blocks_per_run(p, rows) : 1;
 
     std::lock_guard<std::mutex> lock(ctx.mutex);
     ctx.reserve_scratch(threads, distill_scratch_floats(p.C, rows));
-    parallel_region(threads, [&](int thread, int team) {
+    const std::unique_ptr<BlockRange[]> ranges(new BlockRange[threads]);
+    for (int t = 0; t < threads; ++t)
+        ranges[t].reset(static_cast<int>(static_cast<long long>(blocks) * t / threads),
+                        static_cast<int>(static_cast<long long>(blocks) * (t + 1) / threads));
+    parallel_region(threads, [&](int thread, int) {
         float* scratch = ctx.scratch(thread);
-        // Contiguous ranges of blocks per thread: each thread streams its own part of every teacher block.
-        const int first = static_cast<int>(static_cast<long long>(blocks) * thread / team);
-        const int last = static_cast<int>(static_cast<long long>(blocks) * (thread + 1) / team);
-        for (int run_end = last; run_end > first; run_end -= run) {
-            for (int block = std::max(first, run_end - run); block < run_end; ++block) {
-                const int b0 = block * rows, b1 = std::min(p.B, b0 + rows);
-                body(scratch, b0, b1);
+        auto run_blocks = [&](int first, int last) {
+            for (int block = first; block < last; ++block) body(scratch, block * rows, std::min(p.B, (block + 1) * rows));
+        };
+        int first = 0, last = 0;
+        // Its own range, from the end its order starts at.
+        for (;;) {
+            if (runs_backward) ranges[thread].take_high(run, first, last);
+            else ranges[thread].take_low(1, first, last);
+            if (first == last) break;
+            run_blocks(first, last);
+        }
+        // Then the other ranges' blocks, one at a time from the end their owners reach last.
+        for (int step = 1; step < threads; ++step) {
+            BlockRange& other = ranges[(thread + step) % threads];
+            for (;;) {
+                if (runs_backward) other.take_low(1, first, last);
+                else other.take_high(1, first, last);
+                if (first == last) break;
+                run_blocks(first, last);
             }
         }
     });

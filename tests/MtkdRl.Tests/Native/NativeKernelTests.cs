@@ -263,10 +263,15 @@ public class NativeKernelTests
             }
     }
 
+    /// <summary>
+    /// With more threads than cores (16 here), threads that start late find part of their range of blocks taken by
+    /// those done with theirs (native/src/block_ranges.h): which thread runs a block changes from call to call, the
+    /// outputs must not.
+    /// </summary>
     [SkippableTheory]
     [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
     public void Results_do_not_depend_on_the_thread_count(NativeSimd level) =>
-        AssertTheSameOnAnyThreadCount(level, new DistillShape(61, 53, [33, 8, 17]), [2, 3, 7]);
+        AssertTheSameOnAnyThreadCount(level, new DistillShape(61, 53, [33, 8, 17]), [2, 3, 7, 16]);
 
     /// <summary>
     /// The gradient pass takes each thread's blocks in runs of about half an L2 cache of inputs, from the last run to
