@@ -3,8 +3,9 @@
 // The passes give every thread the same contiguous range of blocks, so a thread's caches hold the blocks it will read
 // again in the next pass (distill_driver.cpp, for_row_blocks). On a shared machine one core is often slower than the
 // other for a while (a busy neighbour on its other hardware thread), and with fixed ranges the faster thread then
-// waits at the end of every pass: on a 2-vCPU Zen 4 guest the slower thread of the dense stats pass took 1.2 to 1.7
-// times as long as the faster one. Here the owner takes its blocks from one end of its range and a thread that has
+// waits at the end of every pass: on a 2-vCPU Zen 4 guest the slower thread was busy 1.07 to 1.69 times as long as the
+// faster one, by shape (docs/PERF.md, "Zen 4: threads that take each other's blocks"; 1024,8,1000,512 -11 to -15 %
+// with this). Here the owner takes its blocks from one end of its range and a thread that has
 // run out takes single blocks from the other end, the one the owner would reach last (and whose inputs its caches
 // hold least), so each block still runs exactly once and the owner's order is kept.
 //
