@@ -23,8 +23,10 @@ class BlockRange {
 public:
     void reset(int lo, int hi) { bounds_.store(pack(lo, hi), std::memory_order_relaxed); }
 
-    // Up to n blocks from the low end: [first, last), first == last when none is left.
-    void take_low(int n, int& first, int& last) {
+    enum End { kLow, kHigh };
+
+    // Up to n blocks from one end: [first, last), first == last when none is left.
+    void take(End end, int n, int& first, int& last) {
         std::uint64_t seen = bounds_.load(std::memory_order_relaxed);
         for (;;) {
             const int lo = low(seen), hi = high(seen);
@@ -32,28 +34,11 @@ public:
                 first = last = lo;
                 return;
             }
-            const int end = std::min(hi, lo + n);
-            if (bounds_.compare_exchange_weak(seen, pack(end, hi), std::memory_order_acq_rel)) {
-                first = lo;
-                last = end;
-                return;
-            }
-        }
-    }
-
-    // Up to n blocks from the high end: [first, last), first == last when none is left.
-    void take_high(int n, int& first, int& last) {
-        std::uint64_t seen = bounds_.load(std::memory_order_relaxed);
-        for (;;) {
-            const int lo = low(seen), hi = high(seen);
-            if (lo >= hi) {
-                first = last = hi;
-                return;
-            }
-            const int begin = std::max(lo, hi - n);
-            if (bounds_.compare_exchange_weak(seen, pack(lo, begin), std::memory_order_acq_rel)) {
+            const int begin = end == kLow ? lo : std::max(lo, hi - n), stop = end == kLow ? std::min(hi, lo + n) : hi;
+            const std::uint64_t rest = end == kLow ? pack(stop, hi) : pack(lo, begin);
+            if (bounds_.compare_exchange_weak(seen, rest, std::memory_order_acq_rel)) {
                 first = begin;
-                last = hi;
+                last = stop;
                 return;
             }
         }

@@ -56,20 +56,14 @@ void for_row_blocks(mtkd_context& ctx, const DistillProblem& p, DistillPass pass
         auto run_blocks = [&](int first, int last) {
             for (int block = first; block < last; ++block) body(scratch, block * rows, std::min(p.B, (block + 1) * rows));
         };
-        int first = 0, last = 0;
-        // Its own range, from the end its order starts at.
-        for (;;) {
-            if (runs_backward) ranges[thread].take_high(run, first, last);
-            else ranges[thread].take_low(1, first, last);
-            if (first == last) break;
-            run_blocks(first, last);
-        }
-        // Then the other ranges' blocks, one at a time from the end their owners reach last.
-        for (int step = 1; step < threads; ++step) {
-            BlockRange& other = ranges[(thread + step) % threads];
-            for (;;) {
-                if (runs_backward) other.take_low(1, first, last);
-                else other.take_high(1, first, last);
+        // Its own range from the end its order starts at, then the other ranges' blocks one at a time from the end
+        // their owners reach last.
+        const BlockRange::End own = runs_backward ? BlockRange::kHigh : BlockRange::kLow;
+        const BlockRange::End others = runs_backward ? BlockRange::kLow : BlockRange::kHigh;
+        for (int step = 0; step < threads; ++step) {
+            BlockRange& range = ranges[(thread + step) % threads];
+            for (int first = 0, last = 0;;) {
+                range.take(step == 0 ? own : others, step == 0 ? run : 1, first, last);
                 if (first == last) break;
                 run_blocks(first, last);
             }
