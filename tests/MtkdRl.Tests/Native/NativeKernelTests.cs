@@ -436,6 +436,46 @@ public class NativeKernelTests
         }
     }
 
+    /// <summary>
+    /// A few rows of each lane group whose teachers all nearly agree with the student, among rows whose teachers do not:
+    /// the lanes that need the accurate small-KL sums get them while their neighbours keep the plain form, each tiny KL
+    /// compared on its own scale; with 6 teachers (statistics held per lane group and written as rows of K) and 20 (more
+    /// teachers than lanes: written pair by pair).
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
+    public void Tiny_divergences_among_distant_ones_keep_their_relative_accuracy(NativeSimd level)
+    {
+        using var backend = Backend(level, threads: 2);
+        int seed = TestSeeds.Next();
+        var rng = new Random(seed);
+        foreach (int teachers in new[] { 6, 20 })
+        {
+            var shape = new DistillShape(37, teachers, 11, 2);
+            var x = DistillInputFactory.Create(shape, seed, ignoredFraction: 0);
+            for (int k = 0; k < shape.K; k++)
+                for (int b = 1; b < shape.B; b += 6)
+                    for (int c = 0; c < shape.C; c++)
+                        x.Zt[(k * shape.B + b) * shape.C + c] = x.Zs[b * shape.C + c] + (float)(1e-3 * (rng.NextDouble() - 0.5));
+            var h = new DistillHyper(Temperature: 4f);
+            var reference = ReferenceDistill.ComputeStats(ReferenceDistill.Inputs64.From(x), h);
+            Assert.True(reference.Kl[1 * shape.K] < 1e-5 && reference.Kl.Max() > 0.1, "tiny and distant pairs");
+            var (stats, grads, fusedStats, fusedGrads) = RunAll(backend, x, h);
+            string at = $"{level} K={teachers} seed {seed}";
+            DistillAgreement.CompareOne($"{at} kl", reference.Kl, stats.Kl, DistillAgreement.StatsTolerance);
+            DistillAgreement.CompareOne($"{at} fused kl", reference.Kl, fusedStats.Kl, DistillAgreement.StatsTolerance);
+            // The tiny ones on their own scale (the comparison above scales by the largest).
+            var tiny = Enumerable.Range(0, shape.B * shape.K).Where(i => i / shape.K % 6 == 1).ToArray();
+            DistillAgreement.CompareOne($"{at} tiny kl", tiny.Select(i => reference.Kl[i]).ToArray(),
+                tiny.Select(i => stats.Kl[i]).ToArray(), DistillAgreement.StatsTolerance);
+            DistillAgreement.CompareOne($"{at} fused tiny kl", tiny.Select(i => reference.Kl[i]).ToArray(),
+                tiny.Select(i => fusedStats.Kl[i]).ToArray(), DistillAgreement.StatsTolerance);
+            var refGrads = ReferenceDistill.ComputeGrads(ReferenceDistill.Inputs64.From(x), reference, h);
+            DistillAgreement.CompareOne($"{at} row_loss", refGrads.RowLoss, grads.RowLoss, DistillAgreement.GradTolerance);
+            DistillAgreement.CompareOne($"{at} fused row_loss", refGrads.RowLoss, fusedGrads.RowLoss, DistillAgreement.GradTolerance);
+        }
+    }
+
     [SkippableTheory]
     [MemberData(nameof(NativeTestContexts.Levels), MemberType = typeof(NativeTestContexts))]
     public void A_batch_of_tiny_divergences_keeps_its_relative_accuracy(NativeSimd level)
