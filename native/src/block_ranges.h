@@ -5,9 +5,9 @@
 // other for a while (a busy neighbour on its other hardware thread), and with fixed ranges the faster thread then
 // waits at the end of every pass: on a 2-vCPU Zen 4 guest the slower thread was busy 1.07 to 1.69 times as long as the
 // faster one, by shape (docs/PERF.md, "Zen 4: threads that take each other's blocks"; 1024,8,1000,512 -11 to -15 %
-// with this). Here the owner takes its blocks from one end of its range and a thread that has
-// run out takes single blocks from the other end, the one the owner would reach last (and whose inputs its caches
-// hold least), so each block still runs exactly once and the owner's order is kept.
+// with this). Here the owner takes its blocks from one end of its range and a thread that has run out takes single
+// blocks from the other end, the one the owner would reach last (and whose inputs its caches hold least), so each
+// block still runs exactly once and the owner's order is kept.
 //
 // A range is [lo, hi) packed into one 64-bit word (lo in the low half), so owner and taker claim blocks by one
 // compare-and-swap each.

@@ -54,7 +54,8 @@ void for_row_blocks(mtkd_context& ctx, const DistillProblem& p, DistillPass pass
     parallel_region(threads, [&](int thread, int) {
         float* scratch = ctx.scratch(thread);
         auto run_blocks = [&](int first, int last) {
-            for (int block = first; block < last; ++block) body(scratch, block * rows, std::min(p.B, (block + 1) * rows));
+            for (int block = first; block < last; ++block)
+                body(scratch, block * rows, std::min(p.B, (block + 1) * rows));
         };
         // Its own range from the end its order starts at, then the other ranges' blocks one at a time from the end
         // their owners reach last.

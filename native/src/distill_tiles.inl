@@ -237,32 +237,29 @@ inline typename X::F halves(typename V::F a) {
     else return typename X::F{a, a};
 }
 
-// hit of the group's pairs with teacher k, whose logits stand in the z tile: 1 where the label's column is the first
-// column holding the row's maximum m, else 0 (also for ignored rows and unused lanes, where counted is false). The
-// sweep keeps no argmax, which cost three vector operations per column (without them: the fused pass at 256,16,100,0
-// -3.3 % on one Zen 4 thread, the stats pass level): the label's logit zy equal to m makes it the first argmax unless
-// an earlier column holds m too, which can only be where the row holds m more than once. e^{w} is exactly 1 at the maximum, so S - R (the sum at T = 1 less its terms below the maximum) counts
-// the columns at m, to within C^2 eps (below 1e-3 for C <= 128); only lanes with two or more look back along their
-// row. A row that is not finite gets whatever the look back finds (its other statistics are NaN).
+// hit of the group's pairs with teacher k: 1 where the label's column is the first column holding the row's maximum m,
+// else 0 (also for ignored rows and unused lanes, where counted is false). The sweep keeps no argmax, which cost three
+// vector operations per column (without them: the fused pass at 256,16,100,0 -3.3 % on one Zen 4 thread, the stats
+// pass level): the label's logit zy equal to m makes it the first argmax unless an earlier column holds m too, which
+// can only be where the row holds m more than once. e^{w} is exactly 1 at the maximum, so S - R (the sum at T = 1
+// less its terms below the maximum) counts the columns at m, to within C^2 eps (below 1e-3 for C <= 128); only lanes
+// with two or more look back along their row, as the row kernels do (occurs_before). A row that is not finite gets
+// whatever the look back finds (its other statistics are NaN).
 template <class V>
-inline typename V::F first_argmax_hits(const LaneGroup<V>& g, typename V::F m, typename V::F zy,
-                                       typename V::F at_max, typename V::M counted) {
+inline typename V::F first_argmax_hits(const DistillProblem& p, const LaneGroup<V>& g, int k, typename V::F m,
+                                       typename V::F zy, typename V::F at_max, typename V::M counted) {
     using F = typename V::F;
     const auto at_label = V::both(counted, V::equal(zy, m));
     const F one = V::set1(1.0f), zero = V::zero();
-    F hit = V::select(V::both(at_label, V::less(at_max, V::set1(1.5f))), one, zero);
+    const F hit = V::select(V::both(at_label, V::less(at_max, V::set1(1.5f))), one, zero);
     const auto tied = V::both(at_label, V::less(V::set1(1.5f), at_max));
     if (!V::any(tied)) return hit;
     alignas(64) float look[V::W], mx[V::W], h[V::W];
     V::store(look, V::select(tied, one, zero));
     V::store(mx, m);
     V::store(h, hit);
-    for (int i = 0; i < V::W; ++i) {
-        if (look[i] == 0.0f) continue;
-        bool earlier = false;
-        for (int c = 0; c < g.y[i] && !earlier; ++c) earlier = g.column(g.z, c)[i] == mx[i];
-        h[i] = earlier ? 0.0f : 1.0f;
-    }
+    for (int i = 0; i < g.n; ++i)
+        if (look[i] != 0.0f) h[i] = occurs_before<V>(teacher_row(p, k, g.b0 + i), g.y[i], mx[i]) ? 0.0f : 1.0f;
     return V::load(h);
 }
 
@@ -363,7 +360,7 @@ inline void teacher_tile(const DistillProblem& p, const LaneGroup<V>& g, int k, 
         V::fnma(H, inv_S, log_S0),                                                 // h_t
         inv_S,                                                                     // conf
         V::select(is_counted, V::add(V::sub(m, V::load(zy)), log_S0), zero),       // ce_t
-        first_argmax_hits<V>(g, m, V::load(zy), V::sub(S, R), is_counted),         // hit
+        first_argmax_hits<V>(p, g, k, m, V::load(zy), V::sub(S, R), is_counted),   // hit
     };
     const auto outputs = pair_stat_outputs(p);
     for (int s = 0; s < kTilePairStats; ++s) {
